@@ -1,0 +1,319 @@
+"""The signed, hash-chained transaction record: the contract between terminal and server.
+
+Wire layout of format version 1 (all integers big-endian; "opt" is a
+presence byte 0/1 followed by the value when 1):
+
+    magic       3   b"FLR"
+    version     u8  1
+    record_id   16  UUID made by the terminal before anything is printed or sent
+    terminal_id ident (u8 length + ASCII)
+    seq         u64 per-terminal sequence number, gapless from 1
+    prev_hash   32  SHA-256 of the previous signed record; 32 zero bytes for seq 1
+    kind        u8  Kind
+    card_id     opt 16 bytes
+    merchant_id ident
+    fl_cents    i64 >= 0, the Floreyn moved
+    eur_cents   i64 >= 0, the euro basis of a save or the euro part of a payment
+    tender      u8  Tender of the euro part
+    budget_id   opt ident, the labeled budget that paid
+    ref_id      opt UUID, the record a refund or void reverses
+    wall_ms     i64 terminal wall-clock time (untrusted: Pis often boot without a clock)
+    mono_ms     u64 terminal monotonic counter (ordering and limits use seq and this)
+    signature   64  Ed25519 over b"floreyn/record/v1\\0" + everything above
+
+The record's hash, which the next record carries as prev_hash, is SHA-256
+over the whole signed record (body and signature).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from floreyn import keys
+from floreyn.codec import DecodeError, Reader, Writer
+from floreyn.errors import FloreynError
+from floreyn.money import MAX_ABS_CENTS, Money
+
+MAGIC: Final = b"FLR"
+FORMAT_VERSION: Final = 1
+SUPPORTED_VERSIONS: Final = frozenset({1})
+GENESIS_HASH: Final = bytes(32)
+SIG_DOMAIN: Final = b"floreyn/record/v1\x00"
+MAX_RECORD_BYTES: Final = 512  # the largest v1 record is about 330 bytes; refuse anything longer unread
+
+
+class Kind(enum.IntEnum):
+    SPEND = 1
+    SAVE = 2
+    TOPUP = 3
+    REFUND = 4
+    VOID = 5
+    DAY_CLOSE = 6
+
+
+class Tender(enum.IntEnum):
+    """How the euro part of a record was settled."""
+
+    NONE = 0
+    CASH = 1
+    BANK_CARD = 2
+
+
+# -- refusals ------------------------------------------------------------------------
+
+
+class RecordError(FloreynError):
+    code = "record"
+
+
+class RecordMalformed(RecordError, DecodeError):
+    code = "record_malformed"
+    nl = "Onleesbare transactie: {detail}."
+    en = "Malformed record: {detail}."
+
+
+class UnknownVersion(RecordError):
+    code = "record_unknown_version"
+    nl = "Onbekende versie {version} van het transactieformaat."
+    en = "Unknown record format version {version}."
+
+
+class BadSignature(RecordError):
+    code = "record_bad_signature"
+    nl = "De handtekening van transactie {seq} klopt niet."
+    en = "The signature of record {seq} does not verify."
+
+
+class BrokenChain(RecordError):
+    code = "record_broken_chain"
+    nl = "Transactie {seq} sluit niet aan op de vorige."
+    en = "Record {seq} does not chain onto the previous record."
+
+
+class SequenceGap(RecordError):
+    code = "record_sequence_gap"
+    nl = "Transactienummer {got} volgt niet op {expected_prev}."
+    en = "Sequence number {got} does not follow {expected_prev}."
+
+
+# -- the record ----------------------------------------------------------------------
+
+_NEEDS_CARD = {Kind.SPEND, Kind.SAVE, Kind.TOPUP, Kind.REFUND}
+_NEEDS_REF = {Kind.REFUND, Kind.VOID}
+
+
+@dataclass(frozen=True, slots=True)
+class TxRecord:
+    """One terminal transaction, unsigned. Amounts are integer cents."""
+
+    record_id: uuid.UUID
+    terminal_id: str
+    seq: int
+    prev_hash: bytes
+    kind: Kind
+    merchant_id: str
+    card_id: bytes | None = None
+    fl_cents: int = 0
+    eur_cents: int = 0
+    tender: Tender = Tender.NONE
+    budget_id: str | None = None
+    ref_id: uuid.UUID | None = None
+    wall_ms: int = 0
+    mono_ms: int = 0
+    version: int = field(default=FORMAT_VERSION)
+
+    @property
+    def fl(self) -> Money:
+        return Money.fl(self.fl_cents)
+
+    @property
+    def eur(self) -> Money:
+        return Money.eur(self.eur_cents)
+
+    def validate(self) -> None:
+        """Refuse a record no terminal may write; called on encode and on decode."""
+        if self.version not in SUPPORTED_VERSIONS:
+            raise UnknownVersion(version=self.version)
+        problems = []
+        if not 1 <= self.seq < 2**63:
+            problems.append("seq must be at least 1")
+        if len(self.prev_hash) != 32:
+            problems.append("prev_hash must be 32 bytes")
+        if self.seq == 1 and self.prev_hash != GENESIS_HASH:
+            problems.append("the first record chains onto 32 zero bytes")
+        if self.card_id is not None and len(self.card_id) != 16:
+            problems.append("card_id must be 16 bytes")
+        for name in ("fl_cents", "eur_cents"):
+            value = getattr(self, name)
+            if type(value) is not int or not 0 <= value <= MAX_ABS_CENTS:
+                problems.append(f"{name} must be a non-negative whole number of cents")
+        if self.mono_ms < 0 or not -(2**63) <= self.wall_ms < 2**63 or self.mono_ms >= 2**64:
+            problems.append("time fields out of range")
+        if self.kind in _NEEDS_CARD and self.card_id is None:
+            problems.append(f"{self.kind.name.lower()} needs a card")
+        if (self.kind in _NEEDS_REF) != (self.ref_id is not None):
+            problems.append("only refund and void reference another record, and they must")
+        if self.kind is Kind.DAY_CLOSE and (self.card_id or self.fl_cents or self.eur_cents):
+            problems.append("a day close moves no money and names no card")
+        if self.budget_id is not None and self.kind not in (Kind.SPEND, Kind.REFUND):
+            problems.append("only a spend or its refund draws on a budget")
+        if problems:
+            raise RecordMalformed(detail="; ".join(problems))
+
+    def body(self) -> bytes:
+        """The canonical bytes that are signed."""
+        self.validate()
+        w = Writer().raw(MAGIC, 3).u8(self.version).raw(self.record_id.bytes, 16)
+        w.ident(self.terminal_id, "terminal_id").u64(self.seq).raw(self.prev_hash, 32)
+        w.u8(int(self.kind))
+        w.u8(0) if self.card_id is None else w.u8(1).raw(self.card_id, 16)
+        w.ident(self.merchant_id, "merchant_id")
+        w.i64(self.fl_cents).i64(self.eur_cents).u8(int(self.tender))
+        w.opt_ident(self.budget_id, "budget_id").opt_uuid(self.ref_id)
+        w.i64(self.wall_ms).u64(self.mono_ms)
+        return w.bytes()
+
+    def sign(self, key: Ed25519PrivateKey) -> SignedRecord:
+        body = self.body()
+        return SignedRecord(self, body + key.sign(SIG_DOMAIN + body))
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRecord:
+    """A record with its signature, as stored and as sent. `raw` is body + signature."""
+
+    record: TxRecord
+    raw: bytes
+
+    @property
+    def body(self) -> bytes:
+        return self.raw[: -keys.SIGNATURE_LEN]
+
+    @property
+    def signature(self) -> bytes:
+        return self.raw[-keys.SIGNATURE_LEN :]
+
+    @property
+    def hash(self) -> bytes:
+        return record_hash(self.raw)
+
+    def verify(self, public: Ed25519PublicKey) -> SignedRecord:
+        if not keys.verify(public, self.signature, SIG_DOMAIN + self.body):
+            raise BadSignature(seq=self.record.seq)
+        return self
+
+
+def record_hash(raw: bytes) -> bytes:
+    return hashlib.sha256(raw).digest()
+
+
+def decode(raw: bytes) -> SignedRecord:
+    """Parse signed record bytes; refuses anything that is not canonical v1. Does not check the signature."""
+    if not isinstance(raw, (bytes, bytearray)):
+        raise RecordMalformed(detail="expected bytes")
+    raw = bytes(raw)
+    if len(raw) > MAX_RECORD_BYTES:
+        raise RecordMalformed(detail=f"{len(raw)} bytes is longer than any record")
+    if len(raw) < 4 or raw[:3] != MAGIC:
+        raise RecordMalformed(detail="not a Floreyn record")
+    if raw[3] not in SUPPORTED_VERSIONS:
+        raise UnknownVersion(version=raw[3])
+    if len(raw) < keys.SIGNATURE_LEN + 4:
+        raise RecordMalformed(detail="truncated")
+    body = raw[: -keys.SIGNATURE_LEN]
+    try:
+        record = _decode_body(Reader(body))
+    except RecordError:
+        raise
+    except DecodeError as exc:
+        raise RecordMalformed(detail=exc.params.get("detail", "unreadable")) from None
+    # Canonical form: re-encoding must give back exactly the bytes we read.
+    if record.body() != body:
+        raise RecordMalformed(detail="not in canonical form")
+    return SignedRecord(record, raw)
+
+
+def _decode_body(r: Reader) -> TxRecord:
+    r.raw(3, "magic")
+    version = r.u8("version")
+    record_id = uuid.UUID(bytes=r.raw(16, "record_id"))
+    terminal_id = r.ident("terminal_id")
+    seq = r.u64("seq")
+    prev_hash = r.raw(32, "prev_hash")
+    kind_raw = r.u8("kind")
+    try:
+        kind = Kind(kind_raw)
+    except ValueError:
+        raise RecordMalformed(detail=f"unknown kind {kind_raw}") from None
+    card_id = r.raw(16, "card_id") if r.flag("card_id") else None
+    merchant_id = r.ident("merchant_id")
+    fl_cents, eur_cents = r.i64("fl_cents"), r.i64("eur_cents")
+    tender_raw = r.u8("tender")
+    try:
+        tender = Tender(tender_raw)
+    except ValueError:
+        raise RecordMalformed(detail=f"unknown tender {tender_raw}") from None
+    budget_id = r.opt_ident("budget_id")
+    ref_id = r.opt_uuid("ref_id")
+    wall_ms, mono_ms = r.i64("wall_ms"), r.u64("mono_ms")
+    r.end()
+    record = TxRecord(
+        record_id=record_id, terminal_id=terminal_id, seq=seq, prev_hash=prev_hash, kind=kind,
+        merchant_id=merchant_id, card_id=card_id, fl_cents=fl_cents, eur_cents=eur_cents,
+        tender=tender, budget_id=budget_id, ref_id=ref_id, wall_ms=wall_ms, mono_ms=mono_ms,
+        version=version,
+    )
+    record.validate()
+    return record
+
+
+# -- the chain -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """Where a terminal's chain stands: the last sequence number and its record's hash."""
+
+    seq: int = 0
+    hash: bytes = GENESIS_HASH
+
+    def next_record(self, **fields: object) -> TxRecord:
+        """A record that continues this chain (fields as TxRecord takes them)."""
+        return TxRecord(seq=self.seq + 1, prev_hash=self.hash, **fields)  # type: ignore[arg-type]
+
+    def advance(self, signed: SignedRecord) -> ChainHead:
+        return ChainHead(signed.record.seq, signed.hash)
+
+
+def verify_next(head: ChainHead, signed: SignedRecord, public: Ed25519PublicKey) -> ChainHead:
+    """Check that `signed` is the valid next record after `head`; return the new head.
+
+    Order of checks gives the most useful refusal: a gap is reported as a gap
+    even when the hash cannot match either.
+    """
+    rec = signed.record
+    if rec.seq != head.seq + 1:
+        raise SequenceGap(got=rec.seq, expected_prev=head.seq)
+    if rec.prev_hash != head.hash:
+        raise BrokenChain(seq=rec.seq)
+    signed.verify(public)
+    return head.advance(signed)
+
+
+def verify_chain(
+    records: list[SignedRecord], public: Ed25519PublicKey, head: ChainHead = ChainHead()
+) -> ChainHead:
+    for signed in records:
+        head = verify_next(head, signed, public)
+    return head
+
+
+def with_fields(record: TxRecord, **changes: object) -> TxRecord:
+    """A copy with some fields changed (tests and tools; records themselves never change)."""
+    return replace(record, **changes)  # type: ignore[arg-type]
