@@ -1,0 +1,164 @@
+"""The server's signed snapshot for one terminal: what the till needs to work offline.
+
+It holds no more personal data than the till needs: per card an alias, a
+blocked flag and an offline allowance, plus the labeled budgets usable at
+this terminal's merchant; no addresses, no balances of the whole membership.
+
+Encoding: the snapshot travels as UTF-8 JSON with sorted keys and no spaces
+(`canonical_json`), and the server signs those exact bytes with its Ed25519
+key under the domain b"floreyn/snapshot/v1\\0". The terminal stores the bytes
+and the signature as received, so nothing is ever re-serialised before it is
+checked.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from floreyn import keys
+from floreyn.errors import FloreynError
+from floreyn.money import ExchangeRates
+
+SNAPSHOT_VERSION: Final = 1
+SIG_DOMAIN: Final = b"floreyn/snapshot/v1\x00"
+MAX_SNAPSHOT_BYTES: Final = 8 * 1024 * 1024  # ~40,000 cards; a neighbourhood has a few thousand
+
+
+class SnapshotError(FloreynError):
+    code = "snapshot_invalid"
+    nl = "De gegevens van de server zijn ongeldig: {detail}."
+    en = "The server's snapshot is invalid: {detail}."
+
+
+class SnapshotBadSignature(SnapshotError):
+    code = "snapshot_bad_signature"
+    nl = "De gegevens van de server zijn niet echt (handtekening klopt niet)."
+    en = "The server's snapshot signature does not verify."
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetInfo:
+    budget_id: str
+    label: str  # "Onderhoudsbudget Portaal"
+    categories: tuple[str, ...]  # merchant categories it pays at: "klussen", "groen", ...
+    expires_on: str  # ISO date, last valid day (server time decides; the till is told `server_time_ms`)
+    remaining_cents: int
+    funder: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CardInfo:
+    card_id: str  # hex
+    alias: str
+    blocked: bool = False
+    offline_allowance_cents: int = 0  # what the card may spend offline in all, across taps
+    budgets: tuple[BudgetInfo, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantConfig:
+    merchant_id: str
+    name: str
+    category: str  # winkel, klussen, groen, zorg, markt
+    save_rate_bp: int = 0
+    topup_allowed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    campaign_id: str
+    name: str  # "Zomermarkt: dubbel sparen"
+    multiplier_bp: int  # 20_000 = double
+    starts_on: str  # ISO date
+    ends_on: str  # ISO date, inclusive
+    merchant_ids: tuple[str, ...] = ()  # empty = all merchants
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineLimits:
+    """Shape of PSD2 RTS art. 11 for contactless: per tap, cumulative, count, and snapshot age."""
+
+    per_tx_cents: int = 2_500
+    cumulative_cents: int = 5_000
+    max_count: int = 5
+    max_snapshot_age_s: int = 24 * 3600
+    unknown_card_allowance_cents: int = 0  # genuine card not in the snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    version: int
+    terminal_id: str
+    snapshot_version: int  # server's monotonically increasing data version, for deltas
+    server_time_ms: int
+    merchant: MerchantConfig
+    rates: ExchangeRates
+    limits: OfflineLimits
+    cards: tuple[CardInfo, ...] = ()
+    campaigns: tuple[Campaign, ...] = ()
+    issuer_keys: tuple[str, ...] = ()  # hex raw Ed25519 public keys of the card issuer
+    blocklist: tuple[str, ...] = ()  # card ids (hex) refused even if not in `cards`
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def card(self, card_hex: str) -> CardInfo | None:
+        for info in self.cards:
+            if info.card_id == card_hex:
+                return info
+        return None
+
+
+def canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sign_snapshot(snapshot: Snapshot, key: Ed25519PrivateKey) -> tuple[bytes, bytes]:
+    """The bytes to send and their signature."""
+    data = canonical_json(snapshot.to_dict())
+    if len(data) > MAX_SNAPSHOT_BYTES:
+        raise SnapshotError(detail=f"{len(data)} bytes exceeds the limit")
+    return data, key.sign(SIG_DOMAIN + data)
+
+
+def verify_snapshot(data: bytes, signature: bytes, server_key: Ed25519PublicKey) -> Snapshot:
+    if len(data) > MAX_SNAPSHOT_BYTES:
+        raise SnapshotError(detail="too large")
+    if not keys.verify(server_key, signature, SIG_DOMAIN + data):
+        raise SnapshotBadSignature()
+    try:
+        return snapshot_from_dict(json.loads(data.decode("utf-8")))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SnapshotError(detail=str(exc)[:200]) from None
+
+
+def snapshot_from_dict(d: dict[str, Any]) -> Snapshot:
+    if d.get("version") != SNAPSHOT_VERSION:
+        raise SnapshotError(detail=f"unknown version {d.get('version')!r}")
+    cards = tuple(
+        CardInfo(**{**c, "budgets": tuple(
+            BudgetInfo(**{**b, "categories": tuple(b["categories"])}) for b in c.get("budgets", ())
+        )})
+        for c in d.get("cards", ())
+    )
+    campaigns = tuple(Campaign(**{**c, "merchant_ids": tuple(c.get("merchant_ids", ()))})
+                      for c in d.get("campaigns", ()))
+    return Snapshot(
+        version=d["version"],
+        terminal_id=d["terminal_id"],
+        snapshot_version=d["snapshot_version"],
+        server_time_ms=d["server_time_ms"],
+        merchant=MerchantConfig(**d["merchant"]),
+        rates=ExchangeRates(**d["rates"]),
+        limits=OfflineLimits(**d["limits"]),
+        cards=cards,
+        campaigns=campaigns,
+        issuer_keys=tuple(d.get("issuer_keys", ())),
+        blocklist=tuple(d.get("blocklist", ())),
+        extra=dict(d.get("extra", {})),
+    )

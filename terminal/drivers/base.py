@@ -1,0 +1,214 @@
+"""The two devices at every till, as the engine sees them.
+
+Each device is a small interface with a real implementation (nfcpy,
+python-escpos) and a virtual one (demo and tests), chosen from config, in the
+manner of python-escpos's printer back ends: one abstract method does the
+raw work, everything else is shared.
+
+Errors form one small tree under `DeviceError`, each with a Dutch message
+that the till shows as is.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass, field
+from typing import Callable
+
+from floreyn.card import Card, CardError
+from floreyn.errors import FloreynError
+
+# -- errors --------------------------------------------------------------------------
+
+
+class DeviceError(FloreynError):
+    code = "device"
+
+
+class ReaderUnavailable(DeviceError):
+    code = "reader_unavailable"
+    nl = "Geen kaartlezer gevonden: {hint}"
+    en = "No card reader found: {hint}"
+
+
+class CardRemovedTooEarly(CardError):
+    code = "card_removed"
+    nl = "De pas werd te vroeg weggehaald. Houd hem stil tegen de lezer."
+    en = "The card was removed too early. Hold it still on the reader."
+
+
+class CardNotBlank(CardError):
+    code = "card_not_blank"
+    nl = "Deze pas bevat al gegevens. Gebruik een lege pas of kies overschrijven."
+    en = "This card already holds data. Use a blank card or choose overwrite."
+
+
+class CardUnsupported(CardError):
+    code = "card_unsupported"
+    nl = "Dit soort pas wordt niet ondersteund ({detail}). Gebruik een NTAG213/215/216."
+    en = "This type of card is not supported ({detail}). Use an NTAG213/215/216."
+
+
+class PrinterError(DeviceError):
+    code = "printer"
+    nl = "Printerfout: {detail}"
+    en = "Printer error: {detail}"
+
+
+class PrinterOffline(PrinterError):
+    code = "printer_offline"
+    nl = "De bonprinter is niet bereikbaar. Controleer kabel en stroom."
+    en = "The receipt printer cannot be reached. Check cable and power."
+
+
+class PrinterOutOfPaper(PrinterError):
+    code = "printer_paper_out"
+    nl = "De bonprinter heeft geen papier. Plaats een nieuwe rol."
+    en = "The receipt printer is out of paper. Load a new roll."
+
+
+class PrinterCoverOpen(PrinterError):
+    code = "printer_cover_open"
+    nl = "De klep van de bonprinter staat open."
+    en = "The receipt printer's cover is open."
+
+
+# -- card reader ---------------------------------------------------------------------
+
+
+class ReaderState(enum.Enum):
+    STARTING = "starting"
+    READY = "ready"  # waiting for a card
+    RECONNECTING = "reconnecting"  # lost the device, backing off
+    UNAVAILABLE = "unavailable"  # no device; `message` says what to install or plug in
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderStatus:
+    state: ReaderState
+    message: str = ""  # Dutch, for the status screen
+
+
+@dataclass(frozen=True, slots=True)
+class CardPresented:
+    """A genuine Floreyn card was read and its signature verified."""
+
+    card: Card
+    uid: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class CardRejected:
+    """Something was presented but it is not a usable card; `error` says why."""
+
+    error: CardError
+    uid: bytes = b""
+
+
+CardEvent = CardPresented | CardRejected
+VerifyPayload = Callable[[bytes], Card]  # raises CardError; usually floreyn.card.verify_payload bound to keys
+
+
+class CardReader(abc.ABC):
+    """Reads member cards on its own thread and reports through callbacks.
+
+    Callbacks run on the reader's thread: the app hands them to its main
+    thread (Kivy Clock), the engine's scripted till queues them.
+    """
+
+    def __init__(self, verify: VerifyPayload) -> None:
+        self._verify = verify
+
+    @abc.abstractmethod
+    def start(self, on_card: Callable[[CardEvent], None], on_status: Callable[[ReaderStatus], None]) -> None:
+        """Begin waiting for cards; returns at once."""
+
+    @abc.abstractmethod
+    def stop(self, timeout_s: float = 2.0) -> None:
+        """Stop the reader thread and release the device."""
+
+    def verify_payload(self, payload: bytes, uid: bytes = b"") -> CardEvent:
+        """Shared by every back end: turn raw NDEF payload bytes into an event."""
+        try:
+            return CardPresented(self._verify(payload), uid)
+        except CardError as exc:
+            return CardRejected(exc, uid)
+
+
+# -- receipt printer -----------------------------------------------------------------
+
+
+class Align(enum.Enum):
+    LEFT = "left"
+    CENTER = "center"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One printed line: text on the left, optional text flush right (amounts)."""
+
+    left: str = ""
+    right: str = ""
+    bold: bool = False
+    large: bool = False  # double width and height
+    align: Align = Align.LEFT
+
+
+@dataclass(frozen=True, slots=True)
+class PrintDoc:
+    """A receipt, day-close report or welcome slip, independent of paper width and printer."""
+
+    lines: tuple[Line, ...]
+    qr_data: str | None = None  # printed under the lines, e.g. the transaction id
+    cut: bool = True
+    doc_id: str = ""  # names the document in the print queue and artifact files
+
+    def text(self, columns: int = 32) -> str:
+        """The document as plain text at a paper width: what golden files and the demo show."""
+        out = []
+        for line in self.lines:
+            width = columns // 2 if line.large else columns
+            if line.right:
+                gap = max(1, width - len(line.left) - len(line.right))
+                body = line.left + " " * gap + line.right
+            else:
+                body = line.left
+            if line.align is Align.CENTER:
+                body = body.center(width).rstrip()
+            out.append(body)
+        if self.qr_data:
+            out.append(f"[QR {self.qr_data}]")
+        return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterStatus:
+    online: bool
+    paper_ok: bool = True
+    cover_closed: bool = True
+    message: str = ""  # Dutch, for the status screen
+
+
+class ReceiptPrinter(abc.ABC):
+    """Prints PrintDocs. `print_doc` raises a PrinterError subclass and never half-succeeds silently."""
+
+    columns: int = 32  # 58 mm paper; 48 on 80 mm
+
+    @abc.abstractmethod
+    def print_doc(self, doc: PrintDoc) -> None: ...
+
+    @abc.abstractmethod
+    def status(self) -> PrinterStatus: ...
+
+    def close(self) -> None:  # noqa: B027 - optional for back ends without resources
+        """Release the device."""
+
+
+@dataclass
+class DriverConfig:
+    """What `[reader]` and `[printer]` in terminal.toml say; the drivers' factories read it."""
+
+    reader: dict[str, object] = field(default_factory=lambda: {"kind": "virtual"})
+    printer: dict[str, object] = field(default_factory=lambda: {"kind": "virtual"})
