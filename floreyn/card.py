@@ -1,6 +1,6 @@
 """The member card: one NDEF external record on an NTAG213/215/216.
 
-Payload layout of card format version 1 (85 bytes):
+Payload layout of card format version 1 (87 bytes):
 
     magic     2   b"FC"
     version   u8  1
@@ -9,7 +9,7 @@ Payload layout of card format version 1 (85 bytes):
     signature 64  Ed25519 over b"floreyn/card/v1\\0" + the 23 bytes above
 
 The NDEF message wraps it in one short external-type record "floreyn.nl:c";
-with the Type 2 TLV and terminator that is 85 + 15 + 3 = 103 bytes, well
+with the Type 2 TLV and terminator that is 87 + 15 + 3 = 105 bytes, well
 inside NTAG213's 144 bytes of user memory.
 
 A terminal tells a genuine card offline with only the cooperative's public

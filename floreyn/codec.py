@@ -15,7 +15,7 @@ import uuid
 from floreyn.errors import FloreynError
 
 MAX_ID_LEN = 64
-_ID_RE = re.compile(rb"[A-Za-z0-9._:-]*")
+_ID_RE = re.compile(rb"[A-Za-z0-9._:-]+")
 
 
 class DecodeError(FloreynError):
@@ -27,13 +27,13 @@ class DecodeError(FloreynError):
 
 
 def check_ident(value: str, field: str) -> bytes:
-    """An identifier as stored: printable ASCII from a small set, at most 64 bytes."""
+    """An identifier as stored: 1 to 64 bytes of ASCII letters, digits and . _ : -"""
     try:
         raw = value.encode("ascii")
     except (UnicodeEncodeError, AttributeError):
         raise DecodeError(detail=f"{field} must be ASCII text") from None
     if len(raw) > MAX_ID_LEN or not _ID_RE.fullmatch(raw):
-        raise DecodeError(detail=f"{field} must be at most {MAX_ID_LEN} of A-Z a-z 0-9 . _ : -")
+        raise DecodeError(detail=f"{field} must be 1 to {MAX_ID_LEN} of A-Z a-z 0-9 . _ : -")
     return raw
 
 

@@ -93,6 +93,12 @@ class AmountTooLarge(AmountError):
     en = "Amount too large: at most {max}."
 
 
+class AmountWrongCurrency(AmountError):
+    code = "amount_wrong_currency"
+    nl = "Dit bedrag moet in {expected}, niet in {given}."
+    en = "This amount must be in {expected}, not {given}."
+
+
 class AmountZero(AmountError):
     code = "amount_zero"
     nl = "Het bedrag moet groter zijn dan nul."
@@ -217,7 +223,10 @@ def parse_money(
         raise AmountNegative()
     if text.startswith("+"):
         text = text[1:]
-    text = text.replace(" ", "")
+    if " " in text:  # "1 234,50" groups thousands; "12 50" is a slip, not 1250
+        if not re.fullmatch(r"\d{1,3}(?: \d{3})+(?:[.,]\d*)?", text):
+            raise AmountError(text=raw)
+        text = text.replace(" ", "")
     if text[:1] in (".", ","):  # ",50" is fifty cents, as typed on a keypad
         text = "0" + text
     if not text or not re.fullmatch(r"[0-9.,]+", text):
@@ -240,7 +249,7 @@ def _strip_symbol(text: str, currency: Currency, raw: str) -> str:
     for word in found:
         named = Currency.EUR if word in ("€", "eur", "euro") else Currency.FL
         if named is not currency:
-            raise CurrencyMismatch(a=named.symbol, b=currency.symbol)
+            raise AmountWrongCurrency(expected=currency.symbol, given=named.symbol)
     return _SUFFIX.sub("", _PREFIX.sub("", text)).strip()
 
 
@@ -264,7 +273,7 @@ def _split(text: str, raw: str) -> tuple[str, str]:
             raise AmountError(text=raw)
         return text.replace(sep, ""), ""
     whole, frac = text.split(sep)
-    if len(frac) == 3:
+    if len(frac) == 3 and whole[:1] != "0":  # "1.234" may mean 1234; "0,001" cannot
         raise AmountAmbiguous(text=raw)
     return whole, _digits(frac, raw)
 

@@ -36,7 +36,7 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from floreyn import keys
-from floreyn.codec import DecodeError, Reader, Writer
+from floreyn.codec import DecodeError, Reader, Writer, check_ident
 from floreyn.errors import FloreynError
 from floreyn.money import MAX_ABS_CENTS, Money
 
@@ -155,6 +155,14 @@ class TxRecord:
                 problems.append(f"{name} must be a non-negative whole number of cents")
         if self.mono_ms < 0 or not -(2**63) <= self.wall_ms < 2**63 or self.mono_ms >= 2**64:
             problems.append("time fields out of range")
+        for name in ("terminal_id", "merchant_id", "budget_id"):
+            value = getattr(self, name)
+            if value is None and name == "budget_id":
+                continue
+            try:
+                check_ident(value, name)
+            except DecodeError as exc:
+                problems.append(str(exc.params["detail"]))
         if self.kind in _NEEDS_CARD and self.card_id is None:
             problems.append(f"{self.kind.name.lower()} needs a card")
         if (self.kind in _NEEDS_REF) != (self.ref_id is not None):
