@@ -1,0 +1,30 @@
+"""The shared fixtures themselves work: a fresh, writable database per backend."""
+import socket
+
+from sqlalchemy import create_engine, inspect, text
+
+
+def test_db_url_is_fresh_and_writable(db_url):
+    engine = create_engine(db_url)
+    try:
+        assert inspect(engine).get_table_names() == []  # nothing left from another test
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, label VARCHAR(20))"))
+            conn.execute(text("INSERT INTO t (id, label) VALUES (1, '12,50 €')"))
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT label FROM t")).scalar_one() == "12,50 €"
+    finally:
+        engine.dispose()
+
+
+def test_db_url_backend(db_url):
+    assert db_url.startswith(("sqlite:///", "postgresql+psycopg://"))
+
+
+def test_free_port_can_be_bound(free_port):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", free_port))
+
+
+def test_run_dir_is_empty(run_dir):
+    assert run_dir.is_dir() and not any(run_dir.iterdir())
