@@ -1,0 +1,260 @@
+"""terminal.toml: the till's settings, read with tomllib and checked before anything starts.
+
+Example (every section but [terminal] is optional; see README "Terminal configuration"):
+
+    [terminal]
+    terminal_id = "T-bakker-01"
+    cooperative = "Coöperatie Floreyn Amersfoort"
+    data_dir = "/var/lib/floreyn"        # relative paths are relative to this file
+    key_file = "terminal.key"            # Ed25519 record-signing key, relative to data_dir; made if missing
+    issuer_keys = ["<64 hex>"]           # card-issuing public keys (the snapshot may add more)
+    columns = 32                         # 32 on 58 mm paper, 48 on 80 mm
+    trust_wall_clock = false             # true only with a battery-backed clock (see engine/clock.py)
+
+    [merchant]                           # used until the first snapshot arrives
+    merchant_id = "M-bakker"
+    name = "Bakkerij De Korenbloem"
+    category = "winkel"
+    save_rate_bp = 500
+    topup_allowed = false
+
+    [[operators]]
+    name = "Anna"
+    role = "manager"                     # or "cashier"
+    pin_hash = "scrypt:8192:8:1:<salt hex>:<hash hex>"   # floreyn-terminal --hash-pin
+
+    [security]   scrypt_n, scrypt_r, scrypt_p, max_failures, lockout_s
+    [till]       repeat_guard_s, max_amount_cents, max_topup_cents, quote_ttl_s, online_timeout_s
+    [store]      retention_days
+    [server]     url, server_key (hex), sync_interval_s
+    [reader] / [printer]   handed as is to the drivers' factories
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Final
+
+from floreyn.codec import DecodeError, check_ident
+from floreyn.sync.snapshot import MerchantConfig
+from floreyn.terminal.drivers.base import DriverConfig
+from floreyn.terminal.engine.errors import ConfigError, UnknownCategory
+
+KNOWN_CATEGORIES: Final = ("winkel", "klussen", "groen", "zorg", "markt")
+ROLES: Final = ("cashier", "manager")
+MAX_OPERATORS: Final = 16  # PIN-only sign-in checks every hash; keep that bounded
+MAX_CONFIG_BYTES: Final = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    name: str
+    role: str
+    pin_hash: str
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == "manager"
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityConfig:
+    # ~15 ms here, ~60-100 ms on a Raspberry Pi 4; 8 MiB of memory per check.
+    scrypt_n: int = 2**13
+    scrypt_r: int = 8
+    scrypt_p: int = 1
+    max_failures: int = 5
+    lockout_s: int = 60  # doubles with each further failure, up to 16 times this
+
+
+@dataclass(frozen=True, slots=True)
+class TillConfig:
+    repeat_guard_s: float = 5.0  # same card charged again within this needs a new confirmation
+    max_amount_cents: int = 50_000  # fl/€ 500 per transaction, a fat-finger guard
+    max_topup_cents: int = 15_000
+    quote_ttl_s: float = 300.0
+    online_timeout_s: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    retention_days: int = 30  # acknowledged records older than this are pruned
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    url: str
+    server_key: str  # hex raw Ed25519 public key of the server (snapshot signatures)
+    sync_interval_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class TerminalConfig:
+    terminal_id: str
+    data_dir: Path
+    cooperative: str = "Coöperatie Floreyn"
+    key_file: Path = Path("terminal.key")
+    issuer_keys: tuple[str, ...] = ()
+    columns: int = 32
+    trust_wall_clock: bool = False
+    timezone: str = "Europe/Amsterdam"
+    welcome_url: str = "https://floreyn.nl/welkom"
+    merchant: MerchantConfig | None = None
+    operators: tuple[Operator, ...] = ()
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    till: TillConfig = field(default_factory=TillConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    server: ServerConfig | None = None
+    drivers: DriverConfig = field(default_factory=DriverConfig)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "terminal.db"
+
+    @property
+    def key_path(self) -> Path:
+        return self.key_file if self.key_file.is_absolute() else self.data_dir / self.key_file
+
+
+def load_config(path: Path, *, data_dir: Path | None = None) -> TerminalConfig:
+    """Read and check terminal.toml; every problem is a ConfigError naming the setting."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(detail=f"{path}: {exc.strerror}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(detail=f"{path} is larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(detail=f"{path}: {exc}") from None
+    return config_from_dict(doc, base_dir=path.parent.resolve(), data_dir=data_dir)
+
+
+def config_from_dict(doc: dict[str, Any], *, base_dir: Path, data_dir: Path | None = None) -> TerminalConfig:
+    _only(doc, "", {"terminal", "merchant", "operators", "security", "till", "store", "server", "reader", "printer"})
+    term = dict(doc.get("terminal") or {})
+    _only(term, "terminal", {f.name for f in fields(TerminalConfig)} | {"data_dir", "key_file"})
+    if "terminal_id" not in term:
+        raise ConfigError(detail="[terminal] terminal_id is missing")
+    _ident(term["terminal_id"], "terminal.terminal_id")
+    if data_dir is None:
+        data_dir = Path(term.pop("data_dir", "floreyn-data"))
+        data_dir = data_dir if data_dir.is_absolute() else base_dir / data_dir
+    else:
+        term.pop("data_dir", None)
+    columns = term.get("columns", 32)
+    if columns not in (32, 42, 48):
+        raise ConfigError(detail=f"terminal.columns must be 32, 42 or 48, not {columns!r}")
+    for hexkey in term.get("issuer_keys", ()):
+        _hex32(hexkey, "terminal.issuer_keys")
+    operators = tuple(_operator(o, i) for i, o in enumerate(doc.get("operators") or ()))
+    if len(operators) > MAX_OPERATORS:
+        raise ConfigError(detail=f"at most {MAX_OPERATORS} operators")
+    return TerminalConfig(
+        terminal_id=term["terminal_id"],
+        data_dir=data_dir,
+        cooperative=str(term.get("cooperative", "Coöperatie Floreyn")),
+        key_file=Path(term.get("key_file", "terminal.key")),
+        issuer_keys=tuple(term.get("issuer_keys", ())),
+        columns=columns,
+        trust_wall_clock=bool(term.get("trust_wall_clock", False)),
+        timezone=str(term.get("timezone", "Europe/Amsterdam")),
+        welcome_url=str(term.get("welcome_url", "https://floreyn.nl/welkom")),
+        merchant=merchant_from_dict(doc["merchant"]) if "merchant" in doc else None,
+        operators=operators,
+        security=_section(SecurityConfig, doc, "security"),
+        till=_section(TillConfig, doc, "till"),
+        store=_section(StoreConfig, doc, "store"),
+        server=_server(doc["server"]) if "server" in doc else None,
+        drivers=DriverConfig(
+            reader=dict(doc.get("reader") or {"kind": "virtual"}),
+            printer=dict(doc.get("printer") or {"kind": "virtual"}),
+        ),
+    )
+
+
+def merchant_from_dict(d: dict[str, Any]) -> MerchantConfig:
+    _only(d, "merchant", {f.name for f in fields(MerchantConfig)})
+    try:
+        merchant = MerchantConfig(**d)
+    except TypeError as exc:
+        raise ConfigError(detail=f"[merchant]: {exc}") from None
+    _ident(merchant.merchant_id, "merchant.merchant_id")
+    check_category(merchant.category)
+    if type(merchant.save_rate_bp) is not int or not 0 <= merchant.save_rate_bp <= 10_000:
+        raise ConfigError(detail="merchant.save_rate_bp must be a whole number from 0 to 10000")
+    return merchant
+
+
+def check_category(category: str) -> None:
+    if category not in KNOWN_CATEGORIES:
+        raise UnknownCategory(category=category, known=", ".join(KNOWN_CATEGORIES))
+
+
+def _operator(d: Any, index: int) -> Operator:
+    if not isinstance(d, dict):
+        raise ConfigError(detail=f"operators[{index}] must be a table")
+    _only(d, f"operators[{index}]", {"name", "role", "pin_hash"})
+    name, role, pin_hash = d.get("name"), d.get("role"), d.get("pin_hash")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(detail=f"operators[{index}].name is missing")
+    if role not in ROLES:
+        raise ConfigError(detail=f"operators[{index}].role must be one of {', '.join(ROLES)}")
+    if not isinstance(pin_hash, str) or not pin_hash.startswith("scrypt:") or pin_hash.count(":") != 5:
+        raise ConfigError(detail=f"operators[{index}].pin_hash must come from floreyn-terminal --hash-pin")
+    return Operator(name.strip(), role, pin_hash)
+
+
+def _server(d: dict[str, Any]) -> ServerConfig:
+    _only(d, "server", {f.name for f in fields(ServerConfig)})
+    if not isinstance(d.get("url"), str) or not d["url"].startswith(("http://", "https://")):
+        raise ConfigError(detail="server.url must be an http(s) URL")
+    _hex32(d.get("server_key"), "server.server_key")
+    return _build(ServerConfig, d, "server")
+
+
+def _section(cls: type, doc: dict[str, Any], name: str) -> Any:
+    d = doc.get(name) or {}
+    _only(d, name, {f.name for f in fields(cls)})
+    return _build(cls, d, name)
+
+
+def _build(cls: type, d: dict[str, Any], name: str) -> Any:
+    defaults = {f.name: f.default for f in fields(cls)}
+    for key, value in d.items():
+        want = type(defaults[key]) if key in defaults and defaults[key] is not None else None
+        ok = (
+            want is None
+            or isinstance(value, want) and not (want is int and isinstance(value, bool))
+            or (want is float and type(value) is int)
+        )
+        if not ok or (isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0):
+            raise ConfigError(detail=f"{name}.{key} = {value!r} is not a valid {want.__name__ if want else 'value'}")
+    return cls(**d)
+
+
+def _only(d: Any, where: str, allowed: set[str]) -> None:
+    if not isinstance(d, dict):
+        raise ConfigError(detail=f"[{where}] must be a table")
+    unknown = sorted(set(d) - allowed)
+    if unknown:  # a typo in a setting must not silently fall back to a default
+        raise ConfigError(detail=f"unknown setting {'.'.join(filter(None, [where, unknown[0]]))}")
+
+
+def _ident(value: Any, name: str) -> None:
+    try:
+        check_ident(value, name)
+    except DecodeError as exc:
+        raise ConfigError(detail=exc.params.get("detail", name)) from None
+
+
+def _hex32(value: Any, name: str) -> None:
+    try:
+        ok = isinstance(value, str) and len(bytes.fromhex(value)) == 32
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(detail=f"{name} must be 64 hex digits (a raw Ed25519 public key)")

@@ -1,0 +1,478 @@
+"""The till engine: sign-in, card, quote -> confirm -> commit -> print, and the day.
+
+Single-threaded by design: the app calls it only from TillService's worker
+thread, the scripted till from its main thread. The store it writes to is
+shared with the sync thread and guards itself.
+
+Flow of every money operation:
+    quote_spend / quote_save / quote_topup / quote_refund / quote_void
+        -> a Quote (shown to the shopkeeper; nothing written yet)
+    confirm(quote_id, tender=..., manager_pin=..., repeat_ok=..., client_ref=...)
+        -> re-checks inside the write transaction, signs, chains, commits,
+           THEN prints the receipt -> TxResult
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections import OrderedDict
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from floreyn import card as cards
+from floreyn.card import Card, CardError
+from floreyn.errors import FloreynError
+from floreyn.money import AmountNegative, AmountWrongCurrency, AmountZero, Currency, Money, format_money
+from floreyn.sync.record import Kind, Tender
+from floreyn.sync.snapshot import MerchantConfig, OfflineLimits, Snapshot
+from floreyn.terminal import receipts
+from floreyn.terminal.config import Operator, TerminalConfig
+from floreyn.terminal.drivers.base import CardEvent, CardPresented, PrintDoc, PrinterError, ReceiptPrinter
+from floreyn.terminal.engine import events as ev
+from floreyn.terminal.engine.auth import PinGate
+from floreyn.terminal.engine.clock import Clock, snapshot_age_s
+from floreyn.terminal.engine.errors import (
+    AmountOverLimit, CardBlocked, ConfigError, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
+    OnlineUnavailable, QuoteUnknown, RepeatNeedsConfirmation, TenderNotAllowed, TxNotFound,
+)
+from floreyn.terminal.engine.model import CardSession, MemberSummary, Quote, TillStatus, TxResult
+from floreyn.terminal.engine.online import LiveCard, OnlineGateway
+from floreyn.terminal.engine.quoting import QuotingMixin, Recheck
+from floreyn.terminal.engine.summary import summarize
+from floreyn.terminal.store import Draft, StoredRecord, StoreView, TerminalStore
+
+MAX_OPEN_QUOTES = 8
+MAX_RECEIPT_RETRIES = 50  # per call: a long queue drains over several calls, never in one long stall
+
+
+class Engine(QuotingMixin):
+    def __init__(
+        self,
+        config: TerminalConfig,
+        store: TerminalStore,
+        printer: ReceiptPrinter,
+        key: Ed25519PrivateKey,
+        *,
+        clock: Clock,
+        gateway: OnlineGateway | None = None,
+        sync: Any = None,
+        listener: ev.Listener = ev.ignore,
+        defer_print: bool = False,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.printer = printer
+        self.clock = clock
+        self.gateway = gateway
+        self.sync = sync  # floreyn.sync.client.SyncWorker, or None
+        self.listener = listener
+        self.defer_print = defer_print
+        self._key = key
+        self._pins = PinGate(config.operators, config.security, store)
+        self._operator: Operator | None = None
+        self._card: CardSession | None = None
+        self._quotes: OrderedDict[str, tuple[Quote, Recheck | None]] = OrderedDict()
+        self._print_queue: list[str] = []
+        self._issuers_cache: tuple[tuple[str, ...], dict[bytes, Any]] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> dict[str, Any]:
+        """Check the stored chain, prune, and resume receipts a crash left unprinted."""
+        head = self.store.verify(self.public_key)
+        pruned = self.store.prune(retention_ms=self.config.store.retention_days * 86_400_000)
+        printed = self.retry_pending_receipts()
+        return {"head_seq": head.seq, "pruned": pruned, "receipts_resumed": printed,
+                "migrated_from": self.store.migrated_from}
+
+    @property
+    def public_key(self) -> Any:
+        """The terminal's record-verifying key (for registration at the server and for tests)."""
+        return self._key.public_key()
+
+    def emit(self, event: ev.Event) -> None:
+        try:
+            self.listener(event)
+        except Exception:  # noqa: BLE001 - a broken screen must not undo a committed sale
+            pass
+
+    # -- context -----------------------------------------------------------------------------
+
+    def snapshot(self) -> tuple[Snapshot | None, float | None]:
+        """The current snapshot and its age in seconds (None: unknown, i.e. stale)."""
+        found = self.store.snapshot_with_receipt()
+        if found is None:
+            return None, None
+        snap, rec = found
+        age = snapshot_age_s(self.clock, received_boot_id=rec.received_boot_id,
+                             received_monotonic_ms=rec.received_monotonic_ms,
+                             received_wall_ms=rec.received_wall_ms, trust_wall_clock=self.config.trust_wall_clock)
+        return snap, age
+
+    def merchant(self) -> MerchantConfig:
+        snap, _ = self.snapshot()
+        merchant = snap.merchant if snap else self.config.merchant
+        if merchant is None:
+            raise ConfigError(detail="no [merchant] section and no snapshot from the server yet")
+        return merchant
+
+    def limits(self) -> OfflineLimits:
+        snap, _ = self.snapshot()
+        return snap.limits if snap else OfflineLimits()
+
+    def today(self) -> dt.date:
+        """The business date: server time plus the snapshot's age when known, else the wall clock."""
+        snap, age = self.snapshot()
+        ms = snap.server_time_ms + int(age * 1000) if snap and age is not None else self.clock.wall_ms()
+        return dt.datetime.fromtimestamp(ms / 1000, ZoneInfo(self.config.timezone)).date()
+
+    def issuers(self) -> dict[bytes, Any]:
+        snap, _ = self.snapshot()
+        hexkeys = tuple(self.config.issuer_keys) + (snap.issuer_keys if snap else ())
+        if self._issuers_cache is None or self._issuers_cache[0] != hexkeys:
+            self._issuers_cache = (hexkeys, cards.issuer_map([bytes.fromhex(k) for k in hexkeys]))
+        return self._issuers_cache[1]
+
+    def verify_payload(self, payload: bytes) -> Card:
+        """The VerifyPayload handed to card readers."""
+        return cards.verify_payload(payload, self.issuers())
+
+    # -- sign-in -----------------------------------------------------------------------------
+
+    @property
+    def operator(self) -> Operator | None:
+        return self._operator
+
+    def sign_in(self, pin: str) -> Operator:
+        op = self._pins.check(pin)
+        self._operator = op
+        self.emit(ev.SignedIn(op))
+        return op
+
+    def sign_out(self) -> None:
+        self._operator, self._card = None, None
+        self._quotes.clear()
+        self.emit(ev.SignedOut())
+
+    def require_operator(self) -> Operator:
+        if self._operator is None:
+            raise NotSignedIn()
+        return self._operator
+
+    def _require_manager(self, manager_pin: str | None) -> None:
+        if self.require_operator().is_manager:
+            return
+        if not manager_pin:
+            raise ManagerRequired()
+        self._pins.check(manager_pin, manager=True)
+
+    # -- card --------------------------------------------------------------------------------
+
+    def present_card(self, payload: bytes) -> MemberSummary:
+        """A card laid on the reader (raw NDEF payload): verify, check the blocklist, summarise."""
+        self.require_operator()
+        self._card = None
+        try:
+            card = self.verify_payload(payload)
+        except CardError as exc:
+            self.emit(ev.CardRefused(exc))
+            raise
+        return self._open_card(card)
+
+    def card_event(self, event: CardEvent) -> MemberSummary:
+        """A reader's event (already verified with `verify_payload`)."""
+        self.require_operator()
+        self._card = None
+        if not isinstance(event, CardPresented):
+            self.emit(ev.CardRefused(event.error))
+            raise event.error
+        return self._open_card(event.card)
+
+    def _open_card(self, card: Card) -> MemberSummary:
+        try:
+            session = self._session(card)
+        except FloreynError as exc:
+            self.emit(ev.CardRefused(exc))
+            raise
+        self._card = session
+        self.emit(ev.CardShown(session.summary))
+        return session.summary
+
+    def _session(self, card: Card) -> CardSession:
+        snap, age = self.snapshot()
+        info = snap.card(card.card_hex) if snap else None
+        if (info is not None and info.blocked) or (snap is not None and card.card_hex in snap.blocklist):
+            raise CardBlocked()
+        live: LiveCard | None = None
+        if self.gateway is not None:
+            try:
+                live = self.gateway.card_summary(card.card_hex)
+            except OnlineUnavailable:
+                live = None  # offline: the snapshot decides
+        if live is not None and live.blocked:
+            raise CardBlocked()
+        return summarize(self, card, info, live, age)
+
+    def clear_card(self) -> None:
+        self._card = None
+
+    def require_card(self) -> CardSession:
+        if self._card is None:
+            raise NoCard()
+        return self._card
+
+    @property
+    def card(self) -> CardSession | None:
+        return self._card
+
+    # -- confirming --------------------------------------------------------------------------
+
+    def remember(self, quote: Quote, check: Recheck | None) -> Quote:
+        self._quotes[quote.quote_id] = (quote, check)
+        while len(self._quotes) > MAX_OPEN_QUOTES:
+            self._quotes.popitem(last=False)
+        return quote
+
+    def cancel(self, quote_id: str) -> None:
+        self._quotes.pop(quote_id, None)
+
+    def confirm(
+        self,
+        quote_id: str,
+        *,
+        tender: Tender | None = None,
+        manager_pin: str | None = None,
+        repeat_ok: bool = False,
+        client_ref: str | None = None,
+        fingerprint: str | None = None,
+    ) -> TxResult:
+        """Commit a quote. Refusals leave the quote open, so the app can ask and confirm again."""
+        self.require_operator()
+        entry = self._quotes.get(quote_id)
+        if entry is None or self.clock.monotonic_ms() - entry[0].created_ms > self.config.till.quote_ttl_s * 1000:
+            self._quotes.pop(quote_id, None)
+            raise QuoteUnknown()
+        quote, check = entry
+        if quote.needs_manager:
+            self._require_manager(manager_pin)
+        parts = list(quote.parts)
+        if quote.needs_tender:
+            if tender is None:
+                raise MixedPaymentNeedsTender(fl=format_money(quote.fl), eur=format_money(quote.eur),
+                                              total=format_money(Money.eur(quote.asked.cents)))
+            if tender not in (Tender.CASH, Tender.BANK_CARD):
+                raise TenderNotAllowed()
+            last = parts[-1]
+            parts[-1] = type(last)(last.record_id, last.fl_cents, last.eur_cents, last.budget_id, last.label,
+                                   last.ref_id, tender)
+        drafts = [Draft(record_id=p.record_id, kind=quote.kind, card_id=quote.card_id, fl_cents=p.fl_cents,
+                        eur_cents=p.eur_cents, tender=p.tender, budget_id=p.budget_id, ref_id=p.ref_id,
+                        offline=quote.offline, balance_after_cents=quote.balance_after_cents) for p in parts]
+
+        snap, age = self.snapshot()  # read outside the write transaction; re-checks use them inside
+
+        def full_check(view: StoreView) -> None:
+            if not repeat_ok:
+                self._repeat_guard(view, quote)
+            if check is not None:
+                check(view, snap, age)
+
+        ref = None
+        if client_ref is not None:
+            ref = (client_ref, fingerprint or f"{quote.fingerprint}:{int(tender or 0)}")
+        records, existed = self.store.commit_tx(
+            drafts, key=self._key, merchant_id=self.merchant().merchant_id, check=full_check, client_ref=ref,
+            contact_card=quote.card_hex if (quote.kind is Kind.SPEND and not quote.offline) else None,
+        )
+        self._quotes.pop(quote_id, None)
+        return self._committed(records, existed)
+
+    def _repeat_guard(self, view: StoreView, quote: Quote) -> None:
+        if quote.card_hex is None or quote.kind not in (Kind.SPEND, Kind.SAVE, Kind.TOPUP):
+            return
+        last_ms = view.last_charge_mono_ms(quote.card_hex, quote.kind)
+        if last_ms is None:
+            return
+        ago_ms = self.store.mono.peek_ms() - last_ms
+        if ago_ms < self.config.till.repeat_guard_s * 1000:
+            raise RepeatNeedsConfirmation(ago=max(0, ago_ms) // 1000)
+
+    def repeat_ago_s(self, card_hex: str, kind: Kind) -> float | None:
+        with self.store.txn() as view:
+            last_ms = view.last_charge_mono_ms(card_hex, kind)
+        if last_ms is None:
+            return None
+        ago_ms = self.store.mono.peek_ms() - last_ms
+        return ago_ms / 1000 if ago_ms < self.config.till.repeat_guard_s * 1000 else None
+
+    def find_by_ref(self, client_ref: str, fingerprint: str) -> TxResult | None:
+        """A request carried out before (a resumed script, a retried call): its result, or None."""
+        from floreyn.terminal.engine.errors import ClientRefConflict
+
+        with self.store.txn() as view:
+            found = view.client_ref(client_ref)
+            if found is None:
+                return None
+            if found[1] != fingerprint:
+                raise ClientRefConflict(ref=client_ref)
+            records = view.tx(found[0])
+        return self._result(records, existed=True)
+
+    def _committed(self, records: list[StoredRecord], existed: bool) -> TxResult:
+        result = self._result(records, existed)
+        if existed:
+            return result
+        self.emit(ev.TxCommitted(result))
+        if self.defer_print:
+            self._print_queue.append(result.tx_id)
+            return result
+        status, error = self._print(result.tx_id)
+        return TxResult(result.tx_id, result.kind, result.records, False, status, error, result.report)
+
+    def _result(self, records: list[StoredRecord], existed: bool) -> TxResult:
+        assert records
+        report = None
+        if records[0].kind is Kind.DAY_CLOSE:
+            with self.store.txn() as view:
+                raw = view.day_report(records[0].day_no)
+            report = json.loads(raw) if raw else None
+        return TxResult(records[0].tx_id, records[0].kind, tuple(records), existed,
+                        records[0].receipt_status, None, report)
+
+    # -- day close -----------------------------------------------------------------------------
+
+    def close_day(self, *, client_ref: str | None = None) -> TxResult:
+        """Write the DAY_CLOSE record and freeze the Z-report; the next record opens a new day."""
+        self.require_operator()
+        drafts = [Draft(record_id=uuid.uuid4(), kind=Kind.DAY_CLOSE)]
+        ref = (client_ref, "day_close") if client_ref else None
+        records, existed = self.store.commit_tx(drafts, key=self._key, merchant_id=self.merchant().merchant_id,
+                                                client_ref=ref)
+        self._quotes.clear()
+        return self._committed(records, existed)
+
+    # -- receipts ------------------------------------------------------------------------------
+
+    def receipt_context(self) -> receipts.ReceiptContext:
+        snap, _ = self.snapshot()
+        labels: dict[str, str] = {}
+        for info in (snap.cards if snap else ()):
+            for b in info.budgets:
+                labels[b.budget_id] = b.label
+        if self._card is not None:
+            labels.update({b.budget_id: b.label for b in self._card.budgets})
+        return receipts.ReceiptContext(
+            cooperative=self.config.cooperative, merchant_name=self.merchant().name,
+            terminal_id=self.config.terminal_id, timezone=self.config.timezone, budget_labels=labels,
+            welcome_url=self.config.welcome_url,
+        )
+
+    def receipt_doc(self, tx_id: str, *, reprint: bool = False) -> PrintDoc:
+        records = self.store.tx(tx_id) or self.store.tx_of_record(tx_id)
+        if not records:
+            raise TxNotFound(tx=tx_id[:8])
+        ctx = self.receipt_context()
+        if records[0].kind is Kind.DAY_CLOSE:
+            with self.store.txn() as view:
+                raw = view.day_report(records[0].day_no)
+            assert raw is not None, "a day-close record always has its report"
+            return receipts.z_report_doc(json.loads(raw), ctx, tx_id=records[0].tx_id, reprint=reprint)
+        return receipts.tx_receipt(records, ctx, reprint=reprint)
+
+    def _print(self, tx_id: str, *, reprint: bool = False) -> tuple[str, FloreynError | None]:
+        doc = self.receipt_doc(tx_id, reprint=reprint)
+        tx_id = doc.qr_data or tx_id
+        try:
+            self.printer.print_doc(doc)
+        except PrinterError as exc:
+            self.store.set_receipt_status(tx_id, "failed", exc.code)
+            self.emit(ev.ReceiptFailed(tx_id, exc))
+            return "failed", exc
+        self.store.set_receipt_status(tx_id, "printed")
+        self.emit(ev.ReceiptPrinted(tx_id))
+        return "printed", None
+
+    def drain_prints(self) -> list[tuple[str, str]]:
+        """Print receipts queued by deferred commits: [(tx_id, status)]."""
+        done = []
+        while self._print_queue:
+            tx_id = self._print_queue.pop(0)
+            done.append((tx_id, self._print(tx_id)[0]))
+        return done
+
+    def reprint(self, tx_id: str) -> TxResult:
+        """Print any kept receipt again (marked DUPLICAAT once it was printed before)."""
+        self.require_operator()
+        records = self.store.tx(tx_id) or self.store.tx_of_record(tx_id)
+        if not records:
+            raise TxNotFound(tx=tx_id[:8])
+        status, error = self._print(records[0].tx_id, reprint=records[0].receipt_status == "printed")
+        return TxResult(records[0].tx_id, records[0].kind, tuple(self.store.tx(records[0].tx_id)), True,
+                        status, error)
+
+    def retry_pending_receipts(self) -> int:
+        """Print receipts still pending or failed, oldest first; stops at the first printer error."""
+        with self.store.txn() as view:
+            todo = view.receipts_to_print(MAX_RECEIPT_RETRIES)
+        printed = 0
+        for tx_id in todo:
+            status, _ = self._print(tx_id)
+            if status != "printed":
+                break
+            printed += 1
+        return printed
+
+    def print_welcome(self) -> PrintDoc:
+        """The welcome slip for the card on the reader (not a transaction: nothing is stored)."""
+        self.require_operator()
+        session = self.require_card()
+        doc = receipts.welcome_slip(session.summary.alias, session.card.card_id, self.receipt_context())
+        self.printer.print_doc(doc)
+        return doc
+
+    # -- sync and status -------------------------------------------------------------------------
+
+    def sync_now(self) -> dict[str, Any]:
+        if self.sync is None:
+            raise OnlineUnavailable(detail="geen server ingesteld")
+        self.sync.run_once()
+        state = self.sync.state
+        return {k: getattr(state, k, None) for k in ("last_sync_ms", "waiting", "snapshot_age_s", "online",
+                                                     "last_error")}
+
+    def status(self) -> TillStatus:
+        snap, age = self.snapshot()
+        with self.store.txn() as view:
+            state = view.state()
+            pending = view.count("pending")
+            unprinted = len(view.receipts_to_print(MAX_RECEIPT_RETRIES))
+        limits = snap.limits if snap else OfflineLimits()
+        return TillStatus(
+            terminal_id=self.config.terminal_id,
+            operator=self._operator.name if self._operator else None,
+            role=self._operator.role if self._operator else None,
+            head_seq=state.head_seq, day_no=state.day_no, pending_uploads=pending, receipts_to_print=unprinted,
+            snapshot_version=snap.snapshot_version if snap else None,
+            snapshot_age_s=None if age is None else round(age, 1),
+            snapshot_stale=age is None or age > limits.max_snapshot_age_s,
+            online=None if self.gateway is None else self.gateway.last_ok,
+        )
+
+    # -- amounts -----------------------------------------------------------------------------------
+
+    def check_amount(self, amount: Money, currency: Currency, max_cents: int | None = None) -> None:
+        if not isinstance(amount, Money):
+            raise TypeError("amounts are Money")
+        if amount.currency is not currency:
+            raise AmountWrongCurrency(expected=currency.symbol, given=amount.currency.symbol)
+        if amount.cents < 0:
+            raise AmountNegative()
+        if amount.cents == 0:
+            raise AmountZero()
+        limit = self.config.till.max_amount_cents if max_cents is None else max_cents
+        if amount.cents > limit:
+            raise AmountOverLimit(max=format_money(Money(limit, currency)))

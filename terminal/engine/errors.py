@@ -1,0 +1,247 @@
+"""Every refusal the till engine gives: typed, with a stable code and a Dutch message.
+
+A refusal never changes anything: the engine checks everything it can
+before it opens a database transaction, and the store re-checks the
+invariants it owns (sequence, chain, refund totals) inside the transaction.
+"""
+
+from __future__ import annotations
+
+from floreyn.errors import FloreynError
+
+
+class TillError(FloreynError):
+    code = "till"
+
+
+# -- sign-in --------------------------------------------------------------------------
+
+
+class NotSignedIn(TillError):
+    code = "not_signed_in"
+    nl = "Meld u eerst aan met uw pincode."
+    en = "Sign in with your PIN first."
+
+
+class WrongPin(TillError):
+    code = "pin_wrong"
+    nl = "Onjuiste pincode. Nog {left} poging(en) voor de kassa tijdelijk blokkeert."
+    en = "Wrong PIN. {left} attempt(s) left before the till locks for a while."
+
+
+class PinLockedOut(TillError):
+    code = "pin_locked"
+    nl = "Te veel onjuiste pincodes. Probeer het over {seconds} seconden opnieuw."
+    en = "Too many wrong PINs. Try again in {seconds} seconds."
+
+
+class ManagerRequired(TillError):
+    code = "manager_required"
+    nl = "Hiervoor is de pincode van een beheerder nodig."
+    en = "This needs a manager's PIN."
+
+
+# -- card ------------------------------------------------------------------------------
+
+
+class NoCard(TillError):
+    code = "no_card"
+    nl = "Houd eerst de pas van de klant tegen de lezer."
+    en = "Present the member's card first."
+
+
+class CardBlocked(TillError):
+    code = "card_blocked"
+    nl = "Deze pas is geblokkeerd. Niet accepteren; verwijs naar de coöperatie."
+    en = "This card is blocked. Do not accept it; refer the member to the cooperative."
+
+
+# -- amounts and sources -----------------------------------------------------------------
+
+
+class AmountOverLimit(TillError):
+    code = "amount_over_limit"
+    nl = "Bedrag te hoog: maximaal {max} per transactie."
+    en = "Amount too high: at most {max} per transaction."
+
+
+class InsufficientBalance(TillError):
+    code = "insufficient_balance"
+    nl = "Onvoldoende saldo: er is {available} beschikbaar."
+    en = "Insufficient balance: {available} available."
+
+
+class BudgetUnknown(TillError):
+    code = "budget_unknown"
+    nl = "Dit budget hoort niet bij deze pas."
+    en = "This budget does not belong to this card."
+
+
+class BudgetNotUsableHere(TillError):
+    code = "budget_wrong_category"
+    nl = "{label} geldt niet bij deze winkel (categorie {category})."
+    en = "{label} cannot be used at this merchant (category {category})."
+
+
+class BudgetExpired(TillError):
+    code = "budget_expired"
+    nl = "{label} is verlopen op {expires_on}."
+    en = "{label} expired on {expires_on}."
+
+
+class MixedPaymentNeedsTender(TillError):
+    code = "tender_required"
+    nl = "Het saldo dekt {fl} van {total}. Kies contant of pin voor de rest ({eur})."
+    en = "The balance covers {fl} of {total}. Choose cash or bank card for the rest ({eur})."
+
+
+class TenderNotAllowed(TillError):
+    code = "tender_invalid"
+    nl = "Kies contant of pin."
+    en = "Choose cash or bank card."
+
+
+class SaveNotOffered(TillError):
+    code = "save_not_offered"
+    nl = "Deze winkel geeft geen spaartegoed."
+    en = "This merchant does not grant savings."
+
+
+class SaveTooSmall(TillError):
+    code = "save_too_small"
+    nl = "Dit aankoopbedrag levert nog geen spaartegoed op."
+    en = "This purchase amount earns no savings yet."
+
+
+class TopupNotAllowed(TillError):
+    code = "topup_not_allowed"
+    nl = "Opwaarderen kan niet bij deze winkel."
+    en = "Top-up is not offered at this merchant."
+
+
+class RepeatNeedsConfirmation(TillError):
+    code = "repeat_confirm"
+    nl = "Deze pas is net al afgerekend ({ago} s geleden). Bevestig opnieuw als dit echt een nieuwe betaling is."
+    en = "This card was just charged ({ago} s ago). Confirm again if this really is a new payment."
+
+
+# -- offline risk policy -------------------------------------------------------------------
+
+
+class OfflineRefused(TillError):
+    """An offline spend outside the risk policy; `online_possible` tells the app to offer online."""
+
+    code = "offline_refused"
+    nl = "Offline betalen is hier niet mogelijk."
+    en = "Offline payment is not possible here."
+
+
+class OfflinePerTxLimit(OfflineRefused):
+    code = "offline_per_tx_limit"
+    nl = "Zonder verbinding kan maximaal {max} per betaling."
+    en = "Without a connection at most {max} per payment."
+
+
+class OfflineCumulativeLimit(OfflineRefused):
+    code = "offline_cumulative_limit"
+    nl = "Zonder verbinding kan deze pas nog maar {left} besteden (maximaal {max} tot de volgende verbinding)."
+    en = "Without a connection this card can spend only {left} more ({max} until the next connection)."
+
+
+class OfflineCountLimit(OfflineRefused):
+    code = "offline_count_limit"
+    nl = "Deze pas is al {count} keer zonder verbinding gebruikt; maak eerst verbinding."
+    en = "This card was used {count} times without a connection; connect first."
+
+
+class OfflineAllowanceUsed(OfflineRefused):
+    code = "offline_allowance_used"
+    nl = "Zonder verbinding kan deze pas nog {left} van het eigen saldo besteden."
+    en = "Without a connection this card can spend only {left} more from its own balance."
+
+
+class SnapshotStale(OfflineRefused):
+    code = "snapshot_stale"
+    nl = "De gegevens van de server zijn te oud ({age}); offline betalen kan pas na een verbinding."
+    en = "The server data is too old ({age}); offline payment needs a connection first."
+
+
+class UnknownCardOffline(OfflineRefused):
+    code = "card_unknown_offline"
+    nl = "Deze pas is nog niet bekend op deze kassa; betalen kan alleen met verbinding. Sparen kan wel."
+    en = "This card is not yet known to this till; paying needs a connection. Saving works."
+
+
+class OnlineUnavailable(TillError):
+    code = "online_unavailable"
+    nl = "Geen verbinding met de server: {detail}"
+    en = "No connection to the server: {detail}"
+
+
+class OnlineDeclined(TillError):
+    code = "online_declined"
+    nl = "De server weigert deze betaling: {reason}"
+    en = "The server declined this payment: {reason}"
+
+
+# -- quotes, refunds, voids, days -------------------------------------------------------------
+
+
+class QuoteUnknown(TillError):
+    code = "quote_unknown"
+    nl = "Deze transactie is verlopen of al afgehandeld. Begin opnieuw."
+    en = "This transaction has expired or was already handled. Start again."
+
+
+class TxNotFound(TillError):
+    code = "tx_not_found"
+    nl = "Transactie {tx} niet gevonden (of al opgeruimd)."
+    en = "Transaction {tx} not found (or already pruned)."
+
+
+class RefundNotAllowed(TillError):
+    code = "refund_not_allowed"
+    nl = "{reason}"
+    en = "{reason_en}"
+
+
+class RefundTooLarge(TillError):
+    code = "refund_too_large"
+    nl = "Terugbetaling te hoog: er kan nog maximaal {max} terug."
+    en = "Refund too large: at most {max} can still be refunded."
+
+
+class NothingToVoid(TillError):
+    code = "void_nothing"
+    nl = "Er is geen transactie om te storneren: {reason}"
+    en = "There is no transaction to void: {reason_en}"
+
+
+class ClientRefConflict(TillError):
+    code = "exists_with_different_content"
+    nl = "Opdracht {ref} is al uitgevoerd met andere gegevens."
+    en = "Request {ref} was already carried out with different content."
+
+
+class ConfigError(TillError):
+    code = "config_invalid"
+    nl = "Ongeldige instelling in terminal.toml: {detail}"
+    en = "Invalid setting in terminal.toml: {detail}"
+
+
+class UnknownCategory(ConfigError):
+    code = "category_unknown"
+    nl = "Onbekende winkelcategorie {category!r}; kies uit {known}."
+    en = "Unknown merchant category {category!r}; choose from {known}."
+
+
+class StoreLocked(TillError):
+    code = "store_locked"
+    nl = "Een andere kassa gebruikt deze gegevensmap al ({path})."
+    en = "Another till process is already using this data folder ({path})."
+
+
+class StoreCorrupt(TillError):
+    code = "store_corrupt"
+    nl = "De kassagegevens zijn beschadigd: {detail}. Neem contact op met de coöperatie."
+    en = "The till's store is damaged: {detail}. Contact the cooperative."

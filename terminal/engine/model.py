@@ -1,0 +1,198 @@
+"""What the engine hands the app and the scripted till: plain frozen values with `to_dict()`."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from floreyn.card import Card
+from floreyn.errors import FloreynError
+from floreyn.money import Money, format_money
+from floreyn.sync.record import Kind, Tender
+from floreyn.sync.snapshot import BudgetInfo, CardInfo
+from floreyn.terminal.store import StoredRecord
+
+KIND_NL = {
+    Kind.SPEND: "Betaling", Kind.SAVE: "Sparen", Kind.TOPUP: "Opwaarderen",
+    Kind.REFUND: "Terugbetaling", Kind.VOID: "Storno", Kind.DAY_CLOSE: "Dagafsluiting",
+}
+TENDER_NL = {Tender.NONE: "", Tender.CASH: "Contant", Tender.BANK_CARD: "Pin"}
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetView:
+    budget_id: str
+    label: str
+    remaining: Money
+    expires_on: str
+    usable: bool
+    why_not: str = ""  # Dutch, when not usable here
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"budget_id": self.budget_id, "label": self.label, "remaining": str(self.remaining),
+                "remaining_cents": self.remaining.cents, "expires_on": self.expires_on,
+                "usable": self.usable, "why_not": self.why_not}
+
+
+@dataclass(frozen=True, slots=True)
+class MemberSummary:
+    """What the shopkeeper sees when a card is presented."""
+
+    card_hex: str
+    masked: str
+    alias: str
+    known: bool  # in the snapshot (or known to the server when live)
+    live: bool  # figures straight from the server; else from the last snapshot
+    own: Money  # own balance (live) or what may be spent from it offline
+    budgets: tuple[BudgetView, ...]
+    snapshot_age_s: float | None
+    offline_note: str = ""  # Dutch: why offline spending is limited, if it is
+    spend_cap_cents: int | None = None  # offline: at most this in one payment, all sources together
+
+    @property
+    def spendable(self) -> Money:
+        total = self.own
+        for b in self.budgets:
+            if b.usable:
+                total = total + b.remaining
+        if self.spend_cap_cents is not None:
+            return Money.fl(min(total.cents, self.spend_cap_cents))
+        return total
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "card": self.masked, "card_hex": self.card_hex, "alias": self.alias, "known": self.known,
+            "live": self.live, "spendable": str(self.spendable), "spendable_cents": self.spendable.cents,
+            "own_cents": self.own.cents, "budgets": [b.to_dict() for b in self.budgets],
+            "snapshot_age_s": None if self.snapshot_age_s is None else round(self.snapshot_age_s, 1),
+            "offline_note": self.offline_note,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CardSession:
+    card: Card
+    summary: MemberSummary
+    info: CardInfo | None  # snapshot entry
+    live_balance_cents: int | None = None  # set when the summary is live
+    budgets: tuple[BudgetInfo, ...] = ()  # live from the server, else from the snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One record-to-be of a quote."""
+
+    record_id: uuid.UUID
+    fl_cents: int
+    eur_cents: int = 0
+    budget_id: str | None = None
+    label: str = ""
+    ref_id: uuid.UUID | None = None
+    tender: Tender = Tender.NONE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"record_id": str(self.record_id), "fl_cents": self.fl_cents, "eur_cents": self.eur_cents,
+                "budget_id": self.budget_id, "label": self.label,
+                "ref_id": str(self.ref_id) if self.ref_id else None}
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A transaction worked out and shown, waiting for the shopkeeper's confirmation."""
+
+    kind: Kind
+    parts: tuple[Part, ...]
+    asked: Money  # what was entered: fl for spend and refund, € for save and top-up
+    card_hex: str | None
+    card_id: bytes | None
+    offline: bool  # accepted under the offline risk policy
+    live: bool
+    fingerprint: str  # the request, for client refs
+    created_ms: int
+    needs_tender: bool = False  # mixed payment: the € remainder needs cash or bank card
+    needs_manager: bool = False
+    cap_reason: FloreynError | None = None  # why Floreyn pays less than asked
+    repeat_ago_s: float | None = None  # this card was charged this long ago: confirm needs repeat_ok
+    balance_after_cents: int | None = None  # live only
+    campaign: str = ""
+    ref_tx: str | None = None
+
+    @property
+    def quote_id(self) -> str:
+        return str(self.parts[0].record_id)
+
+    @property
+    def fl(self) -> Money:
+        return Money.fl(sum(p.fl_cents for p in self.parts))
+
+    @property
+    def eur(self) -> Money:
+        return Money.eur(sum(p.eur_cents for p in self.parts))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "quote_id": self.quote_id, "kind": self.kind.name, "kind_nl": KIND_NL[self.kind],
+            "asked": str(self.asked), "fl_cents": self.fl.cents, "eur_cents": self.eur.cents,
+            "fl": format_money(self.fl), "eur": format_money(self.eur), "offline": self.offline,
+            "live": self.live, "needs_tender": self.needs_tender, "needs_manager": self.needs_manager,
+            "cap_reason": self.cap_reason.to_dict() if self.cap_reason else None,
+            "repeat_ago_s": self.repeat_ago_s, "campaign": self.campaign,
+            "parts": [p.to_dict() for p in self.parts],
+        }
+
+
+@dataclass(frozen=True)
+class TxResult:
+    tx_id: str
+    kind: Kind
+    records: tuple[StoredRecord, ...]
+    existed: bool = False  # a retry of a request already carried out: nothing new was written
+    receipt_status: str = "pending"
+    receipt_error: FloreynError | None = None
+    report: dict[str, Any] | None = None  # day close only
+
+    @property
+    def fl(self) -> Money:
+        return Money.fl(sum(r.fl_cents for r in self.records))
+
+    @property
+    def eur(self) -> Money:
+        return Money.eur(sum(r.eur_cents for r in self.records))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "tx_id": self.tx_id, "kind": self.kind.name, "kind_nl": KIND_NL[self.kind],
+            "existed": self.existed, "seqs": [r.seq for r in self.records],
+            "fl_cents": self.fl.cents, "eur_cents": self.eur.cents,
+            "offline": any(r.offline for r in self.records),
+            "records": [{"record_id": r.record_id, "seq": r.seq, "kind": r.kind.name, "fl_cents": r.fl_cents,
+                         "eur_cents": r.eur_cents, "tender": r.tender.name, "budget_id": r.budget_id,
+                         "ref_id": r.ref_id} for r in self.records],
+            "receipt": self.receipt_status,
+        }
+        if self.records and self.records[0].card_hex:
+            out["card_hex"] = self.records[0].card_hex
+        if self.receipt_error is not None:
+            out["receipt_error"] = self.receipt_error.to_dict()
+        if self.report is not None:
+            out["report"] = self.report
+        return out
+
+
+@dataclass(frozen=True)
+class TillStatus:
+    terminal_id: str
+    operator: str | None
+    role: str | None
+    head_seq: int
+    day_no: int
+    pending_uploads: int
+    receipts_to_print: int
+    snapshot_version: int | None
+    snapshot_age_s: float | None
+    snapshot_stale: bool
+    online: bool | None  # None: no server configured
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}

@@ -1,0 +1,104 @@
+"""The engine's narrow view of the server: live card summary and online authorization.
+
+Wraps floreyn.sync.client.SyncClient (written by the server engineer) so the
+engine depends on two calls and one error family. Every network failure
+becomes OnlineUnavailable; the engine then falls back to the offline policy
+(summary) or tells the shopkeeper (explicit online authorization).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from floreyn.errors import FloreynError
+from floreyn.sync.snapshot import BudgetInfo
+from floreyn.terminal.engine.errors import OnlineUnavailable
+
+MAX_LIVE_BUDGETS = 32
+
+
+class ServerClient(Protocol):
+    def authorize_spend(self, card_hex: str, amount_cents: int, request_id: str) -> Any: ...
+    def card_summary(self, card_hex: str) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCard:
+    alias: str
+    balance_cents: int
+    blocked: bool
+    budgets: tuple[BudgetInfo, ...]  # as the server knows them now
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    approved: bool
+    reason: str
+    auth_id: str
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [OSError, TimeoutError]
+    try:
+        from floreyn.sync.client import SyncError  # type: ignore[attr-defined]
+
+        errors.append(SyncError)
+    except ImportError:  # the client is not there yet (or not installed): plain socket errors only
+        pass
+    return tuple(errors)
+
+
+class OnlineGateway:
+    def __init__(self, client: ServerClient) -> None:
+        self._client = client
+        self._net_errors = _network_errors()
+        self.last_ok: bool | None = None
+
+    def card_summary(self, card_hex: str) -> LiveCard:
+        try:
+            raw = self._client.card_summary(card_hex)
+        except self._net_errors as exc:
+            self.last_ok = False
+            raise OnlineUnavailable(detail=_detail(exc)) from None
+        self.last_ok = True
+        return parse_live_card(raw)
+
+    def authorize(self, card_hex: str, amount_cents: int, request_id: str) -> Authorization:
+        try:
+            auth = self._client.authorize_spend(card_hex, amount_cents, request_id)
+        except self._net_errors as exc:
+            self.last_ok = False
+            raise OnlineUnavailable(detail=_detail(exc)) from None
+        self.last_ok = True
+        return Authorization(bool(getattr(auth, "approved", False)), str(getattr(auth, "reason", "") or ""),
+                             str(getattr(auth, "auth_id", "") or ""))
+
+
+def parse_live_card(raw: dict[str, Any]) -> LiveCard:
+    """Read the server's card summary defensively: a field we do not understand is no balance."""
+    balance = raw.get("balance_cents", raw.get("own_cents", 0))
+    budgets = []
+    for b in list(raw.get("budgets") or ())[:MAX_LIVE_BUDGETS]:
+        if isinstance(b, dict) and isinstance(b.get("budget_id"), str):
+            remaining = b.get("remaining_cents", 0)
+            cats = b.get("categories") or ()
+            budgets.append(BudgetInfo(
+                budget_id=b["budget_id"], label=str(b.get("label") or b["budget_id"]),
+                categories=tuple(str(c) for c in cats) if isinstance(cats, (list, tuple)) else (),
+                expires_on=str(b.get("expires_on") or ""),  # unreadable date = expired (pricing._date)
+                remaining_cents=remaining if type(remaining) is int and remaining > 0 else 0,
+                funder=str(b.get("funder") or ""),
+            ))
+    return LiveCard(
+        alias=str(raw.get("alias") or ""),
+        balance_cents=balance if type(balance) is int and balance > 0 else 0,
+        blocked=bool(raw.get("blocked", False)),
+        budgets=tuple(budgets),
+    )
+
+
+def _detail(exc: BaseException) -> str:
+    if isinstance(exc, FloreynError):
+        return exc.message("nl")
+    return type(exc).__name__

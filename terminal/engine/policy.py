@@ -1,0 +1,86 @@
+"""The offline risk policy: how much Floreyn a card may spend with no network.
+
+Shape of PSD2 RTS art. 11 (contactless without strong authentication): a
+per-transaction maximum, a cumulative amount and a count per card since its
+last online contact, plus a maximum age of the server data the decision
+rests on. Two further bounds come from the snapshot:
+
+* the card's offline allowance bounds what it spends from its *own*
+  balance since the snapshot (online spends here included);
+* a labeled budget's remaining amount bounds what it pays, minus what this
+  terminal already drew from it since the snapshot.
+
+A genuine card missing from the snapshot gets `unknown_card_allowance_cents`
+(default 0: no offline spend; saving and top-up always work).
+All of this is pure arithmetic over integers, for easy testing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from floreyn.money import Money, format_money
+from floreyn.sync.snapshot import OfflineLimits
+from floreyn.terminal.engine.errors import (
+    OfflineAllowanceUsed, OfflineCountLimit, OfflineCumulativeLimit, OfflinePerTxLimit, OfflineRefused,
+    SnapshotStale, UnknownCardOffline,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineUsage:
+    """What a card did offline since its last online contact, and from own balance since the snapshot."""
+
+    spent_cents: int = 0
+    taps: int = 0
+    own_spent_since_snapshot_cents: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    total_cents: int  # at most this much Floreyn in this tap, from all sources together
+    own_cents: int  # at most this much from the member's own balance
+    total_reason: OfflineRefused | None  # the rule that set total_cents (None: nothing offline-specific)
+    own_reason: OfflineRefused | None
+
+
+def describe_age(age_s: float | None) -> str:
+    if age_s is None:
+        return "onbekend (herstart zonder verbinding)"
+    if age_s < 3600:
+        return f"{int(age_s // 60)} min"
+    return f"{age_s / 3600:.1f} uur".replace(".", ",")
+
+
+def offline_capacity(
+    limits: OfflineLimits,
+    *,
+    known: bool,
+    allowance_cents: int,
+    usage: OfflineUsage,
+    snapshot_age_s: float | None,
+) -> Capacity:
+    """How much may be spent offline now, and which rule caps it."""
+    if snapshot_age_s is None or snapshot_age_s > limits.max_snapshot_age_s:
+        stale = SnapshotStale(age=describe_age(snapshot_age_s))
+        return Capacity(0, 0, stale, stale)
+    if not known:
+        allowance_cents = limits.unknown_card_allowance_cents
+        if allowance_cents <= 0:
+            return Capacity(0, 0, UnknownCardOffline(), UnknownCardOffline())
+    if usage.taps >= limits.max_count:
+        count = OfflineCountLimit(count=usage.taps)
+        return Capacity(0, 0, count, count)
+    cum_left = max(0, limits.cumulative_cents - usage.spent_cents)
+    candidates = [
+        (limits.per_tx_cents, OfflinePerTxLimit(max=_fl(limits.per_tx_cents))),
+        (cum_left, OfflineCumulativeLimit(left=_fl(cum_left), max=_fl(limits.cumulative_cents))),
+    ]
+    total, total_reason = min(candidates, key=lambda c: c[0])
+    own_left = max(0, allowance_cents - usage.own_spent_since_snapshot_cents)
+    own_reason = OfflineAllowanceUsed(left=_fl(own_left)) if own_left < total else total_reason
+    return Capacity(max(0, total), min(own_left, max(0, total)), total_reason, own_reason)
+
+
+def _fl(cents: int) -> str:
+    return format_money(Money.fl(cents))

@@ -1,0 +1,100 @@
+"""Which source pays, and how much a save or top-up brings: pure functions over integer cents.
+
+Budgets: a labeled budget pays only at merchants of its categories and up
+to and including its expiry day. Without a choice, usable budgets pay first,
+soonest expiry first (ties by budget id, so the order is stable), then the
+member's own balance. A chosen source pays first, then the own balance.
+
+One record names at most one budget, so a spend that several sources pay
+is split into one record per source, committed together as one transaction
+(one receipt, one void). Any euro remainder (mixed payment) rides on the
+last record, with its tender.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from floreyn.money import BP_ONE, Money, format_money
+from floreyn.sync.snapshot import BudgetInfo, Campaign, MerchantConfig
+from floreyn.terminal.engine.errors import BudgetExpired, BudgetNotUsableHere, BudgetUnknown
+
+OWN = "own"  # the source name of the member's own balance
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    budget_id: str | None  # None: own balance
+    label: str
+    available_cents: int
+    expires_on: str = ""
+
+
+def budget_usable(budget: BudgetInfo, merchant: MerchantConfig, today: dt.date) -> str | None:
+    """None when the budget may pay here today, else the Dutch reason why not."""
+    if merchant.category not in budget.categories:
+        return BudgetNotUsableHere(label=budget.label, category=merchant.category).message("nl")
+    if _date(budget.expires_on) < today:
+        return BudgetExpired(label=budget.label, expires_on=budget.expires_on).message("nl")
+    return None
+
+
+def check_chosen_budget(budget_id: str, budgets: tuple[BudgetInfo, ...], merchant: MerchantConfig,
+                        today: dt.date) -> BudgetInfo:
+    for b in budgets:
+        if b.budget_id == budget_id:
+            if merchant.category not in b.categories:
+                raise BudgetNotUsableHere(label=b.label, category=merchant.category)
+            if _date(b.expires_on) < today:
+                raise BudgetExpired(label=b.label, expires_on=b.expires_on)
+            return b
+    raise BudgetUnknown()
+
+
+def order_sources(budgets: list[Source], own: Source, choice: str | None) -> list[Source]:
+    by_expiry = sorted(budgets, key=lambda s: (s.expires_on, s.budget_id or ""))
+    if choice is None:
+        return [*by_expiry, own]
+    if choice == OWN:
+        return [own]
+    chosen = [s for s in budgets if s.budget_id == choice]
+    assert len(chosen) == 1, "check_chosen_budget runs first"
+    return [chosen[0], own]
+
+
+def allocate(amount_cents: int, sources: list[Source]) -> list[tuple[Source, int]]:
+    """Take from sources in order until the amount is paid; returns only non-zero takes."""
+    assert amount_cents > 0
+    left, parts = amount_cents, []
+    for src in sources:
+        take = min(left, max(0, src.available_cents))
+        if take:
+            parts.append((src, take))
+            left -= take
+        if left == 0:
+            break
+    assert sum(t for _, t in parts) <= amount_cents
+    return parts
+
+
+def active_multiplier(campaigns: tuple[Campaign, ...], merchant_id: str, today: dt.date) -> tuple[int, str]:
+    """The highest active campaign factor here today (campaigns do not stack), and its name."""
+    best, name = BP_ONE, ""
+    for c in campaigns:
+        if c.merchant_ids and merchant_id not in c.merchant_ids:
+            continue
+        if _date(c.starts_on) <= today <= _date(c.ends_on) and c.multiplier_bp > best:
+            best, name = c.multiplier_bp, c.name
+    return best, name
+
+
+def _date(iso: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(iso)
+    except ValueError:
+        return dt.date.min  # an unreadable date is treated as long past: the safe side
+
+
+def fl(cents: int) -> str:
+    return format_money(Money.fl(cents))

@@ -1,0 +1,78 @@
+"""The member summary and the offline state of a card, from the snapshot or live from the server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from floreyn.card import Card
+from floreyn.money import Money
+from floreyn.sync.snapshot import BudgetInfo, CardInfo, OfflineLimits, Snapshot
+from floreyn.terminal.engine.model import BudgetView, CardSession, MemberSummary
+from floreyn.terminal.engine.online import LiveCard
+from floreyn.terminal.engine.policy import Capacity, OfflineUsage, offline_capacity
+from floreyn.terminal.engine.pricing import budget_usable
+from floreyn.terminal.store import StoreView
+
+if TYPE_CHECKING:
+    from floreyn.terminal.engine.core import Engine
+
+UNKNOWN_ALIAS = "Onbekende pas"
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineState:
+    capacity: Capacity
+    budget_left: dict[str, int]  # budget_id -> what this terminal may still draw offline
+
+
+def offline_state(view: StoreView, snap: Snapshot | None, card_hex: str, info: CardInfo | None,
+                  age_s: float | None) -> OfflineState:
+    """Read inside a store transaction, so the commit re-check sees exactly what it writes over."""
+    snap_base = 0
+    row = view.snapshot_row()
+    if row is not None:
+        snap_base = row[2].base_seq
+    spent, taps = view.offline_usage(card_hex, view.card_base_seq(card_hex))
+    usage = OfflineUsage(spent, taps, view.own_spent(card_hex, snap_base))
+    limits = snap.limits if snap is not None else OfflineLimits()
+    cap = offline_capacity(limits, known=info is not None,
+                           allowance_cents=info.offline_allowance_cents if info else 0, usage=usage,
+                           snapshot_age_s=age_s if snap is not None else None)
+    left = {b.budget_id: max(0, b.remaining_cents - view.budget_spent(b.budget_id, snap_base))
+            for b in (info.budgets if info else ())}
+    return OfflineState(cap, left)
+
+
+def summarize(eng: Engine, card: Card, info: CardInfo | None, live: LiveCard | None,
+              age_s: float | None) -> CardSession:
+    merchant, today = eng.merchant(), eng.today()
+    alias = (live.alias if live and live.alias else None) or (info.alias if info else UNKNOWN_ALIAS)
+
+    def views(budgets: tuple[BudgetInfo, ...], left: dict[str, int] | None) -> tuple[BudgetView, ...]:
+        out = []
+        for b in budgets:
+            why = budget_usable(b, merchant, today)
+            remaining = b.remaining_cents if left is None else left.get(b.budget_id, 0)
+            out.append(BudgetView(b.budget_id, b.label, Money.fl(remaining), b.expires_on, why is None, why or ""))
+        return tuple(out)
+
+    if live is not None:
+        budgets = live.budgets or (info.budgets if info else ())
+        summary = MemberSummary(card.card_hex, card.masked, alias, True, True, Money.fl(live.balance_cents),
+                                views(budgets, None), age_s)
+        return CardSession(card, summary, info, live.balance_cents, budgets)
+    snap, _ = eng.snapshot()
+    with eng.store.txn() as view:
+        state = offline_state(view, snap, card.card_hex, info, age_s)
+    cap = state.capacity
+    note = ""
+    if cap.total_cents == 0 and cap.total_reason is not None:
+        note = cap.total_reason.message("nl")
+    elif cap.own_cents == 0 and cap.own_reason is not None and info is not None:
+        note = cap.own_reason.message("nl")
+    budgets = info.budgets if info else ()
+    shown = views(budgets, {k: min(v, cap.total_cents) for k, v in state.budget_left.items()})
+    summary = MemberSummary(card.card_hex, card.masked, alias, info is not None, False, Money.fl(cap.own_cents),
+                            shown, age_s, note, spend_cap_cents=cap.total_cents)
+    return CardSession(card, summary, info, None, budgets)

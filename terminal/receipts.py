@@ -1,0 +1,189 @@
+"""The till's paper: transaction receipts, the day-close (Z) report and the member welcome slip.
+
+Built from stored records only (never from what the screen showed), so a
+reprint says exactly what the first print said, apart from "DUPLICAAT".
+Documents are width-independent PrintDocs; lines are kept to 32 characters
+or fewer, so they read the same on 58 mm (32 columns) and 80 mm (48) paper.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+from floreyn.card import mask_card_id
+from floreyn.money import Money, format_money
+from floreyn.sync.record import Kind, Tender
+from floreyn.terminal.drivers.base import Align, Line, PrintDoc
+from floreyn.terminal.engine.model import KIND_NL, TENDER_NL
+from floreyn.terminal.store import StoredRecord
+
+RULE = Line("-" * 32, align=Align.CENTER)
+
+
+@dataclass(frozen=True)
+class ReceiptContext:
+    cooperative: str
+    merchant_name: str
+    terminal_id: str
+    timezone: str = "Europe/Amsterdam"
+    budget_labels: Mapping[str, str] = field(default_factory=dict)
+    welcome_url: str = "https://floreyn.nl/welkom"
+
+
+def _fl(cents: int) -> str:
+    return format_money(Money.fl(cents))
+
+
+def _eur(cents: int) -> str:
+    return format_money(Money.eur(cents))
+
+
+def local_time(wall_ms: int, tz: str) -> str:
+    moment = dt.datetime.fromtimestamp(wall_ms / 1000, ZoneInfo(tz))
+    return moment.strftime("%d-%m-%Y %H:%M")
+
+
+def _header(ctx: ReceiptContext, title: str, reprint: bool) -> list[Line]:
+    lines = [
+        Line(ctx.cooperative, bold=True, align=Align.CENTER),
+        Line(ctx.merchant_name, align=Align.CENTER),
+        RULE,
+        Line(title, bold=True, large=True, align=Align.CENTER),
+    ]
+    if reprint:
+        lines.append(Line("DUPLICAAT", bold=True, align=Align.CENTER))
+    return lines
+
+
+def tx_receipt(records: Sequence[StoredRecord], ctx: ReceiptContext, *, reprint: bool = False) -> PrintDoc:
+    """The receipt of one transaction (one or more records committed together)."""
+    assert records, "a receipt needs its records"
+    first, last = records[0], records[-1]
+    seqs = f"{first.seq}" if first.seq == last.seq else f"{first.seq}-{last.seq}"
+    lines = _header(ctx, KIND_NL[first.kind], reprint)
+    lines += [
+        Line("Datum", local_time(first.wall_ms, ctx.timezone)),
+        Line("Terminal", ctx.terminal_id),
+        Line("Volgnummer", seqs),
+    ]
+    if first.card_hex:
+        lines.append(Line("Pas", mask_card_id(bytes.fromhex(first.card_hex))))
+    lines.append(RULE)
+    for rec in records:
+        lines += _body(rec, ctx)
+    lines += _totals(records)
+    lines.append(RULE)
+    lines += _balance(records)
+    return PrintDoc(tuple(lines), qr_data=first.tx_id, cut=True, doc_id=f"{first.seq:06d}-{first.kind.name.lower()}")
+
+
+def _body(rec: StoredRecord, ctx: ReceiptContext) -> list[Line]:
+    label = ctx.budget_labels.get(rec.budget_id or "", rec.budget_id or "")
+    tender = TENDER_NL[rec.tender]
+    out: list[Line] = []
+    if rec.kind is Kind.SPEND:
+        if rec.budget_id:
+            out += [Line(label), Line("  budget", _fl(rec.fl_cents))]
+        elif rec.fl_cents:
+            out.append(Line("Eigen saldo", _fl(rec.fl_cents)))
+        if rec.eur_cents:
+            out.append(Line(tender, _eur(rec.eur_cents)))
+    elif rec.kind is Kind.SAVE:
+        out += [Line("Aankoopbedrag", _eur(rec.eur_cents)), Line("Gespaard", _fl(rec.fl_cents), bold=True)]
+    elif rec.kind is Kind.TOPUP:
+        out += [Line(f"Betaald {tender.lower()}", _eur(rec.eur_cents)),
+                Line("Opgewaardeerd", _fl(rec.fl_cents), bold=True)]
+    elif rec.kind is Kind.REFUND:
+        if rec.budget_id:
+            out += [Line(label), Line("  terug op budget", _fl(rec.fl_cents))]
+        elif rec.fl_cents:
+            out.append(Line("Terug op saldo", _fl(rec.fl_cents)))
+        if rec.eur_cents:
+            out.append(Line(f"{tender} terug", _eur(rec.eur_cents)))
+    elif rec.kind is Kind.VOID:
+        out.append(Line("Storno van transactie", (rec.ref_id or "")[:8]))
+        if rec.fl_cents:
+            out.append(Line("  Floreyn", _fl(rec.fl_cents)))
+        if rec.eur_cents:
+            out.append(Line(f"  {tender.lower() or 'euro'}", _eur(rec.eur_cents)))
+    return out
+
+
+def _totals(records: Sequence[StoredRecord]) -> list[Line]:
+    if records[0].kind not in (Kind.SPEND, Kind.REFUND) or len(records) + sum(bool(r.eur_cents) for r in records) < 2:
+        return []
+    fl_total = sum(r.fl_cents for r in records)
+    eur_total = sum(r.eur_cents for r in records)
+    # Spending is at par: fl 1,00 pays € 1,00 of the price.
+    return [Line("Totaal", _eur(fl_total + eur_total), bold=True)]
+
+
+def _balance(records: Sequence[StoredRecord]) -> list[Line]:
+    last = records[-1]
+    if last.kind not in (Kind.SPEND, Kind.SAVE, Kind.TOPUP, Kind.REFUND):
+        return [Line("Bewaar deze bon.", align=Align.CENTER)]
+    if last.balance_after_cents is not None and not any(r.offline for r in records):
+        return [Line("Nieuw saldo", _fl(last.balance_after_cents), bold=True)]
+    return [Line("Saldo onder voorbehoud", align=Align.CENTER),
+            Line("(zonder verbinding)", align=Align.CENTER)]
+
+
+def z_report_doc(report: Mapping[str, Any], ctx: ReceiptContext, *, tx_id: str = "",
+                 reprint: bool = False) -> PrintDoc:
+    """The day-close report, from the report frozen at close."""
+    lines = _header(ctx, KIND_NL[Kind.DAY_CLOSE], reprint)
+    lines += [Line("Dag", str(report["day_no"])), Line("Terminal", ctx.terminal_id)]
+    if report.get("first_seq") is not None:
+        lines += [
+            Line("Volgnummers", f"{report['first_seq']} t/m {report['last_seq']}"),
+            Line("Van", local_time(report["first_wall_ms"], ctx.timezone)),
+            Line("Tot", local_time(report["last_wall_ms"], ctx.timezone)),
+        ]
+    lines.append(RULE)
+    euro_label = {"SPEND": "  euro", "SAVE": "  aankopen", "TOPUP": "  betaald", "REFUND": "  euro terug",
+                  "VOID": "  euro"}
+    for kind in (Kind.SPEND, Kind.SAVE, Kind.TOPUP, Kind.REFUND, Kind.VOID):
+        slot = report["kinds"][kind.name]
+        lines.append(Line(f"{KIND_NL[kind]} {slot['count']}x", _fl(slot["fl_cents"])))
+        if slot["eur_cents"]:
+            lines.append(Line(euro_label[kind.name], _eur(slot["eur_cents"])))
+    lines.append(RULE)
+    for tender in (Tender.CASH, Tender.BANK_CARD):
+        slot = report["tenders"][tender.name]
+        lines += [
+            Line(f"{TENDER_NL[tender]} {slot['count']}x", bold=True),
+            Line("  ontvangen", _eur(slot["in_cents"])),
+            Line("  terugbetaald", _eur(slot["out_cents"])),
+            Line("  netto", _eur(slot["net_cents"])),
+        ]
+    lines += [
+        RULE,
+        Line("Floreyn ontvangen", _fl(report["fl_received_cents"])),
+        Line("Floreyn uitgegeven", _fl(report["fl_issued_cents"])),
+        Line("Boekingen", str(report["records"])),
+    ]
+    return PrintDoc(tuple(lines), qr_data=tx_id or None, cut=True, doc_id=f"z-day-{report['day_no']:04d}")
+
+
+def welcome_slip(alias: str, card_id: bytes, ctx: ReceiptContext) -> PrintDoc:
+    """Handed to a new member with their card."""
+    lines = [
+        Line(ctx.cooperative, bold=True, align=Align.CENTER),
+        Line(ctx.merchant_name, align=Align.CENTER),
+        RULE,
+        Line("Welkom bij Floreyn!", bold=True, align=Align.CENTER),
+        Line(alias, align=Align.CENTER),
+        Line("Pas", mask_card_id(card_id)),
+        RULE,
+        Line("Spaar bij elke aankoop in de"),
+        Line("buurt en betaal met Floreyn bij"),
+        Line("lokale winkels, klussers en op"),
+        Line("de markt. fl 1,00 = € 1,00."),
+        Line(""),
+        Line("Saldo en budgetten bekijken:"),
+        Line(ctx.welcome_url),
+    ]
+    return PrintDoc(tuple(lines), qr_data=ctx.welcome_url, cut=True, doc_id=f"welkom-{card_id.hex()[-4:]}")

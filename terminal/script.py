@@ -1,0 +1,289 @@
+"""The scripted till: run a list of actions through the real engine with virtual devices.
+
+One JSON object per action in, one JSON line per action out (format in
+README, "Scripted till"). Money actions carry a client reference
+"<run id>:<action id>", stored in the same transaction as their records, so
+running the same script again on the same data folder resumes it: actions
+already carried out report `"existed": true` and write nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from floreyn.errors import FloreynError
+from floreyn.money import Currency, Money, parse_money
+from floreyn.sync.record import Tender
+from floreyn.terminal.drivers.base import (
+    CardEvent, PrinterCoverOpen, PrinterError, PrinterOffline, PrinterOutOfPaper,
+)
+from floreyn.terminal.drivers.virtual import VirtualCardReader, VirtualPrinter
+from floreyn.terminal.engine.core import Engine
+
+MAX_SCRIPT_BYTES = 16 * 1024 * 1024
+MAX_ACTIONS = 100_000
+MAX_WAIT_S = 60.0
+CARD_READ_TIMEOUT_S = 5.0
+TENDERS = {"cash": Tender.CASH, "contant": Tender.CASH, "card": Tender.BANK_CARD, "pin": Tender.BANK_CARD,
+           "bank_card": Tender.BANK_CARD}
+PRINTER_FAULTS: dict[str, Callable[[], PrinterError]] = {
+    "paper_out": PrinterOutOfPaper, "cover_open": PrinterCoverOpen, "offline": PrinterOffline,
+}
+
+
+class ScriptError(FloreynError):
+    code = "script_invalid"
+    nl = "Fout in het script (actie {where}): {detail}"
+    en = "Error in the script (action {where}): {detail}"
+
+
+@dataclass(frozen=True)
+class Action:
+    index: int
+    id: str
+    name: str
+    raw: dict[str, Any]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.raw.get(key, default)
+
+
+def load_script(path: Path) -> list[Action]:
+    """A JSON array of actions, or JSON lines (blank lines and lines starting with # skipped)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ScriptError(where="-", detail=f"{path}: {exc.strerror}") from None
+    if len(data) > MAX_SCRIPT_BYTES:
+        raise ScriptError(where="-", detail=f"larger than {MAX_SCRIPT_BYTES} bytes")
+    text = data.decode("utf-8", errors="replace")
+    try:
+        if text.lstrip().startswith("["):
+            items = json.loads(text)
+        else:
+            items = [json.loads(line) for line in text.splitlines()
+                     if line.strip() and not line.lstrip().startswith("#")]
+    except json.JSONDecodeError as exc:
+        raise ScriptError(where=f"line {exc.lineno}", detail=exc.msg) from None
+    if len(items) > MAX_ACTIONS:
+        raise ScriptError(where="-", detail=f"more than {MAX_ACTIONS} actions")
+    actions, seen = [], set()
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("action"), str):
+            raise ScriptError(where=str(i), detail='each action is an object with "action"')
+        action_id = str(item.get("id", i))
+        if action_id in seen:
+            raise ScriptError(where=action_id, detail="duplicate id")
+        seen.add(action_id)
+        actions.append(Action(i, action_id, item["action"], item))
+    return actions
+
+
+class ScriptedTill:
+    def __init__(self, engine: Engine, printer: VirtualPrinter, *, run_id: str,
+                 card_payload: Callable[[str], bytes], out: TextIO) -> None:
+        self.engine = engine
+        self.printer = printer
+        self.run_id = run_id
+        self.card_payload = card_payload
+        self.out = out
+        self._events: queue.Queue[CardEvent] = queue.Queue(maxsize=16)
+        self.reader = VirtualCardReader(engine.verify_payload)
+        self._tx_by_action: dict[str, str] = {}
+        self._last_tx: str | None = None
+
+    def run(self, actions: list[Action]) -> int:
+        """Run every action; returns 1 when an "expect" did not hold, else 0."""
+        self.reader.start(self._events.put, lambda _status: None)
+        failed = 0
+        try:
+            for action in actions:
+                failed += not self._run_one(action)
+        finally:
+            self.reader.stop()
+        return 1 if failed else 0
+
+    def _run_one(self, action: Action) -> bool:
+        line: dict[str, Any] = {"i": action.index, "id": action.id, "action": action.name}
+        handler = getattr(self, f"do_{action.name}", None)
+        try:
+            if handler is None:
+                raise ScriptError(where=action.id, detail=f"unknown action {action.name!r}")
+            result = handler(action) or {}
+            line.update({"ok": True, **result})
+            got = "ok"
+        except FloreynError as exc:
+            line.update({"ok": False, **exc.to_dict()})
+            got = exc.code
+        expect = action.get("expect")
+        holds = expect is None or expect == got
+        if expect is not None:
+            line["expect"] = expect
+            line["expect_ok"] = holds
+        self.out.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+        self.out.flush()
+        return holds
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _ref(self, action: Action) -> tuple[str, str]:
+        fingerprint = hashlib.sha256(json.dumps(action.raw, sort_keys=True).encode()).hexdigest()[:32]
+        return f"{self.run_id}:{action.id}", fingerprint
+
+    def _money(self, action: Action, currency: Currency, key: str = "amount") -> Money:
+        if f"{key}_cents" in action.raw:
+            cents = action.raw[f"{key}_cents"]
+            if type(cents) is not int:
+                raise ScriptError(where=action.id, detail=f"{key}_cents must be a whole number")
+            return Money(cents, currency)
+        value = action.get(key)
+        if value is None:
+            raise ScriptError(where=action.id, detail=f'"{key}" is missing')
+        return parse_money(str(value), currency, max_cents=10**12, allow_zero=True)
+
+    def _tx(self, action: Action) -> str:
+        ref = action.get("tx", "$last")
+        if ref == "$last":
+            if self._last_tx is None:
+                raise ScriptError(where=action.id, detail="no earlier transaction in this script")
+            return self._last_tx
+        if isinstance(ref, str) and ref.startswith("@"):
+            found = self._tx_by_action.get(ref[1:])
+            if found is None:
+                raise ScriptError(where=action.id, detail=f"no transaction made by action {ref[1:]}")
+            return found
+        return str(ref)
+
+    def _done(self, action: Action, result: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._tx_by_action[action.id] = result.tx_id
+        self._last_tx = result.tx_id
+        return {**result.to_dict(), **(extra or {})}
+
+    def _resumed(self, action: Action) -> dict[str, Any] | None:
+        ref, fingerprint = self._ref(action)
+        found = self.engine.find_by_ref(ref, fingerprint)
+        return None if found is None else self._done(action, found)
+
+    def _confirm(self, action: Action, quote: Any, tender: Tender | None = None) -> dict[str, Any]:
+        ref, fingerprint = self._ref(action)
+        try:
+            result = self.engine.confirm(quote.quote_id, tender=tender, manager_pin=action.get("manager_pin"),
+                                         repeat_ok=bool(action.get("repeat_ok", False)), client_ref=ref,
+                                         fingerprint=fingerprint)
+        except FloreynError:
+            self.engine.cancel(quote.quote_id)
+            raise
+        return self._done(action, result, {"quote": quote.to_dict()})
+
+    # -- actions ------------------------------------------------------------------------------------
+
+    def do_sign_in(self, action: Action) -> dict[str, Any]:
+        op = self.engine.sign_in(str(action.get("pin", "")))
+        return {"operator": op.name, "role": op.role}
+
+    def do_sign_out(self, action: Action) -> dict[str, Any]:
+        self.engine.sign_out()
+        return {}
+
+    def do_present(self, action: Action) -> dict[str, Any]:
+        if "payload_hex" in action.raw:
+            payload = bytes.fromhex(str(action.raw["payload_hex"]))
+        elif "card" in action.raw:
+            payload = self.card_payload(str(action.raw["card"]))
+        else:
+            raise ScriptError(where=action.id, detail='present needs "card" or "payload_hex"')
+        if action.get("tamper"):
+            payload = payload[:-1] + bytes([payload[-1] ^ 0x01])  # one flipped bit in the signature
+        self.reader.present(payload)
+        try:
+            event = self._events.get(timeout=CARD_READ_TIMEOUT_S)
+        except queue.Empty:
+            raise ScriptError(where=action.id, detail="the virtual reader did not answer") from None
+        return self.engine.card_event(event).to_dict()
+
+    def do_clear_card(self, action: Action) -> dict[str, Any]:
+        self.engine.clear_card()
+        return {}
+
+    def do_spend(self, action: Action) -> dict[str, Any]:
+        resumed = self._resumed(action)
+        if resumed is not None:
+            return resumed
+        tender = action.get("tender")
+        if tender is not None and tender not in TENDERS:
+            raise ScriptError(where=action.id, detail=f"tender is one of {', '.join(TENDERS)}")
+        online = action.get("online")
+        quote = self.engine.quote_spend(self._money(action, Currency.FL), source=action.get("source"),
+                                        online=None if online is None else bool(online))
+        return self._confirm(action, quote, TENDERS.get(tender) if tender else None)
+
+    def do_save(self, action: Action) -> dict[str, Any]:
+        resumed = self._resumed(action)
+        if resumed is not None:
+            return resumed
+        return self._confirm(action, self.engine.quote_save(self._money(action, Currency.EUR)))
+
+    def do_topup(self, action: Action) -> dict[str, Any]:
+        resumed = self._resumed(action)
+        if resumed is not None:
+            return resumed
+        return self._confirm(action, self.engine.quote_topup(self._money(action, Currency.EUR)))
+
+    def do_refund(self, action: Action) -> dict[str, Any]:
+        resumed = self._resumed(action)
+        if resumed is not None:
+            return resumed
+        amount = self._money(action, Currency.FL) if ("amount" in action.raw or "amount_cents" in action.raw) else None
+        return self._confirm(action, self.engine.quote_refund(self._tx(action), amount))
+
+    def do_void(self, action: Action) -> dict[str, Any]:
+        resumed = self._resumed(action)
+        if resumed is not None:
+            return resumed
+        return self._confirm(action, self.engine.quote_void())
+
+    def do_day_close(self, action: Action) -> dict[str, Any]:
+        resumed = self._resumed(action)
+        if resumed is not None:
+            return resumed
+        ref, _fingerprint = self._ref(action)
+        self.engine.require_operator()
+        return self._done(action, self.engine.close_day(client_ref=ref))
+
+    def do_reprint(self, action: Action) -> dict[str, Any]:
+        result = self.engine.reprint(self._tx(action))
+        return {"tx_id": result.tx_id, "receipt": result.receipt_status,
+                **({"receipt_error": result.receipt_error.to_dict()} if result.receipt_error else {})}
+
+    def do_retry_receipts(self, action: Action) -> dict[str, Any]:
+        return {"printed": self.engine.retry_pending_receipts()}
+
+    def do_welcome(self, action: Action) -> dict[str, Any]:
+        doc = self.engine.print_welcome()
+        return {"doc_id": doc.doc_id}
+
+    def do_printer(self, action: Action) -> dict[str, Any]:
+        fault = action.get("fail")
+        if fault is not None and fault not in PRINTER_FAULTS:
+            raise ScriptError(where=action.id, detail=f"fail is one of {', '.join(PRINTER_FAULTS)} or null")
+        self.printer.fail_with(PRINTER_FAULTS[fault]() if fault else None)
+        return {"printer": fault or "ok"}
+
+    def do_sync(self, action: Action) -> dict[str, Any]:
+        return {"sync": self.engine.sync_now()}
+
+    def do_status(self, action: Action) -> dict[str, Any]:
+        return self.engine.status().to_dict()
+
+    def do_wait(self, action: Action) -> dict[str, Any]:
+        seconds = action.get("seconds", 0)
+        if not isinstance(seconds, (int, float)) or not 0 <= seconds <= MAX_WAIT_S:
+            raise ScriptError(where=action.id, detail=f"seconds must be 0 to {MAX_WAIT_S:g}")
+        time.sleep(seconds)
+        return {"waited_s": seconds}

@@ -1,0 +1,74 @@
+"""Opening the terminal's SQLite database: WAL, synchronous=FULL, one writer.
+
+* WAL keeps readers (the app's screens, the sync thread) off the writer's back.
+* synchronous=FULL makes every commit durable on return: a record that the
+  engine reports committed survives a power cut or SIGKILL, which is what
+  lets the receipt print only after it.
+* BEGIN IMMEDIATE takes the write lock at the start of a transaction, so a
+  read-then-write (next sequence number, refund totals) cannot interleave.
+  pysqlite's own transaction handling is switched off for that (the
+  SQLAlchemy-documented recipe), which also makes DDL transactional.
+* An exclusive flock on `terminal.lock` refuses a second till process on
+  the same data folder; the kernel releases it when a process dies.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import StaticPool
+
+from floreyn.terminal.engine.errors import StoreLocked
+
+BUSY_TIMEOUT_MS = 5_000
+
+
+def open_sqlite(db_path: Path) -> Engine:
+    """One shared connection (StaticPool): the store serialises its own callers with a lock."""
+    engine = create_engine(
+        f"sqlite:///{db_path}",
+        poolclass=StaticPool,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        mode = cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        assert mode == "wal", mode
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class ProcessLock:
+    """An exclusive, non-blocking flock held for the life of the store."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            raise StoreLocked(path=str(path.parent)) from None
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, f"{os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = -1

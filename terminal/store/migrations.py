@@ -1,0 +1,133 @@
+"""Numbered, explicit schema steps for the terminal's SQLite store.
+
+Each step is a list of SQL statements run in one transaction (SQLite DDL is
+transactional), followed by recording its number in `schema_migrations`;
+a crash mid-step leaves the store at the previous version, and the next
+start runs the step again. Before the first pending step, the database file
+is copied with SQLite's online backup API to `terminal.db.pre-v<N>`, so an
+upgrade that goes wrong in a way no test foresaw still loses no record.
+
+Never edit a step that has shipped: add a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Final
+
+from sqlalchemy import Connection, text
+
+STEPS: Final[tuple[tuple[str, ...], ...]] = (
+    # 1: the first schema: records, chain state, snapshot, days, PIN lock-out.
+    (
+        """CREATE TABLE terminal_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            terminal_id TEXT NOT NULL,
+            head_seq INTEGER NOT NULL,
+            head_hash BLOB NOT NULL,
+            base_seq INTEGER NOT NULL,      -- records up to here are pruned; chain resumes from base_hash
+            base_hash BLOB NOT NULL,
+            mono_ms INTEGER NOT NULL,       -- last persisted value of the monotonic counter
+            day_no INTEGER NOT NULL,        -- the open business day
+            acked_seq INTEGER NOT NULL)""",
+        """CREATE TABLE records (
+            seq INTEGER PRIMARY KEY,
+            record_id TEXT NOT NULL UNIQUE,
+            tx_id TEXT NOT NULL,            -- record_id of the first record of its transaction
+            kind INTEGER NOT NULL,
+            card_hex TEXT,
+            fl_cents INTEGER NOT NULL CHECK (fl_cents >= 0),
+            eur_cents INTEGER NOT NULL CHECK (eur_cents >= 0),
+            tender INTEGER NOT NULL,
+            budget_id TEXT,
+            ref_id TEXT,
+            wall_ms INTEGER NOT NULL,
+            mono_ms INTEGER NOT NULL,
+            day_no INTEGER NOT NULL,
+            offline INTEGER NOT NULL,       -- 1: accepted under the offline risk policy
+            raw BLOB NOT NULL,
+            hash BLOB NOT NULL,
+            receipt_status TEXT NOT NULL CHECK (receipt_status IN ('pending', 'printed', 'failed')),
+            sync_status TEXT NOT NULL CHECK (sync_status IN ('pending', 'acknowledged')))""",
+        "CREATE INDEX records_sync ON records (sync_status, seq)",
+        "CREATE INDEX records_card ON records (card_hex, seq)",
+        "CREATE INDEX records_tx ON records (tx_id)",
+        """CREATE TABLE snapshot (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            data BLOB NOT NULL,
+            signature BLOB,                 -- present when stored from signed bytes
+            received_wall_ms INTEGER NOT NULL,
+            received_boot_id TEXT NOT NULL,
+            received_monotonic_ms INTEGER NOT NULL,
+            base_seq INTEGER NOT NULL)      -- records up to here were acknowledged when it arrived""",
+        """CREATE TABLE days (
+            day_no INTEGER PRIMARY KEY,
+            close_seq INTEGER,
+            report TEXT)                    -- the Z-report as JSON, frozen at close""",
+        """CREATE TABLE pin_lockout (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            failures INTEGER NOT NULL,
+            locked_until_mono_ms INTEGER NOT NULL)""",
+    ),
+    # 2: resumable requests, per-card online contact, receipt details.
+    (
+        """CREATE TABLE client_refs (
+            ref TEXT PRIMARY KEY,
+            tx_id TEXT NOT NULL,
+            fingerprint TEXT NOT NULL)      -- what was asked, to tell a retry from a different request""",
+        """CREATE TABLE card_contact (
+            card_hex TEXT PRIMARY KEY,
+            after_seq INTEGER NOT NULL)     -- offline usage counts from records after this""",
+        "ALTER TABLE records ADD COLUMN balance_after_cents INTEGER",
+        "ALTER TABLE records ADD COLUMN receipt_error TEXT",
+        "CREATE INDEX records_ref ON records (ref_id)",
+    ),
+)
+
+LATEST: Final = len(STEPS)
+
+
+def current_version(conn: Connection) -> int:
+    exists = conn.execute(
+        text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+    ).first()
+    if exists is None:
+        return 0
+    return int(conn.execute(text("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")).scalar_one())
+
+
+def migrate(conn: Connection, *, db_path: Path | None = None, upto: int = LATEST, wall_ms: int = 0) -> int:
+    """Bring the schema to `upto`; returns the version before. `conn` must not be in a transaction."""
+    assert 0 <= upto <= LATEST
+    with conn.begin():
+        conn.execute(text(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_wall_ms INTEGER NOT NULL)"
+        ))
+        before = current_version(conn)
+    if before > LATEST:
+        from floreyn.terminal.engine.errors import StoreCorrupt
+
+        raise StoreCorrupt(detail=f"schema version {before} is newer than this software ({LATEST})")
+    if before < upto and before > 0 and db_path is not None:
+        _backup(conn, db_path.with_name(f"{db_path.name}.pre-v{before + 1}"))
+    for version in range(before + 1, upto + 1):
+        with conn.begin():
+            for statement in STEPS[version - 1]:
+                conn.execute(text(statement))
+            conn.execute(text("INSERT INTO schema_migrations (version, applied_wall_ms) VALUES (:v, :w)"),
+                         {"v": version, "w": wall_ms})
+    with conn.begin():
+        assert current_version(conn) == max(before, upto)
+    return before
+
+
+def _backup(conn: Connection, target: Path) -> None:
+    """A consistent copy of the live database (WAL included) before an upgrade touches it."""
+    source = conn.connection.dbapi_connection
+    assert isinstance(source, sqlite3.Connection)
+    dest = sqlite3.connect(str(target))
+    try:
+        source.backup(dest)
+    finally:
+        dest.close()

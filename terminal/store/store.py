@@ -1,0 +1,379 @@
+"""The till's crash-proof local store, and its Outbox for the sync worker.
+
+A transaction (one to a few records) is signed, chained and committed in a
+single SQLite transaction together with the new chain head; only then does
+the engine print its receipt. Everything runs on one connection behind one
+lock, so the engine's worker thread and the sync thread never interleave a
+read-then-write.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import and_, delete, insert, select, update
+
+from floreyn.sync.record import (
+    GENESIS_HASH, ChainHead, Kind, RecordError, SignedRecord, TxRecord, decode, record_hash, verify_next,
+)
+from floreyn.sync.snapshot import Snapshot, SnapshotError, canonical_json, snapshot_from_dict, verify_snapshot
+from floreyn.terminal.engine.clock import Clock, MonoCounter
+from floreyn.terminal.engine.errors import ClientRefConflict, StoreCorrupt
+from floreyn.terminal.store import migrations
+from floreyn.terminal.store.db import ProcessLock, open_sqlite
+from floreyn.terminal.store.rows import Draft, SnapshotReceipt, StoredRecord, StoreState
+from floreyn.terminal.store.schema import (
+    card_contact, client_refs, days, pin_lockout, records, snapshot, terminal_state,
+)
+from floreyn.terminal.store.view import StoreView
+from floreyn.terminal.store.zreport import z_report
+
+MAX_TX_RECORDS = 8  # a split spend is at most a few budgets plus own balance
+MAX_UNSENT_BATCH = 500
+PRUNE_BATCH = 5_000
+
+Check = Callable[[StoreView], None]
+
+
+class TerminalStore:
+    """SQLite store of one terminal. Implements floreyn.sync.client.Outbox."""
+
+    def __init__(self, db_path: Path, terminal_id: str, clock: Clock, *, lock: bool = True) -> None:
+        self.db_path = db_path
+        self.terminal_id = terminal_id
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._plock = ProcessLock(db_path.with_name("terminal.lock")) if lock else None
+        try:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+            self._engine = open_sqlite(db_path)
+            self._conn = self._engine.connect()
+            self.migrated_from = migrations.migrate(self._conn, db_path=db_path, wall_ms=clock.wall_ms())
+            self._init_state()
+        except BaseException:
+            if self._plock:
+                self._plock.release()
+            raise
+        state = self.state()
+        self._head = ChainHead(state.head_seq, state.head_hash)
+        self.mono = MonoCounter(clock, state.mono_ms)
+        self._snapshot_cache: tuple[bytes, Snapshot] | None = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+            self._engine.dispose()
+            if self._plock:
+                self._plock.release()
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @contextmanager
+    def txn(self) -> Iterator[StoreView]:
+        """A transaction (BEGIN IMMEDIATE) on the store's connection, under the store's lock."""
+        with self._lock, self._conn.begin():
+            yield StoreView(self._conn)
+
+    def _init_state(self) -> None:
+        with self.txn() as view:
+            row = view.conn.execute(select(terminal_state.c.terminal_id)).first()
+            if row is None:
+                view.conn.execute(insert(terminal_state).values(
+                    id=1, terminal_id=self.terminal_id, head_seq=0, head_hash=GENESIS_HASH, base_seq=0,
+                    base_hash=GENESIS_HASH, mono_ms=0, day_no=1, acked_seq=0))
+                view.conn.execute(insert(pin_lockout).values(id=1, failures=0, locked_until_mono_ms=0))
+            elif row[0] != self.terminal_id:
+                raise StoreCorrupt(detail=f"this data folder belongs to terminal {row[0]}, not {self.terminal_id}")
+
+    def state(self) -> StoreState:
+        with self.txn() as view:
+            return view.state()
+
+    @property
+    def head(self) -> ChainHead:
+        return self._head
+
+    # -- committing ----------------------------------------------------------------------
+
+    def commit_tx(
+        self,
+        drafts: Sequence[Draft],
+        *,
+        key: Ed25519PrivateKey,
+        merchant_id: str,
+        check: Check | None = None,
+        client_ref: tuple[str, str] | None = None,
+        contact_card: str | None = None,
+    ) -> tuple[list[StoredRecord], bool]:
+        """Sign, chain and durably commit one transaction; returns (records, existed).
+
+        `check` re-validates inside the write transaction and may raise a
+        refusal (nothing is written then). `client_ref` = (ref, fingerprint)
+        makes a retry return the first result instead of a second transaction.
+        """
+        assert 1 <= len(drafts) <= MAX_TX_RECORDS
+        with self.txn() as view:
+            if client_ref is not None:
+                found = view.client_ref(client_ref[0])
+                if found is not None:
+                    if found[1] != client_ref[1]:
+                        raise ClientRefConflict(ref=client_ref[0])
+                    return view.tx(found[0]), True
+            if check is not None:
+                check(view)
+            state = view.state()
+            assert (state.head_seq, state.head_hash) == (self._head.seq, self._head.hash), "chain head moved"
+            head, stored = self._head, []
+            wall_ms = self._clock.wall_ms()
+            tx_id = str(drafts[0].record_id)
+            for draft in drafts:
+                signed = _sign(draft, head, key, self.terminal_id, merchant_id, wall_ms, self.mono.next_ms())
+                row = _row(draft, signed, tx_id, state.day_no)
+                view.conn.execute(insert(records).values(**row))
+                head = head.advance(signed)
+                stored.append(signed)
+            done = view.conn.execute(
+                update(terminal_state)
+                .where(and_(terminal_state.c.id == 1, terminal_state.c.head_seq == state.head_seq))
+                .values(head_seq=head.seq, head_hash=head.hash, mono_ms=self.mono.last_ms)
+            )
+            assert done.rowcount == 1
+            if contact_card is not None:
+                _upsert_contact(view, contact_card, head.seq)
+            if client_ref is not None:
+                view.conn.execute(insert(client_refs).values(ref=client_ref[0], tx_id=tx_id,
+                                                             fingerprint=client_ref[1]))
+            if drafts[-1].kind is Kind.DAY_CLOSE:
+                self._close_day(view, state.day_no, head.seq)
+            result = view.tx(tx_id)
+            assert [r.raw for r in result] == [s.raw for s in stored], "read back differs from what was signed"
+        self._head = head
+        return result, False
+
+    def _close_day(self, view: StoreView, day_no: int, close_seq: int) -> None:
+        report = z_report(day_no, self.terminal_id, view.day(day_no))
+        view.conn.execute(insert(days).values(day_no=day_no, close_seq=close_seq,
+                                              report=json.dumps(report, sort_keys=True)))
+        view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1).values(day_no=day_no + 1))
+
+    def save_mono(self) -> None:
+        """Persist the counter (e.g. before a lock-out deadline is stored against it)."""
+        with self.txn() as view:
+            view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1)
+                              .values(mono_ms=self.mono.next_ms()))
+
+    # -- receipts ------------------------------------------------------------------------
+
+    def set_receipt_status(self, tx_id: str, status: str, error: str | None = None) -> None:
+        assert status in ("pending", "printed", "failed")
+        with self.txn() as view:
+            done = view.conn.execute(update(records).where(records.c.tx_id == tx_id)
+                                     .values(receipt_status=status, receipt_error=error))
+            assert done.rowcount >= 1, tx_id
+
+    def set_contact(self, card_hex: str) -> None:
+        """The server vouched for this card just now: its offline usage starts again."""
+        with self.txn() as view:
+            _upsert_contact(view, card_hex, view.state().head_seq)
+
+    # -- PIN lock-out ----------------------------------------------------------------------
+
+    def lockout(self) -> tuple[int, int]:
+        with self.txn() as view:
+            row = view.conn.execute(select(pin_lockout.c.failures, pin_lockout.c.locked_until_mono_ms)).one()
+            return int(row[0]), int(row[1])
+
+    def set_lockout(self, failures: int, locked_until_mono_ms: int) -> None:
+        with self.txn() as view:
+            view.conn.execute(update(pin_lockout).where(pin_lockout.c.id == 1).values(
+                failures=failures, locked_until_mono_ms=locked_until_mono_ms))
+            # The deadline is in counter time: persist the counter with it, so a restart resumes above it.
+            view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1)
+                              .values(mono_ms=self.mono.next_ms()))
+
+    # -- Outbox (floreyn.sync.client.Outbox) ---------------------------------------------------
+
+    def unsent(self, limit: int) -> list[bytes]:
+        limit = max(0, min(limit, MAX_UNSENT_BATCH))
+        with self.txn() as view:
+            rows = view.conn.execute(select(records.c.raw).where(records.c.sync_status == "pending")
+                                     .order_by(records.c.seq).limit(limit))
+            return [bytes(r[0]) for r in rows]
+
+    def acknowledge(self, up_to_seq: int) -> None:
+        with self.txn() as view:
+            state = view.state()
+            if not 0 <= up_to_seq <= state.head_seq:
+                raise StoreCorrupt(detail=f"server acknowledged seq {up_to_seq}, beyond our head {state.head_seq}")
+            if up_to_seq <= state.acked_seq:
+                return  # a repeated or late acknowledgement changes nothing
+            view.conn.execute(update(records).where(and_(records.c.seq <= up_to_seq,
+                                                         records.c.sync_status == "pending"))
+                              .values(sync_status="acknowledged"))
+            view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1).values(acked_seq=up_to_seq))
+
+    def store_snapshot(self, snap: Snapshot, *, data: bytes | None = None, signature: bytes | None = None) -> None:
+        """Keep the server's latest snapshot and when it arrived (boot id + monotonic time, for its age)."""
+        if snap.terminal_id != self.terminal_id:
+            raise SnapshotError(detail=f"snapshot is for {snap.terminal_id}, not {self.terminal_id}")
+        current = self.current_snapshot()
+        if current is not None and snap.snapshot_version < current.snapshot_version:
+            return  # an older snapshot arriving late must not replace a newer one
+        blob = data if data is not None else canonical_json(snap.to_dict())
+        values = dict(data=blob, signature=signature, received_wall_ms=self._clock.wall_ms(),
+                      received_boot_id=self._clock.boot_id(), received_monotonic_ms=self._clock.monotonic_ms())
+        with self.txn() as view:
+            values["base_seq"] = view.state().acked_seq
+            if view.conn.execute(select(snapshot.c.id)).first() is None:
+                view.conn.execute(insert(snapshot).values(id=1, **values))
+            else:
+                view.conn.execute(update(snapshot).where(snapshot.c.id == 1).values(**values))
+            self._snapshot_cache = (blob, snap)
+
+    def store_signed_snapshot(self, data: bytes, signature: bytes, server_key: Ed25519PublicKey) -> Snapshot:
+        snap = verify_snapshot(data, signature, server_key)
+        self.store_snapshot(snap, data=data, signature=signature)
+        return snap
+
+    def current_snapshot(self) -> Snapshot | None:
+        found = self.snapshot_with_receipt()
+        return found[0] if found else None
+
+    def snapshot_with_receipt(self) -> tuple[Snapshot, SnapshotReceipt] | None:
+        with self.txn() as view:
+            row = view.snapshot_row()
+        if row is None:
+            return None
+        blob, _sig, receipt = row
+        cached = self._snapshot_cache
+        if cached is None or cached[0] != blob:
+            try:
+                cached = (blob, snapshot_from_dict(json.loads(blob.decode("utf-8"))))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise StoreCorrupt(detail=f"stored snapshot unreadable: {exc}") from None
+            self._snapshot_cache = cached
+        return cached[1], receipt
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def tx(self, tx_id: str) -> list[StoredRecord]:
+        with self.txn() as view:
+            return view.tx(tx_id)
+
+    def tx_of_record(self, record_id: str) -> list[StoredRecord]:
+        with self.txn() as view:
+            rec = view.record(record_id)
+            return view.tx(rec.tx_id) if rec else []
+
+    def all_records(self) -> list[StoredRecord]:
+        """Every kept record in order (tests, tools; bounded by retention)."""
+        with self.txn() as view:
+            state = view.state()
+            return view.by_seq(state.base_seq + 1, state.head_seq) if state.head_seq > state.base_seq else []
+
+    # -- integrity and pruning -------------------------------------------------------------
+
+    def verify(self, public: Ed25519PublicKey, *, all_signatures: bool = False) -> ChainHead:
+        """Check the kept chain: gapless, hash-linked from the prune base, columns match the signed bytes.
+
+        Signatures are checked for unacknowledged records (what we will still
+        send) and the head; `all_signatures` checks every one.
+        """
+        with self.txn() as view:
+            state = view.state()
+            head = ChainHead(state.base_seq, state.base_hash)
+            seq = state.base_seq + 1
+            while seq <= state.head_seq:
+                batch = view.by_seq(seq, min(seq + 999, state.head_seq))
+                for stored in batch:
+                    head = _verify_row(stored, head, public, all_signatures or stored.sync_status == "pending"
+                                       or stored.seq == state.head_seq)
+                seq += 1000
+            if (head.seq, head.hash) != (state.head_seq, state.head_hash):
+                raise StoreCorrupt(detail=f"chain ends at {head.seq}, state says {state.head_seq}")
+            return head
+
+    def prune(self, *, retention_ms: int) -> int:
+        """Delete old acknowledged records from the start of the chain; never the head, never unacknowledged.
+
+        Whole transactions only; the chain resumes from (base_seq, base_hash).
+        """
+        now_ms = self.mono.peek_ms()
+        with self.txn() as view:
+            state = view.state()
+            rows = view.conn.execute(
+                select(records.c.seq, records.c.tx_id, records.c.hash, records.c.sync_status, records.c.mono_ms)
+                .where(records.c.seq > state.base_seq).order_by(records.c.seq).limit(PRUNE_BATCH)).all()
+            cut = -1
+            for i, r in enumerate(rows):
+                if r.sync_status != "acknowledged" or r.mono_ms > now_ms - retention_ms or r.seq >= state.head_seq:
+                    break
+                cut = i
+            while cut >= 0 and cut + 1 < len(rows) and rows[cut + 1].tx_id == rows[cut].tx_id:
+                cut -= 1  # do not split a transaction
+            if cut < 0:
+                return 0
+            last = rows[cut]
+            view.conn.execute(delete(records).where(records.c.seq <= last.seq))
+            view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1)
+                              .values(base_seq=last.seq, base_hash=bytes(last.hash)))
+            view.conn.execute(delete(client_refs).where(client_refs.c.tx_id.not_in(select(records.c.tx_id))))
+            return last.seq - state.base_seq
+
+
+def _sign(draft: Draft, head: ChainHead, key: Ed25519PrivateKey, terminal_id: str, merchant_id: str,
+          wall_ms: int, mono_ms: int) -> SignedRecord:
+    rec = head.next_record(
+        record_id=draft.record_id, terminal_id=terminal_id, kind=draft.kind, merchant_id=merchant_id,
+        card_id=draft.card_id, fl_cents=draft.fl_cents, eur_cents=draft.eur_cents, tender=draft.tender,
+        budget_id=draft.budget_id, ref_id=draft.ref_id, wall_ms=wall_ms, mono_ms=mono_ms,
+    )
+    return rec.sign(key)
+
+
+def _row(draft: Draft, signed: SignedRecord, tx_id: str, day_no: int) -> dict[str, object]:
+    rec: TxRecord = signed.record
+    return dict(
+        seq=rec.seq, record_id=str(rec.record_id), tx_id=tx_id, kind=int(rec.kind),
+        card_hex=rec.card_id.hex() if rec.card_id else None, fl_cents=rec.fl_cents, eur_cents=rec.eur_cents,
+        tender=int(rec.tender), budget_id=rec.budget_id, ref_id=str(rec.ref_id) if rec.ref_id else None,
+        wall_ms=rec.wall_ms, mono_ms=rec.mono_ms, day_no=day_no, offline=int(draft.offline), raw=signed.raw,
+        hash=signed.hash, receipt_status="pending", sync_status="pending",
+        balance_after_cents=draft.balance_after_cents, receipt_error=None,
+    )
+
+
+def _upsert_contact(view: StoreView, card_hex: str, after_seq: int) -> None:
+    done = view.conn.execute(update(card_contact).where(card_contact.c.card_hex == card_hex)
+                             .values(after_seq=after_seq))
+    if done.rowcount == 0:
+        view.conn.execute(insert(card_contact).values(card_hex=card_hex, after_seq=after_seq))
+
+
+def _verify_row(stored: StoredRecord, head: ChainHead, public: Ed25519PublicKey, check_sig: bool) -> ChainHead:
+    try:
+        signed = decode(stored.raw)
+    except RecordError as exc:
+        raise StoreCorrupt(detail=f"record {stored.seq}: {exc.message('en')}") from None
+    rec = signed.record
+    columns = (stored.seq, stored.record_id, stored.kind, stored.fl_cents, stored.eur_cents, stored.budget_id,
+               stored.card_hex, stored.ref_id)
+    signed_values = (rec.seq, str(rec.record_id), rec.kind, rec.fl_cents, rec.eur_cents, rec.budget_id,
+                     rec.card_id.hex() if rec.card_id else None, str(rec.ref_id) if rec.ref_id else None)
+    if columns != signed_values or stored.hash != record_hash(stored.raw):
+        raise StoreCorrupt(detail=f"record {stored.seq} columns differ from its signed bytes")
+    if check_sig:
+        return verify_next(head, signed, public)
+    if rec.seq != head.seq + 1 or rec.prev_hash != head.hash:
+        verify_next(head, signed, public)  # raises the precise gap / chain error
+    return head.advance(signed)
+
+
+def new_record_id() -> uuid.UUID:
+    return uuid.uuid4()

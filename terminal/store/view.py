@@ -1,0 +1,145 @@
+"""Read queries over one connection, usable inside the store's write transaction.
+
+The engine's re-checks (refund totals, offline usage, void eligibility) run
+through a StoreView bound to the very transaction that then writes, so what
+was checked is what is committed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, and_, func, select, text
+
+from floreyn.sync.record import Kind
+from floreyn.terminal.store.rows import SnapshotReceipt, StoredRecord, StoreState
+from floreyn.terminal.store.schema import card_contact, client_refs, days, records, snapshot, terminal_state
+
+MAX_ROWS = 10_000  # no query the till makes needs more rows than this at once
+
+
+class StoreView:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def state(self) -> StoreState:
+        row = self.conn.execute(select(terminal_state).where(terminal_state.c.id == 1)).one()
+        m = row._mapping
+        return StoreState(
+            terminal_id=m["terminal_id"], head_seq=m["head_seq"], head_hash=bytes(m["head_hash"]),
+            base_seq=m["base_seq"], base_hash=bytes(m["base_hash"]), mono_ms=m["mono_ms"],
+            day_no=m["day_no"], acked_seq=m["acked_seq"],
+        )
+
+    def record(self, record_id: str) -> StoredRecord | None:
+        row = self.conn.execute(select(records).where(records.c.record_id == record_id)).first()
+        return StoredRecord.from_row(row) if row else None
+
+    def tx(self, tx_id: str) -> list[StoredRecord]:
+        rows = self.conn.execute(select(records).where(records.c.tx_id == tx_id).order_by(records.c.seq))
+        return [StoredRecord.from_row(r) for r in rows]
+
+    def last_tx(self) -> list[StoredRecord]:
+        row = self.conn.execute(select(records.c.tx_id).order_by(records.c.seq.desc()).limit(1)).first()
+        return self.tx(row[0]) if row else []
+
+    def by_seq(self, first: int, last: int) -> list[StoredRecord]:
+        assert last - first < MAX_ROWS
+        rows = self.conn.execute(
+            select(records).where(records.c.seq.between(first, last)).order_by(records.c.seq)
+        )
+        return [StoredRecord.from_row(r) for r in rows]
+
+    def day(self, day_no: int) -> list[StoredRecord]:
+        rows = self.conn.execute(
+            select(records).where(records.c.day_no == day_no).order_by(records.c.seq).limit(MAX_ROWS)
+        )
+        return [StoredRecord.from_row(r) for r in rows]
+
+    def day_report(self, day_no: int) -> str | None:
+        row = self.conn.execute(select(days.c.report).where(days.c.day_no == day_no)).first()
+        return row[0] if row else None
+
+    def closed_days(self, limit: int = 100) -> list[tuple[int, int]]:
+        rows = self.conn.execute(
+            select(days.c.day_no, days.c.close_seq).order_by(days.c.day_no.desc()).limit(limit)
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def voided(self, record_id: str) -> bool:
+        q = select(records.c.seq).where(and_(records.c.kind == int(Kind.VOID), records.c.ref_id == record_id))
+        return self.conn.execute(q.limit(1)).first() is not None
+
+    def refunded(self, record_id: str) -> tuple[int, int]:
+        """(fl, eur) cents already refunded against a record, voided refunds not counted."""
+        row = self.conn.execute(text(
+            "SELECT COALESCE(SUM(r.fl_cents), 0), COALESCE(SUM(r.eur_cents), 0) FROM records r "
+            "WHERE r.kind = :refund AND r.ref_id = :ref AND NOT EXISTS "
+            "(SELECT 1 FROM records v WHERE v.kind = :void AND v.ref_id = r.record_id)"
+        ), {"refund": int(Kind.REFUND), "void": int(Kind.VOID), "ref": record_id}).one()
+        return int(row[0]), int(row[1])
+
+    def card_base_seq(self, card_hex: str) -> int:
+        """Offline usage of a card counts from records after its last online contact or snapshot."""
+        snap = self.conn.execute(select(snapshot.c.base_seq).where(snapshot.c.id == 1)).scalar()
+        contact = self.conn.execute(
+            select(card_contact.c.after_seq).where(card_contact.c.card_hex == card_hex)
+        ).scalar()
+        return max(snap or 0, contact or 0)
+
+    def offline_usage(self, card_hex: str, after_seq: int) -> tuple[int, int]:
+        """(fl cents, taps) a card spent offline since `after_seq`, voided spends not counted."""
+        row = self.conn.execute(text(
+            "SELECT COALESCE(SUM(r.fl_cents), 0), COUNT(DISTINCT r.tx_id) FROM records r "
+            "WHERE r.card_hex = :card AND r.seq > :after AND r.kind = :spend AND r.offline = 1 AND NOT EXISTS "
+            "(SELECT 1 FROM records v WHERE v.kind = :void AND v.ref_id = r.record_id)"
+        ), {"card": card_hex, "after": after_seq, "spend": int(Kind.SPEND), "void": int(Kind.VOID)}).one()
+        return int(row[0]), int(row[1])
+
+    def own_spent(self, card_hex: str, after_seq: int) -> int:
+        """Own-balance fl a card spent here since `after_seq` (online or not), voids not counted."""
+        row = self.conn.execute(text(
+            "SELECT COALESCE(SUM(r.fl_cents), 0) FROM records r WHERE r.card_hex = :card AND r.seq > :after "
+            "AND r.kind = :spend AND r.budget_id IS NULL AND NOT EXISTS "
+            "(SELECT 1 FROM records v WHERE v.kind = :void AND v.ref_id = r.record_id)"
+        ), {"card": card_hex, "after": after_seq, "spend": int(Kind.SPEND), "void": int(Kind.VOID)}).one()
+        return int(row[0])
+
+    def budget_spent(self, budget_id: str, after_seq: int) -> int:
+        row = self.conn.execute(text(
+            "SELECT COALESCE(SUM(r.fl_cents), 0) FROM records r WHERE r.budget_id = :b AND r.seq > :after "
+            "AND r.kind = :spend AND NOT EXISTS "
+            "(SELECT 1 FROM records v WHERE v.kind = :void AND v.ref_id = r.record_id)"
+        ), {"b": budget_id, "after": after_seq, "spend": int(Kind.SPEND), "void": int(Kind.VOID)}).one()
+        return int(row[0])
+
+    def last_charge_mono_ms(self, card_hex: str, kind: Kind) -> int | None:
+        q = (select(records.c.mono_ms).where(and_(records.c.card_hex == card_hex, records.c.kind == int(kind)))
+             .order_by(records.c.seq.desc()).limit(1))
+        return self.conn.execute(q).scalar()
+
+    def client_ref(self, ref: str) -> tuple[str, str] | None:
+        row = self.conn.execute(
+            select(client_refs.c.tx_id, client_refs.c.fingerprint).where(client_refs.c.ref == ref)
+        ).first()
+        return (row[0], row[1]) if row else None
+
+    def receipts_to_print(self, limit: int = 100) -> list[str]:
+        """tx ids whose receipt is pending or failed, oldest first."""
+        q = (select(records.c.tx_id, func.min(records.c.seq).label("first"))
+             .where(records.c.receipt_status != "printed").group_by(records.c.tx_id)
+             .order_by("first").limit(limit))
+        return [r[0] for r in self.conn.execute(q)]
+
+    def count(self, sync_status: str | None = None) -> int:
+        q = select(func.count()).select_from(records)
+        if sync_status is not None:
+            q = q.where(records.c.sync_status == sync_status)
+        return int(self.conn.execute(q).scalar_one())
+
+    def snapshot_row(self) -> tuple[bytes, bytes | None, SnapshotReceipt] | None:
+        row = self.conn.execute(select(snapshot).where(snapshot.c.id == 1)).first()
+        if row is None:
+            return None
+        m = row._mapping
+        receipt = SnapshotReceipt(m["received_wall_ms"], m["received_boot_id"], m["received_monotonic_ms"],
+                                  m["base_seq"])
+        return bytes(m["data"]), (bytes(m["signature"]) if m["signature"] is not None else None), receipt
