@@ -162,3 +162,96 @@ def snapshot_from_dict(d: dict[str, Any]) -> Snapshot:
         blocklist=tuple(d.get("blocklist", ())),
         extra=dict(d.get("extra", {})),
     )
+
+
+# -- deltas (additive: the server sends only what changed since a version) -----------
+
+DELTA_SIG_DOMAIN: Final = b"floreyn/snapshot-delta/v1\x00"
+MAX_DELTA_CARDS: Final = 2_000  # beyond this the server sends a full snapshot instead
+
+
+class SnapshotDeltaMismatch(SnapshotError):
+    code = "snapshot_delta_mismatch"
+    nl = "De wijzigingen van de server passen niet op de gegevens van deze kassa."
+    en = "The server's delta does not apply to this terminal's snapshot: {detail}."
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotDelta:
+    """What changed between `base_version` and `snapshot_version`.
+
+    Cards are replaced whole (`cards` holds their current state); merchant,
+    rates, limits, campaigns and issuer keys are small and always sent whole.
+    The blocklist is derived: a card in `cards` joins or leaves it by its own
+    `blocked` flag, so the two can never disagree.
+    """
+
+    version: int
+    terminal_id: str
+    base_version: int
+    snapshot_version: int
+    server_time_ms: int
+    merchant: MerchantConfig
+    rates: ExchangeRates
+    limits: OfflineLimits
+    cards: tuple[CardInfo, ...] = ()
+    removed_cards: tuple[str, ...] = ()
+    campaigns: tuple[Campaign, ...] = ()
+    issuer_keys: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def apply_delta(base: Snapshot, delta: SnapshotDelta) -> Snapshot:
+    """The snapshot `base` becomes after `delta`; refuses a delta made for another base or terminal."""
+    if delta.terminal_id != base.terminal_id:
+        raise SnapshotDeltaMismatch(detail=f"delta is for terminal {delta.terminal_id}")
+    if delta.base_version != base.snapshot_version:
+        raise SnapshotDeltaMismatch(detail=f"delta starts at {delta.base_version}, snapshot is {base.snapshot_version}")
+    cards = {c.card_id: c for c in base.cards}
+    blocked = set(base.blocklist)
+    for card_hex in delta.removed_cards:
+        cards.pop(card_hex, None)
+        blocked.discard(card_hex)
+    for info in delta.cards:
+        cards[info.card_id] = info
+        (blocked.add if info.blocked else blocked.discard)(info.card_id)
+    return Snapshot(
+        version=delta.version, terminal_id=delta.terminal_id, snapshot_version=delta.snapshot_version,
+        server_time_ms=delta.server_time_ms, merchant=delta.merchant, rates=delta.rates, limits=delta.limits,
+        cards=tuple(cards[k] for k in sorted(cards)), campaigns=delta.campaigns, issuer_keys=delta.issuer_keys,
+        blocklist=tuple(sorted(blocked)), extra=dict(delta.extra),
+    )
+
+
+def sign_delta(delta: SnapshotDelta, key: Ed25519PrivateKey) -> tuple[bytes, bytes]:
+    data = canonical_json(delta.to_dict())
+    if len(data) > MAX_SNAPSHOT_BYTES:
+        raise SnapshotError(detail=f"{len(data)} bytes exceeds the limit")
+    return data, key.sign(DELTA_SIG_DOMAIN + data)
+
+
+def verify_delta(data: bytes, signature: bytes, server_key: Ed25519PublicKey) -> SnapshotDelta:
+    if len(data) > MAX_SNAPSHOT_BYTES:
+        raise SnapshotError(detail="too large")
+    if not keys.verify(server_key, signature, DELTA_SIG_DOMAIN + data):
+        raise SnapshotBadSignature()
+    try:
+        return delta_from_dict(json.loads(data.decode("utf-8")))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SnapshotError(detail=str(exc)[:200]) from None
+
+
+def delta_from_dict(d: dict[str, Any]) -> SnapshotDelta:
+    if d.get("version") != SNAPSHOT_VERSION:
+        raise SnapshotError(detail=f"unknown version {d.get('version')!r}")
+    # Reuse the full decoder for the shared parts, so both read cards the same way.
+    full = snapshot_from_dict({**d, "blocklist": ()})
+    return SnapshotDelta(
+        version=full.version, terminal_id=full.terminal_id, base_version=d["base_version"],
+        snapshot_version=full.snapshot_version, server_time_ms=full.server_time_ms, merchant=full.merchant,
+        rates=full.rates, limits=full.limits, cards=full.cards, removed_cards=tuple(d.get("removed_cards", ())),
+        campaigns=full.campaigns, issuer_keys=full.issuer_keys, extra=full.extra,
+    )

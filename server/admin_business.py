@@ -1,0 +1,188 @@
+"""Merchants (and freelancers), funders, terminals, joint campaigns and the server's settings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from floreyn import keys
+from floreyn.money import ExchangeRates, RateError
+from floreyn.server import ledger, state
+from floreyn.server import schema as s
+from floreyn.server.errors import ExistsWithDifferentParams, NotFound, RequestInvalid, StateRefused
+from floreyn.sync.record import GENESIS_HASH
+from floreyn.sync.snapshot import OfflineLimits
+
+MERCHANT_FIELDS = ("name", "category", "save_rate_bp", "topup_allowed")
+
+
+def _get(conn: Connection, table, key_col: str, key: str, what: str):  # type: ignore[no-untyped-def]
+    row = conn.execute(select(table).where(table.c[key_col] == key)).first()
+    if row is None:
+        raise NotFound(what=what, id=key)
+    return row
+
+
+def _create(conn: Connection, table, key_col: str, key: str, what: str, values: dict[str, Any],  # type: ignore[no-untyped-def]
+            now: int, created_col: str = "created_ms", insert_only: dict[str, Any] | None = None) -> str:
+    """Insert, or recognise an identical earlier insert; 'created' or 'exists'."""
+    prior = conn.execute(select(table).where(table.c[key_col] == key)).first()
+    if prior is not None:
+        if any(getattr(prior, k) != v for k, v in values.items()):
+            raise ExistsWithDifferentParams(what=what, id=key)
+        return "exists"
+    conn.execute(table.insert().values({key_col: key, created_col: now, **values, **(insert_only or {})}))
+    return "created"
+
+
+def merchant_dict(m) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {"merchant_id": m.merchant_id, "name": m.name, "category": m.category,
+            "save_rate_bp": m.save_rate_bp, "topup_allowed": bool(m.topup_allowed)}
+
+
+def create_merchant(conn: Connection, merchant_id: str, values: dict[str, Any], now: int) -> dict[str, Any]:
+    result = _create(conn, s.merchants, "merchant_id", merchant_id, "merchant", values, now)
+    ledger.ensure_accounts(conn, [ledger.merchant_acct(merchant_id), ledger.merchant_eur_acct(merchant_id)], now)
+    return {**merchant_dict(_get(conn, s.merchants, "merchant_id", merchant_id, "merchant")), "result": result}
+
+
+def update_merchant(conn: Connection, merchant_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    _get(conn, s.merchants, "merchant_id", merchant_id, "merchant")
+    values = {k: v for k, v in values.items() if k in MERCHANT_FIELDS and v is not None}
+    if values:
+        conn.execute(update(s.merchants).where(s.merchants.c.merchant_id == merchant_id).values(**values))
+        state.bump_version(conn)  # merchant config travels whole in every delta
+    return merchant_dict(_get(conn, s.merchants, "merchant_id", merchant_id, "merchant"))
+
+
+def list_merchants(conn: Connection) -> list[dict[str, Any]]:
+    return [merchant_dict(m) for m in conn.execute(select(s.merchants).order_by(s.merchants.c.merchant_id))]
+
+
+def merchant_view(conn: Connection, merchant_id: str) -> dict[str, Any]:
+    m = merchant_dict(_get(conn, s.merchants, "merchant_id", merchant_id, "merchant"))
+    m["balance_cents"] = ledger.balance(conn, ledger.merchant_acct(merchant_id)).cents
+    m["eur_owed_cents"] = ledger.balance(conn, ledger.merchant_eur_acct(merchant_id)).cents
+    m["terminals"] = list(conn.execute(select(s.terminals.c.terminal_id)
+                                       .where(s.terminals.c.merchant_id == merchant_id)).scalars())
+    return m
+
+
+def create_funder(conn: Connection, funder_id: str, name: str, now: int) -> dict[str, Any]:
+    result = _create(conn, s.funders, "funder_id", funder_id, "funder", {"name": name}, now)
+    ledger.ensure_accounts(conn, [ledger.funder_acct(funder_id)], now)
+    return {"funder_id": funder_id, "name": name, "result": result}
+
+
+def list_funders(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(s.funders).order_by(s.funders.c.funder_id)).all()
+    bal = ledger.balances(conn, [ledger.funder_acct(f.funder_id) for f in rows])
+    return [{"funder_id": f.funder_id, "name": f.name, "balance_cents": bal[ledger.funder_acct(f.funder_id)]}
+            for f in rows]
+
+
+# -- terminals -----------------------------------------------------------------------
+
+
+def terminal_dict(t) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {"terminal_id": t.terminal_id, "merchant_id": t.merchant_id, "public_key": bytes(t.public_key).hex(),
+            "status": t.status, "status_reason": t.status_reason, "head_seq": t.head_seq,
+            "enrolled_ms": t.enrolled_ms, "last_seen_ms": t.last_seen_ms}
+
+
+def enroll_terminal(conn: Connection, terminal_id: str, merchant_id: str, public_hex: str, now: int
+                    ) -> dict[str, Any]:
+    try:
+        public = bytes.fromhex(public_hex)
+        keys.public_from_raw(public)
+    except ValueError:
+        raise RequestInvalid(detail="public_key must be 64 hex characters of an Ed25519 key") from None
+    _get(conn, s.merchants, "merchant_id", merchant_id, "merchant")
+    result = _create(conn, s.terminals, "terminal_id", terminal_id, "terminal",
+                     {"merchant_id": merchant_id, "public_key": public}, now, created_col="enrolled_ms",
+                     insert_only={"status": "active", "head_seq": 0, "head_hash": GENESIS_HASH})
+    return {**terminal_dict(_get(conn, s.terminals, "terminal_id", terminal_id, "terminal")), "result": result}
+
+
+def revoke_terminal(conn: Connection, terminal_id: str, reason: str) -> dict[str, Any]:
+    t = _get(conn, s.terminals, "terminal_id", terminal_id, "terminal")
+    if t.status != "revoked":
+        conn.execute(update(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
+                     .values(status="revoked", status_reason=reason))
+    return terminal_dict(_get(conn, s.terminals, "terminal_id", terminal_id, "terminal"))
+
+
+def list_terminals(conn: Connection) -> list[dict[str, Any]]:
+    return [terminal_dict(t) for t in conn.execute(select(s.terminals).order_by(s.terminals.c.terminal_id))]
+
+
+def terminal_view(conn: Connection, terminal_id: str) -> dict[str, Any]:
+    return terminal_dict(_get(conn, s.terminals, "terminal_id", terminal_id, "terminal"))
+
+
+# -- campaigns -----------------------------------------------------------------------
+
+
+def campaign_dict(c) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {"campaign_id": c.campaign_id, "name": c.name, "multiplier_bp": c.multiplier_bp,
+            "starts_on": c.starts_on, "ends_on": c.ends_on, "merchant_ids": json.loads(c.merchant_ids)}
+
+
+def create_campaign(conn: Connection, campaign_id: str, values: dict[str, Any], now: int) -> dict[str, Any]:
+    if values["ends_on"] < values["starts_on"]:
+        raise RequestInvalid(detail="ends_on is before starts_on")
+    for mid in values["merchant_ids"]:
+        _get(conn, s.merchants, "merchant_id", mid, "merchant")
+    stored = {**values, "merchant_ids": json.dumps(sorted(values["merchant_ids"]))}
+    result = _create(conn, s.campaigns, "campaign_id", campaign_id, "campaign", stored, now)
+    state.bump_version(conn)
+    return {**campaign_dict(_get(conn, s.campaigns, "campaign_id", campaign_id, "campaign")), "result": result}
+
+
+def end_campaign(conn: Connection, campaign_id: str, ends_on: str) -> dict[str, Any]:
+    c = _get(conn, s.campaigns, "campaign_id", campaign_id, "campaign")
+    if ends_on < c.starts_on:
+        raise StateRefused(detail="a campaign cannot end before it starts")
+    conn.execute(update(s.campaigns).where(s.campaigns.c.campaign_id == campaign_id)
+                 .values(ends_on=min(ends_on, c.ends_on)))
+    state.bump_version(conn)
+    return campaign_dict(_get(conn, s.campaigns, "campaign_id", campaign_id, "campaign"))
+
+
+def list_campaigns(conn: Connection) -> list[dict[str, Any]]:
+    return [campaign_dict(c) for c in conn.execute(select(s.campaigns).order_by(s.campaigns.c.campaign_id))]
+
+
+# -- settings ------------------------------------------------------------------------
+
+
+def update_settings(conn: Connection, changes: dict[str, Any]) -> dict[str, Any]:
+    current = state.get_settings(conn)
+    try:
+        if changes.get("rates") is not None:
+            rates = ExchangeRates(**{**asdict(current.rates), **changes["rates"]})
+            state.put_setting(conn, "rates", asdict(rates))
+        if changes.get("limits") is not None:
+            limits = OfflineLimits(**{**asdict(current.limits), **changes["limits"]})
+            state.put_setting(conn, "limits", asdict(limits))
+    except RateError:
+        raise
+    except TypeError as exc:
+        raise RequestInvalid(detail=str(exc)) from None
+    for key in ("overspend_block_cents", "hold_ttl_s"):
+        if changes.get(key) is not None:
+            state.put_setting(conn, key, changes[key])
+    if changes.get("issuer_keys") is not None:
+        for k in changes["issuer_keys"]:
+            try:
+                keys.public_from_raw(bytes.fromhex(k))
+            except ValueError:
+                raise RequestInvalid(detail=f"issuer key {k[:16]}... is not an Ed25519 public key") from None
+        state.put_setting(conn, "issuer_keys", list(changes["issuer_keys"]))
+    version = state.bump_version(conn)
+    if changes.get("limits") is not None:
+        state.touch_all_cards(conn, version)  # allowances are capped by the limits
+    return state.settings_dict(state.get_settings(conn))

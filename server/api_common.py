@@ -1,0 +1,63 @@
+"""Shared plumbing of the admin endpoints: token check, idempotent writes, reads."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from fastapi import Request
+from pydantic import BaseModel
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from floreyn.server import admin_auth
+from floreyn.server.app import ServerContext
+from floreyn.server.errors import Conflict
+
+Actor = tuple[str, str]
+
+
+def ctx_of(request: Request) -> ServerContext:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+def require(allowed: frozenset[str]) -> Callable[[Request], Actor]:
+    """A dependency: the caller's (token name, role), refused unless the role is allowed."""
+
+    def check(request: Request) -> Actor:
+        ctx = ctx_of(request)
+        actor = ctx.db.read(lambda conn: admin_auth.check_token(conn, request.headers.get("authorization"), allowed))
+        request.state.actor = actor
+        return actor
+
+    return check
+
+
+def write(request: Request, actor: Actor, action: str, body: BaseModel, run: Callable[[Connection, int], dict],  # type: ignore[type-arg]
+          *, path_params: dict[str, Any] | None = None, secret: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One admin write: idempotent by request_id, audited, all in one transaction.
+
+    Two concurrent first attempts with one request id (or one natural key)
+    collide on a unique key; the loser's transaction rolls back whole and is
+    run once more, when it finds the winner's row and answers "exists".
+    """
+    ctx = ctx_of(request)
+    params = {**body.model_dump(exclude={"request_id"}), **(path_params or {})}
+    request_id: str = body.request_id  # type: ignore[attr-defined]
+
+    def tx(conn: Connection) -> dict[str, Any]:
+        now = ctx.clock()
+        return admin_auth.idempotent(conn, request_id=request_id, action=action, params=params, actor=actor,
+                                     path=request.url.path, method=request.method, secret=secret,
+                                     run=lambda: run(conn, now))
+
+    for attempt in range(2):
+        try:
+            return ctx.db.write(tx)
+        except IntegrityError:
+            if attempt == 1:
+                raise Conflict(detail="a concurrent request changed the same thing; retry") from None
+    raise AssertionError("unreachable")
+
+
+def read(request: Request, fn: Callable[[Connection], Any]) -> Any:
+    return ctx_of(request).db.read(fn)

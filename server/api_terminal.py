@@ -1,0 +1,133 @@
+"""Terminal endpoints: upload, snapshot, online authorization, card summary. All signed (sync/auth.py)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import random
+from dataclasses import dataclass
+from typing import Annotated, Any, Mapping
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from starlette.concurrency import run_in_threadpool
+
+from floreyn import keys
+from floreyn.server import authz, ingest, snapshots
+from floreyn.server import schema as s
+from floreyn.server.app import ServerContext
+from floreyn.server.errors import RequestInvalid, TerminalQuarantined, TerminalRevoked
+from floreyn.server.models import AuthorizeRequest, CardHex, UploadRequest
+from floreyn.sync import auth
+from floreyn.sync.snapshot import Snapshot, sign_delta, sign_snapshot
+
+router = APIRouter(prefix="/v1/terminal", tags=["terminal"])
+H_SNAPSHOT_KIND = "X-Floreyn-Snapshot-Kind"
+H_SNAPSHOT_SIGNATURE = "X-Floreyn-Snapshot-Signature"
+PRUNE_EVERY = 200  # on average, one request in this many clears expired nonces
+
+
+@dataclass(frozen=True, slots=True)
+class Terminal:
+    terminal_id: str
+    merchant_id: str
+
+
+def signed_path(scope: Mapping[str, Any]) -> str:
+    """The API path the terminal signed: the app's path (proxy prefix removed) plus the query string."""
+    path = scope["path"]
+    root = scope.get("root_path") or ""
+    if root and path.startswith(root):
+        path = path[len(root):]
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{path}?{query}" if query else path
+
+
+def authenticate(ctx: ServerContext, headers: Mapping[str, str], method: str, path: str, body: bytes) -> Terminal:
+    """Who sent this request; typed refusal otherwise (see sync/auth.py for the scheme)."""
+    creds = auth.parse_headers(headers)
+    term = ctx.db.read(lambda conn: conn.execute(
+        select(s.terminals.c.terminal_id, s.terminals.c.merchant_id, s.terminals.c.public_key, s.terminals.c.status)
+        .where(s.terminals.c.terminal_id == creds.terminal_id)).first())
+    if term is None:
+        raise auth.AuthUnknownTerminal(terminal_id=creds.terminal_id)
+    auth.verify_request(keys.public_from_raw(bytes(term.public_key)), creds, method, path, body)
+    if term.status == "revoked":
+        raise TerminalRevoked()
+    now = ctx.clock()
+    auth.check_time(creds, now)
+    if not ctx.db.write(lambda conn: _remember_nonce(conn, creds, now)):
+        raise auth.AuthReplayed()
+    if term.status == "quarantined":
+        raise TerminalQuarantined()
+    return Terminal(term.terminal_id, term.merchant_id)
+
+
+def _remember_nonce(conn: Connection, creds: auth.AuthHeaders, now: int) -> bool:
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    inserted = conn.execute(insert(s.request_nonces).values(terminal_id=creds.terminal_id, nonce=creds.nonce,
+                                                            time_ms=now).on_conflict_do_nothing()
+                            .returning(s.request_nonces.c.nonce)).first()
+    if random.randrange(PRUNE_EVERY) == 0:
+        conn.execute(delete(s.request_nonces).where(s.request_nonces.c.time_ms < now - auth.NONCE_TTL_MS))
+    return inserted is not None
+
+
+async def terminal(request: Request) -> Terminal:
+    body = await request.body()
+    ctx: ServerContext = request.app.state.ctx
+    return await run_in_threadpool(authenticate, ctx, request.headers, request.method, signed_path(request.scope),
+                                   body)
+
+
+Authed = Annotated[Terminal, Depends(terminal)]
+
+
+@router.post("/upload", summary="Upload signed records; answers the highest contiguous sequence number held")
+async def upload(request: Request, body: UploadRequest, who: Authed) -> JSONResponse:
+    raws = []
+    for i, text in enumerate(body.records):
+        try:
+            raws.append(base64.b64decode(text, validate=True))
+        except (binascii.Error, ValueError):
+            raise RequestInvalid(detail=f"records[{i}] is not base64") from None
+    ctx: ServerContext = request.app.state.ctx
+    result = await run_in_threadpool(ingest.ingest, ctx.db, who.terminal_id, raws, ctx.clock())
+    return JSONResponse(result.to_dict())
+
+
+@router.get("/snapshot", summary="The signed snapshot for this terminal: full, or the delta since a version",
+            response_description="Canonical JSON; X-Floreyn-Snapshot-Kind says full or delta, "
+                                 "X-Floreyn-Snapshot-Signature is the server's Ed25519 signature (hex).")
+async def snapshot(request: Request, who: Authed,
+                   since: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> Response:
+    ctx: ServerContext = request.app.state.ctx
+    now = ctx.clock()
+    snap = await run_in_threadpool(ctx.db.read, lambda conn: snapshots.build(conn, who.terminal_id, since, now))
+    if isinstance(snap, Snapshot):
+        data, sig = sign_snapshot(snap, ctx.key)
+        kind = "full"
+    else:
+        data, sig = sign_delta(snap, ctx.key)
+        kind = "delta"
+    return Response(data, media_type="application/json",
+                    headers={H_SNAPSHOT_KIND: kind, H_SNAPSHOT_SIGNATURE: sig.hex()})
+
+
+@router.post("/authorize", summary="Online authorization of a spend above the offline limits")
+async def authorize(request: Request, body: AuthorizeRequest, who: Authed) -> JSONResponse:
+    ctx: ServerContext = request.app.state.ctx
+    now = ctx.clock()
+    answer = await run_in_threadpool(ctx.db.write, lambda conn: authz.authorize(
+        conn, who.terminal_id, body.card_id, body.amount_cents, body.request_id, body.budget_id, now))
+    return JSONResponse(answer)
+
+
+@router.get("/cards/{card_id}", summary="A card's alias, balance, budgets and state, for the till's display")
+async def card(request: Request, card_id: CardHex, who: Authed) -> JSONResponse:
+    ctx: ServerContext = request.app.state.ctx
+    now = ctx.clock()
+    return JSONResponse(await run_in_threadpool(ctx.db.read, lambda conn: authz.card_summary(conn, card_id, now)))

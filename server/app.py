@@ -1,0 +1,207 @@
+"""The FastAPI application: routers, the request envelope and the error answers.
+
+The envelope (an ASGI middleware around everything) does three things:
+- refuses a body over the size limit before the application reads it (413);
+- stamps every response with the server time (X-Floreyn-Server-Time), which a
+  terminal without a real-time clock sets its clock by;
+- signs every answer to a terminal request with the server key, bound to the
+  request's nonce (see floreyn.sync.auth), and writes the audit line of
+  admin reads and refused admin requests (successful admin writes write
+  theirs in their own transaction).
+
+Every refusal is JSON: {"error": code, "message", "message_nl", "params"}.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import floreyn
+from floreyn import keys
+from floreyn.errors import FloreynError
+from floreyn.server import admin_auth, state
+from floreyn.server.config import Limits
+from floreyn.server.db import Database
+from floreyn.server.errors import MethodNotAllowed, RequestInvalid, RequestTooLarge, RouteNotFound, status_of
+from floreyn.sync import auth
+
+log = logging.getLogger("floreyn.server")
+
+
+@dataclass
+class ServerContext:
+    db: Database
+    key: Ed25519PrivateKey
+    limits: Limits = field(default_factory=Limits)
+    clock: Callable[[], int] = state.now_ms
+
+    @property
+    def public_hex(self) -> str:
+        return keys.public_raw(self.key).hex()
+
+
+def error_body(exc: FloreynError) -> dict[str, Any]:
+    return {**exc.to_dict(), "status": status_of(exc)}
+
+
+def error_response(exc: FloreynError) -> JSONResponse:
+    return JSONResponse(error_body(exc), status_code=status_of(exc))
+
+
+def create_app(ctx: ServerContext) -> FastAPI:
+    from floreyn.server import api_admin, api_terminal
+
+    app = FastAPI(
+        title="Floreyn server", version=floreyn.__version__,
+        description="Sync server and double-entry ledger of the Floreyn neighbourhood currency. Terminal endpoints "
+                    "(/v1/terminal) are signed with the terminal's Ed25519 key; admin endpoints (/v1/admin) take "
+                    "a bearer token with a role (admin, clerk, auditor) and a client-made request_id on writes.",
+    )
+    app.state.ctx = ctx
+
+    @app.exception_handler(FloreynError)
+    async def _floreyn(_: Request, exc: FloreynError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+        return error_response(RequestInvalid(detail="; ".join(problems)))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 405:
+            return error_response(MethodNotAllowed(method=request.method))
+        if exc.status_code == 404:
+            return error_response(RouteNotFound(path=request.url.path[:200]))
+        return JSONResponse({"error": "http_error", "message": str(exc.detail), "message_nl": str(exc.detail),
+                             "params": {}, "status": exc.status_code}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> JSONResponse:  # a bug: logged, answered plainly
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse({"error": "internal", "message": "Internal error.", "message_nl": "Interne fout.",
+                             "params": {}, "status": 500}, status_code=500)
+
+    @app.get("/v1/health", tags=["health"])
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": floreyn.__version__, "server_time_ms": ctx.clock(),
+                "server_key": ctx.public_hex}
+
+    app.include_router(api_terminal.router)
+    app.include_router(api_admin.router)
+    app.add_middleware(Envelope, ctx=ctx)
+    return app
+
+
+class Envelope:
+    """Pure ASGI middleware (see the module docstring); buffers at most limits.max_body_bytes."""
+
+    def __init__(self, app: Any, ctx: ServerContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:  # type: ignore[type-arg]
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        path: str = scope.get("path", "")
+        terminal = path.startswith("/v1/terminal/")
+        nonce = headers.get(auth.H_NONCE.lower(), "")
+        nonce = nonce if terminal and len(nonce) == 32 and all(c in "0123456789abcdef" for c in nonce) else ""
+        status_seen: list[int] = []
+        reply = self._sender(send, nonce, status_seen)
+        body = await self._read_body(receive, headers)
+        if body is None:
+            limit = self.ctx.limits.max_body_bytes
+            resp = error_response(RequestTooLarge(max_bytes=limit))
+            await resp(scope, receive, reply)
+            return
+        delivered = False
+
+        async def replay() -> dict:  # type: ignore[type-arg]
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: wait for the client to go away
+
+        await self.app(scope, replay, reply)
+        if path.startswith("/v1/admin") and status_seen and (scope["method"] == "GET" or status_seen[0] >= 400):
+            await run_in_threadpool(self._audit, scope, status_seen[0], body)
+
+    async def _read_body(self, receive: Callable, headers: dict[str, str]) -> bytes | None:  # type: ignore[type-arg]
+        limit = self.ctx.limits.max_body_bytes
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return None
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return b""
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _sender(self, send: Callable, nonce: str, status_seen: list[int]) -> Callable:  # type: ignore[type-arg]
+        start: dict = {}  # type: ignore[type-arg]
+        parts: list[bytes] = []
+
+        async def reply(message: dict) -> None:  # type: ignore[type-arg]
+            if message["type"] == "http.response.start":
+                status_seen.append(message["status"])
+                start.update(message, headers=list(message.get("headers", [])))
+                start["server_time"] = self.ctx.clock()
+                start["headers"].append((auth.H_SERVER_TIME.encode(), str(start["server_time"]).encode()))
+                if not nonce:
+                    await send({k: v for k, v in start.items() if k != "server_time"})
+                return
+            if message["type"] != "http.response.body" or not nonce:
+                await send(message)
+                return
+            parts.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = b"".join(parts)
+            sig = auth.sign_response(self.ctx.key, nonce, start["status"], start["server_time"], body)
+            start["headers"].append((auth.H_RESPONSE_SIGNATURE.encode(), sig.encode()))
+            await send({k: v for k, v in start.items() if k != "server_time"})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+
+        return reply
+
+    def _audit(self, scope: dict, status: int, body: bytes) -> None:  # type: ignore[type-arg]
+        actor = (scope.get("state") or {}).get("actor")
+        request_id = None
+        try:
+            parsed = json.loads(body) if body else None
+            if isinstance(parsed, dict) and isinstance(parsed.get("request_id"), str):
+                request_id = parsed["request_id"][:64]
+        except ValueError:
+            pass
+        query = scope.get("query_string", b"").decode("latin-1")[:200]
+        try:
+            self.ctx.db.write(lambda conn: admin_auth.audit(
+                conn, actor=actor, method=scope["method"], path=scope["path"], action=None, request_id=request_id,
+                status=status, detail={"query": query} if query else {}, now=self.ctx.clock()))
+        except Exception:  # the answer is already sent; a lost read-audit line must not crash the server
+            log.exception("could not write the audit line")

@@ -1,0 +1,105 @@
+"""Online authorization of a spend above the offline limits, and the card summary a till may ask for.
+
+An approval reserves the amount (a hold) for `hold_ttl_s`, so two tills
+cannot both spend the same Floreyn while the first record is on its way.
+The hold is released when the spend record arrives (ingest matches it by
+terminal, card and amount) or when it expires. The request id makes a retry
+return the same decision and never reserve twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from floreyn.server import ledger, snapshots, state
+from floreyn.server import schema as s
+from floreyn.server.errors import ExistsWithDifferentParams, NotFound
+
+
+def _params_hash(card_hex: str, amount_cents: int, budget_id: str | None) -> str:
+    text = json.dumps({"card": card_hex, "amount": amount_cents, "budget": budget_id}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def authorize(conn: Connection, terminal_id: str, card_hex: str, amount_cents: int, request_id: str,
+              budget_id: str | None, now: int) -> dict[str, Any]:
+    phash = _params_hash(card_hex, amount_cents, budget_id)
+    prior = conn.execute(select(s.holds).where(s.holds.c.terminal_id == terminal_id,
+                                               s.holds.c.request_id == request_id)).first()
+    if prior is not None:
+        if prior.params_hash != phash:
+            raise ExistsWithDifferentParams(what="authorization", id=request_id)
+        return _answer(prior.auth_id, prior.status in ("active", "consumed", "expired"), prior.reason, "exists")
+    conn.execute(update(s.holds).where(s.holds.c.status == "active", s.holds.c.expires_ms < now)
+                 .values(status="expired"))
+    cfg = state.get_settings(conn)
+    account, reason = _payer(conn, terminal_id, card_hex, budget_id, now)
+    if account is not None:
+        ledger.ensure_accounts(conn, [account], now)
+        # Lock the payer's balance row: two tills authorizing on one account queue here.
+        held = conn.execute(select(s.accounts.c.balance_cents).where(s.accounts.c.key == account)
+                            .with_for_update()).scalar_one()
+        held -= conn.execute(select(func.coalesce(func.sum(s.holds.c.amount_cents), 0)).where(
+            s.holds.c.account == account, s.holds.c.status == "active")).scalar_one()
+        if held < amount_cents:
+            reason = "insufficient_funds"
+    auth_id = str(uuid.uuid4())
+    approved = reason is None
+    conn.execute(s.holds.insert().values(
+        auth_id=auth_id, request_id=request_id, terminal_id=terminal_id, card_id=card_hex, account=account,
+        amount_cents=amount_cents, status="active" if approved else "declined", reason=reason, params_hash=phash,
+        created_ms=now, expires_ms=now + cfg.hold_ttl_s * 1000))
+    return _answer(auth_id, approved, reason, "created")
+
+
+def _answer(auth_id: str, approved: bool, reason: str | None, result: str) -> dict[str, Any]:
+    return {"auth_id": auth_id, "approved": approved, "reason": reason, "result": result}
+
+
+def _payer(conn: Connection, terminal_id: str, card_hex: str, budget_id: str | None, now: int
+           ) -> tuple[str | None, str | None]:
+    """(account to draw on, refusal reason or None)."""
+    card = conn.execute(select(s.cards).where(s.cards.c.card_id == card_hex)).first()
+    if card is None:
+        return None, "card_unknown"
+    if card.status != "active":
+        return None, "card_blocked"
+    if card.flagged_ms is not None:
+        return None, "card_flagged"
+    if budget_id is None:
+        return ledger.member_acct(card.member_id), None
+    merchant_id = conn.execute(select(s.terminals.c.merchant_id)
+                               .where(s.terminals.c.terminal_id == terminal_id)).scalar_one()
+    category = snapshots.merchant_config(conn, merchant_id).category
+    today = state.local_date(now).isoformat()
+    for b in snapshots.member_budgets(conn, [card.member_id], today)[card.member_id]:
+        if b.budget_id == budget_id:
+            cats = json.loads(b.categories)
+            if cats and category not in cats:
+                return None, "budget_category"
+            return ledger.budget_acct(budget_id), None
+    return None, "budget_not_usable"
+
+
+def card_summary(conn: Connection, card_hex: str, now: int) -> dict[str, Any]:
+    card = conn.execute(select(s.cards).where(s.cards.c.card_id == card_hex)).first()
+    if card is None:
+        raise NotFound(what="card", id=card_hex)
+    alias = conn.execute(select(s.members.c.alias).where(s.members.c.member_id == card.member_id)).scalar_one()
+    today = state.local_date(now).isoformat()
+    budgets = snapshots.member_budgets(conn, [card.member_id], today)[card.member_id]
+    balances = ledger.balances(conn, [ledger.member_acct(card.member_id)]
+                               + [ledger.budget_acct(b.budget_id) for b in budgets])
+    return {
+        "card_id": card_hex, "alias": alias, "blocked": card.status != "active",
+        "flagged": card.flagged_ms is not None,
+        "balance_cents": balances[ledger.member_acct(card.member_id)],
+        "budgets": [{"budget_id": b.budget_id, "label": b.label, "categories": json.loads(b.categories),
+                     "expires_on": b.expires_on, "remaining_cents": balances[ledger.budget_acct(b.budget_id)],
+                     "funder": b.funder_id} for b in budgets],
+    }

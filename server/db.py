@@ -1,0 +1,132 @@
+"""Database access: one write path and one read path, with bounded retries.
+
+SQLite (the embedded default) runs in WAL mode; every write transaction
+starts with BEGIN IMMEDIATE so two writers queue on the lock at the start
+instead of deadlocking when a reader upgrades. Reads use a second engine with
+plain deferred transactions, which WAL lets run beside the writer.
+
+PostgreSQL runs at READ COMMITTED; the code takes row locks in a fixed order
+(terminal row, accounts sorted by key, the version counter, cards), and a
+deadlock or serialization failure that still happens is retried a bounded
+number of times.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from pathlib import Path
+from typing import Callable, Final, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from floreyn.server.errors import Busy
+
+T = TypeVar("T")
+log = logging.getLogger("floreyn.server.db")
+MAX_ATTEMPTS: Final = 8
+_RETRY_SQLSTATES: Final = frozenset({"40001", "40P01", "55P03"})
+MIGRATIONS: Final = Path(__file__).parent / "migrations"
+
+
+def normalise_url(url: str) -> str:
+    """postgresql:// means psycopg 3 here (SQLAlchemy's default driver would be psycopg2)."""
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u.render_as_string(hide_password=False)
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    engine = create_engine(url, pool_size=10, max_overflow=20, connect_args={"check_same_thread": False,
+                                                                           "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        # FULL: an acknowledged upload survives a power cut, not only a process crash.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            path = make_url(self.url).database
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.writer = _sqlite_engine(self.url, immediate=True)
+            self.reader = _sqlite_engine(self.url, immediate=False)
+        else:
+            self.writer = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self.reader = self.writer
+
+    def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run fn in one write transaction; retried when the database asks for it, never half-applied."""
+        return self._run(self.writer, fn)
+
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        return self._run(self.reader, fn)
+
+    def _run(self, engine: Engine, fn: Callable[[Connection], T]) -> T:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with engine.begin() as conn:
+                    return fn(conn)
+            except DBAPIError as exc:
+                if not _retryable(exc) or attempt == MAX_ATTEMPTS:
+                    if _retryable(exc):
+                        raise Busy() from exc
+                    raise
+                log.info("retrying transaction after %s (attempt %d)", type(exc.orig).__name__, attempt)
+                time.sleep(min(0.5, 0.005 * 2**attempt) * random.uniform(0.5, 1.0))
+        raise AssertionError("unreachable")
+
+    def migrate(self) -> None:
+        migrate(self)
+
+    def dispose(self) -> None:
+        self.writer.dispose()
+        if self.reader is not self.writer:
+            self.reader.dispose()
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _RETRY_SQLSTATES:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
+def alembic_config(db: Database):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(db: Database, revision: str = "head") -> None:
+    """Bring the schema to `revision` (Alembic); safe to run on every start."""
+    from alembic import command
+
+    cfg = alembic_config(db)
+    with db.writer.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)

@@ -1,0 +1,115 @@
+"""What each kind of transaction posts: the meaning of the ledger, in one place.
+
+    spend    payer (member wallet or labeled budget) -fl   merchant +fl
+    save     merchant -fl   member +fl                     (the merchant pays the reward)
+    top-up   fl:  member/funder +fl, coop:issued -fl
+             EUR: reserve +€ (desk) or merchant_eur +€ (at a till), world -€
+             fl = floor(€ x 10,000 / ask) at the desk; at a till the record says what was given
+    cash-out fl:  merchant -fl, coop:issued +fl
+             EUR: world +€paid, reserve -€value, income +(€value - €paid)
+             €paid = floor(fl x bid / 10,000), €value = floor(fl x ask / 10,000): the spread is income
+    remit    EUR: reserve +€, merchant_eur -€                (top-up euros handed in at the desk)
+    grant    funder -fl   budget(s) +fl
+    expiry   budget -rest   funder +rest
+    refund   merchant -fl   payer +fl
+    void / reversal   the original's postings, negated
+    claim    card suspense -fl   member +fl
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from floreyn.money import ExchangeRates, Money
+from floreyn.server.ledger import (
+    INCOME, ISSUED, RESERVE, WORLD, LedgerTx, Posting, TxKind, budget_acct, funder_acct, legs, merchant_acct,
+    merchant_eur_acct, reversed_postings,
+)
+from floreyn.sync.record import Kind, TxRecord
+
+_RECORD_KINDS = {Kind.SPEND: TxKind.SPEND, Kind.SAVE: TxKind.SAVE, Kind.TOPUP: TxKind.TOPUP,
+                 Kind.REFUND: TxKind.REFUND}
+
+
+def record_entry(rec: TxRecord, card_account: str, payer_account: str, now_ms: int) -> LedgerTx | None:
+    """The transaction a terminal record posts (spend, save, top-up, refund); None when it moves nothing.
+
+    `card_account` is the card holder's wallet (or the card's suspense
+    account); `payer_account` is the budget the record names, else the wallet.
+    """
+    fl, eur = Money.fl(rec.fl_cents), Money.eur(rec.eur_cents)
+    merchant = merchant_acct(rec.merchant_id)
+    if rec.kind is Kind.SPEND:
+        postings = legs((payer_account, -fl), (merchant, fl))
+    elif rec.kind is Kind.SAVE:
+        postings = legs((merchant, -fl), (card_account, fl))
+    elif rec.kind is Kind.TOPUP:
+        postings = legs((card_account, fl), (ISSUED, -fl), (merchant_eur_acct(rec.merchant_id), eur), (WORLD, -eur))
+    elif rec.kind is Kind.REFUND:
+        postings = legs((merchant, -fl), (payer_account, fl))
+    else:
+        raise ValueError(f"{rec.kind.name} is not posted by record_entry")
+    if not postings:
+        return None
+    return LedgerTx(
+        tx_id=str(rec.record_id), kind=_RECORD_KINDS[rec.kind], postings=postings, created_ms=now_ms,
+        terminal_id=rec.terminal_id, record_seq=rec.seq, card_id=rec.card_id.hex() if rec.card_id else None,
+        merchant_id=rec.merchant_id,
+    )
+
+
+def reversal(tx_id: str, kind: TxKind, original_tx_id: str, original: Sequence[Posting], now_ms: int,
+             **fields: object) -> LedgerTx:
+    return LedgerTx(tx_id=tx_id, kind=kind, postings=reversed_postings(original), created_ms=now_ms,
+                    reverses=original_tx_id, **fields)  # type: ignore[arg-type]
+
+
+def desk_topup(tx_id: str, holder_account: str, eur: Money, rates: ExchangeRates, now_ms: int,
+               request_id: str) -> LedgerTx:
+    fl = rates.topup_fl_for_eur(eur)
+    return LedgerTx(tx_id=tx_id, kind=TxKind.TOPUP, created_ms=now_ms, request_id=request_id,
+                    postings=legs((holder_account, fl), (ISSUED, -fl), (RESERVE, eur), (WORLD, -eur)),
+                    memo=f"desk top-up at ask {rates.ask_bp} bp")
+
+
+def cashout_amounts(fl: Money, rates: ExchangeRates) -> tuple[Money, Money]:
+    """(euros paid out, spread income) for Floreyn handed in."""
+    paid = rates.cashout_eur_for_fl(fl)
+    value = Money.eur(fl.cents * rates.ask_bp // 10_000)
+    assert value >= paid, (value, paid)  # bid <= ask, both floored
+    return paid, value - paid
+
+
+def desk_cashout(tx_id: str, merchant_id: str, fl: Money, rates: ExchangeRates, now_ms: int,
+                 request_id: str) -> LedgerTx:
+    paid, income = cashout_amounts(fl, rates)
+    return LedgerTx(tx_id=tx_id, kind=TxKind.CASHOUT, created_ms=now_ms, request_id=request_id,
+                    merchant_id=merchant_id,
+                    postings=legs((merchant_acct(merchant_id), -fl), (ISSUED, fl), (WORLD, paid),
+                                  (RESERVE, -(paid + income)), (INCOME, income)),
+                    memo=f"cash-out at bid {rates.bid_bp} bp, ask {rates.ask_bp} bp")
+
+
+def remit(tx_id: str, merchant_id: str, eur: Money, now_ms: int, request_id: str) -> LedgerTx:
+    return LedgerTx(tx_id=tx_id, kind=TxKind.REMIT, created_ms=now_ms, request_id=request_id,
+                    merchant_id=merchant_id, postings=legs((RESERVE, eur), (merchant_eur_acct(merchant_id), -eur)))
+
+
+def grant(tx_id: str, funder_id: str, amounts: Sequence[tuple[str, Money]], now_ms: int,
+          request_id: str) -> LedgerTx:
+    total = Money.fl(sum(a.cents for _, a in amounts))
+    return LedgerTx(tx_id=tx_id, kind=TxKind.GRANT, created_ms=now_ms, request_id=request_id,
+                    postings=legs((funder_acct(funder_id), -total),
+                                  *((budget_acct(bid), amount) for bid, amount in amounts)))
+
+
+def expiry(tx_id: str, budget_id: str, funder_id: str, rest: Money, now_ms: int, request_id: str) -> LedgerTx:
+    return LedgerTx(tx_id=tx_id, kind=TxKind.EXPIRY, created_ms=now_ms, request_id=request_id,
+                    postings=legs((budget_acct(budget_id), -rest), (funder_acct(funder_id), rest)),
+                    memo=f"expiry of {budget_id}")
+
+
+def claim(tx_id: str, card_account: str, member_account: str, amount: Money, now_ms: int, card_hex: str,
+          request_id: str) -> LedgerTx:
+    return LedgerTx(tx_id=tx_id, kind=TxKind.CLAIM, created_ms=now_ms, request_id=request_id, card_id=card_hex,
+                    postings=legs((card_account, -amount), (member_account, amount)))

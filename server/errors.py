@@ -1,0 +1,149 @@
+"""The server's refusals: each a FloreynError with the HTTP status it is answered with.
+
+Refusals from the shared code (records, money, auth) carry no status; the
+API maps them by family in `status_of`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from floreyn.codec import DecodeError
+from floreyn.errors import FloreynError
+from floreyn.money import MoneyError
+from floreyn.sync import auth
+from floreyn.sync.record import RecordError
+
+
+class ServerError(FloreynError):
+    status: ClassVar[int] = 400
+    code = "server_refused"
+
+
+class RequestInvalid(ServerError):
+    status = 422
+    code = "request_invalid"
+    nl = "Ongeldig verzoek: {detail}."
+    en = "Invalid request: {detail}."
+
+
+class RequestTooLarge(ServerError):
+    status = 413
+    code = "request_too_large"
+    nl = "Het verzoek is te groot (maximaal {max_bytes} bytes)."
+    en = "The request is too large (at most {max_bytes} bytes)."
+
+
+class NotFound(ServerError):
+    status = 404
+    code = "not_found"
+    nl = "{what} {id} bestaat niet."
+    en = "{what} {id} does not exist."
+
+
+class RouteNotFound(ServerError):
+    status = 404
+    code = "route_not_found"
+    nl = "Onbekend adres {path}."
+    en = "No such endpoint {path}."
+
+
+class MethodNotAllowed(ServerError):
+    status = 405
+    code = "method_not_allowed"
+    nl = "Methode {method} is hier niet toegestaan."
+    en = "Method {method} is not allowed here."
+
+
+class Conflict(ServerError):
+    status = 409
+    code = "conflict"
+    nl = "Conflict: {detail}."
+    en = "Conflict: {detail}."
+
+
+class ExistsWithDifferentParams(Conflict):
+    """A retry whose request id (or natural key) was used before for something else."""
+
+    code = "exists_with_different_params"
+    nl = "{what} {id} bestaat al met andere gegevens."
+    en = "{what} {id} already exists with different parameters."
+
+
+class InsufficientFunds(Conflict):
+    code = "insufficient_funds"
+    nl = "Onvoldoende saldo: {available} beschikbaar, {wanted} nodig."
+    en = "Insufficient funds: {available} available, {wanted} needed."
+
+
+class StateRefused(Conflict):
+    code = "state_refused"
+    nl = "Niet mogelijk: {detail}."
+    en = "Not possible: {detail}."
+
+
+class AdminUnauthorized(ServerError):
+    status = 401
+    code = "admin_unauthorized"
+    nl = "Geen geldig beheertoken."
+    en = "No valid admin token."
+
+
+class AdminForbidden(ServerError):
+    status = 403
+    code = "admin_forbidden"
+    nl = "De rol {role} mag dit niet."
+    en = "Role {role} may not do this."
+
+
+class TerminalRevoked(ServerError):
+    status = 403
+    code = "terminal_revoked"
+    nl = "Deze kassa is ingetrokken."
+    en = "This terminal has been revoked."
+
+
+class TerminalQuarantined(ServerError):
+    status = 403
+    code = "terminal_quarantined"
+    nl = "Deze kassa is geblokkeerd na tegenstrijdige transacties; neem contact op met de coöperatie."
+    en = "This terminal is quarantined after conflicting records; contact the cooperative."
+
+
+class TerminalForked(TerminalQuarantined):
+    status = 409
+    code = "terminal_forked"
+    nl = "Twee verschillende transacties met nummer {seq}: de kassa is geblokkeerd."
+    en = "Two different records with sequence number {seq}: the terminal is quarantined."
+
+
+class RecordRefused(ServerError):
+    status = 422
+    code = "record_refused"
+    nl = "Transactie {seq} geweigerd: {detail}."
+    en = "Record {seq} refused: {detail}."
+
+
+class BatchTooLarge(ServerError):
+    status = 413
+    code = "batch_too_large"
+    nl = "Te veel transacties in één keer (maximaal {max})."
+    en = "Too many records in one batch (at most {max})."
+
+
+class Busy(ServerError):
+    status = 503
+    code = "busy"
+    nl = "De server is even te druk; probeer het zo opnieuw."
+    en = "The server is busy; retry shortly."
+
+
+def status_of(exc: FloreynError) -> int:
+    """The HTTP status a refusal is answered with."""
+    if isinstance(exc, ServerError):
+        return exc.status
+    if isinstance(exc, auth.AuthError):
+        return 401
+    if isinstance(exc, (RecordError, DecodeError, MoneyError)):
+        return 422
+    return 400

@@ -1,0 +1,307 @@
+"""Upload: verify a terminal's signed records and post them, exactly once.
+
+A batch is taken in one database transaction, under a lock on the
+terminal's row, so two uploads from one terminal queue and never interleave:
+
+1. Records at or below the terminal's head are duplicates. Each must be
+   byte-identical to the stored one (compared by hash); a different record
+   with a known sequence number is a fork: the terminal is quarantined and an
+   alert raised.
+2. Records above the head are taken while they continue the chain without a
+   gap (signature, prev_hash, seq). Anything after a gap waits for a later
+   upload; the answer is always the highest contiguous sequence number, so a
+   batch sent again, or split differently, gets the same answer and posts
+   nothing twice.
+3. Accepted records are posted as they are: the sale happened, offline, in
+   good faith. What looks wrong (overspend, unknown card, a budget used where
+   it should not be) is flagged for people to look at, not refused.
+
+A record that fails verification refuses the whole batch and posts nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Final, Sequence
+
+from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from floreyn import keys
+from floreyn.errors import FloreynError
+from floreyn.server import entries, ledger, state
+from floreyn.server import schema as s
+from floreyn.server.db import Database
+from floreyn.server.errors import (
+    BatchTooLarge, RecordRefused, TerminalForked, TerminalQuarantined, TerminalRevoked,
+)
+from floreyn.sync import auth
+from floreyn.sync.record import (
+    BadSignature, BrokenChain, ChainHead, Kind, RecordError, SignedRecord, decode, verify_next,
+)
+
+MAX_BATCH_RECORDS: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class UploadResult:
+    acked_seq: int  # highest contiguous sequence number the server holds for this terminal
+    accepted: int  # records posted by this upload
+    duplicates: int  # records the server already had (identical)
+    waiting: int  # records above a gap, not taken; send them again after the missing ones
+
+    def to_dict(self) -> dict[str, int]:
+        return {"acked_seq": self.acked_seq, "accepted": self.accepted, "duplicates": self.duplicates,
+                "waiting": self.waiting}
+
+
+def decode_batch(raws: Sequence[bytes]) -> list[SignedRecord]:
+    if len(raws) > MAX_BATCH_RECORDS:
+        raise BatchTooLarge(max=MAX_BATCH_RECORDS)
+    out = []
+    for i, raw in enumerate(raws):
+        try:
+            out.append(decode(raw))
+        except RecordError as exc:
+            raise RecordRefused(seq=f"#{i}", detail=exc.message("en")) from None
+    return out
+
+
+def ingest(db: Database, terminal_id: str, raws: Sequence[bytes], now_ms: int | None = None) -> UploadResult:
+    """Verify and post one upload batch from `terminal_id` (already authenticated)."""
+    batch = decode_batch(raws)
+    for signed in batch:
+        if signed.record.terminal_id != terminal_id:
+            raise RecordRefused(seq=signed.record.seq, detail=f"record belongs to {signed.record.terminal_id}")
+    now = now_ms if now_ms is not None else state.now_ms()
+    try:
+        result, refusal = db.write(lambda conn: _ingest_tx(conn, terminal_id, batch, now))
+    except IntegrityError:
+        # A record id or transaction id another terminal already used: nothing was written.
+        raise RecordRefused(seq="?", detail="a record id in this batch is already used by another record") from None
+    if refusal is not None:
+        raise refusal  # raised after commit: the quarantine and the alert stay written
+    assert result is not None
+    return result
+
+
+def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], now: int
+               ) -> tuple[UploadResult | None, FloreynError | None]:
+    term = conn.execute(select(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
+                        .with_for_update()).first()
+    if term is None:
+        return None, auth.AuthUnknownTerminal(terminal_id=terminal_id)
+    if term.status == "revoked":
+        return None, TerminalRevoked()
+    if term.status == "quarantined":
+        return None, TerminalQuarantined()
+    head = ChainHead(term.head_seq, term.head_hash)
+    by_seq: dict[int, SignedRecord] = {}
+    for signed in batch:
+        seen = by_seq.setdefault(signed.record.seq, signed)
+        if seen.raw != signed.raw:
+            return None, _quarantine(conn, term, signed.record.seq, seen.raw, signed.raw, now)
+    old = sorted(seq for seq in by_seq if seq <= head.seq)
+    for i in range(0, len(old), 500):
+        chunk = old[i : i + 500]
+        stored = dict(conn.execute(select(s.records.c.seq, s.records.c.raw).where(
+            s.records.c.terminal_id == terminal_id, s.records.c.seq.in_(chunk))).tuples().all())
+        assert len(stored) == len(chunk), "every sequence number up to the head is stored"
+        for seq in chunk:
+            if bytes(stored[seq]) != by_seq[seq].raw:
+                return None, _quarantine(conn, term, seq, bytes(stored[seq]), by_seq[seq].raw, now)
+    public = keys.public_from_raw(bytes(term.public_key))
+    new = sorted(seq for seq in by_seq if seq > head.seq)
+    accepted: list[SignedRecord] = []
+    for seq in new:
+        if seq != head.seq + 1:
+            break  # a gap: the rest waits for the missing records
+        signed = by_seq[seq]
+        try:
+            head = verify_next(head, signed, public)
+        except BrokenChain:
+            return None, _quarantine(conn, term, seq - 1, b"", signed.raw, now, kind="chain_break")
+        except BadSignature as exc:
+            state.alert(conn, "bad_signature", now, terminal_id=terminal_id, seq=seq, raw=signed.raw.hex())
+            return None, exc
+        if signed.record.merchant_id != term.merchant_id:
+            state.alert(conn, "merchant_mismatch", now, terminal_id=terminal_id, seq=seq,
+                        record_merchant=signed.record.merchant_id, terminal_merchant=term.merchant_id)
+            return None, RecordRefused(seq=seq, detail=f"merchant {signed.record.merchant_id} is not this "
+                                                       f"terminal's merchant")
+        accepted.append(signed)
+    if accepted:
+        _post_records(conn, term, accepted, now)
+    conn.execute(update(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
+                 .values(head_seq=head.seq, head_hash=head.hash, last_seen_ms=now))
+    return UploadResult(head.seq, len(accepted), len(old), len(new) - len(accepted)), None
+
+
+def _quarantine(conn: Connection, term, seq: int, stored_raw: bytes, new_raw: bytes, now: int,  # type: ignore[no-untyped-def]
+                kind: str = "fork") -> TerminalForked:
+    conn.execute(update(s.terminals).where(s.terminals.c.terminal_id == term.terminal_id)
+                 .values(status="quarantined", status_reason=f"{kind} at seq {seq}"))
+    state.alert(conn, kind, now, terminal_id=term.terminal_id, seq=seq, stored=stored_raw.hex(), got=new_raw.hex())
+    return TerminalForked(seq=seq)
+
+
+@dataclass
+class _Lookups:
+    member_of_card: dict[str, str]
+    budgets: dict[str, object]
+    group_members: dict[str, list[str]]
+    ref_postings: dict[str, list[ledger.Posting]]
+    reversed: set[str]
+
+
+def _lookups(conn: Connection, records: list) -> _Lookups:  # type: ignore[type-arg]
+    card_ids = sorted({r.card_id.hex() for r in records if r.card_id})
+    budget_ids = sorted({r.budget_id for r in records if r.budget_id})
+    refs = sorted({str(r.ref_id) for r in records if r.kind is Kind.VOID})
+    member_of_card = dict(conn.execute(select(s.cards.c.card_id, s.cards.c.member_id)
+                                       .where(s.cards.c.card_id.in_(card_ids))).tuples().all()) if card_ids else {}
+    budgets = {row.budget_id: row for row in conn.execute(
+        select(s.budgets).where(s.budgets.c.budget_id.in_(budget_ids)))} if budget_ids else {}
+    group_ids = sorted({b.owner_group_id for b in budgets.values() if b.owner_group_id})
+    groups: dict[str, list[str]] = defaultdict(list)
+    if group_ids:
+        for gid, mid in conn.execute(select(s.group_members.c.group_id, s.group_members.c.member_id)
+                                     .where(s.group_members.c.group_id.in_(group_ids))):
+            groups[gid].append(mid)
+    reversed_ = set(conn.execute(select(s.transactions.c.reverses).where(
+        s.transactions.c.reverses.in_(refs))).scalars()) if refs else set()
+    return _Lookups(member_of_card, budgets, dict(groups), ledger.tx_postings(conn, refs) if refs else {},
+                    reversed_)
+
+
+def _post_records(conn: Connection, term, accepted: list[SignedRecord], now: int) -> None:  # type: ignore[no-untyped-def]
+    records = [sr.record for sr in accepted]
+    look = _lookups(conn, records)
+    topup_allowed = conn.execute(select(s.merchants.c.topup_allowed)
+                                 .where(s.merchants.c.merchant_id == term.merchant_id)).scalar()
+    txs: list[ledger.LedgerTx] = []
+    postings_of: dict[str, tuple[ledger.Posting, ...]] = {}
+    spenders: dict[str, set[str]] = defaultdict(set)  # payer account -> cards that spent from it
+    touched: set[str] = set()
+    noted: set[tuple[str, str]] = set()
+
+    def note(kind: str, card: str | None, **detail: object) -> None:
+        if (kind, card or "") not in noted:  # one alert per kind and card per batch
+            noted.add((kind, card or ""))
+            state.alert(conn, kind, now, terminal_id=term.terminal_id, card_id=card, **detail)
+
+    for rec in records:
+        if rec.kind is Kind.DAY_CLOSE:
+            continue
+        card_hex = rec.card_id.hex() if rec.card_id else None
+        if rec.kind is Kind.VOID:
+            ref = str(rec.ref_id)
+            original = postings_of.get(ref) or look.ref_postings.get(ref)
+            if original is None or ref in look.reversed:
+                note("void_unmatched" if original is None else "void_repeated", card_hex, seq=rec.seq, ref=ref)
+                continue
+            look.reversed.add(ref)
+            tx = entries.reversal(str(rec.record_id), ledger.TxKind.VOID, ref, original, now,
+                                  terminal_id=rec.terminal_id, record_seq=rec.seq, card_id=card_hex,
+                                  merchant_id=rec.merchant_id)
+            touched.update(ledger.account_kind(p.account)[2] or "" for p in original
+                           if p.account.startswith("member:"))
+        else:
+            assert card_hex is not None  # record.validate: these kinds name a card
+            member = look.member_of_card.get(card_hex)
+            wallet = ledger.member_acct(member) if member else ledger.card_acct(card_hex)
+            if member:
+                touched.add(member)
+            else:
+                note("unknown_card", card_hex, seq=rec.seq)
+            payer = _payer(rec, wallet, member, look, touched, note)
+            if rec.kind is Kind.TOPUP and not topup_allowed:
+                note("topup_not_allowed", card_hex, seq=rec.seq, merchant=rec.merchant_id)
+            tx = entries.record_entry(rec, wallet, payer, now)
+            if rec.kind is Kind.SPEND:
+                spenders[payer].add(card_hex)
+        if tx is not None:
+            txs.append(tx)
+            postings_of[tx.tx_id] = tx.postings
+    conn.execute(s.records.insert(), [
+        {"terminal_id": sr.record.terminal_id, "seq": sr.record.seq, "record_id": str(sr.record.record_id),
+         "hash": sr.hash, "raw": sr.raw, "kind": int(sr.record.kind), "received_ms": now} for sr in accepted])
+    ledger.post(conn, txs)
+    _consume_holds(conn, term.terminal_id, records)
+    flagged = _flag_overspend(conn, spenders, now, term.terminal_id)
+    touched.discard("")
+    if touched or flagged:
+        version = state.bump_version(conn)
+        state.touch_members(conn, version, touched)
+        for card_hex, blocked in sorted(flagged.items()):
+            conn.execute(update(s.cards).where(s.cards.c.card_id == card_hex).values(
+                flagged_ms=func.coalesce(s.cards.c.flagged_ms, now), changed_version=version))
+            if blocked:
+                conn.execute(update(s.cards).where(s.cards.c.card_id == card_hex, s.cards.c.status == "active")
+                             .values(status="blocked", blocked_reason="overspend"))
+
+
+def _payer(rec, wallet: str, member: str | None, look: _Lookups, touched: set[str], note) -> str:  # type: ignore[no-untyped-def]
+    """The account a spend or refund draws on: the budget it names, else the wallet."""
+    if rec.budget_id is None:
+        return wallet
+    card_hex = rec.card_id.hex()
+    budget = look.budgets.get(rec.budget_id)
+    if budget is None:
+        note("budget_unknown", card_hex, seq=rec.seq, budget=rec.budget_id)
+        return wallet
+    owners = [budget.owner_member_id] if budget.owner_member_id else look.group_members.get(budget.owner_group_id, [])
+    touched.update(owners)
+    if member not in owners:
+        note("budget_not_owner", card_hex, seq=rec.seq, budget=rec.budget_id)
+    if budget.status != "active":
+        note("budget_expired", card_hex, seq=rec.seq, budget=rec.budget_id)
+    return ledger.budget_acct(rec.budget_id)
+
+
+def _consume_holds(conn: Connection, terminal_id: str, records: list) -> None:  # type: ignore[type-arg]
+    """A spend that arrives releases the online authorization it was made under."""
+    spends = [r for r in records if r.kind is Kind.SPEND]
+    if not spends:
+        return
+    active = conn.execute(select(s.holds.c.auth_id, s.holds.c.card_id, s.holds.c.amount_cents)
+                          .where(s.holds.c.terminal_id == terminal_id, s.holds.c.status == "active")
+                          .order_by(s.holds.c.created_ms).limit(1000)).all()
+    if not active:
+        return
+    pool = defaultdict(list)
+    for auth_id, card_hex, amount in active:
+        pool[(card_hex, amount)].append(auth_id)
+    used = []
+    for r in spends:
+        ids = pool.get((r.card_id.hex(), r.fl_cents))
+        if ids:
+            used.append({"a": ids.pop(0)})
+    if used:
+        conn.execute(update(s.holds).where(s.holds.c.auth_id == bindparam("a")).values(status="consumed"), used)
+
+
+def _flag_overspend(conn: Connection, spenders: dict[str, set[str]], now: int, terminal_id: str
+                    ) -> dict[str, bool]:
+    """Cards whose spend took a wallet or budget below zero: card -> blocked (beyond the threshold)."""
+    if not spenders:
+        return {}
+    threshold = state.get_settings(conn).overspend_block_cents
+    out: dict[str, bool] = {}
+    for account, cents in ledger.balances(conn, spenders).items():
+        if cents >= 0:
+            continue
+        for card_hex in sorted(spenders[account]):
+            blocked = cents < -threshold
+            out[card_hex] = out.get(card_hex, False) or blocked
+            state.alert(conn, "overspend", now, terminal_id=terminal_id, card_id=card_hex, account=account,
+                        balance_cents=cents, blocked=blocked)
+    return out
+
+
+def stored_records(conn: Connection, terminal_id: str, after_seq: int = 0, limit: int = 1000) -> list[bytes]:
+    rows = conn.execute(select(s.records.c.raw).where(s.records.c.terminal_id == terminal_id,
+                                                      s.records.c.seq > after_seq)
+                        .order_by(s.records.c.seq).limit(limit)).scalars()
+    return [bytes(r) for r in rows]

@@ -1,0 +1,229 @@
+"""The cooperative's double-entry ledger, in integer cents, Floreyn and euro kept apart.
+
+Every account holds one currency. A transaction is a set of postings whose
+amounts sum to zero *per currency*: Floreyn never turns into euros inside an
+account; a top-up or cash-out is two balanced legs, one in each currency.
+Signs: a positive balance is value the account holds (a member's fl, the
+reserve's euros); the contra accounts carry the other side:
+
+    coop:issued     fl   minus the Floreyn in circulation (top-ups credit it, cash-outs debit it)
+    coop:reserve    EUR  euros the cooperative holds against circulation
+    coop:income     EUR  the spread earned on cash-outs
+    world:eur       EUR  the outside world: euros that came in (negative) or went out
+    member:<id>     fl   a member's wallet
+    budget:<id>     fl   a labeled budget (of a member or of a group)
+    merchant:<id>   fl   a merchant's or freelancer's Floreyn (negative: owes the cooperative)
+    merchant_eur:<id> EUR euros a merchant took for top-ups at its till and owes the cooperative
+    funder:<id>     fl   a funder's Floreyn, bought at the desk, granted to budgets
+    card:<hex>      fl   suspense for a genuine card the server has not registered yet
+
+Postings are never changed (the tables refuse UPDATE and DELETE); balances
+are kept incrementally on `accounts`, and `floreyn-server replay` recomputes
+them from the postings and compares.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Final, Iterable, Sequence
+
+from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from floreyn.money import Currency, Money
+from floreyn.server import schema as s
+
+ISSUED: Final = "coop:issued"
+RESERVE: Final = "coop:reserve"
+INCOME: Final = "coop:income"
+WORLD: Final = "world:eur"
+MAX_POSTINGS_PER_TX: Final = 2_002  # a bulk grant of 1,000 budgets plus its funder leg, with room
+
+
+def member_acct(member_id: str) -> str:
+    return f"member:{member_id}"
+
+
+def budget_acct(budget_id: str) -> str:
+    return f"budget:{budget_id}"
+
+
+def merchant_acct(merchant_id: str) -> str:
+    return f"merchant:{merchant_id}"
+
+
+def merchant_eur_acct(merchant_id: str) -> str:
+    return f"merchant_eur:{merchant_id}"
+
+
+def funder_acct(funder_id: str) -> str:
+    return f"funder:{funder_id}"
+
+
+def card_acct(card_hex: str) -> str:
+    return f"card:{card_hex}"
+
+
+_PREFIXES: Final = {
+    "member": Currency.FL, "budget": Currency.FL, "merchant": Currency.FL, "funder": Currency.FL,
+    "card": Currency.FL, "merchant_eur": Currency.EUR,
+}
+_FIXED: Final = {ISSUED: Currency.FL, RESERVE: Currency.EUR, INCOME: Currency.EUR, WORLD: Currency.EUR}
+
+
+def account_kind(key: str) -> tuple[str, Currency, str | None]:
+    """(kind, currency, owner id) of an account key; refuses keys outside the chart."""
+    if key in _FIXED:
+        return key.split(":")[0] if key != WORLD else "world", _FIXED[key], None
+    prefix, _, owner = key.partition(":")
+    if prefix not in _PREFIXES or not owner:
+        raise ValueError(f"not an account key: {key!r}")
+    return prefix, _PREFIXES[prefix], owner
+
+
+class TxKind(str, enum.Enum):
+    SPEND = "spend"
+    SAVE = "save"
+    TOPUP = "topup"
+    CASHOUT = "cashout"
+    REMIT = "remit"  # a merchant hands in the euros of top-ups taken at its till
+    GRANT = "grant"
+    EXPIRY = "expiry"
+    REFUND = "refund"
+    VOID = "void"
+    REVERSAL = "reversal"  # an admin's correction of an earlier transaction
+    CLAIM = "claim"  # an unregistered card's suspense moves to the member it is issued to
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account: str
+    amount: Money
+
+    def __post_init__(self) -> None:
+        _, currency, _ = account_kind(self.account)
+        if currency is not self.amount.currency:
+            raise ValueError(f"{self.account} holds {currency.value}, posting is in {self.amount.currency.value}")
+        if self.amount.cents == 0:
+            raise ValueError("a posting of zero is no posting")
+
+
+class Unbalanced(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerTx:
+    tx_id: str
+    kind: TxKind
+    postings: tuple[Posting, ...]
+    created_ms: int
+    terminal_id: str | None = None
+    record_seq: int | None = None
+    card_id: str | None = None
+    merchant_id: str | None = None
+    reverses: str | None = None
+    request_id: str | None = None
+    memo: str = ""
+
+    def __post_init__(self) -> None:
+        if not 2 <= len(self.postings) <= MAX_POSTINGS_PER_TX:
+            raise Unbalanced(f"{self.tx_id}: {len(self.postings)} postings")
+        for currency, total in currency_totals(self.postings).items():
+            if total != 0:
+                raise Unbalanced(f"{self.tx_id}: {currency.value} postings sum to {total}, not zero")
+
+
+def currency_totals(postings: Iterable[Posting]) -> dict[Currency, int]:
+    totals: dict[Currency, int] = defaultdict(int)
+    for p in postings:
+        totals[p.amount.currency] += p.amount.cents
+    return dict(totals)
+
+
+def legs(*pairs: tuple[str, Money]) -> tuple[Posting, ...]:
+    """Postings from (account, amount) pairs, leaving out zero amounts."""
+    return tuple(Posting(acct, amount) for acct, amount in pairs if amount.cents != 0)
+
+
+def reversed_postings(postings: Sequence[Posting]) -> tuple[Posting, ...]:
+    return tuple(Posting(p.account, -p.amount) for p in postings)
+
+
+def post(conn: Connection, txs: Sequence[LedgerTx]) -> dict[str, int]:
+    """Write transactions, their postings and the balance changes; returns the change per account.
+
+    Balances are updated in sorted key order so concurrent writers on
+    PostgreSQL lock account rows in the same order and cannot deadlock.
+    """
+    if not txs:
+        return {}
+    conn.execute(s.transactions.insert(), [_tx_row(tx) for tx in txs])
+    conn.execute(s.postings.insert(), [
+        {"tx_id": tx.tx_id, "account": p.account, "currency": p.amount.currency.value,
+         "amount_cents": p.amount.cents, "kind": tx.kind.value, "created_ms": tx.created_ms}
+        for tx in txs for p in tx.postings
+    ])
+    deltas: dict[str, int] = defaultdict(int)
+    for tx in txs:
+        for p in tx.postings:
+            deltas[p.account] += p.amount.cents
+    keys = sorted(deltas)
+    ensure_accounts(conn, keys, txs[0].created_ms)
+    changed = [{"k": k, "d": deltas[k]} for k in keys if deltas[k] != 0]
+    if changed:
+        stmt = update(s.accounts).where(s.accounts.c.key == bindparam("k")).values(
+            balance_cents=s.accounts.c.balance_cents + bindparam("d"))
+        result = conn.execute(stmt, changed)
+        assert result.rowcount in (-1, len(changed)), (result.rowcount, len(changed))
+    return dict(deltas)
+
+
+def _tx_row(tx: LedgerTx) -> dict[str, object]:
+    return {"tx_id": tx.tx_id, "kind": tx.kind.value, "created_ms": tx.created_ms, "terminal_id": tx.terminal_id,
+            "record_seq": tx.record_seq, "card_id": tx.card_id, "merchant_id": tx.merchant_id,
+            "reverses": tx.reverses, "request_id": tx.request_id, "memo": tx.memo[:200]}
+
+
+def ensure_accounts(conn: Connection, keys: Sequence[str], now_ms: int) -> None:
+    rows = []
+    for key in sorted(keys):
+        kind, currency, owner = account_kind(key)
+        rows.append({"key": key, "kind": kind, "currency": currency.value, "owner_id": owner,
+                     "balance_cents": 0, "created_ms": now_ms})
+    if not rows:
+        return
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(insert(s.accounts).on_conflict_do_nothing(index_elements=["key"]), rows)
+
+
+def balance(conn: Connection, key: str) -> Money:
+    """One account's balance: a primary-key read, never a sum over history."""
+    _, currency, _ = account_kind(key)
+    cents = conn.execute(select(s.accounts.c.balance_cents).where(s.accounts.c.key == key)).scalar()
+    return Money(cents or 0, currency)
+
+
+def balances(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
+    keys = sorted(set(keys))
+    found: dict[str, int] = {}
+    for i in range(0, len(keys), 500):  # bounded IN lists
+        chunk = keys[i : i + 500]
+        found.update(conn.execute(select(s.accounts.c.key, s.accounts.c.balance_cents)
+                                  .where(s.accounts.c.key.in_(chunk))).tuples().all())
+    return {k: found.get(k, 0) for k in keys}
+
+
+def tx_postings(conn: Connection, tx_ids: Iterable[str]) -> dict[str, list[Posting]]:
+    ids = sorted(set(tx_ids))
+    out: dict[str, list[Posting]] = defaultdict(list)
+    for i in range(0, len(ids), 500):
+        rows = conn.execute(select(s.postings.c.tx_id, s.postings.c.account, s.postings.c.currency,
+                                   s.postings.c.amount_cents).where(s.postings.c.tx_id.in_(ids[i : i + 500]))
+                            .order_by(s.postings.c.id))
+        for tx_id, account, currency, cents in rows:
+            out[tx_id].append(Posting(account, Money(cents, Currency(currency))))
+    return dict(out)

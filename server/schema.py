@@ -1,0 +1,251 @@
+"""The server's tables (SQLAlchemy Core; the Alembic migrations create exactly these).
+
+Money columns are BIGINT cents. Identifiers made by people or terminals are
+short ASCII strings (at most 64). Postings, transactions and records are
+append-only: triggers in the migration refuse UPDATE and DELETE on them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger, Boolean, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, SmallInteger, String,
+    Table, Text, UniqueConstraint,
+)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+ID = 64  # longest identifier (codec.MAX_ID_LEN)
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+meta = Table(
+    "meta", metadata,
+    Column("key", String(ID), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+settings = Table(
+    "settings", metadata,
+    Column("key", String(ID), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+)
+
+members = Table(
+    "members", metadata,
+    Column("member_id", String(ID), primary_key=True),
+    Column("alias", String(80), nullable=False),
+    Column("name", String(200)),
+    Column("email", String(200)),
+    Column("phone", String(50)),
+    Column("address", String(300)),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("erased_ms", BigInteger),
+)
+
+member_groups = Table(
+    "member_groups", metadata,
+    Column("group_id", String(ID), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+group_members = Table(
+    "group_members", metadata,
+    Column("group_id", String(ID), ForeignKey("member_groups.group_id"), primary_key=True),
+    Column("member_id", String(ID), ForeignKey("members.member_id"), primary_key=True),
+    Index("ix_group_members_member", "member_id"),
+)
+
+cards = Table(
+    "cards", metadata,
+    Column("card_id", String(32), primary_key=True),  # hex of the 16-byte id
+    Column("member_id", String(ID), ForeignKey("members.member_id"), nullable=False),
+    Column("status", String(16), nullable=False),  # active | blocked | replaced
+    Column("blocked_reason", String(200)),
+    Column("replaced_by", String(32)),
+    Column("flagged_ms", BigInteger),  # offline overspend seen
+    Column("changed_version", BigInteger, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_cards_member", "member_id"),
+    Index("ix_cards_changed", "changed_version"),
+)
+
+merchants = Table(
+    "merchants", metadata,
+    Column("merchant_id", String(ID), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("category", String(ID), nullable=False),
+    Column("save_rate_bp", Integer, nullable=False),
+    Column("topup_allowed", Boolean, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+funders = Table(
+    "funders", metadata,
+    Column("funder_id", String(ID), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+terminals = Table(
+    "terminals", metadata,
+    Column("terminal_id", String(ID), primary_key=True),
+    Column("merchant_id", String(ID), ForeignKey("merchants.merchant_id"), nullable=False),
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("status", String(16), nullable=False),  # active | revoked | quarantined
+    Column("status_reason", String(200)),
+    Column("head_seq", BigInteger, nullable=False),
+    Column("head_hash", LargeBinary(32), nullable=False),
+    Column("enrolled_ms", BigInteger, nullable=False),
+    Column("last_seen_ms", BigInteger),
+)
+
+request_nonces = Table(
+    "request_nonces", metadata,
+    Column("terminal_id", String(ID), primary_key=True),
+    Column("nonce", String(32), primary_key=True),
+    Column("time_ms", BigInteger, nullable=False),
+    Index("ix_request_nonces_time", "time_ms"),
+)
+
+records = Table(
+    "records", metadata,
+    Column("terminal_id", String(ID), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("record_id", String(36), nullable=False, unique=True),
+    Column("hash", LargeBinary(32), nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("kind", SmallInteger, nullable=False),
+    Column("received_ms", BigInteger, nullable=False),
+)
+
+accounts = Table(
+    "accounts", metadata,
+    Column("key", String(2 * ID), primary_key=True),  # "member:m-17", "coop:reserve", ...
+    Column("kind", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("owner_id", String(ID)),
+    Column("balance_cents", BigInteger, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+transactions = Table(
+    "transactions", metadata,
+    Column("tx_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("terminal_id", String(ID)),
+    Column("record_seq", BigInteger),
+    Column("card_id", String(32)),
+    Column("merchant_id", String(ID)),
+    Column("reverses", String(64), unique=True),  # one reversal per transaction
+    Column("request_id", String(ID)),
+    Column("memo", String(200), nullable=False),
+    Index("ix_transactions_created", "created_ms"),
+)
+
+postings = Table(
+    "postings", metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("tx_id", String(64), nullable=False),
+    Column("account", String(2 * ID), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),  # the transaction's kind, for reports without a join
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_postings_account_time", "account", "created_ms"),
+    Index("ix_postings_tx", "tx_id"),
+    Index("ix_postings_time", "created_ms"),
+)
+
+budgets = Table(
+    "budgets", metadata,
+    Column("budget_id", String(ID), primary_key=True),
+    Column("funder_id", String(ID), ForeignKey("funders.funder_id"), nullable=False),
+    Column("owner_member_id", String(ID)),
+    Column("owner_group_id", String(ID)),
+    Column("label", String(120), nullable=False),
+    Column("categories", Text, nullable=False),  # JSON list
+    Column("expires_on", String(10), nullable=False),  # ISO date, last valid day
+    Column("status", String(16), nullable=False),  # active | expired
+    Column("granted_ms", BigInteger, nullable=False),
+    Index("ix_budgets_member", "owner_member_id"),
+    Index("ix_budgets_group", "owner_group_id"),
+)
+
+holds = Table(
+    "holds", metadata,
+    Column("auth_id", String(36), primary_key=True),
+    Column("request_id", String(ID), nullable=False),
+    Column("terminal_id", String(ID), nullable=False),
+    Column("card_id", String(32), nullable=False),
+    Column("account", String(2 * ID)),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # active | consumed | declined | expired
+    Column("reason", String(ID)),
+    Column("params_hash", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    UniqueConstraint("terminal_id", "request_id", name="uq_holds_terminal_request"),
+    Index("ix_holds_account_status", "account", "status"),
+)
+
+campaigns = Table(
+    "campaigns", metadata,
+    Column("campaign_id", String(ID), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("multiplier_bp", Integer, nullable=False),
+    Column("starts_on", String(10), nullable=False),
+    Column("ends_on", String(10), nullable=False),
+    Column("merchant_ids", Text, nullable=False),  # JSON list; empty = all
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("terminal_id", String(ID)),
+    Column("card_id", String(32)),
+    Column("detail", Text, nullable=False),  # JSON
+)
+
+admin_tokens = Table(
+    "admin_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("name", String(ID), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("revoked_ms", BigInteger),
+)
+
+admin_requests = Table(
+    "admin_requests", metadata,
+    Column("request_id", String(ID), primary_key=True),
+    Column("action", String(ID), nullable=False),
+    Column("params_hash", String(64), nullable=False),
+    Column("response", Text, nullable=False),  # JSON
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("actor", String(ID)),
+    Column("role", String(16)),
+    Column("method", String(8), nullable=False),
+    Column("path", String(300), nullable=False),
+    Column("action", String(ID)),
+    Column("request_id", String(ID)),
+    Column("status", Integer, nullable=False),
+    Column("detail", Text, nullable=False),  # JSON
+)
+
+APPEND_ONLY = ("postings", "transactions", "records", "audit_log")

@@ -1,0 +1,134 @@
+"""The per-terminal snapshot: full, or the delta since a version the terminal holds.
+
+Versions: every write that changes what a terminal should know about a card
+takes the next value of the `data_version` counter (after its ledger
+writes, so the counter row is locked only at the end of the transaction)
+and stamps the affected cards with it. Because the counter is one row,
+versions are handed out in commit order; a reader takes the counter first
+and then the cards changed after the terminal's version, so nothing
+committed at or below the version it reports can be missed (a card seen
+twice is harmless: deltas replace whole cards).
+
+Merchant, rates, limits, campaigns and issuer keys are small and go whole in
+every delta. A delta larger than MAX_DELTA_CARDS, or asked for a version the
+server does not know (newer than its own, after a restore), is answered
+with a full snapshot instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Iterable
+
+from sqlalchemy import Connection, func, select
+
+from floreyn.server import ledger, state
+from floreyn.server import schema as s
+from floreyn.server.errors import NotFound
+from floreyn.sync.snapshot import (
+    MAX_DELTA_CARDS, SNAPSHOT_VERSION, BudgetInfo, Campaign, CardInfo, MerchantConfig, Snapshot, SnapshotDelta,
+)
+
+
+def build(conn: Connection, terminal_id: str, since: int | None, now_ms: int) -> Snapshot | SnapshotDelta:
+    version = state.current_version(conn)  # first: see the module docstring
+    term = conn.execute(select(s.terminals.c.merchant_id).where(s.terminals.c.terminal_id == terminal_id)).first()
+    if term is None:
+        raise NotFound(what="terminal", id=terminal_id)
+    merchant = merchant_config(conn, term.merchant_id)
+    cfg = state.get_settings(conn)
+    today = state.local_date(now_ms).isoformat()
+    campaigns = active_campaigns(conn, term.merchant_id, today)
+    delta_rows = None
+    if since is not None and 0 <= since <= version:
+        count = conn.execute(select(func.count()).select_from(s.cards)
+                             .where(s.cards.c.changed_version > since)).scalar_one()
+        if count <= MAX_DELTA_CARDS:
+            delta_rows = conn.execute(select(s.cards).where(s.cards.c.changed_version > since)).all()
+    common = dict(version=SNAPSHOT_VERSION, terminal_id=terminal_id, snapshot_version=version,
+                  server_time_ms=now_ms, merchant=merchant, rates=cfg.rates, limits=cfg.limits,
+                  campaigns=campaigns, issuer_keys=cfg.issuer_keys)
+    if delta_rows is not None:
+        assert since is not None
+        cards = card_infos(conn, delta_rows, merchant.category, today, cfg.limits.cumulative_cents)
+        return SnapshotDelta(base_version=since, cards=cards, **common)  # type: ignore[arg-type]
+    rows = conn.execute(select(s.cards).order_by(s.cards.c.card_id)).all()
+    cards = card_infos(conn, rows, merchant.category, today, cfg.limits.cumulative_cents)
+    return Snapshot(cards=cards, blocklist=tuple(c.card_id for c in cards if c.blocked),
+                    **common)  # type: ignore[arg-type]
+
+
+def merchant_config(conn: Connection, merchant_id: str) -> MerchantConfig:
+    m = conn.execute(select(s.merchants).where(s.merchants.c.merchant_id == merchant_id)).first()
+    if m is None:
+        raise NotFound(what="merchant", id=merchant_id)
+    return MerchantConfig(merchant_id=m.merchant_id, name=m.name, category=m.category,
+                          save_rate_bp=m.save_rate_bp, topup_allowed=bool(m.topup_allowed))
+
+
+def active_campaigns(conn: Connection, merchant_id: str, today: str) -> tuple[Campaign, ...]:
+    out = []
+    for c in conn.execute(select(s.campaigns).where(s.campaigns.c.ends_on >= today)
+                          .order_by(s.campaigns.c.campaign_id)):
+        merchants = tuple(json.loads(c.merchant_ids))
+        if not merchants or merchant_id in merchants:
+            out.append(Campaign(campaign_id=c.campaign_id, name=c.name, multiplier_bp=c.multiplier_bp,
+                                starts_on=c.starts_on, ends_on=c.ends_on, merchant_ids=merchants))
+    return tuple(out)
+
+
+def _chunks(values: list[str], n: int = 500) -> Iterable[list[str]]:
+    for i in range(0, len(values), n):
+        yield values[i : i + n]
+
+
+def member_budgets(conn: Connection, member_ids: list[str], today: str) -> dict[str, list]:  # type: ignore[type-arg]
+    """Live budgets each member may draw on: their own and their groups'."""
+    groups_of: dict[str, list[str]] = defaultdict(list)
+    for chunk in _chunks(member_ids):
+        for gid, mid in conn.execute(select(s.group_members.c.group_id, s.group_members.c.member_id)
+                                     .where(s.group_members.c.member_id.in_(chunk))):
+            groups_of[mid].append(gid)
+    group_ids = sorted({g for gs in groups_of.values() for g in gs})
+    live = (s.budgets.c.status == "active") & (s.budgets.c.expires_on >= today)
+    by_member: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]
+    by_group: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]
+    for chunk in _chunks(member_ids):
+        for b in conn.execute(select(s.budgets).where(live, s.budgets.c.owner_member_id.in_(chunk))):
+            by_member[b.owner_member_id].append(b)
+    for chunk in _chunks(group_ids):
+        for b in conn.execute(select(s.budgets).where(live, s.budgets.c.owner_group_id.in_(chunk))):
+            by_group[b.owner_group_id].append(b)
+    return {mid: by_member.get(mid, []) + [b for g in groups_of.get(mid, []) for b in by_group.get(g, [])]
+            for mid in member_ids}
+
+
+def card_infos(conn: Connection, rows: list, category: str, today: str, cap_cents: int  # type: ignore[type-arg]
+               ) -> tuple[CardInfo, ...]:
+    member_ids = sorted({r.member_id for r in rows})
+    aliases: dict[str, str] = {}
+    for chunk in _chunks(member_ids):
+        aliases.update(conn.execute(select(s.members.c.member_id, s.members.c.alias)
+                                    .where(s.members.c.member_id.in_(chunk))).tuples().all())
+    budgets = member_budgets(conn, member_ids, today)
+    keys = [ledger.member_acct(m) for m in member_ids]
+    keys += [ledger.budget_acct(b.budget_id) for bs in budgets.values() for b in bs]
+    balances = ledger.balances(conn, keys)
+    out = []
+    for r in sorted(rows, key=lambda r: r.card_id):
+        blocked = r.status != "active"
+        wallet = balances[ledger.member_acct(r.member_id)]
+        # Offline a card may spend what it holds, up to the cumulative limit; a flagged card nothing.
+        allowance = 0 if blocked or r.flagged_ms else max(0, min(wallet, cap_cents))
+        usable = []
+        for b in budgets.get(r.member_id, []):
+            cats = tuple(json.loads(b.categories))
+            remaining = balances[ledger.budget_acct(b.budget_id)]
+            if remaining > 0 and (not cats or category in cats):
+                usable.append(BudgetInfo(budget_id=b.budget_id, label=b.label, categories=cats,
+                                         expires_on=b.expires_on, remaining_cents=remaining, funder=b.funder_id))
+        out.append(CardInfo(card_id=r.card_id, alias=aliases.get(r.member_id, ""), blocked=blocked,
+                            offline_allowance_cents=allowance,
+                            budgets=tuple(sorted(usable, key=lambda b: b.budget_id)) if not blocked else ()))
+    return tuple(out)

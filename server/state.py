@@ -1,0 +1,106 @@
+"""Small shared server state: the clock, the data version, settings and alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final, Iterable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, select, update
+
+from floreyn.money import ExchangeRates
+from floreyn.server import schema as s
+from floreyn.sync.snapshot import OfflineLimits
+
+TZ: Final = ZoneInfo("Europe/Amsterdam")  # budgets expire and campaigns end on Amersfoort's calendar
+MAX_ALERT_DETAIL: Final = 4_000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def local_date(ms: int) -> dt.date:
+    return dt.datetime.fromtimestamp(ms / 1000, TZ).date()
+
+
+def day_start_ms(day: dt.date) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=TZ).timestamp() * 1000)
+
+
+# -- data version --------------------------------------------------------------------
+
+
+def bump_version(conn: Connection) -> int:
+    """Next data version. Taken after the ledger writes of a transaction, so the counter row
+    is locked only briefly; versions then follow commit order (see snapshots)."""
+    conn.execute(update(s.meta).where(s.meta.c.key == "data_version").values(value=s.meta.c.value + 1))
+    return int(conn.execute(select(s.meta.c.value).where(s.meta.c.key == "data_version")).scalar_one())
+
+
+def current_version(conn: Connection) -> int:
+    return int(conn.execute(select(s.meta.c.value).where(s.meta.c.key == "data_version")).scalar_one())
+
+
+def touch_members(conn: Connection, version: int, member_ids: Iterable[str]) -> None:
+    """Mark the cards of these members changed, so the next snapshot delta carries them."""
+    ids = sorted(set(member_ids))
+    for i in range(0, len(ids), 500):
+        conn.execute(update(s.cards).where(s.cards.c.member_id.in_(ids[i : i + 500]))
+                     .values(changed_version=version))
+
+
+def touch_all_cards(conn: Connection, version: int) -> None:
+    conn.execute(update(s.cards).values(changed_version=version))
+
+
+# -- settings ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    rates: ExchangeRates = ExchangeRates()
+    limits: OfflineLimits = OfflineLimits()
+    overspend_block_cents: int = 1_000  # a card more than fl 10,00 below zero is blocked
+    hold_ttl_s: int = 15 * 60  # an online authorization reserves the amount this long
+    issuer_keys: tuple[str, ...] = field(default_factory=tuple)
+
+
+def get_settings(conn: Connection) -> Settings:
+    stored = dict(conn.execute(select(s.settings.c.key, s.settings.c.value)).tuples().all())
+    base = Settings()
+    return Settings(
+        rates=ExchangeRates(**json.loads(stored["rates"])) if "rates" in stored else base.rates,
+        limits=OfflineLimits(**json.loads(stored["limits"])) if "limits" in stored else base.limits,
+        overspend_block_cents=int(stored.get("overspend_block_cents", base.overspend_block_cents)),
+        hold_ttl_s=int(stored.get("hold_ttl_s", base.hold_ttl_s)),
+        issuer_keys=tuple(json.loads(stored["issuer_keys"])) if "issuer_keys" in stored else (),
+    )
+
+
+def settings_dict(cfg: Settings) -> dict[str, Any]:
+    return {"rates": asdict(cfg.rates), "limits": asdict(cfg.limits),
+            "overspend_block_cents": cfg.overspend_block_cents, "hold_ttl_s": cfg.hold_ttl_s,
+            "issuer_keys": list(cfg.issuer_keys)}
+
+
+def put_setting(conn: Connection, key: str, value: Any) -> None:
+    text = json.dumps(value, sort_keys=True)
+    if conn.execute(select(s.settings.c.key).where(s.settings.c.key == key)).first():
+        conn.execute(update(s.settings).where(s.settings.c.key == key).values(value=text))
+    else:
+        conn.execute(s.settings.insert().values(key=key, value=text))
+
+
+# -- alerts --------------------------------------------------------------------------
+
+
+def alert(conn: Connection, kind: str, at_ms: int, *, terminal_id: str | None = None,
+          card_id: str | None = None, **detail: Any) -> None:
+    """Something the cooperative must look at (fork, bad signature, overspend...)."""
+    text = json.dumps(detail, sort_keys=True, default=str)[:MAX_ALERT_DETAIL]
+    conn.execute(s.alerts.insert().values(at_ms=at_ms, kind=kind, terminal_id=terminal_id, card_id=card_id,
+                                          detail=text))

@@ -1,0 +1,431 @@
+"""The terminal's side of the sync protocol: a signed HTTP client and the background worker.
+
+SyncClient makes one signed request per call (sync/auth.py) and turns every
+network or server failure into one small error family, here and nowhere else:
+
+    SyncError            base (code "sync")
+    ├─ SyncUnreachable   no connection (server down, no network, DNS)
+    ├─ SyncTimeout       the server did not answer within timeout_s
+    ├─ SyncRefused       the server answered with a refusal (.server_code, .status)
+    ├─ SyncAuthFailed    the server does not accept this terminal's credentials
+    └─ SyncBadResponse   an answer that is unsigned, forged, too large or unreadable
+
+SyncWorker is the only thing on a terminal that waits on the network: a
+daemon thread that uploads waiting records in bounded batches, fetches the
+snapshot (a delta when it can), and retries with a bounded, jittered backoff.
+The till reads `worker.state` (never blocks) and may call `request_sync()`
+after a sale to wake it early.
+
+server_key: the server's Ed25519 public key, given at enrollment. When None,
+the client pins the key the server's /v1/health announces on first contact
+(trust on first use) and verifies every answer with it from then on.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Final, Protocol
+
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from floreyn import keys
+from floreyn.errors import FloreynError
+from floreyn.sync import auth
+from floreyn.sync.record import decode
+from floreyn.sync.snapshot import (
+    MAX_SNAPSHOT_BYTES, Snapshot, SnapshotDeltaMismatch, SnapshotError, apply_delta, verify_delta, verify_snapshot,
+)
+
+log = logging.getLogger("floreyn.sync")
+MAX_UPLOAD_BATCH: Final = 500  # the server's limit per upload
+MAX_RESPONSE_BYTES: Final = MAX_SNAPSHOT_BYTES + 64 * 1024
+H_SNAPSHOT_KIND: Final = "X-Floreyn-Snapshot-Kind"
+H_SNAPSHOT_SIGNATURE: Final = "X-Floreyn-Snapshot-Signature"
+
+
+# -- the error family ----------------------------------------------------------------
+
+
+class SyncError(FloreynError):
+    code = "sync"
+    nl = "Synchroniseren met de server is niet gelukt."
+    en = "Synchronising with the server failed."
+
+
+class SyncUnreachable(SyncError):
+    code = "sync_unreachable"
+    nl = "De server is niet bereikbaar. De kassa werkt offline door."
+    en = "The server cannot be reached. The till keeps working offline."
+
+
+class SyncTimeout(SyncError):
+    code = "sync_timeout"
+    nl = "De server antwoordt niet op tijd. De kassa werkt offline door."
+    en = "The server did not answer in time. The till keeps working offline."
+
+
+class SyncRefused(SyncError):
+    code = "sync_refused"
+    nl = "De server weigert: {message}"
+    en = "The server refused: {message}"
+
+    @property
+    def server_code(self) -> str:
+        return str(self.params.get("server_code", ""))
+
+    @property
+    def status(self) -> int:
+        return int(self.params.get("status", 0))
+
+
+class SyncAuthFailed(SyncRefused):
+    code = "sync_auth_failed"
+    nl = "De server herkent deze kassa niet ({server_code}). Neem contact op met de coöperatie."
+    en = "The server does not accept this terminal ({server_code}). Contact the cooperative."
+
+
+class SyncBadResponse(SyncError):
+    code = "sync_bad_response"
+    nl = "Onbetrouwbaar of onleesbaar antwoord van de server: {detail}."
+    en = "Untrustworthy or unreadable answer from the server: {detail}."
+
+
+# -- results -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UploadAck:
+    acked_seq: int  # the server holds every record up to here; the outbox may mark them sent
+    accepted: int = 0
+    duplicates: int = 0
+    waiting: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    approved: bool
+    reason: str | None  # None when approved; else card_unknown, card_blocked, card_flagged, insufficient_funds, ...
+    auth_id: str
+    result: str = "created"  # "exists" when the same request_id was answered before
+
+
+class Outbox(Protocol):
+    """What the terminal's store offers the worker (called from the worker's thread)."""
+
+    def unsent(self, limit: int) -> list[bytes]: ...  # signed raw records not yet acknowledged, ascending seq
+
+    def acknowledge(self, up_to_seq: int) -> None: ...
+
+    def store_snapshot(self, snapshot: Snapshot) -> None: ...
+
+    def current_snapshot(self) -> Snapshot | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    status: int
+    headers: Any
+    content: bytes
+
+    def json(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.content)
+        except ValueError:
+            raise SyncBadResponse(detail="not JSON") from None
+        if not isinstance(data, dict):
+            raise SyncBadResponse(detail="not a JSON object")
+        return data
+
+
+# -- the client ----------------------------------------------------------------------
+
+
+class SyncClient:
+    def __init__(self, base_url: str, terminal_id: str, key: Ed25519PrivateKey,
+                 server_key: Ed25519PublicKey | None, session: requests.Session | None = None,
+                 timeout_s: float = 5.0, clock: auth.ServerClock | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.terminal_id = terminal_id
+        self.key = key
+        self.server_key = server_key
+        self.session = session or requests.Session()
+        self.timeout_s = timeout_s
+        self.clock = clock or auth.ServerClock()
+        self._last: Snapshot | None = None
+
+    def server_time_ms(self) -> int:
+        """The server's time as this terminal best knows it (see auth.ServerClock)."""
+        return self.clock.now_ms()
+
+    # -- calls ---------------------------------------------------------------------
+
+    def upload(self, raws: list[bytes]) -> UploadAck:
+        if len(raws) > MAX_UPLOAD_BATCH:
+            raise ValueError(f"upload at most {MAX_UPLOAD_BATCH} records at a time")
+        body = json.dumps({"records": [base64.b64encode(r).decode("ascii") for r in raws]}).encode()
+        data = self._call("POST", "/v1/terminal/upload", body).json()
+        try:
+            return UploadAck(int(data["acked_seq"]), int(data["accepted"]), int(data["duplicates"]),
+                             int(data["waiting"]))
+        except (KeyError, TypeError, ValueError):
+            raise SyncBadResponse(detail="upload answer lacks acked_seq") from None
+
+    def snapshot(self, since_version: int | None = None, base: Snapshot | None = None) -> Snapshot:
+        """The current snapshot, verified with the server key.
+
+        With a base (or since_version matching the last snapshot this client
+        returned), the server may answer a delta, which is merged onto it.
+        """
+        base = base or (self._last if since_version is not None else None)
+        if base is not None and since_version is None:
+            since_version = base.snapshot_version
+        if base is not None and base.snapshot_version != since_version:
+            base = None
+        if base is None:
+            since_version = None
+        try:
+            snap = self._fetch_snapshot(since_version, base)
+        except SnapshotDeltaMismatch:
+            snap = self._fetch_snapshot(None, None)
+        if snap.terminal_id != self.terminal_id:
+            raise SyncBadResponse(detail=f"snapshot is for terminal {snap.terminal_id}")
+        self._last = snap
+        return snap
+
+    def _fetch_snapshot(self, since: int | None, base: Snapshot | None) -> Snapshot:
+        path = "/v1/terminal/snapshot" + (f"?since={since}" if since is not None else "")
+        reply = self._call("GET", path)
+        kind = reply.headers.get(H_SNAPSHOT_KIND)
+        try:
+            signature = bytes.fromhex(reply.headers.get(H_SNAPSHOT_SIGNATURE, ""))
+        except ValueError:
+            raise SyncBadResponse(detail="snapshot signature is not hex") from None
+        server_key = self._server_key()
+        try:
+            if kind == "full":
+                return verify_snapshot(reply.content, signature, server_key)
+            if kind == "delta" and base is not None:
+                return apply_delta(base, verify_delta(reply.content, signature, server_key))
+        except SnapshotDeltaMismatch:
+            raise
+        except SnapshotError as exc:
+            raise SyncBadResponse(detail=exc.message("en")) from None
+        raise SyncBadResponse(detail=f"unexpected snapshot kind {kind!r}")
+
+    def authorize_spend(self, card_hex: str, amount_cents: int, request_id: str,
+                        budget_id: str | None = None) -> Authorization:
+        body = {"card_id": card_hex, "amount_cents": amount_cents, "request_id": request_id}
+        if budget_id is not None:
+            body["budget_id"] = budget_id
+        data = self._call("POST", "/v1/terminal/authorize", json.dumps(body).encode()).json()
+        try:
+            return Authorization(bool(data["approved"]), data.get("reason"), str(data["auth_id"]),
+                                 str(data.get("result", "created")))
+        except (KeyError, TypeError):
+            raise SyncBadResponse(detail="authorization answer incomplete") from None
+
+    def card_summary(self, card_hex: str) -> dict[str, Any]:
+        """{card_id, alias, balance_cents, budgets, blocked, flagged}."""
+        return self._call("GET", f"/v1/terminal/cards/{card_hex}").json()
+
+    # -- transport: the one place network errors are translated ----------------------
+
+    def _server_key(self) -> Ed25519PublicKey:
+        if self.server_key is None:  # trust on first use, then pinned for this client's life
+            reply = self._send("GET", "/v1/health", b"", {})
+            try:
+                self.server_key = keys.public_from_raw(bytes.fromhex(reply.json()["server_key"]))
+            except (KeyError, ValueError, TypeError):
+                raise SyncBadResponse(detail="health answer has no server key") from None
+        return self.server_key
+
+    def _call(self, method: str, path: str, body: bytes = b"") -> _Reply:
+        server_key = self._server_key()
+        for attempt in (1, 2):
+            headers = auth.sign_request(self.key, method, path, self.terminal_id, body, self.clock.now_ms())
+            if body:
+                headers["Content-Type"] = "application/json"
+            reply = self._send(method, path, body, headers)
+            server_time = self._server_time(reply)
+            if not auth.verify_response(server_key, reply.headers.get(auth.H_RESPONSE_SIGNATURE),
+                                        headers[auth.H_NONCE], reply.status, server_time, reply.content):
+                raise SyncBadResponse(detail="the answer is not signed by the server")
+            self.clock.observe(server_time)
+            if reply.status == 200:
+                return reply
+            code, message = self._refusal(reply)
+            if reply.status == 401 and code == auth.AuthClockSkew.code and attempt == 1:
+                continue  # the clock now follows the server's; the retry is inside the window
+            if reply.status == 401 or code in ("terminal_revoked", "terminal_quarantined", "terminal_forked"):
+                raise SyncAuthFailed(server_code=code, status=reply.status, message=message)
+            raise SyncRefused(server_code=code, status=reply.status, message=message)
+        raise AssertionError("unreachable")
+
+    def _send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> _Reply:
+        try:
+            with self.session.request(method, self.base_url + path, data=body or None, headers=headers,
+                                      timeout=self.timeout_s, stream=True) as resp:
+                content = bytearray()
+                for chunk in resp.iter_content(64 * 1024):
+                    content += chunk
+                    if len(content) > MAX_RESPONSE_BYTES:
+                        raise SyncBadResponse(detail="answer too large")
+                return _Reply(resp.status_code, resp.headers, bytes(content))
+        except requests.Timeout:
+            raise SyncTimeout() from None
+        except requests.RequestException as exc:
+            if "timed out" in str(exc):  # a read timeout mid-body surfaces as a ConnectionError
+                raise SyncTimeout() from None
+            raise SyncUnreachable(detail=type(exc).__name__) from None
+
+    @staticmethod
+    def _server_time(reply: _Reply) -> int:
+        text = reply.headers.get(auth.H_SERVER_TIME, "")
+        if not text.isdigit():
+            raise SyncBadResponse(detail="no server time in the answer")
+        return int(text)
+
+    @staticmethod
+    def _refusal(reply: _Reply) -> tuple[str, str]:
+        try:
+            data = json.loads(reply.content)
+            return str(data.get("error", "unknown")), str(data.get("message_nl") or data.get("message", ""))
+        except (ValueError, AttributeError):
+            return f"http_{reply.status}", ""
+
+
+# -- the background worker -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    last_sync_ms: int | None = None  # server time of the last complete sync
+    waiting: int = 0  # records not yet acknowledged by the server
+    snapshot_age_s: int | None = None  # age of the snapshot the till works from
+    online: bool = False  # the last attempt reached the server and completed
+    last_error: str | None = None  # code of the last failure (SyncError codes), None after a success
+    last_error_message: str | None = None  # Dutch, for the shopkeeper
+    acked_seq: int = 0
+    snapshot_version: int | None = None
+
+
+class SyncWorker:
+    def __init__(self, outbox: Outbox, client: SyncClient, *, batch_size: int = 200, max_batches: int = 25,
+                 interval_s: float = 30.0, backoff_min_s: float = 1.0, backoff_max_s: float = 60.0,
+                 on_state: Callable[[SyncState], None] | None = None) -> None:
+        if not 1 <= batch_size <= MAX_UPLOAD_BATCH:
+            raise ValueError(f"batch_size must be 1..{MAX_UPLOAD_BATCH}")
+        self.outbox = outbox
+        self.client = client
+        self.batch_size = batch_size
+        self.max_batches = max_batches  # per round, so one round is bounded in time too
+        self.interval_s = interval_s
+        self.backoff_min_s = backoff_min_s
+        self.backoff_max_s = backoff_max_s
+        self.on_state = on_state  # called on the worker thread; a UI must hop to its own thread
+        self._state = SyncState()
+        self._failures = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._round = threading.Lock()  # run_once from a test and from the thread never overlap
+        self._thread: threading.Thread | None = None
+
+    @property
+    def state(self) -> SyncState:
+        return self._state  # an immutable value swapped whole: safe to read from any thread
+
+    def run_once(self) -> SyncState:
+        """One round: upload what waits (bounded), then refresh the snapshot. Never raises."""
+        with self._round:
+            try:
+                acked = self._upload_all()
+                snap = self.client.snapshot(base=self.outbox.current_snapshot())
+                self.outbox.store_snapshot(snap)
+                self._failures = 0
+                self._set(online=True, last_error=None, last_error_message=None, acked_seq=acked,
+                          last_sync_ms=self.client.server_time_ms(), snapshot_version=snap.snapshot_version)
+            except SyncError as exc:
+                self._failures += 1
+                self._set(online=False, last_error=exc.code, last_error_message=exc.message("nl"))
+            except Exception as exc:  # a bug in the store or here: report it, keep the thread alive
+                log.exception("sync round failed")
+                self._failures += 1
+                self._set(online=False, last_error="sync_internal", last_error_message=str(exc)[:200])
+            return self._state
+
+    def _upload_all(self) -> int:
+        acked = self._state.acked_seq
+        for _ in range(self.max_batches):
+            raws = self.outbox.unsent(self.batch_size)
+            if not raws:
+                break
+            ack = self.client.upload(raws)
+            if ack.acked_seq > 0:
+                self.outbox.acknowledge(ack.acked_seq)
+            last_seq = decode(raws[-1]).record.seq
+            if ack.acked_seq < last_seq:
+                break  # the server waits for something earlier, or took part; next round resends
+            acked = max(acked, ack.acked_seq)
+            if len(raws) < self.batch_size:
+                break
+        return max(acked, self._state.acked_seq)
+
+    def _set(self, **changes: Any) -> None:
+        snap = None
+        try:
+            snap = self.outbox.current_snapshot()
+            waiting = self._count_waiting()
+        except Exception:
+            waiting = self._state.waiting
+        age = None
+        if snap is not None:
+            age = max(0, (self.client.server_time_ms() - snap.server_time_ms) // 1000)
+        self._state = replace(self._state, waiting=waiting, snapshot_age_s=age, **changes)
+        if self.on_state is not None:
+            try:
+                self.on_state(self._state)
+            except Exception:
+                log.exception("on_state callback failed")
+
+    def _count_waiting(self) -> int:
+        count = getattr(self.outbox, "count_unsent", None)  # optional: an exact count if the store has one
+        if callable(count):
+            return int(count())
+        return len(self.outbox.unsent(self.batch_size))  # at least this many (capped at one batch)
+
+    def next_delay_s(self) -> float:
+        if self._failures == 0:
+            return self.interval_s
+        delay = min(self.backoff_max_s, self.backoff_min_s * 2 ** min(self._failures - 1, 16))
+        return delay * random.uniform(0.5, 1.0)  # jitter: a market's tills do not retry in step
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.run_once()
+            self._wake.wait(self.next_delay_s())
+            self._wake.clear()
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="floreyn-sync", daemon=True)
+        self._thread.start()
+
+    def request_sync(self) -> None:
+        """Wake the worker now (after a sale); returns at once."""
+        self._wake.set()
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        """Stop the thread; waits at most timeout_s (default: the client timeout plus a second)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s if timeout_s is not None else self.client.timeout_s * 2 + 1)

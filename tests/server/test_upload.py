@@ -1,0 +1,234 @@
+"""Upload over real HTTP: idempotence, gaps, forks, bad records, and what each record kind posts."""
+
+import json
+import time
+import uuid
+
+import pytest
+import requests
+
+from floreyn.sync import auth
+from floreyn.sync.client import SyncAuthFailed, SyncClient, SyncRefused
+from floreyn.sync.record import Kind, with_fields
+
+
+def alerts(srv, kind, terminal_id=None):
+    found = srv.admin("GET", "/v1/admin/alerts", kind=kind, limit=1000)["alerts"]
+    return [a for a in found if terminal_id is None or a["terminal_id"] == terminal_id]
+
+
+def test_upload_posts_each_record_once_however_batches_are_split_or_repeated(srv, world):
+    member, card = world.member(eur_cents=10_000)
+    term = world.terminal()
+    for i in range(12):
+        term.spend(card, 100 + i)
+    client = term.client(srv)
+    raws = term.raws
+    assert client.upload(raws[:5]).acked_seq == 5
+    again = client.upload(raws[:5])
+    assert (again.acked_seq, again.accepted, again.duplicates) == (5, 0, 5)
+    split = client.upload(raws[3:9])  # overlaps the first batch
+    assert (split.acked_seq, split.accepted, split.duplicates) == (9, 4, 2)
+    last = client.upload(list(reversed(raws)))  # order within a batch does not matter
+    assert (last.acked_seq, last.accepted) == (12, 3)
+    assert client.upload(raws).acked_seq == 12
+    spent = sum(100 + i for i in range(12))
+    assert world.balance(f"member:{member}") == 10_000 - spent
+    assert world.balance(f"merchant:{term.merchant_id}") == spent
+
+
+def test_records_after_a_gap_wait_for_the_missing_ones(srv, world):
+    _, card = world.member(eur_cents=5_000)
+    term = world.terminal()
+    for _ in range(6):
+        term.spend(card, 10)
+    client = term.client(srv)
+    raws = term.raws
+    ack = client.upload(raws[:3] + raws[4:])  # seq 4 missing
+    assert (ack.acked_seq, ack.accepted, ack.waiting) == (3, 3, 2)
+    assert client.upload(raws[3:4]).acked_seq == 4  # 5 and 6 were not kept: they must come again
+    assert client.upload(raws[4:]).acked_seq == 6
+    assert world.balance(f"merchant:{term.merchant_id}") == 60
+
+
+def test_fork_quarantines_the_terminal_and_raises_an_alert(srv, world):
+    _, card = world.member(eur_cents=5_000)
+    term = world.terminal()
+    first = term.spend(card, 100)
+    client = term.client(srv)
+    client.upload([first.raw])
+    forged = with_fields(first.record, fl_cents=1).sign(term.key)  # same seq, other content
+    with pytest.raises(SyncAuthFailed) as refused:
+        client.upload([forged.raw])
+    assert refused.value.server_code == "terminal_forked" and refused.value.status == 409
+    assert srv.admin("GET", f"/v1/admin/terminals/{term.terminal_id}")["status"] == "quarantined"
+    assert len(alerts(srv, "fork", term.terminal_id)) == 1
+    with pytest.raises(SyncAuthFailed) as again:  # from now on every request is refused
+        client.upload([first.raw])
+    assert again.value.server_code == "terminal_quarantined"
+    assert world.balance(f"merchant:{term.merchant_id}") == 100  # the forged record posted nothing
+
+
+def test_two_records_with_one_seq_in_one_batch_are_a_fork(srv, world):
+    _, card = world.member(eur_cents=5_000)
+    term = world.terminal()
+    one = term.spend(card, 100)
+    other = with_fields(one.record, fl_cents=200).sign(term.key)
+    with pytest.raises(SyncAuthFailed):
+        term.client(srv).upload([one.raw, other.raw])
+    assert world.balance(f"merchant:{term.merchant_id}") == 0
+
+
+def test_bad_record_signature_refuses_the_batch_and_posts_nothing(srv, world):
+    _, card = world.member(eur_cents=5_000)
+    term = world.terminal()
+    good = term.spend(card, 100)
+    bad = term.spend(card, 200)
+    tampered = bad.raw[:-1] + bytes([bad.raw[-1] ^ 1])
+    with pytest.raises(SyncRefused) as refused:
+        term.client(srv).upload([good.raw, tampered])
+    assert refused.value.server_code == "record_bad_signature" and refused.value.status == 422
+    assert world.balance(f"merchant:{term.merchant_id}") == 0
+    assert srv.admin("GET", f"/v1/admin/terminals/{term.terminal_id}")["head_seq"] == 0
+    assert len(alerts(srv, "bad_signature", term.terminal_id)) == 1
+
+
+def test_records_of_another_terminal_or_merchant_are_refused(srv, world):
+    _, card = world.member(eur_cents=5_000)
+    term, other = world.terminal(), world.terminal()
+    with pytest.raises(SyncRefused) as wrong_terminal:
+        term.client(srv).upload([other.spend(card, 100).raw])
+    assert wrong_terminal.value.server_code == "record_refused"
+    term.record(Kind.SPEND, card_id=bytes.fromhex(card), fl_cents=100, merchant_id=other.merchant_id)
+    with pytest.raises(SyncRefused) as wrong_merchant:
+        term.client(srv).upload(term.raws)
+    assert wrong_merchant.value.server_code == "record_refused"
+    assert world.balance(f"merchant:{other.merchant_id}") == 0
+
+
+def test_malformed_records_and_oversized_batches_are_refused(srv, world):
+    term = world.terminal()
+    client = term.client(srv)
+    with pytest.raises(SyncRefused) as garbage:
+        client.upload([b"FLR\x01" + bytes(100)])
+    assert garbage.value.status == 422
+    with pytest.raises(ValueError):
+        client.upload([b"x"] * 501)  # the client refuses before sending
+    body = json.dumps({"records": ["AAAA"] * 501}).encode()
+    resp = signed_post(srv, term, "/v1/terminal/upload", body)
+    assert resp.status_code == 422 and resp.json()["error"] == "request_invalid"
+    resp = signed_post(srv, term, "/v1/terminal/upload", json.dumps({"records": ["not base64!"]}).encode())
+    assert resp.status_code == 422
+
+
+def signed_post(srv, term, path, body, *, time_ms=None, nonce=None, headers=None):
+    h = auth.sign_request(term.key, "POST", path, term.terminal_id, body,
+                          int(time.time() * 1000) if time_ms is None else time_ms, nonce)
+    h["Content-Type"] = "application/json"
+    return requests.post(srv.base_url + path, data=body, headers={**h, **(headers or {})}, timeout=10)
+
+
+def test_request_authentication_refusals(srv, world):
+    term = world.terminal()
+    body = json.dumps({"records": []}).encode()
+    ok = signed_post(srv, term, "/v1/terminal/upload", body)
+    assert ok.status_code == 200 and ok.json()["acked_seq"] == 0
+    # The same request again: the nonce was seen.
+    replay = requests.post(srv.base_url + "/v1/terminal/upload", data=body, headers=ok.request.headers, timeout=10)
+    assert replay.status_code == 401 and replay.json()["error"] == "auth_replayed"
+    # Signed by another key.
+    impostor = world.terminal()
+    impostor.terminal_id = term.terminal_id
+    assert signed_post(srv, impostor, "/v1/terminal/upload", body).json()["error"] == "auth_bad_signature"
+    # Body changed after signing.
+    h = auth.sign_request(term.key, "POST", "/v1/terminal/upload", term.terminal_id, body, int(time.time() * 1000))
+    changed = requests.post(srv.base_url + "/v1/terminal/upload", data=b'{"records":[""]}', headers=h, timeout=10)
+    assert changed.status_code == 401 and changed.json()["error"] == "auth_bad_signature"
+    # A clock far off: refused with the server time, so the terminal can correct.
+    stale = signed_post(srv, term, "/v1/terminal/upload", body, time_ms=0)
+    assert stale.status_code == 401 and stale.json()["error"] == "auth_clock_skew"
+    assert abs(int(stale.headers[auth.H_SERVER_TIME]) - time.time() * 1000) < 60_000
+    # Unknown terminal, missing headers.
+    ghost = world.terminal()
+    ghost.terminal_id = "T-never-enrolled"
+    assert signed_post(srv, ghost, "/v1/terminal/upload", body).json()["error"] == "auth_unknown_terminal"
+    bare = requests.post(srv.base_url + "/v1/terminal/upload", data=body, timeout=10)
+    assert bare.status_code == 401 and bare.json()["error"] == "auth_missing"
+
+
+def test_terminal_without_clock_recovers_in_one_round_trip(srv, world):
+    _, card = world.member(eur_cents=1_000)
+    term = world.terminal()
+    term.spend(card, 50)
+    clock = auth.ServerClock(wall_ms=lambda: 0)  # a Pi that booted in 1970
+    client = SyncClient(srv.base_url, term.terminal_id, term.key, srv.public_key, clock=clock)
+    assert client.upload(term.raws).acked_seq == 1
+    assert clock.synced and abs(clock.now_ms() - time.time() * 1000) < 60_000
+
+
+def test_revoked_terminal_is_refused(srv, world):
+    term = world.terminal()
+    client = term.client(srv)
+    assert client.upload([]).acked_seq == 0
+    srv.admin("POST", f"/v1/admin/terminals/{term.terminal_id}/revoke", {"reason": "stolen"})
+    with pytest.raises(SyncAuthFailed) as refused:
+        client.upload([])
+    assert refused.value.server_code == "terminal_revoked" and refused.value.status == 403
+
+
+def test_offline_overspend_is_posted_flagged_and_blocked_beyond_the_threshold(srv, world):
+    member, card = world.member(eur_cents=1_000)
+    term = world.terminal()
+    client = term.client(srv)
+    term.spend(card, 1_500)  # 5,00 below zero: flagged, not blocked (threshold fl 10,00)
+    client.upload(term.raws)
+    assert world.balance(f"member:{member}") == -500
+    card_state = srv.admin("GET", f"/v1/admin/cards/{card}")
+    assert card_state["flagged"] and card_state["status"] == "active"
+    term.spend(card, 1_000)  # 15,00 below zero: blocked
+    client.upload(term.raws)
+    card_state = srv.admin("GET", f"/v1/admin/cards/{card}")
+    assert card_state["status"] == "blocked" and card_state["blocked_reason"] == "overspend"
+    report = srv.admin("GET", "/v1/admin/reports/overspend")
+    assert {"card_id": card, "balance_cents": -1500} .items() <= next(
+        c for c in report["cards"] if c["card_id"] == card).items()
+    assert world.balance(f"merchant:{term.merchant_id}") == 2_500
+
+
+def test_each_record_kind_posts_its_meaning(srv, world):
+    member, card = world.member(eur_cents=5_000)
+    term = world.terminal()
+    spend = term.spend(card, 1_000)
+    term.save(card, 125, eur_cents=2_500)
+    term.topup(card, 2_000, eur_cents=2_000)
+    term.refund(card, 400, spend)
+    doomed = term.spend(card, 700)
+    term.void(doomed)
+    term.void(doomed)  # a second void of the same record posts nothing
+    term.record(Kind.DAY_CLOSE)
+    assert term.client(srv).upload(term.raws).acked_seq == 8
+    assert world.balance(f"member:{member}") == 5_000 - 1_000 + 125 + 2_000 + 400
+    assert world.balance(f"merchant:{term.merchant_id}") == 1_000 - 125 - 400
+    assert world.balance(f"merchant_eur:{term.merchant_id}") == 2_000  # top-up euros the merchant owes
+    assert len(alerts(srv, "void_repeated", term.terminal_id)) == 1
+    assert srv.admin("GET", "/v1/admin/replay")["ok"]
+
+
+def test_unknown_card_goes_to_suspense_and_follows_the_card_when_issued(srv, world):
+    term = world.terminal()
+    card = uuid.uuid4().hex
+    term.save(card, 300, eur_cents=6_000)
+    term.client(srv).upload(term.raws)
+    assert world.balance(f"card:{card}") == 300
+    assert len(alerts(srv, "unknown_card", term.terminal_id)) == 1
+    member = srv.admin("POST", "/v1/admin/members", {"alias": "Nieuw"})["member_id"]
+    issued = srv.admin("POST", "/v1/admin/cards", {"card_id": card, "member_id": member})
+    assert issued["claimed_cents"] == 300
+    assert world.balance(f"member:{member}") == 300 and world.balance(f"card:{card}") == 0
+
+
+def test_upload_body_over_the_limit_is_refused_unread(srv, world):
+    term = world.terminal()
+    body = b'{"records":["' + b"A" * (2 * 1024 * 1024) + b'"]}'
+    resp = signed_post(srv, term, "/v1/terminal/upload", body)
+    assert resp.status_code == 413 and resp.json()["error"] == "request_too_large"
