@@ -79,13 +79,12 @@ def _hash_pin(args: argparse.Namespace) -> int:
 
 def run_script(args: argparse.Namespace) -> int:
     from floreyn.terminal import demo_setup
-    from floreyn.terminal.drivers.virtual import VirtualPrinter
     from floreyn.terminal.engine.build import build_engine
-    from floreyn.terminal.script import ScriptedTill, load_script
+    from floreyn.terminal.script import ScriptedTill, ScriptPrinter, load_script
 
     actions = load_script(args.script)
     config = load(args)
-    printer = VirtualPrinter(columns=config.columns, out_dir=config.data_dir / "receipts")
+    printer = ScriptPrinter(config.columns, config.data_dir / "receipts")
     engine = build_engine(config, printer)
     try:
         if config.server is None:  # no server: the demo server signs a fresh offline snapshot

@@ -33,7 +33,7 @@ Example (every section but [terminal] is optional; see README "Terminal configur
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
@@ -223,7 +223,7 @@ def _section(cls: type, doc: dict[str, Any], name: str) -> Any:
 
 
 def _build(cls: type, d: dict[str, Any], name: str) -> Any:
-    defaults = {f.name: f.default for f in fields(cls)}
+    defaults = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
     for key, value in d.items():
         want = type(defaults[key]) if key in defaults and defaults[key] is not None else None
         ok = (

@@ -21,7 +21,7 @@ from floreyn.errors import FloreynError
 from floreyn.money import Currency, Money, parse_money
 from floreyn.sync.record import Tender
 from floreyn.terminal.drivers.base import (
-    CardEvent, PrinterCoverOpen, PrinterError, PrinterOffline, PrinterOutOfPaper,
+    CardEvent, PrintDoc, PrinterCoverOpen, PrinterError, PrinterOffline, PrinterOutOfPaper,
 )
 from floreyn.terminal.drivers.virtual import VirtualCardReader, VirtualPrinter
 from floreyn.terminal.engine.core import Engine
@@ -35,6 +35,24 @@ TENDERS = {"cash": Tender.CASH, "contant": Tender.CASH, "card": Tender.BANK_CARD
 PRINTER_FAULTS: dict[str, Callable[[], PrinterError]] = {
     "paper_out": PrinterOutOfPaper, "cover_open": PrinterCoverOpen, "offline": PrinterOffline,
 }
+
+
+class ScriptPrinter(VirtualPrinter):
+    """The virtual printer, keeping each receipt as text in `receipts_dir` as <doc id>.txt.
+
+    Text only (no pictures: a script runs thousands of receipts); a reprint
+    overwrites its receipt's file, so the folder holds one file per document.
+    """
+
+    def __init__(self, columns: int, receipts_dir: Path) -> None:
+        super().__init__(columns=columns)
+        self.receipts_dir = receipts_dir
+
+    def print_doc(self, doc: PrintDoc) -> None:
+        super().print_doc(doc)
+        self.receipts_dir.mkdir(parents=True, exist_ok=True)
+        name = "".join(ch for ch in doc.doc_id if ch.isalnum() or ch in "-_") or "doc"
+        (self.receipts_dir / f"{name}.txt").write_text(doc.text(self.columns), encoding="utf-8")
 
 
 class ScriptError(FloreynError):

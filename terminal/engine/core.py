@@ -46,6 +46,7 @@ from floreyn.terminal.engine.summary import summarize
 from floreyn.terminal.store import Draft, StoredRecord, StoreView, TerminalStore
 
 MAX_OPEN_QUOTES = 8
+MAX_RECENT = 200
 MAX_RECEIPT_RETRIES = 50  # per call: a long queue drains over several calls, never in one long stall
 
 
@@ -342,6 +343,16 @@ class Engine(QuotingMixin):
             report = json.loads(raw) if raw else None
         return TxResult(records[0].tx_id, records[0].kind, tuple(records), existed,
                         records[0].receipt_status, None, report)
+
+    def recent(self, limit: int = 30, kinds: tuple[Kind, ...] = (Kind.SPEND,)) -> list[TxResult]:
+        """The latest transactions of these kinds, newest first (the app's refund and reprint lists)."""
+        limit = max(1, min(limit, MAX_RECENT))
+        with self.store.txn() as view:
+            txs = view.recent_tx_ids(limit, [int(k) for k in kinds])
+            return [self._result_from(view, view.tx(tx_id)) for tx_id in txs]
+
+    def _result_from(self, view: StoreView, records: list[StoredRecord]) -> TxResult:
+        return TxResult(records[0].tx_id, records[0].kind, tuple(records), True, records[0].receipt_status)
 
     # -- day close -----------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ MAX_LIVE_BUDGETS = 32
 
 
 class ServerClient(Protocol):
-    def authorize_spend(self, card_hex: str, amount_cents: int, request_id: str) -> Any: ...
+    def authorize_spend(self, card_hex: str, amount_cents: int, request_id: str,
+                        budget_id: str | None = None) -> Any: ...
     def card_summary(self, card_hex: str) -> dict[str, Any]: ...
 
 
@@ -64,9 +65,15 @@ class OnlineGateway:
         self.last_ok = True
         return parse_live_card(raw)
 
-    def authorize(self, card_hex: str, amount_cents: int, request_id: str) -> Authorization:
+    def authorize(self, card_hex: str, amount_cents: int, request_id: str,
+                  budget_id: str | None = None) -> Authorization:
+        """One hold on the server per record (the server holds per account: own balance or one budget).
+
+        request_id is the record id: the server makes a retry return the same
+        answer, and matches the hold to the record when it is uploaded.
+        """
         try:
-            auth = self._client.authorize_spend(card_hex, amount_cents, request_id)
+            auth = self._client.authorize_spend(card_hex, amount_cents, request_id, budget_id)
         except self._net_errors as exc:
             self.last_ok = False
             raise OnlineUnavailable(detail=_detail(exc)) from None
@@ -93,9 +100,23 @@ def parse_live_card(raw: dict[str, Any]) -> LiveCard:
     return LiveCard(
         alias=str(raw.get("alias") or ""),
         balance_cents=balance if type(balance) is int and balance > 0 else 0,
-        blocked=bool(raw.get("blocked", False)),
+        blocked=bool(raw.get("blocked", False)) or bool(raw.get("flagged", False)),  # flagged: suspected copy
         budgets=tuple(budgets),
     )
+
+
+DECLINE_NL = {
+    "insufficient_funds": "onvoldoende saldo",
+    "card_unknown": "de pas is onbekend bij de server",
+    "card_blocked": "de pas is geblokkeerd",
+    "card_flagged": "de pas is gemarkeerd; verwijs naar de coöperatie",
+    "budget_category": "dit budget geldt niet bij deze winkel",
+    "budget_not_usable": "dit budget is niet (meer) bruikbaar",
+}
+
+
+def decline_reason_nl(code: str) -> str:
+    return DECLINE_NL.get(code, code or "geweigerd")
 
 
 def _detail(exc: BaseException) -> str:

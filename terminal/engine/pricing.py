@@ -1,7 +1,8 @@
 """Which source pays, and how much a save or top-up brings: pure functions over integer cents.
 
-Budgets: a labeled budget pays only at merchants of its categories and up
-to and including its expiry day. Without a choice, usable budgets pay first,
+Budgets: a labeled budget pays only at merchants of its categories (a
+budget without categories pays anywhere, as on the server) and up to and
+including its expiry day. Without a choice, usable budgets pay first,
 soonest expiry first (ties by budget id, so the order is stable), then the
 member's own balance. A chosen source pays first, then the own balance.
 
@@ -31,9 +32,14 @@ class Source:
     expires_on: str = ""
 
 
+def _category_ok(budget: BudgetInfo, merchant: MerchantConfig) -> bool:
+    # No categories = no restriction, as the server reads it (server/authz.py).
+    return not budget.categories or merchant.category in budget.categories
+
+
 def budget_usable(budget: BudgetInfo, merchant: MerchantConfig, today: dt.date) -> str | None:
     """None when the budget may pay here today, else the Dutch reason why not."""
-    if merchant.category not in budget.categories:
+    if not _category_ok(budget, merchant):
         return BudgetNotUsableHere(label=budget.label, category=merchant.category).message("nl")
     if _date(budget.expires_on) < today:
         return BudgetExpired(label=budget.label, expires_on=budget.expires_on).message("nl")
@@ -44,7 +50,7 @@ def check_chosen_budget(budget_id: str, budgets: tuple[BudgetInfo, ...], merchan
                         today: dt.date) -> BudgetInfo:
     for b in budgets:
         if b.budget_id == budget_id:
-            if merchant.category not in b.categories:
+            if not _category_ok(b, merchant):
                 raise BudgetNotUsableHere(label=b.label, category=merchant.category)
             if _date(b.expires_on) < today:
                 raise BudgetExpired(label=b.label, expires_on=b.expires_on)

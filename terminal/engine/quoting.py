@@ -18,6 +18,7 @@ from floreyn.terminal.engine.errors import (
     RefundTooLarge, SaveNotOffered, SaveTooSmall, TopupNotAllowed, TxNotFound,
 )
 from floreyn.terminal.engine.model import CardSession, Part, Quote
+from floreyn.terminal.engine.online import decline_reason_nl
 from floreyn.terminal.engine.pricing import (
     OWN, Source, active_multiplier, allocate, budget_usable, check_chosen_budget, fl, order_sources,
 )
@@ -120,9 +121,10 @@ class QuotingMixin:
         if paid == 0:
             raise InsufficientBalance(available=fl(0))
         parts = _parts(taken, amount.cents - paid)
-        auth = self.gateway.authorize(card_hex, paid, request_id=str(parts[0].record_id))
-        if not auth.approved:
-            raise OnlineDeclined(reason=auth.reason or "geweigerd")
+        for part in parts:  # the server holds per account, so per record
+            auth = self.gateway.authorize(card_hex, part.fl_cents, str(part.record_id), part.budget_id)
+            if not auth.approved:
+                raise OnlineDeclined(reason=decline_reason_nl(auth.reason or ""), server_reason=auth.reason)
         own_part = sum(p.fl_cents for p in parts if p.budget_id is None)
         reason = InsufficientBalance(available=fl(paid)) if paid < amount.cents else None
         return self._remember_spend(session, amount, source, parts, offline=False, reason=reason,

@@ -206,6 +206,11 @@ class TerminalStore:
                                      .order_by(records.c.seq).limit(limit))
             return [bytes(r[0]) for r in rows]
 
+    def count_unsent(self) -> int:
+        """Exact number of records the server has not acknowledged (SyncWorker's optional extra)."""
+        with self.txn() as view:
+            return view.count("pending")
+
     def acknowledge(self, up_to_seq: int) -> None:
         with self.txn() as view:
             state = view.state()

@@ -48,6 +48,11 @@ class StoreView:
         )
         return [StoredRecord.from_row(r) for r in rows]
 
+    def recent_tx_ids(self, limit: int, kinds: list[int]) -> list[str]:
+        q = (select(records.c.tx_id, func.max(records.c.seq).label("last")).where(records.c.kind.in_(kinds))
+             .group_by(records.c.tx_id).order_by(text("last DESC")).limit(limit))
+        return [r[0] for r in self.conn.execute(q)]
+
     def day(self, day_no: int) -> list[StoredRecord]:
         rows = self.conn.execute(
             select(records).where(records.c.day_no == day_no).order_by(records.c.seq).limit(MAX_ROWS)

@@ -53,12 +53,12 @@ class Till:
         q = self.engine.quote_spend(Money.fl(amount_cents), **quote_kw)
         return self.engine.confirm(q.quote_id, tender=tender, repeat_ok=repeat_ok)
 
-    def reopen(self, *, reboot: bool = False) -> Till:
+    def reopen(self, *, reboot: bool = False, sign_in: bool = True) -> Till:
         """Close and open again on the same data folder, like a restart (optionally a reboot)."""
         self.store.close()
         if reboot:
             self.clock.reboot()
-        return open_till(self.config, self.clock, install_snapshot=False)
+        return open_till(self.config, self.clock, install_snapshot=False, sign_in=sign_in)
 
 
 def open_till(config: TerminalConfig, clock: FakeClock, *, install_snapshot: bool = True,

@@ -1,0 +1,264 @@
+"""The local store: durable chained commits, Outbox, pruning, integrity checks, migrations, locking."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+
+import pytest
+from till_helpers import TERMINAL_SEED
+
+from floreyn import keys
+from floreyn.sync.record import ChainHead, Kind, Tender, decode, verify_chain
+from floreyn.sync.snapshot import SnapshotError
+from floreyn.terminal import demo_setup
+from floreyn.terminal.engine.clock import FakeClock
+from floreyn.terminal.engine.errors import ClientRefConflict, StoreCorrupt, StoreLocked
+from floreyn.terminal.store import Draft, TerminalStore, migrations
+from floreyn.terminal.store.db import open_sqlite
+from floreyn.terminal.store.schema import metadata
+
+KEY = keys.private_from_seed(TERMINAL_SEED)
+CARD = bytes(range(16))
+
+
+def spend(cents: int, **kw: object) -> Draft:
+    return Draft(record_id=uuid.uuid4(), kind=Kind.SPEND, card_id=CARD, fl_cents=cents, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = TerminalStore(tmp_path / "terminal.db", "T-test-01", FakeClock())
+    yield s
+    s.close()
+
+
+def commit(store: TerminalStore, *drafts: Draft, **kw: object):
+    return store.commit_tx(list(drafts), key=KEY, merchant_id="M-test", **kw)  # type: ignore[arg-type]
+
+
+def test_commit_signs_chains_and_reads_back(store):
+    recs, existed = commit(store, spend(100), spend(50, eur_cents=20, tender=Tender.CASH))
+    assert not existed and [r.seq for r in recs] == [1, 2]
+    assert recs[0].tx_id == recs[1].tx_id == recs[0].record_id
+    assert recs[0].receipt_status == "pending" and recs[0].sync_status == "pending"
+    head = verify_chain([r.signed for r in recs], KEY.public_key())
+    assert (head.seq, head.hash) == (store.head.seq, store.head.hash) == (2, recs[1].hash)
+    assert store.verify(KEY.public_key(), all_signatures=True).seq == 2
+
+
+def test_a_refusing_check_writes_nothing(store):
+    commit(store, spend(100))
+
+    def refuse(_view):
+        raise ClientRefConflict(ref="x")
+
+    with pytest.raises(ClientRefConflict):
+        commit(store, spend(1), check=refuse)
+    assert store.head.seq == 1 and len(store.all_records()) == 1
+    assert commit(store, spend(2))[0][0].seq == 2  # the chain continues without a gap
+
+
+def test_client_ref_makes_a_retry_return_the_first_result(store):
+    first, existed = commit(store, spend(100), client_ref=("run:a1", "fp1"))
+    again, existed_again = commit(store, spend(100), client_ref=("run:a1", "fp1"))
+    assert not existed and existed_again and [r.raw for r in again] == [r.raw for r in first]
+    with pytest.raises(ClientRefConflict):
+        commit(store, spend(999), client_ref=("run:a1", "other"))
+    assert store.head.seq == 1
+
+
+def test_outbox_unsent_acknowledge(store):
+    for i in range(5):
+        commit(store, spend(100 + i))
+    raws = store.unsent(3)
+    assert [decode(r).record.seq for r in raws] == [1, 2, 3]
+    store.acknowledge(3)
+    assert [decode(r).record.seq for r in store.unsent(10)] == [4, 5]
+    store.acknowledge(2)  # a late, smaller acknowledgement changes nothing
+    assert store.state().acked_seq == 3
+    with pytest.raises(StoreCorrupt):
+        store.acknowledge(6)  # beyond the head: the server is confused, we do not pretend
+    store.acknowledge(5)
+    assert store.unsent(10) == []
+
+
+def test_outbox_snapshot_round_trip_and_order(store):
+    assert store.current_snapshot() is None
+    snap = demo_setup.demo_snapshot("T-test-01", 1_785_000_000_000, version=3)
+    store.store_snapshot(snap)
+    assert store.current_snapshot() == snap
+    store.store_snapshot(demo_setup.demo_snapshot("T-test-01", 1_785_000_000_000, version=2))
+    assert store.current_snapshot().snapshot_version == 3  # an older one arriving late is ignored
+    with pytest.raises(SnapshotError):
+        store.store_snapshot(demo_setup.demo_snapshot("T-other", 1_785_000_000_000, version=9))
+
+
+def test_signed_snapshot_is_verified(store):
+    data, sig = demo_setup.signed_demo_snapshot("T-test-01", 1_785_000_000_000)
+    with pytest.raises(SnapshotError):
+        store.store_signed_snapshot(data, bytes(64), demo_setup.demo_server_key().public_key())
+    assert store.current_snapshot() is None
+    store.store_signed_snapshot(data, sig, demo_setup.demo_server_key().public_key())
+    assert store.current_snapshot().terminal_id == "T-test-01"
+
+
+def test_prune_keeps_head_unacknowledged_and_whole_transactions(tmp_path):
+    clock = FakeClock()
+    store = TerminalStore(tmp_path / "terminal.db", "T-test-01", clock)
+    commit(store, spend(1))  # 1
+    commit(store, spend(2), spend(3))  # 2, 3: one transaction
+    commit(store, spend(4))  # 4
+    commit(store, spend(5))  # 5
+    clock.advance(10 * 86_400)
+    commit(store, spend(6))  # 6, recent
+    store.acknowledge(2)  # splits the transaction 2-3: it must stay whole
+    assert store.prune(retention_ms=86_400_000) == 1
+    assert [r.seq for r in store.all_records()] == [2, 3, 4, 5, 6]
+    store.acknowledge(6)
+    assert store.prune(retention_ms=86_400_000) == 4  # 2..5 old; 6 is recent (and the head)
+    assert [r.seq for r in store.all_records()] == [6]
+    state = store.state()
+    assert (state.base_seq, state.head_seq) == (5, 6)
+    assert store.verify(KEY.public_key()).seq == 6  # the kept chain still verifies from its base
+    recs, _ = commit(store, spend(7))
+    assert recs[0].seq == 7 and store.verify(KEY.public_key(), all_signatures=True).seq == 7
+    clock.advance(10 * 86_400)
+    store.acknowledge(7)
+    assert store.prune(retention_ms=86_400_000) == 1  # never the head
+    assert [r.seq for r in store.all_records()] == [7]
+    store.close()
+
+
+def test_verify_detects_tampering(store):
+    commit(store, spend(100))
+    commit(store, spend(200))
+    con = sqlite3.connect(str(store.db_path))
+    con.execute("UPDATE records SET fl_cents = 1 WHERE seq = 1")
+    con.commit()
+    with pytest.raises(StoreCorrupt):
+        store.verify(KEY.public_key())
+    con.execute("UPDATE records SET fl_cents = 100 WHERE seq = 1")
+    raw = bytearray(con.execute("SELECT raw FROM records WHERE seq = 2").fetchone()[0])
+    raw[-1] ^= 1
+    con.execute("UPDATE records SET raw = ?, hash = ? WHERE seq = 2",
+                (bytes(raw), __import__("hashlib").sha256(bytes(raw)).digest()))
+    con.commit()
+    con.close()
+    with pytest.raises(Exception) as info:  # bad signature on an unacknowledged record
+        store.verify(KEY.public_key())
+    assert getattr(info.value, "code", "") in ("record_bad_signature", "store_corrupt")
+
+
+def test_second_process_on_the_same_folder_is_refused(store, tmp_path):
+    with pytest.raises(StoreLocked):
+        TerminalStore(tmp_path / "terminal.db", "T-test-01", FakeClock())
+
+
+def test_store_belongs_to_one_terminal(tmp_path):
+    TerminalStore(tmp_path / "terminal.db", "T-test-01", FakeClock()).close()
+    with pytest.raises(StoreCorrupt):
+        TerminalStore(tmp_path / "terminal.db", "T-other-02", FakeClock())
+
+
+def test_mono_counter_never_goes_back_across_restart_and_reboot(tmp_path):
+    clock = FakeClock(monotonic_ms=10_000_000)
+    store = TerminalStore(tmp_path / "terminal.db", "T-test-01", clock)
+    r1 = commit(store, spend(1))[0][0]
+    store.close()
+    clock.reboot()  # monotonic time restarts near zero
+    store = TerminalStore(tmp_path / "terminal.db", "T-test-01", clock)
+    r2 = commit(store, spend(2))[0][0]
+    assert r2.mono_ms > r1.mono_ms
+    clock.advance(3)
+    r3 = commit(store, spend(3))[0][0]
+    assert r3.mono_ms - r2.mono_ms >= 3000
+    store.close()
+
+
+def test_pragmas_wal_and_full_sync(store):
+    raw = store._conn.connection.dbapi_connection  # noqa: SLF001 - checking the real connection
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert raw.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_migrated_schema_matches_the_sqlalchemy_tables(store):
+    con = sqlite3.connect(str(store.db_path))
+    for table in metadata.tables.values():
+        cols = [r[1] for r in con.execute(f"PRAGMA table_info({table.name})")]
+        assert cols == [c.name for c in table.columns], table.name
+    con.close()
+
+
+def _v1_database(path, n_records: int) -> list[bytes]:
+    """A store as the first schema wrote it, with records in it (written with plain SQL)."""
+    engine = open_sqlite(path)
+    conn = engine.connect()
+    migrations.migrate(conn, upto=1)
+    head, raws = ChainHead(), []
+    with conn.begin():
+        for i in range(1, n_records + 1):
+            rec = head.next_record(record_id=uuid.uuid4(), terminal_id="T-test-01", kind=Kind.SPEND,
+                                   merchant_id="M-test", card_id=CARD, fl_cents=i * 10, wall_ms=i, mono_ms=i)
+            signed = rec.sign(KEY)
+            conn.exec_driver_sql(
+                "INSERT INTO records (seq, record_id, tx_id, kind, card_hex, fl_cents, eur_cents, tender, budget_id,"
+                " ref_id, wall_ms, mono_ms, day_no, offline, raw, hash, receipt_status, sync_status) VALUES"
+                " (?, ?, ?, 1, ?, ?, 0, 0, NULL, NULL, ?, ?, 1, 1, ?, ?, 'printed', ?)",
+                (i, str(rec.record_id), str(rec.record_id), CARD.hex(), i * 10, i, i, signed.raw, signed.hash,
+                 "acknowledged" if i <= 2 else "pending"))
+            head = head.advance(signed)
+            raws.append(signed.raw)
+        conn.exec_driver_sql(
+            "INSERT INTO terminal_state VALUES (1, 'T-test-01', ?, ?, 0, ?, ?, 1, 2)",
+            (head.seq, head.hash, bytes(32), n_records))
+        conn.exec_driver_sql("INSERT INTO pin_lockout VALUES (1, 0, 0)")
+    conn.close()
+    engine.dispose()
+    return raws
+
+
+def test_upgrade_from_the_first_schema_keeps_every_record(tmp_path):
+    path = tmp_path / "terminal.db"
+    raws = _v1_database(path, 5)
+    store = TerminalStore(path, "T-test-01", FakeClock())
+    assert store.migrated_from == 1
+    assert (tmp_path / "terminal.db.pre-v2").exists()  # a copy from before the upgrade
+    assert [r.raw for r in store.all_records()] == raws
+    assert store.verify(KEY.public_key(), all_signatures=True).seq == 5
+    assert [decode(r).record.seq for r in store.unsent(10)] == [3, 4, 5]
+    recs, _ = commit(store, spend(60), client_ref=("r", "f"))  # new columns and tables work
+    assert recs[0].seq == 6 and recs[0].balance_after_cents is None
+    store.close()
+    backup = sqlite3.connect(str(tmp_path / "terminal.db.pre-v2"))
+    assert backup.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 5
+    backup.close()
+
+
+def test_a_failing_migration_step_leaves_the_old_schema_and_its_records(tmp_path, monkeypatch):
+    path = tmp_path / "terminal.db"
+    raws = _v1_database(path, 3)
+    broken = (migrations.STEPS[0], migrations.STEPS[1][:2] + ("CREATE TABLE broken (",))
+    monkeypatch.setattr(migrations, "STEPS", broken)
+    with pytest.raises(Exception):
+        TerminalStore(path, "T-test-01", FakeClock())
+    con = sqlite3.connect(str(path))
+    assert con.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 1
+    assert con.execute("SELECT name FROM sqlite_master WHERE name = 'client_refs'").fetchone() is None
+    assert [r[0] for r in con.execute("SELECT raw FROM records ORDER BY seq")] == raws
+    con.close()
+    monkeypatch.undo()
+    store = TerminalStore(path, "T-test-01", FakeClock())
+    assert store.verify(KEY.public_key()).seq == 3
+    store.close()
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "terminal.db"
+    TerminalStore(path, "T-test-01", FakeClock()).close()
+    con = sqlite3.connect(str(path))
+    con.execute("INSERT INTO schema_migrations VALUES (99, 0)")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreCorrupt):
+        TerminalStore(path, "T-test-01", FakeClock())
