@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from floreyn.server import admin_auth, state
+from floreyn.server import admin_auth, ledger, state
 from floreyn.server.app import ServerContext
 from floreyn.server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_FILE, ServerConfig, default_data_dir, load_or_create_key
 from floreyn.server.db import Database
@@ -33,6 +33,7 @@ def open_context(config: ServerConfig, *, clock: Callable[[], int] | None = None
     config.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(config.database_url)
     db.migrate()
+    db.write(lambda conn: ledger.ensure_accounts(conn, ledger.FIXED_ACCOUNTS, state.now_ms()))
     key = load_or_create_key(config.data_dir)
     ctx = ServerContext(db=db, key=key, limits=config.limits, clock=clock or state.now_ms)
     bootstrap_token(ctx, config.data_dir)

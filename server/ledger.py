@@ -40,6 +40,7 @@ ISSUED: Final = "coop:issued"
 RESERVE: Final = "coop:reserve"
 INCOME: Final = "coop:income"
 WORLD: Final = "world:eur"
+FIXED_ACCOUNTS: Final = (ISSUED, RESERVE, INCOME, WORLD)
 MAX_POSTINGS_PER_TX: Final = 2_002  # a bulk grant of 1,000 budgets plus its funder leg, with room
 
 
