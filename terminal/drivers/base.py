@@ -50,6 +50,30 @@ class CardUnsupported(CardError):
     en = "This type of card is not supported ({detail}). Use an NTAG213/215/216."
 
 
+class CardWriteProtected(CardError):
+    code = "card_write_protected"
+    nl = "Deze pas is tegen schrijven beveiligd en kan niet opnieuw worden beschreven."
+    en = "This card is write-protected and cannot be rewritten."
+
+
+class CardNotPresented(CardError):
+    code = "card_not_presented"
+    nl = "Geen pas gevonden. Leg de pas op de lezer en probeer opnieuw."
+    en = "No card found. Put the card on the reader and try again."
+
+
+class CardWriteFailed(CardError):
+    code = "card_write_failed"
+    nl = "Het schrijven naar de pas is mislukt ({detail}); de pas is niet uitgegeven. Probeer opnieuw of gebruik een andere pas."
+    en = "Writing the card failed ({detail}); the card was not issued. Try again or use another card."
+
+
+class DeviceConfigError(DeviceError):
+    code = "device_config"
+    nl = "Ongeldige instelling voor {device}: {detail}"
+    en = "Invalid setting for {device}: {detail}"
+
+
 class PrinterError(DeviceError):
     code = "printer"
     nl = "Printerfout: {detail}"

@@ -1,0 +1,281 @@
+"""Cards emulated by nfcpy over its `udp` radio driver, for tests and the demo.
+
+A reader opened on `udp:127.0.0.1:PORT` talks to whatever card is emulated on
+that port, through nfcpy's whole reader stack (sense, activation, tag
+commands, NDEF), exactly as it would talk to a card on an RC-S380. Two cards:
+
+- `EmulatedType3Tag`: an NFC Forum Type 3 tag; its commands are answered by
+  nfcpy's own `nfc.tag.tt3.Type3TagEmulation`. Its response timeouts are
+  generous, so it is the robust choice for tests.
+- `EmulatedNtag` (nfc_emulator_ntag.py): an NXP NTAG213/215/216 (the real
+  member card) or a MIFARE Classic look-alike, answering Type 2 commands
+  including password protection.
+
+Both receive frames on one socket of nfcpy's udp device for their whole life
+instead of going through `ContactlessFrontend.connect(card=...)`: its
+`listen()` rebinds the socket on every call and forgets a poll that arrived
+just before its timeout, so a reader's next command would be dropped now and
+then (a flaky test). A real card in the field just keeps answering.
+
+Usage::
+
+    with EmulatedType3Tag(encode_card_message(card.payload())) as tag:
+        reader = NfcCardReader(verify, tag.path, targets=("212F",))
+        ...
+        tag.remove()            # take the card away
+        tag.present()           # lay it back
+        tag.ndef_octets         # what a writer left on it
+
+`mute_after_commands=N` makes the card vanish when the N-th command (polls
+and anticollision not counted) arrives, unanswered: a card pulled away
+mid-read. Each card runs on its own daemon thread; `stop()` (or leaving the
+`with` block) ends it within milliseconds.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from typing import Any, Final
+
+log = logging.getLogger(__name__)
+
+LISTEN_TIMEOUT_S: Final = 0.2  # how long one receive waits before checking for stop
+_T3_SYSTEM_CODE: Final = b"\x12\xfc"  # NFC Forum NDEF system
+# PMm: IC type 0xFE is no Sony product, so nfcpy treats the tag as a plain Type 3 tag. Bytes 5
+# and 6 set the read/write response times nfcpy waits: 0xBF gives 77 ms for one block, 190 ms
+# for four; a busy test machine cannot turn a slow answer into a lost card, and a card that did
+# leave is noticed in well under a second (three tries).
+_T3_PMM: Final = bytes.fromhex("03FEFFFFFFBFBFFF")
+_T3_NBR: Final = 4  # blocks per read command
+_T3_NBW: Final = 4  # blocks per write command
+
+
+def free_udp_port() -> int:
+    """A UDP port that was free a moment ago on loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_bound(port: int, timeout_s: float) -> None:
+    """Wait until something listens on the UDP port (our emulation binds it inside nfcpy's listen)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("0.0.0.0", port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return
+                raise
+        time.sleep(0.005)
+
+
+class EmulatedCard:
+    """Answers frames on one udp port on a thread; subclasses implement `_respond(frame)`."""
+
+    def __init__(self, port: int | None = None, mute_after_commands: int | None = None) -> None:
+        self.port = port if port is not None else free_udp_port()
+        self.mute_after_commands = mute_after_commands
+        self.commands = 0  # counted commands since construction
+        self.frames: deque[bytes] = deque(maxlen=4096)  # every frame received, for tests to inspect
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    @property
+    def path(self) -> str:
+        """The nfcpy device path a reader opens to reach this card."""
+        return f"udp:127.0.0.1:{self.port}"
+
+    def start(self) -> "EmulatedCard":
+        if self._thread is not None and self._thread.is_alive():
+            return self
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"emulated-card-{self.port}", daemon=True)
+        self._thread.start()
+        self._ready.wait(2.0)
+        _wait_bound(self.port, 2.0)  # a reader's first poll must not fall into the gap before the bind
+        return self
+
+    present = start  # laying the card (back) on the reader
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        thread = self._thread
+        if thread is None:
+            return
+        self._stop.set()
+        self._poke()
+        thread.join(timeout_s)
+        assert not thread.is_alive(), "emulated card did not stop"
+        self._thread = None
+
+    remove = stop  # taking the card away
+
+    @property
+    def gone(self) -> bool:
+        """True once the emulation has ended (stopped, or muted after N commands)."""
+        return self._thread is None or not self._thread.is_alive()
+
+    def __enter__(self) -> "EmulatedCard":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        import nfc
+        import nfc.clf
+
+        clf = nfc.ContactlessFrontend(self.path)
+        try:
+            device = clf.device
+            device._create_socket()
+            if not device._bind_socket(time.time() + 1.0):
+                raise OSError(f"udp port {self.port} is taken")
+            self._ready.set()
+            while not self._stop.is_set():
+                try:
+                    brty, frame, addr = device._recv_data(LISTEN_TIMEOUT_S, *self.BITRATES)
+                except nfc.clf.BrokenLinkError:  # the reader switched its field off (or our stop poke)
+                    self._field_off()
+                    continue
+                except nfc.clf.CommunicationError:  # timeout or a garbled frame: keep listening
+                    continue
+                frame = bytes(frame)
+                self.frames.append(frame)
+                if self._counted(frame) and not self._count_command():
+                    break  # the card has left the field
+                response = self._respond(frame)
+                if response is not None:
+                    device._send_data(brty, response, addr)
+        except Exception:
+            log.exception("card emulation on port %d failed", self.port)
+        finally:
+            clf.close()
+            self._ready.set()
+
+    BITRATES: tuple[str, ...] = ()
+
+    def _respond(self, frame: bytes) -> bytes | None:
+        """The card's answer to one frame, None to stay silent."""
+        raise NotImplementedError
+
+    def _counted(self, frame: bytes) -> bool:
+        """Whether this frame counts toward mute_after_commands (polls and anticollision do not)."""
+        return True
+
+    def _field_off(self) -> None:
+        """The reader's field went off: volatile state resets."""
+
+    def _count_command(self) -> bool:
+        """Count a command; False once the card should have left the field."""
+        with self._lock:
+            self.commands += 1
+            limit = self.mute_after_commands
+            return limit is None or self.commands < limit
+
+    def _poke(self) -> None:
+        """Wake an emulation blocked waiting for the next command (nfcpy waits without timeout)."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(b"RFOFF", ("127.0.0.1", self.port))
+
+
+def type3_attribute_block(nmaxb: int, length: int, writable: bool = True, writing: bool = False) -> bytes:
+    """The NFC Forum Type 3 attribute information block (block 0 of the NDEF service)."""
+    block = bytearray(16)
+    block[0] = 0x10  # mapping version 1.0
+    block[1], block[2] = _T3_NBR, _T3_NBW
+    block[3:5] = struct.pack(">H", nmaxb)
+    block[9] = 0x0F if writing else 0x00
+    block[10] = 0x01 if writable else 0x00
+    block[11:14] = struct.pack(">I", length)[1:]
+    block[14:16] = struct.pack(">H", sum(block[:14]))
+    return bytes(block)
+
+
+class EmulatedType3Tag(EmulatedCard):
+    """An NFC Forum Type 3 tag holding `ndef_octets` (b"" blank, None unformatted)."""
+
+    def __init__(
+        self,
+        ndef_octets: bytes | None = b"",
+        *,
+        port: int | None = None,
+        idm: bytes = bytes.fromhex("02FE00000000F10E"),
+        capacity_blocks: int = 16,
+        read_only: bool = False,
+        mute_after_commands: int | None = None,
+    ) -> None:
+        super().__init__(port, mute_after_commands)
+        assert len(idm) == 8 and 1 <= capacity_blocks <= 64
+        self.idm = idm
+        self.capacity_blocks = capacity_blocks
+        self._t3: Any = None
+        self._memory = bytearray(16 * (1 + capacity_blocks))
+        if ndef_octets is not None:
+            assert len(ndef_octets) <= 16 * capacity_blocks, "message larger than the emulated tag"
+            self._memory[:16] = type3_attribute_block(capacity_blocks, len(ndef_octets), writable=not read_only)
+            self._memory[16 : 16 + len(ndef_octets)] = ndef_octets
+
+    @property
+    def uid(self) -> bytes:
+        return self.idm
+
+    @property
+    def ndef_octets(self) -> bytes | None:
+        """The NDEF message now on the tag; None if the attribute block is not valid."""
+        with self._lock:
+            attr = bytes(self._memory[:16])
+            if attr[0] >> 4 != 1 or sum(attr[:14]) != struct.unpack(">H", attr[14:16])[0]:
+                return None
+            length = struct.unpack(">I", b"\x00" + attr[11:14])[0]
+            return bytes(self._memory[16 : 16 + length])
+
+    BITRATES = ("212F", "424F")
+
+    def _emulation(self) -> Any:
+        """nfcpy's Type 3 tag emulation with the NDEF services on our memory (built on first use)."""
+        if self._t3 is None:
+            import nfc.clf
+            import nfc.tag.tt3
+
+            target = nfc.clf.LocalTarget("212F")
+            target.sensf_res = bytearray(b"\x01" + self.idm + _T3_PMM + _T3_SYSTEM_CODE)
+            target.tt3_cmd = bytearray(b"\x00")  # nfcpy keeps the activating command; we feed frames ourselves
+            self._t3 = nfc.tag.tt3.Type3TagEmulation(None, target)
+            self._t3.add_service(0x0009, self._read_block, self._write_block)
+            self._t3.add_service(0x000B, self._read_block, None)
+        return self._t3
+
+    def _respond(self, frame: bytes) -> bytes | None:
+        if len(frame) < 2 or frame[0] != len(frame):
+            return None
+        response = self._emulation().process_command(bytearray(frame))
+        return bytes(response) if response is not None else None
+
+    def _counted(self, frame: bytes) -> bool:
+        return len(frame) > 1 and frame[1] != 0x00  # polling (SENSF_REQ, presence checks) is not counted
+
+    def _read_block(self, block: int, rb: bool, re: bool) -> bytes | None:
+        with self._lock:
+            if block > self.capacity_blocks:
+                return None
+            return bytes(self._memory[16 * block : 16 * block + 16])
+
+    def _write_block(self, block: int, data: bytes, wb: bool, we: bool) -> bool:
+        with self._lock:
+            if block > self.capacity_blocks or len(data) != 16:
+                return False
+            if block > 0 and self._memory[10] == 0:  # RWFlag off: read-only tag
+                return False
+            self._memory[16 * block : 16 * block + 16] = data
+            return True

@@ -1,0 +1,262 @@
+"""The real card reader: nfcpy on its own thread, reconnecting when the reader goes away.
+
+One thread owns the nfcpy ContactlessFrontend for its whole life (nfcpy's
+device drivers are not meant to be shared between threads). It loops:
+open the device, serve cards until the device fails or `stop()`, close,
+back off, open again. Every failure becomes a `ReaderStatus`; nothing is
+raised out of the thread, because a till with a dead reader thread looks
+healthy while silently ignoring cards.
+
+A card lying on the reader yields one event: after an event the same UID is
+ignored until it has been away for `repeat_guard_s`. A read that failed
+because the card left early does not arm that guard, so putting the card
+straight back retries at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from floreyn.card import CardDamaged, CardError, NotAFloreynCard
+from floreyn.terminal.drivers.base import (
+    CardEvent,
+    CardReader,
+    CardRejected,
+    CardRemovedTooEarly,
+    ReaderState,
+    ReaderStatus,
+    VerifyPayload,
+)
+from floreyn.terminal.drivers.ndef_card import card_payload_from_ndef
+from floreyn.terminal.drivers.nfc_device import (
+    DEFAULT_TARGETS,
+    OpenFrontend,
+    backoff_delays,
+    check_device_path,
+    check_targets,
+    describe_open_error,
+    is_mifare_classic,
+    is_peer_to_peer,
+    open_frontend,
+)
+
+log = logging.getLogger(__name__)
+
+_READ_ATTEMPTS = 2  # one retry absorbs a marginal read while the card is still held there
+# One sense round per nfcpy loop, then our `terminate` waits the interval on the stop event: the
+# pause between polls costs no CPU and stop() cuts it short (nfcpy's own interval is a sleep).
+_SENSE_INTERVAL_S = 0.2
+
+
+class NfcCardReader(CardReader):
+    """Reads Floreyn cards with nfcpy; see nfc_device.py for the supported readers."""
+
+    def __init__(
+        self,
+        verify: VerifyPayload,
+        device: str,
+        *,
+        targets: tuple[str, ...] = DEFAULT_TARGETS,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 10.0,
+        repeat_guard_s: float = 1.0,
+        opener: OpenFrontend = open_frontend,
+    ) -> None:
+        super().__init__(verify)
+        self.device = check_device_path(device)
+        self.targets = check_targets(targets)
+        assert 0 < backoff_initial_s <= backoff_max_s <= 60 and 0 <= repeat_guard_s <= 10
+        self._backoff = (backoff_initial_s, backoff_max_s)
+        self._repeat_guard_s = repeat_guard_s
+        self._opener = opener
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._clf: Any = None  # the open ContactlessFrontend, owned by the reader thread
+        self._on_card: Callable[[CardEvent], None] = lambda event: None
+        self._on_status: Callable[[ReaderStatus], None] = lambda status: None
+        self._last_status: ReaderStatus | None = None
+        self._guard_uid = b""
+        self._guard_until = 0.0
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self, on_card: Callable[[CardEvent], None], on_status: Callable[[ReaderStatus], None]) -> None:
+        if self._thread is not None:
+            return
+        self._stop = threading.Event()
+        self._on_card, self._on_status = on_card, on_status
+        self._last_status = None
+        self._emit(ReaderState.STARTING, f"Kaartlezer {self.device} starten")
+        self._thread = threading.Thread(target=self._run, name="nfc-reader", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        thread = self._thread
+        if thread is None:
+            return
+        self._stop.set()
+        thread.join(timeout_s)
+        if thread.is_alive():  # a reader stuck in a driver call; it is a daemon and exits with the app
+            log.warning("nfc reader thread did not stop within %.1f s", timeout_s)
+        self._thread = None
+
+    def _run(self) -> None:
+        delays = backoff_delays(*self._backoff)
+        while not self._stop.is_set():
+            try:
+                served_s = self._session()
+            except Exception:  # never let the thread die: the till would ignore cards silently
+                log.exception("nfc reader session failed")
+                served_s = 0.0
+            if self._stop.is_set():
+                break
+            if served_s > self._backoff[1]:  # it worked for a while: this is a fresh failure
+                delays = backoff_delays(*self._backoff)
+            if served_s > 0:
+                self._emit(ReaderState.RECONNECTING, "Verbinding met de kaartlezer verbroken. Opnieuw verbinden...")
+            self._stop.wait(next(delays))
+        self._emit(ReaderState.STOPPED, "Kaartlezer gestopt")
+
+    def _session(self) -> float:
+        """Open, serve until the device fails or stop; returns seconds served (0: could not open)."""
+        try:
+            clf = self._opener(self.device)
+        except Exception as exc:
+            log.info("cannot open %s: %r", self.device, exc)
+            self._emit(ReaderState.UNAVAILABLE, describe_open_error(self.device, exc))
+            return 0.0
+        started = time.monotonic()
+        self._clf = clf
+        try:
+            self._emit(ReaderState.READY, f"Kaartlezer klaar ({getattr(clf, 'device', self.device)})")
+            self._serve(clf)
+        finally:
+            self._clf = None
+            try:
+                clf.close()
+            except Exception:  # closing a device that vanished may fail; it is gone either way
+                log.debug("closing the reader failed", exc_info=True)
+        return max(time.monotonic() - started, 1e-6)
+
+    def _serve(self, clf: Any) -> None:
+        options = {
+            "targets": list(self.targets),
+            "on-discover": self._on_discover,
+            "on-connect": self._on_connect,
+            "on-release": self._on_release,
+            "iterations": 1,
+        }
+        terminate = lambda: self._stop.wait(_SENSE_INTERVAL_S)  # noqa: E731
+        while not self._stop.is_set():
+            try:
+                result = clf.connect(rdwr=options, terminate=terminate)
+            except Exception as exc:  # e.g. a USB transfer on a device that was pulled out
+                log.info("reader failed: %r", exc)
+                return
+            if result is False:  # nfcpy swallowed an IOError: the device is gone
+                return
+
+    # -- nfcpy callbacks (run on the reader thread) ------------------------------------
+
+    def _on_discover(self, target: Any) -> bool:
+        if is_peer_to_peer(target):
+            return False
+        uid = _target_uid(target)
+        if self._guarded(uid):
+            return False
+        if is_mifare_classic(target):  # e.g. an OV-chipkaart; do not even talk to it
+            self._deliver(CardRejected(NotAFloreynCard(), uid))
+            self._arm_guard(uid)
+            return False
+        return True
+
+    def _on_connect(self, tag: Any) -> bool:
+        uid = bytes(tag.identifier)
+        event = self._read_event(tag, uid)
+        torn = isinstance(event, CardRejected) and isinstance(event.error, CardRemovedTooEarly)
+        if not torn:
+            self._arm_guard(uid)
+        self._deliver(event)
+        # True: nfcpy waits until the card is taken away. After a torn read we sense again at once
+        # instead: a card put straight back would otherwise pass for "still there" and never be read.
+        return not torn
+
+    def _on_release(self, tag: Any) -> bool:
+        self._guarded(bytes(tag.identifier))  # refresh: the guard runs from when the card left
+        return True
+
+    def _read_event(self, tag: Any, uid: bytes) -> CardEvent:
+        for attempt in range(_READ_ATTEMPTS):
+            octets = _read_ndef(tag, fresh=attempt > 0)
+            if octets is not None:
+                try:
+                    payload = card_payload_from_ndef(octets)
+                except CardDamaged as exc:
+                    if attempt + 1 < _READ_ATTEMPTS and _present(tag):
+                        continue
+                    return CardRejected(exc, uid)
+                except CardError as exc:
+                    return CardRejected(exc, uid)
+                return self.verify_payload(payload, uid)
+            if not _present(tag):
+                return CardRejected(CardRemovedTooEarly(), uid)
+        return CardRejected(NotAFloreynCard(), uid)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _guarded(self, uid: bytes) -> bool:
+        """True while `uid` has not been away for repeat_guard_s since its last event; refreshes it."""
+        now = time.monotonic()
+        if uid and uid == self._guard_uid and now < self._guard_until:
+            self._guard_until = now + self._repeat_guard_s
+            return True
+        return False
+
+    def _arm_guard(self, uid: bytes) -> None:
+        self._guard_uid, self._guard_until = uid, time.monotonic() + self._repeat_guard_s
+
+    def _deliver(self, event: CardEvent) -> None:
+        try:
+            self._on_card(event)
+        except Exception:  # the engine's bug must not kill the reader
+            log.exception("on_card callback failed")
+
+    def _emit(self, state: ReaderState, message: str) -> None:
+        status = ReaderStatus(state, message)
+        if status == self._last_status:
+            return
+        self._last_status = status
+        try:
+            self._on_status(status)
+        except Exception:
+            log.exception("on_status callback failed")
+
+
+def _target_uid(target: Any) -> bytes:
+    for name, part in (("sdd_res", slice(None)), ("sensf_res", slice(1, 9)), ("sensb_res", slice(1, 5))):
+        value = getattr(target, name, None)
+        if value:
+            return bytes(value[part])
+    return b""
+
+
+def _read_ndef(tag: Any, fresh: bool) -> bytes | None:
+    """The tag's NDEF message octets, or None if it has none or the read failed."""
+    try:
+        if fresh:
+            tag._ndef = None  # nfcpy caches the NDEF object; clearing it makes `tag.ndef` read the card again
+        ndef = tag.ndef
+        return bytes(ndef.octets) if ndef is not None else None
+    except Exception as exc:  # nfcpy raises TagCommandError, CommunicationError, and on odd tags worse
+        log.debug("ndef read failed: %r", exc)
+        return None
+
+
+def _present(tag: Any) -> bool:
+    try:
+        return bool(tag.is_present)
+    except Exception:
+        return False
