@@ -1,0 +1,46 @@
+"""floreyn.terminal.app: the touchscreen till (Kivy). The only package that imports kivy.
+
+Entry point: `main(options)`; the CLI (floreyn-terminal, terminal/cli.py)
+calls it when there is no --script. Importing this package does not import
+Kivy: main() first sets the Kivy/SDL environment (kivy_setup), then imports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def main(options: Any = None, *, exit_after_s: float | None = None) -> int:
+    """Run the till until it is closed; returns the exit status.
+
+    `options` is the CLI's argparse Namespace (attributes used: config,
+    data_dir, simulate; optional: fullscreen, window_size), a TerminalConfig
+    (runs it with the virtual devices), or None (the built-in demo,
+    simulated). `exit_after_s` stops the app after that many seconds
+    (benchmarks and smoke tests).
+    """
+    from floreyn.terminal.app import kivy_setup
+
+    size = getattr(options, "window_size", None)
+    kiosk = None if not getattr(options, "windowed", False) else False
+    kivy_setup.prepare_environment(kiosk=kiosk, size=size, fullscreen=getattr(options, "fullscreen", None))
+    kiosk_now = kivy_setup.on_console() if kiosk is None else kiosk
+
+    import kivy  # noqa: F401  (after the environment: Kivy reads it at import)
+
+    kivy_setup.configure_input(kiosk=kiosk_now)
+    from floreyn.terminal.app.runtime import build_runtime, load_config
+
+    config, simulate = load_config(options)
+    runtime, relay = build_runtime(config, simulate=simulate)
+    from floreyn.terminal.app.app import TillApp
+
+    app = TillApp(runtime, relay, exit_after_s=exit_after_s)
+    try:
+        app.run()
+    finally:
+        runtime.close()  # idempotent: on_stop normally did it already
+    return 0
+
+
+__all__ = ["main"]

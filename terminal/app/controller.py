@@ -1,0 +1,358 @@
+"""The app's state and flows: what each tap asks of the till service, and which screen follows.
+
+Runs on the Kivy main thread only. Every engine call goes through the
+Bridge (the TillService's worker); results and engine events come back here
+on the main thread. The controller decides screens and words refusals, never
+amounts or rules: those come from the engine.
+
+Sale flow: sign-in -> idle (card prompt) -> member -> amount -> [source]
+-> confirm -> done -> idle. Manager flows live in manager.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any, Callable
+
+from kivy.clock import Clock
+from kivy.event import EventDispatcher
+from kivy.properties import (
+    BooleanProperty, DictProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty,
+)
+
+from floreyn.money import Currency, Money
+from floreyn.sync.record import Kind, Tender
+from floreyn.terminal.app import texts
+from floreyn.terminal.app.i18n import tr
+from floreyn.terminal.app.manager import ManagerFlows
+from floreyn.terminal.app.services import Bridge, Runtime
+from floreyn.terminal.app.settings import AppSettings, save_settings
+from floreyn.terminal.engine import events as ev
+
+log = logging.getLogger(__name__)
+
+OVERVIEW_EVERY_S = 60.0  # status and banner refresh; cheap reads on the worker, no redraw unless changed
+FAILED_RECEIPT_TIMEOUT_S = 60  # a printer problem stays on screen longer than a good receipt
+
+
+class Controller(ManagerFlows, EventDispatcher):
+    screen = StringProperty("signin")
+    operator = StringProperty("")
+    is_manager = BooleanProperty(False)
+    member = ObjectProperty(None, allownone=True)  # engine MemberSummary
+    quote = ObjectProperty(None, allownone=True)  # engine Quote waiting for confirmation
+    result = ObjectProperty(None, allownone=True)  # engine TxResult on the done/report screen
+    receipt_state = StringProperty("")  # "", "printing", "printed", "failed"
+    receipt_error = ObjectProperty(None, allownone=True)
+    message = StringProperty("")  # the last refusal, in the current language
+    message_level = StringProperty("error")
+    banner_text = StringProperty("")
+    banner_level = StringProperty("")
+    reader_status = ObjectProperty(None, allownone=True)
+    overview = DictProperty({})
+    merchant = ObjectProperty(None, allownone=True)
+    amount_mode = StringProperty("sale")  # the amount screen: "sale" or "refund"
+    pending_amount = ObjectProperty(None, allownone=True)  # fl amount waiting for a source choice
+    lang = StringProperty(tr.lang)
+    busy = BooleanProperty(False)  # some call is on its way
+    confirming = BooleanProperty(False)  # a confirm is on its way: confirm buttons are disabled
+    payments = ListProperty([])
+    refund_payment = ObjectProperty(None, allownone=True)
+    report_text = StringProperty("")
+    dim_after_s = NumericProperty(60)
+
+    def __init__(self, runtime: Runtime, settings: AppSettings, *, post: Callable[[Callable[[], None]], None]
+                 | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.runtime = runtime
+        self.settings = settings
+        self.bridge = Bridge(runtime.service, post or _clock_post)
+        self.dim_after_s = settings.dim_after_s
+        self._done_timer = Clock.create_trigger(self._done_timeout, settings.done_timeout_s)
+        self._overview_timer = Clock.schedule_interval(lambda _dt: self.refresh_overview(), OVERVIEW_EVERY_S)
+        self.fbind("overview", self._update_banner)
+        self.fbind("member", self._update_banner)
+        tr.on_switch(self._on_lang)
+        if settings.lang != tr.lang:
+            tr.switch(settings.lang)
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def call(self, method: str, *args: Any, on_done: Callable[[Any], None] | None = None,
+             on_error: Callable[[BaseException], None] | None = None, **kwargs: Any) -> None:
+        """An engine call on the worker; a refusal lands in the message strip unless handled."""
+        self.busy = True
+
+        def done(value: Any) -> None:
+            self.busy = self.bridge.pending > 0
+            if on_done is not None:
+                on_done(value)
+
+        def failed(error: BaseException) -> None:
+            self.busy = self.bridge.pending > 0
+            (on_error or self.show_error)(error)
+
+        self.bridge.call(method, *args, on_done=done, on_error=failed, **kwargs)
+
+    def show(self, screen: str) -> None:
+        self.screen = screen
+
+    def show_error(self, error: BaseException) -> None:
+        self.show_text(lambda: tr.error_text(error))
+
+    def show_text(self, make: Callable[[], str], level: str = "error") -> None:
+        """Show a message made by `make()`; made again in the new language after a switch."""
+        self._message_make = make
+        self.message_level = level
+        self.message = make()
+
+    def clear_message(self) -> None:
+        self._message_make = None
+        self.message = ""
+
+    def _on_lang(self, lang: str) -> None:
+        self.lang = lang
+        make = getattr(self, "_message_make", None)
+        if self.message and make is not None:
+            self.message = make()
+        self._update_banner()
+
+    def set_language(self, lang: str) -> None:
+        tr.switch(lang)
+        self.settings = replace(self.settings, lang=lang)
+        save_settings(self.runtime.settings_path, self.settings)
+
+    def toggle_language(self) -> None:
+        self.set_language("en" if tr.lang == "nl" else "nl")
+
+    def stop(self) -> None:
+        self._overview_timer.cancel()
+        self._done_timer.cancel()
+
+    # -- start, status, events ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the TillService (engine check, reader) and fetch the first overview."""
+        future = self.runtime.service.start()
+        future.add_done_callback(lambda f: _clock_post(lambda: self._started(f)))
+
+    def _started(self, future: Any) -> None:
+        error = future.exception()
+        if error is not None:
+            self.show_error(error)
+        self.refresh_overview()
+
+    def refresh_overview(self) -> None:
+        self.call("app_overview", on_done=self._got_overview, on_error=lambda e: log.warning("overview: %s", e))
+
+    def _got_overview(self, overview: dict[str, Any]) -> None:
+        self.overview = overview
+        if overview.get("merchant") is not None:
+            self.merchant = overview["merchant"]
+
+    def _update_banner(self, *_args: Any) -> None:
+        self.banner_text, self.banner_level = texts.banner(self.overview, self.member, tr)
+
+    def on_event(self, event: Any) -> None:
+        """Engine events, already on the main thread."""
+        handler = getattr(self, "_on_" + type(event).__name__, None)
+        if handler is not None:
+            handler(event)
+
+    def _on_SignedIn(self, event: ev.SignedIn) -> None:
+        self.operator, self.is_manager = event.operator.name, event.operator.is_manager
+        self.clear_message()
+        self.show("idle")
+
+    def _on_SignedOut(self, _event: ev.SignedOut) -> None:
+        self.operator, self.is_manager = "", False
+        self._reset_sale()
+        self.show("signin")
+
+    def _on_CardShown(self, event: ev.CardShown) -> None:
+        if not self.operator:
+            return
+        self._reset_sale()
+        self.member = event.summary
+        self.clear_message()
+        self.show("member")
+
+    def _on_CardRefused(self, event: ev.CardRefused) -> None:
+        self._reset_sale()
+        self.show_error(event.error)
+        if self.operator:
+            self.show("idle")
+
+    def _on_TxCommitted(self, event: ev.TxCommitted) -> None:
+        result = event.result
+        self.quote = None
+        self.result = result
+        self.receipt_state, self.receipt_error = "printing", None
+        if result.kind is Kind.DAY_CLOSE:
+            self.show_report(result)
+        else:
+            self.show("done")
+        self._arm_done_timer()
+
+    def _on_ReceiptPrinted(self, event: ev.ReceiptPrinted) -> None:
+        if self.result is not None and event.tx_id == self.result.tx_id:
+            self.receipt_state, self.receipt_error = "printed", None
+            self._arm_done_timer()
+        self.refresh_overview()
+
+    def _on_ReceiptFailed(self, event: ev.ReceiptFailed) -> None:
+        if self.result is not None and event.tx_id == self.result.tx_id:
+            self.receipt_state, self.receipt_error = "failed", event.error
+            self._arm_done_timer()
+        self.refresh_overview()
+
+    def _on_ReaderChanged(self, event: ev.ReaderChanged) -> None:
+        self.reader_status = event.status
+
+    def _on_CallDone(self, event: ev.CallDone) -> None:
+        # A card read by the reader is the one call the app did not make itself; its refusals
+        # arrive as CardRefused, except this one.
+        from floreyn.terminal.engine.errors import NotSignedIn
+
+        if event.method == "card_event" and isinstance(event.error, NotSignedIn):
+            self.show_error(event.error)
+
+    # -- sign-in -------------------------------------------------------------------------------------
+
+    def sign_in(self, pin: str) -> None:
+        self.clear_message()
+        self.call("sign_in", pin)  # SignedIn event shows the idle screen
+
+    def sign_out(self) -> None:
+        self.call("sign_out")
+
+    # -- sale ------------------------------------------------------------------------------------------
+
+    def _reset_sale(self) -> None:
+        self.member, self.quote, self.result, self.pending_amount = None, None, None, None
+        self.receipt_state, self.receipt_error = "", None
+        self._done_timer.cancel()
+
+    def back_to_idle(self) -> None:
+        """Forget the customer (also in the engine) and wait for the next card."""
+        if self.quote is not None:
+            self.call("cancel", self.quote.quote_id)
+        self._reset_sale()
+        self.refund_payment = None
+        self.clear_message()
+        if self.operator:
+            self.call("clear_card")
+            self.show("idle")
+        else:
+            self.show("signin")
+
+    def enter_amount(self) -> None:
+        self.amount_mode = "sale"
+        self.clear_message()
+        self.show("amount")
+
+    def amount_action(self, kind: str, cents: int | None) -> None:
+        """Betalen / Sparen / Opwaarderen on the amount screen (a money button)."""
+        self.clear_message()
+        if cents is None or cents <= 0:
+            from floreyn.money import AmountEmpty
+
+            self.show_error(AmountEmpty())
+            return
+        if kind == "spend":
+            amount = Money(cents, Currency.FL)
+            sources = 0 if self.member is None else (
+                len(texts.payable_sources(self.member)) + (1 if self.member.own.cents > 0 else 0))
+            if sources > 1:
+                self.pending_amount = amount  # more than one source can pay: let the member choose
+                self.show("source")
+                return
+            self.call("quote_spend", amount, on_done=self._got_quote)
+        elif kind == "save":
+            self.call("quote_save", Money(cents, Currency.EUR), on_done=self._got_quote)
+        elif kind == "topup":
+            self.call("quote_topup", Money(cents, Currency.EUR), on_done=self._got_quote)
+        else:
+            raise ValueError(kind)
+
+    def choose_source(self, source: str | None) -> None:
+        """None: the engine's order (budgets first); "own"; or a budget id."""
+        amount = self.pending_amount
+        if amount is None:
+            return
+        self.clear_message()
+        self.call("quote_spend", amount, source=source, on_done=self._got_quote)
+
+    def _got_quote(self, quote: Any) -> None:
+        self.quote = quote
+        self.show("confirm")
+
+    def confirm(self, tender: Tender | None = None, manager_pin: str | None = None) -> None:
+        """The deliberate second step of every money operation (a money button)."""
+        quote = self.quote
+        if quote is None or self.confirming:
+            return
+        self.clear_message()
+        self.confirming = True
+        self.call("confirm", quote.quote_id, tender=tender, manager_pin=manager_pin,
+                  repeat_ok=quote.repeat_ago_s is not None, on_done=self._confirmed, on_error=self._confirm_failed)
+
+    def _confirmed(self, result: Any) -> None:
+        self.confirming = False
+        if self.result is None or self.result.tx_id != result.tx_id:
+            self._on_TxCommitted(ev.TxCommitted(result))  # an existing tx (a retry) emits no event
+        self._receipt_from(result)
+
+    def _receipt_from(self, result: Any) -> None:
+        if self.receipt_state == "printing" and result.receipt_status in ("printed", "failed"):
+            self.receipt_state, self.receipt_error = result.receipt_status, result.receipt_error
+            self._arm_done_timer()
+
+    def _confirm_failed(self, error: BaseException) -> None:
+        from floreyn.terminal.engine.errors import QuoteUnknown
+
+        self.confirming = False
+        self.show_error(error)
+        if isinstance(error, QuoteUnknown):
+            self.quote = None
+            self.show("member" if self.member is not None else "idle")
+
+    def cancel_quote(self) -> None:
+        if self.quote is not None:
+            self.call("cancel", self.quote.quote_id)
+        self.quote = None
+        self.clear_message()
+        if self.refund_payment is not None:
+            self.show("manager")
+        else:
+            self.show("amount" if self.member is not None else "idle")
+
+    def reprint(self) -> None:
+        if self.result is None:
+            return
+        self.receipt_state, self.receipt_error = "printing", None
+        self.call("reprint", self.result.tx_id, on_done=self._reprinted, on_error=self._reprint_failed)
+
+    def _reprinted(self, result: Any) -> None:
+        self.receipt_state, self.receipt_error = result.receipt_status, result.receipt_error
+        self._arm_done_timer()
+
+    def _reprint_failed(self, error: BaseException) -> None:
+        self.receipt_state, self.receipt_error = "failed", error
+        self._arm_done_timer()
+
+    def _arm_done_timer(self) -> None:
+        self._done_timer.cancel()
+        self._done_timer.timeout = (FAILED_RECEIPT_TIMEOUT_S if self.receipt_state == "failed"
+                                    else self.settings.done_timeout_s)
+        self._done_timer()
+
+    def _done_timeout(self, *_args: Any) -> None:
+        if self.screen in ("done", "report"):
+            self.back_to_idle()
+
+
+def _clock_post(fn: Callable[[], None]) -> None:
+    Clock.schedule_once(lambda _dt: fn(), 0)
+

@@ -1,0 +1,124 @@
+"""Manager flows: refund, void, day close, status and settings, sync now.
+
+A mixin of the Controller (same main-thread rules). Refund and void are
+quotes like a sale and go through the same confirm screen; the engine marks
+a refund `needs_manager`, and the confirm screen then asks for a manager's
+PIN unless a manager is signed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from floreyn.money import Currency, Money
+from floreyn.terminal.app.i18n import tr
+from floreyn.terminal.app.settings import DIM_CHOICES_S, save_settings
+
+
+class ManagerFlows:
+    # -- menu ------------------------------------------------------------------------------------
+
+    def open_manager(self) -> None:
+        self.clear_message()
+        self.refund_payment = None
+        self.show("manager")
+
+    # -- void ------------------------------------------------------------------------------------
+
+    def start_void(self) -> None:
+        self.clear_message()
+        self.refund_payment = None
+        self.call("quote_void", on_done=self._got_manager_quote)
+
+    def _got_manager_quote(self, quote: Any) -> None:
+        self.quote = quote
+        self.show("confirm")
+
+    # -- refund ----------------------------------------------------------------------------------
+
+    def start_refund(self) -> None:
+        self.clear_message()
+        self.call("app_recent_payments", on_done=self._got_payments)
+
+    def _got_payments(self, payments: list[Any]) -> None:
+        self.payments = list(payments)
+        self.show("refunds")
+
+    def pick_refund(self, payment: Any) -> None:
+        self.refund_payment = payment
+        self.amount_mode = "refund"
+        self.clear_message()
+        self.show("amount")
+
+    def refund(self, cents: int | None) -> None:
+        """Refund part (cents) or all (None) of the chosen payment (a money button)."""
+        payment = self.refund_payment
+        if payment is None:
+            return
+        self.clear_message()
+        amount = None if cents is None else Money(cents, Currency.FL)
+        self.call("quote_refund", payment.tx_id, amount, on_done=self._got_manager_quote)
+
+    # -- day close -------------------------------------------------------------------------------
+
+    def ask_day_close(self) -> None:
+        self.clear_message()
+        self.show("dayclose")
+
+    def confirm_day_close(self) -> None:
+        if self.confirming:
+            return
+        self.confirming = True
+
+        def done(result: Any) -> None:
+            self.confirming = False
+            if self.result is None or self.result.tx_id != result.tx_id:
+                self.show_report(result)
+            self._receipt_from(result)
+
+        def failed(error: BaseException) -> None:
+            self.confirming = False
+            self.show_error(error)
+
+        self.call("close_day", on_done=done, on_error=failed)
+
+    def show_report(self, result: Any) -> None:
+        """The Z-report on screen: the very document the printer gets."""
+        self.result = result
+        if self.receipt_state == "":
+            self.receipt_state = "printing"
+        self.report_text = ""
+        self.show("report")
+        self.call("receipt_doc", result.tx_id, on_done=self._got_report_doc)
+
+    def _got_report_doc(self, doc: Any) -> None:
+        self.report_text = doc.text(self.runtime.config.columns)
+
+    # -- status, settings, sync --------------------------------------------------------------------
+
+    def open_status(self) -> None:
+        self.clear_message()
+        self.refresh_overview()
+        self.show("status")
+
+    def sync_now(self) -> None:
+        self.clear_message()
+
+        def done(_state: Any) -> None:
+            self.show_text(lambda: tr._("Synchronised with the server."), "info")
+            self.refresh_overview()
+
+        def failed(error: BaseException) -> None:
+            self.show_error(error)
+            self.refresh_overview()
+
+        self.call("sync_now", on_done=done, on_error=failed)
+
+    def cycle_dim(self) -> None:
+        """Next choice of 'dim the screen after' (30 s, 1, 2, 5 min, never)."""
+        now = self.settings.dim_after_s
+        i = DIM_CHOICES_S.index(now) if now in DIM_CHOICES_S else 0
+        self.settings = replace(self.settings, dim_after_s=DIM_CHOICES_S[(i + 1) % len(DIM_CHOICES_S)])
+        save_settings(self.runtime.settings_path, self.settings)
+        self.dim_after_s = self.settings.dim_after_s

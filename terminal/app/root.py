@@ -1,0 +1,146 @@
+"""The root widget: header, banner, the screens, the dim overlay, and the demo card picker.
+
+Battery: nothing here runs on a timer while the till waits for a card. The
+dim timer is one Clock event re-armed by touches; after it fires the
+overlay darkens the screen, the backlight goes down (where allowed) and the
+frame rate drops to IDLE_FPS until the next touch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, ObjectProperty
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.modalview import ModalView
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from floreyn.terminal.app import screens, theme
+from floreyn.terminal.app.backlight import set_backlight
+from floreyn.terminal.app.i18n import tr
+from floreyn.terminal.app.widgets import TButton
+
+KV_DIR = Path(__file__).resolve().parent / "kv"
+KV_FILES = ("widgets.kv", "screens.kv", "manager.kv", "root.kv")
+ACTIVE_FPS = 30  # enough for a tap to feel instant; nothing on these screens animates
+IDLE_FPS = 5  # while dimmed: the first touch wakes within 200 ms
+DIM_BRIGHTNESS = 0.15
+
+SCREENS = {
+    "signin": screens.SignInScreen, "idle": screens.IdleScreen, "member": screens.MemberScreen,
+    "amount": screens.AmountScreen, "source": screens.SourceScreen, "confirm": screens.ConfirmScreen,
+    "done": screens.DoneScreen, "manager": screens.ManagerScreen, "refunds": screens.RefundsScreen,
+    "dayclose": screens.DayCloseScreen, "report": screens.ReportScreen, "status": screens.StatusScreen,
+}
+
+_kv_loaded = False
+
+
+def load_kv() -> None:
+    global _kv_loaded
+    if _kv_loaded:
+        return
+    theme.register_fonts()
+    for name in KV_FILES:
+        Builder.load_file(str(KV_DIR / name))
+    _kv_loaded = True
+
+
+class TillRoot(FloatLayout):
+    ctl = ObjectProperty(None, rebind=True)
+    dimmed = BooleanProperty(False)
+
+    def __init__(self, ctl: Any, **kwargs: Any) -> None:
+        load_kv()
+        super().__init__(ctl=ctl, **kwargs)
+        sm = self.ids.sm
+        sm.transition = NoTransition()  # no animation: no frames to draw, nothing to wait for
+        for name, cls in SCREENS.items():
+            sm.add_widget(cls(name=name, ctl=ctl))
+        sm.current = ctl.screen
+        ctl.fbind("screen", self._on_screen)
+        ctl.fbind("dim_after_s", lambda *_a: self.wake())
+        self._dim_event = Clock.create_trigger(self._dim, max(1, ctl.dim_after_s))
+        self._picker: ModalView | None = None
+        self.wake()
+
+    @property
+    def screen_manager(self) -> ScreenManager:
+        return self.ids.sm
+
+    def _on_screen(self, _ctl: Any, name: str) -> None:
+        sm = self.ids.sm
+        if sm.current == name:
+            sm.current_screen.refresh()
+        else:
+            sm.current = name
+
+    # -- dimming -------------------------------------------------------------------------------
+
+    def on_touch_down(self, touch: Any) -> bool:
+        was_dimmed = self.dimmed
+        self.wake()
+        if was_dimmed:
+            return True  # the waking touch does nothing else
+        return super().on_touch_down(touch)
+
+    def wake(self) -> None:
+        self._dim_event.cancel()
+        if self.dimmed:
+            self.dimmed = False
+            set_backlight(1.0)
+            Clock._max_fps = float(ACTIVE_FPS)
+        seconds = self.ctl.dim_after_s
+        if seconds > 0:
+            self._dim_event.timeout = seconds
+            self._dim_event()
+
+    def _dim(self, *_args: Any) -> None:
+        self.dimmed = True
+        set_backlight(DIM_BRIGHTNESS)
+        Clock._max_fps = float(IDLE_FPS)
+
+    # -- simulate: the demo card picker and keys 1-9 ---------------------------------------------
+
+    def open_card_picker(self) -> ModalView:
+        runtime = self.ctl.runtime
+        view = ModalView(size_hint=(0.9, 0.9), auto_dismiss=True)
+        from kivy.uix.gridlayout import GridLayout
+
+        grid = GridLayout(cols=3, spacing=theme.theme.gap * 2, padding=theme.theme.gap * 2)
+        for card in runtime.demo_cards:
+            button = TButton(text=f"{card.key}  {card.name.capitalize()}", bg=theme.SAVE)
+            button.bind(on_tap=lambda _b, c=card: (view.dismiss(), self.present_demo(c.key)))
+            grid.add_widget(button)
+        close = TButton(text=tr._("Close"), bg=theme.NEUTRAL)
+        close.bind(on_tap=lambda _b: view.dismiss())
+        grid.add_widget(close)
+        view.add_widget(grid)
+        view.open(animation=False)
+        self._picker = view
+        return view
+
+    def present_demo(self, key: str) -> bool:
+        """Lay demo card `key` ("1".."9") on the virtual reader, as a customer would."""
+        runtime = self.ctl.runtime
+        for card in runtime.demo_cards:
+            if card.key == key and runtime.present is not None:
+                runtime.present(card.payload)
+                return True
+        return False
+
+    def on_key_down(self, _window: Any, _key: int, _scancode: int, codepoint: str | None, _mods: Any) -> bool:
+        if codepoint and codepoint in "123456789" and self.ctl.runtime.simulate:
+            self.wake()
+            return self.present_demo(codepoint)
+        return False
+
+    def listen_keyboard(self) -> None:
+        Window.fbind("on_key_down", self.on_key_down)
+
+    def unlisten_keyboard(self) -> None:
+        Window.funbind("on_key_down", self.on_key_down)

@@ -1,0 +1,258 @@
+"""The sale screens: sign-in, card prompt, member, amount, source, confirm, done.
+
+Layout in kv/screens.kv. Buttons whose set depends on the situation (which
+actions the merchant offers, which budgets can pay, whether a manager PIN
+is needed) are built here, from the controller's state.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
+from kivy.uix.screenmanager import Screen
+
+from floreyn.money import Currency, Money
+from floreyn.sync.record import Tender
+from floreyn.terminal.app import texts, theme
+from floreyn.terminal.app.entry import AmountEntry, PinEntry
+from floreyn.terminal.app.i18n import tr
+from floreyn.terminal.app.widgets import TButton
+
+
+class TillScreen(Screen):
+    ctl = ObjectProperty(None, rebind=True)
+
+    def on_ctl(self, _screen: Any, ctl: Any) -> None:
+        ctl.fbind("lang", self._lang_changed)
+
+    def _lang_changed(self, *_args: Any) -> None:
+        if self.manager is not None and self.manager.current == self.name:
+            self.refresh()
+
+    def on_pre_enter(self, *_args: Any) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Rebuild what Python builds on this screen (kv rules update themselves)."""
+
+
+def fill(box: Any, specs: list[tuple[str, tuple[float, ...], bool, Callable[[], None]]]) -> list[TButton]:
+    """Replace box's children with buttons: (text, colour, money?, action)."""
+    box.clear_widgets()
+    out = []
+    for text, colour, money, action in specs:
+        button = TButton(text=text, bg=colour, money=money)
+        button.bind(on_tap=lambda _b, act=action: act())
+        box.add_widget(button)
+        out.append(button)
+    return out
+
+
+class PinMixin:
+    pin_text = StringProperty("")
+
+    def _pin_entry(self) -> PinEntry:
+        if not hasattr(self, "_pin"):
+            self._pin = PinEntry()
+        return self._pin
+
+    def on_pin_key(self, key: str) -> None:
+        self._pin_entry().press(key)
+        self.pin_text = self._pin_entry().masked()
+
+    def take_pin(self) -> str | None:
+        entry = self._pin_entry()
+        if not entry.complete:
+            self.ctl.show_text(lambda: tr._("Enter a PIN of at least 4 digits."))
+            return None
+        pin = entry.take()
+        self.pin_text = ""
+        return pin
+
+
+class SignInScreen(PinMixin, TillScreen):
+    def submit(self) -> None:
+        pin = self.take_pin()
+        if pin is not None:
+            self.ctl.sign_in(pin)
+
+
+class IdleScreen(TillScreen):
+    pass
+
+
+class MemberScreen(TillScreen):
+    def refresh(self) -> None:
+        box = self.ids.budgets
+        box.clear_widgets()
+        member = self.ctl.member if self.ctl else None
+        if member is None:
+            return
+        from kivy.factory import Factory
+
+        for text, usable in texts.budget_lines(member, tr):
+            label = Factory.TText(text=text, font_size=theme.theme.font_body)
+            label.color = theme.TEXT if usable else theme.TEXT_MUTED
+            box.add_widget(label)
+
+
+class AmountScreen(TillScreen):
+    display = StringProperty("0")
+    hint = StringProperty("")
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.entry = AmountEntry()
+        self.action_buttons: dict[str, TButton] = {}
+        super().__init__(**kwargs)
+
+    def on_pre_enter(self, *_args: Any) -> None:
+        self.entry.clear()
+        super().on_pre_enter()
+
+    def on_key(self, key: str) -> None:
+        self.entry.press(key)
+        self._update_display()
+        self._relabel()
+
+    def cents(self) -> int | None:
+        return self.entry.cents()
+
+    def _update_display(self) -> None:
+        mark = "," if tr.lang == "nl" else "."
+        self.display = self.entry.text(mark) or "0"
+
+    def refresh(self) -> None:
+        self._update_display()
+        ctl = self.ctl
+        specs: list[tuple[str, str, tuple[float, ...], bool, Callable[[], None]]] = []
+        if ctl.amount_mode == "refund":
+            pay = ctl.refund_payment
+            self.hint = tr._("Refund of payment no. {seq}: {amount}").format(
+                seq=pay.seq, amount=tr.money(Money.fl(pay.fl_cents))) if pay else ""
+            specs.append(("refund", "", theme.DANGER, True, lambda: ctl.refund(self.cents())))
+            specs.append(("refund_all", "", theme.DANGER, True, lambda: ctl.refund(None)))
+            specs.append(("back", tr._("Back"), theme.NEUTRAL, False, ctl.open_manager))
+        else:
+            merchant = ctl.merchant
+            self.hint = tr._("Type the amount, then choose")
+            specs.append(("spend", "", theme.PAY, True, lambda: ctl.amount_action("spend", self.cents())))
+            if merchant is not None and merchant.save_rate_bp > 0:
+                specs.append(("save", "", theme.SAVE, True, lambda: ctl.amount_action("save", self.cents())))
+            if merchant is not None and merchant.topup_allowed:
+                specs.append(("topup", "", theme.TOPUP, True, lambda: ctl.amount_action("topup", self.cents())))
+            specs.append(("back", tr._("Back"), theme.NEUTRAL, False, lambda: ctl.show("member")))
+        buttons = fill(self.ids.actions, [(text, colour, money, act) for _k, text, colour, money, act in specs])
+        self.action_buttons = {spec[0]: b for spec, b in zip(specs, buttons)}
+        self._relabel()
+
+    def _relabel(self) -> None:
+        """Money buttons show what they will do with the amount typed."""
+        cents = self.entry.cents() or 0
+        fl, eur = tr.money(Money(cents, Currency.FL)), tr.money(Money(cents, Currency.EUR))
+        labels = {
+            "spend": tr._("Pay\n{amount}").format(amount=fl),
+            "save": tr._("Save on\n{amount}").format(amount=eur),
+            "topup": tr._("Top up\n{amount}").format(amount=eur),
+            "refund": tr._("Refund\n{amount}").format(amount=fl),
+            "refund_all": tr._("Refund all"),
+        }
+        for key, button in self.action_buttons.items():
+            if key in labels:
+                button.text = labels[key]
+
+
+class SourceScreen(TillScreen):
+    def refresh(self) -> None:
+        ctl = self.ctl
+        member, amount = ctl.member, ctl.pending_amount
+        if member is None or amount is None:
+            return
+        specs = []
+        for b in texts.payable_sources(member):
+            specs.append((tr._("{label}\n{amount} left").format(label=b.label, amount=tr.money(b.remaining)),
+                          theme.SAVE, True, lambda bid=b.budget_id: ctl.choose_source(bid)))
+        if member.own.cents > 0:
+            specs.append((tr._("Own balance\n{amount}").format(amount=tr.money(member.own)), theme.PAY, True,
+                          lambda: ctl.choose_source("own")))
+        specs.append((tr._("Combined\n(budgets first)"), theme.NEUTRAL, True, lambda: ctl.choose_source(None)))
+        specs.append((tr._("Back"), theme.NEUTRAL, False, lambda: ctl.show("amount")))
+        fill(self.ids.sources, specs)
+
+
+class ConfirmScreen(PinMixin, TillScreen):
+    lines = StringProperty("")
+    pin_needed = BooleanProperty(False)
+
+    def needs_pin(self) -> bool:
+        quote = self.ctl.quote
+        return bool(quote is not None and quote.needs_manager and not self.ctl.is_manager)
+
+    def refresh(self) -> None:
+        ctl = self.ctl
+        quote = ctl.quote
+        if quote is None:
+            return
+        self.lines = "\n".join(texts.quote_lines(quote, tr))
+        self.pin_needed = self.needs_pin()
+        if not hasattr(self, "_pinbox"):  # keep it alive while it is out of the tree
+            self._pinbox = self.ids.pinbox.__self__
+        pinbox, column = self._pinbox, self.ids.column
+        if self.pin_needed and pinbox.parent is None:
+            column.add_widget(pinbox, index=len(column.children))
+        elif not self.pin_needed and pinbox.parent is not None:
+            column.remove_widget(pinbox)
+        cancel = (tr._("Cancel"), theme.DANGER, False, ctl.cancel_quote)
+        if quote.needs_tender:
+            specs = [cancel, (tr._("Rest in cash"), theme.PAY, True, lambda: self._confirm(Tender.CASH)),
+                     (tr._("Rest by bank card"), theme.PAY, True, lambda: self._confirm(Tender.BANK_CARD))]
+        else:
+            specs = [cancel, (tr._("Confirm"), theme.PAY, True, lambda: self._confirm(None))]
+        self.confirm_buttons = fill(self.ids.buttons, specs)
+
+    def _confirm(self, tender: Tender | None) -> None:
+        pin = None
+        if self.needs_pin():
+            pin = self.take_pin()
+            if pin is None:
+                return
+        self.ctl.confirm(tender=tender, manager_pin=pin)
+
+
+class DoneScreen(TillScreen):
+    pass
+
+
+# -- manager screens (layout in kv/manager.kv) ------------------------------------------------------
+
+
+class ManagerScreen(TillScreen):
+    pass
+
+
+class RefundsScreen(TillScreen):
+    def refresh(self) -> None:
+        box = self.ids.payments
+        box.clear_widgets()
+        ctl = self.ctl
+        for pay in ctl.payments:
+            when = texts.clock_text(pay.wall_ms, tr)
+            card = ("\u2022\u2022\u2022\u2022 " + pay.card_hex[-4:].upper()) if pay.card_hex else ""
+            text = tr._("No. {seq}  {when}  {card}  {amount}").format(
+                seq=pay.seq, when=when, card=card, amount=tr.money(Money.fl(pay.fl_cents)))
+            button = TButton(text=text, bg=theme.KEY, fg=theme.KEY_TEXT, size_hint_y=None,
+                             height=theme.theme.touch_px * 1.2)
+            button.bind(on_tap=lambda _b, p=pay: ctl.pick_refund(p))
+            box.add_widget(button)
+
+
+class DayCloseScreen(TillScreen):
+    pass
+
+
+class ReportScreen(TillScreen):
+    pass
+
+
+class StatusScreen(TillScreen):
+    pass

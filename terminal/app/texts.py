@@ -1,0 +1,224 @@
+"""Screen text built from the engine's values, in the current language.
+
+Plain functions of (value, tr) so the screens stay layout only. Amounts are
+formatted with floreyn.money.format_money in the shown language; the engine
+decides every figure, this module only words it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from floreyn.money import Money
+from floreyn.sync.record import Kind, Tender
+from floreyn.terminal.app.i18n import Translator
+
+
+def kind_title(kind: Kind, tr: Translator) -> str:
+    return {
+        Kind.SPEND: tr._("Payment"), Kind.SAVE: tr._("Saving"), Kind.TOPUP: tr._("Top-up"),
+        Kind.REFUND: tr._("Refund"), Kind.VOID: tr._("Void"), Kind.DAY_CLOSE: tr._("Day close"),
+    }[kind]
+
+
+def done_title(kind: Kind, tr: Translator) -> str:
+    return {
+        Kind.SPEND: tr._("Paid"), Kind.SAVE: tr._("Saved"), Kind.TOPUP: tr._("Topped up"),
+        Kind.REFUND: tr._("Refunded"), Kind.VOID: tr._("Voided"), Kind.DAY_CLOSE: tr._("Day closed"),
+    }[kind]
+
+
+def age_text(age_s: float | None, tr: Translator) -> str:
+    if age_s is None:
+        return tr._("age unknown")
+    if age_s < 90:
+        return tr._("just now")
+    if age_s < 5400:
+        return tr._("{minutes} min old").format(minutes=int(age_s // 60))
+    return tr._("{hours} h old").format(hours=int(age_s // 3600))
+
+
+def date_text(iso: str, tr: Translator) -> str:
+    try:
+        day = dt.date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return day.strftime("%d-%m-%Y") if tr.lang == "nl" else day.isoformat()
+
+
+def member_lines(summary: Any, tr: Translator) -> tuple[str, str, str]:
+    """(alias, spendable line, where the figure comes from)."""
+    spend = tr._("Spendable: {amount}").format(amount=tr.money(summary.spendable))
+    if summary.live:
+        source = tr._("Live balance from the server")
+    else:
+        spend = "\u2248 " + spend  # the mark: a figure from the last snapshot, not the live balance
+        source = tr._("\u2248 from the last data ({age}), not live").format(
+            age=age_text(summary.snapshot_age_s, tr))
+    if not summary.known:
+        source = tr._("Card not yet known to this till")
+    return summary.alias, spend, source
+
+
+def budget_lines(summary: Any, tr: Translator, limit: int = 4) -> list[tuple[str, bool]]:
+    """One line per source: (text, usable). Own balance first, then budgets; at most `limit`."""
+    lines = [(tr._("Own balance: {amount}").format(amount=tr.money(summary.own)), True)]
+    for b in summary.budgets:
+        if b.usable:
+            text = tr._("{label}: {amount} (until {date})").format(
+                label=b.label, amount=tr.money(b.remaining), date=date_text(b.expires_on, tr))
+        else:  # the engine's reason names the budget already
+            text = b.why_not or tr._("{label}: not here").format(label=b.label)
+        lines.append((text, b.usable))
+    if len(lines) > limit:
+        more = len(lines) - (limit - 1)
+        lines = lines[: limit - 1] + [(tr._("and {count} more").format(count=more), False)]
+    return lines
+
+
+def payable_sources(summary: Any) -> list[Any]:
+    """Budgets that can pay here now (usable and not empty)."""
+    return [b for b in summary.budgets if b.usable and b.remaining.cents > 0]
+
+
+def quote_lines(quote: Any, tr: Translator) -> list[str]:
+    """What the shopkeeper confirms: what happens, in which amounts, and any caveat."""
+    m = tr.money
+    lines: list[str] = []
+    if quote.kind is Kind.SPEND:
+        lines.append(tr._("Pay {amount}").format(amount=m(quote.asked)))
+        for part in quote.parts:
+            label = part.label if part.budget_id else tr._("Own balance")
+            lines.append(f"  {label}: {m(Money.fl(part.fl_cents))}")
+        if quote.needs_tender:
+            lines.append(tr._("Still to pay: {amount} (cash or bank card)").format(amount=m(quote.eur)))
+    elif quote.kind is Kind.SAVE:
+        lines.append(tr._("Saving on a purchase of {amount}").format(amount=m(quote.asked)))
+        lines.append(tr._("Member receives {amount}").format(amount=m(quote.fl)))
+        if quote.campaign:
+            lines.append(tr._("Campaign: {name}").format(name=quote.campaign))
+    elif quote.kind is Kind.TOPUP:
+        lines.append(tr._("Member pays {amount} in cash").format(amount=m(quote.eur)))
+        lines.append(tr._("Member receives {amount}").format(amount=m(quote.fl)))
+    elif quote.kind is Kind.REFUND:
+        lines.append(tr._("Refund {amount} to the member").format(amount=m(quote.fl)))
+        if quote.eur.cents:
+            lines.append(tr._("and {amount} in euros").format(amount=m(quote.eur)))
+    elif quote.kind is Kind.VOID:
+        lines.append(tr._("Void the last transaction: {amount}").format(amount=m(quote.fl)))
+        if quote.eur.cents:
+            lines.append(tr._("and {amount} in euros").format(amount=m(quote.eur)))
+    if quote.kind is Kind.SPEND and quote.offline:
+        lines.append(tr._("Offline payment (no connection)"))
+    if quote.cap_reason is not None:
+        lines.append(tr.error_text(quote.cap_reason))
+    if quote.repeat_ago_s is not None:
+        lines.append(tr._("Warning: this card was charged {seconds} s ago. Confirm only if this is a new sale.")
+                     .format(seconds=int(quote.repeat_ago_s)))
+    return lines
+
+
+def result_lines(result: Any, tr: Translator) -> tuple[str, str]:
+    """(title, amount line) for the done screen."""
+    title = done_title(result.kind, tr)
+    amount = tr.money(result.fl)
+    if result.kind is Kind.SAVE or result.kind is Kind.TOPUP:
+        amount = tr._("{fl} for {eur}").format(fl=tr.money(result.fl), eur=tr.money(result.eur))
+    elif result.eur.cents:
+        tender = result.records[-1].tender
+        how = tr._("cash") if tender is Tender.CASH else tr._("bank card") if tender is Tender.BANK_CARD else ""
+        amount = tr._("{fl} + {eur} {how}").format(fl=tr.money(result.fl), eur=tr.money(result.eur), how=how)
+    return title, amount
+
+
+def receipt_text(state: str, error: Any, tr: Translator) -> str:
+    if state == "printed":
+        return tr._("Receipt printed")
+    if state == "failed":
+        detail = tr.error_text(error) if error is not None else ""
+        return tr._("Receipt NOT printed. The transaction is saved.") + (" " + detail if detail else "")
+    if state == "printing" or state == "pending":
+        return tr._("Printing receipt\u2026")
+    return ""
+
+
+def banner(overview: Any, summary: Any, tr: Translator) -> tuple[str, str]:
+    """(text, level) for the strip under the header; level "" hides it."""
+    if summary is not None and not summary.live:
+        if summary.offline_note:
+            return summary.offline_note, "error"
+        cap = summary.spend_cap_cents
+        total = summary.own.cents + sum(b.remaining.cents for b in summary.budgets if b.usable)
+        if cap is not None and cap < total:
+            return tr._("Offline limit: this card can pay at most {amount} now").format(
+                amount=tr.money(Money.fl(cap))), "warn"
+    status = overview.get("status") if overview else None
+    if status is None:
+        return "", ""
+    if status.snapshot_stale:
+        return tr._("Server data is too old: offline payments are not possible. Saving still works."), "error"
+    if status.online is False:
+        return tr._("Offline: no connection to the server. Payments up to the offline limits."), "warn"
+    if status.online is None:
+        return tr._("Offline: no server configured."), "warn"
+    return "", ""
+
+
+def reader_text(status: Any, tr: Translator, *, short: bool = False) -> str:
+    if status is None:
+        return tr._("Reader: starting") if short else tr._("Card reader: starting")
+    name = getattr(status.state, "value", str(status.state))
+    word = {
+        "starting": tr._("starting"), "ready": tr._("ready"), "reconnecting": tr._("reconnecting"),
+        "unavailable": tr._("not available"), "stopped": tr._("stopped"),
+    }.get(name, name)
+    if short:
+        return tr._("Reader: {state}").format(state=word)
+    line = tr._("Card reader: {state}").format(state=word)
+    return line + (f" ({status.message})" if status.message and name != "ready" else "")
+
+
+def clock_text(wall_ms: int | None, tr: Translator) -> str:
+    if not wall_ms:
+        return tr._("never")
+    return dt.datetime.fromtimestamp(wall_ms / 1000).strftime("%d-%m %H:%M" if tr.lang == "nl" else "%m-%d %H:%M")
+
+
+def dim_text(seconds: int, tr: Translator) -> str:
+    if seconds <= 0:
+        return tr._("Dim screen: never")
+    if seconds < 60:
+        return tr._("Dim screen after {seconds} s").format(seconds=seconds)
+    return tr._("Dim screen after {minutes} min").format(minutes=seconds // 60)
+
+
+def status_lines(overview: Any, reader_status: Any, tr: Translator) -> list[str]:
+    """The status screen: reader, printer, server, records waiting, last sync, snapshot age."""
+    lines = [reader_text(reader_status, tr)]
+    printer = overview.get("printer") if overview else None
+    if printer is None:
+        lines.append(tr._("Printer: unknown"))
+    elif printer.online and printer.paper_ok and printer.cover_closed:
+        lines.append(tr._("Printer: ready"))
+    else:
+        lines.append(tr._("Printer: problem ({detail})").format(detail=printer.message or "?"))
+    status = overview.get("status") if overview else None
+    if status is None:
+        return lines + [tr._("Till status: loading\u2026")]
+    server = {None: tr._("Server: none configured"), True: tr._("Server: connected"),
+              False: tr._("Server: no connection")}[status.online]
+    lines.append(server)
+    lines.append(tr._("Records waiting to sync: {count}").format(count=status.pending_uploads))
+    sync = overview.get("sync") or {}
+    lines.append(tr._("Last sync: {when}").format(when=clock_text(sync.get("last_sync_ms"), tr)))
+    if status.snapshot_version is None:
+        lines.append(tr._("Server data: none yet"))
+    else:
+        lines.append(tr._("Server data: version {version}, {age}").format(
+            version=status.snapshot_version, age=age_text(status.snapshot_age_s, tr)))
+    if status.receipts_to_print:
+        lines.append(tr._("Receipts not yet printed: {count}").format(count=status.receipts_to_print))
+    lines.append(tr._("Terminal {terminal}, day {day}, last number {seq}").format(
+        terminal=status.terminal_id, day=status.day_no, seq=status.head_seq))
+    return lines

@@ -1,0 +1,120 @@
+"""The app's few widget types: a big flat button, the keypads, the dim overlay.
+
+Layout and looks are in kv/widgets.kv; this file holds behaviour.
+"""
+
+from __future__ import annotations
+
+from kivy.clock import Clock
+from kivy.properties import (
+    BooleanProperty, ColorProperty, NumericProperty, ObjectProperty, OptionProperty, StringProperty,
+)
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.label import Label
+from kivy.uix.widget import Widget
+
+from floreyn.terminal.app import theme
+from floreyn.terminal.app.entry import BACKSPACE_KEY, CLEAR_KEY, DECIMAL_KEY
+from floreyn.terminal.app.guard import TapGuard
+from floreyn.terminal.app.i18n import tr
+
+money_guard = TapGuard()
+"""Shared by every money button of the app (see guard.py for why shared)."""
+
+
+class TButton(ButtonBehavior, Label):
+    """A flat, high-contrast button at least one touch target big; fires `on_tap` on release.
+
+    With `money` set, a tap that follows another money tap within the guard
+    window is ignored: the second half of a double tap never moves money.
+    """
+
+    bg = ColorProperty(theme.NEUTRAL)
+    fg = ColorProperty((1, 1, 1, 1))
+    money = BooleanProperty(False)
+    radius = NumericProperty(8)
+    __events__ = ("on_tap",)
+
+    def on_release(self) -> None:
+        if self.money and not money_guard.allow():
+            return
+        self.dispatch("on_tap")
+
+    def on_tap(self) -> None:
+        pass
+
+
+class Keypad(GridLayout):
+    """3x4 keys. mode "amount": 1-9, decimal, 0, backspace; mode "pin": 1-9, clear, 0, backspace.
+
+    Emits on_key(key) with "0".."9", entry.DECIMAL_KEY, CLEAR_KEY or BACKSPACE_KEY.
+    """
+
+    mode = OptionProperty("amount", options=["amount", "pin"])
+    __events__ = ("on_key",)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._keys: list[TButton] = []
+        self._trigger = Clock.create_trigger(self._build, -1)
+        self.fbind("mode", self._trigger)
+        tr.on_switch(self._relabel)
+        self._build()
+
+    def _relabel(self, _lang: str) -> None:
+        self._trigger()
+
+    def _labels(self) -> list[tuple[str, str]]:
+        keys = [(str(d), str(d)) for d in range(1, 10)]
+        if self.mode == "amount":
+            mark = "," if tr.lang == "nl" else "."
+            keys += [(DECIMAL_KEY, mark), ("0", "0"), (BACKSPACE_KEY, "\u232b")]
+        else:
+            keys += [(CLEAR_KEY, "C"), ("0", "0"), (BACKSPACE_KEY, "\u232b")]
+        return keys
+
+    def _build(self, *_args) -> None:
+        self.clear_widgets()
+        self._keys = []
+        for key, label in self._labels():
+            button = TButton(text=label, bg=theme.KEY, fg=theme.KEY_TEXT, font_size=theme.theme.font_key)
+            button.key = key
+            button.bind(on_tap=self._on_button)
+            self.add_widget(button)
+            self._keys.append(button)
+
+    def _on_button(self, button: TButton) -> None:
+        self.dispatch("on_key", button.key)
+
+    def on_key(self, key: str) -> None:
+        pass
+
+    def button(self, key: str) -> TButton:
+        """The button that sends `key` (tests press it)."""
+        for b in self._keys:
+            if b.key == key:
+                return b
+        raise KeyError(key)
+
+
+class DimOverlay(Widget):
+    """Darkens the screen when idle; the touch that wakes it does nothing else."""
+
+    active = BooleanProperty(False)
+
+    def on_touch_down(self, touch) -> bool:
+        return self.active
+
+    def on_touch_move(self, touch) -> bool:
+        return self.active
+
+    def on_touch_up(self, touch) -> bool:
+        return self.active
+
+
+class Banner(Label):
+    """A strip under the header: offline, limits, or the last refusal. Zero height when empty."""
+
+    level = StringProperty("")  # "", "warn", "error", "info"
+    owner = ObjectProperty(None, allownone=True)
