@@ -80,7 +80,7 @@ def _hash_pin(args: argparse.Namespace) -> int:
 def run_script(args: argparse.Namespace) -> int:
     from floreyn.terminal import demo_setup
     from floreyn.terminal.engine.build import build_engine
-    from floreyn.terminal.script import ScriptedTill, ScriptPrinter, load_script
+    from floreyn.terminal.script import ScriptedTill, ScriptError, ScriptPrinter, load_script
 
     actions = load_script(args.script)
     config = load(args)
@@ -94,7 +94,12 @@ def run_script(args: argparse.Namespace) -> int:
         print(json.dumps({"started": report, "terminal_id": config.terminal_id,
                           "public_key": keys.public_raw(engine.public_key).hex()}), file=sys.stderr)
         run_id = args.run_id or "script-" + hashlib.sha256(args.script.read_bytes()).hexdigest()[:12]
-        till = ScriptedTill(engine, printer, run_id=run_id, card_payload=demo_setup.demo_payload, out=sys.stdout)
+        if not run_id.replace("-", "").replace("_", "").isalnum() or len(run_id) > 40:
+            raise ScriptError(where="--run-id", detail="letters, digits, - and _ only, at most 40")
+        progress = config.data_dir / "scripts" / f"{run_id}.progress.jsonl"
+        progress.parent.mkdir(parents=True, exist_ok=True)
+        till = ScriptedTill(engine, printer, run_id=run_id, card_payload=demo_setup.demo_payload, out=sys.stdout,
+                            progress_path=progress)
         return till.run(actions)
     finally:
         engine.store.close()

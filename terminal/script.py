@@ -1,10 +1,17 @@
 """The scripted till: run a list of actions through the real engine with virtual devices.
 
 One JSON object per action in, one JSON line per action out (format in
-README, "Scripted till"). Money actions carry a client reference
-"<run id>:<action id>", stored in the same transaction as their records, so
-running the same script again on the same data folder resumes it: actions
-already carried out report `"existed": true` and write nothing.
+README, "Scripted till").
+
+Resuming (the same script and run id on the same data folder, e.g. after a
+SIGKILL): every output line is also appended to a progress log in the data
+folder. On a restart, actions found there are not run again: their line is
+printed as it was, with `"resumed": true`; only session actions (sign-in,
+card presented, printer state) are replayed silently to rebuild the till's
+state. The action that was running when the process died runs again: a
+money action first looks up its client reference "<run id>:<action id>",
+stored in the same database transaction as its records, so if it had
+committed it reports `"existed": true` and writes nothing.
 """
 
 from __future__ import annotations
@@ -81,14 +88,20 @@ def load_script(path: Path) -> list[Action]:
     if len(data) > MAX_SCRIPT_BYTES:
         raise ScriptError(where="-", detail=f"larger than {MAX_SCRIPT_BYTES} bytes")
     text = data.decode("utf-8", errors="replace")
-    try:
-        if text.lstrip().startswith("["):
+    if text.lstrip().startswith("["):
+        try:
             items = json.loads(text)
-        else:
-            items = [json.loads(line) for line in text.splitlines()
-                     if line.strip() and not line.lstrip().startswith("#")]
-    except json.JSONDecodeError as exc:
-        raise ScriptError(where=f"line {exc.lineno}", detail=exc.msg) from None
+        except json.JSONDecodeError as exc:
+            raise ScriptError(where=f"line {exc.lineno}", detail=exc.msg) from None
+    else:
+        items = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            try:
+                items.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ScriptError(where=f"line {number}", detail=exc.msg) from None
     if len(items) > MAX_ACTIONS:
         raise ScriptError(where="-", detail=f"more than {MAX_ACTIONS} actions")
     actions, seen = [], set()
@@ -105,8 +118,9 @@ def load_script(path: Path) -> list[Action]:
 
 class ScriptedTill:
     def __init__(self, engine: Engine, printer: VirtualPrinter, *, run_id: str,
-                 card_payload: Callable[[str], bytes], out: TextIO) -> None:
+                 card_payload: Callable[[str], bytes], out: TextIO, progress_path: Path | None = None) -> None:
         self.engine = engine
+        self.progress_path = progress_path
         self.printer = printer
         self.run_id = run_id
         self.card_payload = card_payload
@@ -118,16 +132,56 @@ class ScriptedTill:
 
     def run(self, actions: list[Action]) -> int:
         """Run every action; returns 1 when an "expect" did not hold, else 0."""
+        done = self._load_progress(actions)
         self.reader.start(self._events.put, lambda _status: None)
         failed = 0
+        progress = self.progress_path.open("a", encoding="utf-8") if self.progress_path else None
         try:
             for action in actions:
-                failed += not self._run_one(action)
+                if action.index in done:
+                    failed += not self._replay(action, done[action.index])
+                else:
+                    failed += not self._run_one(action, progress)
         finally:
             self.reader.stop()
+            if progress:
+                progress.close()
         return 1 if failed else 0
 
-    def _run_one(self, action: Action) -> bool:
+    def _load_progress(self, actions: list[Action]) -> dict[int, dict[str, Any]]:
+        """Lines of a previous run of this script, by action index (a torn last line is ignored)."""
+        if self.progress_path is None or not self.progress_path.exists():
+            return {}
+        done: dict[int, dict[str, Any]] = {}
+        for text in self.progress_path.read_text(encoding="utf-8").splitlines()[:MAX_ACTIONS]:
+            try:
+                line = json.loads(text)
+            except json.JSONDecodeError:
+                continue
+            i = line.get("i")
+            if isinstance(i, int) and 0 <= i < len(actions) and line.get("id") == actions[i].id:
+                done[i] = line
+        return done
+
+    def _replay(self, action: Action, line: dict[str, Any]) -> bool:
+        """Print a finished action's line again; rebuild session state without writing anything."""
+        try:
+            if action.name in ("sign_in", "present") and line.get("ok"):
+                getattr(self, f"do_{action.name}")(action)
+            elif action.name == "present":
+                self.engine.clear_card()  # a refused card cleared the previous one
+            elif action.name in ("sign_out", "clear_card", "printer"):
+                getattr(self, f"do_{action.name}")(action)
+        except FloreynError:
+            pass  # the line below is what happened then
+        if line.get("ok") and "tx_id" in line:
+            self._tx_by_action[action.id] = line["tx_id"]
+            self._last_tx = line["tx_id"]
+        self.out.write(json.dumps({**line, "resumed": True}, ensure_ascii=False, sort_keys=True) + "\n")
+        self.out.flush()
+        return line.get("expect_ok", True)
+
+    def _run_one(self, action: Action, progress: TextIO | None = None) -> bool:
         line: dict[str, Any] = {"i": action.index, "id": action.id, "action": action.name}
         handler = getattr(self, f"do_{action.name}", None)
         try:
@@ -144,8 +198,12 @@ class ScriptedTill:
         if expect is not None:
             line["expect"] = expect
             line["expect_ok"] = holds
-        self.out.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+        text = json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n"
+        self.out.write(text)
         self.out.flush()
+        if progress is not None:  # flushed, not fsynced: a SIGKILL keeps it; after a power cut, see above
+            progress.write(text)
+            progress.flush()
         return holds
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -270,9 +328,8 @@ class ScriptedTill:
         resumed = self._resumed(action)
         if resumed is not None:
             return resumed
-        ref, _fingerprint = self._ref(action)
-        self.engine.require_operator()
-        return self._done(action, self.engine.close_day(client_ref=ref))
+        ref, fingerprint = self._ref(action)
+        return self._done(action, self.engine.close_day(client_ref=ref, fingerprint=fingerprint))
 
     def do_reprint(self, action: Action) -> dict[str, Any]:
         result = self.engine.reprint(self._tx(action))

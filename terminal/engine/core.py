@@ -356,11 +356,11 @@ class Engine(QuotingMixin):
 
     # -- day close -----------------------------------------------------------------------------
 
-    def close_day(self, *, client_ref: str | None = None) -> TxResult:
+    def close_day(self, *, client_ref: str | None = None, fingerprint: str = "day_close") -> TxResult:
         """Write the DAY_CLOSE record and freeze the Z-report; the next record opens a new day."""
         self.require_operator()
         drafts = [Draft(record_id=uuid.uuid4(), kind=Kind.DAY_CLOSE)]
-        ref = (client_ref, "day_close") if client_ref else None
+        ref = (client_ref, fingerprint) if client_ref else None
         records, existed = self.store.commit_tx(drafts, key=self._key, merchant_id=self.merchant().merchant_id,
                                                 client_ref=ref)
         self._quotes.clear()

@@ -1,0 +1,124 @@
+"""The till against the real sync server over loopback HTTP: live summary, online holds, upload, offline fallback."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+from till_helpers import CASHIER_PIN, MANAGER_PIN, fast_config
+
+from floreyn import card as cards
+from floreyn import keys
+from floreyn.money import Money
+from floreyn.server.testing import ServerThread, World
+from floreyn.sync.record import Kind, Tender
+from floreyn.terminal.config import ServerConfig
+from floreyn.terminal.drivers.virtual import VirtualPrinter
+from floreyn.terminal.engine import errors as E
+from floreyn.terminal.engine.build import build_engine
+
+ISSUER = keys.private_from_seed(bytes(range(100, 132)))
+
+
+@pytest.fixture
+def world(tmp_path):
+    with ServerThread(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "server") as srv:
+        srv.admin("PATCH", "/v1/admin/config", {"issuer_keys": [keys.public_raw(ISSUER).hex()]})
+        yield World(srv)
+
+
+def make_till(world: World, tmp_path, merchant_id: str):  # noqa: ANN201
+    srv = world.srv
+    terminal_id = world.new_id("T")
+    cfg = replace(fast_config(tmp_path / "till"), terminal_id=terminal_id, merchant=None, issuer_keys=(),
+                  server=ServerConfig(srv.base_url, keys.public_raw(srv.public_key).hex()))
+    printer = VirtualPrinter()
+    engine = build_engine(cfg, printer)
+    srv.admin("POST", "/v1/admin/terminals", {"terminal_id": terminal_id, "merchant_id": merchant_id,
+                                              "public_key": keys.public_raw(engine.public_key).hex()})
+    return engine, printer
+
+
+def test_online_spend_split_over_budget_and_own_balance_reaches_the_ledger(world, tmp_path):
+    merchant_id = world.merchant(category="winkel", save_rate_bp=500)
+    member_id, card_hex = world.member(eur_cents=5_000, alias="Wim")
+    funder = world.funder(eur_cents=10_000)
+    expires = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    world.srv.admin("POST", "/v1/admin/budgets/grant", {"funder_id": funder, "budgets": [
+        {"budget_id": "B-wim-1", "member_id": member_id, "label": "Boodschappen", "categories": ["winkel"],
+         "expires_on": expires, "amount_cents": 1_000}]})
+    payload = cards.issue(ISSUER, bytes.fromhex(card_hex)).payload()
+    engine, printer = make_till(world, tmp_path, merchant_id)
+    try:
+        state = engine.sync_now()
+        assert state["online"] and engine.store.current_snapshot().merchant.merchant_id == merchant_id
+        engine.start()
+        engine.sign_in(CASHIER_PIN)
+        summary = engine.present_card(payload)  # the issuer key came with the server's snapshot
+        assert summary.live and summary.alias == "Wim" and summary.own.cents == 5_000
+        assert [(b.budget_id, b.remaining.cents, b.usable) for b in summary.budgets] == [("B-wim-1", 1_000, True)]
+
+        quote = engine.quote_spend(Money.fl(4_000))  # above the offline per-tap limit: online it is
+        assert not quote.offline and quote.balance_after_cents == 2_000
+        result = engine.confirm(quote.quote_id)
+        assert [(r.budget_id, r.fl_cents, r.offline) for r in result.records] == [
+            ("B-wim-1", 1_000, False), (None, 3_000, False)]
+        assert "Nieuw saldo" in printer.docs[-1].text(32) and "fl 20,00" in printer.docs[-1].text(32)
+
+        engine.present_card(payload)
+        saved = engine.confirm(engine.quote_save(Money.eur(2_000)).quote_id, repeat_ok=True)
+        assert saved.records[0].fl_cents == 100
+
+        state = engine.sync_now()
+        assert state["online"] and state["waiting"] == 0
+        assert engine.store.count_unsent() == 0
+        assert world.balance(f"member:{member_id}") == 5_000 - 3_000 + 100
+        assert world.balance("budget:B-wim-1") == 0
+        live = engine.gateway.card_summary(card_hex)
+        assert live.balance_cents == 2_100
+
+        engine.present_card(payload)
+        mixed = engine.quote_spend(Money.fl(2_200), online=True)  # more than the balance: a mixed payment
+        assert (mixed.fl.cents, mixed.eur.cents, mixed.needs_tender) == (2_100, 100, True)
+        # That quote holds the whole balance on the server until it expires or its record arrives,
+        # so a second quote for the same money (another till, a second screen) is declined.
+        with pytest.raises(E.OnlineDeclined) as info:
+            engine.quote_spend(Money.fl(500), online=True)
+        assert "onvoldoende saldo" in info.value.message("nl")
+        paid = engine.confirm(mixed.quote_id, tender=Tender.CASH, repeat_ok=True)
+        assert (paid.records[0].fl_cents, paid.records[0].eur_cents) == (2_100, 100)
+        assert engine.sync_now()["waiting"] == 0 and world.balance(f"member:{member_id}") == 0
+    finally:
+        engine.store.close()
+
+
+def test_blocked_at_the_server_is_refused_at_the_till_and_offline_falls_back(world, tmp_path):
+    merchant_id = world.merchant()
+    _member, card_hex = world.member(eur_cents=2_000)
+    payload = cards.issue(ISSUER, bytes.fromhex(card_hex)).payload()
+    engine, _printer = make_till(world, tmp_path, merchant_id)
+    try:
+        engine.sync_now()
+        engine.start()
+        engine.sign_in(CASHIER_PIN)
+        world.srv.admin("POST", f"/v1/admin/cards/{card_hex}/block", {"reason": "verloren"})
+        with pytest.raises(E.CardBlocked):  # live: the server knows at once
+            engine.present_card(payload)
+        engine.sync_now()
+        engine.gateway = None  # the network is gone: the snapshot alone must refuse it too
+        with pytest.raises(E.CardBlocked):
+            engine.present_card(payload)
+        world.srv.admin("POST", f"/v1/admin/cards/{card_hex}/unblock", {})
+        engine.sync_now()
+        summary = engine.present_card(payload)
+        assert not summary.live and summary.known
+        paid = engine.confirm(engine.quote_spend(Money.fl(500)).quote_id)
+        assert paid.records[0].offline
+        assert "Saldo onder voorbehoud" in engine.printer.docs[-1].text(32)
+        engine.sign_in(MANAGER_PIN)
+        refund = engine.confirm(engine.quote_refund(paid.tx_id).quote_id)
+        assert refund.kind is Kind.REFUND
+        assert engine.sync_now()["waiting"] == 0  # the server took the offline spend and its refund
+    finally:
+        engine.store.close()
