@@ -68,12 +68,24 @@ class VirtualCardReader(CardReader):
 
 
 class VirtualPrinter(ReceiptPrinter):
-    """Keeps what it printed; `fail_with` makes the next prints raise like a real printer would."""
+    """Keeps what it printed; `fail_with` makes the next prints raise like a real printer would.
 
-    def __init__(self, columns: int = 32, out_dir: Path | None = None) -> None:
+    With an `out_dir` (the run folder) each document is saved as text and as
+    a PNG picture of the paper (render_image.py); `files` lists them and
+    `on_printed(doc, png_path)` tells the app a new receipt is there to show.
+    """
+
+    def __init__(
+        self,
+        columns: int = 32,
+        out_dir: Path | None = None,
+        on_printed: Callable[[PrintDoc, Path | None], None] | None = None,
+    ) -> None:
         self.columns = columns
         self.out_dir = out_dir
         self.docs: list[PrintDoc] = []
+        self.files: list[Path] = []
+        self.on_printed = on_printed
         self._failure: PrinterError | None = None
         self._lock = threading.Lock()
 
@@ -88,10 +100,18 @@ class VirtualPrinter(ReceiptPrinter):
                 raise self._failure
             self.docs.append(doc)
             index = len(self.docs)
+        png_path = None
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            name = doc.doc_id or f"doc-{index:04d}"
-            (self.out_dir / f"{index:04d}-{name}.txt").write_text(doc.text(self.columns), encoding="utf-8")
+            name = _safe_name(doc.doc_id) or f"doc-{index:04d}"
+            text_path = self.out_dir / f"{index:04d}-{name}.txt"
+            text_path.write_text(doc.text(self.columns), encoding="utf-8")
+            png_path = text_path.with_suffix(".png")
+            png_path.write_bytes(self.png(doc))
+            with self._lock:
+                self.files += [text_path, png_path]
+        if self.on_printed is not None:
+            self.on_printed(doc, png_path)
 
     def status(self) -> PrinterStatus:
         with self._lock:
@@ -103,3 +123,19 @@ class VirtualPrinter(ReceiptPrinter):
     def texts(self) -> list[str]:
         with self._lock:
             return [doc.text(self.columns) for doc in self.docs]
+
+    def png(self, doc: PrintDoc | None = None) -> bytes:
+        """A PNG picture of `doc` (default: the last one printed) as the paper would look."""
+        from floreyn.terminal.drivers.render_image import render_png  # Pillow only when pictures are wanted
+
+        if doc is None:
+            with self._lock:
+                if not self.docs:
+                    raise LookupError("nothing printed yet")
+                doc = self.docs[-1]
+        return render_png(doc, self.columns)
+
+
+def _safe_name(doc_id: str) -> str:
+    """A doc id as a file name: ids come from the engine, but a path separator must never escape out_dir."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in doc_id)[:80].lstrip(".")

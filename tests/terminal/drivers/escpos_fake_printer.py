@@ -8,6 +8,7 @@ answer DLE EOT 1/2/4 from a settable state, as an Epson TM printer does:
         printer.cover_open = True
         printer.answers_status = False             # a printer without DLE EOT support
         printer.jobs                               # bytes of each finished connection
+        printer.last_job()                         # waits for the connection to close
 
     with FakeSerialPrinter() as printer:           # printer.device, e.g. /dev/pts/7
         printer.received                           # everything, status queries removed
@@ -19,6 +20,7 @@ import os
 import select
 import socket
 import threading
+import time
 import tty
 
 from escpos_decode import parse_spans
@@ -75,6 +77,7 @@ class FakeNetworkPrinter(PrinterCore):
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = self._server.getsockname()[1]
         self.jobs: list[bytes] = []
+        self.connections = 0
         self.drop_after_bytes: int | None = None  # close the connection mid-job, like a printer losing power
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True, name="fake-network-printer")
@@ -95,8 +98,20 @@ class FakeNetworkPrinter(PrinterCore):
                 conn, _ = self._server.accept()
             except TimeoutError:
                 continue
+            with self._lock:
+                self.connections += 1
             with conn:
                 self._handle(conn)
+
+    def last_job(self, timeout_s: float = 2.0) -> bytes:
+        """The newest finished job, once every connection made so far has been closed."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self.jobs and len(self.jobs) == self.connections:
+                    return self.jobs[-1]
+            time.sleep(0.005)
+        raise AssertionError(f"no finished job: {self.connections} connections, {len(self.jobs)} jobs")
 
     def _handle(self, conn: socket.socket) -> None:
         pending, job = bytearray(), bytearray()

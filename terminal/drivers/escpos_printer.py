@@ -1,0 +1,196 @@
+"""The real receipt printer: python-escpos over network, serial, USB or a device file.
+
+Each print opens the transport, asks the printer how it is (where the
+transport can answer), sends the whole receipt in one write, asks again, and
+closes. Opening per print costs a few milliseconds and means a printer that
+was switched off and on, or a cable that was re-plugged, simply works on the
+next receipt; a long-lived connection would fail once and then need healing.
+
+Status comes from the ESC/POS real-time queries DLE EOT 1 (online), 2 (cover,
+paper-end stop) and 4 (roll paper sensor), sent through python-escpos's
+`query_status` (on serial we read the one-byte answer ourselves). We interpret the bytes ourselves rather than use
+`is_online()`/`paper_status()`, because those read "no answer" as offline
+(is_online) or as paper fine (paper_status); we need "no answer" to mean
+"unknown, print anyway", for printers that do not implement DLE EOT.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable, Final
+
+from escpos.constants import DLE, EOT, RT_STATUS_ONLINE, RT_STATUS_PAPER
+
+from floreyn.terminal.drivers.base import (
+    PrintDoc,
+    PrinterCoverOpen,
+    PrinterError,
+    PrinterOffline,
+    PrinterOutOfPaper,
+    PrinterStatus,
+    ReceiptPrinter,
+)
+from floreyn.terminal.drivers.escpos_render import choose_codepage, render_doc
+
+log = logging.getLogger(__name__)
+
+RT_STATUS_OFFLINE_CAUSE: Final = DLE + EOT + b"\x02"  # python-escpos has constants for 1 and 4 only
+MAX_DOC_BYTES: Final = 256 * 1024  # a receipt with a QR is ~10 KB; anything near this is a bug
+
+NEAR_END_NL: Final = "Het papier is bijna op. Leg een nieuwe rol klaar."
+READY_NL: Final = "Bonprinter klaar"
+UNKNOWN_NL: Final = "Bonprinter verbonden (status onbekend)"
+
+
+def interpret_status(online: int, cause: int | None, paper: int | None) -> PrinterStatus:
+    """Turn DLE EOT 1/2/4 status bytes into a PrinterStatus with a Dutch message."""
+    offline = bool(online & 0x08)
+    cover_open = cause is not None and bool(cause & 0x04)
+    paper_end = (paper is not None and paper & 0x60 == 0x60) or (cause is not None and bool(cause & 0x20))
+    near_end = paper is not None and paper & 0x0C == 0x0C
+    if cover_open:
+        message = PrinterCoverOpen().message("nl")
+    elif paper_end:
+        message = PrinterOutOfPaper().message("nl")
+    elif offline:
+        message = PrinterOffline().message("nl")
+    elif near_end:
+        message = NEAR_END_NL
+    else:
+        message = READY_NL
+    return PrinterStatus(online=not offline, paper_ok=not paper_end, cover_closed=not cover_open, message=message)
+
+
+def raise_if_not_ready(status: PrinterStatus | None) -> None:
+    if status is None:
+        return
+    if not status.cover_closed:
+        raise PrinterCoverOpen()
+    if not status.paper_ok:
+        raise PrinterOutOfPaper()
+    if not status.online:
+        raise PrinterOffline()
+
+
+class EscposPrinter(ReceiptPrinter):
+    """A python-escpos printer; `connect` builds a fresh, unopened python-escpos instance."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        *,
+        kind: str,
+        columns: int = 32,
+        profile: str = "default",
+        codepage: str | None = None,
+        reads_status: bool = True,
+        status_timeout_s: float = 1.0,
+        write_timeout_s: float = 10.0,
+    ) -> None:
+        assert kind in ("network", "serial", "usb", "file")
+        assert 0 < status_timeout_s <= 10 and 0 < write_timeout_s <= 60
+        self.kind = kind
+        self.columns = columns
+        self.profile = profile
+        self.codepage = choose_codepage(profile, codepage)
+        self.reads_status = reads_status and kind != "file"
+        self._connect = connect
+        self._status_timeout_s = status_timeout_s
+        self._write_timeout_s = write_timeout_s
+        self._lock = threading.Lock()  # one job at a time on the wire
+
+    def print_doc(self, doc: PrintDoc) -> None:
+        data = render_doc(doc, profile=self.profile, columns=self.columns, codepage=self.codepage)
+        assert 0 < len(data) <= MAX_DOC_BYTES, len(data)
+        with self._lock:
+            self._with_device(lambda printer: self._print(printer, data))
+
+    def status(self) -> PrinterStatus:
+        with self._lock:
+            try:
+                found = self._with_device(self._probe)
+            except PrinterError as exc:
+                return PrinterStatus(online=False, message=exc.message("nl"))
+        return found if found is not None else PrinterStatus(online=True, message=UNKNOWN_NL)
+
+    # -- one job on an open device --------------------------------------------------------
+
+    def _print(self, printer: Any, data: bytes) -> None:
+        raise_if_not_ready(self._probe(printer))
+        self._set_timeout(printer, self._write_timeout_s)
+        printer._raw(data)  # python-escpos's documented way to send prepared bytes
+        # Asked again after sending: a printer that ran out of paper or lost its cover mid-receipt
+        # must not count as printed. (Real-time queries are answered at once, so this is the state
+        # while printing, not after; a fault on the last centimetre can still slip through.)
+        raise_if_not_ready(self._probe(printer))
+
+    def _with_device(self, job: Callable[[Any], Any]) -> Any:
+        from escpos.exceptions import Error as EscposError
+
+        try:
+            printer = self._connect()
+            printer.open()
+        except (EscposError, OSError, RuntimeError) as exc:  # RuntimeError: python-escpos without pyusb
+            log.info("printer %s cannot be opened: %r", self.kind, exc)
+            raise PrinterOffline() from exc
+        failed = True
+        try:
+            result = job(printer)
+            failed = False
+            return result
+        except PrinterError:
+            raise
+        except (EscposError, OSError) as exc:  # socket, pyserial and pyusb errors are all OSErrors
+            log.info("printer %s failed: %r", self.kind, exc)
+            raise PrinterOffline() from exc
+        finally:
+            self._close(printer, discard=failed)
+
+    def _probe(self, printer: Any) -> PrinterStatus | None:
+        if not self.reads_status:
+            return None
+        online = self._query(printer, RT_STATUS_ONLINE)
+        if online is None:
+            return None  # the printer does not answer DLE EOT: status unknown
+        return interpret_status(
+            online, self._query(printer, RT_STATUS_OFFLINE_CAUSE), self._query(printer, RT_STATUS_PAPER)
+        )
+
+    def _query(self, printer: Any, command: bytes) -> int | None:
+        """One status byte, or None if the printer did not answer in time."""
+        self._set_timeout(printer, self._status_timeout_s)
+        try:
+            if self.kind == "serial":
+                # python-escpos's query_status reads 16 bytes, and pyserial waits the whole timeout
+                # for them; every answer is one byte, so ask for one.
+                printer._raw(command)
+                answer = printer.device.read(1)
+            else:
+                answer = printer.query_status(command)
+        except TimeoutError:
+            return None
+        if not answer:
+            if self.kind == "network":  # recv() returned b"": the printer closed the connection
+                raise ConnectionResetError("printer closed the connection")
+            return None  # serial/usb read timed out
+        status = answer[-1]  # the newest byte if stale ones were queued
+        return status if status & 0x93 == 0x12 else None  # fixed bits of every DLE EOT answer
+
+    def _set_timeout(self, printer: Any, timeout_s: float) -> None:
+        device = printer.device
+        if self.kind == "network":
+            device.settimeout(timeout_s)
+        elif self.kind == "serial":
+            device.timeout = timeout_s
+            device.write_timeout = self._write_timeout_s
+
+    def _close(self, printer: Any, discard: bool) -> None:
+        try:
+            if discard and self.kind == "serial" and printer.device:
+                # Drop unsent bytes: closing a serial port waits for them to drain, which a printer
+                # holding flow control (paper out) would make take forever.
+                printer.device.reset_output_buffer()
+            printer.close()
+        except Exception:
+            log.debug("closing the printer failed", exc_info=True)

@@ -1,0 +1,113 @@
+"""Devices from config dicts, and a clear typed refusal for every kind of bad config."""
+
+from __future__ import annotations
+
+import pytest
+from escpos.printer import File, Network, Serial, Usb
+
+from floreyn.terminal.drivers.base import DeviceConfigError
+from floreyn.terminal.drivers.escpos_printer import EscposPrinter
+from floreyn.terminal.drivers.factory import make_printer, make_reader, make_writer
+from floreyn.terminal.drivers.nfc_reader import NfcCardReader
+from floreyn.terminal.drivers.nfc_writer import CardWriter
+from floreyn.terminal.drivers.virtual import VirtualCardReader, VirtualPrinter
+
+
+def test_readers(verify):
+    assert isinstance(make_reader({"kind": "virtual"}, verify), VirtualCardReader)
+    reader = make_reader({"kind": "nfc", "device": "tty:AMA0:pn532", "targets": ["106A"]}, verify)
+    assert isinstance(reader, NfcCardReader) and reader.device == "tty:AMA0:pn532" and reader.targets == ("106A",)
+    writer = make_writer({"kind": "nfc", "device": "usb:054c:06c3"})
+    assert isinstance(writer, CardWriter) and writer.device == "usb:054c:06c3"
+
+
+def test_virtual_printer(tmp_path):
+    printer = make_printer({"kind": "virtual", "paper_mm": 80}, out_dir=tmp_path)
+    assert isinstance(printer, VirtualPrinter) and printer.columns == 48 and printer.out_dir == tmp_path
+
+
+def built(printer: EscposPrinter):
+    """The python-escpos object the printer would open for its next job (not opened here)."""
+    device = printer._connect()
+    assert device._device is False  # constructing never touches the device
+    return device
+
+
+def test_network_printer():
+    printer = make_printer({"kind": "network", "host": "10.0.0.5", "columns": 48, "profile": "TM-T20II"})
+    device = built(printer)
+    assert isinstance(device, Network) and (device.host, device.port) == ("10.0.0.5", 9100)
+    assert printer.columns == 48 and printer.profile == "TM-T20II" and printer.codepage == "CP1252"
+
+
+def test_serial_printer():
+    device = built(make_printer({"kind": "serial", "device": "/dev/ttyUSB0", "baudrate": 38400, "dsrdtr": False}))
+    assert isinstance(device, Serial) and (device.devfile, device.baudrate, device.dsrdtr) == ("/dev/ttyUSB0", 38400, False)
+
+
+def test_usb_printer_gets_the_configured_ids_without_opening_the_device():
+    # The one stand-in in this suite: no USB printer here, so we check what would be opened.
+    printer = make_printer({"kind": "usb", "vendor_id": 0x04B8, "product_id": "0x0e15", "paper_mm": 58})
+    device = built(printer)
+    assert isinstance(device, Usb)
+    assert device.usb_args == {"idVendor": 0x04B8, "idProduct": 0x0E15}
+    assert (device.in_ep, device.out_ep) == (0x82, 0x01) and printer.kind == "usb" and printer.reads_status
+
+
+def test_file_printer():
+    printer = make_printer({"kind": "file", "path": "/dev/usb/lp0"})
+    device = built(printer)
+    assert isinstance(device, File) and device.devfile == "/dev/usb/lp0" and not printer.reads_status
+
+
+@pytest.mark.parametrize(
+    "config, says",
+    [
+        ({"kind": "laser"}, "soort"),
+        ("network", "tabel"),
+        ({"kind": "network"}, "'host' ontbreekt"),
+        ({"kind": "network", "host": "p", "port": 70000}, "port"),
+        ({"kind": "network", "host": "p", "port": "9100"}, "port"),
+        ({"kind": "network", "host": "p", "baudrate": 9600}, "onbekende instelling"),
+        ({"kind": "network", "host": "p", "columns": 40}, "kolommen"),
+        ({"kind": "network", "host": "p", "paper_mm": 70}, "58 of 80"),
+        ({"kind": "network", "host": "p", "paper_mm": 80, "columns": 48}, "niet allebei"),
+        ({"kind": "network", "host": "p", "profile": "TM-X1"}, "printerprofiel"),
+        ({"kind": "network", "host": "p", "codepage": "CP437"}, "codetabel"),
+        ({"kind": "network", "host": "p", "status_timeout_s": 0}, "status_timeout_s"),
+        ({"kind": "serial", "device": "/dev/ttyS0", "baud_rate": 9600}, "onbekende instelling"),
+        ({"kind": "serial", "device": "/dev/ttyS0", "baudrate": 12345}, "baudrate"),
+        ({"kind": "usb", "vendor_id": "epson", "product_id": 1}, "vendor_id"),
+        ({"kind": "usb", "vendor_id": 0x04B8}, "product_id"),
+        ({"kind": "file"}, "'path' ontbreekt"),
+        ({"kind": "virtual", "host": "p"}, "onbekende instelling"),
+    ],
+)
+def test_bad_printer_config_is_a_typed_refusal(config, says):
+    with pytest.raises(DeviceConfigError) as refused:
+        make_printer(config)
+    assert says in refused.value.message("nl") and "bonprinter" in refused.value.message("nl")
+    assert refused.value.code == "device_config"
+
+
+@pytest.mark.parametrize(
+    "config, says",
+    [
+        ({"kind": "nfc"}, "'device' ontbreekt"),
+        ({"kind": "nfc", "device": "/dev/ttyUSB0"}, "apparaat"),
+        ({"kind": "nfc", "device": "usb", "targets": ["106X"]}, "targets"),
+        ({"kind": "nfc", "device": "usb", "targets": []}, "targets"),
+        ({"kind": "nfc", "device": "usb", "repeat_guard_s": -1}, "repeat_guard_s"),
+        ({"kind": "nfc", "device": "usb", "speed": 1}, "onbekende instelling"),
+        ({"kind": "keyboard"}, "soort"),
+    ],
+)
+def test_bad_reader_config_is_a_typed_refusal(verify, config, says):
+    with pytest.raises(DeviceConfigError) as refused:
+        make_reader(config, verify)
+    assert says in refused.value.message("nl") and "kaartlezer" in refused.value.message("nl")
+
+
+def test_writing_needs_an_nfc_reader():
+    with pytest.raises(DeviceConfigError):
+        make_writer({"kind": "virtual"})
