@@ -1,7 +1,7 @@
 """`floreyn-server`: serve (the default), replay, migrate, token.
 
     floreyn-server                              serve from ./floreyn-data (SQLite), 127.0.0.1:8470
-    floreyn-server --host 0.0.0.0 --port 9000 --db postgresql://u@h/floreyn
+    floreyn-server --host 0.0.0.0 --port 9000 --db postgresql://u@h/floreyn --workers 2
     floreyn-server replay [--no-records] [--json]   recompute balances, check ledger and chains; exit 1 on a problem
     floreyn-server migrate                      bring the schema up to date and exit
     floreyn-server token create --name NAME --role admin|clerk|auditor
@@ -74,9 +74,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     token_file = config.data_dir / TOKEN_FILE
     if token_file.exists():
         print(f"floreyn-server: bootstrap admin token in {token_file.resolve()}", flush=True)
-    uvicorn.run(create_app(ctx), host=config.host, port=config.port, log_level="info",
-                limit_concurrency=200, timeout_keep_alive=30)
+    if args.workers == 1:
+        uvicorn.run(create_app(ctx), host=config.host, port=config.port, log_level="info",
+                    limit_concurrency=200, timeout_keep_alive=30)
+        return 0
+    ctx.db.dispose()  # each worker process opens its own connections
+    os.environ["FLOREYN_DATA_DIR"] = str(config.data_dir.resolve())
+    os.environ["FLOREYN_DB_URL"] = config.database_url
+    uvicorn.run("floreyn.server.cli:app_from_env", factory=True, workers=args.workers, host=config.host,
+                port=config.port, log_level="info", limit_concurrency=200, timeout_keep_alive=30)
     return 0
+
+
+def app_from_env():  # type: ignore[no-untyped-def]
+    """The app of one worker process of `serve --workers N` (the parent has migrated and made the key)."""
+    from floreyn.server.app import create_app
+
+    data_dir = Path(os.environ["FLOREYN_DATA_DIR"])
+    ctx = ServerContext(db=Database(os.environ["FLOREYN_DB_URL"]), key=load_or_create_key(data_dir))
+    return create_app(ctx)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -128,8 +144,12 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="floreyn-server", description="Floreyn sync server and ledger")
     _server_options(p, suppress=False)
     sub = p.add_subparsers(dest="command")
-    for name, help_text in (("serve", "serve the HTTP API (default)"), ("migrate", "update the schema and exit")):
-        _server_options(sub.add_parser(name, help=help_text), suppress=True)
+    p.add_argument("--workers", type=int, default=1, choices=range(1, 33), metavar="N",
+                   help="server processes (default 1; one per core uses them all)")
+    sp = sub.add_parser("serve", help="serve the HTTP API (default)")
+    _server_options(sp, suppress=True)
+    sp.add_argument("--workers", type=int, default=argparse.SUPPRESS, choices=range(1, 33), metavar="N")
+    _server_options(sub.add_parser("migrate", help="update the schema and exit"), suppress=True)
     rp = sub.add_parser("replay", help="recompute and check every balance and record chain")
     _server_options(rp, suppress=True)
     rp.add_argument("--no-records", action="store_true", help="skip re-verifying the record chains")
@@ -150,6 +170,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     args = parser().parse_args(argv)
     return COMMANDS[args.command or "serve"](args)
 

@@ -17,6 +17,8 @@ terminal's row, so two uploads from one terminal queue and never interleave:
    it should not be) is flagged for people to look at, not refused.
 
 A record that fails verification refuses the whole batch and posts nothing.
+Signatures are checked before the write transaction (see _verify_signatures),
+so the lock is held only for the chain check and the ledger writes.
 """
 
 from __future__ import annotations
@@ -30,16 +32,14 @@ from sqlalchemy.exc import IntegrityError
 
 from floreyn import keys
 from floreyn.errors import FloreynError
-from floreyn.server import entries, ledger, state
+from floreyn.server import bulk, entries, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.db import Database
 from floreyn.server.errors import (
     BatchTooLarge, RecordRefused, TerminalForked, TerminalQuarantined, TerminalRevoked,
 )
 from floreyn.sync import auth
-from floreyn.sync.record import (
-    BadSignature, BrokenChain, ChainHead, Kind, RecordError, SignedRecord, decode, verify_next,
-)
+from floreyn.sync.record import BadSignature, ChainHead, Kind, RecordError, SignedRecord, decode
 
 MAX_BATCH_RECORDS: Final = 500
 
@@ -75,8 +75,9 @@ def ingest(db: Database, terminal_id: str, raws: Sequence[bytes], now_ms: int | 
         if signed.record.terminal_id != terminal_id:
             raise RecordRefused(seq=signed.record.seq, detail=f"record belongs to {signed.record.terminal_id}")
     now = now_ms if now_ms is not None else state.now_ms()
+    verified_above = _verify_signatures(db, terminal_id, batch, now)
     try:
-        result, refusal = db.write(lambda conn: _ingest_tx(conn, terminal_id, batch, now))
+        result, refusal = db.write(lambda conn: _ingest_tx(conn, terminal_id, batch, now, verified_above))
     except IntegrityError:
         # A record id or transaction id another terminal already used: nothing was written.
         raise RecordRefused(seq="?", detail="a record id in this batch is already used by another record") from None
@@ -86,7 +87,30 @@ def ingest(db: Database, terminal_id: str, raws: Sequence[bytes], now_ms: int | 
     return result
 
 
-def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], now: int
+def _verify_signatures(db: Database, terminal_id: str, batch: list[SignedRecord], now: int) -> int:
+    """Check the signatures of every record above the head, before taking the write lock.
+
+    The public key never changes once enrolled, and the head only grows, so
+    every record the transaction may accept (seq above its head) is above the
+    head read here and has been verified. Returns that head.
+    """
+    term = db.read(lambda conn: conn.execute(select(s.terminals.c.public_key, s.terminals.c.head_seq)
+                                             .where(s.terminals.c.terminal_id == terminal_id)).first())
+    if term is None:
+        raise auth.AuthUnknownTerminal(terminal_id=terminal_id)
+    public = keys.public_from_raw(bytes(term.public_key))
+    for signed in batch:
+        if signed.record.seq > term.head_seq:
+            try:
+                signed.verify(public)
+            except BadSignature:
+                db.write(lambda conn: state.alert(conn, "bad_signature", now, terminal_id=terminal_id,
+                                                  seq=signed.record.seq, raw=signed.raw.hex()))
+                raise
+    return int(term.head_seq)
+
+
+def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], now: int, verified_above: int
                ) -> tuple[UploadResult | None, FloreynError | None]:
     term = conn.execute(select(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
                         .with_for_update()).first()
@@ -111,20 +135,17 @@ def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], no
         for seq in chunk:
             if bytes(stored[seq]) != by_seq[seq].raw:
                 return None, _quarantine(conn, term, seq, bytes(stored[seq]), by_seq[seq].raw, now)
-    public = keys.public_from_raw(bytes(term.public_key))
+    assert head.seq >= verified_above, "the head only grows"
     new = sorted(seq for seq in by_seq if seq > head.seq)
     accepted: list[SignedRecord] = []
     for seq in new:
         if seq != head.seq + 1:
             break  # a gap: the rest waits for the missing records
         signed = by_seq[seq]
-        try:
-            head = verify_next(head, signed, public)
-        except BrokenChain:
+        assert seq > verified_above, "only records whose signature was checked are accepted"
+        if signed.record.prev_hash != head.hash:
             return None, _quarantine(conn, term, seq - 1, b"", signed.raw, now, kind="chain_break")
-        except BadSignature as exc:
-            state.alert(conn, "bad_signature", now, terminal_id=terminal_id, seq=seq, raw=signed.raw.hex())
-            return None, exc
+        head = head.advance(signed)
         if signed.record.merchant_id != term.merchant_id:
             state.alert(conn, "merchant_mismatch", now, terminal_id=terminal_id, seq=seq,
                         record_merchant=signed.record.merchant_id, terminal_merchant=term.merchant_id)
@@ -224,9 +245,9 @@ def _post_records(conn: Connection, term, accepted: list[SignedRecord], now: int
         if tx is not None:
             txs.append(tx)
             postings_of[tx.tx_id] = tx.postings
-    conn.execute(s.records.insert(), [
-        {"terminal_id": sr.record.terminal_id, "seq": sr.record.seq, "record_id": str(sr.record.record_id),
-         "hash": sr.hash, "raw": sr.raw, "kind": int(sr.record.kind), "received_ms": now} for sr in accepted])
+    bulk.insert_rows(conn, s.records, ("terminal_id", "seq", "record_id", "hash", "raw", "kind", "received_ms"), [
+        (sr.record.terminal_id, sr.record.seq, str(sr.record.record_id), sr.hash, sr.raw, int(sr.record.kind), now)
+        for sr in accepted])
     ledger.post(conn, txs)
     _consume_holds(conn, term.terminal_id, records)
     flagged = _flag_overspend(conn, spenders, now, term.terminal_id)

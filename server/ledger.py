@@ -29,11 +29,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Final, Iterable, Sequence
 
-from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, select
 
 from floreyn.money import Currency, Money
+from floreyn.server import bulk
 from floreyn.server import schema as s
 
 ISSUED: Final = "coop:issued"
@@ -162,43 +161,37 @@ def post(conn: Connection, txs: Sequence[LedgerTx]) -> dict[str, int]:
     """
     if not txs:
         return {}
-    conn.execute(s.transactions.insert(), [_tx_row(tx) for tx in txs])
-    conn.execute(s.postings.insert(), [
-        {"tx_id": tx.tx_id, "account": p.account, "currency": p.amount.currency.value,
-         "amount_cents": p.amount.cents, "kind": tx.kind.value, "created_ms": tx.created_ms}
-        for tx in txs for p in tx.postings
-    ])
+    bulk.insert_rows(conn, s.transactions, _TX_COLUMNS, [_tx_row(tx) for tx in txs])
+    bulk.insert_rows(conn, s.postings, _POSTING_COLUMNS, [
+        (tx.tx_id, p.account, p.amount.currency.value, p.amount.cents, tx.kind.value, tx.created_ms)
+        for tx in txs for p in tx.postings])
     deltas: dict[str, int] = defaultdict(int)
     for tx in txs:
         for p in tx.postings:
             deltas[p.account] += p.amount.cents
     keys = sorted(deltas)
     ensure_accounts(conn, keys, txs[0].created_ms)
-    changed = [{"k": k, "d": deltas[k]} for k in keys if deltas[k] != 0]
-    if changed:
-        stmt = update(s.accounts).where(s.accounts.c.key == bindparam("k")).values(
-            balance_cents=s.accounts.c.balance_cents + bindparam("d"))
-        result = conn.execute(stmt, changed)
-        assert result.rowcount in (-1, len(changed)), (result.rowcount, len(changed))
+    bulk.add_to_balances(conn, [(k, deltas[k]) for k in keys if deltas[k] != 0])
     return dict(deltas)
 
 
-def _tx_row(tx: LedgerTx) -> dict[str, object]:
-    return {"tx_id": tx.tx_id, "kind": tx.kind.value, "created_ms": tx.created_ms, "terminal_id": tx.terminal_id,
-            "record_seq": tx.record_seq, "card_id": tx.card_id, "merchant_id": tx.merchant_id,
-            "reverses": tx.reverses, "request_id": tx.request_id, "memo": tx.memo[:200]}
+_TX_COLUMNS = ("tx_id", "kind", "created_ms", "terminal_id", "record_seq", "card_id", "merchant_id", "reverses",
+               "request_id", "memo")
+_POSTING_COLUMNS = ("tx_id", "account", "currency", "amount_cents", "kind", "created_ms")
+
+
+def _tx_row(tx: LedgerTx) -> tuple[object, ...]:
+    return (tx.tx_id, tx.kind.value, tx.created_ms, tx.terminal_id, tx.record_seq, tx.card_id, tx.merchant_id,
+            tx.reverses, tx.request_id, tx.memo[:200])
 
 
 def ensure_accounts(conn: Connection, keys: Sequence[str], now_ms: int) -> None:
     rows = []
     for key in sorted(keys):
         kind, currency, owner = account_kind(key)
-        rows.append({"key": key, "kind": kind, "currency": currency.value, "owner_id": owner,
-                     "balance_cents": 0, "created_ms": now_ms})
-    if not rows:
-        return
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    conn.execute(insert(s.accounts).on_conflict_do_nothing(index_elements=["key"]), rows)
+        rows.append((key, kind, currency.value, owner, 0, now_ms))
+    bulk.insert_rows(conn, s.accounts, ("key", "kind", "currency", "owner_id", "balance_cents", "created_ms"), rows,
+                     ignore_existing=True)
 
 
 def balance(conn: Connection, key: str) -> Money:
