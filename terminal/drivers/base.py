@@ -64,7 +64,10 @@ class CardNotPresented(CardError):
 
 class CardWriteFailed(CardError):
     code = "card_write_failed"
-    nl = "Het schrijven naar de pas is mislukt ({detail}); de pas is niet uitgegeven. Probeer opnieuw of gebruik een andere pas."
+    nl = (
+        "Het schrijven naar de pas is mislukt ({detail}); de pas is niet uitgegeven. "
+        "Probeer opnieuw of gebruik een andere pas."
+    )
     en = "Writing the card failed ({detail}); the card was not issued. Try again or use another card."
 
 

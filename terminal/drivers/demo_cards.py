@@ -38,7 +38,8 @@ def demo_card_id(name: str) -> bytes:
 
 
 def _uid(label: str) -> bytes:
-    return b"\x04" + hashlib.sha256(b"floreyn/demo-uid\x00" + label.encode("utf-8")).digest()[:6]  # NXP-style 7-byte UID
+    digest = hashlib.sha256(b"floreyn/demo-uid\x00" + label.encode("utf-8")).digest()
+    return b"\x04" + digest[:6]  # NXP-style 7-byte UID
 
 
 class DemoCards:
@@ -55,7 +56,8 @@ class DemoCards:
         cards = []
         for name in members:
             card = issue(issuer, demo_card_id(name))
-            cards.append(DemoCard(str(len(cards) + 1), f"Pas {name}", "member", card.payload(), _uid(name), card.card_id))
+            key = str(len(cards) + 1)
+            cards.append(DemoCard(key, f"Pas {name}", "member", card.payload(), _uid(name), card.card_id))
         genuine = cards[0].payload
         forged = genuine[:-1] + bytes([genuine[-1] ^ 0x01])  # one bit of the signature flipped
         extras = (

@@ -131,7 +131,8 @@ class EscposPrinter(ReceiptPrinter):
         try:
             printer = self._connect()
             printer.open()
-        except (EscposError, OSError, RuntimeError) as exc:  # RuntimeError: python-escpos without pyusb
+        # RuntimeError: python-escpos without pyusb; ValueError: pyusb's NoBackendError (no libusb)
+        except (EscposError, OSError, RuntimeError, ValueError) as exc:
             log.info("printer %s cannot be opened: %r", self.kind, exc)
             raise PrinterOffline() from exc
         failed = True

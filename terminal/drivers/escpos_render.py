@@ -32,6 +32,7 @@ EURO_CODEPAGES: Final = ("CP1252", "CP858", "ISO_8859-15")
 PAPER_DOTS: Final = {32: 384, 42: 512, 48: 576}  # font A is 12 dots wide; 58 mm paper prints 48 mm
 MAX_LINES: Final = 400  # a day-close report is long; a runaway loop is longer
 QR_BOX_DOTS: Final = 5  # one QR module = 5 dots = 0.6 mm at 203 dpi: easy for phone cameras
+MAX_QR_CHARS: Final = 1024  # a transaction id or a URL; beyond this a QR on 58 mm paper stops scanning
 _FALLBACK: Final = {
     "€": "EUR",
     "•": "*",
@@ -75,7 +76,8 @@ def choose_codepage(profile_name: str, wanted: str | None = None) -> str | None:
     if wanted is not None:
         name = wanted.upper()
         if name not in pages or not _encodes(name, "€"):
-            raise DeviceConfigError(device="bonprinter", detail=f"codetabel {wanted!r} kent geen € of ontbreekt in profiel {profile_name}")
+            detail = f"codetabel {wanted!r} kent geen € of ontbreekt in profiel {profile_name}"
+            raise DeviceConfigError(device="bonprinter", detail=detail)
         return name
     for name in EURO_CODEPAGES:
         if name in pages:
@@ -114,13 +116,18 @@ def fit_doc(doc: PrintDoc, codepage: str) -> PrintDoc:
 
 
 def qr_image(data: str, width_dots: int) -> Image.Image:
-    """A QR code as a 1-bit image, centred on a strip as wide as the printable paper."""
-    code = qrcode.QRCode(box_size=QR_BOX_DOTS, border=4, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    """A QR code as a 1-bit image, centred on a strip as wide as the printable paper.
+
+    Modules are QR_BOX_DOTS wide, smaller for long data so the code still fits the
+    paper; below 2 dots a module no longer scans reliably and we refuse.
+    """
+    code = qrcode.QRCode(border=4, error_correction=qrcode.constants.ERROR_CORRECT_M)
     code.add_data(data)
     code.make(fit=True)
+    code.box_size = min(QR_BOX_DOTS, width_dots // (code.modules_count + 2 * code.border))
+    if code.box_size < 2:
+        raise ValueError(f"QR data of {len(data)} characters does not fit {width_dots} dots of paper")
     img = code.make_image().get_image().convert("1")
-    if img.width > width_dots:
-        raise ValueError(f"QR code {img.width} dots wide does not fit {width_dots} dots of paper")
     strip = Image.new("1", (width_dots, img.height), 1)
     strip.paste(img, ((width_dots - img.width) // 2, 0))
     return strip
@@ -132,6 +139,8 @@ def render_doc(doc: PrintDoc, *, profile: str, columns: int, codepage: str | Non
         raise DeviceConfigError(device="bonprinter", detail=f"{columns} kolommen; kies 32 (58 mm) of 48 (80 mm)")
     if len(doc.lines) > MAX_LINES:
         raise ValueError(f"document has {len(doc.lines)} lines, more than {MAX_LINES}")
+    if doc.qr_data and len(doc.qr_data) > MAX_QR_CHARS:
+        raise ValueError(f"QR data has {len(doc.qr_data)} characters, more than {MAX_QR_CHARS}")
     printer = Dummy(profile=profile)
     dots = _fit_media(printer, PAPER_DOTS[columns])
     pages = lowest_slots(profile)

@@ -62,7 +62,8 @@ def make_writer(config: Mapping[str, Any]) -> Any:
     from floreyn.terminal.drivers.nfc_device import DEFAULT_TARGETS, check_targets
     from floreyn.terminal.drivers.nfc_writer import CardWriter
 
-    return CardWriter(_required(config, "device", "kaartlezer"), targets=check_targets(config.get("targets", DEFAULT_TARGETS)))
+    targets = check_targets(config.get("targets", DEFAULT_TARGETS))
+    return CardWriter(_required(config, "device", "kaartlezer"), targets=targets)
 
 
 def make_printer(config: Mapping[str, Any], *, out_dir: Path | None = None) -> ReceiptPrinter:

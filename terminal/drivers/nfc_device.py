@@ -84,7 +84,10 @@ def describe_open_error(path: str, exc: BaseException) -> str:
         return "Kaartlezer niet gevonden. Sluit de USB-lezer aan."
     if path.startswith("tty:"):
         port = path.split(":")[1]
-        return f"Kaartlezer niet gevonden op /dev/tty{port}. Controleer de aansluiting van de PN532 en of UART aan staat."
+        return (
+            f"Kaartlezer niet gevonden op /dev/tty{port}. "
+            "Controleer de aansluiting van de PN532 en of UART aan staat."
+        )
     if path.startswith("udp:"):
         return f"Virtuele kaartlezer {path} niet bereikbaar ({text})."
     return f"Kaartlezer niet gevonden ({text})."

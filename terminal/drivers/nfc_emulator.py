@@ -34,7 +34,6 @@ mid-read. Each card runs on its own daemon thread; `stop()` (or leaving the
 
 from __future__ import annotations
 
-import errno
 import logging
 import socket
 import struct
@@ -63,20 +62,6 @@ def free_udp_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_bound(port: int, timeout_s: float) -> None:
-    """Wait until something listens on the UDP port (our emulation binds it inside nfcpy's listen)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.bind(("0.0.0.0", port))
-            except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
-                    return
-                raise
-        time.sleep(0.005)
-
-
 class EmulatedCard:
     """Answers frames on one udp port on a thread; subclasses implement `_respond(frame)`."""
 
@@ -102,8 +87,9 @@ class EmulatedCard:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"emulated-card-{self.port}", daemon=True)
         self._thread.start()
-        self._ready.wait(2.0)
-        _wait_bound(self.port, 2.0)  # a reader's first poll must not fall into the gap before the bind
+        self._ready.wait(2.0)  # set once the port is bound: a reader's first poll is not lost
+        if self.gone:
+            raise OSError(f"emulated card could not start on udp port {self.port}")
         return self
 
     present = start  # laying the card (back) on the reader
@@ -115,7 +101,8 @@ class EmulatedCard:
         self._stop.set()
         self._poke()
         thread.join(timeout_s)
-        assert not thread.is_alive(), "emulated card did not stop"
+        if thread.is_alive():
+            raise RuntimeError(f"emulated card on udp port {self.port} did not stop")
         self._thread = None
 
     remove = stop  # taking the card away
@@ -184,7 +171,7 @@ class EmulatedCard:
             return limit is None or self.commands < limit
 
     def _poke(self) -> None:
-        """Wake an emulation blocked waiting for the next command (nfcpy waits without timeout)."""
+        """Wake the emulation now rather than at its next receive timeout."""
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.sendto(b"RFOFF", ("127.0.0.1", self.port))
 
@@ -219,6 +206,7 @@ class EmulatedType3Tag(EmulatedCard):
         assert len(idm) == 8 and 1 <= capacity_blocks <= 64
         self.idm = idm
         self.capacity_blocks = capacity_blocks
+        self.read_only = read_only
         self._t3: Any = None
         self._memory = bytearray(16 * (1 + capacity_blocks))
         if ndef_octets is not None:
@@ -273,9 +261,7 @@ class EmulatedType3Tag(EmulatedCard):
 
     def _write_block(self, block: int, data: bytes, wb: bool, we: bool) -> bool:
         with self._lock:
-            if block > self.capacity_blocks or len(data) != 16:
-                return False
-            if block > 0 and self._memory[10] == 0:  # RWFlag off: read-only tag
+            if block > self.capacity_blocks or len(data) != 16 or self.read_only:
                 return False
             self._memory[16 * block : 16 * block + 16] = data
             return True

@@ -192,7 +192,8 @@ class EmulatedNtag(EmulatedCard):
         with self._lock:
             cfg = 4 * self.cfg_page
             mem = self._memory
-            self._latched = (mem[cfg + 3], bool(mem[cfg + 4] & 0x80), bytes(mem[cfg + 8 : cfg + 12]), bytes(mem[cfg + 12 : cfg + 14]))
+            auth0, prot_read = mem[cfg + 3], bool(mem[cfg + 4] & 0x80)
+            self._latched = (auth0, prot_read, bytes(mem[cfg + 8 : cfg + 12]), bytes(mem[cfg + 12 : cfg + 14]))
 
     def _protected(self, page: int) -> bool:
         return page >= self._latched[0] and not self._authenticated

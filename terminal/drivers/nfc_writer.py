@@ -59,7 +59,9 @@ class WriteResult:
 class CardWriter:
     """Writes cards on one reader; open per `write()` so a desk tool never holds the reader idle."""
 
-    def __init__(self, device: str, *, targets: tuple[str, ...] = DEFAULT_TARGETS, opener: OpenFrontend = open_frontend):
+    def __init__(
+        self, device: str, *, targets: tuple[str, ...] = DEFAULT_TARGETS, opener: OpenFrontend = open_frontend
+    ) -> None:
         self.device = check_device_path(device)
         self.targets = check_targets(targets)
         self._opener = opener
@@ -112,7 +114,9 @@ class CardWriter:
         return tag
 
 
-def _write_tag(tag: Any, card: Card, verify: VerifyPayload, *, overwrite: bool, password_key: bytes | None) -> WriteResult:
+def _write_tag(
+    tag: Any, card: Card, verify: VerifyPayload, *, overwrite: bool, password_key: bytes | None
+) -> WriteResult:
     uid, product = bytes(tag.identifier), str(tag.product)
     can_protect = _is_ntag21x(tag)
     if password_key is not None and not can_protect:

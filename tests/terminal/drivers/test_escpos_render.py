@@ -83,3 +83,15 @@ def test_too_long_a_document_is_refused():
 def test_unknown_paper_width_is_refused():
     with pytest.raises(DeviceConfigError):
         render_doc(PrintDoc((Line("x"),)), profile="default", columns=40, codepage="CP1252")
+
+
+def test_long_qr_data_shrinks_to_fit_58_mm_and_still_scans():
+    data = "https://floreyn.nl/bon/" + "7f3a9c2e0b414d8e" * 30  # ~500 characters
+    doc = PrintDoc((Line("x"),), qr_data=data)
+    decoded = decode(render_doc(doc, profile="ZJ-5870", columns=32, codepage="CP1252"), "ZJ-5870")
+    assert decoded.images[0].width == 384 and f"[QR {data}]" in decoded.text(32)
+
+
+def test_qr_data_too_long_for_the_paper_is_refused():
+    with pytest.raises(ValueError):
+        render_doc(PrintDoc((), qr_data="x" * 2000), profile="ZJ-5870", columns=32, codepage="CP1252")

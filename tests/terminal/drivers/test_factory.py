@@ -42,7 +42,8 @@ def test_network_printer():
 
 def test_serial_printer():
     device = built(make_printer({"kind": "serial", "device": "/dev/ttyUSB0", "baudrate": 38400, "dsrdtr": False}))
-    assert isinstance(device, Serial) and (device.devfile, device.baudrate, device.dsrdtr) == ("/dev/ttyUSB0", 38400, False)
+    assert isinstance(device, Serial)
+    assert (device.devfile, device.baudrate, device.dsrdtr) == ("/dev/ttyUSB0", 38400, False)
 
 
 def test_usb_printer_gets_the_configured_ids_without_opening_the_device():
