@@ -1,0 +1,111 @@
+"""`floreyn-provision`: the cooperative's desk tool (argparse wiring; each command group is its own module).
+
+    floreyn-provision [--server URL] [--token T] [--home DIR] [--json] [--lang nl|en] COMMAND ...
+
+Global options may also follow the command (`floreyn-provision merchant list --json`).
+Exit codes: see errors.py (0 ok, 1 bad input, 2 refused, 3 unreachable, 4 device, 5 local setup).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import IO, Any, NoReturn, Sequence
+
+from floreyn.errors import FloreynError
+from floreyn.provisioning import cmd_budget, cmd_card, cmd_desk, cmd_init, cmd_member, cmd_merchant, cmd_report
+from floreyn.provisioning import cmd_terminal
+from floreyn.provisioning.context import Ctx, make_settings
+from floreyn.provisioning.errors import EXIT_INTERRUPTED, UsageError, exit_code_of, local
+from floreyn.provisioning.journal import Journal
+from floreyn.provisioning.output import Col, Output, table
+
+GROUPS = (cmd_init, cmd_merchant, cmd_terminal, cmd_member, cmd_card, cmd_budget, cmd_desk, cmd_report)
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors raise (exit 1, like any bad input) instead of argparse's exit 2, which means "refused" here."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(detail=f"{message} (zie/see: {self.prog} --help)")
+
+
+def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
+    d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
+    p.add_argument("--server", default=d(None), metavar="URL", help="server URL (or $FLOREYN_SERVER)")
+    p.add_argument("--token", default=d(None), help="admin token (or $FLOREYN_TOKEN)")
+    p.add_argument("--home", type=Path, default=d(None), metavar="DIR",
+                   help="the tool's folder (default $FLOREYN_PROVISION_HOME or ~/.config/floreyn-provision)")
+    p.add_argument("--json", action="store_true", default=d(False), help="print the result as JSON")
+    p.add_argument("--lang", choices=("nl", "en"), default=d("nl"), help="language of messages (default nl)")
+    p.add_argument("-v", "--verbose", action="store_true", default=d(False), help="log what the devices do")
+
+
+def _leaves(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [p]
+    return [leaf for a in subs for child in dict.fromkeys(a.choices.values()) for leaf in _leaves(child)]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="floreyn-provision", description="Floreyn desk tool: keys, merchants, terminals, members, cards, "
+                                                     "budgets, desk money and reports, through the server's admin API.")
+    _common(p, suppress=False)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        group.add_parser(sub)
+    sub.add_parser("pending", help="writes started but not answered (rerun them to finish)").set_defaults(run=pending)
+    for leaf in _leaves(p):
+        if leaf is not p:
+            _common(leaf, suppress=True)
+    return p
+
+
+def pending(ctx: Ctx) -> int:
+    rows = Journal(ctx.settings.pending_dir).pending()
+    ctx.out.result(rows, lambda: table(rows, (Col("actie", "action"), Col("verzoek", "request_id"),
+                                              Col("gegevens", "params", lambda v: str(v)))))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: IO[str] | None = None, stderr: IO[str] | None = None,
+         stdin: IO[str] | None = None) -> int:
+    stdout, stderr, stdin = stdout or sys.stdout, stderr or sys.stderr, stdin or sys.stdin
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        Output(stdout, stderr, json_mode="--json" in argv, lang="en" if "en" in argv else "nl").error(exc, exc.exit_code)
+        return exc.exit_code
+    out = Output(stdout, stderr, json_mode=args.json, lang=args.lang)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    ctx: Ctx | None = None
+    try:
+        ctx = Ctx(args=args, settings=make_settings(args), out=out, stdin=stdin)
+        return int(args.run(ctx))
+    except FloreynError as exc:
+        code = exit_code_of(exc)
+        out.error(exc, code)
+        return code
+    except OSError as exc:  # a folder or file of the tool itself: not writable, disk full
+        err = local(f"{exc.filename or ''}: {exc.strerror or exc}", f"{exc.filename or ''}: {exc.strerror or exc}")
+        out.error(err, err.exit_code)
+        return err.exit_code
+    except KeyboardInterrupt:
+        out.progress(out.say("onderbroken", "interrupted"))
+        return EXIT_INTERRUPTED
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+def run_module() -> Any:  # pragma: no cover - `python -m floreyn.provisioning.cli`
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run_module()

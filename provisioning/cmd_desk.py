@@ -1,0 +1,134 @@
+"""`desk topup | cashout | remit` and `campaign add | list | end`.
+
+    floreyn-provision desk topup --member m-1a2b3c --amount 20          # € 20,00 in, fl at the ask rate
+    floreyn-provision desk topup --funder F-gemeente --amount 5000,00   # a funder buys fl for its budgets
+    floreyn-provision desk cashout --merchant M-bakker --amount 150,00  # fl 150,00 in, euros out at the bid rate
+    floreyn-provision desk remit --merchant M-bakker --amount 80        # a merchant hands in till top-up euros
+    floreyn-provision campaign add --id C-zomer --name "Zomermarkt: dubbel sparen" --multiplier 2 \\
+        --from 2025-07-01 --to 2025-08-31 --merchant M-kraam1 --merchant M-kraam2
+
+Every desk transaction carries a request id stored before it is sent: if
+the answer is lost, run the identical command again and the server answers
+"exists" with the original transaction, never a second one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from floreyn.money import Currency
+from floreyn.provisioning import parse
+from floreyn.provisioning.context import Ctx
+from floreyn.provisioning.errors import invalid
+from floreyn.provisioning.output import Col, factor, fields, listed, table
+from floreyn.provisioning.output import eur as eur_text
+from floreyn.provisioning.output import fl as fl_text
+
+
+def add_parser(sub: Any) -> None:
+    d = sub.add_parser("desk", help="money at the cooperative's desk").add_subparsers(dest="action", required=True)
+    p = d.add_parser("topup", help="euros in, Floreyn out at the ask rate")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--member", dest="member_id")
+    who.add_argument("--funder", dest="funder_id")
+    p.add_argument("--amount", required=True, help="euros paid in, e.g. 20 or 12,50")
+    p.set_defaults(run=topup)
+    p = d.add_parser("cashout", help="a merchant's Floreyn in, euros out at the bid rate")
+    p.add_argument("--merchant", required=True, dest="merchant_id")
+    p.add_argument("--amount", required=True, help="Floreyn handed in, e.g. 150 or 150,00")
+    p.set_defaults(run=cashout)
+    p = d.add_parser("remit", help="a merchant hands in the euros of top-ups taken at its till")
+    p.add_argument("--merchant", required=True, dest="merchant_id")
+    p.add_argument("--amount", required=True, help="euros handed in")
+    p.set_defaults(run=remit)
+
+    c = sub.add_parser("campaign", help="joint campaigns (save multipliers)").add_subparsers(dest="action", required=True)
+    p = c.add_parser("add", help="start a campaign")
+    p.add_argument("--id", required=True, dest="campaign_id")
+    p.add_argument("--name", required=True)
+    p.add_argument("--multiplier", required=True, help="save multiplier, e.g. 2 (double) or 1,5")
+    p.add_argument("--from", required=True, dest="starts_on", metavar="YYYY-MM-DD")
+    p.add_argument("--to", required=True, dest="ends_on", metavar="YYYY-MM-DD", help="last day (inclusive)")
+    p.add_argument("--merchant", action="append", default=[], dest="merchants", help="repeat; none: all merchants")
+    p.set_defaults(run=campaign_add)
+    c.add_parser("list", help="all campaigns").set_defaults(run=campaign_list)
+    p = c.add_parser("end", help="end a campaign early")
+    p.add_argument("campaign_id")
+    p.add_argument("--on", required=True, dest="ends_on", metavar="YYYY-MM-DD", help="its new last day")
+    p.set_defaults(run=campaign_end)
+
+
+def topup(ctx: Ctx) -> int:
+    a = ctx.args
+    body: dict[str, Any] = {"eur_cents": parse.money(a.amount, "--amount", Currency.EUR).cents}
+    if a.member_id:
+        body["member_id"] = parse.ident(a.member_id, "--member")
+    else:
+        body["funder_id"] = parse.ident(a.funder_id, "--funder")
+    answer = ctx.write("desk.topup", "POST", "/v1/admin/desk/topup", body)
+    ctx.out.result(answer, lambda: fields([
+        ("rekening", answer["account"]), ("betaald", eur_text(answer["eur_cents"])),
+        ("opgewaardeerd", fl_text(answer["fl_cents"])), ("nieuw saldo", fl_text(answer["balance_cents"])),
+        ("transactie", f"{answer['tx_id']} ({answer.get('result')})"),
+    ]))
+    return 0
+
+
+def cashout(ctx: Ctx) -> int:
+    a = ctx.args
+    body = {"merchant_id": parse.ident(a.merchant_id, "--merchant"),
+            "fl_cents": parse.money(a.amount, "--amount", Currency.FL).cents}
+    answer = ctx.write("desk.cashout", "POST", "/v1/admin/desk/cashout", body)
+    ctx.out.result(answer, lambda: fields([
+        ("winkel", answer["merchant_id"]), ("ingeleverd", fl_text(answer["fl_cents"])),
+        ("uitbetaald", eur_text(answer["eur_paid_cents"])), ("nieuw saldo", fl_text(answer["balance_cents"])),
+        ("transactie", f"{answer['tx_id']} ({answer.get('result')})"),
+    ]))
+    return 0
+
+
+def remit(ctx: Ctx) -> int:
+    a = ctx.args
+    body = {"merchant_id": parse.ident(a.merchant_id, "--merchant"),
+            "eur_cents": parse.money(a.amount, "--amount", Currency.EUR).cents}
+    answer = ctx.write("desk.remit", "POST", "/v1/admin/desk/remit", body)
+    ctx.out.result(answer, lambda: fields([
+        ("winkel", answer["merchant_id"]), ("afgedragen", eur_text(answer["eur_cents"])),
+        ("nog te ontvangen", eur_text(answer["eur_owed_cents"])),
+        ("transactie", f"{answer['tx_id']} ({answer.get('result')})"),
+    ]))
+    return 0
+
+
+CAMPAIGN_COLS = (Col("id", "campaign_id"), Col("naam", "name"), Col("factor", "multiplier_bp", factor),
+                 Col("van", "starts_on"), Col("tot en met", "ends_on"),
+                 Col("winkels", "merchant_ids", lambda v: listed(v) or "alle"))
+
+
+def campaign_add(ctx: Ctx) -> int:
+    a = ctx.args
+    starts, ends = parse.iso_date(a.starts_on, "--from"), parse.iso_date(a.ends_on, "--to")
+    if ends < starts:
+        raise invalid("--to", f"{ends} ligt voor {starts}", f"{ends} is before {starts}")
+    body = {"campaign_id": parse.ident(a.campaign_id, "--id"), "name": parse.text(a.name, "--name", 80),
+            "multiplier_bp": parse.multiplier_bp(a.multiplier, "--multiplier"), "starts_on": starts, "ends_on": ends,
+            "merchant_ids": sorted({parse.ident(m, "--merchant") for m in a.merchants})}
+    answer = ctx.write("campaign.create", "POST", "/v1/admin/campaigns", body)
+    ctx.out.result(answer, lambda: table([answer], (*CAMPAIGN_COLS, Col("resultaat", "result"))))
+    return 0
+
+
+def campaign_list(ctx: Ctx) -> int:
+    rows = ctx.api.get("/v1/admin/campaigns")["campaigns"]
+    ctx.out.result(rows, lambda: table(rows, CAMPAIGN_COLS))
+    return 0
+
+
+def campaign_end(ctx: Ctx) -> int:
+    a = ctx.args
+    campaign_id = parse.ident(a.campaign_id, "campaign")
+    answer = ctx.write("campaign.end", "POST", f"/v1/admin/campaigns/{campaign_id}/end",
+                       {"ends_on": parse.iso_date(a.ends_on, "--on")})
+    ctx.out.result(answer, lambda: table([answer], CAMPAIGN_COLS))
+    return 0
+

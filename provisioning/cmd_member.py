@@ -1,0 +1,209 @@
+"""`member add | import | list | show` and `group add`.
+
+    floreyn-provision member add --alias "Anna B." --name "Anna Bakker" --email anna@example.org
+    floreyn-provision member import leden.csv --out leden-ids.csv
+    floreyn-provision group add --id G-blok-7 --name "Blok 7" --member m-1 --member m-2
+
+A member is known to the tills only by an opaque id and an alias ("Anna
+B."); name, e-mail, phone and address stay on the server.
+
+`member import` reads the whole file and checks every row (and, for rows
+that give a member id, that the server does not hold that id with other
+data) before it sends anything; a bad file is refused with every bad line
+listed. Each row's request id comes from the file's content and the line,
+so running the same file again after an interruption finishes the import
+without making anyone twice. Columns (header names, Dutch or English):
+member_id (lidnummer), alias (roepnaam), name (naam), email (e-mail),
+phone (telefoon), address (adres).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any, Final
+
+from floreyn.provisioning import csvin, parse
+from floreyn.provisioning.context import Ctx
+from floreyn.provisioning.errors import ServerRefused, invalid
+from floreyn.provisioning.output import Col, fields, listed, money_col, table
+from floreyn.provisioning.tomlw import write_private
+
+PERSONAL: Final = (("alias", 80), ("name", 200), ("email", 200), ("phone", 50), ("address", 300))
+COLUMNS: Final = {"member_id": ("lidnummer", "lid", "id"), "alias": ("roepnaam", "weergavenaam"),
+                  "name": ("naam",), "email": ("e_mail", "mail"), "phone": ("telefoon", "tel"),
+                  "address": ("adres",)}
+PROGRESS_EVERY: Final = 100
+MAX_LIST: Final = 100_000
+
+
+def add_parser(sub: Any) -> None:
+    m = sub.add_parser("member", help="members (contact details stay on the server)").add_subparsers(
+        dest="action", required=True)
+    p = m.add_parser("add", help="register one member")
+    p.add_argument("--id", dest="member_id", help="opaque member id (default: the server makes one); never a name")
+    for name, _ in PERSONAL:
+        p.add_argument(f"--{name}")
+    p.set_defaults(run=add)
+    p = m.add_parser("import", help="register members from a CSV file")
+    p.add_argument("file")
+    p.add_argument("--out", metavar="PATH", help="write line, member_id, alias, result as CSV (no personal data)")
+    p.set_defaults(run=import_)
+    p = m.add_parser("list", help="member ids and aliases")
+    p.set_defaults(run=list_)
+    p = m.add_parser("show", help="one member with cards, groups and balance")
+    p.add_argument("member_id")
+    p.set_defaults(run=show)
+
+    g = sub.add_parser("group", help="groups of members that can hold budgets").add_subparsers(
+        dest="action", required=True)
+    p = g.add_parser("add", help="create a group or add members to it")
+    p.add_argument("--id", required=True, dest="group_id")
+    p.add_argument("--name", required=True)
+    p.add_argument("--member", action="append", default=[], dest="members")
+    p.set_defaults(run=group_add)
+
+
+def _personal(values: dict[str, str | None], where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, max_len in PERSONAL:
+        raw = values.get(name)
+        if raw is not None:
+            out[name] = parse.text(raw, f"{where}{name}", max_len, required=False)
+    if out.get("email") and "@" not in out["email"]:
+        raise invalid(f"{where}email", f"{out['email']!r} is geen e-mailadres", f"{out['email']!r} is not an e-mail address")
+    return {k: v for k, v in out.items() if v is not None}
+
+
+MEMBER_COLS = (Col("id", "member_id"), Col("alias", "alias"), Col("resultaat", "result"))
+
+
+def add(ctx: Ctx) -> int:
+    args = ctx.args
+    body = _personal({name: getattr(args, name) for name, _ in PERSONAL}, "--")
+    if args.member_id:
+        body["member_id"] = parse.ident(args.member_id, "--id")
+    if not body:
+        raise invalid("member add", "geef minstens --alias of --name", "give at least --alias or --name")
+    answer = ctx.write("member.create", "POST", "/v1/admin/members", body)
+    ctx.out.result(answer, lambda: table([answer], MEMBER_COLS))
+    return 0
+
+
+def import_(ctx: Ctx) -> int:
+    path = Path(ctx.args.file)
+    file = csvin.read(path, COLUMNS)
+    checked = file.checked
+    bodies: list[tuple[csvin.Row, dict[str, Any]]] = []
+    seen: dict[str, int] = {}
+    for row in file.rows:
+        body = checked.check(row, lambda row=row: _row_body(row))
+        if body is None:
+            continue
+        mid = body.get("member_id")
+        if mid in seen:
+            checked.add(row.line, f"lidnummer {mid} staat ook op regel {seen[mid]}", f"member id {mid} is also on line {seen[mid]}")
+            continue
+        if mid:
+            seen[mid] = row.line
+        bodies.append((row, body))
+    checked.raise_if_bad()
+    _check_against_server(ctx, checked, bodies)
+    checked.raise_if_bad()
+    results = []
+    for i, (row, body) in enumerate(bodies, 1):
+        try:
+            answer = ctx.api.send("POST", "/v1/admin/members", {**body, "request_id": csvin.row_request_id(file, "member", row)})
+        except Exception:
+            ctx.out.progress(ctx.out.say(
+                f"{i - 1} van {len(bodies)} regels verstuurd; voer dezelfde opdracht opnieuw uit om af te maken.",
+                f"{i - 1} of {len(bodies)} rows sent; run the same command again to finish."))
+            raise
+        results.append({"line": row.line, "member_id": answer["member_id"],
+                        "alias": answer.get("alias", body.get("alias", "")), "result": answer.get("result", "created")})
+        if i % PROGRESS_EVERY == 0:
+            ctx.out.progress(f"{i}/{len(bodies)}")
+    if ctx.args.out:
+        _write_mapping(Path(ctx.args.out), results)
+    summary = {"file": str(path), "sha256": file.sha256, "rows": len(results),
+               "created": sum(r["result"] == "created" for r in results),
+               "exists": sum(r["result"] == "exists" for r in results), "members": results}
+    ctx.out.result(summary, lambda: table(results, (Col("regel", "line", right=True), *MEMBER_COLS)) + ctx.out.say(
+        f"{summary['created']} nieuw, {summary['exists']} bestonden al\n",
+        f"{summary['created']} created, {summary['exists']} existed\n"))
+    return 0
+
+
+def _row_body(row: csvin.Row) -> dict[str, Any]:
+    body = _personal({k: v for k, v in row.cells.items() if k != "member_id"}, "")
+    if row.cells.get("member_id"):
+        body["member_id"] = parse.ident(row.cells["member_id"], "member_id")
+    if not body.get("alias") and not body.get("name"):
+        raise invalid("alias", "geef een alias of een naam", "give an alias or a name")
+    return body
+
+
+def _check_against_server(ctx: Ctx, checked: csvin.Checked, bodies: list[tuple[csvin.Row, dict[str, Any]]]) -> None:
+    """Rows naming a member id the server holds with other data would be refused half-way: refuse them now."""
+    for row, body in bodies:
+        mid = body.get("member_id")
+        if not mid:
+            continue
+        try:
+            held = ctx.api.get(f"/v1/admin/members/{mid}")
+        except ServerRefused as exc:
+            if exc.server_code == "not_found":
+                continue
+            raise
+        want = {name: body.get(name) for name, _ in PERSONAL}
+        want["alias"] = want["alias"] or f"Lid {mid[-4:]}"  # the server's default alias
+        if held.get("erased_ms") is not None:
+            checked.add(row.line, f"lid {mid} is gewist", f"member {mid} was erased")
+        elif any(held.get(k) != v for k, v in want.items()):
+            checked.add(row.line, f"lid {mid} bestaat al met andere gegevens", f"member {mid} exists with other data")
+
+
+def _write_mapping(path: Path, results: list[dict[str, Any]]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["line", "member_id", "alias", "result"])
+    for r in results:
+        writer.writerow([r["line"], r["member_id"], r["alias"], r["result"]])
+    write_private(path, buf.getvalue().encode(), 0o640)
+
+
+def list_(ctx: Ctx) -> int:
+    rows: list[dict[str, Any]] = []
+    after = ""
+    while len(rows) < MAX_LIST:
+        page = ctx.api.get("/v1/admin/members", after=after, limit=1000)["members"]
+        rows += page
+        if len(page) < 1000:
+            break
+        after = page[-1]["member_id"]
+    ctx.out.result(rows, lambda: table(rows, (Col("id", "member_id"), Col("alias", "alias"),
+                                              Col("gewist", "erased", lambda v: "ja" if v else ""))))
+    return 0
+
+
+def show(ctx: Ctx) -> int:
+    m = ctx.api.get(f"/v1/admin/members/{parse.ident(ctx.args.member_id, 'member')}")
+    cards = [f"{c['card_id']} ({c['status']})" for c in m.get("cards", [])]
+    ctx.out.result(m, lambda: fields([
+        ("id", m["member_id"]), ("alias", m["alias"]), ("naam", m.get("name") or "-"),
+        ("e-mail", m.get("email") or "-"), ("telefoon", m.get("phone") or "-"), ("adres", m.get("address") or "-"),
+        ("saldo", money_col("", "balance_cents").cell(m)), ("groepen", listed(m.get("groups")) or "-"),
+        ("passen", "; ".join(cards) or "-"),
+    ]))
+    return 0
+
+
+def group_add(ctx: Ctx) -> int:
+    args = ctx.args
+    body = {"group_id": parse.ident(args.group_id, "--id"), "name": parse.text(args.name, "--name", 200),
+            "member_ids": sorted({parse.ident(m, "--member") for m in args.members})}
+    answer = ctx.write("group.create", "POST", "/v1/admin/groups", body)
+    ctx.out.result(answer, lambda: fields([("groep", answer["group_id"]), ("nieuw", listed(answer["added"]) or "-"),
+                                           ("leden", listed(answer["members"]) or "-")]))
+    return 0

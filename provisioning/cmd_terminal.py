@@ -1,0 +1,206 @@
+"""`terminal enroll | revoke | list`.
+
+    # on the terminal itself:
+    floreyn-provision terminal enroll --terminal-id T-bakker-01 --merchant M-bakker \\
+        --reader usb --printer network:192.168.1.40 --operator Anna:manager
+    floreyn-provision terminal revoke T-bakker-01 --reason "gestolen"
+
+enroll makes the terminal's Ed25519 record-signing key (data_dir/terminal.key,
+0600; an existing key is kept), registers its public half with the server
+for the merchant, and writes terminal.toml (default /etc/floreyn/terminal.toml,
+0600) with the server's pinned key, the cooperative's card-issuing keys and
+the merchant's settings; the file is checked with the till's own loader
+before and after it is written. Run it again and it changes nothing; an
+existing terminal.toml for another terminal is kept unless --force.
+Run it as the user the till runs as (or chown the files afterwards).
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+from floreyn import keys
+from floreyn.errors import FloreynError
+from floreyn.provisioning import parse
+from floreyn.provisioning.context import Ctx
+from floreyn.provisioning.errors import FileExists, invalid, local
+from floreyn.provisioning.output import Col, fields, table
+from floreyn.provisioning.tomlw import write_toml
+
+DEFAULT_CONFIG = "/etc/floreyn/terminal.toml"
+DEFAULT_DATA_DIR = "/var/lib/floreyn"
+KEY_FILE = "terminal.key"
+TERMINAL_COLS = (Col("id", "terminal_id"), Col("winkel", "merchant_id"), Col("status", "status"),
+                 Col("volgnummer", "head_seq", right=True), Col("reden", "status_reason"))
+
+
+def add_parser(sub: Any) -> None:
+    t = sub.add_parser("terminal", help="till terminals").add_subparsers(dest="action", required=True)
+    p = t.add_parser("enroll", help="on the terminal: make its key, register it, write terminal.toml")
+    p.add_argument("--terminal-id", required=True)
+    p.add_argument("--merchant", required=True, dest="merchant_id")
+    p.add_argument("--config", default=DEFAULT_CONFIG, help=f"where to write terminal.toml (default {DEFAULT_CONFIG})")
+    p.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"the till's data folder (default {DEFAULT_DATA_DIR})")
+    p.add_argument("--terminal-server-url", help="the server URL as the terminal reaches it (default: --server)")
+    p.add_argument("--reader", default="virtual", help="NFC reader: usb, tty:AMA0:pn532, ... (default virtual)")
+    p.add_argument("--printer", default="virtual",
+                   help="virtual | network:HOST[:PORT] | serial:DEVICE[@BAUD] | usb:VENDOR:PRODUCT | file:PATH")
+    p.add_argument("--columns", type=int, choices=(32, 48), default=32, help="32 on 58 mm paper, 48 on 80 mm")
+    p.add_argument("--operator", action="append", default=[], metavar="NAME:ROLE[:PIN]",
+                   help="a till operator (role cashier or manager); the PIN is asked when left out")
+    p.add_argument("--force", action="store_true", help="replace an existing terminal.toml")
+    p.set_defaults(run=enroll)
+    p = t.add_parser("revoke", help="revoke a terminal: the server refuses everything it sends")
+    p.add_argument("terminal_id")
+    p.add_argument("--reason", default="ingetrokken door de coöperatie")
+    p.set_defaults(run=revoke)
+    t.add_parser("list", help="all terminals").set_defaults(run=list_)
+
+
+def enroll(ctx: Ctx) -> int:
+    from floreyn.terminal.config import config_from_dict, load_config
+
+    args, s = ctx.args, ctx.settings
+    terminal_id = parse.ident(args.terminal_id, "--terminal-id")
+    merchant_id = parse.ident(args.merchant_id, "--merchant")
+    config_path, data_dir = Path(args.config).absolute(), Path(args.data_dir).absolute()
+    reader, printer = _reader(args.reader), printer_spec(args.printer)
+    existing = None
+    if config_path.exists() and not args.force:
+        try:
+            existing = load_config(config_path)
+        except FloreynError as exc:
+            raise local(f"{config_path} is onleesbaar ({exc.message('nl')}); gebruik --force om het te vervangen",
+                        f"{config_path} is unreadable ({exc.message('en')}); use --force to replace it") from None
+        if existing.terminal_id != terminal_id:
+            raise FileExists(path=str(config_path), detail_nl=f"voor terminal {existing.terminal_id}",
+                             detail_en=f"for terminal {existing.terminal_id}")
+        data_dir = existing.data_dir
+    server_key = ctx.api.health()["server_key"]
+    if s.server_key and s.server_key != server_key:
+        raise local(f"de server meldt een andere sleutel dan bij init ({s.server_key[:16]}...)",
+                    f"the server reports another key than at init ({s.server_key[:16]}...)")
+    merchant = ctx.api.get(f"/v1/admin/merchants/{merchant_id}")
+    key_path = existing.key_path if existing else data_dir / KEY_FILE
+    key, key_status = _terminal_key(key_path)
+    public_hex = keys.public_raw(key).hex()
+    answer = ctx.write("terminal.enroll", "POST", "/v1/admin/terminals",
+                       {"terminal_id": terminal_id, "merchant_id": merchant_id, "public_key": public_hex})
+    issuer_keys = list(ctx.api.get("/v1/admin/config").get("issuer_keys") or [])
+    if not issuer_keys:
+        ctx.out.warn(ctx.out.say("de server kent nog geen uitgiftesleutel; voer 'floreyn-provision init' uit",
+                                 "the server knows no card-issuing key yet; run 'floreyn-provision init'"))
+    file_status = "exists"
+    if existing is None:
+        doc = {
+            "terminal": {"terminal_id": terminal_id, "cooperative": s.cooperative, "data_dir": str(data_dir),
+                         "key_file": KEY_FILE, "issuer_keys": issuer_keys, "columns": args.columns},
+            "merchant": {k: merchant[k] for k in ("merchant_id", "name", "category", "save_rate_bp", "topup_allowed")},
+            "server": {"url": args.terminal_server_url or s.require_server(), "server_key": server_key},
+            "reader": reader, "printer": printer,
+            "operators": [_operator(o) for o in args.operator],
+        }
+        if not doc["operators"]:
+            del doc["operators"]
+        config_from_dict(doc, base_dir=config_path.parent)  # the till's own checks, before anything is written
+        write_toml(config_path, doc, header=f"Floreyn terminal {terminal_id}, written by floreyn-provision "
+                                            "terminal enroll.\nHolds PIN hashes: keep it private (mode 0600).")
+        loaded = load_config(config_path)
+        assert loaded.terminal_id == terminal_id and loaded.key_path == key_path
+        file_status = "created"
+    data = {**answer, "config": str(config_path), "config_status": file_status, "key_file": str(key_path),
+            "key_status": key_status, "server_key": server_key, "issuer_keys": issuer_keys}
+    ctx.out.result(data, lambda: fields([
+        ("terminal", f"{terminal_id} voor {merchant_id} ({answer.get('result')})"),
+        ("sleutel", f"{key_path} ({key_status}), publiek {public_hex[:16]}..."),
+        ("instellingen", f"{config_path} ({file_status})"),
+        ("uitgiftesleutels", str(len(issuer_keys))),
+    ]))
+    return 0
+
+
+def _terminal_key(path: Path) -> tuple[Any, str]:
+    if path.exists():
+        try:
+            return keys.load_private_key(path), "exists"
+        except (ValueError, TypeError):
+            raise local(f"{path} is geen bruikbare terminalsleutel", f"{path} is not a usable terminal key") from None
+    try:
+        key = keys.new_private_key()
+        keys.save_private_key(key, path)
+    except OSError as exc:
+        raise local(f"kan {path} niet schrijven: {exc.strerror}", f"cannot write {path}: {exc.strerror}") from None
+    assert keys.public_raw(keys.load_private_key(path)) == keys.public_raw(key)
+    return key, "created"
+
+
+def _reader(spec: str) -> dict[str, Any]:
+    if spec == "virtual":
+        return {"kind": "virtual"}
+    from floreyn.terminal.drivers.nfc_device import check_device_path
+
+    return {"kind": "nfc", "device": check_device_path(spec)}
+
+
+def printer_spec(spec: str) -> dict[str, Any]:
+    kind, _, rest = spec.partition(":")
+    try:
+        if kind == "virtual" and not rest:
+            return {"kind": "virtual"}
+        if kind == "network" and rest:
+            host, _, port = rest.partition(":")
+            return {"kind": "network", "host": host, "port": int(port or 9100)}
+        if kind == "serial" and rest:
+            device, _, baud = rest.partition("@")
+            return {"kind": "serial", "device": device, **({"baudrate": int(baud)} if baud else {})}
+        if kind == "usb" and rest.count(":") == 1:
+            vendor, product = rest.split(":")
+            int(vendor, 16), int(product, 16)
+            return {"kind": "usb", "vendor_id": f"0x{vendor}", "product_id": f"0x{product}"}
+        if kind == "file" and rest:
+            return {"kind": "file", "path": rest}
+    except ValueError:
+        pass
+    raise invalid("--printer", f"{spec!r} niet begrepen", f"{spec!r} not understood")
+
+
+def _operator(spec: str) -> dict[str, str]:
+    from floreyn.terminal.engine.auth import hash_pin
+
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not parts[0].strip() or parts[1] not in ("cashier", "manager"):
+        raise invalid("--operator", f"{spec!r}: schrijf NAAM:cashier of NAAM:manager (met :PIN erachter)",
+                      f"{spec!r}: write NAME:cashier or NAME:manager (optionally :PIN)")
+    pin = parts[2] if len(parts) == 3 else _ask_pin(parts[0])
+    try:
+        return {"name": parts[0].strip(), "role": parts[1], "pin_hash": hash_pin(pin)}
+    except ValueError:
+        raise invalid("--operator", f"PIN van {parts[0]} moet 4 tot 12 cijfers zijn",
+                      f"{parts[0]}'s PIN must be 4 to 12 digits") from None
+
+
+def _ask_pin(name: str) -> str:
+    if not sys.stdin.isatty():
+        raise invalid("--operator", f"geef de PIN van {name} als NAAM:ROL:PIN (geen toetsenbord)",
+                      f"give {name}'s PIN as NAME:ROLE:PIN (no keyboard)")
+    pin = getpass.getpass(f"PIN voor {name}: ")
+    if getpass.getpass("Nogmaals: ") != pin:
+        raise invalid("--operator", "de PINs verschillen", "the PINs differ")
+    return pin
+
+
+def revoke(ctx: Ctx) -> int:
+    terminal_id = parse.ident(ctx.args.terminal_id, "terminal")
+    answer = ctx.write("terminal.revoke", "POST", f"/v1/admin/terminals/{terminal_id}/revoke",
+                       {"reason": parse.text(ctx.args.reason, "--reason", 200)})
+    ctx.out.result(answer, lambda: table([answer], TERMINAL_COLS))
+    return 0
+
+
+def list_(ctx: Ctx) -> int:
+    rows = ctx.api.get("/v1/admin/terminals")["terminals"]
+    ctx.out.result(rows, lambda: table(rows, TERMINAL_COLS))
+    return 0

@@ -1,0 +1,68 @@
+"""What every command gets: the parsed arguments, settings, output, the API client and the journal."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from floreyn.provisioning import settings as settings_mod
+from floreyn.provisioning.api import AdminClient
+from floreyn.provisioning.errors import ServerRefused
+from floreyn.provisioning.journal import Journal, Pending
+from floreyn.provisioning.output import Output
+from floreyn.provisioning.settings import Settings
+
+
+@dataclass
+class Ctx:
+    args: argparse.Namespace
+    settings: Settings
+    out: Output
+    stdin: IO[str]
+    _api: AdminClient | None = field(default=None, repr=False)
+
+    @property
+    def api(self) -> AdminClient:
+        if self._api is None:
+            self._api = AdminClient(self.settings.require_server(), self.settings.require_token(),
+                                    timeout_s=self.settings.timeout_s)
+        return self._api
+
+    def anonymous_api(self) -> AdminClient:
+        """A client for a server without a token yet (init, health)."""
+        return AdminClient(self.settings.require_server(), self.settings.token, timeout_s=self.settings.timeout_s)
+
+    @property
+    def journal(self) -> Journal:
+        return Journal(self.settings.pending_dir)
+
+    def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
+
+    def write(self, action: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One admin write with a request id stored before sending (journal.py): an identical rerun after
+        a lost answer reuses the id, and the server answers it "exists" instead of doing it twice."""
+        entry = self.journal.begin(action, {"method": method, "path": path, **body})
+        self.note_resumed(entry)
+        return self.send_pending(entry, method, path, body)
+
+    def send_pending(self, entry: Pending, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            answer = self.api.send(method, path, {**body, "request_id": entry.request_id})
+        except ServerRefused:
+            self.journal.done(entry)  # a refusal changed nothing; the next attempt is a new request
+            raise
+        self.journal.done(entry)
+        return answer
+
+    def note_resumed(self, entry: Pending) -> None:
+        if entry.resumed:
+            self.out.progress(self.out.say(
+                f"Vervolg van een onderbroken verzoek ({entry.request_id}); het wordt niet dubbel uitgevoerd.",
+                f"Resuming an interrupted request ({entry.request_id}); it will not be done twice."))
+
+
+def make_settings(args: argparse.Namespace) -> Settings:
+    return settings_mod.load(args.home, args.server, args.token)

@@ -1,0 +1,152 @@
+"""CSV files in: read whole, check every row, report every bad row by line number; ids from the content.
+
+A file is accepted or refused as a whole: `file.checked.raise_if_bad()` lists every
+bad line (up to MAX_REPORTED) and nothing is sent. Rows that pass are sent
+with request ids derived from the file's SHA-256, the row's line and its
+content (`row_request_id`), so running the same file again after a crash
+or a lost connection answers "exists" for every row that went through and
+does the rest: nothing is doubled.
+
+Spreadsheets from Dutch offices write ";" between fields and a UTF-8 BOM;
+both are understood. Headers are matched case-insensitively, with Dutch
+names accepted beside the English ones (see each command's column list).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Final, Mapping
+
+from floreyn.provisioning.errors import CsvInvalid, InputInvalid, invalid
+
+MAX_CSV_BYTES: Final = 8 * 1024 * 1024
+MAX_ROWS: Final = 10_000
+MAX_REPORTED: Final = 50  # bad lines listed in full; the rest counted
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int  # line number in the file (the header is line 1)
+    cells: dict[str, str]  # canonical column name -> stripped text ("" when absent)
+
+
+@dataclass
+class CsvFile:
+    path: Path
+    sha256: str
+    rows: list[Row]
+    checked: "Checked"  # lines already found bad while reading (wrong field count); commands add theirs
+
+
+def read(path: Path, columns: Mapping[str, tuple[str, ...]], *, required: tuple[str, ...] = (),
+         one_of: tuple[str, ...] = ()) -> CsvFile:
+    """Read `path`; `columns` maps each canonical name to the header spellings accepted for it."""
+    try:
+        raw = path.read_bytes() if path.stat().st_size <= MAX_CSV_BYTES else None
+    except OSError as exc:
+        raise invalid(str(path), f"kan niet worden gelezen: {exc.strerror}", f"cannot be read: {exc.strerror}") from None
+    if raw is None:
+        raise invalid(str(path), f"groter dan {MAX_CSV_BYTES} bytes; splits het bestand",
+                      f"larger than {MAX_CSV_BYTES} bytes; split the file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise invalid(str(path), f"geen UTF-8 (byte {exc.start}); sla op als 'CSV UTF-8'",
+                      f"not UTF-8 (byte {exc.start}); save as 'CSV UTF-8'") from None
+    header_line = text.split("\n", 1)[0]
+    delimiter = max((";", ",", "\t"), key=header_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise invalid(str(path), "het bestand is leeg", "the file is empty") from None
+    except csv.Error as exc:
+        raise invalid(f"{path}:1", str(exc), str(exc)) from None
+    index = _header_index(path, header, columns, required, one_of)
+    rows: list[Row] = []
+    bad = Checked(path)
+    try:
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue  # blank lines are what spreadsheets leave at the end
+            if len(rows) >= MAX_ROWS:
+                raise invalid(str(path), f"meer dan {MAX_ROWS} regels; splits het bestand",
+                              f"more than {MAX_ROWS} rows; split the file")
+            if len(cells) > len(header):
+                bad.add(reader.line_num, f"{len(cells)} velden, de kop heeft er {len(header)}",
+                        f"{len(cells)} fields, the header has {len(header)}")
+                continue
+            rows.append(Row(reader.line_num, {name: (cells[i].strip() if i < len(cells) else "")
+                                              for name, i in index.items()}))
+    except csv.Error as exc:
+        bad.add(reader.line_num, str(exc), str(exc))
+    if not rows and not bad.problems:
+        raise invalid(str(path), "geen regels onder de kop", "no rows below the header")
+    return CsvFile(path, hashlib.sha256(raw).hexdigest(), rows, bad)
+
+
+def _header_index(path: Path, header: list[str], columns: Mapping[str, tuple[str, ...]], required: tuple[str, ...],
+                  one_of: tuple[str, ...]) -> dict[str, int]:
+    spelled = {_norm(alias): name for name, aliases in columns.items() for alias in (name, *aliases)}
+    index: dict[str, int] = {}
+    for i, h in enumerate(header):
+        name = spelled.get(_norm(h))
+        if name is None:
+            known = ", ".join(columns)
+            raise invalid(f"{path}:1", f"onbekende kolom {h!r}; bekend zijn {known}",
+                          f"unknown column {h!r}; known columns are {known}")
+        if name in index:
+            raise invalid(f"{path}:1", f"kolom {name!r} staat er twee keer in", f"column {name!r} appears twice")
+        index[name] = i
+    missing = [c for c in required if c not in index]
+    if missing:
+        raise invalid(f"{path}:1", f"kolom {missing[0]!r} ontbreekt", f"column {missing[0]!r} is missing")
+    if one_of and not any(c in index for c in one_of):
+        raise invalid(f"{path}:1", f"een van de kolommen {', '.join(one_of)} is nodig",
+                      f"one of the columns {', '.join(one_of)} is needed")
+    return index
+
+
+def _norm(header: str) -> str:
+    return header.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+@dataclass
+class Checked:
+    """Bad lines of one file, collected while checking every row."""
+
+    path: Path
+    problems: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def add(self, line: int, nl: str, en: str) -> None:
+        self.problems.append((line, nl, en))
+
+    def check(self, row: Row, fn: Callable[[], Any]) -> Any:
+        """Run one row's parsing; an InputInvalid becomes a bad line, and None is returned."""
+        try:
+            return fn()
+        except InputInvalid as exc:
+            self.add(row.line, exc.message("nl"), exc.message("en"))
+            return None
+
+    def raise_if_bad(self) -> None:
+        if not self.problems:
+            return
+        shown = sorted(self.problems)[:MAX_REPORTED]
+        more = len(self.problems) - len(shown)
+        lines_nl = "\n".join(f"  regel {n}: {nl}" for n, nl, _ in shown) + (f"\n  ... en {more} meer" if more else "")
+        lines_en = "\n".join(f"  line {n}: {en}" for n, _, en in shown) + (f"\n  ... and {more} more" if more else "")
+        raise CsvInvalid(path=str(self.path), count=len(self.problems), lines_nl=lines_nl, lines_en=lines_en,
+                         lines=[n for n, _, _ in sorted(self.problems)])
+
+
+def row_request_id(file: CsvFile, kind: str, row: Row | None = None, extra: str = "") -> str:
+    """A request id from the file's content and the row: the same file sent again reuses every id."""
+    content = "" if row is None else "\x1f".join(f"{k}={v}" for k, v in sorted(row.cells.items()))
+    seed = f"{file.sha256}\x1e{kind}\x1e{row.line if row else 0}\x1e{content}\x1e{extra}"
+    return f"csv-{kind[:8]}-{hashlib.sha256(seed.encode()).hexdigest()[:40]}"
+

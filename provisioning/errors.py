@@ -1,0 +1,166 @@
+"""What `floreyn-provision` refuses, and the exit code each refusal ends the process with.
+
+Exit codes (the README lists them too; scripts rely on them):
+
+    0  ok
+    1  bad input: an argument, an amount, a date or a CSV row; nothing was sent
+    2  the server refused (wrong token, unknown member, not enough funds, ...)
+    3  the server could not be reached or gave no usable answer; rerunning the
+       same command is safe (it reuses its request id and never doubles)
+    4  device: no reader, no card, a card that is not blank, a failed write
+    5  local setup: no server or token configured, key file missing, wrong
+       passphrase, a file that exists already
+  130  interrupted (Ctrl-C)
+
+Every refusal is a FloreynError with a Dutch and an English message, like
+the rest of Floreyn; `exit_code_of` maps the families the tool meets
+(money, card, device) onto the codes above.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Final
+
+from floreyn.errors import FloreynError
+
+EXIT_OK: Final = 0
+EXIT_INPUT: Final = 1
+EXIT_REFUSED: Final = 2
+EXIT_UNREACHABLE: Final = 3
+EXIT_DEVICE: Final = 4
+EXIT_LOCAL: Final = 5
+EXIT_INTERRUPTED: Final = 130
+
+
+class ProvisionError(FloreynError):
+    code = "provision"
+    exit_code: ClassVar[int] = EXIT_INPUT
+
+
+# -- 1: bad input ------------------------------------------------------------------
+
+
+class InputInvalid(ProvisionError):
+    """One bad value; `problem_nl` / `problem_en` say what is wrong with it."""
+
+    code = "input_invalid"
+    nl = "{field}: {problem_nl}"
+    en = "{field}: {problem_en}"
+
+
+class UsageError(ProvisionError):
+    code = "usage"
+    nl = "Verkeerd gebruik: {detail}"
+    en = "Usage: {detail}"
+
+
+class CsvInvalid(ProvisionError):
+    """A CSV file with bad rows: every bad row is listed with its line number; nothing was sent."""
+
+    code = "csv_invalid"
+    nl = "{path}: {count} ongeldige regel(s), er is niets verstuurd:\n{lines_nl}"
+    en = "{path}: {count} invalid line(s), nothing was sent:\n{lines_en}"
+
+
+# -- 2: the server refused ---------------------------------------------------------
+
+
+class ServerRefused(ProvisionError):
+    code = "server_refused"
+    exit_code = EXIT_REFUSED
+    nl = "De server weigert ({server_code}): {message_nl}"
+    en = "The server refused ({server_code}): {message_en}"
+
+    @property
+    def server_code(self) -> str:
+        return str(self.params.get("server_code", ""))
+
+    @property
+    def status(self) -> int:
+        return int(self.params.get("status", 0))
+
+
+class TokenRejected(ServerRefused):
+    code = "token_rejected"
+    nl = "De server accepteert het beheertoken niet ({server_code}): {message_nl} Controleer --token of FLOREYN_TOKEN."
+    en = "The server does not accept the admin token ({server_code}): {message_en} Check --token or FLOREYN_TOKEN."
+
+
+# -- 3: the server could not be reached --------------------------------------------
+
+
+class ServerUnreachable(ProvisionError):
+    code = "server_unreachable"
+    exit_code = EXIT_UNREACHABLE
+    nl = ("De server {url} is niet bereikbaar ({detail}). Voer dezelfde opdracht later opnieuw uit; "
+          "niets wordt dubbel geboekt.")
+    en = "The server {url} cannot be reached ({detail}). Run the same command again later; nothing is booked twice."
+
+
+class ServerTimeout(ServerUnreachable):
+    code = "server_timeout"
+    nl = ("De server {url} antwoordt niet binnen {timeout_s} s. Voer dezelfde opdracht opnieuw uit; "
+          "niets wordt dubbel geboekt.")
+    en = "The server {url} did not answer within {timeout_s} s. Run the same command again; nothing is booked twice."
+
+
+class ServerBadResponse(ServerUnreachable):
+    code = "server_bad_response"
+    nl = "Onleesbaar antwoord van {url}: {detail}. Is dit wel een Floreyn-server?"
+    en = "Unreadable answer from {url}: {detail}. Is this a Floreyn server?"
+
+
+# -- 5: local setup ----------------------------------------------------------------
+
+
+class LocalSetupError(ProvisionError):
+    code = "local_setup"
+    exit_code = EXIT_LOCAL
+    nl = "{detail_nl}"
+    en = "{detail_en}"
+
+
+class NotConfigured(LocalSetupError):
+    code = "not_configured"
+    nl = "Geen {what} ingesteld: geef {flag} of {env}, of voer eerst 'floreyn-provision init' uit."
+    en = "No {what} configured: give {flag} or {env}, or run 'floreyn-provision init' first."
+
+
+class WrongPassphrase(LocalSetupError):
+    code = "wrong_passphrase"
+    nl = "Het wachtwoord voor de uitgiftesleutel {path} klopt niet."
+    en = "The passphrase of the card-issuing key {path} is wrong."
+
+
+class FileExists(LocalSetupError):
+    code = "file_exists"
+    nl = "{path} bestaat al ({detail_nl}). Gebruik --force om het te vervangen."
+    en = "{path} exists already ({detail_en}). Use --force to replace it."
+
+
+def local(nl: str, en: str) -> LocalSetupError:
+    return LocalSetupError(detail_nl=nl, detail_en=en)
+
+
+def invalid(field: str, nl: str, en: str) -> InputInvalid:
+    return InputInvalid(field=field, problem_nl=nl, problem_en=en)
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The process exit code for a refusal (see the module docstring)."""
+    from floreyn.card import CardError
+    from floreyn.money import MoneyError
+
+    if isinstance(exc, ProvisionError):
+        return exc.exit_code
+    if isinstance(exc, MoneyError):
+        return EXIT_INPUT
+    if isinstance(exc, CardError):
+        return EXIT_DEVICE
+    try:
+        from floreyn.terminal.drivers.base import DeviceError
+    except ImportError:  # a desk without the terminal extra has no devices to fail
+        return EXIT_INPUT
+    if isinstance(exc, DeviceError):
+        return EXIT_DEVICE
+    return EXIT_INPUT

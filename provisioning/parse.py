@@ -1,0 +1,117 @@
+"""Reading what an admin types (flags and CSV cells) into exact values, or a typed refusal naming the field.
+
+Amounts go through floreyn.money.parse_money ("12,50", "€ 12,50", "1.234,50");
+percentages and multipliers through Decimal, never float, so "2,5 %" is
+exactly 250 basis points.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Final
+
+from floreyn.money import Currency, Money, MoneyError, parse_money
+from floreyn.provisioning.errors import invalid
+
+MAX_DESK_CENTS: Final = 10_000_000  # the server's limit for one desk transaction or budget (100.000,00)
+# The till refuses a merchant category it does not know (terminal/config.py, KNOWN_CATEGORIES); the same
+# list here, checked against it in the tests, keeps this tool from creating a merchant no till can load.
+KNOWN_CATEGORIES: Final = ("winkel", "klussen", "groen", "zorg", "markt")
+_IDENT: Final = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_HEX32: Final = re.compile(r"^[0-9a-f]{32}$")
+BP_ONE: Final = 10_000
+
+
+def ident(text: str, field: str) -> str:
+    text = text.strip()
+    if not _IDENT.match(text):
+        raise invalid(field, f"{text!r} is geen geldige id (1-64 tekens: letters, cijfers, . _ : -)",
+                      f"{text!r} is not a valid id (1-64 characters: letters, digits, . _ : -)")
+    return text
+
+
+def money(text: str, field: str, currency: Currency, *, max_cents: int = MAX_DESK_CENTS) -> Money:
+    try:
+        return parse_money(text, currency, max_cents=max_cents)
+    except MoneyError as exc:
+        raise invalid(field, exc.message("nl"), exc.message("en")) from None
+
+
+def iso_date(text: str, field: str) -> str:
+    text = text.strip()
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise invalid(field, f"{text!r} is geen datum; schrijf JJJJ-MM-DD, bijv. 2025-06-30",
+                      f"{text!r} is not a date; write YYYY-MM-DD, e.g. 2025-06-30") from None
+
+
+def _decimal(text: str, field: str, what_nl: str, what_en: str) -> Decimal:
+    cleaned = text.strip().replace(" ", "").replace(",", ".")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise invalid(field, f"{text!r} is geen {what_nl}", f"{text!r} is not a {what_en}") from None
+    if not value.is_finite():
+        raise invalid(field, f"{text!r} is geen {what_nl}", f"{text!r} is not a {what_en}")
+    return value
+
+
+def percent_bp(text: str, field: str) -> int:
+    """A save rate: "5", "5%", "2,5 %" -> basis points (500, 500, 250); 0 to 100 %, at most 0,01 % precise."""
+    value = _decimal(text.strip().removesuffix("%"), field, "percentage", "percentage")
+    bp = value * 100
+    if bp != bp.to_integral_value() or not 0 <= bp <= BP_ONE:
+        raise invalid(field, f"{text!r}: geef 0 tot 100 procent, hoogstens 2 decimalen",
+                      f"{text!r}: give 0 to 100 percent, at most 2 decimals")
+    return int(bp)
+
+
+def multiplier_bp(text: str, field: str) -> int:
+    """A campaign's save multiplier: "2", "x2", "1,5" -> 20000, 20000, 15000 basis points (1x to 10x)."""
+    value = _decimal(text.strip().lower().removeprefix("x").removesuffix("x"), field, "factor", "factor")
+    bp = value * BP_ONE
+    if bp != bp.to_integral_value() or not BP_ONE <= bp <= 10 * BP_ONE:
+        raise invalid(field, f"{text!r}: geef een factor van 1 tot 10, bijv. 2 voor dubbel sparen",
+                      f"{text!r}: give a factor from 1 to 10, e.g. 2 for double saving")
+    return int(bp)
+
+
+def category(text: str, field: str) -> str:
+    text = text.strip().lower()
+    if text not in KNOWN_CATEGORIES:
+        known = ", ".join(KNOWN_CATEGORIES)
+        raise invalid(field, f"onbekende categorie {text!r}; kies uit {known}",
+                      f"unknown category {text!r}; choose from {known}")
+    return text
+
+
+def categories(text: str, field: str) -> list[str]:
+    """A list of categories in one cell: "winkel markt", "winkel|markt", "winkel,markt"; empty = any merchant."""
+    parts = [p for p in re.split(r"[\s,;|+]+", text.strip()) if p]
+    return sorted({category(p, field) for p in parts})
+
+
+def card_hex(text: str, field: str = "kaart") -> str:
+    """A card id as printed or copied: 32 hex digits, spaces and dashes ignored, any case."""
+    cleaned = re.sub(r"[\s-]", "", text).lower()
+    if not _HEX32.match(cleaned):
+        raise invalid(field, f"{text!r} is geen kaartnummer (32 hexadecimale tekens)",
+                      f"{text!r} is not a card id (32 hex digits)")
+    return cleaned
+
+
+def text(value: str, field: str, max_len: int, *, required: bool = True) -> str | None:
+    value = value.strip()
+    if not value:
+        if required:
+            raise invalid(field, "mag niet leeg zijn", "must not be empty")
+        return None
+    if len(value) > max_len:
+        raise invalid(field, f"te lang ({len(value)} tekens, maximaal {max_len})",
+                      f"too long ({len(value)} characters, at most {max_len})")
+    return value
