@@ -16,10 +16,15 @@ def main(options: Any = None, *, exit_after_s: float | None = None) -> int:
     `options` is the CLI's argparse Namespace (attributes used: config,
     data_dir, simulate; optional: fullscreen, window_size), a TerminalConfig
     (runs it with the virtual devices), or None (the built-in demo,
-    simulated). `exit_after_s` stops the app after that many seconds
-    (benchmarks and smoke tests).
+    simulated). `exit_after_s` (or $FLOREYN_APP_EXIT_AFTER_S) stops the app
+    after that many seconds (benchmarks and smoke tests).
     """
+    import os
+
     from floreyn.terminal.app import kivy_setup
+
+    if exit_after_s is None and os.environ.get("FLOREYN_APP_EXIT_AFTER_S"):  # smoke tests of the real CLI
+        exit_after_s = float(os.environ["FLOREYN_APP_EXIT_AFTER_S"])
 
     size = getattr(options, "window_size", None)
     kiosk = None if not getattr(options, "windowed", False) else False

@@ -45,7 +45,6 @@ class TillApp(App):
     def build(self) -> TillRoot:
         Window.clearcolor = theme.BACKGROUND
         self.till_root = build_root(self.runtime, self.relay)
-        self.till_root.listen_keyboard()
         return self.till_root
 
     def on_start(self) -> None:

@@ -300,9 +300,16 @@ class Controller(ManagerFlows, EventDispatcher):
 
     def _confirmed(self, result: Any) -> None:
         self.confirming = False
-        if self.result is None or self.result.tx_id != result.tx_id:
-            self._on_TxCommitted(ev.TxCommitted(result))  # an existing tx (a retry) emits no event
-        self._receipt_from(result)
+        self._committed(result)
+
+    def _committed(self, result: Any) -> None:
+        """A confirm's result. Its TxCommitted event came first (same worker, same order) and showed
+        it; only a retried request that already existed emits no event. By now the shopkeeper may
+        have moved on: then the result changes nothing on screen."""
+        if result.existed:
+            self._on_TxCommitted(ev.TxCommitted(result))
+        elif self.result is not None and self.result.tx_id == result.tx_id:
+            self._receipt_from(result)
 
     def _receipt_from(self, result: Any) -> None:
         if self.receipt_state == "printing" and result.receipt_status in ("printed", "failed"):

@@ -73,9 +73,7 @@ class ManagerFlows:
 
         def done(result: Any) -> None:
             self.confirming = False
-            if self.result is None or self.result.tx_id != result.tx_id:
-                self.show_report(result)
-            self._receipt_from(result)
+            self._committed(result)
 
         def failed(error: BaseException) -> None:
             self.confirming = False

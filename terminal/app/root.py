@@ -66,6 +66,7 @@ class TillRoot(FloatLayout):
         ctl.fbind("dim_after_s", lambda *_a: self.wake())
         self._dim_event = Clock.create_trigger(self._dim, max(1, ctl.dim_after_s))
         self._picker: ModalView | None = None
+        self.listen_keyboard()
         self.wake()
 
     @property
@@ -114,10 +115,10 @@ class TillRoot(FloatLayout):
         grid = GridLayout(cols=3, spacing=theme.theme.gap * 2, padding=theme.theme.gap * 2)
         for card in runtime.demo_cards:
             button = TButton(text=f"{card.key}  {card.name.capitalize()}", bg=theme.SAVE)
-            button.bind(on_tap=lambda _b, c=card: (view.dismiss(), self.present_demo(c.key)))
+            button.bind(on_tap=lambda _b, c=card: (view.dismiss(animation=False), self.present_demo(c.key)))
             grid.add_widget(button)
         close = TButton(text=tr._("Close"), bg=theme.NEUTRAL)
-        close.bind(on_tap=lambda _b: view.dismiss())
+        close.bind(on_tap=lambda _b: view.dismiss(animation=False))
         grid.add_widget(close)
         view.add_widget(grid)
         view.open(animation=False)

@@ -202,6 +202,9 @@ class ConfirmScreen(PinMixin, TillScreen):
             column.add_widget(pinbox, index=len(column.children))
         elif not self.pin_needed and pinbox.parent is not None:
             column.remove_widget(pinbox)
+        buttons = self.ids.buttons  # big buttons, or a row under the PIN pad
+        buttons.size_hint_y = None if self.pin_needed else 1
+        buttons.height = theme.theme.touch_px * 1.4
         cancel = (tr._("Cancel"), theme.DANGER, False, ctl.cancel_quote)
         if quote.needs_tender:
             specs = [cancel, (tr._("Rest in cash"), theme.PAY, True, lambda: self._confirm(Tender.CASH)),

@@ -49,6 +49,7 @@ class TillUITest(FloreynGraphicTest):
     def setUp(self):
         super().setUp()
         self._max_fps = Clock._max_fps
+        Clock._max_fps = 0  # tests pump the loop themselves; no frame pacing sleeps
         self._dpi = Metrics.dpi
         Metrics.dpi = self.dpi or PANEL_DPI[tuple(self.window_size)]
         if tr.lang != "nl":
@@ -108,18 +109,26 @@ class TillUITest(FloreynGraphicTest):
                   what=f"screen {name}")
 
     def touch(self, widget) -> None:
-        """One touch at the widget's centre (in window coordinates), down and up."""
+        """One touch at the widget's centre, down and up."""
         assert widget.get_root_window() is not None, f"{widget} is not on screen"
-        x, y = widget.to_window(*widget.center)
+        self.touch_at(*widget.to_window(*widget.center))
+
+    def touch_at(self, x: float, y: float) -> None:
+        """One touch at window position (x, y): whatever is shown there gets it."""
         touch = UnitTestTouch(x, y)
         touch.touch_down()
         touch.touch_up()
+
+    def tap_at(self, pos, after_s: float = 1.0) -> None:
+        self.tap_clock.now += after_s
+        self.touch_at(*pos)
+        self.pump(0.04)
 
     def tap(self, widget, after_s: float = 1.0) -> None:
         """A deliberate tap: `after_s` after the previous one, as far as the double-tap guard knows."""
         self.tap_clock.now += after_s
         self.touch(widget)
-        self.pump(0.06)  # ButtonBehavior releases after min_state_time
+        self.pump(0.04)  # ButtonBehavior releases after min_state_time (35 ms)
 
     def screen(self, name: str | None = None):
         return self.root.ids.sm.get_screen(name or self.ctl.screen)

@@ -1,0 +1,148 @@
+"""Guards and side flows by touch: double tap, printer problems, refused cards, wrong PIN, the
+demo card picker and keys, banners, dimming, and the amount keypad."""
+import pytest
+
+from kivy.clock import Clock
+from kivy.core.window import Window
+
+from floreyn.sync.record import Kind
+from floreyn.terminal.drivers.base import PrinterOutOfPaper
+from floreyn.terminal.app.widgets import money_guard
+from till_ui import TillUITest
+
+pytestmark = pytest.mark.ui
+
+
+class TestBehaviour(TillUITest):
+    def to_amount(self, card: str) -> None:
+        self.present(card)
+        self.wait_screen("member")
+        self.tap(self.screen().ids.amount)
+        self.wait_screen("amount")
+
+    def test_double_tap_never_confirms(self):
+        self.sign_in()
+        self.to_amount("bram")  # one source: Betalen goes straight to the confirm screen
+        self.type_keys(self.screen().ids.keypad, "3")
+        pay = self.button("Betalen")
+        self.tap(pay)
+        self.wait_screen("confirm")
+        confirm = self.button("Bevestigen")
+        where = confirm.to_window(*confirm.center)
+        self.tap_at(where, after_s=0.15)  # the second half of a double tap on Betalen
+        self.pump(0.3)
+        self.assertEqual(money_guard.ignored, 1)
+        self.assertEqual(self.records(), [])
+        self.assertEqual(self.ctl.screen, "confirm")
+        self.tap_at(where, after_s=1.0)  # a deliberate tap
+        self.tap_at(where, after_s=0.1)  # and its bounce, on whatever shows there by then
+        self.wait_screen("done")
+        self.pump(0.2)
+        self.assertEqual([(r.kind, r.fl_cents) for r in self.records()], [(Kind.SPEND, 300)])
+
+    def test_printer_problem_is_shown_and_reprint_prints(self):
+        self.sign_in()
+        self.printer.fail_with(PrinterOutOfPaper())
+        self.to_amount("bram")
+        self.type_keys(self.screen().ids.keypad, "2")
+        self.tap_text("Betalen")
+        self.wait_screen("confirm")
+        self.tap_text("Bevestigen")
+        self.wait_screen("done")
+        self.wait(lambda: self.ctl.receipt_state == "failed")
+        shown = self.shown_text()
+        self.assertIn("Bon NIET afgedrukt", shown)
+        self.assertIn("geen papier", shown)
+        self.assertEqual([r.kind for r in self.records()], [Kind.SPEND])  # committed before printing
+        self.assertEqual(self.printer.docs, [])
+        self.shot("done-printer-failed")
+        self.printer.fail_with(None)
+        self.tap(self.screen().ids.reprint)
+        self.wait(lambda: self.ctl.receipt_state == "printed")
+        self.assertIn("Bon afgedrukt", self.shown_text())
+        self.assertEqual(len(self.printer.docs), 1)
+
+    def test_blocked_card_and_wrong_pin_are_refused(self):
+        scr = self.screen("signin")
+        self.type_keys(scr.ids.keypad, "5555")
+        self.tap(scr.ids.submit)
+        self.wait(lambda: "Onjuiste pincode" in self.banner())
+        self.assertEqual(self.ctl.screen, "signin")
+        self.assertEqual(scr.pin_text, "")  # the PIN does not linger
+        self.type_keys(scr.ids.keypad, "12")
+        self.tap(scr.ids.submit)
+        self.wait(lambda: "minstens 4 cijfers" in self.banner())
+        self.tap(scr.ids.keypad.button("clear"))
+        self.assertEqual(scr.pin_text, "")
+        self.sign_in()
+        self.present("cees")
+        self.wait(lambda: "geblokkeerd" in self.banner())
+        self.assertEqual(self.ctl.screen, "idle")
+        self.assertIsNone(self.ctl.member)
+        self.assertEqual(self.records(), [])
+
+    def test_card_before_sign_in_is_refused(self):
+        self.present("anna")
+        self.wait(lambda: "Meld u eerst aan" in self.banner())
+        self.assertEqual(self.ctl.screen, "signin")
+
+    def test_demo_card_picker_and_number_keys(self):
+        self.sign_in()
+        self.tap(self.root.ids.demo)
+        view = self.root._picker
+        self.pump(0.1)
+        self.assertTrue(view.parent is not None)
+        self.shot("card-picker")
+        self.tap_text("2  Bram", container=view)
+        self.wait(lambda: self.ctl.member is not None and self.ctl.member.alias == "Bram")
+        self.assertIsNone(view.parent)
+        Window.dispatch("on_key_down", 49, 0, "1", [])  # key "1": demo card 1
+        self.wait(lambda: self.ctl.member is not None and self.ctl.member.alias == "Anna")
+
+    def test_banners_offline_and_card_limit(self):
+        self.sign_in()
+        self.assertEqual(self.banner(), "Offline: geen server ingesteld.")
+        self.present("anna")  # fl 25 own + fl 15 budget, but at most fl 25 offline in one payment
+        self.wait_screen("member")
+        self.assertEqual(self.banner(), "Offline limiet: deze pas kan nu hoogstens fl 25,00 betalen")
+        self.present("dirk")  # genuine but not in the snapshot: no offline spending at all
+        self.wait(lambda: self.ctl.member is not None and self.ctl.member.alias != "Anna")
+        self.assertIn("alleen met verbinding", self.banner())
+        self.assertEqual(self.root.ids.banner.level, "error")
+
+    def test_amount_keypad_by_touch(self):
+        self.sign_in()
+        self.to_amount("anna")
+        scr = self.screen()
+        pad = scr.ids.keypad
+        self.type_keys(pad, "0071,259")  # leading zeros dropped; a third decimal is refused
+        self.assertEqual(scr.ids.display.text, "71,25")
+        self.tap(pad.button("back"))
+        self.tap(pad.button("back"))
+        self.tap(pad.button("back"))
+        self.assertEqual(scr.ids.display.text, "71")
+        self.tap(scr.ids.clear_key)
+        self.assertEqual(scr.ids.display.text, "0")
+        self.tap_text("Betalen")  # nothing typed: refused, no quote
+        self.wait(lambda: "Vul een bedrag in" in self.banner())
+        self.assertEqual(self.ctl.screen, "amount")
+        self.type_keys(pad, "600")  # above the till's fl 500 limit: the engine refuses, nothing changes
+        self.tap_text("Betalen")
+        self.wait_screen("source")
+        self.tap_text("Eigen saldo")
+        self.wait(lambda: "Bedrag te hoog" in self.banner())
+        self.assertEqual(self.records(), [])
+
+    def test_dims_when_idle_and_the_waking_touch_does_nothing_else(self):
+        self.sign_in()
+        self.ctl.dim_after_s = 1  # (the settings offer 30 s and up; a test cannot wait that long)
+        self.wait(lambda: self.root.dimmed, timeout_s=3)
+        self.assertEqual(Clock._max_fps, 5.0)  # a dimmed till draws at most 5 frames a second
+        self.shot("idle-dimmed")
+        self.tap(self.screen().ids.signout)  # wakes the screen only
+        self.assertFalse(self.root.dimmed)
+        self.assertEqual(Clock._max_fps, 30.0)
+        self.pump(0.2)
+        self.assertEqual(self.ctl.screen, "idle")
+        self.tap(self.screen().ids.signout)
+        self.wait_screen("signin")
