@@ -28,7 +28,7 @@ _HASH_BYTES = 32
 _MAX_LOCK_DOUBLINGS = 4
 
 
-def hash_pin(pin: str, *, n: int = 2**13, r: int = 8, p: int = 1, salt: bytes | None = None) -> str:
+def hash_pin(pin: str, *, n: int = 2**12, r: int = 8, p: int = 2, salt: bytes | None = None) -> str:
     if not _PIN_RE.fullmatch(pin):
         raise ValueError("a PIN is 4 to 12 digits")
     salt = os.urandom(_SALT_BYTES) if salt is None else salt

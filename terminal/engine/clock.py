@@ -32,6 +32,9 @@ class Clock(Protocol):
 
 
 class SystemClock:
+    def __init__(self) -> None:
+        self._boot_id: str | None = None
+
     def monotonic_ms(self) -> int:
         return time.monotonic_ns() // 1_000_000
 
@@ -39,10 +42,12 @@ class SystemClock:
         return time.time_ns() // 1_000_000
 
     def boot_id(self) -> str:
-        try:
-            return _BOOT_ID_PATH.read_text().strip() or _PROCESS_BOOT_ID
-        except OSError:
-            return _PROCESS_BOOT_ID
+        if self._boot_id is None:  # a process never outlives its boot
+            try:
+                self._boot_id = _BOOT_ID_PATH.read_text().strip() or _PROCESS_BOOT_ID
+            except OSError:
+                self._boot_id = _PROCESS_BOOT_ID
+        return self._boot_id
 
 
 class FakeClock:

@@ -303,7 +303,7 @@ class Engine(QuotingMixin):
             raise RepeatNeedsConfirmation(ago=max(0, ago_ms) // 1000)
 
     def repeat_ago_s(self, card_hex: str, kind: Kind) -> float | None:
-        with self.store.txn() as view:
+        with self.store.read() as view:
             last_ms = view.last_charge_mono_ms(card_hex, kind)
         if last_ms is None:
             return None
@@ -314,7 +314,7 @@ class Engine(QuotingMixin):
         """A request carried out before (a resumed script, a retried call): its result, or None."""
         from floreyn.terminal.engine.errors import ClientRefConflict
 
-        with self.store.txn() as view:
+        with self.store.read() as view:
             found = view.client_ref(client_ref)
             if found is None:
                 return None
@@ -338,7 +338,7 @@ class Engine(QuotingMixin):
         assert records
         report = None
         if records[0].kind is Kind.DAY_CLOSE:
-            with self.store.txn() as view:
+            with self.store.read() as view:
                 raw = view.day_report(records[0].day_no)
             report = json.loads(raw) if raw else None
         return TxResult(records[0].tx_id, records[0].kind, tuple(records), existed,
@@ -347,7 +347,7 @@ class Engine(QuotingMixin):
     def recent(self, limit: int = 30, kinds: tuple[Kind, ...] = (Kind.SPEND,)) -> list[TxResult]:
         """The latest transactions of these kinds, newest first (the app's refund and reprint lists)."""
         limit = max(1, min(limit, MAX_RECENT))
-        with self.store.txn() as view:
+        with self.store.read() as view:
             txs = view.recent_tx_ids(limit, [int(k) for k in kinds])
             return [self._result_from(view, view.tx(tx_id)) for tx_id in txs]
 
@@ -388,7 +388,7 @@ class Engine(QuotingMixin):
             raise TxNotFound(tx=tx_id[:8])
         ctx = self.receipt_context()
         if records[0].kind is Kind.DAY_CLOSE:
-            with self.store.txn() as view:
+            with self.store.read() as view:
                 raw = view.day_report(records[0].day_no)
             assert raw is not None, "a day-close record always has its report"
             return receipts.z_report_doc(json.loads(raw), ctx, tx_id=records[0].tx_id, reprint=reprint)
@@ -427,7 +427,7 @@ class Engine(QuotingMixin):
 
     def retry_pending_receipts(self) -> int:
         """Print receipts still pending or failed, oldest first; stops at the first printer error."""
-        with self.store.txn() as view:
+        with self.store.read() as view:
             todo = view.receipts_to_print(MAX_RECEIPT_RETRIES)
         printed = 0
         for tx_id in todo:
@@ -457,7 +457,7 @@ class Engine(QuotingMixin):
 
     def status(self) -> TillStatus:
         snap, age = self.snapshot()
-        with self.store.txn() as view:
+        with self.store.read() as view:
             state = view.state()
             pending = view.count("pending")
             unprinted = len(view.receipts_to_print(MAX_RECEIPT_RETRIES))

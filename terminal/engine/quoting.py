@@ -72,7 +72,7 @@ class QuotingMixin:
     def _spend_offline(self: Engine, session: CardSession, amount: Money, source: str | None) -> Quote:
         snap, age = self.snapshot()
         card_hex = session.card.card_hex
-        with self.store.txn() as view:
+        with self.store.read() as view:
             state = offline_state(view, snap, card_hex, session.info, age)
         cap = state.capacity
         own = Source(None, "Eigen saldo", cap.own_cents)
@@ -203,7 +203,7 @@ class QuotingMixin:
         if kinds != {Kind.SPEND}:
             raise RefundNotAllowed(reason="Alleen betalingen kunnen worden terugbetaald; gebruik storno.",
                                    reason_en="Only payments can be refunded; use void.")
-        with self.store.txn() as view:
+        with self.store.read() as view:
             left = [_refundable(view, r) for r in originals]
         total_fl = sum(f for f, _ in left)
         if amount is None:
@@ -244,7 +244,7 @@ class QuotingMixin:
     def quote_void(self: Engine) -> Quote:
         """Reverse the last transaction of the open day (storno), in full."""
         self.require_operator()
-        with self.store.txn() as view:
+        with self.store.read() as view:
             last = view.last_tx()
         if not last:
             raise NothingToVoid(reason="er is nog geen transactie.", reason_en="no transaction yet.")

@@ -29,18 +29,16 @@ class OfflineState:
 def offline_state(view: StoreView, snap: Snapshot | None, card_hex: str, info: CardInfo | None,
                   age_s: float | None) -> OfflineState:
     """Read inside a store transaction, so the commit re-check sees exactly what it writes over."""
-    snap_base = 0
-    row = view.snapshot_row()
-    if row is not None:
-        snap_base = row[2].base_seq
-    spent, taps = view.offline_usage(card_hex, view.card_base_seq(card_hex))
-    usage = OfflineUsage(spent, taps, view.own_spent(card_hex, snap_base))
+    snap_base = view.snapshot_base_seq()
+    spent, taps, own_spent = view.card_usage(card_hex, snap_base)
+    usage = OfflineUsage(spent, taps, own_spent)
     limits = snap.limits if snap is not None else OfflineLimits()
     cap = offline_capacity(limits, known=info is not None,
                            allowance_cents=info.offline_allowance_cents if info else 0, usage=usage,
                            snapshot_age_s=age_s if snap is not None else None)
-    left = {b.budget_id: max(0, b.remaining_cents - view.budget_spent(b.budget_id, snap_base))
-            for b in (info.budgets if info else ())}
+    budgets = info.budgets if info else ()
+    drawn = view.budgets_spent([b.budget_id for b in budgets], snap_base)
+    left = {b.budget_id: max(0, b.remaining_cents - drawn[b.budget_id]) for b in budgets}
     return OfflineState(cap, left)
 
 
@@ -63,7 +61,7 @@ def summarize(eng: Engine, card: Card, info: CardInfo | None, live: LiveCard | N
                                 views(budgets, None), age_s)
         return CardSession(card, summary, info, live.balance_cents, budgets)
     snap, _ = eng.snapshot()
-    with eng.store.txn() as view:
+    with eng.store.read() as view:
         state = offline_state(view, snap, card.card_hex, info, age_s)
     cap = state.capacity
     note = ""

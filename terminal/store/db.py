@@ -4,8 +4,9 @@
 * synchronous=FULL makes every commit durable on return: a record that the
   engine reports committed survives a power cut or SIGKILL, which is what
   lets the receipt print only after it.
-* BEGIN IMMEDIATE takes the write lock at the start of a transaction, so a
-  read-then-write (next sequence number, refund totals) cannot interleave.
+* BEGIN IMMEDIATE takes the write lock at the start of a write transaction,
+  so a read-then-write (next sequence number, refund totals) cannot
+  interleave; read-only transactions use a plain BEGIN.
   pysqlite's own transaction handling is switched off for that (the
   SQLAlchemy-documented recipe), which also makes DDL transactional.
 * An exclusive flock on `terminal.lock` refuses a second till process on
@@ -47,7 +48,8 @@ def open_sqlite(db_path: Path) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads take no write lock (plain BEGIN: a WAL snapshot); writes take it at once.
+        conn.exec_driver_sql("BEGIN" if conn.info.get("read_only") else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -62,8 +62,10 @@ class TerminalStore:
             raise
         state = self.state()
         self._head = ChainHead(state.head_seq, state.head_hash)
+        self._day_no = state.day_no  # changes only through _close_day in this process
         self.mono = MonoCounter(clock, state.mono_ms)
-        self._snapshot_cache: tuple[bytes, Snapshot] | None = None
+        self._snapshot: tuple[Snapshot, SnapshotReceipt] | None = None
+        self._load_snapshot()
 
     def close(self) -> None:
         with self._lock:
@@ -75,10 +77,42 @@ class TerminalStore:
     # -- plumbing ------------------------------------------------------------------------
 
     @contextmanager
-    def txn(self) -> Iterator[StoreView]:
-        """A transaction (BEGIN IMMEDIATE) on the store's connection, under the store's lock."""
-        with self._lock, self._conn.begin():
-            yield StoreView(self._conn)
+    def txn(self, *, durable: bool = True) -> Iterator[StoreView]:
+        """A write transaction (BEGIN IMMEDIATE) on the store's connection, under the store's lock.
+
+        durable=False commits with synchronous=NORMAL (no fsync; a later durable
+        commit or checkpoint carries it to disk): only for bookkeeping whose loss
+        costs a duplicate receipt or a re-upload the server recognises, never
+        for a money record.
+        """
+        with self._lock:
+            if not durable:
+                self._pragma("PRAGMA synchronous=NORMAL")
+            try:
+                with self._conn.begin():
+                    yield StoreView(self._conn, self._snapshot_base())
+            finally:
+                if not durable:
+                    self._pragma("PRAGMA synchronous=FULL")
+
+    @contextmanager
+    def read(self) -> Iterator[StoreView]:
+        """A read-only transaction: one consistent view, no write lock."""
+        with self._lock:
+            self._conn.info["read_only"] = True
+            try:
+                with self._conn.begin():
+                    yield StoreView(self._conn, self._snapshot_base())
+            finally:
+                self._conn.info["read_only"] = False
+
+    def _snapshot_base(self) -> int | None:
+        snap = getattr(self, "_snapshot", None)  # None while opening: the view then reads the row
+        return snap[1].base_seq if snap is not None else None
+
+    def _pragma(self, statement: str) -> None:
+        assert not self._conn.in_transaction()
+        self._conn.connection.dbapi_connection.execute(statement)  # type: ignore[union-attr]
 
     def _init_state(self) -> None:
         with self.txn() as view:
@@ -92,7 +126,7 @@ class TerminalStore:
                 raise StoreCorrupt(detail=f"this data folder belongs to terminal {row[0]}, not {self.terminal_id}")
 
     def state(self) -> StoreState:
-        with self.txn() as view:
+        with self.read() as view:
             return view.state()
 
     @property
@@ -127,34 +161,38 @@ class TerminalStore:
                     return view.tx(found[0]), True
             if check is not None:
                 check(view)
-            state = view.state()
-            assert (state.head_seq, state.head_hash) == (self._head.seq, self._head.hash), "chain head moved"
-            head, stored = self._head, []
-            wall_ms = self._clock.wall_ms()
-            tx_id = str(drafts[0].record_id)
+            old = head = self._head
+            wall_ms, day_no, tx_id = self._clock.wall_ms(), self._day_no, str(drafts[0].record_id)
+            signed_all, rows = [], []
             for draft in drafts:
                 signed = _sign(draft, head, key, self.terminal_id, merchant_id, wall_ms, self.mono.next_ms())
-                row = _row(draft, signed, tx_id, state.day_no)
-                view.conn.execute(insert(records).values(**row))
+                rows.append(_row(draft, signed, tx_id, day_no))
                 head = head.advance(signed)
-                stored.append(signed)
-            done = view.conn.execute(
-                update(terminal_state)
-                .where(and_(terminal_state.c.id == 1, terminal_state.c.head_seq == state.head_seq))
-                .values(head_seq=head.seq, head_hash=head.hash, mono_ms=self.mono.last_ms)
-            )
-            assert done.rowcount == 1
+                signed_all.append(signed)
+            # Plain SQL on the hot path: SQLAlchemy's statement compilation would cost more than the fsync.
+            dbapi = view.conn.connection.dbapi_connection
+            assert dbapi is not None
+            dbapi.executemany(_INSERT_RECORD, [tuple(r.values()) for r in rows]).close()
+            done = dbapi.execute(
+                "UPDATE terminal_state SET head_seq = ?, head_hash = ?, mono_ms = ? "
+                "WHERE id = 1 AND head_seq = ? AND head_hash = ?",
+                (head.seq, head.hash, self.mono.last_ms, old.seq, old.hash))
+            assert done.rowcount == 1, "the chain head in the database is not the one this process holds"
+            done.close()
             if contact_card is not None:
                 _upsert_contact(view, contact_card, head.seq)
             if client_ref is not None:
-                view.conn.execute(insert(client_refs).values(ref=client_ref[0], tx_id=tx_id,
-                                                             fingerprint=client_ref[1]))
+                dbapi.execute("INSERT INTO client_refs (ref, tx_id, fingerprint) VALUES (?, ?, ?)",
+                          (client_ref[0], tx_id, client_ref[1])).close()
             if drafts[-1].kind is Kind.DAY_CLOSE:
-                self._close_day(view, state.day_no, head.seq)
-            result = view.tx(tx_id)
-            assert [r.raw for r in result] == [s.raw for s in stored], "read back differs from what was signed"
+                self._close_day(view, day_no, head.seq)
+            back = view._q("SELECT raw FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq",  # noqa: SLF001
+                           (old.seq + 1, head.seq))
+            assert [bytes(r[0]) for r in back] == [s.raw for s in signed_all], "read back differs from the signed"
         self._head = head
-        return result, False
+        if drafts[-1].kind is Kind.DAY_CLOSE:
+            self._day_no = day_no + 1
+        return [StoredRecord(**r) for r in rows], False  # type: ignore[arg-type]
 
     def _close_day(self, view: StoreView, day_no: int, close_seq: int) -> None:
         report = z_report(day_no, self.terminal_id, view.day(day_no))
@@ -172,7 +210,7 @@ class TerminalStore:
 
     def set_receipt_status(self, tx_id: str, status: str, error: str | None = None) -> None:
         assert status in ("pending", "printed", "failed")
-        with self.txn() as view:
+        with self.txn(durable=False) as view:
             done = view.conn.execute(update(records).where(records.c.tx_id == tx_id)
                                      .values(receipt_status=status, receipt_error=error))
             assert done.rowcount >= 1, tx_id
@@ -185,7 +223,7 @@ class TerminalStore:
     # -- PIN lock-out ----------------------------------------------------------------------
 
     def lockout(self) -> tuple[int, int]:
-        with self.txn() as view:
+        with self.read() as view:
             row = view.conn.execute(select(pin_lockout.c.failures, pin_lockout.c.locked_until_mono_ms)).one()
             return int(row[0]), int(row[1])
 
@@ -201,18 +239,18 @@ class TerminalStore:
 
     def unsent(self, limit: int) -> list[bytes]:
         limit = max(0, min(limit, MAX_UNSENT_BATCH))
-        with self.txn() as view:
+        with self.read() as view:
             rows = view.conn.execute(select(records.c.raw).where(records.c.sync_status == "pending")
                                      .order_by(records.c.seq).limit(limit))
             return [bytes(r[0]) for r in rows]
 
     def count_unsent(self) -> int:
         """Exact number of records the server has not acknowledged (SyncWorker's optional extra)."""
-        with self.txn() as view:
+        with self.read() as view:
             return view.count("pending")
 
     def acknowledge(self, up_to_seq: int) -> None:
-        with self.txn() as view:
+        with self.txn(durable=False) as view:
             state = view.state()
             if not 0 <= up_to_seq <= state.head_seq:
                 raise StoreCorrupt(detail=f"server acknowledged seq {up_to_seq}, beyond our head {state.head_seq}")
@@ -233,13 +271,16 @@ class TerminalStore:
         blob = data if data is not None else canonical_json(snap.to_dict())
         values = dict(data=blob, signature=signature, received_wall_ms=self._clock.wall_ms(),
                       received_boot_id=self._clock.boot_id(), received_monotonic_ms=self._clock.monotonic_ms())
-        with self.txn() as view:
-            values["base_seq"] = view.state().acked_seq
-            if view.conn.execute(select(snapshot.c.id)).first() is None:
-                view.conn.execute(insert(snapshot).values(id=1, **values))
-            else:
-                view.conn.execute(update(snapshot).where(snapshot.c.id == 1).values(**values))
-            self._snapshot_cache = (blob, snap)
+        with self._lock:  # the row and the in-memory copy change together
+            with self.txn() as view:
+                values["base_seq"] = view.state().acked_seq
+                if view.conn.execute(select(snapshot.c.id)).first() is None:
+                    view.conn.execute(insert(snapshot).values(id=1, **values))
+                else:
+                    view.conn.execute(update(snapshot).where(snapshot.c.id == 1).values(**values))
+            receipt = SnapshotReceipt(values["received_wall_ms"], values["received_boot_id"],  # type: ignore[arg-type]
+                                      values["received_monotonic_ms"], values["base_seq"])  # type: ignore[arg-type]
+            self._snapshot = (snap, receipt)
 
     def store_signed_snapshot(self, data: bytes, signature: bytes, server_key: Ed25519PublicKey) -> Snapshot:
         snap = verify_snapshot(data, signature, server_key)
@@ -251,34 +292,36 @@ class TerminalStore:
         return found[0] if found else None
 
     def snapshot_with_receipt(self) -> tuple[Snapshot, SnapshotReceipt] | None:
-        with self.txn() as view:
+        """From memory: this process is the only writer of its data folder (ProcessLock)."""
+        with self._lock:
+            return self._snapshot
+
+    def _load_snapshot(self) -> None:
+        with self.read() as view:
             row = view.snapshot_row()
         if row is None:
-            return None
+            return
         blob, _sig, receipt = row
-        cached = self._snapshot_cache
-        if cached is None or cached[0] != blob:
-            try:
-                cached = (blob, snapshot_from_dict(json.loads(blob.decode("utf-8"))))
-            except (ValueError, TypeError, KeyError) as exc:
-                raise StoreCorrupt(detail=f"stored snapshot unreadable: {exc}") from None
-            self._snapshot_cache = cached
-        return cached[1], receipt
+        try:
+            snap = snapshot_from_dict(json.loads(blob.decode("utf-8")))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise StoreCorrupt(detail=f"stored snapshot unreadable: {exc}") from None
+        self._snapshot = (snap, receipt)
 
     # -- reads -----------------------------------------------------------------------------
 
     def tx(self, tx_id: str) -> list[StoredRecord]:
-        with self.txn() as view:
+        with self.read() as view:
             return view.tx(tx_id)
 
     def tx_of_record(self, record_id: str) -> list[StoredRecord]:
-        with self.txn() as view:
+        with self.read() as view:
             rec = view.record(record_id)
             return view.tx(rec.tx_id) if rec else []
 
     def all_records(self) -> list[StoredRecord]:
         """Every kept record in order (tests, tools; bounded by retention)."""
-        with self.txn() as view:
+        with self.read() as view:
             state = view.state()
             return view.by_seq(state.base_seq + 1, state.head_seq) if state.head_seq > state.base_seq else []
 
@@ -290,7 +333,7 @@ class TerminalStore:
         Signatures are checked for unacknowledged records (what we will still
         send) and the head; `all_signatures` checks every one.
         """
-        with self.txn() as view:
+        with self.read() as view:
             state = view.state()
             head = ChainHead(state.base_seq, state.base_hash)
             seq = state.base_seq + 1
@@ -342,23 +385,31 @@ def _sign(draft: Draft, head: ChainHead, key: Ed25519PrivateKey, terminal_id: st
     return rec.sign(key)
 
 
+_COLUMNS = ("seq", "record_id", "tx_id", "kind", "card_hex", "fl_cents", "eur_cents", "tender", "budget_id", "ref_id",
+            "wall_ms", "mono_ms", "day_no", "offline", "raw", "hash", "receipt_status", "sync_status",
+            "balance_after_cents", "receipt_error")
+_INSERT_RECORD = f"INSERT INTO records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+
+
 def _row(draft: Draft, signed: SignedRecord, tx_id: str, day_no: int) -> dict[str, object]:
+    """The row of a record, in _COLUMNS order; also the fields of its StoredRecord."""
     rec: TxRecord = signed.record
-    return dict(
-        seq=rec.seq, record_id=str(rec.record_id), tx_id=tx_id, kind=int(rec.kind),
+    row = dict(
+        seq=rec.seq, record_id=str(rec.record_id), tx_id=tx_id, kind=rec.kind,
         card_hex=rec.card_id.hex() if rec.card_id else None, fl_cents=rec.fl_cents, eur_cents=rec.eur_cents,
-        tender=int(rec.tender), budget_id=rec.budget_id, ref_id=str(rec.ref_id) if rec.ref_id else None,
-        wall_ms=rec.wall_ms, mono_ms=rec.mono_ms, day_no=day_no, offline=int(draft.offline), raw=signed.raw,
+        tender=rec.tender, budget_id=rec.budget_id, ref_id=str(rec.ref_id) if rec.ref_id else None,
+        wall_ms=rec.wall_ms, mono_ms=rec.mono_ms, day_no=day_no, offline=draft.offline, raw=signed.raw,
         hash=signed.hash, receipt_status="pending", sync_status="pending",
         balance_after_cents=draft.balance_after_cents, receipt_error=None,
     )
+    assert tuple(row) == _COLUMNS
+    return row
 
 
 def _upsert_contact(view: StoreView, card_hex: str, after_seq: int) -> None:
-    done = view.conn.execute(update(card_contact).where(card_contact.c.card_hex == card_hex)
-                             .values(after_seq=after_seq))
-    if done.rowcount == 0:
-        view.conn.execute(insert(card_contact).values(card_hex=card_hex, after_seq=after_seq))
+    view.conn.exec_driver_sql(
+        "INSERT INTO card_contact (card_hex, after_seq) VALUES (?, ?) "
+        "ON CONFLICT (card_hex) DO UPDATE SET after_seq = excluded.after_seq", (card_hex, after_seq))
 
 
 def _verify_row(stored: StoredRecord, head: ChainHead, public: Ed25519PublicKey, check_sig: bool) -> ChainHead:

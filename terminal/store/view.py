@@ -17,8 +17,21 @@ MAX_ROWS = 10_000  # no query the till makes needs more rows than this at once
 
 
 class StoreView:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, snapshot_base_seq: int | None = None) -> None:
         self.conn = conn
+        self._snapshot_base_seq = snapshot_base_seq
+
+    def _q(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """A hot-path query on the DBAPI connection itself, inside the same transaction.
+
+        These run inside every sale's commit re-check; SQLAlchemy's result
+        machinery would cost several times the query itself.
+        """
+        cur = self.conn.connection.dbapi_connection.execute(sql, params)  # type: ignore[union-attr]
+        try:
+            return cur.fetchall()
+        finally:
+            cur.close()
 
     def state(self) -> StoreState:
         row = self.conn.execute(select(terminal_state).where(terminal_state.c.id == 1)).one()
@@ -82,50 +95,65 @@ class StoreView:
         ), {"refund": int(Kind.REFUND), "void": int(Kind.VOID), "ref": record_id}).one()
         return int(row[0]), int(row[1])
 
+    # The queries below run inside the commit's re-check, on every sale: plain SQL, no statement compilation.
+
+    def snapshot_base_seq(self) -> int:
+        if self._snapshot_base_seq is not None:  # the store's copy: it writes the row under the same lock
+            return self._snapshot_base_seq
+        rows = self._q("SELECT base_seq FROM snapshot WHERE id = 1")
+        return int(rows[0][0]) if rows else 0
+
+    def card_usage(self, card_hex: str, snap_base: int) -> tuple[int, int, int]:
+        """Of a card's spends here after `snap_base`, voided ones not counted:
+        (fl spent offline since its last online contact, offline taps since then, own-balance fl spent).
+
+        The last online contact is the later of the snapshot and the card's own
+        contact mark (an online authorization)."""
+        (row,) = self._q(
+            "WITH base AS (SELECT MAX(?, COALESCE((SELECT after_seq FROM card_contact WHERE card_hex = ?), 0)) AS s) "
+            "SELECT COALESCE(SUM(CASE WHEN r.offline = 1 AND r.seq > base.s THEN r.fl_cents END), 0), "
+            "COUNT(DISTINCT CASE WHEN r.offline = 1 AND r.seq > base.s THEN r.tx_id END), "
+            "COALESCE(SUM(CASE WHEN r.budget_id IS NULL THEN r.fl_cents END), 0) "
+            "FROM records r, base WHERE r.card_hex = ? AND r.seq > ? AND r.kind = ? AND NOT EXISTS "
+            "(SELECT 1 FROM records v WHERE v.kind = ? AND v.ref_id = r.record_id)",
+            (snap_base, card_hex, card_hex, snap_base, int(Kind.SPEND), int(Kind.VOID)))
+        return int(row[0]), int(row[1]), int(row[2])
+
     def card_base_seq(self, card_hex: str) -> int:
         """Offline usage of a card counts from records after its last online contact or snapshot."""
-        snap = self.conn.execute(select(snapshot.c.base_seq).where(snapshot.c.id == 1)).scalar()
-        contact = self.conn.execute(
-            select(card_contact.c.after_seq).where(card_contact.c.card_hex == card_hex)
-        ).scalar()
-        return max(snap or 0, contact or 0)
+        rows = self._q("SELECT after_seq FROM card_contact WHERE card_hex = ?", (card_hex,))
+        return max(self.snapshot_base_seq(), int(rows[0][0]) if rows else 0)
 
     def offline_usage(self, card_hex: str, after_seq: int) -> tuple[int, int]:
-        """(fl cents, taps) a card spent offline since `after_seq`, voided spends not counted."""
-        row = self.conn.execute(text(
+        """(fl cents, taps) a card spent offline after `after_seq`, voided spends not counted."""
+        row = self.conn.exec_driver_sql(
             "SELECT COALESCE(SUM(r.fl_cents), 0), COUNT(DISTINCT r.tx_id) FROM records r "
-            "WHERE r.card_hex = :card AND r.seq > :after AND r.kind = :spend AND r.offline = 1 AND NOT EXISTS "
-            "(SELECT 1 FROM records v WHERE v.kind = :void AND v.ref_id = r.record_id)"
-        ), {"card": card_hex, "after": after_seq, "spend": int(Kind.SPEND), "void": int(Kind.VOID)}).one()
+            "WHERE r.card_hex = ? AND r.seq > ? AND r.kind = ? AND r.offline = 1 AND NOT EXISTS "
+            "(SELECT 1 FROM records v WHERE v.kind = ? AND v.ref_id = r.record_id)",
+            (card_hex, after_seq, int(Kind.SPEND), int(Kind.VOID))).one()
         return int(row[0]), int(row[1])
 
-    def own_spent(self, card_hex: str, after_seq: int) -> int:
-        """Own-balance fl a card spent here since `after_seq` (online or not), voids not counted."""
-        row = self.conn.execute(text(
-            "SELECT COALESCE(SUM(r.fl_cents), 0) FROM records r WHERE r.card_hex = :card AND r.seq > :after "
-            "AND r.kind = :spend AND r.budget_id IS NULL AND NOT EXISTS "
-            "(SELECT 1 FROM records v WHERE v.kind = :void AND v.ref_id = r.record_id)"
-        ), {"card": card_hex, "after": after_seq, "spend": int(Kind.SPEND), "void": int(Kind.VOID)}).one()
-        return int(row[0])
-
-    def budget_spent(self, budget_id: str, after_seq: int) -> int:
-        row = self.conn.execute(text(
-            "SELECT COALESCE(SUM(r.fl_cents), 0) FROM records r WHERE r.budget_id = :b AND r.seq > :after "
-            "AND r.kind = :spend AND NOT EXISTS "
-            "(SELECT 1 FROM records v WHERE v.kind = :void AND v.ref_id = r.record_id)"
-        ), {"b": budget_id, "after": after_seq, "spend": int(Kind.SPEND), "void": int(Kind.VOID)}).one()
-        return int(row[0])
+    def budgets_spent(self, budget_ids: list[str], after_seq: int) -> dict[str, int]:
+        """fl drawn from each budget here after `after_seq` (any card), voided spends not counted."""
+        if not budget_ids:
+            return {}
+        marks = ", ".join("?" * len(budget_ids))
+        rows = self._q(
+            f"SELECT r.budget_id, SUM(r.fl_cents) FROM records r WHERE r.budget_id IN ({marks}) AND r.seq > ? "
+            "AND r.kind = ? AND NOT EXISTS (SELECT 1 FROM records v WHERE v.kind = ? AND v.ref_id = r.record_id) "
+            "GROUP BY r.budget_id", (*budget_ids, after_seq, int(Kind.SPEND), int(Kind.VOID)))
+        spent = {b: 0 for b in budget_ids}
+        spent.update({r[0]: int(r[1]) for r in rows})
+        return spent
 
     def last_charge_mono_ms(self, card_hex: str, kind: Kind) -> int | None:
-        q = (select(records.c.mono_ms).where(and_(records.c.card_hex == card_hex, records.c.kind == int(kind)))
-             .order_by(records.c.seq.desc()).limit(1))
-        return self.conn.execute(q).scalar()
+        rows = self._q("SELECT mono_ms FROM records WHERE card_hex = ? AND kind = ? ORDER BY seq DESC LIMIT 1",
+                       (card_hex, int(kind)))
+        return int(rows[0][0]) if rows else None
 
     def client_ref(self, ref: str) -> tuple[str, str] | None:
-        row = self.conn.execute(
-            select(client_refs.c.tx_id, client_refs.c.fingerprint).where(client_refs.c.ref == ref)
-        ).first()
-        return (row[0], row[1]) if row else None
+        rows = self._q("SELECT tx_id, fingerprint FROM client_refs WHERE ref = ?", (ref,))
+        return (rows[0][0], rows[0][1]) if rows else None
 
     def receipts_to_print(self, limit: int = 100) -> list[str]:
         """tx ids whose receipt is pending or failed, oldest first."""

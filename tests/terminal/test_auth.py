@@ -22,8 +22,9 @@ def test_hash_is_salted_and_checks():
 def test_default_cost_is_the_tuned_one():
     from floreyn.terminal.config import SecurityConfig
 
-    stored = hash_pin("123456", n=SecurityConfig().scrypt_n)
-    assert stored.split(":")[1:4] == ["8192", "8", "1"] and check_pin("123456", stored)
+    sec = SecurityConfig()
+    stored = hash_pin("123456", n=sec.scrypt_n, r=sec.scrypt_r, p=sec.scrypt_p)
+    assert stored.split(":")[1:4] == ["4096", "8", "2"] and check_pin("123456", stored)
 
 
 def test_roles_and_sign_out(till):

@@ -118,7 +118,7 @@ def test_hash_pin_command(tmp_path):
     out = subprocess.run([sys.executable, "-m", "floreyn.terminal.cli", "--hash-pin"], input="987654\n",
                          capture_output=True, text=True, check=True, timeout=60)
     stored = out.stdout.strip()
-    assert stored.startswith("scrypt:8192:8:1:") and check_pin("987654", stored)
+    assert stored.startswith("scrypt:4096:8:2:") and check_pin("987654", stored)
     bad = subprocess.run([sys.executable, "-m", "floreyn.terminal.cli", "--hash-pin"], input="12\n",
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2

@@ -1,0 +1,80 @@
+"""TillService: the engine on one worker thread, results as futures and events, for the app."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from till_helpers import CASHIER_PIN, open_till
+
+from floreyn.money import Money
+from floreyn.terminal import demo_setup
+from floreyn.terminal.drivers.virtual import VirtualCardReader
+from floreyn.terminal.engine import errors as E
+from floreyn.terminal.engine import events as ev
+from floreyn.terminal.engine.service import TillService
+
+
+def wait_for(events: list, kind: type, timeout_s: float = 5.0):  # noqa: ANN201
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for e in list(events):
+            if isinstance(e, kind):
+                return e
+        time.sleep(0.01)
+    raise AssertionError(f"no {kind.__name__} in {events}")
+
+
+def test_service_runs_everything_on_its_worker_and_reports_events(config, clock):
+    till = open_till(config, clock, sign_in=False)
+    events: list = []
+    threads: set[str] = set()
+
+    def notify(event: ev.Event) -> None:
+        if not isinstance(event, ev.ReaderChanged):  # reader status comes from the reader's own thread
+            threads.add(threading.current_thread().name)
+        events.append(event)
+
+    reader = VirtualCardReader(till.engine.verify_payload)
+    service = TillService(till.engine, notify, reader=reader)
+    assert service.start().result(5)["head_seq"] == 0
+    try:
+        assert service.call("sign_in", CASHIER_PIN).result(5).name == "Carla"
+        reader.present(demo_setup.demo_payload("anna"))  # from the reader's thread, queued to the worker
+        shown = wait_for(events, ev.CardShown)
+        assert shown.summary.alias == "Anna"
+        quote = service.call("quote_spend", Money.fl(250)).result(5)
+        result = service.call("confirm", quote.quote_id).result(5)
+        assert result.records[0].fl_cents == 250 and result.receipt_status == "printed"
+        wait_for(events, ev.ReceiptPrinted)
+        refused = service.call("quote_spend", Money.fl(0))
+        with pytest.raises(Exception) as info:
+            refused.result(5)
+        assert info.value.code == "amount_zero"
+        done = [e for e in events if isinstance(e, ev.CallDone)]
+        assert any(e.error is not None and e.error.code == "amount_zero" for e in done)
+        reader.present(demo_setup.demo_payload("cees"))
+        assert isinstance(wait_for(events, ev.CardRefused).error, E.CardBlocked)
+        assert threads == {"till-worker"}  # every engine event, so every engine call, on the one worker
+        with pytest.raises(AttributeError):
+            service.call("_print", "x")
+    finally:
+        service.stop()
+        till.store.close()
+
+
+def test_a_full_queue_answers_busy_instead_of_blocking(config, clock):
+    till = open_till(config, clock)
+    gate = threading.Event()
+    till.engine.slow = lambda: gate.wait(5)  # type: ignore[attr-defined]
+    service = TillService(till.engine, lambda e: None)
+    service.start().result(5)
+    try:
+        futures = [service.call("slow") for _ in range(70)]
+        busy = [f for f in futures if f.done() and f.exception() is not None]
+        assert busy and busy[0].exception().code == "till_busy"
+        gate.set()
+    finally:
+        service.stop()
+        till.store.close()
