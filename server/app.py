@@ -124,13 +124,22 @@ class Envelope:
         nonce = headers.get(auth.H_NONCE.lower(), "")
         nonce = nonce if terminal and len(nonce) == 32 and all(c in "0123456789abcdef" for c in nonce) else ""
         status_seen: list[int] = []
-        reply = self._sender(send, nonce, status_seen)
+        body_box: list[bytes] = [b""]
+
+        async def before_last_chunk(status: int) -> None:
+            # The audit line is written before the answer completes, so whoever reads the log after
+            # an answer finds the line there.
+            if path.startswith("/v1/admin") and (scope["method"] == "GET" or status >= 400):
+                await run_in_threadpool(self._audit, scope, status, body_box[0])
+
+        reply = self._sender(send, nonce, status_seen, before_last_chunk)
         body = await self._read_body(receive, headers)
         if body is None:
             limit = self.ctx.limits.max_body_bytes
             resp = error_response(RequestTooLarge(max_bytes=limit))
             await resp(scope, receive, reply)
             return
+        body_box[0] = body
         delivered = False
 
         async def replay() -> dict:  # type: ignore[type-arg]
@@ -141,8 +150,6 @@ class Envelope:
             return await receive()  # after the body: wait for the client to go away
 
         await self.app(scope, replay, reply)
-        if path.startswith("/v1/admin") and status_seen and (scope["method"] == "GET" or status_seen[0] >= 400):
-            await run_in_threadpool(self._audit, scope, status_seen[0], body)
 
     async def _read_body(self, receive: Callable, headers: dict[str, str]) -> bytes | None:  # type: ignore[type-arg]
         limit = self.ctx.limits.max_body_bytes
@@ -162,7 +169,8 @@ class Envelope:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    def _sender(self, send: Callable, nonce: str, status_seen: list[int]) -> Callable:  # type: ignore[type-arg]
+    def _sender(self, send: Callable, nonce: str, status_seen: list[int],  # type: ignore[type-arg]
+                before_last_chunk: Callable) -> Callable:  # type: ignore[type-arg]
         start: dict = {}  # type: ignore[type-arg]
         parts: list[bytes] = []
 
@@ -175,6 +183,8 @@ class Envelope:
                 if not nonce:
                     await send({k: v for k, v in start.items() if k != "server_time"})
                 return
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                await before_last_chunk(start.get("status", 0))
             if message["type"] != "http.response.body" or not nonce:
                 await send(message)
                 return
