@@ -91,6 +91,9 @@ def run_script(args: argparse.Namespace) -> int:
             data, sig = demo_setup.signed_demo_snapshot(config.terminal_id, engine.clock.wall_ms())
             engine.store.store_signed_snapshot(data, sig, demo_setup.demo_server_key().public_key())
         report = engine.start()
+        if engine.sync is not None:  # upload leftovers and fetch the snapshot before the first action
+            state = engine.sync.run_once()
+            report["sync"] = {"online": state.online, "error": state.last_error}
         print(json.dumps({"started": report, "terminal_id": config.terminal_id,
                           "public_key": keys.public_raw(engine.public_key).hex()}), file=sys.stderr)
         run_id = args.run_id or "script-" + hashlib.sha256(args.script.read_bytes()).hexdigest()[:12]

@@ -6,7 +6,12 @@ on the wall clock alone:
 
 * `mono_ms` in records comes from `MonoCounter`: milliseconds that never go
   backwards, also across restarts, because each value is at least the last
-  persisted one plus one (`max(last + 1, offset + time.monotonic())`).
+  persisted one plus one (`max(last + 1, offset + time.monotonic())`). The
+  offset is persisted with the boot it belongs to: a restart of the process
+  in the same boot keeps it, so time while the process was down still counts
+  (retention, lock-outs, the repeat guard); after a reboot it is re-based on
+  the last value, so downtime across a reboot does not count (safe side:
+  lock-outs last longer, records are kept longer).
 * The snapshot's age comes from `time.monotonic()` of the boot it was
   received in (Linux CLOCK_MONOTONIC runs from boot, also while our process
   is down). After a reboot (a different /proc boot_id) the age is unknown,
@@ -81,11 +86,20 @@ class FakeClock:
 class MonoCounter:
     """Milliseconds for records that never go backwards, across restarts included."""
 
-    def __init__(self, clock: Clock, last_persisted_ms: int) -> None:
+    def __init__(self, clock: Clock, last_persisted_ms: int, *, boot_id: str | None = None,
+                 offset_ms: int | None = None) -> None:
         assert last_persisted_ms >= 0
         self._clock = clock
         self._last_ms = last_persisted_ms
-        self._offset_ms = last_persisted_ms + 1 - clock.monotonic_ms()
+        if boot_id == clock.boot_id() and offset_ms is not None:
+            self._offset_ms = offset_ms  # same boot: CLOCK_MONOTONIC ran on while we were down
+        else:
+            self._offset_ms = last_persisted_ms + 1 - clock.monotonic_ms()
+        self.boot_id = clock.boot_id()
+
+    @property
+    def offset_ms(self) -> int:
+        return self._offset_ms
 
     def peek_ms(self) -> int:
         """The counter now, without claiming a value (for comparisons)."""

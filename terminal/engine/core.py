@@ -328,6 +328,8 @@ class Engine(QuotingMixin):
         if existed:
             return result
         self.emit(ev.TxCommitted(result))
+        if self.sync is not None:
+            self.sync.request_sync()  # wake the sync thread (if running) to upload it soon; returns at once
         if self.defer_print:
             self._print_queue.append(result.tx_id)
             return result
@@ -470,8 +472,13 @@ class Engine(QuotingMixin):
             snapshot_version=snap.snapshot_version if snap else None,
             snapshot_age_s=None if age is None else round(age, 1),
             snapshot_stale=age is None or age > limits.max_snapshot_age_s,
-            online=None if self.gateway is None else self.gateway.last_ok,
+            online=self._online(),
         )
+
+    def _online(self) -> bool | None:
+        if self.sync is not None and getattr(self.sync.state, "last_sync_ms", None) is not None:
+            return bool(self.sync.state.online)
+        return None if self.gateway is None else self.gateway.last_ok
 
     # -- amounts -----------------------------------------------------------------------------------
 

@@ -56,11 +56,15 @@ class TillService:
         started = self.call("start")
         if self._reader is not None:
             self._reader.start(self._on_card, self._on_reader_status)
+        if self.engine.sync is not None:
+            self.engine.sync.start()  # its own thread: uploads and snapshots never wait in the till's queue
         return started
 
     def stop(self, timeout_s: float = 5.0) -> None:
         if self._reader is not None:
             self._reader.stop()
+        if self.engine.sync is not None:
+            self.engine.sync.stop(timeout_s)
         if self._thread is not None:
             self._queue.put(_STOP, timeout=timeout_s)
             self._thread.join(timeout_s)

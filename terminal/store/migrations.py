@@ -83,6 +83,11 @@ STEPS: Final[tuple[tuple[str, ...], ...]] = (
         "ALTER TABLE records ADD COLUMN receipt_error TEXT",
         "CREATE INDEX records_ref ON records (ref_id)",
     ),
+    # 3: the monotonic counter's offset and the boot it belongs to (see engine/clock.py).
+    (
+        "ALTER TABLE terminal_state ADD COLUMN mono_boot_id TEXT",
+        "ALTER TABLE terminal_state ADD COLUMN mono_offset_ms INTEGER",
+    ),
 )
 
 LATEST: Final = len(STEPS)

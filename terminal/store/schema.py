@@ -21,6 +21,8 @@ terminal_state = Table(
     Column("mono_ms", Integer, nullable=False),
     Column("day_no", Integer, nullable=False),
     Column("acked_seq", Integer, nullable=False),
+    Column("mono_boot_id", Text),
+    Column("mono_offset_ms", Integer),
 )
 
 records = Table(

@@ -63,7 +63,12 @@ class TerminalStore:
         state = self.state()
         self._head = ChainHead(state.head_seq, state.head_hash)
         self._day_no = state.day_no  # changes only through _close_day in this process
-        self.mono = MonoCounter(clock, state.mono_ms)
+        with self.read() as view:
+            boot = view.conn.exec_driver_sql("SELECT mono_boot_id, mono_offset_ms FROM terminal_state").one()
+        self.mono = MonoCounter(clock, state.mono_ms, boot_id=boot[0], offset_ms=boot[1])
+        with self.txn() as view:
+            view.conn.exec_driver_sql("UPDATE terminal_state SET mono_boot_id = ?, mono_offset_ms = ? WHERE id = 1",
+                                      (self.mono.boot_id, self.mono.offset_ms))
         self._snapshot: tuple[Snapshot, SnapshotReceipt] | None = None
         self._load_snapshot()
 

@@ -225,3 +225,30 @@ def test_welcome_slip(till):
 def test_demo_cards_are_stable():
     assert demo_setup.demo_card_id("anna").hex() == demo_setup.demo_card("anna").card_hex
     assert demo_setup.demo_payload("anna") == demo_setup.demo_payload("anna")  # Ed25519 is deterministic
+
+
+def test_recent_payments_newest_first(till):
+    till.present("anna")
+    first = till.spend(100)
+    till.engine.confirm(till.engine.quote_save(Money.eur(1_000)).quote_id)
+    till.clock.advance(10)
+    second = till.spend(2_000)  # two records, one transaction
+    recent = till.engine.recent(10)
+    assert [r.tx_id for r in recent] == [second.tx_id, first.tx_id]
+    assert recent[0].fl.cents == 2_000 and len(recent[0].records) == 2
+    assert [r.kind for r in till.engine.recent(10, kinds=(Kind.SAVE,))] == [Kind.SAVE]
+
+
+def test_status_and_start_prunes_old_acknowledged_records(till):
+    till.present("anna")
+    for _ in range(3):
+        till.spend(100, repeat_ok=True)
+    status = till.engine.status()
+    assert (status.head_seq, status.pending_uploads, status.receipts_to_print) == (3, 3, 0)
+    assert status.operator == "Carla" and not status.snapshot_stale and status.online is None
+    till.store.acknowledge(2)
+    till.clock.advance(31 * 86_400)  # past the 30-day retention
+    t2 = till.reopen()
+    assert [r.seq for r in t2.store.all_records()] == [3]  # the head stays, and it is unacknowledged anyway
+    assert t2.engine.status().pending_uploads == 1
+    t2.store.close()

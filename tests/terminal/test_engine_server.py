@@ -16,6 +16,7 @@ from floreyn.sync.record import Kind, Tender
 from floreyn.terminal.config import ServerConfig
 from floreyn.terminal.drivers.virtual import VirtualPrinter
 from floreyn.terminal.engine import errors as E
+from floreyn.terminal.engine.auth import hash_pin
 from floreyn.terminal.engine.build import build_engine
 
 ISSUER = keys.private_from_seed(bytes(range(100, 132)))
@@ -122,3 +123,58 @@ def test_blocked_at_the_server_is_refused_at_the_till_and_offline_falls_back(wor
         assert engine.sync_now()["waiting"] == 0  # the server took the offline spend and its refund
     finally:
         engine.store.close()
+
+
+def test_scripted_till_process_against_the_real_server(world, tmp_path):
+    """What the system tests do three times over: the CLI with terminal.toml, a named demo card, sync."""
+    import json
+    import subprocess
+    import sys
+
+    from floreyn.terminal import demo_setup
+
+    srv = world.srv
+    srv.admin("PATCH", "/v1/admin/config", {"issuer_keys": [keys.public_raw(demo_setup.demo_issuer()).hex()]})
+    merchant_id = world.merchant()
+    member_id = srv.admin("POST", "/v1/admin/members", {"name": "Anna Demo", "email": "a@example.org",
+                                                        "alias": "Anna"})["member_id"]
+    srv.admin("POST", "/v1/admin/cards", {"card_id": demo_setup.demo_card_id("anna").hex(), "member_id": member_id})
+    srv.admin("POST", "/v1/admin/desk/topup", {"member_id": member_id, "eur_cents": 3_000})
+    data = tmp_path / "till"
+    key = keys.new_private_key()
+    keys.save_private_key(key, data / "terminal.key")
+    terminal_id = world.new_id("T")
+    srv.admin("POST", "/v1/admin/terminals", {"terminal_id": terminal_id, "merchant_id": merchant_id,
+                                              "public_key": keys.public_raw(key).hex()})
+    pin_hash = hash_pin("1234", n=16, r=1, p=1)
+    (tmp_path / "terminal.toml").write_text(f"""
+[terminal]
+terminal_id = "{terminal_id}"
+data_dir = "till"
+
+[[operators]]
+name = "Kassa"
+role = "cashier"
+pin_hash = "{pin_hash}"
+
+[server]
+url = "{srv.base_url}"
+server_key = "{keys.public_raw(srv.public_key).hex()}"
+""")
+    script = tmp_path / "s.jsonl"
+    script.write_text("\n".join(json.dumps(a) for a in [
+        {"id": "in", "action": "sign_in", "pin": "1234"},
+        {"id": "card", "action": "present", "card": "anna"},
+        {"id": "pay", "action": "spend", "amount": "12,50"},
+        {"id": "sync", "action": "sync"},
+        {"id": "status", "action": "status"},
+    ]) + "\n")
+    proc = subprocess.run([sys.executable, "-m", "floreyn.terminal.cli", "--config", str(tmp_path / "terminal.toml"),
+                           "--simulate", "--script", str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = {line["id"]: line for line in map(json.loads, proc.stdout.splitlines())}
+    assert out["card"]["live"] is True and out["card"]["own_cents"] == 3_000 and out["card"]["alias"] == "Anna"
+    assert out["pay"]["offline"] is False and out["pay"]["fl_cents"] == 1_250
+    assert out["sync"]["sync"]["online"] is True and out["sync"]["sync"]["waiting"] == 0
+    assert out["status"]["pending_uploads"] == 0 and out["status"]["online"] is True
+    assert world.balance(f"member:{member_id}") == 3_000 - 1_250

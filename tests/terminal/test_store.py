@@ -176,6 +176,25 @@ def test_mono_counter_never_goes_back_across_restart_and_reboot(tmp_path):
     store.close()
 
 
+def test_downtime_counts_within_a_boot_but_not_across_a_reboot(tmp_path):
+    clock = FakeClock()
+    store = TerminalStore(tmp_path / "terminal.db", "T-test-01", clock)
+    r1 = commit(store, spend(1))[0][0]
+    store.close()
+    clock.advance(600)  # the process is down for ten minutes, the machine is not
+    store = TerminalStore(tmp_path / "terminal.db", "T-test-01", clock)
+    assert store.mono.peek_ms() - r1.mono_ms >= 600_000
+    store.close()
+    clock.reboot()
+    clock.advance(600)
+    store = TerminalStore(tmp_path / "terminal.db", "T-test-01", clock)
+    before = store.mono.peek_ms()
+    assert before - r1.mono_ms < 700_000  # the reboot's downtime is unknowable: not counted
+    clock.advance(5)
+    assert store.mono.peek_ms() - before >= 5_000
+    store.close()
+
+
 def test_pragmas_wal_and_full_sync(store):
     raw = store._conn.connection.dbapi_connection  # noqa: SLF001 - checking the real connection
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
