@@ -112,7 +112,9 @@ class Database:
             self._gate: _WriteGate | contextlib.nullcontext = (
                 _WriteGate(path) if path and path != ":memory:" else contextlib.nullcontext())
         else:
-            self.writer = create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            # No pre-ping round trip per checkout: a connection the server dropped fails its first
+            # statement, SQLAlchemy invalidates the pool, and _run retries on a fresh connection.
+            self.writer = create_engine(self.url, pool_size=10, max_overflow=20, pool_recycle=1800)
             self.reader = self.writer
             self._gate = contextlib.nullcontext()
 
@@ -147,6 +149,8 @@ class Database:
 
 
 def _retryable(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated:
+        return True
     sqlstate = getattr(exc.orig, "sqlstate", None)
     if sqlstate in _RETRY_SQLSTATES:
         return True

@@ -192,8 +192,12 @@ def _lookups(conn: Connection, records: list) -> _Lookups:  # type: ignore[type-
             groups[gid].append(mid)
     reversed_ = set(conn.execute(select(s.transactions.c.reverses).where(
         s.transactions.c.reverses.in_(refs))).scalars()) if refs else set()
-    return _Lookups(member_of_card, budgets, dict(groups), ledger.tx_postings(conn, refs) if refs else {},
-                    reversed_)
+    # A till may void only a record of its own merchant: never a desk transaction, never another shop's sale.
+    voidable = set(conn.execute(select(s.transactions.c.tx_id).where(
+        s.transactions.c.tx_id.in_(refs), s.transactions.c.terminal_id.is_not(None),
+        s.transactions.c.merchant_id == records[0].merchant_id)).scalars()) if refs else set()
+    postings = ledger.tx_postings(conn, voidable) if voidable else {}
+    return _Lookups(member_of_card, budgets, dict(groups), postings, reversed_)
 
 
 def _post_records(conn: Connection, term, accepted: list[SignedRecord], now: int) -> None:  # type: ignore[no-untyped-def]

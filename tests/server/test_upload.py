@@ -232,3 +232,17 @@ def test_upload_body_over_the_limit_is_refused_unread(srv, world):
     body = b'{"records":["' + b"A" * (2 * 1024 * 1024) + b'"]}'
     resp = signed_post(srv, term, "/v1/terminal/upload", body)
     assert resp.status_code == 413 and resp.json()["error"] == "request_too_large"
+
+
+def test_a_till_cannot_void_another_shops_sale_or_a_desk_transaction(srv, world):
+    member, card = world.member(eur_cents=5_000)
+    shop, other = world.terminal(), world.terminal()
+    sale = other.spend(card, 1_000)
+    other.client(srv).upload(other.raws)
+    shop.void(sale)
+    top = srv.admin("POST", "/v1/admin/desk/topup", {"member_id": member, "eur_cents": 500})
+    forged = shop.record(Kind.VOID, ref_id=uuid.UUID(top["tx_id"]))
+    assert shop.client(srv).upload(shop.raws).acked_seq == forged.record.seq  # taken, posts nothing
+    assert world.balance(f"member:{member}") == 5_000 - 1_000 + 500
+    assert world.balance(f"merchant:{other.merchant_id}") == 1_000
+    assert len(alerts(srv, "void_unmatched", shop.terminal_id)) == 2
