@@ -124,12 +124,13 @@ def check(request: Request, actor: Reader) -> dict[str, Any]:
 @router.get("/reports/settlement", tags=["reports"], summary="A merchant's settlement statement for a period")
 def settlement(request: Request, actor: Reader, merchant_id: Ident, from_: Annotated[IsoDate, Query(alias="from")],
                to: IsoDate) -> dict[str, Any]:
-    return read(request, lambda conn: reports.settlement(conn, merchant_id, from_, to))  # type: ignore[no-any-return]
+    return ctx_of(request).db.read(lambda conn: reports.settlement(conn, merchant_id, from_, to),  # type: ignore[no-any-return]
+                                   snapshot=True)
 
 
 @router.get("/reports/circulation", tags=["reports"], summary="Floreyn in circulation against the euro reserve")
 def circulation(request: Request, actor: Reader) -> dict[str, Any]:
-    return read(request, reports.circulation)  # type: ignore[no-any-return]
+    return ctx_of(request).db.read(reports.circulation, snapshot=True)  # type: ignore[no-any-return]
 
 
 @router.get("/reports/overspend", tags=["reports"], summary="Cards flagged for offline overspend")

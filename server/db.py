@@ -117,13 +117,18 @@ class Database:
             self.writer = create_engine(self.url, pool_size=10, max_overflow=20, pool_recycle=1800)
             self.reader = self.writer
             self._gate = contextlib.nullcontext()
+        # Reads that compare several statements (replay, reports) need one snapshot of the data; on SQLite a
+        # read transaction in WAL mode already is one.
+        self.snapshot_reader = (self.reader if self.is_sqlite
+                                else self.writer.execution_options(isolation_level="REPEATABLE READ"))
 
     def write(self, fn: Callable[[Connection], T]) -> T:
         """Run fn in one write transaction; retried when the database asks for it, never half-applied."""
         return self._run(self.writer, fn, self._gate)
 
-    def read(self, fn: Callable[[Connection], T]) -> T:
-        return self._run(self.reader, fn, contextlib.nullcontext())
+    def read(self, fn: Callable[[Connection], T], *, snapshot: bool = False) -> T:
+        """Run fn in a read transaction; `snapshot` when its statements must see one moment."""
+        return self._run(self.snapshot_reader if snapshot else self.reader, fn, contextlib.nullcontext())
 
     def _run(self, engine: Engine, fn: Callable[[Connection], T], gate) -> T:  # type: ignore[no-untyped-def]
         for attempt in range(1, MAX_ATTEMPTS + 1):

@@ -55,9 +55,9 @@ class ReplayReport:
 
 def replay(db: Database, *, records: bool = True) -> ReplayReport:
     report = ReplayReport()
-    db.read(lambda conn: _ledger(conn, report))
+    db.read(lambda conn: _ledger(conn, report), snapshot=True)
     if records:
-        db.read(lambda conn: _chains(conn, report))
+        db.read(lambda conn: _chains(conn, report), snapshot=True)
     return report
 
 

@@ -93,11 +93,20 @@ def test_twenty_terminals_at_once_post_every_record_exactly_once(srv, world):
     errors: list[str] = []
     threads = [threading.Thread(target=hammer, args=(t, t.client(srv, timeout_s=20), random.Random(i), errors))
                for i, t in enumerate(terminals)]
+    live_checks: list[dict] = []
+
+    def audit_while_busy():  # the treasurer runs a check while the tills upload: it must see one moment
+        while any(t.is_alive() for t in threads) and len(live_checks) < 5:
+            live_checks.append(srv.admin("GET", "/v1/admin/replay"))
     for t in threads:
         t.start()
+    auditor = threading.Thread(target=audit_while_busy)
+    auditor.start()
     for t in threads:
         t.join(timeout=240)
+    auditor.join(timeout=60)
     assert not errors, errors
+    assert live_checks and all(c["ok"] for c in live_checks), [c for c in live_checks if not c["ok"]][:1]
     for account, delta in model.items():
         assert world.balance(account) == start.get(account, 0) + delta, account
     ids = [t.terminal_id for t in terminals]
