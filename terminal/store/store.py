@@ -17,26 +17,21 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, insert, select, update
 
-from floreyn.sync.record import (
-    GENESIS_HASH, ChainHead, Kind, RecordError, SignedRecord, TxRecord, decode, record_hash, verify_next,
-)
+from floreyn.sync.record import GENESIS_HASH, ChainHead, Kind, SignedRecord, TxRecord
 from floreyn.sync.snapshot import Snapshot, SnapshotError, canonical_json, snapshot_from_dict, verify_snapshot
 from floreyn.terminal.engine.clock import Clock, MonoCounter
 from floreyn.terminal.engine.errors import ClientRefConflict, StoreCorrupt
-from floreyn.terminal.store import migrations
+from floreyn.terminal.store import integrity, migrations
 from floreyn.terminal.store.db import ProcessLock, open_sqlite
 from floreyn.terminal.store.rows import Draft, SnapshotReceipt, StoredRecord, StoreState
-from floreyn.terminal.store.schema import (
-    card_contact, client_refs, days, pin_lockout, records, snapshot, terminal_state,
-)
+from floreyn.terminal.store.schema import days, pin_lockout, records, snapshot, terminal_state
 from floreyn.terminal.store.view import StoreView
 from floreyn.terminal.store.zreport import z_report
 
 MAX_TX_RECORDS = 8  # a split spend is at most a few budgets plus own balance
 MAX_UNSENT_BATCH = 500
-PRUNE_BATCH = 5_000
 
 Check = Callable[[StoreView], None]
 
@@ -330,54 +325,18 @@ class TerminalStore:
             state = view.state()
             return view.by_seq(state.base_seq + 1, state.head_seq) if state.head_seq > state.base_seq else []
 
-    # -- integrity and pruning -------------------------------------------------------------
+    # -- integrity and pruning (store/integrity.py) ---------------------------------------
 
     def verify(self, public: Ed25519PublicKey, *, all_signatures: bool = False) -> ChainHead:
-        """Check the kept chain: gapless, hash-linked from the prune base, columns match the signed bytes.
-
-        Signatures are checked for unacknowledged records (what we will still
-        send) and the head; `all_signatures` checks every one.
-        """
+        """Check the kept chain; see integrity.verify_store."""
         with self.read() as view:
-            state = view.state()
-            head = ChainHead(state.base_seq, state.base_hash)
-            seq = state.base_seq + 1
-            while seq <= state.head_seq:
-                batch = view.by_seq(seq, min(seq + 999, state.head_seq))
-                for stored in batch:
-                    head = _verify_row(stored, head, public, all_signatures or stored.sync_status == "pending"
-                                       or stored.seq == state.head_seq)
-                seq += 1000
-            if (head.seq, head.hash) != (state.head_seq, state.head_hash):
-                raise StoreCorrupt(detail=f"chain ends at {head.seq}, state says {state.head_seq}")
-            return head
+            return integrity.verify_store(view, public, all_signatures=all_signatures)
 
     def prune(self, *, retention_ms: int) -> int:
-        """Delete old acknowledged records from the start of the chain; never the head, never unacknowledged.
-
-        Whole transactions only; the chain resumes from (base_seq, base_hash).
-        """
+        """Delete old acknowledged records; see integrity.prune_store."""
         now_ms = self.mono.peek_ms()
         with self.txn() as view:
-            state = view.state()
-            rows = view.conn.execute(
-                select(records.c.seq, records.c.tx_id, records.c.hash, records.c.sync_status, records.c.mono_ms)
-                .where(records.c.seq > state.base_seq).order_by(records.c.seq).limit(PRUNE_BATCH)).all()
-            cut = -1
-            for i, r in enumerate(rows):
-                if r.sync_status != "acknowledged" or r.mono_ms > now_ms - retention_ms or r.seq >= state.head_seq:
-                    break
-                cut = i
-            while cut >= 0 and cut + 1 < len(rows) and rows[cut + 1].tx_id == rows[cut].tx_id:
-                cut -= 1  # do not split a transaction
-            if cut < 0:
-                return 0
-            last = rows[cut]
-            view.conn.execute(delete(records).where(records.c.seq <= last.seq))
-            view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1)
-                              .values(base_seq=last.seq, base_hash=bytes(last.hash)))
-            view.conn.execute(delete(client_refs).where(client_refs.c.tx_id.not_in(select(records.c.tx_id))))
-            return last.seq - state.base_seq
+            return integrity.prune_store(view, now_ms=now_ms, retention_ms=retention_ms)
 
 
 def _sign(draft: Draft, head: ChainHead, key: Ed25519PrivateKey, terminal_id: str, merchant_id: str,
@@ -415,25 +374,6 @@ def _upsert_contact(view: StoreView, card_hex: str, after_seq: int) -> None:
     view.conn.exec_driver_sql(
         "INSERT INTO card_contact (card_hex, after_seq) VALUES (?, ?) "
         "ON CONFLICT (card_hex) DO UPDATE SET after_seq = excluded.after_seq", (card_hex, after_seq))
-
-
-def _verify_row(stored: StoredRecord, head: ChainHead, public: Ed25519PublicKey, check_sig: bool) -> ChainHead:
-    try:
-        signed = decode(stored.raw)
-    except RecordError as exc:
-        raise StoreCorrupt(detail=f"record {stored.seq}: {exc.message('en')}") from None
-    rec = signed.record
-    columns = (stored.seq, stored.record_id, stored.kind, stored.fl_cents, stored.eur_cents, stored.budget_id,
-               stored.card_hex, stored.ref_id)
-    signed_values = (rec.seq, str(rec.record_id), rec.kind, rec.fl_cents, rec.eur_cents, rec.budget_id,
-                     rec.card_id.hex() if rec.card_id else None, str(rec.ref_id) if rec.ref_id else None)
-    if columns != signed_values or stored.hash != record_hash(stored.raw):
-        raise StoreCorrupt(detail=f"record {stored.seq} columns differ from its signed bytes")
-    if check_sig:
-        return verify_next(head, signed, public)
-    if rec.seq != head.seq + 1 or rec.prev_hash != head.hash:
-        verify_next(head, signed, public)  # raises the precise gap / chain error
-    return head.advance(signed)
 
 
 def new_record_id() -> uuid.UUID:

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, func, select, text
 
 from floreyn.sync.record import Kind
 from floreyn.terminal.store.rows import SnapshotReceipt, StoredRecord, StoreState
-from floreyn.terminal.store.schema import card_contact, client_refs, days, records, snapshot, terminal_state
+from floreyn.terminal.store.schema import days, records, snapshot, terminal_state
 
 MAX_ROWS = 10_000  # no query the till makes needs more rows than this at once
 

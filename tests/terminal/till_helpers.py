@@ -10,7 +10,6 @@ from floreyn import keys
 from floreyn.terminal import demo_setup
 from floreyn.terminal.config import Operator, SecurityConfig, TerminalConfig
 from floreyn.terminal.drivers.virtual import VirtualPrinter
-from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.auth import hash_pin
 from floreyn.terminal.engine.clock import FakeClock
 from floreyn.terminal.engine.core import Engine
