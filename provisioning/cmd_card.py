@@ -95,6 +95,8 @@ def issue(ctx: Ctx) -> int:
                 f"card {i} of {len(ids)} - put the {'next' if i > 1 else 'first'} card on the reader ({member['alias']})"))
             try:
                 results.append(_issue_one(ctx, desk, member, patient=batch))
+                if batch:
+                    ctx.out.progress(ctx.out.say("klaar - haal de kaart van de lezer", "done - take the card off the reader"))
             except BaseException:
                 if batch:
                     done = sum(r["result"] != "skipped" for r in results)
@@ -145,8 +147,11 @@ def _write(ctx: Ctx, desk: cardio.Desk, entry: Any, card: cards.Card, patient: b
     result = desk.write_patiently(card, problem) if patient else desk.write(card)
     written = {"uid": result.uid.hex(), "locked": result.protected, "product": result.product}
     ctx.journal.update(entry, written=written)
-    if patient:
-        ctx.out.progress(ctx.out.say("klaar - haal de kaart van de lezer", "done - take the card off the reader"))
+    ctx.out.progress(ctx.out.say(
+        f"pas {cards.mask_card_id(card.card_id)} beschreven en gecontroleerd"
+        f"{' en vergrendeld' if result.protected else ''}; registreren bij de server",
+        f"card {cards.mask_card_id(card.card_id)} written and verified{' and locked' if result.protected else ''}; "
+        "registering at the server"))
     return written
 
 

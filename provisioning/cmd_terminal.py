@@ -68,6 +68,7 @@ def enroll(ctx: Ctx) -> int:
     merchant_id = parse.ident(args.merchant_id, "--merchant")
     config_path, data_dir = Path(args.config).absolute(), Path(args.data_dir).absolute()
     reader, printer = _reader(args.reader), printer_spec(args.printer)
+    operators = [_operator(o) for o in args.operator]  # bad input is refused before anything is sent
     existing = None
     if config_path.exists() and not args.force:
         try:
@@ -101,7 +102,7 @@ def enroll(ctx: Ctx) -> int:
             "merchant": {k: merchant[k] for k in ("merchant_id", "name", "category", "save_rate_bp", "topup_allowed")},
             "server": {"url": args.terminal_server_url or s.require_server(), "server_key": server_key},
             "reader": reader, "printer": printer,
-            "operators": [_operator(o) for o in args.operator],
+            "operators": operators,
         }
         if not doc["operators"]:
             del doc["operators"]
@@ -140,9 +141,13 @@ def _terminal_key(path: Path) -> tuple[Any, str]:
 def _reader(spec: str) -> dict[str, Any]:
     if spec == "virtual":
         return {"kind": "virtual"}
+    from floreyn.terminal.drivers.base import DeviceConfigError
     from floreyn.terminal.drivers.nfc_device import check_device_path
 
-    return {"kind": "nfc", "device": check_device_path(spec)}
+    try:
+        return {"kind": "nfc", "device": check_device_path(spec)}
+    except DeviceConfigError as exc:
+        raise invalid("--reader", exc.message("nl"), exc.message("en")) from None
 
 
 def printer_spec(spec: str) -> dict[str, Any]:

@@ -10,62 +10,20 @@
 
 from __future__ import annotations
 
-import io
-import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from floreyn.provisioning.cli import main
 from floreyn.server.testing import ServerThread, World
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "terminal" / "drivers"))  # the fake ESC/POS printer
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "terminal" / "drivers"))  # the fake ESC/POS printer
+sys.path.insert(0, str(HERE))  # provision_tool
 
-PASSPHRASE = "correct horse battery staple"
+from provision_tool import PASSPHRASE, Tool  # noqa: E402
+
 ENV_VARS = ("FLOREYN_SERVER", "FLOREYN_TOKEN", "FLOREYN_PROVISION_HOME", "FLOREYN_READER", "FLOREYN_KEY_PASSPHRASE")
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-    def error(self) -> dict[str, Any]:
-        """The JSON error line on stderr (with --json)."""
-        return json.loads(self.err.strip().splitlines()[-1])
-
-
-class Tool:
-    """`floreyn-provision` with --home and --server filled in; every call is one main(argv)."""
-
-    def __init__(self, home: Path, server: str, token: str | None = None) -> None:
-        self.home, self.server, self.token = home, server, token
-
-    def __call__(self, *argv: str, json_mode: bool = True, server: str | None = None) -> Result:
-        full = ["--home", str(self.home), "--server", server or self.server]
-        if self.token:
-            full += ["--token", self.token]
-        full += list(argv) + (["--json"] if json_mode else [])
-        stdout, stderr = io.StringIO(), io.StringIO()
-        code = main(full, stdout=stdout, stderr=stderr)
-        return Result(code, stdout.getvalue(), stderr.getvalue())
-
-    def ok(self, *argv: str, **kw: Any) -> Any:
-        """Run and insist on exit 0; the parsed JSON result."""
-        r = self(*argv, **kw)
-        assert r.code == 0, f"{argv}: exit {r.code}\nstdout: {r.out}\nstderr: {r.err}"
-        return r.json() if kw.get("json_mode", True) else r.out
-
-    @property
-    def passphrase_file(self) -> str:
-        return str(self.home.parent / "passphrase")
 
 
 @pytest.fixture(autouse=True)
