@@ -286,25 +286,34 @@ def _payer(rec, wallet: str, member: str | None, look: _Lookups, touched: set[st
 
 
 def _consume_holds(conn: Connection, terminal_id: str, records: list) -> None:  # type: ignore[type-arg]
-    """A spend that arrives releases the online authorization it was made under."""
+    """A spend that arrives releases the online authorization it was made under.
+
+    Matched by request id when the till used the record id as the request id
+    (as floreyn.terminal does), else by card and amount, oldest hold first.
+    """
     spends = [r for r in records if r.kind is Kind.SPEND]
     if not spends:
         return
-    active = conn.execute(select(s.holds.c.auth_id, s.holds.c.card_id, s.holds.c.amount_cents)
+    active = conn.execute(select(s.holds.c.auth_id, s.holds.c.request_id, s.holds.c.card_id, s.holds.c.amount_cents)
                           .where(s.holds.c.terminal_id == terminal_id, s.holds.c.status == "active")
                           .order_by(s.holds.c.created_ms).limit(1000)).all()
     if not active:
         return
-    pool = defaultdict(list)
-    for auth_id, card_hex, amount in active:
-        pool[(card_hex, amount)].append(auth_id)
-    used = []
+    by_request = {h.request_id: h.auth_id for h in active}
+    pool: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for h in active:
+        pool[(h.card_id, h.amount_cents)].append(h.auth_id)
+    used: list[str] = []
     for r in spends:
-        ids = pool.get((r.card_id.hex(), r.fl_cents))
-        if ids:
-            used.append({"a": ids.pop(0)})
+        auth_id = by_request.get(str(r.record_id))
+        candidates = pool.get((r.card_id.hex(), r.fl_cents), [])
+        if auth_id is None:
+            auth_id = next((a for a in candidates if a not in used), None)
+        if auth_id is not None and auth_id not in used:
+            used.append(auth_id)
     if used:
-        conn.execute(update(s.holds).where(s.holds.c.auth_id == bindparam("a")).values(status="consumed"), used)
+        conn.execute(update(s.holds).where(s.holds.c.auth_id == bindparam("a")).values(status="consumed"),
+                     [{"a": a} for a in used])
 
 
 def _flag_overspend(conn: Connection, spenders: dict[str, set[str]], now: int, terminal_id: str

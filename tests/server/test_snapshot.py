@@ -5,10 +5,13 @@ import uuid
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from floreyn import keys
+from floreyn.server import schema as s
 from floreyn.sync import auth
 from floreyn.sync.client import SyncBadResponse, SyncClient, SyncRefused
+from floreyn.sync.record import Kind
 from floreyn.sync.snapshot import Snapshot
 
 
@@ -157,3 +160,19 @@ def test_responses_to_terminals_are_bound_to_the_request_nonce(srv, world):
     sig = resp.headers[auth.H_RESPONSE_SIGNATURE]
     assert auth.verify_response(srv.public_key, sig, headers[auth.H_NONCE], 200, server_time, resp.content)
     assert not auth.verify_response(srv.public_key, sig, auth.new_nonce(), 200, server_time, resp.content)
+
+
+def test_a_hold_is_released_by_the_record_whose_id_it_was_requested_under(srv, world):
+    _, card = world.member(eur_cents=3_000)
+    term = world.terminal()
+    client = term.client(srv)
+    assert client.authorize_spend(card, 1_000, "hold-a").approved
+    rec = term.record(Kind.SPEND, card_id=bytes.fromhex(card), fl_cents=1_000)
+    assert client.authorize_spend(card, 1_000, str(rec.record.record_id)).approved
+    client.upload(term.raws)
+
+    def statuses(conn):
+        return dict(conn.execute(select(s.holds.c.request_id, s.holds.c.status)
+                                 .where(s.holds.c.terminal_id == term.terminal_id)).tuples().all())
+    assert srv.ctx.db.read(statuses) == {"hold-a": "active", str(rec.record.record_id): "consumed"}
+    assert not client.authorize_spend(card, 1_001, "hold-b").approved  # 30 - 10 spent - 10 held = 10 left
