@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from floreyn import keys
 from floreyn.errors import FloreynError
+from floreyn.money import DEFAULT_MAX_CENTS
 from floreyn.server import bulk, entries, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.db import Database
@@ -42,6 +43,9 @@ from floreyn.sync import auth
 from floreyn.sync.record import BadSignature, ChainHead, Kind, RecordError, SignedRecord, decode
 
 MAX_BATCH_RECORDS: Final = 500
+# Ten times the most a till takes in one amount (money.DEFAULT_MAX_CENTS): a record above it is a broken or
+# hostile terminal, and summing such amounts could overflow a 64-bit balance.
+MAX_RECORD_CENTS: Final = 10 * DEFAULT_MAX_CENTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +155,10 @@ def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], no
                         record_merchant=signed.record.merchant_id, terminal_merchant=term.merchant_id)
             return None, RecordRefused(seq=seq, detail=f"merchant {signed.record.merchant_id} is not this "
                                                        f"terminal's merchant")
+        if max(signed.record.fl_cents, signed.record.eur_cents) > MAX_RECORD_CENTS:
+            state.alert(conn, "amount_implausible", now, terminal_id=terminal_id, seq=seq,
+                        fl_cents=signed.record.fl_cents, eur_cents=signed.record.eur_cents)
+            return None, RecordRefused(seq=seq, detail=f"amount above {MAX_RECORD_CENTS} cents")
         accepted.append(signed)
     if accepted:
         _post_records(conn, term, accepted, now)

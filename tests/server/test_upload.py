@@ -246,3 +246,14 @@ def test_a_till_cannot_void_another_shops_sale_or_a_desk_transaction(srv, world)
     assert world.balance(f"member:{member}") == 5_000 - 1_000 + 500
     assert world.balance(f"merchant:{other.merchant_id}") == 1_000
     assert len(alerts(srv, "void_unmatched", shop.terminal_id)) == 2
+
+
+def test_implausible_amounts_are_refused_before_they_reach_a_balance(srv, world):
+    member, card = world.member(eur_cents=1_000)
+    term = world.terminal()
+    term.save(card, 2**62, eur_cents=1)  # a valid record format, but no till takes such an amount
+    with pytest.raises(SyncRefused) as refused:
+        term.client(srv).upload(term.raws)
+    assert refused.value.status == 422 and refused.value.server_code == "record_refused"
+    assert world.balance(f"member:{member}") == 1_000
+    assert len(alerts(srv, "amount_implausible", term.terminal_id)) == 1
