@@ -84,6 +84,11 @@ class CardWriter:
         try:
             tag = self._wait_for_tag(clf, timeout_s)
             return _write_tag(tag, card, verify, overwrite=overwrite, password_key=password_key)
+        except (CardError, ReaderUnavailable):
+            raise
+        except Exception as exc:  # nfcpy on an odd tag can raise nearly anything; the desk gets a typed refusal
+            log.exception("writing card %s failed", card.card_hex)
+            raise CardWriteFailed(detail=f"onverwachte fout {type(exc).__name__}") from exc
         finally:
             clf.close()
 
@@ -167,8 +172,14 @@ def _ndef_or_format(tag: Any) -> Any:
     if ndef is None:
         if not _present(tag):
             raise CardRemovedTooEarly()
-        if tag.format() is not True or tag.ndef is None:  # an unformatted tag: make it an empty NDEF tag
-            raise CardUnsupported(detail=f"{tag.product} is niet als NDEF-pas te gebruiken")
+        if not _is_ntag21x(tag):  # nfcpy formats only NTAGs reliably (its Type 3 format is broken)
+            raise CardUnsupported(detail=f"{tag.product} heeft geen NDEF-indeling")
+        try:
+            formatted = tag.format() is True and tag.ndef is not None
+        except Exception as exc:
+            raise _lost_or_failed(tag, "formatteren") from exc
+        if not formatted:
+            raise CardUnsupported(detail=f"{tag.product}: geen NDEF-indeling en formatteren lukte niet")
         ndef = tag.ndef
     return ndef
 

@@ -132,3 +132,12 @@ def test_missing_reader_is_reader_unavailable_with_a_hint(verify, member):
     with pytest.raises(ReaderUnavailable) as refused:
         CardWriter("tty:USB97:pn532").write(member, verify, timeout_s=0.5)
     assert "/dev/ttyUSB97" in refused.value.message("nl")
+
+
+@pytest.mark.parametrize("make", [lambda: EmulatedType3Tag(None), lambda: EmulatedType3Tag(b"", read_only=True)])
+def test_unformatted_or_read_only_tags_are_typed_refusals(verify, member, make):
+    with make() as tag:
+        before = memory(tag)
+        with pytest.raises((CardUnsupported, CardWriteProtected)):
+            CardWriter(tag.path, targets=T3).write(member, verify)
+        assert memory(tag) == before
