@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -20,10 +21,14 @@ def ctx_of(request: Request) -> ServerContext:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
-def require(allowed: frozenset[str]) -> Callable[[Request], Actor]:
+_bearer = HTTPBearer(auto_error=False, description="Admin token (floreyn-server token create, or the bootstrap "
+                                                     "token in the data folder); roles admin, clerk, auditor.")
+
+
+def require(allowed: frozenset[str]) -> Callable[..., Actor]:
     """A dependency: the caller's (token name, role), refused unless the role is allowed."""
 
-    def check(request: Request) -> Actor:
+    def check(request: Request, _: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Actor:
         ctx = ctx_of(request)
         actor = ctx.db.read(lambda conn: admin_auth.check_token(conn, request.headers.get("authorization"), allowed))
         request.state.actor = actor

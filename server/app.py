@@ -58,11 +58,29 @@ def error_response(exc: FloreynError) -> JSONResponse:
     return JSONResponse(error_body(exc), status_code=status_of(exc))
 
 
+OPENAPI_TAGS = [
+    {"name": "terminal", "description":
+        "Signed by the terminal's enrolled Ed25519 key: headers X-Floreyn-Terminal, X-Floreyn-Time (ms, the "
+        "terminal's estimate of server time), X-Floreyn-Nonce (32 hex), X-Floreyn-Signature (128 hex) over "
+        "b'floreyn/request/v1\\0' + method, path?query, terminal id, time, nonce and SHA-256(body) joined by "
+        "newlines. Accepted within 5 minutes of server time, each nonce once. Every answer carries "
+        "X-Floreyn-Server-Time and X-Floreyn-Response-Signature (server key, over the request nonce, status, "
+        "server time and SHA-256(body)). A refusal for auth_clock_skew tells the server time: adopt it, retry."},
+    {"name": "admin", "description": "Bearer token with a role. Writes carry a client-made request_id: the same id "
+                                     "again answers result=exists; with other parameters 409 "
+                                     "exists_with_different_params. Every admin action is in the audit log."},
+    {"name": "desk", "description": "Money at the cooperative's desk (role clerk or admin)."},
+    {"name": "budgets", "description": "Labeled budgets of funders for members or groups (role admin)."},
+    {"name": "ledger", "description": "Accounts, transactions, corrections and the replay check."},
+    {"name": "reports", "description": "Settlement statements, circulation, overspend, bookkeeping CSV."},
+]
+
+
 def create_app(ctx: ServerContext) -> FastAPI:
     from floreyn.server import api_admin, api_terminal
 
     app = FastAPI(
-        title="Floreyn server", version=floreyn.__version__,
+        title="Floreyn server", version=floreyn.__version__, openapi_tags=OPENAPI_TAGS,
         description="Sync server and double-entry ledger of the Floreyn neighbourhood currency. Terminal endpoints "
                     "(/v1/terminal) are signed with the terminal's Ed25519 key; admin endpoints (/v1/admin) take "
                     "a bearer token with a role (admin, clerk, auditor) and a client-made request_id on writes.",
