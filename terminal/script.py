@@ -296,33 +296,35 @@ class ScriptedTill:
             raise ScriptError(where=action.id, detail=f"tender is one of {', '.join(TENDERS)}")
         online = action.get("online")
         quote = self.engine.quote_spend(self._money(action, Currency.FL), source=action.get("source"),
-                                        online=None if online is None else bool(online))
+                                        online=None if online is None else bool(online), ref=self._ref(action)[0])
         return self._confirm(action, quote, TENDERS.get(tender) if tender else None)
 
     def do_save(self, action: Action) -> dict[str, Any]:
         resumed = self._resumed(action)
         if resumed is not None:
             return resumed
-        return self._confirm(action, self.engine.quote_save(self._money(action, Currency.EUR)))
+        return self._confirm(action, self.engine.quote_save(self._money(action, Currency.EUR),
+                                                            ref=self._ref(action)[0]))
 
     def do_topup(self, action: Action) -> dict[str, Any]:
         resumed = self._resumed(action)
         if resumed is not None:
             return resumed
-        return self._confirm(action, self.engine.quote_topup(self._money(action, Currency.EUR)))
+        return self._confirm(action, self.engine.quote_topup(self._money(action, Currency.EUR),
+                                                             ref=self._ref(action)[0]))
 
     def do_refund(self, action: Action) -> dict[str, Any]:
         resumed = self._resumed(action)
         if resumed is not None:
             return resumed
         amount = self._money(action, Currency.FL) if ("amount" in action.raw or "amount_cents" in action.raw) else None
-        return self._confirm(action, self.engine.quote_refund(self._tx(action), amount))
+        return self._confirm(action, self.engine.quote_refund(self._tx(action), amount, ref=self._ref(action)[0]))
 
     def do_void(self, action: Action) -> dict[str, Any]:
         resumed = self._resumed(action)
         if resumed is not None:
             return resumed
-        return self._confirm(action, self.engine.quote_void())
+        return self._confirm(action, self.engine.quote_void(ref=self._ref(action)[0]))
 
     def do_day_close(self, action: Action) -> dict[str, Any]:
         resumed = self._resumed(action)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections import OrderedDict
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,7 +40,7 @@ from floreyn.terminal.engine.errors import (
 from floreyn.terminal.engine.model import CardSession, MemberSummary, Quote, TillStatus, TxResult
 from floreyn.terminal.engine.online import LiveCard, OnlineGateway
 from floreyn.terminal.engine.printing import MAX_RECEIPT_RETRIES, PrintingMixin
-from floreyn.terminal.engine.quoting import QuotingMixin, Recheck
+from floreyn.terminal.engine.quoting import QuotingMixin, Recheck, record_ids
 from floreyn.terminal.engine.summary import summarize
 from floreyn.terminal.store import Draft, StoredRecord, StoreView, TerminalStore
 
@@ -360,7 +359,7 @@ class Engine(QuotingMixin, PrintingMixin):
     def close_day(self, *, client_ref: str | None = None, fingerprint: str = "day_close") -> TxResult:
         """Write the DAY_CLOSE record and freeze the Z-report; the next record opens a new day."""
         self.require_operator()
-        drafts = [Draft(record_id=uuid.uuid4(), kind=Kind.DAY_CLOSE)]
+        drafts = [Draft(record_id=record_ids(self.config.terminal_id, client_ref)(), kind=Kind.DAY_CLOSE)]
         ref = (client_ref, fingerprint) if client_ref else None
         records, existed = self.store.commit_tx(drafts, key=self._key, merchant_id=self.merchant().merchant_id,
                                                 client_ref=ref)

@@ -7,6 +7,7 @@ with a re-check that confirm() runs inside the write transaction.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from typing import TYPE_CHECKING, Callable
 
@@ -29,19 +30,36 @@ if TYPE_CHECKING:
     from floreyn.terminal.engine.core import Engine
 
 Recheck = Callable[[StoreView, "Snapshot | None", "float | None"], None]
+NewId = Callable[[], uuid.UUID]
+_ID_NAMESPACE = uuid.UUID("6f1c1e52-3b0e-5d4a-9a57-0f1e7e1a2b3c")
+
+
+def record_ids(terminal_id: str, ref: str | None) -> NewId:
+    """Record ids for a quote: random, or derived from a client reference.
+
+    A request retried under the same reference (a resumed script) then gets
+    the same record ids, so the same online-authorization request ids: the
+    server answers "exists" and keeps one hold instead of making a second.
+    """
+    if ref is None:
+        return uuid.uuid4
+    counter = itertools.count()
+    return lambda: uuid.uuid5(_ID_NAMESPACE, f"{terminal_id}/{ref}#{next(counter)}")
 
 
 class QuotingMixin:
     # -- spend -------------------------------------------------------------------------------
 
     def quote_spend(self: Engine, amount: Money, *, source: str | None = None,
-                    online: bool | None = None) -> Quote:
+                    online: bool | None = None, ref: str | None = None) -> Quote:
         """Pay `amount` (fl, at par with the euro price) from budgets and own balance.
 
         source: None (budgets first, soonest expiry first, then own), "own", or a budget id.
         online: None = online when the card summary was live, True = ask the server, False = offline rules.
         When Floreyn covers only part, the quote offers a mixed payment (needs_tender).
+        ref: a client reference (see record_ids); pass the same to confirm().
         """
+        ids = record_ids(self.config.terminal_id, ref)
         self.require_operator()
         session = self.require_card()
         self.check_amount(amount, Currency.FL)
@@ -54,11 +72,11 @@ class QuotingMixin:
                     raise OnlineUnavailable(detail="geen server ingesteld")
             else:
                 try:
-                    return self._spend_online(session, amount, source)
+                    return self._spend_online(session, amount, source, ids)
                 except OnlineUnavailable:
                     if online:
                         raise
-        return self._spend_offline(session, amount, source)
+        return self._spend_offline(session, amount, source, ids)
 
     def _sources(self: Engine, session: CardSession, left: dict[str, int] | None) -> list[Source]:
         merchant, today = self.merchant(), self.today()
@@ -69,7 +87,8 @@ class QuotingMixin:
                 out.append(Source(b.budget_id, b.label, avail, b.expires_on))
         return out
 
-    def _spend_offline(self: Engine, session: CardSession, amount: Money, source: str | None) -> Quote:
+    def _spend_offline(self: Engine, session: CardSession, amount: Money, source: str | None,
+                       ids: NewId) -> Quote:
         snap, age = self.snapshot()
         card_hex = session.card.card_hex
         with self.store.read() as view:
@@ -90,7 +109,7 @@ class QuotingMixin:
         if paid < amount.cents:
             reason = cap.total_reason if paid == cap.total_cents else (
                 cap.own_reason if cap.own_cents < amount.cents else InsufficientBalance(available=fl(paid)))
-        parts = _parts(taken, amount.cents - paid)
+        parts = _parts(taken, amount.cents - paid, ids)
         info = session.info
 
         def recheck(view: StoreView, snap_now: Snapshot | None, age_now: float | None) -> None:
@@ -107,7 +126,8 @@ class QuotingMixin:
         return self._remember_spend(session, amount, source, parts, offline=True, reason=reason,
                                     balance_after=None, recheck=recheck)
 
-    def _spend_online(self: Engine, session: CardSession, amount: Money, source: str | None) -> Quote:
+    def _spend_online(self: Engine, session: CardSession, amount: Money, source: str | None,
+                      ids: NewId) -> Quote:
         assert self.gateway is not None
         card_hex = session.card.card_hex
         live = self.gateway.card_summary(card_hex)  # fresh figures: the summary may be minutes old
@@ -120,7 +140,7 @@ class QuotingMixin:
         paid = sum(t for _, t in taken)
         if paid == 0:
             raise InsufficientBalance(available=fl(0))
-        parts = _parts(taken, amount.cents - paid)
+        parts = _parts(taken, amount.cents - paid, ids)
         for part in parts:  # the server holds per account, so per record
             auth = self.gateway.authorize(card_hex, part.fl_cents, str(part.record_id), part.budget_id)
             if not auth.approved:
@@ -145,7 +165,7 @@ class QuotingMixin:
 
     # -- save and top-up -------------------------------------------------------------------------
 
-    def quote_save(self: Engine, euro: Money) -> Quote:
+    def quote_save(self: Engine, euro: Money, *, ref: str | None = None) -> Quote:
         """The member saves Floreyn on a euro purchase: save rate x the best active campaign."""
         self.require_operator()
         session = self.require_card()
@@ -159,9 +179,10 @@ class QuotingMixin:
         reward = save_reward(euro, merchant.save_rate_bp, multiplier)
         if reward.cents == 0:
             raise SaveTooSmall()
-        return self._remember_credit(session, Kind.SAVE, euro, reward.cents, Tender.NONE, campaign)
+        return self._remember_credit(session, Kind.SAVE, euro, reward.cents, Tender.NONE, campaign,
+                                     record_ids(self.config.terminal_id, ref))
 
-    def quote_topup(self: Engine, euro: Money) -> Quote:
+    def quote_topup(self: Engine, euro: Money, *, ref: str | None = None) -> Quote:
         """The member pays euros in cash and receives Floreyn at the ask rate."""
         self.require_operator()
         session = self.require_card()
@@ -173,14 +194,15 @@ class QuotingMixin:
         got = rates.topup_fl_for_eur(euro)
         if got.cents == 0:
             raise SaveTooSmall()
-        return self._remember_credit(session, Kind.TOPUP, euro, got.cents, Tender.CASH, "")
+        return self._remember_credit(session, Kind.TOPUP, euro, got.cents, Tender.CASH, "",
+                                     record_ids(self.config.terminal_id, ref))
 
     def _remember_credit(self: Engine, session: CardSession, kind: Kind, euro: Money, fl_cents: int,
-                         tender: Tender, campaign: str) -> Quote:
+                         tender: Tender, campaign: str, ids: NewId) -> Quote:
         card_hex = session.card.card_hex
         live = session.live_balance_cents
         quote = Quote(
-            kind=kind, parts=(Part(uuid.uuid4(), fl_cents, euro.cents, tender=tender),), asked=euro,
+            kind=kind, parts=(Part(ids(), fl_cents, euro.cents, tender=tender),), asked=euro,
             card_hex=card_hex, card_id=session.card.card_id, offline=False, live=live is not None,
             fingerprint=f"{kind.name.lower()}:{card_hex}:{euro.cents}", created_ms=self.clock.monotonic_ms(),
             repeat_ago_s=self.repeat_ago_s(card_hex, kind),
@@ -190,7 +212,7 @@ class QuotingMixin:
 
     # -- refund and void --------------------------------------------------------------------------
 
-    def quote_refund(self: Engine, tx_id: str, amount: Money | None = None) -> Quote:
+    def quote_refund(self: Engine, tx_id: str, amount: Money | None = None, *, ref: str | None = None) -> Quote:
         """Pay back (part of) an earlier payment; needs a manager. Never more than is left of it."""
         self.require_operator()
         originals = self.store.tx(tx_id) or self.store.tx_of_record(tx_id)
@@ -220,7 +242,8 @@ class QuotingMixin:
                     rest -= take
         if not wanted:
             raise RefundTooLarge(max=fl(0))
-        parts = tuple(Part(uuid.uuid4(), f, e, r.budget_id, "", uuid.UUID(r.record_id),
+        ids = record_ids(self.config.terminal_id, ref)
+        parts = tuple(Part(ids(), f, e, r.budget_id, "", uuid.UUID(r.record_id),
                            r.tender if e else Tender.NONE) for r, f, e in wanted)
 
         def recheck(view: StoreView, _snap: Snapshot | None, _age: float | None) -> None:
@@ -241,7 +264,7 @@ class QuotingMixin:
         )
         return self.remember(quote, recheck)
 
-    def quote_void(self: Engine) -> Quote:
+    def quote_void(self: Engine, *, ref: str | None = None) -> Quote:
         """Reverse the last transaction of the open day (storno), in full."""
         self.require_operator()
         with self.store.read() as view:
@@ -254,7 +277,8 @@ class QuotingMixin:
             raise NothingToVoid(reason="de laatste transactie is zelf een storno.",
                                 reason_en="the last transaction is itself a void.")
         tx_id = last[0].tx_id
-        parts = tuple(Part(uuid.uuid4(), r.fl_cents, r.eur_cents, None, "", uuid.UUID(r.record_id), r.tender)
+        ids = record_ids(self.config.terminal_id, ref)
+        parts = tuple(Part(ids(), r.fl_cents, r.eur_cents, None, "", uuid.UUID(r.record_id), r.tender)
                       for r in last)
 
         def recheck(view: StoreView, _snap: Snapshot | None, _age: float | None) -> None:
@@ -272,8 +296,8 @@ class QuotingMixin:
         return self.remember(quote, recheck)
 
 
-def _parts(taken: list[tuple[Source, int]], eur_remainder: int) -> tuple[Part, ...]:
-    parts = [Part(uuid.uuid4(), cents, 0, src.budget_id, src.label) for src, cents in taken]
+def _parts(taken: list[tuple[Source, int]], eur_remainder: int, ids: NewId) -> tuple[Part, ...]:
+    parts = [Part(ids(), cents, 0, src.budget_id, src.label) for src, cents in taken]
     if eur_remainder:
         last = parts[-1]
         parts[-1] = Part(last.record_id, last.fl_cents, eur_remainder, last.budget_id, last.label)

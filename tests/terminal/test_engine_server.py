@@ -80,7 +80,10 @@ def test_online_spend_split_over_budget_and_own_balance_reaches_the_ledger(world
         assert live.balance_cents == 2_100
 
         engine.present_card(payload)
-        mixed = engine.quote_spend(Money.fl(2_200), online=True)  # more than the balance: a mixed payment
+        first = engine.quote_spend(Money.fl(2_200), online=True, ref="run:a9")  # more than the balance: mixed
+        engine.cancel(first.quote_id)  # as if the till died before the confirmation
+        mixed = engine.quote_spend(Money.fl(2_200), online=True, ref="run:a9")  # retried under the same ref:
+        assert mixed.quote_id == first.quote_id  # the same request ids, so the server keeps its one hold
         assert (mixed.fl.cents, mixed.eur.cents, mixed.needs_tender) == (2_100, 100, True)
         # That quote holds the whole balance on the server until it expires or its record arrives,
         # so a second quote for the same money (another till, a second screen) is declined.

@@ -205,3 +205,12 @@ def test_chain_of_mixed_operations_verifies(till):
     assert head.seq == 5 == till.store.head.seq  # split, save, split
     monos = [s.record.mono_ms for s in signed]
     assert monos == sorted(monos) and len(set(monos)) == len(monos)
+
+
+def test_record_ids_follow_a_client_reference_per_terminal():
+    from floreyn.terminal.engine.quoting import record_ids
+
+    a, b = record_ids("T-a-01", "run:x"), record_ids("T-a-01", "run:x")
+    assert [a(), a()] == [b(), b()]  # a retry gets the same ids
+    assert record_ids("T-b-02", "run:x")() != record_ids("T-a-01", "run:x")()  # never across terminals
+    assert record_ids("T-a-01", None)() != record_ids("T-a-01", None)()
