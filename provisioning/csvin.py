@@ -57,8 +57,7 @@ def read(path: Path, columns: Mapping[str, tuple[str, ...]], *, required: tuple[
     except UnicodeDecodeError as exc:
         raise invalid(str(path), f"geen UTF-8 (byte {exc.start}); sla op als 'CSV UTF-8'",
                       f"not UTF-8 (byte {exc.start}); save as 'CSV UTF-8'") from None
-    header_line = text.split("\n", 1)[0]
-    delimiter = max((";", ",", "\t"), key=header_line.count)
+    delimiter = _delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
@@ -69,24 +68,35 @@ def read(path: Path, columns: Mapping[str, tuple[str, ...]], *, required: tuple[
     index = _header_index(path, header, columns, required, one_of)
     rows: list[Row] = []
     bad = Checked(path)
+    end = reader.line_num
     try:
         for cells in reader:
+            line, end = end + 1, reader.line_num  # a quoted field may span lines: report where the row starts
             if not any(c.strip() for c in cells):
                 continue  # blank lines are what spreadsheets leave at the end
             if len(rows) >= MAX_ROWS:
                 raise invalid(str(path), f"meer dan {MAX_ROWS} regels; splits het bestand",
                               f"more than {MAX_ROWS} rows; split the file")
             if len(cells) > len(header):
-                bad.add(reader.line_num, f"{len(cells)} velden, de kop heeft er {len(header)}",
+                bad.add(line, f"{len(cells)} velden, de kop heeft er {len(header)}",
                         f"{len(cells)} fields, the header has {len(header)}")
                 continue
-            rows.append(Row(reader.line_num, {name: (cells[i].strip() if i < len(cells) else "")
-                                              for name, i in index.items()}))
+            rows.append(Row(line, {name: (cells[i].strip() if i < len(cells) else "") for name, i in index.items()}))
     except csv.Error as exc:
-        bad.add(reader.line_num, str(exc), str(exc))
+        bad.add(end + 1, str(exc), str(exc))
     if not rows and not bad.problems:
         raise invalid(str(path), "geen regels onder de kop", "no rows below the header")
     return CsvFile(path, hashlib.sha256(raw).hexdigest(), rows, bad)
+
+
+def _delimiter(text: str) -> str:
+    """The separator the header uses; for a one-column header, the one the first data line uses."""
+    lines = [line for line in text.splitlines()[:2] if line.strip()]
+    for line in lines:
+        counts = {d: line.count(d) for d in (";", ",", "\t")}
+        if any(counts.values()):
+            return max(counts, key=lambda d: counts[d])
+    return ","
 
 
 def _header_index(path: Path, header: list[str], columns: Mapping[str, tuple[str, ...]], required: tuple[str, ...],
