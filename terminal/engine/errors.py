@@ -223,6 +223,14 @@ class ClientRefConflict(TillError):
     en = "Request {ref} was already carried out with different content."
 
 
+class InternalError(TillError):
+    """A bug, not a refusal: reported to the app so a screen never waits forever; the log has the trace."""
+
+    code = "internal"
+    nl = "Interne fout in de kassa ({detail}). De laatste handeling is mogelijk niet uitgevoerd."
+    en = "Internal till error ({detail}). The last action may not have been carried out."
+
+
 class ConfigError(TillError):
     code = "config_invalid"
     nl = "Ongeldige instelling in terminal.toml: {detail}"

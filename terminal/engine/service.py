@@ -15,6 +15,7 @@ Between calls the worker retries unprinted receipts every
 from __future__ import annotations
 
 import itertools
+import logging
 import queue
 import threading
 from concurrent.futures import Future
@@ -24,6 +25,9 @@ from floreyn.errors import FloreynError
 from floreyn.terminal.drivers.base import CardEvent, CardReader, ReaderStatus
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.core import Engine
+from floreyn.terminal.engine.errors import InternalError
+
+log = logging.getLogger("floreyn.terminal")
 
 QUEUE_LIMIT = 64  # calls waiting; a till cannot sensibly queue more than this
 _STOP = object()
@@ -116,8 +120,11 @@ class TillService:
             future.set_exception(exc)
             self._notify(ev.CallDone(call_id, method, error=exc))
             return
-        except BaseException as exc:  # a bug: surface it, keep the till alive
-            future.set_exception(exc)
+        except Exception as exc:  # a bug: log it, tell the app, keep the till alive
+            log.exception("till call %s failed", method)
+            error = InternalError(detail=type(exc).__name__)
+            future.set_exception(error)
+            self._notify(ev.CallDone(call_id, method, error=error))
             return
         if self.engine.defer_print:
             self.engine.drain_prints()

@@ -78,3 +78,20 @@ def test_a_full_queue_answers_busy_instead_of_blocking(config, clock):
     finally:
         service.stop()
         till.store.close()
+
+
+def test_a_bug_in_a_call_is_reported_not_swallowed(config, clock):
+    till = open_till(config, clock)
+    events: list = []
+    till.engine.broken = lambda: 1 / 0  # type: ignore[attr-defined]
+    service = TillService(till.engine, events.append)
+    service.start().result(5)
+    try:
+        with pytest.raises(E.InternalError):
+            service.call("broken").result(5)
+        assert service.call("status").result(5).head_seq == 0  # the worker lives on
+        assert any(isinstance(e, ev.CallDone) and e.method == "broken" and e.error.code == "internal"
+                   for e in events if isinstance(e, ev.CallDone) and e.error is not None)
+    finally:
+        service.stop()
+        till.store.close()
