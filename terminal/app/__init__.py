@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 
-def main(options: Any = None, *, exit_after_s: float | None = None) -> int:
+def main(options: Any = None, *, exit_after_s: float | None = None, sign_in_pin: str | None = None) -> int:
     """Run the till until it is closed; returns the exit status.
 
     `options` is the CLI's argparse Namespace (attributes used: config,
     data_dir, simulate; optional: fullscreen, window_size), a TerminalConfig
     (runs it with the virtual devices), or None (the built-in demo,
     simulated). `exit_after_s` (or $FLOREYN_APP_EXIT_AFTER_S) stops the app
-    after that many seconds (benchmarks and smoke tests).
+    that many seconds after its resting screen is up (benchmarks and smoke tests).
     """
     import os
 
@@ -40,9 +40,8 @@ def main(options: Any = None, *, exit_after_s: float | None = None) -> int:
     runtime, relay = build_runtime(config, simulate=simulate)
     from floreyn.terminal.app.app import TillApp
 
-    app = TillApp(runtime, relay, exit_after_s=exit_after_s)
     try:
-        app.run()
+        TillApp(runtime, relay, exit_after_s=exit_after_s, sign_in_pin=sign_in_pin).run()
     finally:
         runtime.close()  # idempotent: on_stop normally did it already
     return 0

@@ -23,11 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--windowed", action="store_true", help="a window even on the console")
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--size", dest="window_size", type=_size, help="window size, e.g. 1024x600")
-    p.add_argument("--exit-after", type=float, help="stop after this many seconds")
+    p.add_argument("--exit-after", type=float, help="stop this many seconds after the resting screen is up")
+    p.add_argument("--sign-in-pin", help="sign in at start (with the simulated demo only; for benchmarks)")
     args = p.parse_args(argv)
     from floreyn.terminal.app import main as app_main
 
-    return app_main(args, exit_after_s=args.exit_after)
+    return app_main(args, exit_after_s=args.exit_after, sign_in_pin=args.sign_in_pin)
 
 
 if __name__ == "__main__":

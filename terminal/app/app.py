@@ -19,6 +19,8 @@ from floreyn.terminal.app.settings import load_settings
 
 log = logging.getLogger(__name__)
 
+START_LIMIT_S = 60.0  # with exit_after_s: a till that never gets ready stops after this much longer
+
 
 def build_root(runtime: Runtime, relay: Any, *, window: Any = None) -> TillRoot:
     """Controller and root widget for `runtime`; engine events are routed to the controller.
@@ -34,13 +36,18 @@ def build_root(runtime: Runtime, relay: Any, *, window: Any = None) -> TillRoot:
 class TillApp(App):
     title = "Floreyn"
 
-    def __init__(self, runtime: Runtime, relay: Any, *, exit_after_s: float | None = None, **kwargs: Any) -> None:
+    def __init__(self, runtime: Runtime, relay: Any, *, exit_after_s: float | None = None,
+                 sign_in_pin: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if sign_in_pin is not None and not runtime.simulate:
+            raise ValueError("automatic sign-in exists for the simulated demo only")
         self.runtime = runtime
         self.relay = relay
         self.exit_after_s = exit_after_s
+        self.sign_in_pin = sign_in_pin
         self.started_at = time.perf_counter()
         self.till_root: TillRoot | None = None
+        self._ready = False
 
     def build(self) -> TillRoot:
         Window.clearcolor = theme.BACKGROUND
@@ -49,15 +56,30 @@ class TillApp(App):
 
     def on_start(self) -> None:
         assert self.till_root is not None
-        self.till_root.ctl.start()
-        if os.environ.get("FLOREYN_APP_REPORT_READY"):  # the benchmark times cold start to this line
-            Clock.schedule_once(self._report_ready, 0)
-        if self.exit_after_s:
-            Clock.schedule_once(lambda _dt: self.stop(), self.exit_after_s)
+        ctl = self.till_root.ctl
+        ctl.start()
+        if self.sign_in_pin is not None:  # benchmarks: through the same call a PIN pad makes
+            ctl.sign_in(self.sign_in_pin)
+        ctl.fbind("screen", self._check_ready)
+        ctl.fbind("merchant", self._check_ready)
+        self._check_ready()
+        if self.exit_after_s is not None:  # never ready: stop anyway, a minute later
+            Clock.schedule_once(lambda _dt: self.stop(), self.exit_after_s + START_LIMIT_S)
 
-    def _report_ready(self, _dt: float) -> None:
-        print(f"FLOREYN_READY screen={self.till_root.ctl.screen} "
-              f"seconds={time.perf_counter() - self.started_at:.3f}", flush=True)
+    def _check_ready(self, *_args: Any) -> None:
+        """Ready: the resting screen is up and the engine has answered (its overview arrived)."""
+        ctl = self.till_root.ctl
+        want = "idle" if self.sign_in_pin is not None else "signin"
+        if ctl.screen == want and ctl.merchant is not None and not self._ready:
+            self._ready = True
+            Clock.schedule_once(self._on_ready, 0)  # after the frame that shows it
+
+    def _on_ready(self, _dt: float) -> None:
+        if os.environ.get("FLOREYN_APP_REPORT_READY"):  # the benchmark times cold start to this line
+            print(f"FLOREYN_READY screen={self.till_root.ctl.screen} "
+                  f"seconds={time.perf_counter() - self.started_at:.3f}", flush=True)
+        if self.exit_after_s is not None:
+            Clock.schedule_once(lambda _dt: self.stop(), self.exit_after_s)
 
     def on_stop(self) -> None:
         if self.till_root is not None:

@@ -102,21 +102,25 @@ def build_runtime(config: Any, *, simulate: bool, relay: EventRelay | None = Non
 
 
 def _printer(config: Any, simulate: bool) -> Any:
-    from floreyn.terminal.drivers.virtual import VirtualPrinter
+    """--simulate: the virtual printer whatever terminal.toml says; else the drivers' factory."""
+    out_dir = config.data_dir / "receipts"
+    if simulate:
+        from floreyn.terminal.drivers.virtual import VirtualPrinter
 
-    if simulate or config.drivers.printer.get("kind", "virtual") == "virtual":
-        return VirtualPrinter(columns=config.columns, out_dir=config.data_dir / "receipts")
-    from floreyn.terminal.drivers import factory  # the drivers engineer's; real printers only
+        return VirtualPrinter(columns=config.columns, out_dir=out_dir)
+    from floreyn.terminal.drivers import factory
 
-    return factory.make_printer(config.drivers.printer, columns=config.columns)
+    return factory.make_printer(config.drivers.printer, out_dir=out_dir)
 
 
 def _reader(config: Any, simulate: bool, verify: Callable[[bytes], Any]) -> tuple[Any, Any]:
+    """(reader, present): `present` lays a card on a virtual reader (the demo card picker), else None."""
     from floreyn.terminal.drivers.virtual import VirtualCardReader
 
-    if simulate or config.drivers.reader.get("kind", "virtual") == "virtual":
+    if simulate:
         reader = VirtualCardReader(verify)
-        return reader, reader.present
-    from floreyn.terminal.drivers import factory
+    else:
+        from floreyn.terminal.drivers import factory
 
-    return factory.make_reader(config.drivers.reader, verify), None
+        reader = factory.make_reader(config.drivers.reader, verify)
+    return reader, (reader.present if isinstance(reader, VirtualCardReader) else None)
