@@ -1,10 +1,12 @@
-"""Card tap to verified-card event, through nfcpy's udp radio and an emulated Type 3 tag.
+"""Reading a card once the reader has found it, through nfcpy's udp radio and an emulated Type 3 tag.
 
-Measured: NfcCardReader running; the card is laid on the reader (emulation
-starts) and we time until the CardPresented event arrives (includes waiting
-for the next poll, up to 0.2 s, signature verification and the callback).
-Baseline, same run: nfcpy alone with the card already there: open, sense,
-activate and read the NDEF message, no polling wait and no verification.
+Measured: NfcCardReader's on-connect step, i.e. reading the NDEF message
+through nfcpy, parsing the record, verifying the Ed25519 signature and
+delivering the event. Baseline, same run and same card: nfcpy alone reading
+`tag.ndef.octets` in its on-connect. The gap is what Floreyn adds per tap.
+
+Tap-to-event latency is not reported: on the udp radio it is dominated by
+nfcpy's one-second receive timeout per poll, which real readers do not have.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-TAPS = 15
+TAPS = 20
 
 
 def run() -> list[dict]:
@@ -30,44 +32,52 @@ def run() -> list[dict]:
     issuer = Ed25519PrivateKey.generate()
     member = floreyn_card.issue(issuer)
     issuers = floreyn_card.issuer_map([issuer.public_key()])
-    tag = EmulatedType3Tag(encode_card_message(member.payload()))
+    message = encode_card_message(member.payload())
+    ours: list[float] = []
     arrived = threading.Event()
-    verify = lambda payload: floreyn_card.verify_payload(payload, issuers)  # noqa: E731
-    reader = NfcCardReader(verify, tag.path, targets=("212F",), repeat_guard_s=0.0)
-    reader.start(lambda event: arrived.set(), lambda status: None)
-    taps = []
-    try:
-        for _ in range(TAPS):
-            arrived.clear()
+
+    class TimedReader(NfcCardReader):
+        def _on_connect(self, tag):  # noqa: ANN001, ANN202
             started = time.perf_counter()
-            tag.present()
-            assert arrived.wait(5), "no card event"
-            taps.append((time.perf_counter() - started) * 1000)
-            tag.remove()
-            time.sleep(0.4)  # the reader notices the card left
-        reader.stop()
-        bare = []
-        with tag:
+            result = super()._on_connect(tag)
+            ours.append((time.perf_counter() - started) * 1000)
+            return result
+
+    with EmulatedType3Tag(message) as tag:
+        verify = lambda payload: floreyn_card.verify_payload(payload, issuers)  # noqa: E731
+        reader = TimedReader(verify, tag.path, targets=("212F",), repeat_guard_s=0.0)
+        reader.start(lambda event: arrived.set(), lambda status: None)
+        try:
             for _ in range(TAPS):
-                started = time.perf_counter()
-                clf = nfc.ContactlessFrontend(tag.path)
-                try:
-                    found = clf.connect(rdwr={"targets": ["212F"], "on-connect": lambda t: False, "iterations": 1})
-                    assert found and found.ndef.octets == encode_card_message(member.payload())
-                finally:
-                    clf.close()
-                bare.append((time.perf_counter() - started) * 1000)
-    finally:
-        reader.stop()
-        tag.stop()
+                assert arrived.wait(5), "no card event"
+                arrived.clear()
+                tag.remove()
+                time.sleep(0.4)  # the reader notices the card left
+                tag.present()
+        finally:
+            reader.stop()
+        bare: list[float] = []
+
+        def read_only(found) -> bool:  # noqa: ANN001
+            started = time.perf_counter()
+            assert found.ndef.octets == message
+            bare.append((time.perf_counter() - started) * 1000)
+            return False
+
+        clf = nfc.ContactlessFrontend(tag.path)
+        try:
+            for _ in range(TAPS):
+                clf.connect(rdwr={"targets": ["212F"], "on-connect": read_only, "iterations": 1})
+        finally:
+            clf.close()
     return [
         {
-            "name": "drivers: card tap to verified CardPresented (nfcpy udp, Type 3)",
-            "value": round(statistics.median(taps), 1),
+            "name": "drivers: read + verify a card once found (nfcpy udp, Type 3)",
+            "value": round(statistics.median(ours), 2),
             "unit": "ms",
-            "baseline": round(statistics.median(bare), 1),
-            "baseline_name": "nfcpy alone: open+sense+read NDEF, card already there",
-            "target": "< 500 ms",
+            "baseline": round(statistics.median(bare), 2),
+            "baseline_name": "nfcpy alone reading the NDEF message",
+            "target": "< 50 ms",
         }
     ]
 
