@@ -70,7 +70,7 @@ def summarize(eng: Engine, card: Card, info: CardInfo | None, live: LiveCard | N
     elif cap.own_cents == 0 and cap.own_reason is not None and info is not None:
         note = cap.own_reason.message("nl")
     budgets = info.budgets if info else ()
-    shown = views(budgets, {k: min(v, cap.total_cents) for k, v in state.budget_left.items()})
+    shown = views(budgets, state.budget_left)  # what is left; `spendable` applies the per-payment cap
     summary = MemberSummary(card.card_hex, card.masked, alias, info is not None, False, Money.fl(cap.own_cents),
                             shown, age_s, note, spend_cap_cents=cap.total_cents)
     return CardSession(card, summary, info, None, budgets)

@@ -37,7 +37,9 @@ def test_budget_covering_part_splits_into_budget_and_own_records(till):
 
 
 def test_soonest_expiry_first_then_the_next_budget(till):
-    till.present("fenna")  # Zomerbudget fl 8 (10 days), Gemeente fl 30 (90 days)
+    summary = till.present("fenna")  # Zomerbudget fl 8 (10 days), Gemeente fl 30 (90 days)
+    assert [b.remaining.cents for b in summary.budgets] == [800, 3_000]  # what is left on each
+    assert summary.spendable.cents == 2_500  # what one offline payment may take: the per-tap limit
     result = till.spend(1_200)
     assert [(r.budget_id, r.fl_cents) for r in result.records] == [
         ("B-alliantie-zomer-3", 800), ("B-gemeente-boodschap-3", 400)]
