@@ -21,7 +21,12 @@ import requests
 
 import floreyn
 from floreyn.provisioning.errors import (
-    ServerBadResponse, ServerRefused, ServerTimeout, ServerUnreachable, TokenRejected, invalid,
+    ServerBadResponse,
+    ServerRefused,
+    ServerTimeout,
+    ServerUnreachable,
+    TokenRejected,
+    invalid,
 )
 
 MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024  # the largest JSON answer we read (a full audit page is ~1 MB)
@@ -32,8 +37,15 @@ _CHUNK_BYTES: Final = 64 * 1024
 
 
 class AdminClient:
-    def __init__(self, base_url: str, token: str | None, *, timeout_s: float = 15.0,
-                 session: requests.Session | None = None, retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        timeout_s: float = 15.0,
+        session: requests.Session | None = None,
+        retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S,
+    ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise invalid("--server", f"{base_url!r} is geen http(s)-adres", f"{base_url!r} is not an http(s) URL")
         assert 0 < timeout_s <= 600 and len(retry_delays_s) <= 5
@@ -83,8 +95,9 @@ class AdminClient:
 
     # -- plumbing --------------------------------------------------------------------
 
-    def _json(self, method: str, path: str, body: dict[str, Any] | None, params: dict[str, Any] | None,
-              *, auth: bool = True) -> dict[str, Any]:
+    def _json(
+        self, method: str, path: str, body: dict[str, Any] | None, params: dict[str, Any] | None, *, auth: bool = True
+    ) -> dict[str, Any]:
         resp = self._request(method, path, body, params, auth=auth, stream=True)
         with resp:
             content = self._read(resp)
@@ -98,20 +111,30 @@ class AdminClient:
             raise ServerBadResponse(url=self.base_url, detail=f"{method} {path}: not a JSON object")
         return data
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None, params: dict[str, Any] | None,
-                 *, auth: bool, stream: bool) -> requests.Response:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        params: dict[str, Any] | None,
+        *,
+        auth: bool,
+        stream: bool,
+    ) -> requests.Response:
         headers = {"Accept": "application/json"}
         if auth:
             if not self.token:
-                raise TokenRejected(server_code="no_token", status=0, message_nl="geen token opgegeven.",
-                                    message_en="no token given.")
+                raise TokenRejected(
+                    server_code="no_token", status=0, message_nl="geen token opgegeven.", message_en="no token given."
+                )
             headers["Authorization"] = f"Bearer {self.token}"
         url = self.base_url + path
         for attempt in range(len(self.retry_delays_s) + 1):
             last = attempt == len(self.retry_delays_s)
             try:
-                resp = self.session.request(method, url, json=body, params=params, headers=headers,
-                                            timeout=self.timeout_s, stream=stream)
+                resp = self.session.request(
+                    method, url, json=body, params=params, headers=headers, timeout=self.timeout_s, stream=stream
+                )
             except requests.Timeout:
                 if last:
                     raise ServerTimeout(url=self.base_url, timeout_s=self.timeout_s) from None
@@ -149,15 +172,25 @@ class AdminClient:
         message_en = str(data.get("message", ""))
         message_nl = str(data.get("message_nl", message_en))
         cls = TokenRejected if status in (401, 403) else ServerRefused
-        raise cls(server_code=data["error"], status=status, message_nl=message_nl, message_en=message_en,
-                  server_params=data.get("params") or {})
+        raise cls(
+            server_code=data["error"],
+            status=status,
+            message_nl=message_nl,
+            message_en=message_en,
+            server_params=data.get("params") or {},
+        )
 
 
 def _short(exc: BaseException) -> str:
     """requests' messages nest the whole urllib3 story; the last part says what happened."""
     text = str(exc)
-    for marker in ("Connection refused", "Name or service not known", "No route to host",
-                   "Temporary failure in name resolution", "Connection reset"):
+    for marker in (
+        "Connection refused",
+        "Name or service not known",
+        "No route to host",
+        "Temporary failure in name resolution",
+        "Connection reset",
+    ):
         if marker in text:
             return marker.lower()
     return text[:200]

@@ -38,8 +38,9 @@ class Desk:
     overwrite: bool
 
     def write(self, card: cards.Card, timeout_s: float | None = None) -> Any:
-        return self.writer.write(card, self.verify, overwrite=self.overwrite, password_key=self.ntag_key,
-                                 timeout_s=timeout_s or self.wait_s)
+        return self.writer.write(
+            card, self.verify, overwrite=self.overwrite, password_key=self.ntag_key, timeout_s=timeout_s or self.wait_s
+        )
 
     def write_patiently(self, card: cards.Card, on_problem: Callable[[CardError], None]) -> Any:
         """Batch mode: keep trying until a blank card takes this one or the wait runs out.
@@ -73,7 +74,9 @@ class Desk:
 
 
 def add_device_options(p: Any) -> None:
-    p.add_argument("--reader", metavar="DEVICE", help="NFC reader (default: [reader] in provision.toml or $FLOREYN_READER)")
+    p.add_argument(
+        "--reader", metavar="DEVICE", help="NFC reader (default: [reader] in provision.toml or $FLOREYN_READER)"
+    )
     p.add_argument("--passphrase-file", metavar="PATH", help="passphrase of the card-issuing key")
     p.add_argument("--wait", type=float, default=60.0, metavar="S", help="how long to wait for a card (default 60 s)")
     p.add_argument("--overwrite", action="store_true", help="write over a card that holds other data")
@@ -94,16 +97,25 @@ def open_desk(ctx: Ctx) -> Desk:
     issuer = keystore.load_issuer(s.issuer_path, keystore.passphrase(args.passphrase_file, new=False))
     public_hex = keys.public_raw(issuer).hex()
     if public_hex not in (ctx.api.get("/v1/admin/config").get("issuer_keys") or []):
-        raise local("de server kent de uitgiftesleutel van deze balie niet; tills zouden de pas weigeren. "
-                    "Voer 'floreyn-provision init' uit.",
-                    "the server does not know this desk's card-issuing key; tills would refuse the card. "
-                    "Run 'floreyn-provision init'.")
+        raise local(
+            "de server kent de uitgiftesleutel van deze balie niet; tills zouden de pas weigeren. "
+            "Voer 'floreyn-provision init' uit.",
+            "the server does not know this desk's card-issuing key; tills would refuse the card. "
+            "Run 'floreyn-provision init'.",
+        )
     issuers = cards.issuer_map([issuer.public_key()])
     ntag_key = None if args.no_lock else keystore.load_ntag_key(s.ntag_key_path)
     writer = make_writer(s.reader_config(args.reader))
     printer = make_printer(s.printer) if s.printer and not args.no_print else None
-    return Desk(writer=writer, issuer=issuer, verify=lambda payload: cards.verify_payload(payload, issuers),
-                ntag_key=ntag_key, printer=printer, wait_s=args.wait, overwrite=args.overwrite)
+    return Desk(
+        writer=writer,
+        issuer=issuer,
+        verify=lambda payload: cards.verify_payload(payload, issuers),
+        ntag_key=ntag_key,
+        printer=printer,
+        wait_s=args.wait,
+        overwrite=args.overwrite,
+    )
 
 
 def print_slip(ctx: Ctx, desk: Desk, alias: str, card_id: bytes) -> str:
@@ -114,12 +126,16 @@ def print_slip(ctx: Ctx, desk: Desk, alias: str, card_id: bytes) -> str:
     from floreyn.terminal.receipts import ReceiptContext, welcome_slip
 
     s = ctx.settings
-    doc = welcome_slip(alias, card_id, ReceiptContext(cooperative=s.cooperative, merchant_name=s.desk_name,
-                                                      terminal_id="balie"))
+    doc = welcome_slip(
+        alias, card_id, ReceiptContext(cooperative=s.cooperative, merchant_name=s.desk_name, terminal_id="balie")
+    )
     try:
         desk.printer.print_doc(doc)
     except PrinterError as exc:
-        ctx.out.warn(ctx.out.say(f"welkomstbon niet geprint: {exc.message('nl')}",
-                                 f"welcome slip not printed: {exc.message('en')}"))
+        ctx.out.warn(
+            ctx.out.say(
+                f"welkomstbon niet geprint: {exc.message('nl')}", f"welcome slip not printed: {exc.message('en')}"
+            )
+        )
         return f"failed: {exc.code}"
     return "printed"

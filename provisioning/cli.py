@@ -15,8 +15,16 @@ from pathlib import Path
 from typing import IO, Any, NoReturn, Sequence
 
 from floreyn.errors import FloreynError
-from floreyn.provisioning import cmd_budget, cmd_card, cmd_desk, cmd_init, cmd_member, cmd_merchant, cmd_report
-from floreyn.provisioning import cmd_terminal
+from floreyn.provisioning import (
+    cmd_budget,
+    cmd_card,
+    cmd_desk,
+    cmd_init,
+    cmd_member,
+    cmd_merchant,
+    cmd_report,
+    cmd_terminal,
+)
 from floreyn.provisioning.context import Ctx, make_settings
 from floreyn.provisioning.errors import EXIT_INTERRUPTED, UsageError, exit_code_of, local
 from floreyn.provisioning.journal import Journal
@@ -36,8 +44,13 @@ def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
     d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
     p.add_argument("--server", default=d(None), metavar="URL", help="server URL (or $FLOREYN_SERVER)")
     p.add_argument("--token", default=d(None), help="admin token (or $FLOREYN_TOKEN)")
-    p.add_argument("--home", type=Path, default=d(None), metavar="DIR",
-                   help="the tool's folder (default $FLOREYN_PROVISION_HOME or ~/.config/floreyn-provision)")
+    p.add_argument(
+        "--home",
+        type=Path,
+        default=d(None),
+        metavar="DIR",
+        help="the tool's folder (default $FLOREYN_PROVISION_HOME or ~/.config/floreyn-provision)",
+    )
     p.add_argument("--json", action="store_true", default=d(False), help="print the result as JSON")
     p.add_argument("--lang", choices=("nl", "en"), default=d("nl"), help="language of messages (default nl)")
     p.add_argument("-v", "--verbose", action="store_true", default=d(False), help="log what the devices do")
@@ -51,8 +64,11 @@ def _leaves(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="floreyn-provision", description="Floreyn desk tool: keys, merchants, terminals, members, cards, "
-                                                     "budgets, desk money and reports, through the server's admin API.")
+    p = Parser(
+        prog="floreyn-provision",
+        description="Floreyn desk tool: keys, merchants, terminals, members, cards, "
+        "budgets, desk money and reports, through the server's admin API.",
+    )
     _common(p, suppress=False)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
@@ -66,23 +82,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 def pending(ctx: Ctx) -> int:
     rows = Journal(ctx.settings.pending_dir).pending()
-    ctx.out.result(rows, lambda: table(rows, (Col("actie", "action"), Col("verzoek", "request_id"),
-                                              Col("gegevens", "params", lambda v: str(v)))))
+    ctx.out.result(
+        rows,
+        lambda: table(
+            rows, (Col("actie", "action"), Col("verzoek", "request_id"), Col("gegevens", "params", lambda v: str(v)))
+        ),
+    )
     return 0
 
 
-def main(argv: Sequence[str] | None = None, *, stdout: IO[str] | None = None, stderr: IO[str] | None = None,
-         stdin: IO[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+    stdin: IO[str] | None = None,
+) -> int:
     stdout, stderr, stdin = stdout or sys.stdout, stderr or sys.stderr, stdin or sys.stdin
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
     except UsageError as exc:
-        Output(stdout, stderr, json_mode="--json" in argv, lang="en" if "en" in argv else "nl").error(exc, exc.exit_code)
+        Output(stdout, stderr, json_mode="--json" in argv, lang="en" if "en" in argv else "nl").error(
+            exc, exc.exit_code
+        )
         return exc.exit_code
     out = Output(stdout, stderr, json_mode=args.json, lang=args.lang)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     ctx: Ctx | None = None
     try:
         ctx = Ctx(args=args, settings=make_settings(args), out=out, stdin=stdin)

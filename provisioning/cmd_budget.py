@@ -34,15 +34,26 @@ from floreyn.provisioning.errors import ServerRefused, invalid
 from floreyn.provisioning.output import Col, listed, money_col, table
 
 COLUMNS: Final = {
-    "member_id": ("lidnummer", "lid"), "group_id": ("groep",), "amount": ("bedrag",),
+    "member_id": ("lidnummer", "lid"),
+    "group_id": ("groep",),
+    "amount": ("bedrag",),
     "categories": ("categorieen", "categorieën", "category", "categorie"),
-    "expires_on": ("vervaldatum", "geldig_tot", "expiry", "expires"), "funder_id": ("fonds", "funder"),
-    "label": ("omschrijving", "naam"), "budget_id": ("budget",),
+    "expires_on": ("vervaldatum", "geldig_tot", "expiry", "expires"),
+    "funder_id": ("fonds", "funder"),
+    "label": ("omschrijving", "naam"),
+    "budget_id": ("budget",),
 }
 CHUNK: Final = 1000  # the server's limit per grant
-BUDGET_COLS = (Col("budget", "budget_id"), Col("lid", "member_id"), Col("groep", "group_id"), Col("omschrijving", "label"),
-               Col("categorieën", "categories", listed), Col("tot en met", "expires_on"),
-               money_col("resterend", "remaining_cents"), Col("status", "status"))
+BUDGET_COLS = (
+    Col("budget", "budget_id"),
+    Col("lid", "member_id"),
+    Col("groep", "group_id"),
+    Col("omschrijving", "label"),
+    Col("categorieën", "categories", listed),
+    Col("tot en met", "expires_on"),
+    money_col("resterend", "remaining_cents"),
+    Col("status", "status"),
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -60,15 +71,20 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=list_)
 
 
-def _spec(file: csvin.CsvFile, row: csvin.Row, default_funder: str | None, default_label: str | None,
-          today: str) -> tuple[str, dict[str, Any]]:
+def _spec(
+    file: csvin.CsvFile, row: csvin.Row, default_funder: str | None, default_label: str | None, today: str
+) -> tuple[str, dict[str, Any]]:
     c = row.cells
     member, group = c.get("member_id", ""), c.get("group_id", "")
     if bool(member) == bool(group):
-        raise invalid("member_id/group_id", "geef een lid of een groep (niet allebei)", "give a member or a group (not both)")
+        raise invalid(
+            "member_id/group_id", "geef een lid of een groep (niet allebei)", "give a member or a group (not both)"
+        )
     funder = c.get("funder_id") or default_funder
     if not funder:
-        raise invalid("funder_id", "geen fonds (kolom funder_id of --funder)", "no funder (column funder_id or --funder)")
+        raise invalid(
+            "funder_id", "geen fonds (kolom funder_id of --funder)", "no funder (column funder_id or --funder)"
+        )
     expires = parse.iso_date(c.get("expires_on", ""), "expires_on")
     if expires < today:
         raise invalid("expires_on", f"{expires} is al voorbij", f"{expires} has passed")
@@ -97,8 +113,11 @@ def grant(ctx: Ctx) -> int:
             continue
         funder, spec = got
         if spec["budget_id"] in seen:
-            checked.add(row.line, f"budget {spec['budget_id']} staat ook op regel {seen[spec['budget_id']]}",
-                        f"budget {spec['budget_id']} is also on line {seen[spec['budget_id']]}")
+            checked.add(
+                row.line,
+                f"budget {spec['budget_id']} staat ook op regel {seen[spec['budget_id']]}",
+                f"budget {spec['budget_id']} is also on line {seen[spec['budget_id']]}",
+            )
             continue
         seen[spec["budget_id"]] = row.line
         rows.append((row, funder, spec))
@@ -108,25 +127,52 @@ def grant(ctx: Ctx) -> int:
     chunks = _chunks(rows)
     results: list[dict[str, Any]] = []
     for n, (funder, chunk) in enumerate(chunks):
-        body = {"funder_id": funder, "budgets": [spec for _, _, spec in chunk],
-                "request_id": csvin.row_request_id(file, "grant", None, extra=f"{funder}:{n}")}
+        body = {
+            "funder_id": funder,
+            "budgets": [spec for _, _, spec in chunk],
+            "request_id": csvin.row_request_id(file, "grant", None, extra=f"{funder}:{n}"),
+        }
         try:
             answer = ctx.api.send("POST", "/v1/admin/budgets/grant", body)
         except Exception:
-            ctx.out.progress(ctx.out.say(
-                f"{n} van {len(chunks)} delen verstuurd; voer dezelfde opdracht opnieuw uit om af te maken.",
-                f"{n} of {len(chunks)} parts sent; run the same command again to finish."))
+            ctx.out.progress(
+                ctx.out.say(
+                    f"{n} van {len(chunks)} delen verstuurd; voer dezelfde opdracht opnieuw uit om af te maken.",
+                    f"{n} of {len(chunks)} parts sent; run the same command again to finish.",
+                )
+            )
             raise
         for row, _, spec in chunk:
             results.append({"line": row.line, "funder_id": funder, **spec, "result": answer.get("result", "created")})
-    summary = {"file": str(path), "sha256": file.sha256, "budgets": results,
-               "total_cents": sum(r["amount_cents"] for r in results)}
-    ctx.out.result(summary, lambda: table(results, (
-        Col("regel", "line", right=True), Col("budget", "budget_id"), Col("lid", "member_id"), Col("groep", "group_id"),
-        money_col("bedrag", "amount_cents"), Col("categorieën", "categories", listed), Col("tot en met", "expires_on"),
-        Col("fonds", "funder_id"), Col("resultaat", "result"))) + ctx.out.say(
-        f"totaal {format_money(Money.fl(summary['total_cents']))}\n",
-        f"total {format_money(Money.fl(summary['total_cents']), 'en')}\n"))
+    summary = {
+        "file": str(path),
+        "sha256": file.sha256,
+        "budgets": results,
+        "total_cents": sum(r["amount_cents"] for r in results),
+    }
+    ctx.out.result(
+        summary,
+        lambda: (
+            table(
+                results,
+                (
+                    Col("regel", "line", right=True),
+                    Col("budget", "budget_id"),
+                    Col("lid", "member_id"),
+                    Col("groep", "group_id"),
+                    money_col("bedrag", "amount_cents"),
+                    Col("categorieën", "categories", listed),
+                    Col("tot en met", "expires_on"),
+                    Col("fonds", "funder_id"),
+                    Col("resultaat", "result"),
+                ),
+            )
+            + ctx.out.say(
+                f"totaal {format_money(Money.fl(summary['total_cents']))}\n",
+                f"total {format_money(Money.fl(summary['total_cents']), 'en')}\n",
+            )
+        ),
+    )
     return 0
 
 
@@ -154,37 +200,56 @@ def _check_against_server(ctx: Ctx, checked: csvin.Checked, rows: list[tuple[csv
                 known[path] = False
         return known[path]
 
-    granted = {b["budget_id"]: b for f in {f for _, f, _ in rows} if f in funders
-               for b in ctx.api.get("/v1/admin/budgets", funder_id=f)["budgets"]}
+    granted = {
+        b["budget_id"]: b
+        for f in {f for _, f, _ in rows}
+        if f in funders
+        for b in ctx.api.get("/v1/admin/budgets", funder_id=f)["budgets"]
+    }
     wanted: dict[str, int] = {}
     for row, funder, spec in rows:
         if funder not in funders:
             checked.add(row.line, f"fonds {funder} bestaat niet", f"funder {funder} does not exist")
         prior = granted.get(spec["budget_id"])
         if prior is not None:  # granted by an earlier run of this file: answered "exists", costs nothing now
-            same = all(prior.get(k) == spec.get(k) for k in ("member_id", "group_id", "label", "categories", "expires_on"))
+            same = all(
+                prior.get(k) == spec.get(k) for k in ("member_id", "group_id", "label", "categories", "expires_on")
+            )
             if not same or prior.get("funder_id") != funder:
-                checked.add(row.line, f"budget {spec['budget_id']} bestaat al met andere gegevens",
-                            f"budget {spec['budget_id']} exists with other data")
+                checked.add(
+                    row.line,
+                    f"budget {spec['budget_id']} bestaat al met andere gegevens",
+                    f"budget {spec['budget_id']} exists with other data",
+                )
             continue
         wanted[funder] = wanted.get(funder, 0) + spec["amount_cents"]
-        owner = f"/v1/admin/members/{spec['member_id']}" if "member_id" in spec else f"/v1/admin/groups/{spec['group_id']}"
+        owner = (
+            f"/v1/admin/members/{spec['member_id']}" if "member_id" in spec else f"/v1/admin/groups/{spec['group_id']}"
+        )
         if not exists(owner):
             what = ("lid", "member") if "member_id" in spec else ("groep", "group")
-            checked.add(row.line, f"{what[0]} {spec.get('member_id') or spec.get('group_id')} bestaat niet",
-                        f"{what[1]} {spec.get('member_id') or spec.get('group_id')} does not exist")
+            checked.add(
+                row.line,
+                f"{what[0]} {spec.get('member_id') or spec.get('group_id')} bestaat niet",
+                f"{what[1]} {spec.get('member_id') or spec.get('group_id')} does not exist",
+            )
     for funder, cents in wanted.items():
         held = funders.get(funder)
         if held is not None and held < cents:
             line = next(r.line for r, f, _ in rows if f == funder)
-            checked.add(line, f"fonds {funder} heeft {format_money(Money.fl(held))}, de regels vragen "
-                              f"{format_money(Money.fl(cents))}",
-                        f"funder {funder} holds {format_money(Money.fl(held), 'en')}, the rows need "
-                        f"{format_money(Money.fl(cents), 'en')}")
+            checked.add(
+                line,
+                f"fonds {funder} heeft {format_money(Money.fl(held))}, de regels vragen "
+                f"{format_money(Money.fl(cents))}",
+                f"funder {funder} holds {format_money(Money.fl(held), 'en')}, the rows need "
+                f"{format_money(Money.fl(cents), 'en')}",
+            )
 
 
 def list_(ctx: Ctx) -> int:
     a = ctx.args
-    rows = ctx.api.get("/v1/admin/budgets", member_id=a.member_id, group_id=a.group_id, funder_id=a.funder_id)["budgets"]
+    rows = ctx.api.get("/v1/admin/budgets", member_id=a.member_id, group_id=a.group_id, funder_id=a.funder_id)[
+        "budgets"
+    ]
     ctx.out.result(rows, lambda: table(rows, BUDGET_COLS))
     return 0

@@ -31,8 +31,13 @@ from floreyn.provisioning.journal import command_key
 from floreyn.provisioning.output import Col, fields, listed, money_col, table
 
 MAX_BATCH = 1_000
-CARD_COLS = (Col("lid", "member_id"), Col("alias", "alias"), Col("pas", "card_id"), Col("resultaat", "result"),
-             Col("bon", "slip"))
+CARD_COLS = (
+    Col("lid", "member_id"),
+    Col("alias", "alias"),
+    Col("pas", "card_id"),
+    Col("resultaat", "result"),
+    Col("bon", "slip"),
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -64,7 +69,9 @@ def _member_ids(ctx: Ctx) -> list[str]:
         path = Path(ctx.args.batch)
         file = csvin.read(path, {"member_id": ("lidnummer", "lid", "id")}, required=("member_id",))
         checked = file.checked
-        ids = [checked.check(row, lambda row=row: parse.ident(row.cells["member_id"], "member_id")) for row in file.rows]
+        ids = [
+            checked.check(row, lambda row=row: parse.ident(row.cells["member_id"], "member_id")) for row in file.rows
+        ]
         checked.raise_if_bad()
     else:
         ids = [parse.ident(m, "--member") for m in ctx.args.members]
@@ -85,25 +92,40 @@ def issue(ctx: Ctx) -> int:
             member = ctx.api.get(f"/v1/admin/members/{member_id}")
             pending = ctx.settings.pending_dir / f"{command_key('card.issue', {'member_id': member_id})}.json"
             if batch and not pending.exists() and any(c["status"] == "active" for c in member.get("cards", [])):
-                results.append({"member_id": member_id, "alias": member["alias"], "card_id": "", "result": "skipped",
-                                "slip": ""})
-                ctx.out.progress(ctx.out.say(f"kaart {i} van {len(ids)} - {member['alias']} heeft al een pas, overgeslagen",
-                                             f"card {i} of {len(ids)} - {member['alias']} has a card already, skipped"))
+                results.append(
+                    {"member_id": member_id, "alias": member["alias"], "card_id": "", "result": "skipped", "slip": ""}
+                )
+                ctx.out.progress(
+                    ctx.out.say(
+                        f"kaart {i} van {len(ids)} - {member['alias']} heeft al een pas, overgeslagen",
+                        f"card {i} of {len(ids)} - {member['alias']} has a card already, skipped",
+                    )
+                )
                 continue
-            ctx.out.progress(ctx.out.say(
-                f"kaart {i} van {len(ids)} - leg de {'volgende' if i > 1 else 'eerste'} kaart op de lezer ({member['alias']})",
-                f"card {i} of {len(ids)} - put the {'next' if i > 1 else 'first'} card on the reader ({member['alias']})"))
+            which_nl, which_en = ("volgende", "next") if i > 1 else ("eerste", "first")
+            ctx.out.progress(
+                ctx.out.say(
+                    f"kaart {i} van {len(ids)} - leg de {which_nl} kaart op de lezer ({member['alias']})",
+                    f"card {i} of {len(ids)} - put the {which_en} card on the reader ({member['alias']})",
+                )
+            )
             try:
                 results.append(_issue_one(ctx, desk, member, patient=batch))
                 if batch:
-                    ctx.out.progress(ctx.out.say("klaar - haal de kaart van de lezer", "done - take the card off the reader"))
+                    ctx.out.progress(
+                        ctx.out.say("klaar - haal de kaart van de lezer", "done - take the card off the reader")
+                    )
             except BaseException:
                 if batch:
                     done = sum(r["result"] != "skipped" for r in results)
-                    ctx.out.progress(ctx.out.say(
-                        f"gestopt bij kaart {i} van {len(ids)} ({done} uitgegeven); voer dezelfde opdracht opnieuw "
-                        "uit om verder te gaan", f"stopped at card {i} of {len(ids)} ({done} issued); run the same "
-                        "command again to continue"))
+                    ctx.out.progress(
+                        ctx.out.say(
+                            f"gestopt bij kaart {i} van {len(ids)} ({done} uitgegeven); voer dezelfde opdracht opnieuw "
+                            "uit om verder te gaan",
+                            f"stopped at card {i} of {len(ids)} ({done} issued); run the same "
+                            "command again to continue",
+                        )
+                    )
                 raise
     finally:
         desk.close()
@@ -113,18 +135,30 @@ def issue(ctx: Ctx) -> int:
 
 def _issue_one(ctx: Ctx, desk: cardio.Desk, member: dict[str, Any], *, patient: bool) -> dict[str, Any]:
     if member.get("erased_ms") is not None:
-        raise ServerRefused(server_code="state_refused", status=409, message_nl=f"lid {member['member_id']} is gewist.",
-                            message_en=f"member {member['member_id']} was erased.")
+        raise ServerRefused(
+            server_code="state_refused",
+            status=409,
+            message_nl=f"lid {member['member_id']} is gewist.",
+            message_en=f"member {member['member_id']} was erased.",
+        )
     entry = ctx.journal.begin("card.issue", {"member_id": member["member_id"]})
     ctx.note_resumed(entry)
     card = _card_for(ctx, desk, entry)
     written = _write(ctx, desk, entry, card, patient)
-    answer = ctx.send_pending(entry, "POST", "/v1/admin/cards", {"card_id": card.card_hex,
-                                                                 "member_id": member["member_id"]})
+    answer = ctx.send_pending(
+        entry, "POST", "/v1/admin/cards", {"card_id": card.card_hex, "member_id": member["member_id"]}
+    )
     slip = cardio.print_slip(ctx, desk, member["alias"], card.card_id)
-    return {"member_id": member["member_id"], "alias": member["alias"], "card_id": card.card_hex,
-            "uid": written.get("uid", ""), "locked": written.get("locked", False),
-            "result": answer.get("result", "created"), "claimed_cents": answer.get("claimed_cents", 0), "slip": slip}
+    return {
+        "member_id": member["member_id"],
+        "alias": member["alias"],
+        "card_id": card.card_hex,
+        "uid": written.get("uid", ""),
+        "locked": written.get("locked", False),
+        "result": answer.get("result", "created"),
+        "claimed_cents": answer.get("claimed_cents", 0),
+        "slip": slip,
+    }
 
 
 def _card_for(ctx: Ctx, desk: cardio.Desk, entry: Any) -> cards.Card:
@@ -138,7 +172,11 @@ def _card_for(ctx: Ctx, desk: cardio.Desk, entry: Any) -> cards.Card:
 
 def _write(ctx: Ctx, desk: cardio.Desk, entry: Any, card: cards.Card, patient: bool) -> dict[str, Any]:
     if entry.state.get("written"):  # an earlier run wrote it; only the registration was missing
-        ctx.out.progress(ctx.out.say("deze pas is al beschreven; alleen registreren", "this card is written already; registering only"))
+        ctx.out.progress(
+            ctx.out.say(
+                "deze pas is al beschreven; alleen registreren", "this card is written already; registering only"
+            )
+        )
         return dict(entry.state["written"])
 
     def problem(exc: CardError) -> None:
@@ -147,11 +185,14 @@ def _write(ctx: Ctx, desk: cardio.Desk, entry: Any, card: cards.Card, patient: b
     result = desk.write_patiently(card, problem) if patient else desk.write(card)
     written = {"uid": result.uid.hex(), "locked": result.protected, "product": result.product}
     ctx.journal.update(entry, written=written)
-    ctx.out.progress(ctx.out.say(
-        f"pas {cards.mask_card_id(card.card_id)} beschreven en gecontroleerd"
-        f"{' en vergrendeld' if result.protected else ''}; registreren bij de server",
-        f"card {cards.mask_card_id(card.card_id)} written and verified{' and locked' if result.protected else ''}; "
-        "registering at the server"))
+    ctx.out.progress(
+        ctx.out.say(
+            f"pas {cards.mask_card_id(card.card_id)} beschreven en gecontroleerd"
+            f"{' en vergrendeld' if result.protected else ''}; registreren bij de server",
+            f"card {cards.mask_card_id(card.card_id)} written and verified{' and locked' if result.protected else ''}; "
+            "registering at the server",
+        )
+    )
     return written
 
 
@@ -160,8 +201,12 @@ def _write(ctx: Ctx, desk: cardio.Desk, entry: Any, card: cards.Card, patient: b
 
 def block(ctx: Ctx) -> int:
     card_hex = parse.card_hex(ctx.args.card_id)
-    answer = ctx.write("card.block", "POST", f"/v1/admin/cards/{card_hex}/block",
-                       {"reason": parse.text(ctx.args.reason, "--reason", 200)})
+    answer = ctx.write(
+        "card.block",
+        "POST",
+        f"/v1/admin/cards/{card_hex}/block",
+        {"reason": parse.text(ctx.args.reason, "--reason", 200)},
+    )
     ctx.out.result(answer, lambda: _card_text(answer))
     return 0
 
@@ -172,31 +217,52 @@ def replace(ctx: Ctx) -> int:
     entry_key = {"old_card_id": old_hex}
     pending = (ctx.settings.pending_dir / f"{command_key('card.replace', entry_key)}.json").exists()
     if old["status"] == "replaced" and not pending:
-        raise ServerRefused(server_code="state_refused", status=409,
-                            message_nl=f"pas {old_hex} is al vervangen door {old['replaced_by']}.",
-                            message_en=f"card {old_hex} was already replaced by {old['replaced_by']}.")
+        raise ServerRefused(
+            server_code="state_refused",
+            status=409,
+            message_nl=f"pas {old_hex} is al vervangen door {old['replaced_by']}.",
+            message_en=f"card {old_hex} was already replaced by {old['replaced_by']}.",
+        )
     member = ctx.api.get(f"/v1/admin/members/{old['member_id']}")
     desk = cardio.open_desk(ctx)
     try:
         entry = ctx.journal.begin("card.replace", entry_key)
         ctx.note_resumed(entry)
-        ctx.out.progress(ctx.out.say(f"leg een lege kaart op de lezer voor {member['alias']}",
-                                     f"put a blank card on the reader for {member['alias']}"))
+        ctx.out.progress(
+            ctx.out.say(
+                f"leg een lege kaart op de lezer voor {member['alias']}",
+                f"put a blank card on the reader for {member['alias']}",
+            )
+        )
         card = _card_for(ctx, desk, entry)
         written = _write(ctx, desk, entry, card, patient=False)
         answer = ctx.send_pending(entry, "POST", f"/v1/admin/cards/{old_hex}/replace", {"new_card_id": card.card_hex})
         slip = cardio.print_slip(ctx, desk, member["alias"], card.card_id)
     finally:
         desk.close()
-    data = {**answer, "member_id": member["member_id"], "alias": member["alias"], "new_card_id": card.card_hex,
-            "uid": written.get("uid", ""), "locked": written.get("locked", False), "slip": slip}
+    data = {
+        **answer,
+        "member_id": member["member_id"],
+        "alias": member["alias"],
+        "new_card_id": card.card_hex,
+        "uid": written.get("uid", ""),
+        "locked": written.get("locked", False),
+        "slip": slip,
+    }
     budgets = [f"{b['label']} {money_col('', 'remaining_cents').cell(b).strip()}" for b in answer.get("budgets", [])]
-    ctx.out.result(data, lambda: fields([
-        ("lid", f"{member['alias']} ({member['member_id']})"), ("oude pas", f"{old_hex} (geblokkeerd)"),
-        ("nieuwe pas", f"{card.card_hex} ({'vergrendeld' if data['locked'] else 'niet vergrendeld'})"),
-        ("saldo", money_col("", "balance_cents").cell(answer).strip()), ("budgetten", listed(budgets) or "-"),
-        ("welkomstbon", slip),
-    ]))
+    ctx.out.result(
+        data,
+        lambda: fields(
+            [
+                ("lid", f"{member['alias']} ({member['member_id']})"),
+                ("oude pas", f"{old_hex} (geblokkeerd)"),
+                ("nieuwe pas", f"{card.card_hex} ({'vergrendeld' if data['locked'] else 'niet vergrendeld'})"),
+                ("saldo", money_col("", "balance_cents").cell(answer).strip()),
+                ("budgetten", listed(budgets) or "-"),
+                ("welkomstbon", slip),
+            ]
+        ),
+    )
     return 0
 
 
@@ -207,5 +273,12 @@ def show(ctx: Ctx) -> int:
 
 
 def _card_text(c: dict[str, Any]) -> str:
-    return fields([("pas", c["card_id"]), ("lid", c["member_id"]), ("status", c["status"]),
-                   ("reden", c.get("blocked_reason") or "-"), ("vervangen door", c.get("replaced_by") or "-")])
+    return fields(
+        [
+            ("pas", c["card_id"]),
+            ("lid", c["member_id"]),
+            ("status", c["status"]),
+            ("reden", c.get("blocked_reason") or "-"),
+            ("vervangen door", c.get("replaced_by") or "-"),
+        ]
+    )

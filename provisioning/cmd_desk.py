@@ -42,7 +42,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--amount", required=True, help="euros handed in")
     p.set_defaults(run=remit)
 
-    c = sub.add_parser("campaign", help="joint campaigns (save multipliers)").add_subparsers(dest="action", required=True)
+    c = sub.add_parser("campaign", help="joint campaigns (save multipliers)").add_subparsers(
+        dest="action", required=True
+    )
     p = c.add_parser("add", help="start a campaign")
     p.add_argument("--id", required=True, dest="campaign_id")
     p.add_argument("--name", required=True)
@@ -66,43 +68,72 @@ def topup(ctx: Ctx) -> int:
     else:
         body["funder_id"] = parse.ident(a.funder_id, "--funder")
     answer = ctx.write("desk.topup", "POST", "/v1/admin/desk/topup", body)
-    ctx.out.result(answer, lambda: fields([
-        ("rekening", answer["account"]), ("betaald", eur_text(answer["eur_cents"])),
-        ("opgewaardeerd", fl_text(answer["fl_cents"])), ("nieuw saldo", fl_text(answer["balance_cents"])),
-        ("transactie", f"{answer['tx_id']} ({answer.get('result')})"),
-    ]))
+    ctx.out.result(
+        answer,
+        lambda: fields(
+            [
+                ("rekening", answer["account"]),
+                ("betaald", eur_text(answer["eur_cents"])),
+                ("opgewaardeerd", fl_text(answer["fl_cents"])),
+                ("nieuw saldo", fl_text(answer["balance_cents"])),
+                ("transactie", f"{answer['tx_id']} ({answer.get('result')})"),
+            ]
+        ),
+    )
     return 0
 
 
 def cashout(ctx: Ctx) -> int:
     a = ctx.args
-    body = {"merchant_id": parse.ident(a.merchant_id, "--merchant"),
-            "fl_cents": parse.money(a.amount, "--amount", Currency.FL).cents}
+    body = {
+        "merchant_id": parse.ident(a.merchant_id, "--merchant"),
+        "fl_cents": parse.money(a.amount, "--amount", Currency.FL).cents,
+    }
     answer = ctx.write("desk.cashout", "POST", "/v1/admin/desk/cashout", body)
-    ctx.out.result(answer, lambda: fields([
-        ("winkel", answer["merchant_id"]), ("ingeleverd", fl_text(answer["fl_cents"])),
-        ("uitbetaald", eur_text(answer["eur_paid_cents"])), ("nieuw saldo", fl_text(answer["balance_cents"])),
-        ("transactie", f"{answer['tx_id']} ({answer.get('result')})"),
-    ]))
+    ctx.out.result(
+        answer,
+        lambda: fields(
+            [
+                ("winkel", answer["merchant_id"]),
+                ("ingeleverd", fl_text(answer["fl_cents"])),
+                ("uitbetaald", eur_text(answer["eur_paid_cents"])),
+                ("nieuw saldo", fl_text(answer["balance_cents"])),
+                ("transactie", f"{answer['tx_id']} ({answer.get('result')})"),
+            ]
+        ),
+    )
     return 0
 
 
 def remit(ctx: Ctx) -> int:
     a = ctx.args
-    body = {"merchant_id": parse.ident(a.merchant_id, "--merchant"),
-            "eur_cents": parse.money(a.amount, "--amount", Currency.EUR).cents}
+    body = {
+        "merchant_id": parse.ident(a.merchant_id, "--merchant"),
+        "eur_cents": parse.money(a.amount, "--amount", Currency.EUR).cents,
+    }
     answer = ctx.write("desk.remit", "POST", "/v1/admin/desk/remit", body)
-    ctx.out.result(answer, lambda: fields([
-        ("winkel", answer["merchant_id"]), ("afgedragen", eur_text(answer["eur_cents"])),
-        ("nog te ontvangen", eur_text(answer["eur_owed_cents"])),
-        ("transactie", f"{answer['tx_id']} ({answer.get('result')})"),
-    ]))
+    ctx.out.result(
+        answer,
+        lambda: fields(
+            [
+                ("winkel", answer["merchant_id"]),
+                ("afgedragen", eur_text(answer["eur_cents"])),
+                ("nog te ontvangen", eur_text(answer["eur_owed_cents"])),
+                ("transactie", f"{answer['tx_id']} ({answer.get('result')})"),
+            ]
+        ),
+    )
     return 0
 
 
-CAMPAIGN_COLS = (Col("id", "campaign_id"), Col("naam", "name"), Col("factor", "multiplier_bp", factor),
-                 Col("van", "starts_on"), Col("tot en met", "ends_on"),
-                 Col("winkels", "merchant_ids", lambda v: listed(v) or "alle"))
+CAMPAIGN_COLS = (
+    Col("id", "campaign_id"),
+    Col("naam", "name"),
+    Col("factor", "multiplier_bp", factor),
+    Col("van", "starts_on"),
+    Col("tot en met", "ends_on"),
+    Col("winkels", "merchant_ids", lambda v: listed(v) or "alle"),
+)
 
 
 def campaign_add(ctx: Ctx) -> int:
@@ -110,9 +141,14 @@ def campaign_add(ctx: Ctx) -> int:
     starts, ends = parse.iso_date(a.starts_on, "--from"), parse.iso_date(a.ends_on, "--to")
     if ends < starts:
         raise invalid("--to", f"{ends} ligt voor {starts}", f"{ends} is before {starts}")
-    body = {"campaign_id": parse.ident(a.campaign_id, "--id"), "name": parse.text(a.name, "--name", 80),
-            "multiplier_bp": parse.multiplier_bp(a.multiplier, "--multiplier"), "starts_on": starts, "ends_on": ends,
-            "merchant_ids": sorted({parse.ident(m, "--merchant") for m in a.merchants})}
+    body = {
+        "campaign_id": parse.ident(a.campaign_id, "--id"),
+        "name": parse.text(a.name, "--name", 80),
+        "multiplier_bp": parse.multiplier_bp(a.multiplier, "--multiplier"),
+        "starts_on": starts,
+        "ends_on": ends,
+        "merchant_ids": sorted({parse.ident(m, "--merchant") for m in a.merchants}),
+    }
     answer = ctx.write("campaign.create", "POST", "/v1/admin/campaigns", body)
     ctx.out.result(answer, lambda: table([answer], (*CAMPAIGN_COLS, Col("resultaat", "result"))))
     return 0
@@ -127,8 +163,8 @@ def campaign_list(ctx: Ctx) -> int:
 def campaign_end(ctx: Ctx) -> int:
     a = ctx.args
     campaign_id = parse.ident(a.campaign_id, "campaign")
-    answer = ctx.write("campaign.end", "POST", f"/v1/admin/campaigns/{campaign_id}/end",
-                       {"ends_on": parse.iso_date(a.ends_on, "--on")})
+    answer = ctx.write(
+        "campaign.end", "POST", f"/v1/admin/campaigns/{campaign_id}/end", {"ends_on": parse.iso_date(a.ends_on, "--on")}
+    )
     ctx.out.result(answer, lambda: table([answer], CAMPAIGN_COLS))
     return 0
-

@@ -31,17 +31,26 @@ from floreyn.provisioning.output import fields
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("init", help="create the card-issuing key and the desk's admin token (first run)")
-    p.add_argument("--bootstrap-token-file", metavar="PATH",
-                   help="the server's admin_token file (made by floreyn-server on its first start)")
+    p.add_argument(
+        "--bootstrap-token-file",
+        metavar="PATH",
+        help="the server's admin_token file (made by floreyn-server on its first start)",
+    )
     p.add_argument("--token-name", default="beheer", help="name of the desk's new admin token (default: beheer)")
-    p.add_argument("--no-passphrase", action="store_true",
-                   help="keep the issuing key unencrypted (mode 0600) instead of under a passphrase")
+    p.add_argument(
+        "--no-passphrase",
+        action="store_true",
+        help="keep the issuing key unencrypted (mode 0600) instead of under a passphrase",
+    )
     p.add_argument("--passphrase-file", metavar="PATH", help="read the key's passphrase from this file")
     p.add_argument("--cooperative", help="the cooperative's name, printed on welcome slips")
     p.add_argument("--desk-name", help="second line of the welcome slip (default: Ledenbalie)")
     p.add_argument("--reader", metavar="DEVICE", help="the desk's NFC reader: usb, tty:USB0:pn532, ...")
-    p.add_argument("--printer", metavar="SPEC", help="slip printer: network:HOST[:PORT], serial:DEVICE, usb:VID:PID, "
-                                                   "file:PATH, virtual, or 'none'")
+    p.add_argument(
+        "--printer",
+        metavar="SPEC",
+        help="slip printer: network:HOST[:PORT], serial:DEVICE, usb:VID:PID, file:PATH, virtual, or 'none'",
+    )
     p.add_argument("--revoke-bootstrap", action="store_true", help="revoke the server's bootstrap token afterwards")
     p.set_defaults(run=run)
 
@@ -54,10 +63,12 @@ def run(ctx: Ctx) -> int:
     _, ntag_created = keystore.load_or_create_ntag_key(s.ntag_key_path)
     server_key = ctx.anonymous_api().health()["server_key"]
     if s.server_key and s.server_key != server_key:
-        raise local(f"de server {s.server} heeft een andere sleutel dan bij de eerste init ({s.server_key[:16]}...); "
-                    "is dit de goede server?",
-                    f"the server {s.server} has another key than at the first init ({s.server_key[:16]}...); "
-                    "is this the right server?")
+        raise local(
+            f"de server {s.server} heeft een andere sleutel dan bij de eerste init ({s.server_key[:16]}...); "
+            "is dit de goede server?",
+            f"the server {s.server} has another key than at the first init ({s.server_key[:16]}...); "
+            "is this the right server?",
+        )
     base: dict[str, Any] = {"server": s.server, "server_key": server_key, "issuer_key_encrypted": encrypted}
     for key in ("cooperative", "desk_name"):
         if getattr(args, key):
@@ -82,22 +93,40 @@ def run(ctx: Ctx) -> int:
     if args.revoke_bootstrap and args.token_name != "bootstrap":
         revoked = bool(ctx.write("token.revoke", "POST", "/v1/admin/tokens/bootstrap/revoke", {}).get("revoked"))
     data = {
-        "home": str(s.home), "config": str(s.config_path), "server": s.server, "server_key": server_key,
-        "issuer_key": public_hex, "issuer_key_id": keys.key_id(issuer).hex(),
-        "issuer_key_fingerprint": cards.fingerprint(issuer.public_key()), "issuer_key_file": str(s.issuer_path),
-        "issuer_key_encrypted": encrypted, "issuer_key_status": issuer_status,
-        "ntag_key_status": "created" if ntag_created else "exists", "token_name": args.token_name,
-        "token_status": token_status, "issuer_key_at_server": at_server, "bootstrap_revoked": revoked,
+        "home": str(s.home),
+        "config": str(s.config_path),
+        "server": s.server,
+        "server_key": server_key,
+        "issuer_key": public_hex,
+        "issuer_key_id": keys.key_id(issuer).hex(),
+        "issuer_key_fingerprint": cards.fingerprint(issuer.public_key()),
+        "issuer_key_file": str(s.issuer_path),
+        "issuer_key_encrypted": encrypted,
+        "issuer_key_status": issuer_status,
+        "ntag_key_status": "created" if ntag_created else "exists",
+        "token_name": args.token_name,
+        "token_status": token_status,
+        "issuer_key_at_server": at_server,
+        "bootstrap_revoked": revoked,
     }
-    ctx.out.result(data, lambda: fields([
-        ("map", data["home"]), ("server", f"{s.server} (sleutel {server_key[:16]}...)"),
-        ("uitgiftesleutel", f"{data['issuer_key_fingerprint']} id {data['issuer_key_id']} "
-                            f"({'versleuteld' if encrypted else 'onversleuteld, 0600'}; {issuer_status})"),
-        ("NTAG-sleutel", data["ntag_key_status"]),
-        ("beheertoken", f"{args.token_name} ({token_status}), bewaard in {s.config_path}"),
-        ("sleutel op server", "toegevoegd" if at_server == "added" else "al aanwezig"),
-        ("bootstrap-token", "ingetrokken" if revoked else "niet gewijzigd"),
-    ]))
+    ctx.out.result(
+        data,
+        lambda: fields(
+            [
+                ("map", data["home"]),
+                ("server", f"{s.server} (sleutel {server_key[:16]}...)"),
+                (
+                    "uitgiftesleutel",
+                    f"{data['issuer_key_fingerprint']} id {data['issuer_key_id']} "
+                    f"({'versleuteld' if encrypted else 'onversleuteld, 0600'}; {issuer_status})",
+                ),
+                ("NTAG-sleutel", data["ntag_key_status"]),
+                ("beheertoken", f"{args.token_name} ({token_status}), bewaard in {s.config_path}"),
+                ("sleutel op server", "toegevoegd" if at_server == "added" else "al aanwezig"),
+                ("bootstrap-token", "ingetrokken" if revoked else "niet gewijzigd"),
+            ]
+        ),
+    )
     return 0
 
 
@@ -111,10 +140,12 @@ def _issuer_key(args: argparse.Namespace, s: settings.Settings) -> tuple[Any, st
         return keystore.create_issuer(path, None), "created", False
     secret = keystore.passphrase(args.passphrase_file, new=True)
     if secret is None:
-        raise local("geef een wachtwoord voor de uitgiftesleutel (--passphrase-file, FLOREYN_KEY_PASSPHRASE of "
-                    "interactief), of kies --no-passphrase",
-                    "give a passphrase for the issuing key (--passphrase-file, FLOREYN_KEY_PASSPHRASE or at the "
-                    "prompt), or choose --no-passphrase")
+        raise local(
+            "geef een wachtwoord voor de uitgiftesleutel (--passphrase-file, FLOREYN_KEY_PASSPHRASE of "
+            "interactief), of kies --no-passphrase",
+            "give a passphrase for the issuing key (--passphrase-file, FLOREYN_KEY_PASSPHRASE or at the "
+            "prompt), or choose --no-passphrase",
+        )
     return keystore.create_issuer(path, secret), "created", True
 
 
@@ -137,10 +168,12 @@ def _desk_token(ctx: Ctx, args: argparse.Namespace) -> tuple[str, str]:
     token = answer.get("token")
     if not isinstance(token, str) or not token:  # the answer to the first attempt was lost; it is shown only once
         ctx.write("token.revoke", "POST", f"/v1/admin/tokens/{args.token_name}/revoke", {})
-        raise local(f"het token {args.token_name} is gemaakt maar het antwoord ging verloren; het is ingetrokken. "
-                    "Voer init opnieuw uit met een andere --token-name.",
-                    f"token {args.token_name} was created but its answer was lost; it has been revoked. "
-                    "Run init again with another --token-name.")
+        raise local(
+            f"het token {args.token_name} is gemaakt maar het antwoord ging verloren; het is ingetrokken. "
+            "Voer init opnieuw uit met een andere --token-name.",
+            f"token {args.token_name} was created but its answer was lost; it has been revoked. "
+            "Run init again with another --token-name.",
+        )
     return token, "created"
 
 

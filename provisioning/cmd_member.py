@@ -31,16 +31,22 @@ from floreyn.provisioning.output import Col, fields, listed, money_col, table
 from floreyn.provisioning.tomlw import write_private
 
 PERSONAL: Final = (("alias", 80), ("name", 200), ("email", 200), ("phone", 50), ("address", 300))
-COLUMNS: Final = {"member_id": ("lidnummer", "lid", "id"), "alias": ("roepnaam", "weergavenaam"),
-                  "name": ("naam",), "email": ("e_mail", "mail"), "phone": ("telefoon", "tel"),
-                  "address": ("adres",)}
+COLUMNS: Final = {
+    "member_id": ("lidnummer", "lid", "id"),
+    "alias": ("roepnaam", "weergavenaam"),
+    "name": ("naam",),
+    "email": ("e_mail", "mail"),
+    "phone": ("telefoon", "tel"),
+    "address": ("adres",),
+}
 PROGRESS_EVERY: Final = 100
 MAX_LIST: Final = 100_000
 
 
 def add_parser(sub: Any) -> None:
     m = sub.add_parser("member", help="members (contact details stay on the server)").add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     p = m.add_parser("add", help="register one member")
     p.add_argument("--id", dest="member_id", help="opaque member id (default: the server makes one); never a name")
     for name, _ in PERSONAL:
@@ -57,7 +63,8 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=show)
 
     g = sub.add_parser("group", help="groups of members that can hold budgets").add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     p = g.add_parser("add", help="create a group or add members to it")
     p.add_argument("--id", required=True, dest="group_id")
     p.add_argument("--name", required=True)
@@ -72,7 +79,9 @@ def _personal(values: dict[str, str | None], where: str) -> dict[str, Any]:
         if raw is not None:
             out[name] = parse.text(raw, f"{where}{name}", max_len, required=False)
     if out.get("email") and "@" not in out["email"]:
-        raise invalid(f"{where}email", f"{out['email']!r} is geen e-mailadres", f"{out['email']!r} is not an e-mail address")
+        raise invalid(
+            f"{where}email", f"{out['email']!r} is geen e-mailadres", f"{out['email']!r} is not an e-mail address"
+        )
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -103,7 +112,11 @@ def import_(ctx: Ctx) -> int:
             continue
         mid = body.get("member_id")
         if mid in seen:
-            checked.add(row.line, f"lidnummer {mid} staat ook op regel {seen[mid]}", f"member id {mid} is also on line {seen[mid]}")
+            checked.add(
+                row.line,
+                f"lidnummer {mid} staat ook op regel {seen[mid]}",
+                f"member id {mid} is also on line {seen[mid]}",
+            )
             continue
         if mid:
             seen[mid] = row.line
@@ -114,24 +127,47 @@ def import_(ctx: Ctx) -> int:
     results = []
     for i, (row, body) in enumerate(bodies, 1):
         try:
-            answer = ctx.api.send("POST", "/v1/admin/members", {**body, "request_id": csvin.row_request_id(file, "member", row)})
+            answer = ctx.api.send(
+                "POST", "/v1/admin/members", {**body, "request_id": csvin.row_request_id(file, "member", row)}
+            )
         except Exception:
-            ctx.out.progress(ctx.out.say(
-                f"{i - 1} van {len(bodies)} regels verstuurd; voer dezelfde opdracht opnieuw uit om af te maken.",
-                f"{i - 1} of {len(bodies)} rows sent; run the same command again to finish."))
+            ctx.out.progress(
+                ctx.out.say(
+                    f"{i - 1} van {len(bodies)} regels verstuurd; voer dezelfde opdracht opnieuw uit om af te maken.",
+                    f"{i - 1} of {len(bodies)} rows sent; run the same command again to finish.",
+                )
+            )
             raise
-        results.append({"line": row.line, "member_id": answer["member_id"],
-                        "alias": answer.get("alias", body.get("alias", "")), "result": answer.get("result", "created")})
+        results.append(
+            {
+                "line": row.line,
+                "member_id": answer["member_id"],
+                "alias": answer.get("alias", body.get("alias", "")),
+                "result": answer.get("result", "created"),
+            }
+        )
         if i % PROGRESS_EVERY == 0:
             ctx.out.progress(f"{i}/{len(bodies)}")
     if ctx.args.out:
         _write_mapping(Path(ctx.args.out), results)
-    summary = {"file": str(path), "sha256": file.sha256, "rows": len(results),
-               "created": sum(r["result"] == "created" for r in results),
-               "exists": sum(r["result"] == "exists" for r in results), "members": results}
-    ctx.out.result(summary, lambda: table(results, (Col("regel", "line", right=True), *MEMBER_COLS)) + ctx.out.say(
-        f"{summary['created']} nieuw, {summary['exists']} bestonden al\n",
-        f"{summary['created']} created, {summary['exists']} existed\n"))
+    summary = {
+        "file": str(path),
+        "sha256": file.sha256,
+        "rows": len(results),
+        "created": sum(r["result"] == "created" for r in results),
+        "exists": sum(r["result"] == "exists" for r in results),
+        "members": results,
+    }
+    ctx.out.result(
+        summary,
+        lambda: (
+            table(results, (Col("regel", "line", right=True), *MEMBER_COLS))
+            + ctx.out.say(
+                f"{summary['created']} nieuw, {summary['exists']} bestonden al\n",
+                f"{summary['created']} created, {summary['exists']} existed\n",
+            )
+        ),
+    )
     return 0
 
 
@@ -182,28 +218,53 @@ def list_(ctx: Ctx) -> int:
         if len(page) < 1000:
             break
         after = page[-1]["member_id"]
-    ctx.out.result(rows, lambda: table(rows, (Col("id", "member_id"), Col("alias", "alias"),
-                                              Col("gewist", "erased", lambda v: "ja" if v else ""))))
+    ctx.out.result(
+        rows,
+        lambda: table(
+            rows, (Col("id", "member_id"), Col("alias", "alias"), Col("gewist", "erased", lambda v: "ja" if v else ""))
+        ),
+    )
     return 0
 
 
 def show(ctx: Ctx) -> int:
     m = ctx.api.get(f"/v1/admin/members/{parse.ident(ctx.args.member_id, 'member')}")
     cards = [f"{c['card_id']} ({c['status']})" for c in m.get("cards", [])]
-    ctx.out.result(m, lambda: fields([
-        ("id", m["member_id"]), ("alias", m["alias"]), ("naam", m.get("name") or "-"),
-        ("e-mail", m.get("email") or "-"), ("telefoon", m.get("phone") or "-"), ("adres", m.get("address") or "-"),
-        ("saldo", money_col("", "balance_cents").cell(m)), ("groepen", listed(m.get("groups")) or "-"),
-        ("passen", "; ".join(cards) or "-"),
-    ]))
+    ctx.out.result(
+        m,
+        lambda: fields(
+            [
+                ("id", m["member_id"]),
+                ("alias", m["alias"]),
+                ("naam", m.get("name") or "-"),
+                ("e-mail", m.get("email") or "-"),
+                ("telefoon", m.get("phone") or "-"),
+                ("adres", m.get("address") or "-"),
+                ("saldo", money_col("", "balance_cents").cell(m)),
+                ("groepen", listed(m.get("groups")) or "-"),
+                ("passen", "; ".join(cards) or "-"),
+            ]
+        ),
+    )
     return 0
 
 
 def group_add(ctx: Ctx) -> int:
     args = ctx.args
-    body = {"group_id": parse.ident(args.group_id, "--id"), "name": parse.text(args.name, "--name", 200),
-            "member_ids": sorted({parse.ident(m, "--member") for m in args.members})}
+    body = {
+        "group_id": parse.ident(args.group_id, "--id"),
+        "name": parse.text(args.name, "--name", 200),
+        "member_ids": sorted({parse.ident(m, "--member") for m in args.members}),
+    }
     answer = ctx.write("group.create", "POST", "/v1/admin/groups", body)
-    ctx.out.result(answer, lambda: fields([("groep", answer["group_id"]), ("nieuw", listed(answer["added"]) or "-"),
-                                           ("leden", listed(answer["members"]) or "-")]))
+    ctx.out.result(
+        answer,
+        lambda: fields(
+            [
+                ("groep", answer["group_id"]),
+                ("nieuw", listed(answer["added"]) or "-"),
+                ("leden", listed(answer["members"]) or "-"),
+            ]
+        ),
+    )
     return 0

@@ -19,9 +19,14 @@ from floreyn.provisioning.context import Ctx
 from floreyn.provisioning.errors import invalid
 from floreyn.provisioning.output import Col, fields, listed, money_col, pct, table, yes
 
-MERCHANT_COLS = (Col("id", "merchant_id"), Col("naam", "name"), Col("categorie", "category"),
-                 Col("spaar", "save_rate_bp", pct, right=True), Col("opwaarderen", "topup_allowed", yes),
-                 Col("resultaat", "result"))
+MERCHANT_COLS = (
+    Col("id", "merchant_id"),
+    Col("naam", "name"),
+    Col("categorie", "category"),
+    Col("spaar", "save_rate_bp", pct, right=True),
+    Col("opwaarderen", "topup_allowed", yes),
+    Col("resultaat", "result"),
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -42,7 +47,8 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=show)
 
     f = sub.add_parser("funder", help="funders of budgets (corporations, municipality)").add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     p = f.add_parser("add", help="register a funder")
     p.add_argument("--id", required=True, dest="funder_id")
     p.add_argument("--name", required=True)
@@ -54,8 +60,9 @@ def _merchant_options(p: argparse.ArgumentParser, *, required: bool) -> None:
     p.add_argument("--category", required=required, help=f"one of {', '.join(parse.KNOWN_CATEGORIES)}")
     p.add_argument("--save-rate", help="percentage of the euro purchase saved in fl, e.g. 5 or 2,5 (default 0)")
     topup = p.add_mutually_exclusive_group()
-    topup.add_argument("--topup", dest="topup", action="store_true", default=None,
-                       help="members may top up at this merchant's till")
+    topup.add_argument(
+        "--topup", dest="topup", action="store_true", default=None, help="members may top up at this merchant's till"
+    )
     topup.add_argument("--no-topup", dest="topup", action="store_false")
 
 
@@ -85,8 +92,11 @@ def update(ctx: Ctx) -> int:
     merchant_id = parse.ident(ctx.args.merchant_id, "merchant")
     values = _values(ctx.args)
     if not values:
-        raise invalid("merchant update", "niets te wijzigen: geef --name, --category, --save-rate of --(no-)topup",
-                      "nothing to change: give --name, --category, --save-rate or --(no-)topup")
+        raise invalid(
+            "merchant update",
+            "niets te wijzigen: geef --name, --category, --save-rate of --(no-)topup",
+            "nothing to change: give --name, --category, --save-rate or --(no-)topup",
+        )
     answer = ctx.write("merchant.update", "PATCH", f"/v1/admin/merchants/{merchant_id}", values)
     ctx.out.result(answer, lambda: table([answer], MERCHANT_COLS[:-1]))
     return 0
@@ -100,25 +110,36 @@ def list_(ctx: Ctx) -> int:
 
 def show(ctx: Ctx) -> int:
     m = ctx.api.get(f"/v1/admin/merchants/{parse.ident(ctx.args.merchant_id, 'merchant')}")
-    ctx.out.result(m, lambda: fields([
-        ("id", m["merchant_id"]), ("naam", m["name"]), ("categorie", m["category"]),
-        ("spaarpercentage", pct(m["save_rate_bp"])), ("opwaarderen", yes(m["topup_allowed"])),
-        ("saldo", money_col("", "balance_cents").cell(m)), ("te ontvangen euro", money_col("", "eur_owed_cents", "eur").cell(m)),
-        ("terminals", listed(m.get("terminals")) or "-"),
-    ]))
+    ctx.out.result(
+        m,
+        lambda: fields(
+            [
+                ("id", m["merchant_id"]),
+                ("naam", m["name"]),
+                ("categorie", m["category"]),
+                ("spaarpercentage", pct(m["save_rate_bp"])),
+                ("opwaarderen", yes(m["topup_allowed"])),
+                ("saldo", money_col("", "balance_cents").cell(m)),
+                ("te ontvangen euro", money_col("", "eur_owed_cents", "eur").cell(m)),
+                ("terminals", listed(m.get("terminals")) or "-"),
+            ]
+        ),
+    )
     return 0
 
 
 def funder_add(ctx: Ctx) -> int:
     body = {"funder_id": parse.ident(ctx.args.funder_id, "--id"), "name": parse.text(ctx.args.name, "--name", 200)}
     answer = ctx.write("funder.create", "POST", "/v1/admin/funders", body)
-    ctx.out.result(answer, lambda: table([answer], (Col("id", "funder_id"), Col("naam", "name"),
-                                                     Col("resultaat", "result"))))
+    ctx.out.result(
+        answer, lambda: table([answer], (Col("id", "funder_id"), Col("naam", "name"), Col("resultaat", "result")))
+    )
     return 0
 
 
 def funder_list(ctx: Ctx) -> int:
     rows = ctx.api.get("/v1/admin/funders")["funders"]
-    ctx.out.result(rows, lambda: table(rows, (Col("id", "funder_id"), Col("naam", "name"),
-                                              money_col("saldo", "balance_cents"))))
+    ctx.out.result(
+        rows, lambda: table(rows, (Col("id", "funder_id"), Col("naam", "name"), money_col("saldo", "balance_cents")))
+    )
     return 0

@@ -24,13 +24,16 @@ from floreyn.provisioning.output import Col, eur, fields, fl, money_col, table
 
 def add_parser(sub: Any) -> None:
     r = sub.add_parser("report", help="reports for the treasurer and the merchants").add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     p = r.add_parser("settlement", help="a merchant's settlement statement for a period")
     p.add_argument("--merchant", required=True, dest="merchant_id")
     _period(p)
     p.set_defaults(run=settlement)
     r.add_parser("circulation", help="Floreyn in circulation against the euro reserve").set_defaults(run=circulation)
-    r.add_parser("overspend", help="cards flagged for offline overspend, accounts below zero").set_defaults(run=overspend)
+    r.add_parser("overspend", help="cards flagged for offline overspend, accounts below zero").set_defaults(
+        run=overspend
+    )
 
     e = sub.add_parser("export", help="exports for the bookkeeping").add_subparsers(dest="action", required=True)
     p = e.add_parser("csv", help="every posting in a period as CSV")
@@ -53,41 +56,91 @@ def _dates(ctx: Ctx) -> tuple[str, str]:
 
 def settlement(ctx: Ctx) -> int:
     start, end = _dates(ctx)
-    r = ctx.api.get("/v1/admin/reports/settlement", merchant_id=parse.ident(ctx.args.merchant_id, "--merchant"),
-                    **{"from": start, "to": end})
+    r = ctx.api.get(
+        "/v1/admin/reports/settlement",
+        merchant_id=parse.ident(ctx.args.merchant_id, "--merchant"),
+        **{"from": start, "to": end},
+    )
     f, e, net = r["fl"], r["eur"], r["settlement"]["net_eur_cents"]
-    ctx.out.result(r, lambda: fields([
-        ("winkel", r["merchant_id"]), ("periode", f"{r['from']} t/m {r['to']}"),
-        ("fl begin", fl(f["opening_cents"])), ("fl ontvangen", fl(f["received_cents"])),
-        ("fl terugbetaald", fl(f["refunded_cents"])), ("fl spaarkosten", fl(f["save_cost_cents"])),
-        ("fl storno", fl(f["voids_cents"])), ("fl correcties", fl(f["corrections_cents"])),
-        ("fl ingewisseld", fl(f["cashed_out_cents"])), ("fl eind", fl(f["closing_cents"])),
-        ("€ begin te ontvangen", eur(e["opening_owed_cents"])), ("€ opwaarderingen", eur(e["topups_taken_cents"])),
-        ("€ afgedragen", eur(e["remitted_cents"])), ("€ uitbetaald", eur(e["cashout_paid_cents"])),
-        ("€ eind te ontvangen", eur(e["closing_owed_cents"])),
-        ("saldo", (f"coöperatie betaalt {eur(net)}" if net > 0 else f"winkel betaalt {eur(-net)}" if net < 0
-                   else "niets te verrekenen")),
-    ]))
+    ctx.out.result(
+        r,
+        lambda: fields(
+            [
+                ("winkel", r["merchant_id"]),
+                ("periode", f"{r['from']} t/m {r['to']}"),
+                ("fl begin", fl(f["opening_cents"])),
+                ("fl ontvangen", fl(f["received_cents"])),
+                ("fl terugbetaald", fl(f["refunded_cents"])),
+                ("fl spaarkosten", fl(f["save_cost_cents"])),
+                ("fl storno", fl(f["voids_cents"])),
+                ("fl correcties", fl(f["corrections_cents"])),
+                ("fl ingewisseld", fl(f["cashed_out_cents"])),
+                ("fl eind", fl(f["closing_cents"])),
+                ("€ begin te ontvangen", eur(e["opening_owed_cents"])),
+                ("€ opwaarderingen", eur(e["topups_taken_cents"])),
+                ("€ afgedragen", eur(e["remitted_cents"])),
+                ("€ uitbetaald", eur(e["cashout_paid_cents"])),
+                ("€ eind te ontvangen", eur(e["closing_owed_cents"])),
+                (
+                    "saldo",
+                    (
+                        f"coöperatie betaalt {eur(net)}"
+                        if net > 0
+                        else f"winkel betaalt {eur(-net)}"
+                        if net < 0
+                        else "niets te verrekenen"
+                    ),
+                ),
+            ]
+        ),
+    )
     return 0
 
 
 def circulation(ctx: Ctx) -> int:
     r = ctx.api.get("/v1/admin/reports/circulation")
-    ctx.out.result(r, lambda: fields([
-        ("fl uitgegeven", fl(r["fl_issued_cents"])), ("fl in bezit", fl(r["fl_held_cents"])),
-        ("€ reserve", eur(r["eur_reserve_cents"])), ("€ inkomsten", eur(r["eur_income_cents"])),
-        ("€ te ontvangen van winkels", eur(r["eur_owed_by_merchants_cents"])),
-        ("€ inwisselwaarde", eur(r["eur_bid_value_of_held_cents"])), ("€ dekking", eur(r["eur_coverage_cents"])),
-    ]) + "\n" + table([{"holder": k, "cents": v} for k, v in r["fl_by_holder_cents"].items()],
-                      (Col("houder", "holder"), money_col("fl", "cents"))))
+    ctx.out.result(
+        r,
+        lambda: (
+            fields(
+                [
+                    ("fl uitgegeven", fl(r["fl_issued_cents"])),
+                    ("fl in bezit", fl(r["fl_held_cents"])),
+                    ("€ reserve", eur(r["eur_reserve_cents"])),
+                    ("€ inkomsten", eur(r["eur_income_cents"])),
+                    ("€ te ontvangen van winkels", eur(r["eur_owed_by_merchants_cents"])),
+                    ("€ inwisselwaarde", eur(r["eur_bid_value_of_held_cents"])),
+                    ("€ dekking", eur(r["eur_coverage_cents"])),
+                ]
+            )
+            + "\n"
+            + table(
+                [{"holder": k, "cents": v} for k, v in r["fl_by_holder_cents"].items()],
+                (Col("houder", "holder"), money_col("fl", "cents")),
+            )
+        ),
+    )
     return 0
 
 
 def overspend(ctx: Ctx) -> int:
     r = ctx.api.get("/v1/admin/reports/overspend")
-    ctx.out.result(r, lambda: table(r["cards"], (Col("pas", "card_id"), Col("lid", "member_id"), Col("status", "status"),
-                                                 money_col("saldo", "balance_cents")))
-                   + "\n" + table(r["negative_accounts"], (Col("rekening", "account"), money_col("saldo", "balance_cents"))))
+    ctx.out.result(
+        r,
+        lambda: (
+            table(
+                r["cards"],
+                (
+                    Col("pas", "card_id"),
+                    Col("lid", "member_id"),
+                    Col("status", "status"),
+                    money_col("saldo", "balance_cents"),
+                ),
+            )
+            + "\n"
+            + table(r["negative_accounts"], (Col("rekening", "account"), money_col("saldo", "balance_cents")))
+        ),
+    )
     return 0
 
 
@@ -96,7 +149,9 @@ def export_csv(ctx: Ctx) -> int:
     params = {"from": start, "to": end}
     if not ctx.args.out:
         if ctx.out.json_mode:
-            raise invalid("--out", "met --json gaat de CSV naar een bestand: geef --out", "with --json give --out for the CSV")
+            raise invalid(
+                "--out", "met --json gaat de CSV naar een bestand: geef --out", "with --json give --out for the CSV"
+            )
         ctx.api.download("/v1/admin/reports/export.csv", params, _TextSink(ctx.out.stdout))
         ctx.out.stdout.flush()
         return 0
@@ -115,8 +170,9 @@ def export_csv(ctx: Ctx) -> int:
     with open(out, "rb") as f:
         lines = sum(1 for _ in f) - 1
     data = {"file": str(out), "bytes": size, "postings": lines, "from": start, "to": end}
-    ctx.out.result(data, lambda: fields([("bestand", str(out)), ("boekingsregels", str(lines)),
-                                         ("periode", f"{start} t/m {end}")]))
+    ctx.out.result(
+        data, lambda: fields([("bestand", str(out)), ("boekingsregels", str(lines)), ("periode", f"{start} t/m {end}")])
+    )
     return 0
 
 

@@ -33,8 +33,13 @@ from floreyn.provisioning.tomlw import write_toml
 DEFAULT_CONFIG = "/etc/floreyn/terminal.toml"
 DEFAULT_DATA_DIR = "/var/lib/floreyn"
 KEY_FILE = "terminal.key"
-TERMINAL_COLS = (Col("id", "terminal_id"), Col("winkel", "merchant_id"), Col("status", "status"),
-                 Col("volgnummer", "head_seq", right=True), Col("reden", "status_reason"))
+TERMINAL_COLS = (
+    Col("id", "terminal_id"),
+    Col("winkel", "merchant_id"),
+    Col("status", "status"),
+    Col("volgnummer", "head_seq", right=True),
+    Col("reden", "status_reason"),
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -46,11 +51,19 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=f"the till's data folder (default {DEFAULT_DATA_DIR})")
     p.add_argument("--terminal-server-url", help="the server URL as the terminal reaches it (default: --server)")
     p.add_argument("--reader", default="virtual", help="NFC reader: usb, tty:AMA0:pn532, ... (default virtual)")
-    p.add_argument("--printer", default="virtual",
-                   help="virtual | network:HOST[:PORT] | serial:DEVICE[@BAUD] | usb:VENDOR:PRODUCT | file:PATH")
+    p.add_argument(
+        "--printer",
+        default="virtual",
+        help="virtual | network:HOST[:PORT] | serial:DEVICE[@BAUD] | usb:VENDOR:PRODUCT | file:PATH",
+    )
     p.add_argument("--columns", type=int, choices=(32, 48), default=32, help="32 on 58 mm paper, 48 on 80 mm")
-    p.add_argument("--operator", action="append", default=[], metavar="NAME:ROLE[:PIN]",
-                   help="a till operator (role cashier or manager); the PIN is asked when left out")
+    p.add_argument(
+        "--operator",
+        action="append",
+        default=[],
+        metavar="NAME:ROLE[:PIN]",
+        help="a till operator (role cashier or manager); the PIN is asked when left out",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing terminal.toml")
     p.set_defaults(run=enroll)
     p = t.add_parser("revoke", help="revoke a terminal: the server refuses everything it sends")
@@ -74,52 +87,90 @@ def enroll(ctx: Ctx) -> int:
         try:
             existing = load_config(config_path)
         except FloreynError as exc:
-            raise local(f"{config_path} is onleesbaar ({exc.message('nl')}); gebruik --force om het te vervangen",
-                        f"{config_path} is unreadable ({exc.message('en')}); use --force to replace it") from None
+            raise local(
+                f"{config_path} is onleesbaar ({exc.message('nl')}); gebruik --force om het te vervangen",
+                f"{config_path} is unreadable ({exc.message('en')}); use --force to replace it",
+            ) from None
         if existing.terminal_id != terminal_id:
-            raise FileExists(path=str(config_path), detail_nl=f"voor terminal {existing.terminal_id}",
-                             detail_en=f"for terminal {existing.terminal_id}")
+            raise FileExists(
+                path=str(config_path),
+                detail_nl=f"voor terminal {existing.terminal_id}",
+                detail_en=f"for terminal {existing.terminal_id}",
+            )
         data_dir = existing.data_dir
     server_key = ctx.api.health()["server_key"]
     if s.server_key and s.server_key != server_key:
-        raise local(f"de server meldt een andere sleutel dan bij init ({s.server_key[:16]}...)",
-                    f"the server reports another key than at init ({s.server_key[:16]}...)")
+        raise local(
+            f"de server meldt een andere sleutel dan bij init ({s.server_key[:16]}...)",
+            f"the server reports another key than at init ({s.server_key[:16]}...)",
+        )
     merchant = ctx.api.get(f"/v1/admin/merchants/{merchant_id}")
     key_path = existing.key_path if existing else data_dir / KEY_FILE
     key, key_status = _terminal_key(key_path)
     public_hex = keys.public_raw(key).hex()
-    answer = ctx.write("terminal.enroll", "POST", "/v1/admin/terminals",
-                       {"terminal_id": terminal_id, "merchant_id": merchant_id, "public_key": public_hex})
+    answer = ctx.write(
+        "terminal.enroll",
+        "POST",
+        "/v1/admin/terminals",
+        {"terminal_id": terminal_id, "merchant_id": merchant_id, "public_key": public_hex},
+    )
     issuer_keys = list(ctx.api.get("/v1/admin/config").get("issuer_keys") or [])
     if not issuer_keys:
-        ctx.out.warn(ctx.out.say("de server kent nog geen uitgiftesleutel; voer 'floreyn-provision init' uit",
-                                 "the server knows no card-issuing key yet; run 'floreyn-provision init'"))
+        ctx.out.warn(
+            ctx.out.say(
+                "de server kent nog geen uitgiftesleutel; voer 'floreyn-provision init' uit",
+                "the server knows no card-issuing key yet; run 'floreyn-provision init'",
+            )
+        )
     file_status = "exists"
     if existing is None:
         doc = {
-            "terminal": {"terminal_id": terminal_id, "cooperative": s.cooperative, "data_dir": str(data_dir),
-                         "key_file": KEY_FILE, "issuer_keys": issuer_keys, "columns": args.columns},
+            "terminal": {
+                "terminal_id": terminal_id,
+                "cooperative": s.cooperative,
+                "data_dir": str(data_dir),
+                "key_file": KEY_FILE,
+                "issuer_keys": issuer_keys,
+                "columns": args.columns,
+            },
             "merchant": {k: merchant[k] for k in ("merchant_id", "name", "category", "save_rate_bp", "topup_allowed")},
             "server": {"url": args.terminal_server_url or s.require_server(), "server_key": server_key},
-            "reader": reader, "printer": printer,
+            "reader": reader,
+            "printer": printer,
             "operators": operators,
         }
         if not doc["operators"]:
             del doc["operators"]
         config_from_dict(doc, base_dir=config_path.parent)  # the till's own checks, before anything is written
-        write_toml(config_path, doc, header=f"Floreyn terminal {terminal_id}, written by floreyn-provision "
-                                            "terminal enroll.\nHolds PIN hashes: keep it private (mode 0600).")
+        write_toml(
+            config_path,
+            doc,
+            header=f"Floreyn terminal {terminal_id}, written by floreyn-provision "
+            "terminal enroll.\nHolds PIN hashes: keep it private (mode 0600).",
+        )
         loaded = load_config(config_path)
         assert loaded.terminal_id == terminal_id and loaded.key_path == key_path
         file_status = "created"
-    data = {**answer, "config": str(config_path), "config_status": file_status, "key_file": str(key_path),
-            "key_status": key_status, "server_key": server_key, "issuer_keys": issuer_keys}
-    ctx.out.result(data, lambda: fields([
-        ("terminal", f"{terminal_id} voor {merchant_id} ({answer.get('result')})"),
-        ("sleutel", f"{key_path} ({key_status}), publiek {public_hex[:16]}..."),
-        ("instellingen", f"{config_path} ({file_status})"),
-        ("uitgiftesleutels", str(len(issuer_keys))),
-    ]))
+    data = {
+        **answer,
+        "config": str(config_path),
+        "config_status": file_status,
+        "key_file": str(key_path),
+        "key_status": key_status,
+        "server_key": server_key,
+        "issuer_keys": issuer_keys,
+    }
+    ctx.out.result(
+        data,
+        lambda: fields(
+            [
+                ("terminal", f"{terminal_id} voor {merchant_id} ({answer.get('result')})"),
+                ("sleutel", f"{key_path} ({key_status}), publiek {public_hex[:16]}..."),
+                ("instellingen", f"{config_path} ({file_status})"),
+                ("uitgiftesleutels", str(len(issuer_keys))),
+            ]
+        ),
+    )
     return 0
 
 
@@ -177,20 +228,27 @@ def _operator(spec: str) -> dict[str, str]:
 
     parts = spec.split(":")
     if len(parts) not in (2, 3) or not parts[0].strip() or parts[1] not in ("cashier", "manager"):
-        raise invalid("--operator", f"{spec!r}: schrijf NAAM:cashier of NAAM:manager (met :PIN erachter)",
-                      f"{spec!r}: write NAME:cashier or NAME:manager (optionally :PIN)")
+        raise invalid(
+            "--operator",
+            f"{spec!r}: schrijf NAAM:cashier of NAAM:manager (met :PIN erachter)",
+            f"{spec!r}: write NAME:cashier or NAME:manager (optionally :PIN)",
+        )
     pin = parts[2] if len(parts) == 3 else _ask_pin(parts[0])
     try:
         return {"name": parts[0].strip(), "role": parts[1], "pin_hash": hash_pin(pin)}
     except ValueError:
-        raise invalid("--operator", f"PIN van {parts[0]} moet 4 tot 12 cijfers zijn",
-                      f"{parts[0]}'s PIN must be 4 to 12 digits") from None
+        raise invalid(
+            "--operator", f"PIN van {parts[0]} moet 4 tot 12 cijfers zijn", f"{parts[0]}'s PIN must be 4 to 12 digits"
+        ) from None
 
 
 def _ask_pin(name: str) -> str:
     if not sys.stdin.isatty():
-        raise invalid("--operator", f"geef de PIN van {name} als NAAM:ROL:PIN (geen toetsenbord)",
-                      f"give {name}'s PIN as NAME:ROLE:PIN (no keyboard)")
+        raise invalid(
+            "--operator",
+            f"geef de PIN van {name} als NAAM:ROL:PIN (geen toetsenbord)",
+            f"give {name}'s PIN as NAME:ROLE:PIN (no keyboard)",
+        )
     pin = getpass.getpass(f"PIN voor {name}: ")
     if getpass.getpass("Nogmaals: ") != pin:
         raise invalid("--operator", "de PINs verschillen", "the PINs differ")
@@ -199,8 +257,12 @@ def _ask_pin(name: str) -> str:
 
 def revoke(ctx: Ctx) -> int:
     terminal_id = parse.ident(ctx.args.terminal_id, "terminal")
-    answer = ctx.write("terminal.revoke", "POST", f"/v1/admin/terminals/{terminal_id}/revoke",
-                       {"reason": parse.text(ctx.args.reason, "--reason", 200)})
+    answer = ctx.write(
+        "terminal.revoke",
+        "POST",
+        f"/v1/admin/terminals/{terminal_id}/revoke",
+        {"reason": parse.text(ctx.args.reason, "--reason", 200)},
+    )
     ctx.out.result(answer, lambda: table([answer], TERMINAL_COLS))
     return 0
 

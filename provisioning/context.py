@@ -25,8 +25,9 @@ class Ctx:
     @property
     def api(self) -> AdminClient:
         if self._api is None:
-            self._api = AdminClient(self.settings.require_server(), self.settings.require_token(),
-                                    timeout_s=self.settings.timeout_s)
+            self._api = AdminClient(
+                self.settings.require_server(), self.settings.require_token(), timeout_s=self.settings.timeout_s
+            )
         return self._api
 
     def anonymous_api(self) -> AdminClient:
@@ -59,9 +60,12 @@ class Ctx:
 
     def note_resumed(self, entry: Pending) -> None:
         if entry.resumed:
-            self.out.progress(self.out.say(
-                f"Vervolg van een onderbroken verzoek ({entry.request_id}); het wordt niet dubbel uitgevoerd.",
-                f"Resuming an interrupted request ({entry.request_id}); it will not be done twice."))
+            self.out.progress(
+                self.out.say(
+                    f"Vervolg van een onderbroken verzoek ({entry.request_id}); het wordt niet dubbel uitgevoerd.",
+                    f"Resuming an interrupted request ({entry.request_id}); it will not be done twice.",
+                )
+            )
 
 
 def make_settings(args: argparse.Namespace) -> Settings:

@@ -42,21 +42,30 @@ class CsvFile:
     checked: "Checked"  # lines already found bad while reading (wrong field count); commands add theirs
 
 
-def read(path: Path, columns: Mapping[str, tuple[str, ...]], *, required: tuple[str, ...] = (),
-         one_of: tuple[str, ...] = ()) -> CsvFile:
+def read(
+    path: Path, columns: Mapping[str, tuple[str, ...]], *, required: tuple[str, ...] = (), one_of: tuple[str, ...] = ()
+) -> CsvFile:
     """Read `path`; `columns` maps each canonical name to the header spellings accepted for it."""
     try:
         raw = path.read_bytes() if path.stat().st_size <= MAX_CSV_BYTES else None
     except OSError as exc:
-        raise invalid(str(path), f"kan niet worden gelezen: {exc.strerror}", f"cannot be read: {exc.strerror}") from None
+        raise invalid(
+            str(path), f"kan niet worden gelezen: {exc.strerror}", f"cannot be read: {exc.strerror}"
+        ) from None
     if raw is None:
-        raise invalid(str(path), f"groter dan {MAX_CSV_BYTES} bytes; splits het bestand",
-                      f"larger than {MAX_CSV_BYTES} bytes; split the file")
+        raise invalid(
+            str(path),
+            f"groter dan {MAX_CSV_BYTES} bytes; splits het bestand",
+            f"larger than {MAX_CSV_BYTES} bytes; split the file",
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise invalid(str(path), f"geen UTF-8 (byte {exc.start}); sla op als 'CSV UTF-8'",
-                      f"not UTF-8 (byte {exc.start}); save as 'CSV UTF-8'") from None
+        raise invalid(
+            str(path),
+            f"geen UTF-8 (byte {exc.start}); sla op als 'CSV UTF-8'",
+            f"not UTF-8 (byte {exc.start}); save as 'CSV UTF-8'",
+        ) from None
     delimiter = _delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -75,11 +84,17 @@ def read(path: Path, columns: Mapping[str, tuple[str, ...]], *, required: tuple[
             if not any(c.strip() for c in cells):
                 continue  # blank lines are what spreadsheets leave at the end
             if len(rows) >= MAX_ROWS:
-                raise invalid(str(path), f"meer dan {MAX_ROWS} regels; splits het bestand",
-                              f"more than {MAX_ROWS} rows; split the file")
+                raise invalid(
+                    str(path),
+                    f"meer dan {MAX_ROWS} regels; splits het bestand",
+                    f"more than {MAX_ROWS} rows; split the file",
+                )
             if len(cells) > len(header):
-                bad.add(line, f"{len(cells)} velden, de kop heeft er {len(header)}",
-                        f"{len(cells)} fields, the header has {len(header)}")
+                bad.add(
+                    line,
+                    f"{len(cells)} velden, de kop heeft er {len(header)}",
+                    f"{len(cells)} fields, the header has {len(header)}",
+                )
                 continue
             rows.append(Row(line, {name: (cells[i].strip() if i < len(cells) else "") for name, i in index.items()}))
     except csv.Error as exc:
@@ -99,16 +114,24 @@ def _delimiter(text: str) -> str:
     return ","
 
 
-def _header_index(path: Path, header: list[str], columns: Mapping[str, tuple[str, ...]], required: tuple[str, ...],
-                  one_of: tuple[str, ...]) -> dict[str, int]:
+def _header_index(
+    path: Path,
+    header: list[str],
+    columns: Mapping[str, tuple[str, ...]],
+    required: tuple[str, ...],
+    one_of: tuple[str, ...],
+) -> dict[str, int]:
     spelled = {_norm(alias): name for name, aliases in columns.items() for alias in (name, *aliases)}
     index: dict[str, int] = {}
     for i, h in enumerate(header):
         name = spelled.get(_norm(h))
         if name is None:
             known = ", ".join(columns)
-            raise invalid(f"{path}:1", f"onbekende kolom {h!r}; bekend zijn {known}",
-                          f"unknown column {h!r}; known columns are {known}")
+            raise invalid(
+                f"{path}:1",
+                f"onbekende kolom {h!r}; bekend zijn {known}",
+                f"unknown column {h!r}; known columns are {known}",
+            )
         if name in index:
             raise invalid(f"{path}:1", f"kolom {name!r} staat er twee keer in", f"column {name!r} appears twice")
         index[name] = i
@@ -116,8 +139,11 @@ def _header_index(path: Path, header: list[str], columns: Mapping[str, tuple[str
     if missing:
         raise invalid(f"{path}:1", f"kolom {missing[0]!r} ontbreekt", f"column {missing[0]!r} is missing")
     if one_of and not any(c in index for c in one_of):
-        raise invalid(f"{path}:1", f"een van de kolommen {', '.join(one_of)} is nodig",
-                      f"one of the columns {', '.join(one_of)} is needed")
+        raise invalid(
+            f"{path}:1",
+            f"een van de kolommen {', '.join(one_of)} is nodig",
+            f"one of the columns {', '.join(one_of)} is needed",
+        )
     return index
 
 
@@ -150,8 +176,13 @@ class Checked:
         more = len(self.problems) - len(shown)
         lines_nl = "\n".join(f"  regel {n}: {nl}" for n, nl, _ in shown) + (f"\n  ... en {more} meer" if more else "")
         lines_en = "\n".join(f"  line {n}: {en}" for n, _, en in shown) + (f"\n  ... and {more} more" if more else "")
-        raise CsvInvalid(path=str(self.path), count=len(self.problems), lines_nl=lines_nl, lines_en=lines_en,
-                         lines=[n for n, _, _ in sorted(self.problems)])
+        raise CsvInvalid(
+            path=str(self.path),
+            count=len(self.problems),
+            lines_nl=lines_nl,
+            lines_en=lines_en,
+            lines=[n for n, _, _ in sorted(self.problems)],
+        )
 
 
 def row_request_id(file: CsvFile, kind: str, row: Row | None = None, extra: str = "") -> str:
@@ -159,4 +190,3 @@ def row_request_id(file: CsvFile, kind: str, row: Row | None = None, extra: str 
     content = "" if row is None else "\x1f".join(f"{k}={v}" for k, v in sorted(row.cells.items()))
     seed = f"{file.sha256}\x1e{kind}\x1e{row.line if row else 0}\x1e{content}\x1e{extra}"
     return f"csv-{kind[:8]}-{hashlib.sha256(seed.encode()).hexdigest()[:40]}"
-

@@ -92,15 +92,19 @@ class TokenRejected(ServerRefused):
 class ServerUnreachable(ProvisionError):
     code = "server_unreachable"
     exit_code = EXIT_UNREACHABLE
-    nl = ("De server {url} is niet bereikbaar ({detail}). Voer dezelfde opdracht later opnieuw uit; "
-          "niets wordt dubbel geboekt.")
+    nl = (
+        "De server {url} is niet bereikbaar ({detail}). Voer dezelfde opdracht later opnieuw uit; "
+        "niets wordt dubbel geboekt."
+    )
     en = "The server {url} cannot be reached ({detail}). Run the same command again later; nothing is booked twice."
 
 
 class ServerTimeout(ServerUnreachable):
     code = "server_timeout"
-    nl = ("De server {url} antwoordt niet binnen {timeout_s} s. Voer dezelfde opdracht opnieuw uit; "
-          "niets wordt dubbel geboekt.")
+    nl = (
+        "De server {url} antwoordt niet binnen {timeout_s} s. Voer dezelfde opdracht opnieuw uit; "
+        "niets wordt dubbel geboekt."
+    )
     en = "The server {url} did not answer within {timeout_s} s. Run the same command again; nothing is booked twice."
 
 

@@ -68,10 +68,17 @@ class Journal:
         self.folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)
         if sum(1 for _ in self.folder.glob("*.json")) >= MAX_PENDING:
-            raise local(f"{self.folder} bevat {MAX_PENDING} onafgemaakte verzoeken; ruim het op",
-                        f"{self.folder} holds {MAX_PENDING} unfinished requests; clean it up")
-        entry = Pending(key=key, action=action, request_id=f"{action.split('.')[0][:12]}-{uuid.uuid4().hex}",
-                        created_ms=int(time.time() * 1000), resumed=False)
+            raise local(
+                f"{self.folder} bevat {MAX_PENDING} onafgemaakte verzoeken; ruim het op",
+                f"{self.folder} holds {MAX_PENDING} unfinished requests; clean it up",
+            )
+        entry = Pending(
+            key=key,
+            action=action,
+            request_id=f"{action.split('.')[0][:12]}-{uuid.uuid4().hex}",
+            created_ms=int(time.time() * 1000),
+            resumed=False,
+        )
         self._store(entry, params)
         return entry
 
@@ -97,8 +104,17 @@ class Journal:
         return sorted(out, key=lambda e: e.get("created_ms", 0))
 
     def _store(self, entry: Pending, params: dict[str, Any]) -> None:
-        data = json.dumps({"action": entry.action, "params": params, "request_id": entry.request_id,
-                           "created_ms": entry.created_ms, "state": entry.state}, sort_keys=True, default=str)
+        data = json.dumps(
+            {
+                "action": entry.action,
+                "params": params,
+                "request_id": entry.request_id,
+                "created_ms": entry.created_ms,
+                "state": entry.state,
+            },
+            sort_keys=True,
+            default=str,
+        )
         assert len(data) <= MAX_ENTRY_BYTES, "a journal entry holds ids, not data"
         write_private(self._path(entry.key), data.encode())
 
@@ -110,7 +126,15 @@ class Journal:
         except (OSError, ValueError, KeyError):
             request_id = None
         if not isinstance(request_id, str) or not request_id:
-            raise local(f"onleesbaar onafgemaakt verzoek {path}; verwijder het na controle",
-                        f"unreadable unfinished request {path}; remove it after checking")
-        return Pending(key=key, action=str(data.get("action", "")), request_id=request_id,
-                       created_ms=int(data.get("created_ms", 0)), resumed=True, state=dict(data.get("state") or {}))
+            raise local(
+                f"onleesbaar onafgemaakt verzoek {path}; verwijder het na controle",
+                f"unreadable unfinished request {path}; remove it after checking",
+            )
+        return Pending(
+            key=key,
+            action=str(data.get("action", "")),
+            request_id=request_id,
+            created_ms=int(data.get("created_ms", 0)),
+            resumed=True,
+            state=dict(data.get("state") or {}),
+        )

@@ -72,7 +72,7 @@ def table(rows: Sequence[dict[str, Any]], cols: Sequence[Col]) -> str:
     widths = [max([len(c.header)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
 
     def line(values: Sequence[str]) -> str:
-        parts = [v.rjust(w) if c.right else v.ljust(w) for v, w, c in zip(values, widths, cols)]
+        parts = [v.rjust(w) if c.right else v.ljust(w) for v, w, c in zip(values, widths, cols, strict=True)]
         return "  ".join(parts).rstrip()
 
     out = [line([c.header for c in cols]), line(["-" * w for w in widths])]

@@ -27,8 +27,11 @@ BP_ONE: Final = 10_000
 def ident(text: str, field: str) -> str:
     text = text.strip()
     if not _IDENT.match(text):
-        raise invalid(field, f"{text!r} is geen geldige id (1-64 tekens: letters, cijfers, . _ : -)",
-                      f"{text!r} is not a valid id (1-64 characters: letters, digits, . _ : -)")
+        raise invalid(
+            field,
+            f"{text!r} is geen geldige id (1-64 tekens: letters, cijfers, . _ : -)",
+            f"{text!r} is not a valid id (1-64 characters: letters, digits, . _ : -)",
+        )
     return text
 
 
@@ -46,8 +49,11 @@ def iso_date(text: str, field: str) -> str:
             raise ValueError
         return dt.date.fromisoformat(text).isoformat()
     except ValueError:
-        raise invalid(field, f"{text!r} is geen datum; schrijf JJJJ-MM-DD, bijv. 2025-06-30",
-                      f"{text!r} is not a date; write YYYY-MM-DD, e.g. 2025-06-30") from None
+        raise invalid(
+            field,
+            f"{text!r} is geen datum; schrijf JJJJ-MM-DD, bijv. 2025-06-30",
+            f"{text!r} is not a date; write YYYY-MM-DD, e.g. 2025-06-30",
+        ) from None
 
 
 def _decimal(text: str, field: str, what_nl: str, what_en: str) -> Decimal:
@@ -66,8 +72,11 @@ def percent_bp(text: str, field: str) -> int:
     value = _decimal(text.strip().removesuffix("%"), field, "percentage", "percentage")
     bp = value * 100
     if bp != bp.to_integral_value() or not 0 <= bp <= BP_ONE:
-        raise invalid(field, f"{text!r}: geef 0 tot 100 procent, hoogstens 2 decimalen",
-                      f"{text!r}: give 0 to 100 percent, at most 2 decimals")
+        raise invalid(
+            field,
+            f"{text!r}: geef 0 tot 100 procent, hoogstens 2 decimalen",
+            f"{text!r}: give 0 to 100 percent, at most 2 decimals",
+        )
     return int(bp)
 
 
@@ -76,8 +85,11 @@ def multiplier_bp(text: str, field: str) -> int:
     value = _decimal(text.strip().lower().removeprefix("x").removesuffix("x"), field, "factor", "factor")
     bp = value * BP_ONE
     if bp != bp.to_integral_value() or not BP_ONE <= bp <= 10 * BP_ONE:
-        raise invalid(field, f"{text!r}: geef een factor van 1 tot 10, bijv. 2 voor dubbel sparen",
-                      f"{text!r}: give a factor from 1 to 10, e.g. 2 for double saving")
+        raise invalid(
+            field,
+            f"{text!r}: geef een factor van 1 tot 10, bijv. 2 voor dubbel sparen",
+            f"{text!r}: give a factor from 1 to 10, e.g. 2 for double saving",
+        )
     return int(bp)
 
 
@@ -85,8 +97,9 @@ def category(text: str, field: str) -> str:
     text = text.strip().lower()
     if text not in KNOWN_CATEGORIES:
         known = ", ".join(KNOWN_CATEGORIES)
-        raise invalid(field, f"onbekende categorie {text!r}; kies uit {known}",
-                      f"unknown category {text!r}; choose from {known}")
+        raise invalid(
+            field, f"onbekende categorie {text!r}; kies uit {known}", f"unknown category {text!r}; choose from {known}"
+        )
     return text
 
 
@@ -100,8 +113,11 @@ def card_hex(text: str, field: str = "kaart") -> str:
     """A card id as printed or copied: 32 hex digits, spaces and dashes ignored, any case."""
     cleaned = re.sub(r"[\s-]", "", text).lower()
     if not _HEX32.match(cleaned):
-        raise invalid(field, f"{text!r} is geen kaartnummer (32 hexadecimale tekens)",
-                      f"{text!r} is not a card id (32 hex digits)")
+        raise invalid(
+            field,
+            f"{text!r} is geen kaartnummer (32 hexadecimale tekens)",
+            f"{text!r} is not a card id (32 hex digits)",
+        )
     return cleaned
 
 
@@ -112,6 +128,9 @@ def text(value: str, field: str, max_len: int, *, required: bool = True) -> str 
             raise invalid(field, "mag niet leeg zijn", "must not be empty")
         return None
     if len(value) > max_len:
-        raise invalid(field, f"te lang ({len(value)} tekens, maximaal {max_len})",
-                      f"too long ({len(value)} characters, at most {max_len})")
+        raise invalid(
+            field,
+            f"te lang ({len(value)} tekens, maximaal {max_len})",
+            f"too long ({len(value)} characters, at most {max_len})",
+        )
     return value

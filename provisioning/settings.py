@@ -29,8 +29,19 @@ ISSUER_FILE: Final = "issuer.pem"
 NTAG_KEY_FILE: Final = "ntag.key"
 PENDING_DIR: Final = "pending"
 MAX_CONFIG_BYTES: Final = 64 * 1024
-KNOWN_KEYS: Final = frozenset({"server", "token", "server_key", "cooperative", "desk_name", "issuer_key_encrypted",
-                               "timeout_s", "reader", "printer"})
+KNOWN_KEYS: Final = frozenset(
+    {
+        "server",
+        "token",
+        "server_key",
+        "cooperative",
+        "desk_name",
+        "issuer_key_encrypted",
+        "timeout_s",
+        "reader",
+        "printer",
+    }
+)
 
 
 def default_home() -> Path:
@@ -97,7 +108,9 @@ def read_config(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
         if len(raw) > MAX_CONFIG_BYTES:
-            raise local(f"{path} is groter dan {MAX_CONFIG_BYTES} bytes", f"{path} is larger than {MAX_CONFIG_BYTES} bytes")
+            raise local(
+                f"{path} is groter dan {MAX_CONFIG_BYTES} bytes", f"{path} is larger than {MAX_CONFIG_BYTES} bytes"
+            )
         doc = tomllib.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise local(f"{path} kan niet worden gelezen: {exc.strerror}", f"cannot read {path}: {exc.strerror}") from None
@@ -121,7 +134,9 @@ def load(home: Path | None, server: str | None, token: str | None) -> Settings:
     s.issuer_key_encrypted = bool(doc.get("issuer_key_encrypted", True))
     timeout = doc.get("timeout_s", s.timeout_s)
     if type(timeout) is not int or not 1 <= timeout <= 600:
-        raise local(f"timeout_s in {s.config_path} moet 1 tot 600 zijn", f"timeout_s in {s.config_path} must be 1 to 600")
+        raise local(
+            f"timeout_s in {s.config_path} moet 1 tot 600 zijn", f"timeout_s in {s.config_path} must be 1 to 600"
+        )
     s.timeout_s = timeout
     s.reader = _table(doc, "reader", s.config_path)
     s.printer = _table(doc, "printer", s.config_path)
@@ -132,8 +147,12 @@ def save(s: Settings, values: Mapping[str, Any]) -> None:
     """Merge `values` into provision.toml (0600) and write it back."""
     doc = {**read_config(s.config_path), **values}
     ensure_home(s.home)
-    write_toml(s.config_path, doc, header="floreyn-provision settings (written by 'floreyn-provision init').\n"
-                                          "Holds an admin token: keep this file private (mode 0600).")
+    write_toml(
+        s.config_path,
+        doc,
+        header="floreyn-provision settings (written by 'floreyn-provision init').\n"
+        "Holds an admin token: keep this file private (mode 0600).",
+    )
 
 
 def ensure_home(home: Path) -> None:

@@ -54,8 +54,17 @@ def _new_tool(base: Path, srv: ServerThread) -> Tool:
 def tool(srv, tmp_path_factory):
     t = _new_tool(tmp_path_factory.mktemp("desk"), srv)
     bootstrap = srv.config.data_dir / "admin_token"
-    t.ok("init", "--bootstrap-token-file", str(bootstrap), "--passphrase-file", t.passphrase_file,
-         "--token-name", "desk-" + t.home.parent.name[-8:], "--cooperative", "Coöperatie Soesterkwartier")
+    t.ok(
+        "init",
+        "--bootstrap-token-file",
+        str(bootstrap),
+        "--passphrase-file",
+        t.passphrase_file,
+        "--token-name",
+        "desk-" + t.home.parent.name[-8:],
+        "--cooperative",
+        "Coöperatie Soesterkwartier",
+    )
     return t
 
 

@@ -33,8 +33,9 @@ class Tool:
     def __init__(self, home: Path, server: str, token: str | None = None) -> None:
         self.home, self.server, self.token = home, server, token
 
-    def __call__(self, *argv: str, json_mode: bool = True, server: str | None = None,
-                 stderr: io.StringIO | None = None) -> Result:
+    def __call__(
+        self, *argv: str, json_mode: bool = True, server: str | None = None, stderr: io.StringIO | None = None
+    ) -> Result:
         """`stderr`: a stream of the test's own (see Hooked) to act on progress lines as they are printed."""
         full = ["--home", str(self.home), "--server", server or self.server]
         if self.token:

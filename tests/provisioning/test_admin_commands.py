@@ -19,11 +19,33 @@ def uid(prefix: str) -> str:
 
 def test_merchant_add_is_idempotent_and_update_changes_it(tool, srv):
     mid = uid("M")
-    first = tool.ok("merchant", "add", "--id", mid, "--name", "Bakkerij De Korenbloem", "--category", "winkel",
-                    "--save-rate", "2,5", "--topup")
+    first = tool.ok(
+        "merchant",
+        "add",
+        "--id",
+        mid,
+        "--name",
+        "Bakkerij De Korenbloem",
+        "--category",
+        "winkel",
+        "--save-rate",
+        "2,5",
+        "--topup",
+    )
     assert (first["save_rate_bp"], first["topup_allowed"], first["result"]) == (250, True, "created")
-    again = tool.ok("merchant", "add", "--id", mid, "--name", "Bakkerij De Korenbloem", "--category", "winkel",
-                    "--save-rate", "2,5 %", "--topup")
+    again = tool.ok(
+        "merchant",
+        "add",
+        "--id",
+        mid,
+        "--name",
+        "Bakkerij De Korenbloem",
+        "--category",
+        "winkel",
+        "--save-rate",
+        "2,5 %",
+        "--topup",
+    )
     assert again["result"] == "exists"
     other = tool("merchant", "add", "--id", mid, "--name", "Andere naam", "--category", "winkel")
     assert other.code == 2 and other.error()["error"] == "server_refused"
@@ -45,8 +67,23 @@ def test_bad_arguments_are_refused_before_anything_is_sent(tool, srv):
         (("merchant", "add", "--id", "met spatie", "--name", "X", "--category", "winkel"), "geen geldige id"),
         (("desk", "topup", "--member", "m-1", "--amount", "1.234"), "Onduidelijk bedrag"),
         (("desk", "topup", "--member", "m-1", "--amount", "12,3456"), "twee cijfers"),
-        (("campaign", "add", "--id", "C-x", "--name", "Z", "--multiplier", "2", "--from", "2025-07-01",
-          "--to", "2025-06-01"), "ligt voor"),
+        (
+            (
+                "campaign",
+                "add",
+                "--id",
+                "C-x",
+                "--name",
+                "Z",
+                "--multiplier",
+                "2",
+                "--from",
+                "2025-07-01",
+                "--to",
+                "2025-06-01",
+            ),
+            "ligt voor",
+        ),
         (("report", "settlement", "--merchant", mid, "--from", "1-6-2025", "--to", "2025-06-30"), "geen datum"),
         (("merchant", "lijst"), "invalid choice"),
     ]
@@ -76,10 +113,12 @@ def test_member_add_and_csv_import_with_rerun(tool, srv, tmp_path):
     fixed = uid("m")
     path = tmp_path / "leden.csv"
     # Excel's Dutch CSV: BOM, ";" between fields, Dutch headers, a blank line at the end.
-    path.write_bytes("\ufeffLidnummer;Roepnaam;Naam;E-mail;Telefoon\n"
-                     f"{fixed};Bram;Bram de Vries;bram@example.org;0612345678\n"
-                     ";Cees;Cees Jansen;;\n"
-                     ";;Dirk Dijkstra;dirk@example.org;\n\n".encode("utf-8"))
+    path.write_bytes(
+        "\ufeffLidnummer;Roepnaam;Naam;E-mail;Telefoon\n"
+        f"{fixed};Bram;Bram de Vries;bram@example.org;0612345678\n"
+        ";Cees;Cees Jansen;;\n"
+        ";;Dirk Dijkstra;dirk@example.org;\n\n".encode("utf-8")
+    )
     out = tmp_path / "ids.csv"
     first = tool.ok("member", "import", str(path), "--out", str(out))
     assert (first["created"], first["exists"]) == (3, 0)
@@ -97,13 +136,15 @@ def test_bad_csv_rows_are_all_reported_by_line_and_nothing_is_imported(tool, srv
     before = len(tool.ok("member", "list"))
     taken = tool.ok("member", "add", "--id", uid("m"), "--alias", "Els")["member_id"]
     path = tmp_path / "bad.csv"
-    path.write_text("member_id,alias,email\n"
-                    f"{uid('m')},Goed,goed@example.org\n"
-                    "met spatie,Fout,\n"
-                    f"{uid('m')},Fout,geen-adres\n"
-                    f"{uid('m')},,\n"
-                    f"{taken},Niet Els,\n"
-                    f"{uid('m')},Te,veel,velden\n")
+    path.write_text(
+        "member_id,alias,email\n"
+        f"{uid('m')},Goed,goed@example.org\n"
+        "met spatie,Fout,\n"
+        f"{uid('m')},Fout,geen-adres\n"
+        f"{uid('m')},,\n"
+        f"{taken},Niet Els,\n"
+        f"{uid('m')},Te,veel,velden\n"
+    )
     r = tool("member", "import", str(path))
     assert r.code == 1
     err = r.error()
@@ -157,11 +198,46 @@ def test_desk_topup_cashout_remit_and_a_lost_answer_is_not_booked_twice(tool, sr
 def test_campaigns(tool, srv, world):
     m1, m2 = world.merchant(), world.merchant()
     cid = uid("C")
-    made = tool.ok("campaign", "add", "--id", cid, "--name", "Zomermarkt: dubbel sparen", "--multiplier", "2",
-                   "--from", "2030-07-01", "--to", "2030-08-31", "--merchant", m2, "--merchant", m1)
+    made = tool.ok(
+        "campaign",
+        "add",
+        "--id",
+        cid,
+        "--name",
+        "Zomermarkt: dubbel sparen",
+        "--multiplier",
+        "2",
+        "--from",
+        "2030-07-01",
+        "--to",
+        "2030-08-31",
+        "--merchant",
+        m2,
+        "--merchant",
+        m1,
+    )
     assert (made["multiplier_bp"], made["merchant_ids"]) == (20_000, sorted([m1, m2]))
-    assert tool.ok("campaign", "add", "--id", cid, "--name", "Zomermarkt: dubbel sparen", "--multiplier", "x2",
-                   "--from", "2030-07-01", "--to", "2030-08-31", "--merchant", m1, "--merchant", m2)["result"] == "exists"
+    assert (
+        tool.ok(
+            "campaign",
+            "add",
+            "--id",
+            cid,
+            "--name",
+            "Zomermarkt: dubbel sparen",
+            "--multiplier",
+            "x2",
+            "--from",
+            "2030-07-01",
+            "--to",
+            "2030-08-31",
+            "--merchant",
+            m1,
+            "--merchant",
+            m2,
+        )["result"]
+        == "exists"
+    )
     tool.ok("campaign", "end", cid, "--on", "2030-07-31")
     held = {c["campaign_id"]: c for c in tool.ok("campaign", "list")}
     assert held[cid]["ends_on"] == "2030-07-31"
@@ -178,8 +254,9 @@ def test_reports_and_csv_export(tool, srv, world, tmp_path):
     today = dt.date.today().isoformat()
     report = tool.ok("report", "settlement", "--merchant", term.merchant_id, "--from", today, "--to", today)
     assert report["fl"]["received_cents"] == 1_234
-    text = tool("report", "settlement", "--merchant", term.merchant_id, "--from", today, "--to", today,
-                json_mode=False).out
+    text = tool(
+        "report", "settlement", "--merchant", term.merchant_id, "--from", today, "--to", today, json_mode=False
+    ).out
     assert "fl 12,34" in text
     circ = tool.ok("report", "circulation")
     assert circ["fl_by_holder_cents"]["merchant"] >= 1_234

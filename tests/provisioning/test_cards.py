@@ -8,10 +8,6 @@ import uuid
 
 import ndef
 import pytest
-from escpos_decode import decode
-from escpos_fake_printer import FakeNetworkPrinter
-from provision_tool import PASSPHRASE, Hooked
-from tcp_proxy import CuttableProxy
 
 from floreyn import card as cards
 from floreyn import keys
@@ -20,6 +16,11 @@ from floreyn.terminal.drivers.ndef_card import encode_card_message
 from floreyn.terminal.drivers.nfc_emulator import free_udp_port
 from floreyn.terminal.drivers.nfc_emulator_ntag import EmulatedNtag
 from floreyn.terminal.drivers.nfc_reader import NfcCardReader
+
+from escpos_decode import decode
+from escpos_fake_printer import FakeNetworkPrinter
+from provision_tool import PASSPHRASE, Hooked
+from tcp_proxy import CuttableProxy
 
 WAIT_S = 5.0
 
@@ -98,8 +99,17 @@ def test_a_card_holding_other_data_is_refused_and_nothing_is_registered(tool, sr
         assert srv.admin("GET", f"/v1/admin/members/{mid}")["cards"] == []
         (entry,) = pending_for(tool, mid)
         # The admin decides this card may be overwritten: the same card id as the first attempt is written.
-        out = tool.ok("card", "issue", "--passphrase-file", tool.passphrase_file, "--member", mid, "--reader", tag.path,
-                      "--overwrite")
+        out = tool.ok(
+            "card",
+            "issue",
+            "--passphrase-file",
+            tool.passphrase_file,
+            "--member",
+            mid,
+            "--reader",
+            tag.path,
+            "--overwrite",
+        )
     assert out["card_id"] == entry["state"]["card_id"]
     assert [c["card_id"] for c in srv.admin("GET", f"/v1/admin/members/{mid}")["cards"]] == [out["card_id"]]
     assert len(printer.jobs) == jobs_before + 1  # one slip, for the card that works
@@ -111,8 +121,18 @@ def test_no_reader_no_card_and_a_wrong_passphrase_are_clear_device_and_setup_err
     assert missing.code == 4 and missing.error()["error"] == "reader_unavailable"
     assert "/dev/ttyUSB97" in missing.error()["message_nl"]
     started = time.monotonic()
-    nothing = tool("card", "issue", "--passphrase-file", tool.passphrase_file, "--member", mid,
-                   "--reader", f"udp:127.0.0.1:{free_udp_port()}", "--wait", "1")
+    nothing = tool(
+        "card",
+        "issue",
+        "--passphrase-file",
+        tool.passphrase_file,
+        "--member",
+        mid,
+        "--reader",
+        f"udp:127.0.0.1:{free_udp_port()}",
+        "--wait",
+        "1",
+    )
     assert nothing.code == 4 and nothing.error()["error"] == "card_not_presented"
     assert time.monotonic() - started < 5
     wrong = tool.home.parent / "wrong-pass"
@@ -165,8 +185,19 @@ def test_a_batch_asks_for_each_card_waits_for_a_blank_one_and_a_rerun_skips_the_
     tags[0].present()
     try:
         stderr = Hooked({"haal de kaart van de lezer": swap})
-        r = tool("card", "issue", "--passphrase-file", tool.passphrase_file, "--batch", str(batch),
-                 "--reader", f"udp:127.0.0.1:{port}", "--wait", "10", stderr=stderr)
+        r = tool(
+            "card",
+            "issue",
+            "--passphrase-file",
+            tool.passphrase_file,
+            "--batch",
+            str(batch),
+            "--reader",
+            f"udp:127.0.0.1:{port}",
+            "--wait",
+            "10",
+            stderr=stderr,
+        )
     finally:
         for tag in tags:
             tag.remove()
@@ -177,10 +208,12 @@ def test_a_batch_asks_for_each_card_waits_for_a_blank_one_and_a_rerun_skips_the_
     assert "bevat al gegevens" in r.err  # the previous card, still lying there, was not touched
     results = r.json()
     assert [x["member_id"] for x in results] == ids and {x["uid"] for x in results} == {t.uid.hex() for t in tags}
-    for x, tag in zip(results, tags):
+    for x, tag in zip(results, tags, strict=True):
         assert srv.admin("GET", f"/v1/admin/cards/{x['card_id']}")["member_id"] == x["member_id"]
         assert tag.ndef_octets == encode_card_message(cards.issue(issuer, bytes.fromhex(x["card_id"])).payload())
-    again = tool.ok("card", "issue", "--passphrase-file", tool.passphrase_file, "--batch", str(batch), "--reader", "usb")
+    again = tool.ok(
+        "card", "issue", "--passphrase-file", tool.passphrase_file, "--batch", str(batch), "--reader", "usb"
+    )
     assert [x["result"] for x in again] == ["skipped"] * 3
 
 

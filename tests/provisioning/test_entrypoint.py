@@ -35,11 +35,22 @@ def test_the_console_script_works_from_environment_settings(tool, srv, world):
 
 
 def test_the_console_script_exit_codes(tool, srv):
-    dead = run({"FLOREYN_SERVER": f"http://127.0.0.1:{free_port()}", "FLOREYN_TOKEN": "x",
-                "FLOREYN_PROVISION_HOME": str(tool.home)}, "report", "circulation", "--json")
+    dead = run(
+        {
+            "FLOREYN_SERVER": f"http://127.0.0.1:{free_port()}",
+            "FLOREYN_TOKEN": "x",
+            "FLOREYN_PROVISION_HOME": str(tool.home),
+        },
+        "report",
+        "circulation",
+        "--json",
+    )
     assert dead.returncode == 3 and json.loads(dead.stderr)["error"] == "server_unreachable" and dead.stdout == ""
-    wrong = run({"FLOREYN_SERVER": srv.base_url, "FLOREYN_TOKEN": "fla_wrong", "FLOREYN_PROVISION_HOME": str(tool.home)},
-                "report", "circulation")
+    wrong = run(
+        {"FLOREYN_SERVER": srv.base_url, "FLOREYN_TOKEN": "fla_wrong", "FLOREYN_PROVISION_HOME": str(tool.home)},
+        "report",
+        "circulation",
+    )
     assert wrong.returncode == 2 and wrong.stderr.startswith("fout: De server accepteert het beheertoken niet")
     usage = run({}, "kaart")
     assert usage.returncode == 1 and "invalid choice" in usage.stderr

@@ -24,14 +24,28 @@ def mode(path) -> int:
 def test_init_makes_an_encrypted_key_a_desk_token_and_publishes_the_issuer_key(fresh_tool, srv, world):
     t = fresh_tool
     bootstrap = str(srv.config.data_dir / "admin_token")
-    first = t.ok("init", "--bootstrap-token-file", bootstrap, "--passphrase-file", t.passphrase_file,
-                 "--token-name", "balie-init")
+    first = t.ok(
+        "init",
+        "--bootstrap-token-file",
+        bootstrap,
+        "--passphrase-file",
+        t.passphrase_file,
+        "--token-name",
+        "balie-init",
+    )
     assert (first["issuer_key_status"], first["token_status"], first["issuer_key_at_server"]) == (
-        "created", "created", "added")
+        "created",
+        "created",
+        "added",
+    )
     issuer_pem = t.home / "issuer.pem"
     assert first["issuer_key_encrypted"] and b"ENCRYPTED" in issuer_pem.read_bytes()
     assert (mode(t.home), mode(issuer_pem), mode(t.home / "provision.toml"), mode(t.home / "ntag.key")) == (
-        0o700, 0o600, 0o600, 0o600)
+        0o700,
+        0o600,
+        0o600,
+        0o600,
+    )
     loaded = keys.load_private_key(issuer_pem, b"correct horse battery staple")
     assert keys.public_raw(loaded).hex() == first["issuer_key"]
     stored = tomllib.loads((t.home / "provision.toml").read_text())
@@ -43,7 +57,11 @@ def test_init_makes_an_encrypted_key_a_desk_token_and_publishes_the_issuer_key(f
     assert first["issuer_key"] in snap.issuer_keys
     again = t.ok("init", "--passphrase-file", t.passphrase_file)
     assert (again["issuer_key"], again["issuer_key_status"], again["token_status"], again["issuer_key_at_server"]) == (
-        first["issuer_key"], "exists", "exists", "present")
+        first["issuer_key"],
+        "exists",
+        "exists",
+        "present",
+    )
     assert srv.admin("GET", "/v1/admin/config")["issuer_keys"].count(first["issuer_key"]) == 1
     wrong = t.home.parent / "wrong"
     wrong.write_text("not the passphrase\n")
@@ -74,26 +92,65 @@ def test_init_can_retire_the_bootstrap_token(tmp_path):
     with ServerThread(f"sqlite:///{tmp_path / 'own.db'}", tmp_path / "data") as own:
         t = Tool(tmp_path / "home", own.base_url)
         bootstrap = own.admin_token
-        t.ok("init", "--bootstrap-token-file", str(own.config.data_dir / "admin_token"), "--no-passphrase",
-             "--revoke-bootstrap")
+        t.ok(
+            "init",
+            "--bootstrap-token-file",
+            str(own.config.data_dir / "admin_token"),
+            "--no-passphrase",
+            "--revoke-bootstrap",
+        )
         refused = own.admin("GET", "/v1/admin/config", token=bootstrap, expect=401)
         assert refused["error"] == "admin_unauthorized"
         assert t.ok("merchant", "list") == []  # the desk's own token carries on
 
 
 def test_terminal_enroll_writes_a_config_the_till_loads_and_syncs_with(tool, srv, tmp_path):
-    tool.ok("merchant", "add", "--id", "M-enroll", "--name", "Groenteboer Jan", "--category", "markt",
-            "--save-rate", "3", "--topup")
+    tool.ok(
+        "merchant",
+        "add",
+        "--id",
+        "M-enroll",
+        "--name",
+        "Groenteboer Jan",
+        "--category",
+        "markt",
+        "--save-rate",
+        "3",
+        "--topup",
+    )
     conf, data = tmp_path / "etc" / "terminal.toml", tmp_path / "data"
-    argv = ("terminal", "enroll", "--terminal-id", "T-jan-01", "--merchant", "M-enroll", "--config", str(conf),
-            "--data-dir", str(data), "--operator", "Jan:manager:4321", "--operator", "Piet:cashier:1111",
-            "--printer", "network:192.168.1.40", "--reader", "usb", "--columns", "48")
+    argv = (
+        "terminal",
+        "enroll",
+        "--terminal-id",
+        "T-jan-01",
+        "--merchant",
+        "M-enroll",
+        "--config",
+        str(conf),
+        "--data-dir",
+        str(data),
+        "--operator",
+        "Jan:manager:4321",
+        "--operator",
+        "Piet:cashier:1111",
+        "--printer",
+        "network:192.168.1.40",
+        "--reader",
+        "usb",
+        "--columns",
+        "48",
+    )
     made = tool.ok(*argv)
     assert (made["result"], made["config_status"], made["key_status"]) == ("created", "created", "created")
     assert mode(conf) == 0o600 and mode(data / "terminal.key") == 0o600
     cfg = load_config(conf)
     assert (cfg.terminal_id, cfg.merchant.name, cfg.merchant.category, cfg.merchant.save_rate_bp) == (
-        "T-jan-01", "Groenteboer Jan", "markt", 300)
+        "T-jan-01",
+        "Groenteboer Jan",
+        "markt",
+        300,
+    )
     assert cfg.columns == 48 and cfg.drivers.reader == {"kind": "nfc", "device": "usb"}
     assert cfg.drivers.printer == {"kind": "network", "host": "192.168.1.40", "port": 9100}
     assert [(o.name, o.role) for o in cfg.operators] == [("Jan", "manager"), ("Piet", "cashier")]
@@ -104,7 +161,9 @@ def test_terminal_enroll_writes_a_config_the_till_loads_and_syncs_with(tool, srv
     key = keys.load_private_key(cfg.key_path)
     assert srv.admin("GET", "/v1/admin/terminals/T-jan-01")["public_key"] == keys.public_raw(key).hex()
     # The till's sync client, built from nothing but this file, talks to the server.
-    client = SyncClient(cfg.server.url, cfg.terminal_id, key, keys.public_from_raw(bytes.fromhex(cfg.server.server_key)))
+    client = SyncClient(
+        cfg.server.url, cfg.terminal_id, key, keys.public_from_raw(bytes.fromhex(cfg.server.server_key))
+    )
     snap = client.snapshot()
     assert snap.merchant.merchant_id == "M-enroll" and set(cfg.issuer_keys) <= set(snap.issuer_keys)
     # Again: nothing changes.
@@ -113,8 +172,18 @@ def test_terminal_enroll_writes_a_config_the_till_loads_and_syncs_with(tool, srv
     assert (again["result"], again["config_status"], again["key_status"]) == ("exists", "exists", "exists")
     assert conf.read_bytes() == before
     # Another terminal onto the same file is refused; revoking cuts the till off.
-    other = tool("terminal", "enroll", "--terminal-id", "T-jan-02", "--merchant", "M-enroll", "--config", str(conf),
-                 "--data-dir", str(data))
+    other = tool(
+        "terminal",
+        "enroll",
+        "--terminal-id",
+        "T-jan-02",
+        "--merchant",
+        "M-enroll",
+        "--config",
+        str(conf),
+        "--data-dir",
+        str(data),
+    )
     assert other.code == 5 and other.error()["error"] == "file_exists"
     assert tool.ok("terminal", "revoke", "T-jan-01", "--reason", "gestolen")["status"] == "revoked"
     with pytest.raises(SyncRefused) as refused:
@@ -127,14 +196,37 @@ def test_terminal_enroll_writes_a_config_the_till_loads_and_syncs_with(tool, srv
 def test_terminal_enroll_refusals(tool, srv, world, tmp_path):
     conf = tmp_path / "terminal.toml"
     merchant = world.merchant()
-    unknown = tool("terminal", "enroll", "--terminal-id", "T-x", "--merchant", "M-bestaat-niet", "--config", str(conf),
-                   "--data-dir", str(tmp_path / "d"))
+    unknown = tool(
+        "terminal",
+        "enroll",
+        "--terminal-id",
+        "T-x",
+        "--merchant",
+        "M-bestaat-niet",
+        "--config",
+        str(conf),
+        "--data-dir",
+        str(tmp_path / "d"),
+    )
     assert unknown.code == 2 and unknown.error()["params"]["server_code"] == "not_found"
     assert not conf.exists()
-    bad = tool("terminal", "enroll", "--terminal-id", "T-x", "--merchant", merchant, "--config", str(conf),
-               "--data-dir", str(tmp_path / "d"), "--operator", "Jan:baas:1234")
+    bad = tool(
+        "terminal",
+        "enroll",
+        "--terminal-id",
+        "T-x",
+        "--merchant",
+        merchant,
+        "--config",
+        str(conf),
+        "--data-dir",
+        str(tmp_path / "d"),
+        "--operator",
+        "Jan:baas:1234",
+    )
     assert bad.code == 1 and not conf.exists()
     assert all(t["terminal_id"] != "T-x" for t in tool.ok("terminal", "list"))  # refused before anything was sent
-    reader = tool("terminal", "enroll", "--terminal-id", "T-x", "--merchant", merchant, "--config", str(conf),
-                  "--reader", "usb0")
+    reader = tool(
+        "terminal", "enroll", "--terminal-id", "T-x", "--merchant", merchant, "--config", str(conf), "--reader", "usb0"
+    )
     assert reader.code == 1 and "kaartlezer" in reader.error()["message_nl"]

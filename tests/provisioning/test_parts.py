@@ -12,8 +12,17 @@ from floreyn.card import CardDamaged
 from floreyn.money import Currency
 from floreyn.provisioning import csvin, parse, tomlw
 from floreyn.provisioning.errors import (
-    EXIT_DEVICE, EXIT_INPUT, EXIT_LOCAL, EXIT_REFUSED, EXIT_UNREACHABLE, CsvInvalid, InputInvalid, ServerRefused,
-    ServerTimeout, exit_code_of, local,
+    EXIT_DEVICE,
+    EXIT_INPUT,
+    EXIT_LOCAL,
+    EXIT_REFUSED,
+    EXIT_UNREACHABLE,
+    CsvInvalid,
+    InputInvalid,
+    ServerRefused,
+    ServerTimeout,
+    exit_code_of,
+    local,
 )
 from floreyn.provisioning.journal import Journal
 from floreyn.terminal.config import KNOWN_CATEGORIES
@@ -22,7 +31,13 @@ from floreyn.terminal.drivers.base import ReaderUnavailable
 
 def test_percentages_and_multipliers_are_exact():
     assert [parse.percent_bp(t, "x") for t in ("5", "5%", "2,5 %", "0,01", "100", "0")] == [500, 500, 250, 1, 10_000, 0]
-    assert [parse.multiplier_bp(t, "x") for t in ("2", "x2", "1,5", "1.25", "10")] == [20_000, 20_000, 15_000, 12_500, 100_000]
+    assert [parse.multiplier_bp(t, "x") for t in ("2", "x2", "1,5", "1.25", "10")] == [
+        20_000,
+        20_000,
+        15_000,
+        12_500,
+        100_000,
+    ]
     for bad in ("0,001", "101", "-1", "vijf", "nan", ""):
         with pytest.raises(InputInvalid):
             parse.percent_bp(bad, "--save-rate")
@@ -52,13 +67,20 @@ def test_amounts_dates_ids_cards_and_categories():
 
 
 def test_toml_writer_round_trips_and_writes_private_files(tmp_path):
-    doc = {"top": "a \"quoted\" \\ value\nwith ünïcode", "n": 3, "flag": False, "empty": {},
-           "terminal": {"terminal_id": "T-1", "issuer_keys": ["ab", "cd"], "columns": 32, "skip": None},
-           "operators": [{"name": "Anna", "role": "manager"}, {"name": "Piet", "role": "cashier"}]}
+    doc = {
+        "top": 'a "quoted" \\ value\nwith ünïcode',
+        "n": 3,
+        "flag": False,
+        "empty": {},
+        "terminal": {"terminal_id": "T-1", "issuer_keys": ["ab", "cd"], "columns": 32, "skip": None},
+        "operators": [{"name": "Anna", "role": "manager"}, {"name": "Piet", "role": "cashier"}],
+    }
     path = tmp_path / "x.toml"
     tomlw.write_toml(path, doc, header="line one\nline two")
     back = tomllib.loads(path.read_text())
-    assert back["top"] == doc["top"] and back["terminal"]["issuer_keys"] == ["ab", "cd"] and "skip" not in back["terminal"]
+    assert (
+        back["top"] == doc["top"] and back["terminal"]["issuer_keys"] == ["ab", "cd"] and "skip" not in back["terminal"]
+    )
     assert back["operators"][1] == {"name": "Piet", "role": "cashier"} and back["empty"] == {}
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
@@ -69,7 +91,7 @@ def test_toml_writer_round_trips_and_writes_private_files(tmp_path):
 def test_csv_reading_finds_the_delimiter_the_bom_and_every_bad_line(tmp_path):
     columns = {"member_id": ("lidnummer",), "alias": ("roepnaam",)}
     path = tmp_path / "a.csv"
-    path.write_bytes("\ufeffLidnummer\tRoepnaam\nm-1\tAnna\n\n\nm-2\t\"Bram\nde Vries\"\nm-3\tCees\n".encode())
+    path.write_bytes('\ufeffLidnummer\tRoepnaam\nm-1\tAnna\n\n\nm-2\t"Bram\nde Vries"\nm-3\tCees\n'.encode())
     f = csvin.read(path, columns)
     assert [(r.line, r.cells["member_id"]) for r in f.rows] == [(2, "m-1"), (5, "m-2"), (7, "m-3")]
     assert f.rows[1].cells["alias"] == "Bram\nde Vries" and not f.checked.problems
