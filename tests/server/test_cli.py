@@ -145,3 +145,30 @@ def test_replay_command_reports_and_exits_nonzero_on_a_tampered_balance(tmp_path
     bad = subprocess.run([EXE, "--data-dir", str(data), "replay", "--json"], capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 1 and f"member:{member}" in bad.stdout and '"ok": false' in bad.stdout
+
+
+def test_two_worker_processes_share_one_ledger_and_cli_tokens_work(tmp_path):
+    data = tmp_path / "data"
+    made = subprocess.run([EXE, "--data-dir", str(data), "token", "create", "--name", "desk-1", "--role", "clerk"],
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0 and made.stdout.startswith("fla_")
+    clerk = made.stdout.strip()
+    server = ServerProcess(tmp_path, "--data-dir", str(data), "--workers", "2").start()
+    try:
+        # "token create" ran first, so no bootstrap token was made: the clerk's token is the way in, and a
+        # clerk may run the desk but not register merchants.
+        assert not (data / "admin_token").exists()
+        member = admin(server.url, clerk, "/v1/admin/members", {"alias": "W"})["member_id"]
+        for _ in range(20):  # requests spread over both processes; each sees the same ledger
+            admin(server.url, clerk, "/v1/admin/desk/topup", {"member_id": member, "eur_cents": 100})
+        resp = requests.get(server.url + f"/v1/admin/accounts/member:{member}", timeout=5,
+                            headers={"Authorization": f"Bearer {clerk}"})
+        assert resp.json()["balance_cents"] == 2_000
+        refused = requests.post(server.url + "/v1/admin/merchants", timeout=5, headers={
+            "Authorization": f"Bearer {clerk}"}, json={"request_id": "r", "merchant_id": "M", "name": "M",
+                                                        "category": "winkel"})
+        assert refused.status_code == 403
+        workers = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True).stdout.split()
+        assert len(workers) >= 2
+    finally:
+        server.stop()
