@@ -154,14 +154,13 @@ def _desk_token(ctx: Ctx, args: argparse.Namespace) -> tuple[str, str]:
     s = ctx.settings
     stored = s.stored.get("token")
     given = _read_token_file(args.bootstrap_token_file) if args.bootstrap_token_file else s.token
-    if isinstance(stored, str) and stored and given in (None, stored):
-        try:
+    if isinstance(stored, str) and stored:
+        try:  # a working desk token is kept, whatever bootstrap token is still lying around
             AdminClient(s.require_server(), stored, timeout_s=s.timeout_s).get("/v1/admin/config")
             return stored, "exists"
         except ServerRefused:
-            if given is None:
-                raise
-    if not given:
+            pass  # revoked: make a new one below
+    if not given or given == stored:
         raise NotConfigured(what="bootstrap-token", flag="--bootstrap-token-file / --token", env="FLOREYN_TOKEN")
     ctx._api = AdminClient(s.require_server(), given, timeout_s=s.timeout_s)
     answer = ctx.write("token.create", "POST", "/v1/admin/tokens", {"name": args.token_name, "role": "admin"})

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import tomllib
+import uuid
 from pathlib import Path
 
 from support.net import free_port
@@ -56,3 +59,33 @@ def test_the_console_script_exit_codes(tool, srv):
     assert usage.returncode == 1 and "invalid choice" in usage.stderr
     helped = run({}, "--help")
     assert helped.returncode == 0 and "card" in helped.stdout
+
+
+def test_an_import_killed_half_way_finishes_on_rerun_without_doubles(tool, srv, tmp_path):
+    """SIGKILL the real process mid-import; the same file again makes every member exactly once."""
+    rows = 300
+    tag = uuid.uuid4().hex[:6]
+    path = tmp_path / "leden.csv"
+    path.write_text("alias\n" + "".join(f"Kill {tag} {i}\n" for i in range(rows)))  # no ids: the server makes them
+    token = tomllib.loads((tool.home / "provision.toml").read_text())["token"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOREYN_")}
+    env.update(FLOREYN_SERVER=srv.base_url, FLOREYN_TOKEN=token, FLOREYN_PROVISION_HOME=str(tool.home))
+
+    def made() -> int:
+        members = tool.ok("member", "list")
+        return sum(m["alias"].startswith(f"Kill {tag} ") for m in members)
+
+    proc = subprocess.Popen([str(SCRIPT), "member", "import", str(path)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while made() < 10 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    at_kill = made()
+    assert 10 <= at_kill < rows, f"{at_kill} members when killed: the kill must land mid-import"
+    rerun = run(env, "member", "import", str(path), "--json")
+    assert rerun.returncode == 0, rerun.stderr
+    summary = json.loads(rerun.stdout)
+    assert summary["exists"] >= at_kill and summary["created"] + summary["exists"] == rows
+    assert made() == rows  # every row once: none lost, none doubled

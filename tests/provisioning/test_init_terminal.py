@@ -55,7 +55,7 @@ def test_init_makes_an_encrypted_key_a_desk_token_and_publishes_the_issuer_key(f
     assert first["issuer_key"] in config["issuer_keys"]
     snap = world.terminal().client(srv).snapshot()  # every terminal's next snapshot carries the key
     assert first["issuer_key"] in snap.issuer_keys
-    again = t.ok("init", "--passphrase-file", t.passphrase_file)
+    again = t.ok("init", "--passphrase-file", t.passphrase_file, "--bootstrap-token-file", bootstrap)
     assert (again["issuer_key"], again["issuer_key_status"], again["token_status"], again["issuer_key_at_server"]) == (
         first["issuer_key"],
         "exists",
