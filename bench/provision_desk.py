@@ -51,9 +51,12 @@ def bench_import(srv: ServerThread, base: list[str], token: str, folder: Path, r
     session = requests.Session()
     started = time.perf_counter()
     for i in range(rows):
-        resp = session.post(srv.base_url + "/v1/admin/members", timeout=30,
-                            json={"alias": f"Kaal {i}", "email": f"kaal{i}@example.org", "request_id": uuid.uuid4().hex},
-                            headers={"Authorization": f"Bearer {token}"})
+        resp = session.post(
+            srv.base_url + "/v1/admin/members",
+            timeout=30,
+            json={"alias": f"Kaal {i}", "email": f"kaal{i}@example.org", "request_id": uuid.uuid4().hex},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         resp.raise_for_status()
     bare_rps = rows / (time.perf_counter() - started)
     session.close()
@@ -61,8 +64,10 @@ def bench_import(srv: ServerThread, base: list[str], token: str, folder: Path, r
 
 
 def bench_cards(base: list[str], home: Path, folder: Path, count: int) -> tuple[float, float]:
-    members = [tool(base, "member", "add", "--alias", f"Pas {i}").split('"member_id": "')[1].split('"')[0]
-               for i in range(count)]
+    members = [
+        tool(base, "member", "add", "--alias", f"Pas {i}").split('"member_id": "')[1].split('"')[0]
+        for i in range(count)
+    ]
     tool_s = []
     for member_id in members:
         with EmulatedNtag() as tag:
@@ -77,8 +82,9 @@ def bench_cards(base: list[str], home: Path, folder: Path, count: int) -> tuple[
         with EmulatedNtag() as tag:
             card = cards.issue(issuer)
             started = time.perf_counter()
-            CardWriter(tag.path, targets=("106A",)).write(card, lambda p: cards.verify_payload(p, issuers),
-                                                          password_key=ntag_key)
+            CardWriter(tag.path, targets=("106A",)).write(
+                card, lambda p: cards.verify_payload(p, issuers), password_key=ntag_key
+            )
             bare_s.append(time.perf_counter() - started)
     return statistics.median(tool_s), statistics.median(bare_s)
 
@@ -94,10 +100,22 @@ def run(rows: int = 1000, card_count: int = 5) -> list[dict]:
             tool_rps, bare_rps = bench_import(srv, base, token, folder, rows)
             card_s, write_s = bench_cards(base, home, folder, card_count)
     return [
-        {"name": f"provision: member import, {rows}-row CSV", "value": round(tool_rps), "unit": "rows/s",
-         "baseline": round(bare_rps), "baseline_name": "bare POST /members loop", "target": ">= 100 rows/s"},
-        {"name": "provision: card issue (sign, write, verify, lock, register)", "value": round(card_s, 3), "unit": "s",
-         "baseline": round(write_s, 3), "baseline_name": "CardWriter.write alone", "target": "<= 2 s per card"},
+        {
+            "name": f"provision: member import, {rows}-row CSV",
+            "value": round(tool_rps),
+            "unit": "rows/s",
+            "baseline": round(bare_rps),
+            "baseline_name": "bare POST /members loop",
+            "target": ">= 100 rows/s",
+        },
+        {
+            "name": "provision: card issue (sign, write, verify, lock, register)",
+            "value": round(card_s, 3),
+            "unit": "s",
+            "baseline": round(write_s, 3),
+            "baseline_name": "CardWriter.write alone",
+            "target": "<= 2 s per card",
+        },
     ]
 
 
@@ -107,6 +125,8 @@ if __name__ == "__main__":
     parser.add_argument("--cards", type=int, default=5)
     opts = parser.parse_args()
     for row in run(opts.rows, opts.cards):
-        print(f"{row['name']}: {row['value']} {row['unit']}  (baseline {row['baseline_name']}: {row['baseline']} "
-              f"{row['unit']}; target {row['target']})")
+        print(
+            f"{row['name']}: {row['value']} {row['unit']}  (baseline {row['baseline_name']}: {row['baseline']} "
+            f"{row['unit']}; target {row['target']})"
+        )
     sys.exit(0)
