@@ -45,6 +45,7 @@ class Ctx:
     def write(self, action: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """One admin write with a request id stored before sending (journal.py): an identical rerun after
         a lost answer reuses the id, and the server answers it "exists" instead of doing it twice."""
+        self.api  # noqa: B018 - a missing server or token refuses before anything is journalled
         entry = self.journal.begin(action, {"method": method, "path": path, **body})
         self.note_resumed(entry)
         return self.send_pending(entry, method, path, body)

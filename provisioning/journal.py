@@ -9,9 +9,10 @@ the entry stays, and running the *same* command again finds it and sends
 the same id: a top-up that did reach the server is then answered "exists"
 and not booked a second time.
 
-An entry also carries a little state for multi-step commands: `card issue`
-keeps the new card id in it, so a rerun writes the same card id instead of
-inventing another one.
+A member's personal data is not written into an entry (the key, a hash of
+the whole command, still finds an identical rerun). An entry also carries a
+little state for multi-step commands: `card issue` keeps the new card id in
+it, so a rerun writes the same card id instead of inventing another one.
 
 CSV imports do not use the journal: their request ids are derived from the
 file's content and the row (see csvin.py), which survives even the loss of
@@ -32,6 +33,7 @@ from typing import Any, Final
 from floreyn.provisioning.errors import local
 from floreyn.provisioning.tomlw import write_private
 
+PERSONAL: Final = frozenset({"name", "email", "phone", "address"})  # of a member: never kept on the desk's disk
 MAX_PENDING: Final = 10_000  # a folder this full means something loops; refuse rather than grow
 MAX_ENTRY_BYTES: Final = 64 * 1024
 
@@ -104,6 +106,8 @@ class Journal:
         return sorted(out, key=lambda e: e.get("created_ms", 0))
 
     def _store(self, entry: Pending, params: dict[str, Any]) -> None:
+        if entry.action.startswith("member."):
+            params = {k: ("<redacted>" if k in PERSONAL and v is not None else v) for k, v in params.items()}
         data = json.dumps(
             {
                 "action": entry.action,

@@ -26,10 +26,13 @@ from provision_tool import PASSPHRASE, Tool  # noqa: E402
 ENV_VARS = ("FLOREYN_SERVER", "FLOREYN_TOKEN", "FLOREYN_PROVISION_HOME", "FLOREYN_READER", "FLOREYN_KEY_PASSPHRASE")
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for name in ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
+@pytest.fixture(scope="session", autouse=True)
+def _clean_env():
+    """No FLOREYN_* setting of the machine running the tests leaks in (module fixtures run the tool too)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ENV_VARS:
+            mp.delenv(name, raising=False)
+        yield
 
 
 @pytest.fixture(scope="module")

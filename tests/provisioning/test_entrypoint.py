@@ -75,8 +75,9 @@ def test_an_import_killed_half_way_finishes_on_rerun_without_doubles(tool, srv, 
         members = tool.ok("member", "list")
         return sum(m["alias"].startswith(f"Kill {tag} ") for m in members)
 
-    proc = subprocess.Popen([str(SCRIPT), "member", "import", str(path)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(SCRIPT), "member", "import", str(path)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 30
     while made() < 10 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.01)

@@ -147,3 +147,14 @@ def test_exit_codes_per_family():
     assert exit_code_of(ReaderUnavailable(hint="h")) == EXIT_DEVICE
     assert exit_code_of(CardDamaged()) == EXIT_DEVICE
     assert exit_code_of(local("a", "b")) == EXIT_LOCAL
+
+
+def test_journal_keeps_no_personal_data_of_members(tmp_path):
+    j = Journal(tmp_path / "pending")
+    entry = j.begin("member.create", {"alias": "Anna B.", "name": "Anna Bakker", "email": "anna@example.org"})
+    text = (tmp_path / "pending" / f"{entry.key}.json").read_text()
+    assert "Anna Bakker" not in text and "anna@example.org" not in text and "Anna B." in text
+    assert j.begin("member.create", {"alias": "Anna B.", "name": "Anna Bakker", "email": "anna@example.org"}).resumed
+    assert not j.begin(
+        "member.create", {"alias": "Anna B.", "name": "Anna de Boer", "email": "anna@example.org"}
+    ).resumed
