@@ -115,7 +115,9 @@ class Database:
             # No pre-ping round trip per checkout: a connection the server dropped fails its first
             # statement, SQLAlchemy invalidates the pool, and _run retries on a fresh connection.
             self.writer = create_engine(self.url, pool_size=10, max_overflow=20, pool_recycle=1800)
-            self.reader = self.writer
+            # Plain reads at READ COMMITTED see each statement's own moment anyway; in autocommit they skip
+            # the BEGIN and COMMIT round trips (a balance read is one round trip).
+            self.reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
             self._gate = contextlib.nullcontext()
         # Reads that compare several statements (replay, reports) need one snapshot of the data; on SQLite a
         # read transaction in WAL mode already is one.
@@ -149,7 +151,7 @@ class Database:
 
     def dispose(self) -> None:
         self.writer.dispose()
-        if self.reader is not self.writer:
+        if self.is_sqlite:  # on PostgreSQL the readers are views of the writer's pool
             self.reader.dispose()
 
 
