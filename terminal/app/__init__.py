@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 
-def main(options: Any = None, *, exit_after_s: float | None = None, sign_in_pin: str | None = None) -> int:
+def main(options: Any = None, *, exit_after_s: float | None = None, sign_in_pin: str | None = None,
+         dim_after_s: float | None = None) -> int:
     """Run the till until it is closed; returns the exit status.
 
     `options` is the CLI's argparse Namespace (attributes used: config,
@@ -41,7 +42,7 @@ def main(options: Any = None, *, exit_after_s: float | None = None, sign_in_pin:
     from floreyn.terminal.app.app import TillApp
 
     try:
-        TillApp(runtime, relay, exit_after_s=exit_after_s, sign_in_pin=sign_in_pin).run()
+        TillApp(runtime, relay, exit_after_s=exit_after_s, sign_in_pin=sign_in_pin, dim_after_s=dim_after_s).run()
     finally:
         runtime.close()  # idempotent: on_stop normally did it already
     return 0

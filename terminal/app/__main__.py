@@ -25,10 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", dest="window_size", type=_size, help="window size, e.g. 1024x600")
     p.add_argument("--exit-after", type=float, help="stop this many seconds after the resting screen is up")
     p.add_argument("--sign-in-pin", help="sign in at start (with the simulated demo only; for benchmarks)")
+    p.add_argument("--dim-after", type=float, help="dim after this many idle seconds (this run only)")
     args = p.parse_args(argv)
     from floreyn.terminal.app import main as app_main
 
-    return app_main(args, exit_after_s=args.exit_after, sign_in_pin=args.sign_in_pin)
+    return app_main(args, exit_after_s=args.exit_after, sign_in_pin=args.sign_in_pin, dim_after_s=args.dim_after)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ class TillApp(App):
     title = "Floreyn"
 
     def __init__(self, runtime: Runtime, relay: Any, *, exit_after_s: float | None = None,
-                 sign_in_pin: str | None = None, **kwargs: Any) -> None:
+                 sign_in_pin: str | None = None, dim_after_s: float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if sign_in_pin is not None and not runtime.simulate:
             raise ValueError("automatic sign-in exists for the simulated demo only")
@@ -45,6 +45,7 @@ class TillApp(App):
         self.relay = relay
         self.exit_after_s = exit_after_s
         self.sign_in_pin = sign_in_pin
+        self.dim_after_s = dim_after_s
         self.started_at = time.perf_counter()
         self.till_root: TillRoot | None = None
         self._ready = False
@@ -52,6 +53,8 @@ class TillApp(App):
     def build(self) -> TillRoot:
         Window.clearcolor = theme.BACKGROUND
         self.till_root = build_root(self.runtime, self.relay)
+        if self.dim_after_s is not None:
+            self.till_root.ctl.dim_after_s = self.dim_after_s
         return self.till_root
 
     def on_start(self) -> None:
@@ -78,6 +81,7 @@ class TillApp(App):
         if os.environ.get("FLOREYN_APP_REPORT_READY"):  # the benchmark times cold start to this line
             print(f"FLOREYN_READY screen={self.till_root.ctl.screen} "
                   f"seconds={time.perf_counter() - self.started_at:.3f}", flush=True)
+            self.till_root.fbind("dimmed", lambda _root, dimmed: print(f"FLOREYN_DIMMED {int(dimmed)}", flush=True))
         if self.exit_after_s is not None:
             Clock.schedule_once(lambda _dt: self.stop(), self.exit_after_s)
 

@@ -1,9 +1,11 @@
 """The root widget: header, banner, the screens, the dim overlay, and the demo card picker.
 
-Battery: nothing here runs on a timer while the till waits for a card. The
-dim timer is one Clock event re-armed by touches; after it fires the
-overlay darkens the screen, the backlight goes down (where allowed) and the
-frame rate drops to IDLE_FPS until the next touch.
+Battery: nothing here runs on a timer while the till waits for a card. Two
+Clock events are re-armed by every touch (and by a screen change, e.g. a
+card laid on the reader): after REST_AFTER_S the frame cap drops from
+ACTIVE_FPS to REST_FPS (Kivy's loop polls input once a frame, so fewer
+frames is less CPU); after the dim time the overlay darkens the screen, the
+backlight goes down (where allowed) and the cap drops to IDLE_FPS.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from floreyn.terminal.app.widgets import TButton
 
 KV_DIR = Path(__file__).resolve().parent / "kv"
 KV_FILES = ("widgets.kv", "screens.kv", "manager.kv", "root.kv")
-ACTIVE_FPS = 30  # enough for a tap to feel instant; nothing on these screens animates
+ACTIVE_FPS = 30  # while someone works the till: a tap feels instant; nothing on these screens animates
+REST_FPS = 10  # REST_AFTER_S after the last touch: a touch or a card shows within 100 ms
+REST_AFTER_S = 10.0
 IDLE_FPS = 5  # while dimmed: the first touch wakes within 200 ms
 DIM_BRIGHTNESS = 0.15
 
@@ -59,12 +63,11 @@ class TillRoot(FloatLayout):
         super().__init__(ctl=ctl, **kwargs)
         sm = self.ids.sm
         sm.transition = NoTransition()  # no animation: no frames to draw, nothing to wait for
-        for name, cls in SCREENS.items():
-            sm.add_widget(cls(name=name, ctl=ctl))
-        sm.current = ctl.screen
+        sm.current = self.screen(ctl.screen).name
         ctl.fbind("screen", self._on_screen)
         ctl.fbind("dim_after_s", lambda *_a: self.wake())
         self._dim_event = Clock.create_trigger(self._dim, max(1, ctl.dim_after_s))
+        self._rest_event = Clock.create_trigger(self._rest, REST_AFTER_S)
         self._picker: ModalView | None = None
         self.listen_keyboard()
         self.wake()
@@ -73,8 +76,18 @@ class TillRoot(FloatLayout):
     def screen_manager(self) -> ScreenManager:
         return self.ids.sm
 
+    def screen(self, name: str) -> Any:
+        """The screen called `name`, built the first time it is needed (a till that only sells
+        never builds the manager screens: less memory and a faster start)."""
+        sm = self.ids.sm
+        if not sm.has_screen(name):
+            sm.add_widget(SCREENS[name](name=name, ctl=self.ctl))
+        return sm.get_screen(name)
+
     def _on_screen(self, _ctl: Any, name: str) -> None:
         sm = self.ids.sm
+        self.wake()  # a card on the reader, a result: the shopkeeper must see it
+        self.screen(name)
         if sm.current == name:
             sm.current_screen.refresh()
         else:
@@ -91,14 +104,20 @@ class TillRoot(FloatLayout):
 
     def wake(self) -> None:
         self._dim_event.cancel()
+        self._rest_event.cancel()
         if self.dimmed:
             self.dimmed = False
             set_backlight(1.0)
-            Clock._max_fps = float(ACTIVE_FPS)
+        Clock._max_fps = float(ACTIVE_FPS)
+        self._rest_event()
         seconds = self.ctl.dim_after_s
         if seconds > 0:
             self._dim_event.timeout = seconds
             self._dim_event()
+
+    def _rest(self, *_args: Any) -> None:
+        if not self.dimmed:
+            Clock._max_fps = float(REST_FPS)
 
     def _dim(self, *_args: Any) -> None:
         self.dimmed = True

@@ -8,6 +8,7 @@ from kivy.core.window import Window
 from floreyn.sync.record import Kind
 from floreyn.terminal.drivers.base import PrinterOutOfPaper
 from floreyn.terminal.app.widgets import money_guard
+from floreyn.terminal.app import root as root_module
 from till_ui import TillUITest
 
 pytestmark = pytest.mark.ui
@@ -133,9 +134,14 @@ class TestBehaviour(TillUITest):
         self.wait(lambda: "Bedrag te hoog" in self.banner())
         self.assertEqual(self.records(), [])
 
-    def test_dims_when_idle_and_the_waking_touch_does_nothing_else(self):
+    def test_frame_rate_rests_then_dims_and_the_waking_touch_does_nothing_else(self):
+        root_module.ACTIVE_FPS = 30  # the real caps in this test
         self.sign_in()
+        self.root._rest_event.timeout = 0.3  # (10 s in the app)
         self.ctl.dim_after_s = 1  # (the settings offer 30 s and up; a test cannot wait that long)
+        self.assertEqual(Clock._max_fps, 30.0)
+        self.wait(lambda: Clock._max_fps == 10.0, timeout_s=2)  # resting: nobody touched it for a while
+        self.assertFalse(self.root.dimmed)
         self.wait(lambda: self.root.dimmed, timeout_s=3)
         self.assertEqual(Clock._max_fps, 5.0)  # a dimmed till draws at most 5 frames a second
         self.shot("idle-dimmed")
@@ -144,5 +150,12 @@ class TestBehaviour(TillUITest):
         self.assertEqual(Clock._max_fps, 30.0)
         self.pump(0.2)
         self.assertEqual(self.ctl.screen, "idle")
+        self.wait(lambda: self.root.dimmed, timeout_s=3)
+        self.present("anna")  # a card on the reader wakes the screen by itself
+        self.wait_screen("member")
+        self.assertFalse(self.root.dimmed)
+        self.assertEqual(Clock._max_fps, 30.0)
+        self.tap(self.screen().ids.cancel)
+        self.wait_screen("idle")
         self.tap(self.screen().ids.signout)
         self.wait_screen("signin")

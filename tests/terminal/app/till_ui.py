@@ -23,6 +23,7 @@ from kivy.metrics import Metrics
 
 from floreyn.terminal import demo_setup
 from floreyn.terminal.config import SecurityConfig
+from floreyn.terminal.app import root as root_module
 from floreyn.terminal.app import theme
 from floreyn.terminal.app.app import build_root
 from floreyn.terminal.app.i18n import tr
@@ -49,7 +50,8 @@ class TillUITest(FloreynGraphicTest):
     def setUp(self):
         super().setUp()
         self._max_fps = Clock._max_fps
-        Clock._max_fps = 0  # tests pump the loop themselves; no frame pacing sleeps
+        self._active_fps = root_module.ACTIVE_FPS
+        root_module.ACTIVE_FPS = 0  # tests pump the loop themselves: no frame pacing while they work it
         self._dpi = Metrics.dpi
         Metrics.dpi = self.dpi or PANEL_DPI[tuple(self.window_size)]
         if tr.lang != "nl":
@@ -75,6 +77,7 @@ class TillUITest(FloreynGraphicTest):
             self.runtime.close()
         finally:
             Clock._max_fps = self._max_fps
+            root_module.ACTIVE_FPS = self._active_fps
             Metrics.dpi = self._dpi
             if tr.lang != "nl":
                 tr.switch("nl")
@@ -131,7 +134,7 @@ class TillUITest(FloreynGraphicTest):
         self.pump(0.04)  # ButtonBehavior releases after min_state_time (35 ms)
 
     def screen(self, name: str | None = None):
-        return self.root.ids.sm.get_screen(name or self.ctl.screen)
+        return self.root.screen(name or self.ctl.screen)
 
     def buttons(self, container=None) -> list[TButton]:
         container = container or self.screen()

@@ -1,0 +1,160 @@
+"""The till app on the terminal: cold start, peak memory, idle CPU while waiting for a card.
+
+Each figure is measured on a subprocess with SDL's offscreen video driver
+(Mesa llvmpipe, no GPU), beside a minimal Kivy app (one label, same Kivy/SDL
+settings, same frame-rate cap) started and measured the same way in the
+same run: the floor any Kivy app pays.
+
+* cold start: spawn to the first frame of the resting screen. For the till:
+  demo set-up, engine start (store check), PIN sign-in through the app's
+  own call, the card prompt ("Houd de pas bij de lezer") drawn.
+* peak RSS: the kernel's high-water mark (VmHWM) at the end of the run.
+* idle CPU: user+system time of all the process's threads (UI loop, till
+  worker, card reader) over a window on the card prompt, as % of one core;
+  then again after the screen has dimmed (frame cap 5/s).
+
+    python bench/app_start.py [--window 30]     (FLOREYN_BENCH_WINDOW_S for run_all; default 30 s)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_WINDOW_S = 30.0
+START_TIMEOUT_S = 120.0
+
+FLOOR_APP = r'''
+import os, sys, time
+t0 = time.perf_counter()
+from floreyn.terminal.app import kivy_setup
+kivy_setup.prepare_environment(kiosk=False)
+import kivy
+kivy_setup.configure_input(kiosk=False)
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.uix.label import Label
+
+class Floor(App):
+    def build(self):
+        return Label(text="Houd de pas bij de lezer", font_size=44, color=(0, 0, 0, 1))
+    def on_start(self):
+        Clock.schedule_once(self.ready, 0)
+    def ready(self, _dt):
+        print("FLOREYN_READY screen=floor", flush=True)
+        Clock.schedule_once(lambda _dt: self.stop(), float(sys.argv[1]))
+
+Floor().run()
+'''
+
+
+def child_env(kivy_home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update({"SDL_VIDEODRIVER": "offscreen", "LIBGL_ALWAYS_SOFTWARE": "1", "SDL_AUDIODRIVER": "dummy",
+                "KIVY_HOME": str(kivy_home), "KIVY_NO_CONSOLELOG": "1", "FLOREYN_APP_REPORT_READY": "1"})
+    return env
+
+
+def cpu_s(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/<pid>/status")
+
+
+def wait_line(proc: subprocess.Popen, prefix: str, timeout_s: float) -> str:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                raise RuntimeError(f"app exited ({proc.returncode}) before {prefix}: {proc.stderr.read()[-2000:]}")
+            continue
+        if line.startswith(prefix):
+            return line.strip()
+    raise TimeoutError(prefix)
+
+
+def idle_cpu_pct(proc: psutil.Process, window_s: float) -> float:
+    c0, t0 = cpu_s(proc), time.monotonic()
+    time.sleep(window_s)
+    return (cpu_s(proc) - c0) / (time.monotonic() - t0) * 100
+
+
+def measure(cmd: list[str], window_s: float, *, dimmed: bool, env: dict[str, str]) -> dict[str, float]:
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_line(proc, "FLOREYN_READY", START_TIMEOUT_S)
+        out = {"start_s": time.monotonic() - t0}
+        ps = psutil.Process(proc.pid)
+        time.sleep(1.0)  # let start-up work (first overview, reader thread) settle
+        out["idle_cpu_pct"] = idle_cpu_pct(ps, window_s)
+        if dimmed:
+            wait_line(proc, "FLOREYN_DIMMED 1", window_s + 30)
+            time.sleep(1.0)
+            out["dimmed_cpu_pct"] = idle_cpu_pct(ps, window_s)
+        out["peak_rss_mb"] = peak_rss_mb(proc.pid)
+        proc.wait(timeout=60)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{cmd[:3]} exited {proc.returncode}: {proc.stderr.read()[-2000:]}")
+        return out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def run(window_s: float | None = None) -> list[dict]:
+    window_s = float(window_s or os.environ.get("FLOREYN_BENCH_WINDOW_S") or DEFAULT_WINDOW_S)
+    with tempfile.TemporaryDirectory(prefix="floreyn-bench-app-") as tmp:
+        tmp_path = Path(tmp)
+        env = child_env(tmp_path / "kivy")
+        till = measure([sys.executable, "-m", "floreyn.terminal.app", "--simulate", "--windowed",
+                        "--data-dir", str(tmp_path / "data"), "--sign-in-pin", "1234",
+                        "--dim-after", str(window_s + 5), "--exit-after", str(2 * window_s + 12)],
+                       window_s, dimmed=True, env=env)
+        floor_py = tmp_path / "floor_app.py"  # a file: Kivy's App looks for a .kv beside its source
+        floor_py.write_text(FLOOR_APP)
+        floor = measure([sys.executable, str(floor_py), str(window_s + 3)], window_s, dimmed=False, env=env)
+    base = "minimal Kivy app, one label"
+    note = f"{window_s:g} s window"
+    return [
+        {"name": "app: cold start to the card prompt", "value": round(till["start_s"], 2), "unit": "s",
+         "baseline": round(floor["start_s"], 2), "baseline_name": base + ", to first frame", "target": ""},
+        {"name": "app: peak RSS", "value": round(till["peak_rss_mb"], 1), "unit": "MB",
+         "baseline": round(floor["peak_rss_mb"], 1), "baseline_name": base, "target": "<= 150 MB"},
+        {"name": f"app: idle CPU on the card prompt ({note})", "value": round(till["idle_cpu_pct"], 2),
+         "unit": "% of a core", "baseline": round(floor["idle_cpu_pct"], 2), "baseline_name": base,
+         "target": "<= 1 %"},
+        {"name": f"app: idle CPU, screen dimmed ({note})", "value": round(till["dimmed_cpu_pct"], 2),
+         "unit": "% of a core", "baseline": round(floor["idle_cpu_pct"], 2), "baseline_name": base + " (not dimmed)",
+         "target": "<= 1 %"},
+    ]
+
+
+def main(argv: list[str]) -> int:
+    window = None
+    if "--window" in argv:
+        window = float(argv[argv.index("--window") + 1])
+    for row in run(window):
+        print(f"{row['name']:<52} {row['value']:>8} {row['unit']:<12} "
+              f"baseline {row['baseline']} ({row['baseline_name']})  target {row['target']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
