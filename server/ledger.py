@@ -25,6 +25,7 @@ them from the postings and compares.
 from __future__ import annotations
 
 import enum
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Final, Iterable, Sequence
@@ -74,6 +75,7 @@ _PREFIXES: Final = {
 _FIXED: Final = {ISSUED: Currency.FL, RESERVE: Currency.EUR, INCOME: Currency.EUR, WORLD: Currency.EUR}
 
 
+@functools.lru_cache(maxsize=65_536)  # a pure function of the key, asked for every posting
 def account_kind(key: str) -> tuple[str, Currency, str | None]:
     """(kind, currency, owner id) of an account key; refuses keys outside the chart."""
     if key in _FIXED:
