@@ -34,6 +34,13 @@ log = logging.getLogger(__name__)
 
 OVERVIEW_EVERY_S = 60.0  # status and banner refresh; cheap reads on the worker, no redraw unless changed
 FAILED_RECEIPT_TIMEOUT_S = 60  # a printer problem stays on screen longer than a good receipt
+WAIT_NOTE_AFTER_S = 0.4  # an answer slower than this (server, printer) gets "one moment" on screen
+SLOW_CALLS = frozenset({"sign_in", "quote_spend", "quote_save", "quote_topup", "quote_refund", "quote_void",
+                        "confirm", "close_day", "reprint", "sync_now"})
+
+
+def _wait_text() -> str:
+    return tr._("One moment\u2026")
 
 
 class Controller(ManagerFlows, EventDispatcher):
@@ -70,6 +77,7 @@ class Controller(ManagerFlows, EventDispatcher):
         self.bridge = Bridge(runtime.service, post or _clock_post)
         self.dim_after_s = settings.dim_after_s
         self._done_timer = Clock.create_trigger(self._done_timeout, settings.done_timeout_s)
+        self._wait_note = Clock.create_trigger(lambda _dt: self.show_text(_wait_text, "info"), WAIT_NOTE_AFTER_S)
         self._overview_timer = Clock.schedule_interval(lambda _dt: self.refresh_overview(), OVERVIEW_EVERY_S)
         self.fbind("overview", self._update_banner)
         self.fbind("member", self._update_banner)
@@ -83,14 +91,23 @@ class Controller(ManagerFlows, EventDispatcher):
              on_error: Callable[[BaseException], None] | None = None, **kwargs: Any) -> None:
         """An engine call on the worker; a refusal lands in the message strip unless handled."""
         self.busy = True
+        if method in SLOW_CALLS:
+            self._wait_note()  # shown only if the answer takes longer than WAIT_NOTE_AFTER_S
+
+        def settle() -> None:
+            self.busy = self.bridge.pending > 0
+            if not self.busy:
+                self._wait_note.cancel()
+                if self.message and getattr(self, "_message_make", None) is _wait_text:
+                    self.clear_message()
 
         def done(value: Any) -> None:
-            self.busy = self.bridge.pending > 0
+            settle()
             if on_done is not None:
                 on_done(value)
 
         def failed(error: BaseException) -> None:
-            self.busy = self.bridge.pending > 0
+            settle()
             (on_error or self.show_error)(error)
 
         self.bridge.call(method, *args, on_done=done, on_error=failed, **kwargs)
@@ -129,6 +146,7 @@ class Controller(ManagerFlows, EventDispatcher):
     def stop(self) -> None:
         self._overview_timer.cancel()
         self._done_timer.cancel()
+        self._wait_note.cancel()
 
     # -- start, status, events ---------------------------------------------------------------------
 

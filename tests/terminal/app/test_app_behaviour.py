@@ -159,3 +159,19 @@ class TestBehaviour(TillUITest):
         self.wait_screen("idle")
         self.tap(self.screen().ids.signout)
         self.wait_screen("signin")
+
+    def test_a_slow_answer_shows_one_moment(self):
+        import time as _time
+
+        self.sign_in()
+        real = self.printer.print_doc
+        self.printer.print_doc = lambda doc: (_time.sleep(1.0), real(doc))  # a slow printer
+        self.to_amount("bram")
+        self.type_keys(self.screen().ids.keypad, "1")
+        self.tap_text("Betalen")
+        self.wait_screen("confirm")
+        self.tap_text("Bevestigen")
+        self.wait(lambda: self.banner() == "Een moment\u2026", timeout_s=2)
+        self.wait(lambda: self.ctl.receipt_state == "printed", timeout_s=5)
+        self.assertEqual(self.ctl.message, "")
+        self.assertEqual(len(self.printer.docs), 1)
