@@ -249,6 +249,7 @@ class Controller(ManagerFlows, EventDispatcher):
 
     def _reset_sale(self) -> None:
         self.member, self.quote, self.result, self.pending_amount = None, None, None, None
+        self.refund_payment = None
         self.receipt_state, self.receipt_error = "", None
         self._done_timer.cancel()
 

@@ -78,6 +78,7 @@ class TillUITest(FloreynGraphicTest):
         finally:
             Clock._max_fps = self._max_fps
             root_module.ACTIVE_FPS = self._active_fps
+            money_guard._clock = time.monotonic
             Metrics.dpi = self._dpi
             if tr.lang != "nl":
                 tr.switch("nl")
