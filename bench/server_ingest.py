@@ -294,8 +294,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--records", type=int, default=1_000)
     args = p.parse_args(argv)
     for row in run(args.pg, args.terminals, args.records):
-        print(f"{row['name']}: {row['value']:,} {row['unit']}  (baseline {row['baseline']:,} "
-              f"{row['baseline_name']}; target {row['target']})")
+        base = f"baseline {row['baseline']:,} {row['baseline_name']}; " if row["baseline"] is not None else ""
+        print(f"{row['name']}: {row['value']:,} {row['unit']}  ({base}target {row['target']})")
     return 0
 
 

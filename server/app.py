@@ -231,5 +231,5 @@ class Envelope:
             self.ctx.db.write(lambda conn: admin_auth.audit(
                 conn, actor=actor, method=scope["method"], path=scope["path"], action=None, request_id=request_id,
                 status=status, detail={"query": query} if query else {}, now=self.ctx.clock()))
-        except Exception:  # the answer is already sent; a lost read-audit line must not crash the server
+        except Exception:  # the answer has started; a lost read-audit line must not break it (logged)
             log.exception("could not write the audit line")
