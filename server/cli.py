@@ -145,7 +145,7 @@ def parser() -> argparse.ArgumentParser:
     _server_options(p, suppress=False)
     sub = p.add_subparsers(dest="command")
     p.add_argument("--workers", type=int, default=1, choices=range(1, 33), metavar="N",
-                   help="server processes (default 1; one per core uses them all)")
+                   help="server processes (default 1; on PostgreSQL one per core; on SQLite keep 1)")
     sp = sub.add_parser("serve", help="serve the HTTP API (default)")
     _server_options(sp, suppress=True)
     sp.add_argument("--workers", type=int, default=argparse.SUPPRESS, choices=range(1, 33), metavar="N")
