@@ -84,3 +84,38 @@ class TestSale(TillUITest):
         self.wait_screen("idle", timeout_s=6)  # back to the card prompt by itself
         self.assertIsNone(self.ctl.member)
 
+
+    def test_save_and_top_up(self):
+        self.sign_in()
+        self.present("dirk")  # not in the snapshot: cannot pay offline, but saving and top-up work
+        self.wait_screen("member")
+        self.tap(self.screen().ids.amount)
+        self.wait_screen("amount")
+        self.type_keys(self.screen().ids.keypad, "20")
+        self.tap_text("Sparen over\n€ 20,00")
+        self.wait_screen("confirm")
+        shown = self.shown_text()
+        self.assertIn("Sparen over een aankoop van € 20,00", shown)
+        self.assertIn("Actie: Zomermarkt: dubbel sparen", shown)
+        self.assertIn("Klant krijgt fl 2,00", shown)  # 5 % doubled by the campaign
+        self.shot("confirm-save")
+        self.tap_text("Bevestigen")
+        self.wait_screen("done")
+        self.assertIn("Gespaard", self.shown_text())
+        self.assertIn("fl 2,00 voor € 20,00", self.shown_text())
+        self.tap(self.screen().ids.done)
+        self.wait_screen("idle")
+
+        self.present("dirk")
+        self.wait_screen("member")
+        self.tap(self.screen().ids.amount)
+        self.wait_screen("amount")
+        self.type_keys(self.screen().ids.keypad, "5")
+        self.tap_text("Opwaarderen\n€ 5,00")
+        self.wait_screen("confirm")
+        self.assertIn("Klant betaalt € 5,00 contant", self.shown_text())
+        self.tap_text("Bevestigen")
+        self.wait_screen("done")
+        self.assertIn("Opgewaardeerd", self.shown_text())
+        self.assertEqual([(r.kind, r.fl_cents, r.eur_cents, r.tender) for r in self.records()],
+                         [(Kind.SAVE, 200, 2000, Tender.NONE), (Kind.TOPUP, 500, 500, Tender.CASH)])
