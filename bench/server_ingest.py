@@ -133,6 +133,21 @@ def measure_ingest_parallel(url: str, dataset, processes: int) -> float:  # type
     return max(ends) - began
 
 
+def measure_verify_only(dataset) -> float:  # type: ignore[no-untyped-def]
+    """Records/s that decoding and Ed25519-verifying alone allow on one core: the ceiling for ingest.
+
+    Shown beside the raw SQL baseline because that baseline verifies nothing:
+    ingest can never be faster than this, whatever the database does.
+    """
+    from floreyn.sync.record import decode
+
+    records = [(key.public_key(), raw) for _, _, key, raws in dataset for raw in raws[:200]]
+    t0 = time.perf_counter()
+    for public, raw in records:
+        decode(raw).verify(public)
+    return len(records) / (time.perf_counter() - t0)
+
+
 def measure_baseline(db: Database, dataset) -> float:  # type: ignore[no-untyped-def]
     """The same batches, bare: INSERT each record, UPDATE each touched balance, COMMIT per batch."""
     from floreyn.sync.record import decode
@@ -236,6 +251,7 @@ def bench_backend(label: str, url: str, dataset_args: tuple[int, int]) -> list[d
     cpu_rps = half * per_terminal / one_cpu_s  # what one core does when nothing else runs on it
     rps = (len(dataset) - half) * per_terminal / two_s
     base_rps = total / baseline_s
+    verify_rps = measure_verify_only(dataset)
     print(f"  [{label}] ingest {rps:,.0f} records/s with 2 worker processes, {one_rps:,.0f} with one "
           f"({cpu_rps:,.0f} per CPU-second); raw baseline {base_rps:,.0f} records/s", flush=True)
     count = fill_postings(db, POSTINGS_TARGET)
@@ -252,6 +268,9 @@ def bench_backend(label: str, url: str, dataset_args: tuple[int, int]) -> list[d
          "unit": "records/s", "baseline": round(base_rps), "baseline_name": "raw INSERT+UPDATE", "target": "-"},
         {"name": f"server ingest, {label}, per CPU-second of the server process", "value": round(cpu_rps),
          "unit": "records/s", "baseline": None, "baseline_name": "", "target": "-"},
+        {"name": f"server ingest, {label}, 1 process, beside decode+verify alone", "value": round(one_rps),
+         "unit": "records/s", "baseline": round(verify_rps), "baseline_name": "decode + Ed25519 verify, no DB",
+         "target": "-"},
         {"name": f"server ingest / raw baseline, {label}", "value": round(max(rps, one_rps) / base_rps, 3), "unit": "x",
          "baseline": 1.0, "baseline_name": "raw", "target": ">= 0.1"},
         {"name": f"balance read p99, {label} ({count:,} postings)", "value": round(p99, 3), "unit": "ms",
