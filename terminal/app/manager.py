@@ -2,8 +2,8 @@
 
 A mixin of the Controller (same main-thread rules). Refund and void are
 quotes like a sale and go through the same confirm screen; the engine marks
-a refund `needs_manager`, and the confirm screen then asks for a manager's
-PIN unless a manager is signed in.
+both `needs_manager`, and the confirm screen then asks for a manager's PIN
+unless a manager is signed in.
 """
 
 from __future__ import annotations

@@ -265,7 +265,12 @@ class QuotingMixin:
         return self.remember(quote, recheck)
 
     def quote_void(self: Engine, *, ref: str | None = None) -> Quote:
-        """Reverse the last transaction of the open day (storno), in full."""
+        """Reverse the last transaction of the open day (storno), in full; needs a manager, like a refund.
+
+        A void moves as much money as a refund (and could undo a cash top-up the
+        cashier pocketed), so confirm() asks a manager's PIN unless a manager is
+        signed in.
+        """
         self.require_operator()
         with self.store.read() as view:
             last = view.last_tx()
@@ -291,7 +296,7 @@ class QuotingMixin:
         quote = Quote(
             kind=Kind.VOID, parts=parts, asked=Money.fl(sum(p.fl_cents for p in parts)), card_hex=card_hex,
             card_id=bytes.fromhex(card_hex) if card_hex else None, offline=False, live=False,
-            fingerprint=f"void:{tx_id}", created_ms=self.clock.monotonic_ms(), ref_tx=tx_id,
+            fingerprint=f"void:{tx_id}", created_ms=self.clock.monotonic_ms(), needs_manager=True, ref_tx=tx_id,
         )
         return self.remember(quote, recheck)
 

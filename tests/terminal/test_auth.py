@@ -88,10 +88,31 @@ def test_refund_needs_a_manager_pin_which_a_cashier_pin_is_not(till):
     assert result.fl == Money.fl(500)
 
 
+def test_void_needs_a_manager_pin_and_a_refused_pin_writes_nothing(till):
+    till.present("anna")
+    till.spend(500)
+    quote = till.engine.quote_void()
+    assert quote.needs_manager
+    before = {k: v for k, v in dump_db(till.config.db_path).items() if k not in ("pin_lockout", "terminal_state")}
+    with pytest.raises(E.ManagerRequired):
+        till.engine.confirm(quote.quote_id)
+    with pytest.raises(E.ManagerRequired):  # the cashier's own PIN is not a manager's
+        till.engine.confirm(quote.quote_id, manager_pin=CASHIER_PIN)
+    with pytest.raises(E.WrongPin):
+        till.engine.confirm(quote.quote_id, manager_pin="5555")
+    after = {k: v for k, v in dump_db(till.config.db_path).items() if k not in ("pin_lockout", "terminal_state")}
+    assert after == before and len(till.printer.docs) == 1  # only the sale's receipt
+    result = till.engine.confirm(quote.quote_id, manager_pin=MANAGER_PIN)  # the quote stayed open
+    assert result.kind.name == "VOID" and result.fl == Money.fl(500)
+
+
 def test_manager_signed_in_needs_no_extra_pin(config, clock):
     till = open_till(config, clock, sign_in=False)
     till.engine.sign_in(MANAGER_PIN)
     till.present("anna")
     paid = till.spend(500)
     assert till.engine.confirm(till.engine.quote_refund(paid.tx_id).quote_id).kind.name == "REFUND"
+    till.clock.advance(10)
+    till.spend(300)
+    assert till.engine.confirm(till.engine.quote_void().quote_id).kind.name == "VOID"
     till.store.close()

@@ -119,7 +119,7 @@ def test_a_double_confirmed_refund_quote_is_rechecked_in_the_transaction(till):
 def test_void_reverses_the_last_transaction_whole(till):
     till.present("anna")
     paid = till.spend(2_000)
-    void = confirm(till, till.engine.quote_void())
+    void = confirm(till, till.engine.quote_void(), manager_pin=MANAGER_PIN)
     assert [(r.kind, r.fl_cents, r.ref_id) for r in void.records] == [
         (Kind.VOID, r.fl_cents, r.record_id) for r in paid.records]
     with pytest.raises(E.NothingToVoid):
@@ -135,7 +135,7 @@ def test_void_quote_goes_stale_when_another_transaction_comes_first(till):
     till.clock.advance(10)
     till.spend(200)
     with pytest.raises(E.NothingToVoid):
-        confirm(till, quote)
+        confirm(till, quote, manager_pin=MANAGER_PIN)
 
 
 def test_day_close_report_is_frozen_and_a_new_day_begins(till):

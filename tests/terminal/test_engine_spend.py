@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from till_helpers import dump_db, open_till
+from till_helpers import MANAGER_PIN, dump_db, open_till
 
 from floreyn.money import Money
 from floreyn.sync.record import Kind, Tender, verify_chain
@@ -98,7 +98,7 @@ def test_a_void_gives_the_offline_allowance_back(till):
     till.spend(500)
     with pytest.raises(E.OfflineAllowanceUsed):
         till.engine.quote_spend(Money.fl(100))
-    till.engine.confirm(till.engine.quote_void().quote_id)
+    till.engine.confirm(till.engine.quote_void().quote_id, manager_pin=MANAGER_PIN)
     till.present("bram")
     assert till.engine.quote_spend(Money.fl(100), ).fl.cents == 100
 

@@ -25,7 +25,7 @@ DEMO = [
     {"id": "refund-no", "action": "refund", "tx": "@pay", "expect": "manager_required"},
     {"id": "refund", "action": "refund", "tx": "@pay", "amount": "5,00", "manager_pin": "9999"},
     {"id": "paper", "action": "printer", "fail": "paper_out"},
-    {"id": "void", "action": "void"},
+    {"id": "void", "action": "void", "manager_pin": "9999"},
     {"id": "fixed", "action": "printer", "fail": None},
     {"id": "retry", "action": "retry_receipts"},
     {"id": "again", "action": "reprint", "tx": "@mixed"},
@@ -88,6 +88,27 @@ def test_demo_script_end_to_end_and_resume(tmp_path):
     rc3, out3, _ = run(script, data, "--run-id", "second-run")  # a new run id: new transactions
     assert rc3 == 1  # the day was closed and anna's limits are used: some expectations no longer hold
     assert {line["id"]: line for line in out3}["save"]["existed"] is False
+    con.close()
+
+
+def test_void_by_a_cashier_needs_a_manager_pin(tmp_path):
+    script = write(tmp_path, [
+        {"action": "sign_in", "pin": "1234"},
+        {"action": "present", "card": "anna"},
+        {"id": "pay", "action": "spend", "amount": "3,00"},
+        {"id": "no-pin", "action": "void", "expect": "manager_required"},
+        {"id": "own-pin", "action": "void", "manager_pin": "1234", "expect": "manager_required"},
+        {"id": "wrong", "action": "void", "manager_pin": "5555", "expect": "pin_wrong"},
+        {"id": "void", "action": "void", "manager_pin": "9999"},
+    ])
+    rc, out, err = run(script, tmp_path / "data")
+    assert rc == 0, err
+    by = {line.get("id"): line for line in out}
+    assert by["no-pin"]["ok"] is False and by["no-pin"]["message_nl"].startswith("Hiervoor is de pincode")
+    assert by["void"]["kind"] == "VOID" and by["void"]["fl_cents"] == 300
+    assert by["void"]["quote"]["needs_manager"] is True
+    con = sqlite3.connect(str(tmp_path / "data" / "terminal.db"))
+    assert con.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 2  # the sale and one void
     con.close()
 
 

@@ -79,6 +79,35 @@ class TestManager(TillUITest):
         self.wait(lambda: self.ctl.receipt_state == "printed")
         self.assertEqual(len(self.printer.docs), 2)
 
+    def test_void_by_a_cashier_needs_a_manager_pin(self):
+        self.sign_in("1234")  # a cashier
+        self.pay("bram", "2")
+        self.open_manager()
+        self.tap(self.screen().ids.void)
+        self.wait_screen("confirm")
+        scr = self.screen()
+        self.assertIn("Laatste transactie storneren: fl 2,00", self.shown_text())
+        self.assertTrue(scr.pin_needed)  # the PIN pad is shown
+        self.assertIsNotNone(scr.ids.keypad.get_root_window())
+        self.assert_touch_targets()
+
+        self.tap_text("Bevestigen")  # no PIN typed: asked for one, nothing sent
+        self.wait(lambda: "minstens 4 cijfers" in self.banner())
+        self.type_keys(scr.ids.keypad, "1234")  # the cashier's own PIN is not a manager's
+        self.tap_text("Bevestigen")
+        self.wait(lambda: "beheerder" in self.ctl.message)
+        self.assertEqual(self.ctl.screen, "confirm")
+        self.type_keys(scr.ids.keypad, "5555")
+        self.tap_text("Bevestigen")
+        self.wait(lambda: "Onjuiste pincode" in self.ctl.message)
+        self.assertEqual([r.kind for r in self.records()], [Kind.SPEND])  # refused: nothing written
+
+        self.type_keys(scr.ids.keypad, "9999")
+        self.tap_text("Bevestigen")
+        self.wait_screen("done")
+        self.assertIn("Gestorneerd", self.shown_text())
+        self.assertEqual([(r.kind, r.fl_cents) for r in self.records()], [(Kind.SPEND, 200), (Kind.VOID, 200)])
+
     def test_day_close_shows_and_prints_the_z_report(self):
         self.sign_in("9999")
         self.pay("anna", "4", source="Eigen saldo")
