@@ -187,6 +187,7 @@ class Demo:
     def start_server(self) -> None:
         import requests
 
+        (self.run / "server").mkdir(exist_ok=True)
         for _attempt in range(3):  # the free port may be taken between asking and binding
             self.port = free_port()
             argv = [*exe("floreyn-server", "floreyn.server.cli"), "--host", "127.0.0.1", "--port", str(self.port),
