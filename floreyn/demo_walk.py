@@ -185,6 +185,7 @@ def walk_through(demo: Demo) -> dict[str, Any]:
         ok &= all(line.get("ok") for line in lines)
         ok &= lines[-2]["sync"]["online"] and lines[-1]["pending_uploads"] == 0
         zreports[terminal_id] = read_zreports(demo.run / terminal_id)
+    say("bonnen", f"{picture_receipts(demo)} bonnen van de scripts ook als afbeelding (PNG)")
     say("grootboek", "rapport: afrekening per winkel, omloop, controle")
     report = ledger_report(demo, zreports)
     ok &= bool(report["replay"].get("ok"))
@@ -192,14 +193,48 @@ def walk_through(demo: Demo) -> dict[str, Any]:
 
 
 def read_zreports(data_dir: Path) -> list[dict[str, Any]]:
+    rows = _store_rows(data_dir / "terminal.db", "SELECT report FROM days WHERE report IS NOT NULL ORDER BY day_no")
+    return [json.loads(r[0]) for r in rows]
+
+
+def picture_receipts(demo: Demo) -> int:
+    """A PNG beside each receipt the scripted tills printed as text (the scripted till keeps text only).
+
+    The document is made again from the till's committed records, as a reprint would be, by the engine's
+    own receipt code, and drawn only if its text is the very text that was printed.
+    """
+    from floreyn.terminal.config import load_config
+    from floreyn.terminal.drivers.render_image import render_png
+    from floreyn.terminal.drivers.virtual import VirtualPrinter
+    from floreyn.terminal.engine.build import build_engine
+
+    drawn = 0
+    for _merchant, _name, *_rest, terminal_id in MERCHANTS:
+        config = load_config(demo.config_path(terminal_id))
+        engine = build_engine(config, VirtualPrinter(columns=config.columns), with_server=False)
+        try:
+            tx_ids = [r[0] for r in _store_rows(config.db_path, "SELECT DISTINCT tx_id FROM records")]
+            for tx_id in tx_ids:
+                doc = engine.receipt_doc(tx_id)
+                name = "".join(ch for ch in doc.doc_id if ch.isalnum() or ch in "-_")
+                text = config.data_dir / "receipts" / f"{name}.txt"
+                png = text.with_suffix(".png")
+                if text.exists() and not png.exists() and text.read_text(encoding="utf-8") == doc.text(config.columns):
+                    png.write_bytes(render_png(doc, config.columns))
+                    drawn += 1
+        finally:
+            engine.store.close()
+    return drawn
+
+
+def _store_rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
     import sqlite3
 
-    con = sqlite3.connect(f"file:{data_dir / 'terminal.db'}?mode=ro", uri=True)
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        rows = con.execute("SELECT report FROM days WHERE report IS NOT NULL ORDER BY day_no").fetchall()
+        return con.execute(sql).fetchall()
     finally:
         con.close()
-    return [json.loads(r[0]) for r in rows]
 
 
 def receipts(demo: Demo) -> list[Path]:
