@@ -83,6 +83,10 @@ class IdleScreen(TillScreen):
 
 
 class MemberScreen(TillScreen):
+    def on_ctl(self, screen: Any, ctl: Any) -> None:
+        super().on_ctl(screen, ctl)
+        ctl.fbind("member", self._lang_changed)  # another card while this screen shows: its own lines
+
     def refresh(self) -> None:
         box = self.ids.budgets
         box.clear_widgets()

@@ -3,6 +3,11 @@
 Plain functions of (value, tr) so the screens stay layout only. Amounts are
 formatted with floreyn.money.format_money in the shown language; the engine
 decides every figure, this module only words it.
+
+The engine's reasons (why a budget cannot pay here, why offline spending is
+limited) are codes with raw params; `reason_text` words them through the
+catalogs, with amounts from their cents, so the English screen never shows
+Dutch words or Dutch number formats.
 """
 
 from __future__ import annotations
@@ -47,6 +52,60 @@ def date_text(iso: str, tr: Translator) -> str:
     return day.strftime("%d-%m-%Y") if tr.lang == "nl" else day.isoformat()
 
 
+def reason_text(reason: Any, tr: Translator) -> str:
+    """An engine reason (a FloreynError: `code` and raw `params`) in the shown language.
+
+    Codes not worded here, or a reason missing a param, fall back to the
+    refusal's own Dutch/English template (tr.error_text).
+    """
+    p = reason.params
+
+    def fl(key: str) -> str:
+        return tr.money(Money.fl(int(p[key])))
+
+    try:
+        return _reason_text(reason.code, p, fl, tr)
+    except (KeyError, TypeError, ValueError):
+        return tr.error_text(reason)
+
+
+def _reason_text(code: str, p: dict[str, Any], fl: Any, tr: Translator) -> str:
+    if code == "budget_wrong_category":
+        return tr._("{label}: not for this shop (category {category})").format(label=p["label"],
+                                                                              category=p["category"])
+    if code == "budget_expired":
+        return tr._("{label}: expired on {date}").format(label=p["label"], date=date_text(p["expires_on"], tr))
+    if code == "offline_per_tx_limit":
+        return tr._("Without a connection at most {amount} per payment").format(amount=fl("max_cents"))
+    if code == "offline_cumulative_limit":
+        return tr._("Without a connection this card can pay only {amount} more").format(amount=fl("left_cents"))
+    if code == "offline_allowance_used":
+        return tr._("Without a connection this card can pay only {amount} more from its own balance").format(
+            amount=fl("left_cents"))
+    if code == "offline_count_limit":
+        return tr._("This card has paid {count} times without a connection: a connection is needed first").format(
+            count=int(p["count"]))
+    if code == "snapshot_stale":
+        if p.get("age_s", "") in ("", None):
+            return tr._("Server data of unknown age: offline payments need a connection first")
+        return tr._("Server data is {hours} h old: offline payments need a connection first").format(
+            hours=int(p["age_s"]) // 3600)
+    if code == "card_unknown_offline":
+        return tr._("Card not yet known to this till: paying only with a connection. Saving works.")
+    if code == "insufficient_balance":
+        return tr._("Insufficient balance: {amount} available").format(amount=fl("available_cents"))
+    raise KeyError(code)
+
+
+def near_limits_text(summary: Any, tr: Translator) -> str:
+    """The banner for a card near its offline limits (MemberSummary.near_offline_limits)."""
+    if summary.offline_taps_left is not None and summary.offline_taps_left <= 1:
+        return tr._("Near the offline limits: this card can pay once more without a connection, at most {amount}"
+                    ).format(amount=tr.money(summary.spendable))
+    return tr._("Near the offline limits: this card can pay {amount} more without a connection").format(
+        amount=tr.money(Money.fl(summary.offline_left_cents or 0)))
+
+
 def member_lines(summary: Any, tr: Translator) -> tuple[str, str, str]:
     """(alias, spendable line, where the figure comes from)."""
     spend = tr._("Spendable: {amount}").format(amount=tr.money(summary.spendable))
@@ -68,8 +127,10 @@ def budget_lines(summary: Any, tr: Translator, limit: int = 4) -> list[tuple[str
         if b.usable:
             text = tr._("{label}: {amount} (until {date})").format(
                 label=b.label, amount=tr.money(b.remaining), date=date_text(b.expires_on, tr))
-        else:  # the engine's reason names the budget already
-            text = b.why_not or tr._("{label}: not here").format(label=b.label)
+        elif b.reason is not None:  # the reason names the budget
+            text = reason_text(b.reason, tr)
+        else:
+            text = tr._("{label}: not here").format(label=b.label)
         lines.append((text, b.usable))
     if len(lines) > limit:
         more = len(lines) - (limit - 1)
@@ -112,7 +173,7 @@ def quote_lines(quote: Any, tr: Translator) -> list[str]:
     if quote.kind is Kind.SPEND and quote.offline:
         lines.append(tr._("Offline payment (no connection)"))
     if quote.cap_reason is not None:
-        lines.append(tr.error_text(quote.cap_reason))
+        lines.append(reason_text(quote.cap_reason, tr))
     if quote.repeat_ago_s is not None:
         lines.append(tr._("Warning: this card was charged {seconds} s ago. Confirm only if this is a new sale.")
                      .format(seconds=int(quote.repeat_ago_s)))
@@ -146,8 +207,10 @@ def receipt_text(state: str, error: Any, tr: Translator) -> str:
 def banner(overview: Any, summary: Any, tr: Translator) -> tuple[str, str]:
     """(text, level) for the strip under the header; level "" hides it."""
     if summary is not None and not summary.live:
-        if summary.offline_note:
-            return summary.offline_note, "error"
+        if summary.offline_reason is not None:
+            return reason_text(summary.offline_reason, tr), "error"
+        if summary.near_offline_limits:
+            return near_limits_text(summary, tr), "warn"
         cap = summary.spend_cap_cents
         total = summary.own.cents + sum(b.remaining.cents for b in summary.budgets if b.usable)
         if cap is not None and cap < total:

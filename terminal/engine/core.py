@@ -370,7 +370,7 @@ class Engine(QuotingMixin, PrintingMixin):
 
     def sync_now(self) -> dict[str, Any]:
         if self.sync is None:
-            raise OnlineUnavailable(detail="geen server ingesteld")
+            raise OnlineUnavailable.no_server()
         self.sync.run_once()
         state = self.sync.state
         return {k: getattr(state, k, None) for k in ("last_sync_ms", "waiting", "snapshot_age_s", "online",

@@ -3,6 +3,12 @@
 A refusal never changes anything: the engine checks everything it can
 before it opens a database transaction, and the store re-checks the
 invariants it owns (sequence, chain, refund totals) inside the transaction.
+
+Language: a refusal's params never carry Dutch-only words. A reason in
+words comes in both languages (`reason` / `reason_en`, `detail` /
+`detail_en`, `age` / `age_en`) with a code beside it (`why`, `detail_code`,
+`server_reason`); amounts come as cents too (`max_cents`, `left_cents`), so
+the app can word and format them in the language it shows.
 """
 
 from __future__ import annotations
@@ -137,33 +143,43 @@ class OfflineRefused(TillError):
 
 
 class OfflinePerTxLimit(OfflineRefused):
+    """params: max (text), max_cents."""
+
     code = "offline_per_tx_limit"
     nl = "Zonder verbinding kan maximaal {max} per betaling."
     en = "Without a connection at most {max} per payment."
 
 
 class OfflineCumulativeLimit(OfflineRefused):
+    """params: left, max (texts), left_cents, max_cents."""
+
     code = "offline_cumulative_limit"
     nl = "Zonder verbinding kan deze pas nog maar {left} besteden (maximaal {max} tot de volgende verbinding)."
     en = "Without a connection this card can spend only {left} more ({max} until the next connection)."
 
 
 class OfflineCountLimit(OfflineRefused):
+    """params: count (offline payments since the last connection), max_count."""
+
     code = "offline_count_limit"
     nl = "Deze pas is al {count} keer zonder verbinding gebruikt; maak eerst verbinding."
     en = "This card was used {count} times without a connection; connect first."
 
 
 class OfflineAllowanceUsed(OfflineRefused):
+    """params: left (text), left_cents."""
+
     code = "offline_allowance_used"
     nl = "Zonder verbinding kan deze pas nog {left} van het eigen saldo besteden."
     en = "Without a connection this card can spend only {left} more from its own balance."
 
 
 class SnapshotStale(OfflineRefused):
+    """params: age / age_en (texts), age_s (seconds; "" when unknown, after a restart without a connection)."""
+
     code = "snapshot_stale"
     nl = "De gegevens van de server zijn te oud ({age}); offline betalen kan pas na een verbinding."
-    en = "The server data is too old ({age}); offline payment needs a connection first."
+    en = "The server data is too old ({age_en}); offline payment needs a connection first."
 
 
 class UnknownCardOffline(OfflineRefused):
@@ -173,15 +189,23 @@ class UnknownCardOffline(OfflineRefused):
 
 
 class OnlineUnavailable(TillError):
+    """params: detail / detail_en, detail_code ("no_server", "network", or the code of the sync error)."""
+
     code = "online_unavailable"
     nl = "Geen verbinding met de server: {detail}"
-    en = "No connection to the server: {detail}"
+    en = "No connection to the server: {detail_en}"
+
+    @classmethod
+    def no_server(cls) -> OnlineUnavailable:
+        return cls(detail="geen server ingesteld", detail_en="no server configured", detail_code="no_server")
 
 
 class OnlineDeclined(TillError):
+    """params: reason / reason_en, server_reason (the server's code)."""
+
     code = "online_declined"
     nl = "De server weigert deze betaling: {reason}"
-    en = "The server declined this payment: {reason}"
+    en = "The server declined this payment: {reason_en}"
 
 
 # -- quotes, refunds, voids, days -------------------------------------------------------------
@@ -200,6 +224,8 @@ class TxNotFound(TillError):
 
 
 class RefundNotAllowed(TillError):
+    """params: reason / reason_en, why ("refund_of_refund", "not_a_payment", "voided")."""
+
     code = "refund_not_allowed"
     nl = "{reason}"
     en = "{reason_en}"
@@ -212,6 +238,8 @@ class RefundTooLarge(TillError):
 
 
 class NothingToVoid(TillError):
+    """params: reason / reason_en, why ("no_transaction", "day_closed", "last_is_void", "newer_transaction")."""
+
     code = "void_nothing"
     nl = "Er is geen transactie om te storneren: {reason}"
     en = "There is no transaction to void: {reason_en}"

@@ -27,12 +27,18 @@ class BudgetView:
     remaining: Money
     expires_on: str
     usable: bool
-    why_not: str = ""  # Dutch, when not usable here
+    reason: FloreynError | None = None  # why not usable here (BudgetNotUsableHere, BudgetExpired); params in it
+
+    @property
+    def why_not(self) -> str:
+        """The reason's code ("budget_wrong_category", "budget_expired"), "" when usable: the app words it."""
+        return self.reason.code if self.reason is not None else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"budget_id": self.budget_id, "label": self.label, "remaining": str(self.remaining),
                 "remaining_cents": self.remaining.cents, "expires_on": self.expires_on,
-                "usable": self.usable, "why_not": self.why_not}
+                "usable": self.usable, "why_not": self.why_not,
+                "why_not_nl": self.reason.message("nl") if self.reason is not None else ""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +53,18 @@ class MemberSummary:
     own: Money  # own balance (live) or what may be spent from it offline
     budgets: tuple[BudgetView, ...]
     snapshot_age_s: float | None
-    offline_note: str = ""  # Dutch: why offline spending is limited, if it is
+    offline_reason: FloreynError | None = None  # why offline spending is stopped (an OfflineRefused), if it is
     spend_cap_cents: int | None = None  # offline: at most this in one payment, all sources together
+    # Offline only (None when live): what is left before the offline limits, and whether that is little
+    # (policy.offline_headroom: at most 1 offline payment or at most 20 % of the cumulative amount left).
+    offline_taps_left: int | None = None
+    offline_left_cents: int | None = None
+    near_offline_limits: bool = False
+
+    @property
+    def offline_note(self) -> str:
+        """The offline reason's code ("offline_count_limit", "snapshot_stale", ...), "" when none."""
+        return self.offline_reason.code if self.offline_reason is not None else ""
 
     @property
     def spendable(self) -> Money:
@@ -67,7 +83,34 @@ class MemberSummary:
             "own_cents": self.own.cents, "budgets": [b.to_dict() for b in self.budgets],
             "snapshot_age_s": None if self.snapshot_age_s is None else round(self.snapshot_age_s, 1),
             "offline_note": self.offline_note,
+            "offline_note_nl": self.offline_reason.message("nl") if self.offline_reason is not None else "",
+            "offline_taps_left": self.offline_taps_left, "offline_left_cents": self.offline_left_cents,
+            "near_offline_limits": self.near_offline_limits,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """A payment (SPEND transaction) as the refund screens list it."""
+
+    tx_id: str
+    seq: int  # the first record's number: the "Volgnummer" on the receipt
+    day_no: int
+    wall_ms: int
+    card_hex: str | None
+    fl_cents: int
+    eur_cents: int
+
+    @staticmethod
+    def of(records: list[StoredRecord] | tuple[StoredRecord, ...]) -> Payment:
+        assert records and all(r.tx_id == records[0].tx_id for r in records)
+        first = records[0]
+        return Payment(first.tx_id, first.seq, first.day_no, first.wall_ms, first.card_hex,
+                       sum(r.fl_cents for r in records), sum(r.eur_cents for r in records))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tx_id": self.tx_id, "seq": self.seq, "day_no": self.day_no, "wall_ms": self.wall_ms,
+                "card_hex": self.card_hex, "fl_cents": self.fl_cents, "eur_cents": self.eur_cents}
 
 
 @dataclass(frozen=True, slots=True)

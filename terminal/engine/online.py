@@ -61,7 +61,7 @@ class OnlineGateway:
             raw = self._client.card_summary(card_hex)
         except self._net_errors as exc:
             self.last_ok = False
-            raise OnlineUnavailable(detail=_detail(exc)) from None
+            raise _unavailable(exc) from None
         self.last_ok = True
         return parse_live_card(raw)
 
@@ -76,7 +76,7 @@ class OnlineGateway:
             auth = self._client.authorize_spend(card_hex, amount_cents, request_id, budget_id)
         except self._net_errors as exc:
             self.last_ok = False
-            raise OnlineUnavailable(detail=_detail(exc)) from None
+            raise _unavailable(exc) from None
         self.last_ok = True
         return Authorization(bool(getattr(auth, "approved", False)), str(getattr(auth, "reason", "") or ""),
                              str(getattr(auth, "auth_id", "") or ""))
@@ -113,13 +113,27 @@ DECLINE_NL = {
     "budget_category": "dit budget geldt niet bij deze winkel",
     "budget_not_usable": "dit budget is niet (meer) bruikbaar",
 }
+DECLINE_EN = {
+    "insufficient_funds": "insufficient balance",
+    "card_unknown": "the card is unknown to the server",
+    "card_blocked": "the card is blocked",
+    "card_flagged": "the card is flagged; refer the member to the cooperative",
+    "budget_category": "this budget cannot be used at this merchant",
+    "budget_not_usable": "this budget can no longer be used",
+}
 
 
 def decline_reason_nl(code: str) -> str:
     return DECLINE_NL.get(code, code or "geweigerd")
 
 
-def _detail(exc: BaseException) -> str:
+def decline_reason_en(code: str) -> str:
+    return DECLINE_EN.get(code, code or "declined")
+
+
+def _unavailable(exc: BaseException) -> OnlineUnavailable:
+    """Both languages and a code: a sync error words itself; a socket error is named by its type."""
     if isinstance(exc, FloreynError):
-        return exc.message("nl")
-    return type(exc).__name__
+        return OnlineUnavailable(detail=exc.message("nl"), detail_en=exc.message("en"), detail_code=exc.code)
+    name = type(exc).__name__
+    return OnlineUnavailable(detail=name, detail_en=name, detail_code="network")

@@ -12,6 +12,15 @@ rests on. Two further bounds come from the snapshot:
 
 A genuine card missing from the snapshot gets `unknown_card_allowance_cents`
 (default 0: no offline spend; saving and top-up always work).
+
+"Near its offline limits" (`offline_headroom`): a card is near when at most
+NEAR_TAPS_LEFT offline payment is left before the count limit, or at most
+NEAR_CUMULATIVE_PCT % of the cumulative amount is left. The member summary
+carries both figures and the flag; the app shows a banner, so the
+shopkeeper can suggest a connection (or a top-up at a connected till)
+before a payment is refused. A card already at a limit counts as near too;
+the app then shows the refusal itself.
+
 All of this is pure arithmetic over integers, for easy testing.
 """
 
@@ -36,6 +45,26 @@ class OfflineUsage:
     own_spent_since_snapshot_cents: int = 0
 
 
+NEAR_TAPS_LEFT = 1
+NEAR_CUMULATIVE_PCT = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Headroom:
+    """How far a card is from its offline count and cumulative limits."""
+
+    taps_left: int
+    cumulative_left_cents: int
+    near: bool
+
+
+def offline_headroom(limits: OfflineLimits, usage: OfflineUsage) -> Headroom:
+    taps_left = max(0, limits.max_count - usage.taps)
+    cum_left = max(0, limits.cumulative_cents - usage.spent_cents)
+    near = taps_left <= NEAR_TAPS_LEFT or cum_left * 100 <= limits.cumulative_cents * NEAR_CUMULATIVE_PCT
+    return Headroom(taps_left, cum_left, near)
+
+
 @dataclass(frozen=True, slots=True)
 class Capacity:
     total_cents: int  # at most this much Floreyn in this tap, from all sources together
@@ -44,12 +73,13 @@ class Capacity:
     own_reason: OfflineRefused | None
 
 
-def describe_age(age_s: float | None) -> str:
+def describe_age(age_s: float | None, lang: str = "nl") -> str:
     if age_s is None:
-        return "onbekend (herstart zonder verbinding)"
+        return "onbekend (herstart zonder verbinding)" if lang == "nl" else "unknown (restarted without a connection)"
     if age_s < 3600:
         return f"{int(age_s // 60)} min"
-    return f"{age_s / 3600:.1f} uur".replace(".", ",")
+    hours = f"{age_s / 3600:.1f}"
+    return f"{hours.replace('.', ',')} uur" if lang == "nl" else f"{hours} h"
 
 
 def offline_capacity(
@@ -62,23 +92,25 @@ def offline_capacity(
 ) -> Capacity:
     """How much may be spent offline now, and which rule caps it."""
     if snapshot_age_s is None or snapshot_age_s > limits.max_snapshot_age_s:
-        stale = SnapshotStale(age=describe_age(snapshot_age_s))
+        stale = SnapshotStale(age=describe_age(snapshot_age_s), age_en=describe_age(snapshot_age_s, "en"),
+                              age_s="" if snapshot_age_s is None else int(snapshot_age_s))
         return Capacity(0, 0, stale, stale)
     if not known:
         allowance_cents = limits.unknown_card_allowance_cents
         if allowance_cents <= 0:
             return Capacity(0, 0, UnknownCardOffline(), UnknownCardOffline())
     if usage.taps >= limits.max_count:
-        count = OfflineCountLimit(count=usage.taps)
+        count = OfflineCountLimit(count=usage.taps, max_count=limits.max_count)
         return Capacity(0, 0, count, count)
     cum_left = max(0, limits.cumulative_cents - usage.spent_cents)
     candidates = [
-        (limits.per_tx_cents, OfflinePerTxLimit(max=_fl(limits.per_tx_cents))),
-        (cum_left, OfflineCumulativeLimit(left=_fl(cum_left), max=_fl(limits.cumulative_cents))),
+        (limits.per_tx_cents, OfflinePerTxLimit(max=_fl(limits.per_tx_cents), max_cents=limits.per_tx_cents)),
+        (cum_left, OfflineCumulativeLimit(left=_fl(cum_left), max=_fl(limits.cumulative_cents), left_cents=cum_left,
+                                          max_cents=limits.cumulative_cents)),
     ]
     total, total_reason = min(candidates, key=lambda c: c[0])
     own_left = max(0, allowance_cents - usage.own_spent_since_snapshot_cents)
-    own_reason = OfflineAllowanceUsed(left=_fl(own_left)) if own_left < total else total_reason
+    own_reason = OfflineAllowanceUsed(left=_fl(own_left), left_cents=own_left) if own_left < total else total_reason
     return Capacity(max(0, total), min(own_left, max(0, total)), total_reason, own_reason)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from floreyn.errors import FloreynError
 from floreyn.money import BP_ONE, Money, format_money
 from floreyn.sync.snapshot import BudgetInfo, Campaign, MerchantConfig
 from floreyn.terminal.engine.errors import BudgetExpired, BudgetNotUsableHere, BudgetUnknown
@@ -37,12 +38,12 @@ def _category_ok(budget: BudgetInfo, merchant: MerchantConfig) -> bool:
     return not budget.categories or merchant.category in budget.categories
 
 
-def budget_usable(budget: BudgetInfo, merchant: MerchantConfig, today: dt.date) -> str | None:
-    """None when the budget may pay here today, else the Dutch reason why not."""
+def budget_usable(budget: BudgetInfo, merchant: MerchantConfig, today: dt.date) -> FloreynError | None:
+    """None when the budget may pay here today, else why not: typed, so the app words it in its language."""
     if not _category_ok(budget, merchant):
-        return BudgetNotUsableHere(label=budget.label, category=merchant.category).message("nl")
+        return BudgetNotUsableHere(label=budget.label, category=merchant.category)
     if _date(budget.expires_on) < today:
-        return BudgetExpired(label=budget.label, expires_on=budget.expires_on).message("nl")
+        return BudgetExpired(label=budget.label, expires_on=budget.expires_on)
     return None
 
 

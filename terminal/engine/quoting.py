@@ -19,7 +19,7 @@ from floreyn.terminal.engine.errors import (
     RefundTooLarge, SaveNotOffered, SaveTooSmall, TopupNotAllowed, TxNotFound,
 )
 from floreyn.terminal.engine.model import CardSession, Part, Quote
-from floreyn.terminal.engine.online import decline_reason_nl
+from floreyn.terminal.engine.online import decline_reason_en, decline_reason_nl
 from floreyn.terminal.engine.pricing import (
     OWN, Source, active_multiplier, allocate, budget_usable, check_chosen_budget, fl, order_sources,
 )
@@ -69,7 +69,7 @@ class QuotingMixin:
         if want_online:
             if self.gateway is None:
                 if online:
-                    raise OnlineUnavailable(detail="geen server ingesteld")
+                    raise OnlineUnavailable.no_server()
             else:
                 try:
                     return self._spend_online(session, amount, source, ids)
@@ -104,11 +104,11 @@ class QuotingMixin:
                 raise cap.total_reason
             if cap.own_cents == 0 and cap.own_reason is not None and session.info is not None:
                 raise cap.own_reason
-            raise InsufficientBalance(available=fl(0))
+            raise _insufficient(0)
         reason = None
         if paid < amount.cents:
             reason = cap.total_reason if paid == cap.total_cents else (
-                cap.own_reason if cap.own_cents < amount.cents else InsufficientBalance(available=fl(paid)))
+                cap.own_reason if cap.own_cents < amount.cents else _insufficient(paid))
         parts = _parts(taken, amount.cents - paid, ids)
         info = session.info
 
@@ -121,7 +121,7 @@ class QuotingMixin:
                 raise now.capacity.own_reason
             for p in parts:
                 if p.budget_id is not None and p.fl_cents > now.budget_left.get(p.budget_id, 0):
-                    raise InsufficientBalance(available=fl(now.budget_left.get(p.budget_id, 0)))
+                    raise _insufficient(now.budget_left.get(p.budget_id, 0))
 
         return self._remember_spend(session, amount, source, parts, offline=True, reason=reason,
                                     balance_after=None, recheck=recheck)
@@ -139,14 +139,15 @@ class QuotingMixin:
         taken = allocate(amount.cents, order_sources(self._sources(session, None), own, source))
         paid = sum(t for _, t in taken)
         if paid == 0:
-            raise InsufficientBalance(available=fl(0))
+            raise _insufficient(0)
         parts = _parts(taken, amount.cents - paid, ids)
         for part in parts:  # the server holds per account, so per record
             auth = self.gateway.authorize(card_hex, part.fl_cents, str(part.record_id), part.budget_id)
             if not auth.approved:
-                raise OnlineDeclined(reason=decline_reason_nl(auth.reason or ""), server_reason=auth.reason)
+                raise OnlineDeclined(reason=decline_reason_nl(auth.reason), reason_en=decline_reason_en(auth.reason),
+                                     server_reason=auth.reason)
         own_part = sum(p.fl_cents for p in parts if p.budget_id is None)
-        reason = InsufficientBalance(available=fl(paid)) if paid < amount.cents else None
+        reason = _insufficient(paid) if paid < amount.cents else None
         return self._remember_spend(session, amount, source, parts, offline=False, reason=reason,
                                     balance_after=live.balance_cents - own_part, recheck=None)
 
@@ -221,10 +222,10 @@ class QuotingMixin:
         kinds = {r.kind for r in originals}
         if Kind.REFUND in kinds:
             raise RefundNotAllowed(reason="Een terugbetaling kan niet worden terugbetaald.",
-                                   reason_en="A refund cannot be refunded.")
+                                   reason_en="A refund cannot be refunded.", why="refund_of_refund")
         if kinds != {Kind.SPEND}:
             raise RefundNotAllowed(reason="Alleen betalingen kunnen worden terugbetaald; gebruik storno.",
-                                   reason_en="Only payments can be refunded; use void.")
+                                   reason_en="Only payments can be refunded; use void.", why="not_a_payment")
         with self.store.read() as view:
             left = [_refundable(view, r) for r in originals]
         total_fl = sum(f for f, _ in left)
@@ -275,12 +276,13 @@ class QuotingMixin:
         with self.store.read() as view:
             last = view.last_tx()
         if not last:
-            raise NothingToVoid(reason="er is nog geen transactie.", reason_en="no transaction yet.")
+            raise NothingToVoid(reason="er is nog geen transactie.", reason_en="no transaction yet.",
+                                why="no_transaction")
         if last[0].kind is Kind.DAY_CLOSE:
-            raise NothingToVoid(reason="de dag is al afgesloten.", reason_en="the day is closed.")
+            raise NothingToVoid(reason="de dag is al afgesloten.", reason_en="the day is closed.", why="day_closed")
         if last[0].kind is Kind.VOID:
             raise NothingToVoid(reason="de laatste transactie is zelf een storno.",
-                                reason_en="the last transaction is itself a void.")
+                                reason_en="the last transaction is itself a void.", why="last_is_void")
         tx_id = last[0].tx_id
         ids = record_ids(self.config.terminal_id, ref)
         parts = tuple(Part(ids(), r.fl_cents, r.eur_cents, None, "", uuid.UUID(r.record_id), r.tender)
@@ -290,7 +292,7 @@ class QuotingMixin:
             now = view.last_tx()
             if not now or now[0].tx_id != tx_id:
                 raise NothingToVoid(reason="er is intussen een nieuwe transactie.",
-                                    reason_en="a newer transaction came in between.")
+                                    reason_en="a newer transaction came in between.", why="newer_transaction")
 
         card_hex = last[0].card_hex
         quote = Quote(
@@ -299,6 +301,10 @@ class QuotingMixin:
             fingerprint=f"void:{tx_id}", created_ms=self.clock.monotonic_ms(), needs_manager=True, ref_tx=tx_id,
         )
         return self.remember(quote, recheck)
+
+
+def _insufficient(available_cents: int) -> InsufficientBalance:
+    return InsufficientBalance(available=fl(available_cents), available_cents=available_cents)
 
 
 def _parts(taken: list[tuple[Source, int]], eur_remainder: int, ids: NewId) -> tuple[Part, ...]:
@@ -311,6 +317,7 @@ def _parts(taken: list[tuple[Source, int]], eur_remainder: int, ids: NewId) -> t
 
 def _refundable(view: StoreView, original: StoredRecord) -> tuple[int, int]:
     if view.voided(original.record_id):
-        raise RefundNotAllowed(reason="Deze betaling is gestorneerd.", reason_en="This payment was voided.")
+        raise RefundNotAllowed(reason="Deze betaling is gestorneerd.", reason_en="This payment was voided.",
+                               why="voided")
     done_fl, done_eur = view.refunded(original.record_id)
     return original.fl_cents - done_fl, original.eur_cents - done_eur

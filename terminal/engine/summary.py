@@ -10,7 +10,7 @@ from floreyn.money import Money
 from floreyn.sync.snapshot import BudgetInfo, CardInfo, OfflineLimits, Snapshot
 from floreyn.terminal.engine.model import BudgetView, CardSession, MemberSummary
 from floreyn.terminal.engine.online import LiveCard
-from floreyn.terminal.engine.policy import Capacity, OfflineUsage, offline_capacity
+from floreyn.terminal.engine.policy import Capacity, Headroom, OfflineUsage, offline_capacity, offline_headroom
 from floreyn.terminal.engine.pricing import budget_usable
 from floreyn.terminal.store import StoreView
 
@@ -24,6 +24,7 @@ UNKNOWN_ALIAS = "Onbekende pas"
 class OfflineState:
     capacity: Capacity
     budget_left: dict[str, int]  # budget_id -> what this terminal may still draw offline
+    headroom: Headroom
 
 
 def offline_state(view: StoreView, snap: Snapshot | None, card_hex: str, info: CardInfo | None,
@@ -39,7 +40,7 @@ def offline_state(view: StoreView, snap: Snapshot | None, card_hex: str, info: C
     budgets = info.budgets if info else ()
     drawn = view.budgets_spent([b.budget_id for b in budgets], snap_base)
     left = {b.budget_id: max(0, b.remaining_cents - drawn[b.budget_id]) for b in budgets}
-    return OfflineState(cap, left)
+    return OfflineState(cap, left, offline_headroom(limits, usage))
 
 
 def summarize(eng: Engine, card: Card, info: CardInfo | None, live: LiveCard | None,
@@ -52,7 +53,7 @@ def summarize(eng: Engine, card: Card, info: CardInfo | None, live: LiveCard | N
         for b in budgets:
             why = budget_usable(b, merchant, today)
             remaining = b.remaining_cents if left is None else left.get(b.budget_id, 0)
-            out.append(BudgetView(b.budget_id, b.label, Money.fl(remaining), b.expires_on, why is None, why or ""))
+            out.append(BudgetView(b.budget_id, b.label, Money.fl(remaining), b.expires_on, why is None, why))
         return tuple(out)
 
     if live is not None:
@@ -63,14 +64,16 @@ def summarize(eng: Engine, card: Card, info: CardInfo | None, live: LiveCard | N
     snap, _ = eng.snapshot()
     with eng.store.read() as view:
         state = offline_state(view, snap, card.card_hex, info, age_s)
-    cap = state.capacity
-    note = ""
+    cap, room = state.capacity, state.headroom
+    reason = None
     if cap.total_cents == 0 and cap.total_reason is not None:
-        note = cap.total_reason.message("nl")
+        reason = cap.total_reason
     elif cap.own_cents == 0 and cap.own_reason is not None and info is not None:
-        note = cap.own_reason.message("nl")
+        reason = cap.own_reason
     budgets = info.budgets if info else ()
     shown = views(budgets, state.budget_left)  # what is left; `spendable` applies the per-payment cap
     summary = MemberSummary(card.card_hex, card.masked, alias, info is not None, False, Money.fl(cap.own_cents),
-                            shown, age_s, note, spend_cap_cents=cap.total_cents)
+                            shown, age_s, offline_reason=reason, spend_cap_cents=cap.total_cents,
+                            offline_taps_left=room.taps_left, offline_left_cents=room.cumulative_left_cents,
+                            near_offline_limits=room.near)
     return CardSession(card, summary, info, None, budgets)

@@ -63,7 +63,7 @@ def test_refusal_is_typed_dutch_and_changes_nothing(till, case):
 def test_expired_budget_is_refused_when_chosen_and_skipped_when_not(till):
     summary = till.present("eva")
     (budget,) = summary.budgets
-    assert not budget.usable and "verlopen" in budget.why_not
+    assert not budget.usable and budget.why_not == "budget_expired" and "verlopen" in budget.reason.message("nl")
     before = dump_db(till.config.db_path)
     with pytest.raises(E.BudgetExpired) as info:
         till.engine.quote_spend(Money.fl(100), source="B-gemeente-boodschap-2")

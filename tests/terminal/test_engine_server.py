@@ -58,6 +58,7 @@ def test_online_spend_split_over_budget_and_own_balance_reaches_the_ledger(world
         engine.sign_in(CASHIER_PIN)
         summary = engine.present_card(payload)  # the issuer key came with the server's snapshot
         assert summary.live and summary.alias == "Wim" and summary.own.cents == 5_000
+        assert summary.offline_taps_left is None and not summary.near_offline_limits  # live: no offline limits
         assert [(b.budget_id, b.remaining.cents, b.usable) for b in summary.budgets] == [("B-wim-1", 1_000, True)]
 
         quote = engine.quote_spend(Money.fl(4_000))  # above the offline per-tap limit: online it is
@@ -90,6 +91,8 @@ def test_online_spend_split_over_budget_and_own_balance_reaches_the_ledger(world
         with pytest.raises(E.OnlineDeclined) as info:
             engine.quote_spend(Money.fl(500), online=True)
         assert "onvoldoende saldo" in info.value.message("nl")
+        assert info.value.message("en").endswith("insufficient balance")  # both languages, and the code
+        assert info.value.params["server_reason"] == "insufficient_funds"
         paid = engine.confirm(mixed.quote_id, tender=Tender.CASH, repeat_ok=True)
         assert (paid.records[0].fl_cents, paid.records[0].eur_cents) == (2_100, 100)
         assert engine.sync_now()["waiting"] == 0 and world.balance(f"member:{member_id}") == 0

@@ -16,7 +16,7 @@ def test_budget_pays_first_and_the_record_names_it(till):
     assert summary.alias == "Anna" and not summary.live and summary.known
     usable = [b for b in summary.budgets if b.usable]
     assert [b.budget_id for b in usable] == ["B-gemeente-boodschap-1"]
-    assert any(not b.usable and "geldt niet" in b.why_not for b in summary.budgets)
+    assert any(not b.usable and b.why_not == "budget_wrong_category" for b in summary.budgets)
     result = till.spend(1_000)
     (rec,) = result.records
     assert rec.kind is Kind.SPEND and rec.budget_id == "B-gemeente-boodschap-1" and rec.fl_cents == 1_000

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from floreyn.sync.snapshot import BudgetInfo, Campaign, MerchantConfig, OfflineLimits
 from floreyn.terminal.engine import errors as E
-from floreyn.terminal.engine.policy import OfflineUsage, offline_capacity
+from floreyn.terminal.engine.policy import OfflineUsage, describe_age, offline_capacity, offline_headroom
 from floreyn.terminal.engine.pricing import (
     OWN, Source, active_multiplier, allocate, budget_usable, check_chosen_budget, order_sources,
 )
@@ -92,9 +92,12 @@ def test_budget_rules():
     today = dt.date(2026, 7, 25)
     ok = BudgetInfo("B1", "Budget", ("winkel",), "2026-07-25", 100)  # its last valid day
     assert budget_usable(ok, shop, today) is None
-    assert "verlopen" in budget_usable(BudgetInfo("B2", "Oud", ("winkel",), "2026-07-24", 100), shop, today)
-    assert "geldt niet" in budget_usable(BudgetInfo("B3", "Klus", ("klussen",), "2027-01-01", 1), shop, today)
-    assert "verlopen" in budget_usable(BudgetInfo("B4", "Raar", ("winkel",), "morgen", 1), shop, today)
+    expired = budget_usable(BudgetInfo("B2", "Oud", ("winkel",), "2026-07-24", 100), shop, today)
+    assert isinstance(expired, E.BudgetExpired) and expired.params == {"label": "Oud", "expires_on": "2026-07-24"}
+    elsewhere = budget_usable(BudgetInfo("B3", "Klus", ("klussen",), "2027-01-01", 1), shop, today)
+    assert isinstance(elsewhere, E.BudgetNotUsableHere) and elsewhere.params["category"] == "winkel"
+    assert "geldt niet" in elsewhere.message("nl") and "cannot be used" in elsewhere.message("en")
+    assert isinstance(budget_usable(BudgetInfo("B4", "Raar", ("winkel",), "morgen", 1), shop, today), E.BudgetExpired)
     with pytest.raises(E.BudgetUnknown):
         check_chosen_budget("B9", (ok,), shop, today)
 
@@ -107,3 +110,27 @@ def test_campaigns_take_the_best_active_one_not_a_product():
           Campaign("d", "Elders", 90_000, "2026-07-01", "2026-07-31", ("M-other",)))
     assert active_multiplier(cs, "M-x", today) == (30_000, "Driedubbel")
     assert active_multiplier((), "M-x", today) == (10_000, "")
+
+
+def test_near_the_offline_limits_at_one_tap_or_a_fifth_of_the_cumulative_amount_left():
+    fresh = offline_headroom(LIMITS, OfflineUsage())
+    assert (fresh.taps_left, fresh.cumulative_left_cents, fresh.near) == (5, 5_000, False)
+    assert not offline_headroom(LIMITS, OfflineUsage(spent_cents=400, taps=3)).near  # 2 taps, fl 46 left
+    four = offline_headroom(LIMITS, OfflineUsage(spent_cents=400, taps=4))
+    assert (four.taps_left, four.cumulative_left_cents, four.near) == (1, 4_600, True)
+    assert not offline_headroom(LIMITS, OfflineUsage(spent_cents=3_999, taps=2)).near  # fl 10,01 left: 20,02 %
+    assert offline_headroom(LIMITS, OfflineUsage(spent_cents=4_000, taps=2)).near  # fl 10 left: exactly 20 %
+    done = offline_headroom(LIMITS, OfflineUsage(spent_cents=6_000, taps=7))  # over (online spends): none left
+    assert (done.taps_left, done.cumulative_left_cents, done.near) == (0, 0, True)
+
+
+def test_offline_refusals_carry_cents_and_both_languages():
+    c = cap(usage=OfflineUsage(spent_cents=4_000, taps=1))
+    assert isinstance(c.total_reason, E.OfflineCumulativeLimit)
+    assert (c.total_reason.params["left_cents"], c.total_reason.params["max_cents"]) == (1_000, 5_000)
+    stale = cap(snapshot_age_s=30 * 3600.0).total_reason
+    assert stale.params["age_s"] == 108_000
+    assert "30,0 uur" in stale.message("nl") and "30.0 h" in stale.message("en") and "uur" not in stale.message("en")
+    assert describe_age(None, "en").startswith("unknown") and describe_age(600, "en") == "10 min"
+    count = cap(usage=OfflineUsage(taps=5)).total_reason
+    assert isinstance(count, E.OfflineCountLimit) and count.params == {"count": 5, "max_count": 5}

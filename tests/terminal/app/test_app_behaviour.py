@@ -5,6 +5,7 @@ import pytest
 from kivy.clock import Clock
 from kivy.core.window import Window
 
+from floreyn.money import Money
 from floreyn.sync.record import Kind
 from floreyn.terminal.drivers.base import PrinterOutOfPaper
 from floreyn.terminal.app.widgets import money_guard
@@ -110,6 +111,54 @@ class TestBehaviour(TillUITest):
         self.wait(lambda: self.ctl.member is not None and self.ctl.member.alias != "Anna")
         self.assertIn("alleen met verbinding", self.banner())
         self.assertEqual(self.root.ids.banner.level, "error")
+
+    def test_banner_when_a_card_nears_its_offline_limits(self):
+        self.sign_in()
+        self.present("fenna")
+        self.wait_screen("member")
+        self.assertEqual(self.banner(), "Offline limiet: deze pas kan nu hoogstens fl 25,00 betalen")  # not near
+        service = self.runtime.service
+        for _ in range(4):  # four of the five offline taps, as four quick sales would
+            quote = service.call("quote_spend", Money.fl(100), source="own").result(5)
+            service.call("confirm", quote.quote_id, repeat_ok=True).result(5)
+        self.wait_screen("done")
+        self.tap(self.screen().ids.done)
+        self.wait_screen("idle")
+        self.present("fenna")
+        self.wait(lambda: self.ctl.member is not None and self.ctl.member.near_offline_limits)
+        self.assertEqual(self.ctl.screen, "member")
+        self.assertEqual(self.banner(), "Bijna aan de offline limieten: deze pas kan zonder verbinding nog één keer "
+                                        "betalen, hoogstens fl 25,00")
+        self.assertEqual(self.root.ids.banner.level, "warn")
+        self.shot("member-near-limits")
+        self.tap(self.screen().ids.cancel)
+        self.wait_screen("idle")
+        self.tap_text("English")
+        self.present("fenna")
+        self.wait_screen("member")
+        self.assertEqual(self.banner(), "Near the offline limits: this card can pay once more without a connection, "
+                                        "at most fl 25.00")
+
+    def test_engine_reasons_are_worded_in_the_shown_language(self):
+        self.sign_in()
+        self.present("eva")  # her budget expired yesterday
+        self.wait_screen("member")
+        expires = self.ctl.member.budgets[0].expires_on
+        y, m, d = expires.split("-")
+        self.assertIn(f"Boodschappenbudget Gemeente: verlopen op {d}-{m}-{y}", self.shown_text())
+        self.tap(self.screen().ids.cancel)
+        self.wait_screen("idle")
+        self.tap_text("English")
+        self.present("eva")
+        self.wait_screen("member")
+        self.assertIn(f"Boodschappenbudget Gemeente: expired on {expires}", self.shown_text())
+        self.assertNotIn("verlopen", self.shown_text())
+        self.present("dirk")  # not in the snapshot
+        self.wait(lambda: self.ctl.member is not None and self.ctl.member.alias != "Eva")
+        self.assertEqual(self.banner(), "Card not yet known to this till: paying only with a connection. Saving works.")
+        self.present("anna")
+        self.wait(lambda: self.ctl.member is not None and self.ctl.member.alias == "Anna")
+        self.assertIn("Onderhoudsbudget Portaal: not for this shop (category winkel)", self.shown_text())
 
     def test_amount_keypad_by_touch(self):
         self.sign_in()
