@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import random
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Mapping
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from starlette.concurrency import run_in_threadpool
 
 from floreyn import keys
-from floreyn.server import authz, ingest, snapshots
+from floreyn.errors import FloreynError
+from floreyn.server import authz, ingest, logs, snapshots
 from floreyn.server import schema as s
 from floreyn.server.app import ServerContext
 from floreyn.server.errors import RequestInvalid, TerminalQuarantined, TerminalRevoked
@@ -95,8 +98,26 @@ async def upload(request: Request, body: UploadRequest, who: Authed) -> JSONResp
         except (binascii.Error, ValueError):
             raise RequestInvalid(detail=f"records[{i}] is not base64") from None
     ctx: ServerContext = request.app.state.ctx
-    result = await run_in_threadpool(ingest.ingest, ctx.db, who.terminal_id, raws, ctx.clock())
+    started = time.perf_counter()
+    try:
+        result = await run_in_threadpool(ingest.ingest, ctx.db, who.terminal_id, raws, ctx.clock(),
+                                         reported_head=body.head_seq)
+    except FloreynError as exc:
+        await run_in_threadpool(_count_rejected, ctx, who.terminal_id)
+        logs.upload_line(who.terminal_id, len(raws), started, reported_head=body.head_seq, error=exc.code)
+        raise
+    logs.upload_line(who.terminal_id, len(raws), started, result=result.to_dict(), reported_head=body.head_seq)
     return JSONResponse(result.to_dict())
+
+
+def _count_rejected(ctx: ServerContext, terminal_id: str) -> None:
+    """For the metrics (floreyn_terminal_rejected_uploads_total); never hides the refusal itself."""
+    try:
+        ctx.db.write(lambda conn: conn.execute(
+            update(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
+            .values(rejected_uploads=s.terminals.c.rejected_uploads + 1)))
+    except Exception:  # noqa: BLE001
+        logging.getLogger("floreyn.server").exception("could not count a rejected upload")
 
 
 @router.get("/snapshot", summary="The signed snapshot for this terminal: full, or the delta since a version",

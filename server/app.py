@@ -115,13 +115,25 @@ def create_app(ctx: ServerContext) -> FastAPI:
                              "params": {}, "status": 500}, status_code=500)
 
     @app.get("/v1/health", tags=["health"])
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "version": floreyn.__version__, "server_time_ms": ctx.clock(),
-                "server_key": ctx.public_hex}
+    def health() -> JSONResponse:
+        """For load balancers and monitoring: 200 when the database answers, 503 when it does not."""
+        try:
+            ctx.db.read(lambda conn: conn.exec_driver_sql("SELECT 1").scalar_one())
+            database = "ok"
+        except Exception:  # noqa: BLE001 - any failure to reach the database is "unavailable"
+            log.warning("health check: the database does not answer", exc_info=True)
+            database = "unavailable"
+        body = {"status": "ok" if database == "ok" else "unavailable", "database": database,
+                "version": floreyn.__version__, "server_time_ms": ctx.clock(), "server_key": ctx.public_hex}
+        return JSONResponse(body, status_code=200 if database == "ok" else 503)
+
+    from floreyn.server import logs, metrics
 
     app.include_router(api_terminal.router)
     app.include_router(api_admin.router)
+    app.include_router(metrics.router)
     app.add_middleware(Envelope, ctx=ctx)
+    app.add_middleware(logs.AccessLog)  # outermost: it times everything
     return app
 
 

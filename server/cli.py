@@ -5,9 +5,11 @@
     floreyn-server replay [--no-records] [--json]   recompute balances, check ledger and chains; exit 1 on a problem
     floreyn-server migrate                      bring the schema up to date and exit
     floreyn-server token create --name NAME --role admin|clerk|auditor
+    floreyn-server backup [--to FILE|DIR] [--keep N]   consistent copy of the database (server/backup.py)
+    floreyn-server restore FILE [--replace] [--new-key] put a backup back (server/restore.py); server stopped
 
-Room is left for `backup` and `restore` (a later issue): each command is one
-function taking the parsed options.
+Logs are JSON lines on stderr (--log-format text for classic lines; server/logs.py).
+Each command is one function taking the parsed options.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from floreyn import keys
 from floreyn.server import admin_auth, ledger, state
 from floreyn.server.app import ServerContext
-from floreyn.server.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_FILE, ServerConfig, default_data_dir, load_or_create_key
+from floreyn.server.config import (
+    DEFAULT_HOST, DEFAULT_PORT, KEY_FILE, TOKEN_FILE, ServerConfig, default_data_dir, load_or_create_key,
+)
 from floreyn.server.db import Database
 
 log = logging.getLogger("floreyn.server")
@@ -66,9 +71,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from floreyn.server.app import create_app
+    from floreyn.server.logs import uvicorn_log_config
+    from floreyn.server.restore import server_lock
 
     config = _config(args)
+    lock = server_lock(config.database_url)  # noqa: F841 - held for the life of the process (restore checks it)
     ctx = open_context(config)
+    log_config = uvicorn_log_config(args.log_format)
     print(f"floreyn-server: data in {config.data_dir.resolve()}, serving on http://{config.host}:{config.port}",
           flush=True)
     token_file = config.data_dir / TOKEN_FILE
@@ -76,13 +85,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"floreyn-server: bootstrap admin token in {token_file.resolve()}", flush=True)
     if args.workers == 1:
         uvicorn.run(create_app(ctx), host=config.host, port=config.port, log_level="info",
-                    limit_concurrency=200, timeout_keep_alive=30)
+                    limit_concurrency=200, timeout_keep_alive=30, log_config=log_config, access_log=False)
         return 0
     ctx.db.dispose()  # each worker process opens its own connections
     os.environ["FLOREYN_DATA_DIR"] = str(config.data_dir.resolve())
     os.environ["FLOREYN_DB_URL"] = config.database_url
     uvicorn.run("floreyn.server.cli:app_from_env", factory=True, workers=args.workers, host=config.host,
-                port=config.port, log_level="info", limit_concurrency=200, timeout_keep_alive=30)
+                port=config.port, log_level="info", limit_concurrency=200, timeout_keep_alive=30,
+                log_config=log_config, access_log=False)
     return 0
 
 
@@ -131,6 +141,57 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Write a backup (no migration: a backup is taken before an upgrade too), note it, prune old ones."""
+    from floreyn.server import backup, schema
+
+    config = _config(args)
+    db = Database(config.database_url)
+    try:
+        key_path = config.data_dir / KEY_FILE
+        public = keys.public_raw(keys.load_private_key(key_path)).hex() if key_path.exists() else None
+        dest = Path(args.to) if args.to else config.data_dir / "backups"
+        if not args.to:
+            dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = backup.backup(db, dest, server_public_key=public)
+        if backup.has_table(db, "backups"):  # schema 0002 on; an older schema is backed up all the same
+            db.write(lambda conn: conn.execute(schema.backups.insert().values(
+                at_ms=info.manifest.created_ms, path=str(info.path)[:500], size_bytes=info.size_bytes,
+                sha256=info.sha256, duration_ms=info.duration_ms, revision=info.manifest.revision)))
+        out = info.to_dict()
+        if args.keep:
+            out["pruned"] = [str(p) for p in backup.prune_backups(info.path.parent, args.keep)]
+    finally:
+        db.dispose()
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from floreyn.server.backup import read_manifest
+    from floreyn.server.replay import replay
+    from floreyn.server.restore import ServerKeyMismatch, ServerKeyMissing, restore
+
+    config = _config(args)
+    manifest = read_manifest(Path(args.file))
+    key_path = config.data_dir / KEY_FILE
+    if manifest.server_public_key and not args.new_key:
+        if not key_path.exists():
+            raise ServerKeyMissing(path=str(key_path), public=manifest.server_public_key)
+        here = keys.public_raw(keys.load_private_key(key_path)).hex()
+        if here != manifest.server_public_key:
+            raise ServerKeyMismatch(path=str(key_path), public=manifest.server_public_key, here=here)
+    report = restore(Path(args.file), config.database_url, replace=args.replace)
+    db = Database(config.database_url)
+    try:
+        check = replay(db)
+    finally:
+        db.dispose()
+    print(json.dumps({**report.to_dict(), "replay_ok": check.ok, "terminal_heads": manifest.terminal_heads},
+                     indent=2))
+    return 0 if check.ok else 1
+
+
 def _server_options(p: argparse.ArgumentParser, suppress: bool) -> None:
     d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
     p.add_argument("--host", default=d(DEFAULT_HOST), help=f"listen address (default {DEFAULT_HOST})")
@@ -138,6 +199,8 @@ def _server_options(p: argparse.ArgumentParser, suppress: bool) -> None:
     p.add_argument("--db", default=d(None), metavar="URL",
                    help="SQLAlchemy URL (default: SQLite in the data folder); postgresql://... for PostgreSQL")
     p.add_argument("--data-dir", default=d(None), help="data folder (default ./floreyn-data or $FLOREYN_DATA_DIR)")
+    p.add_argument("--log-format", choices=("json", "text"), default=d(os.environ.get("FLOREYN_LOG_FORMAT", "json")),
+                   help="stderr log lines: json (default; $FLOREYN_LOG_FORMAT) or text")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -160,19 +223,41 @@ def parser() -> argparse.ArgumentParser:
     tc = tsub.add_parser("create")
     tc.add_argument("--name", required=True)
     tc.add_argument("--role", required=True, choices=admin_auth.ROLES)
+    bp = sub.add_parser("backup", help="write a consistent backup of the database (not the key)")
+    _server_options(bp, suppress=True)
+    bp.add_argument("--to", metavar="PATH", help="a file *.floreyn-backup, or a folder for a new one (default DATA/backups)")
+    bp.add_argument("--keep", type=int, metavar="N", help="then delete all but the newest N backups in that folder")
+    rs = sub.add_parser("restore", help="restore a backup into an empty (or, with --replace, this) database")
+    _server_options(rs, suppress=True)
+    rs.add_argument("file", help="a file made by floreyn-server backup")
+    rs.add_argument("--replace", action="store_true",
+                    help="replace the data there (SQLite: the old file is kept beside it)")
+    rs.add_argument("--new-key", action="store_true",
+                    help="restore although the data folder lacks the key the backup was made with "
+                         "(every terminal must then be given the new server key)")
     return p
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve, "replay": cmd_replay, "migrate": cmd_migrate, "token": cmd_token,
+    "backup": cmd_backup, "restore": cmd_restore,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from floreyn.errors import FloreynError
+    from floreyn.server import logs
+
     args = parser().parse_args(argv)
-    return COMMANDS[args.command or "serve"](args)
+    logs.configure(args.log_format)
+    try:
+        return COMMANDS[args.command or "serve"](args)
+    except FloreynError as exc:  # a refusal of the operator's request (backup, restore): said plainly
+        if args.command in (None, "serve"):
+            raise
+        print(f"floreyn-server {args.command}: {exc.message('en')}", file=sys.stderr)
+        print(json.dumps(exc.to_dict()), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

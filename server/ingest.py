@@ -72,8 +72,12 @@ def decode_batch(raws: Sequence[bytes]) -> list[SignedRecord]:
     return out
 
 
-def ingest(db: Database, terminal_id: str, raws: Sequence[bytes], now_ms: int | None = None) -> UploadResult:
-    """Verify and post one upload batch from `terminal_id` (already authenticated)."""
+def ingest(db: Database, terminal_id: str, raws: Sequence[bytes], now_ms: int | None = None, *,
+           reported_head: int | None = None) -> UploadResult:
+    """Verify and post one upload batch from `terminal_id` (already authenticated).
+
+    `reported_head`: the terminal's own highest sequence number, kept for the metrics (records waiting).
+    """
     batch = decode_batch(raws)
     for signed in batch:
         if signed.record.terminal_id != terminal_id:
@@ -81,7 +85,8 @@ def ingest(db: Database, terminal_id: str, raws: Sequence[bytes], now_ms: int | 
     now = now_ms if now_ms is not None else state.now_ms()
     verified_above = _verify_signatures(db, terminal_id, batch, now)
     try:
-        result, refusal = db.write(lambda conn: _ingest_tx(conn, terminal_id, batch, now, verified_above))
+        result, refusal = db.write(lambda conn: _ingest_tx(conn, terminal_id, batch, now, verified_above,
+                                                           reported_head))
     except IntegrityError:
         # A record id or transaction id another terminal already used: nothing was written.
         raise RecordRefused(seq="?", detail="a record id in this batch is already used by another record") from None
@@ -114,8 +119,8 @@ def _verify_signatures(db: Database, terminal_id: str, batch: list[SignedRecord]
     return int(term.head_seq)
 
 
-def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], now: int, verified_above: int
-               ) -> tuple[UploadResult | None, FloreynError | None]:
+def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], now: int, verified_above: int,
+               reported_head: int | None = None) -> tuple[UploadResult | None, FloreynError | None]:
     term = conn.execute(select(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
                         .with_for_update()).first()
     if term is None:
@@ -162,8 +167,9 @@ def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], no
         accepted.append(signed)
     if accepted:
         _post_records(conn, term, accepted, now)
+    seen = {"reported_head_seq": max(reported_head, head.seq)} if reported_head is not None else {}
     conn.execute(update(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
-                 .values(head_seq=head.seq, head_hash=head.hash, last_seen_ms=now))
+                 .values(head_seq=head.seq, head_hash=head.hash, last_seen_ms=now, **seen))
     return UploadResult(head.seq, len(accepted), len(old), len(new) - len(accepted)), None
 
 

@@ -40,6 +40,10 @@ class Write(Strict):
 class UploadRequest(Strict):
     records: list[Annotated[str, StringConstraints(min_length=1, max_length=700)]] = Field(
         max_length=500, description="Signed records (sync/record.py wire format), base64, ascending seq.")
+    head_seq: Annotated[int, Field(ge=0, le=2**62)] | None = Field(
+        None, description="The terminal's own highest sequence number (for the server's metrics). An upload with "
+                          "no records asks for acked_seq only: after a server restore it may be lower than what "
+                          "the terminal was told, and the terminal then sends the records above it again.")
 
 
 class AuthorizeRequest(Strict):

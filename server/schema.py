@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger, Boolean, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, SmallInteger, String,
-    Table, Text, UniqueConstraint,
+    Table, Text, UniqueConstraint, text,
 )
 
 metadata = MetaData(naming_convention={
@@ -103,6 +103,8 @@ terminals = Table(
     Column("head_hash", LargeBinary(32), nullable=False),
     Column("enrolled_ms", BigInteger, nullable=False),
     Column("last_seen_ms", BigInteger),
+    Column("reported_head_seq", BigInteger),  # the terminal's own head, sent with each upload (0002)
+    Column("rejected_uploads", BigInteger, nullable=False, server_default=text("0")),  # (0002)
 )
 
 request_nonces = Table(
@@ -246,6 +248,17 @@ audit_log = Table(
     Column("request_id", String(ID)),
     Column("status", Integer, nullable=False),
     Column("detail", Text, nullable=False),  # JSON
+)
+
+backups = Table(  # one row per `floreyn-server backup` (0002), for the metrics
+    "backups", metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("path", String(500), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("duration_ms", BigInteger, nullable=False),
+    Column("revision", String(32), nullable=False),
 )
 
 APPEND_ONLY = ("postings", "transactions", "records", "audit_log")

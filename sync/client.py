@@ -8,6 +8,7 @@ network or server failure into one small error family, here and nowhere else:
     ├─ SyncTimeout       the server did not answer within timeout_s
     ├─ SyncRefused       the server answered with a refusal (.server_code, .status)
     ├─ SyncAuthFailed    the server does not accept this terminal's credentials
+    ├─ SyncServerBehind  the server (restored from a backup) lacks records this terminal already pruned
     └─ SyncBadResponse   an answer that is unsigned, forged, too large or unreadable
 
 SyncWorker is the only thing on a terminal that waits on the network: a
@@ -91,6 +92,14 @@ class SyncAuthFailed(SyncRefused):
     en = "The server does not accept this terminal ({server_code}). Contact the cooperative."
 
 
+class SyncServerBehind(SyncError):
+    code = "sync_server_behind"
+    nl = ("De server mist transacties tot en met nr. {first_missing} van deze kassa, die de kassa al heeft "
+          "opgeruimd. Neem contact op met de coöperatie; de kassa werkt offline door.")
+    en = ("The server lacks this terminal's records up to no. {first_missing}, which the terminal has already "
+          "pruned. Contact the cooperative; the till keeps working offline.")
+
+
 class SyncBadResponse(SyncError):
     code = "sync_bad_response"
     nl = "Onbetrouwbaar of onleesbaar antwoord van de server: {detail}."
@@ -166,10 +175,15 @@ class SyncClient:
 
     # -- calls ---------------------------------------------------------------------
 
-    def upload(self, raws: list[bytes]) -> UploadAck:
+    def upload(self, raws: list[bytes], head_seq: int | None = None) -> UploadAck:
+        """Send records; `head_seq` (the terminal's own head) feeds the server's metrics. An empty list
+        only asks for acked_seq."""
         if len(raws) > MAX_UPLOAD_BATCH:
             raise ValueError(f"upload at most {MAX_UPLOAD_BATCH} records at a time")
-        body = json.dumps({"records": [base64.b64encode(r).decode("ascii") for r in raws]}).encode()
+        payload: dict[str, Any] = {"records": [base64.b64encode(r).decode("ascii") for r in raws]}
+        if head_seq is not None:
+            payload["head_seq"] = head_seq
+        body = json.dumps(payload).encode()
         data = self._call("POST", "/v1/terminal/upload", body).json()
         try:
             return UploadAck(int(data["acked_seq"]), int(data["accepted"]), int(data["duplicates"]),
@@ -361,21 +375,57 @@ class SyncWorker:
             return self._state
 
     def _upload_all(self) -> int:
+        """Upload what waits, in bounded batches. A round with nothing to send still asks the server's
+        acked_seq (an empty upload): after a restore from a backup the server may hold less than it once
+        acknowledged, and the records above its head are then sent again (_server_behind)."""
         acked = self._state.acked_seq
-        for _ in range(self.max_batches):
+        rewound = False
+        for batch_no in range(self.max_batches):
             raws = self.outbox.unsent(self.batch_size)
-            if not raws:
+            if not raws and batch_no > 0:
                 break
-            ack = self.client.upload(raws)
+            head = self._local_head()
+            ack = self.client.upload(raws, head_seq=head) if head is not None else self.client.upload(raws)
             if ack.acked_seq > 0:
                 self.outbox.acknowledge(ack.acked_seq)
+            first_seq = decode(raws[0]).record.seq if raws else None
+            if self._server_behind(ack.acked_seq, first_seq):
+                rewound, acked = True, ack.acked_seq
+                continue  # the records above the server's head are unsent again: send them now
+            if not raws:
+                acked = max(acked, ack.acked_seq)
+                break
             last_seq = decode(raws[-1]).record.seq
             if ack.acked_seq < last_seq:
                 break  # the server waits for something earlier, or took part; next round resends
             acked = max(acked, ack.acked_seq)
             if len(raws) < self.batch_size:
                 break
-        return max(acked, self._state.acked_seq)
+        return acked if rewound else max(acked, self._state.acked_seq)
+
+    def _server_behind(self, server_seq: int, first_seq: int | None) -> bool:
+        """True when the outbox re-marked records for sending because the server lost them.
+
+        Only outboxes with `resend_after` (the terminal store) take part. The server is behind when its
+        head is below the first record we send, minus one (a gap), or, with nothing to send, below what it
+        acknowledged before (the store compares). If nothing could be re-marked although there is a gap,
+        the missing records were pruned here: SyncServerBehind, so the till's status says so.
+        """
+        resend = getattr(self.outbox, "resend_after", None)
+        if resend is None:
+            return False
+        if first_seq is not None and server_seq >= first_seq - 1:
+            return False
+        if resend(server_seq) > 0:
+            log.warning("the server holds this terminal's records only up to %d: sending the rest again", server_seq)
+            return True
+        if first_seq is not None:
+            raise SyncServerBehind(first_missing=first_seq - 1, server_seq=server_seq)
+        return False
+
+    def _local_head(self) -> int | None:
+        head = getattr(self.outbox, "head", None)  # the terminal store's ChainHead; a test outbox may have none
+        return getattr(head, "seq", None)
 
     def _set(self, **changes: Any) -> None:
         snap = None

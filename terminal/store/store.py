@@ -261,6 +261,22 @@ class TerminalStore:
                               .values(sync_status="acknowledged"))
             view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1).values(acked_seq=up_to_seq))
 
+    def resend_after(self, server_seq: int) -> int:
+        """The server holds records only up to `server_seq`, below what it acknowledged before (it was restored
+        from a backup): mark every kept record above it unsent again, so the sync worker uploads them once more.
+        They are the same signed bytes, so the server posts each exactly once. Returns how many were re-marked;
+        records pruned here already cannot come back (0 then; the worker reports sync_server_behind).
+        """
+        with self.txn() as view:
+            state = view.state()
+            if not 0 <= server_seq < state.acked_seq:
+                return 0  # not behind (or nonsense): nothing to do
+            done = view.conn.execute(update(records).where(and_(records.c.seq > server_seq,
+                                                                records.c.sync_status == "acknowledged"))
+                                     .values(sync_status="pending"))
+            view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1).values(acked_seq=server_seq))
+            return int(done.rowcount)
+
     def store_snapshot(self, snap: Snapshot, *, data: bytes | None = None, signature: bytes | None = None) -> None:
         """Keep the server's latest snapshot and when it arrived (boot id + monotonic time, for its age)."""
         if snap.terminal_id != self.terminal_id:
