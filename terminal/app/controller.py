@@ -162,7 +162,7 @@ class Controller(ManagerFlows, EventDispatcher):
         self.refresh_overview()
 
     def refresh_overview(self) -> None:
-        self.call("app_overview", on_done=self._got_overview, on_error=lambda e: log.warning("overview: %s", e))
+        self.call("overview", on_done=self._got_overview, on_error=lambda e: log.warning("overview: %s", e))
 
     def _got_overview(self, overview: dict[str, Any]) -> None:
         self.overview = overview

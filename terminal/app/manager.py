@@ -39,7 +39,7 @@ class ManagerFlows:
 
     def start_refund(self) -> None:
         self.clear_message()
-        self.call("app_recent_payments", on_done=self._got_payments)
+        self.call("recent_payments", on_done=self._got_payments)
 
     def _got_payments(self, payments: list[Any]) -> None:
         self.payments = list(payments)

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from floreyn.terminal.app.services import DemoCard, Runtime, install_app_queries
+from floreyn.terminal.app.services import DemoCard, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,6 @@ def build_runtime(config: Any, *, simulate: bool, relay: EventRelay | None = Non
             data, sig = demo_setup.signed_demo_snapshot(config.terminal_id, engine.clock.wall_ms())
             engine.store.store_signed_snapshot(data, sig, demo_setup.demo_server_key().public_key())
         reader, present = _reader(config, simulate, engine.verify_payload)
-        install_app_queries(engine)
         service = TillService(engine, relay, reader=reader)
     except BaseException:
         for close in reversed(closers):

@@ -7,10 +7,9 @@ every engine and device call on it. The app calls `Bridge.call(...)`; the
 result comes back on the Kivy main thread through `post` (Clock), and engine
 events arrive the same way through `Bridge.notify`.
 
-`install_app_queries` adds two read-only calls the engine does not offer
-(yet): the status screen's overview (including the printer's status, which
-must be asked on the worker thread like every device call) and the list of
-recent payments to refund. They run on the worker like every other call.
+Everything the app asks is an Engine method called through the service
+(`overview`, `recent_payments`, `find_payment`, the quotes, ...); the app
+adds nothing to the engine.
 """
 
 from __future__ import annotations
@@ -22,12 +21,10 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from floreyn.errors import FloreynError
-from floreyn.sync.record import Kind
 
 log = logging.getLogger(__name__)
 
 Post = Callable[[Callable[[], None]], None]
-MAX_RECENT_PAYMENTS = 30  # one screen of refundable payments; older ones need the receipt's number
 
 
 class TillServicePort(Protocol):
@@ -106,62 +103,3 @@ class Bridge:
             log.error("till call %s failed", method, exc_info=error)
         if on_error is not None:
             on_error(error)
-
-
-# -- read-only queries the app adds to the engine ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Payment:
-    """A payment of the open day, as the refund list shows it."""
-
-    tx_id: str
-    seq: int
-    wall_ms: int
-    card_hex: str | None
-    fl_cents: int
-    eur_cents: int
-
-
-def install_app_queries(engine: Any) -> None:
-    """Add `app_overview` and `app_recent_payments` to `engine`, unless it has its own."""
-    if not hasattr(engine, "app_overview"):
-        engine.app_overview = lambda: overview(engine)
-    if not hasattr(engine, "app_recent_payments"):
-        engine.app_recent_payments = lambda limit=MAX_RECENT_PAYMENTS: recent_payments(engine, limit)
-
-
-def overview(engine: Any) -> dict[str, Any]:
-    """Status screen and banners: till status, printer, sync, merchant (runs on the worker)."""
-    out: dict[str, Any] = {"status": engine.status(), "printer": None, "sync": None, "merchant": None}
-    try:
-        out["printer"] = engine.printer.status()
-    except Exception as exc:  # noqa: BLE001 - a printer that cannot say is shown as such
-        out["printer_error"] = exc
-    state = getattr(getattr(engine, "sync", None), "state", None)
-    if state is not None:
-        out["sync"] = {k: getattr(state, k, None) for k in ("last_sync_ms", "waiting", "online", "last_error")}
-    try:
-        out["merchant"] = engine.merchant()
-    except FloreynError as exc:
-        out["merchant_error"] = exc
-    return out
-
-
-def recent_payments(engine: Any, limit: int = MAX_RECENT_PAYMENTS) -> list[Payment]:
-    """Payments (SPEND transactions) of the open day, newest first."""
-    limit = max(1, min(limit, MAX_RECENT_PAYMENTS))
-    with engine.store.txn() as view:
-        day_no = view.state().day_no
-        records = view.day(day_no)
-    by_tx: dict[str, list[Any]] = {}
-    for rec in records:
-        by_tx.setdefault(rec.tx_id, []).append(rec)
-    out = []
-    for tx_id, recs in by_tx.items():
-        if {r.kind for r in recs} != {Kind.SPEND}:
-            continue
-        out.append(Payment(tx_id, recs[0].seq, recs[0].wall_ms, recs[0].card_hex,
-                           sum(r.fl_cents for r in recs), sum(r.eur_cents for r in recs)))
-    out.sort(key=lambda p: p.seq, reverse=True)
-    return out[:limit]

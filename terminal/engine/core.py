@@ -40,6 +40,7 @@ from floreyn.terminal.engine.errors import (
 from floreyn.terminal.engine.model import CardSession, MemberSummary, Quote, TillStatus, TxResult
 from floreyn.terminal.engine.online import LiveCard, OnlineGateway
 from floreyn.terminal.engine.printing import MAX_RECEIPT_RETRIES, PrintingMixin
+from floreyn.terminal.engine.queries import QueriesMixin
 from floreyn.terminal.engine.quoting import QuotingMixin, Recheck, record_ids
 from floreyn.terminal.engine.summary import summarize
 from floreyn.terminal.store import Draft, StoredRecord, StoreView, TerminalStore
@@ -48,7 +49,7 @@ MAX_OPEN_QUOTES = 8
 MAX_RECENT = 200
 
 
-class Engine(QuotingMixin, PrintingMixin):
+class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
     def __init__(
         self,
         config: TerminalConfig,

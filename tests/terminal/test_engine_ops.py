@@ -239,6 +239,59 @@ def test_recent_payments_newest_first(till):
     assert [r.kind for r in till.engine.recent(10, kinds=(Kind.SAVE,))] == [Kind.SAVE]
 
 
+def test_recent_payments_are_the_open_days_payments_newest_first(till):
+    till.present("anna")
+    first = till.spend(100)
+    till.engine.confirm(till.engine.quote_save(Money.eur(1_000)).quote_id)  # not a payment: not listed
+    till.clock.advance(10)
+    second = till.spend(2_000)  # two records, one payment
+    payments = till.engine.recent_payments()
+    assert [(p.tx_id, p.fl_cents, p.seq) for p in payments] == [(second.tx_id, 2_000, 3), (first.tx_id, 100, 1)]
+    assert payments[0].card_hex == demo_setup.demo_card("anna").card_hex and payments[0].day_no == 1
+    assert [p.tx_id for p in till.engine.recent_payments(1)] == [second.tx_id]
+    till.engine.sign_in(MANAGER_PIN)
+    till.engine.close_day()
+    assert till.engine.recent_payments() == []  # a new day: yesterday's are found by their receipt
+
+
+def test_find_a_payment_of_an_earlier_day_by_its_receipt(till):
+    till.present("anna")
+    paid = till.spend(2_000)  # split: the receipt says "Volgnummer 1-2"
+    saved = till.engine.confirm(till.engine.quote_save(Money.eur(1_000)).quote_id)
+    till.engine.close_day()
+    till.clock.advance(3 * 86_400)
+    for typed in ("1", "1-2", " 1 - 2 ", "2", paid.tx_id, paid.tx_id.upper(), paid.records[1].record_id):
+        found = till.engine.find_payment(typed)
+        assert (found.tx_id, found.seq, found.fl_cents, found.day_no) == (paid.tx_id, 1, 2_000, 1), typed
+    before = dump_db(till.config.db_path)
+    for typed in ("99", "", "abc", "1x", "9" * 13, "0" * 100, "00000000-0000-0000-0000-000000000000"):
+        with pytest.raises(E.TxNotFound):
+            till.engine.find_payment(typed)
+    with pytest.raises(E.RefundNotAllowed) as info:
+        till.engine.find_payment(str(saved.records[0].seq))
+    assert info.value.params["why"] == "not_a_payment"
+    assert dump_db(till.config.db_path) == before
+    refund = confirm(till, till.engine.quote_refund(till.engine.find_payment("1").tx_id), manager_pin=MANAGER_PIN)
+    assert refund.fl.cents == 2_000 and refund.records[0].day_no == 2  # lands in today
+    till.engine.sign_out()
+    with pytest.raises(E.NotSignedIn):
+        till.engine.find_payment("1")
+
+
+def test_overview_gathers_status_printer_sync_and_merchant(till):
+    overview = till.engine.overview()
+    assert overview["status"].terminal_id == till.config.terminal_id and overview["sync"] is None
+    assert overview["printer"].online and overview["merchant"].name == "Bakkerij De Korenbloem"
+
+    def broken() -> None:
+        raise PrinterOutOfPaper()
+
+    till.printer.status = broken  # a printer that cannot say: shown as such, the rest still answers
+    overview = till.engine.overview()
+    assert overview["printer"] is None and isinstance(overview["printer_error"], PrinterOutOfPaper)
+    assert overview["status"].head_seq == 0
+
+
 def test_status_and_start_prunes_old_acknowledged_records(till):
     till.present("anna")
     for _ in range(3):

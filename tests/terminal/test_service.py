@@ -48,6 +48,10 @@ def test_service_runs_everything_on_its_worker_and_reports_events(config, clock)
         result = service.call("confirm", quote.quote_id).result(5)
         assert result.records[0].fl_cents == 250 and result.receipt_status == "printed"
         wait_for(events, ev.ReceiptPrinted)
+        overview = service.call("overview").result(5)  # the app's status screen: an engine call like any other
+        assert overview["status"].head_seq == 1 and overview["printer"].online and overview["sync"] is None
+        assert overview["merchant"].merchant_id == demo_setup.DEMO_MERCHANT.merchant_id
+        assert [p.tx_id for p in service.call("recent_payments").result(5)] == [result.tx_id]
         refused = service.call("quote_spend", Money.fl(0))
         with pytest.raises(Exception) as info:
             refused.result(5)

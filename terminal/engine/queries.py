@@ -1,0 +1,107 @@
+"""Read-only questions the app asks: the status overview, today's payments, a payment by its receipt.
+
+Mixed into Engine; like every engine call they run on the TillService's
+worker (the printer's status is device I/O, which belongs there too).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from floreyn.errors import FloreynError
+from floreyn.sync.record import Kind
+from floreyn.terminal.engine.errors import RefundNotAllowed, TxNotFound
+from floreyn.terminal.engine.model import Payment
+
+if TYPE_CHECKING:
+    from floreyn.terminal.engine.core import Engine
+
+MAX_RECENT_PAYMENTS = 30  # one screen of refundable payments; older ones are found by their receipt
+MAX_RECEIPT_CHARS = 64  # a transaction id is 36; anything longer is not a receipt of ours
+_SEQ = re.compile(r"(\d{1,12})(?:\s*-\s*\d{1,12})?")  # "12", or "12-13" as a split payment's receipt shows
+SYNC_FIELDS = ("last_sync_ms", "waiting", "online", "last_error")
+
+
+class QueriesMixin:
+    def overview(self: Engine) -> dict[str, Any]:
+        """The status screen and banners in one call.
+
+        Keys: "status" (TillStatus), "printer" (the driver's PrinterStatus, or None with
+        "printer_error" set), "sync" (dict of SYNC_FIELDS, or None without a server),
+        "merchant" (MerchantConfig, or None with "merchant_error" set).
+        """
+        out: dict[str, Any] = {"status": self.status(), "printer": None, "sync": None, "merchant": None}
+        try:
+            out["printer"] = self.printer.status()
+        except Exception as exc:  # noqa: BLE001 - a printer that cannot say is shown as such
+            out["printer_error"] = exc
+        state = getattr(self.sync, "state", None)
+        if state is not None:
+            out["sync"] = {k: getattr(state, k, None) for k in SYNC_FIELDS}
+        try:
+            out["merchant"] = self.merchant()
+        except FloreynError as exc:
+            out["merchant_error"] = exc
+        return out
+
+    def recent_payments(self: Engine, limit: int = MAX_RECENT_PAYMENTS) -> list[Payment]:
+        """Payments (SPEND transactions) of the open day, newest first; at most MAX_RECENT_PAYMENTS."""
+        limit = max(1, min(limit, MAX_RECENT_PAYMENTS))
+        with self.store.read() as view:
+            day_no = view.state().day_no
+            out = []
+            for tx_id in view.recent_tx_ids(limit, [int(Kind.SPEND)]):  # newest first: today's come first
+                records = view.tx(tx_id)
+                if records[0].day_no != day_no:
+                    break
+                out.append(Payment.of(records))
+        return out
+
+    def find_payment(self: Engine, receipt: str) -> Payment:
+        """A payment of any day still kept here, by what its receipt shows.
+
+        `receipt`: the QR code's text (the transaction id; a scanner types it)
+        or the "Volgnummer" (a record number, "12", or a range "12-13" as a
+        split payment prints it). Refuses what cannot be refunded, as
+        quote_refund would.
+        """
+        self.require_operator()
+        text = receipt.strip() if isinstance(receipt, str) else ""
+        if not text or len(text) > MAX_RECEIPT_CHARS:
+            raise TxNotFound(tx=text[:12])
+        key, seq = _as_uuid(text), _SEQ.fullmatch(text)
+        if key is None and seq is None:
+            raise TxNotFound(tx=text[:12])
+        with self.store.read() as view:
+            if key is not None:
+                records = view.tx(key)
+                if not records:
+                    one = view.record(key)
+                    records = view.tx(one.tx_id) if one else []
+            else:
+                assert seq is not None
+                first = int(seq.group(1))
+                found = view.by_seq(first, first)
+                records = view.tx(found[0].tx_id) if found else []
+            if not records:
+                raise TxNotFound(tx=text[:12])
+            kinds = {r.kind for r in records}
+            if kinds != {Kind.SPEND}:
+                raise RefundNotAllowed(reason="Alleen betalingen kunnen worden terugbetaald.",
+                                       reason_en="Only payments can be refunded.", why="not_a_payment")
+            if any(view.voided(r.record_id) for r in records):
+                raise RefundNotAllowed(reason="Deze betaling is gestorneerd.", reason_en="This payment was voided.",
+                                       why="voided")
+        return Payment.of(records)
+
+
+def _as_uuid(text: str) -> str | None:
+    """The canonical id when `text` is one (a scanner may type it in capitals), else None."""
+    if len(text) < 32:
+        return None
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
