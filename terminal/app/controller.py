@@ -77,6 +77,8 @@ class Controller(ManagerFlows, EventDispatcher):
         self.bridge = Bridge(runtime.service, post or _clock_post)
         self.dim_after_s = settings.dim_after_s
         self._done_timer = Clock.create_trigger(self._done_timeout, settings.done_timeout_s)
+        self._member_timer = Clock.create_trigger(self._member_timeout, max(1, settings.member_timeout_s))
+        self.fbind("screen", lambda *_a: self._arm_member_timer())
         self._wait_note = Clock.create_trigger(lambda _dt: self.show_text(_wait_text, "info"), WAIT_NOTE_AFTER_S)
         self._overview_timer = Clock.schedule_interval(lambda _dt: self.refresh_overview(), OVERVIEW_EVERY_S)
         self.fbind("overview", self._update_banner)
@@ -146,6 +148,7 @@ class Controller(ManagerFlows, EventDispatcher):
     def stop(self) -> None:
         self._overview_timer.cancel()
         self._done_timer.cancel()
+        self._member_timer.cancel()
         self._wait_note.cancel()
 
     # -- start, status, events ---------------------------------------------------------------------
@@ -195,6 +198,7 @@ class Controller(ManagerFlows, EventDispatcher):
         self.member = event.summary
         self.clear_message()
         self.show("member")
+        self._arm_member_timer()  # also when the member screen already showed (another card)
 
     def _on_CardRefused(self, event: ev.CardRefused) -> None:
         self._reset_sale()
@@ -376,6 +380,26 @@ class Controller(ManagerFlows, EventDispatcher):
 
     def _done_timeout(self, *_args: Any) -> None:
         if self.screen in ("done", "report"):
+            self.back_to_idle()
+
+    # -- the member screen's timeout -----------------------------------------------------------------
+
+    def touched(self) -> None:
+        """Any touch on the screen (the root calls this): the shopkeeper is still there."""
+        if self.screen == "member":
+            self._arm_member_timer()
+
+    def _arm_member_timer(self) -> None:
+        self._member_timer.cancel()
+        seconds = self.settings.member_timeout_s
+        if self.screen == "member" and seconds > 0:
+            self._member_timer.timeout = seconds
+            self._member_timer()
+
+    def _member_timeout(self, *_args: Any) -> None:
+        """No touch for a while with a card shown: forget the card, back to the card prompt.
+        Nothing was quoted on this screen, so nothing can move."""
+        if self.screen == "member":
             self.back_to_idle()
 
 

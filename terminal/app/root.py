@@ -98,6 +98,7 @@ class TillRoot(FloatLayout):
     def on_touch_down(self, touch: Any) -> bool:
         was_dimmed = self.dimmed
         self.wake()
+        self.ctl.touched()
         if was_dimmed:
             return True  # the waking touch does nothing else
         return super().on_touch_down(touch)

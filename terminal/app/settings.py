@@ -26,12 +26,17 @@ class AppSettings:
     lang: str = DEFAULT_LANGUAGE
     dim_after_s: int = 60
     done_timeout_s: int = 8  # the "done" screen returns to the card prompt after this
+    # The member screen (a card shown, nothing typed yet) returns to the card prompt after this long
+    # without a touch, so a walked-away customer's balance does not stay on screen; 0: never.
+    member_timeout_s: int = 60
 
     def checked(self) -> AppSettings:
         lang = self.lang if self.lang in LANGUAGES else DEFAULT_LANGUAGE
         dim = self.dim_after_s if self.dim_after_s in DIM_CHOICES_S else 60
         done = self.done_timeout_s if type(self.done_timeout_s) is int and 2 <= self.done_timeout_s <= 120 else 8
-        return replace(self, lang=lang, dim_after_s=dim, done_timeout_s=done)
+        member = self.member_timeout_s
+        member = member if type(member) is int and (member == 0 or 10 <= member <= 600) else 60
+        return replace(self, lang=lang, dim_after_s=dim, done_timeout_s=done, member_timeout_s=member)
 
 
 def load_settings(path: Path | None) -> AppSettings:

@@ -1,5 +1,7 @@
 """Guards and side flows by touch: double tap, printer problems, refused cards, wrong PIN, the
 demo card picker and keys, banners, dimming, and the amount keypad."""
+from dataclasses import replace
+
 import pytest
 
 from kivy.clock import Clock
@@ -7,6 +9,7 @@ from kivy.core.window import Window
 
 from floreyn.money import Money
 from floreyn.sync.record import Kind
+from floreyn.terminal.engine.errors import NoCard
 from floreyn.terminal.drivers.base import PrinterOutOfPaper
 from floreyn.terminal.app.widgets import money_guard
 from floreyn.terminal.app import root as root_module
@@ -159,6 +162,31 @@ class TestBehaviour(TillUITest):
         self.present("anna")
         self.wait(lambda: self.ctl.member is not None and self.ctl.member.alias == "Anna")
         self.assertIn("Onderhoudsbudget Portaal: not for this shop (category winkel)", self.shown_text())
+
+    def test_member_screen_returns_to_idle_after_a_while_without_a_touch(self):
+        self.ctl.settings = replace(self.ctl.settings, member_timeout_s=1)  # (60 s in the app)
+        self.sign_in()
+        self.present("anna")
+        self.wait_screen("member")
+        self.pump(0.7)
+        self.tap(self.screen().ids.alias)  # any touch keeps it: the shopkeeper is still there
+        self.pump(0.7)  # 1.4 s after the card, 0.7 s after the touch
+        self.assertEqual(self.ctl.screen, "member")
+        self.wait_screen("idle", timeout_s=3)
+        self.assertIsNone(self.ctl.member)
+        self.assertEqual(self.records(), [])  # nothing moved
+        with self.assertRaises(NoCard):  # the engine forgot the card too
+            self.runtime.service.call("quote_spend", Money.fl(100)).result(5)
+
+        self.present("anna")  # typing an amount is not the member screen: no timeout there
+        self.wait_screen("member")
+        self.tap(self.screen().ids.amount)
+        self.wait_screen("amount")
+        self.pump(1.5)
+        self.assertEqual(self.ctl.screen, "amount")
+        self.tap_text("Terug")
+        self.wait_screen("member")  # back on it: the timer starts again
+        self.wait_screen("idle", timeout_s=3)
 
     def test_amount_keypad_by_touch(self):
         self.sign_in()

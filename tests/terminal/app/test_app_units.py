@@ -237,6 +237,9 @@ def test_settings_round_trip_and_bad_files_fall_back_to_defaults(tmp_path):
     path.write_text(json.dumps({"lang": "en", "pad": "x" * 5000}))
     assert load_settings(path) == AppSettings()  # too large to be ours
     assert load_settings(None) == AppSettings()
+    path.write_text('{"member_timeout_s": 120}')
+    assert load_settings(path).member_timeout_s == 120
+    assert [AppSettings(member_timeout_s=s).checked().member_timeout_s for s in (0, 5, 601, "60")] == [0, 60, 60, 60]
 
 
 # -- Kivy and SDL set-up ---------------------------------------------------------------------------------
