@@ -155,7 +155,8 @@ def reset_run_dir(run: Path) -> None:
 
 
 def has_display() -> bool:
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+    """A desktop session whose display server is there, or a Raspberry Pi at its own console."""
+    if _display_server_alive():
         return True
     model = Path("/proc/device-tree/model")
     try:  # a Raspberry Pi at its own console: the till's kiosk mode draws on the panel (kmsdrm)
@@ -164,6 +165,23 @@ def has_display() -> bool:
     except OSError:
         return False
     return on_pi and tty and any(Path("/dev/dri").glob("card*"))
+
+
+def _display_server_alive() -> bool:
+    """DISPLAY / WAYLAND_DISPLAY set and, for a local one, its socket there (a stale DISPLAY is no display:
+    SDL would fall back to drawing nowhere, and the demo would wait for a window nobody can see)."""
+    wayland = os.environ.get("WAYLAND_DISPLAY")
+    if wayland:
+        runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+        if Path(wayland).is_absolute() or not runtime or (Path(runtime) / wayland).exists():
+            return True
+    display = os.environ.get("DISPLAY", "")
+    host, _, number = display.rpartition(":")
+    if not display:
+        return False
+    if host not in ("", "unix"):
+        return True  # a remote display (ssh -X): nothing local to check
+    return Path(f"/tmp/.X11-unix/X{number.split('.')[0]}").exists()
 
 
 class Demo:
@@ -297,6 +315,9 @@ class Demo:
               "Close the window (or press Ctrl-C here) to stop the demo.", flush=True)
         proc = self.children.start("floreyn-terminal", argv, log=self.run / "logs" / "till.log")
         code = proc.wait()
+        if code != 0:
+            print(f"demo: the till stopped with exit {code} (see {os.path.relpath(self.run / 'logs' / 'till.log')}); "
+                  "without a working display, run: python -m floreyn.demo --headless", file=sys.stderr, flush=True)
         print(f"De kassa is gesloten / the till closed (exit {code}); the server stops now. Receipts (PNG + TXT): "
               f"{os.path.relpath(self.run / 'T-bakker-01' / 'receipts')}/, log: {os.path.relpath(self.run / 'logs')}/",
               flush=True)

@@ -135,3 +135,21 @@ def test_demo_refuses_to_wipe_a_folder_it_did_not_make(tmp_path):
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 1 and "was not made by the demo" in output
     assert (run / "important.txt").read_text() == "keep me"
+
+
+def test_display_detection_needs_a_live_display_server(tmp_path, monkeypatch):
+    from floreyn import demo as demo_module
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_RUNTIME_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    assert not demo_module._display_server_alive()
+    monkeypatch.setenv("DISPLAY", ":4711")  # set, but no X server listens: run the walk-through
+    assert not demo_module._display_server_alive()
+    monkeypatch.setenv("DISPLAY", "desk.example:0")  # a remote display cannot be checked from here
+    assert demo_module._display_server_alive()
+    monkeypatch.delenv("DISPLAY")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-7")
+    assert not demo_module._display_server_alive()
+    (tmp_path / "wayland-7").touch()  # the compositor's socket
+    assert demo_module._display_server_alive()
