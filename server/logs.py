@@ -26,7 +26,7 @@ from typing import Any, Callable, Final
 log = logging.getLogger("floreyn.server.access")
 QUIET_PATHS: Final = frozenset({"/v1/health", "/metrics"})
 MAX_FIELD_CHARS: Final = 200
-_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
