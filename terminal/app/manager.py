@@ -45,6 +45,11 @@ class ManagerFlows:
         self.payments = list(payments)
         self.show("refunds")
 
+    def find_refund(self, receipt: str) -> None:
+        """A payment of any day still kept here, by its receipt number or QR code text."""
+        self.clear_message()
+        self.call("find_payment", receipt, on_done=self.pick_refund)
+
     def pick_refund(self, payment: Any) -> None:
         self.refund_payment = payment
         self.amount_mode = "refund"

@@ -154,7 +154,11 @@ class TillRoot(FloatLayout):
                 return True
         return False
 
-    def on_key_down(self, _window: Any, _key: int, _scancode: int, codepoint: str | None, _mods: Any) -> bool:
+    def on_key_down(self, _window: Any, key: int, _scancode: int, codepoint: str | None, _mods: Any) -> bool:
+        take = getattr(self.ids.sm.current_screen, "key_input", None)  # a screen that reads a scanner
+        if take is not None and take(key, codepoint):
+            self.wake()
+            return True
         if codepoint and codepoint in "123456789" and self.ctl.runtime.simulate:
             self.wake()
             return self.present_demo(codepoint)

@@ -15,9 +15,15 @@ from kivy.uix.screenmanager import Screen
 from floreyn.money import Currency, Money
 from floreyn.sync.record import Tender
 from floreyn.terminal.app import texts, theme
-from floreyn.terminal.app.entry import AmountEntry, PinEntry
+from floreyn.terminal.app.entry import BACKSPACE_KEY, CLEAR_KEY, AmountEntry, PinEntry
 from floreyn.terminal.app.i18n import tr
 from floreyn.terminal.app.widgets import TButton
+
+
+MAX_RECEIPT_CHARS = 64  # as the engine's find_payment accepts
+RECEIPT_CHARS = frozenset("0123456789abcdefABCDEF-")  # a receipt number, or a transaction id from its QR code
+ENTER_KEYS = (13, 271)  # Enter, keypad Enter (Kivy key codes)
+BACKSPACE_KEYCODE = 8
 
 
 class TillScreen(Screen):
@@ -132,8 +138,9 @@ class AmountScreen(TillScreen):
         specs: list[tuple[str, str, tuple[float, ...], bool, Callable[[], None]]] = []
         if ctl.amount_mode == "refund":
             pay = ctl.refund_payment
-            self.hint = tr._("Refund of payment no. {seq}: {amount}").format(
-                seq=pay.seq, amount=tr.money(Money.fl(pay.fl_cents))) if pay else ""
+            self.hint = tr._("Refund of payment no. {seq} ({when}): {amount}").format(
+                seq=pay.seq, when=texts.clock_text(pay.wall_ms, tr),
+                amount=tr.money(Money.fl(pay.fl_cents))) if pay else ""
             specs.append(("refund", "", theme.DANGER, True, lambda: ctl.refund(self.cents())))
             specs.append(("refund_all", "", theme.DANGER, True, lambda: ctl.refund(None)))
             specs.append(("back", tr._("Back"), theme.NEUTRAL, False, ctl.open_manager))
@@ -238,6 +245,45 @@ class ManagerScreen(TillScreen):
 
 
 class RefundsScreen(TillScreen):
+    """Today's payments to pick from, and a receipt number or scanned QR code for any earlier one."""
+
+    receipt_text = StringProperty("")
+
+    def on_pre_enter(self, *_args: Any) -> None:
+        self.receipt_text = ""
+        super().on_pre_enter()
+
+    def on_receipt_key(self, key: str) -> None:
+        """The keypad: digits of the receipt number (Volgnummer), backspace, clear."""
+        if key == BACKSPACE_KEY:
+            self.receipt_text = self.receipt_text[:-1]
+        elif key == CLEAR_KEY:
+            self.receipt_text = ""
+        elif key.isdigit() and len(self.receipt_text) < MAX_RECEIPT_CHARS:
+            self.receipt_text += key
+
+    def key_input(self, key: int, codepoint: str | None) -> bool:
+        """Keys while this screen shows (TillRoot hands them here): a QR scanner types the
+        transaction id and Enter, like a keyboard. True when the key was taken."""
+        if key in ENTER_KEYS:
+            self.find()
+            return True
+        if key == BACKSPACE_KEYCODE:
+            self.receipt_text = self.receipt_text[:-1]
+            return True
+        if codepoint and len(codepoint) == 1 and codepoint in RECEIPT_CHARS:
+            if len(self.receipt_text) < MAX_RECEIPT_CHARS:
+                self.receipt_text += codepoint
+            return True
+        return False
+
+    def find(self) -> None:
+        text = self.receipt_text.strip()
+        if not text:
+            self.ctl.show_text(lambda: tr._("Type the receipt number first, or scan the receipt."))
+            return
+        self.ctl.find_refund(text)
+
     def refresh(self) -> None:
         box = self.ids.payments
         box.clear_widgets()

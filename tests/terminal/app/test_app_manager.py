@@ -127,6 +127,62 @@ class TestManager(TillUITest):
         self.assert_touch_targets()
         self.shot("report")
 
+    def test_refund_an_earlier_days_payment_by_its_receipt_number(self):
+        self.sign_in("9999")
+        self.pay("anna", "7", source="Eigen saldo")  # receipt "Volgnummer 1"
+        self.open_manager()
+        self.tap(self.screen().ids.dayclose)
+        self.wait_screen("dayclose")
+        self.tap(self.screen().ids.confirm)
+        self.wait_screen("report")
+        self.tap(self.screen().ids.done)
+        self.wait_screen("idle")
+        self.open_manager()
+        self.tap(self.screen().ids.refund)
+        self.wait_screen("refunds")
+        scr = self.screen()
+        self.assertIn("Vandaag nog geen betalingen", self.shown_text())  # a new day: the list is empty
+        self.assert_touch_targets()
+        self.shot("refunds-receipt")
+        self.tap(scr.ids.find)
+        self.wait(lambda: "Typ eerst het volgnummer" in self.banner())
+        self.type_keys(scr.ids.keypad, "9")
+        self.tap(scr.ids.find)
+        self.wait(lambda: "niet gevonden" in self.banner())
+        self.assertEqual(self.ctl.screen, "refunds")
+        self.tap(scr.ids.keypad.button("clear"))
+        self.type_keys(scr.ids.keypad, "1")
+        self.assertEqual(scr.ids.receipt.text, "1")
+        self.tap(scr.ids.find)
+        self.wait_screen("amount")
+        self.assertEqual(self.ctl.amount_mode, "refund")
+        self.assertIn("Terugbetaling van betaling nr. 1 (", self.shown_text())
+        self.assertIn("fl 7,00", self.shown_text())
+        self.tap_text("Alles terugbetalen")
+        self.wait_screen("confirm")
+        self.tap_text("Bevestigen")
+        self.wait_screen("done")
+        refund = [r for r in self.records() if r.kind is Kind.REFUND]
+        self.assertEqual([(r.fl_cents, r.day_no) for r in refund], [(700, 2)])  # lands in today
+
+    def test_refund_by_scanning_the_receipts_qr_code(self):
+        from kivy.core.window import Window
+
+        self.sign_in("9999")
+        self.pay("bram", "2")
+        tx_id = self.records()[0].tx_id
+        self.open_manager()
+        self.tap(self.screen().ids.refund)
+        self.wait_screen("refunds")
+        for ch in tx_id:  # a QR scanner types like a keyboard, then Enter
+            Window.dispatch("on_key_down", ord(ch), 0, ch, [])
+        self.assertEqual(self.screen().ids.receipt.text[-4:], tx_id[-4:])
+        Window.dispatch("on_key_down", 13, 0, None, [])
+        self.wait_screen("amount")
+        self.assertEqual(self.ctl.refund_payment.tx_id, tx_id)
+        self.assertIsNone(self.ctl.member)  # the digits were the receipt's, not demo card keys
+        self.assertIn("fl 2,00", self.shown_text())
+
     def test_status_settings_and_language(self):
         self.sign_in("9999")
         self.pay("anna", "1", source="Eigen saldo")
