@@ -25,7 +25,7 @@ Example (every section but [terminal] is optional; see README "Terminal configur
 
     [security]   scrypt_n, scrypt_r, scrypt_p, max_failures, lockout_s
     [till]       repeat_guard_s, max_amount_cents, max_topup_cents, quote_ttl_s, online_timeout_s
-    [store]      retention_days
+    [store]      retention_days, disk_warn_mb, disk_floor_mb
     [server]     url, server_key (hex), sync_interval_s
     [reader] / [printer]   handed as is to the drivers' factories
 """
@@ -82,6 +82,8 @@ class TillConfig:
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
     retention_days: int = 30  # acknowledged records older than this are pruned
+    disk_warn_mb: int = 256  # less free space than this on the data folder's disk: a warning (engine/disk.py)
+    disk_floor_mb: int = 64  # less than this: new money transactions are refused until there is room
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +170,7 @@ def config_from_dict(doc: dict[str, Any], *, base_dir: Path, data_dir: Path | No
         operators=operators,
         security=_section(SecurityConfig, doc, "security"),
         till=_section(TillConfig, doc, "till"),
-        store=_section(StoreConfig, doc, "store"),
+        store=_store(doc),
         server=_server(doc["server"]) if "server" in doc else None,
         drivers=DriverConfig(
             reader=dict(doc.get("reader") or {"kind": "virtual"}),
@@ -207,6 +209,13 @@ def _operator(d: Any, index: int) -> Operator:
     if not isinstance(pin_hash, str) or not pin_hash.startswith("scrypt:") or pin_hash.count(":") != 5:
         raise ConfigError(detail=f"operators[{index}].pin_hash must come from floreyn-terminal --hash-pin")
     return Operator(name.strip(), role, pin_hash)
+
+
+def _store(doc: dict[str, Any]) -> StoreConfig:
+    store: StoreConfig = _section(StoreConfig, doc, "store")
+    if store.disk_floor_mb > store.disk_warn_mb:
+        raise ConfigError(detail="store.disk_floor_mb must not be above store.disk_warn_mb")
+    return store
 
 
 def _server(d: dict[str, Any]) -> ServerConfig:

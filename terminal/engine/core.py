@@ -33,6 +33,7 @@ from floreyn.terminal.drivers.base import CardEvent, CardPresented, ReceiptPrint
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.auth import PinGate
 from floreyn.terminal.engine.clock import Clock, snapshot_age_s
+from floreyn.terminal.engine.disk import DiskGuard
 from floreyn.terminal.engine.errors import (
     AmountOverLimit, CardBlocked, ConfigError, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
     OnlineUnavailable, QuoteUnknown, RepeatNeedsConfirmation, TenderNotAllowed,
@@ -78,6 +79,9 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self._quotes: OrderedDict[str, tuple[Quote, Recheck | None]] = OrderedDict()
         self._print_queue: list[str] = []
         self._issuers_cache: tuple[tuple[str, ...], dict[bytes, Any]] | None = None
+        # Free space on the SD card: a warning, then new money transactions refused (engine/disk.py).
+        self.disk = DiskGuard(config.data_dir, warn_mb=config.store.disk_warn_mb,
+                              floor_mb=config.store.disk_floor_mb)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -276,6 +280,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         snap, age = self.snapshot()  # read outside the write transaction; re-checks use them inside
 
         def full_check(view: StoreView) -> None:
+            self.disk.require_room()  # after the retry lookup (a committed retry still answers), before any write
             if not repeat_ok:
                 self._repeat_guard(view, quote)
             if check is not None:
@@ -384,6 +389,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
             pending = view.count("pending")
             unprinted = len(view.receipts_to_print(MAX_RECEIPT_RETRIES))
         limits = snap.limits if snap else OfflineLimits()
+        disk = self.disk.check()
         return TillStatus(
             terminal_id=self.config.terminal_id,
             operator=self._operator.name if self._operator else None,
@@ -393,6 +399,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
             snapshot_age_s=None if age is None else round(age, 1),
             snapshot_stale=age is None or age > limits.max_snapshot_age_s,
             online=self._online(),
+            disk_free_mb=disk.free_mb, disk_low=disk.low, disk_full=disk.full,
         )
 
     def _online(self) -> bool | None:

@@ -281,3 +281,13 @@ class StoreCorrupt(TillError):
     code = "store_corrupt"
     nl = "De kassagegevens zijn beschadigd: {detail}. Neem contact op met de coöperatie."
     en = "The till's store is damaged: {detail}. Contact the cooperative."
+
+
+class DiskFull(TillError):
+    """Below [store] disk_floor_mb free: new money transactions wait until there is room (engine/disk.py)."""
+
+    code = "disk_full"
+    nl = ("De opslag van de kassa is vol (nog {free_mb} MB vrij). Nieuwe transacties kunnen pas weer als er "
+          "ruimte is; alles wat al is afgerekend is veilig bewaard. Neem contact op met de coöperatie.")
+    en = ("The till's storage is full ({free_mb} MB free). New transactions must wait until there is room; "
+          "everything already paid is safely stored. Contact the cooperative.")

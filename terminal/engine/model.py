@@ -236,6 +236,9 @@ class TillStatus:
     snapshot_age_s: float | None
     snapshot_stale: bool
     online: bool | None  # None: no server configured
+    disk_free_mb: int | None = None  # free space on the data folder's disk (None: unknown)
+    disk_low: bool = False  # below [store] disk_warn_mb: say so on the status screen
+    disk_full: bool = False  # below [store] disk_floor_mb: new money transactions are refused (DiskFull)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
