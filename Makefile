@@ -30,6 +30,8 @@ APT_PACKAGES += libgl1-mesa-dri    # swrast_dri.so: llvmpipe, the software rende
 APT_PACKAGES += libmtdev1          # Kivy's mtdev input provider (the Pi touchscreen) loads it on import
 APT_PACKAGES += libusb-1.0-0       # nfcpy reaches USB NFC readers through libusb
 APT_PACKAGES += fonts-dejavu-core  # a system font with the euro sign, for text drawn with Pillow
+APT_PACKAGES += shellcheck         # tests/deploy lints the install scripts (deploy/install-*.sh)
+APT_PACKAGES += logrotate          # tests/deploy checks deploy/common/logrotate-floreyn with logrotate -d
 # Added only when missing: systemd (for `systemd-analyze verify` of our unit files,
 # if there is no systemd-analyze) and python3-venv (Debian splits venv/ensurepip out).
 

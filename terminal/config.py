@@ -27,6 +27,7 @@ Example (every section but [terminal] is optional; see README "Terminal configur
     [till]       repeat_guard_s, max_amount_cents, max_topup_cents, quote_ttl_s, online_timeout_s
     [store]      retention_days, disk_warn_mb, disk_floor_mb
     [server]     url, server_key (hex), sync_interval_s
+    [power]      shutdown_command (list; default /usr/bin/systemctl poweroff)
     [reader] / [printer]   handed as is to the drivers' factories
 """
 
@@ -87,6 +88,12 @@ class StoreConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PowerConfig:
+    # Run by "Shut down" on the status screen (terminal/power.py); [] hides the button's effect.
+    shutdown_command: tuple[str, ...] = ("/usr/bin/systemctl", "poweroff")
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     url: str
     server_key: str  # hex raw Ed25519 public key of the server (snapshot signatures)
@@ -111,6 +118,7 @@ class TerminalConfig:
     store: StoreConfig = field(default_factory=StoreConfig)
     server: ServerConfig | None = None
     drivers: DriverConfig = field(default_factory=DriverConfig)
+    power: PowerConfig = field(default_factory=PowerConfig)
 
     @property
     def db_path(self) -> Path:
@@ -137,7 +145,8 @@ def load_config(path: Path, *, data_dir: Path | None = None) -> TerminalConfig:
 
 
 def config_from_dict(doc: dict[str, Any], *, base_dir: Path, data_dir: Path | None = None) -> TerminalConfig:
-    _only(doc, "", {"terminal", "merchant", "operators", "security", "till", "store", "server", "reader", "printer"})
+    _only(doc, "", {"terminal", "merchant", "operators", "security", "till", "store", "server", "reader", "printer",
+                    "power"})
     term = dict(doc.get("terminal") or {})
     _only(term, "terminal", {f.name for f in fields(TerminalConfig)} | {"data_dir", "key_file"})
     if "terminal_id" not in term:
@@ -176,6 +185,7 @@ def config_from_dict(doc: dict[str, Any], *, base_dir: Path, data_dir: Path | No
             reader=dict(doc.get("reader") or {"kind": "virtual"}),
             printer=dict(doc.get("printer") or {"kind": "virtual"}),
         ),
+        power=_power(doc.get("power") or {}),
     )
 
 
@@ -216,6 +226,17 @@ def _store(doc: dict[str, Any]) -> StoreConfig:
     if store.disk_floor_mb > store.disk_warn_mb:
         raise ConfigError(detail="store.disk_floor_mb must not be above store.disk_warn_mb")
     return store
+
+
+def _power(d: Any) -> PowerConfig:
+    _only(d, "power", {f.name for f in fields(PowerConfig)})
+    if "shutdown_command" not in d:
+        return PowerConfig()
+    cmd = d["shutdown_command"]
+    if not isinstance(cmd, list) or len(cmd) > 16 or not all(isinstance(a, str) and a for a in cmd):
+        raise ConfigError(detail="power.shutdown_command must be a list of at most 16 words, e.g. "
+                                 "[\"/usr/bin/systemctl\", \"poweroff\"], or [] for none")
+    return PowerConfig(shutdown_command=tuple(cmd))
 
 
 def _server(d: dict[str, Any]) -> ServerConfig:

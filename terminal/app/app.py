@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 from typing import Any
 
@@ -59,6 +60,10 @@ class TillApp(App):
 
     def on_start(self) -> None:
         assert self.till_root is not None
+        # systemd stops the till with SIGTERM (poweroff from the screen, a UPS HAT's button, `systemctl stop`):
+        # stop the app so on_stop closes the store and the devices. SDL's own handler turns SIGTERM into a
+        # window close too; this one does not depend on the window provider (kmsdrm, x11, offscreen).
+        signal.signal(signal.SIGTERM, lambda *_a: Clock.schedule_once(lambda _dt: self.stop(), 0))
         ctl = self.till_root.ctl
         ctl.start()
         if self.sign_in_pin is not None:  # benchmarks: through the same call a PIN pad makes

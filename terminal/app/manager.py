@@ -8,12 +8,18 @@ unless a manager is signed in.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 from typing import Any
+
+from kivy.clock import Clock
 
 from floreyn.money import Currency, Money
 from floreyn.terminal.app.i18n import tr
 from floreyn.terminal.app.settings import DIM_CHOICES_S, save_settings
+
+POWER_ARM_S = 5.0  # the second tap on "Shut down" must come within this
 
 
 class ManagerFlows:
@@ -117,6 +123,33 @@ class ManagerFlows:
             self.refresh_overview()
 
         self.call("sync_now", on_done=done, on_error=failed)
+
+    # -- shutting down (terminal/power.py) ---------------------------------------------------------
+
+    def ask_power_off(self) -> None:
+        """First tap arms, a second tap within POWER_ARM_S shuts down: a stray touch never turns the till off."""
+        now = time.monotonic()
+        if now - getattr(self, "_power_armed_at", -POWER_ARM_S) > POWER_ARM_S:
+            self._power_armed_at = now
+            self.show_text(lambda: tr._(
+                "Tap Shut down again to turn the till off. Wait until the screen is dark before you pull the plug."
+            ), "warn")
+            return
+        self._power_armed_at = -POWER_ARM_S
+        power = self.runtime.power
+        if power is None:
+            self.show_text(lambda: tr._("This is the demo: the till is not really turned off."), "info")
+            return
+        self.show_text(lambda: tr._("Shutting down\u2026 Wait until the screen is dark."), "info")
+
+        def run() -> None:
+            try:
+                power.power_off()  # systemd now stops the app with SIGTERM; it closes the store cleanly
+            except Exception as exc:  # noqa: BLE001 - shown, the till keeps working
+                error = exc
+                Clock.schedule_once(lambda _dt: self.show_error(error), 0)
+
+        threading.Thread(target=run, name="floreyn-power-off", daemon=True).start()
 
     def cycle_dim(self) -> None:
         """Next choice of 'dim the screen after' (30 s, 1, 2, 5 min, never)."""

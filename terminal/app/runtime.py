@@ -96,8 +96,15 @@ def build_runtime(config: Any, *, simulate: bool, relay: EventRelay | None = Non
         cards = tuple(DemoCard(str(i + 1), name, demo_setup.demo_payload(name))
                       for i, name in enumerate(demo_setup.DEMO_CARD_NAMES[:9]))
     runtime = Runtime(service=service, config=config, printer=printer, reader=reader, present=present,
-                      demo_cards=cards, settings_path=config.data_dir / "app_settings.json", closers=closers)
+                      demo_cards=cards, settings_path=config.data_dir / "app_settings.json", closers=closers,
+                      power=None if simulate else _power(config))
     return runtime, relay
+
+
+def _power(config: Any) -> Any:
+    from floreyn.terminal.power import PowerControl
+
+    return PowerControl(config.power.shutdown_command)
 
 
 def _printer(config: Any, simulate: bool) -> Any:

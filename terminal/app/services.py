@@ -57,6 +57,7 @@ class Runtime:
     settings_path: Path | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
     closed: bool = False
+    power: Any = None  # floreyn.terminal.power.PowerControl; None with --simulate (a demo never powers off)
 
     @property
     def simulate(self) -> bool:

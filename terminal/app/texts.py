@@ -219,8 +219,14 @@ def banner(overview: Any, summary: Any, tr: Translator) -> tuple[str, str]:
     status = overview.get("status") if overview else None
     if status is None:
         return "", ""
+    if getattr(status, "disk_full", False):
+        return tr._("Storage full: new transactions are blocked. Everything paid is safe. Call the cooperative."
+                    ), "error"
     if status.snapshot_stale:
         return tr._("Server data is too old: offline payments are not possible. Saving still works."), "error"
+    if getattr(status, "disk_low", False):  # needs someone to act, unlike being offline for a while
+        return tr._("Storage almost full ({mb} MB free). Call the cooperative.").format(
+            mb=status.disk_free_mb), "warn"
     if status.online is False:
         return tr._("Offline: no connection to the server. Payments up to the offline limits."), "warn"
     if status.online is None:
@@ -282,6 +288,21 @@ def status_lines(overview: Any, reader_status: Any, tr: Translator) -> list[str]
             version=status.snapshot_version, age=age_text(status.snapshot_age_s, tr)))
     if status.receipts_to_print:
         lines.append(tr._("Receipts not yet printed: {count}").format(count=status.receipts_to_print))
+    lines.extend(disk_lines(status, tr))
     lines.append(tr._("Terminal {terminal}, day {day}, last number {seq}").format(
         terminal=status.terminal_id, day=status.day_no, seq=status.head_seq))
     return lines
+
+
+def disk_lines(status: Any, tr: Translator) -> list[str]:
+    """Free space on the SD card (engine/disk.py): a line, and what it means when it runs low."""
+    free = getattr(status, "disk_free_mb", None)
+    if free is None:
+        return []
+    if getattr(status, "disk_full", False):
+        return [tr._(
+            "Storage: FULL, {mb} MB free. New transactions are blocked until there is room; all paid is safe."
+        ).format(mb=free)]
+    if getattr(status, "disk_low", False):
+        return [tr._("Storage: almost full, {mb} MB free. Call the cooperative.").format(mb=free)]
+    return [tr._("Storage: {mb} MB free").format(mb=free)]

@@ -15,6 +15,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "terminal"))  # till_helpers
+sys.path.insert(0, str(HERE.parent / "terminal" / "app"))  # till_ui (the app's UI test base)
 REPO = HERE.parent.parent
 PG_URL = os.environ.get("FLOREYN_TEST_PG_URL") or None
 
