@@ -237,7 +237,7 @@ def parse_money(
     cents = int(whole) * 100 + int(frac.ljust(2, "0") or "0")
     amount = Money(cents, currency)
     if cents > max_cents:
-        raise AmountTooLarge(max=format_money(Money(max_cents, currency)))
+        raise AmountTooLarge(max_cents=max_cents, currency=currency)
     if cents == 0 and not allow_zero:
         raise AmountZero()
     return amount

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from floreyn import card as cards
 from floreyn.card import Card, CardError
 from floreyn.errors import FloreynError
-from floreyn.money import AmountNegative, AmountWrongCurrency, AmountZero, Currency, Money, format_money
+from floreyn.money import AmountNegative, AmountWrongCurrency, AmountZero, Currency, Money
 from floreyn.sync.record import Kind, Tender
 from floreyn.sync.snapshot import MerchantConfig, OfflineLimits, Snapshot
 from floreyn.terminal.config import Operator, TerminalConfig
@@ -266,8 +266,9 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         parts = list(quote.parts)
         if quote.needs_tender:
             if tender is None:
-                raise MixedPaymentNeedsTender(fl=format_money(quote.fl), eur=format_money(quote.eur),
-                                              total=format_money(Money.eur(quote.asked.cents)))
+                raise MixedPaymentNeedsTender(fl_cents=quote.fl.cents, fl_currency=Currency.FL,
+                                              eur_cents=quote.eur.cents, eur_currency=Currency.EUR,
+                                              total_cents=quote.asked.cents, total_currency=Currency.EUR)
             if tender not in (Tender.CASH, Tender.BANK_CARD):
                 raise TenderNotAllowed()
             last = parts[-1]
@@ -420,4 +421,4 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
             raise AmountZero()
         limit = self.config.till.max_amount_cents if max_cents is None else max_cents
         if amount.cents > limit:
-            raise AmountOverLimit(max=format_money(Money(limit, currency)))
+            raise AmountOverLimit(max_cents=limit, currency=currency)

@@ -7,8 +7,10 @@ invariants it owns (sequence, chain, refund totals) inside the transaction.
 Language: a refusal's params never carry Dutch-only words. A reason in
 words comes in both languages (`reason` / `reason_en`, `detail` /
 `detail_en`, `age` / `age_en`) with a code beside it (`why`, `detail_code`,
-`server_reason`); amounts come as cents too (`max_cents`, `left_cents`), so
-the app can word and format them in the language it shows.
+`server_reason`); amounts come only as cents with their currency
+(`max_cents` + `currency`, see floreyn/errors.py), so `message(lang)` and the
+app format them in the language they show: never a Dutch "fl 1.234,50" in
+an English sentence.
 """
 
 from __future__ import annotations
@@ -66,12 +68,16 @@ class CardBlocked(TillError):
 
 
 class AmountOverLimit(TillError):
+    """params: max_cents, currency."""
+
     code = "amount_over_limit"
     nl = "Bedrag te hoog: maximaal {max} per transactie."
     en = "Amount too high: at most {max} per transaction."
 
 
 class InsufficientBalance(TillError):
+    """params: available_cents, currency."""
+
     code = "insufficient_balance"
     nl = "Onvoldoende saldo: er is {available} beschikbaar."
     en = "Insufficient balance: {available} available."
@@ -96,6 +102,8 @@ class BudgetExpired(TillError):
 
 
 class MixedPaymentNeedsTender(TillError):
+    """params: fl_cents, eur_cents, total_cents, each with its `<name>_currency`."""
+
     code = "tender_required"
     nl = "Het saldo dekt {fl} van {total}. Kies contant of pin voor de rest ({eur})."
     en = "The balance covers {fl} of {total}. Choose cash or bank card for the rest ({eur})."
@@ -143,7 +151,7 @@ class OfflineRefused(TillError):
 
 
 class OfflinePerTxLimit(OfflineRefused):
-    """params: max (text), max_cents."""
+    """params: max_cents, currency."""
 
     code = "offline_per_tx_limit"
     nl = "Zonder verbinding kan maximaal {max} per betaling."
@@ -151,7 +159,7 @@ class OfflinePerTxLimit(OfflineRefused):
 
 
 class OfflineCumulativeLimit(OfflineRefused):
-    """params: left, max (texts), left_cents, max_cents."""
+    """params: left_cents, max_cents, currency."""
 
     code = "offline_cumulative_limit"
     nl = "Zonder verbinding kan deze pas nog maar {left} besteden (maximaal {max} tot de volgende verbinding)."
@@ -167,7 +175,7 @@ class OfflineCountLimit(OfflineRefused):
 
 
 class OfflineAllowanceUsed(OfflineRefused):
-    """params: left (text), left_cents."""
+    """params: left_cents, currency."""
 
     code = "offline_allowance_used"
     nl = "Zonder verbinding kan deze pas nog {left} van het eigen saldo besteden."
@@ -232,6 +240,8 @@ class RefundNotAllowed(TillError):
 
 
 class RefundTooLarge(TillError):
+    """params: max_cents, currency."""
+
     code = "refund_too_large"
     nl = "Terugbetaling te hoog: er kan nog maximaal {max} terug."
     en = "Refund too large: at most {max} can still be refunded."

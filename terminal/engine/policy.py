@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from floreyn.money import Money, format_money
+from floreyn.money import Currency
 from floreyn.sync.snapshot import OfflineLimits
 from floreyn.terminal.engine.errors import (
     OfflineAllowanceUsed, OfflineCountLimit, OfflineCumulativeLimit, OfflinePerTxLimit, OfflineRefused,
@@ -104,15 +104,13 @@ def offline_capacity(
         return Capacity(0, 0, count, count)
     cum_left = max(0, limits.cumulative_cents - usage.spent_cents)
     candidates = [
-        (limits.per_tx_cents, OfflinePerTxLimit(max=_fl(limits.per_tx_cents), max_cents=limits.per_tx_cents)),
-        (cum_left, OfflineCumulativeLimit(left=_fl(cum_left), max=_fl(limits.cumulative_cents), left_cents=cum_left,
-                                          max_cents=limits.cumulative_cents)),
+        (limits.per_tx_cents, OfflinePerTxLimit(max_cents=limits.per_tx_cents, currency=Currency.FL)),
+        (cum_left, OfflineCumulativeLimit(left_cents=cum_left, max_cents=limits.cumulative_cents,
+                                          currency=Currency.FL)),
     ]
     total, total_reason = min(candidates, key=lambda c: c[0])
     own_left = max(0, allowance_cents - usage.own_spent_since_snapshot_cents)
-    own_reason = OfflineAllowanceUsed(left=_fl(own_left), left_cents=own_left) if own_left < total else total_reason
+    own_reason = (OfflineAllowanceUsed(left_cents=own_left, currency=Currency.FL) if own_left < total
+                  else total_reason)
     return Capacity(max(0, total), min(own_left, max(0, total)), total_reason, own_reason)
 
-
-def _fl(cents: int) -> str:
-    return format_money(Money.fl(cents))

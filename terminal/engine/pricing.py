@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from floreyn.errors import FloreynError
-from floreyn.money import BP_ONE, Money, format_money
+from floreyn.money import BP_ONE
 from floreyn.sync.snapshot import BudgetInfo, Campaign, MerchantConfig
 from floreyn.terminal.engine.errors import BudgetExpired, BudgetNotUsableHere, BudgetUnknown
 
@@ -101,7 +101,3 @@ def _date(iso: str) -> dt.date:
         return dt.date.fromisoformat(iso)
     except ValueError:
         return dt.date.min  # an unreadable date is treated as long past: the safe side
-
-
-def fl(cents: int) -> str:
-    return format_money(Money.fl(cents))

@@ -21,7 +21,7 @@ from floreyn.terminal.engine.errors import (
 from floreyn.terminal.engine.model import CardSession, Part, Quote
 from floreyn.terminal.engine.online import decline_reason_en, decline_reason_nl
 from floreyn.terminal.engine.pricing import (
-    OWN, Source, active_multiplier, allocate, budget_usable, check_chosen_budget, fl, order_sources,
+    OWN, Source, active_multiplier, allocate, budget_usable, check_chosen_budget, order_sources,
 )
 from floreyn.terminal.engine.summary import offline_state
 from floreyn.terminal.store import StoredRecord, StoreView
@@ -234,7 +234,7 @@ class QuotingMixin:
         else:
             self.check_amount(amount, Currency.FL)
             if amount.cents > total_fl:
-                raise RefundTooLarge(max=fl(total_fl))
+                raise RefundTooLarge(max_cents=total_fl, currency=Currency.FL)
             wanted, rest = [], amount.cents
             for r, (f, _e) in reversed(list(zip(originals, left))):  # own balance (last) first
                 take = min(rest, f)
@@ -242,7 +242,7 @@ class QuotingMixin:
                     wanted.append((r, take, 0))
                     rest -= take
         if not wanted:
-            raise RefundTooLarge(max=fl(0))
+            raise RefundTooLarge(max_cents=0, currency=Currency.FL)
         ids = record_ids(self.config.terminal_id, ref)
         parts = tuple(Part(ids(), f, e, r.budget_id, "", uuid.UUID(r.record_id),
                            r.tender if e else Tender.NONE) for r, f, e in wanted)
@@ -254,7 +254,7 @@ class QuotingMixin:
                     raise TxNotFound(tx=tx_id[:8])
                 f, e = _refundable(view, original)
                 if p.fl_cents > f or p.eur_cents > e:
-                    raise RefundTooLarge(max=fl(f))
+                    raise RefundTooLarge(max_cents=f, currency=Currency.FL)
 
         card_hex = originals[0].card_hex
         quote = Quote(
@@ -304,7 +304,7 @@ class QuotingMixin:
 
 
 def _insufficient(available_cents: int) -> InsufficientBalance:
-    return InsufficientBalance(available=fl(available_cents), available_cents=available_cents)
+    return InsufficientBalance(available_cents=available_cents, currency=Currency.FL)
 
 
 def _parts(taken: list[tuple[Source, int]], eur_remainder: int, ids: NewId) -> tuple[Part, ...]:

@@ -171,6 +171,24 @@ def test_translator_switches_kv_rules_and_listeners():
         t.switch("de")
 
 
+def test_engine_reasons_with_amounts_read_right_in_either_language():
+    """texts.reason_text words the engine's reasons from their cents; the rest fall back to the
+    refusal's own template, whose amounts are formatted in the shown language too."""
+    from floreyn.terminal.app.i18n import Translator
+    from floreyn.terminal.app.texts import reason_text
+    from floreyn.terminal.engine import errors as E
+
+    en, nl = Translator("en"), Translator("nl")
+    per_tx = E.OfflinePerTxLimit(max_cents=250_000, currency=Currency.FL)
+    assert reason_text(per_tx, en) == "Without a connection at most fl 2,500.00 per payment"
+    assert "fl 2.500,00" in reason_text(per_tx, nl)
+    short = E.InsufficientBalance(available_cents=123_456, currency=Currency.FL)
+    assert reason_text(short, en) == "Insufficient balance: fl 1,234.56 available"
+    over = E.AmountOverLimit(max_cents=1_234_500, currency=Currency.EUR)  # not worded in texts: the template
+    assert reason_text(over, en) == "Amount too high: at most €12,345.00 per transaction."
+    assert reason_text(over, nl) == "Bedrag te hoog: maximaal € 12.345,00 per transactie."
+
+
 # -- touch targets and font ------------------------------------------------------------------------
 
 

@@ -1,0 +1,71 @@
+"""FloreynError: templates in two languages; amounts carried as cents and formatted per language."""
+
+from __future__ import annotations
+
+from floreyn.errors import FloreynError, amounts
+from floreyn.money import AmountTooLarge, Currency, parse_money
+
+import pytest
+
+
+class Limit(FloreynError):
+    code = "limit_test"
+    nl = "Maximaal {max}, nog {left} over."
+    en = "At most {max}, {left} left."
+
+
+class Split(FloreynError):
+    code = "split_test"
+    nl = "{fl} van {total}"
+    en = "{fl} of {total}"
+
+
+def test_cents_with_a_currency_are_formatted_in_the_language_of_the_message():
+    err = Limit(max_cents=123_456, left_cents=50, currency=Currency.FL)
+    assert err.message("nl") == "Maximaal fl 1.234,56, nog fl 0,50 over."
+    assert err.message("en") == "At most fl 1,234.56, fl 0.50 left."
+    assert str(err) == err.message("en")
+
+
+def test_each_amount_may_name_its_own_currency():
+    err = Split(fl_cents=500, fl_currency="fl", total_cents=123_450, total_currency=Currency.EUR,
+                currency="EUR")  # the amount's own currency wins over the shared one
+    assert err.message("nl") == "fl 5,00 van € 1.234,50"
+    assert err.message("en") == "fl 5.00 of €1,234.50"
+
+
+def test_to_dict_keeps_params_as_strings_with_the_dutch_amount_beside_the_cents():
+    d = Limit(max_cents=123_456, left_cents=0, currency=Currency.FL).to_dict()
+    assert d == {
+        "error": "limit_test",
+        "message": "At most fl 1,234.56, fl 0.00 left.",
+        "message_nl": "Maximaal fl 1.234,56, nog fl 0,00 over.",
+        "params": {"max_cents": "123456", "left_cents": "0", "currency": "fl", "max": "fl 1.234,56",
+                   "left": "fl 0,00"},
+    }
+
+
+@pytest.mark.parametrize("params", [
+    {"max_cents": 100, "left_cents": 5},  # no currency: nothing to format with
+    {"max_cents": 100, "left_cents": 5, "currency": "dollar"},  # a currency this code does not know
+    {"max_cents": True, "left_cents": 5, "currency": "fl"},  # a bool is not an amount
+    {"max_cents": 10**30, "left_cents": 5, "currency": "fl"},  # beyond Money's range
+])
+def test_amounts_that_cannot_be_formatted_leave_the_refusal_readable(params):
+    err = Limit(**params)
+    assert "max" not in amounts(err.params, "en")
+    assert err.message("en") == Limit.en  # the bare template, never an exception
+    assert err.to_dict()["params"]["max_cents"] == str(params["max_cents"])
+
+
+def test_an_explicit_text_is_used_when_no_currency_comes_with_the_cents():
+    err = Limit(max="fl 9,99", left="fl 1,00", max_cents=999)
+    assert err.message("en") == "At most fl 9,99, fl 1,00 left."
+
+
+def test_parse_money_limit_is_formatted_per_language():
+    with pytest.raises(AmountTooLarge) as info:
+        parse_money("12.345,67", Currency.EUR, max_cents=1_000_000)
+    assert info.value.message("nl") == "Bedrag te hoog: maximaal € 10.000,00."
+    assert info.value.message("en") == "Amount too large: at most €10,000.00."
+    assert info.value.to_dict()["params"]["max"] == "€ 10.000,00"
