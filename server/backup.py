@@ -51,6 +51,7 @@ MANIFEST: Final = "floreyn_backup"  # key/value table in the backup file (JSON v
 SUFFIX: Final = ".floreyn-backup"
 COPY_BATCH_ROWS: Final = 2_000
 MAX_KEEP: Final = 10_000
+STALE_PARTIAL_S: Final = 6 * 3600
 
 
 class BackupError(FloreynError):
@@ -231,6 +232,8 @@ def prune_backups(folder: Path, keep: int) -> list[Path]:
         raise BackupError(detail=f"keep must be 1..{MAX_KEEP}")
     found = sorted(p for p in folder.glob(f"floreyn-*{SUFFIX}") if p.is_file())
     gone = found[:-keep]
+    stale_before = time.time() - STALE_PARTIAL_S  # left by a killed backup; a running one is younger
+    gone += [p for p in folder.glob(f"floreyn-*{SUFFIX}.partial") if p.stat().st_mtime < stale_before]
     for p in gone:
         p.unlink()
     return gone

@@ -139,8 +139,8 @@ def _restore_sqlite(path: Path, url: str, manifest: Manifest, replace: bool, now
     lock = _take_server_lock(target)  # held until the new file is in place: no server starts meanwhile
     try:
         building = target.with_name(target.name + ".restoring")
-        for p in _sqlite_files(building):
-            p.unlink(missing_ok=True)
+        for p in [*_sqlite_files(building), *target.parent.glob(target.name + ".before-restore-*.partial")]:
+            p.unlink(missing_ok=True)  # left by a restore that was killed
         db = Database(f"sqlite:///{building}")
         try:
             with db.writer.begin() as conn:
@@ -156,8 +156,10 @@ def _restore_sqlite(path: Path, url: str, manifest: Manifest, replace: bool, now
             _checkpoint(target)
             stamp = dt.datetime.fromtimestamp(now_ms / 1000, dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
             old = target.with_name(f"{target.name}.before-restore-{stamp}")
-            shutil.copyfile(target, old)
-            _fsync_file(old)
+            copying = old.with_name(old.name + ".partial")  # a kill mid-copy leaves no half copy by that name
+            shutil.copyfile(target, copying)
+            _fsync_file(copying)
+            os.replace(copying, old)
             kept = str(old)
         os.replace(building, target)
         _fsync_dir(target.parent)

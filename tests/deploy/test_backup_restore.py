@@ -275,6 +275,8 @@ def test_sigkill_during_restore_leaves_the_old_or_the_new_database(tmp_path, exe
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr  # a killed restore's leftovers do not stand in the way
     assert not list(data.glob("*.restoring*"))
+    assert not list(data.glob("*.partial"))
+    assert all(rows_of(f"sqlite:///{p}") == old for p in data.glob("floreyn.db.before-restore-*"))
     assert outcomes  # at least one kill landed (which side is timing)
 
 
@@ -290,3 +292,28 @@ def _wait_health(port: int, proc: subprocess.Popen) -> None:
         except requests.RequestException:
             time.sleep(0.1)
     raise AssertionError("the server did not come up")
+
+
+def test_sigkill_during_backup_leaves_no_backup_or_a_whole_one(tmp_path, exe):
+    data = tmp_path / "data"
+    with ServerThread(f"sqlite:///{data / 'floreyn.db'}", data) as srv:
+        populate(srv, sales=450)
+    out = tmp_path / "backups"
+    cmd = [exe / "floreyn-server", "--data-dir", str(data), "backup", "--to", str(out)]
+    started = time.monotonic()
+    subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+    whole_s = time.monotonic() - started
+    rng = random.Random(11)
+    for _ in range(4):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(whole_s * rng.uniform(0.5, 1.0))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finished = sorted(out.glob("*" + backup.SUFFIX))
+    assert finished  # the first, whole run at least
+    for path in finished:  # whatever carries the final name is a whole, checked backup
+        assert read_manifest(path).row_counts["records"] == 451
+    for partial in out.glob("*.partial"):  # a killed one's leftovers: removed by --keep once stale
+        os.utime(partial, (time.time() - backup.STALE_PARTIAL_S - 60,) * 2)
+    backup.prune_backups(out, keep=100)
+    assert not list(out.glob("*.partial"))

@@ -197,3 +197,25 @@ def test_a_real_card_filling_up(small_fs):
         sale(till)
     finally:
         till.store.close()
+
+
+def test_power_config_and_control(tmp_path):
+    from floreyn.terminal.power import PowerControl, PowerOffFailed, PowerOffUnavailable
+
+    base = {"terminal": {"terminal_id": "T-1"}}
+    assert config_from_dict(base, base_dir=tmp_path).power.shutdown_command == ("/usr/bin/systemctl", "poweroff")
+    cfg = config_from_dict({**base, "power": {"shutdown_command": []}}, base_dir=tmp_path)
+    assert cfg.power.shutdown_command == ()
+    for bad in ({"shutdown_command": "systemctl poweroff"}, {"shutdown_command": ["ok", ""]},
+                {"shutdown_command": ["x"] * 17}, {"shutdown": ["x"]}):
+        with pytest.raises(ConfigError):
+            config_from_dict({**base, "power": bad}, base_dir=tmp_path)
+    with pytest.raises(PowerOffUnavailable) as none:
+        PowerControl(cfg.power.shutdown_command).power_off()
+    assert "[power]" in none.value.message("nl")
+    with pytest.raises(PowerOffFailed) as missing:
+        PowerControl([str(tmp_path / "no-such-command")]).power_off()
+    assert "FileNotFoundError" in missing.value.message("nl") and "stekker" in missing.value.message("nl")
+    mark = tmp_path / "off"
+    PowerControl(["/bin/sh", "-c", f"touch {mark}"]).power_off()
+    assert mark.exists()
