@@ -22,6 +22,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/install-lib.sh"
 
 SOURCE=$(dirname "$HERE")
+SOURCE_DOCS=$(dirname "$HERE")/docs/operations.md  # the units' Documentation=
 WITH_PG=0
 CONF_DIR=/etc/floreyn
 DATA_DIR=/var/lib/floreyn-server
@@ -53,6 +54,7 @@ make_dir "$BACKUP_DIR" 0700 "$FLOREYN_USER:$FLOREYN_USER"
 make_dir "$PREFIX" 0755
 
 log "configuration"
+put_file "$SOURCE_DOCS" "$PREFIX/docs/operations.md" 0644
 if [ "$WITH_PG" = 1 ] && [ ! -e "$DESTDIR$CONF_DIR/server.env" ]; then
     tmp_env=$(mktemp)
     sed "s|^FLOREYN_SERVER_ARGS=\$|FLOREYN_SERVER_ARGS=$PG_ARGS|" "$HERE/server/server.env" >"$tmp_env"

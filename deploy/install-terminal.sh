@@ -22,6 +22,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/install-lib.sh"
 
 SOURCE=$(dirname "$HERE")
+SOURCE_DOCS=$(dirname "$HERE")/docs/operations.md  # the units' Documentation=
 GPIO_PIN=""
 CONF_DIR=/etc/floreyn
 DATA_DIR=/var/lib/floreyn
@@ -59,6 +60,7 @@ log "virtual environment"
 make_venv terminal "$SOURCE"
 
 log "configuration, devices, power, logs"
+put_file "$SOURCE_DOCS" "$PREFIX/docs/operations.md" 0644
 put_once "$HERE/terminal/terminal.env" "$CONF_DIR/terminal.env" 0640 "root:$FLOREYN_USER"
 rules_before=$CHANGED
 put_file "$HERE/terminal/70-floreyn.rules" /etc/udev/rules.d/70-floreyn.rules 0644

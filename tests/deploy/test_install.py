@@ -61,6 +61,7 @@ def test_server_install_lays_down_everything_and_a_second_run_changes_nothing(tm
         "etc/systemd/system/floreyn-backup.timer": "-rw-r--r--",
         "etc/systemd/journald.conf.d/floreyn.conf": "-rw-r--r--", "etc/logrotate.d/floreyn": "-rw-r--r--",
         "var/lib/floreyn-server": "drwx------", "var/backups/floreyn": "drwx------", "opt/floreyn": "drwxr-xr-x",
+        "opt/floreyn/docs/operations.md": "-rw-r--r--",
     }
     for path, mode in expect.items():
         assert files[path][0] == mode, (path, files[path][0])
@@ -100,7 +101,7 @@ def test_terminal_install_lays_down_everything_idempotently_with_the_ups_overlay
         "etc/floreyn": "drwxr-x---", "etc/floreyn/terminal.env": "-rw-r-----", "var/lib/floreyn": "drwx------",
         "etc/systemd/system/floreyn-terminal.service": "-rw-r--r--", "etc/udev/rules.d/70-floreyn.rules": "-rw-r--r--",
         "etc/modprobe.d/floreyn-nfc.conf": "-rw-r--r--", "etc/polkit-1/rules.d/50-floreyn-poweroff.rules": "-rw-r--r--",
-        "etc/systemd/journald.conf.d/floreyn.conf": "-rw-r--r--",
+        "etc/systemd/journald.conf.d/floreyn.conf": "-rw-r--r--", "opt/floreyn/docs/operations.md": "-rw-r--r--",
     }
     for path, mode in expect.items():
         assert files[path][0] == mode, (path, files[path][0])
