@@ -225,7 +225,8 @@ def parser() -> argparse.ArgumentParser:
     tc.add_argument("--role", required=True, choices=admin_auth.ROLES)
     bp = sub.add_parser("backup", help="write a consistent backup of the database (not the key)")
     _server_options(bp, suppress=True)
-    bp.add_argument("--to", metavar="PATH", help="a file *.floreyn-backup, or a folder for a new one (default DATA/backups)")
+    bp.add_argument("--to", metavar="PATH",
+                    help="a file *.floreyn-backup, or a folder for a new one (default DATA/backups)")
     bp.add_argument("--keep", type=int, metavar="N", help="then delete all but the newest N backups in that folder")
     rs = sub.add_parser("restore", help="restore a backup into an empty (or, with --replace, this) database")
     _server_options(rs, suppress=True)

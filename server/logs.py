@@ -39,7 +39,8 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():  # fields given as extra={...}
             if key not in _STANDARD and not key.startswith("_"):
-                out[key] = value if isinstance(value, (int, float, bool)) or value is None else str(value)[:MAX_FIELD_CHARS]
+                plain = isinstance(value, (int, float, bool)) or value is None
+                out[key] = value if plain else str(value)[:MAX_FIELD_CHARS]
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False, separators=(",", ":"))

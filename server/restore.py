@@ -216,9 +216,10 @@ def _load(conn: Connection, db: Database, path: Path, manifest: Manifest, now_ms
                 if conn.execute(select(func.count()).select_from(table)).scalar_one():
                     conn.execute(table.delete())  # rows a migration seeded (meta): the backup has them
                 rows[table.name] = copy_rows(src_conn, source.tables[table.name], conn, table)
-                if rows[table.name] != manifest.row_counts.get(table.name):
+                expected = manifest.row_counts.get(table.name)
+                if rows[table.name] != expected:
                     raise BackupInvalid(path=str(path), detail=f"{table.name}: copied {rows[table.name]} rows, "
-                                                               f"the manifest says {manifest.row_counts.get(table.name)}")
+                                                               f"the manifest says {expected}")
     finally:
         backup.dispose()
     if conn.dialect.name == "postgresql":
