@@ -2,6 +2,10 @@
 
 Built from stored records only (never from what the screen showed), so a
 reprint says exactly what the first print said, apart from "DUPLICAAT".
+Names the records' signed fields do not carry (the budget's label, the
+shop's name) are stored with them at commit and win over the context's
+current ones: a budget spent to nothing leaves the snapshot, a shop may be
+renamed, and the reprint must still match.
 Documents are width-independent PrintDocs; lines are kept to 32 characters
 or fewer, so they read the same on 58 mm (32 columns) and 80 mm (48) paper.
 """
@@ -9,7 +13,7 @@ or fewer, so they read the same on 58 mm (32 columns) and 80 mm (48) paper.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
@@ -62,6 +66,7 @@ def tx_receipt(records: Sequence[StoredRecord], ctx: ReceiptContext, *, reprint:
     """The receipt of one transaction (one or more records committed together)."""
     assert records, "a receipt needs its records"
     first, last = records[0], records[-1]
+    ctx = as_committed(ctx, first)
     seqs = f"{first.seq}" if first.seq == last.seq else f"{first.seq}-{last.seq}"
     lines = _header(ctx, KIND_NL[first.kind], reprint)
     lines += [
@@ -80,8 +85,20 @@ def tx_receipt(records: Sequence[StoredRecord], ctx: ReceiptContext, *, reprint:
     return PrintDoc(tuple(lines), qr_data=first.tx_id, cut=True, doc_id=f"{first.seq:06d}-{first.kind.name.lower()}")
 
 
+def as_committed(ctx: ReceiptContext, first: StoredRecord) -> ReceiptContext:
+    """The context with the shop's name as it was when `first` was committed (when stored)."""
+    return replace(ctx, merchant_name=first.merchant_name) if first.merchant_name else ctx
+
+
+def budget_label(rec: StoredRecord, ctx: ReceiptContext) -> str:
+    """The label kept with the record; for older records the current one, else the budget's id."""
+    if rec.budget_label:
+        return rec.budget_label
+    return ctx.budget_labels.get(rec.budget_id or "", rec.budget_id or "")
+
+
 def _body(rec: StoredRecord, ctx: ReceiptContext) -> list[Line]:
-    label = ctx.budget_labels.get(rec.budget_id or "", rec.budget_id or "")
+    label = budget_label(rec, ctx)
     tender = TENDER_NL[rec.tender]
     out: list[Line] = []
     if rec.kind is Kind.SPEND:

@@ -276,7 +276,9 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
                                    last.ref_id, tender)
         drafts = [Draft(record_id=p.record_id, kind=quote.kind, card_id=quote.card_id, fl_cents=p.fl_cents,
                         eur_cents=p.eur_cents, tender=p.tender, budget_id=p.budget_id, ref_id=p.ref_id,
-                        offline=quote.offline, balance_after_cents=quote.balance_after_cents) for p in parts]
+                        offline=quote.offline, balance_after_cents=quote.balance_after_cents,
+                        budget_label=p.label or None) for p in parts]
+        merchant = self.merchant()
 
         snap, age = self.snapshot()  # read outside the write transaction; re-checks use them inside
 
@@ -291,8 +293,9 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         if client_ref is not None:
             ref = (client_ref, fingerprint or f"{quote.fingerprint}:{int(tender or 0)}")
         records, existed = self.store.commit_tx(
-            drafts, key=self._key, merchant_id=self.merchant().merchant_id, check=full_check, client_ref=ref,
+            drafts, key=self._key, merchant_id=merchant.merchant_id, check=full_check, client_ref=ref,
             contact_card=quote.card_hex if (quote.kind is Kind.SPEND and not quote.offline) else None,
+            merchant_name=merchant.name,
         )
         self._quotes.pop(quote_id, None)
         return self._committed(records, existed)
@@ -368,8 +371,9 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self.require_operator()
         drafts = [Draft(record_id=record_ids(self.config.terminal_id, client_ref)(), kind=Kind.DAY_CLOSE)]
         ref = (client_ref, fingerprint) if client_ref else None
-        records, existed = self.store.commit_tx(drafts, key=self._key, merchant_id=self.merchant().merchant_id,
-                                                client_ref=ref)
+        merchant = self.merchant()
+        records, existed = self.store.commit_tx(drafts, key=self._key, merchant_id=merchant.merchant_id,
+                                                client_ref=ref, merchant_name=merchant.name)
         self._quotes.clear()
         return self._committed(records, existed)
 

@@ -48,7 +48,8 @@ class PrintingMixin:
             with self.store.read() as view:
                 raw = view.day_report(records[0].day_no)
             assert raw is not None, "a day-close record always has its report"
-            return receipts.z_report_doc(json.loads(raw), ctx, tx_id=records[0].tx_id, reprint=reprint)
+            return receipts.z_report_doc(json.loads(raw), receipts.as_committed(ctx, records[0]),
+                                         tx_id=records[0].tx_id, reprint=reprint)
         return receipts.tx_receipt(records, ctx, reprint=reprint)
 
     def _print(self: Engine, tx_id: str, *, reprint: bool = False) -> tuple[str, FloreynError | None]:

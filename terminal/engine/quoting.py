@@ -244,7 +244,7 @@ class QuotingMixin:
         if not wanted:
             raise RefundTooLarge(max_cents=0, currency=Currency.FL)
         ids = record_ids(self.config.terminal_id, ref)
-        parts = tuple(Part(ids(), f, e, r.budget_id, "", uuid.UUID(r.record_id),
+        parts = tuple(Part(ids(), f, e, r.budget_id, r.budget_label or "", uuid.UUID(r.record_id),
                            r.tender if e else Tender.NONE) for r, f, e in wanted)
 
         def recheck(view: StoreView, _snap: Snapshot | None, _age: float | None) -> None:

@@ -88,6 +88,13 @@ STEPS: Final[tuple[tuple[str, ...], ...]] = (
         "ALTER TABLE terminal_state ADD COLUMN mono_boot_id TEXT",
         "ALTER TABLE terminal_state ADD COLUMN mono_offset_ms INTEGER",
     ),
+    # 4: what a receipt names that the records do not carry, kept as it was at commit, so a reprint
+    # matches the first print after a budget is spent (gone from the snapshot) or the shop renamed.
+    # NULL in records written before: their reprint looks the names up as before.
+    (
+        "ALTER TABLE records ADD COLUMN budget_label TEXT",
+        "ALTER TABLE records ADD COLUMN merchant_name TEXT",
+    ),
 )
 
 LATEST: Final = len(STEPS)

@@ -22,6 +22,7 @@ class Draft:
     ref_id: uuid.UUID | None = None
     offline: bool = False
     balance_after_cents: int | None = None
+    budget_label: str | None = None  # the budget's name at commit, for the receipt (and its reprint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ class StoredRecord:
     sync_status: str
     balance_after_cents: int | None = None
     receipt_error: str | None = None
+    budget_label: str | None = None  # as printed; None in records from before schema 4
+    merchant_name: str | None = None  # as printed; None in records from before schema 4
 
     @property
     def signed(self) -> SignedRecord:
@@ -61,6 +64,7 @@ class StoredRecord:
             day_no=m["day_no"], offline=bool(m["offline"]), raw=bytes(m["raw"]), hash=bytes(m["hash"]),
             receipt_status=m["receipt_status"], sync_status=m["sync_status"],
             balance_after_cents=m["balance_after_cents"], receipt_error=m["receipt_error"],
+            budget_label=m["budget_label"], merchant_name=m["merchant_name"],
         )
 
 

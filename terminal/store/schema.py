@@ -47,6 +47,8 @@ records = Table(
     Column("sync_status", Text, nullable=False),
     Column("balance_after_cents", Integer),
     Column("receipt_error", Text),
+    Column("budget_label", Text),
+    Column("merchant_name", Text),
 )
 
 snapshot = Table(

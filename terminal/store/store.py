@@ -144,12 +144,14 @@ class TerminalStore:
         check: Check | None = None,
         client_ref: tuple[str, str] | None = None,
         contact_card: str | None = None,
+        merchant_name: str | None = None,
     ) -> tuple[list[StoredRecord], bool]:
         """Sign, chain and durably commit one transaction; returns (records, existed).
 
         `check` re-validates inside the write transaction and may raise a
         refusal (nothing is written then). `client_ref` = (ref, fingerprint)
         makes a retry return the first result instead of a second transaction.
+        `merchant_name` is kept with the records for the receipt's header (reprints).
         """
         assert 1 <= len(drafts) <= MAX_TX_RECORDS
         with self.txn() as view:
@@ -166,7 +168,7 @@ class TerminalStore:
             signed_all, rows = [], []
             for draft in drafts:
                 signed = _sign(draft, head, key, self.terminal_id, merchant_id, wall_ms, self.mono.next_ms())
-                rows.append(_row(draft, signed, tx_id, day_no))
+                rows.append(_row(draft, signed, tx_id, day_no, merchant_name))
                 head = head.advance(signed)
                 signed_all.append(signed)
             # Plain SQL on the hot path: SQLAlchemy's statement compilation would cost more than the fsync.
@@ -367,11 +369,12 @@ def _sign(draft: Draft, head: ChainHead, key: Ed25519PrivateKey, terminal_id: st
 
 _COLUMNS = ("seq", "record_id", "tx_id", "kind", "card_hex", "fl_cents", "eur_cents", "tender", "budget_id", "ref_id",
             "wall_ms", "mono_ms", "day_no", "offline", "raw", "hash", "receipt_status", "sync_status",
-            "balance_after_cents", "receipt_error")
+            "balance_after_cents", "receipt_error", "budget_label", "merchant_name")
 _INSERT_RECORD = f"INSERT INTO records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
-def _row(draft: Draft, signed: SignedRecord, tx_id: str, day_no: int) -> dict[str, object]:
+def _row(draft: Draft, signed: SignedRecord, tx_id: str, day_no: int, merchant_name: str | None
+         ) -> dict[str, object]:
     """The row of a record, in _COLUMNS order; also the fields of its StoredRecord."""
     rec: TxRecord = signed.record
     row = dict(
@@ -381,6 +384,7 @@ def _row(draft: Draft, signed: SignedRecord, tx_id: str, day_no: int) -> dict[st
         wall_ms=rec.wall_ms, mono_ms=rec.mono_ms, day_no=day_no, offline=draft.offline, raw=signed.raw,
         hash=signed.hash, receipt_status="pending", sync_status="pending",
         balance_after_cents=draft.balance_after_cents, receipt_error=None,
+        budget_label=draft.budget_label if rec.budget_id else None, merchant_name=merchant_name,
     )
     assert tuple(row) == _COLUMNS
     return row

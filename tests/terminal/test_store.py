@@ -209,11 +209,11 @@ def test_migrated_schema_matches_the_sqlalchemy_tables(store):
     con.close()
 
 
-def _v1_database(path, n_records: int) -> list[bytes]:
-    """A store as the first schema wrote it, with records in it (written with plain SQL)."""
+def _v1_database(path, n_records: int, version: int = 1) -> list[bytes]:
+    """A store as schema `version` (default the first) wrote it, with records in it (written with plain SQL)."""
     engine = open_sqlite(path)
     conn = engine.connect()
-    migrations.migrate(conn, upto=1)
+    migrations.migrate(conn, upto=version)
     head, raws = ChainHead(), []
     with conn.begin():
         for i in range(1, n_records + 1):
@@ -229,7 +229,8 @@ def _v1_database(path, n_records: int) -> list[bytes]:
             head = head.advance(signed)
             raws.append(signed.raw)
         conn.exec_driver_sql(
-            "INSERT INTO terminal_state VALUES (1, 'T-test-01', ?, ?, 0, ?, ?, 1, 2)",
+            "INSERT INTO terminal_state (id, terminal_id, head_seq, head_hash, base_seq, base_hash, mono_ms, day_no,"
+            " acked_seq) VALUES (1, 'T-test-01', ?, ?, 0, ?, ?, 1, 2)",
             (head.seq, head.hash, bytes(32), n_records))
         conn.exec_driver_sql("INSERT INTO pin_lockout VALUES (1, 0, 0)")
     conn.close()
@@ -252,6 +253,25 @@ def test_upgrade_from_the_first_schema_keeps_every_record(tmp_path):
     backup = sqlite3.connect(str(tmp_path / "terminal.db.pre-v2"))
     assert backup.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 5
     backup.close()
+
+
+def test_upgrade_from_schema_3_keeps_records_and_stores_receipt_names_from_then_on(tmp_path):
+    path = tmp_path / "terminal.db"
+    raws = _v1_database(path, 3, version=3)
+    store = TerminalStore(path, "T-test-01", FakeClock())
+    assert store.migrated_from == 3
+    assert (tmp_path / "terminal.db.pre-v4").exists()
+    old = store.all_records()
+    assert [r.raw for r in old] == raws and {(r.budget_label, r.merchant_name) for r in old} == {(None, None)}
+    assert store.verify(KEY.public_key(), all_signatures=True).seq == 3
+    recs, _ = commit(store, spend(60, budget_id="B-1", budget_label="Boodschappen"), spend(40),
+                     merchant_name="Bakkerij De Korenbloem")
+    assert [(r.budget_label, r.merchant_name) for r in recs] == [
+        ("Boodschappen", "Bakkerij De Korenbloem"), (None, "Bakkerij De Korenbloem")]  # no label without a budget
+    store.close()
+    store = TerminalStore(path, "T-test-01", FakeClock())
+    assert store.migrated_from == migrations.LATEST and store.tx(recs[0].tx_id) == recs  # read back as written
+    store.close()
 
 
 def test_a_failing_migration_step_leaves_the_old_schema_and_its_records(tmp_path, monkeypatch):
