@@ -23,7 +23,7 @@ from floreyn.server import authz, ingest, logs, snapshots
 from floreyn.server import schema as s
 from floreyn.server.app import ServerContext
 from floreyn.server.errors import RequestInvalid, TerminalQuarantined, TerminalRevoked
-from floreyn.server.models import AuthorizeRequest, CardHex, UploadRequest
+from floreyn.server.models import AuthorizeRequest, CardHex, ReleaseRequest, UploadRequest
 from floreyn.sync import auth
 from floreyn.sync.snapshot import Snapshot, sign_delta, sign_snapshot
 
@@ -144,6 +144,18 @@ async def authorize(request: Request, body: AuthorizeRequest, who: Authed) -> JS
     now = ctx.clock()
     answer = await run_in_threadpool(ctx.db.write, lambda conn: authz.authorize(
         conn, who.terminal_id, body.card_id, body.amount_cents, body.request_id, body.budget_id, now))
+    return JSONResponse(answer)
+
+
+@router.post("/release", summary="Release the hold of an online authorization the till will not use",
+             response_description="status: released, declined or expired; result: released (now), exists "
+                                  "(released before: a retry) or nothing_held. 409 hold_consumed when the "
+                                  "spend was already posted, 404 when no such authorization exists.")
+async def release(request: Request, body: ReleaseRequest, who: Authed) -> JSONResponse:
+    ctx: ServerContext = request.app.state.ctx
+    now = ctx.clock()
+    answer = await run_in_threadpool(ctx.db.write, lambda conn: authz.release(conn, who.terminal_id,
+                                                                                body.request_id, now))
     return JSONResponse(answer)
 
 

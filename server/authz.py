@@ -2,9 +2,13 @@
 
 An approval reserves the amount (a hold) for `hold_ttl_s`, so two tills
 cannot both spend the same Floreyn while the first record is on its way.
-The hold is released when the spend record arrives (ingest matches it by
-terminal, card and amount) or when it expires. The request id makes a retry
-return the same decision and never reserve twice.
+The hold is consumed when the spend record arrives (ingest matches it by
+request id, else by terminal, card and amount), released when the till
+drops the quote unconfirmed (`release`), or expires. The request id makes a
+retry return the same decision and never reserve twice; asking again under
+the id of a released hold decides afresh on the same row.
+
+Hold statuses: active | consumed | declined | expired | released.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from sqlalchemy import Connection, func, select, update
 
 from floreyn.server import ledger, snapshots, state
 from floreyn.server import schema as s
-from floreyn.server.errors import ExistsWithDifferentParams, NotFound
+from floreyn.server.errors import ExistsWithDifferentParams, HoldConsumed, NotFound
 
 
 def _params_hash(card_hex: str, amount_cents: int, budget_id: str | None) -> str:
@@ -34,7 +38,8 @@ def authorize(conn: Connection, terminal_id: str, card_hex: str, amount_cents: i
     if prior is not None:
         if prior.params_hash != phash:
             raise ExistsWithDifferentParams(what="authorization", id=request_id)
-        return _answer(prior.auth_id, prior.status in ("active", "consumed", "expired"), prior.reason, "exists")
+        if prior.status != "released":
+            return _answer(prior.auth_id, prior.status in ("active", "consumed", "expired"), prior.reason, "exists")
     conn.execute(update(s.holds).where(s.holds.c.status == "active", s.holds.c.expires_ms < now)
                  .values(status="expired"))
     cfg = state.get_settings(conn)
@@ -48,13 +53,48 @@ def authorize(conn: Connection, terminal_id: str, card_hex: str, amount_cents: i
             s.holds.c.account == account, s.holds.c.status == "active")).scalar_one()
         if held < amount_cents:
             reason = "insufficient_funds"
-    auth_id = str(uuid.uuid4())
     approved = reason is None
+    if prior is not None:  # released before (a cancelled quote asked again under its ids): decide afresh
+        conn.execute(update(s.holds).where(s.holds.c.auth_id == prior.auth_id, s.holds.c.status == "released")
+                     .values(status="active" if approved else "declined", reason=reason, account=account,
+                             created_ms=now, expires_ms=now + cfg.hold_ttl_s * 1000))
+        return _answer(prior.auth_id, approved, reason, "created")
+    auth_id = str(uuid.uuid4())
     conn.execute(s.holds.insert().values(
         auth_id=auth_id, request_id=request_id, terminal_id=terminal_id, card_id=card_hex, account=account,
         amount_cents=amount_cents, status="active" if approved else "declined", reason=reason, params_hash=phash,
         created_ms=now, expires_ms=now + cfg.hold_ttl_s * 1000))
     return _answer(auth_id, approved, reason, "created")
+
+
+def release(conn: Connection, terminal_id: str, request_id: str, now: int) -> dict[str, Any]:
+    """Give back what an authorization holds: the till dropped its quote unconfirmed.
+
+    Idempotent: a retry answers result "exists". A hold that holds nothing
+    (declined, expired) answers "nothing_held". A hold a posted record has
+    consumed is refused (HoldConsumed): that money has moved. The update is
+    conditional on the status, so a release racing the record's upload
+    cannot undo the consumption.
+    """
+    prior = conn.execute(select(s.holds.c.auth_id, s.holds.c.status, s.holds.c.expires_ms).where(
+        s.holds.c.terminal_id == terminal_id, s.holds.c.request_id == request_id)).first()
+    if prior is None:
+        raise NotFound(what="authorization", id=request_id)
+    if prior.status == "active" and prior.expires_ms < now:
+        conn.execute(update(s.holds).where(s.holds.c.auth_id == prior.auth_id, s.holds.c.status == "active")
+                     .values(status="expired"))
+    done = conn.execute(update(s.holds).where(s.holds.c.auth_id == prior.auth_id, s.holds.c.status == "active")
+                        .values(status="released"))
+    if done.rowcount == 1:
+        return _released(prior.auth_id, "released", "released")
+    status = conn.execute(select(s.holds.c.status).where(s.holds.c.auth_id == prior.auth_id)).scalar_one()
+    if status == "consumed":
+        raise HoldConsumed(id=request_id)
+    return _released(prior.auth_id, status, "exists" if status == "released" else "nothing_held")
+
+
+def _released(auth_id: str, status: str, result: str) -> dict[str, Any]:
+    return {"auth_id": auth_id, "status": status, "result": result}
 
 
 def _answer(auth_id: str, approved: bool, reason: str | None, result: str) -> dict[str, Any]:

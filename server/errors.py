@@ -76,6 +76,14 @@ class InsufficientFunds(Conflict):
     en = "Insufficient funds: {available} available, {wanted} needed."
 
 
+class HoldConsumed(Conflict):
+    """A release asked for an authorization whose spend record has already been posted."""
+
+    code = "hold_consumed"
+    nl = "De reservering {id} is al verrekend met een geboekte betaling en kan niet meer worden vrijgegeven."
+    en = "Authorization {id} was already consumed by a posted payment and can no longer be released."
+
+
 class StateRefused(Conflict):
     code = "state_refused"
     nl = "Niet mogelijk: {detail}."

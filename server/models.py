@@ -53,6 +53,10 @@ class AuthorizeRequest(Strict):
     budget_id: Ident | None = None
 
 
+class ReleaseRequest(Strict):
+    request_id: Ident = Field(description="The request_id the authorization was asked under (the record id).")
+
+
 # -- members, groups, cards ----------------------------------------------------------
 
 

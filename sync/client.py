@@ -125,6 +125,13 @@ class Authorization:
     result: str = "created"  # "exists" when the same request_id was answered before
 
 
+@dataclass(frozen=True, slots=True)
+class HoldRelease:
+    auth_id: str
+    status: str  # the hold now: released, or declined / expired (it held nothing)
+    result: str  # "released" by this call, "exists" (released before: a retry), or "nothing_held"
+
+
 class Outbox(Protocol):
     """What the terminal's store offers the worker (called from the worker's thread)."""
 
@@ -244,6 +251,19 @@ class SyncClient:
                                  str(data.get("result", "created")))
         except (KeyError, TypeError):
             raise SyncBadResponse(detail="authorization answer incomplete") from None
+
+    def release_hold(self, request_id: str) -> HoldRelease:
+        """Give back the hold authorized under `request_id` (the till dropped that quote unconfirmed).
+
+        Idempotent. SyncRefused "hold_consumed" (409) when its spend was already
+        posted, "not_found" (404) when the server never authorized it.
+        """
+        body = json.dumps({"request_id": request_id}).encode()
+        data = self._call("POST", "/v1/terminal/release", body).json()
+        try:
+            return HoldRelease(str(data["auth_id"]), str(data["status"]), str(data["result"]))
+        except (KeyError, TypeError):
+            raise SyncBadResponse(detail="release answer incomplete") from None
 
     def card_summary(self, card_hex: str) -> dict[str, Any]:
         """{card_id, alias, balance_cents, budgets, blocked, flagged}."""

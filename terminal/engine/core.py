@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -38,7 +38,7 @@ from floreyn.terminal.engine.errors import (
     AmountOverLimit, CardBlocked, ConfigError, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
     OnlineUnavailable, QuoteUnknown, RepeatNeedsConfirmation, TenderNotAllowed,
 )
-from floreyn.terminal.engine.model import CardSession, MemberSummary, Quote, TillStatus, TxResult
+from floreyn.terminal.engine.model import CardSession, MemberSummary, Part, Quote, TillStatus, TxResult
 from floreyn.terminal.engine.online import LiveCard, OnlineGateway
 from floreyn.terminal.engine.printing import MAX_RECEIPT_RETRIES, PrintingMixin
 from floreyn.terminal.engine.queries import QueriesMixin
@@ -159,7 +159,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
 
     def sign_out(self) -> None:
         self._operator, self._card = None, None
-        self._quotes.clear()
+        self._drop_all()
         self.emit(ev.SignedOut())
 
     def require_operator(self) -> Operator:
@@ -238,11 +238,46 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
     def remember(self, quote: Quote, check: Recheck | None) -> Quote:
         self._quotes[quote.quote_id] = (quote, check)
         while len(self._quotes) > MAX_OPEN_QUOTES:
-            self._quotes.popitem(last=False)
+            self._drop(self._quotes.popitem(last=False)[1][0])
         return quote
 
     def cancel(self, quote_id: str) -> None:
-        self._quotes.pop(quote_id, None)
+        """Drop a quote unconfirmed; the holds an online quote has on the server are released."""
+        entry = self._quotes.pop(quote_id, None)
+        if entry is not None:
+            self._drop(entry[0])
+
+    def _drop_all(self) -> None:
+        quotes = [q for q, _ in self._quotes.values()]
+        self._quotes.clear()
+        for quote in quotes:
+            self._drop(quote)
+
+    def _drop(self, quote: Quote) -> None:
+        """A quote that will never be confirmed: an online spend's holds go back to the member now,
+        not when they expire on the server (15 min in which the money looks spent to every till)."""
+        if quote.kind is Kind.SPEND and not quote.offline:
+            self.release_holds(quote.parts)
+
+    def release_holds(self, parts: Sequence[Part]) -> int:
+        """Best effort: release the server's holds requested under these parts' record ids.
+
+        A part committed here is skipped: its record, once uploaded, consumes
+        the hold (releasing it would let the money be held twice meanwhile).
+        Stops at the first failed connection: offline, holds simply expire.
+        Returns how many the server confirmed.
+        """
+        if self.gateway is None or not parts:
+            return 0
+        with self.store.read() as view:
+            todo = [p for p in parts if view.record(str(p.record_id)) is None]
+        released = 0
+        for part in todo:
+            done = self.gateway.release(str(part.record_id))
+            if done is None:
+                break
+            released += int(done)
+        return released
 
     def confirm(
         self,
@@ -258,7 +293,8 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self.require_operator()
         entry = self._quotes.get(quote_id)
         if entry is None or self.clock.monotonic_ms() - entry[0].created_ms > self.config.till.quote_ttl_s * 1000:
-            self._quotes.pop(quote_id, None)
+            if entry is not None:
+                self.cancel(quote_id)  # expired
             raise QuoteUnknown()
         quote, check = entry
         if quote.needs_manager:
@@ -374,7 +410,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         merchant = self.merchant()
         records, existed = self.store.commit_tx(drafts, key=self._key, merchant_id=merchant.merchant_id,
                                                 client_ref=ref, merchant_name=merchant.name)
-        self._quotes.clear()
+        self._drop_all()
         return self._committed(records, existed)
 
     # -- sync and status -------------------------------------------------------------------------

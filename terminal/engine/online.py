@@ -8,6 +8,7 @@ becomes OnlineUnavailable; the engine then falls back to the offline policy
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,12 +17,14 @@ from floreyn.sync.snapshot import BudgetInfo
 from floreyn.terminal.engine.errors import OnlineUnavailable
 
 MAX_LIVE_BUDGETS = 32
+log = logging.getLogger("floreyn.terminal")
 
 
 class ServerClient(Protocol):
     def authorize_spend(self, card_hex: str, amount_cents: int, request_id: str,
                         budget_id: str | None = None) -> Any: ...
     def card_summary(self, card_hex: str) -> dict[str, Any]: ...
+    def release_hold(self, request_id: str) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,25 @@ class OnlineGateway:
         self.last_ok = True
         return Authorization(bool(getattr(auth, "approved", False)), str(getattr(auth, "reason", "") or ""),
                              str(getattr(auth, "auth_id", "") or ""))
+
+    def release(self, request_id: str) -> bool | None:
+        """Best effort: give back the hold authorized under `request_id` (a quote dropped unconfirmed).
+
+        True: the server holds nothing under it now. False: the server refused
+        (its spend was posted, or it never authorized it). None: no connection;
+        the hold then simply expires on the server (hold_ttl_s).
+        """
+        try:
+            self._client.release_hold(request_id)
+        except self._net_errors as exc:
+            if getattr(exc, "status", 0):  # the server answered, with a refusal
+                self.last_ok = True
+                log.info("hold %s not released: %s", request_id, getattr(exc, "server_code", exc))
+                return False
+            self.last_ok = False
+            return None
+        self.last_ok = True
+        return True
 
 
 def parse_live_card(raw: dict[str, Any]) -> LiveCard:

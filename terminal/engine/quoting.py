@@ -141,11 +141,17 @@ class QuotingMixin:
         if paid == 0:
             raise _insufficient(0)
         parts = _parts(taken, amount.cents - paid, ids)
-        for part in parts:  # the server holds per account, so per record
-            auth = self.gateway.authorize(card_hex, part.fl_cents, str(part.record_id), part.budget_id)
-            if not auth.approved:
-                raise OnlineDeclined(reason=decline_reason_nl(auth.reason), reason_en=decline_reason_en(auth.reason),
-                                     server_reason=auth.reason)
+        held: list[Part] = []
+        try:
+            for part in parts:  # the server holds per account, so per record
+                auth = self.gateway.authorize(card_hex, part.fl_cents, str(part.record_id), part.budget_id)
+                if not auth.approved:
+                    raise OnlineDeclined(reason=decline_reason_nl(auth.reason),
+                                         reason_en=decline_reason_en(auth.reason), server_reason=auth.reason)
+                held.append(part)
+        except (OnlineDeclined, OnlineUnavailable):
+            self.release_holds(held)  # no quote will use what the parts before were granted
+            raise
         own_part = sum(p.fl_cents for p in parts if p.budget_id is None)
         reason = _insufficient(paid) if paid < amount.cents else None
         return self._remember_spend(session, amount, source, parts, offline=False, reason=reason,

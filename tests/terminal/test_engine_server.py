@@ -82,9 +82,9 @@ def test_online_spend_split_over_budget_and_own_balance_reaches_the_ledger(world
 
         engine.present_card(payload)
         first = engine.quote_spend(Money.fl(2_200), online=True, ref="run:a9")  # more than the balance: mixed
-        engine.cancel(first.quote_id)  # as if the till died before the confirmation
-        mixed = engine.quote_spend(Money.fl(2_200), online=True, ref="run:a9")  # retried under the same ref:
-        assert mixed.quote_id == first.quote_id  # the same request ids, so the server keeps its one hold
+        engine.cancel(first.quote_id)  # dropped (its hold released), then asked again under the same ref:
+        mixed = engine.quote_spend(Money.fl(2_200), online=True, ref="run:a9")
+        assert mixed.quote_id == first.quote_id  # the same request ids: the server holds again on that one hold
         assert (mixed.fl.cents, mixed.eur.cents, mixed.needs_tender) == (2_100, 100, True)
         # That quote holds the whole balance on the server until it expires or its record arrives,
         # so a second quote for the same money (another till, a second screen) is declined.
@@ -96,6 +96,84 @@ def test_online_spend_split_over_budget_and_own_balance_reaches_the_ledger(world
         paid = engine.confirm(mixed.quote_id, tender=Tender.CASH, repeat_ok=True)
         assert (paid.records[0].fl_cents, paid.records[0].eur_cents) == (2_100, 100)
         assert engine.sync_now()["waiting"] == 0 and world.balance(f"member:{member_id}") == 0
+    finally:
+        engine.store.close()
+
+
+def hold_statuses(world: World, engine) -> dict[str, str]:  # noqa: ANN001
+    from sqlalchemy import select
+
+    from floreyn.server import schema as s
+
+    holds = s.holds.c
+    return dict(world.srv.ctx.db.read(lambda conn: conn.execute(
+        select(holds.request_id, holds.status).where(holds.terminal_id == engine.config.terminal_id)).tuples().all()))
+
+
+def test_a_cancelled_online_quote_gives_its_hold_back_at_once(world, tmp_path):
+    merchant_id = world.merchant()
+    member_id, card_hex = world.member(eur_cents=3_000)
+    payload = cards.issue(ISSUER, bytes.fromhex(card_hex)).payload()
+    engine, _printer = make_till(world, tmp_path, merchant_id)
+    try:
+        engine.sync_now()
+        engine.start()
+        engine.sign_in(CASHIER_PIN)
+        engine.present_card(payload)
+        mixed = engine.quote_spend(Money.fl(3_500), online=True, ref="sale:1")  # holds all fl 30 of it
+        with pytest.raises(E.MixedPaymentNeedsTender):  # the shopkeeper forgot to pick cash or card
+            engine.confirm(mixed.quote_id, client_ref="sale:1")
+        (part,) = mixed.parts
+        assert hold_statuses(world, engine) == {str(part.record_id): "active"}
+        engine.cancel(mixed.quote_id)
+        assert hold_statuses(world, engine) == {str(part.record_id): "released"}
+        again = engine.quote_spend(Money.fl(2_000), online=True, ref="sale:2")  # a new attempt: not declined
+        paid = engine.confirm(again.quote_id, client_ref="sale:2")
+        assert engine.sync_now()["waiting"] == 0
+        assert world.balance(f"member:{member_id}") == 1_000
+        assert hold_statuses(world, engine)[str(paid.records[0].record_id)] == "consumed"
+        engine.cancel(again.quote_id)  # a late cancel of a confirmed quote changes nothing
+        assert hold_statuses(world, engine)[str(paid.records[0].record_id)] == "consumed"
+    finally:
+        engine.store.close()
+
+
+def test_holds_of_quotes_that_will_never_be_confirmed_go_back(world, tmp_path):
+    merchant_id = world.merchant(category="winkel")
+    member_id, card_hex = world.member(eur_cents=2_000)
+    funder = world.funder(eur_cents=10_000)
+    expires = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    world.srv.admin("POST", "/v1/admin/budgets/grant", {"funder_id": funder, "budgets": [
+        {"budget_id": f"B-{member_id}", "member_id": member_id, "label": "Boodschappen", "categories": ["winkel"],
+         "expires_on": expires, "amount_cents": 1_000}]})
+    payload = cards.issue(ISSUER, bytes.fromhex(card_hex)).payload()
+    engine, _printer = make_till(world, tmp_path, merchant_id)
+    other = world.terminal(merchant_id).client(world.srv)  # another till at the same shop
+    try:
+        engine.sync_now()
+        engine.start()
+        engine.sign_in(CASHIER_PIN)
+        engine.present_card(payload)
+        assert other.authorize_spend(card_hex, 2_000, "other-1").approved  # the own balance is held there
+        with pytest.raises(E.OnlineDeclined):  # budget part granted, own part declined: no quote at all
+            engine.quote_spend(Money.fl(3_000), online=True)
+        assert set(hold_statuses(world, engine).values()) == {"released", "declined"}
+        other.release_hold("other-1")
+
+        quote = engine.quote_spend(Money.fl(3_000), online=True)
+        assert {p.budget_id for p in quote.parts} == {f"B-{member_id}", None}
+        engine.sign_out()  # the cashier walks away: the quote can never be confirmed
+        assert sorted(hold_statuses(world, engine).values()) == ["declined", "released", "released", "released"]
+        assert other.authorize_spend(card_hex, 2_000, "other-2").approved
+        other.release_hold("other-2")
+
+        engine.sign_in(CASHIER_PIN)
+        engine.present_card(payload)
+        offline = engine.quote_spend(Money.fl(500), online=True)
+        engine.gateway._client.base_url = "http://127.0.0.1:9"  # noqa: SLF001 - the network is gone
+        engine.cancel(offline.quote_id)  # best effort: no error, the hold expires on the server
+        assert hold_statuses(world, engine)[str(offline.parts[0].record_id)] == "active"
+        assert engine.gateway.last_ok is False
     finally:
         engine.store.close()
 
