@@ -63,7 +63,10 @@ class Controller(ManagerFlows, EventDispatcher):
     pending_amount = ObjectProperty(None, allownone=True)  # fl amount waiting for a source choice
     lang = StringProperty(tr.lang)
     busy = BooleanProperty(False)  # some call is on its way
-    confirming = BooleanProperty(False)  # a confirm is on its way: confirm buttons are disabled
+    # A confirm is on its way: confirm buttons are disabled. It ends when the transaction is committed
+    # (TxCommitted), not when the call returns: the call also waits for the receipt to print, and a
+    # slow printer must not leave the next confirm (another sale, the day close) dead to the touch.
+    confirming = BooleanProperty(False)
     payments = ListProperty([])
     refund_payment = ObjectProperty(None, allownone=True)
     report_text = StringProperty("")
@@ -72,6 +75,7 @@ class Controller(ManagerFlows, EventDispatcher):
     def __init__(self, runtime: Runtime, settings: AppSettings, *, post: Callable[[Callable[[], None]], None]
                  | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._confirm_token: object | None = None  # which confirm call owns `confirming`
         self.runtime = runtime
         self.settings = settings
         self.bridge = Bridge(runtime.service, post or _clock_post)
@@ -208,6 +212,7 @@ class Controller(ManagerFlows, EventDispatcher):
 
     def _on_TxCommitted(self, event: ev.TxCommitted) -> None:
         result = event.result
+        self.confirming, self._confirm_token = False, None  # committed: a late answer of its call changes nothing
         self.quote = None
         self.result = result
         self.receipt_state, self.receipt_error = "printing", None
@@ -318,12 +323,24 @@ class Controller(ManagerFlows, EventDispatcher):
             return
         self.clear_message()
         self.confirming = True
-        self.call("confirm", quote.quote_id, tender=tender, manager_pin=manager_pin,
-                  repeat_ok=quote.repeat_ago_s is not None, on_done=self._confirmed, on_error=self._confirm_failed)
+        token = self._confirm_token = object()
 
-    def _confirmed(self, result: Any) -> None:
-        self.confirming = False
-        self._committed(result)
+        def done(result: Any) -> None:
+            self._end_confirm(token)
+            self._committed(result)
+
+        def failed(error: BaseException) -> None:
+            self._end_confirm(token)
+            self._confirm_failed(error)
+
+        self.call("confirm", quote.quote_id, tender=tender, manager_pin=manager_pin,
+                  repeat_ok=quote.repeat_ago_s is not None, on_done=done, on_error=failed)
+
+    def _end_confirm(self, token: object) -> None:
+        """The answer of the confirm that set `token`: ends `confirming` unless that confirm already
+        ended (TxCommitted) and another one (a later sale, the day close) owns the flag now."""
+        if self._confirm_token is token:
+            self.confirming, self._confirm_token = False, None
 
     def _committed(self, result: Any) -> None:
         """A confirm's result. Its TxCommitted event came first (same worker, same order) and showed
@@ -342,7 +359,6 @@ class Controller(ManagerFlows, EventDispatcher):
     def _confirm_failed(self, error: BaseException) -> None:
         from floreyn.terminal.engine.errors import QuoteUnknown
 
-        self.confirming = False
         self.show_error(error)
         if isinstance(error, QuoteUnknown):
             self.quote = None

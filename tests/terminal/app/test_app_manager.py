@@ -1,4 +1,6 @@
 """Manager flows by touch: refund (manager PIN), void, day close (Z-report shown and printed), status."""
+import threading
+
 import pytest
 
 from floreyn.sync.record import Kind
@@ -126,6 +128,37 @@ class TestManager(TillUITest):
         self.assertEqual(self.printer.docs[-1].text(self.printer.columns), report)  # shown = printed
         self.assert_touch_targets()
         self.shot("report")
+
+    def test_day_close_is_ready_while_the_last_sale_still_prints(self):
+        """The sale is committed the moment the done screen shows; its paper may take a while (a slow
+        printer, a loaded till). The day close's button must work meanwhile, not be greyed out by the
+        sale's confirm call, which only returns once the receipt is printed."""
+        gate = threading.Event()
+        printer_print = self.printer.print_doc
+
+        def slow_print(doc):  # noqa: ANN001 - the worker thread waits here until the test opens the gate
+            assert gate.wait(60), "the test never let the printer go"
+            printer_print(doc)
+
+        self.printer.print_doc = slow_print
+        try:
+            self.sign_in("9999")
+            self.pay("anna", "4", source="Eigen saldo")  # the done screen showed; the receipt is not out
+            self.assertEqual(self.printer.docs, [])
+            self.open_manager()
+            self.tap(self.screen().ids.dayclose)
+            self.wait_screen("dayclose")
+            confirm = self.screen().ids.confirm
+            self.assertFalse(self.ctl.confirming)
+            self.assertFalse(confirm.disabled)  # before the fix: disabled until the sale's paper was out
+            self.tap(confirm)
+            gate.set()
+            self.wait_screen("report")
+            self.wait(lambda: "Dagafsluiting" in self.ctl.report_text and self.ctl.receipt_state == "printed")
+            self.assertEqual([r.kind for r in self.records()], [Kind.SPEND, Kind.DAY_CLOSE])
+            self.assertEqual([d.doc_id.split("-", 1)[-1] for d in self.printer.docs], ["spend", "day-0001"])
+        finally:
+            gate.set()
 
     def test_refund_an_earlier_days_payment_by_its_receipt_number(self):
         self.sign_in("9999")

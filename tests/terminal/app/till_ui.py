@@ -31,6 +31,9 @@ from floreyn.terminal.app.runtime import build_runtime
 from floreyn.terminal.app.widgets import TButton, money_guard
 
 PANEL_DPI = {(800, 480): 133.0, (1024, 600): 170.0}  # the Pi 7" panel; a 7" 1024x600 panel
+# Waits end on the condition, never on time; the bound only decides how long a broken test hangs. It is
+# generous: the worker's commits fsync, and a loaded 2-core machine can take seconds for one.
+WAIT_S = 20.0
 
 
 class TapClock:
@@ -98,7 +101,7 @@ class TillUITest(FloreynGraphicTest):
             if time.monotonic() >= end:
                 return
 
-    def wait(self, condition, timeout_s: float = 5.0, what: str = "") -> None:
+    def wait(self, condition, timeout_s: float = WAIT_S, what: str = "") -> None:
         end = time.monotonic() + timeout_s
         while not condition():
             if time.monotonic() > end:
@@ -108,7 +111,7 @@ class TillUITest(FloreynGraphicTest):
             time.sleep(0.002)
         self.pump(0.02)
 
-    def wait_screen(self, name: str, timeout_s: float = 5.0) -> None:
+    def wait_screen(self, name: str, timeout_s: float = WAIT_S) -> None:
         self.wait(lambda: self.ctl.screen == name and self.root.ids.sm.current == name, timeout_s,
                   what=f"screen {name}")
 
@@ -129,7 +132,13 @@ class TillUITest(FloreynGraphicTest):
         self.pump(0.04)
 
     def tap(self, widget, after_s: float = 1.0) -> None:
-        """A deliberate tap: `after_s` after the previous one, as far as the double-tap guard knows."""
+        """A deliberate tap: `after_s` after the previous one, as far as the double-tap guard knows.
+
+        Like a person, it waits for a greyed-out button to come alive: a tap on a disabled button
+        is lost without a trace, and the test would only time out later, somewhere else.
+        """
+        if widget.disabled:
+            self.wait(lambda: not widget.disabled, what=f"button {getattr(widget, 'text', widget)!r} enabled")
         self.tap_clock.now += after_s
         self.touch(widget)
         self.pump(0.04)  # ButtonBehavior releases after min_state_time (35 ms)
