@@ -81,13 +81,14 @@ class ManagerFlows:
         if self.confirming:
             return
         self.confirming = True
+        token = self._confirm_token = object()  # see Controller._end_confirm
 
         def done(result: Any) -> None:
-            self.confirming = False
+            self._end_confirm(token)
             self._committed(result)
 
         def failed(error: BaseException) -> None:
-            self.confirming = False
+            self._end_confirm(token)
             self.show_error(error)
 
         self.call("close_day", on_done=done, on_error=failed)
