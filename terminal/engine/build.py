@@ -33,8 +33,8 @@ def load_or_create_key(config: TerminalConfig) -> Ed25519PrivateKey:
 def make_server(config: TerminalConfig, key: Ed25519PrivateKey, store: TerminalStore) -> tuple[Any, Any]:
     """(OnlineGateway, SyncWorker) for [server], or (None, None) without one.
 
-    Imported here, not at module level: the sync client is another engineer's
-    module and a terminal without a server must start without it.
+    The sync client (and with it requests) is imported here, not at module
+    level: a terminal without a server starts without loading it.
     """
     if config.server is None:
         return None, None
@@ -43,7 +43,7 @@ def make_server(config: TerminalConfig, key: Ed25519PrivateKey, store: TerminalS
     client = SyncClient(config.server.url, config.terminal_id, key,
                         keys.public_from_raw(bytes.fromhex(config.server.server_key)),
                         timeout_s=config.till.online_timeout_s)
-    return OnlineGateway(client), SyncWorker(store, client)
+    return OnlineGateway(client), SyncWorker(store, client, interval_s=config.server.sync_interval_s)
 
 
 def build_engine(
