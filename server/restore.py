@@ -19,7 +19,7 @@ for them:
   history gave out (a till keeps the newest) and any delta carries all cards;
 - each terminal's upload answer now reports the restored head, lower than
   what it was told before; the terminal marks the records above it unsent
-  and uploads them again (sync/client.py SyncWorker, TerminalStore.resend_after).
+  and uploads them again (sync/worker.py SyncWorker, TerminalStore.resend_after).
   They are the same signed bytes, so they post exactly once. Records a
   terminal has already pruned (acknowledged and older than its
   [store] retention_days) cannot come back: restore from a backup younger

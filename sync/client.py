@@ -1,4 +1,4 @@
-"""The terminal's side of the sync protocol: a signed HTTP client and the background worker.
+"""The terminal's side of the sync protocol: a signed HTTP client (the worker is in sync/worker.py).
 
 SyncClient makes one signed request per call (sync/auth.py) and turns every
 network or server failure into one small error family, here and nowhere else:
@@ -11,12 +11,6 @@ network or server failure into one small error family, here and nowhere else:
     ├─ SyncServerBehind  the server (restored from a backup) lacks records this terminal already pruned
     └─ SyncBadResponse   an answer that is unsigned, forged, too large or unreadable
 
-SyncWorker is the only thing on a terminal that waits on the network: a
-daemon thread that uploads waiting records in bounded batches, fetches the
-snapshot (a delta when it can), and retries with a bounded, jittered backoff.
-The till reads `worker.state` (never blocks) and may call `request_sync()`
-after a sale to wake it early.
-
 server_key: the server's Ed25519 public key, given at enrollment. When None,
 the client pins the key the server's /v1/health announces on first contact
 (trust on first use) and verifies every answer with it from then on.
@@ -27,11 +21,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import random
-import threading
-import time
-from dataclasses import dataclass, replace
-from typing import Any, Callable, Final, Protocol
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -39,7 +30,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from floreyn import keys
 from floreyn.errors import FloreynError
 from floreyn.sync import auth
-from floreyn.sync.record import decode
 from floreyn.sync.snapshot import (
     MAX_SNAPSHOT_BYTES, Snapshot, SnapshotDeltaMismatch, SnapshotError, apply_delta, verify_delta, verify_snapshot,
 )
@@ -333,169 +323,3 @@ class SyncClient:
             return str(data.get("error", "unknown")), str(data.get("message_nl") or data.get("message", ""))
         except (ValueError, AttributeError):
             return f"http_{reply.status}", ""
-
-
-# -- the background worker -----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SyncState:
-    last_sync_ms: int | None = None  # server time of the last complete sync
-    waiting: int = 0  # records not yet acknowledged by the server
-    snapshot_age_s: int | None = None  # age of the snapshot the till works from
-    online: bool = False  # the last attempt reached the server and completed
-    last_error: str | None = None  # code of the last failure (SyncError codes), None after a success
-    last_error_message: str | None = None  # Dutch, for the shopkeeper
-    acked_seq: int = 0
-    snapshot_version: int | None = None
-
-
-class SyncWorker:
-    def __init__(self, outbox: Outbox, client: SyncClient, *, batch_size: int = 200, max_batches: int = 25,
-                 interval_s: float = 30.0, backoff_min_s: float = 1.0, backoff_max_s: float = 60.0,
-                 on_state: Callable[[SyncState], None] | None = None) -> None:
-        if not 1 <= batch_size <= MAX_UPLOAD_BATCH:
-            raise ValueError(f"batch_size must be 1..{MAX_UPLOAD_BATCH}")
-        self.outbox = outbox
-        self.client = client
-        self.batch_size = batch_size
-        self.max_batches = max_batches  # per round, so one round is bounded in time too
-        self.interval_s = interval_s
-        self.backoff_min_s = backoff_min_s
-        self.backoff_max_s = backoff_max_s
-        self.on_state = on_state  # called on the worker thread; a UI must hop to its own thread
-        self._state = SyncState()
-        self._failures = 0
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._round = threading.Lock()  # run_once from a test and from the thread never overlap
-        self._thread: threading.Thread | None = None
-
-    @property
-    def state(self) -> SyncState:
-        return self._state  # an immutable value swapped whole: safe to read from any thread
-
-    def run_once(self) -> SyncState:
-        """One round: upload what waits (bounded), then refresh the snapshot. Never raises."""
-        with self._round:
-            try:
-                acked = self._upload_all()
-                snap = self.client.snapshot(base=self.outbox.current_snapshot())
-                self.outbox.store_snapshot(snap)
-                self._failures = 0
-                self._set(online=True, last_error=None, last_error_message=None, acked_seq=acked,
-                          last_sync_ms=self.client.server_time_ms(), snapshot_version=snap.snapshot_version)
-            except SyncError as exc:
-                self._failures += 1
-                self._set(online=False, last_error=exc.code, last_error_message=exc.message("nl"))
-            except Exception as exc:  # a bug in the store or here: report it, keep the thread alive
-                log.exception("sync round failed")
-                self._failures += 1
-                self._set(online=False, last_error="sync_internal", last_error_message=str(exc)[:200])
-            return self._state
-
-    def _upload_all(self) -> int:
-        """Upload what waits, in bounded batches. A round with nothing to send still asks the server's
-        acked_seq (an empty upload): after a restore from a backup the server may hold less than it once
-        acknowledged, and the records above its head are then sent again (_server_behind)."""
-        acked = self._state.acked_seq
-        rewound = False
-        for batch_no in range(self.max_batches):
-            raws = self.outbox.unsent(self.batch_size)
-            if not raws and batch_no > 0:
-                break
-            head = self._local_head()
-            ack = self.client.upload(raws, head_seq=head) if head is not None else self.client.upload(raws)
-            if ack.acked_seq > 0:
-                self.outbox.acknowledge(ack.acked_seq)
-            first_seq = decode(raws[0]).record.seq if raws else None
-            if self._server_behind(ack.acked_seq, first_seq):
-                rewound, acked = True, ack.acked_seq
-                continue  # the records above the server's head are unsent again: send them now
-            if not raws:
-                acked = max(acked, ack.acked_seq)
-                break
-            last_seq = decode(raws[-1]).record.seq
-            if ack.acked_seq < last_seq:
-                break  # the server waits for something earlier, or took part; next round resends
-            acked = max(acked, ack.acked_seq)
-            if len(raws) < self.batch_size:
-                break
-        return acked if rewound else max(acked, self._state.acked_seq)
-
-    def _server_behind(self, server_seq: int, first_seq: int | None) -> bool:
-        """True when the outbox re-marked records for sending because the server lost them.
-
-        Only outboxes with `resend_after` (the terminal store) take part. The server is behind when its
-        head is below the first record we send, minus one (a gap), or, with nothing to send, below what it
-        acknowledged before (the store compares). If nothing could be re-marked although there is a gap,
-        the missing records were pruned here: SyncServerBehind, so the till's status says so.
-        """
-        resend = getattr(self.outbox, "resend_after", None)
-        if resend is None:
-            return False
-        if first_seq is not None and server_seq >= first_seq - 1:
-            return False
-        if resend(server_seq) > 0:
-            log.warning("the server holds this terminal's records only up to %d: sending the rest again", server_seq)
-            return True
-        if first_seq is not None:
-            raise SyncServerBehind(first_missing=first_seq - 1, server_seq=server_seq)
-        return False
-
-    def _local_head(self) -> int | None:
-        head = getattr(self.outbox, "head", None)  # the terminal store's ChainHead; a test outbox may have none
-        return getattr(head, "seq", None)
-
-    def _set(self, **changes: Any) -> None:
-        snap = None
-        try:
-            snap = self.outbox.current_snapshot()
-            waiting = self._count_waiting()
-        except Exception:
-            waiting = self._state.waiting
-        age = None
-        if snap is not None:
-            age = max(0, (self.client.server_time_ms() - snap.server_time_ms) // 1000)
-        self._state = replace(self._state, waiting=waiting, snapshot_age_s=age, **changes)
-        if self.on_state is not None:
-            try:
-                self.on_state(self._state)
-            except Exception:
-                log.exception("on_state callback failed")
-
-    def _count_waiting(self) -> int:
-        count = getattr(self.outbox, "count_unsent", None)  # optional: an exact count if the store has one
-        if callable(count):
-            return int(count())
-        return len(self.outbox.unsent(self.batch_size))  # at least this many (capped at one batch)
-
-    def next_delay_s(self) -> float:
-        if self._failures == 0:
-            return self.interval_s
-        delay = min(self.backoff_max_s, self.backoff_min_s * 2 ** min(self._failures - 1, 16))
-        return delay * random.uniform(0.5, 1.0)  # jitter: a market's tills do not retry in step
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.run_once()
-            self._wake.wait(self.next_delay_s())
-            self._wake.clear()
-
-    def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="floreyn-sync", daemon=True)
-        self._thread.start()
-
-    def request_sync(self) -> None:
-        """Wake the worker now (after a sale); returns at once."""
-        self._wake.set()
-
-    def stop(self, timeout_s: float | None = None) -> None:
-        """Stop the thread; waits at most timeout_s (default: the client timeout plus a second)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s if timeout_s is not None else self.client.timeout_s * 2 + 1)

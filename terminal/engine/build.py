@@ -38,7 +38,8 @@ def make_server(config: TerminalConfig, key: Ed25519PrivateKey, store: TerminalS
     """
     if config.server is None:
         return None, None
-    from floreyn.sync.client import SyncClient, SyncWorker  # type: ignore[attr-defined]
+    from floreyn.sync.client import SyncClient
+    from floreyn.sync.worker import SyncWorker
 
     client = SyncClient(config.server.url, config.terminal_id, key,
                         keys.public_from_raw(bytes.fromhex(config.server.server_key)),

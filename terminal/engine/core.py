@@ -69,7 +69,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self.printer = printer
         self.clock = clock
         self.gateway = gateway
-        self.sync = sync  # floreyn.sync.client.SyncWorker, or None
+        self.sync = sync  # floreyn.sync.worker.SyncWorker, or None
         self.listener = listener
         self.defer_print = defer_print
         self._key = key

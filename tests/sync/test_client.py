@@ -14,8 +14,9 @@ from floreyn import keys
 from floreyn.server.testing import MemoryOutbox, ServerThread, World
 from floreyn.sync import auth
 from floreyn.sync.client import (
-    SyncAuthFailed, SyncBadResponse, SyncClient, SyncError, SyncTimeout, SyncUnreachable, SyncWorker,
+    SyncAuthFailed, SyncBadResponse, SyncClient, SyncError, SyncTimeout, SyncUnreachable,
 )
+from floreyn.sync.worker import SyncWorker
 
 
 @pytest.fixture(scope="module")
