@@ -167,6 +167,34 @@ class CardReader(abc.ABC):
 # -- receipt printer -----------------------------------------------------------------
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    """Word-wrap to rows of at most `width` characters, keeping the indent; always one row at least."""
+    if len(text) <= width:
+        return [text]
+    body = text.lstrip(" ")
+    indent = " " * min(len(text) - len(body), width // 2)
+    room = width - len(indent)
+    rows: list[str] = []
+    current = ""
+    for word in body.split():
+        while len(word) > room:  # a word wider than the paper: split it
+            if current:
+                rows.append(current)
+                current = ""
+            rows.append(word[:room])
+            word = word[room:]
+        if not current:
+            current = word
+        elif len(current) + 1 + len(word) <= room:
+            current = f"{current} {word}"
+        else:
+            rows.append(current)
+            current = word
+    if current or not rows:
+        rows.append(current)
+    return [indent + row for row in rows]
+
+
 class Align(enum.Enum):
     LEFT = "left"
     CENTER = "center"
@@ -182,6 +210,29 @@ class Line:
     large: bool = False  # double width and height
     align: Align = Align.LEFT
 
+    def width(self, columns: int) -> int:
+        """Characters that fit on one row: half as many when printed double width."""
+        return columns // 2 if self.large else columns
+
+    def rows(self, columns: int) -> list[str]:
+        """The printed rows of this line, before centring, none longer than the paper is wide.
+
+        Left text that does not fit wraps at spaces (a word longer than a row is
+        split), as a person would break it; a printer left to itself breaks mid-word.
+        The right text (an amount) stays flush right on the last row, or gets a
+        row of its own when it does not fit beside the left text.
+        """
+        width = self.width(columns)
+        rows = _wrap(self.left, width)
+        if not self.right:
+            return rows
+        right = self.right[:width]
+        if len(rows[-1]) + 1 + len(right) <= width:
+            rows[-1] = rows[-1] + " " * (width - len(rows[-1]) - len(right)) + right
+        else:
+            rows.append(right.rjust(width))
+        return rows
+
 
 @dataclass(frozen=True, slots=True)
 class PrintDoc:
@@ -196,15 +247,8 @@ class PrintDoc:
         """The document as plain text at a paper width: what golden files and the demo show."""
         out = []
         for line in self.lines:
-            width = columns // 2 if line.large else columns
-            if line.right:
-                gap = max(1, width - len(line.left) - len(line.right))
-                body = line.left + " " * gap + line.right
-            else:
-                body = line.left
-            if line.align is Align.CENTER:
-                body = body.center(width).rstrip()
-            out.append(body)
+            for row in line.rows(columns):
+                out.append(row.center(line.width(columns)).rstrip() if line.align is Align.CENTER else row)
         if self.qr_data:
             out.append(f"[QR {self.qr_data}]")
         return "\n".join(out) + "\n"

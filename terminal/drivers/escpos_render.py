@@ -48,15 +48,6 @@ _FALLBACK: Final = {
 }
 
 
-def layout_line(line: Line, columns: int) -> str:
-    """The characters of one line before centring; mirrors PrintDoc.text (tested against it)."""
-    width = columns // 2 if line.large else columns
-    if line.right:
-        gap = max(1, width - len(line.left) - len(line.right))
-        return line.left + " " * gap + line.right
-    return line.left
-
-
 def lowest_slots(profile_name: str) -> dict[str, int]:
     """Code page name -> ESC t slot; where a profile lists a page twice, the lower (Epson standard) slot."""
     slots: dict[str, int] = {}
@@ -158,7 +149,8 @@ def render_doc(doc: PrintDoc, *, profile: str, columns: int, codepage: str | Non
             double_width=line.large,
             double_height=line.large,
         )
-        printer.text(layout_line(line, columns) + "\n")
+        for row in line.rows(columns):
+            printer.text(row + "\n")
     printer.set(align="left", bold=False, normal_textsize=True)
     if doc.qr_data:
         printer.print_and_feed(1)  # paper feed, not a text line: the text form shows no blank line here

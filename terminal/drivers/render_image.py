@@ -16,7 +16,7 @@ from typing import Final
 from PIL import Image, ImageDraw, ImageFont
 
 from floreyn.terminal.drivers.base import Align, PrintDoc
-from floreyn.terminal.drivers.escpos_render import layout_line, qr_image
+from floreyn.terminal.drivers.escpos_render import qr_image
 
 FONT_PX: Final = 20
 CELL_W: Final = 12  # DejaVu Sans Mono advance at 20 px
@@ -41,10 +41,10 @@ def render_image(doc: PrintDoc, columns: int = 32) -> Image.Image:
     width = columns * CELL_W + 2 * MARGIN
     rows: list[tuple[str, bool, bool]] = []
     for line in doc.lines:
-        text = layout_line(line, columns)
-        if line.align is Align.CENTER:
-            text = text.center(columns // 2 if line.large else columns).rstrip()
-        rows.append((text, line.bold, line.large))
+        for text in line.rows(columns):
+            if line.align is Align.CENTER:
+                text = text.center(line.width(columns)).rstrip()
+            rows.append((text, line.bold, line.large))
     qr = qr_image(doc.qr_data, columns * CELL_W) if doc.qr_data else None
     height = MARGIN * 2 + sum(LINE_H * (2 if large else 1) for _, _, large in rows) + (qr.height if qr else 0)
     img = Image.new("L", (width, height), 255)

@@ -13,13 +13,12 @@ from floreyn.terminal.drivers.escpos_render import (
     MAX_LINES,
     choose_codepage,
     fit_text,
-    layout_line,
     render_doc,
 )
 
 # Characters a Dutch till prints: letters with accents, digits, money signs, the bullet.
 ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,:;-+%/()!?'éëèïöüçÉ€•"
-texts = st.text(alphabet=ALPHABET, max_size=20).map(str.strip)
+texts = st.text(alphabet=ALPHABET, max_size=40).map(str.strip)  # longer than a row at times: wrapping
 lines = st.builds(Line, texts, texts, st.booleans(), st.booleans(), st.sampled_from(list(Align)))
 docs = st.builds(
     PrintDoc,
@@ -29,15 +28,22 @@ docs = st.builds(
 )
 
 
-@given(st.lists(lines, max_size=8), st.sampled_from([32, 48]))
-def test_layout_line_mirrors_printdoc_text(doc_lines, columns):
-    doc = PrintDoc(tuple(doc_lines))
-    expected = []
-    for line in doc_lines:
-        body = layout_line(line, columns)
-        width = columns // 2 if line.large else columns
-        expected.append(body.center(width).rstrip() if line.align is Align.CENTER else body)
-    assert doc.text(columns) == "\n".join(expected) + "\n"
+@given(lines, st.sampled_from([32, 48]))
+def test_every_row_fits_the_paper_and_keeps_every_word(line, columns):
+    rows = line.rows(columns)
+    assert rows and all(len(row) <= line.width(columns) for row in rows)
+    printed = " ".join(rows).split()
+    assert "".join(printed) == "".join((line.left + line.right[: line.width(columns)]).split())
+
+
+def test_a_long_shop_name_wraps_between_words_and_amounts_stay_flush_right():
+    name = Line("Coöperatie Floreyn Soesterkwartier", align=Align.CENTER, bold=True)
+    assert name.rows(32) == ["Coöperatie Floreyn", "Soesterkwartier"]
+    assert PrintDoc((name,)).text(32) == "       Coöperatie Floreyn\n        Soesterkwartier\n"
+    assert Line("  budget", "fl 12,50").rows(32) == ["  budget" + " " * 16 + "fl 12,50"]
+    long_pair = Line("Boodschappenbudget Gemeente Amersfoort", "fl 12.345,50").rows(32)
+    assert long_pair == ["Boodschappenbudget Gemeente", "Amersfoort" + " " * 10 + "fl 12.345,50"]
+    assert Line("Betaling", large=True).rows(32) == ["Betaling"]
 
 
 @settings(max_examples=40, deadline=None)
