@@ -11,6 +11,7 @@ nfcpy's one-second receive timeout per poll, which real readers do not have.
 
 from __future__ import annotations
 
+import logging
 import statistics
 import sys
 import threading
@@ -18,6 +19,9 @@ import time
 from pathlib import Path
 
 TAPS = 20
+
+# nfcpy logs every udp frontend it opens at INFO; a benchmark prints only its figures.
+logging.getLogger("nfc").setLevel(logging.WARNING)
 
 
 def run() -> list[dict]:

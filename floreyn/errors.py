@@ -88,3 +88,22 @@ def _currency(value: Any) -> Any:
             if value in (currency.value, currency.value.lower(), currency.name, currency.symbol):
                 return currency
     return None
+
+
+class RemoteRefusal:
+    """Mixin for a refusal the server answered: its own error code and HTTP status, kept in params.
+
+    Shared by the sync client's and the desk tool's error families, which both
+    wrap a server's JSON refusal {"error", "status", ...}.
+    """
+
+    params: dict[str, Any]
+
+    @property
+    def server_code(self) -> str:
+        return str(self.params.get("server_code", ""))
+
+    @property
+    def status(self) -> int:
+        return int(self.params.get("status", 0))
+

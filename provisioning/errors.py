@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Final
 
-from floreyn.errors import FloreynError
+from floreyn.errors import FloreynError, RemoteRefusal
 
 EXIT_OK: Final = 0
 EXIT_INPUT: Final = 1
@@ -65,19 +65,11 @@ class CsvInvalid(ProvisionError):
 # -- 2: the server refused ---------------------------------------------------------
 
 
-class ServerRefused(ProvisionError):
+class ServerRefused(RemoteRefusal, ProvisionError):
     code = "server_refused"
     exit_code = EXIT_REFUSED
     nl = "De server weigert ({server_code}): {message_nl}"
     en = "The server refused ({server_code}): {message_en}"
-
-    @property
-    def server_code(self) -> str:
-        return str(self.params.get("server_code", ""))
-
-    @property
-    def status(self) -> int:
-        return int(self.params.get("status", 0))
 
 
 class TokenRejected(ServerRefused):

@@ -28,7 +28,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from floreyn import keys
-from floreyn.errors import FloreynError
+from floreyn.errors import FloreynError, RemoteRefusal
 from floreyn.sync import auth
 from floreyn.sync.snapshot import (
     MAX_SNAPSHOT_BYTES, Snapshot, SnapshotDeltaMismatch, SnapshotError, apply_delta, verify_delta, verify_snapshot,
@@ -62,18 +62,10 @@ class SyncTimeout(SyncError):
     en = "The server did not answer in time. The till keeps working offline."
 
 
-class SyncRefused(SyncError):
+class SyncRefused(RemoteRefusal, SyncError):
     code = "sync_refused"
     nl = "De server weigert: {message}"
     en = "The server refused: {message}"
-
-    @property
-    def server_code(self) -> str:
-        return str(self.params.get("server_code", ""))
-
-    @property
-    def status(self) -> int:
-        return int(self.params.get("status", 0))
 
 
 class SyncAuthFailed(SyncRefused):
