@@ -117,9 +117,9 @@ def backup(db: Database, dest: Path, *, server_public_key: str | None, now_ms: i
         else:
             _copy_database(db, partial)
         manifest = _write_manifest(partial, db, server_public_key, now_ms)
-        _fsync_file(partial)
+        fsync_path(partial)
         os.replace(partial, dest)
-        _fsync_dir(dest.parent)
+        fsync_path(dest.parent)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -247,15 +247,8 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file's data, or a folder's entries (after a rename), to the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

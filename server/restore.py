@@ -49,7 +49,9 @@ from sqlalchemy.pool import NullPool
 
 from floreyn.server import schema as s
 from floreyn.server import state
-from floreyn.server.backup import MANIFEST, BackupError, BackupInvalid, Manifest, copy_rows, read_manifest
+from floreyn.server.backup import (
+    MANIFEST, BackupError, BackupInvalid, Manifest, copy_rows, fsync_path, read_manifest,
+)
 from floreyn.server.db import MIGRATIONS, Database, alembic_config, normalise_url
 
 RESTORE_VERSION_GAP: Final = 1 << 40  # more data versions than any lost history could have handed out
@@ -158,11 +160,11 @@ def _restore_sqlite(path: Path, url: str, manifest: Manifest, replace: bool, now
             old = target.with_name(f"{target.name}.before-restore-{stamp}")
             copying = old.with_name(old.name + ".partial")  # a kill mid-copy leaves no half copy by that name
             shutil.copyfile(target, copying)
-            _fsync_file(copying)
+            fsync_path(copying)
             os.replace(copying, old)
             kept = str(old)
         os.replace(building, target)
-        _fsync_dir(target.parent)
+        fsync_path(target.parent)
         return kept, version, rows, head
     finally:
         os.close(lock)
@@ -318,22 +320,7 @@ def _checkpoint(path: Path) -> None:
         conn.execute("PRAGMA journal_mode=DELETE")
     finally:
         conn.close()
-    _fsync_file(path)
+    fsync_path(path)
     for p in _sqlite_files(path)[1:]:
         p.unlink(missing_ok=True)
 
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
