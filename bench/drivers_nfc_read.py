@@ -88,6 +88,7 @@ def run() -> list[dict]:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from run_all import print_row  # bench/ is sys.path[0] when a bench script runs alone
+
     for row in run():
-        base = f"baseline {row['baseline']} {row['unit']}: {row['baseline_name']}"
-        print(f"{row['name']}: {row['value']} {row['unit']} ({base}; target {row['target']})")
+        print_row(row)

@@ -124,9 +124,8 @@ if __name__ == "__main__":
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--cards", type=int, default=5)
     opts = parser.parse_args()
+    from run_all import print_row  # bench/ is sys.path[0] when a bench script runs alone
+
     for row in run(opts.rows, opts.cards):
-        print(
-            f"{row['name']}: {row['value']} {row['unit']}  (baseline {row['baseline_name']}: {row['baseline']} "
-            f"{row['unit']}; target {row['target']})"
-        )
+        print_row(row)
     sys.exit(0)

@@ -43,6 +43,13 @@ def fmt(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def print_row(row: dict, indent: str = "") -> None:
+    """One figure beside its baseline and target: what each bench script prints when run alone."""
+    print(f"{indent}{row['name']}: {fmt(row['value'])} {row.get('unit', '')}"
+          f"  (baseline {fmt(row.get('baseline'))} {row.get('baseline_name', '')}; target {row.get('target', '-')})",
+          flush=True)
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         "| benchmark | measured | baseline (same run) | target |",
@@ -69,8 +76,7 @@ def main(argv: list[str]) -> int:
             rows.append({"name": f"{path.stem}: FAILED", "value": None, "unit": "", "baseline": None})
             continue
         for row in got:
-            print(f"   {row['name']}: {fmt(row['value'])} {row.get('unit', '')}"
-                  f"  (baseline {fmt(row.get('baseline'))} {row.get('baseline_name', '')})", flush=True)
+            print_row(row, indent="   ")
         rows.extend(got)
         print(f"   [{time.perf_counter() - started:.1f} s]")
     machine = f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
