@@ -18,9 +18,9 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
-from floreyn.server import ledger, snapshots, state
+from floreyn.server import ledger, snapshots, spendable, state
 from floreyn.server import schema as s
 from floreyn.server.errors import ExistsWithDifferentParams, HoldConsumed, NotFound
 
@@ -40,20 +40,19 @@ def authorize(conn: Connection, terminal_id: str, card_hex: str, amount_cents: i
             raise ExistsWithDifferentParams(what="authorization", id=request_id)
         if prior.status != "released":
             return _answer(prior.auth_id, prior.status in ("active", "consumed", "expired"), prior.reason, "exists")
-    conn.execute(update(s.holds).where(s.holds.c.status == "active", s.holds.c.expires_ms < now)
-                 .values(status="expired"))
+    spendable.expire_holds(conn, now)
     cfg = state.get_settings(conn)
     account, reason = _payer(conn, terminal_id, card_hex, budget_id, now)
     if account is not None:
         ledger.ensure_accounts(conn, [account], now)
         # Lock the payer's balance row: two tills authorizing on one account queue here.
-        held = conn.execute(select(s.accounts.c.balance_cents).where(s.accounts.c.key == account)
-                            .with_for_update()).scalar_one()
-        held -= conn.execute(select(func.coalesce(func.sum(s.holds.c.amount_cents), 0)).where(
-            s.holds.c.account == account, s.holds.c.status == "active")).scalar_one()
-        if held < amount_cents:
+        conn.execute(select(s.accounts.c.balance_cents).where(s.accounts.c.key == account)
+                     .with_for_update()).scalar_one()
+        if not spendable.may_authorize(spendable.free_by_account(conn, [account], now)[account], amount_cents):
             reason = "insufficient_funds"
     approved = reason is None
+    if approved:
+        spendable.stamp_accounts(conn, [account or ""])  # the hold lowers the card's figure in every snapshot
     if prior is not None:  # released before (a cancelled quote asked again under its ids): decide afresh
         conn.execute(update(s.holds).where(s.holds.c.auth_id == prior.auth_id, s.holds.c.status == "released")
                      .values(status="active" if approved else "declined", reason=reason, account=account,
@@ -81,11 +80,12 @@ def release(conn: Connection, terminal_id: str, request_id: str, now: int) -> di
     if prior is None:
         raise NotFound(what="authorization", id=request_id)
     if prior.status == "active" and prior.expires_ms < now:
-        conn.execute(update(s.holds).where(s.holds.c.auth_id == prior.auth_id, s.holds.c.status == "active")
-                     .values(status="expired"))
+        spendable.expire_holds(conn, now)
     done = conn.execute(update(s.holds).where(s.holds.c.auth_id == prior.auth_id, s.holds.c.status == "active")
                         .values(status="released"))
     if done.rowcount == 1:
+        account = conn.execute(select(s.holds.c.account).where(s.holds.c.auth_id == prior.auth_id)).scalar_one()
+        spendable.stamp_accounts(conn, [account or ""])  # the money is free again: tills learn it by delta
         return _released(prior.auth_id, "released", "released")
     status = conn.execute(select(s.holds.c.status).where(s.holds.c.auth_id == prior.auth_id)).scalar_one()
     if status == "consumed":
@@ -133,13 +133,18 @@ def card_summary(conn: Connection, card_hex: str, now: int) -> dict[str, Any]:
     alias = conn.execute(select(s.members.c.alias).where(s.members.c.member_id == card.member_id)).scalar_one()
     today = state.local_date(now).isoformat()
     budgets = snapshots.member_budgets(conn, [card.member_id], today)[card.member_id]
-    balances = ledger.balances(conn, [ledger.member_acct(card.member_id)]
-                               + [ledger.budget_acct(b.budget_id) for b in budgets])
+    wallet = ledger.member_acct(card.member_id)
+    accounts = [wallet] + [ledger.budget_acct(b.budget_id) for b in budgets]
+    # The figures authorization decides on (balance minus open holds), so a quote never offers
+    # money the server will then decline; the ledger balance is shown beside it.
+    free = spendable.free_by_account(conn, accounts, now)
     return {
         "card_id": card_hex, "alias": alias, "blocked": card.status != "active",
         "flagged": card.flagged_ms is not None,
-        "balance_cents": balances[ledger.member_acct(card.member_id)],
+        "balance_cents": free[wallet],
+        "ledger_balance_cents": ledger.balances(conn, [wallet])[wallet],
+        "version": card.changed_version,
         "budgets": [{"budget_id": b.budget_id, "label": b.label, "categories": json.loads(b.categories),
-                     "expires_on": b.expires_on, "remaining_cents": balances[ledger.budget_acct(b.budget_id)],
+                     "expires_on": b.expires_on, "remaining_cents": free[ledger.budget_acct(b.budget_id)],
                      "funder": b.funder_id} for b in budgets],
     }

@@ -23,7 +23,7 @@ from typing import Iterable
 
 from sqlalchemy import Connection, func, select
 
-from floreyn.server import ledger, state
+from floreyn.server import ledger, spendable, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound
 from floreyn.sync.snapshot import (
@@ -51,10 +51,10 @@ def build(conn: Connection, terminal_id: str, since: int | None, now_ms: int) ->
                   campaigns=campaigns, issuer_keys=cfg.issuer_keys)
     if delta_rows is not None:
         assert since is not None
-        cards = card_infos(conn, delta_rows, merchant.category, today, cfg.limits.cumulative_cents)
+        cards = card_infos(conn, delta_rows, today, cfg.limits.cumulative_cents, now_ms)
         return SnapshotDelta(base_version=since, cards=cards, **common)  # type: ignore[arg-type]
     rows = conn.execute(select(s.cards).order_by(s.cards.c.card_id)).all()
-    cards = card_infos(conn, rows, merchant.category, today, cfg.limits.cumulative_cents)
+    cards = card_infos(conn, rows, today, cfg.limits.cumulative_cents, now_ms)
     return Snapshot(cards=cards, blocklist=tuple(c.card_id for c in cards if c.blocked),
                     **common)  # type: ignore[arg-type]
 
@@ -104,8 +104,14 @@ def member_budgets(conn: Connection, member_ids: list[str], today: str) -> dict[
             for mid in member_ids}
 
 
-def card_infos(conn: Connection, rows: list, category: str, today: str, cap_cents: int  # type: ignore[type-arg]
-               ) -> tuple[CardInfo, ...]:
+def card_infos(conn: Connection, rows: list, today: str, cap_cents: int,  # type: ignore[type-arg]
+               now_ms: int) -> tuple[CardInfo, ...]:
+    """Each card's figures, from the same free amounts authorization decides on (server/spendable.py).
+
+    Every live budget a card has goes along with its categories, also when it is empty or does not
+    pay at this merchant, so a till offline refuses it for the same reason the server would online
+    (budget_wrong_category), not as an unknown budget.
+    """
     member_ids = sorted({r.member_id for r in rows})
     aliases: dict[str, str] = {}
     for chunk in _chunks(member_ids):
@@ -114,21 +120,18 @@ def card_infos(conn: Connection, rows: list, category: str, today: str, cap_cent
     budgets = member_budgets(conn, member_ids, today)
     keys = [ledger.member_acct(m) for m in member_ids]
     keys += [ledger.budget_acct(b.budget_id) for bs in budgets.values() for b in bs]
-    balances = ledger.balances(conn, keys)
+    free = spendable.free_by_account(conn, keys, now_ms)
     out = []
     for r in sorted(rows, key=lambda r: r.card_id):
         blocked = r.status != "active"
-        wallet = balances[ledger.member_acct(r.member_id)]
-        # Offline a card may spend what it holds, up to the cumulative limit; a flagged card nothing.
-        allowance = 0 if blocked or r.flagged_ms else max(0, min(wallet, cap_cents))
-        usable = []
-        for b in budgets.get(r.member_id, []):
-            cats = tuple(json.loads(b.categories))
-            remaining = balances[ledger.budget_acct(b.budget_id)]
-            if remaining > 0 and (not cats or category in cats):
-                usable.append(BudgetInfo(budget_id=b.budget_id, label=b.label, categories=cats,
-                                         expires_on=b.expires_on, remaining_cents=remaining, funder=b.funder_id))
+        # Offline a card may spend what it holds free, up to the cumulative limit; a flagged card nothing.
+        allowance = spendable.offline_allowance_cents(free[ledger.member_acct(r.member_id)], cap_cents,
+                                                      usable=not blocked and not r.flagged_ms)
+        infos = [BudgetInfo(budget_id=b.budget_id, label=b.label, categories=tuple(json.loads(b.categories)),
+                            expires_on=b.expires_on, funder=b.funder_id,
+                            remaining_cents=spendable.budget_offline_cents(free[ledger.budget_acct(b.budget_id)]))
+                 for b in budgets.get(r.member_id, [])]
         out.append(CardInfo(card_id=r.card_id, alias=aliases.get(r.member_id, ""), blocked=blocked,
-                            offline_allowance_cents=allowance,
-                            budgets=tuple(sorted(usable, key=lambda b: b.budget_id)) if not blocked else ()))
+                            offline_allowance_cents=allowance, state_version=int(r.changed_version),
+                            budgets=tuple(sorted(infos, key=lambda b: b.budget_id)) if not blocked else ()))
     return tuple(out)

@@ -57,6 +57,9 @@ class CardInfo:
     blocked: bool = False
     offline_allowance_cents: int = 0  # what the card may spend offline in all, across taps
     budgets: tuple[BudgetInfo, ...] = ()
+    # The server's version of this card's figures (cards.changed_version): the card's offline
+    # trail names the version it counts from (floreyn/card.py, terminal/engine/trail.py).
+    state_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,8 +38,9 @@ def test_full_snapshot_is_signed_and_carries_what_the_till_needs(srv, world):
     info = snap.card(card)
     assert info.alias == "Anna B." and not info.blocked
     assert info.offline_allowance_cents == 3_000  # below the cumulative limit of 50,00
-    assert [b.budget_id for b in info.budgets] == [f"B-{member}-k"]  # only budgets usable at a klussen merchant
-    assert info.budgets[0].remaining_cents == 7_500
+    # Every budget the card has, also one that does not pay here: the till refuses it as the server would.
+    assert [(b.budget_id, b.categories, b.remaining_cents) for b in info.budgets] == [
+        (f"B-{member}-g", ("groen",), 2_000), (f"B-{member}-k", ("klussen",), 7_500)]
     assert any(c.campaign_id == f"C-{merchant}" for c in snap.campaigns)
     # The personal data of the member never travels to a till.
     assert b"example.org" not in requests.get(srv.base_url + "/v1/health").content
