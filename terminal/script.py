@@ -331,7 +331,9 @@ class ScriptedTill:
         if resumed is not None:
             return resumed
         ref, fingerprint = self._ref(action)
-        return self._done(action, self.engine.close_day(client_ref=ref, fingerprint=fingerprint))
+        pin = action.raw.get("manager_pin")  # a cashier signed in needs a manager's PIN, as in the app
+        return self._done(action, self.engine.close_day(client_ref=ref, fingerprint=fingerprint,
+                                                        manager_pin=pin if isinstance(pin, str) else None))
 
     def do_reprint(self, action: Action) -> dict[str, Any]:
         result = self.engine.reprint(self._tx(action))

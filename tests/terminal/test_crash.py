@@ -54,7 +54,7 @@ def stream(n: int) -> list[dict]:
         else:
             acts.append({"id": f"s{i}", "action": "save", "amount_cents": 2_000, "repeat_ok": True})
         if i == n // 2:
-            acts.append({"id": "close", "action": "day_close"})
+            acts.append({"id": "close", "action": "day_close", "manager_pin": "9999"})
     return acts
 
 

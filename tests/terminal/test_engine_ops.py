@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 
 import pytest
-from till_helpers import MANAGER_PIN, dump_db, kinds_of, open_till
+from till_helpers import CASHIER_PIN, MANAGER_PIN, dump_db, kinds_of, open_till
 
 from floreyn.money import Money
 from floreyn.sync.record import Kind, Tender
@@ -145,7 +145,11 @@ def test_day_close_report_is_frozen_and_a_new_day_begins(till):
     confirm(till, till.engine.quote_topup(Money.eur(1_000)))  # cash 10 in
     till.clock.advance(10)
     confirm(till, till.engine.quote_save(Money.eur(2_000)))
-    closed = till.engine.close_day()
+    with pytest.raises(E.ManagerRequired):  # the engine itself asks for a manager, not only the app's menu
+        till.engine.close_day()
+    with pytest.raises(E.ManagerRequired):
+        till.engine.close_day(manager_pin=CASHIER_PIN)
+    closed = till.engine.close_day(manager_pin=MANAGER_PIN)
     report = closed.report
     assert report["day_no"] == 1 and (report["first_seq"], report["last_seq"]) == (1, 4)
     assert report["kinds"]["SPEND"] == {"count": 1, "records": 1, "fl_cents": 500, "eur_cents": 300}
@@ -258,7 +262,7 @@ def test_find_a_payment_of_an_earlier_day_by_its_receipt(till):
     till.present("anna")
     paid = till.spend(2_000)  # split: the receipt says "Volgnummer 1-2"
     saved = till.engine.confirm(till.engine.quote_save(Money.eur(1_000)).quote_id)
-    till.engine.close_day()
+    till.engine.close_day(manager_pin=MANAGER_PIN)
     till.clock.advance(3 * 86_400)
     for typed in ("1", "1-2", " 1 - 2 ", "2", paid.tx_id, paid.tx_id.upper(), paid.records[1].record_id):
         found = till.engine.find_payment(typed)

@@ -60,7 +60,7 @@ def test_reprint_of_a_budget_payment_after_the_budget_is_spent_and_the_shop_rena
 def test_reprint_of_the_z_report_after_the_shop_is_renamed(till):
     till.present("anna")
     till.spend(700, source="own")
-    closed = till.engine.close_day()
+    closed = till.engine.close_day(manager_pin=MANAGER_PIN)
     original = till.printer.docs[-1].text(32)
     _budget_gone_and_shop_renamed(till)
     till.engine.reprint(closed.tx_id)

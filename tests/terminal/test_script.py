@@ -30,7 +30,8 @@ DEMO = [
     {"id": "retry", "action": "retry_receipts"},
     {"id": "again", "action": "reprint", "tx": "@mixed"},
     {"id": "sync", "action": "sync", "expect": "online_unavailable"},
-    {"id": "close", "action": "day_close"},
+    {"id": "close-no", "action": "day_close", "expect": "manager_required"},  # the engine asks, not only the app
+    {"id": "close", "action": "day_close", "manager_pin": "9999"},
     {"id": "status", "action": "status"},
 ]
 
