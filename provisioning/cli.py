@@ -18,6 +18,7 @@ from floreyn.errors import FloreynError
 from floreyn.provisioning import (
     cmd_budget,
     cmd_card,
+    cmd_config,
     cmd_desk,
     cmd_init,
     cmd_member,
@@ -30,7 +31,8 @@ from floreyn.provisioning.errors import EXIT_INTERRUPTED, UsageError, exit_code_
 from floreyn.provisioning.journal import Journal
 from floreyn.provisioning.output import Col, Output, table
 
-GROUPS = (cmd_init, cmd_merchant, cmd_terminal, cmd_member, cmd_card, cmd_budget, cmd_desk, cmd_report)
+GROUPS = (cmd_init, cmd_merchant, cmd_terminal, cmd_member, cmd_card, cmd_budget, cmd_desk, cmd_report,
+          cmd_config)
 
 
 class Parser(argparse.ArgumentParser):

@@ -1,8 +1,9 @@
-"""`card issue | block | replace | show`.
+"""`card issue | block | unblock | replace | show`.
 
     floreyn-provision card issue --member m-1a2b3c            # one card, on the reader now
     floreyn-provision card issue --batch leden-ids.csv         # a stack: "kaart 7 van 40 - leg de volgende ..."
     floreyn-provision card block 0011...eeff --reason verloren
+    floreyn-provision card unblock 0011...eeff                 # e.g. blocked for overspend, now paid back
     floreyn-provision card replace 0011...eeff                 # new card on the reader; balance and budgets move
 
 Order of a card issue: the member is looked up (a wrong token or an
@@ -52,6 +53,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("card_id")
     p.add_argument("--reason", default="geblokkeerd door de coöperatie")
     p.set_defaults(run=block)
+    p = c.add_parser("unblock", help="lift a block (also one for overspend, see `report overspend`); audited")
+    p.add_argument("card_id")
+    p.set_defaults(run=unblock)
     p = c.add_parser("replace", help="a new card for the same member; the old one is blocked")
     p.add_argument("card_id", help="the old card's id")
     cardio.add_device_options(p)
@@ -207,6 +211,14 @@ def block(ctx: Ctx) -> int:
         f"/v1/admin/cards/{card_hex}/block",
         {"reason": parse.text(ctx.args.reason, "--reason", 200)},
     )
+    ctx.out.result(answer, lambda: _card_text(answer))
+    return 0
+
+
+def unblock(ctx: Ctx) -> int:
+    """An admin write like any other: idempotent by its request id and in the server's audit log."""
+    card_hex = parse.card_hex(ctx.args.card_id)
+    answer = ctx.write("card.unblock", "POST", f"/v1/admin/cards/{card_hex}/unblock", {})
     ctx.out.result(answer, lambda: _card_text(answer))
     return 0
 

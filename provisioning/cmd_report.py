@@ -1,7 +1,8 @@
-"""`report settlement | circulation | overspend` and `export csv`.
+"""`report settlement | circulation | overspend | zreport` and `export csv`.
 
     floreyn-provision report settlement --merchant M-bakker --from 2025-06-01 --to 2025-06-30
     floreyn-provision report circulation
+    floreyn-provision report zreport --terminal T-bakker-1 --day 3
     floreyn-provision export csv --from 2025-01-01 --to 2025-12-31 --out boekhouding-2025.csv
 
 Dates are whole days in Amersfoort, both inclusive. The CSV export is
@@ -12,6 +13,7 @@ broken connection never leaves a half file that looks whole.
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import os
 from pathlib import Path
 from typing import IO, Any
@@ -31,6 +33,10 @@ def add_parser(sub: Any) -> None:
     _period(p)
     p.set_defaults(run=settlement)
     r.add_parser("circulation", help="Floreyn in circulation against the euro reserve").set_defaults(run=circulation)
+    p = r.add_parser("zreport", help="a terminal's Z-report of one day close, as the server holds it")
+    p.add_argument("--terminal", required=True, metavar="TERMINAL_ID")
+    p.add_argument("--day", type=int, metavar="N", help="the day number (omit: the list of closed days)")
+    p.set_defaults(run=zreport)
     r.add_parser("overspend", help="cards flagged for offline overspend, accounts below zero").set_defaults(
         run=overspend
     )
@@ -105,7 +111,9 @@ def circulation(ctx: Ctx) -> int:
             fields(
                 [
                     ("fl uitgegeven", fl(r["fl_issued_cents"])),
-                    ("fl in bezit", fl(r["fl_held_cents"])),
+                    # Only positive holdings count: a wallet below zero is a debt to the cooperative
+                    # (listed by `report overspend`), not Floreyn anyone holds.
+                    ("fl in bezit (alleen positieve saldi)", fl(r["fl_held_cents"])),
                     ("€ reserve", eur(r["eur_reserve_cents"])),
                     ("€ inkomsten", eur(r["eur_income_cents"])),
                     ("€ te ontvangen van winkels", eur(r["eur_owed_by_merchants_cents"])),
@@ -139,9 +147,54 @@ def overspend(ctx: Ctx) -> int:
             )
             + "\n"
             + table(r["negative_accounts"], (Col("rekening", "account"), money_col("saldo", "balance_cents")))
+            + "\n"
+            + table(
+                [{**b, "back": _when(b["nonneg_since_ms"]), "at": _when(b["reinstate_at_ms"])}
+                 for b in r.get("blocked", [])],
+                (
+                    Col("geblokkeerd (te veel uitgegeven)", "card_id"),
+                    Col("lid", "member_id"),
+                    money_col("saldo", "balance_cents"),
+                    Col(">= 0 sinds", "back"),
+                    Col("weer actief", "at"),
+                ),
+            )
         ),
     )
     return 0
+
+
+def zreport(ctx: Ctx) -> int:
+    terminal = parse.ident(ctx.args.terminal, "--terminal")
+    if ctx.args.day is None:
+        days = ctx.api.get(f"/v1/admin/terminals/{terminal}/zreports")
+        ctx.out.result(days, lambda: table([{**d, "at": _when(d["received_ms"])} for d in days["days"]],
+                                           (Col("dag", "day_no"), Col("volgnummer", "close_seq"),
+                                            Col("ontvangen", "at"))))
+        return 0
+    if ctx.args.day < 1:
+        raise invalid("--day", "een dag is 1 of meer", "a day is 1 or more")
+    z = ctx.api.get(f"/v1/admin/terminals/{terminal}/zreports/{ctx.args.day}")
+    kinds = [{"kind": k, **v} for k, v in z["kinds"].items()]
+    tenders = [{"tender": k, **v} for k, v in z["tenders"].items()]
+    ctx.out.result(
+        z,
+        lambda: fields([("terminal", z["terminal_id"]), ("dag", str(z["day_no"])),
+                        ("volgnummers", f"{z['first_seq']} t/m {z['last_seq']}" if z["first_seq"] else "-"),
+                        ("fl ontvangen", fl(z["fl_received_cents"])), ("fl uitgegeven", fl(z["fl_issued_cents"]))])
+        + "\n" + table(kinds, (Col("soort", "kind"), Col("records", "records"), money_col("fl", "fl_cents"),
+                                money_col("€", "eur_cents", "eur")))
+        + "\n" + table(tenders, (Col("betaalwijze", "tender"), Col("aantal", "count"),
+                                  money_col("€ in", "in_cents", "eur"), money_col("€ uit", "out_cents", "eur"),
+                                  money_col("€ netto", "net_cents", "eur"))),
+    )
+    return 0
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
 
 
 def export_csv(ctx: Ctx) -> int:

@@ -172,7 +172,7 @@ def update_settings(conn: Connection, changes: dict[str, Any]) -> dict[str, Any]
         raise
     except TypeError as exc:
         raise RequestInvalid(detail=str(exc)) from None
-    for key in ("overspend_block_cents", "hold_ttl_s"):
+    for key in ("overspend_block_cents", "hold_ttl_s", "reinstate_after_s"):
         if changes.get(key) is not None:
             state.put_setting(conn, key, changes[key])
     if changes.get("issuer_keys") is not None:

@@ -168,7 +168,8 @@ def unblock_card(conn: Connection, card_hex: str) -> dict[str, Any]:
     _member(conn, card.member_id)
     version = state.bump_version(conn)
     conn.execute(update(s.cards).where(s.cards.c.card_id == card_hex)
-                 .values(status="active", blocked_reason=None, flagged_ms=None, changed_version=version))
+                 .values(status="active", blocked_reason=None, flagged_ms=None, nonneg_since_ms=None,
+                         changed_version=version))
     return card_view(conn, card_hex)
 
 

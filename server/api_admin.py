@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
-from floreyn.server import admin_auth, admin_business, admin_people, reports, state
+from floreyn.server import admin_auth, admin_business, admin_people, reports, state, zreports
 from floreyn.server import schema as s
 from floreyn.server.api_admin_money import router as money_router
 from floreyn.server.api_common import Actor, read, require, write
@@ -179,6 +179,18 @@ def list_terminals(request: Request, actor: Reader) -> dict[str, Any]:
 @router.get("/terminals/{terminal_id}")
 def get_terminal(request: Request, terminal_id: Ident, actor: Reader) -> dict[str, Any]:
     return read(request, lambda conn: admin_business.terminal_view(conn, terminal_id))  # type: ignore[no-any-return]
+
+
+@router.get("/terminals/{terminal_id}/zreports", summary="The days a terminal closed (DAY_CLOSE records received)")
+def list_zreports(request: Request, terminal_id: Ident, actor: Reader) -> dict[str, Any]:
+    return {"terminal_id": terminal_id, "days": read(request, lambda conn: zreports.days(conn, terminal_id))}
+
+
+@router.get("/terminals/{terminal_id}/zreports/{day_no}",
+            summary="The Z-report of one day close, recomputed from the records the terminal uploaded")
+def get_zreport(request: Request, terminal_id: Ident, day_no: Annotated[int, Path(ge=1, le=1_000_000)],
+                actor: Reader) -> dict[str, Any]:
+    return read(request, lambda conn: zreports.day_report(conn, terminal_id, day_no))  # type: ignore[no-any-return]
 
 
 # -- campaigns, config, tokens -------------------------------------------------------

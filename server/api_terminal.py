@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from floreyn import keys
 from floreyn.errors import FloreynError
-from floreyn.server import authz, ingest, logs, snapshots, spendable
+from floreyn.server import authz, ingest, logs, reinstate, snapshots, spendable
 from floreyn.server import schema as s
 from floreyn.server.app import ServerContext
 from floreyn.server.errors import RequestInvalid, TerminalQuarantined, TerminalRevoked
@@ -129,7 +129,9 @@ async def snapshot(request: Request, who: Authed,
     now = ctx.clock()
     # Lapsed holds first, in their own write: expiry frees money, and the cards it frees must carry
     # a new version or a till syncing by delta would keep the lower figure (server/spendable.py).
-    await run_in_threadpool(ctx.db.write, lambda conn: spendable.expire_holds(conn, now))
+    # The same write reinstates cards blocked for overspend that the rule says are due (server/reinstate.py).
+    await run_in_threadpool(ctx.db.write, lambda conn: (spendable.expire_holds(conn, now),
+                                                        reinstate.review(conn, now)))
     snap = await run_in_threadpool(ctx.db.read, lambda conn: snapshots.build(conn, who.terminal_id, since, now))
     if isinstance(snap, Snapshot):
         data, sig = sign_snapshot(snap, ctx.key)

@@ -164,6 +164,9 @@ class ConfigUpdate(Write):
     limits: LimitsIn | None = None
     overspend_block_cents: Annotated[int, Field(ge=0, le=MAX_TILL_CENTS)] | None = None
     hold_ttl_s: Annotated[int, Field(ge=60, le=86_400)] | None = None
+    reinstate_after_s: Annotated[int, Field(ge=0, le=90 * 86_400)] | None = Field(
+        None, description="A card blocked for overspend comes back after its balances stayed >= 0 this long; 0: "
+                          "only the desk reinstates.")
     issuer_keys: list[KeyHex] | None = Field(None, max_length=20)
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Final, Iterator
 from sqlalchemy import Connection, func, select
 
 from floreyn.money import Money
-from floreyn.server import ledger, state
+from floreyn.server import ledger, reinstate, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound, RequestInvalid
 
@@ -103,6 +103,7 @@ def circulation(conn: Connection) -> dict[str, Any]:
     bid_value = rates.cashout_eur_for_fl(Money.fl(positive)).cents
     return {
         "fl_issued_cents": issued, "fl_held_cents": positive,
+        "fl_held_counts": "positive balances only; below-zero balances are in fl_negative_by_holder_cents",
         "fl_by_holder_cents": dict(sorted(fl_holders.items())),
         "fl_negative_by_holder_cents": {k: int(v) for k, v in sorted(negatives.items())},
         "eur_reserve_cents": reserve, "eur_income_cents": ledger.balance(conn, ledger.INCOME).cents,
@@ -123,7 +124,8 @@ def overspend(conn: Connection) -> dict[str, Any]:
     negative = conn.execute(select(s.accounts.c.key, s.accounts.c.balance_cents).where(
         s.accounts.c.balance_cents < 0, s.accounts.c.kind.in_(["member", "budget", "card"]))
         .order_by(s.accounts.c.balance_cents).limit(10_000))
-    return {"cards": cards, "negative_accounts": [{"account": k, "balance_cents": b} for k, b in negative]}
+    return {"cards": cards, "negative_accounts": [{"account": k, "balance_cents": b} for k, b in negative],
+            "blocked": reinstate.overspend_cards(conn)}
 
 
 def account_view(conn: Connection, key: str, after_id: int, limit: int) -> dict[str, Any]:

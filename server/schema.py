@@ -69,6 +69,7 @@ cards = Table(
     Column("blocked_reason", String(200)),
     Column("replaced_by", String(32)),
     Column("flagged_ms", BigInteger),  # offline overspend seen
+    Column("nonneg_since_ms", BigInteger),  # blocked for overspend, wallet >= 0 since (server/reinstate.py)
     Column("changed_version", BigInteger, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Index("ix_cards_member", "member_id"),

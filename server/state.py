@@ -66,6 +66,9 @@ class Settings:
     limits: OfflineLimits = OfflineLimits()
     overspend_block_cents: int = 1_000  # a card more than fl 10,00 below zero is blocked
     hold_ttl_s: int = 15 * 60  # an online authorization reserves the amount this long
+    # A card blocked for overspend comes back once its member's wallet and budgets have stayed
+    # >= 0 this long (server/reinstate.py); 0: only the desk lifts such a block.
+    reinstate_after_s: int = 24 * 3600
     issuer_keys: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -77,6 +80,7 @@ def get_settings(conn: Connection) -> Settings:
         limits=OfflineLimits(**json.loads(stored["limits"])) if "limits" in stored else base.limits,
         overspend_block_cents=int(stored.get("overspend_block_cents", base.overspend_block_cents)),
         hold_ttl_s=int(stored.get("hold_ttl_s", base.hold_ttl_s)),
+        reinstate_after_s=int(stored.get("reinstate_after_s", base.reinstate_after_s)),
         issuer_keys=tuple(json.loads(stored["issuer_keys"])) if "issuer_keys" in stored else (),
     )
 
@@ -84,6 +88,7 @@ def get_settings(conn: Connection) -> Settings:
 def settings_dict(cfg: Settings) -> dict[str, Any]:
     return {"rates": asdict(cfg.rates), "limits": asdict(cfg.limits),
             "overspend_block_cents": cfg.overspend_block_cents, "hold_ttl_s": cfg.hold_ttl_s,
+            "reinstate_after_s": cfg.reinstate_after_s,
             "issuer_keys": list(cfg.issuer_keys)}
 
 

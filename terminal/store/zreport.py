@@ -1,71 +1,7 @@
-"""The day-close (Z) report: counts and totals per kind and per tender, from one day's records.
-
-Pure function over stored records, computed inside the transaction that
-writes the DAY_CLOSE record and frozen as JSON beside it: a closed day's
-report never changes, even after its records are pruned.
-
-Signs: records carry non-negative amounts and Kind gives direction. A void
-reverses its original (found among the same day's records: only the last
-transaction of the open day can be voided), so its direction is the
-original's, turned around.
-"""
+"""The day-close (Z) report: one pure function shared with the server (floreyn/sync/zreport.py)."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from floreyn.sync.zreport import z_report
 
-from floreyn.sync.record import Kind, Tender
-from floreyn.terminal.store.rows import StoredRecord
-
-# +1: euros come into the till / Floreyn go from the member to the merchant.
-_EUR_IN = {Kind.SPEND: 1, Kind.TOPUP: 1, Kind.REFUND: -1, Kind.SAVE: 0}
-_FL_RECEIVED = {Kind.SPEND: 1, Kind.REFUND: -1}
-_FL_ISSUED = {Kind.SAVE: 1, Kind.TOPUP: 1}
-
-
-def z_report(day_no: int, terminal_id: str, records: Iterable[StoredRecord]) -> dict[str, Any]:
-    rows = sorted(records, key=lambda r: r.seq)
-    by_id = {r.record_id: r for r in rows}
-    kinds: dict[str, dict[str, Any]] = {
-        k.name: {"count": 0, "records": 0, "fl_cents": 0, "eur_cents": 0} for k in Kind if k is not Kind.DAY_CLOSE
-    }
-    tenders = {t.name: {"count": 0, "in_cents": 0, "out_cents": 0} for t in (Tender.CASH, Tender.BANK_CARD)}
-    fl_received = fl_issued = 0
-    seen_tx: set[tuple[str, str]] = set()
-    for r in rows:
-        if r.kind is Kind.DAY_CLOSE:
-            continue
-        slot = kinds[r.kind.name]
-        slot["records"] += 1
-        if (r.kind.name, r.tx_id) not in seen_tx:
-            seen_tx.add((r.kind.name, r.tx_id))
-            slot["count"] += 1
-        slot["fl_cents"] += r.fl_cents
-        slot["eur_cents"] += r.eur_cents
-        base_kind, sign = r.kind, 1
-        if r.kind is Kind.VOID:
-            original = by_id.get(r.ref_id or "")
-            assert original is not None, "a void reverses a record of the same day"
-            base_kind, sign = original.kind, -1
-        fl_received += sign * _FL_RECEIVED.get(base_kind, 0) * r.fl_cents
-        fl_issued += sign * _FL_ISSUED.get(base_kind, 0) * r.fl_cents
-        direction = sign * _EUR_IN.get(base_kind, 0)
-        if r.tender in (Tender.CASH, Tender.BANK_CARD) and r.eur_cents and direction:
-            t = tenders[r.tender.name]
-            t["count"] += 1
-            t["in_cents" if direction > 0 else "out_cents"] += r.eur_cents
-    for t in tenders.values():
-        t["net_cents"] = t["in_cents"] - t["out_cents"]
-    return {
-        "day_no": day_no,
-        "terminal_id": terminal_id,
-        "first_seq": rows[0].seq if rows else None,
-        "last_seq": rows[-1].seq if rows else None,
-        "records": len(rows),
-        "first_wall_ms": rows[0].wall_ms if rows else None,
-        "last_wall_ms": rows[-1].wall_ms if rows else None,
-        "kinds": kinds,
-        "tenders": tenders,
-        "fl_received_cents": fl_received,
-        "fl_issued_cents": fl_issued,
-    }
+__all__ = ["z_report"]
