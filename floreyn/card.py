@@ -1,9 +1,9 @@
 """The member card: one NDEF external record on an NTAG213/215/216.
 
-Payload layout of card format version 1 (87 bytes):
+Payload layout of card format versions 1 and 2 (87 bytes):
 
     magic     2   b"FC"
-    version   u8  1
+    version   u8  1 or 2
     card_id   16  random 128 bits, the member's card number
     key_id    4   which cooperative card-issuing key signed it (allows key rotation)
     signature 64  Ed25519 over b"floreyn/card/v1\\0" + the 23 bytes above
@@ -11,6 +11,14 @@ Payload layout of card format version 1 (87 bytes):
 The NDEF message wraps it in one short external-type record "floreyn.nl:c";
 with the Type 2 TLV and terminator that is 87 + 15 + 3 = 105 bytes, well
 inside NTAG213's 144 bytes of user memory.
+
+Format 2 (issue 14) is the same payload on a tag laid out for the offline
+trail: a 36-byte proprietary TLV with the trail at pages 4-12, below AUTH0,
+then this NDEF TLV from page 13 (36 + 105 = 141 of NTAG213's 144 bytes), and
+AUTH0 = 13 (floreyn/cardtrail.py says why and how). The version byte is
+signed, so a format-1 card cannot pass for format 2. Tills keep reading
+format-1 cards (AUTH0 = 4: nothing writable, so no offline spend: a card
+whose trail cannot be updated cannot be bounded; the desk replaces them).
 
 A terminal tells a genuine card offline with only the cooperative's public
 keys. A signature cannot stop a card being copied byte for byte onto another
@@ -33,7 +41,9 @@ from floreyn import keys
 from floreyn.errors import FloreynError
 
 MAGIC: Final = b"FC"
-CARD_VERSION: Final = 1
+CARD_VERSION: Final = 2  # what the desk issues now
+READABLE_VERSIONS: Final = frozenset({1, 2})
+TRAIL_VERSION: Final = 2  # from this format on the tag carries the offline trail (floreyn/cardtrail.py)
 CARD_ID_LEN: Final = 16
 PAYLOAD_LEN: Final = 2 + 1 + CARD_ID_LEN + keys.KEY_ID_LEN + keys.SIGNATURE_LEN
 SIG_DOMAIN: Final = b"floreyn/card/v1\x00"
@@ -99,8 +109,13 @@ class Card:
         """What a receipt prints: enough to tell cards apart, not enough to copy one."""
         return mask_card_id(self.card_id)
 
+    @property
+    def has_trail(self) -> bool:
+        """Laid out with the offline trail below AUTH0 (format 2 on)."""
+        return self.version >= TRAIL_VERSION
+
     def payload(self) -> bytes:
-        return _signed_part(self.card_id, self.key_id) + self.signature
+        return _signed_part(self.card_id, self.key_id, self.version) + self.signature
 
 
 def mask_card_id(card_id: bytes) -> str:
@@ -115,14 +130,16 @@ def _signed_part(card_id: bytes, key_id: bytes, version: int = CARD_VERSION) -> 
     return MAGIC + bytes([version]) + card_id + key_id
 
 
-def issue(issuer: Ed25519PrivateKey, card_id: bytes | None = None) -> Card:
-    """Sign a card with the cooperative's card-issuing key."""
+def issue(issuer: Ed25519PrivateKey, card_id: bytes | None = None, version: int = CARD_VERSION) -> Card:
+    """Sign a card with the cooperative's card-issuing key (version 1 only to make old cards in tests)."""
     card_id = new_card_id() if card_id is None else card_id
     if len(card_id) != CARD_ID_LEN:
         raise ValueError("a card id is 16 bytes")
+    if version not in READABLE_VERSIONS:
+        raise ValueError(f"card format {version} is not one this code knows")
     kid = keys.key_id(issuer)
-    sig = issuer.sign(SIG_DOMAIN + _signed_part(card_id, kid))
-    return Card(card_id, kid, sig)
+    sig = issuer.sign(SIG_DOMAIN + _signed_part(card_id, kid, version))
+    return Card(card_id, kid, sig, version)
 
 
 def parse_payload(payload: bytes) -> Card:
@@ -132,13 +149,13 @@ def parse_payload(payload: bytes) -> Card:
     payload = bytes(payload)
     if len(payload) < 3 or payload[:2] != MAGIC:
         raise NotAFloreynCard()
-    if payload[2] != CARD_VERSION:
+    if payload[2] not in READABLE_VERSIONS:
         raise CardUnknownVersion(version=payload[2])
     if len(payload) != PAYLOAD_LEN:
         raise CardDamaged()
     card_id = payload[3 : 3 + CARD_ID_LEN]
     key_id = payload[3 + CARD_ID_LEN : 3 + CARD_ID_LEN + keys.KEY_ID_LEN]
-    return Card(card_id, key_id, payload[-keys.SIGNATURE_LEN :])
+    return Card(card_id, key_id, payload[-keys.SIGNATURE_LEN :], version=payload[2])
 
 
 def verify_payload(payload: bytes, issuers: Mapping[bytes, Ed25519PublicKey]) -> Card:
@@ -147,7 +164,7 @@ def verify_payload(payload: bytes, issuers: Mapping[bytes, Ed25519PublicKey]) ->
     public = issuers.get(card.key_id)
     if public is None:
         raise CardUnknownKey()
-    if not keys.verify(public, card.signature, SIG_DOMAIN + _signed_part(card.card_id, card.key_id)):
+    if not keys.verify(public, card.signature, SIG_DOMAIN + _signed_part(card.card_id, card.key_id, card.version)):
         raise CardTampered()
     return card
 

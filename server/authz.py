@@ -32,6 +32,15 @@ def _params_hash(card_hex: str, amount_cents: int, budget_id: str | None) -> str
 
 def authorize(conn: Connection, terminal_id: str, card_hex: str, amount_cents: int, request_id: str,
               budget_id: str | None, now: int) -> dict[str, Any]:
+    """The decision, with the card's state version after it: an online till writes that version into
+    the card's trail, so a till whose snapshot predates this hold knows its figure is stale."""
+    answer = _authorize(conn, terminal_id, card_hex, amount_cents, request_id, budget_id, now)
+    version = conn.execute(select(s.cards.c.changed_version).where(s.cards.c.card_id == card_hex)).scalar()
+    return {**answer, "card_version": int(version or 0)}
+
+
+def _authorize(conn: Connection, terminal_id: str, card_hex: str, amount_cents: int, request_id: str,
+              budget_id: str | None, now: int) -> dict[str, Any]:
     phash = _params_hash(card_hex, amount_cents, budget_id)
     prior = conn.execute(select(s.holds).where(s.holds.c.terminal_id == terminal_id,
                                                s.holds.c.request_id == request_id)).first()
@@ -144,6 +153,7 @@ def card_summary(conn: Connection, card_hex: str, now: int) -> dict[str, Any]:
         "balance_cents": free[wallet],
         "ledger_balance_cents": ledger.balances(conn, [wallet])[wallet],
         "version": card.changed_version,
+        "offline_uploaded_cents": card.offline_spent_cents,
         "budgets": [{"budget_id": b.budget_id, "label": b.label, "categories": json.loads(b.categories),
                      "expires_on": b.expires_on, "remaining_cents": free[ledger.budget_acct(b.budget_id)],
                      "funder": b.funder_id} for b in budgets],

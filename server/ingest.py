@@ -267,7 +267,8 @@ def _post_records(conn: Connection, term, accepted: list[SignedRecord], now: int
         (sr.record.terminal_id, sr.record.seq, str(sr.record.record_id), sr.hash, sr.raw, int(sr.record.kind), now)
         for sr in accepted])
     ledger.post(conn, txs)
-    _consume_holds(conn, term.terminal_id, records)
+    online = _consume_holds(conn, term.terminal_id, records)
+    _count_offline_spends(conn, [r for r in records if r.kind is Kind.SPEND and str(r.record_id) not in online])
     flagged = _flag_overspend(conn, spenders, now, term.terminal_id)
     touched.discard("")
     if touched or flagged:
@@ -299,20 +300,27 @@ def _payer(rec, wallet: str, member: str | None, look: _Lookups, touched: set[st
     return ledger.budget_acct(rec.budget_id)
 
 
-def _consume_holds(conn: Connection, terminal_id: str, records: list) -> None:  # type: ignore[type-arg]
-    """A spend that arrives releases the online authorization it was made under.
+def _consume_holds(conn: Connection, terminal_id: str, records: list) -> set[str]:  # type: ignore[type-arg]
+    """A spend that arrives releases the online authorization it was made under; the ids of such spends.
 
     Matched by request id when the till used the record id as the request id
     (as floreyn.terminal does), else by card and amount, oldest hold first.
+    A spend whose hold lapsed or was consumed already still counts as online
+    (asked under its record id): only spends with no authorization at all
+    are offline (`_count_offline_spends`).
     """
     spends = [r for r in records if r.kind is Kind.SPEND]
     if not spends:
-        return
+        return set()
+    ids = [str(r.record_id) for r in spends]
+    online = set(conn.execute(select(s.holds.c.request_id).where(
+        s.holds.c.terminal_id == terminal_id, s.holds.c.request_id.in_(ids),
+        s.holds.c.status.in_(("active", "consumed", "expired")))).scalars())
     active = conn.execute(select(s.holds.c.auth_id, s.holds.c.request_id, s.holds.c.card_id, s.holds.c.amount_cents)
                           .where(s.holds.c.terminal_id == terminal_id, s.holds.c.status == "active")
                           .order_by(s.holds.c.created_ms).limit(1000)).all()
     if not active:
-        return
+        return online
     by_request = {h.request_id: h.auth_id for h in active}
     pool: dict[tuple[str, int], list[str]] = defaultdict(list)
     for h in active:
@@ -325,9 +333,25 @@ def _consume_holds(conn: Connection, terminal_id: str, records: list) -> None:  
             auth_id = next((a for a in candidates if a not in used), None)
         if auth_id is not None and auth_id not in used:
             used.append(auth_id)
+            online.add(str(r.record_id))
     if used:
         conn.execute(update(s.holds).where(s.holds.c.auth_id == bindparam("a")).values(status="consumed"),
                      [{"a": a} for a in used])
+    return online
+
+
+def _count_offline_spends(conn: Connection, spends: list) -> None:  # type: ignore[type-arg]
+    """Add offline spends to their cards' offline_spent_cents: the server's half of the card trail.
+
+    The card's trail counts every offline spend made with it (floreyn/cardtrail.py); a till
+    subtracts what the trail counts beyond this sum, i.e. what is spent but not yet uploaded.
+    """
+    per_card: dict[str, int] = defaultdict(int)
+    for r in spends:
+        per_card[r.card_id.hex()] += r.fl_cents
+    for card_hex, cents in sorted(per_card.items()):
+        conn.execute(update(s.cards).where(s.cards.c.card_id == card_hex)
+                     .values(offline_spent_cents=s.cards.c.offline_spent_cents + cents))
 
 
 def _flag_overspend(conn: Connection, spenders: dict[str, set[str]], now: int, terminal_id: str

@@ -70,6 +70,7 @@ cards = Table(
     Column("replaced_by", String(32)),
     Column("flagged_ms", BigInteger),  # offline overspend seen
     Column("nonneg_since_ms", BigInteger),  # blocked for overspend, wallet >= 0 since (server/reinstate.py)
+    Column("offline_spent_cents", BigInteger, nullable=False, server_default="0"),  # see floreyn/cardtrail.py
     Column("changed_version", BigInteger, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Index("ix_cards_member", "member_id"),

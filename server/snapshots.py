@@ -133,5 +133,6 @@ def card_infos(conn: Connection, rows: list, today: str, cap_cents: int,  # type
                  for b in budgets.get(r.member_id, [])]
         out.append(CardInfo(card_id=r.card_id, alias=aliases.get(r.member_id, ""), blocked=blocked,
                             offline_allowance_cents=allowance, state_version=int(r.changed_version),
+                            offline_uploaded_cents=int(r.offline_spent_cents),
                             budgets=tuple(sorted(infos, key=lambda b: b.budget_id)) if not blocked else ()))
     return tuple(out)

@@ -105,6 +105,7 @@ class Authorization:
     reason: str | None  # None when approved; else card_unknown, card_blocked, card_flagged, insufficient_funds, ...
     auth_id: str
     result: str = "created"  # "exists" when the same request_id was answered before
+    card_version: int = 0  # the card's server state version after this decision (its trail names it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,8 +230,9 @@ class SyncClient:
             body["budget_id"] = budget_id
         data = self._call("POST", "/v1/terminal/authorize", json.dumps(body).encode()).json()
         try:
+            version = data.get("card_version", 0)
             return Authorization(bool(data["approved"]), data.get("reason"), str(data["auth_id"]),
-                                 str(data.get("result", "created")))
+                                 str(data.get("result", "created")), version if type(version) is int else 0)
         except (KeyError, TypeError):
             raise SyncBadResponse(detail="authorization answer incomplete") from None
 

@@ -60,6 +60,9 @@ class CardInfo:
     # The server's version of this card's figures (cards.changed_version): the card's offline
     # trail names the version it counts from (floreyn/card.py, terminal/engine/trail.py).
     state_version: int = 0
+    # Every offline spend of this card the server has received, summed; the card's trail counts
+    # every offline spend made with it, so the difference is spent but not yet uploaded.
+    offline_uploaded_cents: int = 0
 
 
 @dataclass(frozen=True, slots=True)

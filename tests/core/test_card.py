@@ -33,7 +33,8 @@ def test_vectors_verify_and_reissue_to_the_exact_bytes() -> None:
         assert verified.card_id.hex() == vector["card_id_hex"]
         assert verified.key_id.hex() == vector["key_id_hex"]
         # Ed25519 is deterministic: signing again must give the checked-in bytes.
-        assert card.issue(ISSUER, verified.card_id).payload() == payload
+        assert card.issue(ISSUER, verified.card_id, version=1).payload() == payload
+        assert verified.version == 1 and not verified.has_trail  # format-1 cards stay readable
 
 
 def test_card_fits_ntag213_as_one_ndef_record() -> None:
@@ -62,7 +63,7 @@ def test_unknown_key_and_other_cooperatives_are_refused() -> None:
     [
         (b"", NotAFloreynCard),
         (b"hello world, this is a business card", NotAFloreynCard),
-        (b"FC\x02" + bytes(82), CardUnknownVersion),
+        (b"FC\x03" + bytes(84), CardUnknownVersion),
         (b"FC\x01" + bytes(10), CardDamaged),
         (b"FC\x01" + bytes(200), CardDamaged),
     ],
@@ -118,3 +119,13 @@ def test_ntag_password_is_diversified_per_tag() -> None:
     assert card.ntag_password(key, bytes.fromhex("04a1b2c3d4e5f6")) == (pwd1, pack1)
     with pytest.raises(ValueError):
         card.ntag_password(b"short", b"\x04")
+
+
+def test_format_2_is_issued_and_its_version_byte_is_signed() -> None:
+    issued = card.issue(ISSUER, bytes(range(16)))
+    assert issued.version == card.CARD_VERSION == 2 and issued.has_trail
+    assert card.verify_payload(issued.payload(), ISSUERS) == issued
+    downgraded = bytearray(issued.payload())
+    downgraded[2] = 1  # pass a format-2 card off as format 1 (or back): the signature covers the byte
+    with pytest.raises(CardTampered):
+        card.verify_payload(bytes(downgraded), ISSUERS)
