@@ -179,7 +179,7 @@ def csv_export(read: Callable[[Callable[[Connection], Any]], Any], from_date: st
     yield buf.getvalue()
     after = 0
     while True:
-        rows = read(lambda conn: _csv_page(conn, start, end, after))
+        rows = read(lambda conn: _csv_page(conn, start, end, after))  # noqa: B023 (runs at once)
         if not rows:
             return
         buf.seek(0)

@@ -154,7 +154,7 @@ class AmountScreen(TillScreen):
                 specs.append(("topup", "", theme.TOPUP, True, lambda: ctl.amount_action("topup", self.cents())))
             specs.append(("back", tr._("Back"), theme.NEUTRAL, False, lambda: ctl.show("member")))
         buttons = fill(self.ids.actions, [(text, colour, money, act) for _k, text, colour, money, act in specs])
-        self.action_buttons = {spec[0]: b for spec, b in zip(specs, buttons)}
+        self.action_buttons = {spec[0]: b for spec, b in zip(specs, buttons, strict=True)}
         self._relabel()
 
     def _relabel(self) -> None:

@@ -67,7 +67,7 @@ class EmulatedNtag(EmulatedCard):
         self._latch_config()
 
     @classmethod
-    def mifare_classic(cls, port: int | None = None) -> "EmulatedNtag":
+    def mifare_classic(cls, port: int | None = None) -> EmulatedNtag:
         return cls(None, uid=bytes.fromhex("1A2B3C4D"), sak=0x08, port=port)
 
     @property
@@ -217,6 +217,6 @@ class EmulatedNtag(EmulatedCard):
         if page < 2 or page >= self.pages or self._protected(page):
             return _NAK
         if page == 3:  # capability container is one-time programmable: bits can only be set
-            data = bytes(a | b for a, b in zip(self._memory[12:16], data))
+            data = bytes(a | b for a, b in zip(self._memory[12:16], data, strict=True))
         self._memory[4 * page : 4 * page + 4] = data
         return _ACK

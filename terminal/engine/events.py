@@ -7,7 +7,7 @@ engine never calls into the UI itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any, Callable
 
 from floreyn.errors import FloreynError
 from floreyn.terminal.config import Operator
@@ -70,8 +70,8 @@ class CallDone:
     error: FloreynError | None = None
 
 
-Event = Union[SignedIn, SignedOut, CardShown, CardRefused, TxCommitted, ReceiptPrinted, ReceiptFailed,
-              ReaderChanged, CallDone]
+Event = (SignedIn | SignedOut | CardShown | CardRefused | TxCommitted | ReceiptPrinted | ReceiptFailed
+         | ReaderChanged | CallDone)
 Listener = Callable[[Event], None]
 
 

@@ -6,7 +6,6 @@ import json
 import os
 from argparse import Namespace
 from concurrent.futures import Future
-from pathlib import Path
 
 import pytest
 
