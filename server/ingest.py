@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Final, Sequence
+from typing import Any, Final, Sequence
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from floreyn import keys
@@ -167,9 +167,9 @@ def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], no
         accepted.append(signed)
     if accepted:
         _post_records(conn, term, accepted, now)
-    seen = {"reported_head_seq": max(reported_head, head.seq)} if reported_head is not None else {}
+    reported = {"reported_head_seq": max(reported_head, head.seq)} if reported_head is not None else {}
     conn.execute(update(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
-                 .values(head_seq=head.seq, head_hash=head.hash, last_seen_ms=now, **seen))
+                 .values(head_seq=head.seq, head_hash=head.hash, last_seen_ms=now, **reported))
     return UploadResult(head.seq, len(accepted), len(old), len(new) - len(accepted)), None
 
 
@@ -184,7 +184,7 @@ def _quarantine(conn: Connection, term, seq: int, stored_raw: bytes, new_raw: by
 @dataclass
 class _Lookups:
     member_of_card: dict[str, str]
-    budgets: dict[str, object]
+    budgets: dict[str, Row[Any]]
     group_members: dict[str, list[str]]
     ref_postings: dict[str, list[ledger.Posting]]
     reversed: set[str]
@@ -241,7 +241,7 @@ def _post_records(conn: Connection, term, accepted: list[SignedRecord], now: int
                 note("void_unmatched" if original is None else "void_repeated", card_hex, seq=rec.seq, ref=ref)
                 continue
             look.reversed.add(ref)
-            tx = entries.reversal(str(rec.record_id), ledger.TxKind.VOID, ref, original, now,
+            tx: ledger.LedgerTx | None = entries.reversal(str(rec.record_id), ledger.TxKind.VOID, ref, original, now,
                                   terminal_id=rec.terminal_id, record_seq=rec.seq, card_id=card_hex,
                                   merchant_id=rec.merchant_id)
             touched.update(ledger.account_kind(p.account)[2] or "" for p in original

@@ -126,7 +126,7 @@ class Controller(ManagerFlows, EventDispatcher):
 
     def show_text(self, make: Callable[[], str], level: str = "error") -> None:
         """Show a message made by `make()`; made again in the new language after a switch."""
-        self._message_make = make
+        self._message_make: Callable[[], str] | None = make
         self.message_level = level
         self.message = make()
 

@@ -7,7 +7,8 @@ is needed) are built here, from the controller's state.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import functools
+from typing import Any, Callable, Sequence
 
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
@@ -43,7 +44,11 @@ class TillScreen(Screen):
         """Rebuild what Python builds on this screen (kv rules update themselves)."""
 
 
-def fill(box: Any, specs: list[tuple[str, tuple[float, ...], bool, Callable[[], None]]]) -> list[TButton]:
+# (text, colour, money?, action): one button of a row that fill() lays out.
+ButtonSpec = tuple[str, tuple[float, ...], bool, Callable[[], object]]
+
+
+def fill(box: Any, specs: Sequence[ButtonSpec]) -> list[TButton]:
     """Replace box's children with buttons: (text, colour, money?, action)."""
     box.clear_widgets()
     out = []
@@ -57,6 +62,7 @@ def fill(box: Any, specs: list[tuple[str, tuple[float, ...], bool, Callable[[], 
 
 class PinMixin:
     pin_text = StringProperty("")
+    ctl: Any  # the screen's controller, set by the Screen this is mixed into
 
     def _pin_entry(self) -> PinEntry:
         if not hasattr(self, "_pin"):
@@ -179,10 +185,10 @@ class SourceScreen(TillScreen):
         member, amount = ctl.member, ctl.pending_amount
         if member is None or amount is None:
             return
-        specs = []
+        specs: list[ButtonSpec] = []
         for b in texts.payable_sources(member):
             specs.append((tr._("{label}\n{amount} left").format(label=b.label, amount=tr.money(b.remaining)),
-                          theme.SAVE, True, lambda bid=b.budget_id: ctl.choose_source(bid)))
+                          theme.SAVE, True, functools.partial(ctl.choose_source, b.budget_id)))
         if member.own.cents > 0:
             specs.append((tr._("Own balance\n{amount}").format(amount=tr.money(member.own)), theme.PAY, True,
                           lambda: ctl.choose_source("own")))
@@ -216,7 +222,8 @@ class ConfirmScreen(PinMixin, TillScreen):
         buttons = self.ids.buttons  # big buttons, or a row under the PIN pad
         buttons.size_hint_y = None if self.pin_needed else 1
         buttons.height = theme.theme.touch_px * 1.4
-        cancel = (tr._("Cancel"), theme.DANGER, False, ctl.cancel_quote)
+        cancel: ButtonSpec = (tr._("Cancel"), theme.DANGER, False, ctl.cancel_quote)
+        specs: list[ButtonSpec]
         if quote.needs_tender:
             specs = [cancel, (tr._("Rest in cash"), theme.PAY, True, lambda: self._confirm(Tender.CASH)),
                      (tr._("Rest by bank card"), theme.PAY, True, lambda: self._confirm(Tender.BANK_CARD))]

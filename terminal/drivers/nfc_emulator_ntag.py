@@ -207,7 +207,7 @@ class EmulatedNtag(EmulatedCard):
             p %= self.pages  # READ rolls over at the end of memory
             if prot_read and self._protected(p):
                 return _NAK
-            chunk = self._memory[4 * p : 4 * p + 4]
+            chunk = bytes(self._memory[4 * p : 4 * p + 4])
             if p in (self.cfg_page + 2, self.cfg_page + 3):
                 chunk = bytes(4)  # PWD and PACK always read as zeros
             out += chunk

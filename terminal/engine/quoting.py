@@ -11,9 +11,9 @@ import itertools
 import uuid
 from typing import TYPE_CHECKING, Callable
 
-from floreyn.money import Currency, Money, save_reward
+from floreyn.money import Currency, ExchangeRates, Money, save_reward
 from floreyn.sync.record import Kind, Tender
-from floreyn.sync.snapshot import ExchangeRates, Snapshot
+from floreyn.sync.snapshot import Snapshot
 from floreyn.terminal.engine.errors import (
     CardBlocked, InsufficientBalance, NothingToVoid, OnlineDeclined, OnlineUnavailable, RefundNotAllowed,
     RefundTooLarge, SaveNotOffered, SaveTooSmall, TopupNotAllowed, TxNotFound,

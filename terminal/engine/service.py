@@ -52,7 +52,7 @@ class TillService:
         self._prune_s = prune_every_s
         engine.listener = notify
 
-    def start(self) -> Future:
+    def start(self) -> Future[Any]:
         """Start the worker (it runs engine.start() first) and the reader; the Future gives the start report."""
         assert self._thread is None
         self._thread = threading.Thread(target=self._run, name="till-worker", daemon=True)
@@ -74,11 +74,11 @@ class TillService:
             self._thread.join(timeout_s)
             self._thread = None
 
-    def call(self, method: str, *args: Any, **kwargs: Any) -> Future:
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Future[Any]:
         """Queue engine.<method>(*args, **kwargs) for the worker; refusals arrive as the Future's exception."""
         if method.startswith("_") or not callable(getattr(self.engine, method, None)):
             raise AttributeError(method)
-        future: Future = Future()
+        future: Future[Any] = Future()
         call_id = next(self._ids)
         try:
             self._queue.put_nowait((call_id, method, args, kwargs, future))
@@ -111,7 +111,8 @@ class TillService:
                 return
             self._execute(*item)
 
-    def _execute(self, call_id: int, method: str, args: tuple, kwargs: dict, future: Future) -> None:
+    def _execute(self, call_id: int, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 future: Future[Any]) -> None:
         if not future.set_running_or_notify_cancel():
             return
         try:
