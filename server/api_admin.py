@@ -211,7 +211,7 @@ def get_config(request: Request, actor: Reader) -> dict[str, Any]:
 @router.patch("/config", summary="Change rates, limits, thresholds or issuer keys")
 def update_config(request: Request, body: ConfigUpdate, actor: Admin) -> dict[str, Any]:
     changes = body.model_dump(exclude={"request_id"}, exclude_none=True)
-    for part in ("rates", "limits"):
+    for part in ("rates", "limits", "thresholds"):
         if part in changes:
             changes[part] = {k: v for k, v in changes[part].items() if v is not None}
     return write(request, actor, "config.update", body,
