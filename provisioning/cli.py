@@ -20,6 +20,7 @@ from floreyn.provisioning import (
     cmd_card,
     cmd_config,
     cmd_desk,
+    cmd_dispute,
     cmd_init,
     cmd_member,
     cmd_merchant,
@@ -32,7 +33,7 @@ from floreyn.provisioning.journal import Journal
 from floreyn.provisioning.output import Col, Output, table
 
 GROUPS = (cmd_init, cmd_merchant, cmd_terminal, cmd_member, cmd_card, cmd_budget, cmd_desk, cmd_report,
-          cmd_config)
+          cmd_dispute, cmd_config)
 
 
 class Parser(argparse.ArgumentParser):

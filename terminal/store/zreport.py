@@ -5,3 +5,4 @@ from __future__ import annotations
 from floreyn.sync.zreport import z_report
 
 __all__ = ["z_report"]
+
