@@ -16,6 +16,7 @@ committed it reports `"existed": true` and writes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import queue
@@ -28,9 +29,11 @@ from floreyn.errors import FloreynError
 from floreyn.money import Currency, Money, parse_money
 from floreyn.sync.record import Tender
 from floreyn.terminal.drivers.base import (
-    CardEvent, PrintDoc, PrinterCoverOpen, PrinterError, PrinterOffline, PrinterOutOfPaper,
+    CardEvent, CardRemovedTooEarly, PrintDoc, PrinterCoverOpen, PrinterError, PrinterOffline, PrinterOutOfPaper,
 )
-from floreyn.terminal.drivers.virtual import VirtualCardReader, VirtualPrinter
+from floreyn.terminal.drivers.virtual import MemoryTrail, VirtualCardReader, VirtualPrinter
+from floreyn.terminal.script_card import CardFileError, VirtualCard
+from floreyn.terminal.script_card import trail_dict as _trail_dict
 from floreyn.terminal.engine.core import Engine
 
 MAX_SCRIPT_BYTES = 16 * 1024 * 1024
@@ -42,6 +45,10 @@ TENDERS = {"cash": Tender.CASH, "contant": Tender.CASH, "card": Tender.BANK_CARD
 PRINTER_FAULTS: dict[str, Callable[[], PrinterError]] = {
     "paper_out": PrinterOutOfPaper, "cover_open": PrinterCoverOpen, "offline": PrinterOffline,
 }
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 class ScriptPrinter(VirtualPrinter):
@@ -126,6 +133,8 @@ class ScriptedTill:
         self.card_payload = card_payload
         self.out = out
         self._events: queue.Queue[CardEvent] = queue.Queue(maxsize=16)
+        self._trails: dict[bytes, MemoryTrail] = {}  # card payload -> its trail pages, for this process
+        self._last_port: MemoryTrail | None = None
         self.reader = VirtualCardReader(engine.verify_payload)
         self._tx_by_action: dict[str, str] = {}
         self._last_tx: str | None = None
@@ -182,7 +191,8 @@ class ScriptedTill:
         return line.get("expect_ok", True)
 
     def _run_one(self, action: Action, progress: TextIO | None = None) -> bool:
-        line: dict[str, Any] = {"i": action.index, "id": action.id, "action": action.name}
+        line: dict[str, Any] = {"i": action.index, "id": action.id, "action": action.name,
+                                "at": _utc_now()}  # when it ran: an independent check lines runs up by time
         handler = getattr(self, f"do_{action.name}", None)
         try:
             if handler is None:
@@ -193,6 +203,9 @@ class ScriptedTill:
         except FloreynError as exc:
             line.update({"ok": False, **exc.to_dict()})
             got = exc.code
+            card = self.engine.card
+            if card is not None:
+                line["card_last4"] = card.card.card_hex[-4:].upper()  # which card a refusal was about
         expect = action.get("expect")
         holds = expect is None or expect == got
         if expect is not None:
@@ -239,7 +252,10 @@ class ScriptedTill:
     def _done(self, action: Action, result: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         self._tx_by_action[action.id] = result.tx_id
         self._last_tx = result.tx_id
-        return {**result.to_dict(), **(extra or {})}
+        out = {**result.to_dict(), **(extra or {})}
+        if getattr(result, "card_updated", None) and self._last_port is not None and self._last_port.area:
+            out["trail_written"] = _trail_dict(self._last_port.area.current)  # as read back from the card
+        return out
 
     def _resumed(self, action: Action) -> dict[str, Any] | None:
         ref, fingerprint = self._ref(action)
@@ -268,20 +284,42 @@ class ScriptedTill:
         return {}
 
     def do_present(self, action: Action) -> dict[str, Any]:
-        if "payload_hex" in action.raw:
+        card_file = action.get("card_file")
+        virtual: VirtualCard | None = None
+        if card_file is not None:
+            if not isinstance(card_file, str) or not card_file:
+                raise ScriptError(where=action.id, detail='"card_file" is a path')
+            name = str(action.raw["card"]) if "card" in action.raw else None
+            try:
+                virtual = VirtualCard.load(Path(card_file), lambda: self.card_payload(name) if name else None,
+                                           where=action.id)
+            except CardFileError as exc:
+                raise ScriptError(where=action.id, detail=str(exc)) from None
+            payload = virtual.payload
+        elif "payload_hex" in action.raw:
             payload = bytes.fromhex(str(action.raw["payload_hex"]))
         elif "card" in action.raw:
             payload = self.card_payload(str(action.raw["card"]))
         else:
-            raise ScriptError(where=action.id, detail='present needs "card" or "payload_hex"')
+            raise ScriptError(where=action.id, detail='present needs "card", "payload_hex" or "card_file"')
         if action.get("tamper"):
             payload = payload[:-1] + bytes([payload[-1] ^ 0x01])  # one flipped bit in the signature
-        self.reader.present(payload)
+        # The card's trail pages: from its file, else kept per card for this process (one physical card).
+        port = virtual.trail if virtual is not None else self._trails.setdefault(payload, MemoryTrail())
+        if action.get("unwritable"):  # a card that will be pulled away before its trail is written
+            port.fail_next = CardRemovedTooEarly()
+        self._last_port = port
+        self.reader.present(payload, trail=port)
         try:
             event = self._events.get(timeout=CARD_READ_TIMEOUT_S)
         except queue.Empty:
             raise ScriptError(where=action.id, detail="the virtual reader did not answer") from None
-        return self.engine.card_event(event).to_dict()
+        summary = self.engine.card_event(event).to_dict()
+        entry = port.area.current if port.area is not None else None
+        summary["trail_read"] = _trail_dict(entry)
+        if virtual is not None:
+            summary["card_file"] = str(virtual.path)
+        return summary
 
     def do_clear_card(self, action: Action) -> dict[str, Any]:
         self.engine.clear_card()

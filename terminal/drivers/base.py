@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from floreyn.card import Card, CardError
+from floreyn.cardtrail import Trail, TrailArea
 from floreyn.errors import FloreynError
 
 # -- errors --------------------------------------------------------------------------
@@ -118,12 +119,28 @@ class ReaderStatus:
     message: str = ""  # Dutch, for the status screen
 
 
+class TrailPort(abc.ABC):
+    """The tapped card's offline trail while it lies on the reader (floreyn/cardtrail.py).
+
+    `area` is the trail as read at the tap (None: the card has no trail area, e.g. format 1).
+    `write` writes one entry to the free slot and reads the card back before it returns the
+    entry as the card now holds it; it raises CardRemovedTooEarly or CardWriteFailed (the
+    engine then refuses the offline spend) and never half-succeeds silently.
+    """
+
+    area: TrailArea | None = None
+
+    @abc.abstractmethod
+    def write(self, entry: Trail) -> Trail: ...
+
+
 @dataclass(frozen=True, slots=True)
 class CardPresented:
     """A genuine Floreyn card was read and its signature verified."""
 
     card: Card
     uid: bytes = b""
+    trail: TrailPort | None = field(default=None, compare=False)  # None: this reader cannot write the card
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +173,10 @@ class CardReader(abc.ABC):
     def stop(self, timeout_s: float = 2.0) -> None:
         """Stop the reader thread and release the device."""
 
-    def verify_payload(self, payload: bytes, uid: bytes = b"") -> CardEvent:
+    def verify_payload(self, payload: bytes, uid: bytes = b"", trail: TrailPort | None = None) -> CardEvent:
         """Shared by every back end: turn raw NDEF payload bytes into an event."""
         try:
-            return CardPresented(self._verify(payload), uid)
+            return CardPresented(self._verify(payload), uid, trail)
         except CardError as exc:
             return CardRejected(exc, uid)
 

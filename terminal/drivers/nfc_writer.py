@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from floreyn import cardtrail
 from floreyn.card import Card, CardError, ntag_password
 from floreyn.terminal.drivers.base import (
     CardNotBlank,
@@ -30,6 +31,8 @@ from floreyn.terminal.drivers.base import (
     ReaderUnavailable,
     VerifyPayload,
 )
+
+from floreyn.terminal.drivers import nfc_trail
 from floreyn.terminal.drivers.ndef_card import card_payload_from_ndef, encode_card_message
 from floreyn.terminal.drivers.nfc_device import (
     DEFAULT_TARGETS,
@@ -44,7 +47,7 @@ from floreyn.terminal.drivers.nfc_device import (
 
 log = logging.getLogger(__name__)
 
-_PROTECT_FROM_PAGE = 3  # the capability container too: readers then see the NDEF area as write-protected
+_PROTECT_FROM_PAGE = 3  # format 1: the capability container too: readers then see the NDEF area as write-protected
 MAX_WAIT_S = 120.0
 
 
@@ -135,10 +138,17 @@ def _write_tag(
     if existing and not already and not overwrite:
         raise CardNotBlank()
     if not already:
-        if not ndef.is_writeable:
+        if not ndef.is_writeable or (can_protect and nfc_trail.password_protected(tag)):
             if password is None or not tag.authenticate(password):
                 raise CardWriteProtected()
             ndef = _ndef_or_format(tag)  # after authentication nfcpy reports the area writeable
+        trail = card.has_trail and can_protect  # the trail needs NTAG21x pages (a Type 3 tag carries none)
+        if trail and nfc_trail.read_area(tag) is None:  # blank, or old data the caller lets us overwrite
+            try:  # format 2: the trail below AUTH0, the record after it (floreyn/cardtrail.py)
+                nfc_trail.lay_out(tag)
+            except Exception as exc:
+                raise _lost_or_failed(tag, "spoor aanleggen") from exc
+            ndef = _ndef_or_format(tag)
         if ndef.capacity < len(message):
             raise CardUnsupported(detail=f"te weinig geheugen: {ndef.capacity} bytes, nodig {len(message)}")
         try:
@@ -148,14 +158,19 @@ def _write_tag(
     _verify_on_card(tag, message, card, verify)
 
     protected = False
+    with_trail = card.has_trail and can_protect
+    protect_from = cardtrail.NDEF_PAGE if with_trail else _PROTECT_FROM_PAGE
     if password is not None:
-        if already and not _writeable_without_password(tag):
+        # A format-2 card keeps CC byte 3 at 0x00 (phones read it; the password refuses writes),
+        # so whether it is protected shows in AUTH0, not in nfcpy's writeable flag.
+        locked = (nfc_trail.auth0(tag) == protect_from) if with_trail else not _writeable_without_password(tag)
+        if already and locked:
             if tag.authenticate(password) is not True:  # protected, but not with this card's password
                 raise CardWriteFailed(detail="de pas is met een ander wachtwoord beveiligd")
             protected = True
         else:
             try:
-                ok = tag.protect(password=password, read_protect=False, protect_from=_PROTECT_FROM_PAGE)
+                ok = tag.protect(password=password, read_protect=False, protect_from=protect_from)
             except Exception as exc:
                 raise _lost_or_failed(tag, "beveiligen") from exc
             if ok is not True:

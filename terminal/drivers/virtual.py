@@ -14,15 +14,19 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from floreyn import cardtrail
+from floreyn.card import CardError
 from floreyn.terminal.drivers.base import (
     CardEvent,
     CardReader,
+    CardWriteFailed,
     PrintDoc,
     PrinterError,
     PrinterStatus,
     ReaderState,
     ReaderStatus,
     ReceiptPrinter,
+    TrailPort,
     VerifyPayload,
 )
 
@@ -34,8 +38,10 @@ class VirtualCardReader(CardReader):
 
     def __init__(self, verify: VerifyPayload) -> None:
         super().__init__(verify)
-        self._inbox: queue.Queue[tuple[bytes, bytes] | None] = queue.Queue(maxsize=_QUEUE_LIMIT)
+        self._inbox: queue.Queue[tuple[bytes, bytes, TrailPort | None] | None] = queue.Queue(maxsize=_QUEUE_LIMIT)
         self._thread: threading.Thread | None = None
+        # A virtual card has trail memory like a real format-2 card: one per card, for the reader's life.
+        self._trails: dict[bytes, TrailPort] = {}
 
     def start(self, on_card: Callable[[CardEvent], None], on_status: Callable[[ReaderStatus], None]) -> None:
         if self._thread is not None:
@@ -48,16 +54,17 @@ class VirtualCardReader(CardReader):
                 item = self._inbox.get()  # blocks: an idle reader costs no CPU
                 if item is None:
                     break
-                payload, uid = item
-                on_card(self.verify_payload(payload, uid))
+                payload, uid, trail = item
+                on_card(self.verify_payload(payload, uid, trail))
             on_status(ReaderStatus(ReaderState.STOPPED))
 
         self._thread = threading.Thread(target=run, name="virtual-reader", daemon=True)
         self._thread.start()
 
-    def present(self, payload: bytes, uid: bytes = b"\x04virt") -> None:
-        """Lay a card on the reader. Raises queue.Full if cards pile up unread."""
-        self._inbox.put_nowait((bytes(payload), uid))
+    def present(self, payload: bytes, uid: bytes = b"\x04virt", trail: TrailPort | None = None) -> None:
+        """Lay a card on the reader (with its trail memory: given, else this card's own). Raises queue.Full."""
+        port = trail if trail is not None else self._trails.setdefault(bytes(payload), MemoryTrail())
+        self._inbox.put_nowait((bytes(payload), uid, port))
 
     def stop(self, timeout_s: float = 2.0) -> None:
         if self._thread is None:
@@ -65,6 +72,43 @@ class VirtualCardReader(CardReader):
         self._inbox.put(None)
         self._thread.join(timeout_s)
         self._thread = None
+
+
+class MemoryTrail(TrailPort):
+    """A virtual card's trail pages (4-12) in memory, written and read back like the NTAG's.
+
+    `on_write` gets the whole area after every write (the scripted till saves its card file
+    with it, atomically); `fail_next` makes the next write fail as a card pulled away would.
+    """
+
+    def __init__(self, area: bytes | None = None, on_write: Callable[[bytes], None] | None = None) -> None:
+        self._raw = bytearray(cardtrail.blank_area() if area is None else area)
+        self.area = cardtrail.parse_area(bytes(self._raw))
+        self.on_write = on_write
+        self.fail_next: CardError | None = None
+        self.writes = 0
+
+    @property
+    def raw(self) -> bytes:
+        return bytes(self._raw)
+
+    def write(self, entry: cardtrail.Trail) -> cardtrail.Trail:
+        if self.fail_next is not None:
+            error, self.fail_next = self.fail_next, None
+            raise error
+        if self.area is None:
+            raise CardWriteFailed(detail="geen spoor-gebied op de pas")
+        page, data = self.area.next_write(entry)
+        at = (page - cardtrail.FIRST_PAGE) * 4
+        self._raw[at : at + cardtrail.SLOT_BYTES] = data
+        if self.on_write is not None:
+            self.on_write(bytes(self._raw))
+        self.area = cardtrail.parse_area(bytes(self._raw))  # read back, as the NTAG writer does
+        written = cardtrail.decode_slot(data)
+        if self.area is None or written is None or self.area.current != written:
+            raise CardWriteFailed(detail="teruggelezen spoor wijkt af")
+        self.writes += 1
+        return written
 
 
 class VirtualPrinter(ReceiptPrinter):

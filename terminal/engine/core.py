@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from collections import OrderedDict
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
@@ -23,14 +24,16 @@ from zoneinfo import ZoneInfo
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from floreyn import card as cards
+from floreyn import cardtrail
 from floreyn.card import Card, CardError
 from floreyn.errors import FloreynError
 from floreyn.money import AmountNegative, AmountWrongCurrency, AmountZero, Currency, Money
 from floreyn.sync.record import Kind, Tender
 from floreyn.sync.snapshot import MerchantConfig, OfflineLimits, Snapshot
 from floreyn.terminal.config import Operator, TerminalConfig
-from floreyn.terminal.drivers.base import CardEvent, CardPresented, ReceiptPrinter
+from floreyn.terminal.drivers.base import CardEvent, CardPresented, ReceiptPrinter, TrailPort
 from floreyn.terminal.engine import events as ev
+from floreyn.terminal.engine import trail
 from floreyn.terminal.engine.auth import PinGate
 from floreyn.terminal.engine.clock import Clock, snapshot_age_s
 from floreyn.terminal.engine.disk import DiskGuard
@@ -43,7 +46,8 @@ from floreyn.terminal.engine.online import LiveCard, OnlineGateway
 from floreyn.terminal.engine.printing import MAX_RECEIPT_RETRIES, PrintingMixin
 from floreyn.terminal.engine.queries import QueriesMixin
 from floreyn.terminal.engine.quoting import QuotingMixin, Recheck, record_ids
-from floreyn.terminal.engine.summary import summarize
+from floreyn.terminal.engine.summary import offline_state, summarize
+from floreyn.terminal.engine.trail import TapTrail
 from floreyn.terminal.store import Draft, StoredRecord, StoreView, TerminalStore
 
 MAX_OPEN_QUOTES = 8
@@ -76,6 +80,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self._pins = PinGate(config.operators, config.security, store)
         self._operator: Operator | None = None
         self._card: CardSession | None = None
+        self._tap: TapTrail | None = None  # the card's trail and the port to write it, for this tap
         self._quotes: OrderedDict[str, tuple[Quote, Recheck | None]] = OrderedDict()
         self._print_queue: list[str] = []
         self._issuers_cache: tuple[tuple[str, ...], dict[bytes, Any]] | None = None
@@ -176,8 +181,11 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
 
     # -- card --------------------------------------------------------------------------------
 
-    def present_card(self, payload: bytes) -> MemberSummary:
-        """A card laid on the reader (raw NDEF payload): verify, check the blocklist, summarise."""
+    def present_card(self, payload: bytes, trail: TrailPort | None = None) -> MemberSummary:
+        """A card laid on the reader (raw NDEF payload): verify, check the blocklist, summarise.
+
+        `trail`: the port to the card's offline trail (None: this tap cannot write the card, so
+        it cannot pay offline; terminal/engine/trail.py)."""
         self.require_operator()
         self._card = None
         try:
@@ -185,7 +193,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         except CardError as exc:
             self.emit(ev.CardRefused(exc))
             raise
-        return self._open_card(card)
+        return self._open_card(card, trail)
 
     def card_event(self, event: CardEvent) -> MemberSummary:
         """A reader's event (already verified with `verify_payload`). Refused cards, also one laid on the
@@ -199,9 +207,10 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         if not isinstance(event, CardPresented):
             self.emit(ev.CardRefused(event.error))
             raise event.error
-        return self._open_card(event.card)
+        return self._open_card(event.card, event.trail)
 
-    def _open_card(self, card: Card) -> MemberSummary:
+    def _open_card(self, card: Card, port: TrailPort | None) -> MemberSummary:
+        self._tap = TapTrail.of(port)
         try:
             session = self._session(card)
         except FloreynError as exc:
@@ -227,7 +236,12 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         return summarize(self, card, info, live, age)
 
     def clear_card(self) -> None:
-        self._card = None
+        self._card, self._tap = None, None
+
+    @property
+    def tap(self) -> TapTrail | None:
+        """The card's trail at this tap (read by summary.offline_state)."""
+        return self._tap
 
     def require_card(self) -> CardSession:
         if self._card is None:
@@ -333,13 +347,36 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         ref = None
         if client_ref is not None:
             ref = (client_ref, fingerprint or f"{quote.fingerprint}:{int(tender or 0)}")
+        written = self._write_trail(quote, snap, age, ref) if quote.offline and quote.kind is Kind.SPEND else None
         records, existed = self.store.commit_tx(
             drafts, key=self._key, merchant_id=merchant.merchant_id, check=full_check, client_ref=ref,
             contact_card=quote.card_hex if (quote.kind is Kind.SPEND and not quote.offline) else None,
             merchant_name=merchant.name,
         )
         self._quotes.pop(quote_id, None)
-        return self._committed(records, existed)
+        if written is not None:  # from now on this tap's trail is what the card holds
+            self._tap = trail.TapTrail(self._tap.port if self._tap else None, written)
+        result = self._committed(records, existed)
+        return replace(result, card_updated=True) if written is not None and not existed else result
+
+    def _write_trail(self, quote: Quote, snap: Snapshot | None, age: float | None,
+                     ref: tuple[str, str] | None) -> cardtrail.Trail | None:
+        """Before an offline spend is committed: write it on the card's trail (engine/trail.py)."""
+        if ref is not None and self.find_by_ref(*ref) is not None:
+            return None  # a retry of what was committed: the card carries it already
+        info = self._card.info if self._card is not None else None
+        assert quote.card_hex is not None
+        with self.store.read() as view:
+            local = offline_state(view, snap, quote.card_hex, info, age, self._tap).local_cents
+            next_seq = view.state().head_seq + 1
+        try:
+            written = trail.write_before_commit(self._tap, info=info, amount_cents=quote.fl.cents,
+                                                local_cents=local, terminal_id=self.config.terminal_id,
+                                                next_seq=next_seq)
+        except trail.CardNotWritable as exc:
+            self.emit(ev.CardRefused(exc))
+            raise
+        return written
 
     def _repeat_guard(self, view: StoreView, quote: Quote) -> None:
         if quote.card_hex is None or quote.kind not in (Kind.SPEND, Kind.SAVE, Kind.TOPUP):

@@ -198,6 +198,7 @@ class TxResult:
     receipt_status: str = "pending"
     receipt_error: FloreynError | None = None
     report: dict[str, Any] | None = None  # day close only
+    card_updated: bool | None = None  # an offline spend: its trail was written on the card (engine/trail.py)
 
     @property
     def fl(self) -> Money:
@@ -220,6 +221,9 @@ class TxResult:
         }
         if self.records and self.records[0].card_hex:
             out["card_hex"] = self.records[0].card_hex
+        if self.card_updated is not None:
+            out["card_written"] = self.card_updated
+            out["card_note"] = "pas bijgewerkt" if self.card_updated else "pas niet bij te werken"
         if self.receipt_error is not None:
             out["receipt_error"] = self.receipt_error.to_dict()
         if self.report is not None:

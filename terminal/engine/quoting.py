@@ -93,7 +93,7 @@ class QuotingMixin:
         snap, age = self.snapshot()
         card_hex = session.card.card_hex
         with self.store.read() as view:
-            state = offline_state(view, snap, card_hex, session.info, age)
+            state = offline_state(view, snap, card_hex, session.info, age, self.tap)
         cap = state.capacity
         own = Source(None, "Eigen saldo", cap.own_cents)
         order = order_sources(self._sources(session, state.budget_left), own, source)
@@ -114,7 +114,7 @@ class QuotingMixin:
         info = session.info
 
         def recheck(view: StoreView, snap_now: Snapshot | None, age_now: float | None) -> None:
-            now = offline_state(view, snap_now, card_hex, info, age_now)
+            now = offline_state(view, snap_now, card_hex, info, age_now, self.tap)
             if paid > now.capacity.total_cents and now.capacity.total_reason is not None:
                 raise now.capacity.total_reason
             own_part = sum(p.fl_cents for p in parts if p.budget_id is None)
@@ -211,7 +211,8 @@ class QuotingMixin:
         live = session.live_balance_cents
         quote = Quote(
             kind=kind, parts=(Part(ids(), fl_cents, euro.cents, tender=tender),), asked=euro,
-            card_hex=card_hex, card_id=session.card.card_id, offline=False, live=live is not None,
+            # offline: made without a connection, and the result says so (issue 14)
+            card_hex=card_hex, card_id=session.card.card_id, offline=live is None, live=live is not None,
             fingerprint=f"{kind.name.lower()}:{card_hex}:{euro.cents}", created_ms=self.clock.monotonic_ms(),
             repeat_ago_s=self.repeat_ago_s(card_hex, kind),
             balance_after_cents=None if live is None else live + fl_cents, campaign=campaign,

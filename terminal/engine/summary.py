@@ -11,7 +11,9 @@ from floreyn.sync.snapshot import BudgetInfo, CardInfo, OfflineLimits, Snapshot
 from floreyn.terminal.engine.model import BudgetView, CardSession, MemberSummary
 from floreyn.terminal.engine.online import LiveCard
 from floreyn.terminal.engine.policy import Capacity, Headroom, OfflineUsage, offline_capacity, offline_headroom
+from floreyn.terminal.engine import trail
 from floreyn.terminal.engine.pricing import budget_usable
+from floreyn.terminal.engine.trail import TapTrail
 from floreyn.terminal.store import StoreView
 
 if TYPE_CHECKING:
@@ -25,11 +27,15 @@ class OfflineState:
     capacity: Capacity
     budget_left: dict[str, int]  # budget_id -> what this terminal may still draw offline
     headroom: Headroom
+    local_cents: int = 0  # this till's offline spend on the card since its snapshot (own and budgets)
 
 
 def offline_state(view: StoreView, snap: Snapshot | None, card_hex: str, info: CardInfo | None,
-                  age_s: float | None) -> OfflineState:
-    """Read inside a store transaction, so the commit re-check sees exactly what it writes over."""
+                  age_s: float | None, tap: TapTrail | None) -> OfflineState:
+    """Read inside a store transaction, so the commit re-check sees exactly what it writes over.
+
+    `tap`: the card's trail as read at this tap (terminal/engine/trail.py lowers the figures by
+    what other tills spent; None or an unwritable card: no offline spend)."""
     snap_base = view.snapshot_base_seq()
     spent, taps, own_spent = view.card_usage(card_hex, snap_base)
     usage = OfflineUsage(spent, taps, own_spent)
@@ -40,7 +46,9 @@ def offline_state(view: StoreView, snap: Snapshot | None, card_hex: str, info: C
     budgets = info.budgets if info else ()
     drawn = view.budgets_spent([b.budget_id for b in budgets], snap_base)
     left = {b.budget_id: max(0, b.remaining_cents - drawn[b.budget_id]) for b in budgets}
-    return OfflineState(cap, left, offline_headroom(limits, usage))
+    local = view.offline_spent_gross(card_hex, snap_base)  # what this till itself wrote on the card's trail
+    cap, left = trail.adjust(cap, left, tap=tap, info=info, limits=limits, local_cents=local)
+    return OfflineState(cap, left, offline_headroom(limits, usage), local)
 
 
 def summarize(eng: Engine, card: Card, info: CardInfo | None, live: LiveCard | None,
@@ -63,7 +71,7 @@ def summarize(eng: Engine, card: Card, info: CardInfo | None, live: LiveCard | N
         return CardSession(card, summary, info, live.balance_cents, budgets)
     snap, _ = eng.snapshot()
     with eng.store.read() as view:
-        state = offline_state(view, snap, card.card_hex, info, age_s)
+        state = offline_state(view, snap, card.card_hex, info, age_s, eng.tap)
     cap, room = state.capacity, state.headroom
     reason = None
     if cap.total_cents == 0 and cap.total_reason is not None:

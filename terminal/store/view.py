@@ -125,6 +125,14 @@ class StoreView:
             (snap_base, card_hex, card_hex, snap_base, int(Kind.SPEND), int(Kind.VOID)))
         return int(row[0]), int(row[1]), int(row[2])
 
+    def offline_spent_gross(self, card_hex: str, after_seq: int) -> int:
+        """fl cents a card spent offline here after `after_seq`, voided spends included: what this
+        till wrote on the card's trail (floreyn/cardtrail.py counts every offline spend)."""
+        row = self.conn.exec_driver_sql(
+            "SELECT COALESCE(SUM(fl_cents), 0) FROM records WHERE card_hex = ? AND seq > ? AND kind = ? "
+            "AND offline = 1", (card_hex, after_seq, int(Kind.SPEND))).one()
+        return int(row[0])
+
     def card_base_seq(self, card_hex: str) -> int:
         """Offline usage of a card counts from records after its last online contact or snapshot."""
         rows = self._q("SELECT after_seq FROM card_contact WHERE card_hex = ?", (card_hex,))

@@ -24,7 +24,7 @@ from floreyn.server.db import Database
 from floreyn.server.replay import replay
 from floreyn.server.testing import ServerThread, World
 from floreyn.terminal.config import ServerConfig, StoreConfig
-from floreyn.terminal.drivers.virtual import VirtualPrinter
+from floreyn.terminal.drivers.virtual import MemoryTrail, VirtualPrinter
 from floreyn.terminal.engine.build import build_engine
 from floreyn.terminal.engine.clock import FakeClock
 
@@ -60,9 +60,12 @@ def till_for(world: World, tmp: Path, merchant_id: str, clock: FakeClock, retent
     return engine
 
 
+_TRAILS: dict[bytes, MemoryTrail] = {}  # card payload -> its trail pages (one physical card)
+
+
 def sell(engine, payload: bytes, n: int) -> None:  # noqa: ANN001
     for _ in range(n):
-        engine.present_card(payload)
+        engine.present_card(payload, _TRAILS.setdefault(payload, MemoryTrail()))
         engine.confirm(engine.quote_spend(Money.fl(SPEND_CENTS)).quote_id, repeat_ok=True)
 
 
@@ -147,6 +150,7 @@ def test_records_the_till_pruned_cannot_come_back_and_the_till_says_so(tmp_path)
         merchant_id = world.merchant()
         _member_id, card_hex = world.member(eur_cents=10_000)
         payload = cards.issue(ISSUER, bytes.fromhex(card_hex)).payload()
+        card_trail = MemoryTrail()  # the card's trail pages, kept across its taps
         engine = till_for(world, tmp_path, merchant_id, clock, retention_days=1)
         engine.sync_now()
         engine.start()
@@ -167,7 +171,7 @@ def test_records_the_till_pruned_cannot_come_back_and_the_till_says_so(tmp_path)
         assert state["online"] is False and state["last_error"] == "sync_server_behind"
         assert "opgeruimd" in engine.sync.state.last_error_message
         assert server_counts(db_url, engine.config.terminal_id) == (2, 2, 2)  # nothing posted out of order
-        engine.present_card(payload)  # the till keeps working meanwhile (saving needs no fresh server data)
+        engine.present_card(payload, card_trail)  # the till keeps working meanwhile (saving needs no fresh server data)
         engine.confirm(engine.quote_save(Money.eur(1_000)).quote_id, repeat_ok=True)
         assert engine.store.count_unsent() == 2 and engine.status().pending_uploads == 2
     finally:

@@ -77,7 +77,7 @@ def test_issue_signs_writes_verifies_locks_registers_and_prints_a_welcome_slip(t
         out = r.json()
         card = cards.issue(issuer, bytes.fromhex(out["card_id"]))
         assert tag.ndef_octets == encode_card_message(card.payload())
-        assert tag.password == cards.ntag_password(ntag_key, tag.uid) and tag.auth0 == 3  # locked, per-card password
+        assert tag.password == cards.ntag_password(ntag_key, tag.uid) and tag.auth0 == 13  # locked from the record on
         assert (out["uid"], out["locked"], out["result"], out["slip"]) == (tag.uid.hex(), True, "created", "printed")
         assert read_with_reader(tag, srv).card.card_id == card.card_id
     held = srv.admin("GET", f"/v1/admin/cards/{out['card_id']}")

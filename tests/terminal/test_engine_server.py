@@ -14,7 +14,7 @@ from floreyn.money import Money
 from floreyn.server.testing import ServerThread, World
 from floreyn.sync.record import Kind, Tender
 from floreyn.terminal.config import ServerConfig
-from floreyn.terminal.drivers.virtual import VirtualPrinter
+from floreyn.terminal.drivers.virtual import MemoryTrail, VirtualPrinter
 from floreyn.terminal.engine import errors as E
 from floreyn.terminal.engine.auth import hash_pin
 from floreyn.terminal.engine.build import build_engine
@@ -50,13 +50,14 @@ def test_online_spend_split_over_budget_and_own_balance_reaches_the_ledger(world
         {"budget_id": "B-wim-1", "member_id": member_id, "label": "Boodschappen", "categories": ["winkel"],
          "expires_on": expires, "amount_cents": 1_000}]})
     payload = cards.issue(ISSUER, bytes.fromhex(card_hex)).payload()
+    card_trail = MemoryTrail()  # the card's trail pages, kept across its taps
     engine, printer = make_till(world, tmp_path, merchant_id)
     try:
         state = engine.sync_now()
         assert state["online"] and engine.store.current_snapshot().merchant.merchant_id == merchant_id
         engine.start()
         engine.sign_in(CASHIER_PIN)
-        summary = engine.present_card(payload)  # the issuer key came with the server's snapshot
+        summary = engine.present_card(payload, card_trail)  # the issuer key came with the server's snapshot
         assert summary.live and summary.alias == "Wim" and summary.own.cents == 5_000
         assert summary.offline_taps_left is None and not summary.near_offline_limits  # live: no offline limits
         assert [(b.budget_id, b.remaining.cents, b.usable) for b in summary.budgets] == [("B-wim-1", 1_000, True)]
@@ -68,7 +69,7 @@ def test_online_spend_split_over_budget_and_own_balance_reaches_the_ledger(world
             ("B-wim-1", 1_000, False), (None, 3_000, False)]
         assert "Nieuw saldo" in printer.docs[-1].text(32) and "fl 20,00" in printer.docs[-1].text(32)
 
-        engine.present_card(payload)
+        engine.present_card(payload, card_trail)
         saved = engine.confirm(engine.quote_save(Money.eur(2_000)).quote_id, repeat_ok=True)
         assert saved.records[0].fl_cents == 100
 
@@ -80,7 +81,7 @@ def test_online_spend_split_over_budget_and_own_balance_reaches_the_ledger(world
         live = engine.gateway.card_summary(card_hex)
         assert live.balance_cents == 2_100
 
-        engine.present_card(payload)
+        engine.present_card(payload, card_trail)
         first = engine.quote_spend(Money.fl(2_200), online=True, ref="run:a9")  # more than the balance: mixed
         engine.cancel(first.quote_id)  # dropped (its hold released), then asked again under the same ref:
         mixed = engine.quote_spend(Money.fl(2_200), online=True, ref="run:a9")
@@ -113,12 +114,13 @@ def test_a_cancelled_online_quote_gives_its_hold_back_at_once(world, tmp_path):
     merchant_id = world.merchant()
     member_id, card_hex = world.member(eur_cents=3_000)
     payload = cards.issue(ISSUER, bytes.fromhex(card_hex)).payload()
+    card_trail = MemoryTrail()  # the card's trail pages, kept across its taps
     engine, _printer = make_till(world, tmp_path, merchant_id)
     try:
         engine.sync_now()
         engine.start()
         engine.sign_in(CASHIER_PIN)
-        engine.present_card(payload)
+        engine.present_card(payload, card_trail)
         mixed = engine.quote_spend(Money.fl(3_500), online=True, ref="sale:1")  # holds all fl 30 of it
         with pytest.raises(E.MixedPaymentNeedsTender):  # the shopkeeper forgot to pick cash or card
             engine.confirm(mixed.quote_id, client_ref="sale:1")
@@ -146,13 +148,14 @@ def test_holds_of_quotes_that_will_never_be_confirmed_go_back(world, tmp_path):
         {"budget_id": f"B-{member_id}", "member_id": member_id, "label": "Boodschappen", "categories": ["winkel"],
          "expires_on": expires, "amount_cents": 1_000}]})
     payload = cards.issue(ISSUER, bytes.fromhex(card_hex)).payload()
+    card_trail = MemoryTrail()  # the card's trail pages, kept across its taps
     engine, _printer = make_till(world, tmp_path, merchant_id)
     other = world.terminal(merchant_id).client(world.srv)  # another till at the same shop
     try:
         engine.sync_now()
         engine.start()
         engine.sign_in(CASHIER_PIN)
-        engine.present_card(payload)
+        engine.present_card(payload, card_trail)
         # The other till holds the own balance between this till's summary and its authorization
         # (the summary counts holds, so only this race still gets a part declined): force that order.
         read_summary = engine.gateway.card_summary
@@ -177,7 +180,7 @@ def test_holds_of_quotes_that_will_never_be_confirmed_go_back(world, tmp_path):
         other.release_hold("other-2")
 
         engine.sign_in(CASHIER_PIN)
-        engine.present_card(payload)
+        engine.present_card(payload, card_trail)
         offline = engine.quote_spend(Money.fl(500), online=True)
         engine.gateway._client.base_url = "http://127.0.0.1:9"  # noqa: SLF001 - the network is gone
         engine.cancel(offline.quote_id)  # best effort: no error, the hold expires on the server
@@ -191,6 +194,7 @@ def test_blocked_at_the_server_is_refused_at_the_till_and_offline_falls_back(wor
     merchant_id = world.merchant()
     _member, card_hex = world.member(eur_cents=2_000)
     payload = cards.issue(ISSUER, bytes.fromhex(card_hex)).payload()
+    card_trail = MemoryTrail()  # the card's trail pages, kept across its taps
     engine, _printer = make_till(world, tmp_path, merchant_id)
     try:
         engine.sync_now()
@@ -198,14 +202,14 @@ def test_blocked_at_the_server_is_refused_at_the_till_and_offline_falls_back(wor
         engine.sign_in(CASHIER_PIN)
         world.srv.admin("POST", f"/v1/admin/cards/{card_hex}/block", {"reason": "verloren"})
         with pytest.raises(E.CardBlocked):  # live: the server knows at once
-            engine.present_card(payload)
+            engine.present_card(payload, card_trail)
         engine.sync_now()
         engine.gateway = None  # the network is gone: the snapshot alone must refuse it too
         with pytest.raises(E.CardBlocked):
-            engine.present_card(payload)
+            engine.present_card(payload, card_trail)
         world.srv.admin("POST", f"/v1/admin/cards/{card_hex}/unblock", {})
         engine.sync_now()
-        summary = engine.present_card(payload)
+        summary = engine.present_card(payload, card_trail)
         assert not summary.live and summary.known
         paid = engine.confirm(engine.quote_spend(Money.fl(500)).quote_id)
         assert paid.records[0].offline

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from floreyn import keys
 from floreyn.terminal import demo_setup
 from floreyn.terminal.config import Operator, SecurityConfig, TerminalConfig
-from floreyn.terminal.drivers.virtual import VirtualPrinter
+from floreyn.terminal.drivers.virtual import MemoryTrail, VirtualPrinter
 from floreyn.terminal.engine.auth import hash_pin
 from floreyn.terminal.engine.clock import FakeClock
 from floreyn.terminal.engine.core import Engine
@@ -36,13 +36,16 @@ class Till:
     clock: FakeClock
     config: TerminalConfig
     events: list
+    trails: dict = field(default_factory=dict)  # demo card name -> its trail memory (MemoryTrail)
 
     @property
     def store(self) -> TerminalStore:
         return self.engine.store
 
     def present(self, name: str):  # noqa: ANN201
-        return self.engine.present_card(demo_setup.demo_payload(name))
+        """Lay a demo card on the reader; each card keeps its trail memory for the whole test."""
+        port = self.trails.setdefault(name, MemoryTrail())
+        return self.engine.present_card(demo_setup.demo_payload(name), port)
 
     def spend(self, amount_cents: int, **quote_kw):  # noqa: ANN201
         from floreyn.money import Money

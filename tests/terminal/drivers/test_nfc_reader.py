@@ -70,7 +70,7 @@ def _bad_cards(member: floreyn_card.Card) -> list:
         pytest.param(encode_card_message(genuine)[:60], CardDamaged, id="damaged-torn-message"),
         pytest.param(_record_message(genuine[:-1] + bytes([genuine[-1] ^ 1])), CardTampered, id="tampered"),
         pytest.param(_record_message(stranger.payload()), CardUnknownKey, id="unknown-issuer"),
-        pytest.param(_record_message(genuine[:2] + b"\x02" + genuine[3:]), CardUnknownVersion, id="newer-version"),
+        pytest.param(_record_message(genuine[:2] + b"\x09" + genuine[3:]), CardUnknownVersion, id="newer-version"),
     ]
 
 

@@ -8,6 +8,7 @@ import ndef
 import pytest
 
 from floreyn import card as floreyn_card
+from floreyn import cardtrail
 from floreyn.terminal.drivers.base import (
     CardNotBlank,
     CardNotPresented,
@@ -43,7 +44,11 @@ def test_blank_ntag215_is_written_verified_and_password_protected(verify, member
         )
         assert tag.ndef_octets == encode_card_message(member.payload())
         assert tag.password == floreyn_card.ntag_password(PASSWORD_KEY, tag.uid)  # diversified per UID
-        assert tag.auth0 == 3  # from the capability container on, writes need the password
+        # Format 2: the offline trail below AUTH0 (tills write it without the password), the signed
+        # record from page 13 on protected; the CC stays 0x00 so a phone still reads the NDEF.
+        assert tag.auth0 == cardtrail.NDEF_PAGE == 13
+        assert memory(tag)[15] == 0x00
+        assert cardtrail.parse_area(memory(tag)[16:52]).current is None  # a blank trail
         reader = NfcCardReader(verify, tag.path, targets=T2)
         readers.append(reader)
         reader.start(collector.on_card, collector.on_status)

@@ -1,0 +1,100 @@
+"""The till's side of the card's offline trail (format and rules: floreyn/cardtrail.py).
+
+Two thin hooks into the engine: `adjust` lowers the offline capacity that
+summary.offline_state computes by what the card says other tills spent
+(and caps it when the card has seen a newer server state than this till),
+and `write_before_commit` writes the trail to the card - read back - before
+an offline spend's records are committed. A card the till cannot write is a
+card it cannot bound, so its offline spend is refused (CardNotWritable: "pas
+niet bij te werken"); after a write the result says "pas bijgewerkt".
+
+Order: trail first, then the records. A write that lands and a commit that
+then fails only over-counts (the card looks as if it spent more: safe); the
+other order could leave a spend the card does not carry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from floreyn import cardtrail
+from floreyn.card import CardError
+from floreyn.money import Currency
+from floreyn.sync.snapshot import CardInfo, OfflineLimits
+from floreyn.terminal.drivers.base import TrailPort
+from floreyn.terminal.engine.errors import OfflineAllowanceUsed, OfflineRefused
+from floreyn.terminal.engine.policy import Capacity
+
+CARD_UPDATED_NL = "pas bijgewerkt"
+CARD_NOT_UPDATABLE_NL = "pas niet bij te werken"
+
+
+class CardNotWritable(OfflineRefused):
+    """The card's trail cannot be written (no trail area, not on the reader, the write failed)."""
+
+    code = "card_not_writable"
+    nl = "Pas niet bij te werken ({reason}): zonder verbinding kan deze pas nu niet betalen. Sparen kan wel."
+    en = "Card cannot be updated ({reason_en}): it cannot pay offline now. Saving works."
+
+
+def not_writable(reason_nl: str, reason_en: str) -> CardNotWritable:
+    return CardNotWritable(reason=reason_nl, reason_en=reason_en)
+
+
+@dataclass(frozen=True, slots=True)
+class TapTrail:
+    """What the tap gave the engine: the port to the card (None: cannot write) and the trail as read."""
+
+    port: TrailPort | None
+    entry: cardtrail.Trail | None  # newest valid slot at the tap (None: blank or wiped)
+
+    @property
+    def writable(self) -> bool:
+        return self.port is not None and self.port.area is not None
+
+    @staticmethod
+    def of(port: TrailPort | None) -> TapTrail:
+        return TapTrail(port, port.area.current if port is not None and port.area is not None else None)
+
+
+def _why_not(tap: TapTrail | None) -> CardNotWritable:
+    if tap is None or tap.port is None:
+        return not_writable("de lezer kan niet schrijven", "the reader cannot write")
+    return not_writable("oude pas zonder spoor; laat hem vervangen", "old card without a trail; have it replaced")
+
+
+def adjust(cap: Capacity, budget_left: dict[str, int], *, tap: TapTrail | None, info: CardInfo | None,
+           limits: OfflineLimits, local_cents: int) -> tuple[Capacity, dict[str, int]]:
+    """Capacity and budget room after what the card's trail says; never more than before."""
+    if tap is None or not tap.writable:
+        why = _why_not(tap)
+        return Capacity(0, 0, why, why), dict.fromkeys(budget_left, 0)
+    seen = cardtrail.view(tap.entry, state_version=info.state_version if info else 0,
+                          uploaded_cents=info.offline_uploaded_cents if info else 0, local_cents=local_cents)
+    others = seen.pending_cents - local_cents  # spent offline at other tills, not in this till's figures
+    own = max(0, cap.own_cents - others)
+    left = {b: max(0, c - others) for b, c in budget_left.items()}
+    if seen.stale:  # the card knows a newer server state (an online payment elsewhere): one tap at most
+        own = min(own, max(0, limits.per_tx_cents - others))
+        left = {b: min(c, max(0, limits.per_tx_cents - others)) for b, c in left.items()}
+    own_reason = cap.own_reason if own == cap.own_cents else OfflineAllowanceUsed(left_cents=own,
+                                                                                  currency=Currency.FL)
+    return replace(cap, own_cents=own, own_reason=own_reason), left
+
+
+def write_before_commit(tap: TapTrail | None, *, info: CardInfo | None, amount_cents: int, local_cents: int,
+                        terminal_id: str, next_seq: int) -> cardtrail.Trail:
+    """Write the trail for an offline spend of amount_cents and read it back; CardNotWritable otherwise."""
+    if tap is None or not tap.writable:
+        raise _why_not(tap)
+    assert tap.port is not None
+    entry = cardtrail.after_spend(tap.entry, amount_cents=amount_cents,
+                                  state_version=info.state_version if info else 0,
+                                  uploaded_cents=info.offline_uploaded_cents if info else 0,
+                                  local_cents=local_cents, till=cardtrail.till_tag(terminal_id), till_seq=next_seq)
+    try:
+        written = tap.port.write(entry)
+    except CardError as exc:
+        raise not_writable(exc.message("nl").rstrip("."), exc.message("en").rstrip(".")) from exc
+    assert written.spent_cents == entry.spent_cents, "the port returns what it read back"
+    return written
