@@ -81,6 +81,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self._operator: Operator | None = None
         self._card: CardSession | None = None
         self._tap: TapTrail | None = None  # the card's trail and the port to write it, for this tap
+        self._auth_version: dict[str, int] = {}  # card -> newest state version an authorization reported
         self._quotes: OrderedDict[str, tuple[Quote, Recheck | None]] = OrderedDict()
         self._print_queue: list[str] = []
         self._issuers_cache: tuple[tuple[str, ...], dict[bytes, Any]] | None = None
@@ -348,6 +349,8 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         if client_ref is not None:
             ref = (client_ref, fingerprint or f"{quote.fingerprint}:{int(tender or 0)}")
         written = self._write_trail(quote, snap, age, ref) if quote.offline and quote.kind is Kind.SPEND else None
+        if not quote.offline and quote.kind is Kind.SPEND and quote.card_hex is not None:
+            self._stamp_trail(quote.card_hex)
         records, existed = self.store.commit_tx(
             drafts, key=self._key, merchant_id=merchant.merchant_id, check=full_check, client_ref=ref,
             contact_card=quote.card_hex if (quote.kind is Kind.SPEND and not quote.offline) else None,
@@ -358,6 +361,18 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
             self._tap = trail.TapTrail(self._tap.port if self._tap else None, written)
         result = self._committed(records, existed)
         return replace(result, card_updated=True) if written is not None and not existed else result
+
+    def note_card_version(self, card_hex: str, version: int) -> None:
+        self._auth_version[card_hex] = max(version, self._auth_version.get(card_hex, 0))
+
+    def _stamp_trail(self, card_hex: str) -> None:
+        """An online spend: best effort, write the hold's state version on the card's trail, so a till
+        whose snapshot predates this payment sees the card is newer and offers one tap at most."""
+        version = self._auth_version.pop(card_hex, 0)
+        if version and self._tap is not None:
+            stamped = trail.stamp_version(self._tap, version)
+            if stamped is not None:
+                self._tap = trail.TapTrail(self._tap.port, stamped)
 
     def _write_trail(self, quote: Quote, snap: Snapshot | None, age: float | None,
                      ref: tuple[str, str] | None) -> cardtrail.Trail | None:

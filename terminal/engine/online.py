@@ -33,6 +33,7 @@ class LiveCard:
     balance_cents: int
     blocked: bool
     budgets: tuple[BudgetInfo, ...]  # as the server knows them now
+    offline_uploaded_cents: int = 0  # the card's offline spends the server has received (floreyn/cardtrail.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class Authorization:
     approved: bool
     reason: str
     auth_id: str
+    card_version: int = 0  # the card's server state after this hold: written on the card's trail
 
 
 def _network_errors() -> tuple[type[BaseException], ...]:
@@ -81,8 +83,9 @@ class OnlineGateway:
             self.last_ok = False
             raise _unavailable(exc) from None
         self.last_ok = True
+        version = getattr(auth, "card_version", 0)
         return Authorization(bool(getattr(auth, "approved", False)), str(getattr(auth, "reason", "") or ""),
-                             str(getattr(auth, "auth_id", "") or ""))
+                             str(getattr(auth, "auth_id", "") or ""), version if type(version) is int else 0)
 
     def release(self, request_id: str) -> bool | None:
         """Best effort: give back the hold authorized under `request_id` (a quote dropped unconfirmed).
@@ -119,7 +122,9 @@ def parse_live_card(raw: dict[str, Any]) -> LiveCard:
                 remaining_cents=remaining if type(remaining) is int and remaining > 0 else 0,
                 funder=str(b.get("funder") or ""),
             ))
+    uploaded = raw.get("offline_uploaded_cents", 0)
     return LiveCard(
+        offline_uploaded_cents=uploaded if type(uploaded) is int and uploaded > 0 else 0,
         alias=str(raw.get("alias") or ""),
         balance_cents=balance if type(balance) is int and balance > 0 else 0,
         blocked=bool(raw.get("blocked", False)) or bool(raw.get("flagged", False)),  # flagged: suspected copy

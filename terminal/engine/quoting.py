@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
 from floreyn.money import Currency, ExchangeRates, Money
@@ -21,6 +22,7 @@ from floreyn.terminal.engine.errors import (
 )
 from floreyn.terminal.engine.model import CardSession, Part, Quote
 from floreyn.terminal.engine.online import decline_reason_en, decline_reason_nl
+from floreyn.terminal.engine import trail
 from floreyn.terminal.engine.pricing import (
     OWN, Source, active_multiplier, allocate, budget_usable, check_chosen_budget, order_sources,
 )
@@ -134,9 +136,15 @@ class QuotingMixin:
         live = self.gateway.card_summary(card_hex)  # fresh figures: the summary may be minutes old
         if live.blocked:
             raise CardBlocked()
-        if live.budgets:
-            session = CardSession(session.card, session.summary, session.info, live.balance_cents, live.budgets)
-        own = Source(None, "Eigen saldo", live.balance_cents)
+        # Offline spends the card carries that the server has not received yet (any till's): the
+        # server's figure does not know them, so the quote leaves them out (engine/trail.py).
+        with self.store.read() as view:
+            local = view.offline_spent_unsent(card_hex)
+        pending = trail.online_pending(self.tap, uploaded_cents=live.offline_uploaded_cents, local_cents=local)
+        budgets = tuple(replace(b, remaining_cents=max(0, b.remaining_cents - pending))
+                        for b in (live.budgets or session.budgets))
+        session = CardSession(session.card, session.summary, session.info, live.balance_cents, budgets)
+        own = Source(None, "Eigen saldo", max(0, live.balance_cents - pending))
         taken = allocate(amount.cents, order_sources(self._sources(session, None), own, source))
         paid = sum(t for _, t in taken)
         if paid == 0:
@@ -150,6 +158,7 @@ class QuotingMixin:
                     raise OnlineDeclined(reason=decline_reason_nl(auth.reason),
                                          reason_en=decline_reason_en(auth.reason), server_reason=auth.reason)
                 held.append(part)
+                self.note_card_version(card_hex, auth.card_version)
         except (OnlineDeclined, OnlineUnavailable):
             self.release_holds(held)  # no quote will use what the parts before were granted
             raise

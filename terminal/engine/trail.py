@@ -98,3 +98,31 @@ def write_before_commit(tap: TapTrail | None, *, info: CardInfo | None, amount_c
         raise not_writable(exc.message("nl").rstrip("."), exc.message("en").rstrip(".")) from exc
     assert written.spent_cents == entry.spent_cents, "the port returns what it read back"
     return written
+
+
+def stamp_version(tap: TapTrail, state_version: int) -> cardtrail.Trail | None:
+    """After an online spend: the card's trail names the server state that holds it (odometer kept).
+
+    Best effort (the payment is authorized either way): the entry written, or None when the card
+    could not be written or already names that state. Without it, a till whose snapshot predates
+    the payment could offer the card its old allowance; the bound then rests on the server's
+    overspend block (docs/operations.md)."""
+    if not tap.writable or tap.port is None:
+        return None
+    current = tap.entry
+    if current is not None and current.state_version >= state_version:
+        return None
+    base = current or cardtrail.EMPTY
+    entry = cardtrail.Trail(0, state_version, base.spent_cents, base.till, base.till_seq)
+    try:
+        return tap.port.write(entry)
+    except CardError:
+        return None
+
+
+def online_pending(tap: TapTrail | None, *, uploaded_cents: int, local_cents: int) -> int:
+    """Offline spend an online quote must leave out: the card's not-yet-received spends (its odometer
+    beyond what the server has), at least this till's own unsent offline spends (a wiped trail)."""
+    entry = tap.entry if tap is not None else None
+    odometer_pending = max(0, entry.spent_cents - uploaded_cents) if entry is not None else 0
+    return max(odometer_pending, local_cents)

@@ -133,6 +133,13 @@ class StoreView:
             "AND offline = 1", (card_hex, after_seq, int(Kind.SPEND))).one()
         return int(row[0])
 
+    def offline_spent_unsent(self, card_hex: str) -> int:
+        """fl cents of this card's offline spends here that the server has not acknowledged yet."""
+        row = self.conn.exec_driver_sql(
+            "SELECT COALESCE(SUM(fl_cents), 0) FROM records WHERE card_hex = ? AND kind = ? AND offline = 1 "
+            "AND sync_status = 'pending'", (card_hex, int(Kind.SPEND))).one()
+        return int(row[0])
+
     def card_base_seq(self, card_hex: str) -> int:
         """Offline usage of a card counts from records after its last online contact or snapshot."""
         rows = self._q("SELECT after_seq FROM card_contact WHERE card_hex = ?", (card_hex,))
