@@ -190,6 +190,8 @@ def result_lines(result: Any, tr: Translator) -> tuple[str, str]:
         tender = result.records[-1].tender
         how = tr._("cash") if tender is Tender.CASH else tr._("bank card") if tender is Tender.BANK_CARD else ""
         amount = tr._("{fl} + {eur} {how}").format(fl=tr.money(result.fl), eur=tr.money(result.eur), how=how)
+    if getattr(result, "card_updated", None):  # an offline spend went onto the card's trail (engine/trail.py)
+        amount = f"{amount} · {tr._('Card updated')}"
     return title, amount
 
 

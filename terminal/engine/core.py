@@ -359,8 +359,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self._quotes.pop(quote_id, None)
         if written is not None:  # from now on this tap's trail is what the card holds
             self._tap = trail.TapTrail(self._tap.port if self._tap else None, written)
-        result = self._committed(records, existed)
-        return replace(result, card_updated=True) if written is not None and not existed else result
+        return self._committed(records, existed, card_updated=True if written is not None else None)
 
     def note_card_version(self, card_hex: str, version: int) -> None:
         self._auth_version[card_hex] = max(version, self._auth_version.get(card_hex, 0))
@@ -424,8 +423,10 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
             records = view.tx(found[0])
         return self._result(records, existed=True)
 
-    def _committed(self, records: list[StoredRecord], existed: bool) -> TxResult:
+    def _committed(self, records: list[StoredRecord], existed: bool, card_updated: bool | None = None) -> TxResult:
         result = self._result(records, existed)
+        if card_updated is not None and not existed:  # the app says "pas bijgewerkt" (engine/trail.py)
+            result = replace(result, card_updated=card_updated)
         if existed:
             return result
         self.emit(ev.TxCommitted(result))
@@ -435,7 +436,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
             self._print_queue.append(result.tx_id)
             return result
         status, error = self._print(result.tx_id)
-        return TxResult(result.tx_id, result.kind, result.records, False, status, error, result.report)
+        return replace(result, existed=False, receipt_status=status, receipt_error=error)
 
     def _result(self, records: list[StoredRecord], existed: bool) -> TxResult:
         assert records

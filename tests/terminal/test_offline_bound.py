@@ -111,7 +111,7 @@ step = st.tuples(st.sampled_from(["offline", "offline", "online", "hold", "sync"
                  st.integers(100, 3_000))
 
 
-@settings(max_examples=25, deadline=None, derandomize=True,
+@settings(max_examples=15, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.integers(2, 6), st.booleans(), st.lists(step, min_size=3, max_size=14))
 def test_offline_overspend_stays_within_the_written_bound(srv, tmp_path_factory, n_tills, wiped, steps):

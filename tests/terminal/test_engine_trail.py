@@ -1,0 +1,74 @@
+"""The till and the card's offline trail: written in the same tap before the records, or no offline spend."""
+
+from __future__ import annotations
+
+import pytest
+
+from floreyn import cardtrail
+from floreyn.money import Money
+from floreyn.terminal.app.i18n import Translator
+from floreyn.terminal.app.texts import result_lines
+from floreyn.terminal.drivers.base import CardRemovedTooEarly
+from floreyn.terminal.drivers.virtual import MemoryTrail
+from floreyn.terminal.engine.trail import CardNotWritable
+
+
+def test_an_offline_spend_is_written_on_the_card_and_read_back(till):
+    till.present("anna")
+    paid = till.spend(700)
+    trail = till.trails["anna"]
+    assert paid.card_updated is True and trail.writes == 1
+    assert trail.area is not None and trail.area.current.spent_cents == 700
+    assert trail.area.current.till == cardtrail.till_tag(till.config.terminal_id)
+    assert paid.to_dict()["card_note"] == "pas bijgewerkt" and paid.to_dict()["card_written"] is True
+    assert till.spend(300, repeat_ok=True).card_updated is True  # a second spend in the same tap adds to the same trail
+    assert trail.area.current.spent_cents == 1_000 and trail.writes == 2
+
+
+def test_the_app_tells_the_cashier_the_card_was_updated(till):
+    till.present("anna")
+    paid = till.spend(500)
+    nl, en = Translator("nl"), Translator("en")
+    assert "Pas bijgewerkt" in result_lines(paid, nl)[1]
+    assert "Card updated" in result_lines(paid, en)[1]
+
+
+def test_a_card_that_cannot_be_written_cannot_pay_offline_and_nothing_is_recorded(till):
+    till.present("anna")
+    trail = till.trails["anna"]
+    trail.fail_next = CardRemovedTooEarly()  # pulled away as the till writes
+    quote = till.engine.quote_spend(Money.fl(700))
+    with pytest.raises(CardNotWritable) as refused:
+        till.engine.confirm(quote.quote_id)
+    assert refused.value.message("nl").startswith("Pas niet bij te werken")
+    assert trail.area.current is None  # the card holds nothing new
+    with till.store.read() as view:
+        assert view.offline_spent_gross(till.engine.card.card.card_hex, 0) == 0  # no record either
+
+
+def test_a_reader_that_cannot_write_offers_no_offline_spend(till):
+    from floreyn.terminal import demo_setup
+
+    summary = till.engine.present_card(demo_setup.demo_payload("anna"))  # no trail port
+    assert summary.own.cents == 0 and summary.offline_reason is not None
+    assert summary.offline_reason.code == "card_not_writable"
+
+
+def test_what_other_tills_wrote_on_the_card_lowers_this_tills_offer(till):
+    till.present("anna")
+    offered = till.engine.card.summary.own.cents
+    elsewhere = MemoryTrail()
+    elsewhere.write(cardtrail.Trail(0, 0, 1_500, 7, 1))  # another till took fl 15,00 offline, not uploaded
+    till.trails["anna"] = elsewhere
+    till.engine.clear_card()
+    assert till.present("anna").own.cents == max(0, offered - 1_500)
+
+
+def test_a_wiped_trail_falls_back_to_what_this_till_knows(till):
+    till.present("anna")
+    till.spend(800)
+    till.trails["anna"] = MemoryTrail()  # wiped with a phone
+    till.engine.clear_card()
+    till.present("anna")
+    paid = till.spend(200, repeat_ok=True)
+    assert paid.card_updated and till.trails["anna"].area.current.spent_cents >= 800 + 200  # rebuilt, never lower
