@@ -16,16 +16,23 @@ straight back retries at once.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
+from dataclasses import replace
 from typing import Any, Callable
 
+from floreyn import cardtrail
 from floreyn.card import CardDamaged, CardError, NotAFloreynCard
+from floreyn.terminal.drivers import nfc_trail
 from floreyn.terminal.drivers.base import (
     CardEvent,
+    CardPresented,
     CardReader,
     CardRejected,
     CardRemovedTooEarly,
+    CardWriteFailed,
+    TrailPort,
     ReaderState,
     ReaderStatus,
     VerifyPayload,
@@ -49,6 +56,8 @@ _READ_ATTEMPTS = 2  # one retry absorbs a marginal read while the card is still 
 # One sense round per nfcpy loop, then our `terminate` waits the interval on the stop event: the
 # pause between polls costs no CPU and stop() cuts it short (nfcpy's own interval is a sleep).
 _SENSE_INTERVAL_S = 0.2
+_TRAIL_POLL_S = 0.1  # while a card lies on the reader: how often to look for a trail write or its leaving
+_TRAIL_WRITE_TIMEOUT_S = 5.0  # a write not done by then counts as failed (card gone): the spend is refused
 
 
 class NfcCardReader(CardReader):
@@ -179,7 +188,14 @@ class NfcCardReader(CardReader):
         torn = isinstance(event, CardRejected) and isinstance(event.error, CardRemovedTooEarly)
         if not torn:
             self._arm_guard(uid)
+        port = _attach_trail(tag, event)
+        if port is not None and isinstance(event, CardPresented):
+            event = replace(event, trail=port)
         self._deliver(event)
+        if port is not None:
+            # The card's trail is written in the same tap: this thread owns the tag, so it serves the
+            # engine's writes until the card leaves (or the reader stops), then refuses later ones.
+            port.serve(tag, self._stop)
         # True: nfcpy waits until the card is taken away. After a torn read we sense again at once
         # instead: a card put straight back would otherwise pass for "still there" and never be read.
         return not torn
@@ -233,6 +249,66 @@ class NfcCardReader(CardReader):
             self._on_status(status)
         except Exception:
             log.exception("on_status callback failed")
+
+
+class _TagTrail(TrailPort):
+    """The trail of the card on this reader: writes queue to the reader thread, which owns the tag."""
+
+    def __init__(self, area: cardtrail.TrailArea) -> None:
+        self.area = area
+        self._requests: queue.Queue[tuple[cardtrail.Trail, queue.Queue[cardtrail.Trail | CardError]]] = (
+            queue.Queue(maxsize=4))
+        self._gone = threading.Event()
+
+    def write(self, entry: cardtrail.Trail) -> cardtrail.Trail:
+        if self._gone.is_set():
+            raise CardRemovedTooEarly()
+        reply: queue.Queue[cardtrail.Trail | CardError] = queue.Queue(maxsize=1)
+        try:
+            self._requests.put((entry, reply), timeout=_TRAIL_WRITE_TIMEOUT_S)
+        except queue.Full:
+            raise CardWriteFailed(detail="de lezer is bezig") from None
+        try:
+            answer = reply.get(timeout=_TRAIL_WRITE_TIMEOUT_S)
+        except queue.Empty:
+            raise CardRemovedTooEarly() from None
+        if isinstance(answer, CardError):
+            raise answer
+        return answer
+
+    def serve(self, tag: Any, stop: threading.Event) -> None:
+        """On the reader thread: do queued writes while the card lies there."""
+        try:
+            while not stop.is_set():
+                try:
+                    entry, reply = self._requests.get(timeout=_TRAIL_POLL_S)
+                except queue.Empty:
+                    if not _present(tag):
+                        return
+                    continue
+                try:
+                    written = nfc_trail.write_entry(tag, entry)
+                    self.area = nfc_trail.read_area(tag)
+                    reply.put(written)
+                except CardError as exc:
+                    reply.put(exc)
+        finally:
+            self._gone.set()
+            while not self._requests.empty():  # a write asked as the card left: refused, never lost silently
+                _, reply = self._requests.get_nowait()
+                reply.put(CardRemovedTooEarly())
+
+
+def _attach_trail(tag: Any, event: CardEvent) -> _TagTrail | None:
+    """A port to the trail of a genuine format-2 card on an NTAG21x, else None (it cannot pay offline)."""
+    if not isinstance(event, CardPresented) or not event.card.has_trail:
+        return None
+    try:
+        area = nfc_trail.read_area(tag)
+    except Exception as exc:  # an odd tag or one leaving: no trail, so no offline spend
+        log.debug("trail read failed: %r", exc)
+        return None
+    return _TagTrail(area) if area is not None else None
 
 
 def _target_uid(target: Any) -> bytes:
