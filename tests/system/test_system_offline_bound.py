@@ -47,7 +47,7 @@ def test_one_card_three_offline_tills_after_an_online_payment(db_url, tmp_path):
                                           "expect": "ok"}])
         assert online[1]["trail_read"] is None and online[2]["offline"] is False
         offline_lines = []
-        for i, till in enumerate(tills[1:], 1):
+        for till in tills[1:]:
             offline_lines += till.run("market", [
                 sign_in,
                 {"id": "pas", "action": "present", "card": CARD, "card_file": card_file},
