@@ -101,6 +101,14 @@ class BudgetExpired(TillError):
     en = "{label} expired on {expires_on}."
 
 
+class BudgetEmpty(TillError):
+    """The chosen budget has nothing left: ask before paying from the own balance instead."""
+
+    code = "budget_empty"
+    nl = "{label} is leeg. Kies 'eigen saldo' om van het eigen saldo te betalen."
+    en = "{label} is empty. Choose 'own balance' to pay from the member's own balance."
+
+
 class MixedPaymentNeedsTender(TillError):
     """params: fl_cents, eur_cents, total_cents, each with its `<name>_currency`."""
 

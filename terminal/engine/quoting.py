@@ -17,6 +17,7 @@ from floreyn.sync import rules
 from floreyn.sync.record import Kind, Tender
 from floreyn.sync.snapshot import Snapshot
 from floreyn.terminal.engine.errors import (
+    BudgetEmpty,
     CardBlocked, InsufficientBalance, NothingToVoid, OnlineDeclined, OnlineUnavailable, RefundNotAllowed,
     RefundTooLarge, SaveNotOffered, SaveTooSmall, TopupNotAllowed, TxNotFound,
 )
@@ -99,6 +100,7 @@ class QuotingMixin:
         cap = state.capacity
         own = Source(None, "Eigen saldo", cap.own_cents)
         order = order_sources(self._sources(session, state.budget_left), own, source)
+        _ask_if_chosen_budget_empty(order, source)
         payable = min(amount.cents, cap.total_cents)
         taken = allocate(payable, order) if payable > 0 else []
         paid = sum(t for _, t in taken)
@@ -145,7 +147,9 @@ class QuotingMixin:
                         for b in (live.budgets or session.budgets))
         session = CardSession(session.card, session.summary, session.info, live.balance_cents, budgets)
         own = Source(None, "Eigen saldo", max(0, live.balance_cents - pending))
-        taken = allocate(amount.cents, order_sources(self._sources(session, None), own, source))
+        order = order_sources(self._sources(session, None), own, source)
+        _ask_if_chosen_budget_empty(order, source)
+        taken = allocate(amount.cents, order)
         paid = sum(t for _, t in taken)
         if paid == 0:
             raise _insufficient(0)
@@ -318,6 +322,12 @@ class QuotingMixin:
             fingerprint=f"void:{tx_id}", created_ms=self.clock.monotonic_ms(), needs_manager=True, ref_tx=tx_id,
         )
         return self.remember(quote, recheck)
+
+
+def _ask_if_chosen_budget_empty(order: list[Source], source: str | None) -> None:
+    """A chosen budget with nothing left is not paid silently from the own balance: the cashier asks."""
+    if source is not None and source != OWN and order and order[0].available_cents <= 0:
+        raise BudgetEmpty(label=order[0].label)
 
 
 def _insufficient(available_cents: int) -> InsufficientBalance:

@@ -72,3 +72,16 @@ def test_a_wiped_trail_falls_back_to_what_this_till_knows(till):
     till.present("anna")
     paid = till.spend(200, repeat_ok=True)
     assert paid.card_updated and till.trails["anna"].area.current.spent_cents >= 800 + 200  # rebuilt, never lower
+
+
+def test_an_empty_chosen_budget_asks_before_the_own_balance_pays(till):
+    """Issue 14: it used to pay wholly from the own balance without asking."""
+    from floreyn.terminal.engine.errors import BudgetEmpty
+
+    budget = "B-gemeente-boodschap-1"  # Anna's fl 15,00
+    till.present("anna")
+    till.spend(1_500, source=budget)  # the whole budget
+    with pytest.raises(BudgetEmpty) as asked:
+        till.engine.quote_spend(Money.fl(300), source=budget)
+    assert "is leeg" in asked.value.message("nl") and "eigen saldo" in asked.value.message("nl")
+    assert till.spend(300, source="own", repeat_ok=True).fl.cents == 300  # the cashier chose the own balance
