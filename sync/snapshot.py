@@ -14,7 +14,7 @@ checked.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -143,12 +143,19 @@ def verify_snapshot(data: bytes, signature: bytes, server_key: Ed25519PublicKey)
         raise SnapshotError(detail=str(exc)[:200]) from None
 
 
+def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    """The fields this version knows: a newer server may add per-card fields (the signature covers the
+    bytes as sent, so nothing is lost by not reading them) and an older till keeps working."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
 def snapshot_from_dict(d: dict[str, Any]) -> Snapshot:
     if d.get("version") != SNAPSHOT_VERSION:
         raise SnapshotError(detail=f"unknown version {d.get('version')!r}")
     cards = tuple(
-        CardInfo(**{**c, "budgets": tuple(
-            BudgetInfo(**{**b, "categories": tuple(b["categories"])}) for b in c.get("budgets", ())
+        CardInfo(**{**_known(CardInfo, c), "budgets": tuple(
+            BudgetInfo(**{**_known(BudgetInfo, b), "categories": tuple(b["categories"])}) for b in c.get("budgets", ())
         )})
         for c in d.get("cards", ())
     )
