@@ -14,11 +14,9 @@ Flow of every money operation:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections import OrderedDict
 from typing import Any, Sequence
-from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -27,12 +25,13 @@ from floreyn.card import Card, CardError
 from floreyn.errors import FloreynError
 from floreyn.money import AmountNegative, AmountWrongCurrency, AmountZero, Currency, Money
 from floreyn.sync.record import Kind, Tender
-from floreyn.sync.snapshot import MerchantConfig, OfflineLimits, Snapshot
+from floreyn.sync.snapshot import OfflineLimits, Snapshot
 from floreyn.terminal.config import Operator, TerminalConfig
 from floreyn.terminal.drivers.base import CardEvent, CardPresented, ReceiptPrinter
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.auth import PinGate
 from floreyn.terminal.engine.clock import Clock, snapshot_age_s
+from floreyn.terminal.engine.context import TillContext, till_context
 from floreyn.terminal.engine.disk import DiskGuard
 from floreyn.terminal.engine.errors import (
     AmountOverLimit, CardBlocked, ConfigError, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
@@ -43,7 +42,7 @@ from floreyn.terminal.engine.online import LiveCard, OnlineGateway
 from floreyn.terminal.engine.printing import MAX_RECEIPT_RETRIES, PrintingMixin
 from floreyn.terminal.engine.queries import QueriesMixin
 from floreyn.terminal.engine.quoting import QuotingMixin, Recheck, record_ids
-from floreyn.terminal.engine.summary import summarize
+from floreyn.terminal.engine.summary import offline_state, summarize
 from floreyn.terminal.store import Draft, StoredRecord, StoreView, TerminalStore
 
 MAX_OPEN_QUOTES = 8
@@ -117,22 +116,11 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
                              received_wall_ms=rec.received_wall_ms, trust_wall_clock=self.config.trust_wall_clock)
         return snap, age
 
-    def merchant(self) -> MerchantConfig:
-        snap, _ = self.snapshot()
-        merchant = snap.merchant if snap else self.config.merchant
-        if merchant is None:
-            raise ConfigError(detail="no [merchant] section and no snapshot from the server yet")
-        return merchant
-
-    def limits(self) -> OfflineLimits:
-        snap, _ = self.snapshot()
-        return snap.limits if snap else OfflineLimits()
-
-    def today(self) -> dt.date:
-        """The business date: server time plus the snapshot's age when known, else the wall clock."""
+    def context(self) -> TillContext:
+        """What one operation decides from (engine/context.py): read here once per operation."""
         snap, age = self.snapshot()
-        ms = snap.server_time_ms + int(age * 1000) if snap and age is not None else self.clock.wall_ms()
-        return dt.datetime.fromtimestamp(ms / 1000, ZoneInfo(self.config.timezone)).date()
+        return till_context(snap, age, configured=self.config.merchant, wall_ms=self.clock.wall_ms(),
+                            timezone=self.config.timezone)
 
     def issuers(self) -> dict[bytes, Any]:
         snap, _ = self.snapshot()
@@ -212,7 +200,8 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         return session.summary
 
     def _session(self, card: Card) -> CardSession:
-        snap, age = self.snapshot()
+        ctx = self.context()
+        snap = ctx.snapshot
         info = snap.card(card.card_hex) if snap else None
         if (info is not None and info.blocked) or (snap is not None and card.card_hex in snap.blocklist):
             raise CardBlocked()
@@ -224,7 +213,11 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
                 live = None  # offline: the snapshot decides
         if live is not None and live.blocked:
             raise CardBlocked()
-        return summarize(self, card, info, live, age)
+        state = None
+        if live is None:
+            with self.store.read() as view:
+                state = offline_state(view, snap, card.card_hex, info, ctx.age_s)
+        return summarize(ctx, card, info, live, state)
 
     def clear_card(self) -> None:
         self._card = None
@@ -319,16 +312,15 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
                         eur_cents=p.eur_cents, tender=p.tender, budget_id=p.budget_id, ref_id=p.ref_id,
                         offline=quote.offline, balance_after_cents=quote.balance_after_cents,
                         budget_label=p.label or None) for p in parts]
-        merchant = self.merchant()
-
-        snap, age = self.snapshot()  # read outside the write transaction; re-checks use them inside
+        ctx = self.context()  # read outside the write transaction; the re-checks use it inside
+        merchant = ctx.merchant
 
         def full_check(view: StoreView) -> None:
             self.disk.require_room()  # after the retry lookup (a committed retry still answers), before any write
             if not repeat_ok:
                 self._repeat_guard(view, quote)
             if check is not None:
-                check(view, snap, age)
+                check(view, ctx)
 
         ref = None
         if client_ref is not None:
@@ -412,7 +404,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self.require_operator()
         drafts = [Draft(record_id=record_ids(self.config.terminal_id, client_ref)(), kind=Kind.DAY_CLOSE)]
         ref = (client_ref, fingerprint) if client_ref else None
-        merchant = self.merchant()
+        merchant = self.context().merchant
         records, existed = self.store.commit_tx(drafts, key=self._key, merchant_id=merchant.merchant_id,
                                                 client_ref=ref, merchant_name=merchant.name)
         self._drop_all()

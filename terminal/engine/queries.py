@@ -33,7 +33,7 @@ class QueriesMixin:
             printer_error = exc
         merchant, merchant_error = None, None
         try:
-            merchant = self.merchant()
+            merchant = self.context().merchant
         except FloreynError as exc:
             merchant_error = exc
         return Overview(status=self.status(), printer=printer, printer_error=printer_error,

@@ -2,7 +2,10 @@
 
 Each quote_* method checks everything it can (and raises a typed refusal
 having changed nothing), builds the records-to-be, and remembers the quote
-with a re-check that confirm() runs inside the write transaction.
+with a re-check that confirm() runs inside the write transaction. What a
+quote is worked out from (snapshot, its age, shop, date, limits, rates) is
+one TillContext read once per quote (engine/context.py); the arithmetic is
+in the pure functions at the end of this module and in pricing.py.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ from typing import TYPE_CHECKING, Callable
 
 from floreyn.money import Currency, Money, save_reward
 from floreyn.sync.record import Kind, Tender
-from floreyn.sync.snapshot import ExchangeRates, Snapshot
 from floreyn.terminal.engine.errors import (
     CardBlocked, InsufficientBalance, NothingToVoid, OnlineDeclined, OnlineUnavailable, RefundNotAllowed,
     RefundTooLarge, SaveNotOffered, SaveTooSmall, TopupNotAllowed, TxNotFound,
 )
+from floreyn.terminal.engine.context import TillContext
 from floreyn.terminal.engine.model import CardSession, Part, Quote
 from floreyn.terminal.engine.online import decline_reason_en, decline_reason_nl
 from floreyn.terminal.engine.pricing import (
@@ -29,7 +32,7 @@ from floreyn.terminal.store import StoredRecord, StoreView
 if TYPE_CHECKING:
     from floreyn.terminal.engine.core import Engine
 
-Recheck = Callable[[StoreView, "Snapshot | None", "float | None"], None]
+Recheck = Callable[[StoreView, TillContext], None]  # run by confirm() in the write transaction, fresh context
 NewId = Callable[[], uuid.UUID]
 _ID_NAMESPACE = uuid.UUID("6f1c1e52-3b0e-5d4a-9a57-0f1e7e1a2b3c")
 
@@ -63,8 +66,9 @@ class QuotingMixin:
         self.require_operator()
         session = self.require_card()
         self.check_amount(amount, Currency.FL)
+        ctx = self.context()
         if source is not None and source != OWN:
-            check_chosen_budget(source, session.budgets, self.merchant(), self.today())
+            check_chosen_budget(source, session.budgets, ctx.merchant, ctx.today)
         want_online = online if online is not None else session.summary.live
         if want_online:
             if self.gateway is None:
@@ -72,30 +76,20 @@ class QuotingMixin:
                     raise OnlineUnavailable.no_server()
             else:
                 try:
-                    return self._spend_online(session, amount, source, ids)
+                    return self._spend_online(ctx, session, amount, source, ids)
                 except OnlineUnavailable:
                     if online:
                         raise
-        return self._spend_offline(session, amount, source, ids)
+        return self._spend_offline(ctx, session, amount, source, ids)
 
-    def _sources(self: Engine, session: CardSession, left: dict[str, int] | None) -> list[Source]:
-        merchant, today = self.merchant(), self.today()
-        out = []
-        for b in session.budgets:
-            if budget_usable(b, merchant, today) is None:
-                avail = b.remaining_cents if left is None else left.get(b.budget_id, 0)
-                out.append(Source(b.budget_id, b.label, avail, b.expires_on))
-        return out
-
-    def _spend_offline(self: Engine, session: CardSession, amount: Money, source: str | None,
+    def _spend_offline(self: Engine, ctx: TillContext, session: CardSession, amount: Money, source: str | None,
                        ids: NewId) -> Quote:
-        snap, age = self.snapshot()
         card_hex = session.card.card_hex
         with self.store.read() as view:
-            state = offline_state(view, snap, card_hex, session.info, age)
+            state = offline_state(view, ctx.snapshot, card_hex, session.info, ctx.age_s)
         cap = state.capacity
         own = Source(None, "Eigen saldo", cap.own_cents)
-        order = order_sources(self._sources(session, state.budget_left), own, source)
+        order = order_sources(usable_sources(ctx, session, state.budget_left), own, source)
         payable = min(amount.cents, cap.total_cents)
         taken = allocate(payable, order) if payable > 0 else []
         paid = sum(t for _, t in taken)
@@ -112,8 +106,8 @@ class QuotingMixin:
         parts = _parts(taken, amount.cents - paid, ids)
         info = session.info
 
-        def recheck(view: StoreView, snap_now: Snapshot | None, age_now: float | None) -> None:
-            now = offline_state(view, snap_now, card_hex, info, age_now)
+        def recheck(view: StoreView, now_ctx: TillContext) -> None:
+            now = offline_state(view, now_ctx.snapshot, card_hex, info, now_ctx.age_s)
             if paid > now.capacity.total_cents and now.capacity.total_reason is not None:
                 raise now.capacity.total_reason
             own_part = sum(p.fl_cents for p in parts if p.budget_id is None)
@@ -126,7 +120,7 @@ class QuotingMixin:
         return self._remember_spend(session, amount, source, parts, offline=True, reason=reason,
                                     balance_after=None, recheck=recheck)
 
-    def _spend_online(self: Engine, session: CardSession, amount: Money, source: str | None,
+    def _spend_online(self: Engine, ctx: TillContext, session: CardSession, amount: Money, source: str | None,
                       ids: NewId) -> Quote:
         assert self.gateway is not None
         card_hex = session.card.card_hex
@@ -136,7 +130,7 @@ class QuotingMixin:
         if live.budgets:
             session = CardSession(session.card, session.summary, session.info, live.balance_cents, live.budgets)
         own = Source(None, "Eigen saldo", live.balance_cents)
-        taken = allocate(amount.cents, order_sources(self._sources(session, None), own, source))
+        taken = allocate(amount.cents, order_sources(usable_sources(ctx, session, None), own, source))
         paid = sum(t for _, t in taken)
         if paid == 0:
             raise _insufficient(0)
@@ -177,15 +171,7 @@ class QuotingMixin:
         self.require_operator()
         session = self.require_card()
         self.check_amount(euro, Currency.EUR)
-        merchant = self.merchant()
-        if merchant.save_rate_bp <= 0:
-            raise SaveNotOffered()
-        snap, _ = self.snapshot()
-        multiplier, campaign = active_multiplier(snap.campaigns if snap else (), merchant.merchant_id,
-                                                 self.today())
-        reward = save_reward(euro, merchant.save_rate_bp, multiplier)
-        if reward.cents == 0:
-            raise SaveTooSmall()
+        reward, campaign = save_figures(self.context(), euro)
         return self._remember_credit(session, Kind.SAVE, euro, reward.cents, Tender.NONE, campaign,
                                      record_ids(self.config.terminal_id, ref))
 
@@ -193,14 +179,11 @@ class QuotingMixin:
         """The member pays euros in cash and receives Floreyn at the ask rate."""
         self.require_operator()
         session = self.require_card()
-        if not self.merchant().topup_allowed:
+        ctx = self.context()
+        if not ctx.merchant.topup_allowed:
             raise TopupNotAllowed()
         self.check_amount(euro, Currency.EUR, self.config.till.max_topup_cents)
-        snap, _ = self.snapshot()
-        rates = snap.rates if snap else ExchangeRates()
-        got = rates.topup_fl_for_eur(euro)
-        if got.cents == 0:
-            raise SaveTooSmall()
+        got = topup_figures(ctx, euro)
         return self._remember_credit(session, Kind.TOPUP, euro, got.cents, Tender.CASH, "",
                                      record_ids(self.config.terminal_id, ref))
 
@@ -253,7 +236,7 @@ class QuotingMixin:
         parts = tuple(Part(ids(), f, e, r.budget_id, r.budget_label or "", uuid.UUID(r.record_id),
                            r.tender if e else Tender.NONE) for r, f, e in wanted)
 
-        def recheck(view: StoreView, _snap: Snapshot | None, _age: float | None) -> None:
+        def recheck(view: StoreView, _ctx: TillContext) -> None:
             for p in parts:
                 original = view.record(str(p.ref_id))
                 if original is None:
@@ -294,7 +277,7 @@ class QuotingMixin:
         parts = tuple(Part(ids(), r.fl_cents, r.eur_cents, None, "", uuid.UUID(r.record_id), r.tender)
                       for r in last)
 
-        def recheck(view: StoreView, _snap: Snapshot | None, _age: float | None) -> None:
+        def recheck(view: StoreView, _ctx: TillContext) -> None:
             now = view.last_tx()
             if not now or now[0].tx_id != tx_id:
                 raise NothingToVoid(reason="er is intussen een nieuwe transactie.",
@@ -307,6 +290,40 @@ class QuotingMixin:
             fingerprint=f"void:{tx_id}", created_ms=self.clock.monotonic_ms(), needs_manager=True, ref_tx=tx_id,
         )
         return self.remember(quote, recheck)
+
+
+# -- pure functions of a TillContext ---------------------------------------------------------------
+
+
+def usable_sources(ctx: TillContext, session: CardSession, left: dict[str, int] | None) -> list[Source]:
+    """The card's budgets that may pay here today, with what each has left (`left`: offline, per budget)."""
+    out = []
+    for b in session.budgets:
+        if budget_usable(b, ctx.merchant, ctx.today) is None:
+            avail = b.remaining_cents if left is None else left.get(b.budget_id, 0)
+            out.append(Source(b.budget_id, b.label, avail, b.expires_on))
+    return out
+
+
+def save_figures(ctx: TillContext, euro: Money) -> tuple[Money, str]:
+    """(Floreyn earned on a euro purchase, the campaign that multiplied it or "")."""
+    merchant = ctx.merchant
+    if merchant.save_rate_bp <= 0:
+        raise SaveNotOffered()
+    campaigns = ctx.snapshot.campaigns if ctx.snapshot is not None else ()
+    multiplier, campaign = active_multiplier(campaigns, merchant.merchant_id, ctx.today)
+    reward = save_reward(euro, merchant.save_rate_bp, multiplier)
+    if reward.cents == 0:
+        raise SaveTooSmall()
+    return reward, campaign
+
+
+def topup_figures(ctx: TillContext, euro: Money) -> Money:
+    """Floreyn a member receives for `euro` in cash, at the snapshot's ask rate."""
+    got = ctx.rates.topup_fl_for_eur(euro)
+    if got.cents == 0:
+        raise SaveTooSmall()
+    return got
 
 
 def _insufficient(available_cents: int) -> InsufficientBalance:
