@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from typing import Any, Sequence
+from typing import Sequence
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from floreyn import card as cards
 from floreyn.card import Card, CardError
@@ -27,7 +27,7 @@ from floreyn.money import AmountNegative, AmountWrongCurrency, AmountZero, Curre
 from floreyn.sync.record import Kind, Tender
 from floreyn.sync.snapshot import OfflineLimits, Snapshot
 from floreyn.terminal.config import Operator, TerminalConfig
-from floreyn.terminal.drivers.base import CardEvent, CardPresented, ReceiptPrinter
+from floreyn.terminal.drivers.base import CardEvent, CardPresented
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.auth import PinGate
 from floreyn.terminal.engine.clock import Clock, snapshot_age_s
@@ -39,6 +39,7 @@ from floreyn.terminal.engine.errors import (
 )
 from floreyn.terminal.engine.model import CardSession, MemberSummary, Part, Quote, TillStatus, TxResult
 from floreyn.terminal.engine.online import LiveCard, OnlineGateway
+from floreyn.terminal.engine.ports import Printer, SyncView
 from floreyn.terminal.engine.printing import MAX_RECEIPT_RETRIES, PrintingMixin
 from floreyn.terminal.engine.queries import QueriesMixin
 from floreyn.terminal.engine.quoting import QuotingMixin, Recheck, record_ids
@@ -46,7 +47,6 @@ from floreyn.terminal.engine.summary import offline_state, summarize
 from floreyn.terminal.store import Draft, StoredRecord, StoreView, TerminalStore
 
 MAX_OPEN_QUOTES = 8
-MAX_RECENT = 200
 
 
 class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
@@ -54,12 +54,12 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self,
         config: TerminalConfig,
         store: TerminalStore,
-        printer: ReceiptPrinter,
+        printer: Printer,
         key: Ed25519PrivateKey,
         *,
         clock: Clock,
         gateway: OnlineGateway | None = None,
-        sync: Any = None,
+        sync: SyncView | None = None,
         listener: ev.Listener = ev.ignore,
         defer_print: bool = False,
     ) -> None:
@@ -68,7 +68,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self.printer = printer
         self.clock = clock
         self.gateway = gateway
-        self.sync = sync  # floreyn.sync.worker.SyncWorker, or None
+        self.sync = sync  # the background sync worker (floreyn.sync.worker.SyncWorker), or None without a server
         self.listener = listener
         self.defer_print = defer_print
         self._key = key
@@ -77,14 +77,14 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self._card: CardSession | None = None
         self._quotes: OrderedDict[str, tuple[Quote, Recheck | None]] = OrderedDict()
         self._print_queue: list[str] = []
-        self._issuers_cache: tuple[tuple[str, ...], dict[bytes, Any]] | None = None
+        self._issuers_cache: tuple[tuple[str, ...], dict[bytes, Ed25519PublicKey]] | None = None
         # Free space on the SD card: a warning, then new money transactions refused (engine/disk.py).
         self.disk = DiskGuard(config.data_dir, warn_mb=config.store.disk_warn_mb,
                               floor_mb=config.store.disk_floor_mb)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> dict[str, Any]:
+    def start(self) -> dict[str, object]:
         """Check the stored chain, prune, and resume receipts a crash left unprinted."""
         head = self.store.verify(self.public_key)
         pruned = self.store.prune(retention_ms=self.config.store.retention_days * 86_400_000)
@@ -93,7 +93,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
                 "migrated_from": self.store.migrated_from}
 
     @property
-    def public_key(self) -> Any:
+    def public_key(self) -> Ed25519PublicKey:
         """The terminal's record-verifying key (for registration at the server and for tests)."""
         return self._key.public_key()
 
@@ -122,7 +122,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         return till_context(snap, age, configured=self.config.merchant, wall_ms=self.clock.wall_ms(),
                             timezone=self.config.timezone)
 
-    def issuers(self) -> dict[bytes, Any]:
+    def issuers(self) -> dict[bytes, Ed25519PublicKey]:
         snap, _ = self.snapshot()
         hexkeys = tuple(self.config.issuer_keys) + (snap.issuer_keys if snap else ())
         if self._issuers_cache is None or self._issuers_cache[0] != hexkeys:
@@ -387,16 +387,6 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         return TxResult(records[0].tx_id, records[0].kind, tuple(records), existed,
                         records[0].receipt_status, None, report)
 
-    def recent(self, limit: int = 30, kinds: tuple[Kind, ...] = (Kind.SPEND,)) -> list[TxResult]:
-        """The latest transactions of these kinds, newest first (the app's refund and reprint lists)."""
-        limit = max(1, min(limit, MAX_RECENT))
-        with self.store.read() as view:
-            txs = view.recent_tx_ids(limit, [int(k) for k in kinds])
-            return [self._result_from(view, view.tx(tx_id)) for tx_id in txs]
-
-    def _result_from(self, view: StoreView, records: list[StoredRecord]) -> TxResult:
-        return TxResult(records[0].tx_id, records[0].kind, tuple(records), True, records[0].receipt_status)
-
     # -- day close -----------------------------------------------------------------------------
 
     def close_day(self, *, client_ref: str | None = None, fingerprint: str = "day_close") -> TxResult:
@@ -412,13 +402,13 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
 
     # -- sync and status -------------------------------------------------------------------------
 
-    def sync_now(self) -> dict[str, Any]:
+    def sync_now(self) -> dict[str, object]:
         if self.sync is None:
             raise OnlineUnavailable.no_server()
         self.sync.run_once()
         state = self.sync.state
-        return {k: getattr(state, k, None) for k in ("last_sync_ms", "waiting", "snapshot_age_s", "online",
-                                                     "last_error")}
+        return {"last_sync_ms": state.last_sync_ms, "waiting": state.waiting, "snapshot_age_s": state.snapshot_age_s,
+                "online": state.online, "last_error": state.last_error}
 
     def status(self) -> TillStatus:
         snap, age = self.snapshot()
@@ -441,8 +431,8 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         )
 
     def _online(self) -> bool | None:
-        if self.sync is not None and getattr(self.sync.state, "last_sync_ms", None) is not None:
-            return bool(self.sync.state.online)
+        if self.sync is not None and self.sync.state.last_sync_ms is not None:
+            return self.sync.state.online
         return None if self.gateway is None else self.gateway.last_ok
 
     # -- amounts -----------------------------------------------------------------------------------

@@ -18,11 +18,10 @@ from floreyn.money import Currency, Money, save_reward
 from floreyn.sync.record import Kind, Tender
 from floreyn.terminal.engine.errors import (
     CardBlocked, InsufficientBalance, NothingToVoid, OnlineDeclined, OnlineUnavailable, RefundNotAllowed,
-    RefundTooLarge, SaveNotOffered, SaveTooSmall, TopupNotAllowed, TxNotFound,
+    RefundTooLarge, SaveNotOffered, SaveTooSmall, TopupNotAllowed, TopupTooSmall, TxNotFound,
 )
 from floreyn.terminal.engine.context import TillContext
 from floreyn.terminal.engine.model import CardSession, Part, Quote
-from floreyn.terminal.engine.online import decline_reason_en, decline_reason_nl
 from floreyn.terminal.engine.pricing import (
     OWN, Source, active_multiplier, allocate, budget_usable, check_chosen_budget, order_sources,
 )
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
 
 Recheck = Callable[[StoreView, TillContext], None]  # run by confirm() in the write transaction, fresh context
 NewId = Callable[[], uuid.UUID]
+OWN_LABEL = ""  # the own balance has no label of its own: the app and the receipt word it in their language
 _ID_NAMESPACE = uuid.UUID("6f1c1e52-3b0e-5d4a-9a57-0f1e7e1a2b3c")
 
 
@@ -88,7 +88,7 @@ class QuotingMixin:
         with self.store.read() as view:
             state = offline_state(view, ctx.snapshot, card_hex, session.info, ctx.age_s)
         cap = state.capacity
-        own = Source(None, "Eigen saldo", cap.own_cents)
+        own = Source(None, OWN_LABEL, cap.own_cents)
         order = order_sources(usable_sources(ctx, session, state.budget_left), own, source)
         payable = min(amount.cents, cap.total_cents)
         taken = allocate(payable, order) if payable > 0 else []
@@ -129,7 +129,7 @@ class QuotingMixin:
             raise CardBlocked()
         if live.budgets:
             session = CardSession(session.card, session.summary, session.info, live.balance_cents, live.budgets)
-        own = Source(None, "Eigen saldo", live.balance_cents)
+        own = Source(None, OWN_LABEL, live.balance_cents)
         taken = allocate(amount.cents, order_sources(usable_sources(ctx, session, None), own, source))
         paid = sum(t for _, t in taken)
         if paid == 0:
@@ -140,8 +140,7 @@ class QuotingMixin:
             for part in parts:  # the server holds per account, so per record
                 auth = self.gateway.authorize(card_hex, part.fl_cents, str(part.record_id), part.budget_id)
                 if not auth.approved:
-                    raise OnlineDeclined(reason=decline_reason_nl(auth.reason),
-                                         reason_en=decline_reason_en(auth.reason), server_reason=auth.reason)
+                    raise OnlineDeclined(server_reason=auth.reason or "")
                 held.append(part)
         except (OnlineDeclined, OnlineUnavailable):
             self.release_holds(held)  # no quote will use what the parts before were granted
@@ -210,11 +209,9 @@ class QuotingMixin:
             raise TxNotFound(tx=tx_id[:8])
         kinds = {r.kind for r in originals}
         if Kind.REFUND in kinds:
-            raise RefundNotAllowed(reason="Een terugbetaling kan niet worden terugbetaald.",
-                                   reason_en="A refund cannot be refunded.", why="refund_of_refund")
+            raise RefundNotAllowed(why="refund_of_refund")
         if kinds != {Kind.SPEND}:
-            raise RefundNotAllowed(reason="Alleen betalingen kunnen worden terugbetaald; gebruik storno.",
-                                   reason_en="Only payments can be refunded; use void.", why="not_a_payment")
+            raise RefundNotAllowed(why="not_a_payment")
         with self.store.read() as view:
             left = [_refundable(view, r) for r in originals]
         total_fl = sum(f for f, _ in left)
@@ -265,13 +262,11 @@ class QuotingMixin:
         with self.store.read() as view:
             last = view.last_tx()
         if not last:
-            raise NothingToVoid(reason="er is nog geen transactie.", reason_en="no transaction yet.",
-                                why="no_transaction")
+            raise NothingToVoid(why="no_transaction")
         if last[0].kind is Kind.DAY_CLOSE:
-            raise NothingToVoid(reason="de dag is al afgesloten.", reason_en="the day is closed.", why="day_closed")
+            raise NothingToVoid(why="day_closed")
         if last[0].kind is Kind.VOID:
-            raise NothingToVoid(reason="de laatste transactie is zelf een storno.",
-                                reason_en="the last transaction is itself a void.", why="last_is_void")
+            raise NothingToVoid(why="last_is_void")
         tx_id = last[0].tx_id
         ids = record_ids(self.config.terminal_id, ref)
         parts = tuple(Part(ids(), r.fl_cents, r.eur_cents, None, "", uuid.UUID(r.record_id), r.tender)
@@ -280,8 +275,7 @@ class QuotingMixin:
         def recheck(view: StoreView, _ctx: TillContext) -> None:
             now = view.last_tx()
             if not now or now[0].tx_id != tx_id:
-                raise NothingToVoid(reason="er is intussen een nieuwe transactie.",
-                                    reason_en="a newer transaction came in between.", why="newer_transaction")
+                raise NothingToVoid(why="newer_transaction")
 
         card_hex = last[0].card_hex
         quote = Quote(
@@ -322,7 +316,7 @@ def topup_figures(ctx: TillContext, euro: Money) -> Money:
     """Floreyn a member receives for `euro` in cash, at the snapshot's ask rate."""
     got = ctx.rates.topup_fl_for_eur(euro)
     if got.cents == 0:
-        raise SaveTooSmall()
+        raise TopupTooSmall()
     return got
 
 
@@ -340,7 +334,6 @@ def _parts(taken: list[tuple[Source, int]], eur_remainder: int, ids: NewId) -> t
 
 def _refundable(view: StoreView, original: StoredRecord) -> tuple[int, int]:
     if view.voided(original.record_id):
-        raise RefundNotAllowed(reason="Deze betaling is gestorneerd.", reason_en="This payment was voided.",
-                               why="voided")
+        raise RefundNotAllowed(why="voided")
     done_fl, done_eur = view.refunded(original.record_id)
     return original.fl_cents - done_fl, original.eur_cents - done_eur

@@ -72,3 +72,16 @@ def test_business_date_is_server_time_plus_age_not_the_pi_clock(till):
     today = business_date(snap, age, wrong_wall_ms, "Europe/Amsterdam")
     assert today == business_date(None, None, snap.server_time_ms + int(age * 1000), "Europe/Amsterdam")
     assert business_date(snap, None, wrong_wall_ms, "UTC") == dt.date(1970, 1, 1)  # age unknown: the wall clock
+
+
+def test_a_top_up_worth_nothing_is_too_small_not_a_saving():
+    from floreyn.money import BP_ONE
+    from floreyn.terminal.engine.quoting import topup_figures
+
+    shop = MerchantConfig(merchant_id="m1", name="Winkel", category="winkel", topup_allowed=True)
+    ctx = till_context(None, None, configured=shop, wall_ms=0, timezone="UTC")
+    dear = type(ctx)(**{**{f: getattr(ctx, f) for f in ctx.__slots__}, "rates": ExchangeRates(ask_bp=2 * BP_ONE)})
+    with pytest.raises(E.TopupTooSmall) as info:
+        topup_figures(dear, Money.eur(1))  # 1 cent at 2 euro per Floreyn: fl 0,00
+    assert info.value.code == "topup_too_small" and "Floreyn" in info.value.message("nl")
+    assert topup_figures(dear, Money.eur(2)) == Money.fl(1)
