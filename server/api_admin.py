@@ -44,7 +44,7 @@ def list_members(request: Request, actor: Reader, after: Annotated[str, Query(ma
 
 @router.get("/members/{member_id}", summary="One member with cards, groups and balance")
 def get_member(request: Request, member_id: Ident, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: admin_people.member_view(conn, member_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_people.member_view(conn, member_id))
 
 
 @router.patch("/members/{member_id}", summary="Change a member's alias or personal data")
@@ -56,7 +56,7 @@ def update_member(request: Request, member_id: Ident, body: MemberUpdate, actor:
 
 @router.get("/members/{member_id}/export", summary="GDPR export: everything held about the member")
 def export_member(request: Request, member_id: Ident, actor: Admin) -> dict[str, Any]:
-    return read(request, lambda conn: admin_people.export_member(conn, member_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_people.export_member(conn, member_id))
 
 
 @router.post("/members/{member_id}/erase", summary="GDPR erasure: pseudonymise, block cards, keep the ledger whole")
@@ -84,7 +84,7 @@ def add_group_members(request: Request, group_id: Ident, body: GroupAdd, actor: 
 
 @router.get("/groups/{group_id}")
 def get_group(request: Request, group_id: Ident, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: admin_people.group_view(conn, group_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_people.group_view(conn, group_id))
 
 
 # -- cards ---------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def issue_card(request: Request, body: CardIssue, actor: Desk) -> dict[str, Any]
 
 @router.get("/cards/{card_id}")
 def get_card(request: Request, card_id: CardHex, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: admin_people.card_view(conn, card_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_people.card_view(conn, card_id))
 
 
 @router.post("/cards/{card_id}/block", summary="Block a card (lost, stolen, misuse)")
@@ -144,7 +144,7 @@ def list_merchants(request: Request, actor: Reader) -> dict[str, Any]:
 
 @router.get("/merchants/{merchant_id}", summary="A merchant with its balances and terminals")
 def get_merchant(request: Request, merchant_id: Ident, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: admin_business.merchant_view(conn, merchant_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_business.merchant_view(conn, merchant_id))
 
 
 @router.post("/funders", summary="Register a funder (housing corporation, municipality)")
@@ -178,7 +178,7 @@ def list_terminals(request: Request, actor: Reader) -> dict[str, Any]:
 
 @router.get("/terminals/{terminal_id}")
 def get_terminal(request: Request, terminal_id: Ident, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: admin_business.terminal_view(conn, terminal_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_business.terminal_view(conn, terminal_id))
 
 
 # -- campaigns, config, tokens -------------------------------------------------------
@@ -205,7 +205,7 @@ def list_campaigns(request: Request, actor: Reader) -> dict[str, Any]:
 
 @router.get("/config", summary="Rates, offline limits, overspend threshold, hold time, card issuer keys")
 def get_config(request: Request, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: state.settings_dict(state.get_settings(conn)))  # type: ignore[no-any-return]
+    return read(request, lambda conn: state.settings_dict(state.get_settings(conn)))
 
 
 @router.patch("/config", summary="Change rates, limits, thresholds or issuer keys")

@@ -73,12 +73,12 @@ def expire(request: Request, body: Expire, actor: Admin) -> dict[str, Any]:
 
 @router.get("/budgets/{budget_id}", tags=["budgets"])
 def get_budget(request: Request, budget_id: Ident, actor: Reader) -> dict[str, Any]:
-    def view(conn):  # type: ignore[no-untyped-def]
+    def view(conn):
         b = conn.execute(select(s.budgets).where(s.budgets.c.budget_id == budget_id)).first()
         if b is None:
             raise NotFound(what="budget", id=budget_id)
         return admin_money.budget_dict(conn, b)
-    return read(request, view)  # type: ignore[no-any-return]
+    return read(request, view)
 
 
 @router.get("/budgets", tags=["budgets"], summary="Budgets of a member, a group or a funder")
@@ -87,7 +87,7 @@ def list_budgets(request: Request, actor: Reader, member_id: Ident | None = None
     if (member_id, group_id, funder_id).count(None) != 2:
         raise RequestInvalid(detail="filter by exactly one of member_id, group_id, funder_id")
 
-    def rows(conn):  # type: ignore[no-untyped-def]
+    def rows(conn):
         col = (s.budgets.c.owner_member_id if member_id else s.budgets.c.owner_group_id if group_id
                else s.budgets.c.funder_id)
         q = select(s.budgets).where(col == (member_id or group_id or funder_id)).order_by(s.budgets.c.budget_id)
@@ -101,13 +101,13 @@ def list_budgets(request: Request, actor: Reader, member_id: Ident | None = None
 @router.get("/accounts/{key}", tags=["ledger"], summary="An account's balance and postings (paged by posting id)")
 def account(request: Request, key: AccountKey, actor: Reader, after: AfterId = 0,
             limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-    return read(request, lambda conn: reports.account_view(conn, key, after, limit))  # type: ignore[no-any-return]
+    return read(request, lambda conn: reports.account_view(conn, key, after, limit))
 
 
 @router.get("/transactions/{tx_id}", tags=["ledger"])
 def transaction(request: Request, tx_id: Annotated[str, StringConstraints(max_length=64)],
                 actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: reports.transaction_view(conn, tx_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: reports.transaction_view(conn, tx_id))
 
 
 @router.post("/transactions/{tx_id}/reverse", tags=["ledger"],
@@ -146,18 +146,18 @@ def check(request: Request, actor: Reader) -> dict[str, Any]:
 @router.get("/reports/settlement", tags=["reports"], summary="A merchant's settlement statement for a period")
 def settlement(request: Request, actor: Reader, merchant_id: Ident, from_: Annotated[IsoDate, Query(alias="from")],
                to: IsoDate) -> dict[str, Any]:
-    return ctx_of(request).db.read(lambda conn: reports.settlement(conn, merchant_id, from_, to),  # type: ignore[no-any-return]
+    return ctx_of(request).db.read(lambda conn: reports.settlement(conn, merchant_id, from_, to),
                                    snapshot=True)
 
 
 @router.get("/reports/circulation", tags=["reports"], summary="Floreyn in circulation against the euro reserve")
 def circulation(request: Request, actor: Reader) -> dict[str, Any]:
-    return ctx_of(request).db.read(reports.circulation, snapshot=True)  # type: ignore[no-any-return]
+    return ctx_of(request).db.read(reports.circulation, snapshot=True)
 
 
 @router.get("/reports/overspend", tags=["reports"], summary="Cards flagged for offline overspend")
 def overspend(request: Request, actor: Reader) -> dict[str, Any]:
-    return read(request, reports.overspend)  # type: ignore[no-any-return]
+    return read(request, reports.overspend)
 
 
 @router.get("/reports/export.csv", tags=["reports"], summary="Every posting in a period, CSV for the bookkeeping")

@@ -20,7 +20,7 @@ AfterId = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="Page after this
 
 
 def ctx_of(request: Request) -> ServerContext:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    return request.app.state.ctx
 
 
 _bearer = HTTPBearer(auto_error=False, description="Admin token (floreyn-server token create, or the bootstrap "
@@ -39,7 +39,7 @@ def require(allowed: frozenset[str]) -> Callable[..., Actor]:
     return check
 
 
-def write(request: Request, actor: Actor, action: str, body: BaseModel, run: Callable[[Connection, int], dict],  # type: ignore[type-arg]
+def write(request: Request, actor: Actor, action: str, body: BaseModel, run: Callable[[Connection, int], dict],
           *, path_params: dict[str, Any] | None = None, secret: tuple[str, ...] = ()) -> dict[str, Any]:
     """One admin write: idempotent by request_id, audited, all in one transaction.
 

@@ -119,7 +119,7 @@ def _verify_signatures(db: Database, terminal_id: str, batch: list[SignedRecord]
                 signed.verify(public)
             except BadSignature:
                 db.write(lambda conn: state.alert(conn, "bad_signature", now, terminal_id=terminal_id,
-                                                  seq=signed.record.seq, raw=signed.raw.hex()))
+                                                  seq=signed.record.seq, raw=signed.raw.hex()))  # noqa: B023 (runs at once)
                 raise
     return int(term.head_seq)
 
@@ -171,9 +171,9 @@ def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], no
             return None, RecordRefused(seq=seq, detail=f"amount above {MAX_RECORD_CENTS} cents")
         accepted.append(signed)
     violations = _post_records(conn, term, accepted, now) if accepted else []
-    seen = {"reported_head_seq": max(reported_head, head.seq)} if reported_head is not None else {}
+    reported = {"reported_head_seq": max(reported_head, head.seq)} if reported_head is not None else {}
     conn.execute(update(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
-                 .values(head_seq=head.seq, head_hash=head.hash, last_seen_ms=now, **seen))
+                 .values(head_seq=head.seq, head_hash=head.hash, last_seen_ms=now, **reported))
     result = UploadResult(head.seq, len(accepted), len(old), len(new) - len(accepted))
     broken = next((v for v in violations if v.rule.quarantines), None)
     if broken is not None:

@@ -92,7 +92,7 @@ def account_kind(key: str) -> tuple[str, Currency, str | None]:
     return prefix, _PREFIXES[prefix], owner
 
 
-class TxKind(str, enum.Enum):
+class TxKind(str, enum.Enum):  # noqa: UP042 (StrEnum would change str() of a member, which logs and messages use)
     SPEND = "spend"
     SAVE = "save"
     TOPUP = "topup"

@@ -11,10 +11,10 @@ import itertools
 import uuid
 from typing import TYPE_CHECKING, Callable
 
-from floreyn.money import Currency, Money
+from floreyn.money import Currency, ExchangeRates, Money
 from floreyn.sync import rules
 from floreyn.sync.record import Kind, Tender
-from floreyn.sync.snapshot import ExchangeRates, Snapshot
+from floreyn.sync.snapshot import Snapshot
 from floreyn.terminal.engine.errors import (
     CardBlocked, InsufficientBalance, NothingToVoid, OnlineDeclined, OnlineUnavailable, RefundNotAllowed,
     RefundTooLarge, SaveNotOffered, SaveTooSmall, TopupNotAllowed, TxNotFound,
@@ -237,13 +237,13 @@ class QuotingMixin:
             left = [_refundable(view, r) for r in originals]
         total_fl = sum(f for f, _ in left)
         if amount is None:
-            wanted = [(r, f, e) for r, (f, e) in zip(originals, left) if f or e]
+            wanted = [(r, f, e) for r, (f, e) in zip(originals, left, strict=True) if f or e]
         else:
             self.check_amount(amount, Currency.FL)
             if amount.cents > total_fl:
                 raise RefundTooLarge(max_cents=total_fl, currency=Currency.FL)
             wanted, rest = [], amount.cents
-            for r, (f, _e) in reversed(list(zip(originals, left))):  # own balance (last) first
+            for r, (f, _e) in reversed(list(zip(originals, left, strict=True))):  # own balance (last) first
                 take = min(rest, f)
                 if take:
                     wanted.append((r, take, 0))
