@@ -11,13 +11,9 @@ from floreyn.errors import FloreynError
 from floreyn.money import Money, format_money
 from floreyn.sync.record import Kind, Tender
 from floreyn.sync.snapshot import BudgetInfo, CardInfo
+from floreyn.terminal.receipts import KIND_NL
 from floreyn.terminal.store import StoredRecord
 
-KIND_NL = {
-    Kind.SPEND: "Betaling", Kind.SAVE: "Sparen", Kind.TOPUP: "Opwaarderen",
-    Kind.REFUND: "Terugbetaling", Kind.VOID: "Storno", Kind.DAY_CLOSE: "Dagafsluiting",
-}
-TENDER_NL = {Tender.NONE: "", Tender.CASH: "Contant", Tender.BANK_CARD: "Pin"}
 
 
 @dataclass(frozen=True, slots=True)
