@@ -168,6 +168,9 @@ def update_settings(conn: Connection, changes: dict[str, Any]) -> dict[str, Any]
         if changes.get("limits") is not None:
             limits = OfflineLimits(**{**asdict(current.limits), **changes["limits"]})
             state.put_setting(conn, "limits", asdict(limits))
+        if changes.get("thresholds") is not None:
+            thresholds = state.Thresholds(**{**asdict(current.thresholds), **changes["thresholds"]})
+            state.put_setting(conn, "thresholds", asdict(thresholds))
     except RateError:
         raise
     except TypeError as exc:

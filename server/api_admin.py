@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from floreyn.server import admin_auth, admin_business, admin_people, reports, state
 from floreyn.server import schema as s
 from floreyn.server.api_admin_money import router as money_router
-from floreyn.server.api_common import Actor, read, require, write
+from floreyn.server.api_common import Actor, AfterId, read, require, write
 from floreyn.server.models import (
     CampaignCreate, CampaignEnd, CardHex, CardIssue, CardReplace, ConfigUpdate, FunderCreate, GroupAdd, GroupCreate,
     Ident, MemberCreate, MemberUpdate, MerchantCreate, MerchantUpdate, Plain, Reason, TerminalEnroll, TokenCreate,
@@ -211,7 +211,7 @@ def get_config(request: Request, actor: Reader) -> dict[str, Any]:
 @router.patch("/config", summary="Change rates, limits, thresholds or issuer keys")
 def update_config(request: Request, body: ConfigUpdate, actor: Admin) -> dict[str, Any]:
     changes = body.model_dump(exclude={"request_id"}, exclude_none=True)
-    for part in ("rates", "limits"):
+    for part in ("rates", "limits", "thresholds"):
         if part in changes:
             changes[part] = {k: v for k, v in changes[part].items() if v is not None}
     return write(request, actor, "config.update", body,
@@ -232,13 +232,13 @@ def revoke_token(request: Request, name: Ident, body: Plain, actor: Admin) -> di
 
 
 @router.get("/audit", summary="The audit log: every admin action, oldest first, paged by id")
-def audit_log(request: Request, actor: Reader, after: Annotated[int, Query(ge=0)] = 0,
+def audit_log(request: Request, actor: Reader, after: AfterId = 0,
               limit: Limit = 100) -> dict[str, Any]:
     return {"entries": read(request, lambda conn: reports.listing(conn, s.audit_log, after, limit))}
 
 
 @router.get("/alerts", summary="Alerts: forks, bad signatures, overspend, unknown cards, misused budgets")
-def alerts(request: Request, actor: Reader, after: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100,
+def alerts(request: Request, actor: Reader, after: AfterId = 0, limit: Limit = 100,
            kind: Annotated[str | None, Query(max_length=32)] = None) -> dict[str, Any]:
     return {"alerts": read(request, lambda conn: reports.listing(conn, s.alerts, after, limit, kind=kind))}
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import StringConstraints
 from sqlalchemy import select
 
-from floreyn.server import admin_auth, admin_money, reports
+from floreyn.server import admin_auth, admin_money, disputes, reports
 from floreyn.server import schema as s
-from floreyn.server.api_common import Actor, ctx_of, read, require, write
+from floreyn.server.api_common import Actor, AfterId, ctx_of, read, require, write
 from floreyn.server.errors import NotFound, RequestInvalid
 from floreyn.server.models import Cashout, Expire, Grant, Ident, IsoDate, Remit, Topup, Write
 from floreyn.server.replay import replay
@@ -25,6 +25,11 @@ AccountKey = Annotated[str, StringConstraints(min_length=3, max_length=140, patt
 
 class Correction(Write):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class DisputeDecision(Write):
+    decision: Literal["release", "return", "write_off"]
+    note: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
 # -- the desk ------------------------------------------------------------------------
@@ -94,7 +99,7 @@ def list_budgets(request: Request, actor: Reader, member_id: Ident | None = None
 
 
 @router.get("/accounts/{key}", tags=["ledger"], summary="An account's balance and postings (paged by posting id)")
-def account(request: Request, key: AccountKey, actor: Reader, after: Annotated[int, Query(ge=0)] = 0,
+def account(request: Request, key: AccountKey, actor: Reader, after: AfterId = 0,
             limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
     return read(request, lambda conn: reports.account_view(conn, key, after, limit))
 
@@ -111,6 +116,23 @@ def reverse(request: Request, tx_id: Annotated[str, StringConstraints(max_length
             actor: Admin) -> dict[str, Any]:
     return write(request, actor, "tx.reverse", body, lambda conn, now: admin_money.reverse(
         conn, tx_id=tx_id, reason=body.reason, request_id=body.request_id, now=now), path_params={"tx_id": tx_id})
+
+
+@router.get("/disputes", tags=["ledger"], summary="Parked excess of records over the rules, by status or terminal")
+def list_disputes(request: Request, actor: Reader,
+                  status: Annotated[str | None, Query(pattern="^(open|released|returned|written_off|voided)$")] = None,
+                  terminal_id: Ident | None = None) -> dict[str, Any]:
+    return {"disputes": read(request, lambda conn: disputes.list_disputes(conn, status, terminal_id))}
+
+
+@router.post("/disputes/{dispute_id}/resolve", tags=["ledger"],
+             summary="Decide a dispute: release (to the payee), return (to the payer) or write off; posted as one "
+                     "balanced transaction under the request id, audited")
+def resolve_dispute(request: Request, dispute_id: Annotated[str, StringConstraints(max_length=64)],
+                    body: DisputeDecision, actor: Admin) -> dict[str, Any]:
+    return write(request, actor, "dispute.resolve", body, lambda conn, now: disputes.resolve(
+        conn, dispute_id, body.decision, body.note, actor[0], body.request_id, now),
+        path_params={"dispute_id": dispute_id})
 
 
 @router.get("/replay", tags=["ledger"], summary="Recompute every balance and check the ledger and record chains")

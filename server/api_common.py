@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, Final
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy import Connection
@@ -15,6 +15,8 @@ from floreyn.server.app import ServerContext
 from floreyn.server.errors import Conflict
 
 Actor = tuple[str, str]
+MAX_ROW_ID: Final = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite: a larger `after` is refused (422)
+AfterId = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="Page after this row id")]
 
 
 def ctx_of(request: Request) -> ServerContext:

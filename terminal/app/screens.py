@@ -147,9 +147,9 @@ class AmountScreen(TillScreen):
             self.hint = tr._("Refund of payment no. {seq} ({when}): {amount}").format(
                 seq=pay.seq, when=texts.clock_text(pay.wall_ms, tr),
                 amount=tr.money(Money.fl(pay.fl_cents))) if pay else ""
-            specs.append(("refund", "", theme.DANGER, True, lambda: ctl.refund(self.cents())))
-            specs.append(("refund_all", "", theme.DANGER, True, lambda: ctl.refund(None)))
-            specs.append(("back", tr._("Back"), theme.NEUTRAL, False, ctl.open_manager))
+            specs.append(("refund", "", theme.DANGER, True, lambda: ctl.manager.refund(self.cents())))
+            specs.append(("refund_all", "", theme.DANGER, True, lambda: ctl.manager.refund(None)))
+            specs.append(("back", tr._("Back"), theme.NEUTRAL, False, ctl.manager.open_manager))
         else:
             merchant = ctl.merchant
             self.hint = tr._("Type the amount, then choose")
@@ -289,7 +289,7 @@ class RefundsScreen(TillScreen):
         if not text:
             self.ctl.show_text(lambda: tr._("Type the receipt number first, or scan the receipt."))
             return
-        self.ctl.find_refund(text)
+        self.ctl.manager.find_refund(text)
 
     def refresh(self) -> None:
         box = self.ids.payments
@@ -302,7 +302,7 @@ class RefundsScreen(TillScreen):
                 seq=pay.seq, when=when, card=card, amount=tr.money(Money.fl(pay.fl_cents)))
             button = TButton(text=text, bg=theme.KEY, fg=theme.KEY_TEXT, size_hint_y=None,
                              height=theme.theme.touch_px * 1.2)
-            button.bind(on_tap=lambda _b, p=pay: ctl.pick_refund(p))
+            button.bind(on_tap=lambda _b, p=pay: ctl.manager.pick_refund(p))
             box.add_widget(button)
 
 

@@ -11,7 +11,8 @@ import itertools
 import uuid
 from typing import TYPE_CHECKING, Callable
 
-from floreyn.money import Currency, ExchangeRates, Money, save_reward
+from floreyn.money import Currency, ExchangeRates, Money
+from floreyn.sync import rules
 from floreyn.sync.record import Kind, Tender
 from floreyn.sync.snapshot import Snapshot
 from floreyn.terminal.engine.errors import (
@@ -183,7 +184,7 @@ class QuotingMixin:
         snap, _ = self.snapshot()
         multiplier, campaign = active_multiplier(snap.campaigns if snap else (), merchant.merchant_id,
                                                  self.today())
-        reward = save_reward(euro, merchant.save_rate_bp, multiplier)
+        reward = Money.fl(rules.max_save_reward_cents(euro.cents, merchant.save_rate_bp, multiplier))
         if reward.cents == 0:
             raise SaveTooSmall()
         return self._remember_credit(session, Kind.SAVE, euro, reward.cents, Tender.NONE, campaign,
@@ -198,7 +199,7 @@ class QuotingMixin:
         self.check_amount(euro, Currency.EUR, self.config.till.max_topup_cents)
         snap, _ = self.snapshot()
         rates = snap.rates if snap else ExchangeRates()
-        got = rates.topup_fl_for_eur(euro)
+        got = Money.fl(rules.topup_fl_cents(euro.cents, rates))  # the server re-checks with the same rule
         if got.cents == 0:
             raise SaveTooSmall()
         return self._remember_credit(session, Kind.TOPUP, euro, got.cents, Tender.CASH, "",

@@ -140,6 +140,7 @@ class FakeSerialPrinter(PrinterCore):
     def __init__(self) -> None:
         super().__init__()
         self._master, self._slave = os.openpty()
+        self.slave_fd = self._slave  # tests read the line settings (termios) the driver set
         tty.setraw(self._slave)  # no echo, no line editing: bytes pass as on a real serial line
         self.device = os.ttyname(self._slave)
         self.received = bytearray()
