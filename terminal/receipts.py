@@ -21,8 +21,14 @@ from floreyn.card import mask_card_id
 from floreyn.money import Money, format_money
 from floreyn.sync.record import Kind, Tender
 from floreyn.terminal.drivers.base import Align, Line, PrintDoc
-from floreyn.terminal.engine.model import KIND_NL, TENDER_NL
 from floreyn.terminal.store import StoredRecord
+
+# The Dutch names a receipt and the engine's results give each kind and tender.
+KIND_NL = {
+    Kind.SPEND: "Betaling", Kind.SAVE: "Sparen", Kind.TOPUP: "Opwaarderen",
+    Kind.REFUND: "Terugbetaling", Kind.VOID: "Storno", Kind.DAY_CLOSE: "Dagafsluiting",
+}
+TENDER_NL = {Tender.NONE: "", Tender.CASH: "Contant", Tender.BANK_CARD: "Pin"}
 
 RULE = Line("-" * 32, align=Align.CENTER)
 

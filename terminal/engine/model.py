@@ -13,16 +13,11 @@ from floreyn.sync.record import Kind, Tender
 from floreyn.sync.snapshot import BudgetInfo, CardInfo, MerchantConfig
 from floreyn.terminal.drivers.base import PrinterStatus
 from floreyn.text import printable
+from floreyn.terminal.receipts import KIND_NL
 from floreyn.terminal.store import StoredRecord
 
 if TYPE_CHECKING:  # the sync worker (and `requests` behind it) loads only for a till with a server
     from floreyn.sync.worker import SyncState
-
-KIND_NL = {
-    Kind.SPEND: "Betaling", Kind.SAVE: "Sparen", Kind.TOPUP: "Opwaarderen",
-    Kind.REFUND: "Terugbetaling", Kind.VOID: "Storno", Kind.DAY_CLOSE: "Dagafsluiting",
-}
-TENDER_NL = {Tender.NONE: "", Tender.CASH: "Contant", Tender.BANK_CARD: "Pin"}
 
 
 @dataclass(frozen=True, slots=True)
