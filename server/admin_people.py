@@ -83,7 +83,8 @@ MIN_QUERY = 2  # a shorter search term would list half the neighbourhood
 
 
 def find_members(conn: Connection, query: str) -> dict[str, Any]:
-    """Members whose alias, name, e-mail or phone contains `query` (any case), or one of whose cards ends in it.
+    """Members whose alias, name, e-mail or phone contains `query` (any case), whose id it is, or one of whose
+    cards ends in it.
 
     The desk finds a member by what the person in front of it says or shows: a name, an e-mail
     address, the alias on the receipt or the last four characters of the card ("•••• DA15").
@@ -97,7 +98,8 @@ def find_members(conn: Connection, query: str) -> dict[str, Any]:
     rows = conn.execute(
         select(s.members).where(s.members.c.erased_ms.is_(None))
         .where(or_(func.lower(m.alias).like(like), func.lower(m.name).like(like), func.lower(m.email).like(like),
-                   func.replace(m.phone, " ", "").like(like.replace(" ", "")), m.member_id.in_(by_card)))
+                   func.replace(m.phone, " ", "").like(like.replace(" ", "")), func.lower(m.member_id) == q,
+                   m.member_id.in_(by_card)))
         .order_by(m.member_id).limit(MAX_FOUND + 1)).all()
     found = []
     for r in rows[:MAX_FOUND]:
