@@ -233,7 +233,7 @@ class Controller(_Dispatcher):
         self.signed_in_text = tr._("Signed in: {name}").format(name=self.operator)
         self.member_alias, self.member_spendable, self.member_source = (
             texts.member_lines(member, tr) if member is not None else ("", "", ""))
-        self.source_title = tr._("Pay {amount} from which budget?").format(
+        self.source_title = tr._("Which budget pays {amount}?").format(
             amount=tr.money(self.pending_amount)) if self.pending_amount is not None else ""
         self.quote_title = tr._("Confirm: {what}").format(
             what=texts.kind_title(quote.kind, tr)) if quote is not None else ""

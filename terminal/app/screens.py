@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from floreyn.terminal.app.controller import Controller
 
 Action = Callable[[], None]
-Spec = tuple[str, tuple[float, ...], bool, Action]  # a built button: text, colour, money?, what a tap does
+# (text, colour, money?, action): one button of a row that fill() lays out.
+ButtonSpec = tuple[str, tuple[float, ...], bool, Action]
 
 MAX_RECEIPT_CHARS = 64  # as the engine's find_payment accepts
 RECEIPT_CHARS = frozenset("0123456789abcdefABCDEF-")  # a receipt number, or a transaction id from its QR code
@@ -62,7 +63,7 @@ class TillScreen(Screen):
         """Rebuild what Python builds on this screen (kv rules update themselves)."""
 
 
-def fill(box: Any, specs: Sequence[Spec]) -> list[TButton]:
+def fill(box: Any, specs: Sequence[ButtonSpec]) -> list[TButton]:
     """Replace box's children with buttons: (text, colour, money?, action)."""
     box.clear_widgets()
     out = []
@@ -182,7 +183,7 @@ class AmountScreen(TillScreen):
                 specs.append(("topup", "", theme.TOPUP, True, lambda: ctl.amount_action("topup", self.cents())))
             specs.append(("back", tr._("Back"), theme.NEUTRAL, False, lambda: ctl.show("member")))
         buttons = fill(self.ids.actions, [(text, colour, money, act) for _k, text, colour, money, act in specs])
-        self.action_buttons = {spec[0]: b for spec, b in zip(specs, buttons)}
+        self.action_buttons = {spec[0]: b for spec, b in zip(specs, buttons, strict=True)}
         self._relabel()
 
     def _relabel(self) -> None:
@@ -207,12 +208,12 @@ class SourceScreen(TillScreen):
         member, amount = ctl.member, ctl.pending_amount
         if member is None or amount is None:
             return
-        specs: list[Spec] = []
+        specs: list[ButtonSpec] = []
         for b in texts.payable_sources(member):
             specs.append((tr._("{label}\n{amount} left").format(label=b.label, amount=tr.money(b.remaining)),
                           theme.SAVE, True, partial(ctl.choose_source, b.budget_id)))
         if member.own.cents > 0:
-            specs.append((tr._("Own balance\n{amount}").format(amount=tr.money(member.own)), theme.PAY, True,
+            specs.append((tr._("From own balance\n{amount}").format(amount=tr.money(member.own)), theme.PAY, True,
                           partial(ctl.choose_source, "own")))
         specs.append((tr._("Combined\n(budgets first)"), theme.NEUTRAL, True, partial(ctl.choose_source, None)))
         specs.append((tr._("Back"), theme.NEUTRAL, False, partial(ctl.show, "amount")))
@@ -244,8 +245,8 @@ class ConfirmScreen(PinMixin, TillScreen):
         buttons = self.ids.buttons  # big buttons, or a row under the PIN pad
         buttons.size_hint_y = None if self.pin_needed else 1
         buttons.height = theme.theme.touch_px * 1.4
-        cancel: Spec = (tr._("Cancel"), theme.DANGER, False, ctl.cancel_quote)
-        specs: list[Spec]
+        cancel: ButtonSpec = (tr._("Cancel"), theme.DANGER, False, ctl.cancel_quote)
+        specs: list[ButtonSpec]
         if quote.needs_tender:
             specs = [cancel, (tr._("Rest in cash"), theme.PAY, True, lambda: self._confirm(Tender.CASH)),
                      (tr._("Rest by bank card"), theme.PAY, True, lambda: self._confirm(Tender.BANK_CARD))]

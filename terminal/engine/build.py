@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from floreyn import keys
 from floreyn.terminal.config import TerminalConfig
 from floreyn.terminal.engine import events as ev
-from floreyn.terminal.engine.clock import Clock, SystemClock
+from floreyn.terminal.clock import Clock, SystemClock
 from floreyn.terminal.engine.core import Engine
 from floreyn.terminal.engine.online import OnlineGateway
 from floreyn.terminal.engine.ports import Printer, SyncView

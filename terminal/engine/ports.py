@@ -3,7 +3,7 @@
 The engine depends on these, not on the classes behind them, so a test (or
 another back end) passes anything with the same methods and the type checker
 says when one stops matching: the receipt printer (terminal/drivers), the
-clock (engine/clock.py), the server as the online checks see it
+clock (terminal/clock.py), the server as the online checks see it
 (engine/online.py) and the background sync worker (floreyn.sync.worker).
 """
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from typing import Callable
 
 from floreyn.terminal.drivers.base import CardEvent, PrintDoc, PrinterStatus, ReaderStatus
-from floreyn.terminal.engine.clock import Clock
+from floreyn.terminal.clock import Clock
 
 if TYPE_CHECKING:  # the sync worker (and `requests` behind it) loads only for a till with a server
     from floreyn.sync.worker import SyncState

@@ -14,7 +14,8 @@ import itertools
 import uuid
 from typing import TYPE_CHECKING, Callable
 
-from floreyn.money import Currency, Money, save_reward
+from floreyn.money import Currency, Money
+from floreyn.sync import rules
 from floreyn.sync.record import Kind, Tender
 from floreyn.terminal.engine.errors import (
     CardBlocked, InsufficientBalance, NothingToVoid, OnlineDeclined, OnlineUnavailable, RefundNotAllowed,
@@ -216,13 +217,13 @@ class QuotingMixin:
             left = [_refundable(view, r) for r in originals]
         total_fl = sum(f for f, _ in left)
         if amount is None:
-            wanted = [(r, f, e) for r, (f, e) in zip(originals, left) if f or e]
+            wanted = [(r, f, e) for r, (f, e) in zip(originals, left, strict=True) if f or e]
         else:
             self.check_amount(amount, Currency.FL)
             if amount.cents > total_fl:
                 raise RefundTooLarge(max_cents=total_fl, currency=Currency.FL)
             wanted, rest = [], amount.cents
-            for r, (f, _e) in reversed(list(zip(originals, left))):  # own balance (last) first
+            for r, (f, _e) in reversed(list(zip(originals, left, strict=True))):  # own balance (last) first
                 take = min(rest, f)
                 if take:
                     wanted.append((r, take, 0))
@@ -306,7 +307,7 @@ def save_figures(ctx: TillContext, euro: Money) -> tuple[Money, str]:
         raise SaveNotOffered()
     campaigns = ctx.snapshot.campaigns if ctx.snapshot is not None else ()
     multiplier, campaign = active_multiplier(campaigns, merchant.merchant_id, ctx.today)
-    reward = save_reward(euro, merchant.save_rate_bp, multiplier)
+    reward = Money.fl(rules.max_save_reward_cents(euro.cents, merchant.save_rate_bp, multiplier))
     if reward.cents == 0:
         raise SaveTooSmall()
     return reward, campaign
@@ -314,7 +315,7 @@ def save_figures(ctx: TillContext, euro: Money) -> tuple[Money, str]:
 
 def topup_figures(ctx: TillContext, euro: Money) -> Money:
     """Floreyn a member receives for `euro` in cash, at the snapshot's ask rate."""
-    got = ctx.rates.topup_fl_for_eur(euro)
+    got = Money.fl(rules.topup_fl_cents(euro.cents, ctx.rates))  # the server re-checks with the same rule
     if got.cents == 0:
         raise TopupTooSmall()
     return got

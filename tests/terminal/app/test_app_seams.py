@@ -42,11 +42,9 @@ def _tree(tmp_path: Path) -> Path:
     """floreyn/ as the wheel lays it out: core files and role folders linked, terminal/ copied (to edit)."""
     pkg = tmp_path / "floreyn"
     pkg.mkdir()
-    for item in (REPO / "floreyn").iterdir():
-        if item.name != "__pycache__":
-            (pkg / item.name).symlink_to(item)
-    for role in ("sync", "server", "provisioning"):
-        (pkg / role).symlink_to(REPO / role)
+    for item in (REPO / "floreyn").iterdir():  # the core's files, and links to the role folders
+        if item.name not in ("__pycache__", "terminal"):
+            (pkg / item.name).symlink_to(item.resolve())
     shutil.copytree(REPO / "terminal", pkg / "terminal", ignore=shutil.ignore_patterns("__pycache__"))
     return pkg
 

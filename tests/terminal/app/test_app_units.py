@@ -7,7 +7,6 @@ import os
 from argparse import Namespace
 from concurrent.futures import Future
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
