@@ -16,7 +16,8 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from floreyn.sync.snapshot import ExchangeRates, MerchantConfig, OfflineLimits, Snapshot
+from floreyn.money import ExchangeRates
+from floreyn.sync.snapshot import MerchantConfig, OfflineLimits, Snapshot
 from floreyn.terminal.engine.errors import ConfigError
 
 

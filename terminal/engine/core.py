@@ -34,7 +34,7 @@ from floreyn.terminal.clock import Clock, snapshot_age_s
 from floreyn.terminal.engine.context import TillContext, till_context
 from floreyn.terminal.engine.disk import DiskGuard
 from floreyn.terminal.engine.errors import (
-    AmountOverLimit, CardBlocked, ConfigError, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
+    AmountOverLimit, CardBlocked, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
     OnlineUnavailable, QuoteUnknown, RepeatNeedsConfirmation, TenderNotAllowed,
 )
 from floreyn.terminal.engine.model import CardSession, MemberSummary, Part, Quote, TillStatus, TxResult

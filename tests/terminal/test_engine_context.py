@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from floreyn.money import Money
-from floreyn.sync.snapshot import ExchangeRates, MerchantConfig, OfflineLimits
+from floreyn.money import ExchangeRates
+from floreyn.sync.snapshot import MerchantConfig, OfflineLimits
 from floreyn.terminal import demo_setup
 from floreyn.terminal.drivers.base import CardPresented
 from floreyn.terminal.engine import errors as E
