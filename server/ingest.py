@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from floreyn import keys
 from floreyn.errors import FloreynError
 from floreyn.money import DEFAULT_MAX_CENTS
-from floreyn.server import bulk, entries, ledger, rules, state
+from floreyn.server import authz, bulk, entries, ledger, rules, state
 from floreyn.server import schema as s
 from floreyn.server.db import Database
 from floreyn.server.errors import (
@@ -141,8 +141,7 @@ def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], no
         if seen.raw != signed.raw:
             return None, _quarantine(conn, term, signed.record.seq, seen.raw, signed.raw, now)
     old = sorted(seq for seq in by_seq if seq <= head.seq)
-    for i in range(0, len(old), 500):
-        chunk = old[i : i + 500]
+    for chunk in bulk.chunks(old):
         stored = dict(conn.execute(select(s.records.c.seq, s.records.c.raw).where(
             s.records.c.terminal_id == terminal_id, s.records.c.seq.in_(chunk))).tuples().all())
         assert len(stored) == len(chunk), "every sequence number up to the head is stored"
@@ -383,7 +382,8 @@ def _consume_holds(conn: Connection, terminal_id: str, records: list[TxRecord]) 
         return set()
     active = conn.execute(select(s.holds.c.auth_id, s.holds.c.request_id, s.holds.c.card_id, s.holds.c.amount_cents)
                           .where(s.holds.c.terminal_id == terminal_id, s.holds.c.status == "active")
-                          .order_by(s.holds.c.created_ms).limit(1000)).all()
+                          .order_by(s.holds.c.created_ms)
+                          .limit(authz.MAX_ACTIVE_HOLDS_PER_TERMINAL)).all()  # authorize never lets it hold more
     if not active:
         return set()
     by_request = {h.request_id: h.auth_id for h in active}
@@ -465,10 +465,3 @@ def _alert_refund_share(conn: Connection, term: Any, now: int, th: state.Thresho
         return
     state.alert(conn, "refund_share", now, terminal_id=term.terminal_id, merchant=term.merchant_id,
                 refunded_cents=refunded, spent_cents=spent, share_bp=th.refund_share_bp)
-
-
-def stored_records(conn: Connection, terminal_id: str, after_seq: int = 0, limit: int = 1000) -> list[bytes]:
-    rows = conn.execute(select(s.records.c.raw).where(s.records.c.terminal_id == terminal_id,
-                                                      s.records.c.seq > after_seq)
-                        .order_by(s.records.c.seq).limit(limit)).scalars()
-    return [bytes(r) for r in rows]

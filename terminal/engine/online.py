@@ -134,6 +134,7 @@ DECLINE_NL = {
     "card_flagged": "de pas is gemarkeerd; verwijs naar de coöperatie",
     "budget_category": "dit budget geldt niet bij deze winkel",
     "budget_not_usable": "dit budget is niet (meer) bruikbaar",
+    "too_many_holds": "te veel openstaande autorisaties voor deze kassa; probeer het later opnieuw",
 }
 DECLINE_EN = {
     "insufficient_funds": "insufficient balance",
@@ -142,6 +143,7 @@ DECLINE_EN = {
     "card_flagged": "the card is flagged; refer the member to the cooperative",
     "budget_category": "this budget cannot be used at this merchant",
     "budget_not_usable": "this budget can no longer be used",
+    "too_many_holds": "too many open authorizations for this till; try again later",
 }
 
 
