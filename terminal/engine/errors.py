@@ -36,8 +36,8 @@ class NotSignedIn(TillError):
 
 class WrongPin(TillError):
     code = "pin_wrong"
-    nl = "Onjuiste pincode. Nog {left} poging(en) voor de kassa tijdelijk blokkeert."
-    en = "Wrong PIN. {left} attempt(s) left before the till locks for a while."
+    nl = "Onjuiste pincode. U kunt het nog {left} keer proberen, daarna gaat de kassa even op slot."
+    en = "Wrong PIN. {left} more tries, then the till locks for a while."
 
 
 class PinLockedOut(TillError):
@@ -94,8 +94,8 @@ class BudgetUnknown(TillError):
 
 class BudgetNotUsableHere(TillError):
     code = "budget_wrong_category"
-    nl = "{label} geldt niet bij deze winkel (categorie {category})."
-    en = "{label} cannot be used at this merchant (category {category})."
+    nl = "{label} is alleen voor {for_categories}, niet voor deze winkel."
+    en = "{label} is only for {for_categories}, not for this merchant."
 
 
 class BudgetExpired(TillError):

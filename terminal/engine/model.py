@@ -12,6 +12,7 @@ from floreyn.money import Money, format_money
 from floreyn.sync.record import Kind, Tender
 from floreyn.sync.snapshot import BudgetInfo, CardInfo, MerchantConfig
 from floreyn.terminal.drivers.base import PrinterStatus
+from floreyn.text import printable
 from floreyn.terminal.receipts import KIND_NL
 from floreyn.terminal.store import StoredRecord
 
@@ -27,6 +28,9 @@ class BudgetView:
     expires_on: str
     usable: bool
     reason: FloreynError | None = None  # why not usable here (BudgetNotUsableHere, BudgetExpired); params in it
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", printable(self.label))  # shown on the till's screen (floreyn.text)
 
     @property
     def why_not(self) -> str:
@@ -59,6 +63,9 @@ class MemberSummary:
     offline_taps_left: int | None = None
     offline_left_cents: int | None = None
     near_offline_limits: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "alias", printable(self.alias))  # shown on the till's screen (floreyn.text)
 
     @property
     def offline_note(self) -> str:

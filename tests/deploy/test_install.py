@@ -179,6 +179,9 @@ def test_the_proxy_examples_point_at_the_units_port_and_allow_a_full_upload():
     assert f"reverse_proxy 127.0.0.1:{port}" in caddy and "max_size 2MB" in caddy
     assert nginx.count(f"proxy_pass http://127.0.0.1:{port};") == 2 and "client_max_body_size 2m;" in nginx
     assert "not remote_ip" in caddy and "deny all;" in nginx  # /metrics stays on the local network
+    # Rate limits per client address (the server limits failed authentications itself: server/throttle.py).
+    assert "limit_req zone=floreyn_per_address" in nginx and "limit_req_status 429;" in nginx
+    assert "rate_limit {" in caddy and "key {remote_host}" in caddy
     from floreyn.server.config import DEFAULT_PORT, Limits
 
     assert int(port) == DEFAULT_PORT and Limits().max_body_bytes <= 2 * 1000 * 1000
