@@ -77,7 +77,7 @@ OPENAPI_TAGS = [
 
 
 def create_app(ctx: ServerContext) -> FastAPI:
-    from floreyn.server import api_admin, api_terminal
+    from floreyn.server import api_admin, api_payments, api_terminal
 
     app = FastAPI(
         title="Floreyn server", version=floreyn.__version__, openapi_tags=OPENAPI_TAGS,
@@ -131,6 +131,7 @@ def create_app(ctx: ServerContext) -> FastAPI:
 
     app.include_router(api_terminal.router)
     app.include_router(api_admin.router)
+    app.include_router(api_payments.router)
     app.include_router(metrics.router)
     app.add_middleware(Envelope, ctx=ctx)
     app.add_middleware(logs.AccessLog)  # outermost: it times everything

@@ -14,6 +14,7 @@
     refund   merchant -fl   payer +fl
     void / reversal   the original's postings, negated
     claim    card suspense -fl   member +fl
+    payment  payer (member wallet, budget or merchant) -fl   payee (member or merchant) +fl   (server/payments.py)
 """
 
 from __future__ import annotations

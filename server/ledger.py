@@ -98,6 +98,7 @@ class TxKind(str, enum.Enum):
     VOID = "void"
     REVERSAL = "reversal"  # an admin's correction of an earlier transaction
     CLAIM = "claim"  # an unregistered card's suspense moves to the member it is issued to
+    PAYMENT = "payment"  # between accounts, outside a till (server/payments.py)
 
 
 @dataclass(frozen=True, slots=True)
