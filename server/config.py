@@ -40,6 +40,7 @@ class ServerConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     limits: Limits = Limits()
+    portal_url: str | None = None  # public address of the portal, e.g. https://floreyn.nl/portal (QR codes, slips)
 
     @property
     def database_url(self) -> str:
