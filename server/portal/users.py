@@ -35,7 +35,6 @@ LOCKOUT_FAILURES: Final = 5  # wrong passwords in a row before the user is locke
 LOCKOUT_S: Final = 15 * 60  # how long a lock holds; the desk can issue a new code meanwhile
 SESSION_IDLE_S: Final = 2 * 3600  # a session unused this long has ended
 SESSION_MAX_S: Final = 12 * 3600  # and none lives longer
-RECONFIRM_S: Final = 5 * 60  # a password typed this recently covers a large payment
 TOUCH_EVERY_S: Final = 60  # last_seen is written at most this often (a page view is then a pure read)
 ACTIVATION_TTL_S: Final = 60 * 86400  # a welcome slip's code works for 60 days
 CODE_ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off paper by older eyes
