@@ -31,6 +31,7 @@ def default_data_dir() -> Path:
 class Limits:
     max_body_bytes: int = 1024 * 1024  # a full upload batch of 500 records is about 350 KB
     max_admin_page: int = 1000
+    portal_signins_per_window: int = 20  # portal sign-in/activation posts per client address per 5 minutes; then 429
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ def bars(rows: Sequence[tuple[str, int]], value_text: Sequence[str], title: str)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height}" '
              f'role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>']
     room = WIDTH - LABEL_W - 70
-    for i, ((label, value), shown) in enumerate(zip(rows, value_text)):
+    for i, ((label, value), shown) in enumerate(zip(rows, value_text, strict=False)):
         y = GAP + i * (BAR_H + GAP)
         w = max(2, int(room * max(value, 0) / top))
         parts.append(f'<text x="0" y="{y + 18}" class="chart-label">{escape(label[:16])}</text>'

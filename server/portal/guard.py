@@ -37,9 +37,9 @@ class RoleRefused(FloreynError):
 
 def session_of(request: Request) -> users.Session | None:
     """The live session of the cookie, or None; a view older than TOUCH_EVERY_S updates last_seen."""
-    cached = getattr(request.state, "portal_session", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if hasattr(request.state, "portal_session"):
+        cached: users.Session | None = request.state.portal_session
+        return cached
     ctx = web.request_ctx(request)
     now = ctx.clock()
     token = request.cookies.get(web.SESSION_COOKIE)

@@ -85,13 +85,13 @@ def member_overview(conn: Connection, member_id: str, now: int) -> dict[str, Any
 def statement(conn: Connection, member_id: str, month: str) -> dict[str, Any]:
     """Every posting on the member's wallet and budgets in the month, with shop, budget and receipt number."""
     start, end, _ = month_bounds(month)
-    budget_rows = conn.execute(select(s.budgets.c.budget_id, s.budgets.c.label).where(
-        s.budgets.c.owner_member_id == member_id)).all()
+    budget_rows = list(conn.execute(select(s.budgets.c.budget_id, s.budgets.c.label).where(
+        s.budgets.c.owner_member_id == member_id)).all())
     group_ids = list(conn.execute(select(s.group_members.c.group_id)
                                   .where(s.group_members.c.member_id == member_id)).scalars())
     if group_ids:
-        budget_rows += conn.execute(select(s.budgets.c.budget_id, s.budgets.c.label).where(
-            s.budgets.c.owner_group_id.in_(group_ids))).all()
+        budget_rows += list(conn.execute(select(s.budgets.c.budget_id, s.budgets.c.label).where(
+            s.budgets.c.owner_group_id.in_(group_ids))).all())
     labels = {ledger.budget_acct(b.budget_id): b.label for b in budget_rows}
     accounts = [ledger.member_acct(member_id), *labels]
     p, t = s.postings, s.transactions

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from sqlalchemy import Connection
 
 from floreyn.errors import FloreynError
+from floreyn.server.errors import ServerError
 from floreyn.server.portal import users, web
 from floreyn.server.portal.guard import anonymous, check_csrf, home, page, safe_next, session_of
 
 router = APIRouter()
 Field = Annotated[str, Form(max_length=300)]
-limiter = web.RateLimiter()
 
 
-class TooManyAttempts(FloreynError):
+class TooManyAttempts(ServerError):
+    status = 429
     code = "too_many_attempts"
     nl = "Te veel pogingen vanaf dit adres. Wacht een paar minuten en probeer het opnieuw."
     en = "Too many attempts from this address. Wait a few minutes and try again."
@@ -41,11 +43,11 @@ def signin_form(request: Request, next: str = "") -> Response:
 def signin(request: Request, login: Field = "", password: Field = "", csrf: Field = "", next: Field = "") -> Response:
     p = web.Page(request, None)
     check_csrf(p, csrf)
-    if not limiter.allow(web.client_address(request)):
+    if not web.limiter(request).allow(web.client_address(request)):
         raise TooManyAttempts()
     now = p.now
 
-    def run(conn):  # type: ignore[no-untyped-def]
+    def run(conn: Connection) -> Any:
         try:
             user = users.verify(conn, login=login, password=password, now=now)
         except FloreynError as exc:
@@ -76,11 +78,11 @@ def activate(request: Request, login: Field = "", code: Field = "", password: Fi
              csrf: Field = "") -> Response:
     p = web.Page(request, None)
     check_csrf(p, csrf)
-    if not limiter.allow(web.client_address(request)):
+    if not web.limiter(request).allow(web.client_address(request)):
         raise TooManyAttempts()
     now = p.now
 
-    def run(conn):  # type: ignore[no-untyped-def]
+    def run(conn: Connection) -> Any:
         try:
             user = users.activate(conn, login=login, code=code, password=password, repeat=repeat, now=now)
         except FloreynError as exc:
@@ -108,7 +110,7 @@ def signout(request: Request, csrf: Field = "") -> Response:
     assert p.session is not None
     session = p.session
 
-    def run(conn):  # type: ignore[no-untyped-def]
+    def run(conn: Connection) -> Any:
         users.end_session(conn, session.session_hash, session.user.user_id, p.now)
         users.audit(conn, session.user, "portal.signout", request.url.path, p.now)
 
@@ -134,7 +136,7 @@ def end_sessions(request: Request, csrf: Field = "", which: Field = "all") -> Re
     assert p.session is not None
     session = p.session
 
-    def run(conn):  # type: ignore[no-untyped-def]
+    def run(conn: Connection) -> Any:
         if which == "all":
             n = users.end_all_sessions(conn, session.user.user_id, p.now)
         else:

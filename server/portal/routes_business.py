@@ -15,6 +15,7 @@ from floreyn.server import payment_requests, payments
 from floreyn.server.errors import NotFound
 from floreyn.server.portal import charts, csvout, qr, queries, users, web
 from floreyn.server.portal.guard import PAYERS, check_csrf, page
+from floreyn.server.portal.routes_member import subject
 
 router = APIRouter()
 Field = Annotated[str, Form(max_length=300)]
@@ -125,7 +126,7 @@ def cancel_request(request: Request, code: str, csrf: Field = "") -> Response:
 def shop(request: Request, month: str = "") -> Response:
     p = page(request, MERCHANT)
     month = queries.valid_month(month, p.now)
-    merchant_id = p.session.user.subject_id or ""  # type: ignore[union-attr]
+    merchant_id = subject(p)
     view = p.ctx.db.read(lambda conn: {**queries.merchant_sales(conn, merchant_id, month),
                                        "name": payments.party_name(conn, payments.Party("merchant", merchant_id))},
                          snapshot=True)
@@ -142,7 +143,7 @@ def shop(request: Request, month: str = "") -> Response:
 def shop_csv(request: Request, month: str = "") -> Response:
     p = page(request, MERCHANT)
     month = queries.valid_month(month, p.now)
-    merchant_id = p.session.user.subject_id or ""  # type: ignore[union-attr]
+    merchant_id = subject(p)
     view = p.ctx.db.read(lambda conn: queries.merchant_sales(conn, merchant_id, month), snapshot=True)
     rows = [(x["day"], x["till"], x["count"], csvout.amount(x["received_cents"]), csvout.amount(x["refunded_cents"]),
              csvout.amount(x["saved_cents"]), csvout.amount(x["net_cents"])) for x in view["lines"]]
@@ -156,7 +157,7 @@ def shop_csv(request: Request, month: str = "") -> Response:
 @router.get("/funder")
 def funder(request: Request) -> Response:
     p = page(request, FUNDER)
-    funder_id = p.session.user.subject_id or ""  # type: ignore[union-attr]
+    funder_id = subject(p)
     programmes = p.ctx.db.read(lambda conn: queries.funder_report(conn, funder_id), snapshot=True)
     for prog in programmes:
         if prog["shown"]:
@@ -174,7 +175,7 @@ def funder(request: Request) -> Response:
 @router.get("/funder.csv")
 def funder_csv(request: Request) -> Response:
     p = page(request, FUNDER)
-    funder_id = p.session.user.subject_id or ""  # type: ignore[union-attr]
+    funder_id = subject(p)
     programmes = p.ctx.db.read(lambda conn: queries.funder_report(conn, funder_id), snapshot=True)
     rows: list[tuple[object, ...]] = []
     for prog in programmes:

@@ -27,7 +27,7 @@ MAX_MERCHANTS_LISTED = 500  # the pay page's list of shops and self-employed; mo
 @router.get("/me")
 def me(request: Request) -> Response:
     p = page(request, MEMBER)
-    member_id = p.session.user.subject_id  # type: ignore[union-attr]
+    member_id = subject(p)
     view = p.ctx.db.read(lambda conn: queries.member_overview(conn, member_id, p.now))
     return web.render(p, "me.html", **view, member_id=member_id)
 
@@ -36,7 +36,7 @@ def me(request: Request) -> Response:
 def statement(request: Request, month: str = "") -> Response:
     p = page(request, MEMBER)
     month = queries.valid_month(month, p.now)
-    member_id = p.session.user.subject_id  # type: ignore[union-attr]
+    member_id = subject(p)
     view = p.ctx.db.read(lambda conn: queries.statement(conn, member_id, month), snapshot=True)
     return web.render(p, "statement.html", **view, prev=queries.shift_month(month, -1),
                       next=queries.shift_month(month, 1) if month < queries.this_month(p.now) else None)
@@ -46,12 +46,18 @@ def statement(request: Request, month: str = "") -> Response:
 def statement_csv(request: Request, month: str = "") -> Response:
     p = page(request, MEMBER)
     month = queries.valid_month(month, p.now)
-    member_id = p.session.user.subject_id  # type: ignore[union-attr]
+    member_id = subject(p)
     view = p.ctx.db.read(lambda conn: queries.statement(conn, member_id, month), snapshot=True)
     rows = [(web.day_text(x["ms"], "en"), web.time_text(x["ms"]), x["kind"], csvout.amount(x["amount_cents"]),
              x["budget"], x["other"], x["receipt"], x["memo"]) for x in view["lines"]]
     return csvout.response(f"floreyn-{month}.csv", ("date", "time", "kind", "amount_fl", "budget", "shop_or_person",
                                                     "receipt", "memo"), rows)
+
+
+def subject(p: web.Page) -> str:
+    """The signed-in user's member, merchant or funder id (`page` has checked the role)."""
+    assert p.session is not None and p.session.user.subject_id is not None
+    return p.session.user.subject_id
 
 
 # -- the card ------------------------------------------------------------------------------------
@@ -60,7 +66,7 @@ def statement_csv(request: Request, month: str = "") -> Response:
 @router.get("/card")
 def card(request: Request, done: str = "") -> Response:
     p = page(request, MEMBER)
-    member_id = p.session.user.subject_id  # type: ignore[union-attr]
+    member_id = subject(p)
     view = p.ctx.db.read(lambda conn: queries.member_overview(conn, member_id, p.now))
     return web.render(p, "card.html", cards=view["cards"], done=done)
 

@@ -43,7 +43,6 @@ SESSION_COOKIE: Final = "floreyn_session"
 PRE_COOKIE: Final = "floreyn_pre"  # binds the CSRF token of the sign-in forms before there is a session
 LANG_COOKIE: Final = "floreyn_lang"
 SIGNIN_WINDOW_S: Final = 5 * 60
-SIGNIN_PER_WINDOW: Final = 20  # sign-in or activation posts per client address per window; then 429
 MAX_TRACKED_ADDRESSES: Final = 10_000  # the rate limiter forgets the oldest address beyond this
 
 
@@ -65,7 +64,8 @@ class Page:
 
 
 def request_ctx(request: Request) -> ServerContext:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    ctx: ServerContext = request.app.state.ctx
+    return ctx
 
 
 def lang_of(request: Request) -> str:
@@ -170,7 +170,7 @@ def anon_csrf_ok(request: Request, given: str | None) -> bool:
 class RateLimiter:
     """At most `limit` events per address per window; in memory, per process (the lock-out is in the DB)."""
 
-    def __init__(self, limit: int = SIGNIN_PER_WINDOW, window_s: float = SIGNIN_WINDOW_S) -> None:
+    def __init__(self, limit: int, window_s: float = SIGNIN_WINDOW_S) -> None:
         self.limit = limit
         self.window_s = window_s
         self._events: dict[str, deque[float]] = {}
@@ -189,6 +189,15 @@ class RateLimiter:
             while len(self._events) > MAX_TRACKED_ADDRESSES:
                 del self._events[next(iter(self._events))]
             return allowed
+
+
+def limiter(request: Request) -> RateLimiter:
+    """The app's one limiter (config Limits.portal_signins_per_window), made on first use."""
+    found: RateLimiter | None = getattr(request.app.state, "portal_limiter", None)
+    if found is None:
+        found = RateLimiter(request_ctx(request).limits.portal_signins_per_window)
+        request.app.state.portal_limiter = found
+    return found
 
 
 def client_address(request: Request) -> str:

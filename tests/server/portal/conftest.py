@@ -11,12 +11,14 @@ import pytest
 from playwright.sync_api import sync_playwright
 from support import browser as support_browser
 
+from floreyn.server.config import Limits
 from floreyn.server.testing import ServerThread, World
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'floreyn.db'}"
-    with ServerThread(url, tmp_path_factory.mktemp("data")) as server:
+    # Every test signs in from 127.0.0.1: the per-address limit is raised here (tested on its own).
+    with ServerThread(url, tmp_path_factory.mktemp("data"), limits=Limits(portal_signins_per_window=10_000)) as server:
         yield server
 
 

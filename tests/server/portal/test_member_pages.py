@@ -2,7 +2,6 @@
 
 import csv
 import io
-import uuid
 
 import pytest
 from support.browser import check_page

@@ -127,3 +127,26 @@ def test_english_by_choice(srv, world, new_context):
     assert "Your balance" in page.inner_text("main")
     assert page.get_attribute("html", "lang") == "en"
     check_page(page, "me-english")
+
+
+def test_sign_in_posts_per_address_are_limited(srv, world, new_context, tmp_path):
+    from floreyn.server.config import Limits
+    from floreyn.server.testing import ServerThread
+
+    with ServerThread(f"sqlite:///{tmp_path / 'f.db'}", tmp_path / "data",
+                      limits=Limits(portal_signins_per_window=3)) as small:
+        page = new_context().new_page()
+        for _ in range(3):
+            sign_in(page, small, "niemand", password="x" * 12)
+            assert "Aanmelden lukt niet" in page.inner_text("#error")
+        sign_in(page, small, "niemand", password="x" * 12)
+        assert "Te veel pogingen" in page.inner_text(".notice.error")
+
+
+def test_rate_limiter_forgets_after_the_window():
+    from floreyn.server.portal.web import RateLimiter
+
+    limiter = RateLimiter(2, window_s=0.0)
+    assert all(limiter.allow("a") for _ in range(5))  # a window of zero keeps nothing
+    strict = RateLimiter(2, window_s=3600)
+    assert [strict.allow("b") for _ in range(3)] == [True, True, False] and strict.allow("c")
