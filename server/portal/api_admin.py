@@ -12,8 +12,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field, StringConstraints
 
-from floreyn.server import admin_auth
-from floreyn.server.api_common import Actor, require, write
+from sqlalchemy import Connection
+
+from floreyn.server import admin_auth, state
+from floreyn.server.api_common import Actor, ctx_of, require, write
 from floreyn.server.models import Ident, Write
 from floreyn.server.portal import users
 
@@ -36,9 +38,13 @@ class Invite(Write):
 
 @router.post("/codes", summary="A member's one-time activation code (welcome slip; re-issued at the desk)")
 def member_code(request: Request, body: MemberCode, actor: Desk) -> dict[str, Any]:
-    return write(request, actor, "portal.code", body, lambda conn, now: users.issue_code(
-        conn, role="member", subject_id=body.member_id, login=None, email=None, now=now),
-        secret=("activation_code",))
+    portal_url = ctx_of(request).portal_url  # what the welcome slip prints (None: the desk's own setting)
+
+    def run(conn: Connection, now: int) -> dict[str, Any]:
+        made = users.issue_code(conn, role="member", subject_id=body.member_id, login=None, email=None, now=now)
+        return {**made, "portal_url": portal_url, "ask_bp": state.get_settings(conn).rates.ask_bp}
+
+    return write(request, actor, "portal.code", body, run, secret=("activation_code",))
 
 
 @router.post("/invites", summary="Invite a shop, self-employed person, funder or treasurer with a one-time code")
