@@ -12,7 +12,7 @@ from typing import Final, Sequence
 WIDTH: Final = 340  # fits a 360 px phone with the page's margins; scales up on a desktop
 BAR_H: Final = 26
 GAP: Final = 10
-LABEL_W: Final = 120
+LABEL_W: Final = 105
 MAX_BARS: Final = 24  # a chart with more rows shows the first ones; the table shows all
 
 
@@ -23,7 +23,7 @@ def bars(rows: Sequence[tuple[str, int]], value_text: Sequence[str], title: str)
     height = len(rows) * (BAR_H + GAP) + GAP
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height}" '
              f'role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>']
-    room = WIDTH - LABEL_W - 70
+    room = WIDTH - LABEL_W - 85  # the value is written right of its bar
     for i, ((label, value), shown) in enumerate(zip(rows, value_text, strict=False)):
         y = GAP + i * (BAR_H + GAP)
         w = max(2, int(room * max(value, 0) / top))
