@@ -164,7 +164,8 @@ def create_app(ctx: ServerContext) -> FastAPI:
             log.warning("health check: the database does not answer", exc_info=True)
             database = "unavailable"
         body = {"status": "ok" if database == "ok" else "unavailable", "database": database,
-                "version": floreyn.__version__, "server_time_ms": ctx.clock(), "server_key": ctx.public_hex}
+                "version": floreyn.__version__, "server_time_ms": ctx.clock(), "server_key": ctx.public_hex,
+                "portal_url": ctx.portal_url}
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
     from floreyn.server import logs, metrics

@@ -32,3 +32,23 @@ def test_invite_a_self_employed_person_and_a_treasurer(tool, srv, world):
     assert treasurer["subject_id"] is None
     no_id = tool("portal", "invite", "--role", "funder", "--email", "f@example.org")
     assert no_id.code != 0
+
+
+def test_a_tills_welcome_slip_points_to_the_servers_portal_url(tmp_path):
+    """`terminal enroll` writes the server's portal_url (from /v1/health) as the till's welcome_url."""
+    from provision_tool import PASSPHRASE, Tool
+
+    from floreyn.server.testing import ServerThread
+    from floreyn.terminal.config import load_config
+
+    with ServerThread(f"sqlite:///{tmp_path / 'f.db'}", tmp_path / "data",
+                      portal_url="https://floreyn.example.nl/portal") as server:
+        (tmp_path / "passphrase").write_text(PASSPHRASE + "\n")
+        tool = Tool(tmp_path / "home", server.base_url)
+        tool.ok("init", "--bootstrap-token-file", str(server.config.data_dir / "admin_token"),
+                "--passphrase-file", tool.passphrase_file, "--token-name", "desk-portal")
+        tool.ok("merchant", "add", "--id", "M-b", "--name", "Bakker", "--category", "winkel")
+        config = tmp_path / "till.toml"
+        tool.ok("terminal", "enroll", "--terminal-id", "T-b", "--merchant", "M-b", "--config", str(config),
+                "--data-dir", str(tmp_path / "till"))
+        assert load_config(config).welcome_url == "https://floreyn.example.nl/portal"
