@@ -143,7 +143,8 @@ def enroll(ctx: Ctx) -> int:
         if not doc["operators"]:
             del doc["operators"]
         if isinstance(health.get("portal_url"), str) and health["portal_url"]:  # what the till's welcome slips print
-            doc["terminal"]["welcome_url"] = health["portal_url"]
+            terminal_section: dict[str, Any] = doc["terminal"]  # type: ignore[assignment]
+            terminal_section["welcome_url"] = health["portal_url"]
         config_from_dict(doc, base_dir=config_path.parent)  # the till's own checks, before anything is written
         write_toml(
             config_path,
