@@ -19,6 +19,7 @@ from floreyn.provisioning import (
     cmd_budget,
     cmd_card,
     cmd_desk,
+    cmd_dispute,
     cmd_init,
     cmd_member,
     cmd_merchant,
@@ -30,7 +31,8 @@ from floreyn.provisioning.errors import EXIT_INTERRUPTED, UsageError, exit_code_
 from floreyn.provisioning.journal import Journal
 from floreyn.provisioning.output import Col, Output, table
 
-GROUPS = (cmd_init, cmd_merchant, cmd_terminal, cmd_member, cmd_card, cmd_budget, cmd_desk, cmd_report)
+GROUPS = (cmd_init, cmd_merchant, cmd_terminal, cmd_member, cmd_card, cmd_budget, cmd_desk, cmd_report,
+          cmd_dispute)
 
 
 class Parser(argparse.ArgumentParser):

@@ -23,6 +23,7 @@ file again never grants twice.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any, Final
@@ -108,7 +109,7 @@ def grant(ctx: Ctx) -> int:
     rows: list[tuple[csvin.Row, str, dict[str, Any]]] = []
     seen: dict[str, int] = {}
     for row in file.rows:
-        got = checked.check(row, lambda row=row: _spec(file, row, ctx.args.funder, ctx.args.label, today))
+        got = checked.check(row, functools.partial(_spec, file, row, ctx.args.funder, ctx.args.label, today))
         if got is None:
             continue
         funder, spec = got

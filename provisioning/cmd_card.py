@@ -19,6 +19,7 @@ batch that stopped half-way continues where it stopped.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +65,17 @@ def add_parser(sub: Any) -> None:
 # -- issue ----------------------------------------------------------------------------
 
 
+def _member_id(row: csvin.Row) -> str:
+    return parse.ident(row.cells["member_id"], "member_id")
+
+
 def _member_ids(ctx: Ctx) -> list[str]:
     if ctx.args.batch:
         path = Path(ctx.args.batch)
         file = csvin.read(path, {"member_id": ("lidnummer", "lid", "id")}, required=("member_id",))
         checked = file.checked
         ids = [
-            checked.check(row, lambda row=row: parse.ident(row.cells["member_id"], "member_id")) for row in file.rows
+            checked.check(row, functools.partial(_member_id, row)) for row in file.rows
         ]
         checked.raise_if_bad()
     else:

@@ -20,6 +20,7 @@ phone (telefoon), address (adres).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from pathlib import Path
 from typing import Any, Final
@@ -107,7 +108,7 @@ def import_(ctx: Ctx) -> int:
     bodies: list[tuple[csvin.Row, dict[str, Any]]] = []
     seen: dict[str, int] = {}
     for row in file.rows:
-        body = checked.check(row, lambda row=row: _row_body(row))
+        body = checked.check(row, functools.partial(_row_body, row))
         if body is None:
             continue
         mid = body.get("member_id")

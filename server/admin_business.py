@@ -19,14 +19,14 @@ from floreyn.sync.snapshot import OfflineLimits
 MERCHANT_FIELDS = ("name", "category", "save_rate_bp", "topup_allowed")
 
 
-def _get(conn: Connection, table, key_col: str, key: str, what: str):  # type: ignore[no-untyped-def]
+def _get(conn: Connection, table, key_col: str, key: str, what: str):
     row = conn.execute(select(table).where(table.c[key_col] == key)).first()
     if row is None:
         raise NotFound(what=what, id=key)
     return row
 
 
-def _create(conn: Connection, table, key_col: str, key: str, what: str, values: dict[str, Any],  # type: ignore[no-untyped-def]
+def _create(conn: Connection, table, key_col: str, key: str, what: str, values: dict[str, Any],
             now: int, created_col: str = "created_ms", insert_only: dict[str, Any] | None = None) -> str:
     """Insert, or recognise an identical earlier insert; 'created' or 'exists'."""
     prior = conn.execute(select(table).where(table.c[key_col] == key)).first()
@@ -38,7 +38,7 @@ def _create(conn: Connection, table, key_col: str, key: str, what: str, values: 
     return "created"
 
 
-def merchant_dict(m) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def merchant_dict(m) -> dict[str, Any]:
     return {"merchant_id": m.merchant_id, "name": m.name, "category": m.category,
             "save_rate_bp": m.save_rate_bp, "topup_allowed": bool(m.topup_allowed)}
 
@@ -87,7 +87,7 @@ def list_funders(conn: Connection) -> list[dict[str, Any]]:
 # -- terminals -----------------------------------------------------------------------
 
 
-def terminal_dict(t) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def terminal_dict(t) -> dict[str, Any]:
     return {"terminal_id": t.terminal_id, "merchant_id": t.merchant_id, "public_key": bytes(t.public_key).hex(),
             "status": t.status, "status_reason": t.status_reason, "head_seq": t.head_seq,
             "enrolled_ms": t.enrolled_ms, "last_seen_ms": t.last_seen_ms}
@@ -126,7 +126,7 @@ def terminal_view(conn: Connection, terminal_id: str) -> dict[str, Any]:
 # -- campaigns -----------------------------------------------------------------------
 
 
-def campaign_dict(c) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def campaign_dict(c) -> dict[str, Any]:
     return {"campaign_id": c.campaign_id, "name": c.name, "multiplier_bp": c.multiplier_bp,
             "starts_on": c.starts_on, "ends_on": c.ends_on, "merchant_ids": json.loads(c.merchant_ids)}
 
@@ -168,6 +168,9 @@ def update_settings(conn: Connection, changes: dict[str, Any]) -> dict[str, Any]
         if changes.get("limits") is not None:
             limits = OfflineLimits(**{**asdict(current.limits), **changes["limits"]})
             state.put_setting(conn, "limits", asdict(limits))
+        if changes.get("thresholds") is not None:
+            thresholds = state.Thresholds(**{**asdict(current.thresholds), **changes["thresholds"]})
+            state.put_setting(conn, "thresholds", asdict(thresholds))
     except RateError:
         raise
     except TypeError as exc:

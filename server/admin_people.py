@@ -26,7 +26,7 @@ from floreyn.server.errors import ExistsWithDifferentParams, NotFound, StateRefu
 MEMBER_FIELDS = ("alias", "name", "email", "phone", "address")
 
 
-def _member(conn: Connection, member_id: str, *, live: bool = True):  # type: ignore[no-untyped-def]
+def _member(conn: Connection, member_id: str, *, live: bool = True):
     row = conn.execute(select(s.members).where(s.members.c.member_id == member_id)).first()
     if row is None:
         raise NotFound(what="member", id=member_id)
@@ -78,7 +78,7 @@ def list_members(conn: Connection, after: str, limit: int) -> list[dict[str, Any
     return [{"member_id": r.member_id, "alias": r.alias, "erased": r.erased_ms is not None} for r in rows]
 
 
-def _card_dict(c) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _card_dict(c) -> dict[str, Any]:
     return {"card_id": c.card_id, "member_id": c.member_id, "status": c.status, "blocked_reason": c.blocked_reason,
             "replaced_by": c.replaced_by, "flagged": c.flagged_ms is not None, "created_ms": c.created_ms}
 
@@ -121,7 +121,7 @@ def group_view(conn: Connection, group_id: str) -> dict[str, Any]:
 # -- cards ---------------------------------------------------------------------------
 
 
-def _card(conn: Connection, card_hex: str):  # type: ignore[no-untyped-def]
+def _card(conn: Connection, card_hex: str):
     row = conn.execute(select(s.cards).where(s.cards.c.card_id == card_hex)).first()
     if row is None:
         raise NotFound(what="card", id=card_hex)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from floreyn.server import admin_auth, admin_business, admin_people, reports, state
 from floreyn.server import schema as s
 from floreyn.server.api_admin_money import router as money_router
-from floreyn.server.api_common import Actor, read, require, write
+from floreyn.server.api_common import Actor, AfterId, read, require, write
 from floreyn.server.models import (
     CampaignCreate, CampaignEnd, CardHex, CardIssue, CardReplace, ConfigUpdate, FunderCreate, GroupAdd, GroupCreate,
     Ident, MemberCreate, MemberUpdate, MerchantCreate, MerchantUpdate, Plain, Reason, TerminalEnroll, TokenCreate,
@@ -44,7 +44,7 @@ def list_members(request: Request, actor: Reader, after: Annotated[str, Query(ma
 
 @router.get("/members/{member_id}", summary="One member with cards, groups and balance")
 def get_member(request: Request, member_id: Ident, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: admin_people.member_view(conn, member_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_people.member_view(conn, member_id))
 
 
 @router.patch("/members/{member_id}", summary="Change a member's alias or personal data")
@@ -56,7 +56,7 @@ def update_member(request: Request, member_id: Ident, body: MemberUpdate, actor:
 
 @router.get("/members/{member_id}/export", summary="GDPR export: everything held about the member")
 def export_member(request: Request, member_id: Ident, actor: Admin) -> dict[str, Any]:
-    return read(request, lambda conn: admin_people.export_member(conn, member_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_people.export_member(conn, member_id))
 
 
 @router.post("/members/{member_id}/erase", summary="GDPR erasure: pseudonymise, block cards, keep the ledger whole")
@@ -84,7 +84,7 @@ def add_group_members(request: Request, group_id: Ident, body: GroupAdd, actor: 
 
 @router.get("/groups/{group_id}")
 def get_group(request: Request, group_id: Ident, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: admin_people.group_view(conn, group_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_people.group_view(conn, group_id))
 
 
 # -- cards ---------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def issue_card(request: Request, body: CardIssue, actor: Desk) -> dict[str, Any]
 
 @router.get("/cards/{card_id}")
 def get_card(request: Request, card_id: CardHex, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: admin_people.card_view(conn, card_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_people.card_view(conn, card_id))
 
 
 @router.post("/cards/{card_id}/block", summary="Block a card (lost, stolen, misuse)")
@@ -144,7 +144,7 @@ def list_merchants(request: Request, actor: Reader) -> dict[str, Any]:
 
 @router.get("/merchants/{merchant_id}", summary="A merchant with its balances and terminals")
 def get_merchant(request: Request, merchant_id: Ident, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: admin_business.merchant_view(conn, merchant_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_business.merchant_view(conn, merchant_id))
 
 
 @router.post("/funders", summary="Register a funder (housing corporation, municipality)")
@@ -178,7 +178,7 @@ def list_terminals(request: Request, actor: Reader) -> dict[str, Any]:
 
 @router.get("/terminals/{terminal_id}")
 def get_terminal(request: Request, terminal_id: Ident, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: admin_business.terminal_view(conn, terminal_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_business.terminal_view(conn, terminal_id))
 
 
 # -- campaigns, config, tokens -------------------------------------------------------
@@ -205,13 +205,13 @@ def list_campaigns(request: Request, actor: Reader) -> dict[str, Any]:
 
 @router.get("/config", summary="Rates, offline limits, overspend threshold, hold time, card issuer keys")
 def get_config(request: Request, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: state.settings_dict(state.get_settings(conn)))  # type: ignore[no-any-return]
+    return read(request, lambda conn: state.settings_dict(state.get_settings(conn)))
 
 
 @router.patch("/config", summary="Change rates, limits, thresholds or issuer keys")
 def update_config(request: Request, body: ConfigUpdate, actor: Admin) -> dict[str, Any]:
     changes = body.model_dump(exclude={"request_id"}, exclude_none=True)
-    for part in ("rates", "limits"):
+    for part in ("rates", "limits", "thresholds"):
         if part in changes:
             changes[part] = {k: v for k, v in changes[part].items() if v is not None}
     return write(request, actor, "config.update", body,
@@ -232,13 +232,13 @@ def revoke_token(request: Request, name: Ident, body: Plain, actor: Admin) -> di
 
 
 @router.get("/audit", summary="The audit log: every admin action, oldest first, paged by id")
-def audit_log(request: Request, actor: Reader, after: Annotated[int, Query(ge=0)] = 0,
+def audit_log(request: Request, actor: Reader, after: AfterId = 0,
               limit: Limit = 100) -> dict[str, Any]:
     return {"entries": read(request, lambda conn: reports.listing(conn, s.audit_log, after, limit))}
 
 
 @router.get("/alerts", summary="Alerts: forks, bad signatures, overspend, unknown cards, misused budgets")
-def alerts(request: Request, actor: Reader, after: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100,
+def alerts(request: Request, actor: Reader, after: AfterId = 0, limit: Limit = 100,
            kind: Annotated[str | None, Query(max_length=32)] = None) -> dict[str, Any]:
     return {"alerts": read(request, lambda conn: reports.listing(conn, s.alerts, after, limit, kind=kind))}
 

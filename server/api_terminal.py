@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from floreyn import keys
 from floreyn.errors import FloreynError
-from floreyn.server import authz, ingest, logs, snapshots
+from floreyn.server import authz, ingest, logs, rules, snapshots
 from floreyn.server import schema as s
 from floreyn.server.app import ServerContext
 from floreyn.server.errors import RequestInvalid, TerminalQuarantined, TerminalRevoked
@@ -128,6 +128,9 @@ async def snapshot(request: Request, who: Authed,
     ctx: ServerContext = request.app.state.ctx
     now = ctx.clock()
     snap = await run_in_threadpool(ctx.db.read, lambda conn: snapshots.build(conn, who.terminal_id, since, now))
+    terms = rules.terms_dict(snap.rates, snap.limits, snap.merchant.save_rate_bp, snap.merchant.topup_allowed)
+    # What the till now holds: the rule check of its records accepts these terms (server/rules.py).
+    await run_in_threadpool(ctx.db.write, lambda conn: rules.note_terms_served(conn, who.terminal_id, terms, now))
     if isinstance(snap, Snapshot):
         data, sig = sign_snapshot(snap, ctx.key)
         kind = "full"

@@ -144,7 +144,7 @@ class Envelope:
         self.app = app
         self.ctx = ctx
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:  # type: ignore[type-arg]
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -172,7 +172,7 @@ class Envelope:
         body_box[0] = body
         delivered = False
 
-        async def replay() -> dict:  # type: ignore[type-arg]
+        async def replay() -> dict:
             nonlocal delivered
             if not delivered:
                 delivered = True
@@ -181,7 +181,7 @@ class Envelope:
 
         await self.app(scope, replay, reply)
 
-    async def _read_body(self, receive: Callable, headers: dict[str, str]) -> bytes | None:  # type: ignore[type-arg]
+    async def _read_body(self, receive: Callable, headers: dict[str, str]) -> bytes | None:
         limit = self.ctx.limits.max_body_bytes
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -199,12 +199,12 @@ class Envelope:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    def _sender(self, send: Callable, nonce: str, status_seen: list[int],  # type: ignore[type-arg]
-                before_last_chunk: Callable) -> Callable:  # type: ignore[type-arg]
-        start: dict = {}  # type: ignore[type-arg]
+    def _sender(self, send: Callable, nonce: str, status_seen: list[int],
+                before_last_chunk: Callable) -> Callable:
+        start: dict = {}
         parts: list[bytes] = []
 
-        async def reply(message: dict) -> None:  # type: ignore[type-arg]
+        async def reply(message: dict) -> None:
             if message["type"] == "http.response.start":
                 status_seen.append(message["status"])
                 start.update(message, headers=list(message.get("headers", [])))
@@ -229,7 +229,7 @@ class Envelope:
 
         return reply
 
-    def _audit(self, scope: dict, status: int, body: bytes) -> None:  # type: ignore[type-arg]
+    def _audit(self, scope: dict, status: int, body: bytes) -> None:
         actor = (scope.get("state") or {}).get("actor")
         request_id = None
         try:

@@ -47,7 +47,7 @@ def open_context(config: ServerConfig, *, clock: Callable[[], int] | None = None
 
 def bootstrap_token(ctx: ServerContext, data_dir: Path) -> Path | None:
     """On a server with no admin token yet, make one ("bootstrap", role admin) and write it 0600."""
-    def make(conn):  # type: ignore[no-untyped-def]
+    def make(conn):
         if admin_auth.has_tokens(conn):
             return None
         return admin_auth.create_token(conn, "bootstrap", "admin", ctx.clock())
@@ -96,7 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def app_from_env():  # type: ignore[no-untyped-def]
+def app_from_env():
     """The app of one worker process of `serve --workers N` (the parent has migrated and made the key)."""
     from floreyn.server.app import create_app
 

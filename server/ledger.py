@@ -16,6 +16,8 @@ reserve's euros); the contra accounts carry the other side:
     merchant_eur:<id> EUR euros a merchant took for top-ups at its till and owes the cooperative
     funder:<id>     fl   a funder's Floreyn, bought at the desk, granted to budgets
     card:<hex>      fl   suspense for a genuine card the server has not registered yet
+    dispute:<terminal> fl suspense for what a terminal's records claimed beyond the rules (server/rules.py);
+                         frozen until an admin decides, so not counted as Floreyn held against the reserve
 
 Postings are never changed (the tables refuse UPDATE and DELETE); balances
 are kept incrementally on `accounts`, and `floreyn-server replay` recomputes
@@ -68,9 +70,13 @@ def card_acct(card_hex: str) -> str:
     return f"card:{card_hex}"
 
 
+def dispute_acct(terminal_id: str) -> str:
+    return f"dispute:{terminal_id}"
+
+
 _PREFIXES: Final = {
     "member": Currency.FL, "budget": Currency.FL, "merchant": Currency.FL, "funder": Currency.FL,
-    "card": Currency.FL, "merchant_eur": Currency.EUR,
+    "card": Currency.FL, "merchant_eur": Currency.EUR, "dispute": Currency.FL,
 }
 _FIXED: Final = {ISSUED: Currency.FL, RESERVE: Currency.EUR, INCOME: Currency.EUR, WORLD: Currency.EUR}
 
@@ -86,7 +92,7 @@ def account_kind(key: str) -> tuple[str, Currency, str | None]:
     return prefix, _PREFIXES[prefix], owner
 
 
-class TxKind(str, enum.Enum):
+class TxKind(str, enum.Enum):  # noqa: UP042 (StrEnum would change str() of a member, which logs and messages use)
     SPEND = "spend"
     SAVE = "save"
     TOPUP = "topup"
@@ -98,6 +104,7 @@ class TxKind(str, enum.Enum):
     VOID = "void"
     REVERSAL = "reversal"  # an admin's correction of an earlier transaction
     CLAIM = "claim"  # an unregistered card's suspense moves to the member it is issued to
+    DISPUTE = "dispute"  # an admin's decision on a parked excess (release, return, write off)
 
 
 @dataclass(frozen=True, slots=True)

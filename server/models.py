@@ -159,9 +159,19 @@ class LimitsIn(Strict):
     unknown_card_allowance_cents: Annotated[int, Field(ge=0, le=MAX_TILL_CENTS)] | None = None
 
 
+class ThresholdsIn(Strict):
+    drain_cards: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    drain_window_s: Annotated[int, Field(ge=60, le=7 * 86400)] | None = None
+    refund_share_bp: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    refund_min_cents: Annotated[int, Field(ge=0, le=MAX_TILL_CENTS)] | None = None
+    terms_grace_s: Annotated[int, Field(ge=0, le=30 * 86400)] | None = None
+    budget_expiry_grace_s: Annotated[int, Field(ge=0, le=30 * 86400)] | None = None
+
+
 class ConfigUpdate(Write):
     rates: RatesIn | None = None
     limits: LimitsIn | None = None
+    thresholds: ThresholdsIn | None = None
     overspend_block_cents: Annotated[int, Field(ge=0, le=MAX_TILL_CENTS)] | None = None
     hold_ttl_s: Annotated[int, Field(ge=60, le=86_400)] | None = None
     issuer_keys: list[KeyHex] | None = Field(None, max_length=20)

@@ -36,7 +36,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Final, Mapping
+from typing import Callable, Final, Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -186,7 +186,8 @@ class ServerClock:
     carries the server's time and fixes it.
     """
 
-    def __init__(self, wall_ms=lambda: int(time.time() * 1000), mono_ms=lambda: int(time.monotonic() * 1000)):
+    def __init__(self, wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+                 mono_ms: Callable[[], int] = lambda: int(time.monotonic() * 1000)) -> None:
         self._wall_ms = wall_ms
         self._mono_ms = mono_ms
         self._offset_ms: int | None = None

@@ -216,7 +216,7 @@ def banner(overview: Any, summary: Any, tr: Translator) -> tuple[str, str]:
         if cap is not None and cap < total:
             return tr._("Offline limit: this card can pay at most {amount} now").format(
                 amount=tr.money(Money.fl(cap))), "warn"
-    status = overview.get("status") if overview else None
+    status = overview.status if overview is not None else None
     if status is None:
         return "", ""
     if getattr(status, "disk_full", False):
@@ -265,22 +265,22 @@ def dim_text(seconds: int, tr: Translator) -> str:
 def status_lines(overview: Any, reader_status: Any, tr: Translator) -> list[str]:
     """The status screen: reader, printer, server, records waiting, last sync, snapshot age."""
     lines = [reader_text(reader_status, tr)]
-    printer = overview.get("printer") if overview else None
+    printer = overview.printer if overview is not None else None
     if printer is None:
         lines.append(tr._("Printer: unknown"))
     elif printer.online and printer.paper_ok and printer.cover_closed:
         lines.append(tr._("Printer: ready"))
     else:
         lines.append(tr._("Printer: problem ({detail})").format(detail=printer.message or "?"))
-    status = overview.get("status") if overview else None
+    status = overview.status if overview is not None else None
     if status is None:
         return lines + [tr._("Till status: loading\u2026")]
     server = {None: tr._("Server: none configured"), True: tr._("Server: connected"),
               False: tr._("Server: no connection")}[status.online]
     lines.append(server)
     lines.append(tr._("Records waiting to sync: {count}").format(count=status.pending_uploads))
-    sync = overview.get("sync") or {}
-    lines.append(tr._("Last sync: {when}").format(when=clock_text(sync.get("last_sync_ms"), tr)))
+    sync = overview.sync
+    lines.append(tr._("Last sync: {when}").format(when=clock_text(sync.last_sync_ms if sync else None, tr)))
     if status.snapshot_version is None:
         lines.append(tr._("Server data: none yet"))
     else:

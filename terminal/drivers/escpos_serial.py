@@ -18,7 +18,7 @@ from escpos import printer as escpos
 FLOW_CONTROLS: Final = ("rtscts", "xonxoff", "none")
 
 
-class SerialPrinter(escpos.Serial):  # type: ignore[misc]  # python-escpos is untyped
+class SerialPrinter(escpos.Serial):  # python-escpos is untyped (an Any base)
     def __init__(self, device: str, *, baudrate: int, flow_control: str, timeout_s: float, profile: str) -> None:
         assert flow_control in FLOW_CONTROLS
         super().__init__(device, baudrate=baudrate, timeout=timeout_s, xonxoff=flow_control == "xonxoff",

@@ -53,7 +53,7 @@ def find_endpoints(device: Any, in_ep: int | None, out_ep: int | None) -> tuple[
     )
 
 
-class UsbPrinter(escpos.Usb):  # type: ignore[misc]  # python-escpos is untyped
+class UsbPrinter(escpos.Usb):  # python-escpos is untyped (an Any base)
     """python-escpos's Usb with endpoints from the descriptors and a bounded status read.
 
     `in_ep` / `out_ep` None: taken from the device at open. `read_timeout_ms`

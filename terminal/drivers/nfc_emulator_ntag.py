@@ -89,7 +89,7 @@ class EmulatedNtag(EmulatedCard):
         self._latch_config()
 
     @classmethod
-    def mifare_classic(cls, port: int | None = None) -> "EmulatedNtag":
+    def mifare_classic(cls, port: int | None = None) -> EmulatedNtag:
         return cls(None, uid=bytes.fromhex("1A2B3C4D"), sak=0x08, port=port)
 
     @property
@@ -292,7 +292,7 @@ class EmulatedNtag(EmulatedCard):
         if page == 2:  # BCC1 and the internal byte are read-only; lock bits can only be set
             data = bytes([old[0], old[1], old[2] | data[2], old[3] | data[3]])
         elif page in (3, self.cfg_page - 1):  # CC and dynamic lock bytes are one-time programmable
-            data = bytes(a | b for a, b in zip(old, data))
+            data = bytes(a | b for a, b in zip(old, data, strict=True))
         self._memory[4 * page : 4 * page + 4] = data
         return _ACK
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from floreyn.card import Card
 from floreyn.errors import FloreynError
 from floreyn.money import Money, format_money
 from floreyn.sync.record import Kind, Tender
-from floreyn.sync.snapshot import BudgetInfo, CardInfo
+from floreyn.sync.snapshot import BudgetInfo, CardInfo, MerchantConfig
+from floreyn.terminal.drivers.base import PrinterStatus
 from floreyn.terminal.store import StoredRecord
+
+if TYPE_CHECKING:  # the sync worker (and `requests` behind it) loads only for a till with a server
+    from floreyn.sync.worker import SyncState
 
 KIND_NL = {
     Kind.SPEND: "Betaling", Kind.SAVE: "Sparen", Kind.TOPUP: "Opwaarderen",
@@ -242,3 +246,15 @@ class TillStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The status screen and the banners in one answer (Engine.overview)."""
+
+    status: TillStatus
+    printer: PrinterStatus | None = None  # None: the printer could not say; `printer_error` says why
+    printer_error: Exception | None = None
+    sync: SyncState | None = None  # the sync worker's state when this was asked; None without a server
+    merchant: MerchantConfig | None = None  # None before the first snapshot without [merchant]; see merchant_error
+    merchant_error: FloreynError | None = None

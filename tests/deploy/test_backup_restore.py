@@ -252,7 +252,7 @@ def test_sigkill_during_restore_leaves_the_old_or_the_new_database(tmp_path, exe
         conn.execute("VACUUM INTO ?", (str(pristine),))
     rng = random.Random(9)
     outcomes = set()
-    for i in range(5):
+    for _attempt in range(5):
         for p in data.glob("floreyn.db*"):
             if not p.name.endswith("-serverlock"):
                 p.unlink()

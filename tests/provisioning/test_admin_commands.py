@@ -117,7 +117,7 @@ def test_member_add_and_csv_import_with_rerun(tool, srv, tmp_path):
         "\ufeffLidnummer;Roepnaam;Naam;E-mail;Telefoon\n"
         f"{fixed};Bram;Bram de Vries;bram@example.org;0612345678\n"
         ";Cees;Cees Jansen;;\n"
-        ";;Dirk Dijkstra;dirk@example.org;\n\n".encode("utf-8")
+        ";;Dirk Dijkstra;dirk@example.org;\n\n".encode()
     )
     out = tmp_path / "ids.csv"
     first = tool.ok("member", "import", str(path), "--out", str(out))

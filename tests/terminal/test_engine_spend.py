@@ -80,7 +80,7 @@ def test_offline_per_transaction_limit_offers_mixed_and_says_why(till):
 
 def test_offline_cumulative_and_count_limits(till):
     till.present("fenna")
-    for i in range(2):
+    for _ in range(2):
         till.spend(2_400, repeat_ok=True)
         till.clock.advance(10)
     quote = till.engine.quote_spend(Money.fl(500))  # fl 48 of fl 50 used

@@ -122,8 +122,8 @@ class TestBehaviour(TillUITest):
         self.assertEqual(self.banner(), "Offline limiet: deze pas kan nu hoogstens fl 25,00 betalen")  # not near
         service = self.runtime.service
         for _ in range(4):  # four of the five offline taps, as four quick sales would
-            quote = service.call("quote_spend", Money.fl(100), source="own").result(5)
-            service.call("confirm", quote.quote_id, repeat_ok=True).result(5)
+            quote = service.quote_spend(Money.fl(100), source="own").result(5)
+            service.confirm(quote.quote_id, tender=None, manager_pin=None, repeat_ok=True).result(5)
         self.wait_screen("done")
         self.tap(self.screen().ids.done)
         self.wait_screen("idle")
@@ -178,7 +178,7 @@ class TestBehaviour(TillUITest):
         self.assertIsNone(self.ctl.member)
         self.assertEqual(self.records(), [])  # nothing moved
         with self.assertRaises(NoCard):  # the engine forgot the card too
-            self.runtime.service.call("quote_spend", Money.fl(100)).result(5)
+            self.runtime.service.quote_spend(Money.fl(100)).result(5)
 
         self.present("anna")  # typing an amount is not the member screen: no timeout there
         self.wait_screen("member")

@@ -82,7 +82,7 @@ class FakeNetworkPrinter(PrinterCore):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True, name="fake-network-printer")
 
-    def __enter__(self) -> "FakeNetworkPrinter":
+    def __enter__(self) -> FakeNetworkPrinter:
         self._thread.start()
         return self
 
@@ -147,7 +147,7 @@ class FakeSerialPrinter(PrinterCore):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True, name="fake-serial-printer")
 
-    def __enter__(self) -> "FakeSerialPrinter":
+    def __enter__(self) -> FakeSerialPrinter:
         self._thread.start()
         return self
 

@@ -48,7 +48,7 @@ CALLS = ("open", "query_status", "_raw", "device", "close")
 class Faulty:
     """A python-escpos printer whose driver call `call` raises `fault` (`times` times, then works)."""
 
-    def __init__(self, real: Any, plan: "Plan") -> None:
+    def __init__(self, real: Any, plan: Plan) -> None:
         object.__setattr__(self, "_real", real)
         object.__setattr__(self, "_plan", plan)
 

@@ -85,7 +85,7 @@ def test_bold_large_centre_and_qr_come_out_as_the_document_says(network_printer)
     decoded = decode(last_job(network_printer), "TM-T20II")
     printed = [line for line in decoded.lines if not hasattr(line, "getpixel")]
     assert len(printed) == len(doc.lines)
-    for line, want in zip(printed, doc.lines):
+    for line, want in zip(printed, doc.lines, strict=True):
         assert line.bold == want.bold
         assert (line.width, line.height) == ((2, 2) if want.large else (1, 1))
         assert line.align == ("center" if want.align is Align.CENTER else "left")
