@@ -41,8 +41,8 @@ from floreyn.terminal.drivers.escpos_render import choose_codepage, render_doc
 log = logging.getLogger(__name__)
 
 RT_STATUS_OFFLINE_CAUSE: Final = DLE + EOT + b"\x02"  # python-escpos has constants for 1 and 4 only
-MAX_DOC_BYTES: Final = 256 * 1024
-DRAIN_POLL_S: Final = 0.01  # how often a serial job checks that its bytes have left  # a receipt with a QR is ~10 KB; anything near this is a bug
+MAX_DOC_BYTES: Final = 256 * 1024  # a receipt with a QR is ~10 KB; anything near this is a bug
+DRAIN_POLL_S: Final = 0.01  # how often a serial job checks that its bytes have left
 
 NEAR_END_NL: Final = "Het papier is bijna op. Leg een nieuwe rol klaar."
 READY_NL: Final = "Bonprinter klaar"
