@@ -56,7 +56,8 @@ def add_parser(sub: Any) -> None:
         default="virtual",
         help="virtual | network:HOST[:PORT] | serial:DEVICE[@BAUD] | usb:VENDOR:PRODUCT[:IN_EP:OUT_EP] | file:PATH",
     )
-    p.add_argument("--columns", type=int, choices=(32, 48), default=32, help="32 on 58 mm paper, 48 on 80 mm")
+    p.add_argument("--columns", type=int, choices=(32, 42, 48), default=32,
+                   help="32 on 58 mm paper, 42 on an 80 mm TM-T88 (180 dpi), 48 on other 80 mm printers")
     p.add_argument(
         "--operator",
         action="append",
