@@ -16,7 +16,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Touched after `pip install -e`; newer than pyproject.toml = the install is current.
 STAMP := $(VENV)/.floreyn-installed
-EXTRAS := terminal,server,dev
+EXTRAS := terminal,server,desk,dev
 PYTEST_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

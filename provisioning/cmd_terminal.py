@@ -236,7 +236,7 @@ def _usb_printer(parts: list[str]) -> dict[str, Any]:
 
 
 def _operator(spec: str) -> dict[str, str]:
-    from floreyn.terminal.engine.auth import hash_pin
+    from floreyn.pins import hash_pin
 
     parts = spec.split(":")
     if len(parts) not in (2, 3) or not parts[0].strip() or parts[1] not in ("cashier", "manager"):

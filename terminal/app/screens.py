@@ -190,7 +190,7 @@ class SourceScreen(TillScreen):
             specs.append((tr._("{label}\n{amount} left").format(label=b.label, amount=tr.money(b.remaining)),
                           theme.SAVE, True, functools.partial(ctl.choose_source, b.budget_id)))
         if member.own.cents > 0:
-            specs.append((tr._("Own balance\n{amount}").format(amount=tr.money(member.own)), theme.PAY, True,
+            specs.append((tr._("From own balance\n{amount}").format(amount=tr.money(member.own)), theme.PAY, True,
                           lambda: ctl.choose_source("own")))
         specs.append((tr._("Combined\n(budgets first)"), theme.NEUTRAL, True, lambda: ctl.choose_source(None)))
         specs.append((tr._("Back"), theme.NEUTRAL, False, lambda: ctl.show("amount")))

@@ -21,6 +21,7 @@ from typing import Callable, Final, Iterator
 
 from floreyn.card import Card, CardError
 from floreyn.errors import FloreynError
+from floreyn.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +282,11 @@ class Line:
     bold: bool = False
     large: bool = False  # double width and height
     align: Align = Align.LEFT
+
+    def __post_init__(self) -> None:
+        # Every text that goes onto paper passes here: no control bytes reach the printer (floreyn.text).
+        object.__setattr__(self, "left", printable(self.left))
+        object.__setattr__(self, "right", printable(self.right))
 
     def width(self, columns: int) -> int:
         """Characters that fit on one row: half as many when printed double width."""

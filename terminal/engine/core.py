@@ -32,7 +32,7 @@ from floreyn.terminal.config import Operator, TerminalConfig
 from floreyn.terminal.drivers.base import CardEvent, CardPresented, ReceiptPrinter
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.auth import PinGate
-from floreyn.terminal.engine.clock import Clock, snapshot_age_s
+from floreyn.terminal.clock import Clock, snapshot_age_s
 from floreyn.terminal.engine.disk import DiskGuard
 from floreyn.terminal.engine.errors import (
     AmountOverLimit, CardBlocked, ConfigError, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,

@@ -13,7 +13,7 @@ from floreyn import keys
 from floreyn.sync.record import ChainHead, Kind, Tender, decode, verify_chain
 from floreyn.sync.snapshot import SnapshotError
 from floreyn.terminal import demo_setup
-from floreyn.terminal.engine.clock import FakeClock
+from floreyn.terminal.clock import FakeClock
 from floreyn.terminal.engine.errors import ClientRefConflict, StoreCorrupt, StoreLocked
 from floreyn.terminal.store import Draft, TerminalStore, migrations
 from floreyn.terminal.store.db import open_sqlite
