@@ -63,6 +63,7 @@ class NfcCardReader(CardReader):
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 10.0,
         repeat_guard_s: float = 1.0,
+        beep: bool = False,
         opener: OpenFrontend = open_frontend,
     ) -> None:
         super().__init__(verify)
@@ -71,6 +72,7 @@ class NfcCardReader(CardReader):
         assert 0 < backoff_initial_s <= backoff_max_s <= 60 and 0 <= repeat_guard_s <= 10
         self._backoff = (backoff_initial_s, backoff_max_s)
         self._repeat_guard_s = repeat_guard_s
+        self._beep = beep
         self._opener = opener
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -148,6 +150,9 @@ class NfcCardReader(CardReader):
             "on-connect": self._on_connect,
             "on-release": self._on_release,
             "iterations": 1,
+            # nfcpy's default sounds the reader on every card; an ACR122U then buzzes and flashes red,
+            # which a shopkeeper reads as "refused". The screen says what happened instead.
+            "beep-on-connect": self._beep,
         }
         terminate = lambda: self._stop.wait(_SENSE_INTERVAL_S)  # noqa: E731
         while not self._stop.is_set():

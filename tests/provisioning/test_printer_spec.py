@@ -29,3 +29,14 @@ def test_printer_specs_become_tables_the_factory_accepts(spec, table):
 def test_bad_usb_specs_are_refused(spec):
     with pytest.raises(ProvisionError):
         printer_spec(spec)
+
+
+def test_enroll_puts_the_profile_or_the_columns_in_the_printer_table():
+    from floreyn.provisioning.cmd_terminal import _printer
+
+    usb = printer_spec("usb:04b8:0202")
+    assert _printer(usb, "TM-T88V", 32)["profile"] == "TM-T88V"  # 42 columns come from the profile
+    assert _printer(usb, None, 48)["columns"] == 48
+    assert _printer({"kind": "virtual"}, None, 48) == {"kind": "virtual"}
+    with pytest.raises(ProvisionError):
+        _printer(usb, "TM-X1", 32)  # no such profile

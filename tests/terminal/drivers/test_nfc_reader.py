@@ -212,3 +212,25 @@ def test_bad_device_paths_are_refused(verify, path):
     with pytest.raises(DeviceConfigError) as info:
         NfcCardReader(verify, path)
     assert "kaartlezer" in info.value.message("nl")
+
+
+def test_the_reader_does_not_sound_on_every_card(readers, collector, verify, member, monkeypatch):
+    # nfcpy calls the device's turn_on_led_and_buzzer per card unless told not to: on an ACR122U
+    # that is a buzz and a red flash for every tap. The udp device stands in for the ACR122U here.
+    import nfc.clf.udp
+
+    sounded: list[bool] = []
+    monkeypatch.setattr(nfc.clf.udp.Device, "turn_on_led_and_buzzer", lambda self: sounded.append(True),
+                        raising=False)
+    with EmulatedNtag(encode_card_message(member.payload())) as tag:
+        reader = NfcCardReader(verify, tag.path, targets=("106A",))
+        readers.append(reader)
+        reader.start(collector.on_card, collector.on_status)
+        collector.wait_cards(1)
+    assert sounded == []
+    with EmulatedNtag(encode_card_message(member.payload())) as tag:  # `beep = true` in [reader] wants it
+        loud = NfcCardReader(verify, tag.path, targets=("106A",), beep=True)
+        readers.append(loud)
+        loud.start(collector.on_card, collector.on_status)
+        collector.wait_cards(2)
+    assert sounded
