@@ -29,6 +29,8 @@ from floreyn.terminal.drivers.base import (
     ReaderState,
     ReaderStatus,
     VerifyPayload,
+    is_stop_request,
+    reader_fault_message,
 )
 from floreyn.terminal.drivers.ndef_card import card_payload_from_ndef
 from floreyn.terminal.drivers.nfc_device import (
@@ -110,8 +112,11 @@ class NfcCardReader(CardReader):
         while not self._stop.is_set():
             try:
                 served_s = self._session()
-            except Exception:  # never let the thread die: the till would ignore cards silently
+            except BaseException as exc:  # never let the thread die: the till would ignore cards silently
+                if is_stop_request(exc):
+                    raise
                 log.exception("nfc reader session failed")
+                self._emit(ReaderState.RECONNECTING, reader_fault_message(exc))
                 served_s = 0.0
             if self._stop.is_set():
                 break
@@ -158,9 +163,9 @@ class NfcCardReader(CardReader):
         while not self._stop.is_set():
             try:
                 result = clf.connect(rdwr=options, terminate=terminate)
-            except Exception as exc:  # e.g. a USB transfer on a device that was pulled out
+            except OSError as exc:  # e.g. a USB transfer on a device that was pulled out
                 log.info("reader failed: %r", exc)
-                return
+                return  # anything else goes up to _run, which says what on the status line
             if result is False:  # nfcpy swallowed an IOError: the device is gone
                 return
 

@@ -40,6 +40,7 @@ from floreyn.terminal.drivers.base import (
     CardWriteProtected,
     ReaderUnavailable,
     VerifyPayload,
+    is_stop_request,
 )
 from floreyn.terminal.drivers.ndef_card import card_payload_from_ndef, encode_card_message
 from floreyn.terminal.drivers.nfc_device import (
@@ -102,7 +103,9 @@ class CardWriter:
             return _write_tag(tag, card, verify, overwrite=overwrite, password_key=password_key)
         except (CardError, ReaderUnavailable):
             raise
-        except Exception as exc:  # nfcpy on an odd tag can raise nearly anything; the desk gets a typed refusal
+        except BaseException as exc:  # nfcpy on an odd tag can raise nearly anything; the desk gets a typed refusal
+            if is_stop_request(exc):  # Ctrl-C at the desk stops the tool
+                raise
             log.exception("writing card %s failed", card.card_hex)
             raise CardWriteFailed(detail=f"onverwachte fout {type(exc).__name__}") from exc
         finally:

@@ -234,3 +234,35 @@ def test_the_reader_does_not_sound_on_every_card(readers, collector, verify, mem
         loud.start(collector.on_card, collector.on_status)
         collector.wait_cards(2)
     assert sounded
+
+
+class _Mystery(BaseException):
+    """What no library should raise, and one will."""
+
+
+@pytest.mark.parametrize("fault", [ValueError("odd frame"), RuntimeError("driver bug"), _Mystery("deep")],
+                         ids=lambda f: type(f).__name__)
+def test_any_exception_from_nfcpy_is_a_reader_fault_and_the_reader_carries_on(readers, collector, verify, member,
+                                                                             fault):
+    from floreyn.terminal.drivers.nfc_device import open_frontend
+
+    port = free_udp_port()
+    raised: list[BaseException] = []
+
+    def opener(path: str):  # noqa: ANN202 - nfcpy's real frontend, whose first connect fails
+        clf = open_frontend(path)
+        if not raised:
+            def broken(**_options):  # noqa: ANN202
+                raised.append(fault)
+                raise fault
+            clf.connect = broken
+        return clf
+
+    reader = NfcCardReader(verify, f"udp:127.0.0.1:{port}", backoff_initial_s=0.05, backoff_max_s=0.2, opener=opener)
+    readers.append(reader)
+    reader.start(collector.on_card, collector.on_status)
+    with EmulatedType3Tag(encode_card_message(member.payload()), port=port):
+        (event,) = collector.wait_cards(1)
+    assert raised == [fault] and event.card == member
+    assert any(type(fault).__name__ in s.message for s in collector.statuses)  # the status line said why
+    assert reader._thread is not None and reader._thread.is_alive()
