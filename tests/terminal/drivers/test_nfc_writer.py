@@ -181,3 +181,12 @@ def test_an_issued_card_limits_password_tries_and_locks_its_configuration(verify
             assert not owner.authenticate(good)
         with nfcpy_tag(tag) as phone:
             assert bytes(phone.ndef.octets) == encode_card_message(member.payload())  # still readable
+
+
+@pytest.mark.parametrize("model", ["NTAG213", "NTAG216"])
+def test_other_ntag_models_as_shipped_are_written_and_protected(verify, member, model):
+    with EmulatedNtag(model=model) as tag:  # NTAG213 carries NXP's Lock Control TLV before the NDEF TLV
+        result = CardWriter(tag.path, targets=T2).write(member, verify, password_key=PASSWORD_KEY)
+        assert result.protected and result.product == f"NXP {model}"
+        assert tag.ndef_octets == encode_card_message(member.payload())
+        assert tag.page(3)[3] in PHONE_CC_ACCESS and tag.auth0 == PROTECT_FROM_PAGE
