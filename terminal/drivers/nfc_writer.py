@@ -5,7 +5,18 @@ must not write (MIFARE Classic, cards holding other data unless told to
 overwrite, cards too small), write the NDEF message, read it back through a
 fresh NDEF read and verify the signature, then optionally set the NTAG21x
 write password (diversified per UID, floreyn.card.ntag_password) and read
-back once more. Writing the same card twice is harmless: a card that already
+back once more.
+
+Protection, per NXP's NTAG213/215/216 datasheet, written here rather than
+with nfcpy's `protect()`: that ORs 0x08 ("proprietary") into the capability
+container's access byte, and Android's NFC stack (libnfc-nci
+rw_t2t_handle_cc_read_rsp) accepts only 0x00 or 0x0F there, so a phone shows
+no NDEF on such a card (iPhones neither, nfcpy issue #236). We leave the CC
+at 0x00 (read and write access by NFC Forum rules): phones read the card, and
+a write without the password is refused by the tag itself (AUTH0 = 3, so the
+CC is covered too). AUTHLIM allows `AUTH_LIMIT` wrong passwords in the card's
+life (unlimited tries would let a lost card's 32-bit password be brute-forced),
+and CFGLCK then locks AUTH0 and ACCESS for good; PWD stays changeable. Writing the same card twice is harmless: a card that already
 holds exactly this record is reported as `already_written` and not touched
 again (protection is still added if asked and missing).
 
@@ -30,8 +41,8 @@ from floreyn.terminal.drivers.base import (
     CardWriteProtected,
     ReaderUnavailable,
     VerifyPayload,
+    is_stop_request,
 )
-
 from floreyn.terminal.drivers import nfc_trail
 from floreyn.terminal.drivers.ndef_card import card_payload_from_ndef, encode_card_message
 from floreyn.terminal.drivers.nfc_device import (
@@ -47,7 +58,12 @@ from floreyn.terminal.drivers.nfc_device import (
 
 log = logging.getLogger(__name__)
 
-_PROTECT_FROM_PAGE = 3  # format 1: the capability container too: readers then see the NDEF area as write-protected
+PROTECT_FROM_PAGE = 3  # format 1 AUTH0: the CC and all user memory need the password to write (format 2: 13)
+AUTH_LIMIT = 3  # AUTHLIM: wrong PWD_AUTH tries in the card's life before it refuses every PWD_AUTH
+_ACCESS_CFGLCK = 0x40  # CFG1 byte 0 (ACCESS) bits, datasheet 8.5.7
+_ACCESS_PROT = 0x80
+_ACCESS_AUTHLIM = 0x07
+PHONE_CC_ACCESS = (0x00, 0x0F)  # CC byte 3 values Android's and iOS's NFC stacks accept
 MAX_WAIT_S = 120.0
 
 
@@ -89,7 +105,9 @@ class CardWriter:
             return _write_tag(tag, card, verify, overwrite=overwrite, password_key=password_key)
         except (CardError, ReaderUnavailable):
             raise
-        except Exception as exc:  # nfcpy on an odd tag can raise nearly anything; the desk gets a typed refusal
+        except BaseException as exc:  # nfcpy on an odd tag can raise nearly anything; the desk gets a typed refusal
+            if is_stop_request(exc):  # Ctrl-C at the desk stops the tool
+                raise
             log.exception("writing card %s failed", card.card_hex)
             raise CardWriteFailed(detail=f"onverwachte fout {type(exc).__name__}") from exc
         finally:
@@ -131,6 +149,7 @@ def _write_tag(
         raise CardUnsupported(detail=f"{product} heeft geen wachtwoordbeveiliging")
     password = b"".join(ntag_password(password_key, uid)) if password_key is not None else None
     message = encode_card_message(card.payload())
+    with_trail = card.has_trail and can_protect  # the trail needs NTAG21x pages (a Type 3 tag carries none)
 
     ndef = _ndef_or_format(tag)
     existing = bytes(ndef.octets)
@@ -138,12 +157,11 @@ def _write_tag(
     if existing and not already and not overwrite:
         raise CardNotBlank()
     if not already:
-        if not ndef.is_writeable or (can_protect and nfc_trail.password_protected(tag)):
-            if password is None or not tag.authenticate(password):
+        if not ndef.is_writeable or (can_protect and _password_protected(tag)):
+            if password is None or tag.authenticate(password) is not True:
                 raise CardWriteProtected()
             ndef = _ndef_or_format(tag)  # after authentication nfcpy reports the area writeable
-        trail = card.has_trail and can_protect  # the trail needs NTAG21x pages (a Type 3 tag carries none)
-        if trail and nfc_trail.read_area(tag) is None:  # blank, or old data the caller lets us overwrite
+        if with_trail and nfc_trail.read_area(tag) is None:  # blank, or old data the caller lets us overwrite
             try:  # format 2: the trail below AUTH0, the record after it (floreyn/cardtrail.py)
                 nfc_trail.lay_out(tag)
             except Exception as exc:
@@ -158,19 +176,14 @@ def _write_tag(
     _verify_on_card(tag, message, card, verify)
 
     protected = False
-    with_trail = card.has_trail and can_protect
-    protect_from = cardtrail.NDEF_PAGE if with_trail else _PROTECT_FROM_PAGE
     if password is not None:
-        # A format-2 card keeps CC byte 3 at 0x00 (phones read it; the password refuses writes),
-        # so whether it is protected shows in AUTH0, not in nfcpy's writeable flag.
-        locked = (nfc_trail.auth0(tag) == protect_from) if with_trail else not _writeable_without_password(tag)
-        if already and locked:
-            if tag.authenticate(password) is not True:  # protected, but not with this card's password
+        if _password_protected(tag):
+            if already and tag.authenticate(password) is not True:  # not with this card's password
                 raise CardWriteFailed(detail="de pas is met een ander wachtwoord beveiligd")
             protected = True
         else:
             try:
-                ok = tag.protect(password=password, read_protect=False, protect_from=protect_from)
+                ok = _protect(tag, password, cardtrail.NDEF_PAGE if with_trail else PROTECT_FROM_PAGE)
             except Exception as exc:
                 raise _lost_or_failed(tag, "beveiligen") from exc
             if ok is not True:
@@ -219,10 +232,33 @@ def _verify_on_card(tag: Any, message: bytes, card: Card, verify: VerifyPayload)
         raise CardWriteFailed(detail="ander kaartnummer teruggelezen")
 
 
-def _writeable_without_password(tag: Any) -> bool:
-    tag._ndef = None
-    ndef = tag.ndef
-    return ndef is not None and bool(ndef.is_writeable)
+def _password_protected(tag: Any) -> bool:
+    """AUTH0 points into the tag's memory: writes from there on need PWD_AUTH (CFG0 is readable)."""
+    return int(tag.read(tag._cfgpage)[3]) < tag._cfgpage
+
+
+def _protect(tag: Any, password: bytes, protect_from: int = PROTECT_FROM_PAGE) -> bool:
+    """Password, AUTHLIM and AUTH0, then CFGLCK once authenticated; the CC is left as phones want it.
+
+    Order matters: CFGLCK would freeze CFG0 and CFG1, so it is written last,
+    after re-activating the tag (it applies AUTH0 only then) and proving the
+    password with PWD_AUTH, which also makes the now protected page writable.
+    """
+    cfg = tag._cfgpage
+    tag.write(cfg + 2, password[0:4])  # PWD
+    tag.write(cfg + 3, password[4:6] + b"\x00\x00")  # PACK, RFUI
+    cfg1 = bytearray(tag.read(cfg)[4:8])
+    cfg1[0] = (cfg1[0] & ~(_ACCESS_PROT | _ACCESS_AUTHLIM)) | AUTH_LIMIT  # reads stay open: phones read the card
+    tag.write(cfg + 1, bytes(cfg1))
+    cfg0 = bytearray(tag.read(cfg)[0:4])
+    cfg0[3] = protect_from  # format 2: 13, so the trail below it stays writable without the password
+    tag.write(cfg, bytes(cfg0))
+    tag._target = tag.clf.sense(tag.target)  # re-activate: the tag applies its configuration now
+    if not tag.target or tag.authenticate(password) is not True:
+        return False
+    cfg1[0] |= _ACCESS_CFGLCK
+    tag.write(cfg + 1, bytes(cfg1))
+    return True
 
 
 def _is_ntag21x(tag: Any) -> bool:

@@ -7,6 +7,8 @@ QR codes as read back by zxing-cpp. FLOREYN_UPDATE_GOLDEN=1 rewrites them.
 from __future__ import annotations
 
 import os
+import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,16 @@ FAST = {"status_timeout_s": 0.2}
 
 def network(fake, **extra):
     return make_printer({"kind": "network", "host": "127.0.0.1", "port": fake.port, **FAST, **extra})
+
+
+def received_text(fake, want: str) -> str | None:
+    """The text the fake serial printer received, waiting (bounded) until it is `want`."""
+    def text(data: bytes) -> str | None:
+        try:
+            return decode(data).text(32)
+        except Exception:  # a job cut mid-command by the wait: not yet
+            return None
+    return text(fake.wait_received(lambda data: text(data) == want))
 
 
 def last_job(fake) -> bytes:
@@ -153,7 +165,7 @@ def test_printer_dropping_the_connection_mid_job_is_offline(network_printer):
 def test_serial_printer_over_a_raw_pty(serial_printer):
     printer = make_printer({"kind": "serial", "device": serial_printer.device, "baudrate": 19200, **FAST})
     printer.print_doc(receipt())
-    assert decode(bytes(serial_printer.received)).text(32) == receipt().text(32)
+    assert received_text(serial_printer, receipt().text(32)) == receipt().text(32)
     assert serial_printer.status_queries == [1, 2, 4, 1, 2, 4]  # asked before and after the job
     serial_printer.paper = "out"
     with pytest.raises(PrinterOutOfPaper):
@@ -172,5 +184,65 @@ def test_file_printer_writes_the_job(tmp_path):
     path.touch()
     printer = make_printer({"kind": "file", "path": str(path), "paper_mm": 80, "profile": "TM-T88V"})
     printer.print_doc(receipt())
-    assert decode(path.read_bytes(), "TM-T88V").text(48) == receipt().text(48)
+    assert printer.columns == 42  # 80 mm paper, but a TM-T88V prints 42 Font A columns (512 dots at 180 dpi)
+    assert decode(path.read_bytes(), "TM-T88V").text(42) == receipt().text(42)
     assert printer.status().online  # a device file cannot answer: status unknown, not a fault
+
+
+def test_a_silent_network_printer_costs_one_status_timeout_once(network_printer):
+    network_printer.answers_status = False
+    printer = network(network_printer, status_timeout_s=0.5)
+    started = time.monotonic()
+    printer.print_doc(receipt())
+    assert time.monotonic() - started < 0.5 + 0.45  # one unanswered question, not one before and one after
+    assert network_printer.status_queries == [1]
+    started = time.monotonic()
+    printer.print_doc(receipt())
+    assert time.monotonic() - started < 0.45 and network_printer.status_queries == [1]  # remembered
+    assert decode(last_job(network_printer)).text(32) == receipt().text(32)
+
+
+def test_a_silent_serial_printer_prints_and_is_remembered(serial_printer):
+    serial_printer.answers_status = False
+    printer = make_printer({"kind": "serial", "device": serial_printer.device, **FAST})
+    printer.print_doc(receipt())
+    printer.print_doc(receipt())
+    assert received_text(serial_printer, receipt().text(32) * 2) == receipt().text(32) * 2
+    assert serial_printer.status_queries == [1]
+
+
+def test_serial_printers_use_rts_cts_flow_control_on_the_port(serial_printer):
+    assert not termios.tcgetattr(serial_printer.slave_fd)[2] & termios.CRTSCTS
+    make_printer({"kind": "serial", "device": serial_printer.device, **FAST}).print_doc(receipt())
+    assert termios.tcgetattr(serial_printer.slave_fd)[2] & termios.CRTSCTS  # what the kernel was told
+    make_printer({"kind": "serial", "device": serial_printer.device, "flow_control": "none", **FAST}).status()
+    assert not termios.tcgetattr(serial_printer.slave_fd)[2] & termios.CRTSCTS
+
+
+def test_chinese_mode_is_cancelled_so_the_euro_sign_prints(network_printer):
+    network(network_printer, profile="ZJ-5870").print_doc(receipt())
+    job = last_job(network_printer)
+    assert job.index(b"\x1c.") < job.index(b"\x1bt")  # FS . right after ESC @, before the code page
+    text = decode(job, "ZJ-5870", starts_in_chinese_mode=True).text(32)
+    assert text == receipt().text(32) and "€" in text
+    network(network_printer, profile="TM-T20II").print_doc(receipt())
+    assert b"\x1c" not in last_job(network_printer)  # Epson firmware has no Chinese mode to leave
+
+
+def test_every_library_error_maps_to_one_printer_error():
+    import serial
+    import usb.core
+    from escpos.exceptions import DeviceNotFoundError, ImageWidthError
+
+    from floreyn.terminal.drivers.base import PrinterError, is_timeout, printer_error
+
+    timeouts = [TimeoutError(), usb.core.USBTimeoutError("Operation timed out", -7, 110),
+                serial.SerialTimeoutException("Write timeout")]
+    assert all(is_timeout(exc) for exc in timeouts)
+    assert not is_timeout(usb.core.USBError("Pipe error", -9, 32)) and not is_timeout(ValueError())
+    for offline in [*timeouts, ConnectionRefusedError(), usb.core.USBError("No device", -4, 19),
+                    serial.SerialException("gone"), DeviceNotFoundError("Unable to open USB printer")]:
+        assert isinstance(printer_error(offline), PrinterOffline), offline
+    for fault in [ValueError("Invalid endpoint address 0x1"), ImageWidthError("too wide"), RuntimeError("x")]:
+        mapped = printer_error(fault)
+        assert type(mapped) is PrinterError and type(fault).__name__ in mapped.message("nl")

@@ -8,15 +8,15 @@
   card's own offline trail counts the same from the till side, so a till
   knows what is spent but not yet uploaded (floreyn/cardtrail.py).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
