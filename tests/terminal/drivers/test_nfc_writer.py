@@ -24,7 +24,7 @@ from floreyn.terminal.drivers.ndef_card import encode_card_message
 from floreyn.terminal.drivers.nfc_emulator import EmulatedType3Tag, free_udp_port
 from floreyn.terminal.drivers.nfc_emulator_ntag import EmulatedNtag
 from floreyn.terminal.drivers.nfc_reader import NfcCardReader
-from floreyn.terminal.drivers.nfc_writer import AUTH_LIMIT, PHONE_CC_ACCESS, PROTECT_FROM_PAGE, CardWriter
+from floreyn.terminal.drivers.nfc_writer import AUTH_LIMIT, PHONE_CC_ACCESS, CardWriter
 
 PASSWORD_KEY = bytes(range(16))  # the cooperative's NTAG diversification key (test value)
 T2, T3 = ("106A",), ("212F",)
