@@ -27,7 +27,7 @@ from floreyn.money import AmountNegative, AmountWrongCurrency, AmountZero, Curre
 from floreyn.sync.record import Kind, Tender
 from floreyn.sync.snapshot import OfflineLimits, Snapshot
 from floreyn.terminal.config import Operator, TerminalConfig
-from floreyn.terminal.drivers.base import CardEvent, CardPresented
+from floreyn.terminal.drivers.base import CardEvent, CardPresented, PrintDoc
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.auth import PinGate
 from floreyn.terminal.clock import Clock, snapshot_age_s
@@ -37,19 +37,28 @@ from floreyn.terminal.engine.errors import (
     AmountOverLimit, CardBlocked, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
     OnlineUnavailable, QuoteUnknown, RepeatNeedsConfirmation, TenderNotAllowed,
 )
-from floreyn.terminal.engine.model import CardSession, MemberSummary, Part, Quote, TillStatus, TxResult
+from floreyn.terminal.engine.model import (
+    CardSession, MemberSummary, Overview, Part, Payment, Quote, TillStatus, TxResult,
+)
 from floreyn.terminal.engine.online import LiveCard, OnlineGateway
 from floreyn.terminal.engine.ports import Printer, SyncView
-from floreyn.terminal.engine.printing import MAX_RECEIPT_RETRIES, PrintingMixin
-from floreyn.terminal.engine.queries import QueriesMixin
-from floreyn.terminal.engine.quoting import QuotingMixin, Recheck, record_ids
+from floreyn.terminal.engine.printing import MAX_RECEIPT_RETRIES, Receipts
+from floreyn.terminal.engine.queries import MAX_RECENT_PAYMENTS, Queries
+from floreyn.terminal.engine.quoting import Quoting, Recheck, record_ids
 from floreyn.terminal.engine.summary import offline_state, summarize
 from floreyn.terminal.store import Draft, StoredRecord, StoreView, TerminalStore
 
 MAX_OPEN_QUOTES = 8
 
 
-class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
+class Engine:
+    """The till's session (operator, card, open quotes) and its operations.
+
+    Quoting, receipts and the read-only queries are collaborators (quoting.py,
+    printing.py, queries.py) that reach the engine through a typed reference;
+    the engine forwards their public calls, so callers see one object.
+    """
+
     def __init__(
         self,
         config: TerminalConfig,
@@ -76,11 +85,13 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self._operator: Operator | None = None
         self._card: CardSession | None = None
         self._quotes: OrderedDict[str, tuple[Quote, Recheck | None]] = OrderedDict()
-        self._print_queue: list[str] = []
         self._issuers_cache: tuple[tuple[str, ...], dict[bytes, Ed25519PublicKey]] | None = None
         # Free space on the SD card: a warning, then new money transactions refused (engine/disk.py).
         self.disk = DiskGuard(config.data_dir, warn_mb=config.store.disk_warn_mb,
                               floor_mb=config.store.disk_floor_mb)
+        self.quoting = Quoting(self)
+        self.receipts = Receipts(self)
+        self.queries = Queries(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -372,9 +383,9 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         if self.sync is not None:
             self.sync.request_sync()  # wake the sync thread (if running) to upload it soon; returns at once
         if self.defer_print:
-            self._print_queue.append(result.tx_id)
+            self.receipts.queue.append(result.tx_id)
             return result
-        status, error = self._print(result.tx_id)
+        status, error = self.receipts.print(result.tx_id)
         return TxResult(result.tx_id, result.kind, result.records, False, status, error, result.report)
 
     def _result(self, records: list[StoredRecord], existed: bool) -> TxResult:
@@ -434,6 +445,48 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         if self.sync is not None and self.sync.state.last_sync_ms is not None:
             return self.sync.state.online
         return None if self.gateway is None else self.gateway.last_ok
+
+    # -- the collaborators' calls, forwarded (see quoting.py, printing.py, queries.py) -------------
+
+    def quote_spend(self, amount: Money, *, source: str | None = None, online: bool | None = None,
+                    ref: str | None = None) -> Quote:
+        return self.quoting.quote_spend(amount, source=source, online=online, ref=ref)
+
+    def quote_save(self, euro: Money, *, ref: str | None = None) -> Quote:
+        return self.quoting.quote_save(euro, ref=ref)
+
+    def quote_topup(self, euro: Money, *, ref: str | None = None) -> Quote:
+        return self.quoting.quote_topup(euro, ref=ref)
+
+    def quote_refund(self, tx_id: str, amount: Money | None = None, *, ref: str | None = None) -> Quote:
+        return self.quoting.quote_refund(tx_id, amount, ref=ref)
+
+    def quote_void(self, *, ref: str | None = None) -> Quote:
+        return self.quoting.quote_void(ref=ref)
+
+    def receipt_doc(self, tx_id: str, *, reprint: bool = False) -> PrintDoc:
+        return self.receipts.receipt_doc(tx_id, reprint=reprint)
+
+    def reprint(self, tx_id: str) -> TxResult:
+        return self.receipts.reprint(tx_id)
+
+    def retry_pending_receipts(self) -> int:
+        return self.receipts.retry_pending_receipts()
+
+    def drain_prints(self) -> list[tuple[str, str]]:
+        return self.receipts.drain_prints()
+
+    def print_welcome(self) -> PrintDoc:
+        return self.receipts.print_welcome()
+
+    def overview(self) -> Overview:
+        return self.queries.overview()
+
+    def recent_payments(self, limit: int = MAX_RECENT_PAYMENTS) -> list[Payment]:
+        return self.queries.recent_payments(limit)
+
+    def find_payment(self, receipt: str) -> Payment:
+        return self.queries.find_payment(receipt)
 
     # -- amounts -----------------------------------------------------------------------------------
 
