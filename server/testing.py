@@ -34,8 +34,9 @@ START_TIMEOUT_S = 15.0
 
 class ServerThread:
     def __init__(self, db_url: str, data_dir: Path, *, clock: Callable[[], int] | None = None,
-                 limits: Limits | None = None) -> None:
-        self.config = ServerConfig(data_dir=Path(data_dir), db_url=db_url, limits=limits or Limits())
+                 limits: Limits | None = None, portal_url: str | None = None) -> None:
+        self.config = ServerConfig(data_dir=Path(data_dir), db_url=db_url, limits=limits or Limits(),
+                                   portal_url=portal_url)
         self.clock = clock
         self.ctx: ServerContext | None = None
         self._server: uvicorn.Server | None = None

@@ -14,6 +14,7 @@ Flow of every money operation:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import OrderedDict
 from typing import Sequence
@@ -316,9 +317,7 @@ class Engine:
                                               total_cents=quote.asked.cents, total_currency=Currency.EUR)
             if tender not in (Tender.CASH, Tender.BANK_CARD):
                 raise TenderNotAllowed()
-            last = parts[-1]
-            parts[-1] = type(last)(last.record_id, last.fl_cents, last.eur_cents, last.budget_id, last.label,
-                                   last.ref_id, tender)
+            parts[-1] = dataclasses.replace(parts[-1], tender=tender)
         drafts = [Draft(record_id=p.record_id, kind=quote.kind, card_id=quote.card_id, fl_cents=p.fl_cents,
                         eur_cents=p.eur_cents, tender=p.tender, budget_id=p.budget_id, ref_id=p.ref_id,
                         offline=quote.offline, balance_after_cents=quote.balance_after_cents,

@@ -10,6 +10,7 @@ in the pure functions at the end of this module and in pricing.py.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import uuid
 from typing import TYPE_CHECKING, Callable
@@ -196,7 +197,7 @@ class Quoting:
         card_hex = session.card.card_hex
         live = session.live_balance_cents
         quote = Quote(
-            kind=kind, parts=(Part(ids(), fl_cents, euro.cents, tender=tender),), asked=euro,
+            kind=kind, parts=(Part(record_id=ids(), fl_cents=fl_cents, eur_cents=euro.cents, tender=tender),), asked=euro,
             card_hex=card_hex, card_id=session.card.card_id, offline=False, live=live is not None,
             fingerprint=f"{kind.name.lower()}:{card_hex}:{euro.cents}", created_ms=self.eng.clock.monotonic_ms(),
             repeat_ago_s=self.eng.repeat_ago_s(card_hex, kind),
@@ -235,8 +236,9 @@ class Quoting:
         if not wanted:
             raise RefundTooLarge(max_cents=0, currency=Currency.FL)
         ids = record_ids(self.eng.config.terminal_id, ref)
-        parts = tuple(Part(ids(), f, e, r.budget_id, r.budget_label or "", uuid.UUID(r.record_id),
-                           r.tender if e else Tender.NONE) for r, f, e in wanted)
+        parts = tuple(Part(record_id=ids(), fl_cents=f, eur_cents=e, budget_id=r.budget_id,
+                           label=r.budget_label or "", ref_id=uuid.UUID(r.record_id),
+                           tender=r.tender if e else Tender.NONE) for r, f, e in wanted)
 
         def recheck(view: StoreView, _ctx: TillContext) -> None:
             for p in parts:
@@ -274,8 +276,8 @@ class Quoting:
             raise NothingToVoid(why="last_is_void")
         tx_id = last[0].tx_id
         ids = record_ids(self.eng.config.terminal_id, ref)
-        parts = tuple(Part(ids(), r.fl_cents, r.eur_cents, None, "", uuid.UUID(r.record_id), r.tender)
-                      for r in last)
+        parts = tuple(Part(record_id=ids(), fl_cents=r.fl_cents, eur_cents=r.eur_cents,
+                           ref_id=uuid.UUID(r.record_id), tender=r.tender) for r in last)
 
         def recheck(view: StoreView, _ctx: TillContext) -> None:
             now = view.last_tx()
@@ -330,10 +332,9 @@ def _insufficient(available_cents: int) -> InsufficientBalance:
 
 
 def _parts(taken: list[tuple[Source, int]], eur_remainder: int, ids: NewId) -> tuple[Part, ...]:
-    parts = [Part(ids(), cents, 0, src.budget_id, src.label) for src, cents in taken]
+    parts = [Part(record_id=ids(), fl_cents=cents, budget_id=src.budget_id, label=src.label) for src, cents in taken]
     if eur_remainder:
-        last = parts[-1]
-        parts[-1] = Part(last.record_id, last.fl_cents, eur_remainder, last.budget_id, last.label)
+        parts[-1] = dataclasses.replace(parts[-1], eur_cents=eur_remainder)
     return tuple(parts)
 
 

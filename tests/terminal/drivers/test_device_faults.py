@@ -155,3 +155,23 @@ def test_idle_receipt_retries_against_a_broken_driver_keep_the_worker_alive(conf
     finally:
         service.stop()
         till.store.close()
+
+
+def test_a_till_starts_with_a_receipt_waiting_and_a_broken_printer(config, clock, network_printer):
+    plan = Plan("_raw", ValueError("Invalid endpoint address 0x1"), times=10**6)
+    till, service, _ = started_service(config, clock, faulty_printer(network_printer, plan))
+    try:
+        assert sell(service).receipt_status == "failed"
+    finally:
+        service.stop()
+        till.store.close()
+    again = open_till(config, clock, install_snapshot=False, printer=faulty_printer(network_printer, plan),
+                      sign_in=False)  # type: ignore[arg-type]
+    try:  # open_till ran engine.start(): the resumed receipt failed again, typed, and start went on
+        service = TillService(again.engine, lambda e: None)
+        report = service.start().result(WAIT_S)  # at start: no InternalError
+        assert report["receipts_resumed"] == 0
+        assert service.overview().result(WAIT_S).status.receipts_to_print == 1
+        service.stop()
+    finally:
+        again.store.close()
