@@ -15,6 +15,7 @@ import itertools
 import uuid
 from typing import TYPE_CHECKING, Callable
 
+from floreyn.errors import FloreynError
 from floreyn.money import Currency, Money
 from floreyn.sync import rules
 from floreyn.sync.record import Kind, Tender
@@ -157,14 +158,14 @@ class Quoting:
                                     balance_after=live.balance_cents - own_part, recheck=None)
 
     def _remember_spend(self, session: CardSession, amount: Money, source: str | None,
-                        parts: tuple[Part, ...], *, offline: bool, reason: object, balance_after: int | None,
+                        parts: tuple[Part, ...], *, offline: bool, reason: FloreynError | None, balance_after: int | None,
                         recheck: Recheck | None) -> Quote:
         card_hex = session.card.card_hex
         quote = Quote(
             kind=Kind.SPEND, parts=parts, asked=amount, card_hex=card_hex, card_id=session.card.card_id,
             offline=offline, live=not offline, fingerprint=f"spend:{card_hex}:{amount.cents}:{source or ''}",
             created_ms=self.eng.clock.monotonic_ms(), needs_tender=parts[-1].eur_cents > 0,
-            cap_reason=reason,  # type: ignore[arg-type]
+            cap_reason=reason,
             repeat_ago_s=self.eng.repeat_ago_s(card_hex, Kind.SPEND), balance_after_cents=balance_after,
         )
         return self.eng.remember(quote, recheck)
