@@ -101,7 +101,8 @@ def enroll(ctx: Ctx) -> int:
                 detail_en=f"for terminal {existing.terminal_id}",
             )
         data_dir = existing.data_dir
-    server_key = ctx.api.health()["server_key"]
+    health = ctx.api.health()
+    server_key = health["server_key"]
     if s.server_key and s.server_key != server_key:
         raise local(
             f"de server meldt een andere sleutel dan bij init ({s.server_key[:16]}...)",
@@ -144,6 +145,9 @@ def enroll(ctx: Ctx) -> int:
         }
         if not doc["operators"]:
             del doc["operators"]
+        if isinstance(health.get("portal_url"), str) and health["portal_url"]:  # what the till's welcome slips print
+            terminal_section: dict[str, Any] = doc["terminal"]  # type: ignore[assignment]
+            terminal_section["welcome_url"] = health["portal_url"]
         config_from_dict(doc, base_dir=config_path.parent)  # the till's own checks, before anything is written
         write_toml(
             config_path,

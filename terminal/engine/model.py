@@ -128,9 +128,9 @@ class CardSession:
     budgets: tuple[BudgetInfo, ...] = ()  # live from the server, else from the snapshot
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Part:
-    """One record-to-be of a quote."""
+    """One record-to-be of a quote. Keywords only: a field added in the middle shifts nothing."""
 
     record_id: uuid.UUID
     fl_cents: int

@@ -33,12 +33,13 @@ from floreyn.errors import FloreynError
 from floreyn.money import Money
 from floreyn.sync.record import Tender
 from floreyn.terminal.config import Operator
-from floreyn.terminal.drivers.base import CardEvent, CardReader, PrintDoc, ReaderStatus
+from floreyn.terminal.drivers.base import CardEvent, PrintDoc, ReaderStatus
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.api import StartReport, SyncReport
 from floreyn.terminal.engine.core import Engine
 from floreyn.terminal.engine.errors import InternalError
 from floreyn.terminal.engine.model import Overview, Payment, Quote, TxResult
+from floreyn.terminal.engine.ports import Reader
 
 log = logging.getLogger("floreyn.terminal")
 
@@ -68,7 +69,7 @@ class _Stop:
 class TillService:
     """EngineApi on the worker thread (see engine/api.py), plus `submit` for any other engine work."""
 
-    def __init__(self, engine: Engine, notify: ev.Listener, *, reader: CardReader | None = None,
+    def __init__(self, engine: Engine, notify: ev.Listener, *, reader: Reader | None = None,
                  receipt_retry_s: float = 30.0, prune_every_s: float = 86_400.0) -> None:
         self.engine = engine
         self._notify = notify

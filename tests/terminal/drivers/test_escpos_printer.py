@@ -34,6 +34,16 @@ def network(fake, **extra):
     return make_printer({"kind": "network", "host": "127.0.0.1", "port": fake.port, **FAST, **extra})
 
 
+def received_text(fake, want: str) -> str | None:
+    """The text the fake serial printer received, waiting (bounded) until it is `want`."""
+    def text(data: bytes) -> str | None:
+        try:
+            return decode(data).text(32)
+        except Exception:  # a job cut mid-command by the wait: not yet
+            return None
+    return text(fake.wait_received(lambda data: text(data) == want))
+
+
 def last_job(fake) -> bytes:
     return fake.last_job()
 
@@ -155,7 +165,7 @@ def test_printer_dropping_the_connection_mid_job_is_offline(network_printer):
 def test_serial_printer_over_a_raw_pty(serial_printer):
     printer = make_printer({"kind": "serial", "device": serial_printer.device, "baudrate": 19200, **FAST})
     printer.print_doc(receipt())
-    assert decode(bytes(serial_printer.received)).text(32) == receipt().text(32)
+    assert received_text(serial_printer, receipt().text(32)) == receipt().text(32)
     assert serial_printer.status_queries == [1, 2, 4, 1, 2, 4]  # asked before and after the job
     serial_printer.paper = "out"
     with pytest.raises(PrinterOutOfPaper):
@@ -197,22 +207,8 @@ def test_a_silent_serial_printer_prints_and_is_remembered(serial_printer):
     printer = make_printer({"kind": "serial", "device": serial_printer.device, **FAST})
     printer.print_doc(receipt())
     printer.print_doc(receipt())
+    assert received_text(serial_printer, receipt().text(32) * 2) == receipt().text(32) * 2
     assert serial_printer.status_queries == [1]
-    want = receipt().text(32) * 2
-    assert received_text(serial_printer, want) == want
-
-
-def received_text(fake, want: str, timeout_s: float = 5.0) -> str:
-    """The text the fake serial printer got: it reads the port on its own thread, so wait (bounded)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            text = decode(bytes(fake.received)).text(32)
-        except (ValueError, AssertionError):  # a command cut in half: more bytes are on their way
-            text = ""
-        if text == want or time.monotonic() > deadline:
-            return text
-        time.sleep(0.02)
 
 
 def test_serial_printers_use_rts_cts_flow_control_on_the_port(serial_printer):
