@@ -150,7 +150,7 @@ class Quoting:
                     raise OnlineDeclined(server_reason=auth.reason or "")
                 held.append(part)
         except (OnlineDeclined, OnlineUnavailable):
-            self.eng.release_holds(held)  # no quote will use what the parts before were granted
+            self.eng.quotes.release_holds(held)  # no quote will use what the parts before were granted
             raise
         own_part = sum(p.fl_cents for p in parts if p.budget_id is None)
         reason = _insufficient(paid) if paid < amount.cents else None
@@ -168,7 +168,7 @@ class Quoting:
             cap_reason=reason,
             repeat_ago_s=self.eng.repeat_ago_s(card_hex, Kind.SPEND), balance_after_cents=balance_after,
         )
-        return self.eng.remember(quote, recheck)
+        return self.eng.quotes.remember(quote, recheck)
 
     # -- save and top-up -------------------------------------------------------------------------
 
@@ -204,7 +204,7 @@ class Quoting:
             repeat_ago_s=self.eng.repeat_ago_s(card_hex, kind),
             balance_after_cents=None if live is None else live + fl_cents, campaign=campaign,
         )
-        return self.eng.remember(quote, None)
+        return self.eng.quotes.remember(quote, None)
 
     # -- refund and void --------------------------------------------------------------------------
 
@@ -257,7 +257,7 @@ class Quoting:
             fingerprint=f"refund:{originals[0].tx_id}:{amount.cents if amount else 'all'}",
             created_ms=self.eng.clock.monotonic_ms(), needs_manager=True, ref_tx=originals[0].tx_id,
         )
-        return self.eng.remember(quote, recheck)
+        return self.eng.quotes.remember(quote, recheck)
 
     def quote_void(self, *, ref: str | None = None) -> Quote:
         """Reverse the last transaction of the open day (storno), in full; needs a manager, like a refund.
@@ -291,7 +291,7 @@ class Quoting:
             card_id=bytes.fromhex(card_hex) if card_hex else None, offline=False, live=False,
             fingerprint=f"void:{tx_id}", created_ms=self.eng.clock.monotonic_ms(), needs_manager=True, ref_tx=tx_id,
         )
-        return self.eng.remember(quote, recheck)
+        return self.eng.quotes.remember(quote, recheck)
 
 
 # -- pure functions of a TillContext ---------------------------------------------------------------
