@@ -24,7 +24,7 @@ from floreyn.terminal.clock import Clock, MonoCounter
 from floreyn.terminal.errors import ClientRefConflict, StoreCorrupt
 from floreyn.terminal.store import integrity, migrations
 from floreyn.terminal.store.db import ProcessLock, open_sqlite
-from floreyn.terminal.store.rows import Draft, SnapshotReceipt, StoredRecord, StoreState
+from floreyn.terminal.store.rows import RECORD_COLUMNS, Draft, SnapshotReceipt, StoredRecord, StoreState
 from floreyn.terminal.store.schema import days, pin_lockout, records, snapshot, terminal_state
 from floreyn.terminal.store.view import StoreView
 from floreyn.terminal.store.zreport import z_report
@@ -366,9 +366,7 @@ def _sign(draft: Draft, head: ChainHead, key: Ed25519PrivateKey, terminal_id: st
     return rec.sign(key)
 
 
-_COLUMNS = ("seq", "record_id", "tx_id", "kind", "card_hex", "fl_cents", "eur_cents", "tender", "budget_id", "ref_id",
-            "wall_ms", "mono_ms", "day_no", "offline", "raw", "hash", "receipt_status", "sync_status",
-            "balance_after_cents", "receipt_error", "budget_label", "merchant_name")
+_COLUMNS = RECORD_COLUMNS  # the fields of StoredRecord (rows.py)
 _INSERT_RECORD = f"INSERT INTO records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
