@@ -313,7 +313,7 @@ class ChainHead:
 
     def next_record(self, **fields: object) -> TxRecord:
         """A record that continues this chain (fields as TxRecord takes them)."""
-        return TxRecord(seq=self.seq + 1, prev_hash=self.hash, **fields)  # type: ignore[arg-type]
+        return TxRecord(seq=self.seq + 1, prev_hash=self.hash, **fields)  # type: ignore[arg-type]  # fields: TxRecord's own keywords
 
     def advance(self, signed: SignedRecord) -> ChainHead:
         return ChainHead(signed.record.seq, signed.hash)
@@ -344,4 +344,4 @@ def verify_chain(
 
 def with_fields(record: TxRecord, **changes: object) -> TxRecord:
     """A copy with some fields changed (tests and tools; records themselves never change)."""
-    return replace(record, **changes)  # type: ignore[arg-type]
+    return replace(record, **changes)  # type: ignore[arg-type]  # changes: TxRecord's own keywords

@@ -167,7 +167,7 @@ class QuotingMixin:
             kind=Kind.SPEND, parts=parts, asked=amount, card_hex=card_hex, card_id=session.card.card_id,
             offline=offline, live=not offline, fingerprint=f"spend:{card_hex}:{amount.cents}:{source or ''}",
             created_ms=self.clock.monotonic_ms(), needs_tender=parts[-1].eur_cents > 0,
-            cap_reason=reason,  # type: ignore[arg-type]
+            cap_reason=reason,  # type: ignore[arg-type]  # pricing returns one of CapReason's literals as str
             repeat_ago_s=self.repeat_ago_s(card_hex, Kind.SPEND), balance_after_cents=balance_after,
         )
         return self.remember(quote, recheck)
