@@ -35,6 +35,7 @@ class Limits:
     # Failed authentications per client address and window: beyond it 429 (server/throttle.py).
     failed_auth_max: int = 50
     failed_auth_window_s: int = 60
+    portal_signins_per_window: int = 20  # portal sign-in/activation posts per client address per 5 minutes; then 429
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class ServerConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     limits: Limits = Limits()
+    portal_url: str | None = None  # public address of the portal, e.g. https://floreyn.nl/portal (QR codes, slips)
 
     @property
     def database_url(self) -> str:

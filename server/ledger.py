@@ -108,6 +108,7 @@ class TxKind(str, enum.Enum):  # noqa: UP042 (StrEnum would change str() of a me
     VOID = "void"
     REVERSAL = "reversal"  # an admin's correction of an earlier transaction
     CLAIM = "claim"  # an unregistered card's suspense moves to the member it is issued to
+    PAYMENT = "payment"  # between accounts, outside a till (server/payments.py)
     DISPUTE = "dispute"  # an admin's decision on a parked excess (release, return, write off)
 
 

@@ -260,3 +260,5 @@ class Overview:
     sync: SyncState | None = None  # the sync worker's state when this was asked; None without a server
     merchant: MerchantConfig | None = None  # None before the first snapshot without [merchant]; see merchant_error
     merchant_error: FloreynError | None = None
+    worker_restarts: int = 0  # times the till's worker died and was restarted (TillService); 0 is healthy
+    worker_failure: str = ""  # why, the last time

@@ -227,3 +227,22 @@ def test_chinese_mode_is_cancelled_so_the_euro_sign_prints(network_printer):
     assert text == receipt().text(32) and "€" in text
     network(network_printer, profile="TM-T20II").print_doc(receipt())
     assert b"\x1c" not in last_job(network_printer)  # Epson firmware has no Chinese mode to leave
+
+
+def test_every_library_error_maps_to_one_printer_error():
+    import serial
+    import usb.core
+    from escpos.exceptions import DeviceNotFoundError, ImageWidthError
+
+    from floreyn.terminal.drivers.base import PrinterError, is_timeout, printer_error
+
+    timeouts = [TimeoutError(), usb.core.USBTimeoutError("Operation timed out", -7, 110),
+                serial.SerialTimeoutException("Write timeout")]
+    assert all(is_timeout(exc) for exc in timeouts)
+    assert not is_timeout(usb.core.USBError("Pipe error", -9, 32)) and not is_timeout(ValueError())
+    for offline in [*timeouts, ConnectionRefusedError(), usb.core.USBError("No device", -4, 19),
+                    serial.SerialException("gone"), DeviceNotFoundError("Unable to open USB printer")]:
+        assert isinstance(printer_error(offline), PrinterOffline), offline
+    for fault in [ValueError("Invalid endpoint address 0x1"), ImageWidthError("too wide"), RuntimeError("x")]:
+        mapped = printer_error(fault)
+        assert type(mapped) is PrinterError and type(fault).__name__ in mapped.message("nl")
