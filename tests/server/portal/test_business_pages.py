@@ -80,6 +80,9 @@ def test_shop_sees_sales_per_day_and_till_and_settlement(srv, world, new_context
     term.spend(card, 700)
     term.save(card, 50, eur_cents=1_000)
     term.client(srv).upload(term.raws)
+    srv.admin("POST", "/v1/admin/campaigns", {"campaign_id": f"C-{bakery}", "name": "Dubbel sparen",
+                                              "multiplier_bp": 20_000, "starts_on": "2020-01-01",
+                                              "ends_on": "2099-01-01", "merchant_ids": [bakery]})
     login = make_user(srv, "merchant", bakery, email=f"{bakery}@bakkerij.example")
     page = new_context(size).new_page()
     sign_in(page, srv, login)
@@ -87,6 +90,7 @@ def test_shop_sees_sales_per_day_and_till_and_settlement(srv, world, new_context
     table = page.inner_text("main table")
     assert term.terminal_id in table and "fl 22,00" in table and "fl 0,50" in table
     assert page.locator("svg.chart").count() == 1
+    assert "Dubbel sparen: sparen ×2," in page.inner_text("main")
     check_page(page, "shop")
     with page.expect_download() as dl:
         page.click("text=Downloaden als CSV")
