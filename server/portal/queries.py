@@ -258,6 +258,8 @@ def treasurer(conn: Connection, now: int) -> dict[str, Any]:
     tills = conn.execute(select(s.terminals.c.terminal_id, s.terminals.c.merchant_id, s.terminals.c.status,
                                 s.terminals.c.last_seen_ms, s.terminals.c.head_seq,
                                 s.terminals.c.reported_head_seq).order_by(s.terminals.c.terminal_id)).all()
+    disputes = conn.execute(select(s.disputes).where(s.disputes.c.status == "open")
+                            .order_by(s.disputes.c.created_ms.desc()).limit(MAX_ALERTS)).all()
     months = []
     month = this_month(now)
     for _ in range(6):
@@ -276,4 +278,6 @@ def treasurer(conn: Connection, now: int) -> dict[str, Any]:
         "tills": [{"id": x.terminal_id, "merchant": x.merchant_id, "status": x.status, "last_seen_ms": x.last_seen_ms,
                    "behind": max(0, (x.reported_head_seq or x.head_seq) - x.head_seq)} for x in tills],
         "months": list(reversed(months)),
+        "disputes": [{"ms": d.created_ms, "terminal": d.terminal_id, "rules": d.rules, "amount_cents": d.amount_cents}
+                     for d in disputes],
     }
