@@ -176,6 +176,18 @@ class MemoryOutbox:
             assert up_to_seq >= self.acked, "acknowledgements never go back"
             self.acked = up_to_seq
 
+    def resend_after(self, server_seq: int) -> int:
+        """The server lost what it acknowledged above `server_seq`: send those again (records[i] has seq i + 1)."""
+        with self._lock:
+            if not 0 <= server_seq < self.acked:
+                return 0
+            again, self.acked = self.acked - server_seq, server_seq
+            return again
+
+    @property
+    def head(self) -> ChainHead | None:
+        return None  # the simulated terminal's records are not a chain this outbox vouches for
+
     def store_snapshot(self, snapshot: Snapshot) -> None:
         with self._lock:
             self.snapshot = snapshot
