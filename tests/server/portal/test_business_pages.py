@@ -144,3 +144,23 @@ def test_treasurer_dashboard(srv, world, new_context):
     assert "Floreyn uitgegeven" in text and "Kassa's" in text
     assert page.locator("svg.chart").count() == 1
     check_page(page, "treasurer")
+
+
+def test_a_cancelled_request_cannot_be_paid(srv, world, new_context):
+    harry = world.merchant(category="klussen")
+    payee = new_context().new_page()
+    sign_in(payee, srv, make_user(srv, "merchant", harry, email=f"{harry}@example.org"))
+    payee.goto(srv.base_url + "/portal/requests")
+    payee.fill("#amount", "7,50")
+    payee.fill("#description", "ramen lappen")
+    payee.click("button.primary")
+    payee.wait_for_url(re.compile(r".*/portal/requests/[\w-]+$"))
+    code = payee.inner_text("#code").strip()
+    payee.click("text=Verzoek intrekken")
+    payee.wait_for_url("**/portal/requests")
+    assert "ingetrokken" in payee.inner_text("table")
+    anna, _ = world.member(eur_cents=1_000)
+    payer = new_context().new_page()
+    sign_in(payer, srv, make_user(srv, "member", anna), next_path=f"/portal/r/{code}")
+    assert "ingetrokken" in payer.inner_text("#closed")
+    assert world.balance(f"member:{anna}") == 1_000
