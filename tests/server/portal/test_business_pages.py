@@ -164,3 +164,27 @@ def test_a_cancelled_request_cannot_be_paid(srv, world, new_context):
     sign_in(payer, srv, make_user(srv, "member", anna), next_path=f"/portal/r/{code}")
     assert "ingetrokken" in payer.inner_text("#closed")
     assert world.balance(f"member:{anna}") == 1_000
+
+
+def test_everything_works_without_javascript_and_the_manifest_installs(srv, world, new_context):
+    harry = world.merchant(category="klussen")
+    anna, _ = world.member(eur_cents=3_000)
+    payee = new_context(javascript=False).new_page()
+    sign_in(payee, srv, make_user(srv, "merchant", harry, email=f"{harry}@example.org"))
+    payee.goto(srv.base_url + "/portal/requests")
+    payee.fill("#amount", "12,00")
+    payee.fill("#description", "gras maaien")
+    payee.click("button.primary")
+    payee.wait_for_url(re.compile(r".*/portal/requests/[\w-]+$"))
+    code = payee.inner_text("#code").strip()
+    payer = new_context(javascript=False).new_page()
+    sign_in(payer, srv, make_user(srv, "member", anna), next_path=f"/portal/r/{code}")
+    payer.click("#confirm")
+    assert "fl 12,00" in payer.inner_text("#paid")
+    payee.click("text=Vernieuwen")  # no script: the Refresh link shows the new state
+    assert "Betaald door" in payee.inner_text("#status")
+    manifest = payer.request.get(srv.base_url + "/portal/static/manifest.webmanifest").json()
+    assert manifest["start_url"] == "/portal/" and manifest["display"] == "standalone"
+    assert {i["sizes"] for i in manifest["icons"]} >= {"192x192", "512x512"}
+    for icon in manifest["icons"]:
+        assert payer.request.get(srv.base_url + icon["src"]).ok
