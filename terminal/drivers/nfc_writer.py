@@ -237,8 +237,8 @@ def _password_protected(tag: Any) -> bool:
     return int(tag.read(tag._cfgpage)[3]) < tag._cfgpage
 
 
-def _protect(tag: Any, password: bytes, protect_from: int = PROTECT_FROM_PAGE) -> bool:
-    """Password, AUTHLIM and AUTH0, then CFGLCK once authenticated; the CC is left as phones want it.
+def _protect(tag: Any, password: bytes, protect_from: int) -> bool:
+    """Password, AUTHLIM and AUTH0 = `protect_from`, then CFGLCK once authenticated; the CC is left as phones want it.
 
     Order matters: CFGLCK would freeze CFG0 and CFG1, so it is written last,
     after re-activating the tag (it applies AUTH0 only then) and proving the
