@@ -146,7 +146,7 @@ def _payer(conn: Connection, terminal_id: str, card_hex: str, budget_id: str | N
         if b.budget_id == budget_id:
             cats = json.loads(b.categories)
             if cats and category not in cats:
-                return None, "budget_category"
+                return None, "budget_wrong_category"  # the till's code for it, online and offline alike
             return ledger.budget_acct(budget_id), None
     return None, "budget_not_usable"
 

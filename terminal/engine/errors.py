@@ -273,7 +273,10 @@ class OnlineDeclined(WhyRefusal):
         "card_blocked": ("de pas is geblokkeerd", "the card is blocked"),
         "card_flagged": ("de pas is gemarkeerd; verwijs naar de coöperatie",
                          "the card is flagged; refer the member to the cooperative"),
-        "budget_category": ("dit budget geldt niet bij deze winkel", "this budget cannot be used at this merchant"),
+        "budget_wrong_category": ("dit budget geldt niet bij deze winkel",
+                                  "this budget cannot be used at this merchant"),
+        "budget_category": ("dit budget geldt niet bij deze winkel",  # what servers before issue 14 answered
+                            "this budget cannot be used at this merchant"),
         "budget_not_usable": ("dit budget is niet (meer) bruikbaar", "this budget can no longer be used"),
     }
     FALLBACK = ("geweigerd", "declined")

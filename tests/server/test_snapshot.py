@@ -140,7 +140,7 @@ def test_authorization_on_a_budget_checks_category(srv, world):
     groen = world.terminal(world.merchant(category="groen")).client(srv)
     winkel = world.terminal(world.merchant(category="winkel")).client(srv)
     assert groen.authorize_spend(card, 5_000, "b1", budget_id=f"B-{member}").approved
-    assert winkel.authorize_spend(card, 100, "b2", budget_id=f"B-{member}").reason == "budget_category"
+    assert winkel.authorize_spend(card, 100, "b2", budget_id=f"B-{member}").reason == "budget_wrong_category"
     assert groen.authorize_spend(card, 100, "b3").reason == "insufficient_funds"  # the wallet is empty
 
 
