@@ -225,6 +225,8 @@ class BatchFacts:
     reversed: set[str]  # tx ids already voided or reversed (grows while the batch is checked)
     usage: dict[str, tuple[int, int]]  # card -> (offline fl, offline taps) since the count's base
     base_seq: int  # offline usage counts from records above this sequence number
+    # (card, seq, wall_ms, sources) of the batch's latest spend and the sources its tap drew on so far
+    last_spend: tuple[str, int, int, frozenset[str]] = ("", 0, 0, frozenset())
 
 
 def load_facts(conn: Connection, term: Any, records: Sequence[TxRecord], now_ms: int,
@@ -369,10 +371,18 @@ def check_spend(rec: TxRecord, budget: Any, owners: Sequence[str], member: str |
             found.append(Violation(BUDGET_BEFORE_EXPIRY, rec.fl_cents, 0, {
                 "budget": budget.budget_id, "expires_on": budget.expires_on}))
     card_hex = rec.card_id.hex() if rec.card_id else ""
+    # The till splits one payment over its sources (budgets, own balance) into consecutive records signed
+    # with one wall_ms, each source once: those are one tap for the count. (Per tap, each record is checked
+    # alone: looser; the cumulative amount is the hard bound.)
+    source = rec.budget_id or ""
+    last_card, last_seq, last_wall, sources = facts.last_spend
+    same_tap = (last_card, last_seq, last_wall) == (card_hex, rec.seq - 1, rec.wall_ms) and source not in sources
+    facts.last_spend = (card_hex, rec.seq, rec.wall_ms, (sources if same_tap else frozenset()) | {source})
     if online:
         facts.usage[card_hex] = (0, 0)  # an online authorization is a contact: the count starts again
         return _verdict(rec.fl_cents, found)
     spent, taps = facts.usage.get(card_hex, (0, 0))
+    new_tap = 0 if same_tap else 1
     terms = facts.terms
     if rec.fl_cents > terms.per_tap_cents:
         found.append(Violation(OFFLINE_PER_TAP, rec.fl_cents, terms.per_tap_cents,
@@ -380,8 +390,8 @@ def check_spend(rec: TxRecord, budget: Any, owners: Sequence[str], member: str |
     if spent + rec.fl_cents > terms.cumulative_cents:
         found.append(Violation(OFFLINE_CUMULATIVE, rec.fl_cents, max(0, terms.cumulative_cents - spent),
                                {"spent_before_cents": spent, "cumulative_cents": terms.cumulative_cents}))
-    if taps + 1 > terms.max_count:
+    if taps + new_tap > terms.max_count:
         found.append(Violation(OFFLINE_COUNT, rec.fl_cents, 0, {"taps_before": taps, "max_count": terms.max_count}))
     verdict = _verdict(rec.fl_cents, found)
-    facts.usage[card_hex] = (spent + verdict.allowed_cents, taps + (1 if verdict.allowed_cents else 0))
+    facts.usage[card_hex] = (spent + verdict.allowed_cents, taps + (new_tap if verdict.allowed_cents else 0))
     return verdict

@@ -110,7 +110,7 @@ def test_the_units_command_lines_serve_and_back_up(db_url, tmp_path, free_port):
         done = subprocess.run(backup, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         made = json.loads(done.stdout)
-        assert Path(made["path"]).parent == tmp_path / "backups" and made["revision"] == "0002"
+        assert Path(made["path"]).parent == tmp_path / "backups" and made["revision"] == "0003"
         assert made["source"] == ("sqlite" if not args else "postgresql")
     finally:
         proc.terminate()

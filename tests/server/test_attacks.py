@@ -340,3 +340,19 @@ def test_release_and_write_off_move_the_parked_excess(srv, world, guard):
     report = srv.admin("GET", "/v1/admin/reports/overspend")
     assert report["rule_violations"]["topup_at_ask_rate"] >= 1
     assert all(d["dispute_id"] != parked["dispute_id"] for d in report["open_disputes"])
+
+
+def test_offline_count_limit_counts_taps_not_the_records_of_one_split_payment(srv, world, guard):
+    member, card = world.member(eur_cents=20_000)
+    budget = grant(srv, world, member, [], amount=1_000)
+    shop = world.terminal()
+    shop.client(srv).snapshot()
+    shop.spend(card, 300, budget_id=budget)  # one tap paid from the budget and the wallet: two records
+    shop.spend(card, 200)
+    for _ in range(5):
+        shop.spend(card, 100)  # taps 2..6: the sixth is over the count of 5
+    shop.client(srv).upload(shop.raws)
+    assert status(srv, shop) == "active"
+    [alert] = alerts(srv, "offline_count", shop.terminal_id)
+    assert alert["detail"]["taps_before"] == 5 and alert["detail"]["parked_cents"] == 100
+    assert world.balance(f"merchant:{shop.merchant_id}") == 300 + 200 + 400
