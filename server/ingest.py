@@ -252,6 +252,7 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
             state.alert(conn, kind, now, terminal_id=term.terminal_id, card_id=card, **detail)
 
     usage_changed: set[str] = set()
+    has_refunds = any(r.kind is Kind.REFUND for r in records)
     for rec in records:
         if rec.kind is Kind.DAY_CLOSE:
             continue
@@ -291,7 +292,8 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
             batch.refunds.append({"refund_tx": str(rec.record_id), "ref_tx": str(rec.ref_id),
                                   "fl_cents": verdict.allowed_cents})
         if rec.kind is Kind.SPEND:
-            rules.remember_spend(facts, rec, payer, verdict.allowed_cents)
+            if has_refunds:  # a refund later in this batch may refer to this spend
+                rules.remember_spend(facts, rec, payer, verdict.allowed_cents)
             # Online-authorized spends too: a stolen key can ask for authorizations as well.
             batch.payers[payer].add(card_hex)
         if tx is not None:

@@ -39,7 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Any, Final, Iterable, Sequence
+from typing import Any, Final, Sequence
 
 from sqlalchemy import Connection, func, select, update
 
@@ -103,7 +103,9 @@ class Verdict:
         return any(v.rule.quarantines for v in self.violations)
 
 
-def _verdict(claimed: int, found: Iterable[Violation]) -> Verdict:
+def _verdict(claimed: int, found: Sequence[Violation]) -> Verdict:
+    if not found:
+        return Verdict(claimed, claimed)  # the common case, on every record
     found = tuple(found)
     allowed = min([claimed, *(v.allowed_cents for v in found)])
     assert 0 <= allowed <= claimed
