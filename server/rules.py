@@ -44,7 +44,7 @@ from typing import Any, Final, Sequence
 from sqlalchemy import Connection, func, select, update
 
 from floreyn.money import ExchangeRates
-from floreyn.server import ledger, state
+from floreyn.server import bulk, ledger, state
 from floreyn.server import schema as s
 from floreyn.sync import rules as shared
 from floreyn.sync.record import Kind, TxRecord
@@ -296,9 +296,8 @@ def save_usage(conn: Connection, facts: BatchFacts, changed: set[str]) -> None:
     cards = sorted(changed)
     conn.execute(s.offline_usage.delete().where(s.offline_usage.c.terminal_id == facts.terminal_id,
                                                 s.offline_usage.c.card_id.in_(cards)))
-    conn.execute(s.offline_usage.insert(), [
-        {"terminal_id": facts.terminal_id, "card_id": c, "base_seq": facts.base_seq,
-         "spent_cents": facts.usage.get(c, (0, 0))[0], "taps": facts.usage.get(c, (0, 0))[1]} for c in cards])
+    bulk.insert_rows(conn, s.offline_usage, ("terminal_id", "card_id", "base_seq", "spent_cents", "taps"), [
+        (facts.terminal_id, c, facts.base_seq, *facts.usage.get(c, (0, 0))) for c in cards])
 
 
 # -- the checks, one per kind ------------------------------------------------------------
