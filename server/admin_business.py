@@ -146,10 +146,30 @@ def end_campaign(conn: Connection, campaign_id: str, ends_on: str) -> dict[str, 
     c = _get(conn, s.campaigns, "campaign_id", campaign_id, "campaign")
     if ends_on < c.starts_on:
         raise StateRefused(detail="a campaign cannot end before it starts")
-    conn.execute(update(s.campaigns).where(s.campaigns.c.campaign_id == campaign_id)
-                 .values(ends_on=min(ends_on, c.ends_on)))
+    if ends_on >= c.ends_on:  # "end early" never lengthens a campaign: say nothing changed (update does that)
+        return {**campaign_dict(c), "result": "unchanged"}
+    conn.execute(update(s.campaigns).where(s.campaigns.c.campaign_id == campaign_id).values(ends_on=ends_on))
     state.bump_version(conn)
-    return campaign_dict(_get(conn, s.campaigns, "campaign_id", campaign_id, "campaign"))
+    return {**campaign_dict(_get(conn, s.campaigns, "campaign_id", campaign_id, "campaign")), "result": "ended"}
+
+
+def update_campaign(conn: Connection, campaign_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change a campaign's name, multiplier, dates or merchants (None: keep); the tills learn it at their next sync."""
+    c = _get(conn, s.campaigns, "campaign_id", campaign_id, "campaign")
+    current = campaign_dict(c)
+    values = {k: v for k, v in changes.items() if v is not None and k in current and k != "campaign_id"}
+    merged = {**current, **values}
+    if merged["ends_on"] < merged["starts_on"]:
+        raise RequestInvalid(detail="ends_on is before starts_on")
+    for mid in values.get("merchant_ids", []):
+        _get(conn, s.merchants, "merchant_id", mid, "merchant")
+    changed = sorted(k for k, v in values.items() if current[k] != (sorted(v) if k == "merchant_ids" else v))
+    if changed:
+        stored = {k: (json.dumps(sorted(v)) if k == "merchant_ids" else v) for k, v in values.items()}
+        conn.execute(update(s.campaigns).where(s.campaigns.c.campaign_id == campaign_id).values(**stored))
+        state.bump_version(conn)
+    view = campaign_dict(_get(conn, s.campaigns, "campaign_id", campaign_id, "campaign"))
+    return {**view, "changed": changed, "result": "updated" if changed else "unchanged"}
 
 
 def list_campaigns(conn: Connection) -> list[dict[str, Any]]:

@@ -18,11 +18,11 @@ import json
 import uuid
 from typing import Any, Final
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, or_, select, update
 
 from floreyn.server import authz, entries, ledger, state
 from floreyn.server import schema as s
-from floreyn.server.errors import ExistsWithDifferentParams, NotFound, StateRefused
+from floreyn.server.errors import ExistsWithDifferentParams, NotFound, RequestInvalid, StateRefused
 
 MEMBER_FIELDS = ("alias", "name", "email", "phone", "address")
 
@@ -77,6 +77,37 @@ def list_members(conn: Connection, after: str, limit: int) -> list[dict[str, Any
     rows = conn.execute(select(s.members.c.member_id, s.members.c.alias, s.members.c.erased_ms)
                         .where(s.members.c.member_id > after).order_by(s.members.c.member_id).limit(limit))
     return [{"member_id": r.member_id, "alias": r.alias, "erased": r.erased_ms is not None} for r in rows]
+
+
+MAX_FOUND = 50  # members one search answers; a wider search is refused nothing, only cut (and says so)
+MIN_QUERY = 2  # a shorter search term would list half the neighbourhood
+
+
+def find_members(conn: Connection, query: str) -> dict[str, Any]:
+    """Members whose alias, name, e-mail or phone contains `query` (any case), whose id it is, or one of whose
+    cards ends in it.
+
+    The desk finds a member by what the person in front of it says or shows: a name, an e-mail
+    address, the alias on the receipt or the last four characters of the card ("•••• DA15").
+    """
+    q = query.strip().lower()
+    if len(q) < MIN_QUERY:
+        raise RequestInvalid(detail=f"give at least {MIN_QUERY} characters to search for")
+    like = f"%{q.replace('%', '').replace('_', '')}%"
+    by_card = select(s.cards.c.member_id).where(func.lower(s.cards.c.card_id).like(f"%{q}"))
+    m = s.members.c
+    rows = conn.execute(
+        select(s.members).where(s.members.c.erased_ms.is_(None))
+        .where(or_(func.lower(m.alias).like(like), func.lower(m.name).like(like), func.lower(m.email).like(like),
+                   func.replace(m.phone, " ", "").like(like.replace(" ", "")), func.lower(m.member_id) == q,
+                   m.member_id.in_(by_card)))
+        .order_by(m.member_id).limit(MAX_FOUND + 1)).all()
+    found = []
+    for r in rows[:MAX_FOUND]:
+        cards = conn.execute(select(s.cards).where(s.cards.c.member_id == r.member_id).order_by(s.cards.c.created_ms))
+        found.append({"member_id": r.member_id, "alias": r.alias, "name": r.name, "email": r.email, "phone": r.phone,
+                      "cards": [_card_dict(c) for c in cards]})
+    return {"members": found, "more": len(rows) > MAX_FOUND}
 
 
 def _card_dict(c) -> dict[str, Any]:

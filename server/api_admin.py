@@ -14,17 +14,18 @@ from fastapi import APIRouter, Depends, Query, Request
 from floreyn.server import admin_auth, admin_business, admin_people, reports, state
 from floreyn.server import schema as s
 from floreyn.server.api_admin_money import router as money_router
-from floreyn.server.api_common import Actor, AfterId, read, require, write
+from floreyn.server.api_common import MAX_ADMIN_PAGE, Actor, AfterId, read, require, write
 from floreyn.server.models import (
-    CampaignCreate, CampaignEnd, CardHex, CardIssue, CardReplace, ConfigUpdate, FunderCreate, GroupAdd, GroupCreate,
-    Ident, MemberCreate, MemberUpdate, MerchantCreate, MerchantUpdate, Plain, Reason, TerminalEnroll, TokenCreate,
+    CampaignCreate, CampaignEnd, CampaignUpdate, CardHex, CardIssue, CardReplace, ConfigUpdate, FunderCreate, GroupAdd,
+    GroupCreate, Ident, MemberCreate, MemberUpdate, MerchantCreate, MerchantUpdate, Plain, Reason, TerminalEnroll,
+    TokenCreate,
 )
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Reader = Annotated[Actor, Depends(require(admin_auth.READ))]
 Desk = Annotated[Actor, Depends(require(admin_auth.DESK))]
 Admin = Annotated[Actor, Depends(require(admin_auth.ADMIN))]
-Limit = Annotated[int, Query(ge=1, le=1000)]
+Limit = Annotated[int, Query(ge=1, le=MAX_ADMIN_PAGE)]
 
 
 # -- members -------------------------------------------------------------------------
@@ -40,6 +41,12 @@ def create_member(request: Request, body: MemberCreate, actor: Desk) -> dict[str
 def list_members(request: Request, actor: Reader, after: Annotated[str, Query(max_length=64)] = "",
                  limit: Limit = 100) -> dict[str, Any]:
     return {"members": read(request, lambda conn: admin_people.list_members(conn, after, limit))}
+
+
+@router.get("/members/search", summary="Members by alias, name, e-mail, phone or the last characters of a card")
+def find_members(request: Request, actor: Reader,
+                 q: Annotated[str, Query(min_length=1, max_length=200)]) -> dict[str, Any]:
+    return read(request, lambda conn: admin_people.find_members(conn, q))
 
 
 @router.get("/members/{member_id}", summary="One member with cards, groups and balance")
@@ -195,6 +202,14 @@ def create_campaign(request: Request, body: CampaignCreate, actor: Admin) -> dic
 def end_campaign(request: Request, campaign_id: Ident, body: CampaignEnd, actor: Admin) -> dict[str, Any]:
     return write(request, actor, "campaign.end", body,
                  lambda conn, now: admin_business.end_campaign(conn, campaign_id, body.ends_on),
+                 path_params={"campaign_id": campaign_id})
+
+
+@router.patch("/campaigns/{campaign_id}", summary="Change a campaign's name, multiplier, dates or merchants")
+def update_campaign(request: Request, campaign_id: Ident, body: CampaignUpdate, actor: Admin) -> dict[str, Any]:
+    changes = body.model_dump(exclude={"request_id"})
+    return write(request, actor, "campaign.update", body,
+                 lambda conn, now: admin_business.update_campaign(conn, campaign_id, changes),
                  path_params={"campaign_id": campaign_id})
 
 

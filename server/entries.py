@@ -17,6 +17,7 @@
     dispute  dispute:<terminal> -fl   payee (release) | payer (return) | coop:issued (write off) +fl
     void / reversal   the original's postings, negated
     claim    card suspense -fl   member +fl
+    payment  payer (member wallet, budget or merchant) -fl   payee (member or merchant) +fl   (server/payments.py)
 """
 
 from __future__ import annotations

@@ -142,6 +142,14 @@ class CampaignCreate(Write):
     merchant_ids: list[Ident] = Field(default_factory=list, max_length=500, description="Empty: all merchants.")
 
 
+class CampaignUpdate(Write):
+    name: Short | None = None
+    multiplier_bp: Annotated[int, Field(ge=10_000, le=100_000)] | None = None
+    starts_on: IsoDate | None = None
+    ends_on: IsoDate | None = None
+    merchant_ids: list[Ident] | None = Field(default=None, max_length=500, description="Empty: all merchants.")
+
+
 class CampaignEnd(Write):
     ends_on: IsoDate
 

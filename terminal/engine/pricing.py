@@ -41,7 +41,8 @@ def _category_ok(budget: BudgetInfo, merchant: MerchantConfig) -> bool:
 def budget_usable(budget: BudgetInfo, merchant: MerchantConfig, today: dt.date) -> FloreynError | None:
     """None when the budget may pay here today, else why not: typed, so the app words it in its language."""
     if not _category_ok(budget, merchant):
-        return BudgetNotUsableHere(label=budget.label, category=merchant.category)
+        return BudgetNotUsableHere(label=budget.label, category=merchant.category,
+                                   for_categories=",".join(budget.categories))
     if not rules.budget_live_on(budget.expires_on, today):
         return BudgetExpired(label=budget.label, expires_on=budget.expires_on)
     return None
@@ -52,7 +53,8 @@ def check_chosen_budget(budget_id: str, budgets: tuple[BudgetInfo, ...], merchan
     for b in budgets:
         if b.budget_id == budget_id:
             if not _category_ok(b, merchant):
-                raise BudgetNotUsableHere(label=b.label, category=merchant.category)
+                raise BudgetNotUsableHere(label=b.label, category=merchant.category,
+                                          for_categories=",".join(b.categories))
             if not rules.budget_live_on(b.expires_on, today):
                 raise BudgetExpired(label=b.label, expires_on=b.expires_on)
             return b

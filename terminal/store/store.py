@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -21,8 +20,8 @@ from sqlalchemy import and_, insert, select, update
 
 from floreyn.sync.record import GENESIS_HASH, ChainHead, Kind, SignedRecord, TxRecord
 from floreyn.sync.snapshot import Snapshot, SnapshotError, canonical_json, snapshot_from_dict, verify_snapshot
-from floreyn.terminal.engine.clock import Clock, MonoCounter
-from floreyn.terminal.engine.errors import ClientRefConflict, StoreCorrupt
+from floreyn.terminal.clock import Clock, MonoCounter
+from floreyn.terminal.errors import ClientRefConflict, StoreCorrupt
 from floreyn.terminal.store import integrity, migrations
 from floreyn.terminal.store.db import ProcessLock, open_sqlite
 from floreyn.terminal.store.rows import Draft, SnapshotReceipt, StoredRecord, StoreState
@@ -394,7 +393,3 @@ def _upsert_contact(view: StoreView, card_hex: str, after_seq: int) -> None:
     view.conn.exec_driver_sql(
         "INSERT INTO card_contact (card_hex, after_seq) VALUES (?, ?) "
         "ON CONFLICT (card_hex) DO UPDATE SET after_seq = excluded.after_seq", (card_hex, after_seq))
-
-
-def new_record_id() -> uuid.UUID:
-    return uuid.uuid4()

@@ -15,6 +15,7 @@ import re
 import shutil
 import stat
 import subprocess
+import tempfile
 from pathlib import Path
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -120,10 +121,22 @@ def test_terminal_install_lays_down_everything_idempotently_with_the_ups_overlay
 
 def test_without_destdir_the_scripts_want_root(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DESTDIR"}
-    cmd = ["bash", str(DEPLOY / "install-server.sh"), "--no-venv"]
+    deploy, cwd = DEPLOY, tmp_path
     if os.geteuid() == 0:  # as an ordinary user, which root can be for a moment
-        cmd = ["runuser", "-u", "nobody", "--", *cmd]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path)
+        # ... who must be able to read the scripts: the clone may sit in a folder only root can
+        # enter (/root, `mktemp -d`), and so does pytest's tmp_path. A copy in a folder anyone may read.
+        shared = Path(tempfile.mkdtemp(prefix="floreyn-install-test-"))
+        try:
+            deploy = shared / "deploy"
+            shutil.copytree(DEPLOY, deploy)
+            subprocess.run(["chmod", "-R", "a+rX", str(shared)], check=True, timeout=30)
+            done = subprocess.run(["runuser", "-u", "nobody", "--", "bash", str(deploy / "install-server.sh"),
+                                   "--no-venv"], capture_output=True, text=True, env=env, cwd=shared, timeout=60)
+        finally:
+            shutil.rmtree(shared)
+    else:
+        done = subprocess.run(["bash", str(deploy / "install-server.sh"), "--no-venv"],
+                              capture_output=True, text=True, env=env, cwd=cwd, timeout=60)
     assert done.returncode != 0 and "run as root" in done.stderr, done.stderr
 
 

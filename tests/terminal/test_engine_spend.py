@@ -33,7 +33,7 @@ def test_budget_covering_part_splits_into_budget_and_own_records(till):
     assert sum(r.fl_cents for r in result.records) == 2_000  # exact: nothing lost to the split
     assert len(till.printer.docs) == 1  # one transaction, one receipt
     text = till.printer.docs[0].text(32)
-    assert "Boodschappenbudget Gemeente" in text and "Eigen saldo" in text
+    assert "Boodschappenbudget Gemeente" in text and "Van eigen saldo" in text
 
 
 def test_soonest_expiry_first_then_the_next_budget(till):

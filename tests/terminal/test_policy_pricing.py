@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from floreyn.sync.snapshot import BudgetInfo, Campaign, MerchantConfig, OfflineLimits
 from floreyn.terminal.engine import errors as E
-from floreyn.terminal.engine.policy import OfflineUsage, describe_age, offline_capacity, offline_headroom
+from floreyn.terminal.engine.policy import OfflineUsage, offline_capacity, offline_headroom
 from floreyn.terminal.engine.pricing import (
     OWN, Source, active_multiplier, allocate, budget_usable, check_chosen_budget, order_sources,
 )
@@ -96,7 +96,7 @@ def test_budget_rules():
     assert isinstance(expired, E.BudgetExpired) and expired.params == {"label": "Oud", "expires_on": "2026-07-24"}
     elsewhere = budget_usable(BudgetInfo("B3", "Klus", ("klussen",), "2027-01-01", 1), shop, today)
     assert isinstance(elsewhere, E.BudgetNotUsableHere) and elsewhere.params["category"] == "winkel"
-    assert "geldt niet" in elsewhere.message("nl") and "cannot be used" in elsewhere.message("en")
+    assert "alleen voor" in elsewhere.message("nl") and "only for" in elsewhere.message("en")
     assert isinstance(budget_usable(BudgetInfo("B4", "Raar", ("winkel",), "morgen", 1), shop, today), E.BudgetExpired)
     with pytest.raises(E.BudgetUnknown):
         check_chosen_budget("B9", (ok,), shop, today)
@@ -131,6 +131,7 @@ def test_offline_refusals_carry_cents_and_both_languages():
     stale = cap(snapshot_age_s=30 * 3600.0).total_reason
     assert stale.params["age_s"] == 108_000
     assert "30,0 uur" in stale.message("nl") and "30.0 h" in stale.message("en") and "uur" not in stale.message("en")
-    assert describe_age(None, "en").startswith("unknown") and describe_age(600, "en") == "10 min"
+    assert E.SnapshotStale.of(None).params["age_en"].startswith("unknown")
+    assert E.SnapshotStale.of(600).params["age_en"] == "10 min"
     count = cap(usage=OfflineUsage(taps=5)).total_reason
     assert isinstance(count, E.OfflineCountLimit) and count.params == {"count": 5, "max_count": 5}

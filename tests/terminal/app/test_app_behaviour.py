@@ -130,8 +130,7 @@ class TestBehaviour(TillUITest):
         self.present("fenna")
         self.wait(lambda: self.ctl.member is not None and self.ctl.member.near_offline_limits)
         self.assertEqual(self.ctl.screen, "member")
-        self.assertEqual(self.banner(), "Bijna aan de offline limieten: deze pas kan zonder verbinding nog één keer "
-                                        "betalen, hoogstens fl 25,00")
+        self.assertEqual(self.banner(), "Deze pas kan zonder verbinding nog één keer betalen, hoogstens fl 25,00")
         self.assertEqual(self.root.ids.banner.level, "warn")
         self.shot("member-near-limits")
         self.tap(self.screen().ids.cancel)
@@ -161,7 +160,7 @@ class TestBehaviour(TillUITest):
         self.assertEqual(self.banner(), "Card not yet known to this till: paying only with a connection. Saving works.")
         self.present("anna")
         self.wait(lambda: self.ctl.member is not None and self.ctl.member.alias == "Anna")
-        self.assertIn("Onderhoudsbudget Portaal: not for this shop (category winkel)", self.shown_text())
+        self.assertIn("Onderhoudsbudget Portaal: only for odd jobs, not here", self.shown_text())
 
     def test_member_screen_returns_to_idle_after_a_while_without_a_touch(self):
         # 4 s here (60 s in the app). The margins around it (2 s before the touch, 1.5 s after the
@@ -209,19 +208,21 @@ class TestBehaviour(TillUITest):
         self.type_keys(pad, "600")  # above the till's fl 500 limit: the engine refuses, nothing changes
         self.tap_text("Betalen")
         self.wait_screen("source")
-        self.tap_text("Eigen saldo")
+        self.tap_text("Van eigen saldo")
         self.wait(lambda: "Bedrag te hoog" in self.banner())
         self.assertEqual(self.records(), [])
 
     def test_frame_rate_rests_then_dims_and_the_waking_touch_does_nothing_else(self):
         root_module.ACTIVE_FPS = 30  # the real caps in this test
         self.sign_in()
-        self.root._rest_event.timeout = 0.3  # (10 s in the app)
-        self.ctl.dim_after_s = 1  # (the settings offer 30 s and up; a test cannot wait that long)
+        # 10 s and 30 s or more in the app; long enough here that a frame on a loaded machine (a tap pumps one)
+        # does not outlast them before the test looks.
+        self.root._rest_event.timeout = 1.0
+        self.ctl.dim_after_s = 3
         self.assertEqual(Clock._max_fps, 30.0)
-        self.wait(lambda: Clock._max_fps == 10.0, timeout_s=2)  # resting: nobody touched it for a while
+        self.wait(lambda: Clock._max_fps == 10.0, timeout_s=6)  # resting: nobody touched it for a while
         self.assertFalse(self.root.dimmed)
-        self.wait(lambda: self.root.dimmed, timeout_s=3)
+        self.wait(lambda: self.root.dimmed, timeout_s=8)
         self.assertEqual(Clock._max_fps, 5.0)  # a dimmed till draws at most 5 frames a second
         self.shot("idle-dimmed")
         self.tap(self.screen().ids.signout)  # wakes the screen only
@@ -229,7 +230,7 @@ class TestBehaviour(TillUITest):
         self.assertEqual(Clock._max_fps, 30.0)
         self.pump(0.2)
         self.assertEqual(self.ctl.screen, "idle")
-        self.wait(lambda: self.root.dimmed, timeout_s=3)
+        self.wait(lambda: self.root.dimmed, timeout_s=8)
         self.present("anna")  # a card on the reader wakes the screen by itself
         self.wait_screen("member")
         self.assertFalse(self.root.dimmed)
