@@ -242,6 +242,10 @@ def overspend(ctx: Ctx) -> int:
             )
             + "\n"
             + table(r["negative_accounts"], (Col("rekening", "account"), money_col("saldo", "balance_cents")))
+            + "\n"
+            + table(r.get("open_disputes", []), (  # parked excess of till records (floreyn-provision dispute)
+                Col("geschil", "dispute_id"), Col("kassa", "terminal_id"), Col("regels", "rules"),
+                money_col("fl", "amount_cents")))
         ),
     )
     return 0
