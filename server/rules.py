@@ -356,6 +356,16 @@ def check_void(rec: TxRecord, facts: BatchFacts, in_batch: set[str]) -> Verdict:
     return Verdict(0, 0)
 
 
+def _budget_end_ms(expires_on: str) -> int:
+    """The first moment after a budget's last day (Amersfoort); far-future and unreadable dates stay in range."""
+    last = shared.iso_date(expires_on)
+    if last >= dt.date(2999, 12, 31):
+        return 2**62  # never, in any lifetime of this ledger
+    if last == dt.date.min:
+        return 0  # unreadable: long past, the safe side
+    return state.day_start_ms(last + dt.timedelta(days=1))
+
+
 def check_spend(rec: TxRecord, budget: Any, owners: Sequence[str], member: str | None, online: bool,
                 facts: BatchFacts) -> Verdict:
     found = []
@@ -366,9 +376,7 @@ def check_spend(rec: TxRecord, budget: Any, owners: Sequence[str], member: str |
                 "merchant_category": facts.merchant_category}))
         if member is None or member not in owners:
             found.append(Violation(BUDGET_OWNER, rec.fl_cents, 0, {"budget": budget.budget_id}))
-        ends_ms = state.day_start_ms(shared.iso_date(budget.expires_on) + dt.timedelta(days=1)) \
-            if budget.expires_on >= "0001-01-02" else 0
-        if facts.now_ms > ends_ms + facts.budget_expiry_grace_s * 1000:
+        if facts.now_ms > _budget_end_ms(budget.expires_on) + facts.budget_expiry_grace_s * 1000:
             found.append(Violation(BUDGET_BEFORE_EXPIRY, rec.fl_cents, 0, {
                 "budget": budget.budget_id, "expires_on": budget.expires_on}))
     card_hex = rec.card_id.hex() if rec.card_id else ""

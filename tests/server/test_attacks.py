@@ -356,3 +356,12 @@ def test_offline_count_limit_counts_taps_not_the_records_of_one_split_payment(sr
     [alert] = alerts(srv, "offline_count", shop.terminal_id)
     assert alert["detail"]["taps_before"] == 5 and alert["detail"]["parked_cents"] == 100
     assert world.balance(f"merchant:{shop.merchant_id}") == 300 + 200 + 400
+
+
+def test_a_budget_that_never_expires_pays_as_usual(srv, world, guard):
+    member, card = world.member()
+    budget = grant(srv, world, member, [], expires_on="9999-12-31")
+    shop = world.terminal()
+    shop.spend(card, 1_000, budget_id=budget)
+    assert shop.client(srv).upload(shop.raws).acked_seq == 1
+    assert world.balance(f"merchant:{shop.merchant_id}") == 1_000 and status(srv, shop) == "active"
