@@ -332,7 +332,10 @@ def check_refund(rec: TxRecord, payer: str, facts: BatchFacts) -> Verdict:
     if tx is None or tx.kind != ledger.TxKind.SPEND.value or tx.terminal_id is None:
         return _verdict(rec.fl_cents, [Violation(REFUND_OF_KNOWN_PAYMENT, rec.fl_cents, 0, {"ref": ref})])
     card_hex = rec.card_id.hex() if rec.card_id else None
-    if tx.merchant_id != rec.merchant_id or tx.card_id != card_hex or facts.payer_of.get(ref) != payer:
+    paid_by = facts.payer_of.get(ref)
+    # A card unknown at the payment and registered since: its suspense moved to the member (a claim).
+    claimed = paid_by == ledger.card_acct(card_hex or "") and payer.startswith("member:")
+    if tx.merchant_id != rec.merchant_id or tx.card_id != card_hex or (paid_by != payer and not claimed):
         return _verdict(rec.fl_cents, [Violation(REFUND_SAME_PAYMENT, rec.fl_cents, 0, {
             "ref": ref, "ref_merchant": tx.merchant_id, "ref_card": tx.card_id, "ref_payer": facts.payer_of.get(ref),
             "payer": payer})])

@@ -365,3 +365,18 @@ def test_a_budget_that_never_expires_pays_as_usual(srv, world, guard):
     shop.spend(card, 1_000, budget_id=budget)
     assert shop.client(srv).upload(shop.raws).acked_seq == 1
     assert world.balance(f"merchant:{shop.merchant_id}") == 1_000 and status(srv, shop) == "active"
+
+
+def test_refund_of_a_payment_made_before_the_card_was_registered_is_honest(srv, world, guard):
+    guard["honest_cents"] = 300  # the save reward: Floreyn the merchant owes (not an attack)
+    shop = world.terminal()
+    card = uuid.uuid4().hex
+    shop.save(card, 300, eur_cents=6_000)  # an unregistered card: its Floreyn wait on card suspense
+    sale = shop.spend(card, 200)
+    shop.client(srv).upload(shop.raws)
+    member = srv.admin("POST", "/v1/admin/members", {"alias": "Nieuw"})["member_id"]
+    srv.admin("POST", "/v1/admin/cards", {"card_id": card, "member_id": member})  # the rest follows the card
+    shop.refund(card, 200, sale)
+    shop.client(srv).upload(shop.raws)
+    assert status(srv, shop) == "active"
+    assert world.balance(f"member:{member}") == 300
