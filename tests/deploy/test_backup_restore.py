@@ -8,6 +8,7 @@ it was.
 
 from __future__ import annotations
 
+
 import json
 import os
 import random
@@ -23,6 +24,7 @@ import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.engine import make_url
 
+from floreyn.server.db import head_revision
 from floreyn import keys
 from floreyn.server import backup, restore
 from floreyn.server.backup import BackupInvalid, read_manifest
@@ -112,7 +114,7 @@ def test_round_trip_while_the_server_writes_then_restore_in_both_backends(db_url
     assert made.path.parent == tmp_path / "backups" and made.path.name.endswith(backup.SUFFIX)
     assert oct(made.path.stat().st_mode & 0o777) == "0o600" and made.sha256 == backup.sha256_file(made.path)
     manifest = read_manifest(made.path)
-    assert manifest.revision == "0003" and manifest.server_public_key == srv.ctx.public_hex
+    assert manifest.revision == head_revision() and manifest.server_public_key == srv.ctx.public_hex
     assert manifest.terminal_heads == {facts["terminal"].terminal_id: 7}  # type: ignore[union-attr]
     in_backup = rows_of(str(made.path))
     in_backup.pop(backup.MANIFEST)
@@ -121,7 +123,7 @@ def test_round_trip_while_the_server_writes_then_restore_in_both_backends(db_url
     targets = [other_db_url, f"sqlite:///{tmp_path / 'restored' / 'floreyn.db'}"]
     for target in targets:
         report = restore.restore(made.path, target)
-        assert report.backup_revision == "0003" and report.revision == "0003" and report.kept_old is None
+        assert report.backup_revision == head_revision() and report.revision == head_revision() and report.kept_old is None
         restored = rows_of(target)
         alerts = restored.pop("alerts")
         assert [a for a in alerts if a[2] == "restored"] and len(alerts) == len(in_backup["alerts"]) + 1

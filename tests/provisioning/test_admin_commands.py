@@ -185,7 +185,7 @@ def test_desk_topup_cashout_remit_and_a_lost_answer_is_not_booked_twice(tool, sr
     assert world.balance(f"member:{member}") == 3_750
     # A shop's fl back to euros at the bid rate, and the euros it took at its till handed in.
     term = world.terminal()
-    term.authorize(srv, term.spend(card, 3_000))  # above the offline limits: authorized online
+    term.authorize(srv, term.spend(card, 3_000))  # above the offline per-tap limit: authorized online
     term.topup(card, 1_000, eur_cents=1_000)
     term.client(srv).upload(term.raws)
     cashed = tool.ok("desk", "cashout", "--merchant", term.merchant_id, "--amount", "fl 30,00")
