@@ -245,7 +245,7 @@ class _Batch:
 
     txs: list[ledger.LedgerTx] = field(default_factory=list)
     postings_of: dict[str, tuple[ledger.Posting, ...]] = field(default_factory=dict)
-    offline_payers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # account -> cards
+    payers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # account -> cards that spent
     touched: set[str] = field(default_factory=set)
     disputes: list[dict[str, Any]] = field(default_factory=list)
     refunds: list[dict[str, Any]] = field(default_factory=list)
@@ -269,6 +269,7 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
             state.alert(conn, kind, now, terminal_id=term.terminal_id, card_id=card, **detail)
 
     usage_changed: set[str] = set()
+    has_refunds = any(r.kind is Kind.REFUND for r in records)
     for rec in records:
         if rec.kind is Kind.DAY_CLOSE:
             continue
@@ -308,16 +309,17 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
             batch.refunds.append({"refund_tx": str(rec.record_id), "ref_tx": str(rec.ref_id),
                                   "fl_cents": verdict.allowed_cents})
         if rec.kind is Kind.SPEND:
-            rules.remember_spend(facts, rec, payer, verdict.allowed_cents)
-            if str(rec.record_id) not in online:
-                batch.offline_payers[payer].add(card_hex)
+            if has_refunds:  # a refund later in this batch may refer to this spend
+                rules.remember_spend(facts, rec, payer, verdict.allowed_cents)
+            # Online-authorized spends too: a stolen key can ask for authorizations as well.
+            batch.payers[payer].add(card_hex)
         if tx is not None:
             batch.txs.append(tx)
             batch.postings_of[tx.tx_id] = tx.postings
     _write_batch(conn, term, accepted, batch, now)
     _count_offline_spends(conn, [r for r in records if r.kind is Kind.SPEND and str(r.record_id) not in online])
     rules.save_usage(conn, facts, usage_changed)
-    flagged = _flag_offline_balances(conn, batch.offline_payers, now, term.terminal_id, settings)
+    flagged = _flag_balances(conn, batch.payers, now, term.terminal_id, settings)
     _alert_violations(conn, term.terminal_id, batch.violations, now)
     if batch.refunds:
         _alert_refund_share(conn, term, now, settings.thresholds)
@@ -450,9 +452,9 @@ def _count_offline_spends(conn: Connection, spends: list[TxRecord]) -> None:
                      .values(offline_spent_cents=s.cards.c.offline_spent_cents + cents))
 
 
-def _flag_offline_balances(conn: Connection, payers: dict[str, set[str]], now: int, terminal_id: str,
-                           settings: state.Settings) -> dict[str, bool]:
-    """After offline spends: alert a wallet or budget emptied to exactly zero; flag (and beyond the threshold
+def _flag_balances(conn: Connection, payers: dict[str, set[str]], now: int, terminal_id: str,
+                   settings: state.Settings) -> dict[str, bool]:
+    """After spends: alert a wallet or budget emptied to exactly zero; flag (and beyond the threshold
     block) the cards that took one below zero; alert when one till empties many cards in a short window.
     Returns card -> blocked."""
     if not payers:
