@@ -13,6 +13,7 @@ from floreyn.money import ExchangeRates, RateError
 from floreyn.server import ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import ExistsWithDifferentParams, NotFound, RequestInvalid, StateRefused
+from floreyn.server.rates import rate_in_force, set_rate
 from floreyn.sync.record import GENESIS_HASH
 from floreyn.sync.snapshot import OfflineLimits
 
@@ -159,12 +160,14 @@ def list_campaigns(conn: Connection) -> list[dict[str, Any]]:
 # -- settings ------------------------------------------------------------------------
 
 
-def update_settings(conn: Connection, changes: dict[str, Any]) -> dict[str, Any]:
+def update_settings(conn: Connection, changes: dict[str, Any], now: int) -> dict[str, Any]:
     current = state.get_settings(conn)
     try:
         if changes.get("rates") is not None:
-            rates = ExchangeRates(**{**asdict(current.rates), **changes["rates"]})
+            rates = ExchangeRates(**{**asdict(rate_in_force(conn, now)), **changes["rates"]})
             state.put_setting(conn, "rates", asdict(rates))
+            set_rate(conn, ask_bp=rates.ask_bp, bid_bp=rates.bid_bp, from_ms=now, now_ms=now,
+                     replace_same_moment=True)
         if changes.get("limits") is not None:
             limits = OfflineLimits(**{**asdict(current.limits), **changes["limits"]})
             state.put_setting(conn, "limits", asdict(limits))
@@ -185,4 +188,9 @@ def update_settings(conn: Connection, changes: dict[str, Any]) -> dict[str, Any]
     version = state.bump_version(conn)
     if changes.get("limits") is not None:
         state.touch_all_cards(conn, version)  # allowances are capped by the limits
-    return state.settings_dict(state.get_settings(conn))
+    return settings_view(conn, now)
+
+
+def settings_view(conn: Connection, now: int) -> dict[str, Any]:
+    """The settings, with the rates in force now (rates.py owns them)."""
+    return {**state.settings_dict(state.get_settings(conn)), "rates": asdict(rate_in_force(conn, now))}

@@ -17,6 +17,7 @@ from floreyn.money import Money, format_money
 from floreyn.server import entries, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import ExistsWithDifferentParams, InsufficientFunds, NotFound, RequestInvalid, StateRefused
+from floreyn.server.rates import rate_in_force
 
 MAX_GRANT_BUDGETS: Final = 1000
 MAX_EXPIRE_PER_CALL: Final = 1000
@@ -53,7 +54,7 @@ def topup(conn: Connection, *, member_id: str | None, funder_id: str | None, eur
     else:
         _exists(conn, s.funders, "funder_id", funder_id, "funder")
         holder = ledger.funder_acct(funder_id)  # type: ignore[arg-type]
-    rates = state.get_settings(conn).rates
+    rates = rate_in_force(conn, now)
     fl = rates.topup_fl_for_eur(Money.eur(eur_cents))
     if fl.cents == 0:
         raise RequestInvalid(detail="amount too small to buy one cent of Floreyn")
@@ -72,7 +73,7 @@ def cashout(conn: Connection, *, merchant_id: str, fl_cents: int, request_id: st
     held = _locked_balance(conn, ledger.merchant_acct(merchant_id), now)
     if held < fl:
         raise InsufficientFunds(available=format_money(held), wanted=format_money(fl))
-    rates = state.get_settings(conn).rates
+    rates = rate_in_force(conn, now)
     tx = entries.desk_cashout(_tx_id(), merchant_id, fl, rates, now, request_id)
     ledger.post(conn, [tx])
     paid, income = entries.cashout_amounts(fl, rates)

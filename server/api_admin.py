@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from floreyn.server import admin_auth, admin_business, admin_people, reports, state
 from floreyn.server import schema as s
 from floreyn.server.api_admin_money import router as money_router
-from floreyn.server.api_common import Actor, read, require, write
+from floreyn.server.api_common import Actor, ctx_of, read, require, write
 from floreyn.server.models import (
     CampaignCreate, CampaignEnd, CardHex, CardIssue, CardReplace, ConfigUpdate, FunderCreate, GroupAdd, GroupCreate,
     Ident, MemberCreate, MemberUpdate, MerchantCreate, MerchantUpdate, Plain, Reason, TerminalEnroll, TokenCreate,
@@ -205,7 +205,8 @@ def list_campaigns(request: Request, actor: Reader) -> dict[str, Any]:
 
 @router.get("/config", summary="Rates, offline limits, overspend threshold, hold time, card issuer keys")
 def get_config(request: Request, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: state.settings_dict(state.get_settings(conn)))  # type: ignore[no-any-return]
+    now = ctx_of(request).clock()
+    return read(request, lambda conn: admin_business.settings_view(conn, now))  # type: ignore[no-any-return]
 
 
 @router.patch("/config", summary="Change rates, limits, thresholds or issuer keys")
@@ -215,7 +216,7 @@ def update_config(request: Request, body: ConfigUpdate, actor: Admin) -> dict[st
         if part in changes:
             changes[part] = {k: v for k, v in changes[part].items() if v is not None}
     return write(request, actor, "config.update", body,
-                 lambda conn, now: admin_business.update_settings(conn, changes))
+                 lambda conn, now: admin_business.update_settings(conn, changes, now))
 
 
 @router.post("/tokens", summary="Create an admin token (shown once) with a role: admin, clerk, auditor")

@@ -16,6 +16,9 @@ reserve's euros); the contra accounts carry the other side:
     merchant_eur:<id> EUR euros a merchant took for top-ups at its till and owes the cooperative
     funder:<id>     fl   a funder's Floreyn, bought at the desk, granted to budgets
     card:<hex>      fl   suspense for a genuine card the server has not registered yet
+    clearing:<id>   EUR  euros booked with a merchant but not yet through the bank: positive = to pay the
+                         merchant, negative = to collect from it (stands in for world:eur until the batch
+                         is confirmed; see settlement.py)
 
 Postings are never changed (the tables refuse UPDATE and DELETE); balances
 are kept incrementally on `accounts`, and `floreyn-server replay` recomputes
@@ -64,13 +67,17 @@ def funder_acct(funder_id: str) -> str:
     return f"funder:{funder_id}"
 
 
+def clearing_acct(merchant_id: str) -> str:
+    return f"clearing:{merchant_id}"
+
+
 def card_acct(card_hex: str) -> str:
     return f"card:{card_hex}"
 
 
 _PREFIXES: Final = {
     "member": Currency.FL, "budget": Currency.FL, "merchant": Currency.FL, "funder": Currency.FL,
-    "card": Currency.FL, "merchant_eur": Currency.EUR,
+    "card": Currency.FL, "merchant_eur": Currency.EUR, "clearing": Currency.EUR,
 }
 _FIXED: Final = {ISSUED: Currency.FL, RESERVE: Currency.EUR, INCOME: Currency.EUR, WORLD: Currency.EUR}
 
@@ -98,6 +105,8 @@ class TxKind(str, enum.Enum):
     VOID = "void"
     REVERSAL = "reversal"  # an admin's correction of an earlier transaction
     CLAIM = "claim"  # an unregistered card's suspense moves to the member it is issued to
+    SETTLE = "settle"  # a merchant's period settled: fl handed in at bid / bought at ask, till euros netted
+    PAYOUT = "payout"  # a confirmed bank batch: clearing accounts against the outside world
 
 
 @dataclass(frozen=True, slots=True)

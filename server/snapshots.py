@@ -26,6 +26,7 @@ from sqlalchemy import Connection, func, select
 from floreyn.server import ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound
+from floreyn.server.rates import rate_in_force
 from floreyn.sync.snapshot import (
     MAX_DELTA_CARDS, SNAPSHOT_VERSION, BudgetInfo, Campaign, CardInfo, MerchantConfig, Snapshot, SnapshotDelta,
 )
@@ -47,7 +48,7 @@ def build(conn: Connection, terminal_id: str, since: int | None, now_ms: int) ->
         if count <= MAX_DELTA_CARDS:
             delta_rows = conn.execute(select(s.cards).where(s.cards.c.changed_version > since)).all()
     common = dict(version=SNAPSHOT_VERSION, terminal_id=terminal_id, snapshot_version=version,
-                  server_time_ms=now_ms, merchant=merchant, rates=cfg.rates, limits=cfg.limits,
+                  server_time_ms=now_ms, merchant=merchant, rates=rate_in_force(conn, now_ms), limits=cfg.limits,
                   campaigns=campaigns, issuer_keys=cfg.issuer_keys)
     if delta_rows is not None:
         assert since is not None
