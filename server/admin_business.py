@@ -10,14 +10,15 @@ from sqlalchemy import Connection, select, update
 
 from floreyn import keys
 from floreyn.money import ExchangeRates, RateError
-from floreyn.server import ledger, state
+from floreyn.server import bank, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import ExistsWithDifferentParams, NotFound, RequestInvalid, StateRefused
 from floreyn.server.rates import rate_in_force, set_rate
 from floreyn.sync.record import GENESIS_HASH
 from floreyn.sync.snapshot import OfflineLimits
 
-MERCHANT_FIELDS = ("name", "category", "save_rate_bp", "topup_allowed")
+MERCHANT_FIELDS = ("name", "category", "save_rate_bp", "topup_allowed", "kind", "iban", "account_holder", "mandate_id",
+                   "mandate_signed_on", "keep_fl_cents")
 
 
 def _get(conn: Connection, table, key_col: str, key: str, what: str):  # type: ignore[no-untyped-def]
@@ -41,18 +42,26 @@ def _create(conn: Connection, table, key_col: str, key: str, what: str, values: 
 
 def merchant_dict(m) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return {"merchant_id": m.merchant_id, "name": m.name, "category": m.category,
-            "save_rate_bp": m.save_rate_bp, "topup_allowed": bool(m.topup_allowed)}
+            "save_rate_bp": m.save_rate_bp, "topup_allowed": bool(m.topup_allowed), "kind": m.kind,
+            "iban": m.iban, "account_holder": m.account_holder, "mandate_id": m.mandate_id,
+            "mandate_signed_on": m.mandate_signed_on, "keep_fl_cents": m.keep_fl_cents}
 
 
 def create_merchant(conn: Connection, merchant_id: str, values: dict[str, Any], now: int) -> dict[str, Any]:
+    values = bank.bank_fields({k: v for k, v in values.items() if v is not None})
     result = _create(conn, s.merchants, "merchant_id", merchant_id, "merchant", values, now)
+    if result == "created":
+        conn.execute(s.merchant_categories.insert().values(merchant_id=merchant_id, category=values["category"]))
     ledger.ensure_accounts(conn, [ledger.merchant_acct(merchant_id), ledger.merchant_eur_acct(merchant_id)], now)
     return {**merchant_dict(_get(conn, s.merchants, "merchant_id", merchant_id, "merchant")), "result": result}
 
 
 def update_merchant(conn: Connection, merchant_id: str, values: dict[str, Any]) -> dict[str, Any]:
-    _get(conn, s.merchants, "merchant_id", merchant_id, "merchant")
+    m = _get(conn, s.merchants, "merchant_id", merchant_id, "merchant")
     values = {k: v for k, v in values.items() if k in MERCHANT_FIELDS and v is not None}
+    values = bank.bank_fields(values, m.account_holder)
+    if values.get("mandate_id") and not (values.get("iban") or m.iban):
+        raise RequestInvalid(detail="a direct debit mandate needs the merchant's IBAN")
     if values:
         conn.execute(update(s.merchants).where(s.merchants.c.merchant_id == merchant_id).values(**values))
         state.bump_version(conn)  # merchant config travels whole in every delta

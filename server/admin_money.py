@@ -42,23 +42,28 @@ def _tx_id() -> str:
 
 
 def topup(conn: Connection, *, member_id: str | None, funder_id: str | None, eur_cents: int, request_id: str,
-          now: int) -> dict[str, Any]:
-    """Euros in at the desk, Floreyn out at the ask rate, to a member's wallet or a funder's account."""
-    if (member_id is None) == (funder_id is None):
-        raise RequestInvalid(detail="give exactly one of member_id and funder_id")
+          now: int, merchant_id: str | None = None) -> dict[str, Any]:
+    """Euros in at the desk, Floreyn out at the ask rate, to a member's wallet, a funder's account, or a
+    merchant's account (a merchant that granted more savings than it received buys the Floreyn it owes)."""
+    if [member_id, funder_id, merchant_id].count(None) != 2:
+        raise RequestInvalid(detail="give exactly one of member_id, funder_id and merchant_id")
     if member_id is not None:
         m = _exists(conn, s.members, "member_id", member_id, "member")
         if m.erased_ms is not None:
             raise StateRefused(detail=f"member {member_id} was erased")
         holder = ledger.member_acct(member_id)
-    else:
+    elif funder_id is not None:
         _exists(conn, s.funders, "funder_id", funder_id, "funder")
-        holder = ledger.funder_acct(funder_id)  # type: ignore[arg-type]
+        holder = ledger.funder_acct(funder_id)
+    else:
+        assert merchant_id is not None
+        _exists(conn, s.merchants, "merchant_id", merchant_id, "merchant")
+        holder = ledger.merchant_acct(merchant_id)
     rates = rate_in_force(conn, now)
     fl = rates.topup_fl_for_eur(Money.eur(eur_cents))
     if fl.cents == 0:
         raise RequestInvalid(detail="amount too small to buy one cent of Floreyn")
-    tx = entries.desk_topup(_tx_id(), holder, Money.eur(eur_cents), rates, now, request_id)
+    tx = entries.desk_topup(_tx_id(), holder, Money.eur(eur_cents), rates, now, request_id, merchant_id=merchant_id)
     ledger.post(conn, [tx])
     if member_id is not None:
         state.touch_members(conn, state.bump_version(conn), [member_id])
@@ -66,19 +71,30 @@ def topup(conn: Connection, *, member_id: str | None, funder_id: str | None, eur
             "ask_bp": rates.ask_bp, "balance_cents": ledger.balance(conn, holder).cents}
 
 
-def cashout(conn: Connection, *, merchant_id: str, fl_cents: int, request_id: str, now: int) -> dict[str, Any]:
-    """A merchant's or freelancer's Floreyn in, euros out at the bid rate; the spread is income."""
-    _exists(conn, s.merchants, "merchant_id", merchant_id, "merchant")
+def cashout(conn: Connection, *, merchant_id: str, fl_cents: int, request_id: str, now: int,
+            to_bank: bool = False) -> dict[str, Any]:
+    """A merchant's or freelancer's Floreyn in, euros out at the bid rate; the spread is income.
+
+    `to_bank`: the euros go to the merchant's IBAN in the next bank batch (settlement.py): they wait on
+    its clearing account and count as paid only when the batch is confirmed."""
+    m = _exists(conn, s.merchants, "merchant_id", merchant_id, "merchant")
+    if to_bank and not m.iban:
+        raise StateRefused(detail=f"merchant {merchant_id} has no IBAN; pay in cash or add one")
     fl = Money.fl(fl_cents)
     held = _locked_balance(conn, ledger.merchant_acct(merchant_id), now)
     if held < fl:
         raise InsufficientFunds(available=format_money(held), wanted=format_money(fl))
     rates = rate_in_force(conn, now)
-    tx = entries.desk_cashout(_tx_id(), merchant_id, fl, rates, now, request_id)
+    tx = entries.desk_cashout(_tx_id(), merchant_id, fl, rates, now, request_id, to_bank=to_bank)
     ledger.post(conn, [tx])
     paid, income = entries.cashout_amounts(fl, rates)
+    if to_bank:
+        conn.execute(s.payout_lines.insert().values(
+            batch_id=None, merchant_id=merchant_id, method="transfer", eur_cents=paid.cents, iban=m.iban,
+            account_holder=m.account_holder, reference=f"Floreyn uitbetaling {tx.tx_id[:8]}", source_tx_id=tx.tx_id,
+            created_ms=now))
     return {"tx_id": tx.tx_id, "merchant_id": merchant_id, "fl_cents": fl_cents, "eur_paid_cents": paid.cents,
-            "income_cents": income.cents, "bid_bp": rates.bid_bp,
+            "income_cents": income.cents, "bid_bp": rates.bid_bp, "to_bank": to_bank,
             "balance_cents": ledger.balance(conn, ledger.merchant_acct(merchant_id)).cents}
 
 

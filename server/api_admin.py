@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from floreyn.server import admin_auth, admin_business, admin_people, reports, state
 from floreyn.server import schema as s
 from floreyn.server.api_admin_money import router as money_router
+from floreyn.server.api_admin_settle import router as settle_router
 from floreyn.server.api_common import Actor, ctx_of, read, require, write
 from floreyn.server.models import (
     CampaignCreate, CampaignEnd, CardHex, CardIssue, CardReplace, ConfigUpdate, FunderCreate, GroupAdd, GroupCreate,
@@ -245,3 +246,4 @@ def alerts(request: Request, actor: Reader, after: Annotated[int, Query(ge=0)] =
 
 
 router.include_router(money_router)
+router.include_router(settle_router)

@@ -33,14 +33,15 @@ class Correction(Write):
 @router.post("/desk/topup", tags=["desk"], summary="Top-up: euros in, Floreyn out at the ask rate")
 def topup(request: Request, body: Topup, actor: Desk) -> dict[str, Any]:
     return write(request, actor, "desk.topup", body, lambda conn, now: admin_money.topup(
-        conn, member_id=body.member_id, funder_id=body.funder_id, eur_cents=body.eur_cents,
-        request_id=body.request_id, now=now))
+        conn, member_id=body.member_id, funder_id=body.funder_id, merchant_id=body.merchant_id,
+        eur_cents=body.eur_cents, request_id=body.request_id, now=now))
 
 
 @router.post("/desk/cashout", tags=["desk"], summary="Cash-out: a merchant's Floreyn in, euros out at the bid rate")
 def cashout(request: Request, body: Cashout, actor: Desk) -> dict[str, Any]:
     return write(request, actor, "desk.cashout", body, lambda conn, now: admin_money.cashout(
-        conn, merchant_id=body.merchant_id, fl_cents=body.fl_cents, request_id=body.request_id, now=now))
+        conn, merchant_id=body.merchant_id, fl_cents=body.fl_cents, request_id=body.request_id, now=now,
+        to_bank=body.to_bank))
 
 
 @router.post("/desk/remit", tags=["desk"], summary="Remit: a merchant hands in the euros of top-ups at its till")

@@ -14,6 +14,11 @@
     refund   merchant -fl   payer +fl
     void / reversal   the original's postings, negated
     claim    card suspense -fl   member +fl
+    settle   fl:  merchant -handed_in +bought, coop:issued +handed_in -bought
+             EUR: reserve -value(handed_in) +€bought +€till, income +spread, merchant_eur -€till,
+                  world +€till (the merchant keeps its till euros as part of what it is paid),
+                  clearing +paid -€bought -€till (the net: > 0 to pay the merchant, < 0 to collect)
+    payout   EUR: clearing -net, world +net       (a bank batch confirmed: the euros really moved)
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Sequence
 
 from floreyn.money import ExchangeRates, Money
 from floreyn.server.ledger import (
-    INCOME, ISSUED, RESERVE, WORLD, LedgerTx, Posting, TxKind, budget_acct, funder_acct, legs, merchant_acct,
+    INCOME, ISSUED, RESERVE, WORLD, LedgerTx, Posting, TxKind, budget_acct, clearing_acct, funder_acct, legs, merchant_acct,
     merchant_eur_acct, reversed_postings,
 )
 from floreyn.sync.record import Kind, TxRecord
@@ -65,9 +70,9 @@ def reversal(tx_id: str, kind: TxKind, original_tx_id: str, original: Sequence[P
 
 
 def desk_topup(tx_id: str, holder_account: str, eur: Money, rates: ExchangeRates, now_ms: int,
-               request_id: str) -> LedgerTx:
+               request_id: str, merchant_id: str | None = None) -> LedgerTx:
     fl = rates.topup_fl_for_eur(eur)
-    return LedgerTx(tx_id=tx_id, kind=TxKind.TOPUP, created_ms=now_ms, request_id=request_id,
+    return LedgerTx(tx_id=tx_id, kind=TxKind.TOPUP, created_ms=now_ms, request_id=request_id, merchant_id=merchant_id,
                     postings=legs((holder_account, fl), (ISSUED, -fl), (RESERVE, eur), (WORLD, -eur)),
                     memo=f"desk top-up at ask {rates.ask_bp} bp")
 
@@ -81,11 +86,12 @@ def cashout_amounts(fl: Money, rates: ExchangeRates) -> tuple[Money, Money]:
 
 
 def desk_cashout(tx_id: str, merchant_id: str, fl: Money, rates: ExchangeRates, now_ms: int,
-                 request_id: str) -> LedgerTx:
+                 request_id: str, *, to_bank: bool = False) -> LedgerTx:
     paid, income = cashout_amounts(fl, rates)
+    out = clearing_acct(merchant_id) if to_bank else WORLD  # to the bank: paid when its batch is confirmed
     return LedgerTx(tx_id=tx_id, kind=TxKind.CASHOUT, created_ms=now_ms, request_id=request_id,
                     merchant_id=merchant_id,
-                    postings=legs((merchant_acct(merchant_id), -fl), (ISSUED, fl), (WORLD, paid),
+                    postings=legs((merchant_acct(merchant_id), -fl), (ISSUED, fl), (out, paid),
                                   (RESERVE, -(paid + income)), (INCOME, income)),
                     memo=f"cash-out at bid {rates.bid_bp} bp, ask {rates.ask_bp} bp")
 
@@ -113,3 +119,29 @@ def claim(tx_id: str, card_account: str, member_account: str, amount: Money, now
           request_id: str) -> LedgerTx:
     return LedgerTx(tx_id=tx_id, kind=TxKind.CLAIM, created_ms=now_ms, request_id=request_id, card_id=card_hex,
                     postings=legs((card_account, -amount), (member_account, amount)))
+
+
+def settle(tx_id: str, merchant_id: str, *, handed_in: Money, bought: Money, till_eur: Money,
+           rates: ExchangeRates, now_ms: int, request_id: str, memo: str) -> LedgerTx | None:
+    """A merchant's settlement for a period (the rule is in settlement.py); None when nothing moves."""
+    paid, spread = cashout_amounts(handed_in, rates)
+    value = paid + spread
+    bought_eur = rates.topup_eur_for_fl(bought)
+    net = paid - bought_eur - till_eur
+    postings = legs((merchant_acct(merchant_id), bought - handed_in), (ISSUED, handed_in - bought),
+                    (RESERVE, bought_eur + till_eur - value), (INCOME, spread),
+                    (merchant_eur_acct(merchant_id), -till_eur), (WORLD, till_eur), (clearing_acct(merchant_id), net))
+    if not postings:
+        return None
+    return LedgerTx(tx_id=tx_id, kind=TxKind.SETTLE, created_ms=now_ms, request_id=request_id,
+                    merchant_id=merchant_id, postings=postings, memo=memo)
+
+
+def payout(tx_id: str, nets: Sequence[tuple[str, Money]], now_ms: int, request_id: str, memo: str) -> LedgerTx | None:
+    """A confirmed bank batch: each merchant's clearing against the world (paid out or collected)."""
+    total = Money.eur(sum(n.cents for _, n in nets))
+    postings = legs(*((clearing_acct(m), -n) for m, n in nets), (WORLD, total))
+    if len(postings) < 2:
+        return None
+    return LedgerTx(tx_id=tx_id, kind=TxKind.PAYOUT, created_ms=now_ms, request_id=request_id, postings=postings,
+                    memo=memo)

@@ -107,12 +107,21 @@ class CardReplace(Write):
 # -- merchants, funders, terminals, campaigns, config --------------------------------
 
 
+MerchantKind = Literal["winkel", "zelfstandige"]
+Iban = Annotated[str, StringConstraints(min_length=15, max_length=42, pattern=r"^[A-Za-z0-9 ]+$")]
+Holder = Annotated[str, StringConstraints(min_length=1, max_length=70)]
+MandateId = Annotated[str, StringConstraints(min_length=1, max_length=35, pattern=r"^[A-Za-z0-9+?/:().,' -]+$")]
+
+
 class MerchantCreate(Write):
     merchant_id: Ident
     name: Text
     category: Ident = Field(description="winkel, klussen, groen, zorg, markt, ...")
     save_rate_bp: BasisPoints = 0
     topup_allowed: bool = False
+    kind: MerchantKind = Field("winkel", description="a shop, or a self-employed resident (fl-zelfstandige)")
+    iban: Iban | None = Field(None, description="Bank account for payouts (checked with schwifty)")
+    account_holder: Holder | None = None
 
 
 class MerchantUpdate(Write):
@@ -120,6 +129,13 @@ class MerchantUpdate(Write):
     category: Ident | None = None
     save_rate_bp: BasisPoints | None = None
     topup_allowed: bool | None = None
+    kind: MerchantKind | None = None
+    iban: Iban | None = None
+    account_holder: Holder | None = None
+    mandate_id: MandateId | None = Field(None, description="SEPA direct debit mandate: amounts owed are collected")
+    mandate_signed_on: IsoDate | None = None
+    keep_fl_cents: Annotated[int, Field(ge=0, le=MAX_DESK_CENTS)] | None = Field(
+        None, description="Floreyn the merchant keeps at settlement to pay others; the rest is cashed out")
 
 
 class FunderCreate(Write):
@@ -193,12 +209,14 @@ class Expire(Write):
 class Topup(Write):
     member_id: Ident | None = None
     funder_id: Ident | None = None
+    merchant_id: Ident | None = Field(None, description="A merchant buys Floreyn at the ask rate (it owes fl)")
     eur_cents: DeskCents
 
 
 class Cashout(Write):
     merchant_id: Ident
     fl_cents: DeskCents
+    to_bank: bool = Field(False, description="Pay to the merchant's IBAN in the next bank batch instead of cash")
 
 
 class Remit(Write):

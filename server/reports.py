@@ -18,6 +18,7 @@ from floreyn.money import Money
 from floreyn.server import ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound, RequestInvalid
+from floreyn.server.rates import rate_in_force
 
 CSV_PAGE: Final = 1000
 CSV_COLUMNS: Final = ("date", "time", "tx_id", "kind", "account", "currency", "amount", "amount_cents",
@@ -63,7 +64,7 @@ def settlement(conn: Connection, merchant_id: str, from_date: str, to_date: str)
     paid = _sum(conn, ledger.WORLD, s.postings.c.tx_id.in_(cashout_txs))
     fl_close = fl_open + sum(fl.values())
     eur_close = eur_open + sum(eur.values())
-    rates = state.get_settings(conn).rates
+    rates = rate_in_force(conn, end - 1)
     coop_owes = rates.cashout_eur_for_fl(Money.fl(max(fl_close, 0))).cents
     merchant_owes = eur_close + rates.topup_eur_for_fl(Money.fl(max(-fl_close, 0))).cents
     return {

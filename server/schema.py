@@ -321,6 +321,7 @@ payout_lines = Table(  # (0003) euros to pay a merchant (credit) or to collect f
     Column("reference", String(140), nullable=False),
     Column("source_tx_id", String(64), nullable=False),
     Column("created_ms", BigInteger, nullable=False),
+    Column("paid_tx_id", String(64)),  # the confirmation that booked it through the bank; NULL: not yet
     Index("ix_payout_lines_batch", "batch_id"),
 )
 

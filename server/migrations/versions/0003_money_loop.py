@@ -77,6 +77,7 @@ def upgrade() -> None:
                     sa.Column('reference', sa.String(length=140), nullable=False),
                     sa.Column('source_tx_id', sa.String(length=64), nullable=False),
                     sa.Column('created_ms', sa.BigInteger(), nullable=False),
+                    sa.Column('paid_tx_id', sa.String(length=64), nullable=True),
                     sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_lines')))
     with op.batch_alter_table('payout_lines', schema=None) as b:
         b.create_index('ix_payout_lines_batch', ['batch_id'], unique=False)
