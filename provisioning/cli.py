@@ -23,6 +23,7 @@ from floreyn.provisioning import (
     cmd_member,
     cmd_merchant,
     cmd_report,
+    cmd_settle,
     cmd_terminal,
 )
 from floreyn.provisioning.context import Ctx, make_settings
@@ -30,7 +31,9 @@ from floreyn.provisioning.errors import EXIT_INTERRUPTED, UsageError, exit_code_
 from floreyn.provisioning.journal import Journal
 from floreyn.provisioning.output import Col, Output, table
 
-GROUPS = (cmd_init, cmd_merchant, cmd_terminal, cmd_member, cmd_card, cmd_budget, cmd_desk, cmd_report)
+GROUPS = (
+    cmd_init, cmd_merchant, cmd_terminal, cmd_member, cmd_card, cmd_budget, cmd_desk, cmd_report, cmd_settle,
+)
 
 
 class Parser(argparse.ArgumentParser):
@@ -60,7 +63,8 @@ def _leaves(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
     subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
     if not subs:
         return [p]
-    return [leaf for a in subs for child in dict.fromkeys(a.choices.values()) for leaf in _leaves(child)]
+    own = [p] if p.get_default("run") else []  # runs itself too (`settle --period ...`)
+    return own + [leaf for a in subs for child in dict.fromkeys(a.choices.values()) for leaf in _leaves(child)]
 
 
 def build_parser() -> argparse.ArgumentParser:

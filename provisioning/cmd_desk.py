@@ -31,11 +31,13 @@ def add_parser(sub: Any) -> None:
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--member", dest="member_id")
     who.add_argument("--funder", dest="funder_id")
+    who.add_argument("--merchant", dest="merchant_id", help="a merchant buys the Floreyn it owes, at the ask rate")
     p.add_argument("--amount", required=True, help="euros paid in, e.g. 20 or 12,50")
     p.set_defaults(run=topup)
     p = d.add_parser("cashout", help="a merchant's Floreyn in, euros out at the bid rate")
     p.add_argument("--merchant", required=True, dest="merchant_id")
     p.add_argument("--amount", required=True, help="Floreyn handed in, e.g. 150 or 150,00")
+    p.add_argument("--to-bank", action="store_true", help="pay to the merchant's IBAN with the next bank batch")
     p.set_defaults(run=cashout)
     p = d.add_parser("remit", help="a merchant hands in the euros of top-ups taken at its till")
     p.add_argument("--merchant", required=True, dest="merchant_id")
@@ -65,6 +67,8 @@ def topup(ctx: Ctx) -> int:
     body: dict[str, Any] = {"eur_cents": parse.money(a.amount, "--amount", Currency.EUR).cents}
     if a.member_id:
         body["member_id"] = parse.ident(a.member_id, "--member")
+    elif a.merchant_id:
+        body["merchant_id"] = parse.ident(a.merchant_id, "--merchant")
     else:
         body["funder_id"] = parse.ident(a.funder_id, "--funder")
     answer = ctx.write("desk.topup", "POST", "/v1/admin/desk/topup", body)
@@ -89,6 +93,8 @@ def cashout(ctx: Ctx) -> int:
         "merchant_id": parse.ident(a.merchant_id, "--merchant"),
         "fl_cents": parse.money(a.amount, "--amount", Currency.FL).cents,
     }
+    if a.to_bank:
+        body["to_bank"] = True
     answer = ctx.write("desk.cashout", "POST", "/v1/admin/desk/cashout", body)
     ctx.out.result(
         answer,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from floreyn.money import Currency
 from floreyn.provisioning import parse
 from floreyn.provisioning.context import Ctx
 from floreyn.provisioning.errors import invalid
@@ -64,6 +65,13 @@ def _merchant_options(p: argparse.ArgumentParser, *, required: bool) -> None:
         "--topup", dest="topup", action="store_true", default=None, help="members may top up at this merchant's till"
     )
     topup.add_argument("--no-topup", dest="topup", action="store_false")
+    p.add_argument("--kind", choices=("winkel", "zelfstandige"), help="a shop or a self-employed resident")
+    p.add_argument("--iban", help="bank account for payouts (checked by the server)")
+    p.add_argument("--holder", help="the account holder's name, as the bank knows it")
+    if not required:
+        p.add_argument("--mandate", help="SEPA direct debit mandate id: amounts owed are collected")
+        p.add_argument("--mandate-date", metavar="YYYY-MM-DD", help="the day the mandate was signed")
+        p.add_argument("--keep", help="Floreyn kept at settlement for paying others, e.g. 50,00 (default 0)")
 
 
 def _values(args: argparse.Namespace) -> dict[str, Any]:
@@ -76,6 +84,17 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
         values["save_rate_bp"] = parse.percent_bp(args.save_rate, "--save-rate")
     if args.topup is not None:
         values["topup_allowed"] = args.topup
+    if args.kind is not None:
+        values["kind"] = args.kind
+    if args.iban is not None:
+        values["iban"] = args.iban.strip()
+    if args.holder is not None:
+        values["account_holder"] = parse.text(args.holder, "--holder", 70)
+    if getattr(args, "mandate", None) is not None:
+        values["mandate_id"] = args.mandate.strip()
+        values["mandate_signed_on"] = parse.iso_date(args.mandate_date or "", "--mandate-date")
+    if getattr(args, "keep", None) is not None:
+        values["keep_fl_cents"] = parse.money(args.keep, "--keep", Currency.FL).cents
     return values
 
 
@@ -119,6 +138,9 @@ def show(ctx: Ctx) -> int:
                 ("categorie", m["category"]),
                 ("spaarpercentage", pct(m["save_rate_bp"])),
                 ("opwaarderen", yes(m["topup_allowed"])),
+                ("soort", m.get("kind") or "winkel"),
+                ("IBAN", f"{m['iban']} t.n.v. {m['account_holder']}" if m.get("iban") else "-"),
+                ("machtiging", m.get("mandate_id") or "-"),
                 ("saldo", money_col("", "balance_cents").cell(m)),
                 ("te ontvangen euro", money_col("", "eur_owed_cents", "eur").cell(m)),
                 ("terminals", listed(m.get("terminals")) or "-"),

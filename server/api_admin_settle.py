@@ -95,7 +95,7 @@ def statement(request: Request, period: Period, merchant_id: Ident, actor: Reade
 # -- bank batches --------------------------------------------------------------------
 
 
-@router.put("/bank", tags=["settlement"], summary="The cooperative's own bank account (and SEPA creditor id)")
+@router.post("/bank", tags=["settlement"], summary="The cooperative's own bank account (and SEPA creditor id)")
 def set_bank(request: Request, body: BankSet, actor: Admin) -> dict[str, Any]:
     return write(request, actor, "bank.set", body, lambda conn, now: sepa.set_bank(
         conn, name=body.name, iban=body.iban, creditor_id=body.creditor_id))

@@ -86,7 +86,7 @@ def test_a_month_settles_both_ways_and_closes(srv, world, clock, tmp_path):
     upload(srv, t_bakery, t_bakery.save(card, 500, eur_cents=10_000))
     upload(srv, t_harry, t_harry.spend(card, 30_000))
     upload(srv, t_noiban, t_noiban.spend(card, 2_000), t_noiban.topup(card, 1_000, 1_000))
-    srv.admin("PUT", "/v1/admin/bank", {"name": "Coöperatie Floreyn U.A.", "iban": IBAN_COOP,
+    srv.admin("POST", "/v1/admin/bank", {"name": "Coöperatie Floreyn U.A.", "iban": IBAN_COOP,
                                         "creditor_id": "NL98ZZZ999999999999"})
     # A desk cash-out to the bank waits for the next batch, like the settlement.
     out = srv.admin("POST", "/v1/admin/desk/cashout", {"merchant_id": harry, "fl_cents": 10_000, "to_bank": True})
