@@ -18,6 +18,7 @@ from floreyn.errors import FloreynError
 from floreyn.provisioning import (
     cmd_budget,
     cmd_card,
+    cmd_category,
     cmd_desk,
     cmd_init,
     cmd_member,
@@ -32,7 +33,7 @@ from floreyn.provisioning.journal import Journal
 from floreyn.provisioning.output import Col, Output, table
 
 GROUPS = (
-    cmd_init, cmd_merchant, cmd_terminal, cmd_member, cmd_card, cmd_budget, cmd_desk, cmd_report, cmd_settle,
+    cmd_init, cmd_category, cmd_merchant, cmd_terminal, cmd_member, cmd_card, cmd_budget, cmd_desk, cmd_report, cmd_settle,
 )
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from floreyn.money import Currency, Money, format_money
-from floreyn.provisioning import csvin, parse
+from floreyn.provisioning import cmd_category, csvin, parse
 from floreyn.provisioning.context import Ctx
 from floreyn.provisioning.errors import ServerRefused, invalid
 from floreyn.provisioning.output import Col, listed, money_col, table
@@ -72,7 +72,12 @@ def add_parser(sub: Any) -> None:
 
 
 def _spec(
-    file: csvin.CsvFile, row: csvin.Row, default_funder: str | None, default_label: str | None, today: str
+    file: csvin.CsvFile,
+    row: csvin.Row,
+    default_funder: str | None,
+    default_label: str | None,
+    today: str,
+    known: set[str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     c = row.cells
     member, group = c.get("member_id", ""), c.get("group_id", "")
@@ -92,7 +97,7 @@ def _spec(
     spec: dict[str, Any] = {
         "budget_id": parse.ident(budget_id, "budget_id"),
         "label": parse.text(c.get("label") or default_label or "", "label", 80),
-        "categories": parse.categories(c.get("categories", ""), "categories"),
+        "categories": parse.categories(c.get("categories", ""), "categories", known),
         "expires_on": expires,
         "amount_cents": parse.money(c.get("amount", ""), "amount", Currency.FL).cents,
     }
@@ -107,8 +112,9 @@ def grant(ctx: Ctx) -> int:
     today = dt.date.today().isoformat()
     rows: list[tuple[csvin.Row, str, dict[str, Any]]] = []
     seen: dict[str, int] = {}
+    known = cmd_category.known(ctx)  # the server's categories: a typo is reported with its line, nothing sent
     for row in file.rows:
-        got = checked.check(row, lambda row=row: _spec(file, row, ctx.args.funder, ctx.args.label, today))
+        got = checked.check(row, lambda row=row: _spec(file, row, ctx.args.funder, ctx.args.label, today, known))
         if got is None:
             continue
         funder, spec = got

@@ -15,7 +15,7 @@ import argparse
 from typing import Any
 
 from floreyn.money import Currency
-from floreyn.provisioning import parse
+from floreyn.provisioning import cmd_category, parse
 from floreyn.provisioning.context import Ctx
 from floreyn.provisioning.errors import invalid
 from floreyn.provisioning.output import Col, fields, listed, money_col, pct, table, yes
@@ -23,7 +23,7 @@ from floreyn.provisioning.output import Col, fields, listed, money_col, pct, tab
 MERCHANT_COLS = (
     Col("id", "merchant_id"),
     Col("naam", "name"),
-    Col("categorie", "category"),
+    Col("categorie", "categories", lambda v: listed(v) if isinstance(v, list) else str(v)),
     Col("spaar", "save_rate_bp", pct, right=True),
     Col("opwaarderen", "topup_allowed", yes),
     Col("resultaat", "result"),
@@ -58,7 +58,8 @@ def add_parser(sub: Any) -> None:
 
 
 def _merchant_options(p: argparse.ArgumentParser, *, required: bool) -> None:
-    p.add_argument("--category", required=required, help=f"one of {', '.join(parse.KNOWN_CATEGORIES)}")
+    p.add_argument("--category", required=required, action="append", metavar="CATEGORY",
+                   help="its category (repeat for more; the first is the main one); see `category list`")
     p.add_argument("--save-rate", help="percentage of the euro purchase saved in fl, e.g. 5 or 2,5 (default 0)")
     topup = p.add_mutually_exclusive_group()
     topup.add_argument(
@@ -78,8 +79,11 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if args.name is not None:
         values["name"] = parse.text(args.name, "--name", 200)
-    if args.category is not None:
-        values["category"] = parse.category(args.category, "--category")
+    if args.category:
+        names = [parse.category(c, "--category") for c in args.category]
+        values["category"] = names[0]
+        if len(names) > 1 or args.action == "update":
+            values["categories"] = sorted(set(names[1:]))
     if args.save_rate is not None:
         values["save_rate_bp"] = parse.percent_bp(args.save_rate, "--save-rate")
     if args.topup is not None:
@@ -98,10 +102,18 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
+def _check_known(ctx: Ctx, values: dict[str, Any]) -> None:
+    if "category" in values:
+        known = cmd_category.known(ctx)
+        for c in [values["category"], *values.get("categories", [])]:
+            parse.category(c, "--category", known)
+
+
 def add(ctx: Ctx) -> int:
     args = ctx.args
     merchant_id = parse.ident(args.merchant_id, "--id")
     body = {"merchant_id": merchant_id, "save_rate_bp": 0, "topup_allowed": False, **_values(args)}
+    _check_known(ctx, body)
     answer = ctx.write("merchant.create", "POST", "/v1/admin/merchants", body)
     ctx.out.result(answer, lambda: table([answer], MERCHANT_COLS))
     return 0
@@ -116,6 +128,7 @@ def update(ctx: Ctx) -> int:
             "niets te wijzigen: geef --name, --category, --save-rate of --(no-)topup",
             "nothing to change: give --name, --category, --save-rate or --(no-)topup",
         )
+    _check_known(ctx, values)
     answer = ctx.write("merchant.update", "PATCH", f"/v1/admin/merchants/{merchant_id}", values)
     ctx.out.result(answer, lambda: table([answer], MERCHANT_COLS[:-1]))
     return 0

@@ -191,7 +191,8 @@ def show(ctx: Ctx) -> int:
 
 def statement(ctx: Ctx) -> int:
     a = ctx.args
-    path = f"/v1/admin/settlements/{_period(a.st_period, '--period')}/statements/{parse.ident(a.merchant_id, '--merchant')}"
+    period, merchant_id = _period(a.st_period, "--period"), parse.ident(a.merchant_id, "--merchant")
+    path = f"/v1/admin/settlements/{period}/statements/{merchant_id}"
     if a.format == "json" or ctx.out.json_mode:
         st = ctx.api.get(path)
         ctx.out.result(st, lambda: json.dumps(st, indent=2, ensure_ascii=False) + "\n")

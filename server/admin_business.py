@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select, update
 
 from floreyn import keys
 from floreyn.money import ExchangeRates, RateError
-from floreyn.server import bank, ledger, state
+from floreyn.server import admin_categories, bank, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import ExistsWithDifferentParams, NotFound, RequestInvalid, StateRefused
 from floreyn.server.rates import rate_in_force, set_rate
@@ -49,31 +49,45 @@ def merchant_dict(m) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 
 def create_merchant(conn: Connection, merchant_id: str, values: dict[str, Any], now: int) -> dict[str, Any]:
     values = bank.bank_fields({k: v for k, v in values.items() if v is not None})
+    others = values.pop("categories", None) or []
+    admin_categories.require_known(conn, [values["category"], *others])
     result = _create(conn, s.merchants, "merchant_id", merchant_id, "merchant", values, now)
     if result == "created":
-        conn.execute(s.merchant_categories.insert().values(merchant_id=merchant_id, category=values["category"]))
+        admin_categories.set_merchant(conn, merchant_id, values["category"], others)
     ledger.ensure_accounts(conn, [ledger.merchant_acct(merchant_id), ledger.merchant_eur_acct(merchant_id)], now)
-    return {**merchant_dict(_get(conn, s.merchants, "merchant_id", merchant_id, "merchant")), "result": result}
+    return {**_with_categories(conn, _get(conn, s.merchants, "merchant_id", merchant_id, "merchant")),
+            "result": result}
+
+
+def _with_categories(conn: Connection, m) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {**merchant_dict(m), "categories": list(admin_categories.of_merchant(conn, m.merchant_id, m.category))}
 
 
 def update_merchant(conn: Connection, merchant_id: str, values: dict[str, Any]) -> dict[str, Any]:
     m = _get(conn, s.merchants, "merchant_id", merchant_id, "merchant")
+    others = values.get("categories")
     values = {k: v for k, v in values.items() if k in MERCHANT_FIELDS and v is not None}
     values = bank.bank_fields(values, m.account_holder)
     if values.get("mandate_id") and not (values.get("iban") or m.iban):
         raise RequestInvalid(detail="a direct debit mandate needs the merchant's IBAN")
+    if others is not None or "category" in values:
+        main = values.get("category", m.category)
+        if others is None:
+            others = [c for c in admin_categories.of_merchant(conn, merchant_id, m.category) if c != m.category]
+        admin_categories.set_merchant(conn, merchant_id, main, others)
+        state.bump_version(conn)
     if values:
         conn.execute(update(s.merchants).where(s.merchants.c.merchant_id == merchant_id).values(**values))
         state.bump_version(conn)  # merchant config travels whole in every delta
-    return merchant_dict(_get(conn, s.merchants, "merchant_id", merchant_id, "merchant"))
+    return _with_categories(conn, _get(conn, s.merchants, "merchant_id", merchant_id, "merchant"))
 
 
 def list_merchants(conn: Connection) -> list[dict[str, Any]]:
-    return [merchant_dict(m) for m in conn.execute(select(s.merchants).order_by(s.merchants.c.merchant_id))]
+    return [_with_categories(conn, m) for m in conn.execute(select(s.merchants).order_by(s.merchants.c.merchant_id))]
 
 
 def merchant_view(conn: Connection, merchant_id: str) -> dict[str, Any]:
-    m = merchant_dict(_get(conn, s.merchants, "merchant_id", merchant_id, "merchant"))
+    m = _with_categories(conn, _get(conn, s.merchants, "merchant_id", merchant_id, "merchant"))
     m["balance_cents"] = ledger.balance(conn, ledger.merchant_acct(merchant_id)).cents
     m["eur_owed_cents"] = ledger.balance(conn, ledger.merchant_eur_acct(merchant_id)).cents
     m["terminals"] = list(conn.execute(select(s.terminals.c.terminal_id)

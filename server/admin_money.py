@@ -14,7 +14,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, select, update
 
 from floreyn.money import Money, format_money
-from floreyn.server import entries, ledger, state
+from floreyn.server import admin_categories, entries, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import ExistsWithDifferentParams, InsufficientFunds, NotFound, RequestInvalid, StateRefused
 from floreyn.server.rates import rate_in_force
@@ -120,6 +120,7 @@ def grant(conn: Connection, *, funder_id: str, budgets: list[dict[str, Any]], re
     ids = [b["budget_id"] for b in budgets]
     if len(set(ids)) != len(ids):
         raise RequestInvalid(detail="a budget id appears twice")
+    admin_categories.require_known(conn, {c for b in budgets for c in b["categories"]})
     taken = set(conn.execute(select(s.budgets.c.budget_id).where(s.budgets.c.budget_id.in_(ids))).scalars())
     if taken:
         raise ExistsWithDifferentParams(what="budget", id=sorted(taken)[0])

@@ -11,14 +11,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from floreyn.server import admin_auth, admin_business, admin_people, reports, state
+from floreyn.server import admin_auth, admin_business, admin_categories, admin_people, reports
 from floreyn.server import schema as s
 from floreyn.server.api_admin_money import router as money_router
 from floreyn.server.api_admin_settle import router as settle_router
 from floreyn.server.api_common import Actor, ctx_of, read, require, write
 from floreyn.server.models import (
-    CampaignCreate, CampaignEnd, CardHex, CardIssue, CardReplace, ConfigUpdate, FunderCreate, GroupAdd, GroupCreate,
-    Ident, MemberCreate, MemberUpdate, MerchantCreate, MerchantUpdate, Plain, Reason, TerminalEnroll, TokenCreate,
+    CampaignCreate, CampaignEnd, CardHex, CardIssue, CardReplace, CategoryCreate, ConfigUpdate, FunderCreate, GroupAdd,
+    GroupCreate, Ident, MemberCreate, MemberUpdate, MerchantCreate, MerchantUpdate, Plain, Reason, TerminalEnroll,
+    TokenCreate,
 )
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -136,6 +137,17 @@ def update_merchant(request: Request, merchant_id: Ident, body: MerchantUpdate, 
     return write(request, actor, "merchant.update", body,
                  lambda conn, now: admin_business.update_merchant(conn, merchant_id, body.model_dump()),
                  path_params={"merchant_id": merchant_id})
+
+
+@router.post("/categories", summary="Define a category (a sub-category as parent/name, e.g. klussen/vakman)")
+def create_category(request: Request, body: CategoryCreate, actor: Admin) -> dict[str, Any]:
+    return write(request, actor, "category.create", body,
+                 lambda conn, now: admin_categories.create(conn, body.category, body.name, now))
+
+
+@router.get("/categories", summary="The cooperative's categories")
+def list_categories(request: Request, actor: Reader) -> dict[str, Any]:
+    return {"categories": read(request, admin_categories.listing)}
 
 
 @router.get("/merchants")

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
+from floreyn.categories import covers
 from floreyn.server import ledger, snapshots, state
 from floreyn.server import schema as s
 from floreyn.server.errors import ExistsWithDifferentParams, HoldConsumed, NotFound
@@ -115,12 +116,12 @@ def _payer(conn: Connection, terminal_id: str, card_hex: str, budget_id: str | N
         return ledger.member_acct(card.member_id), None
     merchant_id = conn.execute(select(s.terminals.c.merchant_id)
                                .where(s.terminals.c.terminal_id == terminal_id)).scalar_one()
-    category = snapshots.merchant_config(conn, merchant_id).category
+    categories = snapshots.merchant_config(conn, merchant_id).all_categories()
     today = state.local_date(now).isoformat()
     for b in snapshots.member_budgets(conn, [card.member_id], today)[card.member_id]:
         if b.budget_id == budget_id:
             cats = json.loads(b.categories)
-            if cats and category not in cats:
+            if not covers(cats, categories):
                 return None, "budget_category"
             return ledger.budget_acct(budget_id), None
     return None, "budget_not_usable"

@@ -27,8 +27,8 @@ from typing import Sequence
 
 from floreyn.money import ExchangeRates, Money
 from floreyn.server.ledger import (
-    INCOME, ISSUED, RESERVE, WORLD, LedgerTx, Posting, TxKind, budget_acct, clearing_acct, funder_acct, legs, merchant_acct,
-    merchant_eur_acct, reversed_postings,
+    INCOME, ISSUED, RESERVE, WORLD, LedgerTx, Posting, TxKind, budget_acct, clearing_acct, funder_acct, legs,
+    merchant_acct, merchant_eur_acct, reversed_postings,
 )
 from floreyn.sync.record import Kind, TxRecord
 

@@ -17,6 +17,9 @@ def _iso_date(value: str) -> str:
 
 
 Ident = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+# floreyn/categories.py: "duurzaam", "klussen/vakman"
+CategoryId = Annotated[str, StringConstraints(max_length=64,
+                                              pattern=r"^[a-z0-9][a-z0-9_-]{0,30}(/[a-z0-9][a-z0-9_-]{0,30})?$")]
 CardHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 KeyHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_iso_date)]
@@ -116,7 +119,8 @@ MandateId = Annotated[str, StringConstraints(min_length=1, max_length=35, patter
 class MerchantCreate(Write):
     merchant_id: Ident
     name: Text
-    category: Ident = Field(description="winkel, klussen, groen, zorg, markt, ...")
+    category: CategoryId = Field(description="its main category: winkel, klussen/vakman, ... (GET /categories)")
+    categories: list[CategoryId] | None = Field(None, max_length=20, description="more categories it has")
     save_rate_bp: BasisPoints = 0
     topup_allowed: bool = False
     kind: MerchantKind = Field("winkel", description="a shop, or a self-employed resident (fl-zelfstandige)")
@@ -126,7 +130,8 @@ class MerchantCreate(Write):
 
 class MerchantUpdate(Write):
     name: Text | None = None
-    category: Ident | None = None
+    category: CategoryId | None = None
+    categories: list[CategoryId] | None = Field(None, max_length=20, description="replaces its other categories")
     save_rate_bp: BasisPoints | None = None
     topup_allowed: bool | None = None
     kind: MerchantKind | None = None
@@ -136,6 +141,11 @@ class MerchantUpdate(Write):
     mandate_signed_on: IsoDate | None = None
     keep_fl_cents: Annotated[int, Field(ge=0, le=MAX_DESK_CENTS)] | None = Field(
         None, description="Floreyn the merchant keeps at settlement to pay others; the rest is cashed out")
+
+
+class CategoryCreate(Write):
+    category: CategoryId
+    name: Short
 
 
 class FunderCreate(Write):
@@ -191,7 +201,8 @@ class BudgetSpec(Strict):
     member_id: Ident | None = None
     group_id: Ident | None = None
     label: Short
-    categories: list[Ident] = Field(default_factory=list, max_length=20, description="Empty: any merchant.")
+    categories: list[CategoryId] = Field(default_factory=list, max_length=20,
+                                         description="Empty: any merchant. A parent covers its sub-categories.")
     expires_on: IsoDate
     amount_cents: DeskCents
 

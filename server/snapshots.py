@@ -23,7 +23,8 @@ from typing import Iterable
 
 from sqlalchemy import Connection, func, select
 
-from floreyn.server import ledger, state
+from floreyn.categories import covers
+from floreyn.server import admin_categories, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound
 from floreyn.server.rates import rate_in_force
@@ -49,13 +50,14 @@ def build(conn: Connection, terminal_id: str, since: int | None, now_ms: int) ->
             delta_rows = conn.execute(select(s.cards).where(s.cards.c.changed_version > since)).all()
     common = dict(version=SNAPSHOT_VERSION, terminal_id=terminal_id, snapshot_version=version,
                   server_time_ms=now_ms, merchant=merchant, rates=rate_in_force(conn, now_ms), limits=cfg.limits,
-                  campaigns=campaigns, issuer_keys=cfg.issuer_keys)
+                  campaigns=campaigns, issuer_keys=cfg.issuer_keys,
+                  extra={"categories": admin_categories.all_names(conn)})  # the list, for tills to show names
     if delta_rows is not None:
         assert since is not None
-        cards = card_infos(conn, delta_rows, merchant.category, today, cfg.limits.cumulative_cents)
+        cards = card_infos(conn, delta_rows, merchant.all_categories(), today, cfg.limits.cumulative_cents)
         return SnapshotDelta(base_version=since, cards=cards, **common)  # type: ignore[arg-type]
     rows = conn.execute(select(s.cards).order_by(s.cards.c.card_id)).all()
-    cards = card_infos(conn, rows, merchant.category, today, cfg.limits.cumulative_cents)
+    cards = card_infos(conn, rows, merchant.all_categories(), today, cfg.limits.cumulative_cents)
     return Snapshot(cards=cards, blocklist=tuple(c.card_id for c in cards if c.blocked),
                     **common)  # type: ignore[arg-type]
 
@@ -65,6 +67,7 @@ def merchant_config(conn: Connection, merchant_id: str) -> MerchantConfig:
     if m is None:
         raise NotFound(what="merchant", id=merchant_id)
     return MerchantConfig(merchant_id=m.merchant_id, name=m.name, category=m.category,
+                          categories=admin_categories.of_merchant(conn, merchant_id, m.category),
                           save_rate_bp=m.save_rate_bp, topup_allowed=bool(m.topup_allowed))
 
 
@@ -105,8 +108,8 @@ def member_budgets(conn: Connection, member_ids: list[str], today: str) -> dict[
             for mid in member_ids}
 
 
-def card_infos(conn: Connection, rows: list, category: str, today: str, cap_cents: int  # type: ignore[type-arg]
-               ) -> tuple[CardInfo, ...]:
+def card_infos(conn: Connection, rows: list, categories: tuple[str, ...], today: str,  # type: ignore[type-arg]
+               cap_cents: int) -> tuple[CardInfo, ...]:
     member_ids = sorted({r.member_id for r in rows})
     aliases: dict[str, str] = {}
     for chunk in _chunks(member_ids):
@@ -126,7 +129,7 @@ def card_infos(conn: Connection, rows: list, category: str, today: str, cap_cent
         for b in budgets.get(r.member_id, []):
             cats = tuple(json.loads(b.categories))
             remaining = balances[ledger.budget_acct(b.budget_id)]
-            if remaining > 0 and (not cats or category in cats):
+            if remaining > 0 and covers(cats, categories):
                 usable.append(BudgetInfo(budget_id=b.budget_id, label=b.label, categories=cats,
                                          expires_on=b.expires_on, remaining_cents=remaining, funder=b.funder_id))
         out.append(CardInfo(card_id=r.card_id, alias=aliases.get(r.member_id, ""), blocked=blocked,

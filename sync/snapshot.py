@@ -63,9 +63,13 @@ class CardInfo:
 class MerchantConfig:
     merchant_id: str
     name: str
-    category: str  # winkel, klussen, groen, zorg, markt
+    category: str  # its main category: winkel, klussen/handig, ... (floreyn/categories.py)
     save_rate_bp: int = 0
     topup_allowed: bool = False
+    categories: tuple[str, ...] = ()  # all its categories when it has more than the main one
+
+    def all_categories(self) -> tuple[str, ...]:
+        return self.categories or (self.category,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +157,7 @@ def snapshot_from_dict(d: dict[str, Any]) -> Snapshot:
         terminal_id=d["terminal_id"],
         snapshot_version=d["snapshot_version"],
         server_time_ms=d["server_time_ms"],
-        merchant=MerchantConfig(**d["merchant"]),
+        merchant=MerchantConfig(**{**d["merchant"], "categories": tuple(d["merchant"].get("categories", ()))}),
         rates=ExchangeRates(**d["rates"]),
         limits=OfflineLimits(**d["limits"]),
         cards=cards,

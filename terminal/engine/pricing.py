@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from floreyn.categories import covers
 from floreyn.errors import FloreynError
 from floreyn.money import BP_ONE
 from floreyn.sync.snapshot import BudgetInfo, Campaign, MerchantConfig
@@ -34,8 +35,8 @@ class Source:
 
 
 def _category_ok(budget: BudgetInfo, merchant: MerchantConfig) -> bool:
-    # No categories = no restriction, as the server reads it (server/authz.py).
-    return not budget.categories or merchant.category in budget.categories
+    # One rule with the server (floreyn/categories.py): no categories = no restriction; a parent covers its subs.
+    return covers(budget.categories, merchant.all_categories())
 
 
 def budget_usable(budget: BudgetInfo, merchant: MerchantConfig, today: dt.date) -> FloreynError | None:
