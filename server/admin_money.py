@@ -142,7 +142,9 @@ def grant(conn: Connection, *, funder_id: str, budgets: list[dict[str, Any]], re
     conn.execute(s.budgets.insert(), [{
         "budget_id": b["budget_id"], "funder_id": funder_id, "owner_member_id": b.get("member_id"),
         "owner_group_id": b.get("group_id"), "label": b["label"], "categories": json.dumps(sorted(b["categories"])),
-        "expires_on": b["expires_on"], "status": "active", "granted_ms": now} for b in budgets])
+        "expires_on": b["expires_on"], "status": "active", "granted_ms": now,
+        "member_cap_cents": b.get("member_cap_cents"), "confirm_above_cents": b.get("confirm_above_cents"),
+        "keep_share_bp": b.get("keep_share_bp") or 0} for b in budgets])
     tx = entries.grant(_tx_id(), funder_id, [(b["budget_id"], Money.fl(b["amount_cents"])) for b in budgets],
                        now, request_id)
     ledger.post(conn, [tx])
@@ -165,14 +167,17 @@ def expire(conn: Connection, *, as_of: str | None, budget_ids: list[str] | None,
     returned, txs, owners = [], [], set()
     for b in due:
         rest = _locked_balance(conn, ledger.budget_acct(b.budget_id), now)
+        holders = [b.owner_member_id] if b.owner_member_id else sorted(conn.execute(
+            select(s.group_members.c.member_id).where(s.group_members.c.group_id == b.owner_group_id)).scalars())
+        kept = entries.kept_shares(rest, b.keep_share_bp, holders)
         if rest.cents > 0:
-            txs.append(entries.expiry(_tx_id(), b.budget_id, b.funder_id, rest, now, request_id))
-        returned.append({"budget_id": b.budget_id, "funder_id": b.funder_id, "returned_cents": max(rest.cents, 0)})
-        if b.owner_member_id:
-            owners.add(b.owner_member_id)
-        else:
-            owners.update(conn.execute(select(s.group_members.c.member_id)
-                                       .where(s.group_members.c.group_id == b.owner_group_id)).scalars())
+            txs.append(entries.expiry(_tx_id(), b.budget_id, b.funder_id, rest, now, request_id, kept))
+        kept_cents = sum(k.cents for _, k in kept)
+        line = {"budget_id": b.budget_id, "funder_id": b.funder_id, "returned_cents": max(rest.cents, 0) - kept_cents}
+        if kept:
+            line |= {"kept_cents": kept_cents, "kept_by": {acct.split(":", 1)[1]: k.cents for acct, k in kept}}
+        returned.append(line)
+        owners.update(holders)
     ledger.post(conn, txs)
     if due:
         conn.execute(update(s.budgets).where(s.budgets.c.budget_id.in_([b.budget_id for b in due]))
@@ -184,7 +189,8 @@ def expire(conn: Connection, *, as_of: str | None, budget_ids: list[str] | None,
 def budget_dict(conn: Connection, b) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return {"budget_id": b.budget_id, "funder_id": b.funder_id, "member_id": b.owner_member_id,
             "group_id": b.owner_group_id, "label": b.label, "categories": json.loads(b.categories),
-            "expires_on": b.expires_on, "status": b.status,
+            "expires_on": b.expires_on, "status": b.status, "member_cap_cents": b.member_cap_cents,
+            "confirm_above_cents": b.confirm_above_cents, "keep_share_bp": b.keep_share_bp,
             "remaining_cents": ledger.balance(conn, ledger.budget_acct(b.budget_id)).cents}
 
 

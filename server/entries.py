@@ -10,7 +10,7 @@
              €paid = floor(fl x bid / 10,000), €value = floor(fl x ask / 10,000): the spread is income
     remit    EUR: reserve +€, merchant_eur -€                (top-up euros handed in at the desk)
     grant    funder -fl   budget(s) +fl
-    expiry   budget -rest   funder +rest
+    expiry   budget -rest   funder +(rest - kept)   holder wallet(s) +kept   (kept: the funder's keep share)
     refund   merchant -fl   payer +fl
     void / reversal   the original's postings, negated
     claim    card suspense -fl   member +fl
@@ -28,7 +28,7 @@ from typing import Sequence
 from floreyn.money import ExchangeRates, Money
 from floreyn.server.ledger import (
     INCOME, ISSUED, RESERVE, WORLD, LedgerTx, Posting, TxKind, budget_acct, clearing_acct, funder_acct, legs,
-    merchant_acct, merchant_eur_acct, reversed_postings,
+    member_acct, merchant_acct, merchant_eur_acct, reversed_postings,
 )
 from floreyn.sync.record import Kind, TxRecord
 
@@ -109,10 +109,24 @@ def grant(tx_id: str, funder_id: str, amounts: Sequence[tuple[str, Money]], now_
                                   *((budget_acct(bid), amount) for bid, amount in amounts)))
 
 
-def expiry(tx_id: str, budget_id: str, funder_id: str, rest: Money, now_ms: int, request_id: str) -> LedgerTx:
+def expiry(tx_id: str, budget_id: str, funder_id: str, rest: Money, now_ms: int, request_id: str,
+           kept: Sequence[tuple[str, Money]] = ()) -> LedgerTx:
+    """The rest goes back to the funder, less what the funder's rule lets the holders keep (`kept`: wallets)."""
+    back = rest - Money.fl(sum(k.cents for _, k in kept))
+    assert back.cents >= 0, (rest, kept)
     return LedgerTx(tx_id=tx_id, kind=TxKind.EXPIRY, created_ms=now_ms, request_id=request_id,
-                    postings=legs((budget_acct(budget_id), -rest), (funder_acct(funder_id), rest)),
+                    postings=legs((budget_acct(budget_id), -rest), (funder_acct(funder_id), back), *kept),
                     memo=f"expiry of {budget_id}")
+
+
+def kept_shares(rest: Money, keep_share_bp: int, holders: Sequence[str]) -> tuple[tuple[str, Money], ...]:
+    """What each holder keeps of a budget's rest at expiry: floor(rest x share) split evenly over the holders
+    (a group's members), each rounded down; the cents that do not split go back to the funder."""
+    if rest.cents <= 0 or keep_share_bp <= 0 or not holders:
+        return ()
+    kept = rest.cents * keep_share_bp // 10_000
+    each = kept // len(holders)
+    return tuple((member_acct(h), Money.fl(each)) for h in sorted(holders)) if each > 0 else ()
 
 
 def claim(tx_id: str, card_account: str, member_account: str, amount: Money, now_ms: int, card_hex: str,

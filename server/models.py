@@ -205,6 +205,10 @@ class BudgetSpec(Strict):
                                          description="Empty: any merchant. A parent covers its sub-categories.")
     expires_on: IsoDate
     amount_cents: DeskCents
+    member_cap_cents: DeskCents | None = Field(None, description="A group budget: most one member spends a month")
+    confirm_above_cents: DeskCents | None = Field(
+        None, description="A group budget: a spend above this needs a second group member's confirmation")
+    keep_share_bp: BasisPoints = Field(0, description="Share of the rest at expiry the holder(s) keep as own fl")
 
 
 class Grant(Write):

@@ -30,6 +30,7 @@ from floreyn.server.config import KEY_FILE
 from floreyn.server.db import Database
 from floreyn.server.replay import replay
 from floreyn.server.testing import ServerThread, World
+from support.db import head_revision
 
 # Columns a restore changes on purpose (module docstring of server/restore.py).
 MARKED = {("cards", "changed_version"), ("meta", "value")}
@@ -112,7 +113,7 @@ def test_round_trip_while_the_server_writes_then_restore_in_both_backends(db_url
     assert made.path.parent == tmp_path / "backups" and made.path.name.endswith(backup.SUFFIX)
     assert oct(made.path.stat().st_mode & 0o777) == "0o600" and made.sha256 == backup.sha256_file(made.path)
     manifest = read_manifest(made.path)
-    assert manifest.revision == "0002" and manifest.server_public_key == srv.ctx.public_hex
+    assert manifest.revision == head_revision() and manifest.server_public_key == srv.ctx.public_hex
     assert manifest.terminal_heads == {facts["terminal"].terminal_id: 7}  # type: ignore[union-attr]
     in_backup = rows_of(str(made.path))
     in_backup.pop(backup.MANIFEST)
@@ -121,7 +122,7 @@ def test_round_trip_while_the_server_writes_then_restore_in_both_backends(db_url
     targets = [other_db_url, f"sqlite:///{tmp_path / 'restored' / 'floreyn.db'}"]
     for target in targets:
         report = restore.restore(made.path, target)
-        assert report.backup_revision == "0002" and report.revision == "0002" and report.kept_old is None
+        assert report.backup_revision == report.revision == head_revision() and report.kept_old is None
         restored = rows_of(target)
         alerts = restored.pop("alerts")
         assert [a for a in alerts if a[2] == "restored"] and len(alerts) == len(in_backup["alerts"]) + 1

@@ -27,17 +27,19 @@ BUILT_IN = (("winkel", "Winkel"), ("klussen", "Klussen"), ("groen", "Groen"), ("
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('merchants', schema=None) as b:
-        b.add_column(sa.Column('kind', sa.String(length=16), server_default=sa.text("'winkel'"), nullable=False))
-        b.add_column(sa.Column('iban', sa.String(length=34), nullable=True))
-        b.add_column(sa.Column('account_holder', sa.String(length=70), nullable=True))
-        b.add_column(sa.Column('mandate_id', sa.String(length=35), nullable=True))
-        b.add_column(sa.Column('mandate_signed_on', sa.String(length=10), nullable=True))
-        b.add_column(sa.Column('keep_fl_cents', sa.BigInteger(), server_default=sa.text('0'), nullable=False))
-    with op.batch_alter_table('budgets', schema=None) as b:
-        b.add_column(sa.Column('member_cap_cents', sa.BigInteger(), nullable=True))
-        b.add_column(sa.Column('confirm_above_cents', sa.BigInteger(), nullable=True))
-        b.add_column(sa.Column('keep_share_bp', sa.Integer(), server_default=sa.text('0'), nullable=False))
+    # Plain ADD COLUMN (SQLite has it for columns with a constant default): a batch copy-and-move would
+    # DROP TABLE merchants, which terminals reference, and fail on a database with rows.
+    op.add_column('merchants', sa.Column('kind', sa.String(length=16), server_default=sa.text("'winkel'"),
+                                         nullable=False))
+    op.add_column('merchants', sa.Column('iban', sa.String(length=34), nullable=True))
+    op.add_column('merchants', sa.Column('account_holder', sa.String(length=70), nullable=True))
+    op.add_column('merchants', sa.Column('mandate_id', sa.String(length=35), nullable=True))
+    op.add_column('merchants', sa.Column('mandate_signed_on', sa.String(length=10), nullable=True))
+    op.add_column('merchants', sa.Column('keep_fl_cents', sa.BigInteger(), server_default=sa.text('0'),
+                                         nullable=False))
+    op.add_column('budgets', sa.Column('member_cap_cents', sa.BigInteger(), nullable=True))
+    op.add_column('budgets', sa.Column('confirm_above_cents', sa.BigInteger(), nullable=True))
+    op.add_column('budgets', sa.Column('keep_share_bp', sa.Integer(), server_default=sa.text('0'), nullable=False))
     op.create_table('rates',
                     sa.Column('from_ms', sa.BigInteger(), autoincrement=False, nullable=False),
                     sa.Column('ask_bp', sa.Integer(), nullable=False),
@@ -109,11 +111,7 @@ def downgrade() -> None:
     op.drop_table('settlement_lines')
     op.drop_table('settlement_periods')
     op.drop_table('rates')
-    with op.batch_alter_table('budgets', schema=None) as b:
-        b.drop_column('keep_share_bp')
-        b.drop_column('confirm_above_cents')
-        b.drop_column('member_cap_cents')
-    with op.batch_alter_table('merchants', schema=None) as b:
-        for col in ('keep_fl_cents', 'mandate_signed_on', 'mandate_id', 'account_holder',
-                    'iban', 'kind'):
-            b.drop_column(col)
+    for col in ('keep_share_bp', 'confirm_above_cents', 'member_cap_cents'):
+        op.drop_column('budgets', col)
+    for col in ('keep_fl_cents', 'mandate_signed_on', 'mandate_id', 'account_holder', 'iban', 'kind'):
+        op.drop_column('merchants', col)
