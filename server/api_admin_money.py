@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 from sqlalchemy import select
 
-from floreyn.server import admin_auth, admin_money, reports
+from floreyn.server import admin_auth, admin_money, budget_rules, reports
 from floreyn.server import schema as s
 from floreyn.server.api_common import Actor, ctx_of, read, require, write
 from floreyn.server.errors import NotFound, RequestInvalid
-from floreyn.server.models import Cashout, Expire, Grant, Ident, IsoDate, Remit, Topup, Write
+from floreyn.server.models import Cashout, DeskCents, Expire, Grant, Ident, IsoDate, Remit, Topup, Write
 from floreyn.server.replay import replay
 
 router = APIRouter()
@@ -65,6 +65,20 @@ def grant(request: Request, body: Grant, actor: Admin) -> dict[str, Any]:
 def expire(request: Request, body: Expire, actor: Admin) -> dict[str, Any]:
     return write(request, actor, "budget.expire", body, lambda conn, now: admin_money.expire(
         conn, as_of=body.as_of, budget_ids=body.budget_ids, request_id=body.request_id, now=now))
+
+
+class Approval(Write):
+    member_id: Ident = Field(description="The member who will spend")
+    approver_member_id: Ident = Field(description="The second member of the group who confirms")
+    amount_cents: DeskCents
+
+
+@router.post("/budgets/{budget_id}/approvals", tags=["budgets"],
+             summary="A second group member confirms one spend above the budget's threshold (used once, 24 h)")
+def approve(request: Request, budget_id: Ident, body: Approval, actor: Desk) -> dict[str, Any]:
+    return write(request, actor, "budget.approve", body, lambda conn, now: budget_rules.approve(
+        conn, budget_id=budget_id, member_id=body.member_id, approver_member_id=body.approver_member_id,
+        amount_cents=body.amount_cents, now=now), path_params={"budget_id": budget_id})
 
 
 @router.get("/budgets/{budget_id}", tags=["budgets"])

@@ -54,6 +54,8 @@ class AuthorizeRequest(Strict):
     amount_cents: Annotated[int, Field(ge=1, le=MAX_TILL_CENTS)]
     request_id: Ident
     budget_id: Ident | None = None
+    confirm_card_id: CardHex | None = Field(
+        None, description="A second group member's card tapped to confirm a group-budget spend above its threshold")
 
 
 class ReleaseRequest(Strict):

@@ -332,6 +332,19 @@ categories = Table(  # (0003) categories as data; "klussen/vakman" is a sub-cate
     Column("created_ms", BigInteger, nullable=False),
 )
 
+budget_approvals = Table(  # (0003) a second group member confirms one spend above the budget's threshold
+    "budget_approvals", metadata,
+    Column("approval_id", String(36), primary_key=True),
+    Column("budget_id", String(ID), nullable=False),
+    Column("member_id", String(ID), nullable=False),
+    Column("approver_member_id", String(ID), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("used_ms", BigInteger),
+    Index("ix_budget_approvals_budget_member", "budget_id", "member_id"),
+)
+
 merchant_categories = Table(  # (0003) a merchant may have several categories
     "merchant_categories", metadata,
     Column("merchant_id", String(ID), ForeignKey("merchants.merchant_id"), primary_key=True),

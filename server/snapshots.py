@@ -24,7 +24,7 @@ from typing import Iterable
 from sqlalchemy import Connection, func, select
 
 from floreyn.categories import covers
-from floreyn.server import admin_categories, ledger, state
+from floreyn.server import admin_categories, budget_rules, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound
 from floreyn.server.rates import rate_in_force
@@ -54,10 +54,11 @@ def build(conn: Connection, terminal_id: str, since: int | None, now_ms: int) ->
                   extra={"categories": admin_categories.all_names(conn)})  # the list, for tills to show names
     if delta_rows is not None:
         assert since is not None
-        cards = card_infos(conn, delta_rows, merchant.all_categories(), today, cfg.limits.cumulative_cents)
+        cards = card_infos(conn, delta_rows, merchant.all_categories(), today, cfg.limits.cumulative_cents,
+                           now_ms)
         return SnapshotDelta(base_version=since, cards=cards, **common)  # type: ignore[arg-type]
     rows = conn.execute(select(s.cards).order_by(s.cards.c.card_id)).all()
-    cards = card_infos(conn, rows, merchant.all_categories(), today, cfg.limits.cumulative_cents)
+    cards = card_infos(conn, rows, merchant.all_categories(), today, cfg.limits.cumulative_cents, now_ms)
     return Snapshot(cards=cards, blocklist=tuple(c.card_id for c in cards if c.blocked),
                     **common)  # type: ignore[arg-type]
 
@@ -109,7 +110,7 @@ def member_budgets(conn: Connection, member_ids: list[str], today: str) -> dict[
 
 
 def card_infos(conn: Connection, rows: list, categories: tuple[str, ...], today: str,  # type: ignore[type-arg]
-               cap_cents: int) -> tuple[CardInfo, ...]:
+               cap_cents: int, now_ms: int) -> tuple[CardInfo, ...]:
     member_ids = sorted({r.member_id for r in rows})
     aliases: dict[str, str] = {}
     for chunk in _chunks(member_ids):
@@ -131,7 +132,10 @@ def card_infos(conn: Connection, rows: list, categories: tuple[str, ...], today:
             remaining = balances[ledger.budget_acct(b.budget_id)]
             if remaining > 0 and covers(cats, categories):
                 usable.append(BudgetInfo(budget_id=b.budget_id, label=b.label, categories=cats,
-                                         expires_on=b.expires_on, remaining_cents=remaining, funder=b.funder_id))
+                                         expires_on=b.expires_on, remaining_cents=remaining, funder=b.funder_id,
+                                         member_cap_left_cents=budget_rules.member_cap_left(
+                                             conn, b, r.member_id, now_ms),
+                                         confirm_above_cents=b.confirm_above_cents if b.owner_group_id else None))
         out.append(CardInfo(card_id=r.card_id, alias=aliases.get(r.member_id, ""), blocked=blocked,
                             offline_allowance_cents=allowance,
                             budgets=tuple(sorted(usable, key=lambda b: b.budget_id)) if not blocked else ()))

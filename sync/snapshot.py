@@ -48,6 +48,9 @@ class BudgetInfo:
     expires_on: str  # ISO date, last valid day (server time decides; the till is told `server_time_ms`)
     remaining_cents: int
     funder: str = ""
+    # A group budget's rules for this card's member (server/budget_rules.py); None: no such rule
+    member_cap_left_cents: int | None = None  # what the member may still spend from it this month
+    confirm_above_cents: int | None = None  # above this a second member's card must be tapped
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,6 +134,9 @@ DECLINE_NL = {
     "card_flagged": "de pas is gemarkeerd; verwijs naar de coöperatie",
     "budget_category": "dit budget geldt niet bij deze winkel",
     "budget_not_usable": "dit budget is niet (meer) bruikbaar",
+    "budget_member_cap": "dit lid heeft zijn deel van het groepsbudget voor deze maand op",
+    "budget_needs_confirmation": "een tweede lid van de groep moet dit bedrag bevestigen (tweede pas)",
+    "budget_confirmer_invalid": "de tweede pas is niet van een ander lid van de groep",
 }
 DECLINE_EN = {
     "insufficient_funds": "insufficient balance",
@@ -142,6 +145,9 @@ DECLINE_EN = {
     "card_flagged": "the card is flagged; refer the member to the cooperative",
     "budget_category": "this budget cannot be used at this merchant",
     "budget_not_usable": "this budget can no longer be used",
+    "budget_member_cap": "this member has used their share of the group budget for this month",
+    "budget_needs_confirmation": "a second member of the group must confirm this amount (second card)",
+    "budget_confirmer_invalid": "the second card is not another member of the group",
 }
 
 

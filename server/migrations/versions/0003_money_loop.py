@@ -7,7 +7,7 @@ categories as data, the funder's budget rules.
 - settlement_periods, settlement_lines: closed periods and what each merchant settled
 - payout_batches, payout_lines: bank transfers and collections, paid only when the batch is confirmed
 - categories, merchant_categories: the cooperative's categories; existing merchants keep theirs
-- budgets.member_cap_cents, confirm_above_cents, keep_share_bp
+- budgets.member_cap_cents, confirm_above_cents, keep_share_bp; budget_approvals (a second member confirms)
 
 Revision ID: 0003_money
 Revises: 0002
@@ -83,6 +83,18 @@ def upgrade() -> None:
                     sa.PrimaryKeyConstraint('id', name=op.f('pk_payout_lines')))
     with op.batch_alter_table('payout_lines', schema=None) as b:
         b.create_index('ix_payout_lines_batch', ['batch_id'], unique=False)
+    op.create_table('budget_approvals',
+                    sa.Column('approval_id', sa.String(length=36), nullable=False),
+                    sa.Column('budget_id', sa.String(length=64), nullable=False),
+                    sa.Column('member_id', sa.String(length=64), nullable=False),
+                    sa.Column('approver_member_id', sa.String(length=64), nullable=False),
+                    sa.Column('amount_cents', sa.BigInteger(), nullable=False),
+                    sa.Column('created_ms', sa.BigInteger(), nullable=False),
+                    sa.Column('expires_ms', sa.BigInteger(), nullable=False),
+                    sa.Column('used_ms', sa.BigInteger(), nullable=True),
+                    sa.PrimaryKeyConstraint('approval_id', name=op.f('pk_budget_approvals')))
+    op.create_index('ix_budget_approvals_budget_member', 'budget_approvals', ['budget_id', 'member_id'],
+                    unique=False)
     categories = op.create_table('categories',
                                  sa.Column('category', sa.String(length=64), nullable=False),
                                  sa.Column('name', sa.String(length=120), nullable=False),
@@ -103,6 +115,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('merchant_categories')
+    op.drop_index('ix_budget_approvals_budget_member', table_name='budget_approvals')
+    op.drop_table('budget_approvals')
     op.drop_table('categories')
     with op.batch_alter_table('payout_lines', schema=None) as b:
         b.drop_index('ix_payout_lines_batch')
