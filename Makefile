@@ -4,6 +4,7 @@
 # Every target is idempotent; a second `make test` only re-runs pytest.
 #
 #   make test [PYTEST_ARGS='-k money -x']   FLOREYN_TEST_PG_URL from the environment
+#   make lint                               ruff and mypy (make test runs it first)
 #   make demo | bench | clean | distclean
 
 SHELL := /bin/bash
@@ -15,7 +16,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Touched after `pip install -e`; newer than pyproject.toml = the install is current.
 STAMP := $(VENV)/.floreyn-installed
-EXTRAS := terminal,server,dev
+EXTRAS := terminal,server,desk,dev
 PYTEST_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -35,10 +36,16 @@ APT_PACKAGES += logrotate          # tests/deploy checks deploy/common/logrotate
 # Added only when missing: systemd (for `systemd-analyze verify` of our unit files,
 # if there is no systemd-analyze) and python3-venv (Debian splits venv/ensurepip out).
 
-.PHONY: test sysdeps venv demo bench clean distclean
+.PHONY: test lint sysdeps venv demo bench clean distclean
 
-test: sysdeps $(STAMP)
+test: sysdeps $(STAMP) lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Settings in pyproject.toml ([tool.ruff], [tool.mypy]: strict for the core, sync,
+# the ledger and the till's engine and store).
+lint: sysdeps $(STAMP)
+	$(PY) -m ruff check --quiet .
+	$(PY) -m mypy
 
 # dpkg-query (with Provides, so renamed packages such as Ubuntu's *t64 count) is
 # fast, so this runs every time; apt-get runs only when something is missing.
@@ -74,7 +81,7 @@ bench: sysdeps $(STAMP)
 
 # Generated files; the venv stays (distclean removes it too).
 clean:
-	rm -rf tests/artifacts bench/results run .pytest_cache .hypothesis *.egg-info
+	rm -rf tests/artifacts bench/results run .pytest_cache .hypothesis .mypy_cache .ruff_cache *.egg-info
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

@@ -99,13 +99,13 @@ class Reader:
         return self._take(1, field)[0]
 
     def u16(self, field: str) -> int:
-        return struct.unpack(">H", self._take(2, field))[0]
+        return int(struct.unpack(">H", self._take(2, field))[0])
 
     def u64(self, field: str) -> int:
-        return struct.unpack(">Q", self._take(8, field))[0]
+        return int(struct.unpack(">Q", self._take(8, field))[0])
 
     def i64(self, field: str) -> int:
-        return struct.unpack(">q", self._take(8, field))[0]
+        return int(struct.unpack(">q", self._take(8, field))[0])
 
     def raw(self, n: int, field: str) -> bytes:
         return self._take(n, field)

@@ -77,12 +77,12 @@ class Children:
 
     def start(self, name: str, argv: Sequence[str], *, log: Path | None = None,
               env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child holds it
+        out = open(log, "ab") if log else None  # noqa: SIM115 - the child holds it
         try:
-            proc = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, env=env,
+            proc = subprocess.Popen(list(argv), stdout=out or subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         finally:
-            if log:
+            if out:
                 out.close()
         self.procs.append((name, proc))
         return proc
@@ -92,7 +92,7 @@ class Children:
         """Run to the end (bounded); stdout and stderr captured as text."""
         proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-        self.procs.append((name, proc))  # type: ignore[arg-type]
+        self.procs.append((name, proc))
         try:
             out, err = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:

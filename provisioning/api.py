@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import IO, Any, Final
+from typing import Any, Final, Protocol
 
 import requests
 
@@ -35,6 +35,12 @@ RETRY_DELAYS_S: Final = (0.3, 1.0)  # two retries: rides over a server restart, 
 RETRY_STATUSES: Final = frozenset({502, 503, 504})  # a proxy or a busy server; the request id keeps it safe
 _CHUNK_BYTES: Final = 64 * 1024
 
+
+
+class ByteSink(Protocol):
+    """Where a streamed answer goes: a binary file, or standard output through a decoder."""
+
+    def write(self, data: bytes, /) -> int: ...
 
 class AdminClient:
     def __init__(
@@ -76,7 +82,7 @@ class AdminClient:
         assert method in ("POST", "PATCH") and isinstance(body.get("request_id"), str)
         return self._json(method, path, body, None)
 
-    def download(self, path: str, params: dict[str, Any], sink: IO[bytes]) -> int:
+    def download(self, path: str, params: dict[str, Any], sink: ByteSink) -> int:
         """Stream a non-JSON answer (the CSV export) into `sink`; returns the bytes written."""
         resp = self._request("GET", path, None, params, auth=True, stream=True)
         written = 0

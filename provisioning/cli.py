@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import IO, Any, NoReturn, Sequence
+from typing import IO, Any, ClassVar, Final, NoReturn, Sequence
 
 from floreyn.errors import FloreynError
 from floreyn.provisioning import (
@@ -20,6 +20,7 @@ from floreyn.provisioning import (
     cmd_card,
     cmd_category,
     cmd_desk,
+    cmd_dispute,
     cmd_init,
     cmd_member,
     cmd_merchant,
@@ -33,15 +34,63 @@ from floreyn.provisioning.journal import Journal
 from floreyn.provisioning.output import Col, Output, table
 
 GROUPS = (
-    cmd_init, cmd_category, cmd_merchant, cmd_terminal, cmd_member, cmd_card, cmd_budget, cmd_desk, cmd_report, cmd_settle,
+    cmd_init, cmd_category, cmd_merchant, cmd_terminal, cmd_member, cmd_card, cmd_budget, cmd_desk, cmd_report,
+    cmd_settle, cmd_dispute,
 )
 
 
+# argparse speaks English; its phrases as a Dutch desk reads them (longest first where one contains another).
+ARGPARSE_NL: Final = (
+    ("the following arguments are required: ", "deze argumenten ontbreken: "),
+    ("unrecognized arguments: ", "onbekende argumenten: "),
+    ("invalid choice: ", "ongeldige keuze: "),
+    ("(choose from ", "(kies uit "),
+    ("expected one argument", "hier hoort één waarde bij"),
+    ("expected at most one argument", "hier hoort hoogstens één waarde bij"),
+    ("expected at least one argument", "hier hoort minstens één waarde bij"),
+    ("one of the arguments ", "een van de argumenten "),
+    (" is required", " is nodig"),
+    ("not allowed with argument ", "niet samen met argument "),
+    ("ambiguous option: ", "onduidelijke optie: "),
+    (" could match ", " kan zijn: "),
+    ("ignored explicit argument ", "genegeerde waarde "),
+    ("invalid ", "ongeldige "),
+    (" value: ", "-waarde: "),
+    ("usage: ", "gebruik: "),
+    ("positional arguments:", "argumenten:"),
+    ("options:", "opties:"),
+    ("show this help message and exit", "toon deze hulp en stop"),
+)
+
+
+def argparse_nl(message: str) -> str:
+    """argparse's English message in Dutch (the option names and values in it stay as typed)."""
+    for en, nl in ARGPARSE_NL:
+        message = message.replace(en, nl)
+    return message
+
+
 class Parser(argparse.ArgumentParser):
-    """Usage errors raise (exit 1, like any bad input) instead of argparse's exit 2, which means "refused" here."""
+    """Usage errors raise (exit 1, like any bad input) instead of argparse's exit 2, which means "refused" here.
+
+    `lang` is read from the command line before parsing (main), so --help and the usage errors
+    come in the language the rest of the output uses."""
+
+    lang: ClassVar[str] = "nl"
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(detail=f"{message} (zie/see: {self.prog} --help)")
+        raise UsageError(
+            detail_nl=f"{argparse_nl(message)} (zie: {self.prog} --help)",
+            detail_en=f"{message} (see: {self.prog} --help)",
+        )
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        return argparse_nl(text) if self.lang == "nl" else text
+
+    def format_usage(self) -> str:
+        text = super().format_usage()
+        return argparse_nl(text) if self.lang == "nl" else text
 
 
 def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
@@ -105,12 +154,11 @@ def main(
 ) -> int:
     stdout, stderr, stdin = stdout or sys.stdout, stderr or sys.stderr, stdin or sys.stdin
     argv = list(sys.argv[1:] if argv is None else argv)
+    Parser.lang = _lang_of(argv)
     try:
         args = build_parser().parse_args(argv)
     except UsageError as exc:
-        Output(stdout, stderr, json_mode="--json" in argv, lang="en" if "en" in argv else "nl").error(
-            exc, exc.exit_code
-        )
+        Output(stdout, stderr, json_mode="--json" in argv, lang=Parser.lang).error(exc, exc.exit_code)
         return exc.exit_code
     out = Output(stdout, stderr, json_mode=args.json, lang=args.lang)
     logging.basicConfig(
@@ -136,6 +184,16 @@ def main(
     finally:
         if ctx is not None:
             ctx.close()
+
+
+def _lang_of(argv: Sequence[str]) -> str:
+    """--lang en / --lang=en anywhere on the line (before argparse has run, for its own messages)."""
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv):
+            return "en" if argv[i + 1] == "en" else "nl"
+        if arg.startswith("--lang="):
+            return "en" if arg == "--lang=en" else "nl"
+    return "nl"
 
 
 def run_module() -> Any:  # pragma: no cover - `python -m floreyn.provisioning.cli`

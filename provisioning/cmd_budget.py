@@ -23,6 +23,7 @@ file again never grants twice.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any, Final
@@ -127,7 +128,7 @@ def grant(ctx: Ctx) -> int:
     seen: dict[str, int] = {}
     known = cmd_category.known(ctx)  # the server's categories: a typo is reported with its line, nothing sent
     for row in file.rows:
-        got = checked.check(row, lambda row=row: _spec(file, row, ctx.args.funder, ctx.args.label, today, known))
+        got = checked.check(row, functools.partial(_spec, file, row, ctx.args.funder, ctx.args.label, today, known))
         if got is None:
             continue
         funder, spec = got

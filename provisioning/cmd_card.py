@@ -3,6 +3,7 @@
     floreyn-provision card issue --member m-1a2b3c            # one card, on the reader now
     floreyn-provision card issue --batch leden-ids.csv         # a stack: "kaart 7 van 40 - leg de volgende ..."
     floreyn-provision card block 0011...eeff --reason verloren
+    floreyn-provision card block DA15 --reason verloren        # the end the receipt shows, the member or the alias
     floreyn-provision card replace 0011...eeff                 # new card on the reader; balance and budgets move
 
 Order of a card issue: the member is looked up (a wrong token or an
@@ -19,6 +20,7 @@ batch that stopped half-way continues where it stopped.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +28,16 @@ from floreyn import card as cards
 from floreyn.card import CardError
 from floreyn.provisioning import cardio, csvin, parse
 from floreyn.provisioning.context import Ctx
-from floreyn.provisioning.errors import ServerRefused, invalid
+from floreyn.provisioning.errors import Ambiguous, ServerRefused, invalid
 from floreyn.provisioning.journal import command_key
-from floreyn.provisioning.output import Col, fields, listed, money_col, table
+from floreyn.provisioning.output import Col, fields, listed, money_col, table, word
 
 MAX_BATCH = 1_000
 CARD_COLS = (
     Col("lid", "member_id"),
     Col("alias", "alias"),
     Col("pas", "card_id"),
-    Col("resultaat", "result"),
+    Col("resultaat", "result", word),
     Col("bon", "slip"),
 )
 
@@ -49,7 +51,11 @@ def add_parser(sub: Any) -> None:
     cardio.add_device_options(p)
     p.set_defaults(run=issue)
     p = c.add_parser("block", help="block a card (lost, stolen); terminals learn it at their next sync")
-    p.add_argument("card_id")
+    p.add_argument(
+        "card_id",
+        metavar="CARD",
+        help="the card number, its last 4 characters as on the receipt (•••• DA15), the member id or the alias",
+    )
     p.add_argument("--reason", default="geblokkeerd door de coöperatie")
     p.set_defaults(run=block)
     p = c.add_parser("replace", help="a new card for the same member; the old one is blocked")
@@ -64,13 +70,17 @@ def add_parser(sub: Any) -> None:
 # -- issue ----------------------------------------------------------------------------
 
 
+def _member_id(row: csvin.Row) -> str:
+    return parse.ident(row.cells["member_id"], "member_id")
+
+
 def _member_ids(ctx: Ctx) -> list[str]:
     if ctx.args.batch:
         path = Path(ctx.args.batch)
         file = csvin.read(path, {"member_id": ("lidnummer", "lid", "id")}, required=("member_id",))
         checked = file.checked
         ids = [
-            checked.check(row, lambda row=row: parse.ident(row.cells["member_id"], "member_id")) for row in file.rows
+            checked.check(row, functools.partial(_member_id, row)) for row in file.rows
         ]
         checked.raise_if_bad()
     else:
@@ -199,8 +209,51 @@ def _write(ctx: Ctx, desk: cardio.Desk, entry: Any, card: cards.Card, patient: b
 # -- block, replace, show --------------------------------------------------------------
 
 
+MIN_CARD_END = 4  # the receipt shows the last 4 characters; fewer would fit too many cards
+
+
+def _resolve_card(ctx: Ctx, who: str) -> str:
+    """A card id from what the desk has at hand: the full number, its end, the member id or the alias.
+
+    Only active cards count (blocking a blocked card helps nobody); more than one fits: every
+    candidate is listed and nothing is blocked."""
+    cleaned = who.strip()
+    if len(cleaned.replace(" ", "").replace("-", "")) == 32:
+        return parse.card_hex(cleaned)
+    end = cleaned.removeprefix("••••").strip().lower()
+    is_end = len(end) >= MIN_CARD_END and all(ch in "0123456789abcdef" for ch in end)
+    found = ctx.api.get("/v1/admin/members/search", q=cleaned if not is_end else end)["members"]
+    fits = [
+        (m, c)
+        for m in found
+        for c in m["cards"]
+        if c["status"] == "active"
+        and (
+            m["member_id"] == cleaned
+            or m["alias"].casefold() == cleaned.casefold()
+            or (is_end and c["card_id"].endswith(end))
+        )
+    ]
+    if not fits:
+        raise invalid(
+            "pas",
+            f"geen actieve pas gevonden voor {cleaned!r} (kaartnummer, laatste 4 tekens, lid of alias)",
+            f"no active card found for {cleaned!r} (card number, last 4 characters, member or alias)",
+        )
+    if len(fits) > 1:
+        raise Ambiguous(
+            what=cleaned,
+            count=len(fits),
+            candidates="\n".join(
+                f"  {c['card_id']}  •••• {c['card_id'][-4:].upper()}  {m['alias']} ({m['member_id']})" for m, c in fits
+            ),
+            card_ids=[c["card_id"] for _, c in fits],
+        )
+    return str(fits[0][1]["card_id"])
+
+
 def block(ctx: Ctx) -> int:
-    card_hex = parse.card_hex(ctx.args.card_id)
+    card_hex = _resolve_card(ctx, ctx.args.card_id)
     answer = ctx.write(
         "card.block",
         "POST",
@@ -277,7 +330,7 @@ def _card_text(c: dict[str, Any]) -> str:
         [
             ("pas", c["card_id"]),
             ("lid", c["member_id"]),
-            ("status", c["status"]),
+            ("status", word(c["status"])),
             ("reden", c.get("blocked_reason") or "-"),
             ("vervangen door", c.get("replaced_by") or "-"),
         ]

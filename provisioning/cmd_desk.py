@@ -1,4 +1,4 @@
-"""`desk topup | cashout | remit` and `campaign add | list | end`.
+"""`desk topup | cashout | remit` and `campaign add | update | list | end`.
 
     floreyn-provision desk topup --member m-1a2b3c --amount 20          # € 20,00 in, fl at the ask rate
     floreyn-provision desk topup --funder F-gemeente --amount 5000,00   # a funder buys fl for its budgets
@@ -9,7 +9,10 @@
 
 Every desk transaction carries a request id stored before it is sent: if
 the answer is lost, run the identical command again and the server answers
-"exists" with the original transaction, never a second one.
+"exists" with the original transaction, never a second one. A top-up that
+repeats one this desk booked (same member, amount and day, within
+recent.REPEAT_WINDOW_S) asks first, or needs --again. A campaign without
+--merchant applies to every shop: the tool says so and asks (or --all-merchants).
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from __future__ import annotations
 from typing import Any
 
 from floreyn.money import Currency
-from floreyn.provisioning import parse
+from floreyn.provisioning import parse, recent
 from floreyn.provisioning.context import Ctx
 from floreyn.provisioning.errors import invalid
-from floreyn.provisioning.output import Col, factor, fields, listed, table
+from floreyn.provisioning.journal import command_key
+from floreyn.provisioning.output import Col, factor, fields, listed, table, word
 from floreyn.provisioning.output import eur as eur_text
 from floreyn.provisioning.output import fl as fl_text
 
@@ -33,6 +37,7 @@ def add_parser(sub: Any) -> None:
     who.add_argument("--funder", dest="funder_id")
     who.add_argument("--merchant", dest="merchant_id", help="a merchant buys the Floreyn it owes, at the ask rate")
     p.add_argument("--amount", required=True, help="euros paid in, e.g. 20 or 12,50")
+    p.add_argument("--again", action="store_true", help="book it even if this desk just booked the same top-up")
     p.set_defaults(run=topup)
     p = d.add_parser("cashout", help="a merchant's Floreyn in, euros out at the bid rate")
     p.add_argument("--merchant", required=True, dest="merchant_id")
@@ -54,7 +59,18 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--from", required=True, dest="starts_on", metavar="YYYY-MM-DD")
     p.add_argument("--to", required=True, dest="ends_on", metavar="YYYY-MM-DD", help="last day (inclusive)")
     p.add_argument("--merchant", action="append", default=[], dest="merchants", help="repeat; none: all merchants")
+    p.add_argument("--all-merchants", action="store_true", help="for every shop (without asking)")
     p.set_defaults(run=campaign_add)
+    p = c.add_parser("update", help="change a campaign's name, multiplier, dates or shops")
+    p.add_argument("campaign_id")
+    p.add_argument("--name")
+    p.add_argument("--multiplier", help="save multiplier, e.g. 2 (double) or 1,5")
+    p.add_argument("--from", dest="starts_on", metavar="YYYY-MM-DD")
+    p.add_argument("--to", dest="ends_on", metavar="YYYY-MM-DD", help="last day (inclusive)")
+    shops = p.add_mutually_exclusive_group()
+    shops.add_argument("--merchant", action="append", dest="merchants", help="repeat: the new list of shops")
+    shops.add_argument("--all-merchants", action="store_true", help="for every shop from now on")
+    p.set_defaults(run=campaign_update)
     c.add_parser("list", help="all campaigns").set_defaults(run=campaign_list)
     p = c.add_parser("end", help="end a campaign early")
     p.add_argument("campaign_id")
@@ -71,7 +87,21 @@ def topup(ctx: Ctx) -> int:
         body["merchant_id"] = parse.ident(a.merchant_id, "--merchant")
     else:
         body["funder_id"] = parse.ident(a.funder_id, "--funder")
-    answer = ctx.write("desk.topup", "POST", "/v1/admin/desk/topup", body)
+    holder = f"member:{body['member_id']}" if a.member_id else f"funder:{body['funder_id']}"
+    path = "/v1/admin/desk/topup"
+    key = command_key("desk.topup", {"method": "POST", "path": path, **body})
+    resuming = (ctx.settings.pending_dir / f"{key}.json").exists()  # a lost answer's rerun is never asked about
+    earlier = None if (a.again or resuming) else recent.repeat_of(ctx.settings.home, holder, body["eur_cents"])
+    if earlier is not None:
+        minutes = max(1, (recent._now()[0] - earlier.at_s + 59) // 60)
+        who = body.get("member_id") or body.get("funder_id")
+        ctx.confirm(
+            f"Deze desk boekte {minutes} min geleden al {eur_text(body['eur_cents'])} voor {who}. Nog een keer boeken?",
+            f"This desk booked {eur_text(body['eur_cents'])} for {who} {minutes} min ago. Book it again?",
+            "--again",
+        )
+    answer = ctx.write("desk.topup", "POST", path, body)
+    recent.remember(ctx.settings.home, holder, body["eur_cents"])
     ctx.out.result(
         answer,
         lambda: fields(
@@ -142,6 +172,14 @@ CAMPAIGN_COLS = (
 )
 
 
+def _all_shops_question(ctx: Ctx) -> None:
+    ctx.confirm(
+        "Zonder --merchant geldt de actie bij alle winkels. Is dat de bedoeling?",
+        "Without --merchant the campaign applies to every shop. Is that what you want?",
+        "--all-merchants",
+    )
+
+
 def campaign_add(ctx: Ctx) -> int:
     a = ctx.args
     starts, ends = parse.iso_date(a.starts_on, "--from"), parse.iso_date(a.ends_on, "--to")
@@ -155,8 +193,47 @@ def campaign_add(ctx: Ctx) -> int:
         "ends_on": ends,
         "merchant_ids": sorted({parse.ident(m, "--merchant") for m in a.merchants}),
     }
+    if a.merchants and a.all_merchants:
+        raise invalid("--all-merchants", "niet samen met --merchant", "not together with --merchant")
+    if not a.merchants and not a.all_merchants:
+        _all_shops_question(ctx)
     answer = ctx.write("campaign.create", "POST", "/v1/admin/campaigns", body)
-    ctx.out.result(answer, lambda: table([answer], (*CAMPAIGN_COLS, Col("resultaat", "result"))))
+    ctx.out.result(answer, lambda: table([answer], (*CAMPAIGN_COLS, Col("resultaat", "result", word))))
+    return 0
+
+
+def campaign_update(ctx: Ctx) -> int:
+    a = ctx.args
+    campaign_id = parse.ident(a.campaign_id, "campaign")
+    body: dict[str, Any] = {}
+    if a.name is not None:
+        body["name"] = parse.text(a.name, "--name", 80)
+    if a.multiplier is not None:
+        body["multiplier_bp"] = parse.multiplier_bp(a.multiplier, "--multiplier")
+    if a.starts_on is not None:
+        body["starts_on"] = parse.iso_date(a.starts_on, "--from")
+    if a.ends_on is not None:
+        body["ends_on"] = parse.iso_date(a.ends_on, "--to")
+    if a.merchants:
+        body["merchant_ids"] = sorted({parse.ident(m, "--merchant") for m in a.merchants})
+    if a.all_merchants:
+        body["merchant_ids"] = []
+    if not body:
+        raise invalid(
+            "campaign update",
+            "geef wat er verandert: --name, --multiplier, --from, --to, --merchant of --all-merchants",
+            "give what changes: --name, --multiplier, --from, --to, --merchant or --all-merchants",
+        )
+    answer = ctx.write("campaign.update", "PATCH", f"/v1/admin/campaigns/{campaign_id}", body)
+
+    def text() -> str:
+        if answer.get("result") == "unchanged":
+            note = ctx.out.say("Niets veranderd: de actie had dit al.\n", "Nothing changed: the campaign had this already.\n")
+        else:
+            note = ctx.out.say("Gewijzigd: ", "Changed: ") + ", ".join(answer.get("changed", [])) + "\n"
+        return table([answer], CAMPAIGN_COLS) + note
+
+    ctx.out.result(answer, text)
     return 0
 
 
@@ -169,8 +246,18 @@ def campaign_list(ctx: Ctx) -> int:
 def campaign_end(ctx: Ctx) -> int:
     a = ctx.args
     campaign_id = parse.ident(a.campaign_id, "campaign")
-    answer = ctx.write(
-        "campaign.end", "POST", f"/v1/admin/campaigns/{campaign_id}/end", {"ends_on": parse.iso_date(a.ends_on, "--on")}
-    )
-    ctx.out.result(answer, lambda: table([answer], CAMPAIGN_COLS))
+    ends_on = parse.iso_date(a.ends_on, "--on")
+    answer = ctx.write("campaign.end", "POST", f"/v1/admin/campaigns/{campaign_id}/end", {"ends_on": ends_on})
+
+    def text() -> str:
+        if answer.get("result") != "unchanged":
+            return table([answer], CAMPAIGN_COLS)
+        return table([answer], CAMPAIGN_COLS) + ctx.out.say(
+            f"Niets veranderd: de actie loopt al tot en met {answer['ends_on']}, dus niet later dan {ends_on}. "
+            "Verlengen kan met 'campaign update --to'.\n",
+            f"Nothing changed: the campaign already ends on {answer['ends_on']}, not after {ends_on}. "
+            "Extend it with 'campaign update --to'.\n",
+        )
+
+    ctx.out.result(answer, text)
     return 0

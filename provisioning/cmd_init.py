@@ -25,8 +25,8 @@ from floreyn import keys
 from floreyn.provisioning import keystore, settings
 from floreyn.provisioning.api import AdminClient
 from floreyn.provisioning.context import Ctx
-from floreyn.provisioning.errors import NotConfigured, ServerRefused, local
-from floreyn.provisioning.output import fields
+from floreyn.provisioning.errors import BootstrapTokenMissing, ServerNotGiven, ServerRefused, local
+from floreyn.provisioning.output import fields, word
 
 
 def add_parser(sub: Any) -> None:
@@ -45,7 +45,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--passphrase-file", metavar="PATH", help="read the key's passphrase from this file")
     p.add_argument("--cooperative", help="the cooperative's name, printed on welcome slips")
     p.add_argument("--desk-name", help="second line of the welcome slip (default: Ledenbalie)")
-    p.add_argument("--reader", metavar="DEVICE", help="the desk's NFC reader: usb, tty:USB0:pn532, ...")
+    p.add_argument(
+        "--reader", metavar="DEVICE", help="the desk's NFC reader: usb, tty:USB0:pn532, ..., or 'none' (no reader)"
+    )
     p.add_argument(
         "--printer",
         metavar="SPEC",
@@ -57,7 +59,8 @@ def add_parser(sub: Any) -> None:
 
 def run(ctx: Ctx) -> int:
     args, s = ctx.args, ctx.settings
-    s.require_server()
+    if not s.server:
+        raise ServerNotGiven()
     settings.ensure_home(s.home)
     issuer, issuer_status, encrypted = _issuer_key(args, s)
     _, ntag_created = keystore.load_or_create_ntag_key(s.ntag_key_path)
@@ -118,10 +121,10 @@ def run(ctx: Ctx) -> int:
                 (
                     "uitgiftesleutel",
                     f"{data['issuer_key_fingerprint']} id {data['issuer_key_id']} "
-                    f"({'versleuteld' if encrypted else 'onversleuteld, 0600'}; {issuer_status})",
+                    f"({'versleuteld' if encrypted else 'onversleuteld, 0600'}; {word(issuer_status)})",
                 ),
-                ("NTAG-sleutel", data["ntag_key_status"]),
-                ("beheertoken", f"{args.token_name} ({token_status}), bewaard in {s.config_path}"),
+                ("NTAG-sleutel", word(data["ntag_key_status"])),
+                ("beheertoken", f"{args.token_name} ({word(token_status)}), bewaard in {s.config_path}"),
                 ("sleutel op server", "toegevoegd" if at_server == "added" else "al aanwezig"),
                 ("bootstrap-token", "ingetrokken" if revoked else "niet gewijzigd"),
             ]
@@ -161,7 +164,7 @@ def _desk_token(ctx: Ctx, args: argparse.Namespace) -> tuple[str, str]:
         except ServerRefused:
             pass  # revoked: make a new one below
     if not given or given == stored:
-        raise NotConfigured(what="bootstrap-token", flag="--bootstrap-token-file / --token", env="FLOREYN_TOKEN")
+        raise BootstrapTokenMissing()
     ctx._api = AdminClient(s.require_server(), given, timeout_s=s.timeout_s)
     answer = ctx.write("token.create", "POST", "/v1/admin/tokens", {"name": args.token_name, "role": "admin"})
     token = answer.get("token")

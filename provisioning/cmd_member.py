@@ -1,7 +1,10 @@
-"""`member add | import | list | show` and `group add`.
+"""`member add | import | list | find | show | update | erase` and `group add`.
 
     floreyn-provision member add --alias "Anna B." --name "Anna Bakker" --email anna@example.org
     floreyn-provision member import leden.csv --out leden-ids.csv
+    floreyn-provision member find bakker            # name, e-mail, alias, phone or the card's last 4 ("DA15")
+    floreyn-provision member update m-1a2b --phone "06 1234 5678"
+    floreyn-provision member erase m-1a2b           # GDPR erasure; asks first (or --yes)
     floreyn-provision group add --id G-blok-7 --name "Blok 7" --member m-1 --member m-2
 
 A member is known to the tills only by an opaque id and an alias ("Anna
@@ -14,21 +17,31 @@ listed. Each row's request id comes from the file's content and the line,
 so running the same file again after an interruption finishes the import
 without making anyone twice. Columns (header names, Dutch or English):
 member_id (lidnummer), alias (roepnaam), name (naam), email (e-mail),
-phone (telefoon), address (adres).
+phone (telefoon), address (adres). Every row needs a name and an alias;
+e-mail addresses are checked with email-validator, phone numbers with
+phonenumbers (a number without +country is Dutch) and stored as
+"+31 6 12345678". A row equal to another, or with the same name and the
+same e-mail or phone as another row, is refused as a (likely) duplicate
+unless --allow-duplicates.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from pathlib import Path
 from typing import Any, Final
 
+import email_validator
+import phonenumbers
+
 from floreyn.provisioning import csvin, parse
 from floreyn.provisioning.context import Ctx
 from floreyn.provisioning.errors import ServerRefused, invalid
-from floreyn.provisioning.output import Col, fields, listed, money_col, table
+from floreyn.provisioning.output import Col, fields, listed, money_col, table, word
 from floreyn.provisioning.tomlw import write_private
+from floreyn.text import csv_row
 
 PERSONAL: Final = (("alias", 80), ("name", 200), ("email", 200), ("phone", 50), ("address", 300))
 COLUMNS: Final = {
@@ -39,6 +52,8 @@ COLUMNS: Final = {
     "phone": ("telefoon", "tel"),
     "address": ("adres",),
 }
+REQUIRED_IN_IMPORT: Final = ("name", "alias")  # a member without them is a typo the desk finds out too late
+PHONE_REGION: Final = "NL"  # a number written without +country is Dutch
 PROGRESS_EVERY: Final = 100
 MAX_LIST: Final = 100_000
 
@@ -55,12 +70,27 @@ def add_parser(sub: Any) -> None:
     p = m.add_parser("import", help="register members from a CSV file")
     p.add_argument("file")
     p.add_argument("--out", metavar="PATH", help="write line, member_id, alias, result as CSV (no personal data)")
+    p.add_argument(
+        "--allow-duplicates", action="store_true", help="import rows that look like another row (same person twice)"
+    )
     p.set_defaults(run=import_)
     p = m.add_parser("list", help="member ids and aliases")
     p.set_defaults(run=list_)
-    p = m.add_parser("show", help="one member with cards, groups and balance")
+    p = m.add_parser("find", help="members by name, e-mail, alias, phone or the last 4 characters of a card")
+    p.add_argument("query")
+    p.set_defaults(run=find)
+    p = m.add_parser("show", help="one member with cards, budgets, groups and balance")
     p.add_argument("member_id")
     p.set_defaults(run=show)
+    p = m.add_parser("update", help="change a member's alias or contact details")
+    p.add_argument("member_id")
+    for name, _ in PERSONAL:
+        p.add_argument(f"--{name}")
+    p.set_defaults(run=update)
+    p = m.add_parser("erase", help="GDPR erasure: personal data blanked, cards blocked, the ledger kept whole")
+    p.add_argument("member_id")
+    p.add_argument("--yes", action="store_true", help="do not ask first")
+    p.set_defaults(run=erase)
 
     g = sub.add_parser("group", help="groups of members that can hold budgets").add_subparsers(
         dest="action", required=True
@@ -78,14 +108,33 @@ def _personal(values: dict[str, str | None], where: str) -> dict[str, Any]:
         raw = values.get(name)
         if raw is not None:
             out[name] = parse.text(raw, f"{where}{name}", max_len, required=False)
-    if out.get("email") and "@" not in out["email"]:
-        raise invalid(
-            f"{where}email", f"{out['email']!r} is geen e-mailadres", f"{out['email']!r} is not an e-mail address"
-        )
+    if out.get("email"):
+        out["email"] = email(out["email"], f"{where}email")
+    if out.get("phone"):
+        out["phone"] = phone(out["phone"], f"{where}phone")
     return {k: v for k, v in out.items() if v is not None}
 
 
-MEMBER_COLS = (Col("id", "member_id"), Col("alias", "alias"), Col("resultaat", "result"))
+def email(text: str, field: str) -> str:
+    """An e-mail address as email-validator reads it (no DNS look-up: the desk may be offline)."""
+    try:
+        return str(email_validator.validate_email(text, check_deliverability=False).normalized)
+    except email_validator.EmailNotValidError as exc:
+        raise invalid(field, f"{text!r} is geen geldig e-mailadres ({exc})", f"{text!r} is not a valid e-mail address ({exc})") from None
+
+
+def phone(text: str, field: str) -> str:
+    """A phone number, Dutch unless it starts with +country, as "+31 6 12345678"."""
+    try:
+        number = phonenumbers.parse(text, PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise invalid(field, f"{text!r} is geen geldig telefoonnummer", f"{text!r} is not a valid phone number")
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+
+
+MEMBER_COLS = (Col("id", "member_id"), Col("alias", "alias"), Col("resultaat", "result", word))
 
 
 def add(ctx: Ctx) -> int:
@@ -107,7 +156,7 @@ def import_(ctx: Ctx) -> int:
     bodies: list[tuple[csvin.Row, dict[str, Any]]] = []
     seen: dict[str, int] = {}
     for row in file.rows:
-        body = checked.check(row, lambda row=row: _row_body(row))
+        body = checked.check(row, functools.partial(_row_body, row))
         if body is None:
             continue
         mid = body.get("member_id")
@@ -121,6 +170,8 @@ def import_(ctx: Ctx) -> int:
         if mid:
             seen[mid] = row.line
         bodies.append((row, body))
+    if not ctx.args.allow_duplicates:
+        _check_duplicates(checked, bodies)
     checked.raise_if_bad()
     _check_against_server(ctx, checked, bodies)
     checked.raise_if_bad()
@@ -172,12 +223,50 @@ def import_(ctx: Ctx) -> int:
 
 
 def _row_body(row: csvin.Row) -> dict[str, Any]:
+    missing = [name for name in REQUIRED_IN_IMPORT if not row.cells.get(name, "").strip()]
+    if missing:
+        nl = {"name": "naam", "alias": "roepnaam (alias)"}
+        raise invalid(
+            missing[0],
+            " en ".join(nl[m] for m in missing) + " ontbreekt",
+            " and ".join(missing) + (" is" if len(missing) == 1 else " are") + " missing",
+        )
     body = _personal({k: v for k, v in row.cells.items() if k != "member_id"}, "")
     if row.cells.get("member_id"):
         body["member_id"] = parse.ident(row.cells["member_id"], "member_id")
-    if not body.get("alias") and not body.get("name"):
-        raise invalid("alias", "geef een alias of een naam", "give an alias or a name")
     return body
+
+
+def _check_duplicates(checked: csvin.Checked, bodies: list[tuple[csvin.Row, dict[str, Any]]]) -> None:
+    """Refuse a row equal to an earlier one, or with its name and its e-mail or phone (the same person twice)."""
+    exact: dict[tuple[Any, ...], int] = {}
+    likely: dict[tuple[str, str, str], int] = {}
+    for row, body in bodies:
+        key = tuple(body.get(name) for name, _ in PERSONAL)
+        if key in exact:
+            checked.add(
+                row.line,
+                f"zelfde gegevens als regel {exact[key]} (gebruik --allow-duplicates als dit echt twee leden zijn)",
+                f"same data as line {exact[key]} (use --allow-duplicates if these really are two members)",
+            )
+            continue
+        exact[key] = row.line
+        name = (body.get("name") or "").casefold()
+        for what, value in (("email", body.get("email")), ("phone", body.get("phone"))):
+            if not value:
+                continue
+            probe = (name, what, value.casefold())
+            if probe in likely:
+                how_nl = "e-mailadres" if what == "email" else "telefoonnummer"
+                checked.add(
+                    row.line,
+                    f"waarschijnlijk dezelfde persoon als regel {likely[probe]} (zelfde naam en {how_nl}; "
+                    "gebruik --allow-duplicates als dit echt twee leden zijn)",
+                    f"probably the same person as line {likely[probe]} (same name and {what}; "
+                    "use --allow-duplicates if these really are two members)",
+                )
+                break
+            likely[probe] = row.line
 
 
 def _check_against_server(ctx: Ctx, checked: csvin.Checked, bodies: list[tuple[csvin.Row, dict[str, Any]]]) -> None:
@@ -205,7 +294,7 @@ def _write_mapping(path: Path, results: list[dict[str, Any]]) -> None:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["line", "member_id", "alias", "result"])
     for r in results:
-        writer.writerow([r["line"], r["member_id"], r["alias"], r["result"]])
+        writer.writerow(csv_row([r["line"], r["member_id"], r["alias"], r["result"]]))  # no live formulas
     write_private(path, buf.getvalue().encode(), 0o640)
 
 
@@ -227,9 +316,19 @@ def list_(ctx: Ctx) -> int:
     return 0
 
 
+def _card_line(c: dict[str, Any]) -> str:
+    return f"{c['card_id']} (•••• {c['card_id'][-4:].upper()}, {word(c['status'])})"
+
+
+def _budget_line(b: dict[str, Any]) -> str:
+    left = money_col("", "remaining_cents").cell(b).strip()
+    return f"{b['label']}: {left} tot en met {b['expires_on']} ({word(b['status'])})"
+
+
 def show(ctx: Ctx) -> int:
-    m = ctx.api.get(f"/v1/admin/members/{parse.ident(ctx.args.member_id, 'member')}")
-    cards = [f"{c['card_id']} ({c['status']})" for c in m.get("cards", [])]
+    member_id = parse.ident(ctx.args.member_id, "member")
+    m = ctx.api.get(f"/v1/admin/members/{member_id}")
+    m["budgets"] = ctx.api.get("/v1/admin/budgets", member_id=member_id)["budgets"]
     ctx.out.result(
         m,
         lambda: fields(
@@ -242,7 +341,76 @@ def show(ctx: Ctx) -> int:
                 ("adres", m.get("address") or "-"),
                 ("saldo", money_col("", "balance_cents").cell(m)),
                 ("groepen", listed(m.get("groups")) or "-"),
-                ("passen", "; ".join(cards) or "-"),
+                ("gewist", "ja" if m.get("erased_ms") is not None else "nee"),
+            ]
+        )
+        + "".join(f"pas      {_card_line(c)}\n" for c in m.get("cards", []))
+        + "".join(f"budget   {_budget_line(b)}\n" for b in m["budgets"]),
+    )
+    return 0
+
+
+def find(ctx: Ctx) -> int:
+    query = parse.text(ctx.args.query, "zoekterm", 200) or ""
+    found = ctx.api.get("/v1/admin/members/search", q=query)
+    rows = [
+        {**m, "card_ends": ", ".join(f"{c['card_id'][-4:].upper()} ({word(c['status'])})" for c in m["cards"])}
+        for m in found["members"]
+    ]
+    cols = (
+        Col("id", "member_id"),
+        Col("alias", "alias"),
+        Col("naam", "name"),
+        Col("e-mail", "email"),
+        Col("telefoon", "phone"),
+        Col("passen", "card_ends"),
+    )
+
+    def text() -> str:
+        if not rows:
+            return ctx.out.say(f"Geen lid gevonden voor {query!r}.\n", f"No member found for {query!r}.\n")
+        more = ctx.out.say("(er zijn er meer: zoek preciezer)\n", "(there are more: search more precisely)\n")
+        return table(rows, cols) + (more if found["more"] else "")
+
+    ctx.out.result(found, text)
+    return 0
+
+
+def update(ctx: Ctx) -> int:
+    args = ctx.args
+    member_id = parse.ident(args.member_id, "member")
+    body = _personal({name: getattr(args, name) for name, _ in PERSONAL}, "--")
+    if not body:
+        raise invalid(
+            "member update", "geef wat er verandert, bijv. --phone of --email", "give what changes, e.g. --phone or --email"
+        )
+    answer = ctx.write("member.update", "PATCH", f"/v1/admin/members/{member_id}", body)
+    ctx.out.result(
+        answer,
+        lambda: fields([("lid", member_id), ("gewijzigd", ", ".join(answer["updated"]) or "niets")]),
+    )
+    return 0
+
+
+def erase(ctx: Ctx) -> int:
+    member_id = parse.ident(ctx.args.member_id, "member")
+    m = ctx.api.get(f"/v1/admin/members/{member_id}")
+    if not ctx.args.yes and m.get("erased_ms") is None:
+        ctx.confirm(
+            f"Alle persoonsgegevens van {m['alias']} ({member_id}) wissen en de passen blokkeren? "
+            "Dit kan niet ongedaan worden.",
+            f"Erase all personal data of {m['alias']} ({member_id}) and block the cards? This cannot be undone.",
+            "--yes",
+        )
+    answer = ctx.write("member.erase", "POST", f"/v1/admin/members/{member_id}/erase", {})
+    ctx.out.result(
+        answer,
+        lambda: fields(
+            [
+                ("lid", member_id),
+                ("nu bekend als", answer.get("alias", m["alias"])),
+                ("resultaat", "was al gewist" if answer.get("result") == "exists" else "gewist, passen geblokkeerd"),
+                ("saldo", money_col("", "balance_cents").cell(answer).strip() or "-"),
             ]
         ),
     )

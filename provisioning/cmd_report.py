@@ -1,33 +1,68 @@
 """`report settlement | circulation | overspend` and `export csv`.
 
     floreyn-provision report settlement --merchant M-bakker --from 2025-06-01 --to 2025-06-30
+    floreyn-provision report settlement --from 2025-06-01 --to 2025-06-30     # every merchant in one table
     floreyn-provision report circulation
     floreyn-provision export csv --from 2025-01-01 --to 2025-12-31 --out boekhouding-2025.csv
 
 Dates are whole days in Amersfoort, both inclusive. The CSV export is
 streamed to a temporary file next to --out and renamed when complete, so a
-broken connection never leaves a half file that looks whole.
+broken connection never leaves a half file that looks whole. `--dialect nl`
+(the default when the tool speaks Dutch) writes what Dutch Excel opens in
+columns: ";" between fields, a decimal comma, Dutch headers and a UTF-8 BOM;
+`--dialect plain` is the server's own CSV (",", decimal point, English headers).
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
+import io
 import os
+import tempfile
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final, Iterable
 
 from floreyn.provisioning import parse
 from floreyn.provisioning.context import Ctx
 from floreyn.provisioning.errors import invalid, local
-from floreyn.provisioning.output import Col, eur, fields, fl, money_col, table
+from floreyn.provisioning.output import Col, eur, fields, fl, money_col, pct, table
+
+# The server's export columns (server/reports.py CSV_COLUMNS) as a Dutch bookkeeper reads them.
+HEADERS_NL: Final = {
+    "date": "datum",
+    "time": "tijd",
+    "tx_id": "transactie",
+    "kind": "soort",
+    "account": "rekening",
+    "currency": "valuta",
+    "amount": "bedrag",
+    "amount_cents": "bedrag_in_centen",
+    "terminal_id": "kassa",
+    "record_seq": "kassavolgnummer",
+    "merchant_id": "winkel",
+    "card_id": "pas",
+    "reverses": "corrigeert",
+    "memo": "omschrijving",
+}
+DECIMAL_COLUMNS: Final = frozenset({"amount"})  # "12.34" in the server's CSV, "12,34" for Dutch Excel
+SPOOL_BYTES: Final = 8 * 1024 * 1024  # a converted export is held in memory up to this, then in a temporary file
+# What the circulation report's holder kinds (server/ledger.py account kinds) are called at the desk.
+HOLDERS_NL: Final = {
+    "member": "leden",
+    "merchant": "winkels",
+    "budget": "budgetten",
+    "funder": "fondsen",
+    "card": "passen nog zonder lid",
+}
 
 
 def add_parser(sub: Any) -> None:
     r = sub.add_parser("report", help="reports for the treasurer and the merchants").add_subparsers(
         dest="action", required=True
     )
-    p = r.add_parser("settlement", help="a merchant's settlement statement for a period")
-    p.add_argument("--merchant", required=True, dest="merchant_id")
+    p = r.add_parser("settlement", help="settlement statement for a period: one merchant, or all in one table")
+    p.add_argument("--merchant", dest="merchant_id", help="one merchant in detail (default: every merchant)")
     _period(p)
     p.set_defaults(run=settlement)
     r.add_parser("circulation", help="Floreyn in circulation against the euro reserve").set_defaults(run=circulation)
@@ -39,6 +74,11 @@ def add_parser(sub: Any) -> None:
     p = e.add_parser("csv", help="every posting in a period as CSV")
     _period(p)
     p.add_argument("--out", metavar="PATH", help="file to write (default: standard output)")
+    p.add_argument(
+        "--dialect",
+        choices=("nl", "plain"),
+        help="nl: ';', decimal comma, Dutch headers, BOM (default with --lang nl); plain: the server's CSV",
+    )
     p.set_defaults(run=export_csv)
 
 
@@ -54,14 +94,21 @@ def _dates(ctx: Ctx) -> tuple[str, str]:
     return start, end
 
 
+def _net_text(net: int) -> str:
+    return f"coöperatie betaalt {eur(net)}" if net > 0 else f"winkel betaalt {eur(-net)}" if net < 0 else "niets"
+
+
 def settlement(ctx: Ctx) -> int:
     start, end = _dates(ctx)
+    if not ctx.args.merchant_id:
+        return _settlement_all(ctx, start, end)
     r = ctx.api.get(
         "/v1/admin/reports/settlement",
         merchant_id=parse.ident(ctx.args.merchant_id, "--merchant"),
         **{"from": start, "to": end},
     )
     f, e, net = r["fl"], r["eur"], r["settlement"]["net_eur_cents"]
+    s, rates = r["settlement"], r["rates"]
     ctx.out.result(
         r,
         lambda: fields(
@@ -81,19 +128,72 @@ def settlement(ctx: Ctx) -> int:
                 ("€ afgedragen", eur(e["remitted_cents"])),
                 ("€ uitbetaald", eur(e["cashout_paid_cents"])),
                 ("€ eind te ontvangen", eur(e["closing_owed_cents"])),
+                ("inwisselkoers", f"{pct(rates['bid_bp'])} (€ per fl bij inwisselen)"),
+                ("opwaardeerkoers", f"{pct(rates['ask_bp'])} (€ per fl bij opwaarderen)"),
                 (
-                    "saldo",
-                    (
-                        f"coöperatie betaalt {eur(net)}"
-                        if net > 0
-                        else f"winkel betaalt {eur(-net)}"
-                        if net < 0
-                        else "niets te verrekenen"
+                    "coöperatie betaalt",
+                    f"{eur(s['coop_owes_merchant_eur_cents'])} = {fl(max(f['closing_cents'], 0))} eind "
+                    f"x {pct(rates['bid_bp'])}",
+                ),
+                (
+                    "winkel betaalt",
+                    f"{eur(s['merchant_owes_coop_eur_cents'])} = {eur(e['closing_owed_cents'])} te ontvangen"
+                    + (
+                        f" + {fl(-f['closing_cents'])} tekort x {pct(rates['ask_bp'])}"
+                        if f["closing_cents"] < 0
+                        else ""
                     ),
                 ),
+                ("saldo", _net_text(net) if net else "niets te verrekenen"),
             ]
         ),
     )
+    return 0
+
+
+SETTLEMENT_COLS = (
+    Col("winkel", "merchant_id"),
+    Col("naam", "name"),
+    money_col("fl ontvangen", "fl.received_cents"),
+    money_col("fl eind", "fl.closing_cents"),
+    Col("inwisselkoers", "rates.bid_bp", pct, right=True),
+    money_col("coöp. betaalt", "settlement.coop_owes_merchant_eur_cents", "eur"),
+    money_col("winkel betaalt", "settlement.merchant_owes_coop_eur_cents", "eur"),
+    Col("saldo", "settlement.net_eur_cents", _net_text),
+)
+
+
+def _settlement_all(ctx: Ctx, start: str, end: str) -> int:
+    """Every merchant's statement in one table, with the sums behind each net amount and the totals."""
+    merchants = ctx.api.get("/v1/admin/merchants")["merchants"]
+    rows = []
+    for m in merchants:
+        r = ctx.api.get("/v1/admin/reports/settlement", merchant_id=m["merchant_id"], **{"from": start, "to": end})
+        rows.append({**r, "name": m.get("name", "")})
+    totals = {
+        key: sum(r["settlement"][key] for r in rows)
+        for key in ("coop_owes_merchant_eur_cents", "merchant_owes_coop_eur_cents", "net_eur_cents")
+    }
+    data = {"from": start, "to": end, "merchants": rows, "totals": totals}
+
+    def text() -> str:
+        total_row = {
+            "merchant_id": "totaal",
+            "fl": {
+                "received_cents": sum(r["fl"]["received_cents"] for r in rows),
+                "closing_cents": sum(r["fl"]["closing_cents"] for r in rows),
+            },
+            "settlement": totals,
+        }
+        body = table([*rows, total_row], SETTLEMENT_COLS)
+        return (
+            f"Afrekening {start} t/m {end}\n"
+            + body
+            + "coöp. betaalt = fl eind x inwisselkoers; winkel betaalt = € van opwaarderingen aan de kassa nog te "
+            "ontvangen (+ een fl-tekort x opwaardeerkoers)\n"
+        )
+
+    ctx.out.result(data, text)
     return 0
 
 
@@ -104,18 +204,20 @@ def circulation(ctx: Ctx) -> int:
         lambda: (
             fields(
                 [
-                    ("fl uitgegeven", fl(r["fl_issued_cents"])),
-                    ("fl in bezit", fl(r["fl_held_cents"])),
+                    ("fl in omloop gebracht door de coöperatie", fl(r["fl_issued_cents"])),
+                    ("fl in handen van houders (positieve saldi)", fl(r["fl_held_cents"])),
                     ("€ reserve", eur(r["eur_reserve_cents"])),
                     ("€ inkomsten", eur(r["eur_income_cents"])),
-                    ("€ te ontvangen van winkels", eur(r["eur_owed_by_merchants_cents"])),
-                    ("€ inwisselwaarde", eur(r["eur_bid_value_of_held_cents"])),
+                    ("€ nog te ontvangen van winkels", eur(r["eur_owed_by_merchants_cents"])),
+                    ("€ nodig als iedereen inwisselt", eur(r["eur_bid_value_of_held_cents"])),
                     ("€ dekking", eur(r["eur_coverage_cents"])),
                 ]
             )
+            + "dekking = reserve + nog te ontvangen van winkels - wat nodig is als iedereen vandaag inwisselt;\n"
+            "positief: de coöperatie kan alle fl terugbetalen en houdt dit over.\n"
             + "\n"
             + table(
-                [{"holder": k, "cents": v} for k, v in r["fl_by_holder_cents"].items()],
+                [{"holder": HOLDERS_NL.get(k, k), "cents": v} for k, v in r["fl_by_holder_cents"].items()],
                 (Col("houder", "holder"), money_col("fl", "cents")),
             )
         ),
@@ -144,24 +246,59 @@ def overspend(ctx: Ctx) -> int:
     return 0
 
 
+def dutch_csv(lines: Iterable[str], sink: IO[str]) -> int:
+    """The server's CSV as Dutch Excel opens it in columns (BOM, ";", decimal comma, Dutch headers); rows written."""
+    reader = csv.reader(lines)
+    writer = csv.writer(sink, delimiter=";", lineterminator="\r\n")
+    header = next(reader, None)
+    if header is None:
+        return 0
+    decimal = [name in DECIMAL_COLUMNS for name in header]
+    sink.write("\ufeff")
+    writer.writerow([HEADERS_NL.get(name, name) for name in header])
+    count = 0
+    for row in reader:
+        writer.writerow([v.replace(".", ",") if d else v for v, d in zip(row, decimal, strict=False)])
+        count += 1
+    return count
+
+
+def _download_dutch(ctx: Ctx, params: dict[str, str], sink: IO[str]) -> tuple[int, int]:
+    """(bytes from the server, rows written): the server's CSV spooled, then converted."""
+    with tempfile.SpooledTemporaryFile(SPOOL_BYTES) as raw:
+        size = ctx.api.download("/v1/admin/reports/export.csv", params, raw)
+        raw.seek(0)
+        return size, dutch_csv(io.TextIOWrapper(raw, "utf-8", newline=""), sink)
+
+
 def export_csv(ctx: Ctx) -> int:
     start, end = _dates(ctx)
     params = {"from": start, "to": end}
+    dutch = (ctx.args.dialect or ("nl" if ctx.out.lang == "nl" else "plain")) == "nl"
     if not ctx.args.out:
         if ctx.out.json_mode:
             raise invalid(
                 "--out", "met --json gaat de CSV naar een bestand: geef --out", "with --json give --out for the CSV"
             )
-        ctx.api.download("/v1/admin/reports/export.csv", params, _TextSink(ctx.out.stdout))
+        if dutch:
+            _download_dutch(ctx, params, ctx.out.stdout)
+        else:
+            ctx.api.download("/v1/admin/reports/export.csv", params, _TextSink(ctx.out.stdout))
         ctx.out.stdout.flush()
         return 0
     out = Path(ctx.args.out)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
     try:
-        with open(tmp, "wb") as f:
-            size = ctx.api.download("/v1/admin/reports/export.csv", params, f)
-            f.flush()
-            os.fsync(f.fileno())
+        if dutch:
+            with open(tmp, "w", encoding="utf-8", newline="") as t:
+                size, _ = _download_dutch(ctx, params, t)
+                t.flush()
+                os.fsync(t.fileno())
+        else:
+            with open(tmp, "wb") as f:
+                size = ctx.api.download("/v1/admin/reports/export.csv", params, f)
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, out)
     except OSError as exc:
         raise local(f"kan {out} niet schrijven: {exc.strerror}", f"cannot write {out}: {exc.strerror}") from None

@@ -54,7 +54,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--printer",
         default="virtual",
-        help="virtual | network:HOST[:PORT] | serial:DEVICE[@BAUD] | usb:VENDOR:PRODUCT | file:PATH",
+        help="virtual | network:HOST[:PORT] | serial:DEVICE[@BAUD] | usb:VENDOR:PRODUCT[:IN_EP:OUT_EP] | file:PATH",
     )
     p.add_argument("--columns", type=int, choices=(32, 48), default=32, help="32 on 58 mm paper, 48 on 80 mm")
     p.add_argument(
@@ -212,10 +212,8 @@ def printer_spec(spec: str) -> dict[str, Any]:
         if kind == "serial" and rest:
             device, _, baud = rest.partition("@")
             return {"kind": "serial", "device": device, **({"baudrate": int(baud)} if baud else {})}
-        if kind == "usb" and rest.count(":") == 1:
-            vendor, product = rest.split(":")
-            int(vendor, 16), int(product, 16)
-            return {"kind": "usb", "vendor_id": f"0x{vendor}", "product_id": f"0x{product}"}
+        if kind == "usb" and rest.count(":") in (1, 3):
+            return _usb_printer(rest.split(":"))
         if kind == "file" and rest:
             return {"kind": "file", "path": rest}
     except ValueError:
@@ -223,8 +221,21 @@ def printer_spec(spec: str) -> dict[str, Any]:
     raise invalid("--printer", f"{spec!r} niet begrepen", f"{spec!r} not understood")
 
 
+def _usb_printer(parts: list[str]) -> dict[str, Any]:
+    """usb:VID:PID (endpoints read from the printer at start) or usb:VID:PID:IN_EP:OUT_EP, all hex."""
+    vendor, product = parts[0], parts[1]
+    int(vendor, 16), int(product, 16)
+    spec: dict[str, Any] = {"kind": "usb", "vendor_id": f"0x{vendor}", "product_id": f"0x{product}"}
+    if len(parts) == 4:
+        in_ep, out_ep = int(parts[2], 16), int(parts[3], 16)
+        if not (0x81 <= in_ep <= 0x8F and 0x01 <= out_ep <= 0x0F):  # bit 7 is the direction: set on IN
+            raise ValueError("endpoints")
+        spec |= {"in_ep": f"{in_ep:#04x}", "out_ep": f"{out_ep:#04x}"}
+    return spec
+
+
 def _operator(spec: str) -> dict[str, str]:
-    from floreyn.terminal.engine.auth import hash_pin
+    from floreyn.pins import hash_pin
 
     parts = spec.split(":")
     if len(parts) not in (2, 3) or not parts[0].strip() or parts[1] not in ("cashier", "manager"):

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Final
 
 from floreyn.provisioning import settings as settings_mod
 from floreyn.provisioning.api import AdminClient
-from floreyn.provisioning.errors import ServerRefused
+from floreyn.provisioning.errors import NotConfirmed, ServerRefused
 from floreyn.provisioning.journal import Journal, Pending
 from floreyn.provisioning.output import Output
 from floreyn.provisioning.settings import Settings
+
+MAX_ANSWER_CHARS: Final = 80  # a yes/no answer; a longer line is read only this far (and is no "ja")
+YES: Final = frozenset({"j", "ja", "y", "yes"})
 
 
 @dataclass
@@ -58,6 +61,19 @@ class Ctx:
             raise
         self.journal.done(entry)
         return answer
+
+    def confirm(self, question_nl: str, question_en: str, flag: str) -> None:
+        """Ask on stderr, read the answer from stdin; anything but "ja" refuses (exit 1) and names the flag
+        that answers it beforehand. With --json nobody is asked: a script gives the flag or is refused."""
+        if not self.out.json_mode:
+            self.out.progress(self.out.say(f"{question_nl} [j/N]", f"{question_en} [y/N]"))
+            try:
+                answer = self.stdin.readline(MAX_ANSWER_CHARS)
+            except (OSError, ValueError):  # no terminal at all (a closed or detached stdin)
+                answer = ""
+            if answer.strip().lower() in YES:
+                return
+        raise NotConfirmed(question_nl=question_nl, question_en=question_en, flag=flag)
 
     def note_resumed(self, entry: Pending) -> None:
         if entry.resumed:

@@ -39,7 +39,7 @@ class CsvFile:
     path: Path
     sha256: str
     rows: list[Row]
-    checked: "Checked"  # lines already found bad while reading (wrong field count); commands add theirs
+    checked: Checked  # lines already found bad while reading (wrong field count); commands add theirs
 
 
 def read(

@@ -50,8 +50,24 @@ class InputInvalid(ProvisionError):
 
 class UsageError(ProvisionError):
     code = "usage"
-    nl = "Verkeerd gebruik: {detail}"
-    en = "Usage: {detail}"
+    nl = "Verkeerd gebruik: {detail_nl}"
+    en = "Usage: {detail_en}"
+
+
+class NotConfirmed(ProvisionError):
+    """A question the desk did not answer "ja" (or a script could not be asked): nothing was done."""
+
+    code = "not_confirmed"
+    nl = "{question_nl} Niet bevestigd, er is niets gedaan. Geef {flag} om het toch te doen."
+    en = "{question_en} Not confirmed, nothing was done. Give {flag} to do it anyway."
+
+
+class Ambiguous(ProvisionError):
+    """A member, alias or card end that fits more than one card; the candidates are listed."""
+
+    code = "ambiguous"
+    nl = "{what!r} past bij {count} passen; kies er een:\n{candidates}"
+    en = "{what!r} fits {count} cards; choose one:\n{candidates}"
 
 
 class CsvInvalid(ProvisionError):
@@ -120,6 +136,38 @@ class NotConfigured(LocalSetupError):
     code = "not_configured"
     nl = "Geen {what} ingesteld: geef {flag} of {env}, of voer eerst 'floreyn-provision init' uit."
     en = "No {what} configured: give {flag} or {env}, or run 'floreyn-provision init' first."
+
+
+class ServerNotGiven(LocalSetupError):
+    """init is where the server is set: it cannot tell the desk to run init first."""
+
+    code = "not_configured"
+    nl = "Geef het adres van de Floreyn-server: 'floreyn-provision init --server URL' (of zet FLOREYN_SERVER)."
+    en = "Give the Floreyn server's address: 'floreyn-provision init --server URL' (or set FLOREYN_SERVER)."
+
+
+class BootstrapTokenMissing(LocalSetupError):
+    code = "not_configured"
+    nl = (
+        "init heeft een beheertoken nodig om het token van deze desk te maken: geef --bootstrap-token-file "
+        "(het bestand admin_token in de datamap van de server) of --token / FLOREYN_TOKEN."
+    )
+    en = (
+        "init needs an admin token to make this desk's own token: give --bootstrap-token-file "
+        "(the file admin_token in the server's data folder) or --token / FLOREYN_TOKEN."
+    )
+
+
+class ReaderNotConfigured(LocalSetupError):
+    code = "not_configured"
+    nl = (
+        "Deze desk heeft geen kaartlezer ingesteld{why_nl}: geef --reader (bijv. usb) of FLOREYN_READER, "
+        "of stel er een in met 'floreyn-provision init --reader usb'."
+    )
+    en = (
+        "This desk has no card reader configured{why_en}: give --reader (e.g. usb) or FLOREYN_READER, "
+        "or set one with 'floreyn-provision init --reader usb'."
+    )
 
 
 class WrongPassphrase(LocalSetupError):

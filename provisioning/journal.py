@@ -123,13 +123,14 @@ class Journal:
         write_private(self._path(entry.key), data.encode())
 
     def _load(self, path: Path, key: str) -> Pending:
+        data: object = None
         try:
             raw = path.read_bytes()
             data = json.loads(raw) if len(raw) <= MAX_ENTRY_BYTES else None
             request_id = data["request_id"] if isinstance(data, dict) else None
         except (OSError, ValueError, KeyError):
             request_id = None
-        if not isinstance(request_id, str) or not request_id:
+        if not isinstance(data, dict) or not isinstance(request_id, str) or not request_id:
             raise local(
                 f"onleesbaar onafgemaakt verzoek {path}; verwijder het na controle",
                 f"unreadable unfinished request {path}; remove it after checking",

@@ -8,9 +8,10 @@ object {"error", "message", "exit_code", ...}.
 
 from __future__ import annotations
 
+import enum
 import json
 from dataclasses import dataclass
-from typing import IO, Any, Callable, Sequence
+from typing import IO, Any, Callable, Final, Sequence
 
 from floreyn.errors import FloreynError
 from floreyn.money import Money, format_money
@@ -42,6 +43,43 @@ def factor(bp: Any) -> str:
 
 def yes(value: Any) -> str:
     return "ja" if value else "nee"
+
+
+# What the server answers in English ("created") as the Dutch tables print it; JSON keeps the server's word.
+WORDS_NL: Final = {
+    "created": "nieuw",
+    "exists": "bestond al",
+    "skipped": "overgeslagen",
+    "updated": "gewijzigd",
+    "unchanged": "ongewijzigd",
+    "ended": "beëindigd",
+    "erased": "gewist",
+    "active": "actief",
+    "blocked": "geblokkeerd",
+    "replaced": "vervangen",
+    "added": "toegevoegd",
+    "present": "al aanwezig",
+    "spent": "opgemaakt",
+    "expired": "verlopen",
+}
+
+
+def word(value: Any) -> str:
+    """A server's status word in Dutch (unknown words as they are)."""
+    return WORDS_NL.get(str(value), "" if value is None else str(value))
+
+
+def json_value(value: Any) -> Any:
+    """A parameter as JSON carries it: numbers, lists and objects as themselves, anything else as text."""
+    if isinstance(value, enum.Enum):
+        return json_value(value.value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    return str(value)
 
 
 def listed(value: Any) -> str:
@@ -114,6 +152,7 @@ class Output:
     def error(self, exc: FloreynError, exit_code: int) -> None:
         if self.json_mode:
             body = {**exc.to_dict(), "exit_code": exit_code}
+            body["params"] = {**body["params"], **{k: json_value(v) for k, v in exc.params.items()}}
             self.stderr.write(json.dumps(body, ensure_ascii=False) + "\n")
         else:
             self.stderr.write(("fout: " if self.lang == "nl" else "error: ") + exc.message(self.lang) + "\n")

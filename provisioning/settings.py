@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Mapping
 
-from floreyn.provisioning.errors import NotConfigured, local
+from floreyn.provisioning.errors import NotConfigured, ReaderNotConfigured, local
 from floreyn.provisioning.tomlw import write_toml
 
 CONFIG_FILE: Final = "provision.toml"
 ISSUER_FILE: Final = "issuer.pem"
 NTAG_KEY_FILE: Final = "ntag.key"
 PENDING_DIR: Final = "pending"
+NO_READER: Final = "none"  # `init --reader none`: a desk without a card writer (cards are issued elsewhere)
 MAX_CONFIG_BYTES: Final = 64 * 1024
 KNOWN_KEYS: Final = frozenset(
     {
@@ -96,8 +97,11 @@ class Settings:
         """The drivers' reader table for the card writer: --reader, $FLOREYN_READER or [reader]."""
         table = dict(self.reader)
         device = device or os.environ.get("FLOREYN_READER") or table.get("device")
-        if not device:
-            raise NotConfigured(what="kaartlezer / card reader", flag="--reader", env="FLOREYN_READER")
+        if not device or device == NO_READER:
+            none = device == NO_READER
+            raise ReaderNotConfigured(
+                why_nl=" (init --reader none)" if none else "", why_en=" (init --reader none)" if none else ""
+            )
         table.update(kind="nfc", device=device)
         return table
 

@@ -21,14 +21,14 @@ MERCHANT_FIELDS = ("name", "category", "save_rate_bp", "topup_allowed", "kind", 
                    "mandate_signed_on", "keep_fl_cents")
 
 
-def _get(conn: Connection, table, key_col: str, key: str, what: str):  # type: ignore[no-untyped-def]
+def _get(conn: Connection, table, key_col: str, key: str, what: str):
     row = conn.execute(select(table).where(table.c[key_col] == key)).first()
     if row is None:
         raise NotFound(what=what, id=key)
     return row
 
 
-def _create(conn: Connection, table, key_col: str, key: str, what: str, values: dict[str, Any],  # type: ignore[no-untyped-def]
+def _create(conn: Connection, table, key_col: str, key: str, what: str, values: dict[str, Any],
             now: int, created_col: str = "created_ms", insert_only: dict[str, Any] | None = None) -> str:
     """Insert, or recognise an identical earlier insert; 'created' or 'exists'."""
     prior = conn.execute(select(table).where(table.c[key_col] == key)).first()
@@ -40,7 +40,7 @@ def _create(conn: Connection, table, key_col: str, key: str, what: str, values: 
     return "created"
 
 
-def merchant_dict(m) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def merchant_dict(m) -> dict[str, Any]:
     return {"merchant_id": m.merchant_id, "name": m.name, "category": m.category,
             "save_rate_bp": m.save_rate_bp, "topup_allowed": bool(m.topup_allowed), "kind": m.kind,
             "iban": m.iban, "account_holder": m.account_holder, "mandate_id": m.mandate_id,
@@ -59,7 +59,7 @@ def create_merchant(conn: Connection, merchant_id: str, values: dict[str, Any], 
             "result": result}
 
 
-def _with_categories(conn: Connection, m) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _with_categories(conn: Connection, m: Any) -> dict[str, Any]:
     return {**merchant_dict(m), "categories": list(admin_categories.of_merchant(conn, m.merchant_id, m.category))}
 
 
@@ -111,7 +111,7 @@ def list_funders(conn: Connection) -> list[dict[str, Any]]:
 # -- terminals -----------------------------------------------------------------------
 
 
-def terminal_dict(t) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def terminal_dict(t) -> dict[str, Any]:
     return {"terminal_id": t.terminal_id, "merchant_id": t.merchant_id, "public_key": bytes(t.public_key).hex(),
             "status": t.status, "status_reason": t.status_reason, "head_seq": t.head_seq,
             "enrolled_ms": t.enrolled_ms, "last_seen_ms": t.last_seen_ms}
@@ -150,7 +150,7 @@ def terminal_view(conn: Connection, terminal_id: str) -> dict[str, Any]:
 # -- campaigns -----------------------------------------------------------------------
 
 
-def campaign_dict(c) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def campaign_dict(c) -> dict[str, Any]:
     return {"campaign_id": c.campaign_id, "name": c.name, "multiplier_bp": c.multiplier_bp,
             "starts_on": c.starts_on, "ends_on": c.ends_on, "merchant_ids": json.loads(c.merchant_ids)}
 
@@ -170,10 +170,30 @@ def end_campaign(conn: Connection, campaign_id: str, ends_on: str) -> dict[str, 
     c = _get(conn, s.campaigns, "campaign_id", campaign_id, "campaign")
     if ends_on < c.starts_on:
         raise StateRefused(detail="a campaign cannot end before it starts")
-    conn.execute(update(s.campaigns).where(s.campaigns.c.campaign_id == campaign_id)
-                 .values(ends_on=min(ends_on, c.ends_on)))
+    if ends_on >= c.ends_on:  # "end early" never lengthens a campaign: say nothing changed (update does that)
+        return {**campaign_dict(c), "result": "unchanged"}
+    conn.execute(update(s.campaigns).where(s.campaigns.c.campaign_id == campaign_id).values(ends_on=ends_on))
     state.bump_version(conn)
-    return campaign_dict(_get(conn, s.campaigns, "campaign_id", campaign_id, "campaign"))
+    return {**campaign_dict(_get(conn, s.campaigns, "campaign_id", campaign_id, "campaign")), "result": "ended"}
+
+
+def update_campaign(conn: Connection, campaign_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change a campaign's name, multiplier, dates or merchants (None: keep); the tills learn it at their next sync."""
+    c = _get(conn, s.campaigns, "campaign_id", campaign_id, "campaign")
+    current = campaign_dict(c)
+    values = {k: v for k, v in changes.items() if v is not None and k in current and k != "campaign_id"}
+    merged = {**current, **values}
+    if merged["ends_on"] < merged["starts_on"]:
+        raise RequestInvalid(detail="ends_on is before starts_on")
+    for mid in values.get("merchant_ids", []):
+        _get(conn, s.merchants, "merchant_id", mid, "merchant")
+    changed = sorted(k for k, v in values.items() if current[k] != (sorted(v) if k == "merchant_ids" else v))
+    if changed:
+        stored = {k: (json.dumps(sorted(v)) if k == "merchant_ids" else v) for k, v in values.items()}
+        conn.execute(update(s.campaigns).where(s.campaigns.c.campaign_id == campaign_id).values(**stored))
+        state.bump_version(conn)
+    view = campaign_dict(_get(conn, s.campaigns, "campaign_id", campaign_id, "campaign"))
+    return {**view, "changed": changed, "result": "updated" if changed else "unchanged"}
 
 
 def list_campaigns(conn: Connection) -> list[dict[str, Any]]:
@@ -194,6 +214,9 @@ def update_settings(conn: Connection, changes: dict[str, Any], now: int) -> dict
         if changes.get("limits") is not None:
             limits = OfflineLimits(**{**asdict(current.limits), **changes["limits"]})
             state.put_setting(conn, "limits", asdict(limits))
+        if changes.get("thresholds") is not None:
+            thresholds = state.Thresholds(**{**asdict(current.thresholds), **changes["thresholds"]})
+            state.put_setting(conn, "thresholds", asdict(thresholds))
     except RateError:
         raise
     except TypeError as exc:

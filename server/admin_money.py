@@ -30,7 +30,7 @@ def _locked_balance(conn: Connection, key: str, now: int) -> Money:
     return Money(cents, ledger.account_kind(key)[1])
 
 
-def _exists(conn: Connection, table, col: str, key: str, what: str):  # type: ignore[no-untyped-def]
+def _exists(conn: Connection, table, col: str, key: str, what: str):
     row = conn.execute(select(table).where(table.c[col] == key)).first()
     if row is None:
         raise NotFound(what=what, id=key)
@@ -186,7 +186,7 @@ def expire(conn: Connection, *, as_of: str | None, budget_ids: list[str] | None,
     return {"expired": returned, "more": more}
 
 
-def budget_dict(conn: Connection, b) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def budget_dict(conn: Connection, b) -> dict[str, Any]:
     return {"budget_id": b.budget_id, "funder_id": b.funder_id, "member_id": b.owner_member_id,
             "group_id": b.owner_group_id, "label": b.label, "categories": json.loads(b.categories),
             "expires_on": b.expires_on, "status": b.status, "member_cap_cents": b.member_cap_cents,

@@ -14,19 +14,20 @@ arrive later still land on the right wallet.
 
 from __future__ import annotations
 
+import json
 import uuid
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, or_, select, update
 
 from floreyn.server import authz, entries, ledger, state
 from floreyn.server import schema as s
-from floreyn.server.errors import ExistsWithDifferentParams, NotFound, StateRefused
+from floreyn.server.errors import ExistsWithDifferentParams, NotFound, RequestInvalid, StateRefused
 
 MEMBER_FIELDS = ("alias", "name", "email", "phone", "address")
 
 
-def _member(conn: Connection, member_id: str, *, live: bool = True):  # type: ignore[no-untyped-def]
+def _member(conn: Connection, member_id: str, *, live: bool = True):
     row = conn.execute(select(s.members).where(s.members.c.member_id == member_id)).first()
     if row is None:
         raise NotFound(what="member", id=member_id)
@@ -78,7 +79,38 @@ def list_members(conn: Connection, after: str, limit: int) -> list[dict[str, Any
     return [{"member_id": r.member_id, "alias": r.alias, "erased": r.erased_ms is not None} for r in rows]
 
 
-def _card_dict(c) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+MAX_FOUND = 50  # members one search answers; a wider search is refused nothing, only cut (and says so)
+MIN_QUERY = 2  # a shorter search term would list half the neighbourhood
+
+
+def find_members(conn: Connection, query: str) -> dict[str, Any]:
+    """Members whose alias, name, e-mail or phone contains `query` (any case), whose id it is, or one of whose
+    cards ends in it.
+
+    The desk finds a member by what the person in front of it says or shows: a name, an e-mail
+    address, the alias on the receipt or the last four characters of the card ("•••• DA15").
+    """
+    q = query.strip().lower()
+    if len(q) < MIN_QUERY:
+        raise RequestInvalid(detail=f"give at least {MIN_QUERY} characters to search for")
+    like = f"%{q.replace('%', '').replace('_', '')}%"
+    by_card = select(s.cards.c.member_id).where(func.lower(s.cards.c.card_id).like(f"%{q}"))
+    m = s.members.c
+    rows = conn.execute(
+        select(s.members).where(s.members.c.erased_ms.is_(None))
+        .where(or_(func.lower(m.alias).like(like), func.lower(m.name).like(like), func.lower(m.email).like(like),
+                   func.replace(m.phone, " ", "").like(like.replace(" ", "")), func.lower(m.member_id) == q,
+                   m.member_id.in_(by_card)))
+        .order_by(m.member_id).limit(MAX_FOUND + 1)).all()
+    found = []
+    for r in rows[:MAX_FOUND]:
+        cards = conn.execute(select(s.cards).where(s.cards.c.member_id == r.member_id).order_by(s.cards.c.created_ms))
+        found.append({"member_id": r.member_id, "alias": r.alias, "name": r.name, "email": r.email, "phone": r.phone,
+                      "cards": [_card_dict(c) for c in cards]})
+    return {"members": found, "more": len(rows) > MAX_FOUND}
+
+
+def _card_dict(c) -> dict[str, Any]:
     return {"card_id": c.card_id, "member_id": c.member_id, "status": c.status, "blocked_reason": c.blocked_reason,
             "replaced_by": c.replaced_by, "flagged": c.flagged_ms is not None, "created_ms": c.created_ms}
 
@@ -121,7 +153,7 @@ def group_view(conn: Connection, group_id: str) -> dict[str, Any]:
 # -- cards ---------------------------------------------------------------------------
 
 
-def _card(conn: Connection, card_hex: str):  # type: ignore[no-untyped-def]
+def _card(conn: Connection, card_hex: str):
     row = conn.execute(select(s.cards).where(s.cards.c.card_id == card_hex)).first()
     if row is None:
         raise NotFound(what="card", id=card_hex)
@@ -208,6 +240,33 @@ def export_member(conn: Connection, member_id: str) -> dict[str, Any]:
     return view
 
 
+MAX_ERASED_ANSWERS: Final = 10_000  # stored answers about one member rewritten per erasure (far above any real count)
+
+
+def _pseudonymise_answers(conn: Connection, member_id: str, alias: str, pseudonym: str) -> None:
+    """Stored idempotent answers (admin_requests) that name this member carry its alias: replace it there too.
+
+    The audit log never holds an alias (admin_auth.PERSONAL_FIELDS)."""
+    rows = conn.execute(select(s.admin_requests.c.request_id, s.admin_requests.c.response).where(
+        s.admin_requests.c.response.contains(json.dumps(member_id))).limit(MAX_ERASED_ANSWERS)).all()
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, dict):
+            if value.get("member_id") == member_id and "alias" in value:  # any alias it had, not only the last
+                value = {**value, "alias": pseudonym}
+            return {k: scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        return pseudonym if value == alias else value
+
+    for request_id, response in rows:
+        kept = json.loads(response)
+        scrubbed = scrub(kept)
+        if scrubbed != kept:
+            conn.execute(update(s.admin_requests).where(s.admin_requests.c.request_id == request_id)
+                         .values(response=json.dumps(scrubbed, default=str)))
+
+
 def erase_member(conn: Connection, member_id: str, now: int) -> dict[str, Any]:
     """Pseudonymise (GDPR art. 17): personal fields blanked, cards blocked, ledger untouched."""
     m = _member(conn, member_id, live=False)
@@ -216,6 +275,7 @@ def erase_member(conn: Connection, member_id: str, now: int) -> dict[str, Any]:
     pseudonym = "gewist-" + uuid.uuid4().hex[:8]
     conn.execute(update(s.members).where(s.members.c.member_id == member_id).values(
         alias=pseudonym, name=None, email=None, phone=None, address=None, erased_ms=now))
+    _pseudonymise_answers(conn, member_id, m.alias, pseudonym)
     version = state.bump_version(conn)
     conn.execute(update(s.cards).where(s.cards.c.member_id == member_id, s.cards.c.status == "active")
                  .values(status="blocked", blocked_reason="erased", changed_version=version))

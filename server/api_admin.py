@@ -15,9 +15,10 @@ from floreyn.server import admin_auth, admin_business, admin_categories, admin_p
 from floreyn.server import schema as s
 from floreyn.server.api_admin_money import router as money_router
 from floreyn.server.api_admin_settle import router as settle_router
-from floreyn.server.api_common import Actor, ctx_of, read, require, write
+from floreyn.server.api_common import Actor, AfterId, ctx_of, read, require, write
 from floreyn.server.models import (
-    CampaignCreate, CampaignEnd, CardHex, CardIssue, CardReplace, CategoryCreate, ConfigUpdate, FunderCreate, GroupAdd,
+    CampaignCreate, CampaignEnd, CampaignUpdate, CardHex, CardIssue, CardReplace, CategoryCreate, ConfigUpdate,
+    FunderCreate, GroupAdd,
     GroupCreate, Ident, MemberCreate, MemberUpdate, MerchantCreate, MerchantUpdate, Plain, Reason, TerminalEnroll,
     TokenCreate,
 )
@@ -44,9 +45,15 @@ def list_members(request: Request, actor: Reader, after: Annotated[str, Query(ma
     return {"members": read(request, lambda conn: admin_people.list_members(conn, after, limit))}
 
 
+@router.get("/members/search", summary="Members by alias, name, e-mail, phone or the last characters of a card")
+def find_members(request: Request, actor: Reader,
+                 q: Annotated[str, Query(min_length=1, max_length=200)]) -> dict[str, Any]:
+    return read(request, lambda conn: admin_people.find_members(conn, q))
+
+
 @router.get("/members/{member_id}", summary="One member with cards, groups and balance")
 def get_member(request: Request, member_id: Ident, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: admin_people.member_view(conn, member_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_people.member_view(conn, member_id))
 
 
 @router.patch("/members/{member_id}", summary="Change a member's alias or personal data")
@@ -58,7 +65,7 @@ def update_member(request: Request, member_id: Ident, body: MemberUpdate, actor:
 
 @router.get("/members/{member_id}/export", summary="GDPR export: everything held about the member")
 def export_member(request: Request, member_id: Ident, actor: Admin) -> dict[str, Any]:
-    return read(request, lambda conn: admin_people.export_member(conn, member_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_people.export_member(conn, member_id))
 
 
 @router.post("/members/{member_id}/erase", summary="GDPR erasure: pseudonymise, block cards, keep the ledger whole")
@@ -86,7 +93,7 @@ def add_group_members(request: Request, group_id: Ident, body: GroupAdd, actor: 
 
 @router.get("/groups/{group_id}")
 def get_group(request: Request, group_id: Ident, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: admin_people.group_view(conn, group_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_people.group_view(conn, group_id))
 
 
 # -- cards ---------------------------------------------------------------------------
@@ -100,7 +107,7 @@ def issue_card(request: Request, body: CardIssue, actor: Desk) -> dict[str, Any]
 
 @router.get("/cards/{card_id}")
 def get_card(request: Request, card_id: CardHex, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: admin_people.card_view(conn, card_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_people.card_view(conn, card_id))
 
 
 @router.post("/cards/{card_id}/block", summary="Block a card (lost, stolen, misuse)")
@@ -157,7 +164,7 @@ def list_merchants(request: Request, actor: Reader) -> dict[str, Any]:
 
 @router.get("/merchants/{merchant_id}", summary="A merchant with its balances and terminals")
 def get_merchant(request: Request, merchant_id: Ident, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: admin_business.merchant_view(conn, merchant_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_business.merchant_view(conn, merchant_id))
 
 
 @router.post("/funders", summary="Register a funder (housing corporation, municipality)")
@@ -191,7 +198,7 @@ def list_terminals(request: Request, actor: Reader) -> dict[str, Any]:
 
 @router.get("/terminals/{terminal_id}")
 def get_terminal(request: Request, terminal_id: Ident, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: admin_business.terminal_view(conn, terminal_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_business.terminal_view(conn, terminal_id))
 
 
 # -- campaigns, config, tokens -------------------------------------------------------
@@ -211,6 +218,14 @@ def end_campaign(request: Request, campaign_id: Ident, body: CampaignEnd, actor:
                  path_params={"campaign_id": campaign_id})
 
 
+@router.patch("/campaigns/{campaign_id}", summary="Change a campaign's name, multiplier, dates or merchants")
+def update_campaign(request: Request, campaign_id: Ident, body: CampaignUpdate, actor: Admin) -> dict[str, Any]:
+    changes = body.model_dump(exclude={"request_id"})
+    return write(request, actor, "campaign.update", body,
+                 lambda conn, now: admin_business.update_campaign(conn, campaign_id, changes),
+                 path_params={"campaign_id": campaign_id})
+
+
 @router.get("/campaigns")
 def list_campaigns(request: Request, actor: Reader) -> dict[str, Any]:
     return {"campaigns": read(request, admin_business.list_campaigns)}
@@ -219,13 +234,13 @@ def list_campaigns(request: Request, actor: Reader) -> dict[str, Any]:
 @router.get("/config", summary="Rates, offline limits, overspend threshold, hold time, card issuer keys")
 def get_config(request: Request, actor: Reader) -> dict[str, Any]:
     now = ctx_of(request).clock()
-    return read(request, lambda conn: admin_business.settings_view(conn, now))  # type: ignore[no-any-return]
+    return read(request, lambda conn: admin_business.settings_view(conn, now))
 
 
 @router.patch("/config", summary="Change rates, limits, thresholds or issuer keys")
 def update_config(request: Request, body: ConfigUpdate, actor: Admin) -> dict[str, Any]:
     changes = body.model_dump(exclude={"request_id"}, exclude_none=True)
-    for part in ("rates", "limits"):
+    for part in ("rates", "limits", "thresholds"):
         if part in changes:
             changes[part] = {k: v for k, v in changes[part].items() if v is not None}
     return write(request, actor, "config.update", body,
@@ -246,13 +261,13 @@ def revoke_token(request: Request, name: Ident, body: Plain, actor: Admin) -> di
 
 
 @router.get("/audit", summary="The audit log: every admin action, oldest first, paged by id")
-def audit_log(request: Request, actor: Reader, after: Annotated[int, Query(ge=0)] = 0,
+def audit_log(request: Request, actor: Reader, after: AfterId = 0,
               limit: Limit = 100) -> dict[str, Any]:
     return {"entries": read(request, lambda conn: reports.listing(conn, s.audit_log, after, limit))}
 
 
 @router.get("/alerts", summary="Alerts: forks, bad signatures, overspend, unknown cards, misused budgets")
-def alerts(request: Request, actor: Reader, after: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100,
+def alerts(request: Request, actor: Reader, after: AfterId = 0, limit: Limit = 100,
            kind: Annotated[str | None, Query(max_length=32)] = None) -> dict[str, Any]:
     return {"alerts": read(request, lambda conn: reports.listing(conn, s.alerts, after, limit, kind=kind))}
 

@@ -48,7 +48,7 @@ class BankSet(Write):
 @router.get("/rates", tags=["rates"], summary="Exchange rates: the one in force now and the history")
 def get_rates(request: Request, actor: Reader) -> dict[str, Any]:
     now = ctx_of(request).clock()
-    return read(request, lambda conn: rates.history(conn, now))  # type: ignore[no-any-return]
+    return read(request, lambda conn: rates.history(conn, now))
 
 
 @router.post("/rates", tags=["rates"], summary="Set a rate from a moment on (never before now)")
@@ -74,7 +74,7 @@ def list_settlements(request: Request, actor: Reader) -> dict[str, Any]:
 
 @router.get("/settlements/{period}", tags=["settlement"], summary="What each merchant settled for a period")
 def get_settlement(request: Request, period: Period, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: settlement.lines(conn, period))  # type: ignore[no-any-return]
+    return read(request, lambda conn: settlement.lines(conn, period))
 
 
 _MEDIA = {"json": "application/json", "text": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf-8",
@@ -103,7 +103,7 @@ def set_bank(request: Request, body: BankSet, actor: Admin) -> dict[str, Any]:
 
 @router.get("/payouts/{batch_id}", tags=["settlement"], summary="A bank batch: its lines and whether paid")
 def get_batch(request: Request, batch_id: Ident, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: settlement.batch_view(conn, batch_id))  # type: ignore[no-any-return]
+    return read(request, lambda conn: settlement.batch_view(conn, batch_id))
 
 
 @router.post("/payouts/{batch_id}/confirm", tags=["settlement"],

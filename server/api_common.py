@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, Final
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy import Connection
@@ -15,10 +15,12 @@ from floreyn.server.app import ServerContext
 from floreyn.server.errors import Conflict
 
 Actor = tuple[str, str]
+MAX_ROW_ID: Final = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite: a larger `after` is refused (422)
+AfterId = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="Page after this row id")]
 
 
 def ctx_of(request: Request) -> ServerContext:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    return request.app.state.ctx
 
 
 _bearer = HTTPBearer(auto_error=False, description="Admin token (floreyn-server token create, or the bootstrap "
@@ -37,7 +39,7 @@ def require(allowed: frozenset[str]) -> Callable[..., Actor]:
     return check
 
 
-def write(request: Request, actor: Actor, action: str, body: BaseModel, run: Callable[[Connection, int], dict],  # type: ignore[type-arg]
+def write(request: Request, actor: Actor, action: str, body: BaseModel, run: Callable[[Connection, int], dict],
           *, path_params: dict[str, Any] | None = None, secret: tuple[str, ...] = ()) -> dict[str, Any]:
     """One admin write: idempotent by request_id, audited, all in one transaction.
 

@@ -32,7 +32,10 @@ from floreyn.errors import FloreynError
 from floreyn.server import admin_auth, state
 from floreyn.server.config import Limits
 from floreyn.server.db import Database
-from floreyn.server.errors import MethodNotAllowed, RequestInvalid, RequestTooLarge, RouteNotFound, status_of
+from floreyn.server.errors import (
+    MethodNotAllowed, RequestInvalid, RequestTooLarge, RouteNotFound, TooManyFailedAuth, status_of,
+)
+from floreyn.server.throttle import FailedAuthLimiter
 from floreyn.sync import auth
 
 log = logging.getLogger("floreyn.server")
@@ -54,8 +57,36 @@ def error_body(exc: FloreynError) -> dict[str, Any]:
     return {**exc.to_dict(), "status": status_of(exc)}
 
 
-def error_response(exc: FloreynError) -> JSONResponse:
-    return JSONResponse(error_body(exc), status_code=status_of(exc))
+def error_response(exc: FloreynError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(exc), status_code=status_of(exc), headers=headers)
+
+
+def json_too_deep(body: bytes, max_depth: int) -> bool:
+    """Whether a JSON text nests deeper than `max_depth` (brackets inside strings do not count).
+
+    Runs before any parser, so a hostile body can never reach the parser's recursion limit. Bodies with
+    few brackets (every real request) are answered by two C-speed counts.
+    """
+    if body.count(b"[") + body.count(b"{") <= max_depth:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > max_depth:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
 
 
 OPENAPI_TAGS = [
@@ -143,14 +174,17 @@ class Envelope:
     def __init__(self, app: Any, ctx: ServerContext) -> None:
         self.app = app
         self.ctx = ctx
+        self.limiter = FailedAuthLimiter(ctx.limits.failed_auth_max, ctx.limits.failed_auth_window_s)
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:  # type: ignore[type-arg]
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         path: str = scope.get("path", "")
         terminal = path.startswith("/v1/terminal/")
+        authed = terminal or path.startswith("/v1/admin")
+        client = str((scope.get("client") or ("?",))[0])
         nonce = headers.get(auth.H_NONCE.lower(), "")
         nonce = nonce if terminal and len(nonce) == 32 and all(c in "0123456789abcdef" for c in nonce) else ""
         status_seen: list[int] = []
@@ -158,21 +192,39 @@ class Envelope:
 
         async def before_last_chunk(status: int) -> None:
             # The audit line is written before the answer completes, so whoever reads the log after
-            # an answer finds the line there.
+            # an answer finds the line there. A failed authentication is counted per client and
+            # audited once per burst (server/throttle.py).
+            burst = None
+            if authed and status == 401:
+                burst = self.limiter.failed(client, self.ctx.clock())
+                if burst is None:
+                    return
             if path.startswith("/v1/admin") and (scope["method"] == "GET" or status >= 400):
-                await run_in_threadpool(self._audit, scope, status, body_box[0])
+                extra = {"failed_auth_burst": 1, "previous_window_failures": burst.previous_failures} if burst else {}
+                await run_in_threadpool(self._audit, scope, status, body_box[0], extra)
 
         reply = self._sender(send, nonce, status_seen, before_last_chunk)
+        retry_s = self.limiter.retry_after_s(client, self.ctx.clock()) if authed else None
+        if retry_s is not None:  # refused before the body is read or any token or signature is looked at
+            resp = error_response(TooManyFailedAuth(retry_after_s=retry_s), headers={"Retry-After": str(retry_s)})
+            await resp(scope, receive, reply)
+            return
         body = await self._read_body(receive, headers)
         if body is None:
             limit = self.ctx.limits.max_body_bytes
             resp = error_response(RequestTooLarge(max_bytes=limit))
             await resp(scope, receive, reply)
             return
+        if json_too_deep(body, self.ctx.limits.max_json_depth):
+            body_box[0] = b""  # never parsed, not even for the audit line
+            resp = error_response(RequestInvalid(detail=f"JSON nested deeper than {self.ctx.limits.max_json_depth}"
+                                                        " levels"))
+            await resp(scope, receive, reply)
+            return
         body_box[0] = body
         delivered = False
 
-        async def replay() -> dict:  # type: ignore[type-arg]
+        async def replay() -> dict:
             nonlocal delivered
             if not delivered:
                 delivered = True
@@ -181,7 +233,7 @@ class Envelope:
 
         await self.app(scope, replay, reply)
 
-    async def _read_body(self, receive: Callable, headers: dict[str, str]) -> bytes | None:  # type: ignore[type-arg]
+    async def _read_body(self, receive: Callable, headers: dict[str, str]) -> bytes | None:
         limit = self.ctx.limits.max_body_bytes
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -199,12 +251,12 @@ class Envelope:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    def _sender(self, send: Callable, nonce: str, status_seen: list[int],  # type: ignore[type-arg]
-                before_last_chunk: Callable) -> Callable:  # type: ignore[type-arg]
-        start: dict = {}  # type: ignore[type-arg]
+    def _sender(self, send: Callable, nonce: str, status_seen: list[int],
+                before_last_chunk: Callable) -> Callable:
+        start: dict = {}
         parts: list[bytes] = []
 
-        async def reply(message: dict) -> None:  # type: ignore[type-arg]
+        async def reply(message: dict) -> None:
             if message["type"] == "http.response.start":
                 status_seen.append(message["status"])
                 start.update(message, headers=list(message.get("headers", [])))
@@ -229,19 +281,20 @@ class Envelope:
 
         return reply
 
-    def _audit(self, scope: dict, status: int, body: bytes) -> None:  # type: ignore[type-arg]
+    def _audit(self, scope: dict, status: int, body: bytes, extra: dict[str, Any]) -> None:
         actor = (scope.get("state") or {}).get("actor")
         request_id = None
         try:
             parsed = json.loads(body) if body else None
             if isinstance(parsed, dict) and isinstance(parsed.get("request_id"), str):
                 request_id = parsed["request_id"][:64]
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
         query = scope.get("query_string", b"").decode("latin-1")[:200]
+        detail = {**({"query": query} if query else {}), **extra}
         try:
             self.ctx.db.write(lambda conn: admin_auth.audit(
                 conn, actor=actor, method=scope["method"], path=scope["path"], action=None, request_id=request_id,
-                status=status, detail={"query": query} if query else {}, now=self.ctx.clock()))
+                status=status, detail=detail, now=self.ctx.clock()))
         except Exception:  # the answer has started; a lost read-audit line must not break it (logged)
             log.exception("could not write the audit line")

@@ -95,7 +95,7 @@ class BackupInfo:
 
 
 def default_name(now_ms: int) -> str:
-    stamp = dt.datetime.fromtimestamp(now_ms / 1000, dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return f"floreyn-{stamp}{SUFFIX}"
 
 
@@ -172,7 +172,7 @@ def copy_rows(src_conn: Any, src: Table, dst_conn: Any, dst: Table) -> int:
         select(*[src.c[n] for n in names]).order_by(*order))
     count = 0
     for part in result.partitions(COPY_BATCH_ROWS):
-        dst_conn.execute(dst.insert(), [dict(zip(names, row)) for row in part])
+        dst_conn.execute(dst.insert(), [dict(zip(names, row, strict=True)) for row in part])
         count += len(part)
     return count
 

@@ -6,7 +6,7 @@ A payout goes to an IBAN only with the account holder's name beside it
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
@@ -24,7 +24,7 @@ def normalize_iban(text: str) -> str:
         raise RequestInvalid(detail=f"IBAN {text!r} is not valid ({exc})") from None
 
 
-def bank_fields(values: dict[str, object], current_holder: str | None = None) -> dict[str, object]:
+def bank_fields(values: dict[str, Any], current_holder: str | None = None) -> dict[str, Any]:
     """Check iban/account_holder in a merchant's values: the IBAN normalised, and a holder required."""
     out = dict(values)
     if out.get("iban") is not None:

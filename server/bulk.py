@@ -17,7 +17,7 @@ def _mark(conn: Connection) -> str:
     return "?" if conn.dialect.name == "sqlite" else "%s"
 
 
-def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple],  # type: ignore[type-arg]
+def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple],
                 *, ignore_existing: bool = False) -> None:
     if not rows:
         return
@@ -32,7 +32,7 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
     conn.exec_driver_sql(sql, list(rows))  # psycopg 3 pipelines an executemany: one round trip
 
 
-def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:  # type: ignore[type-arg]
+def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     """PostgreSQL COPY FROM STDIN on the transaction's own connection: the fastest bulk insert it has."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:

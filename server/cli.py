@@ -21,7 +21,9 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+
+from sqlalchemy import Connection
 
 from floreyn import keys
 from floreyn.server import admin_auth, ledger, state
@@ -49,7 +51,7 @@ def open_context(config: ServerConfig, *, clock: Callable[[], int] | None = None
 
 def bootstrap_token(ctx: ServerContext, data_dir: Path) -> Path | None:
     """On a server with no admin token yet, make one ("bootstrap", role admin) and write it 0600."""
-    def make(conn):  # type: ignore[no-untyped-def]
+    def make(conn):
         if admin_auth.has_tokens(conn):
             return None
         return admin_auth.create_token(conn, "bootstrap", "admin", ctx.clock())
@@ -98,7 +100,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def app_from_env():  # type: ignore[no-untyped-def]
+def app_from_env():
     """The app of one worker process of `serve --workers N` (the parent has migrated and made the key)."""
     from floreyn.server.app import create_app
 
@@ -185,7 +187,7 @@ def cmd_expire_budgets(args: argparse.Namespace) -> int:
         for round_no in range(1, MAX_EXPIRE_ROUNDS + 1):
             rid = f"daily-expire-{as_of}-{round_no}"
 
-            def run(conn):  # type: ignore[no-untyped-def]
+            def run(conn: Connection, rid: str = rid) -> dict[str, Any]:
                 return admin_auth.idempotent(
                     conn, request_id=rid, action="budget.expire", params={"as_of": as_of, "budget_ids": None},
                     actor=("system:expire-budgets", "admin"), path="floreyn-server expire-budgets",

@@ -31,6 +31,11 @@ def default_data_dir() -> Path:
 class Limits:
     max_body_bytes: int = 1024 * 1024  # a full upload batch of 500 records is about 350 KB
     max_admin_page: int = 1000
+    # JSON nested deeper is refused (422) before any parser sees it: no request body needs more than 4.
+    max_json_depth: int = 32
+    # Failed authentications per client address and window: beyond it 429 (server/throttle.py).
+    failed_auth_max: int = 50
+    failed_auth_window_s: int = 60
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,7 +49,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
                                                                            "timeout": 30})
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -63,7 +63,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # type: ignore[no-untyped-def]
+    def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
@@ -132,7 +132,7 @@ class Database:
         """Run fn in a read transaction; `snapshot` when its statements must see one moment."""
         return self._run(self.snapshot_reader if snapshot else self.reader, fn, contextlib.nullcontext())
 
-    def _run(self, engine: Engine, fn: Callable[[Connection], T], gate) -> T:  # type: ignore[no-untyped-def]
+    def _run(self, engine: Engine, fn: Callable[[Connection], T], gate) -> T:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with gate, engine.begin() as conn:
@@ -164,7 +164,7 @@ def _retryable(exc: DBAPIError) -> bool:
     return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
 
 
-def alembic_config(db: Database):  # type: ignore[no-untyped-def]
+def alembic_config(db: Database):
     from alembic.config import Config
 
     cfg = Config()

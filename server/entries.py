@@ -12,6 +12,9 @@
     grant    funder -fl   budget(s) +fl
     expiry   budget -rest   funder +(rest - kept)   holder wallet(s) +kept   (kept: the funder's keep share)
     refund   merchant -fl   payer +fl
+    excess   what a record claims beyond the rules (server/rules.py) goes to dispute:<terminal>, not to
+             its beneficiary (a top-up's excess is issued into it: frozen, not held against the reserve)
+    dispute  dispute:<terminal> -fl   payee (release) | payer (return) | coop:issued (write off) +fl
     void / reversal   the original's postings, negated
     claim    card suspense -fl   member +fl
     settle   fl:  merchant -handed_in +bought, coop:issued +handed_in -bought
@@ -36,22 +39,30 @@ _RECORD_KINDS = {Kind.SPEND: TxKind.SPEND, Kind.SAVE: TxKind.SAVE, Kind.TOPUP: T
                  Kind.REFUND: TxKind.REFUND}
 
 
-def record_entry(rec: TxRecord, card_account: str, payer_account: str, now_ms: int) -> LedgerTx | None:
+def record_entry(rec: TxRecord, card_account: str, payer_account: str, now_ms: int, *, allowed_cents: int | None = None,
+                 suspense: str | None = None) -> LedgerTx | None:
     """The transaction a terminal record posts (spend, save, top-up, refund); None when it moves nothing.
 
     `card_account` is the card holder's wallet (or the card's suspense
     account); `payer_account` is the budget the record names, else the wallet.
+    `allowed_cents` (server/rules.py) is how much of the record's fl reaches
+    its beneficiary; the rest goes to `suspense` (the terminal's dispute account).
     """
     fl, eur = Money.fl(rec.fl_cents), Money.eur(rec.eur_cents)
+    allowed = fl if allowed_cents is None else Money.fl(allowed_cents)
+    excess = fl - allowed
+    assert 0 <= allowed.cents <= fl.cents and (suspense is not None or not excess)
+    park = ((suspense, excess),) if suspense is not None else ()
     merchant = merchant_acct(rec.merchant_id)
     if rec.kind is Kind.SPEND:
-        postings = legs((payer_account, -fl), (merchant, fl))
+        postings = legs((payer_account, -fl), (merchant, allowed), *park)
     elif rec.kind is Kind.SAVE:
-        postings = legs((merchant, -fl), (card_account, fl))
+        postings = legs((merchant, -fl), (card_account, allowed), *park)
     elif rec.kind is Kind.TOPUP:
-        postings = legs((card_account, fl), (ISSUED, -fl), (merchant_eur_acct(rec.merchant_id), eur), (WORLD, -eur))
+        postings = legs((card_account, allowed), *park, (ISSUED, -fl), (merchant_eur_acct(rec.merchant_id), eur),
+                        (WORLD, -eur))
     elif rec.kind is Kind.REFUND:
-        postings = legs((merchant, -fl), (payer_account, fl))
+        postings = legs((merchant, -fl), (payer_account, allowed), *park)
     else:
         raise ValueError(f"{rec.kind.name} is not posted by record_entry")
     if not postings:
@@ -59,8 +70,22 @@ def record_entry(rec: TxRecord, card_account: str, payer_account: str, now_ms: i
     return LedgerTx(
         tx_id=str(rec.record_id), kind=_RECORD_KINDS[rec.kind], postings=postings, created_ms=now_ms,
         terminal_id=rec.terminal_id, record_seq=rec.seq, card_id=rec.card_id.hex() if rec.card_id else None,
-        merchant_id=rec.merchant_id,
+        merchant_id=rec.merchant_id, memo=f"{excess.cents} parked: rule check" if excess else "",
     )
+
+
+def dispute_parties(rec: TxRecord, card_account: str, payer_account: str) -> tuple[str, str]:
+    """(payer, payee) of a record's parked excess: where it came from, where the record wanted it to go."""
+    merchant = merchant_acct(rec.merchant_id)
+    return {Kind.SPEND: (payer_account, merchant), Kind.SAVE: (merchant, card_account),
+            Kind.TOPUP: (ISSUED, card_account), Kind.REFUND: (merchant, payer_account)}[rec.kind]
+
+
+def dispute_resolution(tx_id: str, suspense: str, to_account: str, amount: Money, now_ms: int, request_id: str,
+                       memo: str) -> LedgerTx:
+    """An admin's decision on a parked excess: it leaves the suspense account for one account."""
+    return LedgerTx(tx_id=tx_id, kind=TxKind.DISPUTE, created_ms=now_ms, request_id=request_id, memo=memo,
+                    postings=legs((suspense, -amount), (to_account, amount)))
 
 
 def reversal(tx_id: str, kind: TxKind, original_tx_id: str, original: Sequence[Posting], now_ms: int,

@@ -125,6 +125,16 @@ class TerminalForked(TerminalQuarantined):
     en = "Two different records with sequence number {seq}: the terminal is quarantined."
 
 
+class TerminalBrokeRule(TerminalQuarantined):
+    """An upload held a record only a tampered or buggy till makes (server/rules.py). The batch is stored and
+    posted within the rules (acked_seq); the terminal is quarantined from now on."""
+
+    status = 409
+    code = "terminal_broke_rule"
+    nl = "Deze kassa heeft een transactie gemaakt die niet mag ({rule}): de kassa is geblokkeerd; neem contact op met de coöperatie."
+    en = "This terminal made a record the rules do not allow ({rule}): it is quarantined; contact the cooperative."
+
+
 class RecordRefused(ServerError):
     status = 422
     code = "record_refused"
@@ -137,6 +147,15 @@ class BatchTooLarge(ServerError):
     code = "batch_too_large"
     nl = "Te veel transacties in één keer (maximaal {max})."
     en = "Too many records in one batch (at most {max})."
+
+
+class TooManyFailedAuth(ServerError):
+    """This client address failed to authenticate too often in a short time (server/throttle.py)."""
+
+    status = 429
+    code = "too_many_failed_auth"
+    nl = "Te vaak mislukt aanmelden vanaf dit adres; probeer het over {retry_after_s} seconden opnieuw."
+    en = "Too many failed authentications from this address; retry in {retry_after_s} seconds."
 
 
 class Busy(ServerError):

@@ -12,9 +12,14 @@ terminal's row, so two uploads from one terminal queue and never interleave:
    upload; the answer is always the highest contiguous sequence number, so a
    batch sent again, or split differently, gets the same answer and posts
    nothing twice.
-3. Accepted records are posted as they are: the sale happened, offline, in
-   good faith. What looks wrong (overspend, unknown card, a budget used where
-   it should not be) is flagged for people to look at, not refused.
+3. Accepted records are re-checked against the cooperative's rules
+   (server/rules.py) and posted as far as the rules allow: a signed record is
+   a fact (the goods left the shop) and is never dropped, but its excess over
+   the rules goes to the terminal's dispute account, never to a wallet,
+   budget or merchant. A rule only a tampered till breaks quarantines the
+   terminal (after the batch is stored: typed refusal TerminalBrokeRule).
+   What honest offline tills can cause (overspend, a wallet emptied, unknown
+   card) is flagged for people to look at, not refused.
 
 A record that fails verification refuses the whole batch and posts nothing.
 Signatures are checked before the write transaction (see _verify_signatures),
@@ -24,8 +29,8 @@ so the lock is held only for the chain check and the ledger writes.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Final, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Sequence
 
 from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,14 +38,14 @@ from sqlalchemy.exc import IntegrityError
 from floreyn import keys
 from floreyn.errors import FloreynError
 from floreyn.money import DEFAULT_MAX_CENTS
-from floreyn.server import bulk, entries, ledger, state
+from floreyn.server import bulk, entries, ledger, rules, state
 from floreyn.server import schema as s
 from floreyn.server.db import Database
 from floreyn.server.errors import (
-    BatchTooLarge, RecordRefused, TerminalForked, TerminalQuarantined, TerminalRevoked,
+    BatchTooLarge, RecordRefused, TerminalBrokeRule, TerminalForked, TerminalQuarantined, TerminalRevoked,
 )
 from floreyn.sync import auth
-from floreyn.sync.record import BadSignature, ChainHead, Kind, RecordError, SignedRecord, decode
+from floreyn.sync.record import BadSignature, ChainHead, Kind, RecordError, SignedRecord, TxRecord, decode
 
 MAX_BATCH_RECORDS: Final = 500
 # Ten times the most a till takes in one amount (money.DEFAULT_MAX_CENTS): a record above it is a broken or
@@ -114,7 +119,7 @@ def _verify_signatures(db: Database, terminal_id: str, batch: list[SignedRecord]
                 signed.verify(public)
             except BadSignature:
                 db.write(lambda conn: state.alert(conn, "bad_signature", now, terminal_id=terminal_id,
-                                                  seq=signed.record.seq, raw=signed.raw.hex()))
+                                                  seq=signed.record.seq, raw=signed.raw.hex()))  # noqa: B023 (runs at once)
                 raise
     return int(term.head_seq)
 
@@ -165,12 +170,19 @@ def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], no
                         fl_cents=signed.record.fl_cents, eur_cents=signed.record.eur_cents)
             return None, RecordRefused(seq=seq, detail=f"amount above {MAX_RECORD_CENTS} cents")
         accepted.append(signed)
-    if accepted:
-        _post_records(conn, term, accepted, now)
-    seen = {"reported_head_seq": max(reported_head, head.seq)} if reported_head is not None else {}
+    violations = _post_records(conn, term, accepted, now) if accepted else []
+    reported = {"reported_head_seq": max(reported_head, head.seq)} if reported_head is not None else {}
     conn.execute(update(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
-                 .values(head_seq=head.seq, head_hash=head.hash, last_seen_ms=now, **seen))
-    return UploadResult(head.seq, len(accepted), len(old), len(new) - len(accepted)), None
+                 .values(head_seq=head.seq, head_hash=head.hash, last_seen_ms=now, **reported))
+    result = UploadResult(head.seq, len(accepted), len(old), len(new) - len(accepted))
+    broken = next((v for v in violations if v.rule.quarantines), None)
+    if broken is not None:
+        # The records are stored and posted within the rules; the terminal takes no more until people look.
+        reason = f"rule {broken.rule.name}"
+        conn.execute(update(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
+                     .values(status="quarantined", status_reason=reason[:200]))
+        return result, TerminalBrokeRule(rule=broken.rule.name, acked_seq=head.seq)
+    return result, None
 
 
 def _quarantine(conn: Connection, term, seq: int, stored_raw: bytes, new_raw: bytes, now: int,  # type: ignore[no-untyped-def]
@@ -184,13 +196,12 @@ def _quarantine(conn: Connection, term, seq: int, stored_raw: bytes, new_raw: by
 @dataclass
 class _Lookups:
     member_of_card: dict[str, str]
-    budgets: dict[str, object]
+    budgets: dict[str, Any]
     group_members: dict[str, list[str]]
     ref_postings: dict[str, list[ledger.Posting]]
-    reversed: set[str]
 
 
-def _lookups(conn: Connection, records: list) -> _Lookups:  # type: ignore[type-arg]
+def _lookups(conn: Connection, terminal_id: str, records: list[TxRecord]) -> _Lookups:
     card_ids = sorted({r.card_id.hex() for r in records if r.card_id})
     budget_ids = sorted({r.budget_id for r in records if r.budget_id})
     refs = sorted({str(r.ref_id) for r in records if r.kind is Kind.VOID})
@@ -204,25 +215,35 @@ def _lookups(conn: Connection, records: list) -> _Lookups:  # type: ignore[type-
         for gid, mid in conn.execute(select(s.group_members.c.group_id, s.group_members.c.member_id)
                                      .where(s.group_members.c.group_id.in_(group_ids))):
             groups[gid].append(mid)
-    reversed_ = set(conn.execute(select(s.transactions.c.reverses).where(
-        s.transactions.c.reverses.in_(refs))).scalars()) if refs else set()
-    # A till may void only a record of its own merchant: never a desk transaction, never another shop's sale.
+    # A till may void only a record of its own (rules.check_void): never a desk transaction or another till's.
     voidable = set(conn.execute(select(s.transactions.c.tx_id).where(
-        s.transactions.c.tx_id.in_(refs), s.transactions.c.terminal_id.is_not(None),
-        s.transactions.c.merchant_id == records[0].merchant_id)).scalars()) if refs else set()
+        s.transactions.c.tx_id.in_(refs), s.transactions.c.terminal_id == terminal_id)).scalars()) if refs else set()
     postings = ledger.tx_postings(conn, voidable) if voidable else {}
-    return _Lookups(member_of_card, budgets, dict(groups), postings, reversed_)
+    return _Lookups(member_of_card, budgets, dict(groups), postings)
 
 
-def _post_records(conn: Connection, term, accepted: list[SignedRecord], now: int) -> None:  # type: ignore[no-untyped-def]
+@dataclass
+class _Batch:
+    """What posting one batch builds up before it writes."""
+
+    txs: list[ledger.LedgerTx] = field(default_factory=list)
+    postings_of: dict[str, tuple[ledger.Posting, ...]] = field(default_factory=dict)
+    offline_payers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # account -> cards
+    touched: set[str] = field(default_factory=set)
+    disputes: list[dict[str, Any]] = field(default_factory=list)
+    refunds: list[dict[str, Any]] = field(default_factory=list)
+    voided: list[str] = field(default_factory=list)
+    violations: list[tuple[TxRecord, rules.Verdict]] = field(default_factory=list)
+
+
+def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now: int) -> list[rules.Violation]:
+    """Post a batch as far as the rules allow (server/rules.py); returns the violations found."""
     records = [sr.record for sr in accepted]
-    look = _lookups(conn, records)
-    topup_allowed = conn.execute(select(s.merchants.c.topup_allowed)
-                                 .where(s.merchants.c.merchant_id == term.merchant_id)).scalar()
-    txs: list[ledger.LedgerTx] = []
-    postings_of: dict[str, tuple[ledger.Posting, ...]] = {}
-    spenders: dict[str, set[str]] = defaultdict(set)  # payer account -> cards that spent from it
-    touched: set[str] = set()
+    look = _lookups(conn, term.terminal_id, records)
+    settings = state.get_settings(conn)
+    facts = rules.load_facts(conn, term, records, now, settings)
+    online = _consume_holds(conn, term.terminal_id, records)
+    batch = _Batch()
     noted: set[tuple[str, str]] = set()
 
     def note(kind: str, card: str | None, **detail: object) -> None:
@@ -230,122 +251,220 @@ def _post_records(conn: Connection, term, accepted: list[SignedRecord], now: int
             noted.add((kind, card or ""))
             state.alert(conn, kind, now, terminal_id=term.terminal_id, card_id=card, **detail)
 
+    usage_changed: set[str] = set()
     for rec in records:
         if rec.kind is Kind.DAY_CLOSE:
             continue
-        card_hex = rec.card_id.hex() if rec.card_id else None
         if rec.kind is Kind.VOID:
-            ref = str(rec.ref_id)
-            original = postings_of.get(ref) or look.ref_postings.get(ref)
-            if original is None or ref in look.reversed:
-                note("void_unmatched" if original is None else "void_repeated", card_hex, seq=rec.seq, ref=ref)
-                continue
-            look.reversed.add(ref)
-            tx = entries.reversal(str(rec.record_id), ledger.TxKind.VOID, ref, original, now,
-                                  terminal_id=rec.terminal_id, record_seq=rec.seq, card_id=card_hex,
-                                  merchant_id=rec.merchant_id)
-            touched.update(ledger.account_kind(p.account)[2] or "" for p in original
-                           if p.account.startswith("member:"))
+            _post_void(rec, look, facts, batch)
+            continue
+        assert rec.card_id is not None  # record.validate: these kinds name a card
+        card_hex = rec.card_id.hex()
+        member = look.member_of_card.get(card_hex)
+        wallet = ledger.member_acct(member) if member else ledger.card_acct(card_hex)
+        if member:
+            batch.touched.add(member)
         else:
-            assert card_hex is not None  # record.validate: these kinds name a card
-            member = look.member_of_card.get(card_hex)
-            wallet = ledger.member_acct(member) if member else ledger.card_acct(card_hex)
-            if member:
-                touched.add(member)
-            else:
-                note("unknown_card", card_hex, seq=rec.seq)
-            payer = _payer(rec, wallet, member, look, touched, note)
-            if rec.kind is Kind.TOPUP and not topup_allowed:
-                note("topup_not_allowed", card_hex, seq=rec.seq, merchant=rec.merchant_id)
-            tx = entries.record_entry(rec, wallet, payer, now)
-            if rec.kind is Kind.SPEND:
-                spenders[payer].add(card_hex)
+            note("unknown_card", card_hex, seq=rec.seq)
+        payer, budget, owners = _payer(rec, wallet, look, batch.touched, note)
+        if rec.kind is Kind.SPEND:
+            verdict = rules.check_spend(rec, budget, owners, member, str(rec.record_id) in online, facts)
+            usage_changed.add(card_hex)
+        elif rec.kind is Kind.SAVE:
+            verdict = rules.check_save(rec, facts)
+        elif rec.kind is Kind.TOPUP:
+            verdict = rules.check_topup(rec, facts)
+        else:
+            verdict = rules.check_refund(rec, payer, facts)
+        suspense = ledger.dispute_acct(term.terminal_id) if verdict.excess_cents else None
+        tx = entries.record_entry(rec, wallet, payer, now, allowed_cents=verdict.allowed_cents, suspense=suspense)
+        if verdict.violations:
+            batch.violations.append((rec, verdict))
+        if verdict.excess_cents:
+            payer_acct, payee = entries.dispute_parties(rec, wallet, payer)
+            batch.disputes.append({
+                "dispute_id": f"d-{rec.record_id}", "terminal_id": term.terminal_id, "record_id": str(rec.record_id),
+                "seq": rec.seq, "rules": ",".join(v.rule.name for v in verdict.violations)[:200],
+                "payer_account": payer_acct, "payee_account": payee, "amount_cents": verdict.excess_cents,
+                "status": "open", "created_ms": now})
+        if rec.kind is Kind.REFUND and verdict.allowed_cents:
+            batch.refunds.append({"refund_tx": str(rec.record_id), "ref_tx": str(rec.ref_id),
+                                  "fl_cents": verdict.allowed_cents})
+        if rec.kind is Kind.SPEND:
+            rules.remember_spend(facts, rec, payer, verdict.allowed_cents)
+            if str(rec.record_id) not in online:
+                batch.offline_payers[payer].add(card_hex)
         if tx is not None:
-            txs.append(tx)
-            postings_of[tx.tx_id] = tx.postings
-    bulk.insert_rows(conn, s.records, ("terminal_id", "seq", "record_id", "hash", "raw", "kind", "received_ms"), [
-        (sr.record.terminal_id, sr.record.seq, str(sr.record.record_id), sr.hash, sr.raw, int(sr.record.kind), now)
-        for sr in accepted])
-    ledger.post(conn, txs)
-    _consume_holds(conn, term.terminal_id, records)
-    flagged = _flag_overspend(conn, spenders, now, term.terminal_id)
-    touched.discard("")
-    if touched or flagged:
+            batch.txs.append(tx)
+            batch.postings_of[tx.tx_id] = tx.postings
+    _write_batch(conn, term, accepted, batch, now)
+    rules.save_usage(conn, facts, usage_changed)
+    flagged = _flag_offline_balances(conn, batch.offline_payers, now, term.terminal_id, settings)
+    _alert_violations(conn, term.terminal_id, batch.violations, now)
+    if batch.refunds:
+        _alert_refund_share(conn, term, now, settings.thresholds)
+    batch.touched.discard("")
+    if batch.touched or flagged:
         version = state.bump_version(conn)
-        state.touch_members(conn, version, touched)
+        state.touch_members(conn, version, batch.touched)
         for card_hex, blocked in sorted(flagged.items()):
             conn.execute(update(s.cards).where(s.cards.c.card_id == card_hex).values(
                 flagged_ms=func.coalesce(s.cards.c.flagged_ms, now), changed_version=version))
             if blocked:
                 conn.execute(update(s.cards).where(s.cards.c.card_id == card_hex, s.cards.c.status == "active")
                              .values(status="blocked", blocked_reason="overspend"))
+    return [v for _, verdict in batch.violations for v in verdict.violations]
 
 
-def _payer(rec, wallet: str, member: str | None, look: _Lookups, touched: set[str], note) -> str:  # type: ignore[no-untyped-def]
-    """The account a spend or refund draws on: the budget it names, else the wallet."""
+def _post_void(rec: TxRecord, look: _Lookups, facts: rules.BatchFacts, batch: _Batch) -> None:
+    ref = str(rec.ref_id)
+    verdict = rules.check_void(rec, facts, set(batch.postings_of))
+    if verdict.violations:
+        batch.violations.append((rec, verdict))
+        return
+    original = batch.postings_of.get(ref) or look.ref_postings.get(ref)
+    assert original is not None, "check_void admits only a record of this terminal, posted before"
+    tx = entries.reversal(str(rec.record_id), ledger.TxKind.VOID, ref, original, facts.now_ms,
+                          terminal_id=rec.terminal_id, record_seq=rec.seq,
+                          card_id=rec.card_id.hex() if rec.card_id else None, merchant_id=rec.merchant_id)
+    batch.touched.update(ledger.account_kind(p.account)[2] or "" for p in original if p.account.startswith("member:"))
+    batch.voided.append(ref)
+    batch.txs.append(tx)
+    batch.postings_of[tx.tx_id] = tx.postings
+
+
+def _write_batch(conn: Connection, term: Any, accepted: list[SignedRecord], batch: _Batch, now: int) -> None:
+    bulk.insert_rows(conn, s.records, ("terminal_id", "seq", "record_id", "hash", "raw", "kind", "received_ms"), [
+        (sr.record.terminal_id, sr.record.seq, str(sr.record.record_id), sr.hash, sr.raw, int(sr.record.kind), now)
+        for sr in accepted])
+    ledger.post(conn, batch.txs)
+    if batch.disputes:
+        conn.execute(s.disputes.insert(), batch.disputes)
+    if batch.refunds:
+        conn.execute(s.refunds.insert(), batch.refunds)
+    if batch.voided:  # the parked excess of a voided record goes back with the void's reversal
+        conn.execute(update(s.disputes).where(s.disputes.c.record_id.in_(batch.voided), s.disputes.c.status == "open")
+                     .values(status="voided", resolved_ms=now))
+
+
+def _alert_violations(conn: Connection, terminal_id: str, found: list[tuple[TxRecord, rules.Verdict]],
+                      now: int) -> None:
+    for rec, verdict in found:
+        for v in verdict.violations:
+            state.alert(conn, v.rule.name, now, terminal_id=terminal_id,
+                        card_id=rec.card_id.hex() if rec.card_id else None, rule=v.rule.name, seq=rec.seq,
+                        record_id=str(rec.record_id), record_kind=rec.kind.name.lower(), claimed_cents=v.claimed_cents,
+                        allowed_cents=v.allowed_cents, posted_cents=verdict.allowed_cents,
+                        parked_cents=verdict.excess_cents, quarantines=v.rule.quarantines, **v.detail)
+
+
+def _payer(rec: TxRecord, wallet: str, look: _Lookups, touched: set[str], note: Any
+           ) -> tuple[str, Any, list[str]]:
+    """(account a spend or refund draws on, the budget row or None, the budget's owners)."""
     if rec.budget_id is None:
-        return wallet
-    card_hex = rec.card_id.hex()
+        return wallet, None, []
     budget = look.budgets.get(rec.budget_id)
     if budget is None:
-        note("budget_unknown", card_hex, seq=rec.seq, budget=rec.budget_id)
-        return wallet
+        note("budget_unknown", rec.card_id.hex() if rec.card_id else None, seq=rec.seq, budget=rec.budget_id)
+        return wallet, None, []
     owners = [budget.owner_member_id] if budget.owner_member_id else look.group_members.get(budget.owner_group_id, [])
     touched.update(owners)
-    if member not in owners:
-        note("budget_not_owner", card_hex, seq=rec.seq, budget=rec.budget_id)
-    if budget.status != "active":
-        note("budget_expired", card_hex, seq=rec.seq, budget=rec.budget_id)
-    return ledger.budget_acct(rec.budget_id)
+    return ledger.budget_acct(rec.budget_id), budget, owners
 
 
-def _consume_holds(conn: Connection, terminal_id: str, records: list) -> None:  # type: ignore[type-arg]
-    """A spend that arrives releases the online authorization it was made under.
+def _consume_holds(conn: Connection, terminal_id: str, records: list[TxRecord]) -> set[str]:
+    """A spend that arrives releases the online authorization it was made under; returns those spends' ids.
 
     Matched by request id when the till used the record id as the request id
     (as floreyn.terminal does), else by card and amount, oldest hold first.
     """
     spends = [r for r in records if r.kind is Kind.SPEND]
     if not spends:
-        return
+        return set()
     active = conn.execute(select(s.holds.c.auth_id, s.holds.c.request_id, s.holds.c.card_id, s.holds.c.amount_cents)
                           .where(s.holds.c.terminal_id == terminal_id, s.holds.c.status == "active")
                           .order_by(s.holds.c.created_ms).limit(1000)).all()
     if not active:
-        return
+        return set()
     by_request = {h.request_id: h.auth_id for h in active}
     pool: dict[tuple[str, int], list[str]] = defaultdict(list)
     for h in active:
         pool[(h.card_id, h.amount_cents)].append(h.auth_id)
     used: list[str] = []
+    online: set[str] = set()
     for r in spends:
+        assert r.card_id is not None
         auth_id = by_request.get(str(r.record_id))
         candidates = pool.get((r.card_id.hex(), r.fl_cents), [])
         if auth_id is None:
             auth_id = next((a for a in candidates if a not in used), None)
         if auth_id is not None and auth_id not in used:
             used.append(auth_id)
+            online.add(str(r.record_id))
     if used:
         conn.execute(update(s.holds).where(s.holds.c.auth_id == bindparam("a")).values(status="consumed"),
                      [{"a": a} for a in used])
+    return online
 
 
-def _flag_overspend(conn: Connection, spenders: dict[str, set[str]], now: int, terminal_id: str
-                    ) -> dict[str, bool]:
-    """Cards whose spend took a wallet or budget below zero: card -> blocked (beyond the threshold)."""
-    if not spenders:
+def _flag_offline_balances(conn: Connection, payers: dict[str, set[str]], now: int, terminal_id: str,
+                           settings: state.Settings) -> dict[str, bool]:
+    """After offline spends: alert a wallet or budget emptied to exactly zero; flag (and beyond the threshold
+    block) the cards that took one below zero; alert when one till empties many cards in a short window.
+    Returns card -> blocked."""
+    if not payers:
         return {}
-    threshold = state.get_settings(conn).overspend_block_cents
+    threshold = settings.overspend_block_cents
     out: dict[str, bool] = {}
-    for account, cents in ledger.balances(conn, spenders).items():
-        if cents >= 0:
+    emptied = False
+    for account, cents in ledger.balances(conn, payers).items():
+        if cents > 0:
             continue
-        for card_hex in sorted(spenders[account]):
+        emptied = True
+        for card_hex in sorted(payers[account]):
+            if cents == 0:
+                state.alert(conn, "emptied", now, terminal_id=terminal_id, card_id=card_hex, account=account,
+                            balance_cents=0)
+                continue
             blocked = cents < -threshold
             out[card_hex] = out.get(card_hex, False) or blocked
             state.alert(conn, "overspend", now, terminal_id=terminal_id, card_id=card_hex, account=account,
                         balance_cents=cents, blocked=blocked)
+    if emptied:
+        _alert_drain(conn, terminal_id, now, settings.thresholds)
     return out
+
+
+def _alert_drain(conn: Connection, terminal_id: str, now: int, th: state.Thresholds) -> None:
+    """Many distinct cards emptied by one till within the window: a stolen key draining wallets looks like this."""
+    since = now - th.drain_window_s * 1000
+    recent = conn.execute(select(s.alerts.c.kind, s.alerts.c.card_id).where(
+        s.alerts.c.terminal_id == terminal_id, s.alerts.c.at_ms >= since,
+        s.alerts.c.kind.in_(("emptied", "overspend", "cards_drained")))).all()
+    if any(k == "cards_drained" for k, _ in recent):
+        return  # one alert per window
+    cards = {c for k, c in recent if c}
+    if len(cards) >= th.drain_cards:
+        state.alert(conn, "cards_drained", now, terminal_id=terminal_id, cards=len(cards),
+                    window_s=th.drain_window_s, threshold=th.drain_cards)
+
+
+def _alert_refund_share(conn: Connection, term: Any, now: int, th: state.Thresholds) -> None:
+    """Refunds today above a share of the merchant's spends today (and above a floor): once per day."""
+    day_start = state.day_start_ms(state.local_date(now))
+    account = ledger.merchant_acct(term.merchant_id)
+    sums = dict(conn.execute(select(s.postings.c.kind, func.sum(s.postings.c.amount_cents)).where(
+        s.postings.c.account == account, s.postings.c.created_ms >= day_start,
+        s.postings.c.kind.in_((ledger.TxKind.SPEND.value, ledger.TxKind.REFUND.value)))
+        .group_by(s.postings.c.kind)).tuples().all())
+    refunded, spent = -int(sums.get("refund") or 0), int(sums.get("spend") or 0)
+    if refunded <= th.refund_min_cents or refunded * 10_000 <= spent * th.refund_share_bp:
+        return
+    if conn.execute(select(s.alerts.c.id).where(s.alerts.c.kind == "refund_share", s.alerts.c.at_ms >= day_start,
+                                                s.alerts.c.terminal_id == term.terminal_id).limit(1)).first():
+        return
+    state.alert(conn, "refund_share", now, terminal_id=term.terminal_id, merchant=term.merchant_id,
+                refunded_cents=refunded, spent_cents=spent, share_bp=th.refund_share_bp)
 
 
 def stored_records(conn: Connection, terminal_id: str, after_seq: int = 0, limit: int = 1000) -> list[bytes]:

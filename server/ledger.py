@@ -19,6 +19,8 @@ reserve's euros); the contra accounts carry the other side:
     clearing:<id>   EUR  euros booked with a merchant but not yet through the bank: positive = to pay the
                          merchant, negative = to collect from it (stands in for world:eur until the batch
                          is confirmed; see settlement.py)
+    dispute:<terminal> fl suspense for what a terminal's records claimed beyond the rules (server/rules.py);
+                         frozen until an admin decides, so not counted as Floreyn held against the reserve
 
 Postings are never changed (the tables refuse UPDATE and DELETE); balances
 are kept incrementally on `accounts`, and `floreyn-server replay` recomputes
@@ -75,9 +77,13 @@ def card_acct(card_hex: str) -> str:
     return f"card:{card_hex}"
 
 
+def dispute_acct(terminal_id: str) -> str:
+    return f"dispute:{terminal_id}"
+
+
 _PREFIXES: Final = {
     "member": Currency.FL, "budget": Currency.FL, "merchant": Currency.FL, "funder": Currency.FL,
-    "card": Currency.FL, "merchant_eur": Currency.EUR, "clearing": Currency.EUR,
+    "card": Currency.FL, "merchant_eur": Currency.EUR, "clearing": Currency.EUR, "dispute": Currency.FL,
 }
 _FIXED: Final = {ISSUED: Currency.FL, RESERVE: Currency.EUR, INCOME: Currency.EUR, WORLD: Currency.EUR}
 
@@ -93,7 +99,7 @@ def account_kind(key: str) -> tuple[str, Currency, str | None]:
     return prefix, _PREFIXES[prefix], owner
 
 
-class TxKind(str, enum.Enum):
+class TxKind(str, enum.Enum):  # noqa: UP042 (StrEnum would change str() of a member, which logs and messages use)
     SPEND = "spend"
     SAVE = "save"
     TOPUP = "topup"
@@ -107,6 +113,7 @@ class TxKind(str, enum.Enum):
     CLAIM = "claim"  # an unregistered card's suspense moves to the member it is issued to
     SETTLE = "settle"  # a merchant's period settled: fl handed in at bid / bought at ask, till euros netted
     PAYOUT = "payout"  # a confirmed bank batch: clearing accounts against the outside world
+    DISPUTE = "dispute"  # an admin's decision on a parked excess (release, return, write off)
 
 
 @dataclass(frozen=True, slots=True)

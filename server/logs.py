@@ -32,7 +32,7 @@ _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -87,14 +87,14 @@ class AccessLog:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:  # type: ignore[type-arg]
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
         seen: dict[str, int] = {"status": 0, "bytes": 0}
 
-        async def counting_send(message: dict) -> None:  # type: ignore[type-arg]
+        async def counting_send(message: dict) -> None:
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
             elif message["type"] == "http.response.body":
@@ -107,7 +107,7 @@ class AccessLog:
             self._line(scope, seen, started)
 
     @staticmethod
-    def _line(scope: dict, seen: dict[str, int], started: float) -> None:  # type: ignore[type-arg]
+    def _line(scope: dict, seen: dict[str, int], started: float) -> None:
         path: str = scope.get("path", "")
         route = getattr(scope.get("route"), "path", None) or "(no route)"
         fields: dict[str, Any] = {"event": "request", "method": scope.get("method", ""), "route": route,

@@ -61,20 +61,20 @@ def render(conn: Connection, now_ms: int) -> str:
     out.family("floreyn_terminal_info", "gauge", "Enrolled terminals (value 1) with merchant and status.",
                [({"terminal_id": t.terminal_id, "merchant_id": t.merchant_id, "status": t.status}, 1) for t in terms])
     out.family("floreyn_terminal_acked_seq", "gauge", "Highest record sequence number the server holds.",
-               [(lab, t.head_seq) for lab, t in zip(tid, terms)])
+               [(lab, t.head_seq) for lab, t in zip(tid, terms, strict=True)])
     out.family("floreyn_terminal_reported_head_seq", "gauge",
                "Highest sequence number the terminal said it has, with its last upload.",
-               [(lab, t.reported_head_seq) for lab, t in zip(tid, terms) if t.reported_head_seq is not None])
+               [(lab, t.reported_head_seq) for lab, t in zip(tid, terms, strict=True) if t.reported_head_seq is not None])
     out.family("floreyn_terminal_records_waiting", "gauge",
                "Records the terminal has and the server not yet (as of the terminal's last upload).",
-               [(lab, max(0, (t.reported_head_seq or 0) - t.head_seq)) for lab, t in zip(tid, terms)])
+               [(lab, max(0, (t.reported_head_seq or 0) - t.head_seq)) for lab, t in zip(tid, terms, strict=True)])
     out.family("floreyn_terminal_last_sync_timestamp_seconds", "gauge", "When the terminal last uploaded (Unix time).",
-               [(lab, t.last_seen_ms / 1000) for lab, t in zip(tid, terms) if t.last_seen_ms])
+               [(lab, t.last_seen_ms / 1000) for lab, t in zip(tid, terms, strict=True) if t.last_seen_ms])
     out.family("floreyn_terminal_sync_lag_seconds", "gauge", "Seconds since the terminal last uploaded.",
-               [(lab, max(0.0, (now_ms - t.last_seen_ms) / 1000)) for lab, t in zip(tid, terms) if t.last_seen_ms])
+               [(lab, max(0.0, (now_ms - t.last_seen_ms) / 1000)) for lab, t in zip(tid, terms, strict=True) if t.last_seen_ms])
     out.family("floreyn_terminal_rejected_uploads_total", "counter",
                "Uploads refused after the terminal authenticated (bad record, fork, too large, ...).",
-               [(lab, t.rejected_uploads) for lab, t in zip(tid, terms)])
+               [(lab, t.rejected_uploads) for lab, t in zip(tid, terms, strict=True)])
     cards = dict(conn.execute(select(s.cards.c.status, func.count()).group_by(s.cards.c.status)).tuples().all())
     out.family("floreyn_cards", "gauge", "Member cards by status.",
                [({"status": st}, cards.get(st, 0)) for st in sorted({"active", "blocked", "replaced", *cards})])

@@ -170,6 +170,14 @@ class CampaignCreate(Write):
     merchant_ids: list[Ident] = Field(default_factory=list, max_length=500, description="Empty: all merchants.")
 
 
+class CampaignUpdate(Write):
+    name: Short | None = None
+    multiplier_bp: Annotated[int, Field(ge=10_000, le=100_000)] | None = None
+    starts_on: IsoDate | None = None
+    ends_on: IsoDate | None = None
+    merchant_ids: list[Ident] | None = Field(default=None, max_length=500, description="Empty: all merchants.")
+
+
 class CampaignEnd(Write):
     ends_on: IsoDate
 
@@ -187,9 +195,19 @@ class LimitsIn(Strict):
     unknown_card_allowance_cents: Annotated[int, Field(ge=0, le=MAX_TILL_CENTS)] | None = None
 
 
+class ThresholdsIn(Strict):
+    drain_cards: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    drain_window_s: Annotated[int, Field(ge=60, le=7 * 86400)] | None = None
+    refund_share_bp: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    refund_min_cents: Annotated[int, Field(ge=0, le=MAX_TILL_CENTS)] | None = None
+    terms_grace_s: Annotated[int, Field(ge=0, le=30 * 86400)] | None = None
+    budget_expiry_grace_s: Annotated[int, Field(ge=0, le=30 * 86400)] | None = None
+
+
 class ConfigUpdate(Write):
     rates: RatesIn | None = None
     limits: LimitsIn | None = None
+    thresholds: ThresholdsIn | None = None
     overspend_block_cents: Annotated[int, Field(ge=0, le=MAX_TILL_CENTS)] | None = None
     hold_ttl_s: Annotated[int, Field(ge=60, le=86_400)] | None = None
     issuer_keys: list[KeyHex] | None = Field(None, max_length=20)

@@ -15,14 +15,19 @@ from typing import Any, Callable, Final, Iterator
 from sqlalchemy import Connection, func, select
 
 from floreyn.money import Money
-from floreyn.server import ledger, state
+from floreyn.server import disputes, ledger, rules, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound, RequestInvalid
 from floreyn.server.rates import rate_in_force
+from floreyn.text import csv_row
 
 CSV_PAGE: Final = 1000
 CSV_COLUMNS: Final = ("date", "time", "tx_id", "kind", "account", "currency", "amount", "amount_cents",
                       "terminal_id", "record_seq", "merchant_id", "card_id", "reverses", "memo")
+
+
+FIRST_REPORT_DATE: Final = dt.date(2000, 1, 1)
+LAST_REPORT_DATE: Final = dt.date(2999, 12, 31)  # the day after must still be a date, in ms within BIGINT
 
 
 def period(from_date: str, to_date: str) -> tuple[int, int]:
@@ -31,12 +36,15 @@ def period(from_date: str, to_date: str) -> tuple[int, int]:
         start, end = dt.date.fromisoformat(from_date), dt.date.fromisoformat(to_date)
     except ValueError:
         raise RequestInvalid(detail="dates are YYYY-MM-DD") from None
+    for day in (start, end):
+        if not FIRST_REPORT_DATE <= day <= LAST_REPORT_DATE:
+            raise RequestInvalid(detail=f"dates run from {FIRST_REPORT_DATE} to {LAST_REPORT_DATE}")
     if end < start:
         raise RequestInvalid(detail="the period must not end before it starts")
     return state.day_start_ms(start), state.day_start_ms(end + dt.timedelta(days=1))
 
 
-def _sum(conn: Connection, account: str, *where) -> int:  # type: ignore[no-untyped-def]
+def _sum(conn: Connection, account: str, *where) -> int:
     return int(conn.execute(select(func.coalesce(func.sum(s.postings.c.amount_cents), 0))
                             .where(s.postings.c.account == account, *where)).scalar_one())
 
@@ -97,13 +105,16 @@ def circulation(conn: Connection) -> dict[str, Any]:
     fl_holders = {k: v for (k, c), v in totals.items() if c == "fl" and k != "coop"}
     issued = -totals.get(("coop", "fl"), 0)
     assert sum(fl_holders.values()) == issued, "fl balances sum to zero"
-    positive = sum(fl_holders.values()) - sum(int(v) for v in negatives.values())
+    # Parked excess (server/rules.py) is frozen: nobody can spend or cash it out until an admin decides,
+    # so it is not held against the reserve.
+    in_dispute = fl_holders.get("dispute", 0) - int(negatives.get("dispute", 0))
+    positive = sum(fl_holders.values()) - sum(int(v) for v in negatives.values()) - in_dispute
     rates = state.get_settings(conn).rates
     reserve = ledger.balance(conn, ledger.RESERVE).cents
     receivable = totals.get(("merchant_eur", "EUR"), 0)
     bid_value = rates.cashout_eur_for_fl(Money.fl(positive)).cents
     return {
-        "fl_issued_cents": issued, "fl_held_cents": positive,
+        "fl_issued_cents": issued, "fl_held_cents": positive, "fl_in_dispute_cents": in_dispute,
         "fl_by_holder_cents": dict(sorted(fl_holders.items())),
         "fl_negative_by_holder_cents": {k: int(v) for k, v in sorted(negatives.items())},
         "eur_reserve_cents": reserve, "eur_income_cents": ledger.balance(conn, ledger.INCOME).cents,
@@ -114,7 +125,7 @@ def circulation(conn: Connection) -> dict[str, Any]:
 
 
 def overspend(conn: Connection) -> dict[str, Any]:
-    """Cards flagged for offline overspend, and every wallet or budget below zero."""
+    """Cards flagged for offline overspend, every wallet or budget below zero, open disputes, violations by rule."""
     flagged = conn.execute(select(s.cards).where(s.cards.c.flagged_ms.is_not(None)).order_by(s.cards.c.flagged_ms))
     cards = []
     for c in flagged:
@@ -124,7 +135,14 @@ def overspend(conn: Connection) -> dict[str, Any]:
     negative = conn.execute(select(s.accounts.c.key, s.accounts.c.balance_cents).where(
         s.accounts.c.balance_cents < 0, s.accounts.c.kind.in_(["member", "budget", "card"]))
         .order_by(s.accounts.c.balance_cents).limit(10_000))
-    return {"cards": cards, "negative_accounts": [{"account": k, "balance_cents": b} for k, b in negative]}
+    open_disputes = conn.execute(select(s.disputes).where(s.disputes.c.status == "open")
+                                 .order_by(s.disputes.c.created_ms).limit(10_000))
+    rule_names = [r.name for r in rules.ALL_RULES]
+    violations = dict(conn.execute(select(s.alerts.c.kind, func.count()).where(s.alerts.c.kind.in_(rule_names))
+                                   .group_by(s.alerts.c.kind)).tuples().all())
+    return {"cards": cards, "negative_accounts": [{"account": k, "balance_cents": b} for k, b in negative],
+            "open_disputes": [disputes.dispute_dict(d) for d in open_disputes],
+            "rule_violations": {k: int(v) for k, v in sorted(violations.items())}}
 
 
 def account_view(conn: Connection, key: str, after_id: int, limit: int) -> dict[str, Any]:
@@ -153,7 +171,7 @@ def transaction_view(conn: Connection, tx_id: str) -> dict[str, Any]:
                           "amount_cents": p.amount.cents} for p in postings]}
 
 
-def listing(conn: Connection, table, after_id: int, limit: int, **filters: Any) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def listing(conn: Connection, table, after_id: int, limit: int, **filters: Any) -> list[dict[str, Any]]:
     q = select(table).where(table.c.id > after_id)
     for col, value in filters.items():
         if value is not None:
@@ -176,26 +194,27 @@ def csv_export(read: Callable[[Callable[[Connection], Any]], Any], from_date: st
     start, end = period(from_date, to_date)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(csv_row(CSV_COLUMNS))
     yield buf.getvalue()
     after = 0
     while True:
-        rows = read(lambda conn: _csv_page(conn, start, end, after))
+        rows = read(lambda conn: _csv_page(conn, start, end, after))  # noqa: B023 (runs at once)
         if not rows:
             return
         buf.seek(0)
         buf.truncate()
         for p, tx in rows:
             when = dt.datetime.fromtimestamp(p.created_ms / 1000, state.TZ)
-            writer.writerow((when.date().isoformat(), when.strftime("%H:%M:%S"), p.tx_id, p.kind, p.account,
-                             p.currency, _amount_text(p.amount_cents), p.amount_cents, tx.terminal_id or "",
-                             tx.record_seq if tx.record_seq is not None else "", tx.merchant_id or "",
-                             tx.card_id or "", tx.reverses or "", tx.memo))
+            writer.writerow(csv_row((  # a memo (a correction's reason) is free text: no live formulas
+                when.date().isoformat(), when.strftime("%H:%M:%S"), p.tx_id, p.kind, p.account, p.currency,
+                _amount_text(p.amount_cents), p.amount_cents, tx.terminal_id or "",
+                tx.record_seq if tx.record_seq is not None else "", tx.merchant_id or "", tx.card_id or "",
+                tx.reverses or "", tx.memo)))
         after = rows[-1][0].id
         yield buf.getvalue()
 
 
-def _csv_page(conn: Connection, start: int, end: int, after: int) -> list:  # type: ignore[type-arg]
+def _csv_page(conn: Connection, start: int, end: int, after: int) -> list:
     postings = conn.execute(select(s.postings).where(s.postings.c.id > after, s.postings.c.created_ms >= start,
                                                      s.postings.c.created_ms < end)
                             .order_by(s.postings.c.id).limit(CSV_PAGE)).all()

@@ -156,7 +156,7 @@ def _restore_sqlite(path: Path, url: str, manifest: Manifest, replace: bool, now
             # the old or the new database, never none. Its WAL is folded in first: a stale -wal beside the
             # new file would be replayed onto it.
             _checkpoint(target)
-            stamp = dt.datetime.fromtimestamp(now_ms / 1000, dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            stamp = dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
             old = target.with_name(f"{target.name}.before-restore-{stamp}")
             copying = old.with_name(old.name + ".partial")  # a kill mid-copy leaves no half copy by that name
             shutil.copyfile(target, copying)

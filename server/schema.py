@@ -112,6 +112,53 @@ terminals = Table(
     Column("last_seen_ms", BigInteger),
     Column("reported_head_seq", BigInteger),  # the terminal's own head, sent with each upload (0002)
     Column("rejected_uploads", BigInteger, nullable=False, server_default=text("0")),  # (0002)
+    Column("snapshot_served_ms", BigInteger),  # last snapshot fetched (0003)
+    Column("snapshot_base_seq", BigInteger),  # the head the server held then: offline usage counts from it (0003)
+)
+
+terminal_terms = Table(  # the terms (rates, limits, save rate) a terminal was sent, one row per change (0003)
+    "terminal_terms", metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("terminal_id", String(ID), nullable=False),
+    Column("served_ms", BigInteger, nullable=False),
+    Column("terms", Text, nullable=False),  # JSON
+    Index("ix_terminal_terms_terminal", "terminal_id", "served_ms"),
+)
+
+offline_usage = Table(  # offline spends per terminal and card since the terminal's last snapshot (0003)
+    "offline_usage", metadata,
+    Column("terminal_id", String(ID), primary_key=True),
+    Column("card_id", String(32), primary_key=True),
+    Column("base_seq", BigInteger, nullable=False),
+    Column("spent_cents", BigInteger, nullable=False),
+    Column("taps", BigInteger, nullable=False),
+)
+
+refunds = Table(  # a posted till refund and the payment it refers to (0003)
+    "refunds", metadata,
+    Column("refund_tx", String(64), primary_key=True),
+    Column("ref_tx", String(64), nullable=False),
+    Column("fl_cents", BigInteger, nullable=False),  # what posted to the payer (the allowed part)
+    Index("ix_refunds_ref", "ref_tx"),
+)
+
+disputes = Table(  # a record's excess over the rules, parked on the terminal's suspense account (0003)
+    "disputes", metadata,
+    Column("dispute_id", String(64), primary_key=True),
+    Column("terminal_id", String(ID), nullable=False),
+    Column("record_id", String(36), nullable=False, unique=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("rules", String(200), nullable=False),  # comma-separated rule names
+    Column("payer_account", String(2 * ID), nullable=False),  # where the excess came from
+    Column("payee_account", String(2 * ID), nullable=False),  # where the record wanted it to go
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # open | released | returned | written_off | voided
+    Column("created_ms", BigInteger, nullable=False),
+    Column("resolved_ms", BigInteger),
+    Column("resolved_by", String(ID)),
+    Column("resolution_tx", String(64)),
+    Column("note", String(200)),
+    Index("ix_disputes_status", "status"),
 )
 
 request_nonces = Table(

@@ -43,7 +43,8 @@ def get_bank(conn: Connection) -> dict[str, Any]:
     row = conn.execute(select(s.settings.c.value).where(s.settings.c.key == "bank")).scalar()
     if row is None:
         raise StateRefused(detail="the cooperative's bank account is not set (PUT /v1/admin/bank)")
-    return json.loads(row)  # type: ignore[no-any-return]
+    value: dict[str, Any] = json.loads(row)
+    return value
 
 
 def _bic(iban: str) -> str | None:

@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, func, select, update
 
-from floreyn.money import ExchangeRates, Money
+from floreyn.money import Currency, ExchangeRates, Money
 from floreyn.server import entries, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound, RequestInvalid, StateRefused
@@ -139,7 +139,7 @@ def run(conn: Connection, *, period: str, execution_date: str | None, request_id
                             now_ms=now, request_id=request_id, memo=f"settlement {period}")
         if tx is not None:
             txs.append(tx)
-            assert ledger.currency_totals(tx.postings).get(ledger.Currency.EUR, 0) == 0
+            assert ledger.currency_totals(tx.postings).get(Currency.EUR, 0) == 0
         detail = {**asdict(c), "kind": m.kind, "method": _method(m, c.net_eur_cents) if c.net_eur_cents else None}
         conn.execute(s.settlement_lines.insert().values(period=period, merchant_id=m.merchant_id,
                                                         tx_id=tx.tx_id if tx else None,

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import Iterable
+from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Row, func, select
 
 from floreyn.categories import covers
 from floreyn.server import admin_categories, budget_rules, ledger, state
@@ -88,7 +88,7 @@ def _chunks(values: list[str], n: int = 500) -> Iterable[list[str]]:
         yield values[i : i + n]
 
 
-def member_budgets(conn: Connection, member_ids: list[str], today: str) -> dict[str, list]:  # type: ignore[type-arg]
+def member_budgets(conn: Connection, member_ids: list[str], today: str) -> dict[str, list]:
     """Live budgets each member may draw on: their own and their groups'."""
     groups_of: dict[str, list[str]] = defaultdict(list)
     for chunk in _chunks(member_ids):
@@ -97,8 +97,8 @@ def member_budgets(conn: Connection, member_ids: list[str], today: str) -> dict[
             groups_of[mid].append(gid)
     group_ids = sorted({g for gs in groups_of.values() for g in gs})
     live = (s.budgets.c.status == "active") & (s.budgets.c.expires_on >= today)
-    by_member: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]
-    by_group: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]
+    by_member: dict[str, list] = defaultdict(list)
+    by_group: dict[str, list] = defaultdict(list)
     for chunk in _chunks(member_ids):
         for b in conn.execute(select(s.budgets).where(live, s.budgets.c.owner_member_id.in_(chunk))):
             by_member[b.owner_member_id].append(b)
@@ -109,7 +109,7 @@ def member_budgets(conn: Connection, member_ids: list[str], today: str) -> dict[
             for mid in member_ids}
 
 
-def card_infos(conn: Connection, rows: list, categories: tuple[str, ...], today: str,  # type: ignore[type-arg]
+def card_infos(conn: Connection, rows: Sequence[Row[Any]], categories: tuple[str, ...], today: str,
                cap_cents: int, now_ms: int) -> tuple[CardInfo, ...]:
     member_ids = sorted({r.member_id for r in rows})
     aliases: dict[str, str] = {}

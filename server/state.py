@@ -61,12 +61,25 @@ def touch_all_cards(conn: Connection, version: int) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Thresholds:
+    """When the rule check and the alerts speak up; defaults fit a neighbourhood of a few hundred members."""
+
+    drain_cards: int = 3  # this many distinct cards emptied by one till within drain_window_s: alert
+    drain_window_s: int = 3600
+    refund_share_bp: int = 2_000  # refunds above 20 % of a merchant's spends today: alert
+    refund_min_cents: int = 2_000  # ... once they exceed fl 20,00 (a single small refund is normal)
+    terms_grace_s: int = 24 * 3600  # terms (rates, limits) a terminal was sent stay acceptable this long
+    budget_expiry_grace_s: int = 24 * 3600  # a budget spend uploaded this long after the expiry day still posts
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     rates: ExchangeRates = ExchangeRates()
     limits: OfflineLimits = OfflineLimits()
     overspend_block_cents: int = 1_000  # a card more than fl 10,00 below zero is blocked
     hold_ttl_s: int = 15 * 60  # an online authorization reserves the amount this long
     issuer_keys: tuple[str, ...] = field(default_factory=tuple)
+    thresholds: Thresholds = Thresholds()
 
 
 def get_settings(conn: Connection) -> Settings:
@@ -78,13 +91,14 @@ def get_settings(conn: Connection) -> Settings:
         overspend_block_cents=int(stored.get("overspend_block_cents", base.overspend_block_cents)),
         hold_ttl_s=int(stored.get("hold_ttl_s", base.hold_ttl_s)),
         issuer_keys=tuple(json.loads(stored["issuer_keys"])) if "issuer_keys" in stored else (),
+        thresholds=Thresholds(**json.loads(stored["thresholds"])) if "thresholds" in stored else base.thresholds,
     )
 
 
 def settings_dict(cfg: Settings) -> dict[str, Any]:
     return {"rates": asdict(cfg.rates), "limits": asdict(cfg.limits),
             "overspend_block_cents": cfg.overspend_block_cents, "hold_ttl_s": cfg.hold_ttl_s,
-            "issuer_keys": list(cfg.issuer_keys)}
+            "issuer_keys": list(cfg.issuer_keys), "thresholds": asdict(cfg.thresholds)}
 
 
 def put_setting(conn: Connection, key: str, value: Any) -> None:

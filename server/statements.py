@@ -132,7 +132,7 @@ def as_html(st: dict[str, Any]) -> str:
     body_rows = rows(st)
     classes = [""] * (len(body_rows) - 1) + [' class="total"']
     body = "".join(f'<tr{cls}><td>{e(label)}</td><td class="n">{e(_money(cur, cents))}</td></tr>'
-                   for cls, (label, cur, cents) in zip(classes, body_rows))
+                   for cls, (label, cur, cents) in zip(classes, body_rows, strict=True))
     return (f'<!DOCTYPE html><html lang="nl"><head><meta charset="utf-8"><title>Floreyn afrekening '
             f'{e(st["period"])} {e(st["merchant"]["merchant_id"])}</title><style>{_CSS}</style></head><body>'
             f'<h1>Floreyn-afrekening {e(st["period"])}</h1><table class="head">{head}</table>'

@@ -134,6 +134,14 @@ class SimTerminal:
     def void(self, ref: SignedRecord) -> SignedRecord:
         return self.record(Kind.VOID, ref_id=ref.record.record_id, card_id=ref.record.card_id)
 
+    def authorize(self, srv: ServerThread, spend: SignedRecord) -> None:
+        """Ask the server to authorize a spend online, as a till does above its offline limits (record id as
+        request id, as floreyn.terminal does): the rule check then treats the spend as online."""
+        rec = spend.record
+        assert rec.card_id is not None
+        answer = self.client(srv).authorize_spend(rec.card_id.hex(), rec.fl_cents, str(rec.record_id), rec.budget_id)
+        assert answer.approved, answer
+
     def enroll(self, srv: ServerThread) -> Any:
         return srv.admin("POST", "/v1/admin/terminals", {"terminal_id": self.terminal_id,
                                                          "merchant_id": self.merchant_id,

@@ -36,7 +36,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Final, Mapping
+from typing import Callable, Final, Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -111,7 +111,9 @@ def body_hash(body: bytes) -> str:
 
 def request_message(method: str, path: str, terminal_id: str, time_ms: int, nonce: str, body: bytes) -> bytes:
     parts = (method.upper(), path, terminal_id, str(time_ms), nonce, body_hash(body))
-    return REQUEST_DOMAIN + "\n".join(parts).encode("ascii")
+    # UTF-8, not ASCII: a hostile non-ASCII path must fail the signature check (401), not the encoder (500).
+    # For every path a till sends (ASCII) the bytes are the same.
+    return REQUEST_DOMAIN + "\n".join(parts).encode("utf-8", "surrogateescape")
 
 
 def new_nonce() -> str:
@@ -186,7 +188,8 @@ class ServerClock:
     carries the server's time and fixes it.
     """
 
-    def __init__(self, wall_ms=lambda: int(time.time() * 1000), mono_ms=lambda: int(time.monotonic() * 1000)):
+    def __init__(self, wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+                 mono_ms: Callable[[], int] = lambda: int(time.monotonic() * 1000)) -> None:
         self._wall_ms = wall_ms
         self._mono_ms = mono_ms
         self._offset_ms: int | None = None

@@ -281,7 +281,8 @@ class SyncClient:
             code, message = self._refusal(reply)
             if reply.status == 401 and code == auth.AuthClockSkew.code and attempt == 1:
                 continue  # the clock now follows the server's; the retry is inside the window
-            if reply.status == 401 or code in ("terminal_revoked", "terminal_quarantined", "terminal_forked"):
+            if reply.status == 401 or code in ("terminal_revoked", "terminal_quarantined", "terminal_forked",
+                                            "terminal_broke_rule"):
                 raise SyncAuthFailed(server_code=code, status=reply.status, message=message)
             raise SyncRefused(server_code=code, status=reply.status, message=message)
         raise AssertionError("unreachable")

@@ -156,7 +156,7 @@ class SyncWorker:
     def next_delay_s(self) -> float:
         if self._failures == 0:
             return self.interval_s
-        delay = min(self.backoff_max_s, self.backoff_min_s * 2 ** min(self._failures - 1, 16))
+        delay = min(self.backoff_max_s, self.backoff_min_s * 2.0 ** min(self._failures - 1, 16))
         return delay * random.uniform(0.5, 1.0)  # jitter: a market's tills do not retry in step
 
     def _loop(self) -> None:

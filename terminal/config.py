@@ -42,7 +42,7 @@ from floreyn.categories import valid_category
 from floreyn.codec import DecodeError, check_ident
 from floreyn.sync.snapshot import MerchantConfig
 from floreyn.terminal.drivers.base import DriverConfig
-from floreyn.terminal.engine.errors import ConfigError, UnknownCategory
+from floreyn.terminal.errors import ConfigError, UnknownCategory
 
 # The categories the cooperative started with; the server defines more (floreyn/categories.py) and the till
 # takes any well-formed name, so a new category needs no upgrade.

@@ -33,7 +33,7 @@ from floreyn.sync.snapshot import (
     SNAPSHOT_VERSION, BudgetInfo, Campaign, CardInfo, MerchantConfig, OfflineLimits, Snapshot, sign_snapshot,
 )
 from floreyn.terminal.config import Operator, SecurityConfig, TerminalConfig
-from floreyn.terminal.engine.auth import hash_pin
+from floreyn.pins import hash_pin
 
 DEMO_ISSUER_SEED: Final = hashlib.sha256(b"floreyn demo card issuer v1").digest()
 DEMO_SERVER_SEED: Final = hashlib.sha256(b"floreyn demo server v1").digest()
@@ -97,7 +97,7 @@ def demo_cards(today: dt.date) -> tuple[CardInfo, ...]:
 
 def demo_snapshot(terminal_id: str, now_ms: int, *, version: int = 1,
                   merchant: MerchantConfig = DEMO_MERCHANT) -> Snapshot:
-    today = dt.datetime.fromtimestamp(now_ms / 1000, dt.timezone.utc).date()
+    today = dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC).date()
     return Snapshot(
         version=SNAPSHOT_VERSION, terminal_id=terminal_id, snapshot_version=version, server_time_ms=now_ms,
         merchant=merchant, rates=ExchangeRates(ask_bp=10_000, bid_bp=9_500), limits=OfflineLimits(),

@@ -21,8 +21,14 @@ from floreyn.card import mask_card_id
 from floreyn.money import Money, format_money
 from floreyn.sync.record import Kind, Tender
 from floreyn.terminal.drivers.base import Align, Line, PrintDoc
-from floreyn.terminal.engine.model import KIND_NL, TENDER_NL
 from floreyn.terminal.store import StoredRecord
+
+# The Dutch names a receipt and the engine's results give each kind and tender.
+KIND_NL = {
+    Kind.SPEND: "Betaling", Kind.SAVE: "Sparen", Kind.TOPUP: "Opwaarderen",
+    Kind.REFUND: "Terugbetaling", Kind.VOID: "Storno", Kind.DAY_CLOSE: "Dagafsluiting",
+}
+TENDER_NL = {Tender.NONE: "", Tender.CASH: "Contant", Tender.BANK_CARD: "Pin"}
 
 RULE = Line("-" * 32, align=Align.CENTER)
 
@@ -105,7 +111,7 @@ def _body(rec: StoredRecord, ctx: ReceiptContext) -> list[Line]:
         if rec.budget_id:
             out += [Line(label), Line("  budget", _fl(rec.fl_cents))]
         elif rec.fl_cents:
-            out.append(Line("Eigen saldo", _fl(rec.fl_cents)))
+            out.append(Line("Van eigen saldo", _fl(rec.fl_cents)))  # what was paid from it, not what is left
         if rec.eur_cents:
             out.append(Line(tender, _eur(rec.eur_cents)))
     elif rec.kind is Kind.SAVE:
@@ -134,18 +140,21 @@ def _totals(records: Sequence[StoredRecord]) -> list[Line]:
         return []
     fl_total = sum(r.fl_cents for r in records)
     eur_total = sum(r.eur_cents for r in records)
-    # Spending is at par: fl 1,00 pays € 1,00 of the price.
-    return [Line("Totaal", _eur(fl_total + eur_total), bold=True)]
+    # Each currency as paid: a payment wholly in Floreyn never reads as euros, a split one shows both.
+    parts = [text for cents, text in ((fl_total, _fl(fl_total)), (eur_total, _eur(eur_total))) if cents]
+    return [Line("Totaal", " + ".join(parts), bold=True)]
 
 
 def _balance(records: Sequence[StoredRecord]) -> list[Line]:
     last = records[-1]
     if last.kind not in (Kind.SPEND, Kind.SAVE, Kind.TOPUP, Kind.REFUND):
         return [Line("Bewaar deze bon.", align=Align.CENTER)]
-    if last.balance_after_cents is not None and not any(r.offline for r in records):
+    if any(r.offline for r in records):
+        return [Line("Saldo onder voorbehoud", align=Align.CENTER),
+                Line("(zonder verbinding)", align=Align.CENTER)]
+    if last.balance_after_cents is not None:
         return [Line("Nieuw saldo", _fl(last.balance_after_cents), bold=True)]
-    return [Line("Saldo onder voorbehoud", align=Align.CENTER),
-            Line("(zonder verbinding)", align=Align.CENTER)]
+    return [Line("Bewaar deze bon.", align=Align.CENTER)]  # online, but the server gave no balance to print
 
 
 def z_report_doc(report: Mapping[str, Any], ctx: ReceiptContext, *, tx_id: str = "",

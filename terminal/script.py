@@ -55,8 +55,8 @@ class ScriptPrinter(VirtualPrinter):
         super().__init__(columns=columns)
         self.receipts_dir = receipts_dir
 
-    def print_doc(self, doc: PrintDoc) -> None:
-        super().print_doc(doc)
+    def _print_doc(self, doc: PrintDoc) -> None:
+        super()._print_doc(doc)
         self.receipts_dir.mkdir(parents=True, exist_ok=True)
         name = "".join(ch for ch in doc.doc_id if ch.isalnum() or ch in "-_") or "doc"
         (self.receipts_dir / f"{name}.txt").write_text(doc.text(self.columns), encoding="utf-8")

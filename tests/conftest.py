@@ -29,6 +29,18 @@ from support import db, net  # noqa: E402
 PG_URL = os.environ.get("FLOREYN_TEST_PG_URL") or None
 
 
+# A test marked slow (a whole day of tills, the demo, crash loops) may take this long before
+# pytest-timeout fails it; every other test gets pyproject's `timeout`. An explicit
+# @pytest.mark.timeout on a test wins over both.
+SLOW_TIMEOUT_S = 1200
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
+
+
 def pytest_report_header(config):
     from sqlalchemy.engine import make_url
 

@@ -8,7 +8,7 @@ from floreyn.server.schema import metadata
 config = context.config
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection) -> None:
     # Batch mode lets later migrations ALTER tables on SQLite (copy-and-move).
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
                       compare_type=True)
@@ -20,7 +20,9 @@ connection = config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    assert url, "alembic.ini or the caller sets sqlalchemy.url"
+    engine = create_engine(url)
     with engine.begin() as conn:
         _run(conn)
     engine.dispose()

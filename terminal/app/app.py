@@ -76,6 +76,7 @@ class TillApp(App):
 
     def _check_ready(self, *_args: Any) -> None:
         """Ready: the resting screen is up and the engine has answered (its overview arrived)."""
+        assert self.till_root is not None  # built in build(), before the clock ticks
         ctl = self.till_root.ctl
         want = "idle" if self.sign_in_pin is not None else "signin"
         if ctl.screen == want and ctl.merchant is not None and not self._ready:
@@ -83,6 +84,7 @@ class TillApp(App):
             Clock.schedule_once(self._on_ready, 0)  # after the frame that shows it
 
     def _on_ready(self, _dt: float) -> None:
+        assert self.till_root is not None
         if os.environ.get("FLOREYN_APP_REPORT_READY"):  # the benchmark times cold start to this line
             print(f"FLOREYN_READY screen={self.till_root.ctl.screen} "
                   f"seconds={time.perf_counter() - self.started_at:.3f}", flush=True)

@@ -1,8 +1,9 @@
 """The app's state and flows: what each tap asks of the till service, and which screen follows.
 
-Runs on the Kivy main thread only. Every engine call goes through the
-Bridge (the TillService's worker); results and engine events come back here
-on the main thread. The controller decides screens and words refusals, never
+Runs on the Kivy main thread only. Every engine call is a typed EngineApi
+method (terminal/engine/api.py) whose Future the Bridge watches; results and
+engine events (routed by EVENTS, a table from event type to handler) come
+back here on the main thread. The controller decides screens and words refusals, never
 amounts or rules: those come from the engine.
 
 Sale flow: sign-in -> idle (card prompt) -> member -> amount -> [source]
@@ -12,13 +13,14 @@ Sale flow: sign-in -> idle (card prompt) -> member -> amount -> [source]
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from kivy.clock import Clock
 from kivy.event import EventDispatcher
 from kivy.properties import (
-    BooleanProperty, DictProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty,
+    BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty,
 )
 
 from floreyn.money import Currency, Money
@@ -29,21 +31,23 @@ from floreyn.terminal.app.manager import ManagerFlows
 from floreyn.terminal.app.services import Bridge, Runtime
 from floreyn.terminal.app.settings import AppSettings, save_settings
 from floreyn.terminal.engine import events as ev
+from floreyn.terminal.engine.api import EngineApi
+from floreyn.terminal.engine.errors import QuoteUnknown
+from floreyn.terminal.engine.model import Overview, Quote, TxResult
 
 log = logging.getLogger(__name__)
 
 OVERVIEW_EVERY_S = 60.0  # status and banner refresh; cheap reads on the worker, no redraw unless changed
 FAILED_RECEIPT_TIMEOUT_S = 60  # a printer problem stays on screen longer than a good receipt
-WAIT_NOTE_AFTER_S = 0.4  # an answer slower than this (server, printer) gets "one moment" on screen
-SLOW_CALLS = frozenset({"sign_in", "quote_spend", "quote_save", "quote_topup", "quote_refund", "quote_void",
-                        "confirm", "close_day", "reprint", "sync_now"})
+WAIT_NOTE_AFTER_S = 0.4  # a slow call (server, printer) answering later than this gets "one moment" on screen
+T = TypeVar("T")
 
 
 def _wait_text() -> str:
     return tr._("One moment\u2026")
 
 
-class Controller(ManagerFlows, EventDispatcher):
+class Controller(EventDispatcher):
     screen = StringProperty("signin")
     operator = StringProperty("")
     is_manager = BooleanProperty(False)
@@ -57,7 +61,7 @@ class Controller(ManagerFlows, EventDispatcher):
     banner_text = StringProperty("")
     banner_level = StringProperty("")
     reader_status = ObjectProperty(None, allownone=True)
-    overview = DictProperty({})
+    overview = ObjectProperty(None, allownone=True)  # engine Overview, refreshed every OVERVIEW_EVERY_S
     merchant = ObjectProperty(None, allownone=True)
     amount_mode = StringProperty("sale")  # the amount screen: "sale" or "refund"
     pending_amount = ObjectProperty(None, allownone=True)  # fl amount waiting for a source choice
@@ -76,9 +80,12 @@ class Controller(ManagerFlows, EventDispatcher):
                  | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._confirm_token: object | None = None  # which confirm call owns `confirming`
+        self._message_make: Callable[[], str] | None = None  # makes `message` again after a language switch
         self.runtime = runtime
         self.settings = settings
-        self.bridge = Bridge(runtime.service, post or _clock_post)
+        self.api: EngineApi = runtime.service
+        self.bridge = Bridge(post or _clock_post)
+        self.manager = ManagerFlows(self)
         self.dim_after_s = settings.dim_after_s
         self._done_timer = Clock.create_trigger(self._done_timeout, settings.done_timeout_s)
         self._member_timer = Clock.create_trigger(self._member_timeout, max(1, settings.member_timeout_s))
@@ -93,21 +100,22 @@ class Controller(ManagerFlows, EventDispatcher):
 
     # -- plumbing --------------------------------------------------------------------------------
 
-    def call(self, method: str, *args: Any, on_done: Callable[[Any], None] | None = None,
-             on_error: Callable[[BaseException], None] | None = None, **kwargs: Any) -> None:
-        """An engine call on the worker; a refusal lands in the message strip unless handled."""
+    def await_(self, future: Future[T], on_done: Callable[[T], None] | None = None,
+               on_error: Callable[[BaseException], None] | None = None, *, slow: bool = False) -> None:
+        """Wait (without blocking) for an EngineApi call's answer; a refusal lands in the message strip
+        unless on_error handles it. `slow`: a call that may wait on the server or the printer."""
         self.busy = True
-        if method in SLOW_CALLS:
+        if slow:
             self._wait_note()  # shown only if the answer takes longer than WAIT_NOTE_AFTER_S
 
         def settle() -> None:
             self.busy = self.bridge.pending > 0
             if not self.busy:
                 self._wait_note.cancel()
-                if self.message and getattr(self, "_message_make", None) is _wait_text:
+                if self.message and self._message_make is _wait_text:
                     self.clear_message()
 
-        def done(value: Any) -> None:
+        def done(value: T) -> None:
             settle()
             if on_done is not None:
                 on_done(value)
@@ -116,7 +124,7 @@ class Controller(ManagerFlows, EventDispatcher):
             settle()
             (on_error or self.show_error)(error)
 
-        self.bridge.call(method, *args, on_done=done, on_error=failed, **kwargs)
+        self.bridge.watch(future, done, failed)
 
     def show(self, screen: str) -> None:
         self.screen = screen
@@ -136,7 +144,7 @@ class Controller(ManagerFlows, EventDispatcher):
 
     def _on_lang(self, lang: str) -> None:
         self.lang = lang
-        make = getattr(self, "_message_make", None)
+        make = self._message_make
         if self.message and make is not None:
             self.message = make()
         self._update_banner()
@@ -159,43 +167,41 @@ class Controller(ManagerFlows, EventDispatcher):
 
     def start(self) -> None:
         """Start the TillService (engine check, reader) and fetch the first overview."""
-        future = self.runtime.service.start()
+        future = self.api.start()
         future.add_done_callback(lambda f: _clock_post(lambda: self._started(f)))
 
-    def _started(self, future: Any) -> None:
+    def _started(self, future: Future[Any]) -> None:
         error = future.exception()
         if error is not None:
             self.show_error(error)
         self.refresh_overview()
 
     def refresh_overview(self) -> None:
-        self.call("overview", on_done=self._got_overview, on_error=lambda e: log.warning("overview: %s", e))
+        self.await_(self.api.overview(), self._got_overview, lambda e: log.warning("overview: %s", e))
 
-    def _got_overview(self, overview: dict[str, Any]) -> None:
+    def _got_overview(self, overview: Overview) -> None:
         self.overview = overview
-        if overview.get("merchant") is not None:
-            self.merchant = overview["merchant"]
+        if overview.merchant is not None:
+            self.merchant = overview.merchant
 
     def _update_banner(self, *_args: Any) -> None:
         self.banner_text, self.banner_level = texts.banner(self.overview, self.member, tr)
 
-    def on_event(self, event: Any) -> None:
-        """Engine events, already on the main thread."""
-        handler = getattr(self, "_on_" + type(event).__name__, None)
-        if handler is not None:
-            handler(event)
+    def on_event(self, event: ev.Event) -> None:
+        """Engine events, already on the main thread: routed by EVENTS (end of this module)."""
+        EVENTS.dispatch(self, event)
 
-    def _on_SignedIn(self, event: ev.SignedIn) -> None:
+    def _on_signed_in(self, event: ev.SignedIn) -> None:
         self.operator, self.is_manager = event.operator.name, event.operator.is_manager
         self.clear_message()
         self.show("idle")
 
-    def _on_SignedOut(self, _event: ev.SignedOut) -> None:
+    def _on_signed_out(self, _event: ev.SignedOut) -> None:
         self.operator, self.is_manager = "", False
         self._reset_sale()
         self.show("signin")
 
-    def _on_CardShown(self, event: ev.CardShown) -> None:
+    def _on_card_shown(self, event: ev.CardShown) -> None:
         if not self.operator:
             return
         self._reset_sale()
@@ -204,55 +210,51 @@ class Controller(ManagerFlows, EventDispatcher):
         self.show("member")
         self._arm_member_timer()  # also when the member screen already showed (another card)
 
-    def _on_CardRefused(self, event: ev.CardRefused) -> None:
+    def _on_card_refused(self, event: ev.CardRefused) -> None:
         self._reset_sale()
         self.show_error(event.error)
         if self.operator:
             self.show("idle")
 
-    def _on_TxCommitted(self, event: ev.TxCommitted) -> None:
+    def _on_tx_committed(self, event: ev.TxCommitted) -> None:
         result = event.result
         self.confirming, self._confirm_token = False, None  # committed: a late answer of its call changes nothing
         self.quote = None
         self.result = result
         self.receipt_state, self.receipt_error = "printing", None
         if result.kind is Kind.DAY_CLOSE:
-            self.show_report(result)
+            self.manager.show_report(result)
         else:
             self.show("done")
         self._arm_done_timer()
 
-    def _on_ReceiptPrinted(self, event: ev.ReceiptPrinted) -> None:
+    def _on_receipt_printed(self, event: ev.ReceiptPrinted) -> None:
         if self.result is not None and event.tx_id == self.result.tx_id:
             self.receipt_state, self.receipt_error = "printed", None
             self._arm_done_timer()
         self.refresh_overview()
 
-    def _on_ReceiptFailed(self, event: ev.ReceiptFailed) -> None:
+    def _on_receipt_failed(self, event: ev.ReceiptFailed) -> None:
         if self.result is not None and event.tx_id == self.result.tx_id:
             self.receipt_state, self.receipt_error = "failed", event.error
             self._arm_done_timer()
         self.refresh_overview()
 
-    def _on_ReaderChanged(self, event: ev.ReaderChanged) -> None:
+    def _on_reader_changed(self, event: ev.ReaderChanged) -> None:
         self.reader_status = event.status
 
-    def _on_CallDone(self, event: ev.CallDone) -> None:
-        # A card read by the reader is the one call the app did not make itself; its refusals
-        # arrive as CardRefused, except this one.
-        from floreyn.terminal.engine.errors import NotSignedIn
-
-        if event.method == "card_event" and isinstance(event.error, NotSignedIn):
-            self.show_error(event.error)
+    def _on_call_done(self, _event: ev.CallDone) -> None:
+        """Nothing to do: the app watches the Future of every call it makes, and the one call it does not
+        make (a card on the reader) reports through CardShown and CardRefused."""
 
     # -- sign-in -------------------------------------------------------------------------------------
 
     def sign_in(self, pin: str) -> None:
         self.clear_message()
-        self.call("sign_in", pin)  # SignedIn event shows the idle screen
+        self.await_(self.api.sign_in(pin), slow=True)  # SignedIn event shows the idle screen
 
     def sign_out(self) -> None:
-        self.call("sign_out")
+        self.await_(self.api.sign_out())
 
     # -- sale ------------------------------------------------------------------------------------------
 
@@ -265,12 +267,12 @@ class Controller(ManagerFlows, EventDispatcher):
     def back_to_idle(self) -> None:
         """Forget the customer (also in the engine) and wait for the next card."""
         if self.quote is not None:
-            self.call("cancel", self.quote.quote_id)
+            self.await_(self.api.cancel(self.quote.quote_id))
         self._reset_sale()
         self.refund_payment = None
         self.clear_message()
         if self.operator:
-            self.call("clear_card")
+            self.await_(self.api.clear_card())
             self.show("idle")
         else:
             self.show("signin")
@@ -296,11 +298,11 @@ class Controller(ManagerFlows, EventDispatcher):
                 self.pending_amount = amount  # more than one source can pay: let the member choose
                 self.show("source")
                 return
-            self.call("quote_spend", amount, on_done=self._got_quote)
+            self.await_(self.api.quote_spend(amount), self._got_quote, slow=True)
         elif kind == "save":
-            self.call("quote_save", Money(cents, Currency.EUR), on_done=self._got_quote)
+            self.await_(self.api.quote_save(Money(cents, Currency.EUR)), self._got_quote, slow=True)
         elif kind == "topup":
-            self.call("quote_topup", Money(cents, Currency.EUR), on_done=self._got_quote)
+            self.await_(self.api.quote_topup(Money(cents, Currency.EUR)), self._got_quote, slow=True)
         else:
             raise ValueError(kind)
 
@@ -310,9 +312,9 @@ class Controller(ManagerFlows, EventDispatcher):
         if amount is None:
             return
         self.clear_message()
-        self.call("quote_spend", amount, source=source, on_done=self._got_quote)
+        self.await_(self.api.quote_spend(amount, source=source), self._got_quote, slow=True)
 
-    def _got_quote(self, quote: Any) -> None:
+    def _got_quote(self, quote: Quote) -> None:
         self.quote = quote
         self.show("confirm")
 
@@ -322,43 +324,46 @@ class Controller(ManagerFlows, EventDispatcher):
         if quote is None or self.confirming:
             return
         self.clear_message()
-        self.confirming = True
-        token = self._confirm_token = object()
+        token = self.begin_confirm()
 
-        def done(result: Any) -> None:
-            self._end_confirm(token)
-            self._committed(result)
+        def done(result: TxResult) -> None:
+            self.end_confirm(token)
+            self.committed(result)
 
         def failed(error: BaseException) -> None:
-            self._end_confirm(token)
+            self.end_confirm(token)
             self._confirm_failed(error)
 
-        self.call("confirm", quote.quote_id, tender=tender, manager_pin=manager_pin,
-                  repeat_ok=quote.repeat_ago_s is not None, on_done=done, on_error=failed)
+        self.await_(self.api.confirm(quote.quote_id, tender=tender, manager_pin=manager_pin,
+                                     repeat_ok=quote.repeat_ago_s is not None), done, failed, slow=True)
 
-    def _end_confirm(self, token: object) -> None:
+    def begin_confirm(self) -> object:
+        """A confirm call starts: it owns `confirming` (see end_confirm) under the token returned."""
+        self.confirming = True
+        token = self._confirm_token = object()
+        return token
+
+    def end_confirm(self, token: object) -> None:
         """The answer of the confirm that set `token`: ends `confirming` unless that confirm already
         ended (TxCommitted) and another one (a later sale, the day close) owns the flag now."""
         if self._confirm_token is token:
             self.confirming, self._confirm_token = False, None
 
-    def _committed(self, result: Any) -> None:
+    def committed(self, result: TxResult) -> None:
         """A confirm's result. Its TxCommitted event came first (same worker, same order) and showed
         it; only a retried request that already existed emits no event. By now the shopkeeper may
         have moved on: then the result changes nothing on screen."""
         if result.existed:
-            self._on_TxCommitted(ev.TxCommitted(result))
+            self._on_tx_committed(ev.TxCommitted(result))
         elif self.result is not None and self.result.tx_id == result.tx_id:
             self._receipt_from(result)
 
-    def _receipt_from(self, result: Any) -> None:
+    def _receipt_from(self, result: TxResult) -> None:
         if self.receipt_state == "printing" and result.receipt_status in ("printed", "failed"):
             self.receipt_state, self.receipt_error = result.receipt_status, result.receipt_error
             self._arm_done_timer()
 
     def _confirm_failed(self, error: BaseException) -> None:
-        from floreyn.terminal.engine.errors import QuoteUnknown
-
         self.show_error(error)
         if isinstance(error, QuoteUnknown):
             self.quote = None
@@ -366,7 +371,7 @@ class Controller(ManagerFlows, EventDispatcher):
 
     def cancel_quote(self) -> None:
         if self.quote is not None:
-            self.call("cancel", self.quote.quote_id)
+            self.await_(self.api.cancel(self.quote.quote_id))
         self.quote = None
         self.clear_message()
         if self.refund_payment is not None:
@@ -378,9 +383,9 @@ class Controller(ManagerFlows, EventDispatcher):
         if self.result is None:
             return
         self.receipt_state, self.receipt_error = "printing", None
-        self.call("reprint", self.result.tx_id, on_done=self._reprinted, on_error=self._reprint_failed)
+        self.await_(self.api.reprint(self.result.tx_id), self._reprinted, self._reprint_failed, slow=True)
 
-    def _reprinted(self, result: Any) -> None:
+    def _reprinted(self, result: TxResult) -> None:
         self.receipt_state, self.receipt_error = result.receipt_status, result.receipt_error
         self._arm_done_timer()
 
@@ -422,3 +427,15 @@ class Controller(ManagerFlows, EventDispatcher):
 def _clock_post(fn: Callable[[], None]) -> None:
     Clock.schedule_once(lambda _dt: fn(), 0)
 
+
+EVENTS: ev.EventTable[Controller] = ev.EventTable()
+"""Engine event type -> the Controller's handler (tests/terminal/app checks every Event type has one)."""
+EVENTS.on(ev.SignedIn, Controller._on_signed_in)
+EVENTS.on(ev.SignedOut, Controller._on_signed_out)
+EVENTS.on(ev.CardShown, Controller._on_card_shown)
+EVENTS.on(ev.CardRefused, Controller._on_card_refused)
+EVENTS.on(ev.TxCommitted, Controller._on_tx_committed)
+EVENTS.on(ev.ReceiptPrinted, Controller._on_receipt_printed)
+EVENTS.on(ev.ReceiptFailed, Controller._on_receipt_failed)
+EVENTS.on(ev.ReaderChanged, Controller._on_reader_changed)
+EVENTS.on(ev.CallDone, Controller._on_call_done)

@@ -85,8 +85,9 @@ class AmountEntry:
 
     def money(self, currency: Currency, *, max_cents: int | None = None) -> Money:
         """The amount as Money; raises the AmountError family (empty, zero, too large)."""
-        kwargs = {} if max_cents is None else {"max_cents": max_cents}
-        return parse_money(self.text(","), currency, **kwargs)
+        if max_cents is None:
+            return parse_money(self.text(","), currency)
+        return parse_money(self.text(","), currency, max_cents=max_cents)
 
 
 class PinEntry:

@@ -111,7 +111,7 @@ class Translator(Observable):
             element = largs[0][0] if largs and isinstance(largs[0], (list, tuple)) and largs[0] else None
             try:
                 if element is not None:
-                    getattr(element, "uid")  # a dead proxy raises ReferenceError
+                    _ = element.uid  # a dead proxy raises ReferenceError
             except ReferenceError:
                 del self._observers[uid]
         if len(self._observers) >= _MAX_OBSERVERS:

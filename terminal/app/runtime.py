@@ -121,8 +121,10 @@ def _printer(config: Any, simulate: bool) -> Any:
 
 def _reader(config: Any, simulate: bool, verify: Callable[[bytes], Any]) -> tuple[Any, Any]:
     """(reader, present): `present` lays a card on a virtual reader (the demo card picker), else None."""
+    from floreyn.terminal.drivers.base import CardReader
     from floreyn.terminal.drivers.virtual import VirtualCardReader
 
+    reader: CardReader
     if simulate:
         reader = VirtualCardReader(verify)
     else:

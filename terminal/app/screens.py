@@ -7,7 +7,8 @@ is needed) are built here, from the controller's state.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import functools
+from typing import Any, Callable, Sequence
 
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
@@ -43,7 +44,11 @@ class TillScreen(Screen):
         """Rebuild what Python builds on this screen (kv rules update themselves)."""
 
 
-def fill(box: Any, specs: list[tuple[str, tuple[float, ...], bool, Callable[[], None]]]) -> list[TButton]:
+# (text, colour, money?, action): one button of a row that fill() lays out.
+ButtonSpec = tuple[str, tuple[float, ...], bool, Callable[[], object]]
+
+
+def fill(box: Any, specs: Sequence[ButtonSpec]) -> list[TButton]:
     """Replace box's children with buttons: (text, colour, money?, action)."""
     box.clear_widgets()
     out = []
@@ -57,6 +62,7 @@ def fill(box: Any, specs: list[tuple[str, tuple[float, ...], bool, Callable[[], 
 
 class PinMixin:
     pin_text = StringProperty("")
+    ctl: Any  # the screen's controller, set by the Screen this is mixed into
 
     def _pin_entry(self) -> PinEntry:
         if not hasattr(self, "_pin"):
@@ -141,9 +147,9 @@ class AmountScreen(TillScreen):
             self.hint = tr._("Refund of payment no. {seq} ({when}): {amount}").format(
                 seq=pay.seq, when=texts.clock_text(pay.wall_ms, tr),
                 amount=tr.money(Money.fl(pay.fl_cents))) if pay else ""
-            specs.append(("refund", "", theme.DANGER, True, lambda: ctl.refund(self.cents())))
-            specs.append(("refund_all", "", theme.DANGER, True, lambda: ctl.refund(None)))
-            specs.append(("back", tr._("Back"), theme.NEUTRAL, False, ctl.open_manager))
+            specs.append(("refund", "", theme.DANGER, True, lambda: ctl.manager.refund(self.cents())))
+            specs.append(("refund_all", "", theme.DANGER, True, lambda: ctl.manager.refund(None)))
+            specs.append(("back", tr._("Back"), theme.NEUTRAL, False, ctl.manager.open_manager))
         else:
             merchant = ctl.merchant
             self.hint = tr._("Type the amount, then choose")
@@ -154,7 +160,7 @@ class AmountScreen(TillScreen):
                 specs.append(("topup", "", theme.TOPUP, True, lambda: ctl.amount_action("topup", self.cents())))
             specs.append(("back", tr._("Back"), theme.NEUTRAL, False, lambda: ctl.show("member")))
         buttons = fill(self.ids.actions, [(text, colour, money, act) for _k, text, colour, money, act in specs])
-        self.action_buttons = {spec[0]: b for spec, b in zip(specs, buttons)}
+        self.action_buttons = {spec[0]: b for spec, b in zip(specs, buttons, strict=True)}
         self._relabel()
 
     def _relabel(self) -> None:
@@ -179,12 +185,12 @@ class SourceScreen(TillScreen):
         member, amount = ctl.member, ctl.pending_amount
         if member is None or amount is None:
             return
-        specs = []
+        specs: list[ButtonSpec] = []
         for b in texts.payable_sources(member):
             specs.append((tr._("{label}\n{amount} left").format(label=b.label, amount=tr.money(b.remaining)),
-                          theme.SAVE, True, lambda bid=b.budget_id: ctl.choose_source(bid)))
+                          theme.SAVE, True, functools.partial(ctl.choose_source, b.budget_id)))
         if member.own.cents > 0:
-            specs.append((tr._("Own balance\n{amount}").format(amount=tr.money(member.own)), theme.PAY, True,
+            specs.append((tr._("From own balance\n{amount}").format(amount=tr.money(member.own)), theme.PAY, True,
                           lambda: ctl.choose_source("own")))
         specs.append((tr._("Combined\n(budgets first)"), theme.NEUTRAL, True, lambda: ctl.choose_source(None)))
         specs.append((tr._("Back"), theme.NEUTRAL, False, lambda: ctl.show("amount")))
@@ -216,7 +222,8 @@ class ConfirmScreen(PinMixin, TillScreen):
         buttons = self.ids.buttons  # big buttons, or a row under the PIN pad
         buttons.size_hint_y = None if self.pin_needed else 1
         buttons.height = theme.theme.touch_px * 1.4
-        cancel = (tr._("Cancel"), theme.DANGER, False, ctl.cancel_quote)
+        cancel: ButtonSpec = (tr._("Cancel"), theme.DANGER, False, ctl.cancel_quote)
+        specs: list[ButtonSpec]
         if quote.needs_tender:
             specs = [cancel, (tr._("Rest in cash"), theme.PAY, True, lambda: self._confirm(Tender.CASH)),
                      (tr._("Rest by bank card"), theme.PAY, True, lambda: self._confirm(Tender.BANK_CARD))]
@@ -282,7 +289,7 @@ class RefundsScreen(TillScreen):
         if not text:
             self.ctl.show_text(lambda: tr._("Type the receipt number first, or scan the receipt."))
             return
-        self.ctl.find_refund(text)
+        self.ctl.manager.find_refund(text)
 
     def refresh(self) -> None:
         box = self.ids.payments
@@ -295,7 +302,7 @@ class RefundsScreen(TillScreen):
                 seq=pay.seq, when=when, card=card, amount=tr.money(Money.fl(pay.fl_cents)))
             button = TButton(text=text, bg=theme.KEY, fg=theme.KEY_TEXT, size_hint_y=None,
                              height=theme.theme.touch_px * 1.2)
-            button.bind(on_tap=lambda _b, p=pay: ctl.pick_refund(p))
+            button.bind(on_tap=lambda _b, p=pay: ctl.manager.pick_refund(p))
             box.add_widget(button)
 
 

@@ -1,15 +1,11 @@
 """The service boundary: what the core hands the app, and how the app talks to it.
 
 The app holds no business rules. It is handed a `Runtime` (electrum-style:
-the GUI gets the daemon's objects, it does not build them) whose
-`service` is the engine's TillService: one worker thread, a bounded queue,
-every engine and device call on it. The app calls `Bridge.call(...)`; the
-result comes back on the Kivy main thread through `post` (Clock), and engine
-events arrive the same way through `Bridge.notify`.
-
-Everything the app asks is an Engine method called through the service
-(`overview`, `recent_payments`, `find_payment`, the quotes, ...); the app
-adds nothing to the engine.
+the GUI gets the daemon's objects, it does not build them) whose `service`
+is an EngineApi (terminal/engine/api.py): one typed method per thing the app
+asks, each queued for the till's one worker thread and answered with a
+Future. `Bridge.watch(future, ...)` brings the answer back to the Kivy main
+thread through `post` (Clock); engine events arrive the same way.
 """
 
 from __future__ import annotations
@@ -18,23 +14,15 @@ import logging
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, TypeVar
 
 from floreyn.errors import FloreynError
+from floreyn.terminal.engine.api import EngineApi
 
 log = logging.getLogger(__name__)
 
 Post = Callable[[Callable[[], None]], None]
-
-
-class TillServicePort(Protocol):
-    """What the app uses of floreyn.terminal.engine.service.TillService."""
-
-    engine: Any
-
-    def start(self) -> Future: ...
-    def stop(self, timeout_s: float = 5.0) -> None: ...
-    def call(self, method: str, *args: Any, **kwargs: Any) -> Future: ...
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,7 +36,7 @@ class DemoCard:
 class Runtime:
     """Everything main() builds before the first frame; the app only uses it."""
 
-    service: TillServicePort
+    service: EngineApi
     config: Any  # TerminalConfig (frozen: safe to read from the main thread)
     printer: Any
     reader: Any = None
@@ -79,20 +67,20 @@ class Runtime:
 
 
 class Bridge:
-    """Main-thread side of the TillService: callbacks always run on the UI thread."""
+    """Main-thread side of the worker: callbacks always run on the UI thread, through `post`."""
 
-    def __init__(self, service: TillServicePort, post: Post) -> None:
-        self.service = service
+    def __init__(self, post: Post) -> None:
         self._post = post
-        self.pending = 0
+        self.pending = 0  # answers not yet delivered: the app shows "busy" while any is out
 
-    def call(self, method: str, *args: Any, on_done: Callable[[Any], None] | None = None,
-             on_error: Callable[[BaseException], None] | None = None, **kwargs: Any) -> None:
+    def watch(self, future: Future[T], on_done: Callable[[T], None] | None = None,
+              on_error: Callable[[BaseException], None] | None = None) -> None:
+        """Deliver `future`'s result to on_done, or its exception to on_error, on the main thread."""
         self.pending += 1
-        future = self.service.call(method, *args, **kwargs)
-        future.add_done_callback(lambda f: self._post(lambda: self._deliver(method, f, on_done, on_error)))
+        future.add_done_callback(lambda f: self._post(lambda: self._deliver(f, on_done, on_error)))
 
-    def _deliver(self, method: str, future: Future, on_done, on_error) -> None:
+    def _deliver(self, future: Future[T], on_done: Callable[[T], None] | None,
+                 on_error: Callable[[BaseException], None] | None) -> None:
         self.pending -= 1
         assert self.pending >= 0
         error = future.exception()
@@ -101,6 +89,6 @@ class Bridge:
                 on_done(future.result())
             return
         if not isinstance(error, FloreynError):
-            log.error("till call %s failed", method, exc_info=error)
+            log.error("till call failed", exc_info=error)
         if on_error is not None:
             on_error(error)

@@ -70,9 +70,11 @@ def reason_text(reason: Any, tr: Translator) -> str:
 
 
 def _reason_text(code: str, p: dict[str, Any], fl: Any, tr: Translator) -> str:
-    if code == "budget_wrong_category":
-        return tr._("{label}: not for this shop (category {category})").format(label=p["label"],
-                                                                              category=p["category"])
+    if code == "budget_wrong_category":  # say where the budget is for, not what this shop is
+        if p.get("for_categories"):
+            return tr._("{label}: only for {categories}, not here").format(
+                label=p["label"], categories=category_names(p["for_categories"], tr))
+        return tr._("{label}: not for this shop").format(label=p["label"])
     if code == "budget_expired":
         return tr._("{label}: expired on {date}").format(label=p["label"], date=date_text(p["expires_on"], tr))
     if code == "offline_per_tx_limit":
@@ -95,6 +97,16 @@ def _reason_text(code: str, p: dict[str, Any], fl: Any, tr: Translator) -> str:
     if code == "insufficient_balance":
         return tr._("Insufficient balance: {amount} available").format(amount=fl("available_cents"))
     raise KeyError(code)
+
+
+def category_names(categories: str, tr: Translator) -> str:
+    """Merchant categories ("winkel,markt", as the engine passes them) as the shopkeeper says them."""
+    names = {"winkel": tr._("shops"), "klussen": tr._("odd jobs"), "groen": tr._("garden work"),
+             "zorg": tr._("care"), "markt": tr._("the market")}
+    words = [names.get(c.strip(), c.strip()) for c in categories.split(",") if c.strip()]
+    if len(words) <= 1:
+        return "".join(words)
+    return tr._("{first} or {last}").format(first=", ".join(words[:-1]), last=words[-1])
 
 
 def near_limits_text(summary: Any, tr: Translator) -> str:
@@ -122,7 +134,8 @@ def member_lines(summary: Any, tr: Translator) -> tuple[str, str, str]:
 
 def budget_lines(summary: Any, tr: Translator, limit: int = 4) -> list[tuple[str, bool]]:
     """One line per source: (text, usable). Own balance first, then budgets; at most `limit`."""
-    lines = [(tr._("Own balance: {amount}").format(amount=tr.money(summary.own)), True)]
+    own = tr._("Own balance: {amount}") if summary.live else tr._("Own balance usable offline: {amount}")
+    lines = [(own.format(amount=tr.money(summary.own)), True)]
     for b in summary.budgets:
         if b.usable:
             text = tr._("{label}: {amount} (until {date})").format(
@@ -150,7 +163,7 @@ def quote_lines(quote: Any, tr: Translator) -> list[str]:
     if quote.kind is Kind.SPEND:
         lines.append(tr._("Pay {amount}").format(amount=m(quote.asked)))
         for part in quote.parts:
-            label = part.label if part.budget_id else tr._("Own balance")
+            label = part.label if part.budget_id else tr._("From own balance")
             lines.append(f"  {label}: {m(Money.fl(part.fl_cents))}")
         if quote.needs_tender:
             lines.append(tr._("Still to pay: {amount} (cash or bank card)").format(amount=m(quote.eur)))
@@ -216,7 +229,7 @@ def banner(overview: Any, summary: Any, tr: Translator) -> tuple[str, str]:
         if cap is not None and cap < total:
             return tr._("Offline limit: this card can pay at most {amount} now").format(
                 amount=tr.money(Money.fl(cap))), "warn"
-    status = overview.get("status") if overview else None
+    status = overview.status if overview is not None else None
     if status is None:
         return "", ""
     if getattr(status, "disk_full", False):
@@ -228,7 +241,7 @@ def banner(overview: Any, summary: Any, tr: Translator) -> tuple[str, str]:
         return tr._("Storage almost full ({mb} MB free). Call the cooperative.").format(
             mb=status.disk_free_mb), "warn"
     if status.online is False:
-        return tr._("Offline: no connection to the server. Payments up to the offline limits."), "warn"
+        return tr._("Offline: no connection to the server. Cards can still pay, up to a set amount."), "warn"
     if status.online is None:
         return tr._("Offline: no server configured."), "warn"
     return "", ""
@@ -265,22 +278,22 @@ def dim_text(seconds: int, tr: Translator) -> str:
 def status_lines(overview: Any, reader_status: Any, tr: Translator) -> list[str]:
     """The status screen: reader, printer, server, records waiting, last sync, snapshot age."""
     lines = [reader_text(reader_status, tr)]
-    printer = overview.get("printer") if overview else None
+    printer = overview.printer if overview is not None else None
     if printer is None:
         lines.append(tr._("Printer: unknown"))
     elif printer.online and printer.paper_ok and printer.cover_closed:
         lines.append(tr._("Printer: ready"))
     else:
         lines.append(tr._("Printer: problem ({detail})").format(detail=printer.message or "?"))
-    status = overview.get("status") if overview else None
+    status = overview.status if overview is not None else None
     if status is None:
         return lines + [tr._("Till status: loading\u2026")]
     server = {None: tr._("Server: none configured"), True: tr._("Server: connected"),
               False: tr._("Server: no connection")}[status.online]
     lines.append(server)
     lines.append(tr._("Records waiting to sync: {count}").format(count=status.pending_uploads))
-    sync = overview.get("sync") or {}
-    lines.append(tr._("Last sync: {when}").format(when=clock_text(sync.get("last_sync_ms"), tr)))
+    sync = overview.sync
+    lines.append(tr._("Last sync: {when}").format(when=clock_text(sync.last_sync_ms if sync else None, tr)))
     if status.snapshot_version is None:
         lines.append(tr._("Server data: none yet"))
     else:

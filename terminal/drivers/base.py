@@ -12,12 +12,18 @@ that the till shows as is.
 from __future__ import annotations
 
 import abc
+import contextlib
 import enum
+import logging
+import threading
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Final, Iterator
 
 from floreyn.card import Card, CardError
 from floreyn.errors import FloreynError
+from floreyn.text import printable
+
+log = logging.getLogger(__name__)
 
 # -- errors --------------------------------------------------------------------------
 
@@ -99,6 +105,73 @@ class PrinterCoverOpen(PrinterError):
     code = "printer_cover_open"
     nl = "De klep van de bonprinter staat open."
     en = "The receipt printer's cover is open."
+
+
+# -- the driver boundary: every error a device library raises, mapped in this one place ------
+
+MAX_DETAIL_CHARS: Final = 120  # a library's message on the till's screen; longer ones are cut here
+
+
+def is_stop_request(exc: BaseException) -> bool:
+    """Ctrl-C or sys.exit on the main thread asks the process to stop: that passes the boundary.
+
+    Anywhere else (the till's worker, the reader thread) no signal can raise
+    them, so one that appears came from a library's bug and is a device fault.
+    """
+    return isinstance(exc, (KeyboardInterrupt, SystemExit)) and threading.current_thread() is threading.main_thread()
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """A transport that did not answer in time: sockets, pyserial and pyusb each say it differently.
+
+    pyusb's USBTimeoutError and pyserial's SerialTimeoutException are OSErrors,
+    not the built-in TimeoutError, so an `except TimeoutError` misses them.
+    """
+    if isinstance(exc, TimeoutError):
+        return True
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"USBTimeoutError", "SerialTimeoutException"})
+
+
+def _detail(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "\u2026"
+
+
+def printer_error(exc: BaseException) -> PrinterError:
+    """What the till is told when a printer back end raised `exc`.
+
+    OSErrors (sockets, pyserial, pyusb: all of them are) and python-escpos's
+    own errors (device not found, no libusb) mean the printer cannot be
+    reached; anything else (pyusb's ValueError for an endpoint the device
+    lacks, a library's bug) is a printer fault carrying the library's words.
+    """
+    if isinstance(exc, PrinterError):
+        return exc
+    if isinstance(exc, DeviceError):
+        return PrinterError(detail=exc.message("nl"))
+    if isinstance(exc, OSError) or type(exc).__module__.startswith("escpos"):
+        return PrinterOffline()
+    return PrinterError(detail=_detail(exc))
+
+
+@contextlib.contextmanager
+def printer_boundary() -> Iterator[None]:
+    """Let only PrinterErrors out of a printer call (and a stop request on the main thread)."""
+    try:
+        yield
+    except PrinterError:
+        raise
+    except BaseException as exc:
+        if is_stop_request(exc):
+            raise
+        log.info("printer call failed: %r", exc, exc_info=not isinstance(exc, OSError))
+        raise printer_error(exc) from exc
+
+
+def reader_fault_message(exc: BaseException) -> str:
+    """The reader's status line after its library raised `exc` (the reader keeps retrying)."""
+    return f"Kaartlezer gaf een fout ({_detail(exc)}); opnieuw verbinden..."
 
 
 # -- card reader ---------------------------------------------------------------------
@@ -210,6 +283,11 @@ class Line:
     large: bool = False  # double width and height
     align: Align = Align.LEFT
 
+    def __post_init__(self) -> None:
+        # Every text that goes onto paper passes here: no control bytes reach the printer (floreyn.text).
+        object.__setattr__(self, "left", printable(self.left))
+        object.__setattr__(self, "right", printable(self.right))
+
     def width(self, columns: int) -> int:
         """Characters that fit on one row: half as many when printed double width."""
         return columns // 2 if self.large else columns
@@ -263,17 +341,44 @@ class PrinterStatus:
 
 
 class ReceiptPrinter(abc.ABC):
-    """Prints PrintDocs. `print_doc` raises a PrinterError subclass and never half-succeeds silently."""
+    """Prints PrintDocs. `print_doc` raises a PrinterError subclass and never half-succeeds silently.
+
+    The public methods are the driver boundary: back ends implement the
+    underscored ones, and whatever those raise (a ValueError from pyusb, a
+    library's RuntimeError) leaves as a PrinterError, mapped by
+    `printer_error`. So a committed sale whose receipt failed is reported as
+    paid with the receipt waiting, never as an unknown outcome.
+    """
 
     columns: int = 32  # 58 mm paper; 48 on 80 mm
 
-    @abc.abstractmethod
-    def print_doc(self, doc: PrintDoc) -> None: ...
+    def print_doc(self, doc: PrintDoc) -> None:
+        with printer_boundary():
+            self._print_doc(doc)
+
+    def status(self) -> PrinterStatus:
+        """Never raises: a printer that cannot say how it is, is offline with the reason."""
+        try:
+            with printer_boundary():
+                return self._status()
+        except PrinterError as exc:
+            return PrinterStatus(online=False, message=exc.message("nl"))
+
+    def close(self) -> None:
+        """Release the device; never raises (it is gone either way)."""
+        try:
+            with printer_boundary():
+                self._close()
+        except PrinterError:
+            log.debug("closing the printer failed", exc_info=True)
 
     @abc.abstractmethod
-    def status(self) -> PrinterStatus: ...
+    def _print_doc(self, doc: PrintDoc) -> None: ...
 
-    def close(self) -> None:  # noqa: B027 - optional for back ends without resources
+    @abc.abstractmethod
+    def _status(self) -> PrinterStatus: ...
+
+    def _close(self) -> None:  # noqa: B027 - optional for back ends without resources
         """Release the device."""
 
 

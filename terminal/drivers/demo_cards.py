@@ -50,10 +50,10 @@ class DemoCards:
         self.cards = cards
 
     @classmethod
-    def build(cls, issuer: Ed25519PrivateKey, members: tuple[str, ...] = DEFAULT_MEMBERS) -> "DemoCards":
+    def build(cls, issuer: Ed25519PrivateKey, members: tuple[str, ...] = DEFAULT_MEMBERS) -> DemoCards:
         """Members signed by `issuer` (the demo cooperative's card key), then the three bad cards."""
         assert 1 <= len(members) <= MAX_CARDS - 3
-        cards = []
+        cards: list[DemoCard] = []
         for name in members:
             card = issue(issuer, demo_card_id(name))
             key = str(len(cards) + 1)

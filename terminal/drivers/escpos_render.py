@@ -30,6 +30,7 @@ from floreyn.terminal.drivers.base import Align, DeviceConfigError, Line, PrintD
 
 EURO_CODEPAGES: Final = ("CP1252", "CP858", "ISO_8859-15")
 PAPER_DOTS: Final = {32: 384, 42: 512, 48: 576}  # font A is 12 dots wide; 58 mm paper prints 48 mm
+CANCEL_CHINESE_MODE: Final = b"\x1c\x2e"  # FS . : print single-byte code pages, not GB18030 (after ESC @)
 MAX_LINES: Final = 400  # a day-close report is long; a runaway loop is longer
 QR_BOX_DOTS: Final = 5  # one QR module = 5 dots = 0.6 mm at 203 dpi: easy for phone cameras
 MAX_QR_CHARS: Final = 1024  # a transaction id or a URL; beyond this a QR on 58 mm paper stops scanning
@@ -124,8 +125,15 @@ def qr_image(data: str, width_dots: int) -> Image.Image:
     return strip
 
 
-def render_doc(doc: PrintDoc, *, profile: str, columns: int, codepage: str | None) -> bytes:
-    """The ESC/POS bytes for `doc`: init, code page, styled lines, raster QR, feed and cut."""
+def render_doc(
+    doc: PrintDoc, *, profile: str, columns: int, codepage: str | None, cancel_chinese_mode: bool = False
+) -> bytes:
+    """The ESC/POS bytes for `doc`: init, code page, styled lines, raster QR, feed and cut.
+
+    `cancel_chinese_mode`: send FS . after ESC @, for printers whose firmware
+    starts (and resets) into Chinese character mode, where € and é come out
+    as Chinese glyphs.
+    """
     if columns not in PAPER_DOTS:
         raise DeviceConfigError(device="bonprinter", detail=f"{columns} kolommen; kies 32 (58 mm) of 48 (80 mm)")
     if len(doc.lines) > MAX_LINES:
@@ -138,6 +146,8 @@ def render_doc(doc: PrintDoc, *, profile: str, columns: int, codepage: str | Non
     printer.magic.encoder.codepages.update(pages)  # this printer's own encoder: prefer the standard slot
     page = codepage or ("CP437" if "CP437" in pages else next(iter(pages)))
     printer.hw("INIT")  # ESC @ also resets the code page, so the selection below is always sent
+    if cancel_chinese_mode:
+        printer._raw(CANCEL_CHINESE_MODE)
     printer.magic.encoding = None
     printer.magic.force_encoding(page)
     for line in doc.lines:

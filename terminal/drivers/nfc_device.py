@@ -95,8 +95,8 @@ def describe_open_error(path: str, exc: BaseException) -> str:
 
 def is_mifare_classic(target: Any) -> bool:
     """SAK bit 0x08 marks MIFARE Classic (and Plus in its Classic mode): Crypto1 is broken, never our card."""
-    sel_res = getattr(target, "sel_res", None)
-    return bool(sel_res) and bool(sel_res[0] & 0x08)
+    sel_res: bytes | None = getattr(target, "sel_res", None)
+    return bool(sel_res and sel_res[0] & 0x08)
 
 
 def is_peer_to_peer(target: Any) -> bool:

@@ -80,7 +80,7 @@ class EmulatedCard:
         """The nfcpy device path a reader opens to reach this card."""
         return f"udp:127.0.0.1:{self.port}"
 
-    def start(self) -> "EmulatedCard":
+    def start(self) -> EmulatedCard:
         if self._thread is not None and self._thread.is_alive():
             return self
         self._stop = threading.Event()
@@ -112,7 +112,7 @@ class EmulatedCard:
         """True once the emulation has ended (stopped, or muted after N commands)."""
         return self._thread is None or not self._thread.is_alive()
 
-    def __enter__(self) -> "EmulatedCard":
+    def __enter__(self) -> EmulatedCard:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -67,7 +67,7 @@ class EmulatedNtag(EmulatedCard):
         self._latch_config()
 
     @classmethod
-    def mifare_classic(cls, port: int | None = None) -> "EmulatedNtag":
+    def mifare_classic(cls, port: int | None = None) -> EmulatedNtag:
         return cls(None, uid=bytes.fromhex("1A2B3C4D"), sak=0x08, port=port)
 
     @property
@@ -207,7 +207,7 @@ class EmulatedNtag(EmulatedCard):
             p %= self.pages  # READ rolls over at the end of memory
             if prot_read and self._protected(p):
                 return _NAK
-            chunk = self._memory[4 * p : 4 * p + 4]
+            chunk = bytes(self._memory[4 * p : 4 * p + 4])
             if p in (self.cfg_page + 2, self.cfg_page + 3):
                 chunk = bytes(4)  # PWD and PACK always read as zeros
             out += chunk
@@ -217,6 +217,6 @@ class EmulatedNtag(EmulatedCard):
         if page < 2 or page >= self.pages or self._protected(page):
             return _NAK
         if page == 3:  # capability container is one-time programmable: bits can only be set
-            data = bytes(a | b for a, b in zip(self._memory[12:16], data))
+            data = bytes(a | b for a, b in zip(self._memory[12:16], data, strict=True))
         self._memory[4 * page : 4 * page + 4] = data
         return _ACK

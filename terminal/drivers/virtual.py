@@ -94,7 +94,7 @@ class VirtualPrinter(ReceiptPrinter):
         with self._lock:
             self._failure = error
 
-    def print_doc(self, doc: PrintDoc) -> None:
+    def _print_doc(self, doc: PrintDoc) -> None:
         with self._lock:
             if self._failure is not None:
                 raise self._failure
@@ -113,7 +113,7 @@ class VirtualPrinter(ReceiptPrinter):
         if self.on_printed is not None:
             self.on_printed(doc, png_path)
 
-    def status(self) -> PrinterStatus:
+    def _status(self) -> PrinterStatus:
         with self._lock:
             failure = self._failure
         if failure is None:

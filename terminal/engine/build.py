@@ -11,7 +11,7 @@ from floreyn import keys
 from floreyn.terminal.config import TerminalConfig
 from floreyn.terminal.drivers.base import ReceiptPrinter
 from floreyn.terminal.engine import events as ev
-from floreyn.terminal.engine.clock import Clock, SystemClock
+from floreyn.terminal.clock import Clock, SystemClock
 from floreyn.terminal.engine.core import Engine
 from floreyn.terminal.engine.online import OnlineGateway
 from floreyn.terminal.store import TerminalStore

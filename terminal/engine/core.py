@@ -32,7 +32,7 @@ from floreyn.terminal.config import Operator, TerminalConfig
 from floreyn.terminal.drivers.base import CardEvent, CardPresented, ReceiptPrinter
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.auth import PinGate
-from floreyn.terminal.engine.clock import Clock, snapshot_age_s
+from floreyn.terminal.clock import Clock, snapshot_age_s
 from floreyn.terminal.engine.disk import DiskGuard
 from floreyn.terminal.engine.errors import (
     AmountOverLimit, CardBlocked, ConfigError, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
@@ -188,8 +188,13 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         return self._open_card(card)
 
     def card_event(self, event: CardEvent) -> MemberSummary:
-        """A reader's event (already verified with `verify_payload`)."""
-        self.require_operator()
+        """A reader's event (already verified with `verify_payload`). Refused cards, also one laid on the
+        reader while nobody is signed in, are reported as CardRefused: nobody asked for this call."""
+        try:
+            self.require_operator()
+        except NotSignedIn as exc:
+            self.emit(ev.CardRefused(exc))
+            raise
         self._card = None
         if not isinstance(event, CardPresented):
             self.emit(ev.CardRefused(event.error))

@@ -15,11 +15,14 @@ an English sentence.
 
 from __future__ import annotations
 
-from floreyn.errors import FloreynError
-
-
-class TillError(FloreynError):
-    code = "till"
+from floreyn.terminal.errors import (
+    ClientRefConflict as ClientRefConflict,
+    ConfigError as ConfigError,
+    StoreCorrupt as StoreCorrupt,
+    StoreLocked as StoreLocked,
+    TillError as TillError,
+    UnknownCategory as UnknownCategory,
+)
 
 
 # -- sign-in --------------------------------------------------------------------------
@@ -33,8 +36,8 @@ class NotSignedIn(TillError):
 
 class WrongPin(TillError):
     code = "pin_wrong"
-    nl = "Onjuiste pincode. Nog {left} poging(en) voor de kassa tijdelijk blokkeert."
-    en = "Wrong PIN. {left} attempt(s) left before the till locks for a while."
+    nl = "Onjuiste pincode. U kunt het nog {left} keer proberen, daarna gaat de kassa even op slot."
+    en = "Wrong PIN. {left} more tries, then the till locks for a while."
 
 
 class PinLockedOut(TillError):
@@ -91,8 +94,8 @@ class BudgetUnknown(TillError):
 
 class BudgetNotUsableHere(TillError):
     code = "budget_wrong_category"
-    nl = "{label} geldt niet bij deze winkel (categorie {category})."
-    en = "{label} cannot be used at this merchant (category {category})."
+    nl = "{label} is alleen voor {for_categories}, niet voor deze winkel."
+    en = "{label} is only for {for_categories}, not for this merchant."
 
 
 class BudgetExpired(TillError):
@@ -255,44 +258,12 @@ class NothingToVoid(TillError):
     en = "There is no transaction to void: {reason_en}"
 
 
-class ClientRefConflict(TillError):
-    code = "exists_with_different_content"
-    nl = "Opdracht {ref} is al uitgevoerd met andere gegevens."
-    en = "Request {ref} was already carried out with different content."
-
-
 class InternalError(TillError):
     """A bug, not a refusal: reported to the app so a screen never waits forever; the log has the trace."""
 
     code = "internal"
     nl = "Interne fout in de kassa ({detail}). De laatste handeling is mogelijk niet uitgevoerd."
     en = "Internal till error ({detail}). The last action may not have been carried out."
-
-
-class ConfigError(TillError):
-    code = "config_invalid"
-    nl = "Ongeldige instelling in terminal.toml: {detail}"
-    en = "Invalid setting in terminal.toml: {detail}"
-
-
-class UnknownCategory(ConfigError):
-    code = "category_unknown"
-    nl = "Ongeldige winkelcategorie {category!r}: kleine letters, cijfers, - of _, met hoogstens één / " \
-         "(zoals klussen/vakman); bijvoorbeeld {known}."
-    en = "Invalid merchant category {category!r}: lowercase letters, digits, - or _, with at most one / " \
-         "(like klussen/vakman); for example {known}."
-
-
-class StoreLocked(TillError):
-    code = "store_locked"
-    nl = "Een andere kassa gebruikt deze gegevensmap al ({path})."
-    en = "Another till process is already using this data folder ({path})."
-
-
-class StoreCorrupt(TillError):
-    code = "store_corrupt"
-    nl = "De kassagegevens zijn beschadigd: {detail}. Neem contact op met de coöperatie."
-    en = "The till's store is damaged: {detail}. Contact the cooperative."
 
 
 class DiskFull(TillError):

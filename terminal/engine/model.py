@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from floreyn.card import Card
 from floreyn.errors import FloreynError
 from floreyn.money import Money, format_money
 from floreyn.sync.record import Kind, Tender
-from floreyn.sync.snapshot import BudgetInfo, CardInfo
+from floreyn.sync.snapshot import BudgetInfo, CardInfo, MerchantConfig
+from floreyn.terminal.drivers.base import PrinterStatus
+from floreyn.text import printable
+from floreyn.terminal.receipts import KIND_NL
 from floreyn.terminal.store import StoredRecord
 
-KIND_NL = {
-    Kind.SPEND: "Betaling", Kind.SAVE: "Sparen", Kind.TOPUP: "Opwaarderen",
-    Kind.REFUND: "Terugbetaling", Kind.VOID: "Storno", Kind.DAY_CLOSE: "Dagafsluiting",
-}
-TENDER_NL = {Tender.NONE: "", Tender.CASH: "Contant", Tender.BANK_CARD: "Pin"}
+if TYPE_CHECKING:  # the sync worker (and `requests` behind it) loads only for a till with a server
+    from floreyn.sync.worker import SyncState
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,9 @@ class BudgetView:
     expires_on: str
     usable: bool
     reason: FloreynError | None = None  # why not usable here (BudgetNotUsableHere, BudgetExpired); params in it
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", printable(self.label))  # shown on the till's screen (floreyn.text)
 
     @property
     def why_not(self) -> str:
@@ -60,6 +63,9 @@ class MemberSummary:
     offline_taps_left: int | None = None
     offline_left_cents: int | None = None
     near_offline_limits: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "alias", printable(self.alias))  # shown on the till's screen (floreyn.text)
 
     @property
     def offline_note(self) -> str:
@@ -242,3 +248,15 @@ class TillStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The status screen and the banners in one answer (Engine.overview)."""
+
+    status: TillStatus
+    printer: PrinterStatus | None = None  # None: the printer could not say; `printer_error` says why
+    printer_error: Exception | None = None
+    sync: SyncState | None = None  # the sync worker's state when this was asked; None without a server
+    merchant: MerchantConfig | None = None  # None before the first snapshot without [merchant]; see merchant_error
+    merchant_error: FloreynError | None = None

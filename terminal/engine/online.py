@@ -45,7 +45,7 @@ class Authorization:
 def _network_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [OSError, TimeoutError]
     try:
-        from floreyn.sync.client import SyncError  # type: ignore[attr-defined]
+        from floreyn.sync.client import SyncError
 
         errors.append(SyncError)
     except ImportError:  # the client is not there yet (or not installed): plain socket errors only

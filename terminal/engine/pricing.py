@@ -17,9 +17,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from floreyn.categories import covers
 from floreyn.errors import FloreynError
-from floreyn.money import BP_ONE
+from floreyn.sync import rules
 from floreyn.sync.snapshot import BudgetInfo, Campaign, MerchantConfig
 from floreyn.terminal.engine.errors import BudgetExpired, BudgetNotUsableHere, BudgetUnknown
 
@@ -35,15 +34,16 @@ class Source:
 
 
 def _category_ok(budget: BudgetInfo, merchant: MerchantConfig) -> bool:
-    # One rule with the server (floreyn/categories.py): no categories = no restriction; a parent covers its subs.
-    return covers(budget.categories, merchant.all_categories())
+    # One definition with the server's re-check (floreyn.sync.rules): a parent category covers its subs.
+    return rules.budget_pays_at(budget.categories, merchant.all_categories())
 
 
 def budget_usable(budget: BudgetInfo, merchant: MerchantConfig, today: dt.date) -> FloreynError | None:
     """None when the budget may pay here today, else why not: typed, so the app words it in its language."""
     if not _category_ok(budget, merchant):
-        return BudgetNotUsableHere(label=budget.label, category=merchant.category)
-    if _date(budget.expires_on) < today:
+        return BudgetNotUsableHere(label=budget.label, category=merchant.category,
+                                   for_categories=",".join(budget.categories))
+    if not rules.budget_live_on(budget.expires_on, today):
         return BudgetExpired(label=budget.label, expires_on=budget.expires_on)
     return None
 
@@ -53,8 +53,9 @@ def check_chosen_budget(budget_id: str, budgets: tuple[BudgetInfo, ...], merchan
     for b in budgets:
         if b.budget_id == budget_id:
             if not _category_ok(b, merchant):
-                raise BudgetNotUsableHere(label=b.label, category=merchant.category)
-            if _date(b.expires_on) < today:
+                raise BudgetNotUsableHere(label=b.label, category=merchant.category,
+                                          for_categories=",".join(b.categories))
+            if not rules.budget_live_on(b.expires_on, today):
                 raise BudgetExpired(label=b.label, expires_on=b.expires_on)
             return b
     raise BudgetUnknown()
@@ -88,17 +89,4 @@ def allocate(amount_cents: int, sources: list[Source]) -> list[tuple[Source, int
 
 def active_multiplier(campaigns: tuple[Campaign, ...], merchant_id: str, today: dt.date) -> tuple[int, str]:
     """The highest active campaign factor here today (campaigns do not stack), and its name."""
-    best, name = BP_ONE, ""
-    for c in campaigns:
-        if c.merchant_ids and merchant_id not in c.merchant_ids:
-            continue
-        if _date(c.starts_on) <= today <= _date(c.ends_on) and c.multiplier_bp > best:
-            best, name = c.multiplier_bp, c.name
-    return best, name
-
-
-def _date(iso: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(iso)
-    except ValueError:
-        return dt.date.min  # an unreadable date is treated as long past: the safe side
+    return rules.best_campaign(campaigns, merchant_id, today)

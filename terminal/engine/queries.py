@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from floreyn.errors import FloreynError
 from floreyn.sync.record import Kind
 from floreyn.terminal.engine.errors import RefundNotAllowed, TxNotFound
-from floreyn.terminal.engine.model import Payment
+from floreyn.terminal.engine.model import Overview, Payment
 
 if TYPE_CHECKING:
     from floreyn.terminal.engine.core import Engine
@@ -21,30 +21,24 @@ if TYPE_CHECKING:
 MAX_RECENT_PAYMENTS = 30  # one screen of refundable payments; older ones are found by their receipt
 MAX_RECEIPT_CHARS = 64  # a transaction id is 36; anything longer is not a receipt of ours
 _SEQ = re.compile(r"(\d{1,12})(?:\s*-\s*\d{1,12})?")  # "12", or "12-13" as a split payment's receipt shows
-SYNC_FIELDS = ("last_sync_ms", "waiting", "online", "last_error")
 
 
 class QueriesMixin:
-    def overview(self: Engine) -> dict[str, Any]:
-        """The status screen and banners in one call.
-
-        Keys: "status" (TillStatus), "printer" (the driver's PrinterStatus, or None with
-        "printer_error" set), "sync" (dict of SYNC_FIELDS, or None without a server),
-        "merchant" (MerchantConfig, or None with "merchant_error" set).
-        """
-        out: dict[str, Any] = {"status": self.status(), "printer": None, "sync": None, "merchant": None}
+    def overview(self: Engine) -> Overview:
+        """The status screen and banners in one call (see Overview)."""
+        printer, printer_error = None, None
         try:
-            out["printer"] = self.printer.status()
+            printer = self.printer.status()
         except Exception as exc:  # noqa: BLE001 - a printer that cannot say is shown as such
-            out["printer_error"] = exc
-        state = getattr(self.sync, "state", None)
-        if state is not None:
-            out["sync"] = {k: getattr(state, k, None) for k in SYNC_FIELDS}
+            printer_error = exc
+        merchant, merchant_error = None, None
         try:
-            out["merchant"] = self.merchant()
+            merchant = self.merchant()
         except FloreynError as exc:
-            out["merchant_error"] = exc
-        return out
+            merchant_error = exc
+        return Overview(status=self.status(), printer=printer, printer_error=printer_error,
+                        sync=None if self.sync is None else self.sync.state, merchant=merchant,
+                        merchant_error=merchant_error)
 
     def recent_payments(self: Engine, limit: int = MAX_RECENT_PAYMENTS) -> list[Payment]:
         """Payments (SPEND transactions) of the open day, newest first; at most MAX_RECENT_PAYMENTS."""

@@ -11,9 +11,10 @@ import itertools
 import uuid
 from typing import TYPE_CHECKING, Callable
 
-from floreyn.money import Currency, Money, save_reward
+from floreyn.money import Currency, ExchangeRates, Money
+from floreyn.sync import rules
 from floreyn.sync.record import Kind, Tender
-from floreyn.sync.snapshot import ExchangeRates, Snapshot
+from floreyn.sync.snapshot import Snapshot
 from floreyn.terminal.engine.errors import (
     CardBlocked, InsufficientBalance, NothingToVoid, OnlineDeclined, OnlineUnavailable, RefundNotAllowed,
     RefundTooLarge, SaveNotOffered, SaveTooSmall, TopupNotAllowed, TxNotFound,
@@ -183,7 +184,7 @@ class QuotingMixin:
         snap, _ = self.snapshot()
         multiplier, campaign = active_multiplier(snap.campaigns if snap else (), merchant.merchant_id,
                                                  self.today())
-        reward = save_reward(euro, merchant.save_rate_bp, multiplier)
+        reward = Money.fl(rules.max_save_reward_cents(euro.cents, merchant.save_rate_bp, multiplier))
         if reward.cents == 0:
             raise SaveTooSmall()
         return self._remember_credit(session, Kind.SAVE, euro, reward.cents, Tender.NONE, campaign,
@@ -198,7 +199,7 @@ class QuotingMixin:
         self.check_amount(euro, Currency.EUR, self.config.till.max_topup_cents)
         snap, _ = self.snapshot()
         rates = snap.rates if snap else ExchangeRates()
-        got = rates.topup_fl_for_eur(euro)
+        got = Money.fl(rules.topup_fl_cents(euro.cents, rates))  # the server re-checks with the same rule
         if got.cents == 0:
             raise SaveTooSmall()
         return self._remember_credit(session, Kind.TOPUP, euro, got.cents, Tender.CASH, "",
@@ -236,13 +237,13 @@ class QuotingMixin:
             left = [_refundable(view, r) for r in originals]
         total_fl = sum(f for f, _ in left)
         if amount is None:
-            wanted = [(r, f, e) for r, (f, e) in zip(originals, left) if f or e]
+            wanted = [(r, f, e) for r, (f, e) in zip(originals, left, strict=True) if f or e]
         else:
             self.check_amount(amount, Currency.FL)
             if amount.cents > total_fl:
                 raise RefundTooLarge(max_cents=total_fl, currency=Currency.FL)
             wanted, rest = [], amount.cents
-            for r, (f, _e) in reversed(list(zip(originals, left))):  # own balance (last) first
+            for r, (f, _e) in reversed(list(zip(originals, left, strict=True))):  # own balance (last) first
                 take = min(rest, f)
                 if take:
                     wanted.append((r, take, 0))

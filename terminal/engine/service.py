@@ -1,12 +1,12 @@
-"""TillService: the engine behind one worker thread, for the app.
+"""TillService: the engine behind one worker thread, for the app; it implements EngineApi.
 
 The app (Kivy) must never block its main thread on a database commit, a
-printer or the network. It calls `service.call("quote_spend", amount)`,
-which queues the call for the worker thread and returns a Future at once;
-the result also arrives as a `CallDone` event. Every engine event is passed
-to `notify` on the worker thread: the app's notify hands it to the main
-thread (Clock.schedule_once). Card reader callbacks are queued the same way,
-so all device I/O and all engine state changes happen on the one worker.
+printer or the network. It calls `service.quote_spend(amount)`, which
+queues the call for the worker thread and returns a Future at once; a
+`CallDone` event follows each call. Every engine event is passed to
+`notify` on the worker thread: the app's notify hands it to the main thread
+(Clock.schedule_once). Card reader callbacks are queued the same way, so all
+device I/O and all engine state changes happen on the one worker.
 
 Between calls the worker retries unprinted receipts every
 `receipt_retry_s` and prunes once a day.
@@ -19,18 +19,24 @@ import logging
 import queue
 import threading
 from concurrent.futures import Future
-from typing import Any
+from dataclasses import dataclass
+from typing import Callable, Generic, TypeVar
 
 from floreyn.errors import FloreynError
-from floreyn.terminal.drivers.base import CardEvent, CardReader, ReaderStatus
+from floreyn.money import Money
+from floreyn.sync.record import Tender
+from floreyn.terminal.config import Operator
+from floreyn.terminal.drivers.base import CardEvent, CardReader, PrintDoc, ReaderStatus
 from floreyn.terminal.engine import events as ev
+from floreyn.terminal.engine.api import StartReport, SyncReport
 from floreyn.terminal.engine.core import Engine
 from floreyn.terminal.engine.errors import InternalError
+from floreyn.terminal.engine.model import Overview, Payment, Quote, TxResult
 
 log = logging.getLogger("floreyn.terminal")
 
-QUEUE_LIMIT = 64  # calls waiting; a till cannot sensibly queue more than this
-_STOP = object()
+QUEUE_LIMIT = 64  # calls waiting; a till cannot sensibly queue more than this: the next answers ServiceBusy
+T = TypeVar("T")
 
 
 class ServiceBusy(FloreynError):
@@ -39,25 +45,41 @@ class ServiceBusy(FloreynError):
     en = "The till is still busy; try again shortly."
 
 
+@dataclass(frozen=True)
+class _Job(Generic[T]):
+    call_id: int
+    name: str  # for the log and CallDone only: nothing is looked up by it
+    run: Callable[[Engine], T]
+    future: Future[T]
+
+
+class _Stop:
+    pass
+
+
 class TillService:
+    """EngineApi on the worker thread (see engine/api.py), plus `submit` for any other engine work."""
+
     def __init__(self, engine: Engine, notify: ev.Listener, *, reader: CardReader | None = None,
                  receipt_retry_s: float = 30.0, prune_every_s: float = 86_400.0) -> None:
         self.engine = engine
         self._notify = notify
         self._reader = reader
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self._queue: queue.Queue[_Job[object] | _Stop] = queue.Queue(maxsize=QUEUE_LIMIT)
         self._ids = itertools.count(1)
         self._thread: threading.Thread | None = None
         self._retry_s = receipt_retry_s
         self._prune_s = prune_every_s
         engine.listener = notify
 
-    def start(self) -> Future:
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> Future[StartReport]:
         """Start the worker (it runs engine.start() first) and the reader; the Future gives the start report."""
         assert self._thread is None
         self._thread = threading.Thread(target=self._run, name="till-worker", daemon=True)
         self._thread.start()
-        started = self.call("start")
+        started = self.submit(Engine.start, "start")
         if self._reader is not None:
             self._reader.start(self._on_card, self._on_reader_status)
         if self.engine.sync is not None:
@@ -70,24 +92,84 @@ class TillService:
         if self.engine.sync is not None:
             self.engine.sync.stop(timeout_s)
         if self._thread is not None:
-            self._queue.put(_STOP, timeout=timeout_s)
+            self._queue.put(_Stop(), timeout=timeout_s)
             self._thread.join(timeout_s)
             self._thread = None
 
-    def call(self, method: str, *args: Any, **kwargs: Any) -> Future:
-        """Queue engine.<method>(*args, **kwargs) for the worker; refusals arrive as the Future's exception."""
-        if method.startswith("_") or not callable(getattr(self.engine, method, None)):
-            raise AttributeError(method)
-        future: Future = Future()
-        call_id = next(self._ids)
+    # -- EngineApi -------------------------------------------------------------------------------
+
+    def sign_in(self, pin: str) -> Future[Operator]:
+        return self.submit(lambda e: e.sign_in(pin), "sign_in")
+
+    def sign_out(self) -> Future[None]:
+        return self.submit(Engine.sign_out, "sign_out")
+
+    def clear_card(self) -> Future[None]:
+        return self.submit(Engine.clear_card, "clear_card")
+
+    def quote_spend(self, amount: Money, *, source: str | None = None) -> Future[Quote]:
+        return self.submit(lambda e: e.quote_spend(amount, source=source), "quote_spend")
+
+    def quote_save(self, euro: Money) -> Future[Quote]:
+        return self.submit(lambda e: e.quote_save(euro), "quote_save")
+
+    def quote_topup(self, euro: Money) -> Future[Quote]:
+        return self.submit(lambda e: e.quote_topup(euro), "quote_topup")
+
+    def quote_refund(self, tx_id: str, amount: Money | None) -> Future[Quote]:
+        return self.submit(lambda e: e.quote_refund(tx_id, amount), "quote_refund")
+
+    def quote_void(self) -> Future[Quote]:
+        return self.submit(lambda e: e.quote_void(), "quote_void")
+
+    def cancel(self, quote_id: str) -> Future[None]:
+        return self.submit(lambda e: e.cancel(quote_id), "cancel")
+
+    def confirm(self, quote_id: str, *, tender: Tender | None, manager_pin: str | None,
+                repeat_ok: bool) -> Future[TxResult]:
+        return self.submit(lambda e: e.confirm(quote_id, tender=tender, manager_pin=manager_pin,
+                                               repeat_ok=repeat_ok), "confirm")
+
+    def close_day(self) -> Future[TxResult]:
+        return self.submit(lambda e: e.close_day(), "close_day")
+
+    def reprint(self, tx_id: str) -> Future[TxResult]:
+        return self.submit(lambda e: e.reprint(tx_id), "reprint")
+
+    def receipt_doc(self, tx_id: str) -> Future[PrintDoc]:
+        return self.submit(lambda e: e.receipt_doc(tx_id), "receipt_doc")
+
+    def overview(self) -> Future[Overview]:
+        return self.submit(Engine.overview, "overview")
+
+    def recent_payments(self) -> Future[list[Payment]]:
+        return self.submit(lambda e: e.recent_payments(), "recent_payments")
+
+    def find_payment(self, receipt: str) -> Future[Payment]:
+        return self.submit(lambda e: e.find_payment(receipt), "find_payment")
+
+    def sync_now(self) -> Future[SyncReport]:
+        return self.submit(Engine.sync_now, "sync_now")
+
+    # -- the worker ------------------------------------------------------------------------------
+
+    def submit(self, run: Callable[[Engine], T], name: str = "job") -> Future[T]:
+        """Queue `run(engine)` for the worker; refusals arrive as the Future's exception.
+
+        The app uses the EngineApi methods above; this is their one way in,
+        and the scripted tools' and tests' way to run other engine work on
+        the worker.
+        """
+        future: Future[T] = Future()
+        job = _Job(next(self._ids), name, run, future)
         try:
-            self._queue.put_nowait((call_id, method, args, kwargs, future))
+            self._queue.put_nowait(job)  # type: ignore[arg-type]  # a _Job[T] is a _Job[object] to the worker
         except queue.Full:
             future.set_exception(ServiceBusy())
         return future
 
     def _on_card(self, event: CardEvent) -> None:
-        self.call("card_event", event)
+        self.submit(lambda e: e.card_event(event), "card_event")
 
     def _on_reader_status(self, status: ReaderStatus) -> None:
         self._notify(ev.ReaderChanged(status))
@@ -107,29 +189,29 @@ class TillService:
                     if since_prune_s >= self._prune_s:
                         since_prune_s = 0.0
                 continue
-            if item is _STOP:
+            if isinstance(item, _Stop):
                 return
-            self._execute(*item)
+            self._execute(item)
 
-    def _execute(self, call_id: int, method: str, args: tuple, kwargs: dict, future: Future) -> None:
-        if not future.set_running_or_notify_cancel():
+    def _execute(self, job: _Job[object]) -> None:
+        if not job.future.set_running_or_notify_cancel():
             return
         try:
-            result = getattr(self.engine, method)(*args, **kwargs)
+            result = job.run(self.engine)
         except FloreynError as exc:
-            future.set_exception(exc)
-            self._notify(ev.CallDone(call_id, method, error=exc))
+            job.future.set_exception(exc)
+            self._notify(ev.CallDone(job.call_id, job.name, error=exc))
             return
         except Exception as exc:  # a bug: log it, tell the app, keep the till alive
-            log.exception("till call %s failed", method)
+            log.exception("till call %s failed", job.name)
             error = InternalError(detail=type(exc).__name__)
-            future.set_exception(error)
-            self._notify(ev.CallDone(call_id, method, error=error))
+            job.future.set_exception(error)
+            self._notify(ev.CallDone(job.call_id, job.name, error=error))
             return
         if self.engine.defer_print:
             self.engine.drain_prints()
-        future.set_result(result)
-        self._notify(ev.CallDone(call_id, method, result=result))
+        job.future.set_result(result)
+        self._notify(ev.CallDone(job.call_id, job.name, result=result))
 
     def _housekeeping(self, *, prune: bool) -> None:
         try:

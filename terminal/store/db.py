@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
-from floreyn.terminal.engine.errors import StoreLocked
+from floreyn.terminal.errors import StoreLocked
 
 BUSY_TIMEOUT_MS = 5_000
 

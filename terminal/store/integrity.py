@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import delete, select, update
 
 from floreyn.sync.record import ChainHead, RecordError, decode, record_hash, verify_next
-from floreyn.terminal.engine.errors import StoreCorrupt
+from floreyn.terminal.errors import StoreCorrupt
 from floreyn.terminal.store.rows import StoredRecord
 from floreyn.terminal.store.schema import client_refs, records, terminal_state
 from floreyn.terminal.store.view import StoreView
@@ -57,7 +57,7 @@ def prune_store(view: StoreView, *, now_ms: int, retention_ms: int) -> int:
     view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1)
                       .values(base_seq=last.seq, base_hash=bytes(last.hash)))
     view.conn.execute(delete(client_refs).where(client_refs.c.tx_id.not_in(select(records.c.tx_id))))
-    return last.seq - state.base_seq
+    return int(last.seq) - state.base_seq
 
 
 def _verify_row(stored: StoredRecord, head: ChainHead, public: Ed25519PublicKey, check_sig: bool) -> ChainHead:

@@ -21,8 +21,8 @@ from sqlalchemy import and_, insert, select, update
 
 from floreyn.sync.record import GENESIS_HASH, ChainHead, Kind, SignedRecord, TxRecord
 from floreyn.sync.snapshot import Snapshot, SnapshotError, canonical_json, snapshot_from_dict, verify_snapshot
-from floreyn.terminal.engine.clock import Clock, MonoCounter
-from floreyn.terminal.engine.errors import ClientRefConflict, StoreCorrupt
+from floreyn.terminal.clock import Clock, MonoCounter
+from floreyn.terminal.errors import ClientRefConflict, StoreCorrupt
 from floreyn.terminal.store import integrity, migrations
 from floreyn.terminal.store.db import ProcessLock, open_sqlite
 from floreyn.terminal.store.rows import Draft, SnapshotReceipt, StoredRecord, StoreState

@@ -7,6 +7,9 @@ was checked is what is committed.
 
 from __future__ import annotations
 
+import sqlite3
+from typing import Any
+
 from sqlalchemy import Connection, and_, func, select, text
 
 from floreyn.sync.record import Kind
@@ -21,15 +24,18 @@ class StoreView:
         self.conn = conn
         self._snapshot_base_seq = snapshot_base_seq
 
-    def _q(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def _q(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         """A hot-path query on the DBAPI connection itself, inside the same transaction.
 
         These run inside every sale's commit re-check; SQLAlchemy's result
         machinery would cost several times the query itself.
         """
-        cur = self.conn.connection.dbapi_connection.execute(sql, params)  # type: ignore[union-attr]
+        raw = self.conn.connection.dbapi_connection
+        assert isinstance(raw, sqlite3.Connection), "the till's store is SQLite"
+        cur = raw.execute(sql, params)
         try:
-            return cur.fetchall()
+            rows: list[tuple[Any, ...]] = cur.fetchall()
+            return rows
         finally:
             cur.close()
 

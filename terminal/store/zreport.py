@@ -42,7 +42,8 @@ def z_report(day_no: int, terminal_id: str, records: Iterable[StoredRecord]) -> 
             slot["count"] += 1
         slot["fl_cents"] += r.fl_cents
         slot["eur_cents"] += r.eur_cents
-        base_kind, sign = r.kind, 1
+        base_kind: Kind = r.kind
+        sign = 1
         if r.kind is Kind.VOID:
             original = by_id.get(r.ref_id or "")
             assert original is not None, "a void reverses a record of the same day"

@@ -49,7 +49,7 @@ class TestPowerAndDisk(TillUITest):
         self.type_keys(self.screen().ids.keypad, "2")
         self.tap_text("Betalen")
         self.wait_screen("source")
-        self.tap_text("Eigen saldo")
+        self.tap_text("Van eigen saldo")
         self.wait_screen("confirm")
         self.tap_text("Bevestigen")
         self.wait(lambda: "opslag van de kassa is vol" in self.ctl.message)

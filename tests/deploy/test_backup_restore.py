@@ -253,7 +253,7 @@ def test_sigkill_during_restore_leaves_the_old_or_the_new_database(tmp_path, exe
         conn.execute("VACUUM INTO ?", (str(pristine),))
     rng = random.Random(9)
     outcomes = set()
-    for i in range(5):
+    for _attempt in range(5):
         for p in data.glob("floreyn.db*"):
             if not p.name.endswith("-serverlock"):
                 p.unlink()
@@ -272,12 +272,18 @@ def test_sigkill_during_restore_leaves_the_old_or_the_new_database(tmp_path, exe
             outcomes.add("new")
         for p in data.glob("floreyn.db.before-restore-*"):  # the kept copy is always the whole old file
             assert rows_of(f"sqlite:///{p}")
+    # What the last killed attempt left is the old or the new database (which one is timing); the
+    # final restore must keep exactly that, whole, and each copy a killed attempt kept is the old file.
+    left = rows_of(url)
+    kept_by_attempts = {p: rows_of(f"sqlite:///{p}") for p in data.glob("floreyn.db.before-restore-*")}
     done = subprocess.run([exe / "floreyn-server", "--data-dir", str(data), "restore", "--replace", str(made.path)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr  # a killed restore's leftovers do not stand in the way
     assert not list(data.glob("*.restoring*"))
     assert not list(data.glob("*.partial"))
-    assert all(rows_of(f"sqlite:///{p}") == old for p in data.glob("floreyn.db.before-restore-*"))
+    kept = Path(json.loads(done.stdout)["kept_old"])
+    assert rows_of(f"sqlite:///{kept}") == left
+    assert all(rows == old for p, rows in kept_by_attempts.items() if p != kept)
     assert outcomes  # at least one kill landed (which side is timing)
 
 

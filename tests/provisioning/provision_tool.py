@@ -34,15 +34,21 @@ class Tool:
         self.home, self.server, self.token = home, server, token
 
     def __call__(
-        self, *argv: str, json_mode: bool = True, server: str | None = None, stderr: io.StringIO | None = None
+        self,
+        *argv: str,
+        json_mode: bool = True,
+        server: str | None = None,
+        stderr: io.StringIO | None = None,
+        stdin: str = "",
     ) -> Result:
-        """`stderr`: a stream of the test's own (see Hooked) to act on progress lines as they are printed."""
+        """`stderr`: a stream of the test's own (see Hooked) to act on progress lines as they are printed;
+        `stdin`: what the desk types at a question (nothing: every question goes unanswered)."""
         full = ["--home", str(self.home), "--server", server or self.server]
         if self.token:
             full += ["--token", self.token]
         full += list(argv) + (["--json"] if json_mode else [])
         stdout, stderr = io.StringIO(), stderr or io.StringIO()
-        code = main(full, stdout=stdout, stderr=stderr)
+        code = main(full, stdout=stdout, stderr=stderr, stdin=io.StringIO(stdin))
         return Result(code, stdout.getvalue(), stderr.getvalue())
 
     def ok(self, *argv: str, **kw: Any) -> Any:

@@ -28,7 +28,7 @@ class CuttableProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "CuttableProxy":
+    def __enter__(self) -> CuttableProxy:
         self._thread.start()
         return self
 

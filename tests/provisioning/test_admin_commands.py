@@ -85,7 +85,7 @@ def test_bad_arguments_are_refused_before_anything_is_sent(tool, srv):
             "ligt voor",
         ),
         (("report", "settlement", "--merchant", mid, "--from", "1-6-2025", "--to", "2025-06-30"), "geen datum"),
-        (("merchant", "lijst"), "invalid choice"),
+        (("merchant", "lijst"), "ongeldige keuze"),
     ]
     for argv, words in cases:
         r = tool(*argv, json_mode=False)
@@ -117,13 +117,13 @@ def test_member_add_and_csv_import_with_rerun(tool, srv, tmp_path):
         "\ufeffLidnummer;Roepnaam;Naam;E-mail;Telefoon\n"
         f"{fixed};Bram;Bram de Vries;bram@example.org;0612345678\n"
         ";Cees;Cees Jansen;;\n"
-        ";;Dirk Dijkstra;dirk@example.org;\n\n".encode("utf-8")
+        ";Dirk;Dirk Dijkstra;dirk@example.org;\n\n".encode()
     )
     out = tmp_path / "ids.csv"
     first = tool.ok("member", "import", str(path), "--out", str(out))
     assert (first["created"], first["exists"]) == (3, 0)
     assert [m["line"] for m in first["members"]] == [2, 3, 4] and first["members"][0]["member_id"] == fixed
-    assert srv.admin("GET", f"/v1/admin/members/{fixed}")["phone"] == "0612345678"
+    assert srv.admin("GET", f"/v1/admin/members/{fixed}")["phone"] == "+31 6 12345678"  # phonenumbers, NL default
     again = tool.ok("member", "import", str(path))
     assert (again["created"], again["exists"]) == (0, 3)
     assert [m["member_id"] for m in again["members"]] == [m["member_id"] for m in first["members"]]
@@ -137,25 +137,25 @@ def test_bad_csv_rows_are_all_reported_by_line_and_nothing_is_imported(tool, srv
     taken = tool.ok("member", "add", "--id", uid("m"), "--alias", "Els")["member_id"]
     path = tmp_path / "bad.csv"
     path.write_text(
-        "member_id,alias,email\n"
-        f"{uid('m')},Goed,goed@example.org\n"
-        "met spatie,Fout,\n"
-        f"{uid('m')},Fout,geen-adres\n"
-        f"{uid('m')},,\n"
-        f"{taken},Niet Els,\n"
-        f"{uid('m')},Te,veel,velden\n"
+        "member_id,alias,name,email\n"
+        f"{uid('m')},Goed,Goed Lid,goed@example.org\n"
+        "met spatie,Fout,Fout Lid,\n"
+        f"{uid('m')},Fout,Fout Lid,geen-adres\n"
+        f"{uid('m')},,,\n"
+        f"{taken},Niet Els,Els,\n"
+        f"{uid('m')},Te,veel,velden,hier\n"
     )
     r = tool("member", "import", str(path))
     assert r.code == 1
     err = r.error()
-    assert err["error"] == "csv_invalid" and err["params"]["count"] == "4"
+    assert err["error"] == "csv_invalid" and err["params"]["count"] == 4
     text = err["message_nl"]
     for line in ("regel 3", "regel 4", "regel 5", "regel 7"):
         assert line in text, text
     assert "regel 2" not in text
     assert len(tool.ok("member", "list")) == before + 1  # only Els, made above
     # the server-side check: an id held with other data is a bad line too, and still nothing is sent
-    path.write_text(f"member_id,alias\n{uid('m')},Goed\n{taken},Niet Els\n")
+    path.write_text(f"member_id,alias,name\n{uid('m')},Goed,Goed Lid\n{taken},Niet Els,Els\n")
     r = tool("member", "import", str(path))
     assert r.code == 1 and "regel 3: lid" in r.error()["message_nl"] and "regel 2" not in r.error()["message_nl"]
     assert len(tool.ok("member", "list")) == before + 1
@@ -184,11 +184,11 @@ def test_desk_topup_cashout_remit_and_a_lost_answer_is_not_booked_twice(tool, sr
     assert world.balance(f"member:{member}") == 3_750
     # A shop's fl back to euros at the bid rate, and the euros it took at its till handed in.
     term = world.terminal()
-    term.spend(card, 3_000)
+    term.spend(card, 2_000)  # within the offline limits (fl 25,00 a tap), or the server refuses the till
     term.topup(card, 1_000, eur_cents=1_000)
     term.client(srv).upload(term.raws)
-    cashed = tool.ok("desk", "cashout", "--merchant", term.merchant_id, "--amount", "fl 30,00")
-    assert cashed["eur_paid_cents"] == ExchangeRates().cashout_eur_for_fl(Money.fl(3_000)).cents
+    cashed = tool.ok("desk", "cashout", "--merchant", term.merchant_id, "--amount", "fl 20,00")
+    assert cashed["eur_paid_cents"] == ExchangeRates().cashout_eur_for_fl(Money.fl(2_000)).cents
     refused = tool("desk", "cashout", "--merchant", term.merchant_id, "--amount", "1")
     assert refused.code == 2 and refused.error()["params"]["server_code"] == "insufficient_funds"
     assert tool.ok("desk", "remit", "--merchant", term.merchant_id, "--amount", "10")["eur_owed_cents"] == 0
@@ -262,10 +262,36 @@ def test_reports_and_csv_export(tool, srv, world, tmp_path):
     assert circ["fl_by_holder_cents"]["merchant"] >= 1_234
     assert tool.ok("report", "overspend")["cards"] == []
     target = tmp_path / "export.csv"
-    summary = tool.ok("export", "csv", "--from", today, "--to", today, "--out", str(target))
+    summary = tool.ok("export", "csv", "--from", today, "--to", today, "--out", str(target), "--dialect", "plain")
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     assert summary["postings"] == len(rows) and any(r["amount_cents"] == "1234" for r in rows)
     assert not list(tmp_path.glob(".*part"))  # no temporary file left behind
-    stdout = tool("export", "csv", "--from", today, "--to", today, json_mode=False)
+    stdout = tool("export", "csv", "--from", today, "--to", today, "--dialect", "plain", json_mode=False)
     assert stdout.code == 0 and stdout.out.replace("\r\n", "\n") == target.read_text().replace("\r\n", "\n")
     assert tool("export", "csv", "--from", today, "--to", today).code == 1  # --json needs --out
+
+
+def test_member_import_out_neutralises_formulas_in_aliases(tool, srv, tmp_path):
+    path = tmp_path / "leden.csv"
+    hostile = ["=HYPERLINK(\"http://evil.example\",\"klik\")", "+31 6 kwaad", "-2+3", "@SUM(1)"]
+    path.write_text("alias;name\n" + "".join(f"{a};Naam {i}\n" for i, a in enumerate(hostile)), encoding="utf-8")
+    out = tmp_path / "ids.csv"
+    tool.ok("member", "import", str(path), "--out", str(out))
+    aliases = [r["alias"] for r in csv.DictReader(io.StringIO(out.read_text()))]
+    assert aliases == ["'" + a for a in hostile]  # shown as text by a spreadsheet, never run
+
+
+def test_dispute_list_and_resolve(tool, srv, world):
+    member, card = world.member(eur_cents=5_000)
+    term = world.terminal()
+    term.spend(card, 4_000)  # above the per-tap limit, offline: fl 15 parked, the till quarantined
+    try:
+        term.client(srv).upload(term.raws)
+    except Exception:  # noqa: BLE001 - the typed refusal is checked in tests/server/test_attacks.py
+        pass
+    [open_one] = [d for d in tool.ok("dispute", "list")["disputes"] if d["terminal_id"] == term.terminal_id]
+    assert open_one["amount_cents"] == 1_500 and open_one["rules"] == "offline_per_tap"
+    done = tool.ok("dispute", "resolve", open_one["dispute_id"], "--decision", "return", "--note", "lid terug")
+    assert done["status"] == "returned" and done["to_account"] == f"member:{member}"
+    assert world.balance(f"member:{member}") == 5_000 - 2_500
+    assert tool("dispute", "resolve", open_one["dispute_id"], "--decision", "release", "--note", "x").code != 0

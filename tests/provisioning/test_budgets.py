@@ -57,7 +57,7 @@ def test_every_bad_row_is_reported_and_nothing_is_granted(tool, srv, world, tmp_
         f"{m1},,10,,2099-01-01,,Fout\n",
     )  # 8: no funder
     r = tool("budget", "grant", str(path))
-    assert r.code == 1 and r.error()["params"]["count"] == "6"
+    assert r.code == 1 and r.error()["params"]["count"] == 6
     message = r.error()["message_nl"]
     assert all(f"regel {n}:" in message for n in range(3, 9)) and "regel 2:" not in message
     assert "bakker" in message and "voorbij" in message and "JJJJ-MM-DD" in message

@@ -56,9 +56,10 @@ def test_the_console_script_exit_codes(tool, srv):
     )
     assert wrong.returncode == 2 and wrong.stderr.startswith("fout: De server accepteert het beheertoken niet")
     usage = run({}, "kaart")
-    assert usage.returncode == 1 and "invalid choice" in usage.stderr
+    assert usage.returncode == 1 and "ongeldige keuze: 'kaart' (kies uit" in usage.stderr
+    assert "invalid" not in usage.stderr and "choose" not in usage.stderr
     helped = run({}, "--help")
-    assert helped.returncode == 0 and "card" in helped.stdout
+    assert helped.returncode == 0 and "card" in helped.stdout and helped.stdout.startswith("gebruik: ")
 
 
 def test_an_import_killed_half_way_finishes_on_rerun_without_doubles(tool, srv, tmp_path):
@@ -66,7 +67,7 @@ def test_an_import_killed_half_way_finishes_on_rerun_without_doubles(tool, srv, 
     rows = 300
     tag = uuid.uuid4().hex[:6]
     path = tmp_path / "leden.csv"
-    path.write_text("alias\n" + "".join(f"Kill {tag} {i}\n" for i in range(rows)))  # no ids: the server makes them
+    path.write_text("alias,name\n" + "".join(f"Kill {tag} {i},Lid {i}\n" for i in range(rows)))  # no ids: the server makes them
     token = tomllib.loads((tool.home / "provision.toml").read_text())["token"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOREYN_")}
     env.update(FLOREYN_SERVER=srv.base_url, FLOREYN_TOKEN=token, FLOREYN_PROVISION_HOME=str(tool.home))

@@ -12,7 +12,7 @@ from floreyn import keys
 from floreyn.server.testing import ServerThread
 from floreyn.sync.client import SyncClient, SyncRefused
 from floreyn.terminal.config import load_config
-from floreyn.terminal.engine.auth import check_pin
+from floreyn.pins import check_pin
 
 from provision_tool import Tool
 

@@ -61,7 +61,9 @@ def test_month_end_with_the_desk_tool(tool, srv, clock, tmp_path):
     for t in (t_bakery, t_harry):
         t.enroll(srv)
     t_bakery.client(srv).upload([t_bakery.save(card, 500, eur_cents=10_000).raw])
-    t_harry.client(srv).upload([t_harry.spend(card, 30_000).raw])
+    big = t_harry.spend(card, 30_000)  # above the offline limits: authorized online first, as a till does
+    assert t_harry.client(srv).authorize_spend(card, 30_000, str(big.record.record_id)).approved
+    t_harry.client(srv).upload([big.raw])
 
     clock.ms = state.day_start_ms(dt.date(2026, 12, 1)) + 3_600_000
     out = tmp_path / "maand"

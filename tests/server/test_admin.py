@@ -114,7 +114,7 @@ def test_desk_money_and_spread_income(srv, world):
         member, card = world.member(eur_cents=10_500)  # 105,00 euro buys fl 100,00 at ask 1,05
         assert world.balance(f"member:{member}") == 10_000
         term = world.terminal()
-        term.spend(card, 6_000)
+        term.authorize(srv, term.spend(card, 6_000))  # above the offline limits: authorized online
         term.client(srv).upload(term.raws)
         income_before = world.balance("coop:income")
         out = srv.admin("POST", "/v1/admin/desk/cashout", {"merchant_id": term.merchant_id, "fl_cents": 6_000})
@@ -133,7 +133,7 @@ def test_desk_money_and_spread_income(srv, world):
 def test_settlement_statement(srv, world):
     _, card = world.member(eur_cents=20_000)
     term = world.terminal()
-    term.spend(card, 5_000)
+    term.authorize(srv, term.spend(card, 5_000))  # above the offline limits: authorized online
     term.save(card, 250, eur_cents=5_000)
     spend = term.spend(card, 1_000)
     term.refund(card, 1_000, spend)

@@ -57,3 +57,35 @@ def test_remit_cannot_exceed_what_the_merchant_owes(srv, world):
     assert world.balance("coop:reserve") == reserve + 1_500
     merchant = srv.admin("GET", f"/v1/admin/merchants/{term.merchant_id}")
     assert merchant["eur_owed_cents"] == 0 and merchant["terminals"] == [term.terminal_id]
+
+
+def test_member_search_by_alias_name_email_phone_and_card_end(srv, world):
+    tag = uuid.uuid4().hex[:6]
+    member, card = world.member(alias=f"Zoë {tag}")
+    srv.admin("PATCH", f"/v1/admin/members/{member}", {"name": f"Zoë IJzerman {tag}", "phone": "06 1234 5678",
+                                                        "email": f"zoe.{tag}@example.nl"})
+    for q in (f"zoë {tag}", f"IJZERMAN {tag}", f"zoe.{tag}@", card[-4:].upper()):
+        found = srv.admin("GET", "/v1/admin/members/search", q=q)
+        assert member in [m["member_id"] for m in found["members"]], q
+        hit = next(m for m in found["members"] if m["member_id"] == member)
+        assert hit["cards"][0]["card_id"] == card
+    assert srv.admin("GET", "/v1/admin/members/search", q="x", expect=422)["error"] == "request_invalid"
+    srv.admin("POST", f"/v1/admin/members/{member}/erase", {})
+    assert member not in [m["member_id"] for m in srv.admin("GET", "/v1/admin/members/search", q=tag)["members"]]
+
+
+def test_campaign_update_and_an_end_that_changes_nothing_says_so(srv, world):
+    merchant = world.merchant()
+    campaign = f"C-{uuid.uuid4().hex[:8]}"
+    srv.admin("POST", "/v1/admin/campaigns", {"campaign_id": campaign, "name": "Zomer", "multiplier_bp": 20_000,
+                                              "starts_on": "2020-06-01", "ends_on": "2099-08-31"})
+    later = srv.admin("POST", f"/v1/admin/campaigns/{campaign}/end", {"ends_on": "2099-12-31"})
+    assert (later["result"], later["ends_on"]) == ("unchanged", "2099-08-31")
+    changed = srv.admin("PATCH", f"/v1/admin/campaigns/{campaign}",
+                        {"multiplier_bp": 15_000, "merchant_ids": [merchant], "name": "Zomer"})
+    assert (changed["result"], changed["changed"]) == ("updated", ["merchant_ids", "multiplier_bp"])
+    assert changed["merchant_ids"] == [merchant] and changed["multiplier_bp"] == 15_000
+    bad = srv.admin("PATCH", f"/v1/admin/campaigns/{campaign}", {"ends_on": "2019-01-01"}, expect=422)
+    assert bad["error"] == "request_invalid"
+    ended = srv.admin("POST", f"/v1/admin/campaigns/{campaign}/end", {"ends_on": "2021-01-01"})
+    assert (ended["result"], ended["ends_on"]) == ("ended", "2021-01-01")

@@ -59,10 +59,10 @@ def test_expiry_returns_the_rest_by_the_funders_rule(srv, world):
     funder, bid, (m1, c1), (m2, _), _ = group_budget(srv, world, keep_share_bp=5_000)
     before = world.balance(f"funder:{funder}")
     term = world.terminal()
-    term.client(srv).upload([term.spend(c1, 10_001, budget_id=bid).raw])
+    term.client(srv).upload([term.spend(c1, 2_001, budget_id=bid).raw])
     out = srv.admin("POST", "/v1/admin/budgets/expire", {"budget_ids": [bid]})["expired"][0]
-    # rest 19,999: half (9,999) kept, split over two members (4,999 each), the odd cent back to the funder
-    assert out["kept_by"] == {m1: 4_999, m2: 4_999} and out["returned_cents"] == 19_999 - 9_998
-    assert world.balance(f"member:{m1}") == 4_999 and world.balance(f"budget:{bid}") == 0
-    assert world.balance(f"funder:{funder}") == before + 10_001
+    # rest 27,999: half (13,999) kept, split over two members (6,999 each), the odd cents back to the funder
+    assert out["kept_by"] == {m1: 6_999, m2: 6_999} and out["returned_cents"] == 27_999 - 13_998
+    assert world.balance(f"member:{m1}") == 6_999 and world.balance(f"budget:{bid}") == 0
+    assert world.balance(f"funder:{funder}") == before + 14_001
     assert srv.admin("GET", "/v1/admin/replay")["ok"] is True

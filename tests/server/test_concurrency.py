@@ -22,7 +22,8 @@ MAX_ROUNDS = 400
 def make_records(term, cards, rng, model):
     spends = []
     voided = set()
-    for _ in range(RECORDS_PER_TERMINAL):
+    refunded: Counter = Counter()
+    while len(term.records) < RECORDS_PER_TERMINAL:
         roll = rng.random()
         member, card = rng.choice(cards)
         if roll < 0.45 or not spends:
@@ -44,16 +45,20 @@ def make_records(term, cards, rng, model):
         elif roll < 0.9:
             rec, spender, amount = rng.choice(spends)
             back = max(1, amount // 2)
+            if rec.record.record_id in voided or refunded[rec.record.record_id] + back > amount:
+                continue  # the till refunds at most what a live payment paid (server/rules.py)
+            refunded[rec.record.record_id] += back
             term.refund(rec.record.card_id.hex(), back, rec)
             model[f"member:{spender}"] += back
             model[f"merchant:{term.merchant_id}"] -= back
         else:
             rec, spender, amount = rng.choice(spends)
+            if rec.record.record_id in voided:
+                continue  # a till voids a record once
             term.void(rec)
-            if rec.record.record_id not in voided:  # a second void of one record moves nothing
-                voided.add(rec.record.record_id)
-                model[f"member:{spender}"] += amount
-                model[f"merchant:{term.merchant_id}"] -= amount
+            voided.add(rec.record.record_id)
+            model[f"member:{spender}"] += amount
+            model[f"merchant:{term.merchant_id}"] -= amount
 
 
 def hammer(term, client, rng, errors):

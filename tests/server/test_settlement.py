@@ -8,7 +8,6 @@ import csv
 import datetime as dt
 import io
 import os
-import uuid
 
 import pytest
 import xmlschema
@@ -17,7 +16,6 @@ from sepaxml import validation as sepa_validation
 from floreyn.money import ExchangeRates
 from floreyn.server import settlement, state
 from floreyn.server.testing import ServerThread, World
-from floreyn.sync.record import Kind
 
 XSD_DIR = os.path.join(os.path.dirname(sepa_validation.__file__), "schemas")
 NOV_10 = state.day_start_ms(dt.date(2026, 11, 10)) + 10 * 3_600_000
@@ -56,6 +54,13 @@ def upload(srv, term, *records):
     assert ack.acked_seq == records[-1].record.seq
 
 
+def paid_online(srv, term, card, cents):
+    """A spend above the offline limits: authorized online first, as a till does, then uploaded."""
+    rec = term.spend(card, cents)
+    assert term.client(srv).authorize_spend(card, cents, str(rec.record.record_id)).approved
+    upload(srv, term, rec)
+
+
 def test_components_follow_the_written_rule():
     rates = ExchangeRates(ask_bp=10_000, bid_bp=9_500)
     owes = settlement.components(fl_at_cut=-500, fl_now=-500, keep=0, eur_at_cut=0, eur_now=0, rates=rates)
@@ -84,7 +89,7 @@ def test_a_month_settles_both_ways_and_closes(srv, world, clock, tmp_path):
     member, card = world.member(eur_cents=50_000)
     t_bakery, t_harry, t_noiban = world.terminal(bakery), world.terminal(harry), world.terminal(noiban)
     upload(srv, t_bakery, t_bakery.save(card, 500, eur_cents=10_000))
-    upload(srv, t_harry, t_harry.spend(card, 30_000))
+    paid_online(srv, t_harry, card, 30_000)
     upload(srv, t_noiban, t_noiban.spend(card, 2_000), t_noiban.topup(card, 1_000, 1_000))
     srv.admin("POST", "/v1/admin/bank", {"name": "Coöperatie Floreyn U.A.", "iban": IBAN_COOP,
                                         "creditor_id": "NL98ZZZ999999999999"})

@@ -34,7 +34,7 @@ class TestHarness(FloreynGraphicTest):
         touch.touch_up()
         self.advance_frames(1)
         assert pressed == ["Bezahlen"]
-        self.assert_not_blank(self.screenshot("harness-unittest-%dx%d" % self.window_size))
+        self.assert_not_blank(self.screenshot("harness-unittest-{}x{}".format(*self.window_size)))
 
 
 class TestHarness1024(TestHarness):

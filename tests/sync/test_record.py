@@ -32,7 +32,7 @@ PUBLIC = KEY.public_key()
 CARD = bytes(range(16))
 
 
-def make(head: ChainHead = ChainHead(), **fields: object) -> TxRecord:
+def make(head: ChainHead = ChainHead(), **fields: object) -> TxRecord:  # noqa: B008 (ChainHead is frozen)
     base: dict[str, object] = dict(
         record_id=uuid.uuid4(), terminal_id="T-1", merchant_id="M-bakker", kind=Kind.SPEND,
         card_id=CARD, fl_cents=1250,
@@ -57,7 +57,7 @@ def test_vectors_decode_verify_and_chain() -> None:
     assert keys.public_raw(KEY).hex() == VECTORS["terminal_public_hex"]
     records = [rec.decode(bytes.fromhex(v["raw_hex"])) for v in VECTORS["records"]]
     rec.verify_chain(records, PUBLIC)
-    for vector, signed in zip(VECTORS["records"], records):
+    for vector, signed in zip(VECTORS["records"], records, strict=True):
         assert signed.record.kind.name == vector["kind"]
         assert signed.hash.hex() == vector["hash_hex"]
         assert signed.signature.hex() == vector["signature_hex"]

@@ -19,7 +19,7 @@ RECORD_COLUMNS = "seq, record_id, tx_id, kind, card_hex, fl_cents, eur_cents, bu
 def records(till: Till) -> list[dict[str, Any]]:
     cols = [c.strip() for c in RECORD_COLUMNS.split(",")]
     rows = till.store_rows(f"SELECT {RECORD_COLUMNS} FROM records ORDER BY seq")
-    return [{**dict(zip(cols, row)), "kind": Kind(row[3])} for row in rows]
+    return [{**dict(zip(cols, row, strict=True)), "kind": Kind(row[3])} for row in rows]
 
 
 def check_chain(till: Till, recs: list[dict[str, Any]]) -> None:
@@ -82,7 +82,7 @@ def check_settlements(admin: Admin, tills_of: dict[str, list[Till]], period: tup
         recs = [r for t in tills for r in records(t)]
         assert sum(z["records"] for z in zs) == len(recs) and recs[-1]["kind"] is Kind.DAY_CLOSE, \
             f"{merchant_id}: the Z-reports cover every record (the day was closed last)"
-        kind = lambda k, f: sum(z["kinds"][k][f] for z in zs)  # noqa: E731
+        kind = lambda k, f: sum(z["kinds"][k][f] for z in zs)  # noqa: E731, B023 (used in this iteration only)
         by_id = {r["record_id"]: r for r in recs}
         voided_topup = [by_id[r["ref_id"]] for r in recs if r["kind"] is Kind.VOID and by_id[r["ref_id"]]["kind"]
                         is Kind.TOPUP]

@@ -280,16 +280,16 @@ def test_find_a_payment_of_an_earlier_day_by_its_receipt(till):
 
 def test_overview_gathers_status_printer_sync_and_merchant(till):
     overview = till.engine.overview()
-    assert overview["status"].terminal_id == till.config.terminal_id and overview["sync"] is None
-    assert overview["printer"].online and overview["merchant"].name == "Bakkerij De Korenbloem"
+    assert overview.status.terminal_id == till.config.terminal_id and overview.sync is None
+    assert overview.printer.online and overview.merchant.name == "Bakkerij De Korenbloem"
 
     def broken() -> None:
         raise PrinterOutOfPaper()
 
     till.printer.status = broken  # a printer that cannot say: shown as such, the rest still answers
     overview = till.engine.overview()
-    assert overview["printer"] is None and isinstance(overview["printer_error"], PrinterOutOfPaper)
-    assert overview["status"].head_seq == 0
+    assert overview.printer is None and isinstance(overview.printer_error, PrinterOutOfPaper)
+    assert overview.status.head_seq == 0
 
 
 def test_status_and_start_prunes_old_acknowledged_records(till):

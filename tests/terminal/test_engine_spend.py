@@ -33,7 +33,7 @@ def test_budget_covering_part_splits_into_budget_and_own_records(till):
     assert sum(r.fl_cents for r in result.records) == 2_000  # exact: nothing lost to the split
     assert len(till.printer.docs) == 1  # one transaction, one receipt
     text = till.printer.docs[0].text(32)
-    assert "Boodschappenbudget Gemeente" in text and "Eigen saldo" in text
+    assert "Boodschappenbudget Gemeente" in text and "Van eigen saldo" in text
 
 
 def test_soonest_expiry_first_then_the_next_budget(till):
@@ -80,7 +80,7 @@ def test_offline_per_transaction_limit_offers_mixed_and_says_why(till):
 
 def test_offline_cumulative_and_count_limits(till):
     till.present("fenna")
-    for i in range(2):
+    for _ in range(2):
         till.spend(2_400, repeat_ok=True)
         till.clock.advance(10)
     quote = till.engine.quote_spend(Money.fl(500))  # fl 48 of fl 50 used

@@ -96,7 +96,7 @@ def test_budget_rules():
     assert isinstance(expired, E.BudgetExpired) and expired.params == {"label": "Oud", "expires_on": "2026-07-24"}
     elsewhere = budget_usable(BudgetInfo("B3", "Klus", ("klussen",), "2027-01-01", 1), shop, today)
     assert isinstance(elsewhere, E.BudgetNotUsableHere) and elsewhere.params["category"] == "winkel"
-    assert "geldt niet" in elsewhere.message("nl") and "cannot be used" in elsewhere.message("en")
+    assert "alleen voor" in elsewhere.message("nl") and "only for" in elsewhere.message("en")
     assert isinstance(budget_usable(BudgetInfo("B4", "Raar", ("winkel",), "morgen", 1), shop, today), E.BudgetExpired)
     with pytest.raises(E.BudgetUnknown):
         check_chosen_budget("B9", (ok,), shop, today)

@@ -86,10 +86,24 @@ def test_every_line_fits_58mm_paper_and_ends_with_a_cut(name: str) -> None:
         assert len(line.left) + (len(line.right) + 1 if line.right else 0) <= width, line
 
 
+def test_receipt_words_say_what_happened() -> None:
+    """Issue 17 item 4: 'Eigen saldo' read as the balance left, a Floreyn-only payment totalled in euros, an
+    online refund called offline."""
+    all_fl = tx_receipt([rec(1, Kind.SPEND, fl=700, budget="B-gemeente-1", offline=False, balance=100),
+                         rec(2, Kind.SPEND, tx=1, fl=300, offline=False, balance=100)], CTX).text(32)
+    assert "Totaal" in all_fl and "fl 10,00" in all_fl and "€ 10,00" not in all_fl
+    assert "Van eigen saldo" in all_fl
+    online_refund = tx_receipt([rec(3, Kind.REFUND, fl=500, offline=False)], CTX).text(32)
+    assert "zonder verbinding" not in online_refund and "onder voorbehoud" not in online_refund
+    offline_refund = tx_receipt([rec(3, Kind.REFUND, fl=500, offline=True)], CTX).text(32)
+    assert "Saldo onder voorbehoud" in offline_refund and "(zonder verbinding)" in offline_refund
+
+
 def test_receipt_content_rules() -> None:
     split = tx_receipt(SPLIT, CTX).text(32)
     for needed in ("Betaling", "25-07-2026 19:20", "T-bakker-01", "1-2", "•••• 1A2B", "Boodschappenbudget",
-                   "fl 15,00", "Eigen saldo", "€ 3,00", "Pin", "Saldo onder voorbehoud"):
+                   "fl 15,00", "Van eigen saldo", "€ 3,00", "Pin", "Saldo onder voorbehoud",
+                   "Totaal         fl 20,00 + € 3,00"):
         assert needed in split, needed
     assert CARD not in split  # never the whole card id
     assert tx_receipt(SPLIT, CTX).qr_data == SPLIT[0].record_id

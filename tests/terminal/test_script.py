@@ -56,7 +56,7 @@ def test_demo_script_end_to_end_and_resume(tmp_path):
     assert all(line.get("expect_ok", True) for line in out)
     assert by["anna"]["alias"] == "Anna" and by["anna"]["live"] is False
     portaal = next(b for b in by["anna"]["budgets"] if not b["usable"])  # a code, and the Dutch text beside it
-    assert portaal["why_not"] == "budget_wrong_category" and "geldt niet" in portaal["why_not_nl"]
+    assert portaal["why_not"] == "budget_wrong_category" and "alleen voor" in portaal["why_not_nl"]
     assert (by["anna"]["offline_taps_left"], by["anna"]["near_offline_limits"]) == (5, False)
     assert by["dirk"]["offline_note"] == "card_unknown_offline"
     assert "alleen met verbinding" in by["dirk"]["offline_note_nl"]

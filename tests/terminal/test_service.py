@@ -40,19 +40,19 @@ def test_service_runs_everything_on_its_worker_and_reports_events(config, clock)
     service = TillService(till.engine, notify, reader=reader)
     assert service.start().result(5)["head_seq"] == 0
     try:
-        assert service.call("sign_in", CASHIER_PIN).result(5).name == "Carla"
+        assert service.sign_in(CASHIER_PIN).result(5).name == "Carla"
         reader.present(demo_setup.demo_payload("anna"))  # from the reader's thread, queued to the worker
         shown = wait_for(events, ev.CardShown)
         assert shown.summary.alias == "Anna"
-        quote = service.call("quote_spend", Money.fl(250)).result(5)
-        result = service.call("confirm", quote.quote_id).result(5)
+        quote = service.quote_spend(Money.fl(250)).result(5)
+        result = service.confirm(quote.quote_id, tender=None, manager_pin=None, repeat_ok=False).result(5)
         assert result.records[0].fl_cents == 250 and result.receipt_status == "printed"
         wait_for(events, ev.ReceiptPrinted)
-        overview = service.call("overview").result(5)  # the app's status screen: an engine call like any other
-        assert overview["status"].head_seq == 1 and overview["printer"].online and overview["sync"] is None
-        assert overview["merchant"].merchant_id == demo_setup.DEMO_MERCHANT.merchant_id
-        assert [p.tx_id for p in service.call("recent_payments").result(5)] == [result.tx_id]
-        refused = service.call("quote_spend", Money.fl(0))
+        overview = service.overview().result(5)  # the app's status screen: an engine call like any other
+        assert overview.status.head_seq == 1 and overview.printer.online and overview.sync is None
+        assert overview.merchant.merchant_id == demo_setup.DEMO_MERCHANT.merchant_id
+        assert [p.tx_id for p in service.recent_payments().result(5)] == [result.tx_id]
+        refused = service.quote_spend(Money.fl(0))
         with pytest.raises(Exception) as info:
             refused.result(5)
         assert info.value.code == "amount_zero"
@@ -61,8 +61,6 @@ def test_service_runs_everything_on_its_worker_and_reports_events(config, clock)
         reader.present(demo_setup.demo_payload("cees"))
         assert isinstance(wait_for(events, ev.CardRefused).error, E.CardBlocked)
         assert threads == {"till-worker"}  # every engine event, so every engine call, on the one worker
-        with pytest.raises(AttributeError):
-            service.call("_print", "x")
     finally:
         service.stop()
         till.store.close()
@@ -71,11 +69,10 @@ def test_service_runs_everything_on_its_worker_and_reports_events(config, clock)
 def test_a_full_queue_answers_busy_instead_of_blocking(config, clock):
     till = open_till(config, clock)
     gate = threading.Event()
-    till.engine.slow = lambda: gate.wait(5)  # type: ignore[attr-defined]
     service = TillService(till.engine, lambda e: None)
     service.start().result(5)
     try:
-        futures = [service.call("slow") for _ in range(70)]
+        futures = [service.submit(lambda _engine: gate.wait(5), "slow") for _ in range(70)]
         busy = [f for f in futures if f.done() and f.exception() is not None]
         assert busy and busy[0].exception().code == "till_busy"
         gate.set()
@@ -87,14 +84,13 @@ def test_a_full_queue_answers_busy_instead_of_blocking(config, clock):
 def test_a_bug_in_a_call_is_reported_not_swallowed(config, clock):
     till = open_till(config, clock)
     events: list = []
-    till.engine.broken = lambda: 1 / 0  # type: ignore[attr-defined]
     service = TillService(till.engine, events.append)
     service.start().result(5)
     try:
         with pytest.raises(E.InternalError):
-            service.call("broken").result(5)
-        assert service.call("status").result(5).head_seq == 0  # the worker lives on
-        assert any(isinstance(e, ev.CallDone) and e.method == "broken" and e.error.code == "internal"
+            service.submit(lambda _engine: 1 / 0, "broken").result(5)
+        assert service.overview().result(5).status.head_seq == 0  # the worker lives on
+        assert any(isinstance(e, ev.CallDone) and e.name == "broken" and e.error.code == "internal"
                    for e in events if isinstance(e, ev.CallDone) and e.error is not None)
     finally:
         service.stop()

@@ -6,13 +6,14 @@ import sqlite3
 import uuid
 
 import pytest
+import sqlalchemy.exc
 from till_helpers import TERMINAL_SEED
 
 from floreyn import keys
 from floreyn.sync.record import ChainHead, Kind, Tender, decode, verify_chain
 from floreyn.sync.snapshot import SnapshotError
 from floreyn.terminal import demo_setup
-from floreyn.terminal.engine.clock import FakeClock
+from floreyn.terminal.clock import FakeClock
 from floreyn.terminal.engine.errors import ClientRefConflict, StoreCorrupt, StoreLocked
 from floreyn.terminal.store import Draft, TerminalStore, migrations
 from floreyn.terminal.store.db import open_sqlite
@@ -279,7 +280,7 @@ def test_a_failing_migration_step_leaves_the_old_schema_and_its_records(tmp_path
     raws = _v1_database(path, 3)
     broken = (migrations.STEPS[0], migrations.STEPS[1][:2] + ("CREATE TABLE broken (",))
     monkeypatch.setattr(migrations, "STEPS", broken)
-    with pytest.raises(Exception):
+    with pytest.raises(sqlalchemy.exc.OperationalError, match="incomplete input"):  # the broken step
         TerminalStore(path, "T-test-01", FakeClock())
     con = sqlite3.connect(str(path))
     assert con.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 1

@@ -1,7 +1,7 @@
 """Initial schema: ledger, sync, admin; append-only triggers on the ledger and records.
 
 Revision ID: 0001
-Revises: 
+Revises:
 """
 from alembic import op
 import sqlalchemy as sa

@@ -122,16 +122,15 @@ class TestBehaviour(TillUITest):
         self.assertEqual(self.banner(), "Offline limiet: deze pas kan nu hoogstens fl 25,00 betalen")  # not near
         service = self.runtime.service
         for _ in range(4):  # four of the five offline taps, as four quick sales would
-            quote = service.call("quote_spend", Money.fl(100), source="own").result(5)
-            service.call("confirm", quote.quote_id, repeat_ok=True).result(5)
+            quote = service.quote_spend(Money.fl(100), source="own").result(5)
+            service.confirm(quote.quote_id, tender=None, manager_pin=None, repeat_ok=True).result(5)
         self.wait_screen("done")
         self.tap(self.screen().ids.done)
         self.wait_screen("idle")
         self.present("fenna")
         self.wait(lambda: self.ctl.member is not None and self.ctl.member.near_offline_limits)
         self.assertEqual(self.ctl.screen, "member")
-        self.assertEqual(self.banner(), "Bijna aan de offline limieten: deze pas kan zonder verbinding nog één keer "
-                                        "betalen, hoogstens fl 25,00")
+        self.assertEqual(self.banner(), "Deze pas kan zonder verbinding nog één keer betalen, hoogstens fl 25,00")
         self.assertEqual(self.root.ids.banner.level, "warn")
         self.shot("member-near-limits")
         self.tap(self.screen().ids.cancel)
@@ -161,7 +160,7 @@ class TestBehaviour(TillUITest):
         self.assertEqual(self.banner(), "Card not yet known to this till: paying only with a connection. Saving works.")
         self.present("anna")
         self.wait(lambda: self.ctl.member is not None and self.ctl.member.alias == "Anna")
-        self.assertIn("Onderhoudsbudget Portaal: not for this shop (category winkel)", self.shown_text())
+        self.assertIn("Onderhoudsbudget Portaal: only for odd jobs, not here", self.shown_text())
 
     def test_member_screen_returns_to_idle_after_a_while_without_a_touch(self):
         # 4 s here (60 s in the app). The margins around it (2 s before the touch, 1.5 s after the
@@ -178,7 +177,7 @@ class TestBehaviour(TillUITest):
         self.assertIsNone(self.ctl.member)
         self.assertEqual(self.records(), [])  # nothing moved
         with self.assertRaises(NoCard):  # the engine forgot the card too
-            self.runtime.service.call("quote_spend", Money.fl(100)).result(5)
+            self.runtime.service.quote_spend(Money.fl(100)).result(5)
 
         self.present("anna")  # typing an amount is not the member screen: no timeout there
         self.wait_screen("member")
@@ -209,7 +208,7 @@ class TestBehaviour(TillUITest):
         self.type_keys(pad, "600")  # above the till's fl 500 limit: the engine refuses, nothing changes
         self.tap_text("Betalen")
         self.wait_screen("source")
-        self.tap_text("Eigen saldo")
+        self.tap_text("Van eigen saldo")
         self.wait(lambda: "Bedrag te hoog" in self.banner())
         self.assertEqual(self.records(), [])
 

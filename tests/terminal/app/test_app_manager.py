@@ -32,7 +32,7 @@ class TestManager(TillUITest):
 
     def test_refund_needs_a_manager_pin(self):
         self.sign_in("1234")  # a cashier
-        self.pay("anna", "7", source="Eigen saldo")
+        self.pay("anna", "7", source="Van eigen saldo")
         self.open_manager()
         self.assert_touch_targets()
         self.shot("manager")
@@ -112,7 +112,7 @@ class TestManager(TillUITest):
 
     def test_day_close_shows_and_prints_the_z_report(self):
         self.sign_in("9999")
-        self.pay("anna", "4", source="Eigen saldo")
+        self.pay("anna", "4", source="Van eigen saldo")
         self.open_manager()
         self.tap(self.screen().ids.dayclose)
         self.wait_screen("dayclose")
@@ -143,7 +143,7 @@ class TestManager(TillUITest):
         self.printer.print_doc = slow_print
         try:
             self.sign_in("9999")
-            self.pay("anna", "4", source="Eigen saldo")  # the done screen showed; the receipt is not out
+            self.pay("anna", "4", source="Van eigen saldo")  # the done screen showed; the receipt is not out
             self.assertEqual(self.printer.docs, [])
             self.open_manager()
             self.tap(self.screen().ids.dayclose)
@@ -162,7 +162,7 @@ class TestManager(TillUITest):
 
     def test_refund_an_earlier_days_payment_by_its_receipt_number(self):
         self.sign_in("9999")
-        self.pay("anna", "7", source="Eigen saldo")  # receipt "Volgnummer 1"
+        self.pay("anna", "7", source="Van eigen saldo")  # receipt "Volgnummer 1"
         self.open_manager()
         self.tap(self.screen().ids.dayclose)
         self.wait_screen("dayclose")
@@ -218,7 +218,7 @@ class TestManager(TillUITest):
 
     def test_status_settings_and_language(self):
         self.sign_in("9999")
-        self.pay("anna", "1", source="Eigen saldo")
+        self.pay("anna", "1", source="Van eigen saldo")
         self.open_manager()
         self.tap(self.screen().ids.status)
         self.wait_screen("status")

@@ -6,7 +6,7 @@ import json
 import os
 from argparse import Namespace
 from concurrent.futures import Future
-from pathlib import Path
+from dataclasses import dataclass
 
 import pytest
 
@@ -312,33 +312,52 @@ def test_one_touch_source_per_device():
 # -- service bridge and event relay ----------------------------------------------------------------------
 
 
-class FakeService:
-    engine = None
-
-    def __init__(self):
-        self.futures = []
-
-    def call(self, method, *args, **kwargs):
-        f = Future()
-        self.futures.append((method, args, kwargs, f))
-        return f
-
-
 def test_bridge_hands_results_and_refusals_to_the_main_thread():
     from floreyn.terminal.app.services import Bridge
 
     posted, got = [], []
-    service = FakeService()
-    bridge = Bridge(service, posted.append)
-    bridge.call("quote_spend", Money.fl(5), source="own", on_done=got.append, on_error=got.append)
-    bridge.call("sign_in", "0000", on_done=got.append, on_error=got.append)
-    assert bridge.pending == 2 and posted == [] and service.futures[0][2] == {"source": "own"}
-    service.futures[1][3].set_exception(AmountEmpty())
-    service.futures[0][3].set_result("quote")
+    bridge = Bridge(posted.append)
+    quoted, signed_in = Future(), Future()
+    bridge.watch(quoted, got.append, got.append)
+    bridge.watch(signed_in, got.append, got.append)
+    assert bridge.pending == 2 and posted == []
+    signed_in.set_exception(AmountEmpty())
+    quoted.set_result("quote")
     assert got == []  # nothing runs on the worker's thread; it is posted
     for fn in posted:
         fn()
     assert isinstance(got[0], AmountEmpty) and got[1] == "quote" and bridge.pending == 0
+
+
+def test_every_engine_event_type_has_a_handler_in_the_app():
+    import gc
+
+    from floreyn.terminal.app.controller import EVENTS
+    from floreyn.terminal.engine import events as ev
+
+    assert len(ev.event_types()) >= 9 and EVENTS.kinds == ev.event_types()
+
+    @dataclass(frozen=True)
+    class Planted(ev.Event):  # a new event nobody handles yet: the check above would fail on it
+        pass
+
+    assert Planted in ev.event_types() and Planted not in EVENTS.kinds
+    del Planted
+    gc.collect()
+    assert EVENTS.kinds == ev.event_types()
+
+
+def test_the_event_table_routes_by_type_and_survives_a_stray_event():
+    from floreyn.terminal.engine import events as ev
+
+    seen = []
+    table: ev.EventTable[list] = ev.EventTable()
+    table.on(ev.SignedOut, lambda receiver, event: receiver.append(event))
+    table.dispatch(seen, ev.SignedOut())
+    table.dispatch(seen, ev.ReceiptPrinted("tx"))  # no handler: logged, nothing else
+    assert seen == [ev.SignedOut()]
+    with pytest.raises(AssertionError):
+        table.on(ev.SignedOut, lambda receiver, event: None)
 
 
 def test_relay_keeps_early_events_bounded_and_in_order():

@@ -92,7 +92,7 @@ class TillUITest(FloreynGraphicTest):
 
     @property
     def size_tag(self) -> str:
-        return "%dx%d" % tuple(self.window_size)
+        return "{}x{}".format(*self.window_size)
 
     def pump(self, seconds: float = 0.05) -> None:
         end = time.monotonic() + seconds

@@ -21,7 +21,7 @@ from escpos.capabilities import get_profile
 from escpos.codepages import CodePages
 from PIL import Image, ImageOps
 
-ESC, GS, DLE, LF = 0x1B, 0x1D, 0x10, 0x0A
+ESC, GS, DLE, LF, FS = 0x1B, 0x1D, 0x10, 0x0A, 0x1C
 _ESC_ONE_ARG = {ord(c) for c in "t!Ead-M{3J"}
 _GS_ONE_ARG = {ord(c) for c in "!Bb"}
 
@@ -59,6 +59,11 @@ def _command(buf: bytes, i: int) -> tuple[tuple, int]:
             data = need(8 + width_bytes * height)[8:]
             return ("raster", head[3], width_bytes, height, bytes(data)), 8 + width_bytes * height
         raise ValueError(f"unknown GS {op:#x} at {i}")
+    if b == FS:  # only the Chinese character mode switches: FS & (on), FS . (off)
+        op = need(2)[1]
+        if op in (ord("&"), ord(".")):
+            return ("chinese", op == ord("&")), 2
+        raise ValueError(f"unknown FS {op:#x} at {i}")
     if b == DLE:
         head = need(3)
         assert head[1] == 0x04, "only DLE EOT"
@@ -136,7 +141,9 @@ def read_qr(img: Image.Image) -> str | None:
     return found[0].text if found else None
 
 
-def decode(data: bytes, profile: str = "default") -> Decoded:
+def decode(data: bytes, profile: str = "default", *, starts_in_chinese_mode: bool = False) -> Decoded:
+    """`starts_in_chinese_mode`: a printer whose firmware is in Chinese mode after ESC @ (cheap
+    58 mm units): bytes >= 0x80 then print as GB18030 double-byte glyphs until FS . cancels it."""
     tokens, used = parse(data)
     rest = data[used:]
     if rest:
@@ -145,6 +152,7 @@ def decode(data: bytes, profile: str = "default") -> Decoded:
         tokens.append(("text", rest))
     pages = get_profile(profile).codePages
     out, codec = Decoded(), "cp437"
+    chinese = starts_in_chinese_mode
     style = {"bold": False, "width": 1, "height": 1, "align": "left"}
     pending: list[str] = []
     line_style: dict | None = None
@@ -152,7 +160,8 @@ def decode(data: bytes, profile: str = "default") -> Decoded:
         kind = token[0]
         if kind == "text":
             line_style = line_style or dict(style)
-            pending.append(token[1].decode(codec))
+            wide = chinese and any(b >= 0x80 for b in token[1])
+            pending.append(token[1].decode("gb18030", "replace") if wide else token[1].decode(codec))
         elif kind == "lf":
             s = line_style or style
             out.lines.append(PrintedLine("".join(pending), s["bold"], s["width"], s["height"], s["align"]))
@@ -160,6 +169,9 @@ def decode(data: bytes, profile: str = "default") -> Decoded:
         elif kind == "init":
             style = {"bold": False, "width": 1, "height": 1, "align": "left"}
             codec = "cp437"
+            chinese = starts_in_chinese_mode
+        elif kind == "chinese":
+            chinese = token[1]
         elif kind == "esc":
             op, n = token[1], token[2]
             if op == "t":

@@ -82,7 +82,7 @@ class FakeNetworkPrinter(PrinterCore):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True, name="fake-network-printer")
 
-    def __enter__(self) -> "FakeNetworkPrinter":
+    def __enter__(self) -> FakeNetworkPrinter:
         self._thread.start()
         return self
 
@@ -140,13 +140,14 @@ class FakeSerialPrinter(PrinterCore):
     def __init__(self) -> None:
         super().__init__()
         self._master, self._slave = os.openpty()
+        self.slave_fd = self._slave  # tests read the line settings (termios) the driver set
         tty.setraw(self._slave)  # no echo, no line editing: bytes pass as on a real serial line
         self.device = os.ttyname(self._slave)
         self.received = bytearray()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True, name="fake-serial-printer")
 
-    def __enter__(self) -> "FakeSerialPrinter":
+    def __enter__(self) -> FakeSerialPrinter:
         self._thread.start()
         return self
 

@@ -7,6 +7,8 @@ QR codes as read back by zxing-cpp. FLOREYN_UPDATE_GOLDEN=1 rewrites them.
 from __future__ import annotations
 
 import os
+import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -83,7 +85,7 @@ def test_bold_large_centre_and_qr_come_out_as_the_document_says(network_printer)
     decoded = decode(last_job(network_printer), "TM-T20II")
     printed = [line for line in decoded.lines if not hasattr(line, "getpixel")]
     assert len(printed) == len(doc.lines)
-    for line, want in zip(printed, doc.lines):
+    for line, want in zip(printed, doc.lines, strict=True):
         assert line.bold == want.bold
         assert (line.width, line.height) == ((2, 2) if want.large else (1, 1))
         assert line.align == ("center" if want.align is Align.CENTER else "left")
@@ -172,5 +174,46 @@ def test_file_printer_writes_the_job(tmp_path):
     path.touch()
     printer = make_printer({"kind": "file", "path": str(path), "paper_mm": 80, "profile": "TM-T88V"})
     printer.print_doc(receipt())
-    assert decode(path.read_bytes(), "TM-T88V").text(48) == receipt().text(48)
+    assert printer.columns == 42  # 80 mm paper, but a TM-T88V prints 42 Font A columns (512 dots at 180 dpi)
+    assert decode(path.read_bytes(), "TM-T88V").text(42) == receipt().text(42)
     assert printer.status().online  # a device file cannot answer: status unknown, not a fault
+
+
+def test_a_silent_network_printer_costs_one_status_timeout_once(network_printer):
+    network_printer.answers_status = False
+    printer = network(network_printer, status_timeout_s=0.5)
+    started = time.monotonic()
+    printer.print_doc(receipt())
+    assert time.monotonic() - started < 0.5 + 0.45  # one unanswered question, not one before and one after
+    assert network_printer.status_queries == [1]
+    started = time.monotonic()
+    printer.print_doc(receipt())
+    assert time.monotonic() - started < 0.45 and network_printer.status_queries == [1]  # remembered
+    assert decode(last_job(network_printer)).text(32) == receipt().text(32)
+
+
+def test_a_silent_serial_printer_prints_and_is_remembered(serial_printer):
+    serial_printer.answers_status = False
+    printer = make_printer({"kind": "serial", "device": serial_printer.device, **FAST})
+    printer.print_doc(receipt())
+    printer.print_doc(receipt())
+    assert serial_printer.status_queries == [1]
+    assert decode(bytes(serial_printer.received)).text(32) == receipt().text(32) * 2
+
+
+def test_serial_printers_use_rts_cts_flow_control_on_the_port(serial_printer):
+    assert not termios.tcgetattr(serial_printer.slave_fd)[2] & termios.CRTSCTS
+    make_printer({"kind": "serial", "device": serial_printer.device, **FAST}).print_doc(receipt())
+    assert termios.tcgetattr(serial_printer.slave_fd)[2] & termios.CRTSCTS  # what the kernel was told
+    make_printer({"kind": "serial", "device": serial_printer.device, "flow_control": "none", **FAST}).status()
+    assert not termios.tcgetattr(serial_printer.slave_fd)[2] & termios.CRTSCTS
+
+
+def test_chinese_mode_is_cancelled_so_the_euro_sign_prints(network_printer):
+    network(network_printer, profile="ZJ-5870").print_doc(receipt())
+    job = last_job(network_printer)
+    assert job.index(b"\x1c.") < job.index(b"\x1bt")  # FS . right after ESC @, before the code page
+    text = decode(job, "ZJ-5870", starts_in_chinese_mode=True).text(32)
+    assert text == receipt().text(32) and "€" in text
+    network(network_printer, profile="TM-T20II").print_doc(receipt())
+    assert b"\x1c" not in last_job(network_printer)  # Epson firmware has no Chinese mode to leave

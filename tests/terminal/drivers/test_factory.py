@@ -41,9 +41,11 @@ def test_network_printer():
 
 
 def test_serial_printer():
-    device = built(make_printer({"kind": "serial", "device": "/dev/ttyUSB0", "baudrate": 38400, "dsrdtr": False}))
+    device = built(make_printer({"kind": "serial", "device": "/dev/ttyUSB0", "baudrate": 38400}))
     assert isinstance(device, Serial)
-    assert (device.devfile, device.baudrate, device.dsrdtr) == ("/dev/ttyUSB0", 38400, False)
+    assert (device.devfile, device.baudrate, device.rtscts, device.xonxoff) == ("/dev/ttyUSB0", 38400, True, False)
+    device = built(make_printer({"kind": "serial", "device": "/dev/ttyUSB0", "flow_control": "xonxoff"}))
+    assert (device.rtscts, device.xonxoff) == (False, True)
 
 
 def test_usb_printer_gets_the_configured_ids_without_opening_the_device():
@@ -52,7 +54,34 @@ def test_usb_printer_gets_the_configured_ids_without_opening_the_device():
     device = built(printer)
     assert isinstance(device, Usb)
     assert device.usb_args == {"idVendor": 0x04B8, "idProduct": 0x0E15}
-    assert (device.in_ep, device.out_ep) == (0x82, 0x01) and printer.kind == "usb" and printer.reads_status
+    assert device._configured == (None, None)  # endpoints are read from the device when it opens
+    assert printer.kind == "usb" and printer.reads_status and printer.keep_open
+    named = built(make_printer({"kind": "usb", "vendor_id": "0416", "product_id": "5011", "in_ep": "0x81",
+                                "out_ep": 3}))
+    assert named._configured == (0x81, 0x03)
+
+
+@pytest.mark.parametrize(
+    "config, columns",
+    [
+        ({"profile": "TM-T88V"}, 42),  # 512 dots at 180 dpi: 42 Font A columns on 80 mm paper
+        ({"profile": "TM-T88V", "paper_mm": 80}, 42),
+        ({"profile": "TM-T20II"}, 48),
+        ({"profile": "TM-T20II", "paper_mm": 58}, 32),
+        ({"profile": "ZJ-5870"}, 32),
+        ({"profile": "default", "paper_mm": 80}, 48),  # a profile that does not know its width
+        ({}, 32),
+    ],
+)
+def test_columns_come_from_the_printer_profile(config, columns):
+    assert make_printer({"kind": "network", "host": "p", **config}).columns == columns
+
+
+def test_chinese_mode_is_cancelled_for_the_profiles_that_start_in_it():
+    assert make_printer({"kind": "network", "host": "p", "profile": "ZJ-5870"}).cancel_chinese_mode
+    assert make_printer({"kind": "network", "host": "p", "profile": "POS-5890"}).cancel_chinese_mode
+    assert not make_printer({"kind": "network", "host": "p", "profile": "TM-T20II"}).cancel_chinese_mode
+    assert make_printer({"kind": "network", "host": "p", "cancel_chinese_mode": True}).cancel_chinese_mode
 
 
 def test_file_printer():
@@ -71,6 +100,9 @@ def test_file_printer():
         ({"kind": "network", "host": "p", "port": "9100"}, "port"),
         ({"kind": "network", "host": "p", "baudrate": 9600}, "onbekende instelling"),
         ({"kind": "network", "host": "p", "columns": 40}, "kolommen"),
+        ({"kind": "network", "host": "p", "columns": 48, "profile": "TM-T88V"}, "drukt er 42 per regel"),
+        ({"kind": "network", "host": "p", "columns": 42, "profile": "ZJ-5870"}, "drukt er 32 per regel"),
+        ({"kind": "network", "host": "p", "cancel_chinese_mode": "ja"}, "cancel_chinese_mode"),
         ({"kind": "network", "host": "p", "paper_mm": 70}, "58 of 80"),
         ({"kind": "network", "host": "p", "paper_mm": 80, "columns": 48}, "niet allebei"),
         ({"kind": "network", "host": "p", "profile": "TM-X1"}, "printerprofiel"),
@@ -78,6 +110,10 @@ def test_file_printer():
         ({"kind": "network", "host": "p", "status_timeout_s": 0}, "status_timeout_s"),
         ({"kind": "serial", "device": "/dev/ttyS0", "baud_rate": 9600}, "onbekende instelling"),
         ({"kind": "serial", "device": "/dev/ttyS0", "baudrate": 12345}, "baudrate"),
+        ({"kind": "serial", "device": "/dev/ttyS0", "dsrdtr": True}, "flow_control = \"rtscts\""),
+        ({"kind": "serial", "device": "/dev/ttyS0", "flow_control": "dsrdtr"}, "flow_control"),
+        ({"kind": "usb", "vendor_id": 1, "product_id": 1, "in_ep": 0x01}, "IN-eindpunt"),
+        ({"kind": "usb", "vendor_id": 1, "product_id": 1, "out_ep": "0x81"}, "OUT-eindpunt"),
         ({"kind": "usb", "vendor_id": "epson", "product_id": 1}, "vendor_id"),
         ({"kind": "usb", "vendor_id": 0x04B8}, "product_id"),
         ({"kind": "file"}, "'path' ontbreekt"),

@@ -9,15 +9,15 @@ categories as data, the funder's budget rules.
 - categories, merchant_categories: the cooperative's categories; existing merchants keep theirs
 - budgets.member_cap_cents, confirm_above_cents, keep_share_bp; budget_approvals (a second member confirms)
 
-Revision ID: 0003_money
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003_money'
-down_revision = '0002'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

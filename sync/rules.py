@@ -1,0 +1,59 @@
+"""The cooperative's rules that the till applies and the server re-checks: one definition for both.
+
+The till (floreyn.terminal.engine.pricing and quoting) decides with these
+functions before it signs a record; the server (floreyn.server.rules)
+re-checks every uploaded record with the same functions, so the two cannot
+drift. Conversions themselves live in floreyn.money (save_reward,
+ExchangeRates.topup_fl_for_eur): they round in the cooperative's favour.
+
+All pure functions over plain values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable
+
+from floreyn.categories import covers
+from floreyn.money import BP_ONE, ExchangeRates, Money, save_reward
+from floreyn.sync.snapshot import Campaign
+
+
+def iso_date(iso: str) -> dt.date:
+    """A stored ISO date; an unreadable one counts as long past (the safe side for expiry and campaigns)."""
+    try:
+        return dt.date.fromisoformat(iso)
+    except ValueError:
+        return dt.date.min
+
+
+def budget_pays_at(categories: Iterable[str], merchant_categories: Iterable[str]) -> bool:
+    """A labeled budget pays only at merchants of its categories (a parent covers its sub-categories);
+    no categories means anywhere (floreyn/categories.py)."""
+    return covers(categories, merchant_categories)
+
+
+def budget_live_on(expires_on: str, day: dt.date) -> bool:
+    """A budget pays up to and including its expiry day."""
+    return day <= iso_date(expires_on)
+
+
+def best_campaign(campaigns: Iterable[Campaign], merchant_id: str, day: dt.date) -> tuple[int, str]:
+    """The highest campaign factor active at this merchant on `day` (campaigns do not stack), and its name."""
+    best, name = BP_ONE, ""
+    for c in campaigns:
+        if c.merchant_ids and merchant_id not in c.merchant_ids:
+            continue
+        if iso_date(c.starts_on) <= day <= iso_date(c.ends_on) and c.multiplier_bp > best:
+            best, name = c.multiplier_bp, c.name
+    return best, name
+
+
+def max_save_reward_cents(eur_cents: int, rate_bp: int, multiplier_bp: int) -> int:
+    """The most Floreyn a save on `eur_cents` may bring: the merchant's rate x the campaign factor."""
+    return save_reward(Money.eur(eur_cents), rate_bp, multiplier_bp).cents
+
+
+def topup_fl_cents(eur_cents: int, rates: ExchangeRates) -> int:
+    """The Floreyn a till gives for euros taken: the ask-rate conversion, rounded down."""
+    return rates.topup_fl_for_eur(Money.eur(eur_cents)).cents
