@@ -70,6 +70,11 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=rates_set)
 
 
+def month(text: str | None, field: str) -> str:
+    """'YYYY-MM', checked (a settlement period, a month of a report)."""
+    return _period(text, field)
+
+
 def _period(text: str | None, field: str) -> str:
     if text is None or len(text) != 7 or text[4] != "-" or not (text[:4] + text[5:]).isdigit() \
             or not 1 <= int(text[5:]) <= 12:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import Field, StringConstraints
 
-from floreyn.server import admin_auth, rates, sepa, settlement, statements
+from floreyn.server import admin_auth, circulation, rates, sepa, settlement, statements
 from floreyn.server.api_common import Actor, ctx_of, read, require, write
 from floreyn.server.models import Holder, Iban, Ident, IsoDate, Write
 
@@ -90,6 +90,16 @@ def statement(request: Request, period: Period, merchant_id: Ident, actor: Reade
         return st
     text = {"text": statements.as_text, "csv": statements.as_csv, "html": statements.as_html}[format](st)
     return Response(text, media_type=_MEDIA[format])
+
+
+# -- circulation ---------------------------------------------------------------------
+
+
+@router.get("/reports/circulation/monthly", tags=["reports"],
+            summary="How Floreyn moved per month: issued, spent, re-spent, cashed out, velocity, twice-used share")
+def circulation_monthly(request: Request, actor: Reader, from_: Annotated[Period, Query(alias="from")],
+                        to: Period) -> dict[str, Any]:
+    return ctx_of(request).db.read(lambda conn: circulation.report(conn, from_, to), snapshot=True)
 
 
 # -- bank batches --------------------------------------------------------------------
