@@ -152,12 +152,15 @@ def terminal_view(conn: Connection, terminal_id: str) -> dict[str, Any]:
 
 def campaign_dict(c) -> dict[str, Any]:
     return {"campaign_id": c.campaign_id, "name": c.name, "multiplier_bp": c.multiplier_bp,
-            "starts_on": c.starts_on, "ends_on": c.ends_on, "merchant_ids": json.loads(c.merchant_ids)}
+            "starts_on": c.starts_on, "ends_on": c.ends_on, "merchant_ids": json.loads(c.merchant_ids),
+            "pot": bool(c.pot), "redeem_bonus_bp": c.redeem_bonus_bp}
 
 
 def create_campaign(conn: Connection, campaign_id: str, values: dict[str, Any], now: int) -> dict[str, Any]:
     if values["ends_on"] < values["starts_on"]:
         raise RequestInvalid(detail="ends_on is before starts_on")
+    if values.get("redeem_bonus_bp") and not values.get("pot"):
+        raise RequestInvalid(detail="a redeeming bonus is paid from a pot: give pot=true")
     for mid in values["merchant_ids"]:
         _get(conn, s.merchants, "merchant_id", mid, "merchant")
     stored = {**values, "merchant_ids": json.dumps(sorted(values["merchant_ids"]))}

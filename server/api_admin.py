@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from floreyn.server import admin_auth, admin_business, admin_categories, admin_people, reports
+from floreyn.server import admin_auth, admin_business, admin_categories, admin_people, campaign_pots, reports
 from floreyn.server import schema as s
 from floreyn.server.api_admin_money import router as money_router
 from floreyn.server.api_admin_settle import router as settle_router
@@ -19,8 +19,8 @@ from floreyn.server.api_common import Actor, AfterId, ctx_of, read, require, wri
 from floreyn.server.models import (
     CampaignCreate, CampaignEnd, CampaignUpdate, CardHex, CardIssue, CardReplace, CategoryCreate, ConfigUpdate,
     FunderCreate, GroupAdd,
-    GroupCreate, Ident, MemberCreate, MemberUpdate, MerchantCreate, MerchantUpdate, Plain, Reason, TerminalEnroll,
-    TokenCreate,
+    GroupCreate, Ident, MemberCreate, MemberUpdate, MerchantCreate, MerchantUpdate, Plain, PotPayIn, Reason,
+    TerminalEnroll, TokenCreate,
 )
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -224,6 +224,18 @@ def update_campaign(request: Request, campaign_id: Ident, body: CampaignUpdate, 
     return write(request, actor, "campaign.update", body,
                  lambda conn, now: admin_business.update_campaign(conn, campaign_id, changes),
                  path_params={"campaign_id": campaign_id})
+
+
+@router.post("/campaigns/{campaign_id}/pot", summary="A participating merchant pays Floreyn into the campaign's pot")
+def pot_pay_in(request: Request, campaign_id: Ident, body: PotPayIn, actor: Admin) -> dict[str, Any]:
+    return write(request, actor, "campaign.pot", body, lambda conn, now: campaign_pots.pay_in(
+        conn, campaign_id=campaign_id, merchant_id=body.merchant_id, fl_cents=body.fl_cents,
+        request_id=body.request_id, now=now), path_params={"campaign_id": campaign_id})
+
+
+@router.get("/campaigns/{campaign_id}/report", summary="A campaign's pot: what each merchant put in, what went out")
+def campaign_report(request: Request, campaign_id: Ident, actor: Reader) -> dict[str, Any]:
+    return read(request, lambda conn: campaign_pots.report(conn, campaign_id))
 
 
 @router.get("/campaigns")

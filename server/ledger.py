@@ -19,6 +19,7 @@ reserve's euros); the contra accounts carry the other side:
     clearing:<id>   EUR  euros booked with a merchant but not yet through the bank: positive = to pay the
                          merchant, negative = to collect from it (stands in for world:eur until the batch
                          is confirmed; see settlement.py)
+    pot:<campaign>  fl   a joint campaign's pot: merchants pay in, it pays saving extras and redeeming bonuses
     dispute:<terminal> fl suspense for what a terminal's records claimed beyond the rules (server/rules.py);
                          frozen until an admin decides, so not counted as Floreyn held against the reserve
 
@@ -77,6 +78,10 @@ def card_acct(card_hex: str) -> str:
     return f"card:{card_hex}"
 
 
+def pot_acct(campaign_id: str) -> str:
+    return f"pot:{campaign_id}"
+
+
 def dispute_acct(terminal_id: str) -> str:
     return f"dispute:{terminal_id}"
 
@@ -84,6 +89,7 @@ def dispute_acct(terminal_id: str) -> str:
 _PREFIXES: Final = {
     "member": Currency.FL, "budget": Currency.FL, "merchant": Currency.FL, "funder": Currency.FL,
     "card": Currency.FL, "merchant_eur": Currency.EUR, "clearing": Currency.EUR, "dispute": Currency.FL,
+    "pot": Currency.FL,
 }
 _FIXED: Final = {ISSUED: Currency.FL, RESERVE: Currency.EUR, INCOME: Currency.EUR, WORLD: Currency.EUR}
 
@@ -113,6 +119,8 @@ class TxKind(str, enum.Enum):  # noqa: UP042 (StrEnum would change str() of a me
     CLAIM = "claim"  # an unregistered card's suspense moves to the member it is issued to
     SETTLE = "settle"  # a merchant's period settled: fl handed in at bid / bought at ask, till euros netted
     PAYOUT = "payout"  # a confirmed bank batch: clearing accounts against the outside world
+    POT_IN = "pot_in"  # a merchant pays into a joint campaign's pot
+    POT_PAY = "pot_pay"  # the pot pays a saving extra (to the merchant that granted it) or a redeeming bonus
     DISPUTE = "dispute"  # an admin's decision on a parked excess (release, return, write off)
 
 

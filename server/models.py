@@ -168,6 +168,13 @@ class CampaignCreate(Write):
     starts_on: IsoDate
     ends_on: IsoDate
     merchant_ids: list[Ident] = Field(default_factory=list, max_length=500, description="Empty: all merchants.")
+    pot: bool = Field(False, description="A joint pot the merchants pay into pays the saving extra and bonuses")
+    redeem_bonus_bp: BasisPoints = Field(0, description="With a pot: share of a spend the pot gives back")
+
+
+class PotPayIn(Write):
+    merchant_id: Ident
+    fl_cents: DeskCents
 
 
 class CampaignUpdate(Write):

@@ -265,6 +265,10 @@ campaigns = Table(
     Column("ends_on", String(10), nullable=False),
     Column("merchant_ids", Text, nullable=False),  # JSON list; empty = all
     Column("created_ms", BigInteger, nullable=False),
+    # (0004) a joint campaign with a pot (server/campaign_pots.py): merchants pay in, the pot pays the saving
+    # extra and a redeeming bonus (redeem_bonus_bp of a spend) while it lasts
+    Column("pot", Boolean, nullable=False, server_default=text("false")),
+    Column("redeem_bonus_bp", Integer, nullable=False, server_default=text("0")),
 )
 
 alerts = Table(

@@ -79,7 +79,9 @@ def active_campaigns(conn: Connection, merchant_id: str, today: str) -> tuple[Ca
         merchants = tuple(json.loads(c.merchant_ids))
         if not merchants or merchant_id in merchants:
             out.append(Campaign(campaign_id=c.campaign_id, name=c.name, multiplier_bp=c.multiplier_bp,
-                                starts_on=c.starts_on, ends_on=c.ends_on, merchant_ids=merchants))
+                                starts_on=c.starts_on, ends_on=c.ends_on, merchant_ids=merchants,
+                                pot_left_cents=ledger.balance(conn, ledger.pot_acct(c.campaign_id)).cents
+                                if c.pot else None, redeem_bonus_bp=c.redeem_bonus_bp))
     return tuple(out)
 
 

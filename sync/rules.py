@@ -44,6 +44,8 @@ def best_campaign(campaigns: Iterable[Campaign], merchant_id: str, day: dt.date)
     for c in campaigns:
         if c.merchant_ids and merchant_id not in c.merchant_ids:
             continue
+        if c.pot_left_cents is not None and c.pot_left_cents <= 0:
+            continue  # a dry pot: the till stops offering its extra (server/campaign_pots.py)
         if iso_date(c.starts_on) <= day <= iso_date(c.ends_on) and c.multiplier_bp > best:
             best, name = c.multiplier_bp, c.name
     return best, name

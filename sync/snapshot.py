@@ -83,6 +83,8 @@ class Campaign:
     starts_on: str  # ISO date
     ends_on: str  # ISO date, inclusive
     merchant_ids: tuple[str, ...] = ()  # empty = all merchants
+    pot_left_cents: int | None = None  # a campaign with a pot: what is left in it (0: dry, the till stops it)
+    redeem_bonus_bp: int = 0  # a redeeming campaign: the pot gives back this share of a spend, booked by the server
 
 
 @dataclass(frozen=True, slots=True)

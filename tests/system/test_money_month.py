@@ -1,5 +1,5 @@
-"""Issue 15's month, end to end over real HTTP: members save and spend at tills, a shop that granted more
-savings than it received settles by paying, a handyman paid from a tenant's budget cashes out to his IBAN
+"""Issue 15's month, end to end over real HTTP: members save and spend at tills (a campaign pot pays the
+saving extra until it is empty), a shop that granted more savings than it received settles by paying, a handyman paid from a tenant's budget cashes out to his IBAN
 (the SEPA file validates against the pain.001 XSD), a block budget refuses one member over the cap and takes
 a second member's card, an expired budget returns its rest by the funder's rule; the ledger sums to zero,
 replay agrees, every statement adds up to the ledger, and the circulation report agrees with the ledger.
@@ -95,6 +95,17 @@ def test_a_month_of_the_money_loop(db_url, tmp_path):
         # Harry cashes out part at the desk to his bank; the rest goes with the settlement.
         desk(srv, home, "desk", "cashout", "--merchant", "Z-harry", "--amount", "50", "--to-bank")
 
+        # A joint campaign with a pot: the bakery pays in fl 3; double saving's extra comes from the pot
+        # until it is empty, then the bakery grants it alone.
+        desk(srv, home, "campaign", "add", "--id", "C-nov", "--name", "Dubbel sparen", "--multiplier", "2",
+             "--from", "2026-11-01", "--to", "2026-11-30", "--merchant", "M-bakker", "--pot")
+        desk(srv, home, "campaign", "pay-in", "C-nov", "--merchant", "M-bakker", "--amount", "3")
+        bakery.client(srv).upload([bakery.save(anna_card, 400, eur_cents=4_000).raw,
+                                   bakery.save(anna_card, 400, eur_cents=4_000).raw])
+        pot = desk(srv, home, "campaign", "report", "C-nov")
+        assert (pot["paid_in_cents"], pot["paid_out_cents"], pot["pot_cents"]) == (300, 300, 0)
+        # bakery: +20 (Anna) -5 (save) -3 (pot) -4 +2 (save, extra from the pot) -4 +1 (the pot's last fl 1)
+
         # Month end: the budget expired (rest fl 100: 20 % kept by the tenants, fl 10 each), settle, confirm.
         clock.ms = state.day_start_ms(dt.date(2026, 12, 1)) + 8 * 3_600_000
         expired = desk(srv, home, "budget", "expire")["expired"]
@@ -102,8 +113,7 @@ def test_a_month_of_the_money_loop(db_url, tmp_path):
                             "kept_by": {t1: 1_000, t2: 1_000}}]
         run = desk(srv, home, "settle", "--period", "2026-11", "--out", str(tmp_path / "nov"))
         lines = {m["merchant_id"]: m for m in run["merchants"]}
-        # The bakery received fl 20 and granted fl 5: it hands in fl 15, no shortfall.
-        assert lines["M-bakker"]["handed_in_fl_cents"] == 1_500 and lines["M-bakker"]["net_eur_cents"] == 1_425
+        assert lines["M-bakker"]["handed_in_fl_cents"] == 700 and lines["M-bakker"]["net_eur_cents"] == 665
         assert lines["Z-harry"]["handed_in_fl_cents"] == 15_000 and lines["Z-harry"]["net_eur_cents"] == 14_250
         xmlschema.XMLSchema(str(XSD)).validate(str(tmp_path / "nov" / "pain.001.xml"))
         sepa = (tmp_path / "nov" / "pain.001.xml").read_text()

@@ -7,6 +7,7 @@ categories as data, the funder's budget rules.
 - settlement_periods, settlement_lines: closed periods and what each merchant settled
 - payout_batches, payout_lines: bank transfers and collections, paid only when the batch is confirmed
 - categories, merchant_categories: the cooperative's categories; existing merchants keep theirs
+- campaigns.pot, redeem_bonus_bp: joint campaigns with a pot
 - budgets.member_cap_cents, confirm_above_cents, keep_share_bp; budget_approvals (a second member confirms)
 
 Revision ID: 0004
@@ -36,6 +37,9 @@ def upgrade() -> None:
     op.add_column('merchants', sa.Column('mandate_id', sa.String(length=35), nullable=True))
     op.add_column('merchants', sa.Column('mandate_signed_on', sa.String(length=10), nullable=True))
     op.add_column('merchants', sa.Column('keep_fl_cents', sa.BigInteger(), server_default=sa.text('0'),
+                                         nullable=False))
+    op.add_column('campaigns', sa.Column('pot', sa.Boolean(), server_default=sa.text('false'), nullable=False))
+    op.add_column('campaigns', sa.Column('redeem_bonus_bp', sa.Integer(), server_default=sa.text('0'),
                                          nullable=False))
     op.add_column('budgets', sa.Column('member_cap_cents', sa.BigInteger(), nullable=True))
     op.add_column('budgets', sa.Column('confirm_above_cents', sa.BigInteger(), nullable=True))
@@ -127,5 +131,7 @@ def downgrade() -> None:
     op.drop_table('rates')
     for col in ('keep_share_bp', 'confirm_above_cents', 'member_cap_cents'):
         op.drop_column('budgets', col)
+    for col in ('redeem_bonus_bp', 'pot'):
+        op.drop_column('campaigns', col)
     for col in ('keep_fl_cents', 'mandate_signed_on', 'mandate_id', 'account_holder', 'iban', 'kind'):
         op.drop_column('merchants', col)
