@@ -130,9 +130,6 @@ class Money:
     def eur(cls, cents: int) -> Money:
         return cls(cents, Currency.EUR)
 
-    def zero(self) -> Money:
-        return Money(0, self.currency)
-
     # -- arithmetic ---------------------------------------------------------------
     def _same(self, other: object) -> Money:
         if not isinstance(other, Money):
@@ -171,9 +168,6 @@ class Money:
 
     def __bool__(self) -> bool:
         return self.cents != 0
-
-    def is_positive(self) -> bool:
-        return self.cents > 0
 
     def __str__(self) -> str:
         return format_money(self)

@@ -15,7 +15,7 @@ from floreyn.server import admin_auth, admin_business, admin_categories, admin_p
 from floreyn.server import schema as s
 from floreyn.server.api_admin_money import router as money_router
 from floreyn.server.api_admin_settle import router as settle_router
-from floreyn.server.api_common import Actor, AfterId, ctx_of, read, require, write
+from floreyn.server.api_common import MAX_ADMIN_PAGE, Actor, AfterId, ctx_of, read, require, write
 from floreyn.server.models import (
     CampaignCreate, CampaignEnd, CampaignUpdate, CardHex, CardIssue, CardReplace, CategoryCreate, ConfigUpdate,
     FunderCreate, GroupAdd,
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Reader = Annotated[Actor, Depends(require(admin_auth.READ))]
 Desk = Annotated[Actor, Depends(require(admin_auth.DESK))]
 Admin = Annotated[Actor, Depends(require(admin_auth.ADMIN))]
-Limit = Annotated[int, Query(ge=1, le=1000)]
+Limit = Annotated[int, Query(ge=1, le=MAX_ADMIN_PAGE)]
 
 
 # -- members -------------------------------------------------------------------------

@@ -16,6 +16,9 @@ from floreyn.server.errors import Conflict
 
 Actor = tuple[str, str]
 MAX_ROW_ID: Final = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite: a larger `after` is refused (422)
+# Rows one admin list page holds: a larger `limit` is refused (422), a longer list is
+# read page by page with `after`.
+MAX_ADMIN_PAGE: Final = 1000
 AfterId = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="Page after this row id")]
 
 

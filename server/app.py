@@ -22,7 +22,7 @@ from typing import Any, Callable
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -47,6 +47,7 @@ class ServerContext:
     key: Ed25519PrivateKey
     limits: Limits = field(default_factory=Limits)
     clock: Callable[[], int] = state.now_ms
+    portal_url: str | None = None  # the portal's public address (QR codes, slips); None: the request's own
 
     @property
     def public_hex(self) -> str:
@@ -108,7 +109,7 @@ OPENAPI_TAGS = [
 
 
 def create_app(ctx: ServerContext) -> FastAPI:
-    from floreyn.server import api_admin, api_terminal
+    from floreyn.server import api_admin, api_payments, api_terminal, portal
 
     app = FastAPI(
         title="Floreyn server", version=floreyn.__version__, openapi_tags=OPENAPI_TAGS,
@@ -119,19 +120,27 @@ def create_app(ctx: ServerContext) -> FastAPI:
     app.state.ctx = ctx
 
     @app.exception_handler(FloreynError)
-    async def _floreyn(_: Request, exc: FloreynError) -> JSONResponse:
+    async def _floreyn(request: Request, exc: FloreynError) -> Response:
+        if portal.is_portal(request):
+            return await run_in_threadpool(portal.error_page, request, exc, status_of(exc))
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = []
         for err in exc.errors()[:5]:
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
-        return error_response(RequestInvalid(detail="; ".join(problems)))
+        refusal = RequestInvalid(detail="; ".join(problems))
+        if portal.is_portal(request):
+            return await run_in_threadpool(portal.error_page, request, refusal, 422)
+        return error_response(refusal)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if portal.is_portal(request) and exc.status_code in (404, 405):
+            return await run_in_threadpool(portal.error_page, request, RouteNotFound(path=request.url.path[:200]),
+                                           exc.status_code)
         if exc.status_code == 405:
             return error_response(MethodNotAllowed(method=request.method))
         if exc.status_code == 404:
@@ -155,14 +164,17 @@ def create_app(ctx: ServerContext) -> FastAPI:
             log.warning("health check: the database does not answer", exc_info=True)
             database = "unavailable"
         body = {"status": "ok" if database == "ok" else "unavailable", "database": database,
-                "version": floreyn.__version__, "server_time_ms": ctx.clock(), "server_key": ctx.public_hex}
+                "version": floreyn.__version__, "server_time_ms": ctx.clock(), "server_key": ctx.public_hex,
+                "portal_url": ctx.portal_url}
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
     from floreyn.server import logs, metrics
 
     app.include_router(api_terminal.router)
     app.include_router(api_admin.router)
+    app.include_router(api_payments.router)
     app.include_router(metrics.router)
+    portal.install(app)
     app.add_middleware(Envelope, ctx=ctx)
     app.add_middleware(logs.AccessLog)  # outermost: it times everything
     return app

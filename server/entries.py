@@ -22,6 +22,7 @@
                   world +€till (the merchant keeps its till euros as part of what it is paid),
                   clearing +paid -€bought -€till (the net: > 0 to pay the merchant, < 0 to collect)
     payout   EUR: clearing -net, world +net       (a bank batch confirmed: the euros really moved)
+    payment  payer (member wallet, budget or merchant) -fl   payee (member or merchant) +fl   (server/payments.py)
 """
 
 from __future__ import annotations

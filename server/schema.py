@@ -83,7 +83,7 @@ merchants = Table(
     Column("save_rate_bp", Integer, nullable=False),
     Column("topup_allowed", Boolean, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
-    # (0003) a shop ('winkel') or a self-employed resident ('zelfstandige'); the bank account payouts go to
+    # (0005) a shop ('winkel') or a self-employed resident ('zelfstandige'); the bank account payouts go to
     Column("kind", String(16), nullable=False, server_default=text("'winkel'")),
     Column("iban", String(34)),
     Column("account_holder", String(70)),
@@ -230,7 +230,7 @@ budgets = Table(
     Column("expires_on", String(10), nullable=False),  # ISO date, last valid day
     Column("status", String(16), nullable=False),  # active | expired
     Column("granted_ms", BigInteger, nullable=False),
-    # (0003) the funder's rules: a group member's cap per calendar month, the amount above which a second
+    # (0005) the funder's rules: a group member's cap per calendar month, the amount above which a second
     # member of the group confirms, and the share of the rest at expiry that becomes the holder's own fl
     Column("member_cap_cents", BigInteger),
     Column("confirm_above_cents", BigInteger),
@@ -265,7 +265,7 @@ campaigns = Table(
     Column("ends_on", String(10), nullable=False),
     Column("merchant_ids", Text, nullable=False),  # JSON list; empty = all
     Column("created_ms", BigInteger, nullable=False),
-    # (0004) a joint campaign with a pot (server/campaign_pots.py): merchants pay in, the pot pays the saving
+    # (0005) a joint campaign with a pot (server/campaign_pots.py): merchants pay in, the pot pays the saving
     # extra and a redeeming bonus (redeem_bonus_bp of a spend) while it lasts
     Column("pot", Boolean, nullable=False, server_default=text("false")),
     Column("redeem_bonus_bp", Integer, nullable=False, server_default=text("0")),
@@ -324,7 +324,7 @@ backups = Table(  # one row per `floreyn-server backup` (0002), for the metrics
     Column("revision", String(32), nullable=False),
 )
 
-rates = Table(  # (0003) exchange rates as data: each applies from its moment on, never before it
+rates = Table(  # (0005) exchange rates as data: each applies from its moment on, never before it
     "rates", metadata,
     Column("from_ms", BigInteger, primary_key=True, autoincrement=False),
     Column("ask_bp", Integer, nullable=False),
@@ -332,7 +332,7 @@ rates = Table(  # (0003) exchange rates as data: each applies from its moment on
     Column("set_ms", BigInteger, nullable=False),
 )
 
-settlement_periods = Table(  # (0003) one row per closed period (YYYY-MM); never changed after
+settlement_periods = Table(  # (0005) one row per closed period (YYYY-MM); never changed after
     "settlement_periods", metadata,
     Column("period", String(7), primary_key=True),
     Column("cut_ms", BigInteger, nullable=False),  # postings before this moment belong to the period
@@ -340,7 +340,7 @@ settlement_periods = Table(  # (0003) one row per closed period (YYYY-MM); never
     Column("batch_id", String(ID), nullable=False),
 )
 
-settlement_lines = Table(  # (0003) per merchant and period: every component, the rates and the net
+settlement_lines = Table(  # (0005) per merchant and period: every component, the rates and the net
     "settlement_lines", metadata,
     Column("period", String(7), primary_key=True),
     Column("merchant_id", String(ID), primary_key=True),
@@ -349,7 +349,7 @@ settlement_lines = Table(  # (0003) per merchant and period: every component, th
     Column("detail", Text, nullable=False),  # JSON
 )
 
-payout_batches = Table(  # (0003) one bank file's worth of payouts and collections
+payout_batches = Table(  # (0005) one bank file's worth of payouts and collections
     "payout_batches", metadata,
     Column("batch_id", String(ID), primary_key=True),
     Column("period", String(7)),
@@ -360,7 +360,7 @@ payout_batches = Table(  # (0003) one bank file's worth of payouts and collectio
     Column("confirm_tx_id", String(64)),
 )
 
-payout_lines = Table(  # (0003) euros to pay a merchant (credit) or to collect from one (debit / invoice)
+payout_lines = Table(  # (0005) euros to pay a merchant (credit) or to collect from one (debit / invoice)
     "payout_lines", metadata,
     Column("id", AutoId, primary_key=True, autoincrement=True),
     Column("batch_id", String(ID)),  # NULL: waiting for the next settlement run (a desk cash-out to the bank)
@@ -376,14 +376,14 @@ payout_lines = Table(  # (0003) euros to pay a merchant (credit) or to collect f
     Index("ix_payout_lines_batch", "batch_id"),
 )
 
-categories = Table(  # (0003) categories as data; "klussen/vakman" is a sub-category of "klussen"
+categories = Table(  # (0005) categories as data; "klussen/vakman" is a sub-category of "klussen"
     "categories", metadata,
     Column("category", String(ID), primary_key=True),
     Column("name", String(120), nullable=False),
     Column("created_ms", BigInteger, nullable=False),
 )
 
-budget_approvals = Table(  # (0003) a second group member confirms one spend above the budget's threshold
+budget_approvals = Table(  # (0005) a second group member confirms one spend above the budget's threshold
     "budget_approvals", metadata,
     Column("approval_id", String(36), primary_key=True),
     Column("budget_id", String(ID), nullable=False),
@@ -396,10 +396,73 @@ budget_approvals = Table(  # (0003) a second group member confirms one spend abo
     Index("ix_budget_approvals_budget_member", "budget_id", "member_id"),
 )
 
-merchant_categories = Table(  # (0003) a merchant may have several categories
+merchant_categories = Table(  # (0005) a merchant may have several categories
     "merchant_categories", metadata,
     Column("merchant_id", String(ID), ForeignKey("merchants.merchant_id"), primary_key=True),
     Column("category", String(ID), primary_key=True),
 )
 
 APPEND_ONLY = ("postings", "transactions", "records", "audit_log")
+
+# -- payments between accounts and the portal (0003) ----------------------------------
+
+payments = Table(  # one row per payment between accounts (server/payments.py); the ledger has its postings
+    "payments", metadata,
+    Column("payment_id", String(36), primary_key=True),  # = the ledger transaction's tx_id
+    Column("payer", String(2 * ID), nullable=False),  # "member:m-17" or "merchant:bakkerij"
+    Column("request_id", String(ID), nullable=False),  # the payer's client-made id: a retry pays once
+    Column("params_hash", String(64), nullable=False),
+    Column("from_account", String(2 * ID), nullable=False),  # the wallet or budget drawn on
+    Column("to_account", String(2 * ID), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("memo", String(200), nullable=False),
+    Column("channel", String(16), nullable=False),  # desk | portal
+    Column("created_ms", BigInteger, nullable=False),
+    UniqueConstraint("payer", "request_id", name="uq_payments_payer_request"),
+    Index("ix_payments_payer_time", "payer", "created_ms"),
+)
+
+payment_requests = Table(  # "Ontvang fl 25,00 voor: dakgoot schoonmaken", shown as a QR code
+    "payment_requests", metadata,
+    Column("request_code", String(32), primary_key=True),  # random, in the QR code's address
+    Column("payee", String(2 * ID), nullable=False),  # "merchant:harry" or "member:m-17"
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("description", String(120), nullable=False),
+    Column("status", String(16), nullable=False),  # open | paid | cancelled
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("payment_id", String(36)),
+    Column("paid_by", String(2 * ID)),
+    Column("paid_ms", BigInteger),
+    Index("ix_payment_requests_payee", "payee", "created_ms"),
+)
+
+portal_users = Table(  # who may sign in to the portal, with one role over one subject
+    "portal_users", metadata,
+    Column("user_id", String(ID), primary_key=True),
+    Column("role", String(16), nullable=False),  # member | merchant | funder | admin | auditor
+    Column("subject_id", String(ID)),  # member_id, merchant_id or funder_id; none for admin/auditor
+    Column("login", String(200), nullable=False, unique=True),  # member number or e-mail, lower case
+    Column("email", String(200)),  # lower case; a member may also sign in with it
+    Column("password_hash", String(200)),  # argon2id; none until activated
+    Column("activation_hash", String(64)),  # SHA-256 of the one-time code
+    Column("activation_expires_ms", BigInteger),
+    Column("failed_signins", Integer, nullable=False, server_default=text("0")),
+    Column("locked_until_ms", BigInteger),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_portal_users_email", "email"),
+    Index("ix_portal_users_subject", "role", "subject_id"),
+)
+
+portal_sessions = Table(
+    "portal_sessions", metadata,
+    Column("session_hash", String(64), primary_key=True),  # SHA-256 of the cookie's token
+    Column("user_id", String(ID), ForeignKey("portal_users.user_id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("last_seen_ms", BigInteger, nullable=False),
+    Column("reconfirmed_ms", BigInteger, nullable=False),  # last time the password was typed
+    Column("ended_ms", BigInteger),
+    Column("user_agent", String(200), nullable=False),
+    Index("ix_portal_sessions_user", "user_id"),
+)

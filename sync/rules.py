@@ -33,6 +33,20 @@ def budget_pays_at(categories: Iterable[str], merchant_categories: Iterable[str]
     return covers(categories, merchant_categories)
 
 
+def group_budget_room(available_cents: int, spent_since_snapshot_cents: int, member_cap_left_cents: int | None,
+                      confirm_above_cents: int | None) -> int:
+    """What one payment may take from a group budget at a till without a second card: its balance, at most
+    the member's cap left this month (less what this till spent from the budget since the snapshot: the safe
+    side, it may be another member's), and at most the amount above which a second member must confirm
+    (server/budget_rules.py checks the same online and for the payments API)."""
+    room = available_cents
+    if member_cap_left_cents is not None:
+        room = min(room, member_cap_left_cents - spent_since_snapshot_cents)
+    if confirm_above_cents is not None:
+        room = min(room, confirm_above_cents)
+    return max(0, room)
+
+
 def budget_live_on(expires_on: str, day: dt.date) -> bool:
     """A budget pays up to and including its expiry day."""
     return day <= iso_date(expires_on)

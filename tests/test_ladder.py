@@ -12,7 +12,7 @@
     desk     floreyn.provisioning                                <- sync, the till's devices and formats
                                                                     (drivers, config, receipts), never
                                                                     its store, engine or app
-    top      floreyn.demo, floreyn.demo_walk                     <- anything
+    top      floreyn.demo, floreyn.demo_walk, floreyn.demo_portal <- anything
 
 Why (docs/architecture.md): the core is imported by everything, so it must import
 nothing above it; the till's store must load without its engine; the server and the
@@ -36,6 +36,7 @@ RUNG_OF: tuple[tuple[str, str], ...] = (
     *((m, "core") for m in CORE),
     ("floreyn.demo", "top"),
     ("floreyn.demo_walk", "top"),
+    ("floreyn.demo_portal", "top"),
     ("floreyn.sync", "sync"),
     ("floreyn.server", "server"),
     ("floreyn.provisioning", "desk"),

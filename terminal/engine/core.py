@@ -14,40 +14,40 @@ Flow of every money operation:
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 import json
 from collections import OrderedDict
-from typing import Any, Sequence
-from zoneinfo import ZoneInfo
+from typing import Sequence
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from floreyn import card as cards
 from floreyn.card import Card, CardError
 from floreyn.errors import FloreynError
 from floreyn.money import AmountNegative, AmountWrongCurrency, AmountZero, Currency, Money
 from floreyn.sync.record import Kind, Tender
-from floreyn.sync.snapshot import MerchantConfig, OfflineLimits, Snapshot
+from floreyn.sync.snapshot import OfflineLimits, Snapshot
 from floreyn.terminal.config import Operator, TerminalConfig
-from floreyn.terminal.drivers.base import CardEvent, CardPresented, ReceiptPrinter
+from floreyn.terminal.drivers.base import CardEvent, CardPresented
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.auth import PinGate
 from floreyn.terminal.clock import Clock, snapshot_age_s
+from floreyn.terminal.engine.context import TillContext, till_context
 from floreyn.terminal.engine.disk import DiskGuard
 from floreyn.terminal.engine.errors import (
-    AmountOverLimit, CardBlocked, ConfigError, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
+    AmountOverLimit, CardBlocked, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
     OnlineUnavailable, QuoteUnknown, RepeatNeedsConfirmation, TenderNotAllowed,
 )
 from floreyn.terminal.engine.model import CardSession, MemberSummary, Part, Quote, TillStatus, TxResult
 from floreyn.terminal.engine.online import LiveCard, OnlineGateway
+from floreyn.terminal.engine.ports import Printer, SyncView
 from floreyn.terminal.engine.printing import MAX_RECEIPT_RETRIES, PrintingMixin
 from floreyn.terminal.engine.queries import QueriesMixin
 from floreyn.terminal.engine.quoting import QuotingMixin, Recheck, record_ids
-from floreyn.terminal.engine.summary import summarize
+from floreyn.terminal.engine.summary import offline_state, summarize
 from floreyn.terminal.store import Draft, StoredRecord, StoreView, TerminalStore
 
 MAX_OPEN_QUOTES = 8
-MAX_RECENT = 200
 
 
 class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
@@ -55,12 +55,12 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self,
         config: TerminalConfig,
         store: TerminalStore,
-        printer: ReceiptPrinter,
+        printer: Printer,
         key: Ed25519PrivateKey,
         *,
         clock: Clock,
         gateway: OnlineGateway | None = None,
-        sync: Any = None,
+        sync: SyncView | None = None,
         listener: ev.Listener = ev.ignore,
         defer_print: bool = False,
     ) -> None:
@@ -69,7 +69,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self.printer = printer
         self.clock = clock
         self.gateway = gateway
-        self.sync = sync  # floreyn.sync.worker.SyncWorker, or None
+        self.sync = sync  # the background sync worker (floreyn.sync.worker.SyncWorker), or None without a server
         self.listener = listener
         self.defer_print = defer_print
         self._key = key
@@ -78,14 +78,14 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self._card: CardSession | None = None
         self._quotes: OrderedDict[str, tuple[Quote, Recheck | None]] = OrderedDict()
         self._print_queue: list[str] = []
-        self._issuers_cache: tuple[tuple[str, ...], dict[bytes, Any]] | None = None
+        self._issuers_cache: tuple[tuple[str, ...], dict[bytes, Ed25519PublicKey]] | None = None
         # Free space on the SD card: a warning, then new money transactions refused (engine/disk.py).
         self.disk = DiskGuard(config.data_dir, warn_mb=config.store.disk_warn_mb,
                               floor_mb=config.store.disk_floor_mb)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> dict[str, Any]:
+    def start(self) -> dict[str, object]:
         """Check the stored chain, prune, and resume receipts a crash left unprinted."""
         head = self.store.verify(self.public_key)
         pruned = self.store.prune(retention_ms=self.config.store.retention_days * 86_400_000)
@@ -94,7 +94,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
                 "migrated_from": self.store.migrated_from}
 
     @property
-    def public_key(self) -> Any:
+    def public_key(self) -> Ed25519PublicKey:
         """The terminal's record-verifying key (for registration at the server and for tests)."""
         return self._key.public_key()
 
@@ -117,24 +117,13 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
                              received_wall_ms=rec.received_wall_ms, trust_wall_clock=self.config.trust_wall_clock)
         return snap, age
 
-    def merchant(self) -> MerchantConfig:
-        snap, _ = self.snapshot()
-        merchant = snap.merchant if snap else self.config.merchant
-        if merchant is None:
-            raise ConfigError(detail="no [merchant] section and no snapshot from the server yet")
-        return merchant
-
-    def limits(self) -> OfflineLimits:
-        snap, _ = self.snapshot()
-        return snap.limits if snap else OfflineLimits()
-
-    def today(self) -> dt.date:
-        """The business date: server time plus the snapshot's age when known, else the wall clock."""
+    def context(self) -> TillContext:
+        """What one operation decides from (engine/context.py): read here once per operation."""
         snap, age = self.snapshot()
-        ms = snap.server_time_ms + int(age * 1000) if snap and age is not None else self.clock.wall_ms()
-        return dt.datetime.fromtimestamp(ms / 1000, ZoneInfo(self.config.timezone)).date()
+        return till_context(snap, age, configured=self.config.merchant, wall_ms=self.clock.wall_ms(),
+                            timezone=self.config.timezone)
 
-    def issuers(self) -> dict[bytes, Any]:
+    def issuers(self) -> dict[bytes, Ed25519PublicKey]:
         snap, _ = self.snapshot()
         hexkeys = tuple(self.config.issuer_keys) + (snap.issuer_keys if snap else ())
         if self._issuers_cache is None or self._issuers_cache[0] != hexkeys:
@@ -212,7 +201,8 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         return session.summary
 
     def _session(self, card: Card) -> CardSession:
-        snap, age = self.snapshot()
+        ctx = self.context()
+        snap = ctx.snapshot
         info = snap.card(card.card_hex) if snap else None
         if (info is not None and info.blocked) or (snap is not None and card.card_hex in snap.blocklist):
             raise CardBlocked()
@@ -224,7 +214,11 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
                 live = None  # offline: the snapshot decides
         if live is not None and live.blocked:
             raise CardBlocked()
-        return summarize(self, card, info, live, age)
+        state = None
+        if live is None:
+            with self.store.read() as view:
+                state = offline_state(view, snap, card.card_hex, info, ctx.age_s)
+        return summarize(ctx, card, info, live, state)
 
     def clear_card(self) -> None:
         self._card = None
@@ -312,23 +306,20 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
                                               total_cents=quote.asked.cents, total_currency=Currency.EUR)
             if tender not in (Tender.CASH, Tender.BANK_CARD):
                 raise TenderNotAllowed()
-            last = parts[-1]
-            parts[-1] = type(last)(last.record_id, last.fl_cents, last.eur_cents, last.budget_id, last.label,
-                                   last.ref_id, tender)
+            parts[-1] = dataclasses.replace(parts[-1], tender=tender)
         drafts = [Draft(record_id=p.record_id, kind=quote.kind, card_id=quote.card_id, fl_cents=p.fl_cents,
                         eur_cents=p.eur_cents, tender=p.tender, budget_id=p.budget_id, ref_id=p.ref_id,
                         offline=quote.offline, balance_after_cents=quote.balance_after_cents,
                         budget_label=p.label or None) for p in parts]
-        merchant = self.merchant()
-
-        snap, age = self.snapshot()  # read outside the write transaction; re-checks use them inside
+        ctx = self.context()  # read outside the write transaction; the re-checks use it inside
+        merchant = ctx.merchant
 
         def full_check(view: StoreView) -> None:
             self.disk.require_room()  # after the retry lookup (a committed retry still answers), before any write
             if not repeat_ok:
                 self._repeat_guard(view, quote)
             if check is not None:
-                check(view, snap, age)
+                check(view, ctx)
 
         ref = None
         if client_ref is not None:
@@ -395,16 +386,6 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         return TxResult(records[0].tx_id, records[0].kind, tuple(records), existed,
                         records[0].receipt_status, None, report)
 
-    def recent(self, limit: int = 30, kinds: tuple[Kind, ...] = (Kind.SPEND,)) -> list[TxResult]:
-        """The latest transactions of these kinds, newest first (the app's refund and reprint lists)."""
-        limit = max(1, min(limit, MAX_RECENT))
-        with self.store.read() as view:
-            txs = view.recent_tx_ids(limit, [int(k) for k in kinds])
-            return [self._result_from(view, view.tx(tx_id)) for tx_id in txs]
-
-    def _result_from(self, view: StoreView, records: list[StoredRecord]) -> TxResult:
-        return TxResult(records[0].tx_id, records[0].kind, tuple(records), True, records[0].receipt_status)
-
     # -- day close -----------------------------------------------------------------------------
 
     def close_day(self, *, client_ref: str | None = None, fingerprint: str = "day_close") -> TxResult:
@@ -412,7 +393,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self.require_operator()
         drafts = [Draft(record_id=record_ids(self.config.terminal_id, client_ref)(), kind=Kind.DAY_CLOSE)]
         ref = (client_ref, fingerprint) if client_ref else None
-        merchant = self.merchant()
+        merchant = self.context().merchant
         records, existed = self.store.commit_tx(drafts, key=self._key, merchant_id=merchant.merchant_id,
                                                 client_ref=ref, merchant_name=merchant.name)
         self._drop_all()
@@ -420,13 +401,13 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
 
     # -- sync and status -------------------------------------------------------------------------
 
-    def sync_now(self) -> dict[str, Any]:
+    def sync_now(self) -> dict[str, object]:
         if self.sync is None:
             raise OnlineUnavailable.no_server()
         self.sync.run_once()
         state = self.sync.state
-        return {k: getattr(state, k, None) for k in ("last_sync_ms", "waiting", "snapshot_age_s", "online",
-                                                     "last_error")}
+        return {"last_sync_ms": state.last_sync_ms, "waiting": state.waiting, "snapshot_age_s": state.snapshot_age_s,
+                "online": state.online, "last_error": state.last_error}
 
     def status(self) -> TillStatus:
         snap, age = self.snapshot()
@@ -449,8 +430,8 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         )
 
     def _online(self) -> bool | None:
-        if self.sync is not None and getattr(self.sync.state, "last_sync_ms", None) is not None:
-            return bool(self.sync.state.online)
+        if self.sync is not None and self.sync.state.last_sync_ms is not None:
+            return self.sync.state.online
         return None if self.gateway is None else self.gateway.last_ok
 
     # -- amounts -----------------------------------------------------------------------------------

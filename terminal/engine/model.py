@@ -128,9 +128,9 @@ class CardSession:
     budgets: tuple[BudgetInfo, ...] = ()  # live from the server, else from the snapshot
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Part:
-    """One record-to-be of a quote."""
+    """One record-to-be of a quote. Keywords only: a field added in the middle shifts nothing."""
 
     record_id: uuid.UUID
     fl_cents: int
@@ -260,3 +260,5 @@ class Overview:
     sync: SyncState | None = None  # the sync worker's state when this was asked; None without a server
     merchant: MerchantConfig | None = None  # None before the first snapshot without [merchant]; see merchant_error
     merchant_error: FloreynError | None = None
+    worker_restarts: int = 0  # times the till's worker died and was restarted (TillService); 0 is healthy
+    worker_failure: str = ""  # why, the last time

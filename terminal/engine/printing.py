@@ -26,7 +26,8 @@ MAX_RECEIPT_RETRIES = 50  # per call: a long queue drains over several calls, ne
 
 class PrintingMixin:
     def receipt_context(self: Engine) -> receipts.ReceiptContext:
-        snap, _ = self.snapshot()
+        ctx = self.context()
+        snap = ctx.snapshot
         labels: dict[str, str] = {}
         for info in (snap.cards if snap else ()):
             for b in info.budgets:
@@ -34,7 +35,7 @@ class PrintingMixin:
         if self._card is not None:
             labels.update({b.budget_id: b.label for b in self._card.budgets})
         return receipts.ReceiptContext(
-            cooperative=self.config.cooperative, merchant_name=self.merchant().name,
+            cooperative=self.config.cooperative, merchant_name=ctx.merchant.name,
             terminal_id=self.config.terminal_id, timezone=self.config.timezone, budget_labels=labels,
             welcome_url=self.config.welcome_url,
         )

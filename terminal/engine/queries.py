@@ -33,7 +33,7 @@ class QueriesMixin:
             printer_error = exc
         merchant, merchant_error = None, None
         try:
-            merchant = self.merchant()
+            merchant = self.context().merchant
         except FloreynError as exc:
             merchant_error = exc
         return Overview(status=self.status(), printer=printer, printer_error=printer_error,
@@ -83,11 +83,9 @@ class QueriesMixin:
                 raise TxNotFound(tx=text[:12])
             kinds = {r.kind for r in records}
             if kinds != {Kind.SPEND}:
-                raise RefundNotAllowed(reason="Alleen betalingen kunnen worden terugbetaald.",
-                                       reason_en="Only payments can be refunded.", why="not_a_payment")
+                raise RefundNotAllowed(why="not_a_payment")
             if any(view.voided(r.record_id) for r in records):
-                raise RefundNotAllowed(reason="Deze betaling is gestorneerd.", reason_en="This payment was voided.",
-                                       why="voided")
+                raise RefundNotAllowed(why="voided")
         return Payment.of(records)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -394,7 +393,3 @@ def _upsert_contact(view: StoreView, card_hex: str, after_seq: int) -> None:
     view.conn.exec_driver_sql(
         "INSERT INTO card_contact (card_hex, after_seq) VALUES (?, ?) "
         "ON CONFLICT (card_hex) DO UPDATE SET after_seq = excluded.after_seq", (card_hex, after_seq))
-
-
-def new_record_id() -> uuid.UUID:
-    return uuid.uuid4()

@@ -8,6 +8,7 @@ it was.
 
 from __future__ import annotations
 
+
 import json
 import os
 import random
@@ -23,6 +24,7 @@ import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.engine import make_url
 
+from floreyn.server.db import head_revision
 from floreyn import keys
 from floreyn.server import backup, restore
 from floreyn.server.backup import BackupInvalid, read_manifest
@@ -30,7 +32,6 @@ from floreyn.server.config import KEY_FILE
 from floreyn.server.db import Database
 from floreyn.server.replay import replay
 from floreyn.server.testing import ServerThread, World
-from support.db import head_revision
 
 # Columns a restore changes on purpose (module docstring of server/restore.py).
 MARKED = {("cards", "changed_version"), ("meta", "value")}
@@ -122,7 +123,7 @@ def test_round_trip_while_the_server_writes_then_restore_in_both_backends(db_url
     targets = [other_db_url, f"sqlite:///{tmp_path / 'restored' / 'floreyn.db'}"]
     for target in targets:
         report = restore.restore(made.path, target)
-        assert report.backup_revision == report.revision == head_revision() and report.kept_old is None
+        assert report.backup_revision == head_revision() and report.revision == head_revision() and report.kept_old is None
         restored = rows_of(target)
         alerts = restored.pop("alerts")
         assert [a for a in alerts if a[2] == "restored"] and len(alerts) == len(in_backup["alerts"]) + 1

@@ -11,6 +11,7 @@ on its port, the backup lands in its folder.
 
 from __future__ import annotations
 
+
 import json
 import os
 import re
@@ -22,7 +23,8 @@ import time
 from pathlib import Path
 
 import requests
-from support.db import head_revision
+
+from floreyn.server.db import head_revision
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNITS = ["floreyn-terminal.service", "floreyn-server.service", "floreyn-backup.service", "floreyn-backup.timer",

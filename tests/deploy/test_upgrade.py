@@ -12,6 +12,7 @@ ledger replays clean, and the terminal's chain continues on the upgraded server.
 
 from __future__ import annotations
 
+
 import json
 import shutil
 import sqlite3
@@ -21,13 +22,13 @@ from pathlib import Path
 from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from floreyn.server.db import head_revision
 from floreyn import keys
 from floreyn.server import backup, restore
 from floreyn.server.db import Database, migrate
 from floreyn.server.replay import replay
 from floreyn.server.testing import ServerThread, SimTerminal, World
 from floreyn.sync.record import ChainHead
-from support.db import head_revision
 
 DATA = Path(__file__).parent / "data"
 FACTS = json.loads((DATA / "floreyn-0001.json").read_text())

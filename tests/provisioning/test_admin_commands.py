@@ -184,11 +184,11 @@ def test_desk_topup_cashout_remit_and_a_lost_answer_is_not_booked_twice(tool, sr
     assert world.balance(f"member:{member}") == 3_750
     # A shop's fl back to euros at the bid rate, and the euros it took at its till handed in.
     term = world.terminal()
-    term.spend(card, 2_000)  # within the offline limits (fl 25,00 a tap), or the server refuses the till
+    term.authorize(srv, term.spend(card, 3_000))  # above the offline per-tap limit: authorized online
     term.topup(card, 1_000, eur_cents=1_000)
     term.client(srv).upload(term.raws)
-    cashed = tool.ok("desk", "cashout", "--merchant", term.merchant_id, "--amount", "fl 20,00")
-    assert cashed["eur_paid_cents"] == ExchangeRates().cashout_eur_for_fl(Money.fl(2_000)).cents
+    cashed = tool.ok("desk", "cashout", "--merchant", term.merchant_id, "--amount", "fl 30,00")
+    assert cashed["eur_paid_cents"] == ExchangeRates().cashout_eur_for_fl(Money.fl(3_000)).cents
     refused = tool("desk", "cashout", "--merchant", term.merchant_id, "--amount", "1")
     assert refused.code == 2 and refused.error()["params"]["server_code"] == "insufficient_funds"
     assert tool.ok("desk", "remit", "--merchant", term.merchant_id, "--amount", "10")["eur_owed_cents"] == 0

@@ -66,3 +66,13 @@ def test_expiry_returns_the_rest_by_the_funders_rule(srv, world):
     assert world.balance(f"member:{m1}") == 6_999 and world.balance(f"budget:{bid}") == 0
     assert world.balance(f"funder:{funder}") == before + 14_001
     assert srv.admin("GET", "/v1/admin/replay")["ok"] is True
+
+
+def test_the_till_takes_at_most_the_room_the_rules_leave():
+    from floreyn.sync.rules import group_budget_room
+
+    assert group_budget_room(30_000, 0, None, None) == 30_000  # no rules: the balance
+    assert group_budget_room(30_000, 0, 15_000, None) == 15_000  # the member's cap left this month
+    assert group_budget_room(30_000, 4_000, 15_000, None) == 11_000  # less what this till spent since
+    assert group_budget_room(30_000, 0, 15_000, 10_000) == 10_000  # above this a second card is needed
+    assert group_budget_room(30_000, 20_000, 15_000, 10_000) == 0  # never below zero

@@ -63,15 +63,3 @@ def create(admin, url: str) -> tuple[str, str]:
 
 def drop(admin, name: str) -> None:
     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def head_revision() -> str:
-    """The newest Alembic revision of this code (what `migrate` brings a database to)."""
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    from floreyn.server.db import MIGRATIONS
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    return str(ScriptDirectory.from_config(cfg).get_current_head())

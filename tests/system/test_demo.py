@@ -91,7 +91,7 @@ def test_demo_headless_then_with_a_display_then_stopped(tmp_path):
     assert report["circulation"]["eur_reserve_cents"] > 0 and report["zreports"]["T-kraam-01"][0]["day_no"] == 1
     text = (run / "ledger-report.txt").read_text()
     assert "Afrekening Bakkerij De Korenbloem" in text and "OK:" in text
-    assert (run / "boekhouding.csv").read_text().startswith("date,time,tx_id")
+    assert (run / "boekhouding.csv").read_text(encoding="utf-8").startswith("\ufeffdatum;tijd;transactie")  # Dutch Excel dialect
 
     # With a display: the bakery's till opens (offscreen here) against the demo server, on a fresh folder.
     env = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "FLOREYN_APP_EXIT_AFTER_S": "2"}

@@ -1,7 +1,8 @@
 """Issue 15's month, end to end over real HTTP: members save and spend at tills (a campaign pot pays the
 saving extra until it is empty), a shop that granted more savings than it received settles by paying, a
-handyman paid from a tenant's budget cashes out to his IBAN (the SEPA file validates against the pain.001 XSD), a block budget refuses one member over the cap and takes
-a second member's card, an expired budget returns its rest by the funder's rule; the ledger sums to zero,
+handyman paid from a tenant's budget cashes out to his IBAN (the SEPA file validates against the pain.001
+XSD), a block budget refuses one member over the cap and takes a second member's card, an expired budget
+returns its rest by the funder's rule; the ledger sums to zero,
 replay agrees, every statement adds up to the ledger, and the circulation report agrees with the ledger.
 
 The server is real (uvicorn on loopback) with a clock the test moves to the month end; the desk work goes

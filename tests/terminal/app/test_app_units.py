@@ -382,3 +382,16 @@ def test_config_from_the_cli_namespace(tmp_path):
     assert simulate and config.data_dir == tmp_path and config.terminal_id == "T-demo-01"
     with pytest.raises(FloreynError):
         load_config(Namespace(config=tmp_path / "missing.toml", data_dir=None, simulate=False))
+
+
+def test_status_screen_says_when_the_till_worker_was_restarted(till):
+    from dataclasses import replace
+
+    from floreyn.terminal.app.i18n import Translator
+    from floreyn.terminal.app.texts import status_lines
+
+    healthy = till.engine.overview()
+    assert not any("herstart" in line for line in status_lines(healthy, None, Translator("nl")))
+    restarted = replace(healthy, worker_restarts=2, worker_failure="ValueError: Invalid endpoint address 0x1")
+    lines = status_lines(restarted, None, Translator("nl"))
+    assert "Kassaproces 2 keer herstart; laatste oorzaak: ValueError: Invalid endpoint address 0x1" in lines

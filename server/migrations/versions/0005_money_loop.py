@@ -10,15 +10,15 @@ categories as data, the funder's budget rules.
 - campaigns.pot, redeem_bonus_bp: joint campaigns with a pot
 - budgets.member_cap_cents, confirm_above_cents, keep_share_bp; budget_approvals (a second member confirms)
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
