@@ -38,7 +38,10 @@ def build(conn: Connection, period: str, merchant_id: str) -> dict[str, Any]:
     m = conn.execute(select(s.merchants).where(s.merchants.c.merchant_id == merchant_id)).one()
     c = json.loads(line.detail)
     activity = reports.settlement(conn, merchant_id, first.isoformat(), last.isoformat())
-    assert activity["fl"]["closing_cents"] == c["fl_at_cut_cents"], "the month's activity ends at the cut balance"
+    fl = activity["fl"]
+    assert fl["closing_cents"] == c["fl_at_cut_cents"], "the month's activity ends at the cut balance"
+    assert fl["opening_cents"] + sum(cents for _, cur, cents in _moves(fl)) == fl["closing_cents"], \
+        "every kind of movement is a line of the statement"
     batch_id = conn.execute(select(s.settlement_periods.c.batch_id)
                             .where(s.settlement_periods.c.period == period)).scalar_one()
     payouts = conn.execute(select(s.payout_lines).where(s.payout_lines.c.batch_id == batch_id,
@@ -56,18 +59,31 @@ def build(conn: Connection, period: str, merchant_id: str) -> dict[str, Any]:
     }
 
 
-def rows(st: dict[str, Any]) -> list[tuple[str, str, int]]:
-    """(label, currency, cents) of every line of the statement, in order: one source for every form."""
-    a, c = st["activity"], st["components"]
-    fl, eur = a["fl"], a["eur"]
+def _moves(fl: dict[str, int]) -> list[tuple[str, str, int]]:
+    """The month's Floreyn movements of a merchant, one line per kind (signed as they move the balance)."""
     return [
-        ("Floreyn begin van de maand", "fl", fl["opening_cents"]),
         ("ontvangen van klanten", "fl", fl["received_cents"]),
         ("terugbetaald aan klanten", "fl", -fl["refunded_cents"]),
         ("spaarbeloningen gegeven", "fl", -fl["save_cost_cents"]),
         ("storno's", "fl", fl["voids_cents"]),
         ("correcties", "fl", fl["corrections_cents"]),
         ("ingewisseld aan de balie", "fl", -fl["cashed_out_cents"]),
+        ("betalingen ontvangen (+) en gedaan (-)", "fl", fl["payments_cents"]),
+        ("gekocht aan de balie", "fl", fl["bought_cents"]),
+        ("campagnepot: ingelegd (-) en terugontvangen (+)", "fl", fl["campaign_pot_cents"]),
+        ("afgerekend over de vorige maand", "fl", fl["settled_cents"]),
+        ("geschillen", "fl", fl["disputes_cents"]),
+        ("overig", "fl", fl["other_cents"]),
+    ]
+
+
+def rows(st: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(label, currency, cents) of every line of the statement, in order: one source for every form."""
+    a, c = st["activity"], st["components"]
+    fl, eur = a["fl"], a["eur"]
+    return [
+        ("Floreyn begin van de maand", "fl", fl["opening_cents"]),
+        *_moves(fl),
         ("Floreyn eind van de maand", "fl", c["fl_at_cut_cents"]),
         ("zelf gehouden om uit te geven", "fl", c["keep_fl_cents"]),
         ("ingeleverd tegen de bied-koers", "fl", c["handed_in_fl_cents"]),

@@ -107,15 +107,23 @@ def test_a_month_of_the_money_loop(db_url, tmp_path):
         assert (pot["paid_in_cents"], pot["paid_out_cents"], pot["pot_cents"]) == (300, 300, 0)
         # bakery: +20 (Anna) -5 (save) -3 (pot) -4 +2 (save, extra from the pot) -4 +1 (the pot's last fl 1)
 
-        # Month end: the budget expired (rest fl 100: 20 % kept by the tenants, fl 10 each), settle, confirm.
+        # Floreyn go round before they are cashed out (the payments API): the second tenant pays Harry from the
+        # block budget for a job at home, and the bakery pays Harry fl 5 for a repair.
+        def pay(payer: dict, amount: int, budget: str | None = None) -> None:
+            srv.admin("POST", "/v1/admin/payments", {"payer": payer, "payee": {"kind": "merchant", "id": "Z-harry"},
+                                                      "amount_cents": amount, "budget_id": budget})
+        pay({"kind": "member", "id": t2}, 3_000, block)
+        pay({"kind": "merchant", "id": "M-bakker"}, 500)
+
+        # Month end: the budget expired (rest fl 70: 20 % kept by the tenants, fl 7 each), settle, confirm.
         clock.ms = state.day_start_ms(dt.date(2026, 12, 1)) + 8 * 3_600_000
         expired = desk(srv, home, "budget", "expire")["expired"]
-        assert expired == [{"budget_id": block, "funder_id": funder, "returned_cents": 8_000, "kept_cents": 2_000,
-                            "kept_by": {t1: 1_000, t2: 1_000}}]
+        assert expired == [{"budget_id": block, "funder_id": funder, "returned_cents": 5_600, "kept_cents": 1_400,
+                            "kept_by": {t1: 700, t2: 700}}]
         run = desk(srv, home, "settle", "--period", "2026-11", "--out", str(tmp_path / "nov"))
         lines = {m["merchant_id"]: m for m in run["merchants"]}
-        assert lines["M-bakker"]["handed_in_fl_cents"] == 700 and lines["M-bakker"]["net_eur_cents"] == 665
-        assert lines["Z-harry"]["handed_in_fl_cents"] == 15_000 and lines["Z-harry"]["net_eur_cents"] == 14_250
+        assert lines["M-bakker"]["handed_in_fl_cents"] == 200 and lines["M-bakker"]["net_eur_cents"] == 190
+        assert lines["Z-harry"]["handed_in_fl_cents"] == 18_500 and lines["Z-harry"]["net_eur_cents"] == 17_575
         xmlschema.XMLSchema(str(XSD)).validate(str(tmp_path / "nov" / "pain.001.xml"))
         sepa = (tmp_path / "nov" / "pain.001.xml").read_text()
         assert "NL91ABNA0417164300" in sepa and "<CtrlSum>" in sepa
@@ -126,7 +134,8 @@ def test_a_month_of_the_money_loop(db_url, tmp_path):
             st = srv.admin("GET", f"/v1/admin/settlements/2026-11/statements/{merchant}")
             fl = st["activity"]["fl"]
             moved = fl["received_cents"] - fl["refunded_cents"] - fl["save_cost_cents"] + fl["voids_cents"] \
-                + fl["corrections_cents"] - fl["cashed_out_cents"]
+                + fl["corrections_cents"] - fl["cashed_out_cents"] + fl["payments_cents"] + fl["bought_cents"] \
+                + fl["campaign_pot_cents"] + fl["settled_cents"] + fl["disputes_cents"]
             assert fl["opening_cents"] + moved == st["components"]["fl_at_cut_cents"]
             settled = [x for x in batch["lines"] if x["merchant_id"] == merchant and x["source_tx_id"] == st["tx_id"]]
             assert sum(x["eur_cents"] for x in settled) == st["components"]["net_eur_cents"]
@@ -151,4 +160,5 @@ def test_a_month_of_the_money_loop(db_url, tmp_path):
         for m in circ:
             assert m["stock_end_cents"] - m["stock_start_cents"] == m["issued_cents"] - m["cashed_out_cents"]
         nov = circ[0]
-        assert nov["spent_cents"] == 2_000 + 12_000 + 8_000 and nov["velocity"] > 0
+        assert nov["spent_cents"] == 2_000 + 12_000 + 8_000 + 3_000 and nov["respent_cents"] == 500
+        assert nov["velocity"] > 0 and nov["twice_share"] == 0.1  # Harry cashed out fl 50, fl 5 second-hand
