@@ -24,6 +24,7 @@ from floreyn.provisioning import (
     cmd_init,
     cmd_member,
     cmd_merchant,
+    cmd_pay,
     cmd_portal,
     cmd_report,
     cmd_settle,
@@ -36,7 +37,7 @@ from floreyn.provisioning.output import Col, Output, table
 
 GROUPS = (
     cmd_init, cmd_category, cmd_merchant, cmd_terminal, cmd_member, cmd_card, cmd_budget, cmd_desk, cmd_report,
-    cmd_settle, cmd_dispute, cmd_portal,
+    cmd_settle, cmd_dispute, cmd_portal, cmd_pay,
 )
 
 

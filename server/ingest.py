@@ -32,7 +32,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Final, Sequence
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from floreyn import keys
@@ -202,7 +202,7 @@ def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], no
     return IngestOutcome(result)
 
 
-def _quarantine(conn: Connection, term, seq: int, stored_raw: bytes, new_raw: bytes, now: int,  # type: ignore[no-untyped-def]
+def _quarantine(conn: Connection, term: Row[Any], seq: int, stored_raw: bytes, new_raw: bytes, now: int,
                 kind: str = "fork") -> TerminalForked:
     conn.execute(update(s.terminals).where(s.terminals.c.terminal_id == term.terminal_id)
                  .values(status="quarantined", status_reason=f"{kind} at seq {seq}"))

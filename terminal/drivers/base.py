@@ -144,8 +144,9 @@ def printer_error(exc: BaseException) -> PrinterError:
     """What the till is told when a printer back end raised `exc`.
 
     OSErrors (sockets, pyserial, pyusb: all of them are) and python-escpos's
-    DeviceNotFoundError mean the printer cannot be reached; anything else (pyusb's ValueError for an endpoint the device
-    lacks, a library's bug) is a printer fault carrying the library's words.
+    DeviceNotFoundError mean the printer cannot be reached; anything else
+    (pyusb's ValueError for an endpoint the device lacks, a library's bug) is a
+    printer fault carrying the library's words.
     """
     if isinstance(exc, PrinterError):
         return exc

@@ -174,7 +174,7 @@ def _write_tag(
             protected = True
         else:
             try:
-                ok = _protect(tag, password)
+                ok = _protect(tag, password, PROTECT_FROM_PAGE)
             except Exception as exc:
                 raise _lost_or_failed(tag, "beveiligen") from exc
             if ok is not True:
@@ -228,8 +228,8 @@ def _password_protected(tag: Any) -> bool:
     return int(tag.read(tag._cfgpage)[3]) < tag._cfgpage
 
 
-def _protect(tag: Any, password: bytes) -> bool:
-    """Password, AUTHLIM and AUTH0, then CFGLCK once authenticated; the CC is left as phones want it.
+def _protect(tag: Any, password: bytes, protect_from: int) -> bool:
+    """Password, AUTHLIM and AUTH0 = `protect_from`, then CFGLCK once authenticated; the CC is left as phones want it.
 
     Order matters: CFGLCK would freeze CFG0 and CFG1, so it is written last,
     after re-activating the tag (it applies AUTH0 only then) and proving the
@@ -242,7 +242,7 @@ def _protect(tag: Any, password: bytes) -> bool:
     cfg1[0] = (cfg1[0] & ~(_ACCESS_PROT | _ACCESS_AUTHLIM)) | AUTH_LIMIT  # reads stay open: phones read the card
     tag.write(cfg + 1, bytes(cfg1))
     cfg0 = bytearray(tag.read(cfg)[0:4])
-    cfg0[3] = PROTECT_FROM_PAGE
+    cfg0[3] = protect_from
     tag.write(cfg, bytes(cfg0))
     tag._target = tag.clf.sense(tag.target)  # re-activate: the tag applies its configuration now
     if not tag.target or tag.authenticate(password) is not True:

@@ -105,7 +105,8 @@ def test_mo_writer_reads_back_through_gettext(tmp_path):
     entries = {"": "Content-Type: text/plain; charset=UTF-8\n", "Pay\n{amount}": "Betalen\n{amount}",
                'Say "hi" \\ €': 'Zeg "hoi" \\ €', "untranslated": ""}
     po = tmp_path / "x.po"
-    catalogs.write_po(po, "nl", {k: ["here:1"] for k in entries if k}, entries)
+    catalogs.write_po(po, "nl", {k: ["here:1"] for k in entries if k}, entries, comment=catalogs.COMMENT,
+                      header=catalogs.HEADER)
     back = catalogs.read_po(po)
     assert "charset=UTF-8" in back.pop("") and back == {k: v for k, v in entries.items() if k}
     t = gettext.GNUTranslations(io.BytesIO(catalogs.mo_bytes(entries)))

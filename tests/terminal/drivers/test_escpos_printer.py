@@ -191,14 +191,13 @@ def test_file_printer_writes_the_job(tmp_path):
 
 def test_a_silent_network_printer_costs_one_status_timeout_once(network_printer):
     network_printer.answers_status = False
-    printer = network(network_printer, status_timeout_s=0.5)
+    printer = network(network_printer, status_timeout_s=1.5)
+    printer.print_doc(receipt())
+    assert network_printer.status_queries == [1]  # one unanswered question, not one before and one after
     started = time.monotonic()
     printer.print_doc(receipt())
-    assert time.monotonic() - started < 0.5 + 0.45  # one unanswered question, not one before and one after
-    assert network_printer.status_queries == [1]
-    started = time.monotonic()
-    printer.print_doc(receipt())
-    assert time.monotonic() - started < 0.45 and network_printer.status_queries == [1]  # remembered
+    assert network_printer.status_queries == [1]  # remembered: not asked again
+    assert time.monotonic() - started < 1.5  # so no status timeout was waited (the bound is the timeout)
     assert decode(last_job(network_printer)).text(32) == receipt().text(32)
 
 

@@ -51,3 +51,16 @@ def test_the_58mm_usb_example_prints_on_a_pos58(monkeypatch):
     printer.print_doc(receipt())
     assert decode(bytes(device.received), table["profile"], starts_in_chinese_mode=True).text(32) == receipt().text(32)
     printer.close()
+
+
+def test_the_factory_docstring_examples_build():
+    import ast
+
+    from floreyn.terminal.drivers import factory
+
+    calls = [line.strip().split("  #")[0].rstrip() for line in (factory.__doc__ or "").splitlines()
+             if line.strip().startswith("make_printer(")]
+    assert len(calls) >= 5
+    for call in calls:
+        config = ast.literal_eval(call[len("make_printer("):-1])
+        assert make_printer(config).columns in (32, 42, 48), call
