@@ -8,15 +8,15 @@
   card's own offline trail counts the same from the till side, so a till
   knows what is spent but not yet uploaded (floreyn/cardtrail.py).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
