@@ -97,6 +97,12 @@ STEPS: Final[tuple[tuple[str, ...], ...]] = (
         "ALTER TABLE records ADD COLUMN budget_label TEXT",
         "ALTER TABLE records ADD COLUMN merchant_name TEXT",
     ),
+    # 5: where the start-up chain check last ended (integrity.verify_store resumes there): the record before
+    # the head it verified. NULL: never verified since the upgrade, so the next start checks from the base.
+    (
+        "ALTER TABLE terminal_state ADD COLUMN verified_seq INTEGER",
+        "ALTER TABLE terminal_state ADD COLUMN verified_hash BLOB",
+    ),
 )
 
 LATEST: Final = len(STEPS)

@@ -23,6 +23,8 @@ terminal_state = Table(
     Column("acked_seq", Integer, nullable=False),
     Column("mono_boot_id", Text),
     Column("mono_offset_ms", Integer),
+    Column("verified_seq", Integer),  # the start-up chain check resumes after this record (integrity.py)
+    Column("verified_hash", LargeBinary),
 )
 
 records = Table(
