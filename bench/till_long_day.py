@@ -3,6 +3,11 @@
     python bench/till_long_day.py                 # 500, 10,000 and 100,000 unacknowledged records
     python bench/till_long_day.py 500 10000       # other sizes
 
+Then, on the same store, COMMITS sales are timed through TerminalStore.commit_tx
+with the engine's re-check inside the write transaction (StoreView.card_usage
+three times, as a sale does), interleaved with the floor of engine_commit.py:
+a raw sqlite3 durable insert + head update on the same disk.
+
 For each size a store is filled with that many signed, chained offline
 spends (through TerminalStore.commit_tx, fsync off while filling only), then
 the till's start is timed three times, each in a fresh process as a restart
@@ -27,6 +32,7 @@ import uuid
 from pathlib import Path
 
 SIZES = (500, 10_000, 100_000)
+COMMITS = 200
 STARTS = 3
 TERMINAL_ID = "T-bench-long"
 SEED = bytes(range(32))
@@ -70,7 +76,41 @@ def _start(path: Path) -> dict[str, float]:
     return {"start_s": start_s, "floor_s": floor_s}
 
 
-def _child(*args: str) -> dict[str, float]:
+def _commits(path: Path) -> dict[str, list[float]]:
+    import importlib.util
+
+    from floreyn import keys
+    from floreyn.sync.record import Kind
+    from floreyn.terminal.clock import FakeClock
+    from floreyn.terminal.store import Draft, StoreView, TerminalStore
+
+    spec = importlib.util.spec_from_file_location("bench_engine_commit", Path(__file__).with_name("engine_commit.py"))
+    assert spec and spec.loader
+    engine_commit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(engine_commit)
+    key = keys.private_from_seed(SEED)
+    store = TerminalStore(path, TERMINAL_ID, FakeClock())
+    raw = engine_commit._RawStore(path.with_name("raw.db"))
+    cards = [uuid.UUID(int=i + 1).bytes for i in range(200)]
+    times, raw_times = [], []
+    for i in range(COMMITS):
+        card = cards[i % len(cards)]
+
+        def check(view: StoreView, card_hex: str = card.hex()) -> None:
+            for _ in range(3):  # the sale's re-checks (summary, quote, confirm)
+                view.card_usage(card_hex, view.snapshot_base_seq())
+
+        t0 = time.perf_counter()
+        store.commit_tx([Draft(record_id=uuid.uuid4(), kind=Kind.SPEND, card_id=card, fl_cents=100, offline=True)],
+                        key=key, merchant_id="M-bench", check=check)
+        times.append(time.perf_counter() - t0)
+        raw_times.append(raw.commit(i + 1))
+    store.close()
+    raw.close()
+    return {"times": times, "raw_times": raw_times}
+
+
+def _child(*args: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=True,
                          timeout=3600)
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -85,6 +125,7 @@ def run(sizes: tuple[int, ...] = SIZES) -> list[dict]:
             _child("fill", str(path), str(n))
             print(f"   filled {n:,} records in {time.perf_counter() - t0:.1f} s", flush=True)
             starts = [_child("start", str(path)) for _ in range(STARTS)]
+            commits = _child("commits", str(path))
         first, later = starts[0], starts[1:]
         later_s = [s["start_s"] for s in later]
         floors = [s["floor_s"] for s in starts]
@@ -95,6 +136,14 @@ def run(sizes: tuple[int, ...] = SIZES) -> list[dict]:
                      "value": "/".join(f"{v:.3f}" for v in (min(later_s), statistics.median(later_s), max(later_s))),
                      "unit": "s", "baseline": f"{statistics.median(floors):.4f}",
                      "baseline_name": "open file, read + verify the head record", "target": "<= 2 s at 100k"})
+        ms = sorted(t * 1000 for t in commits["times"])
+        raw_ms = sorted(t * 1000 for t in commits["raw_times"])
+        med, raw_med = statistics.median(ms), statistics.median(raw_ms)
+        rows.append({"name": f"till commit with the sale's usage re-checks, {n:,} unacknowledged (median; p99)",
+                     "value": f"{med:.2f}; {ms[int(0.99 * len(ms))]:.2f}", "unit": "ms",
+                     "baseline": f"{raw_med:.2f}; {raw_ms[int(0.99 * len(raw_ms))]:.2f}",
+                     "baseline_name": "raw sqlite3 insert+update, WAL, FULL, interleaved",
+                     "target": f"<= 3x raw (now {med / raw_med:.2f}x)"})
     return rows
 
 
@@ -104,6 +153,8 @@ def main(argv: list[str]) -> int:
         if what == "fill":
             _fill(path, int(argv[3]))
             print(json.dumps({}))
+        elif what == "commits":
+            print(json.dumps(_commits(path)))
         else:
             print(json.dumps(_start(path)))
         return 0

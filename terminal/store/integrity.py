@@ -21,7 +21,7 @@ from sqlalchemy import delete, select, update
 from floreyn.sync.record import ChainHead, RecordError, decode, record_hash, verify_next
 from floreyn.terminal.errors import StoreCorrupt
 from floreyn.terminal.store.rows import StoredRecord
-from floreyn.terminal.store.schema import client_refs, records, terminal_state
+from floreyn.terminal.store.schema import card_usage, client_refs, records, terminal_state
 from floreyn.terminal.store.view import StoreView
 
 PRUNE_BATCH = 5_000
@@ -81,6 +81,7 @@ def prune_store(view: StoreView, *, now_ms: int, retention_ms: int) -> int:
     view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1)
                       .values(base_seq=last.seq, base_hash=bytes(last.hash)))
     view.conn.execute(delete(client_refs).where(client_refs.c.tx_id.not_in(select(records.c.tx_id))))
+    view.conn.execute(delete(card_usage))  # kept totals count what the records held: counted again from them
     return int(last.seq) - state.base_seq
 
 

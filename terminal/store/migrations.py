@@ -103,6 +103,18 @@ STEPS: Final[tuple[tuple[str, ...], ...]] = (
         "ALTER TABLE terminal_state ADD COLUMN verified_seq INTEGER",
         "ALTER TABLE terminal_state ADD COLUMN verified_hash BLOB",
     ),
+    # 6: each card's offline usage kept up to date at commit (StoreView.card_usage), so a sale does not scan
+    # the card's spends of the whole offline day. A row holds for the bases it names; any other base, a void,
+    # or pruning makes it be counted again from the records.
+    (
+        """CREATE TABLE card_usage (
+            card_hex TEXT PRIMARY KEY,
+            snap_base INTEGER NOT NULL,     -- spends after this seq: own_fl
+            offline_base INTEGER NOT NULL,  -- spends after this seq: offline_fl, offline_taps
+            offline_fl INTEGER NOT NULL,
+            offline_taps INTEGER NOT NULL,
+            own_fl INTEGER NOT NULL)""",
+    ),
 )
 
 LATEST: Final = len(STEPS)

@@ -91,6 +91,16 @@ card_contact = Table(
     Column("after_seq", Integer, nullable=False),
 )
 
+card_usage = Table(  # kept by the store at commit; see StoreView.card_usage
+    "card_usage", metadata,
+    Column("card_hex", Text, primary_key=True),
+    Column("snap_base", Integer, nullable=False),
+    Column("offline_base", Integer, nullable=False),
+    Column("offline_fl", Integer, nullable=False),
+    Column("offline_taps", Integer, nullable=False),
+    Column("own_fl", Integer, nullable=False),
+)
+
 schema_migrations = Table(
     "schema_migrations", metadata,
     Column("version", Integer, primary_key=True),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import sqlite3
 import uuid
 
+import hypothesis as hyp
 import pytest
+from hypothesis import strategies as st
 import sqlalchemy.exc
 from till_helpers import TERMINAL_SEED
 
@@ -365,3 +367,47 @@ def test_a_tampered_verified_point_breaks_the_chain_after_it(store):
     commit(store, spend(500))
     with pytest.raises(BrokenChain):
         store.verify(KEY.public_key())
+
+
+CARDS_UNDER_TEST = [bytes([i]) * 16 for i in range(3)]
+
+
+@hyp.settings(max_examples=40, deadline=None, suppress_health_check=[hyp.HealthCheck.function_scoped_fixture])
+@hyp.given(ops=st.lists(st.tuples(st.sampled_from(["spend", "split", "void", "contact", "ack", "prune", "read"]),
+                                  st.integers(0, 2), st.booleans(), st.integers(1, 5_000), st.integers(0, 10**6)),
+                        min_size=1, max_size=40), base=st.integers(0, 3))
+def test_kept_card_usage_equals_a_full_recount_under_any_operations(tmp_path_factory, ops, base):
+    store = TerminalStore(tmp_path_factory.mktemp("usage") / "terminal.db", "T-test-01", FakeClock())
+    spends: list[uuid.UUID] = []
+    try:
+        for op, card_no, offline, cents, pick in ops:
+            card = CARDS_UNDER_TEST[card_no]
+            if op == "spend":
+                recs, _ = commit(store, Draft(record_id=uuid.uuid4(), kind=Kind.SPEND, card_id=card, fl_cents=cents,
+                                              offline=offline, budget_id="B-1" if pick % 3 == 0 else None))
+                spends.append(recs[0].record_id)
+            elif op == "split":  # one tap, own balance and a budget
+                recs, _ = commit(store, Draft(record_id=uuid.uuid4(), kind=Kind.SPEND, card_id=card, fl_cents=cents,
+                                              offline=offline, budget_id="B-1"),
+                                 Draft(record_id=uuid.uuid4(), kind=Kind.SPEND, card_id=card, fl_cents=cents + 1,
+                                       offline=offline))
+                spends += [r.record_id for r in recs]
+            elif op == "void" and spends:
+                ref = spends[pick % len(spends)]
+                commit(store, Draft(record_id=uuid.uuid4(), kind=Kind.VOID, card_id=card, ref_id=uuid.UUID(ref)))
+            elif op == "contact":
+                store.set_contact(card.hex())
+            elif op == "ack" and store.head.seq:
+                store.acknowledge(1 + pick % store.head.seq)
+            elif op == "prune":
+                store.prune(retention_ms=0)
+                spends = [r.record_id for r in store.all_records() if r.kind == Kind.SPEND]
+            with store.txn() as view:  # a sale's re-check: reads and keeps the totals
+                head = view.state().head_seq
+                # The snapshot's base stays put over most operations (kept totals carry across commits) and
+                # moves now and then (a new snapshot: counted again).
+                snap_base = min(base, head) if op != "read" else pick % (head + 1)
+                for c in CARDS_UNDER_TEST:
+                    assert view.card_usage(c.hex(), snap_base) == view.card_usage_counted(c.hex(), snap_base)
+    finally:
+        store.close()
