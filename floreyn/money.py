@@ -229,9 +229,10 @@ def parse_money(
     if len(frac) > 2:
         raise AmountTooPrecise()
     cents = int(whole) * 100 + int(frac.ljust(2, "0") or "0")
+    limit = min(max_cents, MAX_ABS_CENTS)  # checked before Money(), which would raise OverflowError instead
+    if cents > limit:
+        raise AmountTooLarge(max_cents=limit, currency=currency)
     amount = Money(cents, currency)
-    if cents > max_cents:
-        raise AmountTooLarge(max_cents=max_cents, currency=currency)
     if cents == 0 and not allow_zero:
         raise AmountZero()
     return amount

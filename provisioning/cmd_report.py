@@ -27,6 +27,7 @@ from floreyn.provisioning import parse
 from floreyn.provisioning.context import Ctx
 from floreyn.provisioning.errors import invalid, local
 from floreyn.provisioning.output import Col, eur, fields, fl, money_col, pct, table
+from floreyn.text import csv_row
 
 # The server's export columns (server/reports.py CSV_COLUMNS) as a Dutch bookkeeper reads them.
 HEADERS_NL: Final = {
@@ -241,6 +242,10 @@ def overspend(ctx: Ctx) -> int:
             )
             + "\n"
             + table(r["negative_accounts"], (Col("rekening", "account"), money_col("saldo", "balance_cents")))
+            + "\n"
+            + table(r.get("open_disputes", []), (  # parked excess of till records (floreyn-provision dispute)
+                Col("geschil", "dispute_id"), Col("kassa", "terminal_id"), Col("regels", "rules"),
+                money_col("fl", "amount_cents")))
         ),
     )
     return 0
@@ -255,10 +260,10 @@ def dutch_csv(lines: Iterable[str], sink: IO[str]) -> int:
         return 0
     decimal = [name in DECIMAL_COLUMNS for name in header]
     sink.write("\ufeff")
-    writer.writerow([HEADERS_NL.get(name, name) for name in header])
+    writer.writerow(csv_row(HEADERS_NL.get(name, name) for name in header))
     count = 0
-    for row in reader:
-        writer.writerow([v.replace(".", ",") if d else v for v, d in zip(row, decimal, strict=False)])
+    for row in reader:  # the server's cells are neutralised already; csv_row keeps it so whatever it sent
+        writer.writerow(csv_row(v.replace(".", ",") if d else v for v, d in zip(row, decimal, strict=False)))
         count += 1
     return count
 

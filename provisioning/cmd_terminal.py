@@ -128,7 +128,7 @@ def enroll(ctx: Ctx) -> int:
         )
     file_status = "exists"
     if existing is None:
-        doc = {
+        doc: dict[str, Any] = {
             "terminal": {
                 "terminal_id": terminal_id,
                 "cooperative": s.cooperative,
@@ -146,7 +146,7 @@ def enroll(ctx: Ctx) -> int:
         if not doc["operators"]:
             del doc["operators"]
         if isinstance(health.get("portal_url"), str) and health["portal_url"]:  # what the till's welcome slips print
-            terminal_section: dict[str, Any] = doc["terminal"]  # type: ignore[assignment]
+            terminal_section: dict[str, Any] = doc["terminal"]
             terminal_section["welcome_url"] = health["portal_url"]
         config_from_dict(doc, base_dir=config_path.parent)  # the till's own checks, before anything is written
         write_toml(

@@ -52,7 +52,7 @@ def write(request: Request, actor: Actor, action: str, body: BaseModel, run: Cal
     """
     ctx = ctx_of(request)
     params = {**body.model_dump(exclude={"request_id"}), **(path_params or {})}
-    request_id: str = body.request_id  # type: ignore[attr-defined]
+    request_id: str = body.request_id  # type: ignore[attr-defined]  # every Write body has one (models.Write)
 
     def tx(conn: Connection) -> dict[str, Any]:
         now = ctx.clock()

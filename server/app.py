@@ -149,8 +149,10 @@ def create_app(ctx: ServerContext) -> FastAPI:
                              "params": {}, "status": exc.status_code}, status_code=exc.status_code)
 
     @app.exception_handler(Exception)
-    async def _crash(_: Request, exc: Exception) -> JSONResponse:  # a bug: logged, answered plainly
+    async def _crash(request: Request, exc: Exception) -> Response:  # a bug: logged, answered plainly
         log.exception("unhandled error", exc_info=exc)
+        if portal.is_portal(request):
+            return await run_in_threadpool(portal.error_page, request, FloreynError(), 500)
         return JSONResponse({"error": "internal", "message": "Internal error.", "message_nl": "Interne fout.",
                              "params": {}, "status": 500}, status_code=500)
 

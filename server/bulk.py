@@ -47,7 +47,9 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
 
 def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     """PostgreSQL COPY FROM STDIN on the transaction's own connection: the fastest bulk insert it has."""
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    raw = conn.connection.dbapi_connection
+    assert raw is not None, "a connection inside a transaction has its driver connection"
+    cursor = raw.cursor()
     try:
         with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:

@@ -32,7 +32,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Final, Sequence
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from floreyn.errors import FloreynError
@@ -222,7 +222,7 @@ def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], no
     return IngestOutcome(result)
 
 
-def _quarantine(conn: Connection, term, seq: int, stored_raw: bytes, new_raw: bytes, now: int,  # type: ignore[no-untyped-def]
+def _quarantine(conn: Connection, term: Row[Any], seq: int, stored_raw: bytes, new_raw: bytes, now: int,
                 kind: str = "fork") -> TerminalForked:
     conn.execute(update(s.terminals).where(s.terminals.c.terminal_id == term.terminal_id)
                  .values(status="quarantined", status_reason=f"{kind} at seq {seq}"))
@@ -265,7 +265,7 @@ class _Batch:
 
     txs: list[ledger.LedgerTx] = field(default_factory=list)
     postings_of: dict[str, tuple[ledger.Posting, ...]] = field(default_factory=dict)
-    offline_payers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # account -> cards
+    payers: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # account -> cards that spent
     touched: set[str] = field(default_factory=set)
     disputes: list[dict[str, Any]] = field(default_factory=list)
     refunds: list[dict[str, Any]] = field(default_factory=list)
@@ -289,6 +289,7 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
             state.alert(conn, kind, now, terminal_id=term.terminal_id, card_id=card, **detail)
 
     usage_changed: set[str] = set()
+    has_refunds = any(r.kind is Kind.REFUND for r in records)
     for rec in records:
         if rec.kind is Kind.DAY_CLOSE:
             continue
@@ -328,15 +329,16 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
             batch.refunds.append({"refund_tx": str(rec.record_id), "ref_tx": str(rec.ref_id),
                                   "fl_cents": verdict.allowed_cents})
         if rec.kind is Kind.SPEND:
-            rules.remember_spend(facts, rec, payer, verdict.allowed_cents)
-            if str(rec.record_id) not in online:
-                batch.offline_payers[payer].add(card_hex)
+            if has_refunds:  # a refund later in this batch may refer to this spend
+                rules.remember_spend(facts, rec, payer, verdict.allowed_cents)
+            # Online-authorized spends too: a stolen key can ask for authorizations as well.
+            batch.payers[payer].add(card_hex)
         if tx is not None:
             batch.txs.append(tx)
             batch.postings_of[tx.tx_id] = tx.postings
     _write_batch(conn, term, accepted, batch, now)
     rules.save_usage(conn, facts, usage_changed)
-    flagged = _flag_offline_balances(conn, batch.offline_payers, now, term.terminal_id, settings)
+    flagged = _flag_balances(conn, batch.payers, now, term.terminal_id, settings)
     _alert_violations(conn, term.terminal_id, batch.violations, now)
     if batch.refunds:
         _alert_refund_share(conn, term, now, settings.thresholds)
@@ -445,9 +447,9 @@ def _consume_holds(conn: Connection, terminal_id: str, records: list[TxRecord]) 
     return online
 
 
-def _flag_offline_balances(conn: Connection, payers: dict[str, set[str]], now: int, terminal_id: str,
-                           settings: state.Settings) -> dict[str, bool]:
-    """After offline spends: alert a wallet or budget emptied to exactly zero; flag (and beyond the threshold
+def _flag_balances(conn: Connection, payers: dict[str, set[str]], now: int, terminal_id: str,
+                   settings: state.Settings) -> dict[str, bool]:
+    """After spends: alert a wallet or budget emptied to exactly zero; flag (and beyond the threshold
     block) the cards that took one below zero; alert when one till empties many cards in a short window.
     Returns card -> blocked."""
     if not payers:

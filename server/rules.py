@@ -39,12 +39,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Any, Final, Iterable, Sequence
+from typing import Any, Final, Sequence
 
 from sqlalchemy import Connection, func, select, update
 
 from floreyn.money import ExchangeRates
-from floreyn.server import ledger, state
+from floreyn.server import bulk, ledger, state
 from floreyn.server import schema as s
 from floreyn.sync import rules as shared
 from floreyn.sync.record import Kind, TxRecord
@@ -103,7 +103,9 @@ class Verdict:
         return any(v.rule.quarantines for v in self.violations)
 
 
-def _verdict(claimed: int, found: Iterable[Violation]) -> Verdict:
+def _verdict(claimed: int, found: Sequence[Violation]) -> Verdict:
+    if not found:
+        return Verdict(claimed, claimed)  # the common case, on every record
     found = tuple(found)
     allowed = min([claimed, *(v.allowed_cents for v in found)])
     assert 0 <= allowed <= claimed
@@ -225,6 +227,8 @@ class BatchFacts:
     reversed: set[str]  # tx ids already voided or reversed (grows while the batch is checked)
     usage: dict[str, tuple[int, int]]  # card -> (offline fl, offline taps) since the count's base
     base_seq: int  # offline usage counts from records above this sequence number
+    # (card, seq, wall_ms, sources) of the batch's latest spend and the sources its tap drew on so far
+    last_spend: tuple[str, int, int, frozenset[str]] = ("", 0, 0, frozenset())
 
 
 def load_facts(conn: Connection, term: Any, records: Sequence[TxRecord], now_ms: int,
@@ -292,9 +296,8 @@ def save_usage(conn: Connection, facts: BatchFacts, changed: set[str]) -> None:
     cards = sorted(changed)
     conn.execute(s.offline_usage.delete().where(s.offline_usage.c.terminal_id == facts.terminal_id,
                                                 s.offline_usage.c.card_id.in_(cards)))
-    conn.execute(s.offline_usage.insert(), [
-        {"terminal_id": facts.terminal_id, "card_id": c, "base_seq": facts.base_seq,
-         "spent_cents": facts.usage.get(c, (0, 0))[0], "taps": facts.usage.get(c, (0, 0))[1]} for c in cards])
+    bulk.insert_rows(conn, s.offline_usage, ("terminal_id", "card_id", "base_seq", "spent_cents", "taps"), [
+        (facts.terminal_id, c, facts.base_seq, *facts.usage.get(c, (0, 0))) for c in cards])
 
 
 # -- the checks, one per kind ------------------------------------------------------------
@@ -329,7 +332,10 @@ def check_refund(rec: TxRecord, payer: str, facts: BatchFacts) -> Verdict:
     if tx is None or tx.kind != ledger.TxKind.SPEND.value or tx.terminal_id is None:
         return _verdict(rec.fl_cents, [Violation(REFUND_OF_KNOWN_PAYMENT, rec.fl_cents, 0, {"ref": ref})])
     card_hex = rec.card_id.hex() if rec.card_id else None
-    if tx.merchant_id != rec.merchant_id or tx.card_id != card_hex or facts.payer_of.get(ref) != payer:
+    paid_by = facts.payer_of.get(ref)
+    # A card unknown at the payment and registered since: its suspense moved to the member (a claim).
+    claimed = paid_by == ledger.card_acct(card_hex or "") and payer.startswith("member:")
+    if tx.merchant_id != rec.merchant_id or tx.card_id != card_hex or (paid_by != payer and not claimed):
         return _verdict(rec.fl_cents, [Violation(REFUND_SAME_PAYMENT, rec.fl_cents, 0, {
             "ref": ref, "ref_merchant": tx.merchant_id, "ref_card": tx.card_id, "ref_payer": facts.payer_of.get(ref),
             "payer": payer})])
@@ -353,6 +359,16 @@ def check_void(rec: TxRecord, facts: BatchFacts, in_batch: set[str]) -> Verdict:
     return Verdict(0, 0)
 
 
+def _budget_end_ms(expires_on: str) -> int:
+    """The first moment after a budget's last day (Amersfoort); far-future and unreadable dates stay in range."""
+    last = shared.iso_date(expires_on)
+    if last >= dt.date(2999, 12, 31):
+        return 2**62  # never, in any lifetime of this ledger
+    if last == dt.date.min:
+        return 0  # unreadable: long past, the safe side
+    return state.day_start_ms(last + dt.timedelta(days=1))
+
+
 def check_spend(rec: TxRecord, budget: Any, owners: Sequence[str], member: str | None, online: bool,
                 facts: BatchFacts) -> Verdict:
     found = []
@@ -363,16 +379,22 @@ def check_spend(rec: TxRecord, budget: Any, owners: Sequence[str], member: str |
                 "merchant_category": facts.merchant_category}))
         if member is None or member not in owners:
             found.append(Violation(BUDGET_OWNER, rec.fl_cents, 0, {"budget": budget.budget_id}))
-        ends_ms = state.day_start_ms(shared.iso_date(budget.expires_on) + dt.timedelta(days=1)) \
-            if budget.expires_on >= "0001-01-02" else 0
-        if facts.now_ms > ends_ms + facts.budget_expiry_grace_s * 1000:
+        if facts.now_ms > _budget_end_ms(budget.expires_on) + facts.budget_expiry_grace_s * 1000:
             found.append(Violation(BUDGET_BEFORE_EXPIRY, rec.fl_cents, 0, {
                 "budget": budget.budget_id, "expires_on": budget.expires_on}))
     card_hex = rec.card_id.hex() if rec.card_id else ""
+    # The till splits one payment over its sources (budgets, own balance) into consecutive records signed
+    # with one wall_ms, each source once: those are one tap for the count. (Per tap, each record is checked
+    # alone: looser; the cumulative amount is the hard bound.)
+    source = rec.budget_id or ""
+    last_card, last_seq, last_wall, sources = facts.last_spend
+    same_tap = (last_card, last_seq, last_wall) == (card_hex, rec.seq - 1, rec.wall_ms) and source not in sources
+    facts.last_spend = (card_hex, rec.seq, rec.wall_ms, (sources if same_tap else frozenset()) | {source})
     if online:
         facts.usage[card_hex] = (0, 0)  # an online authorization is a contact: the count starts again
         return _verdict(rec.fl_cents, found)
     spent, taps = facts.usage.get(card_hex, (0, 0))
+    new_tap = 0 if same_tap else 1
     terms = facts.terms
     if rec.fl_cents > terms.per_tap_cents:
         found.append(Violation(OFFLINE_PER_TAP, rec.fl_cents, terms.per_tap_cents,
@@ -380,8 +402,8 @@ def check_spend(rec: TxRecord, budget: Any, owners: Sequence[str], member: str |
     if spent + rec.fl_cents > terms.cumulative_cents:
         found.append(Violation(OFFLINE_CUMULATIVE, rec.fl_cents, max(0, terms.cumulative_cents - spent),
                                {"spent_before_cents": spent, "cumulative_cents": terms.cumulative_cents}))
-    if taps + 1 > terms.max_count:
+    if taps + new_tap > terms.max_count:
         found.append(Violation(OFFLINE_COUNT, rec.fl_cents, 0, {"taps_before": taps, "max_count": terms.max_count}))
     verdict = _verdict(rec.fl_cents, found)
-    facts.usage[card_hex] = (spent + verdict.allowed_cents, taps + (1 if verdict.allowed_cents else 0))
+    facts.usage[card_hex] = (spent + verdict.allowed_cents, taps + (new_tap if verdict.allowed_cents else 0))
     return verdict

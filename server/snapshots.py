@@ -52,11 +52,11 @@ def build(conn: Connection, terminal_id: str, since: int | None, now_ms: int) ->
     if delta_rows is not None:
         assert since is not None
         cards = card_infos(conn, delta_rows, merchant.category, today, cfg.limits.cumulative_cents)
-        return SnapshotDelta(base_version=since, cards=cards, **common)  # type: ignore[arg-type]
+        return SnapshotDelta(base_version=since, cards=cards, **common)  # type: ignore[arg-type]  # common: shared fields
     rows = conn.execute(select(s.cards).order_by(s.cards.c.card_id)).all()
     cards = card_infos(conn, rows, merchant.category, today, cfg.limits.cumulative_cents)
     return Snapshot(cards=cards, blocklist=tuple(c.card_id for c in cards if c.blocked),
-                    **common)  # type: ignore[arg-type]
+                    **common)  # type: ignore[arg-type]  # common: shared fields
 
 
 def merchant_config(conn: Connection, merchant_id: str) -> MerchantConfig:

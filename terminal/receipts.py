@@ -88,6 +88,7 @@ def tx_receipt(records: Sequence[StoredRecord], ctx: ReceiptContext, *, reprint:
     lines += _totals(records)
     lines.append(RULE)
     lines += _balance(records)
+    lines += [Line(""), Line("Saldo en overzicht:"), Line(ctx.welcome_url)]  # the portal (server portal_url)
     return PrintDoc(tuple(lines), qr_data=first.tx_id, cut=True, doc_id=f"{first.seq:06d}-{first.kind.name.lower()}")
 
 

@@ -2,7 +2,8 @@
 
 A cell a spreadsheet would read as a formula (starting with = + - @, a tab
 or a carriage return) gets a leading apostrophe, unless it is a plain number
-(amounts like -12.50 stay numbers). Amounts are written with a dot and two
+(amounts like -12.50 stay numbers): floreyn.text.csv_cell, the one helper
+every CSV the project writes uses. Amounts are written with a dot and two
 decimals, which every spreadsheet reads as a number.
 """
 
@@ -10,20 +11,15 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from typing import Final, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from fastapi.responses import Response
 
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER: Final = re.compile(r"^-?\d+(\.\d+)?$")
+from floreyn.text import csv_cell
 
 
 def cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
-        return "'" + text
-    return text
+    return str(csv_cell("" if value is None else str(value)))
 
 
 def amount(cents: int) -> str:
@@ -34,7 +30,7 @@ def amount(cents: int) -> str:
 def text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow([cell(h) for h in header])
     for row in rows:
         writer.writerow([cell(v) for v in row])
     return out.getvalue()

@@ -23,6 +23,7 @@ from floreyn.server import schema as s
 MAX_STATEMENT_ROWS: Final = 2_000  # a month of one member's transactions; more is cut (and said so)
 MIN_RECIPIENTS: Final = 5  # a funder sees no figure over fewer budget holders than this
 MAX_ALERTS: Final = 50
+MAX_CAMPAIGNS: Final = 100  # campaigns running in one month; more are not listed
 SPENT_KINDS: Final = ("spend", "payment", "refund", "void", "reversal")
 
 
@@ -174,7 +175,12 @@ def merchant_sales(conn: Connection, merchant_id: str, month: str) -> dict[str, 
                                   s.transactions.c.created_ms >= start, s.transactions.c.created_ms < end)).all()
     first = state.local_date(start).isoformat()
     last = (state.local_date(end) - dt.timedelta(days=1)).isoformat()
-    return {"month": month, "lines": lines,
+    campaigns = [{"name": c.name, "multiplier_bp": c.multiplier_bp, "starts_on": c.starts_on, "ends_on": c.ends_on}
+                 for c in conn.execute(select(s.campaigns).where(s.campaigns.c.starts_on <= last,
+                                                                 s.campaigns.c.ends_on >= first)
+                                       .order_by(s.campaigns.c.starts_on).limit(MAX_CAMPAIGNS))
+                 if merchant_id in json.loads(c.merchant_ids) or not json.loads(c.merchant_ids)]
+    return {"month": month, "lines": lines, "campaigns": campaigns,
             "z_reports": [{"till": c.terminal_id, "seq": c.seq, "ms": c.received_ms} for c in closes],
             "payouts": [{"ms": x.created_ms, "fl_cents": -x.amount_cents, "memo": x.memo} for x in payouts],
             "settlement": reports.settlement(conn, merchant_id, first, last),
@@ -252,6 +258,8 @@ def treasurer(conn: Connection, now: int) -> dict[str, Any]:
     tills = conn.execute(select(s.terminals.c.terminal_id, s.terminals.c.merchant_id, s.terminals.c.status,
                                 s.terminals.c.last_seen_ms, s.terminals.c.head_seq,
                                 s.terminals.c.reported_head_seq).order_by(s.terminals.c.terminal_id)).all()
+    disputes = conn.execute(select(s.disputes).where(s.disputes.c.status == "open")
+                            .order_by(s.disputes.c.created_ms.desc()).limit(MAX_ALERTS)).all()
     months = []
     month = this_month(now)
     for _ in range(6):
@@ -270,4 +278,6 @@ def treasurer(conn: Connection, now: int) -> dict[str, Any]:
         "tills": [{"id": x.terminal_id, "merchant": x.merchant_id, "status": x.status, "last_seen_ms": x.last_seen_ms,
                    "behind": max(0, (x.reported_head_seq or x.head_seq) - x.head_seq)} for x in tills],
         "months": list(reversed(months)),
+        "disputes": [{"ms": d.created_ms, "terminal": d.terminal_id, "rules": d.rules, "amount_cents": d.amount_cents}
+                     for d in disputes],
     }

@@ -115,7 +115,14 @@ def cancel_request(request: Request, code: str, csrf: Field = "") -> Response:
     p = page(request, PAYERS)
     check_csrf(p, csrf)
     payee = _party(p)
-    p.ctx.db.write(lambda conn: payment_requests.cancel(conn, code=code, payee=payee))
+    session = p.session
+    assert session is not None
+
+    def run(conn: Connection) -> None:
+        payment_requests.cancel(conn, code=code, payee=payee)
+        users.audit(conn, session.user, "portal.request_cancel", request.url.path[:60], p.now, code=code[:6])
+
+    p.ctx.db.write(run)
     return web.redirect(f"{web.PREFIX}/requests")
 
 

@@ -96,6 +96,12 @@ def day_text(ms: int, lang: str = "nl") -> str:
     return d.strftime("%d-%m-%Y") if lang == "nl" else d.isoformat()
 
 
+def day_month_text(ms: int, lang: str = "nl") -> str:
+    """A day inside a month the page already names: "06-12" / "12-06"."""
+    d = state.local_date(ms)
+    return d.strftime("%d-%m") if lang == "nl" else d.strftime("%m-%d")
+
+
 def time_text(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, state.TZ).strftime("%H:%M")
 
@@ -106,6 +112,7 @@ def environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters["day"] = day_text
     env.filters["clock"] = time_text
+    env.filters["daymonth"] = day_month_text
     return env
 
 

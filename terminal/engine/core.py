@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections import OrderedDict
-from typing import Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -28,7 +26,7 @@ from floreyn.money import AmountNegative, AmountWrongCurrency, AmountZero, Curre
 from floreyn.sync.record import Kind, Tender
 from floreyn.sync.snapshot import OfflineLimits, Snapshot
 from floreyn.terminal.config import Operator, TerminalConfig
-from floreyn.terminal.drivers.base import CardEvent, CardPresented
+from floreyn.terminal.drivers.base import CardEvent, CardPresented, PrintDoc
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.auth import PinGate
 from floreyn.terminal.clock import Clock, snapshot_age_s
@@ -38,19 +36,28 @@ from floreyn.terminal.engine.errors import (
     AmountOverLimit, CardBlocked, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
     OnlineUnavailable, QuoteUnknown, RepeatNeedsConfirmation, TenderNotAllowed,
 )
-from floreyn.terminal.engine.model import CardSession, MemberSummary, Part, Quote, TillStatus, TxResult
+from floreyn.terminal.engine.model import (
+    CardSession, MemberSummary, Overview, Payment, Quote, TillStatus, TxResult,
+)
 from floreyn.terminal.engine.online import LiveCard, OnlineGateway
 from floreyn.terminal.engine.ports import Printer, SyncView
-from floreyn.terminal.engine.printing import MAX_RECEIPT_RETRIES, PrintingMixin
-from floreyn.terminal.engine.queries import QueriesMixin
-from floreyn.terminal.engine.quoting import QuotingMixin, Recheck, record_ids
+from floreyn.terminal.engine.printing import MAX_RECEIPT_RETRIES, Receipts
+from floreyn.terminal.engine.queries import MAX_RECENT_PAYMENTS, Queries
+from floreyn.terminal.engine.quotebook import QuoteBook
+from floreyn.terminal.engine.quoting import Quoting, record_ids
 from floreyn.terminal.engine.summary import offline_state, summarize
 from floreyn.terminal.store import Draft, StoredRecord, StoreView, TerminalStore
 
-MAX_OPEN_QUOTES = 8
 
 
-class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
+class Engine:
+    """The till's session (operator, card, open quotes) and its operations.
+
+    Quoting, receipts and the read-only queries are collaborators (quoting.py,
+    printing.py, queries.py) that reach the engine through a typed reference;
+    the engine forwards their public calls, so callers see one object.
+    """
+
     def __init__(
         self,
         config: TerminalConfig,
@@ -76,12 +83,14 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self._pins = PinGate(config.operators, config.security, store)
         self._operator: Operator | None = None
         self._card: CardSession | None = None
-        self._quotes: OrderedDict[str, tuple[Quote, Recheck | None]] = OrderedDict()
-        self._print_queue: list[str] = []
+        self.quotes = QuoteBook(store, gateway)  # session state, with the operator and the card
         self._issuers_cache: tuple[tuple[str, ...], dict[bytes, Ed25519PublicKey]] | None = None
         # Free space on the SD card: a warning, then new money transactions refused (engine/disk.py).
         self.disk = DiskGuard(config.data_dir, warn_mb=config.store.disk_warn_mb,
                               floor_mb=config.store.disk_floor_mb)
+        self.quoting = Quoting(self)
+        self.receipts = Receipts(self)
+        self.queries = Queries(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -148,7 +157,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
 
     def sign_out(self) -> None:
         self._operator, self._card = None, None
-        self._drop_all()
+        self.quotes.drop_all()
         self.emit(ev.SignedOut())
 
     def require_operator(self) -> Operator:
@@ -234,49 +243,9 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
 
     # -- confirming --------------------------------------------------------------------------
 
-    def remember(self, quote: Quote, check: Recheck | None) -> Quote:
-        self._quotes[quote.quote_id] = (quote, check)
-        while len(self._quotes) > MAX_OPEN_QUOTES:
-            self._drop(self._quotes.popitem(last=False)[1][0])
-        return quote
-
     def cancel(self, quote_id: str) -> None:
         """Drop a quote unconfirmed; the holds an online quote has on the server are released."""
-        entry = self._quotes.pop(quote_id, None)
-        if entry is not None:
-            self._drop(entry[0])
-
-    def _drop_all(self) -> None:
-        quotes = [q for q, _ in self._quotes.values()]
-        self._quotes.clear()
-        for quote in quotes:
-            self._drop(quote)
-
-    def _drop(self, quote: Quote) -> None:
-        """A quote that will never be confirmed: an online spend's holds go back to the member now,
-        not when they expire on the server (15 min in which the money looks spent to every till)."""
-        if quote.kind is Kind.SPEND and not quote.offline:
-            self.release_holds(quote.parts)
-
-    def release_holds(self, parts: Sequence[Part]) -> int:
-        """Best effort: release the server's holds requested under these parts' record ids.
-
-        A part committed here is skipped: its record, once uploaded, consumes
-        the hold (releasing it would let the money be held twice meanwhile).
-        Stops at the first failed connection: offline, holds simply expire.
-        Returns how many the server confirmed.
-        """
-        if self.gateway is None or not parts:
-            return 0
-        with self.store.read() as view:
-            todo = [p for p in parts if view.record(str(p.record_id)) is None]
-        released = 0
-        for part in todo:
-            done = self.gateway.release(str(part.record_id))
-            if done is None:
-                break
-            released += int(done)
-        return released
+        self.quotes.cancel(quote_id)
 
     def confirm(
         self,
@@ -290,7 +259,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
     ) -> TxResult:
         """Commit a quote. Refusals leave the quote open, so the app can ask and confirm again."""
         self.require_operator()
-        entry = self._quotes.get(quote_id)
+        entry = self.quotes.get(quote_id)
         if entry is None or self.clock.monotonic_ms() - entry[0].created_ms > self.config.till.quote_ttl_s * 1000:
             if entry is not None:
                 self.cancel(quote_id)  # expired
@@ -329,7 +298,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
             contact_card=quote.card_hex if (quote.kind is Kind.SPEND and not quote.offline) else None,
             merchant_name=merchant.name,
         )
-        self._quotes.pop(quote_id, None)
+        self.quotes.confirmed(quote_id)
         return self._committed(records, existed)
 
     def _repeat_guard(self, view: StoreView, quote: Quote) -> None:
@@ -371,9 +340,9 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         if self.sync is not None:
             self.sync.request_sync()  # wake the sync thread (if running) to upload it soon; returns at once
         if self.defer_print:
-            self._print_queue.append(result.tx_id)
+            self.receipts.queue.append(result.tx_id)
             return result
-        status, error = self._print(result.tx_id)
+        status, error = self.receipts.print(result.tx_id)
         return TxResult(result.tx_id, result.kind, result.records, False, status, error, result.report)
 
     def _result(self, records: list[StoredRecord], existed: bool) -> TxResult:
@@ -396,7 +365,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         merchant = self.context().merchant
         records, existed = self.store.commit_tx(drafts, key=self._key, merchant_id=merchant.merchant_id,
                                                 client_ref=ref, merchant_name=merchant.name)
-        self._drop_all()
+        self.quotes.drop_all()
         return self._committed(records, existed)
 
     # -- sync and status -------------------------------------------------------------------------
@@ -433,6 +402,48 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         if self.sync is not None and self.sync.state.last_sync_ms is not None:
             return self.sync.state.online
         return None if self.gateway is None else self.gateway.last_ok
+
+    # -- the collaborators' calls, forwarded (see quoting.py, printing.py, queries.py) -------------
+
+    def quote_spend(self, amount: Money, *, source: str | None = None, online: bool | None = None,
+                    ref: str | None = None) -> Quote:
+        return self.quoting.quote_spend(amount, source=source, online=online, ref=ref)
+
+    def quote_save(self, euro: Money, *, ref: str | None = None) -> Quote:
+        return self.quoting.quote_save(euro, ref=ref)
+
+    def quote_topup(self, euro: Money, *, ref: str | None = None) -> Quote:
+        return self.quoting.quote_topup(euro, ref=ref)
+
+    def quote_refund(self, tx_id: str, amount: Money | None = None, *, ref: str | None = None) -> Quote:
+        return self.quoting.quote_refund(tx_id, amount, ref=ref)
+
+    def quote_void(self, *, ref: str | None = None) -> Quote:
+        return self.quoting.quote_void(ref=ref)
+
+    def receipt_doc(self, tx_id: str, *, reprint: bool = False) -> PrintDoc:
+        return self.receipts.receipt_doc(tx_id, reprint=reprint)
+
+    def reprint(self, tx_id: str) -> TxResult:
+        return self.receipts.reprint(tx_id)
+
+    def retry_pending_receipts(self) -> int:
+        return self.receipts.retry_pending_receipts()
+
+    def drain_prints(self) -> list[tuple[str, str]]:
+        return self.receipts.drain_prints()
+
+    def print_welcome(self) -> PrintDoc:
+        return self.receipts.print_welcome()
+
+    def overview(self) -> Overview:
+        return self.queries.overview()
+
+    def recent_payments(self, limit: int = MAX_RECENT_PAYMENTS) -> list[Payment]:
+        return self.queries.recent_payments(limit)
+
+    def find_payment(self, receipt: str) -> Payment:
+        return self.queries.find_payment(receipt)
 
     # -- amounts -----------------------------------------------------------------------------------
 

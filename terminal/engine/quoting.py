@@ -15,6 +15,7 @@ import itertools
 import uuid
 from typing import TYPE_CHECKING, Callable
 
+from floreyn.errors import FloreynError
 from floreyn.money import Currency, Money
 from floreyn.sync import rules
 from floreyn.sync.record import Kind, Tender
@@ -52,10 +53,14 @@ def record_ids(terminal_id: str, ref: str | None) -> NewId:
     return lambda: uuid.uuid5(_ID_NAMESPACE, f"{terminal_id}/{ref}#{next(counter)}")
 
 
-class QuotingMixin:
+class Quoting:
+    """The quote_* operations of an Engine, which forwards them (typed through `eng`, not a self-type)."""
+    def __init__(self, eng: Engine) -> None:
+        self.eng = eng
+
     # -- spend -------------------------------------------------------------------------------
 
-    def quote_spend(self: Engine, amount: Money, *, source: str | None = None,
+    def quote_spend(self, amount: Money, *, source: str | None = None,
                     online: bool | None = None, ref: str | None = None) -> Quote:
         """Pay `amount` (fl, at par with the euro price) from budgets and own balance.
 
@@ -64,16 +69,16 @@ class QuotingMixin:
         When Floreyn covers only part, the quote offers a mixed payment (needs_tender).
         ref: a client reference (see record_ids); pass the same to confirm().
         """
-        ids = record_ids(self.config.terminal_id, ref)
-        self.require_operator()
-        session = self.require_card()
-        self.check_amount(amount, Currency.FL)
-        ctx = self.context()
+        ids = record_ids(self.eng.config.terminal_id, ref)
+        self.eng.require_operator()
+        session = self.eng.require_card()
+        self.eng.check_amount(amount, Currency.FL)
+        ctx = self.eng.context()
         if source is not None and source != OWN:
             check_chosen_budget(source, session.budgets, ctx.merchant, ctx.today)
         want_online = online if online is not None else session.summary.live
         if want_online:
-            if self.gateway is None:
+            if self.eng.gateway is None:
                 if online:
                     raise OnlineUnavailable.no_server()
             else:
@@ -84,10 +89,10 @@ class QuotingMixin:
                         raise
         return self._spend_offline(ctx, session, amount, source, ids)
 
-    def _spend_offline(self: Engine, ctx: TillContext, session: CardSession, amount: Money, source: str | None,
+    def _spend_offline(self, ctx: TillContext, session: CardSession, amount: Money, source: str | None,
                        ids: NewId) -> Quote:
         card_hex = session.card.card_hex
-        with self.store.read() as view:
+        with self.eng.store.read() as view:
             state = offline_state(view, ctx.snapshot, card_hex, session.info, ctx.age_s)
         cap = state.capacity
         own = Source(None, OWN_LABEL, cap.own_cents)
@@ -122,11 +127,11 @@ class QuotingMixin:
         return self._remember_spend(session, amount, source, parts, offline=True, reason=reason,
                                     balance_after=None, recheck=recheck)
 
-    def _spend_online(self: Engine, ctx: TillContext, session: CardSession, amount: Money, source: str | None,
+    def _spend_online(self, ctx: TillContext, session: CardSession, amount: Money, source: str | None,
                       ids: NewId) -> Quote:
-        assert self.gateway is not None
+        assert self.eng.gateway is not None
         card_hex = session.card.card_hex
-        live = self.gateway.card_summary(card_hex)  # fresh figures: the summary may be minutes old
+        live = self.eng.gateway.card_summary(card_hex)  # fresh figures: the summary may be minutes old
         if live.blocked:
             raise CardBlocked()
         if live.budgets:
@@ -140,73 +145,73 @@ class QuotingMixin:
         held: list[Part] = []
         try:
             for part in parts:  # the server holds per account, so per record
-                auth = self.gateway.authorize(card_hex, part.fl_cents, str(part.record_id), part.budget_id)
+                auth = self.eng.gateway.authorize(card_hex, part.fl_cents, str(part.record_id), part.budget_id)
                 if not auth.approved:
                     raise OnlineDeclined(server_reason=auth.reason or "")
                 held.append(part)
         except (OnlineDeclined, OnlineUnavailable):
-            self.release_holds(held)  # no quote will use what the parts before were granted
+            self.eng.quotes.release_holds(held)  # no quote will use what the parts before were granted
             raise
         own_part = sum(p.fl_cents for p in parts if p.budget_id is None)
         reason = _insufficient(paid) if paid < amount.cents else None
         return self._remember_spend(session, amount, source, parts, offline=False, reason=reason,
                                     balance_after=live.balance_cents - own_part, recheck=None)
 
-    def _remember_spend(self: Engine, session: CardSession, amount: Money, source: str | None,
-                        parts: tuple[Part, ...], *, offline: bool, reason: object, balance_after: int | None,
+    def _remember_spend(self, session: CardSession, amount: Money, source: str | None,
+                        parts: tuple[Part, ...], *, offline: bool, reason: FloreynError | None, balance_after: int | None,
                         recheck: Recheck | None) -> Quote:
         card_hex = session.card.card_hex
         quote = Quote(
             kind=Kind.SPEND, parts=parts, asked=amount, card_hex=card_hex, card_id=session.card.card_id,
             offline=offline, live=not offline, fingerprint=f"spend:{card_hex}:{amount.cents}:{source or ''}",
-            created_ms=self.clock.monotonic_ms(), needs_tender=parts[-1].eur_cents > 0,
-            cap_reason=reason,  # type: ignore[arg-type]
-            repeat_ago_s=self.repeat_ago_s(card_hex, Kind.SPEND), balance_after_cents=balance_after,
+            created_ms=self.eng.clock.monotonic_ms(), needs_tender=parts[-1].eur_cents > 0,
+            cap_reason=reason,
+            repeat_ago_s=self.eng.repeat_ago_s(card_hex, Kind.SPEND), balance_after_cents=balance_after,
         )
-        return self.remember(quote, recheck)
+        return self.eng.quotes.remember(quote, recheck)
 
     # -- save and top-up -------------------------------------------------------------------------
 
-    def quote_save(self: Engine, euro: Money, *, ref: str | None = None) -> Quote:
+    def quote_save(self, euro: Money, *, ref: str | None = None) -> Quote:
         """The member saves Floreyn on a euro purchase: save rate x the best active campaign."""
-        self.require_operator()
-        session = self.require_card()
-        self.check_amount(euro, Currency.EUR)
-        reward, campaign = save_figures(self.context(), euro)
+        self.eng.require_operator()
+        session = self.eng.require_card()
+        self.eng.check_amount(euro, Currency.EUR)
+        reward, campaign = save_figures(self.eng.context(), euro)
         return self._remember_credit(session, Kind.SAVE, euro, reward.cents, Tender.NONE, campaign,
-                                     record_ids(self.config.terminal_id, ref))
+                                     record_ids(self.eng.config.terminal_id, ref))
 
-    def quote_topup(self: Engine, euro: Money, *, ref: str | None = None) -> Quote:
+    def quote_topup(self, euro: Money, *, ref: str | None = None) -> Quote:
         """The member pays euros in cash and receives Floreyn at the ask rate."""
-        self.require_operator()
-        session = self.require_card()
-        ctx = self.context()
+        self.eng.require_operator()
+        session = self.eng.require_card()
+        ctx = self.eng.context()
         if not ctx.merchant.topup_allowed:
             raise TopupNotAllowed()
-        self.check_amount(euro, Currency.EUR, self.config.till.max_topup_cents)
+        self.eng.check_amount(euro, Currency.EUR, self.eng.config.till.max_topup_cents)
         got = topup_figures(ctx, euro)
         return self._remember_credit(session, Kind.TOPUP, euro, got.cents, Tender.CASH, "",
-                                     record_ids(self.config.terminal_id, ref))
+                                     record_ids(self.eng.config.terminal_id, ref))
 
-    def _remember_credit(self: Engine, session: CardSession, kind: Kind, euro: Money, fl_cents: int,
+    def _remember_credit(self, session: CardSession, kind: Kind, euro: Money, fl_cents: int,
                          tender: Tender, campaign: str, ids: NewId) -> Quote:
         card_hex = session.card.card_hex
         live = session.live_balance_cents
         quote = Quote(
             kind=kind, parts=(Part(record_id=ids(), fl_cents=fl_cents, eur_cents=euro.cents, tender=tender),), asked=euro,
             card_hex=card_hex, card_id=session.card.card_id, offline=False, live=live is not None,
-            fingerprint=f"{kind.name.lower()}:{card_hex}:{euro.cents}", created_ms=self.clock.monotonic_ms(),
-            repeat_ago_s=self.repeat_ago_s(card_hex, kind),
+            fingerprint=f"{kind.name.lower()}:{card_hex}:{euro.cents}", created_ms=self.eng.clock.monotonic_ms(),
+            repeat_ago_s=self.eng.repeat_ago_s(card_hex, kind),
             balance_after_cents=None if live is None else live + fl_cents, campaign=campaign,
         )
-        return self.remember(quote, None)
+        return self.eng.quotes.remember(quote, None)
 
     # -- refund and void --------------------------------------------------------------------------
 
-    def quote_refund(self: Engine, tx_id: str, amount: Money | None = None, *, ref: str | None = None) -> Quote:
+    def quote_refund(self, tx_id: str, amount: Money | None = None, *, ref: str | None = None) -> Quote:
         """Pay back (part of) an earlier payment; needs a manager. Never more than is left of it."""
-        self.require_operator()
-        originals = self.store.tx(tx_id) or self.store.tx_of_record(tx_id)
+        self.eng.require_operator()
+        originals = self.eng.store.tx(tx_id) or self.eng.store.tx_of_record(tx_id)
         if not originals:
             raise TxNotFound(tx=tx_id[:8])
         kinds = {r.kind for r in originals}
@@ -214,13 +219,13 @@ class QuotingMixin:
             raise RefundNotAllowed(why="refund_of_refund")
         if kinds != {Kind.SPEND}:
             raise RefundNotAllowed(why="not_a_payment")
-        with self.store.read() as view:
+        with self.eng.store.read() as view:
             left = [_refundable(view, r) for r in originals]
         total_fl = sum(f for f, _ in left)
         if amount is None:
             wanted = [(r, f, e) for r, (f, e) in zip(originals, left, strict=True) if f or e]
         else:
-            self.check_amount(amount, Currency.FL)
+            self.eng.check_amount(amount, Currency.FL)
             if amount.cents > total_fl:
                 raise RefundTooLarge(max_cents=total_fl, currency=Currency.FL)
             wanted, rest = [], amount.cents
@@ -231,7 +236,7 @@ class QuotingMixin:
                     rest -= take
         if not wanted:
             raise RefundTooLarge(max_cents=0, currency=Currency.FL)
-        ids = record_ids(self.config.terminal_id, ref)
+        ids = record_ids(self.eng.config.terminal_id, ref)
         parts = tuple(Part(record_id=ids(), fl_cents=f, eur_cents=e, budget_id=r.budget_id,
                            label=r.budget_label or "", ref_id=uuid.UUID(r.record_id),
                            tender=r.tender if e else Tender.NONE) for r, f, e in wanted)
@@ -250,19 +255,19 @@ class QuotingMixin:
             kind=Kind.REFUND, parts=parts, asked=amount or Money.fl(sum(p.fl_cents for p in parts)),
             card_hex=card_hex, card_id=bytes.fromhex(card_hex) if card_hex else None, offline=False, live=False,
             fingerprint=f"refund:{originals[0].tx_id}:{amount.cents if amount else 'all'}",
-            created_ms=self.clock.monotonic_ms(), needs_manager=True, ref_tx=originals[0].tx_id,
+            created_ms=self.eng.clock.monotonic_ms(), needs_manager=True, ref_tx=originals[0].tx_id,
         )
-        return self.remember(quote, recheck)
+        return self.eng.quotes.remember(quote, recheck)
 
-    def quote_void(self: Engine, *, ref: str | None = None) -> Quote:
+    def quote_void(self, *, ref: str | None = None) -> Quote:
         """Reverse the last transaction of the open day (storno), in full; needs a manager, like a refund.
 
         A void moves as much money as a refund (and could undo a cash top-up the
         cashier pocketed), so confirm() asks a manager's PIN unless a manager is
         signed in.
         """
-        self.require_operator()
-        with self.store.read() as view:
+        self.eng.require_operator()
+        with self.eng.store.read() as view:
             last = view.last_tx()
         if not last:
             raise NothingToVoid(why="no_transaction")
@@ -271,7 +276,7 @@ class QuotingMixin:
         if last[0].kind is Kind.VOID:
             raise NothingToVoid(why="last_is_void")
         tx_id = last[0].tx_id
-        ids = record_ids(self.config.terminal_id, ref)
+        ids = record_ids(self.eng.config.terminal_id, ref)
         parts = tuple(Part(record_id=ids(), fl_cents=r.fl_cents, eur_cents=r.eur_cents,
                            ref_id=uuid.UUID(r.record_id), tender=r.tender) for r in last)
 
@@ -284,9 +289,9 @@ class QuotingMixin:
         quote = Quote(
             kind=Kind.VOID, parts=parts, asked=Money.fl(sum(p.fl_cents for p in parts)), card_hex=card_hex,
             card_id=bytes.fromhex(card_hex) if card_hex else None, offline=False, live=False,
-            fingerprint=f"void:{tx_id}", created_ms=self.clock.monotonic_ms(), needs_manager=True, ref_tx=tx_id,
+            fingerprint=f"void:{tx_id}", created_ms=self.eng.clock.monotonic_ms(), needs_manager=True, ref_tx=tx_id,
         )
-        return self.remember(quote, recheck)
+        return self.eng.quotes.remember(quote, recheck)
 
 
 # -- pure functions of a TillContext ---------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import uuid
 
@@ -295,3 +296,17 @@ def test_dispute_list_and_resolve(tool, srv, world):
     assert done["status"] == "returned" and done["to_account"] == f"member:{member}"
     assert world.balance(f"member:{member}") == 5_000 - 2_500
     assert tool("dispute", "resolve", open_one["dispute_id"], "--decision", "release", "--note", "x").code != 0
+
+
+def test_export_csv_dutch_dialect_keeps_formulas_neutralised(tool, srv, world, tmp_path):
+    member, _ = world.member(eur_cents=1_000)
+    top = srv.admin("POST", "/v1/admin/desk/topup", {"member_id": member, "eur_cents": 300})
+    reason = "@SUM(A1:A9)+cmd"
+    srv.admin("POST", f"/v1/admin/transactions/{top['tx_id']}/reverse", {"reason": reason})
+    today = dt.date.today().isoformat()
+    target = tmp_path / "boekhouding.csv"
+    tool.ok("export", "csv", "--from", today, "--to", today, "--out", str(target), "--dialect", "nl")
+    rows = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8-sig")), delimiter=";"))
+    memos = [r[-1] for r in rows if r[-1].endswith("+cmd")]
+    assert memos and all(m == "'" + reason for m in memos)
+    assert any(r[6].startswith("-") and "," in r[6] for r in rows[1:])  # amounts stay numbers (decimal comma)

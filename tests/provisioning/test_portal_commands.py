@@ -52,3 +52,23 @@ def test_a_tills_welcome_slip_points_to_the_servers_portal_url(tmp_path):
         tool.ok("terminal", "enroll", "--terminal-id", "T-b", "--merchant", "M-b", "--config", str(config),
                 "--data-dir", str(tmp_path / "till"))
         assert load_config(config).welcome_url == "https://floreyn.example.nl/portal"
+
+
+def test_the_desk_pays_on_a_members_behalf_from_a_fitting_budget(tool, srv, world):
+    anna, _ = world.member(eur_cents=1_000)
+    harry = world.merchant(category="klussen")
+    funder = world.funder(eur_cents=5_000)
+    budget = world.new_id("B")
+    srv.admin("POST", "/v1/admin/budgets/grant", {"funder_id": funder, "budgets": [
+        {"budget_id": budget, "member_id": anna, "label": "Onderhoud", "categories": ["klussen"],
+         "expires_on": "2099-12-31", "amount_cents": 5_000}]})
+    out = tool.ok("pay", "--from", f"member:{anna}", "--to", f"merchant:{harry}", "--amount", "25",
+                  "--budget", budget, "--memo", "dakgoot schoonmaken")
+    assert (out["from_account"], out["amount_cents"], out["result"]) == (f"budget:{budget}", 2_500, "created")
+    back = tool.ok("pay", "--from", f"merchant:{harry}", "--to", f"member:{anna}", "--amount", "5")
+    assert back["to_account"] == f"member:{anna}"
+    poor = tool("pay", "--from", f"member:{anna}", "--to", f"merchant:{harry}", "--amount", "100")
+    assert poor.code == 2 and "Onvoldoende saldo" in poor.err
+    bad = tool("pay", "--from", f"funder:{funder}", "--to", f"merchant:{harry}", "--amount", "1")
+    assert bad.code != 0
+    assert world.balance(f"budget:{budget}") == 2_500 and world.balance(f"merchant:{harry}") == 2_000

@@ -340,3 +340,43 @@ def test_release_and_write_off_move_the_parked_excess(srv, world, guard):
     report = srv.admin("GET", "/v1/admin/reports/overspend")
     assert report["rule_violations"]["topup_at_ask_rate"] >= 1
     assert all(d["dispute_id"] != parked["dispute_id"] for d in report["open_disputes"])
+
+
+def test_offline_count_limit_counts_taps_not_the_records_of_one_split_payment(srv, world, guard):
+    member, card = world.member(eur_cents=20_000)
+    budget = grant(srv, world, member, [], amount=1_000)
+    shop = world.terminal()
+    shop.client(srv).snapshot()
+    shop.spend(card, 300, budget_id=budget)  # one tap paid from the budget and the wallet: two records
+    shop.spend(card, 200)
+    for _ in range(5):
+        shop.spend(card, 100)  # taps 2..6: the sixth is over the count of 5
+    shop.client(srv).upload(shop.raws)
+    assert status(srv, shop) == "active"
+    [alert] = alerts(srv, "offline_count", shop.terminal_id)
+    assert alert["detail"]["taps_before"] == 5 and alert["detail"]["parked_cents"] == 100
+    assert world.balance(f"merchant:{shop.merchant_id}") == 300 + 200 + 400
+
+
+def test_a_budget_that_never_expires_pays_as_usual(srv, world, guard):
+    member, card = world.member()
+    budget = grant(srv, world, member, [], expires_on="9999-12-31")
+    shop = world.terminal()
+    shop.spend(card, 1_000, budget_id=budget)
+    assert shop.client(srv).upload(shop.raws).acked_seq == 1
+    assert world.balance(f"merchant:{shop.merchant_id}") == 1_000 and status(srv, shop) == "active"
+
+
+def test_refund_of_a_payment_made_before_the_card_was_registered_is_honest(srv, world, guard):
+    guard["honest_cents"] = 300  # the save reward: Floreyn the merchant owes (not an attack)
+    shop = world.terminal()
+    card = uuid.uuid4().hex
+    shop.save(card, 300, eur_cents=6_000)  # an unregistered card: its Floreyn wait on card suspense
+    sale = shop.spend(card, 200)
+    shop.client(srv).upload(shop.raws)
+    member = srv.admin("POST", "/v1/admin/members", {"alias": "Nieuw"})["member_id"]
+    srv.admin("POST", "/v1/admin/cards", {"card_id": card, "member_id": member})  # the rest follows the card
+    shop.refund(card, 200, sale)
+    shop.client(srv).upload(shop.raws)
+    assert status(srv, shop) == "active"
+    assert world.balance(f"member:{member}") == 300

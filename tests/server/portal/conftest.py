@@ -40,8 +40,9 @@ def new_context(chromium):
     """new_context(size="390x844") -> a fresh browser context (its own cookies), closed after the test."""
     made = []
 
-    def make(size: str = "390x844"):
-        ctx = chromium.new_context(viewport=support_browser.SIZES[size], locale="nl-NL")
+    def make(size: str = "390x844", javascript: bool = True):
+        ctx = chromium.new_context(viewport=support_browser.SIZES[size], locale="nl-NL",
+                                   java_script_enabled=javascript)
         ctx.set_default_timeout(support_browser.WAIT_MS)
         made.append(ctx)
         return ctx

@@ -80,6 +80,9 @@ def test_shop_sees_sales_per_day_and_till_and_settlement(srv, world, new_context
     term.spend(card, 700)
     term.save(card, 50, eur_cents=1_000)
     term.client(srv).upload(term.raws)
+    srv.admin("POST", "/v1/admin/campaigns", {"campaign_id": f"C-{bakery}", "name": "Dubbel sparen",
+                                              "multiplier_bp": 20_000, "starts_on": "2020-01-01",
+                                              "ends_on": "2099-01-01", "merchant_ids": [bakery]})
     login = make_user(srv, "merchant", bakery, email=f"{bakery}@bakkerij.example")
     page = new_context(size).new_page()
     sign_in(page, srv, login)
@@ -87,6 +90,7 @@ def test_shop_sees_sales_per_day_and_till_and_settlement(srv, world, new_context
     table = page.inner_text("main table")
     assert term.terminal_id in table and "fl 22,00" in table and "fl 0,50" in table
     assert page.locator("svg.chart").count() == 1
+    assert "Dubbel sparen: sparen ×2," in page.inner_text("main")
     check_page(page, "shop")
     with page.expect_download() as dl:
         page.click("text=Downloaden als CSV")
@@ -140,3 +144,47 @@ def test_treasurer_dashboard(srv, world, new_context):
     assert "Floreyn uitgegeven" in text and "Kassa's" in text
     assert page.locator("svg.chart").count() == 1
     check_page(page, "treasurer")
+
+
+def test_a_cancelled_request_cannot_be_paid(srv, world, new_context):
+    harry = world.merchant(category="klussen")
+    payee = new_context().new_page()
+    sign_in(payee, srv, make_user(srv, "merchant", harry, email=f"{harry}@example.org"))
+    payee.goto(srv.base_url + "/portal/requests")
+    payee.fill("#amount", "7,50")
+    payee.fill("#description", "ramen lappen")
+    payee.click("button.primary")
+    payee.wait_for_url(re.compile(r".*/portal/requests/[\w-]+$"))
+    code = payee.inner_text("#code").strip()
+    payee.click("text=Verzoek intrekken")
+    payee.wait_for_url("**/portal/requests")
+    assert "ingetrokken" in payee.inner_text("table")
+    anna, _ = world.member(eur_cents=1_000)
+    payer = new_context().new_page()
+    sign_in(payer, srv, make_user(srv, "member", anna), next_path=f"/portal/r/{code}")
+    assert "ingetrokken" in payer.inner_text("#closed")
+    assert world.balance(f"member:{anna}") == 1_000
+
+
+def test_everything_works_without_javascript_and_the_manifest_installs(srv, world, new_context):
+    harry = world.merchant(category="klussen")
+    anna, _ = world.member(eur_cents=3_000)
+    payee = new_context(javascript=False).new_page()
+    sign_in(payee, srv, make_user(srv, "merchant", harry, email=f"{harry}@example.org"))
+    payee.goto(srv.base_url + "/portal/requests")
+    payee.fill("#amount", "12,00")
+    payee.fill("#description", "gras maaien")
+    payee.click("button.primary")
+    payee.wait_for_url(re.compile(r".*/portal/requests/[\w-]+$"))
+    code = payee.inner_text("#code").strip()
+    payer = new_context(javascript=False).new_page()
+    sign_in(payer, srv, make_user(srv, "member", anna), next_path=f"/portal/r/{code}")
+    payer.click("#confirm")
+    assert "fl 12,00" in payer.inner_text("#paid")
+    payee.click("text=Vernieuwen")  # no script: the Refresh link shows the new state
+    assert "Betaald door" in payee.inner_text("#status")
+    manifest = payer.request.get(srv.base_url + "/portal/static/manifest.webmanifest").json()
+    assert manifest["start_url"] == "/portal/" and manifest["display"] == "standalone"
+    assert {i["sizes"] for i in manifest["icons"]} >= {"192x192", "512x512"}
+    for icon in manifest["icons"]:
+        assert payer.request.get(srv.base_url + icon["src"]).ok

@@ -170,3 +170,23 @@ def test_a_page_of_another_role_is_refused(srv, world, new_context):
     resp = page.goto(srv.base_url + "/portal/nergens")
     assert resp.status == 404
     assert state.now_ms() > 0
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_scan_page_explains_the_camera_and_takes_a_typed_code(srv, world, new_context, size):
+    from floreyn.server import payment_requests, payments
+
+    harry = world.merchant(category="klussen")
+    now = srv.ctx.clock()
+    made = srv.ctx.db.write(lambda conn: payment_requests.create(
+        conn, payee=payments.Party("merchant", harry), amount_cents=1_500, description="heg knippen", now=now))
+    member, _ = world.member(eur_cents=2_000)
+    page = new_context(size).new_page()
+    sign_in(page, srv, make_user(srv, "member", member))
+    page.click("text=Betaalverzoek scannen")
+    assert "camera" in page.inner_text("main")
+    check_page(page, "scan")
+    page.fill("#code", made["code"])
+    page.click("text=Openen")
+    page.wait_for_url(f"**/portal/r/{made['code']}")
+    assert "heg knippen" in page.inner_text("#memo")
