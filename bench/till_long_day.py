@@ -5,7 +5,7 @@
 
 Then, on the same store, COMMITS sales are timed through TerminalStore.commit_tx
 with the engine's re-check inside the write transaction (StoreView.card_usage
-three times, as a sale does), interleaved with the floor of engine_commit.py:
+three times, as a sale does; every card has sold before, untimed), interleaved with the floor of engine_commit.py:
 a raw sqlite3 durable insert + head update on the same disk.
 
 For each size a store is filled with that many signed, chained offline
@@ -92,6 +92,9 @@ def _commits(path: Path) -> dict[str, list[float]]:
     store = TerminalStore(path, TERMINAL_ID, FakeClock())
     raw = engine_commit._RawStore(path.with_name("raw.db"))
     cards = [uuid.UUID(int=i + 1).bytes for i in range(200)]
+    with store.txn() as view:  # a long day's steady state: each card has sold before (not timed)
+        for card in cards:
+            view.card_usage(card.hex(), view.snapshot_base_seq())
     times, raw_times = [], []
     for i in range(COMMITS):
         card = cards[i % len(cards)]
