@@ -18,6 +18,7 @@ from floreyn.errors import FloreynError
 from floreyn.provisioning import (
     cmd_budget,
     cmd_card,
+    cmd_category,
     cmd_desk,
     cmd_dispute,
     cmd_init,
@@ -26,6 +27,7 @@ from floreyn.provisioning import (
     cmd_pay,
     cmd_portal,
     cmd_report,
+    cmd_settle,
     cmd_terminal,
 )
 from floreyn.provisioning.context import Ctx, make_settings
@@ -33,8 +35,10 @@ from floreyn.provisioning.errors import EXIT_INTERRUPTED, UsageError, exit_code_
 from floreyn.provisioning.journal import Journal
 from floreyn.provisioning.output import Col, Output, table
 
-GROUPS = (cmd_init, cmd_merchant, cmd_terminal, cmd_member, cmd_card, cmd_budget, cmd_desk, cmd_report,
-          cmd_dispute, cmd_portal, cmd_pay)
+GROUPS = (
+    cmd_init, cmd_category, cmd_merchant, cmd_terminal, cmd_member, cmd_card, cmd_budget, cmd_desk, cmd_report,
+    cmd_settle, cmd_dispute, cmd_portal, cmd_pay,
+)
 
 
 # argparse speaks English; its phrases as a Dutch desk reads them (longest first where one contains another).
@@ -111,7 +115,8 @@ def _leaves(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
     subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
     if not subs:
         return [p]
-    return [leaf for a in subs for child in dict.fromkeys(a.choices.values()) for leaf in _leaves(child)]
+    own = [p] if p.get_default("run") else []  # runs itself too (`settle --period ...`)
+    return own + [leaf for a in subs for child in dict.fromkeys(a.choices.values()) for leaf in _leaves(child)]
 
 
 def build_parser() -> argparse.ArgumentParser:

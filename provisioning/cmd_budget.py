@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from floreyn.money import Currency, Money, format_money
-from floreyn.provisioning import csvin, parse
+from floreyn.provisioning import cmd_category, csvin, parse
 from floreyn.provisioning.context import Ctx
 from floreyn.provisioning.errors import ServerRefused, invalid
 from floreyn.provisioning.output import Col, listed, money_col, table
@@ -43,6 +43,9 @@ COLUMNS: Final = {
     "funder_id": ("fonds", "funder"),
     "label": ("omschrijving", "naam"),
     "budget_id": ("budget",),
+    "member_cap": ("max_per_lid", "plafond_per_lid"),
+    "confirm_above": ("bevestigen_boven", "tweede_lid_boven"),
+    "keep_share": ("zelf_houden", "houden_procent"),
 }
 CHUNK: Final = 1000  # the server's limit per grant
 BUDGET_COLS = (
@@ -70,10 +73,19 @@ def add_parser(sub: Any) -> None:
     who.add_argument("--group", dest="group_id")
     who.add_argument("--funder", dest="funder_id")
     p.set_defaults(run=list_)
+    p = b.add_parser("expire", help="expire budgets past their last day by the funder's rule (also a daily job)")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="expire budgets whose last day is before this (default today)")
+    p.add_argument("--budget", action="append", default=[], dest="budgets", help="only this budget (repeat)")
+    p.set_defaults(run=expire)
 
 
 def _spec(
-    file: csvin.CsvFile, row: csvin.Row, default_funder: str | None, default_label: str | None, today: str
+    file: csvin.CsvFile,
+    row: csvin.Row,
+    default_funder: str | None,
+    default_label: str | None,
+    today: str,
+    known: set[str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     c = row.cells
     member, group = c.get("member_id", ""), c.get("group_id", "")
@@ -93,11 +105,17 @@ def _spec(
     spec: dict[str, Any] = {
         "budget_id": parse.ident(budget_id, "budget_id"),
         "label": parse.text(c.get("label") or default_label or "", "label", 80),
-        "categories": parse.categories(c.get("categories", ""), "categories"),
+        "categories": parse.categories(c.get("categories", ""), "categories", known),
         "expires_on": expires,
         "amount_cents": parse.money(c.get("amount", ""), "amount", Currency.FL).cents,
     }
     spec["member_id" if member else "group_id"] = parse.ident(member or group, "member_id" if member else "group_id")
+    if c.get("member_cap"):
+        spec["member_cap_cents"] = parse.money(c["member_cap"], "member_cap", Currency.FL).cents
+    if c.get("confirm_above"):
+        spec["confirm_above_cents"] = parse.money(c["confirm_above"], "confirm_above", Currency.FL).cents
+    if c.get("keep_share"):
+        spec["keep_share_bp"] = parse.percent_bp(c["keep_share"], "keep_share")
     return parse.ident(funder, "funder_id"), spec
 
 
@@ -108,8 +126,9 @@ def grant(ctx: Ctx) -> int:
     today = dt.date.today().isoformat()
     rows: list[tuple[csvin.Row, str, dict[str, Any]]] = []
     seen: dict[str, int] = {}
+    known = cmd_category.known(ctx)  # the server's categories: a typo is reported with its line, nothing sent
     for row in file.rows:
-        got = checked.check(row, functools.partial(_spec, file, row, ctx.args.funder, ctx.args.label, today))
+        got = checked.check(row, functools.partial(_spec, file, row, ctx.args.funder, ctx.args.label, today, known))
         if got is None:
             continue
         funder, spec = got
@@ -253,4 +272,29 @@ def list_(ctx: Ctx) -> int:
         "budgets"
     ]
     ctx.out.result(rows, lambda: table(rows, BUDGET_COLS))
+    return 0
+
+
+def expire(ctx: Ctx) -> int:
+    a = ctx.args
+    body: dict[str, Any] = {}
+    if a.as_of:
+        body["as_of"] = parse.iso_date(a.as_of, "--as-of")
+    if a.budgets:
+        body["budget_ids"] = sorted({parse.ident(b, "--budget") for b in a.budgets})
+    answer = ctx.write("budget.expire", "POST", "/v1/admin/budgets/expire", body)
+    rows = answer["expired"]
+    ctx.out.result(
+        answer,
+        lambda: table(
+            rows,
+            (
+                Col("budget", "budget_id"),
+                Col("fonds", "funder_id"),
+                money_col("terug naar fonds", "returned_cents"),
+                money_col("zelf gehouden", "kept_cents"),
+            ),
+        )
+        + ("(meer dan 1000: voer het nog eens uit)\n" if answer.get("more") else ""),
+    )
     return 0

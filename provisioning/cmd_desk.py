@@ -35,12 +35,14 @@ def add_parser(sub: Any) -> None:
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--member", dest="member_id")
     who.add_argument("--funder", dest="funder_id")
+    who.add_argument("--merchant", dest="merchant_id", help="a merchant buys the Floreyn it owes, at the ask rate")
     p.add_argument("--amount", required=True, help="euros paid in, e.g. 20 or 12,50")
     p.add_argument("--again", action="store_true", help="book it even if this desk just booked the same top-up")
     p.set_defaults(run=topup)
     p = d.add_parser("cashout", help="a merchant's Floreyn in, euros out at the bid rate")
     p.add_argument("--merchant", required=True, dest="merchant_id")
     p.add_argument("--amount", required=True, help="Floreyn handed in, e.g. 150 or 150,00")
+    p.add_argument("--to-bank", action="store_true", help="pay to the merchant's IBAN with the next bank batch")
     p.set_defaults(run=cashout)
     p = d.add_parser("remit", help="a merchant hands in the euros of top-ups taken at its till")
     p.add_argument("--merchant", required=True, dest="merchant_id")
@@ -58,6 +60,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--to", required=True, dest="ends_on", metavar="YYYY-MM-DD", help="last day (inclusive)")
     p.add_argument("--merchant", action="append", default=[], dest="merchants", help="repeat; none: all merchants")
     p.add_argument("--all-merchants", action="store_true", help="for every shop (without asking)")
+    p.add_argument("--pot", action="store_true", help="a joint pot the merchants pay into pays the extras")
+    p.add_argument("--bonus", help="with --pot: percentage of a spend the pot gives back (verzilveractie), e.g. 10")
     p.set_defaults(run=campaign_add)
     p = c.add_parser("update", help="change a campaign's name, multiplier, dates or shops")
     p.add_argument("campaign_id")
@@ -70,6 +74,14 @@ def add_parser(sub: Any) -> None:
     shops.add_argument("--all-merchants", action="store_true", help="for every shop from now on")
     p.set_defaults(run=campaign_update)
     c.add_parser("list", help="all campaigns").set_defaults(run=campaign_list)
+    p = c.add_parser("pay-in", help="a participating merchant pays Floreyn into the campaign's pot")
+    p.add_argument("campaign_id")
+    p.add_argument("--merchant", required=True, dest="merchant_id")
+    p.add_argument("--amount", required=True, help="Floreyn, e.g. 50 or 50,00")
+    p.set_defaults(run=campaign_pay_in)
+    p = c.add_parser("report", help="the pot: what each merchant put in, what its customers got")
+    p.add_argument("campaign_id")
+    p.set_defaults(run=campaign_report)
     p = c.add_parser("end", help="end a campaign early")
     p.add_argument("campaign_id")
     p.add_argument("--on", required=True, dest="ends_on", metavar="YYYY-MM-DD", help="its new last day")
@@ -81,6 +93,8 @@ def topup(ctx: Ctx) -> int:
     body: dict[str, Any] = {"eur_cents": parse.money(a.amount, "--amount", Currency.EUR).cents}
     if a.member_id:
         body["member_id"] = parse.ident(a.member_id, "--member")
+    elif a.merchant_id:
+        body["merchant_id"] = parse.ident(a.merchant_id, "--merchant")
     else:
         body["funder_id"] = parse.ident(a.funder_id, "--funder")
     holder = f"member:{body['member_id']}" if a.member_id else f"funder:{body['funder_id']}"
@@ -119,6 +133,8 @@ def cashout(ctx: Ctx) -> int:
         "merchant_id": parse.ident(a.merchant_id, "--merchant"),
         "fl_cents": parse.money(a.amount, "--amount", Currency.FL).cents,
     }
+    if a.to_bank:
+        body["to_bank"] = True
     answer = ctx.write("desk.cashout", "POST", "/v1/admin/desk/cashout", body)
     ctx.out.result(
         answer,
@@ -187,6 +203,12 @@ def campaign_add(ctx: Ctx) -> int:
         "ends_on": ends,
         "merchant_ids": sorted({parse.ident(m, "--merchant") for m in a.merchants}),
     }
+    if a.pot:
+        body["pot"] = True
+    if a.bonus is not None:
+        if not a.pot:
+            raise invalid("--bonus", "een bonus komt uit een pot: geef ook --pot", "a bonus comes from a pot: add --pot")
+        body["redeem_bonus_bp"] = parse.percent_bp(a.bonus, "--bonus")
     if a.merchants and a.all_merchants:
         raise invalid("--all-merchants", "niet samen met --merchant", "not together with --merchant")
     if not a.merchants and not a.all_merchants:
@@ -254,4 +276,30 @@ def campaign_end(ctx: Ctx) -> int:
         )
 
     ctx.out.result(answer, text)
+    return 0
+
+
+def campaign_pay_in(ctx: Ctx) -> int:
+    a = ctx.args
+    campaign_id = parse.ident(a.campaign_id, "campaign")
+    body = {"merchant_id": parse.ident(a.merchant_id, "--merchant"),
+            "fl_cents": parse.money(a.amount, "--amount", Currency.FL).cents}
+    answer = ctx.write("campaign.pot", "POST", f"/v1/admin/campaigns/{campaign_id}/pot", body)
+    ctx.out.result(answer, lambda: fields([("campagne", answer["campaign_id"]), ("winkel", answer["merchant_id"]),
+                                           ("ingelegd", fl_text(answer["fl_cents"])),
+                                           ("pot", fl_text(answer["pot_cents"]))]))
+    return 0
+
+
+def campaign_report(ctx: Ctx) -> int:
+    r = ctx.api.get(f"/v1/admin/campaigns/{parse.ident(ctx.args.campaign_id, 'campaign')}/report")
+    ctx.out.result(
+        r,
+        lambda: fields([("campagne", f"{r['campaign_id']} ({r['name']})"), ("ingelegd", fl_text(r["paid_in_cents"])),
+                        ("uitgekeerd", fl_text(r["paid_out_cents"])), ("in de pot", fl_text(r["pot_cents"]))])
+        + "\n"
+        + table(r["merchants"], (Col("winkel", "merchant_id"),
+                                 Col("ingelegd", "paid_in_cents", fl_text, right=True),
+                                 Col("naar zijn klanten", "paid_out_cents", fl_text, right=True))),
+    )
     return 0

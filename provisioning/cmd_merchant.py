@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from floreyn.provisioning import parse
+from floreyn.money import Currency
+from floreyn.provisioning import cmd_category, parse
 from floreyn.provisioning.context import Ctx
 from floreyn.provisioning.errors import invalid
 from floreyn.provisioning.output import Col, fields, listed, money_col, pct, table, yes
@@ -22,7 +23,7 @@ from floreyn.provisioning.output import Col, fields, listed, money_col, pct, tab
 MERCHANT_COLS = (
     Col("id", "merchant_id"),
     Col("naam", "name"),
-    Col("categorie", "category"),
+    Col("categorie", "categories", lambda v: listed(v) if isinstance(v, list) else str(v)),
     Col("spaar", "save_rate_bp", pct, right=True),
     Col("opwaarderen", "topup_allowed", yes),
     Col("resultaat", "result"),
@@ -57,32 +58,62 @@ def add_parser(sub: Any) -> None:
 
 
 def _merchant_options(p: argparse.ArgumentParser, *, required: bool) -> None:
-    p.add_argument("--category", required=required, help=f"one of {', '.join(parse.KNOWN_CATEGORIES)}")
+    p.add_argument("--category", required=required, action="append", metavar="CATEGORY",
+                   help="its category (repeat for more; the first is the main one); see `category list`")
     p.add_argument("--save-rate", help="percentage of the euro purchase saved in fl, e.g. 5 or 2,5 (default 0)")
     topup = p.add_mutually_exclusive_group()
     topup.add_argument(
         "--topup", dest="topup", action="store_true", default=None, help="members may top up at this merchant's till"
     )
     topup.add_argument("--no-topup", dest="topup", action="store_false")
+    p.add_argument("--kind", choices=("winkel", "zelfstandige"), help="a shop or a self-employed resident")
+    p.add_argument("--iban", help="bank account for payouts (checked by the server)")
+    p.add_argument("--holder", help="the account holder's name, as the bank knows it")
+    if not required:
+        p.add_argument("--mandate", help="SEPA direct debit mandate id: amounts owed are collected")
+        p.add_argument("--mandate-date", metavar="YYYY-MM-DD", help="the day the mandate was signed")
+        p.add_argument("--keep", help="Floreyn kept at settlement for paying others, e.g. 50,00 (default 0)")
 
 
 def _values(args: argparse.Namespace) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if args.name is not None:
         values["name"] = parse.text(args.name, "--name", 200)
-    if args.category is not None:
-        values["category"] = parse.category(args.category, "--category")
+    if args.category:
+        names = [parse.category(c, "--category") for c in args.category]
+        values["category"] = names[0]
+        if len(names) > 1 or args.action == "update":
+            values["categories"] = sorted(set(names[1:]))
     if args.save_rate is not None:
         values["save_rate_bp"] = parse.percent_bp(args.save_rate, "--save-rate")
     if args.topup is not None:
         values["topup_allowed"] = args.topup
+    if args.kind is not None:
+        values["kind"] = args.kind
+    if args.iban is not None:
+        values["iban"] = args.iban.strip()
+    if args.holder is not None:
+        values["account_holder"] = parse.text(args.holder, "--holder", 70)
+    if getattr(args, "mandate", None) is not None:
+        values["mandate_id"] = args.mandate.strip()
+        values["mandate_signed_on"] = parse.iso_date(args.mandate_date or "", "--mandate-date")
+    if getattr(args, "keep", None) is not None:
+        values["keep_fl_cents"] = parse.money(args.keep, "--keep", Currency.FL).cents
     return values
+
+
+def _check_known(ctx: Ctx, values: dict[str, Any]) -> None:
+    if "category" in values:
+        known = cmd_category.known(ctx)
+        for c in [values["category"], *values.get("categories", [])]:
+            parse.category(c, "--category", known)
 
 
 def add(ctx: Ctx) -> int:
     args = ctx.args
     merchant_id = parse.ident(args.merchant_id, "--id")
     body = {"merchant_id": merchant_id, "save_rate_bp": 0, "topup_allowed": False, **_values(args)}
+    _check_known(ctx, body)
     answer = ctx.write("merchant.create", "POST", "/v1/admin/merchants", body)
     ctx.out.result(answer, lambda: table([answer], MERCHANT_COLS))
     return 0
@@ -97,6 +128,7 @@ def update(ctx: Ctx) -> int:
             "niets te wijzigen: geef --name, --category, --save-rate of --(no-)topup",
             "nothing to change: give --name, --category, --save-rate or --(no-)topup",
         )
+    _check_known(ctx, values)
     answer = ctx.write("merchant.update", "PATCH", f"/v1/admin/merchants/{merchant_id}", values)
     ctx.out.result(answer, lambda: table([answer], MERCHANT_COLS[:-1]))
     return 0
@@ -119,6 +151,9 @@ def show(ctx: Ctx) -> int:
                 ("categorie", m["category"]),
                 ("spaarpercentage", pct(m["save_rate_bp"])),
                 ("opwaarderen", yes(m["topup_allowed"])),
+                ("soort", m.get("kind") or "winkel"),
+                ("IBAN", f"{m['iban']} t.n.v. {m['account_holder']}" if m.get("iban") else "-"),
+                ("machtiging", m.get("mandate_id") or "-"),
                 ("saldo", money_col("", "balance_cents").cell(m)),
                 ("te ontvangen euro", money_col("", "eur_owed_cents", "eur").cell(m)),
                 ("terminals", listed(m.get("terminals")) or "-"),

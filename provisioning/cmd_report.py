@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any, Final, Iterable
 
-from floreyn.provisioning import parse
+from floreyn.provisioning import cmd_settle, parse
 from floreyn.provisioning.context import Ctx
 from floreyn.provisioning.errors import invalid, local
 from floreyn.provisioning.output import Col, eur, fields, fl, money_col, pct, table
@@ -66,7 +66,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--merchant", dest="merchant_id", help="one merchant in detail (default: every merchant)")
     _period(p)
     p.set_defaults(run=settlement)
-    r.add_parser("circulation", help="Floreyn in circulation against the euro reserve").set_defaults(run=circulation)
+    p = r.add_parser("circulation", help="Floreyn in circulation against the euro reserve; with --from/--to: "
+                     "per month issued, spent, re-spent, cashed out, velocity")
+    p.add_argument("--from", dest="from_month", metavar="YYYY-MM", help="first month of the monthly report")
+    p.add_argument("--to", dest="to_month", metavar="YYYY-MM", help="last month (default: the first)")
+    p.set_defaults(run=circulation)
     r.add_parser("overspend", help="cards flagged for offline overspend, accounts below zero").set_defaults(
         run=overspend
     )
@@ -198,7 +202,32 @@ def _settlement_all(ctx: Ctx, start: str, end: str) -> int:
     return 0
 
 
+def circulation_monthly(ctx: Ctx) -> int:
+    first = cmd_settle.month(ctx.args.from_month, "--from")
+    last = cmd_settle.month(ctx.args.to_month or ctx.args.from_month, "--to")
+    r = ctx.api.get("/v1/admin/reports/circulation/monthly", **{"from": first, "to": last})
+    ctx.out.result(
+        r,
+        lambda: table(
+            r["months"],
+            (
+                Col("maand", "month"),
+                money_col("uitgegeven", "issued_cents"),
+                money_col("besteed", "spent_cents"),
+                money_col("doorbesteed", "respent_cents"),
+                money_col("ingewisseld", "cashed_out_cents"),
+                money_col("gem. voorraad", "stock_average_cents"),
+                Col("omloopsnelheid", "velocity", right=True),
+                Col("2x gebruikt", "twice_share", lambda v: f"{round(float(v) * 100)} %", right=True),
+            ),
+        ),
+    )
+    return 0
+
+
 def circulation(ctx: Ctx) -> int:
+    if ctx.args.from_month:
+        return circulation_monthly(ctx)
     r = ctx.api.get("/v1/admin/reports/circulation")
     ctx.out.result(
         r,

@@ -10,14 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Final
+from typing import Final, Iterable
 
+from floreyn.categories import valid_category
 from floreyn.money import Currency, Money, MoneyError, parse_money
 from floreyn.provisioning.errors import invalid
 
 MAX_DESK_CENTS: Final = 10_000_000  # the server's limit for one desk transaction or budget (100.000,00)
-# The till refuses a merchant category it does not know (terminal/config.py, KNOWN_CATEGORIES); the same
-# list here, checked against it in the tests, keeps this tool from creating a merchant no till can load.
+# The categories the cooperative started with (the till's list too, terminal/config.py). More are data on the
+# server (`category add`); tills take any well-formed name (floreyn/categories.py).
 KNOWN_CATEGORIES: Final = ("winkel", "klussen", "groen", "zorg", "markt")
 _IDENT: Final = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _HEX32: Final = re.compile(r"^[0-9a-f]{32}$")
@@ -93,20 +94,27 @@ def multiplier_bp(text: str, field: str) -> int:
     return int(bp)
 
 
-def category(text: str, field: str) -> str:
+def category(text: str, field: str, known: Iterable[str] | None = None) -> str:
+    """A well-formed category name (floreyn/categories.py); with `known` (the server's list), one of those."""
     text = text.strip().lower()
-    if text not in KNOWN_CATEGORIES:
-        known = ", ".join(KNOWN_CATEGORIES)
+    if not valid_category(text):
         raise invalid(
-            field, f"onbekende categorie {text!r}; kies uit {known}", f"unknown category {text!r}; choose from {known}"
+            field,
+            f"{text!r} is geen categorienaam (zoals duurzaam of klussen/vakman)",
+            f"{text!r} is not a category name (like duurzaam or klussen/vakman)",
+        )
+    if known is not None and text not in known:
+        names = ", ".join(sorted(known))
+        raise invalid(
+            field, f"onbekende categorie {text!r}; kies uit {names}", f"unknown category {text!r}; choose from {names}"
         )
     return text
 
 
-def categories(text: str, field: str) -> list[str]:
+def categories(text: str, field: str, known: Iterable[str] | None = None) -> list[str]:
     """A list of categories in one cell: "winkel markt", "winkel|markt", "winkel,markt"; empty = any merchant."""
     parts = [p for p in re.split(r"[\s,;|+]+", text.strip()) if p]
-    return sorted({category(p, field) for p in parts})
+    return sorted({category(p, field, known) for p in parts})
 
 
 def card_hex(text: str, field: str = "kaart") -> str:

@@ -10,13 +10,15 @@ from sqlalchemy import Connection, select, update
 
 from floreyn import keys
 from floreyn.money import ExchangeRates, RateError
-from floreyn.server import ledger, state
+from floreyn.server import admin_categories, bank, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import ExistsWithDifferentParams, NotFound, RequestInvalid, StateRefused
+from floreyn.server.rates import rate_in_force, set_rate
 from floreyn.sync.record import GENESIS_HASH
 from floreyn.sync.snapshot import OfflineLimits
 
-MERCHANT_FIELDS = ("name", "category", "save_rate_bp", "topup_allowed")
+MERCHANT_FIELDS = ("name", "category", "save_rate_bp", "topup_allowed", "kind", "iban", "account_holder", "mandate_id",
+                   "mandate_signed_on", "keep_fl_cents")
 
 
 def _get(conn: Connection, table, key_col: str, key: str, what: str):
@@ -40,30 +42,52 @@ def _create(conn: Connection, table, key_col: str, key: str, what: str, values: 
 
 def merchant_dict(m) -> dict[str, Any]:
     return {"merchant_id": m.merchant_id, "name": m.name, "category": m.category,
-            "save_rate_bp": m.save_rate_bp, "topup_allowed": bool(m.topup_allowed)}
+            "save_rate_bp": m.save_rate_bp, "topup_allowed": bool(m.topup_allowed), "kind": m.kind,
+            "iban": m.iban, "account_holder": m.account_holder, "mandate_id": m.mandate_id,
+            "mandate_signed_on": m.mandate_signed_on, "keep_fl_cents": m.keep_fl_cents}
 
 
 def create_merchant(conn: Connection, merchant_id: str, values: dict[str, Any], now: int) -> dict[str, Any]:
+    values = bank.bank_fields({k: v for k, v in values.items() if v is not None})
+    others = values.pop("categories", None) or []
+    admin_categories.require_known(conn, [values["category"], *others])
     result = _create(conn, s.merchants, "merchant_id", merchant_id, "merchant", values, now)
+    if result == "created":
+        admin_categories.set_merchant(conn, merchant_id, values["category"], others)
     ledger.ensure_accounts(conn, [ledger.merchant_acct(merchant_id), ledger.merchant_eur_acct(merchant_id)], now)
-    return {**merchant_dict(_get(conn, s.merchants, "merchant_id", merchant_id, "merchant")), "result": result}
+    return {**_with_categories(conn, _get(conn, s.merchants, "merchant_id", merchant_id, "merchant")),
+            "result": result}
+
+
+def _with_categories(conn: Connection, m: Any) -> dict[str, Any]:
+    return {**merchant_dict(m), "categories": list(admin_categories.of_merchant(conn, m.merchant_id, m.category))}
 
 
 def update_merchant(conn: Connection, merchant_id: str, values: dict[str, Any]) -> dict[str, Any]:
-    _get(conn, s.merchants, "merchant_id", merchant_id, "merchant")
+    m = _get(conn, s.merchants, "merchant_id", merchant_id, "merchant")
+    others = values.get("categories")
     values = {k: v for k, v in values.items() if k in MERCHANT_FIELDS and v is not None}
+    values = bank.bank_fields(values, m.account_holder)
+    if values.get("mandate_id") and not (values.get("iban") or m.iban):
+        raise RequestInvalid(detail="a direct debit mandate needs the merchant's IBAN")
+    if others is not None or "category" in values:
+        main = values.get("category", m.category)
+        if others is None:
+            others = [c for c in admin_categories.of_merchant(conn, merchant_id, m.category) if c != m.category]
+        admin_categories.set_merchant(conn, merchant_id, main, others)
+        state.bump_version(conn)
     if values:
         conn.execute(update(s.merchants).where(s.merchants.c.merchant_id == merchant_id).values(**values))
         state.bump_version(conn)  # merchant config travels whole in every delta
-    return merchant_dict(_get(conn, s.merchants, "merchant_id", merchant_id, "merchant"))
+    return _with_categories(conn, _get(conn, s.merchants, "merchant_id", merchant_id, "merchant"))
 
 
 def list_merchants(conn: Connection) -> list[dict[str, Any]]:
-    return [merchant_dict(m) for m in conn.execute(select(s.merchants).order_by(s.merchants.c.merchant_id))]
+    return [_with_categories(conn, m) for m in conn.execute(select(s.merchants).order_by(s.merchants.c.merchant_id))]
 
 
 def merchant_view(conn: Connection, merchant_id: str) -> dict[str, Any]:
-    m = merchant_dict(_get(conn, s.merchants, "merchant_id", merchant_id, "merchant"))
+    m = _with_categories(conn, _get(conn, s.merchants, "merchant_id", merchant_id, "merchant"))
     m["balance_cents"] = ledger.balance(conn, ledger.merchant_acct(merchant_id)).cents
     m["eur_owed_cents"] = ledger.balance(conn, ledger.merchant_eur_acct(merchant_id)).cents
     m["terminals"] = list(conn.execute(select(s.terminals.c.terminal_id)
@@ -128,12 +152,15 @@ def terminal_view(conn: Connection, terminal_id: str) -> dict[str, Any]:
 
 def campaign_dict(c) -> dict[str, Any]:
     return {"campaign_id": c.campaign_id, "name": c.name, "multiplier_bp": c.multiplier_bp,
-            "starts_on": c.starts_on, "ends_on": c.ends_on, "merchant_ids": json.loads(c.merchant_ids)}
+            "starts_on": c.starts_on, "ends_on": c.ends_on, "merchant_ids": json.loads(c.merchant_ids),
+            "pot": bool(c.pot), "redeem_bonus_bp": c.redeem_bonus_bp}
 
 
 def create_campaign(conn: Connection, campaign_id: str, values: dict[str, Any], now: int) -> dict[str, Any]:
     if values["ends_on"] < values["starts_on"]:
         raise RequestInvalid(detail="ends_on is before starts_on")
+    if values.get("redeem_bonus_bp") and not values.get("pot"):
+        raise RequestInvalid(detail="a redeeming bonus is paid from a pot: give pot=true")
     for mid in values["merchant_ids"]:
         _get(conn, s.merchants, "merchant_id", mid, "merchant")
     stored = {**values, "merchant_ids": json.dumps(sorted(values["merchant_ids"]))}
@@ -179,12 +206,14 @@ def list_campaigns(conn: Connection) -> list[dict[str, Any]]:
 # -- settings ------------------------------------------------------------------------
 
 
-def update_settings(conn: Connection, changes: dict[str, Any]) -> dict[str, Any]:
+def update_settings(conn: Connection, changes: dict[str, Any], now: int) -> dict[str, Any]:
     current = state.get_settings(conn)
     try:
         if changes.get("rates") is not None:
-            rates = ExchangeRates(**{**asdict(current.rates), **changes["rates"]})
+            rates = ExchangeRates(**{**asdict(rate_in_force(conn, now)), **changes["rates"]})
             state.put_setting(conn, "rates", asdict(rates))
+            set_rate(conn, ask_bp=rates.ask_bp, bid_bp=rates.bid_bp, from_ms=now, now_ms=now,
+                     replace_same_moment=True)
         if changes.get("limits") is not None:
             limits = OfflineLimits(**{**asdict(current.limits), **changes["limits"]})
             state.put_setting(conn, "limits", asdict(limits))
@@ -208,4 +237,9 @@ def update_settings(conn: Connection, changes: dict[str, Any]) -> dict[str, Any]
     version = state.bump_version(conn)
     if changes.get("limits") is not None:
         state.touch_all_cards(conn, version)  # allowances are capped by the limits
-    return state.settings_dict(state.get_settings(conn))
+    return settings_view(conn, now)
+
+
+def settings_view(conn: Connection, now: int) -> dict[str, Any]:
+    """The settings, with the rates in force now (rates.py owns them)."""
+    return {**state.settings_dict(state.get_settings(conn)), "rates": asdict(rate_in_force(conn, now))}

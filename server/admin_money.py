@@ -14,9 +14,10 @@ from typing import Any, Final
 from sqlalchemy import Connection, select, update
 
 from floreyn.money import Money, format_money
-from floreyn.server import entries, ledger, state
+from floreyn.server import admin_categories, entries, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import ExistsWithDifferentParams, InsufficientFunds, NotFound, RequestInvalid, StateRefused
+from floreyn.server.rates import rate_in_force
 
 MAX_GRANT_BUDGETS: Final = 1000
 MAX_EXPIRE_PER_CALL: Final = 1000
@@ -41,24 +42,28 @@ def _tx_id() -> str:
 
 
 def topup(conn: Connection, *, member_id: str | None, funder_id: str | None, eur_cents: int, request_id: str,
-          now: int) -> dict[str, Any]:
-    """Euros in at the desk, Floreyn out at the ask rate, to a member's wallet or a funder's account."""
-    if (member_id is None) == (funder_id is None):
-        raise RequestInvalid(detail="give exactly one of member_id and funder_id")
+          now: int, merchant_id: str | None = None) -> dict[str, Any]:
+    """Euros in at the desk, Floreyn out at the ask rate, to a member's wallet, a funder's account, or a
+    merchant's account (a merchant that granted more savings than it received buys the Floreyn it owes)."""
+    if [member_id, funder_id, merchant_id].count(None) != 2:
+        raise RequestInvalid(detail="give exactly one of member_id, funder_id and merchant_id")
     if member_id is not None:
         m = _exists(conn, s.members, "member_id", member_id, "member")
         if m.erased_ms is not None:
             raise StateRefused(detail=f"member {member_id} was erased")
         holder = ledger.member_acct(member_id)
-    else:
-        assert funder_id is not None  # exactly one of the two, checked above
+    elif funder_id is not None:
         _exists(conn, s.funders, "funder_id", funder_id, "funder")
         holder = ledger.funder_acct(funder_id)
-    rates = state.get_settings(conn).rates
+    else:
+        assert merchant_id is not None
+        _exists(conn, s.merchants, "merchant_id", merchant_id, "merchant")
+        holder = ledger.merchant_acct(merchant_id)
+    rates = rate_in_force(conn, now)
     fl = rates.topup_fl_for_eur(Money.eur(eur_cents))
     if fl.cents == 0:
         raise RequestInvalid(detail="amount too small to buy one cent of Floreyn")
-    tx = entries.desk_topup(_tx_id(), holder, Money.eur(eur_cents), rates, now, request_id)
+    tx = entries.desk_topup(_tx_id(), holder, Money.eur(eur_cents), rates, now, request_id, merchant_id=merchant_id)
     ledger.post(conn, [tx])
     if member_id is not None:
         state.touch_members(conn, state.bump_version(conn), [member_id])
@@ -66,19 +71,30 @@ def topup(conn: Connection, *, member_id: str | None, funder_id: str | None, eur
             "ask_bp": rates.ask_bp, "balance_cents": ledger.balance(conn, holder).cents}
 
 
-def cashout(conn: Connection, *, merchant_id: str, fl_cents: int, request_id: str, now: int) -> dict[str, Any]:
-    """A merchant's or freelancer's Floreyn in, euros out at the bid rate; the spread is income."""
-    _exists(conn, s.merchants, "merchant_id", merchant_id, "merchant")
+def cashout(conn: Connection, *, merchant_id: str, fl_cents: int, request_id: str, now: int,
+            to_bank: bool = False) -> dict[str, Any]:
+    """A merchant's or freelancer's Floreyn in, euros out at the bid rate; the spread is income.
+
+    `to_bank`: the euros go to the merchant's IBAN in the next bank batch (settlement.py): they wait on
+    its clearing account and count as paid only when the batch is confirmed."""
+    m = _exists(conn, s.merchants, "merchant_id", merchant_id, "merchant")
+    if to_bank and not m.iban:
+        raise StateRefused(detail=f"merchant {merchant_id} has no IBAN; pay in cash or add one")
     fl = Money.fl(fl_cents)
     held = _locked_balance(conn, ledger.merchant_acct(merchant_id), now)
     if held < fl:
         raise InsufficientFunds(available=format_money(held), wanted=format_money(fl))
-    rates = state.get_settings(conn).rates
-    tx = entries.desk_cashout(_tx_id(), merchant_id, fl, rates, now, request_id)
+    rates = rate_in_force(conn, now)
+    tx = entries.desk_cashout(_tx_id(), merchant_id, fl, rates, now, request_id, to_bank=to_bank)
     ledger.post(conn, [tx])
     paid, income = entries.cashout_amounts(fl, rates)
+    if to_bank:
+        conn.execute(s.payout_lines.insert().values(
+            batch_id=None, merchant_id=merchant_id, method="transfer", eur_cents=paid.cents, iban=m.iban,
+            account_holder=m.account_holder, reference=f"Floreyn uitbetaling {tx.tx_id[:8]}", source_tx_id=tx.tx_id,
+            created_ms=now))
     return {"tx_id": tx.tx_id, "merchant_id": merchant_id, "fl_cents": fl_cents, "eur_paid_cents": paid.cents,
-            "income_cents": income.cents, "bid_bp": rates.bid_bp,
+            "income_cents": income.cents, "bid_bp": rates.bid_bp, "to_bank": to_bank,
             "balance_cents": ledger.balance(conn, ledger.merchant_acct(merchant_id)).cents}
 
 
@@ -104,6 +120,7 @@ def grant(conn: Connection, *, funder_id: str, budgets: list[dict[str, Any]], re
     ids = [b["budget_id"] for b in budgets]
     if len(set(ids)) != len(ids):
         raise RequestInvalid(detail="a budget id appears twice")
+    admin_categories.require_known(conn, {c for b in budgets for c in b["categories"]})
     taken = set(conn.execute(select(s.budgets.c.budget_id).where(s.budgets.c.budget_id.in_(ids))).scalars())
     if taken:
         raise ExistsWithDifferentParams(what="budget", id=sorted(taken)[0])
@@ -125,7 +142,9 @@ def grant(conn: Connection, *, funder_id: str, budgets: list[dict[str, Any]], re
     conn.execute(s.budgets.insert(), [{
         "budget_id": b["budget_id"], "funder_id": funder_id, "owner_member_id": b.get("member_id"),
         "owner_group_id": b.get("group_id"), "label": b["label"], "categories": json.dumps(sorted(b["categories"])),
-        "expires_on": b["expires_on"], "status": "active", "granted_ms": now} for b in budgets])
+        "expires_on": b["expires_on"], "status": "active", "granted_ms": now,
+        "member_cap_cents": b.get("member_cap_cents"), "confirm_above_cents": b.get("confirm_above_cents"),
+        "keep_share_bp": b.get("keep_share_bp") or 0} for b in budgets])
     tx = entries.grant(_tx_id(), funder_id, [(b["budget_id"], Money.fl(b["amount_cents"])) for b in budgets],
                        now, request_id)
     ledger.post(conn, [tx])
@@ -148,14 +167,17 @@ def expire(conn: Connection, *, as_of: str | None, budget_ids: list[str] | None,
     returned, txs, owners = [], [], set()
     for b in due:
         rest = _locked_balance(conn, ledger.budget_acct(b.budget_id), now)
+        holders = [b.owner_member_id] if b.owner_member_id else sorted(conn.execute(
+            select(s.group_members.c.member_id).where(s.group_members.c.group_id == b.owner_group_id)).scalars())
+        kept = entries.kept_shares(rest, b.keep_share_bp, holders)
         if rest.cents > 0:
-            txs.append(entries.expiry(_tx_id(), b.budget_id, b.funder_id, rest, now, request_id))
-        returned.append({"budget_id": b.budget_id, "funder_id": b.funder_id, "returned_cents": max(rest.cents, 0)})
-        if b.owner_member_id:
-            owners.add(b.owner_member_id)
-        else:
-            owners.update(conn.execute(select(s.group_members.c.member_id)
-                                       .where(s.group_members.c.group_id == b.owner_group_id)).scalars())
+            txs.append(entries.expiry(_tx_id(), b.budget_id, b.funder_id, rest, now, request_id, kept))
+        kept_cents = sum(k.cents for _, k in kept)
+        line = {"budget_id": b.budget_id, "funder_id": b.funder_id, "returned_cents": max(rest.cents, 0) - kept_cents}
+        if kept:
+            line |= {"kept_cents": kept_cents, "kept_by": {acct.split(":", 1)[1]: k.cents for acct, k in kept}}
+        returned.append(line)
+        owners.update(holders)
     ledger.post(conn, txs)
     if due:
         conn.execute(update(s.budgets).where(s.budgets.c.budget_id.in_([b.budget_id for b in due]))
@@ -167,7 +189,8 @@ def expire(conn: Connection, *, as_of: str | None, budget_ids: list[str] | None,
 def budget_dict(conn: Connection, b) -> dict[str, Any]:
     return {"budget_id": b.budget_id, "funder_id": b.funder_id, "member_id": b.owner_member_id,
             "group_id": b.owner_group_id, "label": b.label, "categories": json.loads(b.categories),
-            "expires_on": b.expires_on, "status": b.status,
+            "expires_on": b.expires_on, "status": b.status, "member_cap_cents": b.member_cap_cents,
+            "confirm_above_cents": b.confirm_above_cents, "keep_share_bp": b.keep_share_bp,
             "remaining_cents": ledger.balance(conn, ledger.budget_acct(b.budget_id)).cents}
 
 

@@ -11,14 +11,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from floreyn.server import admin_auth, admin_business, admin_people, reports, state
+from floreyn.server import admin_auth, admin_business, admin_categories, admin_people, campaign_pots, reports
 from floreyn.server import schema as s
 from floreyn.server.api_admin_money import router as money_router
-from floreyn.server.api_common import MAX_ADMIN_PAGE, Actor, AfterId, read, require, write
+from floreyn.server.api_admin_settle import router as settle_router
+from floreyn.server.api_common import MAX_ADMIN_PAGE, Actor, AfterId, ctx_of, read, require, write
 from floreyn.server.models import (
-    CampaignCreate, CampaignEnd, CampaignUpdate, CardHex, CardIssue, CardReplace, ConfigUpdate, FunderCreate, GroupAdd,
-    GroupCreate, Ident, MemberCreate, MemberUpdate, MerchantCreate, MerchantUpdate, Plain, Reason, TerminalEnroll,
-    TokenCreate,
+    CampaignCreate, CampaignEnd, CampaignUpdate, CardHex, CardIssue, CardReplace, CategoryCreate, ConfigUpdate,
+    FunderCreate, GroupAdd,
+    GroupCreate, Ident, MemberCreate, MemberUpdate, MerchantCreate, MerchantUpdate, Plain, PotPayIn, Reason,
+    TerminalEnroll, TokenCreate,
 )
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -144,6 +146,17 @@ def update_merchant(request: Request, merchant_id: Ident, body: MerchantUpdate, 
                  path_params={"merchant_id": merchant_id})
 
 
+@router.post("/categories", summary="Define a category (a sub-category as parent/name, e.g. klussen/vakman)")
+def create_category(request: Request, body: CategoryCreate, actor: Admin) -> dict[str, Any]:
+    return write(request, actor, "category.create", body,
+                 lambda conn, now: admin_categories.create(conn, body.category, body.name, now))
+
+
+@router.get("/categories", summary="The cooperative's categories")
+def list_categories(request: Request, actor: Reader) -> dict[str, Any]:
+    return {"categories": read(request, admin_categories.listing)}
+
+
 @router.get("/merchants")
 def list_merchants(request: Request, actor: Reader) -> dict[str, Any]:
     return {"merchants": read(request, admin_business.list_merchants)}
@@ -213,6 +226,18 @@ def update_campaign(request: Request, campaign_id: Ident, body: CampaignUpdate, 
                  path_params={"campaign_id": campaign_id})
 
 
+@router.post("/campaigns/{campaign_id}/pot", summary="A participating merchant pays Floreyn into the campaign's pot")
+def pot_pay_in(request: Request, campaign_id: Ident, body: PotPayIn, actor: Admin) -> dict[str, Any]:
+    return write(request, actor, "campaign.pot", body, lambda conn, now: campaign_pots.pay_in(
+        conn, campaign_id=campaign_id, merchant_id=body.merchant_id, fl_cents=body.fl_cents,
+        request_id=body.request_id, now=now), path_params={"campaign_id": campaign_id})
+
+
+@router.get("/campaigns/{campaign_id}/report", summary="A campaign's pot: what each merchant put in, what went out")
+def campaign_report(request: Request, campaign_id: Ident, actor: Reader) -> dict[str, Any]:
+    return read(request, lambda conn: campaign_pots.report(conn, campaign_id))
+
+
 @router.get("/campaigns")
 def list_campaigns(request: Request, actor: Reader) -> dict[str, Any]:
     return {"campaigns": read(request, admin_business.list_campaigns)}
@@ -220,7 +245,8 @@ def list_campaigns(request: Request, actor: Reader) -> dict[str, Any]:
 
 @router.get("/config", summary="Rates, offline limits, overspend threshold, hold time, card issuer keys")
 def get_config(request: Request, actor: Reader) -> dict[str, Any]:
-    return read(request, lambda conn: state.settings_dict(state.get_settings(conn)))
+    now = ctx_of(request).clock()
+    return read(request, lambda conn: admin_business.settings_view(conn, now))
 
 
 @router.patch("/config", summary="Change rates, limits, thresholds or issuer keys")
@@ -230,7 +256,7 @@ def update_config(request: Request, body: ConfigUpdate, actor: Admin) -> dict[st
         if part in changes:
             changes[part] = {k: v for k, v in changes[part].items() if v is not None}
     return write(request, actor, "config.update", body,
-                 lambda conn, now: admin_business.update_settings(conn, changes))
+                 lambda conn, now: admin_business.update_settings(conn, changes, now))
 
 
 @router.post("/tokens", summary="Create an admin token (shown once) with a role: admin, clerk, auditor")
@@ -259,3 +285,4 @@ def alerts(request: Request, actor: Reader, after: AfterId = 0, limit: Limit = 1
 
 
 router.include_router(money_router)
+router.include_router(settle_router)

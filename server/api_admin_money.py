@@ -6,14 +6,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 from sqlalchemy import select
 
-from floreyn.server import admin_auth, admin_money, disputes, ledger, reports
+from floreyn.server import admin_auth, admin_money, budget_rules, disputes, ledger, reports
 from floreyn.server import schema as s
 from floreyn.server.api_common import MAX_ADMIN_PAGE, Actor, AfterId, ctx_of, read, require, write
 from floreyn.server.errors import NotFound, RequestInvalid
-from floreyn.server.models import Cashout, Expire, Grant, Ident, IsoDate, Remit, Topup, Write
+from floreyn.server.models import Cashout, DeskCents, Expire, Grant, Ident, IsoDate, Remit, Topup, Write
 from floreyn.server.replay import replay
 
 router = APIRouter()
@@ -38,14 +38,15 @@ class DisputeDecision(Write):
 @router.post("/desk/topup", tags=["desk"], summary="Top-up: euros in, Floreyn out at the ask rate")
 def topup(request: Request, body: Topup, actor: Desk) -> dict[str, Any]:
     return write(request, actor, "desk.topup", body, lambda conn, now: admin_money.topup(
-        conn, member_id=body.member_id, funder_id=body.funder_id, eur_cents=body.eur_cents,
-        request_id=body.request_id, now=now))
+        conn, member_id=body.member_id, funder_id=body.funder_id, merchant_id=body.merchant_id,
+        eur_cents=body.eur_cents, request_id=body.request_id, now=now))
 
 
 @router.post("/desk/cashout", tags=["desk"], summary="Cash-out: a merchant's Floreyn in, euros out at the bid rate")
 def cashout(request: Request, body: Cashout, actor: Desk) -> dict[str, Any]:
     return write(request, actor, "desk.cashout", body, lambda conn, now: admin_money.cashout(
-        conn, merchant_id=body.merchant_id, fl_cents=body.fl_cents, request_id=body.request_id, now=now))
+        conn, merchant_id=body.merchant_id, fl_cents=body.fl_cents, request_id=body.request_id, now=now,
+        to_bank=body.to_bank))
 
 
 @router.post("/desk/remit", tags=["desk"], summary="Remit: a merchant hands in the euros of top-ups at its till")
@@ -69,6 +70,20 @@ def grant(request: Request, body: Grant, actor: Admin) -> dict[str, Any]:
 def expire(request: Request, body: Expire, actor: Admin) -> dict[str, Any]:
     return write(request, actor, "budget.expire", body, lambda conn, now: admin_money.expire(
         conn, as_of=body.as_of, budget_ids=body.budget_ids, request_id=body.request_id, now=now))
+
+
+class Approval(Write):
+    member_id: Ident = Field(description="The member who will spend")
+    approver_member_id: Ident = Field(description="The second member of the group who confirms")
+    amount_cents: DeskCents
+
+
+@router.post("/budgets/{budget_id}/approvals", tags=["budgets"],
+             summary="A second group member confirms one spend above the budget's threshold (used once, 24 h)")
+def approve(request: Request, budget_id: Ident, body: Approval, actor: Desk) -> dict[str, Any]:
+    return write(request, actor, "budget.approve", body, lambda conn, now: budget_rules.approve(
+        conn, budget_id=budget_id, member_id=body.member_id, approver_member_id=body.approver_member_id,
+        amount_cents=body.amount_cents, now=now), path_params={"budget_id": budget_id})
 
 
 @router.get("/budgets/{budget_id}", tags=["budgets"])

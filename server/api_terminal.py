@@ -157,7 +157,8 @@ async def authorize(request: Request, body: AuthorizeRequest, who: Authed) -> JS
     ctx: ServerContext = request.app.state.ctx
     now = ctx.clock()
     answer = await run_in_threadpool(ctx.db.write, lambda conn: authz.authorize(
-        conn, who.terminal_id, body.card_id, body.amount_cents, body.request_id, body.budget_id, now))
+        conn, who.terminal_id, body.card_id, body.amount_cents, body.request_id, body.budget_id, now,
+        body.confirm_card_id))
     return JSONResponse(answer)
 
 

@@ -20,7 +20,8 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, func, select, update
 
-from floreyn.server import ledger, snapshots, state
+from floreyn.categories import covers
+from floreyn.server import budget_rules, ledger, snapshots, state
 from floreyn.server import schema as s
 from floreyn.server.errors import ExistsWithDifferentParams, HoldConsumed, NotFound
 
@@ -39,7 +40,7 @@ def _params_hash(card_hex: str, amount_cents: int, budget_id: str | None) -> str
 
 
 def authorize(conn: Connection, terminal_id: str, card_hex: str, amount_cents: int, request_id: str,
-              budget_id: str | None, now: int) -> dict[str, Any]:
+              budget_id: str | None, now: int, confirm_card_hex: str | None = None) -> dict[str, Any]:
     phash = _params_hash(card_hex, amount_cents, budget_id)
     prior = conn.execute(select(s.holds).where(s.holds.c.terminal_id == terminal_id,
                                                s.holds.c.request_id == request_id)).first()
@@ -51,7 +52,7 @@ def authorize(conn: Connection, terminal_id: str, card_hex: str, amount_cents: i
     conn.execute(update(s.holds).where(s.holds.c.status == "active", s.holds.c.expires_ms < now)
                  .values(status="expired"))
     cfg = state.get_settings(conn)
-    account, reason = _payer(conn, terminal_id, card_hex, budget_id, now)
+    account, reason = _payer(conn, terminal_id, card_hex, budget_id, now, amount_cents, confirm_card_hex)
     if account is not None:
         ledger.ensure_accounts(conn, [account], now)
         # Lock the payer's balance row: two tills authorizing on one account queue here.
@@ -117,8 +118,8 @@ def _answer(auth_id: str, approved: bool, reason: str | None, result: str) -> di
     return {"auth_id": auth_id, "approved": approved, "reason": reason, "result": result}
 
 
-def _payer(conn: Connection, terminal_id: str, card_hex: str, budget_id: str | None, now: int
-           ) -> tuple[str | None, str | None]:
+def _payer(conn: Connection, terminal_id: str, card_hex: str, budget_id: str | None, now: int,
+           amount_cents: int = 0, confirm_card_hex: str | None = None) -> tuple[str | None, str | None]:
     """(account to draw on, refusal reason or None)."""
     card = conn.execute(select(s.cards).where(s.cards.c.card_id == card_hex)).first()
     if card is None:
@@ -131,15 +132,34 @@ def _payer(conn: Connection, terminal_id: str, card_hex: str, budget_id: str | N
         return ledger.member_acct(card.member_id), None
     merchant_id = conn.execute(select(s.terminals.c.merchant_id)
                                .where(s.terminals.c.terminal_id == terminal_id)).scalar_one()
-    category = snapshots.merchant_config(conn, merchant_id).category
+    categories = snapshots.merchant_config(conn, merchant_id).all_categories()
     today = state.local_date(now).isoformat()
     for b in snapshots.member_budgets(conn, [card.member_id], today)[card.member_id]:
         if b.budget_id == budget_id:
             cats = json.loads(b.categories)
-            if cats and category not in cats:
+            if not covers(cats, categories):
                 return None, "budget_category"
+            confirmer = _confirmer(conn, confirm_card_hex, card.card_id)
+            if confirmer == "":
+                return None, "budget_confirmer_invalid"
+            refusal = budget_rules.check_spend(conn, b, card.member_id, amount_cents, now,
+                                               confirmer_member_id=confirmer)
+            if refusal is not None:
+                return None, refusal
+            if confirmer is None and b.confirm_above_cents is not None and amount_cents > b.confirm_above_cents:
+                budget_rules.use_approval(conn, budget_id, card.member_id, amount_cents, now)
             return ledger.budget_acct(budget_id), None
     return None, "budget_not_usable"
+
+
+def _confirmer(conn: Connection, confirm_card_hex: str | None, card_hex: str) -> str | None:
+    """The member of the confirming card; "" for a card that cannot confirm (unknown, inactive, the same)."""
+    if confirm_card_hex is None:
+        return None
+    other = conn.execute(select(s.cards).where(s.cards.c.card_id == confirm_card_hex)).first()
+    if other is None or other.status != "active" or other.card_id == card_hex:
+        return ""
+    return str(other.member_id)
 
 
 def card_summary(conn: Connection, card_hex: str, now: int) -> dict[str, Any]:

@@ -15,12 +15,15 @@ Each command is one function taking the parsed options.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+
+from sqlalchemy import Connection
 
 from floreyn import keys
 from floreyn.server import admin_auth, ledger, state
@@ -31,6 +34,7 @@ from floreyn.server.config import (
 from floreyn.server.db import Database
 
 log = logging.getLogger("floreyn.server")
+MAX_EXPIRE_ROUNDS = 1_000  # x 1,000 budgets a round (admin_money): a million budgets in one night, then it stops
 
 
 def open_context(config: ServerConfig, *, clock: Callable[[], int] | None = None) -> ServerContext:
@@ -171,6 +175,38 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_expire_budgets(args: argparse.Namespace) -> int:
+    """The daily job (floreyn-budget-expire.timer): expire due budgets by each funder's rule, audited.
+
+    Runs in rounds of admin_money.MAX_EXPIRE_PER_CALL; each round has its own request id (the day and the
+    round), so a rerun the same day answers "exists" for the rounds already done and does the rest."""
+    from floreyn.server import admin_money
+
+    if args.as_of:
+        dt.date.fromisoformat(args.as_of)  # ValueError: argparse-style refusal below
+    db = Database(_config(args).database_url)
+    as_of = args.as_of or state.local_date(state.now_ms()).isoformat()
+    expired: list[dict[str, object]] = []
+    try:
+        for round_no in range(1, MAX_EXPIRE_ROUNDS + 1):
+            rid = f"daily-expire-{as_of}-{round_no}"
+
+            def run(conn: Connection, rid: str = rid) -> dict[str, Any]:
+                return admin_auth.idempotent(
+                    conn, request_id=rid, action="budget.expire", params={"as_of": as_of, "budget_ids": None},
+                    actor=("system:expire-budgets", "admin"), path="floreyn-server expire-budgets",
+                    run=lambda: admin_money.expire(conn, as_of=as_of, budget_ids=None, request_id=rid,
+                                                   now=state.now_ms()))
+            out = db.write(run)
+            expired.extend(out["expired"])
+            if not out["more"]:
+                break
+    finally:
+        db.dispose()
+    print(json.dumps({"as_of": as_of, "expired": expired}, indent=2))
+    return 0
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from floreyn.server.backup import read_manifest
     from floreyn.server.replay import replay
@@ -235,6 +271,9 @@ def parser() -> argparse.ArgumentParser:
     bp.add_argument("--to", metavar="PATH",
                     help="a file *.floreyn-backup, or a folder for a new one (default DATA/backups)")
     bp.add_argument("--keep", type=int, metavar="N", help="then delete all but the newest N backups in that folder")
+    ep = sub.add_parser("expire-budgets", help="expire due budgets by each funder's rule (the daily job)")
+    _server_options(ep, suppress=True)
+    ep.add_argument("--as-of", metavar="YYYY-MM-DD", help="expire budgets whose last day is before this (default today)")
     rs = sub.add_parser("restore", help="restore a backup into an empty (or, with --replace, this) database")
     _server_options(rs, suppress=True)
     rs.add_argument("file", help="a file made by floreyn-server backup")
@@ -248,7 +287,7 @@ def parser() -> argparse.ArgumentParser:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve, "replay": cmd_replay, "migrate": cmd_migrate, "token": cmd_token,
-    "backup": cmd_backup, "restore": cmd_restore,
+    "backup": cmd_backup, "restore": cmd_restore, "expire-budgets": cmd_expire_budgets,
 }
 
 

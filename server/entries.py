@@ -10,13 +10,18 @@
              €paid = floor(fl x bid / 10,000), €value = floor(fl x ask / 10,000): the spread is income
     remit    EUR: reserve +€, merchant_eur -€                (top-up euros handed in at the desk)
     grant    funder -fl   budget(s) +fl
-    expiry   budget -rest   funder +rest
+    expiry   budget -rest   funder +(rest - kept)   holder wallet(s) +kept   (kept: the funder's keep share)
     refund   merchant -fl   payer +fl
     excess   what a record claims beyond the rules (server/rules.py) goes to dispute:<terminal>, not to
              its beneficiary (a top-up's excess is issued into it: frozen, not held against the reserve)
     dispute  dispute:<terminal> -fl   payee (release) | payer (return) | coop:issued (write off) +fl
     void / reversal   the original's postings, negated
     claim    card suspense -fl   member +fl
+    settle   fl:  merchant -handed_in +bought, coop:issued +handed_in -bought
+             EUR: reserve -value(handed_in) +€bought +€till, income +spread, merchant_eur -€till,
+                  world +€till (the merchant keeps its till euros as part of what it is paid),
+                  clearing +paid -€bought -€till (the net: > 0 to pay the merchant, < 0 to collect)
+    payout   EUR: clearing -net, world +net       (a bank batch confirmed: the euros really moved)
     payment  payer (member wallet, budget or merchant) -fl   payee (member or merchant) +fl   (server/payments.py)
 """
 
@@ -26,8 +31,8 @@ from typing import Sequence
 
 from floreyn.money import ExchangeRates, Money
 from floreyn.server.ledger import (
-    INCOME, ISSUED, RESERVE, WORLD, LedgerTx, Posting, TxKind, budget_acct, funder_acct, legs, merchant_acct,
-    merchant_eur_acct, reversed_postings,
+    INCOME, ISSUED, RESERVE, WORLD, LedgerTx, Posting, TxKind, budget_acct, clearing_acct, funder_acct, legs,
+    member_acct, merchant_acct, merchant_eur_acct, reversed_postings,
 )
 from floreyn.sync.record import Kind, TxRecord
 
@@ -91,9 +96,9 @@ def reversal(tx_id: str, kind: TxKind, original_tx_id: str, original: Sequence[P
 
 
 def desk_topup(tx_id: str, holder_account: str, eur: Money, rates: ExchangeRates, now_ms: int,
-               request_id: str) -> LedgerTx:
+               request_id: str, merchant_id: str | None = None) -> LedgerTx:
     fl = rates.topup_fl_for_eur(eur)
-    return LedgerTx(tx_id=tx_id, kind=TxKind.TOPUP, created_ms=now_ms, request_id=request_id,
+    return LedgerTx(tx_id=tx_id, kind=TxKind.TOPUP, created_ms=now_ms, request_id=request_id, merchant_id=merchant_id,
                     postings=legs((holder_account, fl), (ISSUED, -fl), (RESERVE, eur), (WORLD, -eur)),
                     memo=f"desk top-up at ask {rates.ask_bp} bp")
 
@@ -107,11 +112,12 @@ def cashout_amounts(fl: Money, rates: ExchangeRates) -> tuple[Money, Money]:
 
 
 def desk_cashout(tx_id: str, merchant_id: str, fl: Money, rates: ExchangeRates, now_ms: int,
-                 request_id: str) -> LedgerTx:
+                 request_id: str, *, to_bank: bool = False) -> LedgerTx:
     paid, income = cashout_amounts(fl, rates)
+    out = clearing_acct(merchant_id) if to_bank else WORLD  # to the bank: paid when its batch is confirmed
     return LedgerTx(tx_id=tx_id, kind=TxKind.CASHOUT, created_ms=now_ms, request_id=request_id,
                     merchant_id=merchant_id,
-                    postings=legs((merchant_acct(merchant_id), -fl), (ISSUED, fl), (WORLD, paid),
+                    postings=legs((merchant_acct(merchant_id), -fl), (ISSUED, fl), (out, paid),
                                   (RESERVE, -(paid + income)), (INCOME, income)),
                     memo=f"cash-out at bid {rates.bid_bp} bp, ask {rates.ask_bp} bp")
 
@@ -129,13 +135,53 @@ def grant(tx_id: str, funder_id: str, amounts: Sequence[tuple[str, Money]], now_
                                   *((budget_acct(bid), amount) for bid, amount in amounts)))
 
 
-def expiry(tx_id: str, budget_id: str, funder_id: str, rest: Money, now_ms: int, request_id: str) -> LedgerTx:
+def expiry(tx_id: str, budget_id: str, funder_id: str, rest: Money, now_ms: int, request_id: str,
+           kept: Sequence[tuple[str, Money]] = ()) -> LedgerTx:
+    """The rest goes back to the funder, less what the funder's rule lets the holders keep (`kept`: wallets)."""
+    back = rest - Money.fl(sum(k.cents for _, k in kept))
+    assert back.cents >= 0, (rest, kept)
     return LedgerTx(tx_id=tx_id, kind=TxKind.EXPIRY, created_ms=now_ms, request_id=request_id,
-                    postings=legs((budget_acct(budget_id), -rest), (funder_acct(funder_id), rest)),
+                    postings=legs((budget_acct(budget_id), -rest), (funder_acct(funder_id), back), *kept),
                     memo=f"expiry of {budget_id}")
+
+
+def kept_shares(rest: Money, keep_share_bp: int, holders: Sequence[str]) -> tuple[tuple[str, Money], ...]:
+    """What each holder keeps of a budget's rest at expiry: floor(rest x share) split evenly over the holders
+    (a group's members), each rounded down; the cents that do not split go back to the funder."""
+    if rest.cents <= 0 or keep_share_bp <= 0 or not holders:
+        return ()
+    kept = rest.cents * keep_share_bp // 10_000
+    each = kept // len(holders)
+    return tuple((member_acct(h), Money.fl(each)) for h in sorted(holders)) if each > 0 else ()
 
 
 def claim(tx_id: str, card_account: str, member_account: str, amount: Money, now_ms: int, card_hex: str,
           request_id: str) -> LedgerTx:
     return LedgerTx(tx_id=tx_id, kind=TxKind.CLAIM, created_ms=now_ms, request_id=request_id, card_id=card_hex,
                     postings=legs((card_account, -amount), (member_account, amount)))
+
+
+def settle(tx_id: str, merchant_id: str, *, handed_in: Money, bought: Money, till_eur: Money,
+           rates: ExchangeRates, now_ms: int, request_id: str, memo: str) -> LedgerTx | None:
+    """A merchant's settlement for a period (the rule is in settlement.py); None when nothing moves."""
+    paid, spread = cashout_amounts(handed_in, rates)
+    value = paid + spread
+    bought_eur = rates.topup_eur_for_fl(bought)
+    net = paid - bought_eur - till_eur
+    postings = legs((merchant_acct(merchant_id), bought - handed_in), (ISSUED, handed_in - bought),
+                    (RESERVE, bought_eur + till_eur - value), (INCOME, spread),
+                    (merchant_eur_acct(merchant_id), -till_eur), (WORLD, till_eur), (clearing_acct(merchant_id), net))
+    if not postings:
+        return None
+    return LedgerTx(tx_id=tx_id, kind=TxKind.SETTLE, created_ms=now_ms, request_id=request_id,
+                    merchant_id=merchant_id, postings=postings, memo=memo)
+
+
+def payout(tx_id: str, nets: Sequence[tuple[str, Money]], now_ms: int, request_id: str, memo: str) -> LedgerTx | None:
+    """A confirmed bank batch: each merchant's clearing against the world (paid out or collected)."""
+    total = Money.eur(sum(n.cents for _, n in nets))
+    postings = legs(*((clearing_acct(m), -n) for m, n in nets), (WORLD, total))
+    if len(postings) < 2:
+        return None
+    return LedgerTx(tx_id=tx_id, kind=TxKind.PAYOUT, created_ms=now_ms, request_id=request_id, postings=postings,
+                    memo=memo)

@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 
 from floreyn.errors import FloreynError
 from floreyn.money import DEFAULT_MAX_CENTS
-from floreyn.server import authz, bulk, entries, ledger, nonces, rules, state, verify
+from floreyn.server import authz, bulk, campaign_pots, entries, ledger, nonces, rules, state, verify
 from floreyn.server import schema as s
 from floreyn.server.db import Database
 from floreyn.server.errors import (
@@ -337,6 +337,7 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
             batch.txs.append(tx)
             batch.postings_of[tx.tx_id] = tx.postings
     _write_batch(conn, term, accepted, batch, now)
+    batch.touched.update(_pay_from_pots(conn, term, records, batch.txs, now))
     rules.save_usage(conn, facts, usage_changed)
     flagged = _flag_balances(conn, batch.payers, now, term.terminal_id, settings)
     _alert_violations(conn, term.terminal_id, batch.violations, now)
@@ -353,6 +354,19 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
                 conn.execute(update(s.cards).where(s.cards.c.card_id == card_hex, s.cards.c.status == "active")
                              .values(status="blocked", blocked_reason="overspend"))
     return [v for _, verdict in batch.violations for v in verdict.violations]
+
+
+def _pay_from_pots(conn: Connection, term: Any, records: Sequence[TxRecord], txs: Sequence[ledger.LedgerTx],
+                   now: int) -> set[str]:
+    """Joint campaigns with a pot pay their part of the saves and spends just posted (campaign_pots.py)."""
+    by_id = {str(r.record_id): r for r in records}
+    posted = [(by_id[tx.tx_id], tx) for tx in txs
+              if tx.kind in (ledger.TxKind.SAVE, ledger.TxKind.SPEND) and tx.tx_id in by_id]
+    if not posted:
+        return set()
+    rate = int(conn.execute(select(s.merchants.c.save_rate_bp)
+                            .where(s.merchants.c.merchant_id == term.merchant_id)).scalar_one())
+    return campaign_pots.after_batch(conn, term.merchant_id, rate, posted, now)
 
 
 def _post_void(rec: TxRecord, look: _Lookups, facts: rules.BatchFacts, batch: _Batch) -> None:

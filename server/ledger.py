@@ -16,6 +16,10 @@ reserve's euros); the contra accounts carry the other side:
     merchant_eur:<id> EUR euros a merchant took for top-ups at its till and owes the cooperative
     funder:<id>     fl   a funder's Floreyn, bought at the desk, granted to budgets
     card:<hex>      fl   suspense for a genuine card the server has not registered yet
+    clearing:<id>   EUR  euros booked with a merchant but not yet through the bank: positive = to pay the
+                         merchant, negative = to collect from it (stands in for world:eur until the batch
+                         is confirmed; see settlement.py)
+    pot:<campaign>  fl   a joint campaign's pot: merchants pay in, it pays saving extras and redeeming bonuses
     dispute:<terminal> fl suspense for what a terminal's records claimed beyond the rules (server/rules.py);
                          frozen until an admin decides, so not counted as Floreyn held against the reserve
 
@@ -70,8 +74,16 @@ def funder_acct(funder_id: str) -> str:
     return f"funder:{funder_id}"
 
 
+def clearing_acct(merchant_id: str) -> str:
+    return f"clearing:{merchant_id}"
+
+
 def card_acct(card_hex: str) -> str:
     return f"card:{card_hex}"
+
+
+def pot_acct(campaign_id: str) -> str:
+    return f"pot:{campaign_id}"
 
 
 def dispute_acct(terminal_id: str) -> str:
@@ -80,7 +92,8 @@ def dispute_acct(terminal_id: str) -> str:
 
 _PREFIXES: Final = {
     "member": Currency.FL, "budget": Currency.FL, "merchant": Currency.FL, "funder": Currency.FL,
-    "card": Currency.FL, "merchant_eur": Currency.EUR, "dispute": Currency.FL,
+    "card": Currency.FL, "merchant_eur": Currency.EUR, "clearing": Currency.EUR, "dispute": Currency.FL,
+    "pot": Currency.FL,
 }
 _FIXED: Final = {ISSUED: Currency.FL, RESERVE: Currency.EUR, INCOME: Currency.EUR, WORLD: Currency.EUR}
 
@@ -108,6 +121,10 @@ class TxKind(str, enum.Enum):  # noqa: UP042 (StrEnum would change str() of a me
     VOID = "void"
     REVERSAL = "reversal"  # an admin's correction of an earlier transaction
     CLAIM = "claim"  # an unregistered card's suspense moves to the member it is issued to
+    SETTLE = "settle"  # a merchant's period settled: fl handed in at bid / bought at ask, till euros netted
+    PAYOUT = "payout"  # a confirmed bank batch: clearing accounts against the outside world
+    POT_IN = "pot_in"  # a merchant pays into a joint campaign's pot
+    POT_PAY = "pot_pay"  # the pot pays a saving extra (to the merchant that granted it) or a redeeming bonus
     PAYMENT = "payment"  # between accounts, outside a till (server/payments.py)
     DISPUTE = "dispute"  # an admin's decision on a parked excess (release, return, write off)
 

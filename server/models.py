@@ -17,6 +17,9 @@ def _iso_date(value: str) -> str:
 
 
 Ident = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+# floreyn/categories.py: "duurzaam", "klussen/vakman"
+CategoryId = Annotated[str, StringConstraints(max_length=64,
+                                              pattern=r"^[a-z0-9][a-z0-9_-]{0,30}(/[a-z0-9][a-z0-9_-]{0,30})?$")]
 CardHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 KeyHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_iso_date)]
@@ -51,6 +54,8 @@ class AuthorizeRequest(Strict):
     amount_cents: Annotated[int, Field(ge=1, le=MAX_TILL_CENTS)]
     request_id: Ident
     budget_id: Ident | None = None
+    confirm_card_id: CardHex | None = Field(
+        None, description="A second group member's card tapped to confirm a group-budget spend above its threshold")
 
 
 class ReleaseRequest(Strict):
@@ -107,19 +112,42 @@ class CardReplace(Write):
 # -- merchants, funders, terminals, campaigns, config --------------------------------
 
 
+MerchantKind = Literal["winkel", "zelfstandige"]
+Iban = Annotated[str, StringConstraints(min_length=15, max_length=42, pattern=r"^[A-Za-z0-9 ]+$")]
+Holder = Annotated[str, StringConstraints(min_length=1, max_length=70)]
+MandateId = Annotated[str, StringConstraints(min_length=1, max_length=35, pattern=r"^[A-Za-z0-9+?/:().,' -]+$")]
+
+
 class MerchantCreate(Write):
     merchant_id: Ident
     name: Text
-    category: Ident = Field(description="winkel, klussen, groen, zorg, markt, ...")
+    category: CategoryId = Field(description="its main category: winkel, klussen/vakman, ... (GET /categories)")
+    categories: list[CategoryId] | None = Field(None, max_length=20, description="more categories it has")
     save_rate_bp: BasisPoints = 0
     topup_allowed: bool = False
+    kind: MerchantKind = Field("winkel", description="a shop, or a self-employed resident (fl-zelfstandige)")
+    iban: Iban | None = Field(None, description="Bank account for payouts (checked with schwifty)")
+    account_holder: Holder | None = None
 
 
 class MerchantUpdate(Write):
     name: Text | None = None
-    category: Ident | None = None
+    category: CategoryId | None = None
+    categories: list[CategoryId] | None = Field(None, max_length=20, description="replaces its other categories")
     save_rate_bp: BasisPoints | None = None
     topup_allowed: bool | None = None
+    kind: MerchantKind | None = None
+    iban: Iban | None = None
+    account_holder: Holder | None = None
+    mandate_id: MandateId | None = Field(None, description="SEPA direct debit mandate: amounts owed are collected")
+    mandate_signed_on: IsoDate | None = None
+    keep_fl_cents: Annotated[int, Field(ge=0, le=MAX_DESK_CENTS)] | None = Field(
+        None, description="Floreyn the merchant keeps at settlement to pay others; the rest is cashed out")
+
+
+class CategoryCreate(Write):
+    category: CategoryId
+    name: Short
 
 
 class FunderCreate(Write):
@@ -140,6 +168,13 @@ class CampaignCreate(Write):
     starts_on: IsoDate
     ends_on: IsoDate
     merchant_ids: list[Ident] = Field(default_factory=list, max_length=500, description="Empty: all merchants.")
+    pot: bool = Field(False, description="A joint pot the merchants pay into pays the saving extra and bonuses")
+    redeem_bonus_bp: BasisPoints = Field(0, description="With a pot: share of a spend the pot gives back")
+
+
+class PotPayIn(Write):
+    merchant_id: Ident
+    fl_cents: DeskCents
 
 
 class CampaignUpdate(Write):
@@ -193,9 +228,14 @@ class BudgetSpec(Strict):
     member_id: Ident | None = None
     group_id: Ident | None = None
     label: Short
-    categories: list[Ident] = Field(default_factory=list, max_length=20, description="Empty: any merchant.")
+    categories: list[CategoryId] = Field(default_factory=list, max_length=20,
+                                         description="Empty: any merchant. A parent covers its sub-categories.")
     expires_on: IsoDate
     amount_cents: DeskCents
+    member_cap_cents: DeskCents | None = Field(None, description="A group budget: most one member spends a month")
+    confirm_above_cents: DeskCents | None = Field(
+        None, description="A group budget: a spend above this needs a second group member's confirmation")
+    keep_share_bp: BasisPoints = Field(0, description="Share of the rest at expiry the holder(s) keep as own fl")
 
 
 class Grant(Write):
@@ -211,12 +251,14 @@ class Expire(Write):
 class Topup(Write):
     member_id: Ident | None = None
     funder_id: Ident | None = None
+    merchant_id: Ident | None = Field(None, description="A merchant buys Floreyn at the ask rate (it owes fl)")
     eur_cents: DeskCents
 
 
 class Cashout(Write):
     merchant_id: Ident
     fl_cents: DeskCents
+    to_bank: bool = Field(False, description="Pay to the merchant's IBAN in the next bank batch instead of cash")
 
 
 class Remit(Write):

@@ -30,7 +30,8 @@ from typing import Any, Final
 from sqlalchemy import Connection, func, select
 
 from floreyn.money import Money, format_money
-from floreyn.server import ledger, snapshots, state
+from floreyn.categories import covers
+from floreyn.server import admin_categories, budget_rules, ledger, snapshots, state
 from floreyn.server import schema as s
 from floreyn.server.errors import (
     Conflict, ExistsWithDifferentParams, InsufficientFunds, NotFound, RequestInvalid, ServerError, StateRefused,
@@ -121,10 +122,11 @@ class Party:
         return cls(kind, ident)
 
 
-def category_fits(merchant_category: str, budget_categories: list[str]) -> bool:
-    """A budget with no categories pays any merchant; "klussen" also pays "klussen/handig"."""
-    return not budget_categories or any(
-        merchant_category == c or merchant_category.startswith(c + "/") for c in budget_categories)
+def category_fits(merchant_categories: str | tuple[str, ...], budget_categories: list[str]) -> bool:
+    """A budget with no categories pays any merchant; "klussen" also pays "klussen/handig" (the one rule,
+    floreyn/categories.py, over all the merchant's categories)."""
+    cats = (merchant_categories,) if isinstance(merchant_categories, str) else merchant_categories
+    return covers(budget_categories, cats)
 
 
 def party_name(conn: Connection, party: Party) -> str:
@@ -149,7 +151,8 @@ def _check_party(conn: Connection, party: Party) -> Any:
     return row
 
 
-def _source(conn: Connection, payer: Party, payee_row: Any, payee: Party, budget_id: str | None, now: int) -> str:
+def _source(conn: Connection, payer: Party, payee_row: Any, payee: Party, budget_id: str | None, now: int,
+            amount_cents: int = 0) -> str:
     """The account a payment draws on, after the budget rules."""
     if budget_id is None:
         return payer.account
@@ -162,9 +165,16 @@ def _source(conn: Connection, payer: Party, payee_row: Any, payee: Party, budget
     today = state.local_date(now).isoformat()
     for b in snapshots.member_budgets(conn, [payer.id], today)[payer.id]:
         if b.budget_id == budget_id:
-            if not category_fits(payee_row.category, json.loads(b.categories)):
+            cats = admin_categories.of_merchant(conn, payee_row.merchant_id, payee_row.category)
+            if not category_fits(cats, json.loads(b.categories)):
                 raise BudgetNotUsable(budget=b.label, why_nl=f"niet voor de categorie {payee_row.category}",
                                       why_en=f"not for the category {payee_row.category}")
+            refusal = budget_rules.check_spend(conn, b, payer.id, amount_cents, now)  # the funder's group rules
+            if refusal is not None:
+                nl, en = budget_rules.REFUSALS[refusal]
+                raise BudgetNotUsable(budget=b.label, why_nl=nl, why_en=en)
+            if b.confirm_above_cents is not None and amount_cents > b.confirm_above_cents:
+                budget_rules.use_approval(conn, budget_id, payer.id, amount_cents, now)
             return ledger.budget_acct(budget_id)
     raise BudgetNotUsable(budget=budget_id, why_nl="het is verlopen of niet van u",
                           why_en="it has expired or is not yours")
@@ -212,7 +222,7 @@ def pay(conn: Connection, *, payer: Party, payee: Party, amount_cents: int, requ
     limits = get_limits(conn)
     if amount_cents > limits.per_payment(payer.kind):
         raise PaymentOverLimit(limit_cents=limits.per_payment(payer.kind), currency="fl")
-    source = _source(conn, payer, payee_row, payee, budget_id, now)
+    source = _source(conn, payer, payee_row, payee, budget_id, now, amount_cents)
     # Lock the source row first: two payments by one payer queue here, so the day's sum below is exact.
     available = spendable(conn, source, now)
     room = limits.per_day(payer.kind) - paid_today(conn, payer, now)

@@ -18,6 +18,7 @@ from floreyn.money import Money
 from floreyn.server import disputes, ledger, rules, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound, RequestInvalid
+from floreyn.server.rates import rate_in_force
 from floreyn.text import csv_row
 
 CSV_PAGE: Final = 1000
@@ -55,6 +56,10 @@ def _by_kind(conn: Connection, account: str, start: int, end: int) -> dict[str, 
     return {k: int(v) for k, v in rows}
 
 
+_NAMED_FL_KINDS: Final = frozenset({"spend", "refund", "save", "void", "reversal", "cashout", "payment", "topup",
+                                    "pot_in", "pot_pay", "settle", "dispute"})
+
+
 def settlement(conn: Connection, merchant_id: str, from_date: str, to_date: str) -> dict[str, Any]:
     """A merchant's statement: Floreyn received and paid, save cost, cash-outs, euros owed either way."""
     start, end = period(from_date, to_date)
@@ -71,7 +76,7 @@ def settlement(conn: Connection, merchant_id: str, from_date: str, to_date: str)
     paid = _sum(conn, ledger.WORLD, s.postings.c.tx_id.in_(cashout_txs))
     fl_close = fl_open + sum(fl.values())
     eur_close = eur_open + sum(eur.values())
-    rates = state.get_settings(conn).rates
+    rates = rate_in_force(conn, end - 1)
     coop_owes = rates.cashout_eur_for_fl(Money.fl(max(fl_close, 0))).cents
     merchant_owes = eur_close + rates.topup_eur_for_fl(Money.fl(max(-fl_close, 0))).cents
     return {
@@ -79,6 +84,10 @@ def settlement(conn: Connection, merchant_id: str, from_date: str, to_date: str)
         "fl": {"opening_cents": fl_open, "received_cents": fl.get("spend", 0), "refunded_cents": -fl.get("refund", 0),
                "save_cost_cents": -fl.get("save", 0), "voids_cents": fl.get("void", 0),
                "corrections_cents": fl.get("reversal", 0), "cashed_out_cents": -fl.get("cashout", 0),
+               "payments_cents": fl.get("payment", 0), "bought_cents": fl.get("topup", 0),
+               "campaign_pot_cents": fl.get("pot_in", 0) + fl.get("pot_pay", 0),
+               "settled_cents": fl.get("settle", 0), "disputes_cents": fl.get("dispute", 0),
+               "other_cents": sum(v for k, v in fl.items() if k not in _NAMED_FL_KINDS),
                "closing_cents": fl_close},
         "eur": {"opening_owed_cents": eur_open, "topups_taken_cents": eur.get("topup", 0),
                 "remitted_cents": -eur.get("remit", 0), "voids_cents": eur.get("void", 0),

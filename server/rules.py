@@ -22,7 +22,7 @@ when the terminal fetches its snapshot) and accepts the most generous of:
 the terms in force now, the last terms sent to this terminal (a till keeps
 working with its last snapshot, however old), and any sent within
 `Thresholds.terms_grace_s` before the upload. Rates come from ONE function,
-`rates_for`, so a rate history can replace it.
+`rates_for`, which reads the rate history (server/rates.py, rate_in_force).
 
 Offline limits are counted per terminal and card from the head the server
 held when it last served this terminal a snapshot (the till counts from its
@@ -44,8 +44,9 @@ from typing import Any, Final, Sequence
 from sqlalchemy import Connection, func, select, update
 
 from floreyn.money import ExchangeRates
-from floreyn.server import bulk, ledger, state
+from floreyn.server import admin_categories, bulk, ledger, state
 from floreyn.server import schema as s
+from floreyn.server.rates import rate_in_force
 from floreyn.sync import rules as shared
 from floreyn.sync.record import Kind, TxRecord
 from floreyn.sync.snapshot import Campaign, OfflineLimits
@@ -179,7 +180,7 @@ def rates_for(conn: Connection, terminal_id: str, now_ms: int, settings: state.S
     """
     if served is None:
         served = _served_terms(conn, terminal_id, now_ms, settings.thresholds.terms_grace_s)
-    found = {settings.rates} | {ExchangeRates(**t["rates"]) for t in served}
+    found = {rate_in_force(conn, now_ms)} | {ExchangeRates(**t["rates"]) for t in served}
     return tuple(sorted(found, key=lambda r: (r.ask_bp, r.bid_bp)))
 
 
@@ -215,7 +216,7 @@ class BatchFacts:
     """Everything the checks of one batch read, loaded once (the checks themselves are pure)."""
 
     terminal_id: str
-    merchant_category: str
+    merchant_categories: tuple[str, ...]
     terms: Terms
     multiplier_bp: int
     now_ms: int
@@ -263,7 +264,8 @@ def load_facts(conn: Connection, term: Any, records: Sequence[TxRecord], now_ms:
             if row.base_seq >= base:
                 usage[row.card_id] = (int(row.spent_cents), int(row.taps))
     return BatchFacts(
-        terminal_id=term.terminal_id, merchant_category=merchant.category,
+        terminal_id=term.terminal_id,
+        merchant_categories=admin_categories.of_merchant(conn, merchant.merchant_id, merchant.category),
         terms=terms_for(conn, term.terminal_id, merchant, now_ms, settings),
         multiplier_bp=best_multiplier(conn, term.merchant_id, now_ms, grace), now_ms=now_ms,
         budget_expiry_grace_s=settings.thresholds.budget_expiry_grace_s, refs=rows, merchant_paid=merchant_paid,
@@ -373,10 +375,11 @@ def check_spend(rec: TxRecord, budget: Any, owners: Sequence[str], member: str |
                 facts: BatchFacts) -> Verdict:
     found = []
     if budget is not None:
-        if not shared.budget_pays_at(json.loads(budget.categories), facts.merchant_category):
+        if not shared.budget_pays_at(json.loads(budget.categories), facts.merchant_categories):
             found.append(Violation(BUDGET_CATEGORY, rec.fl_cents, 0, {
                 "budget": budget.budget_id, "categories": json.loads(budget.categories),
-                "merchant_category": facts.merchant_category}))
+                "merchant_category": facts.merchant_categories[0],
+                "merchant_categories": list(facts.merchant_categories)}))
         if member is None or member not in owners:
             found.append(Violation(BUDGET_OWNER, rec.fl_cents, 0, {"budget": budget.budget_id}))
         if facts.now_ms > _budget_end_ms(budget.expires_on) + facts.budget_expiry_grace_s * 1000:

@@ -83,6 +83,13 @@ merchants = Table(
     Column("save_rate_bp", Integer, nullable=False),
     Column("topup_allowed", Boolean, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
+    # (0005) a shop ('winkel') or a self-employed resident ('zelfstandige'); the bank account payouts go to
+    Column("kind", String(16), nullable=False, server_default=text("'winkel'")),
+    Column("iban", String(34)),
+    Column("account_holder", String(70)),
+    Column("mandate_id", String(35)),  # a signed SEPA direct debit mandate: what it owes is collected
+    Column("mandate_signed_on", String(10)),
+    Column("keep_fl_cents", BigInteger, nullable=False, server_default=text("0")),  # kept for re-spending
 )
 
 funders = Table(
@@ -223,6 +230,11 @@ budgets = Table(
     Column("expires_on", String(10), nullable=False),  # ISO date, last valid day
     Column("status", String(16), nullable=False),  # active | expired
     Column("granted_ms", BigInteger, nullable=False),
+    # (0005) the funder's rules: a group member's cap per calendar month, the amount above which a second
+    # member of the group confirms, and the share of the rest at expiry that becomes the holder's own fl
+    Column("member_cap_cents", BigInteger),
+    Column("confirm_above_cents", BigInteger),
+    Column("keep_share_bp", Integer, nullable=False, server_default=text("0")),
     Index("ix_budgets_member", "owner_member_id"),
     Index("ix_budgets_group", "owner_group_id"),
 )
@@ -253,6 +265,10 @@ campaigns = Table(
     Column("ends_on", String(10), nullable=False),
     Column("merchant_ids", Text, nullable=False),  # JSON list; empty = all
     Column("created_ms", BigInteger, nullable=False),
+    # (0005) a joint campaign with a pot (server/campaign_pots.py): merchants pay in, the pot pays the saving
+    # extra and a redeeming bonus (redeem_bonus_bp of a spend) while it lasts
+    Column("pot", Boolean, nullable=False, server_default=text("false")),
+    Column("redeem_bonus_bp", Integer, nullable=False, server_default=text("0")),
 )
 
 alerts = Table(
@@ -306,6 +322,84 @@ backups = Table(  # one row per `floreyn-server backup` (0002), for the metrics
     Column("sha256", String(64), nullable=False),
     Column("duration_ms", BigInteger, nullable=False),
     Column("revision", String(32), nullable=False),
+)
+
+rates = Table(  # (0005) exchange rates as data: each applies from its moment on, never before it
+    "rates", metadata,
+    Column("from_ms", BigInteger, primary_key=True, autoincrement=False),
+    Column("ask_bp", Integer, nullable=False),
+    Column("bid_bp", Integer, nullable=False),
+    Column("set_ms", BigInteger, nullable=False),
+)
+
+settlement_periods = Table(  # (0005) one row per closed period (YYYY-MM); never changed after
+    "settlement_periods", metadata,
+    Column("period", String(7), primary_key=True),
+    Column("cut_ms", BigInteger, nullable=False),  # postings before this moment belong to the period
+    Column("run_ms", BigInteger, nullable=False),
+    Column("batch_id", String(ID), nullable=False),
+)
+
+settlement_lines = Table(  # (0005) per merchant and period: every component, the rates and the net
+    "settlement_lines", metadata,
+    Column("period", String(7), primary_key=True),
+    Column("merchant_id", String(ID), primary_key=True),
+    Column("tx_id", String(64)),
+    Column("net_eur_cents", BigInteger, nullable=False),
+    Column("detail", Text, nullable=False),  # JSON
+)
+
+payout_batches = Table(  # (0005) one bank file's worth of payouts and collections
+    "payout_batches", metadata,
+    Column("batch_id", String(ID), primary_key=True),
+    Column("period", String(7)),
+    Column("status", String(16), nullable=False),  # open | confirmed
+    Column("created_ms", BigInteger, nullable=False),
+    Column("execution_date", String(10), nullable=False),
+    Column("confirmed_ms", BigInteger),
+    Column("confirm_tx_id", String(64)),
+)
+
+payout_lines = Table(  # (0005) euros to pay a merchant (credit) or to collect from one (debit / invoice)
+    "payout_lines", metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("batch_id", String(ID)),  # NULL: waiting for the next settlement run (a desk cash-out to the bank)
+    Column("merchant_id", String(ID), nullable=False),
+    Column("method", String(16), nullable=False),  # transfer | debit | invoice | cash
+    Column("eur_cents", BigInteger, nullable=False),  # > 0: the cooperative pays; < 0: it collects
+    Column("iban", String(34)),
+    Column("account_holder", String(70)),
+    Column("reference", String(140), nullable=False),
+    Column("source_tx_id", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("paid_tx_id", String(64)),  # the confirmation that booked it through the bank; NULL: not yet
+    Index("ix_payout_lines_batch", "batch_id"),
+)
+
+categories = Table(  # (0005) categories as data; "klussen/vakman" is a sub-category of "klussen"
+    "categories", metadata,
+    Column("category", String(ID), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+budget_approvals = Table(  # (0005) a second group member confirms one spend above the budget's threshold
+    "budget_approvals", metadata,
+    Column("approval_id", String(36), primary_key=True),
+    Column("budget_id", String(ID), nullable=False),
+    Column("member_id", String(ID), nullable=False),
+    Column("approver_member_id", String(ID), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("used_ms", BigInteger),
+    Index("ix_budget_approvals_budget_member", "budget_id", "member_id"),
+)
+
+merchant_categories = Table(  # (0005) a merchant may have several categories
+    "merchant_categories", metadata,
+    Column("merchant_id", String(ID), ForeignKey("merchants.merchant_id"), primary_key=True),
+    Column("category", String(ID), primary_key=True),
 )
 
 APPEND_ONLY = ("postings", "transactions", "records", "audit_log")

@@ -23,9 +23,11 @@ from typing import Any, Sequence
 
 from sqlalchemy import Connection, Row, func, select
 
-from floreyn.server import bulk, ledger, state
+from floreyn.categories import covers
+from floreyn.server import admin_categories, budget_rules, bulk, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound
+from floreyn.server.rates import rate_in_force
 from floreyn.sync.snapshot import (
     MAX_DELTA_CARDS, SNAPSHOT_VERSION, BudgetInfo, Campaign, CardInfo, MerchantConfig, Snapshot, SnapshotDelta,
 )
@@ -47,14 +49,16 @@ def build(conn: Connection, terminal_id: str, since: int | None, now_ms: int) ->
         if count <= MAX_DELTA_CARDS:
             delta_rows = conn.execute(select(s.cards).where(s.cards.c.changed_version > since)).all()
     common = dict(version=SNAPSHOT_VERSION, terminal_id=terminal_id, snapshot_version=version,
-                  server_time_ms=now_ms, merchant=merchant, rates=cfg.rates, limits=cfg.limits,
-                  campaigns=campaigns, issuer_keys=cfg.issuer_keys)
+                  server_time_ms=now_ms, merchant=merchant, rates=rate_in_force(conn, now_ms), limits=cfg.limits,
+                  campaigns=campaigns, issuer_keys=cfg.issuer_keys,
+                  extra={"categories": admin_categories.all_names(conn)})  # the list, for tills to show names
     if delta_rows is not None:
         assert since is not None
-        cards = card_infos(conn, delta_rows, merchant.category, today, cfg.limits.cumulative_cents)
+        cards = card_infos(conn, delta_rows, merchant.all_categories(), today, cfg.limits.cumulative_cents,
+                           now_ms)
         return SnapshotDelta(base_version=since, cards=cards, **common)  # type: ignore[arg-type]  # common: shared fields
     rows = conn.execute(select(s.cards).order_by(s.cards.c.card_id)).all()
-    cards = card_infos(conn, rows, merchant.category, today, cfg.limits.cumulative_cents)
+    cards = card_infos(conn, rows, merchant.all_categories(), today, cfg.limits.cumulative_cents, now_ms)
     return Snapshot(cards=cards, blocklist=tuple(c.card_id for c in cards if c.blocked),
                     **common)  # type: ignore[arg-type]  # common: shared fields
 
@@ -64,6 +68,7 @@ def merchant_config(conn: Connection, merchant_id: str) -> MerchantConfig:
     if m is None:
         raise NotFound(what="merchant", id=merchant_id)
     return MerchantConfig(merchant_id=m.merchant_id, name=m.name, category=m.category,
+                          categories=admin_categories.of_merchant(conn, merchant_id, m.category),
                           save_rate_bp=m.save_rate_bp, topup_allowed=bool(m.topup_allowed))
 
 
@@ -74,7 +79,9 @@ def active_campaigns(conn: Connection, merchant_id: str, today: str) -> tuple[Ca
         merchants = tuple(json.loads(c.merchant_ids))
         if not merchants or merchant_id in merchants:
             out.append(Campaign(campaign_id=c.campaign_id, name=c.name, multiplier_bp=c.multiplier_bp,
-                                starts_on=c.starts_on, ends_on=c.ends_on, merchant_ids=merchants))
+                                starts_on=c.starts_on, ends_on=c.ends_on, merchant_ids=merchants,
+                                pot_left_cents=ledger.balance(conn, ledger.pot_acct(c.campaign_id)).cents
+                                if c.pot else None, redeem_bonus_bp=c.redeem_bonus_bp))
     return tuple(out)
 
 
@@ -99,8 +106,8 @@ def member_budgets(conn: Connection, member_ids: list[str], today: str) -> dict[
             for mid in member_ids}
 
 
-def card_infos(conn: Connection, rows: Sequence[Row[Any]], category: str, today: str, cap_cents: int
-               ) -> tuple[CardInfo, ...]:
+def card_infos(conn: Connection, rows: Sequence[Row[Any]], categories: tuple[str, ...], today: str,
+               cap_cents: int, now_ms: int) -> tuple[CardInfo, ...]:
     member_ids = sorted({r.member_id for r in rows})
     aliases: dict[str, str] = {}
     for chunk in bulk.chunks(member_ids):
@@ -120,9 +127,12 @@ def card_infos(conn: Connection, rows: Sequence[Row[Any]], category: str, today:
         for b in budgets.get(r.member_id, []):
             cats = tuple(json.loads(b.categories))
             remaining = balances[ledger.budget_acct(b.budget_id)]
-            if remaining > 0 and (not cats or category in cats):
+            if remaining > 0 and covers(cats, categories):
                 usable.append(BudgetInfo(budget_id=b.budget_id, label=b.label, categories=cats,
-                                         expires_on=b.expires_on, remaining_cents=remaining, funder=b.funder_id))
+                                         expires_on=b.expires_on, remaining_cents=remaining, funder=b.funder_id,
+                                         member_cap_left_cents=budget_rules.member_cap_left(
+                                             conn, b, r.member_id, now_ms),
+                                         confirm_above_cents=b.confirm_above_cents if b.owner_group_id else None))
         out.append(CardInfo(card_id=r.card_id, alias=aliases.get(r.member_id, ""), blocked=blocked,
                             offline_allowance_cents=allowance,
                             budgets=tuple(sorted(usable, key=lambda b: b.budget_id)) if not blocked else ()))

@@ -231,10 +231,12 @@ class SyncClient:
         raise SyncBadResponse(detail=f"unexpected snapshot kind {kind!r}")
 
     def authorize_spend(self, card_hex: str, amount_cents: int, request_id: str,
-                        budget_id: str | None = None) -> Authorization:
+                        budget_id: str | None = None, confirm_card_hex: str | None = None) -> Authorization:
         body = {"card_id": card_hex, "amount_cents": amount_cents, "request_id": request_id}
         if budget_id is not None:
             body["budget_id"] = budget_id
+        if confirm_card_hex is not None:  # a second group member's card (server/budget_rules.py)
+            body["confirm_card_id"] = confirm_card_hex
         data = self._call("POST", "/v1/terminal/authorize", json.dumps(body).encode()).json()
         try:
             return Authorization(bool(data["approved"]), data.get("reason"), str(data["auth_id"]),

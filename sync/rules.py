@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterable
 
+from floreyn.categories import covers
 from floreyn.money import BP_ONE, ExchangeRates, Money, save_reward
 from floreyn.sync.snapshot import Campaign
 
@@ -26,10 +27,24 @@ def iso_date(iso: str) -> dt.date:
         return dt.date.min
 
 
-def budget_pays_at(categories: Iterable[str], merchant_category: str) -> bool:
-    """A labeled budget pays only at merchants of its categories; no categories means anywhere."""
-    cats = tuple(categories)
-    return not cats or merchant_category in cats
+def budget_pays_at(categories: Iterable[str], merchant_categories: Iterable[str]) -> bool:
+    """A labeled budget pays only at merchants of its categories (a parent covers its sub-categories);
+    no categories means anywhere (floreyn/categories.py)."""
+    return covers(categories, merchant_categories)
+
+
+def group_budget_room(available_cents: int, spent_since_snapshot_cents: int, member_cap_left_cents: int | None,
+                      confirm_above_cents: int | None) -> int:
+    """What one payment may take from a group budget at a till without a second card: its balance, at most
+    the member's cap left this month (less what this till spent from the budget since the snapshot: the safe
+    side, it may be another member's), and at most the amount above which a second member must confirm
+    (server/budget_rules.py checks the same online and for the payments API)."""
+    room = available_cents
+    if member_cap_left_cents is not None:
+        room = min(room, member_cap_left_cents - spent_since_snapshot_cents)
+    if confirm_above_cents is not None:
+        room = min(room, confirm_above_cents)
+    return max(0, room)
 
 
 def budget_live_on(expires_on: str, day: dt.date) -> bool:
@@ -43,6 +58,8 @@ def best_campaign(campaigns: Iterable[Campaign], merchant_id: str, day: dt.date)
     for c in campaigns:
         if c.merchant_ids and merchant_id not in c.merchant_ids:
             continue
+        if c.pot_left_cents is not None and c.pot_left_cents <= 0:
+            continue  # a dry pot: the till stops offering its extra (server/campaign_pots.py)
         if iso_date(c.starts_on) <= day <= iso_date(c.ends_on) and c.multiplier_bp > best:
             best, name = c.multiplier_bp, c.name
     return best, name

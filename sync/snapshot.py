@@ -48,6 +48,9 @@ class BudgetInfo:
     expires_on: str  # ISO date, last valid day (server time decides; the till is told `server_time_ms`)
     remaining_cents: int
     funder: str = ""
+    # A group budget's rules for this card's member (server/budget_rules.py); None: no such rule
+    member_cap_left_cents: int | None = None  # what the member may still spend from it this month
+    confirm_above_cents: int | None = None  # above this a second member's card must be tapped
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +66,13 @@ class CardInfo:
 class MerchantConfig:
     merchant_id: str
     name: str
-    category: str  # winkel, klussen, groen, zorg, markt
+    category: str  # its main category: winkel, klussen/handig, ... (floreyn/categories.py)
     save_rate_bp: int = 0
     topup_allowed: bool = False
+    categories: tuple[str, ...] = ()  # all its categories when it has more than the main one
+
+    def all_categories(self) -> tuple[str, ...]:
+        return self.categories or (self.category,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,8 @@ class Campaign:
     starts_on: str  # ISO date
     ends_on: str  # ISO date, inclusive
     merchant_ids: tuple[str, ...] = ()  # empty = all merchants
+    pot_left_cents: int | None = None  # a campaign with a pot: what is left in it (0: dry, the till stops it)
+    redeem_bonus_bp: int = 0  # a redeeming campaign: the pot gives back this share of a spend, booked by the server
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +162,7 @@ def snapshot_from_dict(d: dict[str, Any]) -> Snapshot:
         terminal_id=d["terminal_id"],
         snapshot_version=d["snapshot_version"],
         server_time_ms=d["server_time_ms"],
-        merchant=MerchantConfig(**d["merchant"]),
+        merchant=MerchantConfig(**{**d["merchant"], "categories": tuple(d["merchant"].get("categories", ()))}),
         rates=ExchangeRates(**d["rates"]),
         limits=OfflineLimits(**d["limits"]),
         cards=cards,

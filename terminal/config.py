@@ -38,11 +38,14 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
+from floreyn.categories import valid_category
 from floreyn.codec import DecodeError, check_ident
 from floreyn.sync.snapshot import MerchantConfig
 from floreyn.terminal.drivers.base import DriverConfig
 from floreyn.terminal.errors import ConfigError, UnknownCategory
 
+# The categories the cooperative started with; the server defines more (floreyn/categories.py) and the till
+# takes any well-formed name, so a new category needs no upgrade.
 KNOWN_CATEGORIES: Final = ("winkel", "klussen", "groen", "zorg", "markt")
 ROLES: Final = ("cashier", "manager")
 MAX_OPERATORS: Final = 16  # PIN-only sign-in checks every hash; keep that bounded
@@ -192,18 +195,20 @@ def config_from_dict(doc: dict[str, Any], *, base_dir: Path, data_dir: Path | No
 def merchant_from_dict(d: dict[str, Any]) -> MerchantConfig:
     _only(d, "merchant", {f.name for f in fields(MerchantConfig)})
     try:
-        merchant = MerchantConfig(**d)
+        merchant = MerchantConfig(**{**d, "categories": tuple(d.get("categories", ()))})
     except TypeError as exc:
         raise ConfigError(detail=f"[merchant]: {exc}") from None
     _ident(merchant.merchant_id, "merchant.merchant_id")
-    check_category(merchant.category)
+    for category in merchant.all_categories():
+        check_category(category)
     if type(merchant.save_rate_bp) is not int or not 0 <= merchant.save_rate_bp <= 10_000:
         raise ConfigError(detail="merchant.save_rate_bp must be a whole number from 0 to 10000")
     return merchant
 
 
 def check_category(category: str) -> None:
-    if category not in KNOWN_CATEGORIES:
+    """Well-formed, known or not: the server defines categories, the till follows (floreyn/categories.py)."""
+    if not valid_category(category):
         raise UnknownCategory(category=category, known=", ".join(KNOWN_CATEGORIES))
 
 

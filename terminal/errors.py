@@ -28,8 +28,10 @@ class ConfigError(TillError):
 
 class UnknownCategory(ConfigError):
     code = "category_unknown"
-    nl = "Onbekende winkelcategorie {category!r}; kies uit {known}."
-    en = "Unknown merchant category {category!r}; choose from {known}."
+    nl = "Ongeldige winkelcategorie {category!r}: kleine letters, cijfers, - of _, met hoogstens één / " \
+         "(zoals klussen/vakman); bijvoorbeeld {known}."
+    en = "Invalid merchant category {category!r}: lowercase letters, digits, - or _, with at most one / " \
+         "(like klussen/vakman); for example {known}."
 
 
 class StoreLocked(TillError):

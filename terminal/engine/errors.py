@@ -267,6 +267,12 @@ class OnlineDeclined(WhyRefusal):
                          "the card is flagged; refer the member to the cooperative"),
         "budget_category": ("dit budget geldt niet bij deze winkel", "this budget cannot be used at this merchant"),
         "budget_not_usable": ("dit budget is niet (meer) bruikbaar", "this budget can no longer be used"),
+        "budget_member_cap": ("dit lid heeft zijn deel van het groepsbudget voor deze maand op",
+                              "this member has used their share of the group budget for this month"),
+        "budget_needs_confirmation": ("een tweede lid van de groep moet dit bedrag bevestigen (tweede pas)",
+                                      "a second member of the group must confirm this amount (second card)"),
+        "budget_confirmer_invalid": ("de tweede pas is niet van een ander lid van de groep",
+                                     "the second card is not another member of the group"),
     }
     FALLBACK = ("geweigerd", "declined")
 

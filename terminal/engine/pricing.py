@@ -34,8 +34,8 @@ class Source:
 
 
 def _category_ok(budget: BudgetInfo, merchant: MerchantConfig) -> bool:
-    # One definition with the server's re-check (floreyn.sync.rules).
-    return rules.budget_pays_at(budget.categories, merchant.category)
+    # One definition with the server's re-check (floreyn.sync.rules): a parent category covers its subs.
+    return rules.budget_pays_at(budget.categories, merchant.all_categories())
 
 
 def budget_usable(budget: BudgetInfo, merchant: MerchantConfig, today: dt.date) -> FloreynError | None:

@@ -303,6 +303,8 @@ def usable_sources(ctx: TillContext, session: CardSession, left: dict[str, int] 
     for b in session.budgets:
         if budget_usable(b, ctx.merchant, ctx.today) is None:
             avail = b.remaining_cents if left is None else left.get(b.budget_id, 0)
+            spent = 0 if left is None else max(0, b.remaining_cents - left.get(b.budget_id, 0))
+            avail = rules.group_budget_room(avail, spent, b.member_cap_left_cents, b.confirm_above_cents)
             out.append(Source(b.budget_id, b.label, avail, b.expires_on))
     return out
 

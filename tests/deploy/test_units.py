@@ -27,7 +27,8 @@ import requests
 from floreyn.server.db import head_revision
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-UNITS = ["floreyn-terminal.service", "floreyn-server.service", "floreyn-backup.service", "floreyn-backup.timer"]
+UNITS = ["floreyn-terminal.service", "floreyn-server.service", "floreyn-backup.service", "floreyn-backup.timer",
+         "floreyn-budget-expire.service", "floreyn-budget-expire.timer"]
 
 
 def staged_root(tmp_path: Path) -> Path:
@@ -115,6 +116,12 @@ def test_the_units_command_lines_serve_and_back_up(db_url, tmp_path, free_port):
         made = json.loads(done.stdout)
         assert Path(made["path"]).parent == tmp_path / "backups" and made["revision"] == head_revision()
         assert made["source"] == ("sqlite" if not args else "postgresql")
+        expire = localise(exec_start("floreyn-budget-expire.service", env), tmp_path / "data", tmp_path / "backups")
+        assert expire[-1] == "expire-budgets"
+        for _ in range(2):  # a rerun the same day is harmless
+            done = subprocess.run(expire, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+            assert json.loads(done.stdout)["expired"] == []
     finally:
         proc.terminate()
         proc.wait(timeout=20)

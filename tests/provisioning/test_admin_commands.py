@@ -250,9 +250,9 @@ def test_reports_and_csv_export(tool, srv, world, tmp_path):
     term = world.terminal()
     term.spend(card, 1_234)
     term.client(srv).upload(term.raws)
-    import datetime as dt
+    from floreyn.server import state
 
-    today = dt.date.today().isoformat()
+    today = state.local_date(state.now_ms()).isoformat()  # Amersfoort's day: the server books by it
     report = tool.ok("report", "settlement", "--merchant", term.merchant_id, "--from", today, "--to", today)
     assert report["fl"]["received_cents"] == 1_234
     text = tool(

@@ -7,12 +7,12 @@ booked twice, a campaign for all shops was made without a word, `card block DA15
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 import uuid
 
 from floreyn.provisioning.cli import argparse_nl, main
+from floreyn.server import state
 
 
 def uid(prefix: str) -> str:
@@ -196,7 +196,7 @@ def test_settlement_for_all_merchants_circulation_wording_and_dutch_csv(tool, sr
     term = world.terminal()
     term.spend(card, 1_234)
     term.client(srv).upload(term.raws)
-    today = dt.date.today().isoformat()
+    today = state.local_date(state.now_ms()).isoformat()  # Amersfoort's day: the server books by it
     every = tool.ok("report", "settlement", "--from", today, "--to", today)
     mine = next(r for r in every["merchants"] if r["merchant_id"] == term.merchant_id)
     assert mine["fl"]["received_cents"] == 1_234 and "net_eur_cents" in every["totals"]

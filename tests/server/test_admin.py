@@ -144,7 +144,9 @@ def test_settlement_statement(srv, world):
     st = srv.admin("GET", "/v1/admin/reports/settlement", merchant_id=term.merchant_id,
                    **{"from": "2000-01-01", "to": "2099-12-31"})
     assert st["fl"] == {"opening_cents": 0, "received_cents": 6_000, "refunded_cents": 1_000, "save_cost_cents": 250,
-                        "voids_cents": 0, "corrections_cents": 0, "cashed_out_cents": 2_000, "closing_cents": 2_750}
+                        "voids_cents": 0, "corrections_cents": 0, "cashed_out_cents": 2_000, "payments_cents": 0,
+                        "bought_cents": 0, "campaign_pot_cents": 0, "settled_cents": 0, "disputes_cents": 0,
+                        "other_cents": 0, "closing_cents": 2_750}
     assert st["eur"]["topups_taken_cents"] == 3_000 and st["eur"]["remitted_cents"] == 1_000
     assert st["eur"]["cashout_paid_cents"] == 1_900 and st["eur"]["closing_owed_cents"] == 2_000
     s = st["settlement"]

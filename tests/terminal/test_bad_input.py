@@ -86,9 +86,12 @@ def test_refused_card_clears_the_previous_one(till):
         till.engine.quote_spend(Money.fl(100))
 
 
-def test_unknown_merchant_category_in_the_configuration(tmp_path: Path):
+def test_malformed_merchant_category_in_the_configuration(tmp_path: Path):
     doc = {"terminal": {"terminal_id": "T-x-01"},
-           "merchant": {"merchant_id": "M-x", "name": "X", "category": "bakkerij"}}
+           "merchant": {"merchant_id": "M-x", "name": "X", "category": "Bakkerij!"}}
     with pytest.raises(E.UnknownCategory) as info:
         config_from_dict(doc, base_dir=tmp_path)
-    assert "bakkerij" in info.value.message("nl") and "winkel" in info.value.message("nl")
+    assert "Bakkerij!" in info.value.message("nl") and "klussen/vakman" in info.value.message("nl")
+    # A category the till has never seen is taken: the cooperative defines them on the server.
+    doc["merchant"] |= {"category": "duurzaam", "categories": ["duurzaam", "klussen/handig"]}
+    assert config_from_dict(doc, base_dir=tmp_path).merchant.all_categories() == ("duurzaam", "klussen/handig")

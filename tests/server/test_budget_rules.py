@@ -1,0 +1,78 @@
+"""The funder's rules for a group budget: a cap per member per month, a second member above a threshold
+(a second card at the till, an approval call elsewhere), and a kept share at expiry."""
+
+import uuid
+
+from floreyn.server.testing import World
+
+
+def group_budget(srv, world: World, **rules):
+    funder = world.funder(eur_cents=100_000)
+    (m1, c1), (m2, c2), (m3, c3) = world.member(), world.member(), world.member()
+    gid = world.new_id("G")
+    srv.admin("POST", "/v1/admin/groups", {"group_id": gid, "name": "Blok 7", "member_ids": [m1, m2]})
+    bid = world.new_id("B")
+    srv.admin("POST", "/v1/admin/budgets/grant", {"funder_id": funder, "budgets": [
+        {"budget_id": bid, "group_id": gid, "label": "Blokbudget", "categories": [], "expires_on": "2099-12-31",
+         "amount_cents": 30_000, **rules}]})
+    return funder, bid, (m1, c1), (m2, c2), (m3, c3)
+
+
+def test_a_member_over_the_cap_is_refused_and_a_second_card_confirms(srv, world):
+    _, bid, (m1, c1), (m2, c2), (m3, c3) = group_budget(srv, world, member_cap_cents=10_000,
+                                                        confirm_above_cents=5_000)
+    client = world.terminal().client(srv)
+
+    def auth(card, cents, confirm=None):
+        return client.authorize_spend(card, cents, uuid.uuid4().hex, budget_id=bid, confirm_card_hex=confirm)
+
+    whole = auth(c1, 30_000)  # one tenant spends the whole block budget in one tap: refused
+    assert not whole.approved and whole.reason == "budget_member_cap"
+    big = auth(c1, 6_000)
+    assert not big.approved and big.reason == "budget_needs_confirmation"
+    assert auth(c1, 6_000, confirm=c1).reason == "budget_confirmer_invalid"  # not the same card
+    assert auth(c1, 6_000, confirm=c3).reason == "budget_confirmer_invalid"  # not outside the group
+    assert auth(c1, 6_000, confirm=c2).approved
+    assert auth(c1, 4_000).approved  # 6,000 held + 4,000 = the cap
+    assert auth(c1, 1).reason == "budget_member_cap"
+    assert auth(c2, 5_000).approved  # the cap is per member
+    snap = client.snapshot()
+    info = {b.budget_id: b for c in snap.cards if c.card_id == c1 for b in c.budgets}[bid]
+    assert info.member_cap_left_cents == 0 and info.confirm_above_cents == 5_000
+
+
+def test_an_approval_call_confirms_once(srv, world):
+    _, bid, (m1, c1), (m2, _c2), (m3, _c3) = group_budget(srv, world, confirm_above_cents=1_000)
+    client = world.terminal().client(srv)
+    assert srv.admin("POST", f"/v1/admin/budgets/{bid}/approvals",
+                     {"member_id": m1, "approver_member_id": m1, "amount_cents": 2_000}, expect=422)
+    assert srv.admin("POST", f"/v1/admin/budgets/{bid}/approvals",
+                     {"member_id": m1, "approver_member_id": m3, "amount_cents": 2_000}, expect=409)
+    srv.admin("POST", f"/v1/admin/budgets/{bid}/approvals",
+              {"member_id": m1, "approver_member_id": m2, "amount_cents": 2_000})
+    assert client.authorize_spend(c1, 2_000, uuid.uuid4().hex, budget_id=bid).approved
+    again = client.authorize_spend(c1, 2_000, uuid.uuid4().hex, budget_id=bid)
+    assert again.reason == "budget_needs_confirmation"  # used once
+
+
+def test_expiry_returns_the_rest_by_the_funders_rule(srv, world):
+    funder, bid, (m1, c1), (m2, _), _ = group_budget(srv, world, keep_share_bp=5_000)
+    before = world.balance(f"funder:{funder}")
+    term = world.terminal()
+    term.client(srv).upload([term.spend(c1, 2_001, budget_id=bid).raw])
+    out = srv.admin("POST", "/v1/admin/budgets/expire", {"budget_ids": [bid]})["expired"][0]
+    # rest 27,999: half (13,999) kept, split over two members (6,999 each), the odd cents back to the funder
+    assert out["kept_by"] == {m1: 6_999, m2: 6_999} and out["returned_cents"] == 27_999 - 13_998
+    assert world.balance(f"member:{m1}") == 6_999 and world.balance(f"budget:{bid}") == 0
+    assert world.balance(f"funder:{funder}") == before + 14_001
+    assert srv.admin("GET", "/v1/admin/replay")["ok"] is True
+
+
+def test_the_till_takes_at_most_the_room_the_rules_leave():
+    from floreyn.sync.rules import group_budget_room
+
+    assert group_budget_room(30_000, 0, None, None) == 30_000  # no rules: the balance
+    assert group_budget_room(30_000, 0, 15_000, None) == 15_000  # the member's cap left this month
+    assert group_budget_room(30_000, 4_000, 15_000, None) == 11_000  # less what this till spent since
+    assert group_budget_room(30_000, 0, 15_000, 10_000) == 10_000  # above this a second card is needed
+    assert group_budget_room(30_000, 20_000, 15_000, 10_000) == 0  # never below zero
