@@ -45,12 +45,13 @@ POSTINGS_TARGET = 1_000_000
 READS = 3_000
 
 
-def make_records(terminals: int, per_terminal: int, cards: list[str], merchants: list[str], seed: int = 1):
+def make_records(terminals: int, per_terminal: int, cards: list[str], merchants: list[str], seed: int = 1,
+                 prefix: str = "T"):
     rng = random.Random(seed)
     out = []
     for t in range(terminals):
         key = keys.new_private_key()
-        tid, mid = f"T-{t:05d}", merchants[t % len(merchants)]
+        tid, mid = f"{prefix}-{t:05d}", merchants[t % len(merchants)]
         head, raws = ChainHead(), []
         for _ in range(per_terminal):
             roll, card = rng.random(), bytes.fromhex(rng.choice(cards))

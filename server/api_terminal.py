@@ -5,21 +5,18 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import random
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Mapping
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Connection, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
 
 from floreyn import keys
 from floreyn.errors import FloreynError
-from floreyn.server import authz, ingest, logs, reinstate, rules, snapshots, spendable
+from floreyn.server import authz, ingest, logs, nonces, reinstate, rules, snapshots, spendable
 from floreyn.server import schema as s
 from floreyn.server.app import ServerContext
 from floreyn.server.errors import RequestInvalid, TerminalQuarantined, TerminalRevoked
@@ -30,7 +27,6 @@ from floreyn.sync.snapshot import Snapshot, sign_delta, sign_snapshot
 router = APIRouter(prefix="/v1/terminal", tags=["terminal"])
 H_SNAPSHOT_KIND = "X-Floreyn-Snapshot-Kind"
 H_SNAPSHOT_SIGNATURE = "X-Floreyn-Snapshot-Signature"
-PRUNE_EVERY = 200  # on average, one request in this many clears expired nonces
 _NOBODY = keys.new_private_key().public_key()  # verifies nothing anyone sends: stands in for an unknown terminal
 
 
@@ -38,6 +34,9 @@ _NOBODY = keys.new_private_key().public_key()  # verifies nothing anyone sends: 
 class Terminal:
     terminal_id: str
     merchant_id: str
+    public_key: bytes = b""  # raw Ed25519 key, as enrolled (never changes)
+    head_seq: int = 0  # the head when authenticated; it only grows
+    nonce: str = ""  # this request's nonce; for an upload, taken inside its write transaction
 
 
 def signed_path(scope: Mapping[str, Any]) -> str:
@@ -50,11 +49,17 @@ def signed_path(scope: Mapping[str, Any]) -> str:
     return f"{path}?{query}" if query else path
 
 
-def authenticate(ctx: ServerContext, headers: Mapping[str, str], method: str, path: str, body: bytes) -> Terminal:
-    """Who sent this request; typed refusal otherwise (see sync/auth.py for the scheme)."""
+def authenticate(ctx: ServerContext, headers: Mapping[str, str], method: str, path: str, body: bytes, *,
+                 take_nonce: bool = True) -> Terminal:
+    """Who sent this request; typed refusal otherwise (see sync/auth.py for the scheme).
+
+    `take_nonce=False`: the caller records the nonce in its own write transaction, before anything
+    else it writes, and refuses AuthReplayed when it was taken (the upload: one write per batch).
+    """
     creds = auth.parse_headers(headers)
     term = ctx.db.read(lambda conn: conn.execute(
-        select(s.terminals.c.terminal_id, s.terminals.c.merchant_id, s.terminals.c.public_key, s.terminals.c.status)
+        select(s.terminals.c.terminal_id, s.terminals.c.merchant_id, s.terminals.c.public_key, s.terminals.c.status,
+               s.terminals.c.head_seq)
         .where(s.terminals.c.terminal_id == creds.terminal_id)).first())
     # An unknown terminal id is answered exactly as a wrong key (same refusal, same signature work), so
     # terminal ids cannot be enumerated.
@@ -66,21 +71,13 @@ def authenticate(ctx: ServerContext, headers: Mapping[str, str], method: str, pa
         raise TerminalRevoked()
     now = ctx.clock()
     auth.check_time(creds, now)
-    if not ctx.db.write(lambda conn: _remember_nonce(conn, creds, now)):
+    if not take_nonce:  # the write transaction checks the nonce, then the status, in this same order
+        return Terminal(term.terminal_id, term.merchant_id, bytes(term.public_key), int(term.head_seq), creds.nonce)
+    if not ctx.db.write(lambda conn: nonces.remember(conn, creds.terminal_id, creds.nonce, now)):
         raise auth.AuthReplayed()
     if term.status == "quarantined":
         raise TerminalQuarantined()
-    return Terminal(term.terminal_id, term.merchant_id)
-
-
-def _remember_nonce(conn: Connection, creds: auth.AuthHeaders, now: int) -> bool:
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    inserted = conn.execute(insert(s.request_nonces).values(terminal_id=creds.terminal_id, nonce=creds.nonce,
-                                                            time_ms=now).on_conflict_do_nothing()
-                            .returning(s.request_nonces.c.nonce)).first()
-    if random.randrange(PRUNE_EVERY) == 0:
-        conn.execute(delete(s.request_nonces).where(s.request_nonces.c.time_ms < now - auth.NONCE_TTL_MS))
-    return inserted is not None
+    return Terminal(term.terminal_id, term.merchant_id, bytes(term.public_key), int(term.head_seq), creds.nonce)
 
 
 async def terminal(request: Request) -> Terminal:
@@ -90,11 +87,19 @@ async def terminal(request: Request) -> Terminal:
                                    body)
 
 
+async def uploading_terminal(request: Request) -> Terminal:
+    body = await request.body()
+    ctx: ServerContext = request.app.state.ctx
+    return await run_in_threadpool(authenticate, ctx, request.headers, request.method, signed_path(request.scope),
+                                   body, take_nonce=False)
+
+
 Authed = Annotated[Terminal, Depends(terminal)]
+UploadAuthed = Annotated[Terminal, Depends(uploading_terminal)]
 
 
 @router.post("/upload", summary="Upload signed records; answers the highest contiguous sequence number held")
-async def upload(request: Request, body: UploadRequest, who: Authed) -> JSONResponse:
+async def upload(request: Request, body: UploadRequest, who: UploadAuthed) -> JSONResponse:
     raws = []
     for i, text in enumerate(body.records):
         try:
@@ -105,9 +110,11 @@ async def upload(request: Request, body: UploadRequest, who: Authed) -> JSONResp
     started = time.perf_counter()
     try:
         result = await run_in_threadpool(ingest.ingest, ctx.db, who.terminal_id, raws, ctx.clock(),
-                                         reported_head=body.head_seq)
+                                         reported_head=body.head_seq,
+                                         authenticated=ingest.Authenticated(who.public_key, who.head_seq, who.nonce))
     except FloreynError as exc:
-        await run_in_threadpool(_count_rejected, ctx, who.terminal_id)
+        if not isinstance(exc, auth.AuthError):  # a replay is an authentication refusal, as on other endpoints
+            await run_in_threadpool(_count_rejected, ctx, who.terminal_id)
         logs.upload_line(who.terminal_id, len(raws), started, reported_head=body.head_seq, error=exc.code)
         raise
     logs.upload_line(who.terminal_id, len(raws), started, result=result.to_dict(), reported_head=body.head_seq)

@@ -35,10 +35,9 @@ from typing import Any, Final, Sequence
 from sqlalchemy import Connection, Row, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from floreyn import keys
 from floreyn.errors import FloreynError
 from floreyn.money import DEFAULT_MAX_CENTS
-from floreyn.server import authz, bulk, campaign_pots, entries, ledger, rules, state
+from floreyn.server import authz, bulk, campaign_pots, entries, ledger, nonces, rules, state, verify
 from floreyn.server import schema as s
 from floreyn.server.db import Database
 from floreyn.server.errors import (
@@ -77,20 +76,32 @@ def decode_batch(raws: Sequence[bytes]) -> list[SignedRecord]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    """What the upload's authentication read (api_terminal.authenticate), so ingest reads it only once."""
+
+    public_key: bytes  # raw Ed25519 key, as enrolled (never changes)
+    head_seq: int  # the terminal's head then; it only grows, so records above it are all that may be accepted
+    nonce: str  # the request's nonce: taken in the batch's write transaction, first (a replay writes nothing)
+
+
 def ingest(db: Database, terminal_id: str, raws: Sequence[bytes], now_ms: int | None = None, *,
-           reported_head: int | None = None) -> UploadResult:
+           reported_head: int | None = None, authenticated: Authenticated | None = None) -> UploadResult:
     """Verify and post one upload batch from `terminal_id` (already authenticated).
 
     `reported_head`: the terminal's own highest sequence number, kept for the metrics (records waiting).
+    `authenticated`: the request's key, head and nonce, when its nonce is still to be taken (one write per upload).
     """
     batch = decode_batch(raws)
     for signed in batch:
         if signed.record.terminal_id != terminal_id:
             raise RecordRefused(seq=signed.record.seq, detail=f"record belongs to {signed.record.terminal_id}")
     now = now_ms if now_ms is not None else state.now_ms()
-    verified_above = _verify_signatures(db, terminal_id, batch, now)
+    verified_above = _verify_signatures(db, terminal_id, batch, now, authenticated)
+    nonce = authenticated.nonce if authenticated is not None else None
     try:
-        outcome = db.write(lambda conn: _ingest_tx(conn, terminal_id, batch, now, verified_above, reported_head))
+        outcome = db.write(lambda conn: _ingest_tx(conn, terminal_id, batch, now, verified_above, reported_head,
+                                                   nonce))
     except IntegrityError:
         # A record id or transaction id another terminal already used: nothing was written.
         raise RecordRefused(seq="?", detail="a record id in this batch is already used by another record") from None
@@ -119,35 +130,44 @@ class IngestOutcome:
         return self.result
 
 
-def _verify_signatures(db: Database, terminal_id: str, batch: list[SignedRecord], now: int) -> int:
+def _verify_signatures(db: Database, terminal_id: str, batch: list[SignedRecord], now: int,
+                       known: Authenticated | None = None) -> int:
     """Check the signatures of every record above the head, before taking the write lock.
 
     The public key never changes once enrolled, and the head only grows, so
     every record the transaction may accept (seq above its head) is above the
-    head read here and has been verified. Returns that head.
+    head read here (or by the request's authentication) and has been
+    verified. Returns that head. Verified with libsodium on a small pool
+    (server/verify.py); the first bad record in batch order is the one refused.
     """
-    term = db.read(lambda conn: conn.execute(select(s.terminals.c.public_key, s.terminals.c.head_seq)
-                                             .where(s.terminals.c.terminal_id == terminal_id)).first())
-    if term is None:
-        raise auth.AuthUnknownTerminal(terminal_id=terminal_id)
-    public = keys.public_from_raw(bytes(term.public_key))
-    for signed in batch:
-        if signed.record.seq > term.head_seq:
-            try:
-                signed.verify(public)
-            except BadSignature:
-                db.write(lambda conn: state.alert(conn, "bad_signature", now, terminal_id=terminal_id,
-                                                  seq=signed.record.seq, raw=signed.raw.hex()))  # noqa: B023 (runs at once)
-                raise
-    return int(term.head_seq)
+    if known is None:
+        term = db.read(lambda conn: conn.execute(select(s.terminals.c.public_key, s.terminals.c.head_seq)
+                                                 .where(s.terminals.c.terminal_id == terminal_id)).first())
+        if term is None:
+            raise auth.AuthUnknownTerminal(terminal_id=terminal_id)
+        known = Authenticated(bytes(term.public_key), int(term.head_seq), "")
+    bad = verify.first_bad(known.public_key, [sr for sr in batch if sr.record.seq > known.head_seq])
+    if bad is not None:
+        def refuse(conn: Connection) -> bool:
+            if known.nonce and not nonces.remember(conn, terminal_id, known.nonce, now):
+                return False  # a replay of a refused request: refused as a replay, no second alert
+            state.alert(conn, "bad_signature", now, terminal_id=terminal_id, seq=bad.record.seq, raw=bad.raw.hex())
+            return True
+
+        if not db.write(refuse):
+            raise auth.AuthReplayed()
+        raise BadSignature(seq=bad.record.seq)
+    return known.head_seq
 
 
 def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], now: int, verified_above: int,
-               reported_head: int | None = None) -> IngestOutcome:
+               reported_head: int | None = None, nonce: str | None = None) -> IngestOutcome:
     term = conn.execute(select(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
                         .with_for_update()).first()
     if term is None:
         return IngestOutcome(refusal=auth.AuthUnknownTerminal(terminal_id=terminal_id))
+    if nonce is not None and not nonces.remember(conn, terminal_id, nonce, now):
+        return IngestOutcome(refusal=auth.AuthReplayed())  # before anything is written, as authenticate does
     if term.status == "revoked":
         return IngestOutcome(refusal=TerminalRevoked())
     if term.status == "quarantined":

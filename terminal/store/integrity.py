@@ -3,7 +3,11 @@
 verify_store: the kept chain must be gapless, hash-linked from the prune
 base, with every stored column equal to its signed bytes; signatures are
 checked for records the server has not acknowledged (what will still be
-sent) and the head. prune_store: delete whole transactions from the start
+sent) and the head. It resumes where the last check ended (the record
+before the head it verified, kept in terminal_state), so start-up does not
+grow with the day's records: a record changed before that point is not seen
+at start (the server still refuses it), one after it is; all_signatures
+checks the whole kept chain again. prune_store: delete whole transactions from the start
 of the chain that the server acknowledged and that are older than the
 retention; never the head, never anything unacknowledged; the chain then
 resumes from (base_seq, base_hash).
@@ -17,7 +21,7 @@ from sqlalchemy import delete, select, update
 from floreyn.sync.record import ChainHead, RecordError, decode, record_hash, verify_next
 from floreyn.terminal.errors import StoreCorrupt
 from floreyn.terminal.store.rows import StoredRecord
-from floreyn.terminal.store.schema import client_refs, records, terminal_state
+from floreyn.terminal.store.schema import card_usage, client_refs, records, terminal_state
 from floreyn.terminal.store.view import StoreView
 
 PRUNE_BATCH = 5_000
@@ -25,17 +29,37 @@ VERIFY_BATCH = 1_000
 
 
 def verify_store(view: StoreView, public: Ed25519PublicKey, *, all_signatures: bool = False) -> ChainHead:
+    """Check the chain from the last verified point (or the base) to the head; keep the new point.
+
+    `view` must be a write transaction (the point is written there).
+    """
     state = view.state()
     head = ChainHead(state.base_seq, state.base_hash)
-    seq = state.base_seq + 1
+    point = None if all_signatures else _verified_point(view)
+    if point is not None and state.base_seq <= point.seq < state.head_seq:
+        head = point
+    before_head = head
+    seq = head.seq + 1
     while seq <= state.head_seq:
         for stored in view.by_seq(seq, min(seq + VERIFY_BATCH - 1, state.head_seq)):
             check_sig = all_signatures or stored.sync_status == "pending" or stored.seq == state.head_seq
+            before_head = head
             head = _verify_row(stored, head, public, check_sig)
         seq += VERIFY_BATCH
     if (head.seq, head.hash) != (state.head_seq, state.head_hash):
         raise StoreCorrupt(detail=f"chain ends at {head.seq}, state says {state.head_seq}")
+    # The record before the head: the head itself is checked, signature included, at every start.
+    view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1)
+                      .values(verified_seq=before_head.seq, verified_hash=before_head.hash))
     return head
+
+
+def _verified_point(view: StoreView) -> ChainHead | None:
+    row = view.conn.execute(select(terminal_state.c.verified_seq, terminal_state.c.verified_hash)
+                            .where(terminal_state.c.id == 1)).one()
+    if row.verified_seq is None or row.verified_hash is None:
+        return None
+    return ChainHead(int(row.verified_seq), bytes(row.verified_hash))
 
 
 def prune_store(view: StoreView, *, now_ms: int, retention_ms: int) -> int:
@@ -57,6 +81,7 @@ def prune_store(view: StoreView, *, now_ms: int, retention_ms: int) -> int:
     view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1)
                       .values(base_seq=last.seq, base_hash=bytes(last.hash)))
     view.conn.execute(delete(client_refs).where(client_refs.c.tx_id.not_in(select(records.c.tx_id))))
+    view.conn.execute(delete(card_usage))  # kept totals count what the records held: counted again from them
     return int(last.seq) - state.base_seq
 
 

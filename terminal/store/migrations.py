@@ -97,6 +97,24 @@ STEPS: Final[tuple[tuple[str, ...], ...]] = (
         "ALTER TABLE records ADD COLUMN budget_label TEXT",
         "ALTER TABLE records ADD COLUMN merchant_name TEXT",
     ),
+    # 5: where the start-up chain check last ended (integrity.verify_store resumes there): the record before
+    # the head it verified. NULL: never verified since the upgrade, so the next start checks from the base.
+    (
+        "ALTER TABLE terminal_state ADD COLUMN verified_seq INTEGER",
+        "ALTER TABLE terminal_state ADD COLUMN verified_hash BLOB",
+    ),
+    # 6: each card's offline usage kept up to date at commit (StoreView.card_usage), so a sale does not scan
+    # the card's spends of the whole offline day. A row holds for the bases it names; any other base, a void,
+    # or pruning makes it be counted again from the records.
+    (
+        """CREATE TABLE card_usage (
+            card_hex TEXT PRIMARY KEY,
+            snap_base INTEGER NOT NULL,     -- spends after this seq: own_fl
+            offline_base INTEGER NOT NULL,  -- spends after this seq: offline_fl, offline_taps
+            offline_fl INTEGER NOT NULL,
+            offline_taps INTEGER NOT NULL,
+            own_fl INTEGER NOT NULL)""",
+    ),
 )
 
 LATEST: Final = len(STEPS)

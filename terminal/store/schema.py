@@ -23,6 +23,8 @@ terminal_state = Table(
     Column("acked_seq", Integer, nullable=False),
     Column("mono_boot_id", Text),
     Column("mono_offset_ms", Integer),
+    Column("verified_seq", Integer),  # the start-up chain check resumes after this record (integrity.py)
+    Column("verified_hash", LargeBinary),
 )
 
 records = Table(
@@ -87,6 +89,16 @@ card_contact = Table(
     "card_contact", metadata,
     Column("card_hex", Text, primary_key=True),
     Column("after_seq", Integer, nullable=False),
+)
+
+card_usage = Table(  # kept by the store at commit; see StoreView.card_usage
+    "card_usage", metadata,
+    Column("card_hex", Text, primary_key=True),
+    Column("snap_base", Integer, nullable=False),
+    Column("offline_base", Integer, nullable=False),
+    Column("offline_fl", Integer, nullable=False),
+    Column("offline_taps", Integer, nullable=False),
+    Column("own_fl", Integer, nullable=False),
 )
 
 schema_migrations = Table(

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import and_, insert, select, update
@@ -183,6 +183,7 @@ class TerminalStore:
                 (head.seq, head.hash, self.mono.last_ms, old.seq, old.hash))
             assert done.rowcount == 1, "the chain head in the database is not the one this process holds"
             done.close()
+            _add_usage(dbapi, drafts)
             if contact_card is not None:
                 _upsert_contact(view, contact_card, head.seq)
             if client_ref is not None:
@@ -348,8 +349,8 @@ class TerminalStore:
     # -- integrity and pruning (store/integrity.py) ---------------------------------------
 
     def verify(self, public: Ed25519PublicKey, *, all_signatures: bool = False) -> ChainHead:
-        """Check the kept chain; see integrity.verify_store."""
-        with self.read() as view:
+        """Check the kept chain from the last verified point; see integrity.verify_store."""
+        with self.txn(durable=False) as view:  # losing the new point costs only a longer check next start
             return integrity.verify_store(view, public, all_signatures=all_signatures)
 
     def prune(self, *, retention_ms: int) -> int:
@@ -388,6 +389,29 @@ def _row(draft: Draft, signed: SignedRecord, tx_id: str, day_no: int, merchant_n
     )
     assert tuple(row) == _COLUMNS
     return row
+
+
+def _add_usage(dbapi: Any, drafts: Sequence[Draft]) -> None:
+    """Keep each card's usage totals (StoreView.card_usage) up to date with this transaction's records.
+
+    Every new record is above any base a kept row names (bases are at or below the head), so a spend adds
+    to the row as it stands; one transaction is one tap. A void makes its card's row be counted again.
+    """
+    added: dict[str, list[int]] = {}  # card -> [offline fl, offline tap, own fl]
+    for d in drafts:
+        if d.kind is Kind.VOID and d.ref_id is not None:
+            dbapi.execute("DELETE FROM card_usage WHERE card_hex IN (SELECT card_hex FROM records WHERE record_id = ?)",
+                          (str(d.ref_id),)).close()
+        elif d.kind is Kind.SPEND and d.card_id is not None:
+            total = added.setdefault(d.card_id.hex(), [0, 0, 0])
+            if d.offline:
+                total[0] += d.fl_cents
+                total[1] = 1
+            if d.budget_id is None:
+                total[2] += d.fl_cents
+    for card_hex, (offline_fl, taps, own_fl) in added.items():
+        dbapi.execute("UPDATE card_usage SET offline_fl = offline_fl + ?, offline_taps = offline_taps + ?, "
+                      "own_fl = own_fl + ? WHERE card_hex = ?", (offline_fl, taps, own_fl, card_hex)).close()
 
 
 def _upsert_contact(view: StoreView, card_hex: str, after_seq: int) -> None:

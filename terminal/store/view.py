@@ -114,7 +114,24 @@ class StoreView:
         (fl spent offline since its last online contact, offline taps since then, own-balance fl spent).
 
         The last online contact is the later of the snapshot and the card's own
-        contact mark (an online authorization)."""
+        contact mark (an online authorization). Read from the card's kept
+        totals (card_usage table, added to at each commit) when they hold for
+        these bases; else counted from the records and, in a write
+        transaction, kept for the next sale."""
+        rows = self._q("SELECT MAX(?, COALESCE((SELECT after_seq FROM card_contact WHERE card_hex = ?), 0)), "
+                       "u.snap_base, u.offline_base, u.offline_fl, u.offline_taps, u.own_fl "
+                       "FROM (SELECT 1) LEFT JOIN card_usage u ON u.card_hex = ?", (snap_base, card_hex, card_hex))
+        offline_base, kept_snap, kept_offline = int(rows[0][0]), rows[0][1], rows[0][2]
+        if (kept_snap, kept_offline) == (snap_base, offline_base):
+            return int(rows[0][3]), int(rows[0][4]), int(rows[0][5])
+        counted = self.card_usage_counted(card_hex, snap_base)
+        if not self.conn.info.get("read_only"):
+            self._q("INSERT OR REPLACE INTO card_usage (card_hex, snap_base, offline_base, offline_fl, offline_taps, "
+                    "own_fl) VALUES (?, ?, ?, ?, ?, ?)", (card_hex, snap_base, offline_base, *counted))
+        return counted
+
+    def card_usage_counted(self, card_hex: str, snap_base: int) -> tuple[int, int, int]:
+        """card_usage counted from the records themselves (the kept totals must always equal this)."""
         (row,) = self._q(
             "WITH base AS (SELECT MAX(?, COALESCE((SELECT after_seq FROM card_contact WHERE card_hex = ?), 0)) AS s) "
             "SELECT COALESCE(SUM(CASE WHEN r.offline = 1 AND r.seq > base.s THEN r.fl_cents END), 0), "

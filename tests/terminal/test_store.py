@@ -5,12 +5,14 @@ from __future__ import annotations
 import sqlite3
 import uuid
 
+import hypothesis as hyp
 import pytest
+from hypothesis import strategies as st
 import sqlalchemy.exc
 from till_helpers import TERMINAL_SEED
 
 from floreyn import keys
-from floreyn.sync.record import ChainHead, Kind, Tender, decode, verify_chain
+from floreyn.sync.record import BrokenChain, ChainHead, Kind, Tender, decode, verify_chain
 from floreyn.sync.snapshot import SnapshotError
 from floreyn.terminal import demo_setup
 from floreyn.terminal.clock import FakeClock
@@ -314,3 +316,98 @@ def test_the_store_and_the_test_outbox_implement_the_whole_outbox_protocol(store
     for outbox in (store, MemoryOutbox()):
         assert all(hasattr(outbox, n) for n in members), type(outbox).__name__
     assert store.head.seq == 0 and MemoryOutbox().head is None and MemoryOutbox().resend_after(0) == 0
+
+
+def test_a_resumed_chain_check_starts_at_the_last_verified_point_and_still_catches_tampering_after_it(store):
+    for i in range(6):
+        commit(store, spend(100 + i))
+    assert store.verify(KEY.public_key()).seq == 6  # first check: from the base; the point is now record 5
+    con = sqlite3.connect(str(store.db_path))
+    assert con.execute("SELECT verified_seq FROM terminal_state").fetchone()[0] == 5
+    # Before the point: not read again at start (the full check still sees it).
+    con.execute("UPDATE records SET fl_cents = 1 WHERE seq = 2")
+    con.commit()
+    for i in range(3):
+        commit(store, spend(300 + i))
+    assert store.verify(KEY.public_key()).seq == 9
+    with pytest.raises(StoreCorrupt):
+        store.verify(KEY.public_key(), all_signatures=True)
+    con.execute("UPDATE records SET fl_cents = 101 WHERE seq = 2")
+    con.commit()
+    assert con.execute("SELECT verified_seq FROM terminal_state").fetchone()[0] == 8
+    commit(store, spend(400))
+    commit(store, spend(401))
+    # After the point (record 10 of 11): caught, by column and by signature.
+    con.execute("UPDATE records SET fl_cents = 1 WHERE seq = 10")
+    con.commit()
+    with pytest.raises(StoreCorrupt):
+        store.verify(KEY.public_key())
+    con.execute("UPDATE records SET fl_cents = 400 WHERE seq = 10")
+    con.commit()
+    assert store.verify(KEY.public_key()).seq == 11
+    raw = bytearray(con.execute("SELECT raw FROM records WHERE seq = 11").fetchone()[0])
+    raw[-1] ^= 1
+    con.execute("UPDATE records SET raw = ?, hash = ? WHERE seq = 11",
+                (bytes(raw), __import__("hashlib").sha256(bytes(raw)).digest()))
+    con.commit()
+    with pytest.raises(Exception) as info:  # the head is re-checked, signature included, at every start
+        store.verify(KEY.public_key())
+    assert getattr(info.value, "code", "") in ("record_bad_signature", "store_corrupt")
+    con.close()
+
+
+def test_a_tampered_verified_point_breaks_the_chain_after_it(store):
+    for i in range(4):
+        commit(store, spend(100 + i))
+    store.verify(KEY.public_key())
+    con = sqlite3.connect(str(store.db_path))
+    con.execute("UPDATE terminal_state SET verified_hash = zeroblob(32)")  # a point that is not the chain's
+    con.commit()
+    con.close()
+    commit(store, spend(500))
+    with pytest.raises(BrokenChain):
+        store.verify(KEY.public_key())
+
+
+CARDS_UNDER_TEST = [bytes([i]) * 16 for i in range(3)]
+
+
+@hyp.settings(max_examples=40, deadline=None, suppress_health_check=[hyp.HealthCheck.function_scoped_fixture])
+@hyp.given(ops=st.lists(st.tuples(st.sampled_from(["spend", "split", "void", "contact", "ack", "prune", "read"]),
+                                  st.integers(0, 2), st.booleans(), st.integers(1, 5_000), st.integers(0, 10**6)),
+                        min_size=1, max_size=40), base=st.integers(0, 3))
+def test_kept_card_usage_equals_a_full_recount_under_any_operations(tmp_path_factory, ops, base):
+    store = TerminalStore(tmp_path_factory.mktemp("usage") / "terminal.db", "T-test-01", FakeClock())
+    spends: list[uuid.UUID] = []
+    try:
+        for op, card_no, offline, cents, pick in ops:
+            card = CARDS_UNDER_TEST[card_no]
+            if op == "spend":
+                recs, _ = commit(store, Draft(record_id=uuid.uuid4(), kind=Kind.SPEND, card_id=card, fl_cents=cents,
+                                              offline=offline, budget_id="B-1" if pick % 3 == 0 else None))
+                spends.append(recs[0].record_id)
+            elif op == "split":  # one tap, own balance and a budget
+                recs, _ = commit(store, Draft(record_id=uuid.uuid4(), kind=Kind.SPEND, card_id=card, fl_cents=cents,
+                                              offline=offline, budget_id="B-1"),
+                                 Draft(record_id=uuid.uuid4(), kind=Kind.SPEND, card_id=card, fl_cents=cents + 1,
+                                       offline=offline))
+                spends += [r.record_id for r in recs]
+            elif op == "void" and spends:
+                ref = spends[pick % len(spends)]
+                commit(store, Draft(record_id=uuid.uuid4(), kind=Kind.VOID, card_id=card, ref_id=uuid.UUID(ref)))
+            elif op == "contact":
+                store.set_contact(card.hex())
+            elif op == "ack" and store.head.seq:
+                store.acknowledge(1 + pick % store.head.seq)
+            elif op == "prune":
+                store.prune(retention_ms=0)
+                spends = [r.record_id for r in store.all_records() if r.kind == Kind.SPEND]
+            with store.txn() as view:  # a sale's re-check: reads and keeps the totals
+                head = view.state().head_seq
+                # The snapshot's base stays put over most operations (kept totals carry across commits) and
+                # moves now and then (a new snapshot: counted again).
+                snap_base = min(base, head) if op != "read" else pick % (head + 1)
+                for c in CARDS_UNDER_TEST:
+                    assert view.card_usage(c.hex(), snap_base) == view.card_usage_counted(c.hex(), snap_base)
+    finally:
+        store.close()

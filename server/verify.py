@@ -1,0 +1,62 @@
+"""Record signatures checked with libsodium (PyNaCl) on a small thread pool, before the write transaction.
+
+Why: verifying each record's Ed25519 signature was the largest cost of an
+upload (py-spy over HTTP, bench/server_http_ingest.py). libsodium verifies
+about twice as fast as `cryptography` here and releases the GIL, so a batch
+split over VERIFY_THREADS threads uses both cores while the event loop and
+the other requests' database work go on. The bytes checked are exactly
+those SignedRecord.verify checks (SIG_DOMAIN + body against the last 64
+bytes); the answer is the same: the first bad record in batch order.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Final, Sequence
+
+import nacl.bindings
+import nacl.exceptions
+
+from floreyn import keys
+from floreyn.sync.record import SIG_DOMAIN, SignedRecord
+
+# Threads that verify at once, for all requests together: one per core of the small server this is sized for.
+# More only queue inside libsodium's CPU time; a batch waits for a free thread when all are busy.
+VERIFY_THREADS: Final = 2
+# Records per task: large enough that handing a chunk to a thread costs little beside 64 verifications.
+VERIFY_CHUNK_RECORDS: Final = 64
+
+_pool = ThreadPoolExecutor(max_workers=VERIFY_THREADS, thread_name_prefix="floreyn-verify")
+
+
+def signature_ok(public_raw: bytes, signed: SignedRecord) -> bool:
+    """SignedRecord.verify's check, through libsodium (GIL released while it runs)."""
+    assert len(public_raw) == keys.PUBLIC_KEY_LEN, "an Ed25519 public key is 32 bytes"
+    try:
+        nacl.bindings.crypto_sign_open(signed.signature + SIG_DOMAIN + signed.body, public_raw)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, nacl.exceptions.TypeError):
+        return False
+    return True
+
+
+def _first_bad_in(public_raw: bytes, chunk: Sequence[SignedRecord]) -> int | None:
+    for i, signed in enumerate(chunk):
+        if not signature_ok(public_raw, signed):
+            return i
+    return None
+
+
+def first_bad(public_raw: bytes, batch: Sequence[SignedRecord]) -> SignedRecord | None:
+    """The first record of `batch` (in its order) whose signature does not verify; None when all do."""
+    if len(batch) <= VERIFY_CHUNK_RECORDS:
+        bad = _first_bad_in(public_raw, batch)
+        return None if bad is None else batch[bad]
+    starts = range(0, len(batch), VERIFY_CHUNK_RECORDS)
+    futures = [_pool.submit(_first_bad_in, public_raw, batch[i : i + VERIFY_CHUNK_RECORDS]) for i in starts]
+    for start, future in zip(starts, futures, strict=True):
+        bad = future.result()  # in order: the first bad chunk's first bad record is the batch's first
+        if bad is not None:
+            for later in futures:
+                later.cancel()
+            return batch[start + bad]
+    return None

@@ -1,0 +1,108 @@
+"""Record signatures on the verify pool (server/verify.py): the same answer as the record's own check."""
+
+import json
+import random
+import time
+import uuid
+
+import pytest
+import requests
+
+from floreyn import keys
+from floreyn.server import verify
+from floreyn.sync import auth
+from floreyn.sync.record import BadSignature, ChainHead, Kind, SignedRecord, decode
+
+
+def chain(n: int, key) -> list[SignedRecord]:
+    head, out = ChainHead(), []
+    for i in range(n):
+        rec = head.next_record(record_id=uuid.uuid4(), terminal_id="T-v", merchant_id="M-v", mono_ms=i,
+                               kind=Kind.SPEND, card_id=bytes(16), fl_cents=100 + i)
+        signed = rec.sign(key)
+        head = head.advance(signed)
+        out.append(signed)
+    return out
+
+
+def tamper(signed: SignedRecord, where: int) -> SignedRecord:
+    """One bit flipped in the signature (where < 0) or in the signed body (where >= 0, an amount byte)."""
+    raw = bytearray(signed.raw)
+    raw[where] ^= 1
+    return decode(bytes(raw))
+
+
+def crypto_ok(public, signed: SignedRecord) -> bool:
+    try:
+        signed.verify(public)
+    except BadSignature:
+        return False
+    return True
+
+
+def test_the_pool_refuses_exactly_what_the_record_check_refuses_first_bad_first():
+    key = keys.new_private_key()
+    public, public_raw = key.public_key(), keys.public_raw(key)
+    good = chain(3 * verify.VERIFY_CHUNK_RECORDS + 7, key)  # several chunks: the pool is used
+    assert verify.first_bad(public_raw, good) is None
+    rng = random.Random(19)
+    for _ in range(20):
+        batch = list(good)
+        bad_at = sorted(rng.sample(range(len(batch)), rng.randint(1, 3)))
+        for i in bad_at:
+            batch[i] = tamper(batch[i], -1 - rng.randrange(keys.SIGNATURE_LEN))
+        assert [crypto_ok(public, sr) for sr in batch] == [verify.signature_ok(public_raw, sr) for sr in batch]
+        assert verify.first_bad(public_raw, batch) is batch[bad_at[0]]
+    other = keys.public_raw(keys.new_private_key())
+    assert verify.first_bad(other, good) is good[0]  # another terminal's key verifies nothing
+    assert not verify.signature_ok(bytes(32), good[0])  # a key that is no curve point: refused, not raised
+
+
+def signed_post(srv, term, body: bytes, headers=None) -> requests.Response:
+    h = auth.sign_request(term.key, "POST", "/v1/terminal/upload", term.terminal_id, body, int(time.time() * 1000))
+    h["Content-Type"] = "application/json"
+    return requests.post(srv.base_url + "/v1/terminal/upload", data=body, headers=headers or h, timeout=30)
+
+
+def body_of(raws: list[bytes]) -> bytes:
+    import base64
+
+    return json.dumps({"records": [base64.b64encode(r).decode() for r in raws]}).encode()
+
+
+def alerts(srv, kind, terminal_id):
+    found = srv.admin("GET", "/v1/admin/alerts", kind=kind, limit=1000)["alerts"]
+    return [a for a in found if a["terminal_id"] == terminal_id]
+
+
+@pytest.mark.parametrize("bad_index", [0, 130])
+def test_a_bad_signature_deep_in_a_batch_refuses_it_whole_and_a_replay_of_it_alerts_no_more(srv, world, bad_index):
+    _, card = world.member(eur_cents=5_000)
+    term = world.terminal()
+    for i in range(150):
+        term.spend(card, 1 + i)
+    raws = list(term.raws)
+    raws[bad_index] = raws[bad_index][:-1] + bytes([raws[bad_index][-1] ^ 1])
+    first = signed_post(srv, term, body_of(raws))
+    assert first.status_code == 422 and first.json()["error"] == "record_bad_signature", first.text
+    assert srv.admin("GET", f"/v1/admin/terminals/{term.terminal_id}")["head_seq"] == 0
+    assert world.balance(f"merchant:{term.merchant_id}") == 0
+    [alert] = alerts(srv, "bad_signature", term.terminal_id)
+    assert alert["detail"]["seq"] == bad_index + 1 and alert["detail"]["raw"] == raws[bad_index].hex()
+    replay = requests.post(srv.base_url + "/v1/terminal/upload", data=first.request.body,
+                           headers=first.request.headers, timeout=30)
+    assert replay.status_code == 401 and replay.json()["error"] == "auth_replayed"
+    assert len(alerts(srv, "bad_signature", term.terminal_id)) == 1
+
+
+def test_a_replayed_upload_posts_nothing_twice_and_is_refused_as_a_replay(srv, world):
+    _, card = world.member(eur_cents=5_000)
+    term = world.terminal()
+    for _ in range(3):
+        term.spend(card, 100)
+    ok = signed_post(srv, term, body_of(term.raws))
+    assert ok.status_code == 200 and ok.json()["accepted"] == 3
+    replay = requests.post(srv.base_url + "/v1/terminal/upload", data=ok.request.body, headers=ok.request.headers,
+                           timeout=30)
+    assert replay.status_code == 401 and replay.json()["error"] == "auth_replayed"
+    assert world.balance(f"merchant:{term.merchant_id}") == 300
