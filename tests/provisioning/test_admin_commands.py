@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import uuid
 
@@ -303,7 +302,9 @@ def test_export_csv_dutch_dialect_keeps_formulas_neutralised(tool, srv, world, t
     top = srv.admin("POST", "/v1/admin/desk/topup", {"member_id": member, "eur_cents": 300})
     reason = "@SUM(A1:A9)+cmd"
     srv.admin("POST", f"/v1/admin/transactions/{top['tx_id']}/reverse", {"reason": reason})
-    today = dt.date.today().isoformat()
+    from floreyn.server import state
+
+    today = state.local_date(state.now_ms()).isoformat()  # Amersfoort's day: the server books by it
     target = tmp_path / "boekhouding.csv"
     tool.ok("export", "csv", "--from", today, "--to", today, "--out", str(target), "--dialect", "nl")
     rows = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8-sig")), delimiter=";"))
