@@ -30,6 +30,7 @@ from floreyn.terminal.app.i18n import tr
 from floreyn.terminal.app.manager import ManagerFlows
 from floreyn.terminal.app.services import Bridge, Runtime
 from floreyn.terminal.app.settings import AppSettings, save_settings
+from floreyn.terminal.app.widgets import money_guard
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.api import EngineApi
 from floreyn.terminal.engine.errors import QuoteUnknown
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 OVERVIEW_EVERY_S = 60.0  # status and banner refresh; cheap reads on the worker, no redraw unless changed
 FAILED_RECEIPT_TIMEOUT_S = 60  # a printer problem stays on screen longer than a good receipt
 WAIT_NOTE_AFTER_S = 0.4  # a slow call (server, printer) answering later than this gets "one moment" on screen
+SIGNOUT_ARM_S = 5.0  # after the first tap on "Afmelden", a second tap within this signs out
+SIGNOUT_MIN_GAP_S = 0.8  # ... but not sooner: a double tap is one accident, not two decisions
 T = TypeVar("T")
 
 
@@ -71,6 +74,10 @@ class Controller(EventDispatcher):
     # (TxCommitted), not when the call returns: the call also waits for the receipt to print, and a
     # slow printer must not leave the next confirm (another sale, the day close) dead to the touch.
     confirming = BooleanProperty(False)
+    signout_armed = BooleanProperty(False)
+    # A new amount to type: the amount screen starts empty when this changed since it last showed, and keeps
+    # what was typed when the shopkeeper comes back to it ("Annuleren" on the confirm screen, "Terug").
+    amount_session = NumericProperty(0)  # "Afmelden" tapped once: the next tap (not too soon) signs out
     payments = ListProperty([])
     refund_payment = ObjectProperty(None, allownone=True)
     report_text = StringProperty("")
@@ -90,6 +97,9 @@ class Controller(EventDispatcher):
         self._done_timer = Clock.create_trigger(self._done_timeout, settings.done_timeout_s)
         self._member_timer = Clock.create_trigger(self._member_timeout, max(1, settings.member_timeout_s))
         self.fbind("screen", lambda *_a: self._arm_member_timer())
+        self._signout_armed_at = float("-inf")
+        self._signout_timer = Clock.create_trigger(self._disarm_signout, SIGNOUT_ARM_S)
+        self.fbind("screen", self._disarm_signout)  # armed on the card prompt only
         self._wait_note = Clock.create_trigger(lambda _dt: self.show_text(_wait_text, "info"), WAIT_NOTE_AFTER_S)
         self._overview_timer = Clock.schedule_interval(lambda _dt: self.refresh_overview(), OVERVIEW_EVERY_S)
         self.fbind("overview", self._update_banner)
@@ -162,6 +172,7 @@ class Controller(EventDispatcher):
         self._done_timer.cancel()
         self._member_timer.cancel()
         self._wait_note.cancel()
+        self._signout_timer.cancel()
 
     # -- start, status, events ---------------------------------------------------------------------
 
@@ -254,7 +265,26 @@ class Controller(EventDispatcher):
         self.await_(self.api.sign_in(pin), slow=True)  # SignedIn event shows the idle screen
 
     def sign_out(self) -> None:
-        self.await_(self.api.sign_out())
+        """Two deliberate taps: the first arms (and says so), a second between SIGNOUT_MIN_GAP_S and
+        SIGNOUT_ARM_S later signs out. A stray tap, or a double tap, never ends the cashier's session."""
+        now = money_guard.now()
+        since = now - self._signout_armed_at
+        if self.signout_armed and SIGNOUT_MIN_GAP_S <= since <= SIGNOUT_ARM_S:
+            self._disarm_signout()
+            self.await_(self.api.sign_out())
+            return
+        if self.signout_armed and since < SIGNOUT_MIN_GAP_S:
+            return  # the second half of a double tap: still armed, still waiting for a deliberate tap
+        self.signout_armed, self._signout_armed_at = True, now
+        self.show_text(lambda: tr._("Tap Sign out again to sign out."), "warn")
+        self._signout_timer.cancel()
+        self._signout_timer()
+
+    def _disarm_signout(self, *_args: Any) -> None:
+        if self.signout_armed:
+            self.signout_armed = False
+            if self.message == tr._("Tap Sign out again to sign out."):
+                self.clear_message()
 
     # -- sale ------------------------------------------------------------------------------------------
 
@@ -279,6 +309,7 @@ class Controller(EventDispatcher):
 
     def enter_amount(self) -> None:
         self.amount_mode = "sale"
+        self.amount_session += 1
         self.clear_message()
         self.show("amount")
 

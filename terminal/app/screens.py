@@ -12,13 +12,15 @@ from typing import Any, Callable, Sequence
 
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
+from kivy.uix.widget import Widget
 
 from floreyn.money import Currency, Money
 from floreyn.sync.record import Tender
 from floreyn.terminal.app import texts, theme
 from floreyn.terminal.app.entry import BACKSPACE_KEY, CLEAR_KEY, AmountEntry, PinEntry
 from floreyn.terminal.app.i18n import tr
-from floreyn.terminal.app.widgets import TButton
+from floreyn.terminal.app.guard import CONFIRM_READ_S
+from floreyn.terminal.app.widgets import TButton, money_guard
 
 
 MAX_RECEIPT_CHARS = 64  # as the engine's find_payment accepts
@@ -120,10 +122,13 @@ class AmountScreen(TillScreen):
     def __init__(self, **kwargs: Any) -> None:
         self.entry = AmountEntry()
         self.action_buttons: dict[str, TButton] = {}
+        self._session = -1
         super().__init__(**kwargs)
 
     def on_pre_enter(self, *_args: Any) -> None:
-        self.entry.clear()
+        if self.ctl.amount_session != self._session:  # a new amount; coming back keeps the typed one
+            self.entry.clear()
+            self._session = self.ctl.amount_session
         super().on_pre_enter()
 
     def on_key(self, key: str) -> None:
@@ -193,7 +198,6 @@ class SourceScreen(TillScreen):
             specs.append((tr._("From own balance\n{amount}").format(amount=tr.money(member.own)), theme.PAY, True,
                           lambda: ctl.choose_source("own")))
         specs.append((tr._("Combined\n(budgets first)"), theme.NEUTRAL, True, lambda: ctl.choose_source(None)))
-        specs.append((tr._("Back"), theme.NEUTRAL, False, lambda: ctl.show("amount")))
         fill(self.ids.sources, specs)
 
 
@@ -219,9 +223,6 @@ class ConfirmScreen(PinMixin, TillScreen):
             column.add_widget(pinbox, index=len(column.children))
         elif not self.pin_needed and pinbox.parent is not None:
             column.remove_widget(pinbox)
-        buttons = self.ids.buttons  # big buttons, or a row under the PIN pad
-        buttons.size_hint_y = None if self.pin_needed else 1
-        buttons.height = theme.theme.touch_px * 1.4
         cancel: ButtonSpec = (tr._("Cancel"), theme.DANGER, False, ctl.cancel_quote)
         specs: list[ButtonSpec]
         if quote.needs_tender:
@@ -230,6 +231,11 @@ class ConfirmScreen(PinMixin, TillScreen):
         else:
             specs = [cancel, (tr._("Confirm"), theme.PAY, True, lambda: self._confirm(None))]
         self.confirm_buttons = fill(self.ids.buttons, specs)
+        if len(specs) == 2:  # Annuleren left, Bevestigen right, the middle third empty
+            self.ids.buttons.add_widget(Widget(), index=1)
+        ready = money_guard.now() + CONFIRM_READ_S
+        for button in self.confirm_buttons[1:]:
+            button.ready_at = ready
 
     def _confirm(self, tender: Tender | None) -> None:
         pin = None

@@ -147,6 +147,10 @@ class Tour:
         self.wait(lambda: bool(ctl.message) and ctl.screen == "idle", "the blocked card's refusal")
         self.shot("pas-geblokkeerd", "A blocked card is refused")
         ctl.sign_out()
+        self.wait(lambda: ctl.signout_armed, "sign-out armed")
+        self.shot("afmelden-bevestigen", "Signing out takes a second, deliberate tap")
+        self.pump(1.0)  # the second tap counts only after SIGNOUT_MIN_GAP_S
+        ctl.sign_out()
         self.wait_screen("signin")
         ctl.sign_in(manager_pin)
         self.wait_screen("idle")

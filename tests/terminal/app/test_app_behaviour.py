@@ -235,7 +235,8 @@ class TestBehaviour(TillUITest):
         self.assertEqual(Clock._max_fps, 30.0)
         self.tap(self.screen().ids.cancel)
         self.wait_screen("idle")
-        self.tap(self.screen().ids.signout)
+        self.tap(self.screen().ids.signout)  # arms
+        self.tap(self.screen().ids.signout)  # a deliberate second tap signs out
         self.wait_screen("signin")
 
     def test_a_slow_answer_shows_one_moment(self):
