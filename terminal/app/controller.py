@@ -77,7 +77,8 @@ class Controller(EventDispatcher):
     signout_armed = BooleanProperty(False)
     # A new amount to type: the amount screen starts empty when this changed since it last showed, and keeps
     # what was typed when the shopkeeper comes back to it ("Annuleren" on the confirm screen, "Terug").
-    amount_session = NumericProperty(0)  # "Afmelden" tapped once: the next tap (not too soon) signs out
+    amount_session = NumericProperty(0)
+    refusal = ObjectProperty(None, allownone=True)  # a refused card's error: the "refused" screen shows it  # "Afmelden" tapped once: the next tap (not too soon) signs out
     payments = ListProperty([])
     refund_payment = ObjectProperty(None, allownone=True)
     report_text = StringProperty("")
@@ -222,10 +223,20 @@ class Controller(EventDispatcher):
         self._arm_member_timer()  # also when the member screen already showed (another card)
 
     def _on_card_refused(self, event: ev.CardRefused) -> None:
+        """A refused card fills the screen in the refusal colour until the next card or a tap: a thin
+        strip under a big "hold the card to the reader" was read as "try again"."""
         self._reset_sale()
-        self.show_error(event.error)
-        if self.operator:
-            self.show("idle")
+        if not self.operator:
+            self.show_error(event.error)  # no card is taken before sign-in: the sign-in screen says so
+            return
+        self.clear_message()
+        self.refusal = event.error
+        self.show("refused")
+
+    def dismiss_refusal(self) -> None:
+        """A tap on the refusal screen: back to the card prompt."""
+        if self.screen == "refused":
+            self.back_to_idle()
 
     def _on_tx_committed(self, event: ev.TxCommitted) -> None:
         result = event.result
@@ -290,6 +301,7 @@ class Controller(EventDispatcher):
 
     def _reset_sale(self) -> None:
         self.member, self.quote, self.result, self.pending_amount = None, None, None, None
+        self.refusal = None
         self.refund_payment = None
         self.receipt_state, self.receipt_error = "", None
         self._done_timer.cancel()

@@ -250,6 +250,16 @@ class DoneScreen(TillScreen):
     pass
 
 
+class RefusedScreen(TillScreen):
+    """A refused card: the reason and what to do, over the whole screen, until the next card or a tap."""
+
+    def on_touch_up(self, touch: Any) -> bool:
+        if self.collide_point(*touch.pos) and self.ctl is not None:
+            self.ctl.dismiss_refusal()
+            return True
+        return bool(super().on_touch_up(touch))
+
+
 # -- manager screens (layout in kv/manager.kv) ------------------------------------------------------
 
 

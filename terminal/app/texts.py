@@ -109,6 +109,21 @@ def category_names(categories: str, tr: Translator) -> str:
     return tr._("{first} or {last}").format(first=", ".join(words[:-1]), last=words[-1])
 
 
+def refusal_lines(error: Any, tr: Translator) -> tuple[str, str, str]:
+    """(title, reason, what to do) for the full-screen refusal of a card."""
+    code = getattr(error, "code", "")
+    if code == "card_blocked":
+        title = tr._("Card blocked")
+        advice = tr._("Do not accept this card. Ask the customer to contact the cooperative.")
+    elif code in ("card_damaged", "card_unknown_version", "card_unknown_key", "card_tampered", "card"):
+        title = tr._("Card not accepted")
+        advice = tr._("Hold the card still against the reader once more. Refused again: pay another way.")
+    else:
+        title = tr._("Card not accepted")
+        advice = tr._("Pay another way, or call the cooperative.")
+    return title, tr.error_text(error), advice
+
+
 def near_limits_text(summary: Any, tr: Translator) -> str:
     """The banner for a card near its offline limits (MemberSummary.near_offline_limits)."""
     if summary.offline_taps_left is not None and summary.offline_taps_left <= 1:

@@ -81,8 +81,8 @@ class TestBehaviour(TillUITest):
         self.assertEqual(scr.pin_text, "")
         self.sign_in()
         self.present("cees")
-        self.wait(lambda: "geblokkeerd" in self.banner())
-        self.assertEqual(self.ctl.screen, "idle")
+        self.wait_screen("refused")
+        self.assertIn("geblokkeerd", self.shown_text())
         self.assertIsNone(self.ctl.member)
         self.assertEqual(self.records(), [])
 
