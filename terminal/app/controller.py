@@ -74,11 +74,11 @@ class Controller(EventDispatcher):
     # (TxCommitted), not when the call returns: the call also waits for the receipt to print, and a
     # slow printer must not leave the next confirm (another sale, the day close) dead to the touch.
     confirming = BooleanProperty(False)
-    signout_armed = BooleanProperty(False)
+    signout_armed = BooleanProperty(False)  # "Afmelden" tapped once: the next tap (not too soon) signs out
     # A new amount to type: the amount screen starts empty when this changed since it last showed, and keeps
     # what was typed when the shopkeeper comes back to it ("Annuleren" on the confirm screen, "Terug").
     amount_session = NumericProperty(0)
-    refusal = ObjectProperty(None, allownone=True)  # a refused card's error: the "refused" screen shows it  # "Afmelden" tapped once: the next tap (not too soon) signs out
+    refusal = ObjectProperty(None, allownone=True)  # a refused card's error: the "refused" screen shows it
     payments = ListProperty([])
     refund_payment = ObjectProperty(None, allownone=True)
     report_text = StringProperty("")
