@@ -380,6 +380,30 @@ class Controller(EventDispatcher):
         self.await_(self.api.confirm(quote.quote_id, tender=tender, manager_pin=manager_pin,
                                      repeat_ok=quote.repeat_ago_s is not None), done, failed, slow=True)
 
+    def ask_bank_card(self, manager_pin: str | None = None) -> None:
+        """The euros go by bank card: ask whether the customer's card payment went through before booking."""
+        if self.quote is None:
+            return
+        self._bank_card_pin = manager_pin
+        self.clear_message()
+        self.show("bankcard")
+
+    def bank_card_answered(self, paid: bool) -> None:
+        """Yes: book it as paid by card. No: back to the choice (cash, try the card again, or cancel)."""
+        pin, self._bank_card_pin = getattr(self, "_bank_card_pin", None), None
+        if self.quote is None:
+            self.show("idle" if self.operator else "signin")
+            return
+        if paid:
+            self.confirm(tender=Tender.BANK_CARD, manager_pin=pin)
+            return
+        self.show("confirm")
+        self.show_text(lambda: tr._("The card payment did not go through: nothing is booked. Choose again."), "warn")
+
+    def bank_card_amount(self) -> Money | None:
+        """What the customer pays by card: the rest of a mixed payment, or the whole top-up."""
+        return None if self.quote is None else self.quote.eur
+
     def begin_confirm(self) -> object:
         """A confirm call starts: it owns `confirming` (see end_confirm) under the token returned."""
         self.confirming = True

@@ -15,7 +15,7 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
 
 from floreyn.money import Currency, Money
-from floreyn.sync.record import Tender
+from floreyn.sync.record import Kind, Tender
 from floreyn.terminal.app import texts, theme
 from floreyn.terminal.app.entry import BACKSPACE_KEY, CLEAR_KEY, AmountEntry, PinEntry
 from floreyn.terminal.app.i18n import tr
@@ -228,6 +228,9 @@ class ConfirmScreen(PinMixin, TillScreen):
         if quote.needs_tender:
             specs = [cancel, (tr._("Rest in cash"), theme.PAY, True, lambda: self._confirm(Tender.CASH)),
                      (tr._("Rest by bank card"), theme.PAY, True, lambda: self._confirm(Tender.BANK_CARD))]
+        elif quote.kind is Kind.TOPUP:  # euros in at the till: cash or bank card, counted apart on the Z-report
+            specs = [cancel, (tr._("Cash received"), theme.TOPUP, True, lambda: self._confirm(Tender.CASH)),
+                     (tr._("By bank card"), theme.TOPUP, True, lambda: self._confirm(Tender.BANK_CARD))]
         else:
             specs = [cancel, (tr._("Confirm"), theme.PAY, True, lambda: self._confirm(None))]
         self.confirm_buttons = fill(self.ids.buttons, specs)
@@ -243,7 +246,19 @@ class ConfirmScreen(PinMixin, TillScreen):
             pin = self.take_pin()
             if pin is None:
                 return
+        if tender is Tender.BANK_CARD:  # the bank card terminal first; booked only when the customer's pin went through
+            self.ctl.ask_bank_card(manager_pin=pin)
+            return
         self.ctl.confirm(tender=tender, manager_pin=pin)
+
+
+class BankCardScreen(TillScreen):
+    """ "Is de pinbetaling gelukt?": the euros are booked as paid by card only after the shopkeeper says yes."""
+
+    def refresh(self) -> None:
+        ready = money_guard.now() + CONFIRM_READ_S
+        self.ids.yes.ready_at = ready
+        self.ids.no.ready_at = ready
 
 
 class DoneScreen(TillScreen):

@@ -188,7 +188,7 @@ def quote_lines(quote: Any, tr: Translator) -> list[str]:
         if quote.campaign:
             lines.append(tr._("Campaign: {name}").format(name=quote.campaign))
     elif quote.kind is Kind.TOPUP:
-        lines.append(tr._("Member pays {amount} in cash").format(amount=m(quote.eur)))
+        lines.append(tr._("Member pays {amount} (cash or bank card)").format(amount=m(quote.eur)))
         lines.append(tr._("Member receives {amount}").format(amount=m(quote.fl)))
     elif quote.kind is Kind.REFUND:
         lines.append(tr._("Refund {amount} to the member").format(amount=m(quote.fl)))

@@ -315,6 +315,12 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
             last = parts[-1]
             parts[-1] = type(last)(last.record_id, last.fl_cents, last.eur_cents, last.budget_id, last.label,
                                    last.ref_id, tender)
+        elif quote.kind is Kind.TOPUP and tender is not None:  # paid in cash (the quote's default) or by card
+            if tender not in (Tender.CASH, Tender.BANK_CARD):
+                raise TenderNotAllowed()
+            last = parts[-1]
+            parts[-1] = type(last)(last.record_id, last.fl_cents, last.eur_cents, last.budget_id, last.label,
+                                   last.ref_id, tender)
         drafts = [Draft(record_id=p.record_id, kind=quote.kind, card_id=quote.card_id, fl_cents=p.fl_cents,
                         eur_cents=p.eur_cents, tender=p.tender, budget_id=p.budget_id, ref_id=p.ref_id,
                         offline=quote.offline, balance_after_cents=quote.balance_after_cents,

@@ -16,9 +16,11 @@ pytestmark = pytest.mark.ui
 
 # Buttons that take the shopkeeper on (a hurried second tap lands where they were) ...
 GO_ON = ("Aanmelden", "Klaar", "Volgende klant", "Bevestigen", "Betalen", "Sparen", "Opwaarderen", "Bedrag invoeren",
-         "Van eigen saldo", "Gecombineerd", "nog fl", "Terugbetalen", "Alles terugbetalen", "Rest contant", "Rest met pin")
+         "Van eigen saldo", "Gecombineerd", "nog fl", "Terugbetalen", "Alles terugbetalen", "Rest contant", "Rest met pin",
+         "Ja, gelukt", "Gepind", "Contant ontvangen")
 # ... and buttons that must never be under them on the next screen.
-RISKY = ("Afmelden", "Annuleren", "Volgende klant", "Bevestigen", "Rest contant", "Rest met pin")
+RISKY = ("Afmelden", "Annuleren", "Volgende klant", "Bevestigen", "Rest contant", "Rest met pin", "Ja, gelukt",
+         "Nee, niet gelukt", "Gepind", "Contant ontvangen")
 
 
 def _rect(widget):
@@ -79,7 +81,11 @@ class LayoutWalk(TillUITest):
         self.step(lambda: self.tap_text("Gecombineerd"), "confirm")
         self.assertIn("Rest contant", self.shown_text())
         self.shot("confirm-rest")
-        self.assertGreaterEqual(len(self.transitions), 18)
+        self.step(lambda: self.tap_text("Rest met pin"), "bankcard")
+        self.step(lambda: self.tap(self.screen().ids.no), "confirm")
+        self.step(lambda: self.tap_text("Rest met pin"), "bankcard")
+        self.step(lambda: self.tap(self.screen().ids.yes), "done")
+        self.assertGreaterEqual(len(self.transitions), 22)
 
     def test_sign_out_takes_a_deliberate_second_tap(self):
         self.sign_in()
