@@ -265,6 +265,10 @@ class Controller(EventDispatcher):
     def _on_reader_changed(self, event: ev.ReaderChanged) -> None:
         self.reader_status = event.status
 
+    def _on_sync_changed(self, _event: ev.SyncChanged) -> None:
+        """The server came back or went away: the banner and the status follow now (a cheap read)."""
+        self.refresh_overview()
+
     def _on_call_done(self, _event: ev.CallDone) -> None:
         """Nothing to do: the app watches the Future of every call it makes, and the one call it does not
         make (a card on the reader) reports through CardShown and CardRefused."""
@@ -505,4 +509,5 @@ EVENTS.on(ev.TxCommitted, Controller._on_tx_committed)
 EVENTS.on(ev.ReceiptPrinted, Controller._on_receipt_printed)
 EVENTS.on(ev.ReceiptFailed, Controller._on_receipt_failed)
 EVENTS.on(ev.ReaderChanged, Controller._on_reader_changed)
+EVENTS.on(ev.SyncChanged, Controller._on_sync_changed)
 EVENTS.on(ev.CallDone, Controller._on_call_done)

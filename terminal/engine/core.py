@@ -455,9 +455,14 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         )
 
     def _online(self) -> bool | None:
-        if self.sync is not None and getattr(self.sync.state, "last_sync_ms", None) is not None:
-            return bool(self.sync.state.online)
-        return None if self.gateway is None else self.gateway.last_ok
+        """None only when no server is configured; else what the last sync round (or online call) found.
+        Before either has run, not online: never "no server configured" while syncs succeed."""
+        if self.sync is None and self.gateway is None:
+            return None
+        state = self.sync.state if self.sync is not None else None
+        if state is not None and (state.last_sync_ms is not None or state.last_error is not None):
+            return bool(state.online)
+        return bool(self.gateway.last_ok) if self.gateway is not None else False
 
     # -- amounts -----------------------------------------------------------------------------------
 
