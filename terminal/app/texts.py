@@ -279,7 +279,7 @@ def reader_text(status: Any, tr: Translator, *, short: bool = False) -> str:
 def clock_text(wall_ms: int | None, tr: Translator) -> str:
     if not wall_ms:
         return tr._("never")
-    return dt.datetime.fromtimestamp(wall_ms / 1000).strftime("%d-%m %H:%M" if tr.lang == "nl" else "%m-%d %H:%M")
+    return tr.local(wall_ms).strftime("%d-%m %H:%M" if tr.lang == "nl" else "%m-%d %H:%M")
 
 
 def dim_text(seconds: int, tr: Translator) -> str:
