@@ -29,7 +29,8 @@ def build_root(runtime: Runtime, relay: Any, *, window: Any = None) -> TillRoot:
 
     Used by the App and by the UI tests (which put the root in their own window).
     """
-    theme.theme.follow(window or Window)
+    display = runtime.config.display
+    theme.theme.follow(window or Window, (display.panel_width_mm, display.panel_height_mm))
     tr.set_zone(runtime.config.timezone)  # the receipts' zone: one time on screen and on paper
     ctl = Controller(runtime, load_settings(runtime.settings_path))
     relay.attach(lambda event: Clock.schedule_once(lambda _dt: ctl.on_event(event), 0))

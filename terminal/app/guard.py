@@ -40,3 +40,4 @@ class TapGuard:
 
     def reset(self) -> None:
         self._last = None
+        self.ignored = 0

@@ -33,6 +33,7 @@ DOMAIN = "floreyn"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
+NBSP = "\u00a0"  # Kivy wraps at plain spaces only
 DEFAULT_ZONE = "Europe/Amsterdam"  # TerminalConfig.timezone's default; build_root sets the configured one
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}  # each in its own language: not translated
 _MAX_OBSERVERS = 20_000  # kv rules bound to `_`: a screen has a few dozen; far more means a leak
@@ -128,7 +129,8 @@ class Translator(Observable):
     # -- formatting in the current language ------------------------------------------------------
 
     def money(self, amount: Money) -> str:
-        return format_money(amount, self.lang)
+        """An amount that never breaks over two lines on screen ("fl" and "12,50" joined by a no-break space)."""
+        return format_money(amount, self.lang).replace(" ", NBSP)
 
     def set_zone(self, name: str) -> None:
         """The cooperative's time zone (terminal.toml `timezone`, as the receipts use): every time on screen."""

@@ -13,6 +13,7 @@ Dutch words or Dutch number formats.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from floreyn.money import Money
@@ -152,9 +153,9 @@ def budget_lines(summary: Any, tr: Translator, limit: int = 4) -> list[tuple[str
     own = tr._("Own balance: {amount}") if summary.live else tr._("Own balance usable offline: {amount}")
     lines = [(own.format(amount=tr.money(summary.own)), True)]
     for b in summary.budgets:
-        if b.usable:
-            text = tr._("{label}: {amount} (until {date})").format(
-                label=b.label, amount=tr.money(b.remaining), date=date_text(b.expires_on, tr))
+        if b.usable:  # "(tot 16-12-2026)" stays on one line: its first word is glued to the date
+            text = re.sub(r"\((\w+) (?=\S)", "(\\1\u00a0", tr._("{label}: {amount} (until {date})").format(
+                label=b.label, amount=tr.money(b.remaining), date=date_text(b.expires_on, tr)))
         elif b.reason is not None:  # the reason names the budget
             text = reason_text(b.reason, tr)
         else:
@@ -286,8 +287,10 @@ def dim_text(seconds: int, tr: Translator) -> str:
     if seconds <= 0:
         return tr._("Dim screen: never")
     if seconds < 60:
-        return tr._("Dim screen after {seconds} s").format(seconds=seconds)
-    return tr._("Dim screen after {minutes} min").format(minutes=seconds // 60)
+        text = tr._("Dim screen after {seconds} s").format(seconds=seconds)
+    else:
+        text = tr._("Dim screen after {minutes} min").format(minutes=seconds // 60)
+    return re.sub(r"(\d) (min|s)\b", "\\1\u00a0\\2", text)  # "1 min" never over two lines
 
 
 def status_lines(overview: Any, reader_status: Any, tr: Translator) -> list[str]:

@@ -56,6 +56,10 @@ class TButton(ButtonBehavior, Label):
         pass
 
 
+class KeyButton(TButton):
+    """A keypad key: its font size is the key role's (widgets.kv), which TButton's body font rule would override."""
+
+
 class Keypad(GridLayout):
     """3x4 keys. mode "amount": 1-9, decimal, 0, backspace; mode "pin": 1-9, clear, 0, backspace.
 
@@ -89,7 +93,7 @@ class Keypad(GridLayout):
         self.clear_widgets()
         self._keys = []
         for key, label in self._labels():
-            button = TButton(text=label, bg=theme.KEY, fg=theme.KEY_TEXT, font_size=theme.theme.font_key)
+            button = KeyButton(text=label, bg=theme.KEY, fg=theme.KEY_TEXT)
             button.key = key
             button.bind(on_tap=self._on_button)
             self.add_widget(button)
