@@ -33,6 +33,7 @@ APT_PACKAGES += libusb-1.0-0       # nfcpy reaches USB NFC readers through libus
 APT_PACKAGES += fonts-dejavu-core  # a system font with the euro sign, for text drawn with Pillow
 APT_PACKAGES += shellcheck         # tests/deploy lints the install scripts (deploy/install-*.sh)
 APT_PACKAGES += logrotate          # tests/deploy checks deploy/common/logrotate-floreyn with logrotate -d
+APT_PACKAGES += chromium           # the portal's tests drive it with Playwright (no browser download)
 # Added only when missing: systemd (for `systemd-analyze verify` of our unit files,
 # if there is no systemd-analyze) and python3-venv (Debian splits venv/ensurepip out).
 

@@ -44,7 +44,7 @@ def tool(base: list[str], *argv: str) -> str:
 
 def bench_import(srv: ServerThread, base: list[str], token: str, folder: Path, rows: int) -> tuple[float, float]:
     path = folder / "leden.csv"
-    path.write_text("alias,email\n" + "".join(f"Lid {i},lid{i}@example.org\n" for i in range(rows)))
+    path.write_text("name,alias,email\n" + "".join(f"Lid Nummer {i},Lid {i},lid{i}@example.org\n" for i in range(rows)))
     started = time.perf_counter()
     tool(base, "member", "import", str(path))
     tool_rps = rows / (time.perf_counter() - started)

@@ -21,7 +21,10 @@
    the handyman, top-up, refund, a blocked card, day close, sync), a tour of
    the app's screens drawn offscreen (run/demo/screenshots), the virtual
    printer's receipts (PNG + text) and a ledger report (settlement per
-   merchant, circulation, replay check) in the run folder.
+   merchant, circulation, replay check) in the run folder; then the portal
+   (floreyn/demo_portal.py): Anna, Handige Harry, the bakery and the housing
+   corporation sign in on a phone-sized chromium, Harry's payment request is
+   paid by Anna end to end, screenshots in run/demo/portal/.
 
 Everything it starts runs in its own process group and is stopped on the way
 out: normal end, an error, Ctrl-C or SIGTERM. Running it again starts afresh.
@@ -347,11 +350,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo.set_up()
         if not headless:
             return demo.open_till()
-        from floreyn import demo_walk
+        from floreyn import demo_portal, demo_walk
 
         summary = demo_walk.walk_through(demo)
+        portal = demo_portal.walk(demo)
         demo_walk.print_summary(demo, summary, time.monotonic() - started)
-        return 0 if summary["ok"] else 1
+        print(f"  portal        {os.path.relpath(portal['folder'])}/  ({len(portal['screenshots'])} PNG: Anna, Harry, "
+              f"the bakery, the corporation; payment request paid: {portal['request_paid']})", flush=True)
+        return 0 if summary["ok"] and portal["request_paid"] else 1
     except DemoError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 1

@@ -130,9 +130,6 @@ class Money:
     def eur(cls, cents: int) -> Money:
         return cls(cents, Currency.EUR)
 
-    def zero(self) -> Money:
-        return Money(0, self.currency)
-
     # -- arithmetic ---------------------------------------------------------------
     def _same(self, other: object) -> Money:
         if not isinstance(other, Money):
@@ -171,9 +168,6 @@ class Money:
 
     def __bool__(self) -> bool:
         return self.cents != 0
-
-    def is_positive(self) -> bool:
-        return self.cents > 0
 
     def __str__(self) -> str:
         return format_money(self)
@@ -235,9 +229,10 @@ def parse_money(
     if len(frac) > 2:
         raise AmountTooPrecise()
     cents = int(whole) * 100 + int(frac.ljust(2, "0") or "0")
+    limit = min(max_cents, MAX_ABS_CENTS)  # checked before Money(), which would raise OverflowError instead
+    if cents > limit:
+        raise AmountTooLarge(max_cents=limit, currency=currency)
     amount = Money(cents, currency)
-    if cents > max_cents:
-        raise AmountTooLarge(max_cents=max_cents, currency=currency)
     if cents == 0 and not allow_zero:
         raise AmountZero()
     return amount

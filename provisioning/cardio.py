@@ -10,6 +10,7 @@ never handed out for a card that does not work.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Final
@@ -118,17 +119,23 @@ def open_desk(ctx: Ctx) -> Desk:
     )
 
 
-def print_slip(ctx: Ctx, desk: Desk, alias: str, card_id: bytes) -> str:
-    """'printed', 'off' (no printer), or 'failed: ...': a slip that fails never undoes a working card."""
+def print_slip(ctx: Ctx, desk: Desk, alias: str, card_id: bytes, portal: dict[str, Any] | None = None) -> str:
+    """'printed', 'off' (no printer), or 'failed: ...': a slip that fails never undoes a working card.
+
+    `portal` is the server's answer to the member's activation code (portal.activation_code): the
+    slip prints the code, the server's portal_url and its ask rate."""
     if desk.printer is None:
         return "off"
     from floreyn.terminal.drivers.base import PrinterError
     from floreyn.terminal.receipts import ReceiptContext, welcome_slip
 
     s = ctx.settings
-    doc = welcome_slip(
-        alias, card_id, ReceiptContext(cooperative=s.cooperative, merchant_name=s.desk_name, terminal_id="balie")
-    )
+    portal = portal or {}
+    receipt_ctx = ReceiptContext(cooperative=s.cooperative, merchant_name=s.desk_name, terminal_id="balie")
+    if portal.get("portal_url"):
+        receipt_ctx = dataclasses.replace(receipt_ctx, welcome_url=portal["portal_url"])
+    doc = welcome_slip(alias, card_id, receipt_ctx, activation_code=portal.get("activation_code"),
+                       ask_bp=portal.get("ask_bp"))
     try:
         desk.printer.print_doc(doc)
     except PrinterError as exc:

@@ -23,6 +23,8 @@ from floreyn.provisioning import (
     cmd_init,
     cmd_member,
     cmd_merchant,
+    cmd_pay,
+    cmd_portal,
     cmd_report,
     cmd_terminal,
 )
@@ -32,7 +34,7 @@ from floreyn.provisioning.journal import Journal
 from floreyn.provisioning.output import Col, Output, table
 
 GROUPS = (cmd_init, cmd_merchant, cmd_terminal, cmd_member, cmd_card, cmd_budget, cmd_desk, cmd_report,
-          cmd_dispute)
+          cmd_dispute, cmd_portal, cmd_pay)
 
 
 # argparse speaks English; its phrases as a Dutch desk reads them (longest first where one contains another).

@@ -26,7 +26,7 @@ from typing import Any
 
 from floreyn import card as cards
 from floreyn.card import CardError
-from floreyn.provisioning import cardio, csvin, parse
+from floreyn.provisioning import cardio, cmd_portal, csvin, parse
 from floreyn.provisioning.context import Ctx
 from floreyn.provisioning.errors import Ambiguous, ServerRefused, invalid
 from floreyn.provisioning.journal import command_key
@@ -158,7 +158,7 @@ def _issue_one(ctx: Ctx, desk: cardio.Desk, member: dict[str, Any], *, patient: 
     answer = ctx.send_pending(
         entry, "POST", "/v1/admin/cards", {"card_id": card.card_hex, "member_id": member["member_id"]}
     )
-    slip = cardio.print_slip(ctx, desk, member["alias"], card.card_id)
+    slip = cardio.print_slip(ctx, desk, member["alias"], card.card_id, cmd_portal.slip_code(ctx, member["member_id"]))
     return {
         "member_id": member["member_id"],
         "alias": member["alias"],

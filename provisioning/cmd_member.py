@@ -41,6 +41,7 @@ from floreyn.provisioning.context import Ctx
 from floreyn.provisioning.errors import ServerRefused, invalid
 from floreyn.provisioning.output import Col, fields, listed, money_col, table, word
 from floreyn.provisioning.tomlw import write_private
+from floreyn.text import csv_row
 
 PERSONAL: Final = (("alias", 80), ("name", 200), ("email", 200), ("phone", 50), ("address", 300))
 COLUMNS: Final = {
@@ -293,7 +294,7 @@ def _write_mapping(path: Path, results: list[dict[str, Any]]) -> None:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["line", "member_id", "alias", "result"])
     for r in results:
-        writer.writerow([r["line"], r["member_id"], r["alias"], r["result"]])
+        writer.writerow(csv_row([r["line"], r["member_id"], r["alias"], r["result"]]))  # no live formulas
     write_private(path, buf.getvalue().encode(), 0o640)
 
 

@@ -56,7 +56,10 @@ def add_parser(sub: Any) -> None:
         default="virtual",
         help="virtual | network:HOST[:PORT] | serial:DEVICE[@BAUD] | usb:VENDOR:PRODUCT[:IN_EP:OUT_EP] | file:PATH",
     )
-    p.add_argument("--columns", type=int, choices=(32, 48), default=32, help="32 on 58 mm paper, 48 on 80 mm")
+    p.add_argument("--printer-profile", help="python-escpos profile of the printer, e.g. TM-T88V, TM-T20II, POS-5890 "
+                   "(sets its columns and code page)")
+    p.add_argument("--columns", type=int, choices=(32, 42, 48), default=32,
+                   help="32 on 58 mm paper, 42 on an 80 mm TM-T88 (180 dpi), 48 on other 80 mm printers")
     p.add_argument(
         "--operator",
         action="append",
@@ -80,7 +83,7 @@ def enroll(ctx: Ctx) -> int:
     terminal_id = parse.ident(args.terminal_id, "--terminal-id")
     merchant_id = parse.ident(args.merchant_id, "--merchant")
     config_path, data_dir = Path(args.config).absolute(), Path(args.data_dir).absolute()
-    reader, printer = _reader(args.reader), printer_spec(args.printer)
+    reader, printer = _reader(args.reader), _printer(printer_spec(args.printer), args.printer_profile, args.columns)
     operators = [_operator(o) for o in args.operator]  # bad input is refused before anything is sent
     existing = None
     if config_path.exists() and not args.force:
@@ -98,7 +101,8 @@ def enroll(ctx: Ctx) -> int:
                 detail_en=f"for terminal {existing.terminal_id}",
             )
         data_dir = existing.data_dir
-    server_key = ctx.api.health()["server_key"]
+    health = ctx.api.health()
+    server_key = health["server_key"]
     if s.server_key and s.server_key != server_key:
         raise local(
             f"de server meldt een andere sleutel dan bij init ({s.server_key[:16]}...)",
@@ -124,7 +128,7 @@ def enroll(ctx: Ctx) -> int:
         )
     file_status = "exists"
     if existing is None:
-        doc = {
+        doc: dict[str, Any] = {
             "terminal": {
                 "terminal_id": terminal_id,
                 "cooperative": s.cooperative,
@@ -141,6 +145,9 @@ def enroll(ctx: Ctx) -> int:
         }
         if not doc["operators"]:
             del doc["operators"]
+        if isinstance(health.get("portal_url"), str) and health["portal_url"]:  # what the till's welcome slips print
+            terminal_section: dict[str, Any] = doc["terminal"]
+            terminal_section["welcome_url"] = health["portal_url"]
         config_from_dict(doc, base_dir=config_path.parent)  # the till's own checks, before anything is written
         write_toml(
             config_path,
@@ -221,6 +228,20 @@ def printer_spec(spec: str) -> dict[str, Any]:
     raise invalid("--printer", f"{spec!r} niet begrepen", f"{spec!r} not understood")
 
 
+def _printer(table: dict[str, Any], profile: str | None, columns: int) -> dict[str, Any]:
+    """The [printer] table: the profile decides the columns; without one, --columns does."""
+    from floreyn.terminal.drivers.base import DeviceConfigError
+    from floreyn.terminal.drivers.factory import make_printer
+
+    if table["kind"] != "virtual":
+        table = {**table, "profile": profile} if profile else {**table, "columns": columns}
+    try:
+        make_printer(table).close()  # the till's own checks (profile known, columns it can print); opens nothing
+    except DeviceConfigError as exc:
+        raise invalid("--printer", exc.message("nl"), exc.message("en")) from None
+    return table
+
+
 def _usb_printer(parts: list[str]) -> dict[str, Any]:
     """usb:VID:PID (endpoints read from the printer at start) or usb:VID:PID:IN_EP:OUT_EP, all hex."""
     vendor, product = parts[0], parts[1]
@@ -235,7 +256,7 @@ def _usb_printer(parts: list[str]) -> dict[str, Any]:
 
 
 def _operator(spec: str) -> dict[str, str]:
-    from floreyn.terminal.engine.auth import hash_pin
+    from floreyn.pins import hash_pin
 
     parts = spec.split(":")
     if len(parts) not in (2, 3) or not parts[0].strip() or parts[1] not in ("cashier", "manager"):

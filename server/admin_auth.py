@@ -29,7 +29,9 @@ ROLES: Final = ("admin", "clerk", "auditor")
 READ: Final = frozenset(ROLES)
 DESK: Final = frozenset({"admin", "clerk"})
 ADMIN: Final = frozenset({"admin"})
-PERSONAL_FIELDS: Final = frozenset({"name", "email", "phone", "address"})
+# Personal data never enters the append-only audit log; the alias neither: a GDPR erasure could not take it
+# out again (the table refuses UPDATE).
+PERSONAL_FIELDS: Final = frozenset({"name", "email", "phone", "address", "alias"})
 MAX_TOKEN_LEN: Final = 200
 
 

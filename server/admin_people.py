@@ -14,8 +14,9 @@ arrive later still land on the right wallet.
 
 from __future__ import annotations
 
+import json
 import uuid
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection, func, or_, select, update
 
@@ -239,6 +240,33 @@ def export_member(conn: Connection, member_id: str) -> dict[str, Any]:
     return view
 
 
+MAX_ERASED_ANSWERS: Final = 10_000  # stored answers about one member rewritten per erasure (far above any real count)
+
+
+def _pseudonymise_answers(conn: Connection, member_id: str, alias: str, pseudonym: str) -> None:
+    """Stored idempotent answers (admin_requests) that name this member carry its alias: replace it there too.
+
+    The audit log never holds an alias (admin_auth.PERSONAL_FIELDS)."""
+    rows = conn.execute(select(s.admin_requests.c.request_id, s.admin_requests.c.response).where(
+        s.admin_requests.c.response.contains(json.dumps(member_id))).limit(MAX_ERASED_ANSWERS)).all()
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, dict):
+            if value.get("member_id") == member_id and "alias" in value:  # any alias it had, not only the last
+                value = {**value, "alias": pseudonym}
+            return {k: scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        return pseudonym if value == alias else value
+
+    for request_id, response in rows:
+        kept = json.loads(response)
+        scrubbed = scrub(kept)
+        if scrubbed != kept:
+            conn.execute(update(s.admin_requests).where(s.admin_requests.c.request_id == request_id)
+                         .values(response=json.dumps(scrubbed, default=str)))
+
+
 def erase_member(conn: Connection, member_id: str, now: int) -> dict[str, Any]:
     """Pseudonymise (GDPR art. 17): personal fields blanked, cards blocked, ledger untouched."""
     m = _member(conn, member_id, live=False)
@@ -247,6 +275,7 @@ def erase_member(conn: Connection, member_id: str, now: int) -> dict[str, Any]:
     pseudonym = "gewist-" + uuid.uuid4().hex[:8]
     conn.execute(update(s.members).where(s.members.c.member_id == member_id).values(
         alias=pseudonym, name=None, email=None, phone=None, address=None, erased_ms=now))
+    _pseudonymise_answers(conn, member_id, m.alias, pseudonym)
     version = state.bump_version(conn)
     conn.execute(update(s.cards).where(s.cards.c.member_id == member_id, s.cards.c.status == "active")
                  .values(status="blocked", blocked_reason="erased", changed_version=version))

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from floreyn.server import admin_auth, admin_business, admin_people, reports, state
 from floreyn.server import schema as s
 from floreyn.server.api_admin_money import router as money_router
-from floreyn.server.api_common import Actor, AfterId, read, require, write
+from floreyn.server.api_common import MAX_ADMIN_PAGE, Actor, AfterId, read, require, write
 from floreyn.server.models import (
     CampaignCreate, CampaignEnd, CampaignUpdate, CardHex, CardIssue, CardReplace, ConfigUpdate, FunderCreate, GroupAdd,
     GroupCreate, Ident, MemberCreate, MemberUpdate, MerchantCreate, MerchantUpdate, Plain, Reason, TerminalEnroll,
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Reader = Annotated[Actor, Depends(require(admin_auth.READ))]
 Desk = Annotated[Actor, Depends(require(admin_auth.DESK))]
 Admin = Annotated[Actor, Depends(require(admin_auth.ADMIN))]
-Limit = Annotated[int, Query(ge=1, le=1000)]
+Limit = Annotated[int, Query(ge=1, le=MAX_ADMIN_PAGE)]
 
 
 # -- members -------------------------------------------------------------------------

@@ -9,9 +9,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import StringConstraints
 from sqlalchemy import select
 
-from floreyn.server import admin_auth, admin_money, disputes, reports
+from floreyn.server import admin_auth, admin_money, disputes, ledger, reports
 from floreyn.server import schema as s
-from floreyn.server.api_common import Actor, AfterId, ctx_of, read, require, write
+from floreyn.server.api_common import MAX_ADMIN_PAGE, Actor, AfterId, ctx_of, read, require, write
 from floreyn.server.errors import NotFound, RequestInvalid
 from floreyn.server.models import Cashout, Expire, Grant, Ident, IsoDate, Remit, Topup, Write
 from floreyn.server.replay import replay
@@ -24,7 +24,7 @@ AccountKey = Annotated[str, StringConstraints(min_length=3, max_length=140, patt
 
 
 class Correction(Write):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=ledger.MAX_MEMO_CHARS)]  # the reversal's memo
 
 
 class DisputeDecision(Write):
@@ -100,7 +100,7 @@ def list_budgets(request: Request, actor: Reader, member_id: Ident | None = None
 
 @router.get("/accounts/{key}", tags=["ledger"], summary="An account's balance and postings (paged by posting id)")
 def account(request: Request, key: AccountKey, actor: Reader, after: AfterId = 0,
-            limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+            limit: Annotated[int, Query(ge=1, le=MAX_ADMIN_PAGE)] = 100) -> dict[str, Any]:
     return read(request, lambda conn: reports.account_view(conn, key, after, limit))
 
 

@@ -16,6 +16,9 @@ from floreyn.server.errors import Conflict
 
 Actor = tuple[str, str]
 MAX_ROW_ID: Final = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite: a larger `after` is refused (422)
+# Rows one admin list page holds: a larger `limit` is refused (422), a longer list is
+# read page by page with `after`.
+MAX_ADMIN_PAGE: Final = 1000
 AfterId = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="Page after this row id")]
 
 
@@ -49,7 +52,7 @@ def write(request: Request, actor: Actor, action: str, body: BaseModel, run: Cal
     """
     ctx = ctx_of(request)
     params = {**body.model_dump(exclude={"request_id"}), **(path_params or {})}
-    request_id: str = body.request_id  # type: ignore[attr-defined]
+    request_id: str = body.request_id  # type: ignore[attr-defined]  # every Write body has one (models.Write)
 
     def tx(conn: Connection) -> dict[str, Any]:
         now = ctx.clock()

@@ -31,6 +31,7 @@ router = APIRouter(prefix="/v1/terminal", tags=["terminal"])
 H_SNAPSHOT_KIND = "X-Floreyn-Snapshot-Kind"
 H_SNAPSHOT_SIGNATURE = "X-Floreyn-Snapshot-Signature"
 PRUNE_EVERY = 200  # on average, one request in this many clears expired nonces
+_NOBODY = keys.new_private_key().public_key()  # verifies nothing anyone sends: stands in for an unknown terminal
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +56,12 @@ def authenticate(ctx: ServerContext, headers: Mapping[str, str], method: str, pa
     term = ctx.db.read(lambda conn: conn.execute(
         select(s.terminals.c.terminal_id, s.terminals.c.merchant_id, s.terminals.c.public_key, s.terminals.c.status)
         .where(s.terminals.c.terminal_id == creds.terminal_id)).first())
+    # An unknown terminal id is answered exactly as a wrong key (same refusal, same signature work), so
+    # terminal ids cannot be enumerated.
+    public = keys.public_from_raw(bytes(term.public_key)) if term is not None else _NOBODY
+    auth.verify_request(public, creds, method, path, body)
     if term is None:
-        raise auth.AuthUnknownTerminal(terminal_id=creds.terminal_id)
-    auth.verify_request(keys.public_from_raw(bytes(term.public_key)), creds, method, path, body)
+        raise auth.AuthBadSignature()
     if term.status == "revoked":
         raise TerminalRevoked()
     now = ctx.clock()

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -32,7 +32,10 @@ from floreyn.errors import FloreynError
 from floreyn.server import admin_auth, state
 from floreyn.server.config import Limits
 from floreyn.server.db import Database
-from floreyn.server.errors import MethodNotAllowed, RequestInvalid, RequestTooLarge, RouteNotFound, status_of
+from floreyn.server.errors import (
+    MethodNotAllowed, RequestInvalid, RequestTooLarge, RouteNotFound, TooManyFailedAuth, status_of,
+)
+from floreyn.server.throttle import FailedAuthLimiter
 from floreyn.sync import auth
 
 log = logging.getLogger("floreyn.server")
@@ -44,6 +47,7 @@ class ServerContext:
     key: Ed25519PrivateKey
     limits: Limits = field(default_factory=Limits)
     clock: Callable[[], int] = state.now_ms
+    portal_url: str | None = None  # the portal's public address (QR codes, slips); None: the request's own
 
     @property
     def public_hex(self) -> str:
@@ -54,8 +58,36 @@ def error_body(exc: FloreynError) -> dict[str, Any]:
     return {**exc.to_dict(), "status": status_of(exc)}
 
 
-def error_response(exc: FloreynError) -> JSONResponse:
-    return JSONResponse(error_body(exc), status_code=status_of(exc))
+def error_response(exc: FloreynError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(exc), status_code=status_of(exc), headers=headers)
+
+
+def json_too_deep(body: bytes, max_depth: int) -> bool:
+    """Whether a JSON text nests deeper than `max_depth` (brackets inside strings do not count).
+
+    Runs before any parser, so a hostile body can never reach the parser's recursion limit. Bodies with
+    few brackets (every real request) are answered by two C-speed counts.
+    """
+    if body.count(b"[") + body.count(b"{") <= max_depth:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > max_depth:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
 
 
 OPENAPI_TAGS = [
@@ -77,7 +109,7 @@ OPENAPI_TAGS = [
 
 
 def create_app(ctx: ServerContext) -> FastAPI:
-    from floreyn.server import api_admin, api_terminal
+    from floreyn.server import api_admin, api_payments, api_terminal, portal
 
     app = FastAPI(
         title="Floreyn server", version=floreyn.__version__, openapi_tags=OPENAPI_TAGS,
@@ -88,19 +120,27 @@ def create_app(ctx: ServerContext) -> FastAPI:
     app.state.ctx = ctx
 
     @app.exception_handler(FloreynError)
-    async def _floreyn(_: Request, exc: FloreynError) -> JSONResponse:
+    async def _floreyn(request: Request, exc: FloreynError) -> Response:
+        if portal.is_portal(request):
+            return await run_in_threadpool(portal.error_page, request, exc, status_of(exc))
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = []
         for err in exc.errors()[:5]:
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
-        return error_response(RequestInvalid(detail="; ".join(problems)))
+        refusal = RequestInvalid(detail="; ".join(problems))
+        if portal.is_portal(request):
+            return await run_in_threadpool(portal.error_page, request, refusal, 422)
+        return error_response(refusal)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if portal.is_portal(request) and exc.status_code in (404, 405):
+            return await run_in_threadpool(portal.error_page, request, RouteNotFound(path=request.url.path[:200]),
+                                           exc.status_code)
         if exc.status_code == 405:
             return error_response(MethodNotAllowed(method=request.method))
         if exc.status_code == 404:
@@ -109,8 +149,10 @@ def create_app(ctx: ServerContext) -> FastAPI:
                              "params": {}, "status": exc.status_code}, status_code=exc.status_code)
 
     @app.exception_handler(Exception)
-    async def _crash(_: Request, exc: Exception) -> JSONResponse:  # a bug: logged, answered plainly
+    async def _crash(request: Request, exc: Exception) -> Response:  # a bug: logged, answered plainly
         log.exception("unhandled error", exc_info=exc)
+        if portal.is_portal(request):
+            return await run_in_threadpool(portal.error_page, request, FloreynError(), 500)
         return JSONResponse({"error": "internal", "message": "Internal error.", "message_nl": "Interne fout.",
                              "params": {}, "status": 500}, status_code=500)
 
@@ -124,14 +166,17 @@ def create_app(ctx: ServerContext) -> FastAPI:
             log.warning("health check: the database does not answer", exc_info=True)
             database = "unavailable"
         body = {"status": "ok" if database == "ok" else "unavailable", "database": database,
-                "version": floreyn.__version__, "server_time_ms": ctx.clock(), "server_key": ctx.public_hex}
+                "version": floreyn.__version__, "server_time_ms": ctx.clock(), "server_key": ctx.public_hex,
+                "portal_url": ctx.portal_url}
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
     from floreyn.server import logs, metrics
 
     app.include_router(api_terminal.router)
     app.include_router(api_admin.router)
+    app.include_router(api_payments.router)
     app.include_router(metrics.router)
+    portal.install(app)
     app.add_middleware(Envelope, ctx=ctx)
     app.add_middleware(logs.AccessLog)  # outermost: it times everything
     return app
@@ -143,6 +188,7 @@ class Envelope:
     def __init__(self, app: Any, ctx: ServerContext) -> None:
         self.app = app
         self.ctx = ctx
+        self.limiter = FailedAuthLimiter(ctx.limits.failed_auth_max, ctx.limits.failed_auth_window_s)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -151,6 +197,8 @@ class Envelope:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         path: str = scope.get("path", "")
         terminal = path.startswith("/v1/terminal/")
+        authed = terminal or path.startswith("/v1/admin")
+        client = str((scope.get("client") or ("?",))[0])
         nonce = headers.get(auth.H_NONCE.lower(), "")
         nonce = nonce if terminal and len(nonce) == 32 and all(c in "0123456789abcdef" for c in nonce) else ""
         status_seen: list[int] = []
@@ -158,15 +206,33 @@ class Envelope:
 
         async def before_last_chunk(status: int) -> None:
             # The audit line is written before the answer completes, so whoever reads the log after
-            # an answer finds the line there.
+            # an answer finds the line there. A failed authentication is counted per client and
+            # audited once per burst (server/throttle.py).
+            burst = None
+            if authed and status == 401:
+                burst = self.limiter.failed(client, self.ctx.clock())
+                if burst is None:
+                    return
             if path.startswith("/v1/admin") and (scope["method"] == "GET" or status >= 400):
-                await run_in_threadpool(self._audit, scope, status, body_box[0])
+                extra = {"failed_auth_burst": 1, "previous_window_failures": burst.previous_failures} if burst else {}
+                await run_in_threadpool(self._audit, scope, status, body_box[0], extra)
 
         reply = self._sender(send, nonce, status_seen, before_last_chunk)
+        retry_s = self.limiter.retry_after_s(client, self.ctx.clock()) if authed else None
+        if retry_s is not None:  # refused before the body is read or any token or signature is looked at
+            resp = error_response(TooManyFailedAuth(retry_after_s=retry_s), headers={"Retry-After": str(retry_s)})
+            await resp(scope, receive, reply)
+            return
         body = await self._read_body(receive, headers)
         if body is None:
             limit = self.ctx.limits.max_body_bytes
             resp = error_response(RequestTooLarge(max_bytes=limit))
+            await resp(scope, receive, reply)
+            return
+        if json_too_deep(body, self.ctx.limits.max_json_depth):
+            body_box[0] = b""  # never parsed, not even for the audit line
+            resp = error_response(RequestInvalid(detail=f"JSON nested deeper than {self.ctx.limits.max_json_depth}"
+                                                        " levels"))
             await resp(scope, receive, reply)
             return
         body_box[0] = body
@@ -229,19 +295,20 @@ class Envelope:
 
         return reply
 
-    def _audit(self, scope: dict, status: int, body: bytes) -> None:
+    def _audit(self, scope: dict, status: int, body: bytes, extra: dict[str, Any]) -> None:
         actor = (scope.get("state") or {}).get("actor")
         request_id = None
         try:
             parsed = json.loads(body) if body else None
             if isinstance(parsed, dict) and isinstance(parsed.get("request_id"), str):
                 request_id = parsed["request_id"][:64]
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
         query = scope.get("query_string", b"").decode("latin-1")[:200]
+        detail = {**({"query": query} if query else {}), **extra}
         try:
             self.ctx.db.write(lambda conn: admin_auth.audit(
                 conn, actor=actor, method=scope["method"], path=scope["path"], action=None, request_id=request_id,
-                status=status, detail={"query": query} if query else {}, now=self.ctx.clock()))
+                status=status, detail=detail, now=self.ctx.clock()))
         except Exception:  # the answer has started; a lost read-audit line must not break it (logged)
             log.exception("could not write the audit line")

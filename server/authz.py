@@ -16,13 +16,21 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection, func, select, update
 
 from floreyn.server import ledger, snapshots, state
 from floreyn.server import schema as s
 from floreyn.server.errors import ExistsWithDifferentParams, HoldConsumed, NotFound
+
+
+# Active holds one terminal may have at once. A till has one quote open at a time, so a
+# handful is normal; reaching this means a till asks and never spends or releases. Then
+# new requests are declined with reason "too_many_holds" (the till shows it and takes
+# the sale offline or not at all) until holds are consumed, released or expire
+# (hold_ttl_s). Ingest reads a terminal's active holds in one query of this many rows.
+MAX_ACTIVE_HOLDS_PER_TERMINAL: Final = 1000
 
 
 def _params_hash(card_hex: str, amount_cents: int, budget_id: str | None) -> str:
@@ -53,6 +61,8 @@ def authorize(conn: Connection, terminal_id: str, card_hex: str, amount_cents: i
             s.holds.c.account == account, s.holds.c.status == "active")).scalar_one()
         if held < amount_cents:
             reason = "insufficient_funds"
+    if reason is None and _active_holds(conn, terminal_id) >= MAX_ACTIVE_HOLDS_PER_TERMINAL:
+        reason = "too_many_holds"
     approved = reason is None
     if prior is not None:  # released before (a cancelled quote asked again under its ids): decide afresh
         conn.execute(update(s.holds).where(s.holds.c.auth_id == prior.auth_id, s.holds.c.status == "released")
@@ -65,6 +75,12 @@ def authorize(conn: Connection, terminal_id: str, card_hex: str, amount_cents: i
         amount_cents=amount_cents, status="active" if approved else "declined", reason=reason, params_hash=phash,
         created_ms=now, expires_ms=now + cfg.hold_ttl_s * 1000))
     return _answer(auth_id, approved, reason, "created")
+
+
+def _active_holds(conn: Connection, terminal_id: str) -> int:
+    count: int = conn.execute(select(func.count()).select_from(s.holds).where(
+        s.holds.c.terminal_id == terminal_id, s.holds.c.status == "active")).scalar_one()
+    return count
 
 
 def release(conn: Connection, terminal_id: str, request_id: str, now: int) -> dict[str, Any]:

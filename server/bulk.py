@@ -9,9 +9,22 @@ Identifiers come from the schema module, never from input.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Final, Iterator, Sequence, TypeVar
 
 from sqlalchemy import Connection, Table
+
+T = TypeVar("T")
+
+# Values in one `IN (...)` list. SQLite before 3.32 allows 999 bound parameters per
+# statement and PostgreSQL plans long lists slowly; a longer list is sent as several
+# statements of this many (chunks()), never cut.
+IN_LIST_CHUNK: Final = 500
+
+
+def chunks(values: Sequence[T], n: int = IN_LIST_CHUNK) -> Iterator[Sequence[T]]:
+    """`values` in consecutive slices of at most `n`, for bounded IN lists."""
+    for i in range(0, len(values), n):
+        yield values[i : i + n]
 
 def _mark(conn: Connection) -> str:
     return "?" if conn.dialect.name == "sqlite" else "%s"
@@ -34,7 +47,9 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
 
 def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     """PostgreSQL COPY FROM STDIN on the transaction's own connection: the fastest bulk insert it has."""
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    raw = conn.connection.dbapi_connection
+    assert raw is not None, "a connection inside a transaction has its driver connection"
+    cursor = raw.cursor()
     try:
         with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:

@@ -40,7 +40,8 @@ def open_context(config: ServerConfig, *, clock: Callable[[], int] | None = None
     db.migrate()
     db.write(lambda conn: ledger.ensure_accounts(conn, ledger.FIXED_ACCOUNTS, state.now_ms()))
     key = load_or_create_key(config.data_dir)
-    ctx = ServerContext(db=db, key=key, limits=config.limits, clock=clock or state.now_ms)
+    ctx = ServerContext(db=db, key=key, limits=config.limits, clock=clock or state.now_ms,
+                        portal_url=config.portal_url)
     bootstrap_token(ctx, config.data_dir)
     return ctx
 
@@ -64,7 +65,7 @@ def bootstrap_token(ctx: ServerContext, data_dir: Path) -> Path | None:
 
 def _config(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig(data_dir=Path(args.data_dir) if args.data_dir else default_data_dir(), db_url=args.db,
-                        host=args.host, port=args.port)
+                        host=args.host, port=args.port, portal_url=args.portal_url)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -90,6 +91,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ctx.db.dispose()  # each worker process opens its own connections
     os.environ["FLOREYN_DATA_DIR"] = str(config.data_dir.resolve())
     os.environ["FLOREYN_DB_URL"] = config.database_url
+    if config.portal_url:
+        os.environ["FLOREYN_PORTAL_URL"] = config.portal_url
     uvicorn.run("floreyn.server.cli:app_from_env", factory=True, workers=args.workers, host=config.host,
                 port=config.port, log_level="info", limit_concurrency=200, timeout_keep_alive=30,
                 log_config=log_config, access_log=False)
@@ -101,7 +104,8 @@ def app_from_env():
     from floreyn.server.app import create_app
 
     data_dir = Path(os.environ["FLOREYN_DATA_DIR"])
-    ctx = ServerContext(db=Database(os.environ["FLOREYN_DB_URL"]), key=load_or_create_key(data_dir))
+    ctx = ServerContext(db=Database(os.environ["FLOREYN_DB_URL"]), key=load_or_create_key(data_dir),
+                        portal_url=os.environ.get("FLOREYN_PORTAL_URL"))
     return create_app(ctx)
 
 
@@ -199,6 +203,9 @@ def _server_options(p: argparse.ArgumentParser, suppress: bool) -> None:
     p.add_argument("--db", default=d(None), metavar="URL",
                    help="SQLAlchemy URL (default: SQLite in the data folder); postgresql://... for PostgreSQL")
     p.add_argument("--data-dir", default=d(None), help="data folder (default ./floreyn-data or $FLOREYN_DATA_DIR)")
+    p.add_argument("--portal-url", default=d(os.environ.get("FLOREYN_PORTAL_URL")), metavar="URL",
+                   help="the portal's public address for QR codes and slips, e.g. https://floreyn.nl/portal "
+                        "(default $FLOREYN_PORTAL_URL, else the address a request came in on)")
     p.add_argument("--log-format", choices=("json", "text"), default=d(os.environ.get("FLOREYN_LOG_FORMAT", "json")),
                    help="stderr log lines: json (default; $FLOREYN_LOG_FORMAT) or text")
 

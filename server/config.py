@@ -30,7 +30,12 @@ def default_data_dir() -> Path:
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_body_bytes: int = 1024 * 1024  # a full upload batch of 500 records is about 350 KB
-    max_admin_page: int = 1000
+    # JSON nested deeper is refused (422) before any parser sees it: no request body needs more than 4.
+    max_json_depth: int = 32
+    # Failed authentications per client address and window: beyond it 429 (server/throttle.py).
+    failed_auth_max: int = 50
+    failed_auth_window_s: int = 60
+    portal_signins_per_window: int = 20  # portal sign-in/activation posts per client address per 5 minutes; then 429
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,7 @@ class ServerConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     limits: Limits = Limits()
+    portal_url: str | None = None  # public address of the portal, e.g. https://floreyn.nl/portal (QR codes, slips)
 
     @property
     def database_url(self) -> str:

@@ -173,6 +173,15 @@ def alembic_config(db: Database):
     return cfg
 
 
+def head_revision() -> str:
+    """The newest schema revision this release knows (what `migrate` brings a database to)."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head is not None, "the migrations folder has exactly one head"
+    return head
+
+
 def migrate(db: Database, revision: str = "head") -> None:
     """Bring the schema to `revision` (Alembic); safe to run on every start."""
     from alembic import command

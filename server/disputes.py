@@ -59,10 +59,10 @@ def resolve(conn: Connection, dispute_id: str, decision: str, note: str, actor: 
     to = {"release": row.payee_account, "return": row.payer_account, "write_off": ledger.ISSUED}[decision]
     tx = entries.dispute_resolution(str(uuid.uuid4()), ledger.dispute_acct(row.terminal_id), to,
                                     Money.fl(int(row.amount_cents)), now, request_id,
-                                    memo=f"{decision} {dispute_id}: {note}"[:200])
+                                    memo=f"{decision} {dispute_id}")  # the note stays on the dispute
     ledger.post(conn, [tx])
     conn.execute(update(s.disputes).where(s.disputes.c.dispute_id == dispute_id).values(
-        status=_STATUS[decision], resolved_ms=now, resolved_by=actor, resolution_tx=tx.tx_id, note=note[:200]))
+        status=_STATUS[decision], resolved_ms=now, resolved_by=actor, resolution_tx=tx.tx_id, note=note))
     kind, _, owner = ledger.account_kind(to)
     if kind == "member" and owner:
         state.touch_members(conn, state.bump_version(conn), [owner])

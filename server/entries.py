@@ -17,6 +17,7 @@
     dispute  dispute:<terminal> -fl   payee (release) | payer (return) | coop:issued (write off) +fl
     void / reversal   the original's postings, negated
     claim    card suspense -fl   member +fl
+    payment  payer (member wallet, budget or merchant) -fl   payee (member or merchant) +fl   (server/payments.py)
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def dispute_resolution(tx_id: str, suspense: str, to_account: str, amount: Money
 def reversal(tx_id: str, kind: TxKind, original_tx_id: str, original: Sequence[Posting], now_ms: int,
              **fields: object) -> LedgerTx:
     return LedgerTx(tx_id=tx_id, kind=kind, postings=reversed_postings(original), created_ms=now_ms,
-                    reverses=original_tx_id, **fields)  # type: ignore[arg-type]
+                    reverses=original_tx_id, **fields)  # type: ignore[arg-type]  # fields: LedgerTx's own keywords
 
 
 def desk_topup(tx_id: str, holder_account: str, eur: Money, rates: ExchangeRates, now_ms: int,

@@ -149,6 +149,15 @@ class BatchTooLarge(ServerError):
     en = "Too many records in one batch (at most {max})."
 
 
+class TooManyFailedAuth(ServerError):
+    """This client address failed to authenticate too often in a short time (server/throttle.py)."""
+
+    status = 429
+    code = "too_many_failed_auth"
+    nl = "Te vaak mislukt aanmelden vanaf dit adres; probeer het over {retry_after_s} seconden opnieuw."
+    en = "Too many failed authentications from this address; retry in {retry_after_s} seconds."
+
+
 class Busy(ServerError):
     status = 503
     code = "busy"

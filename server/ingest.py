@@ -32,13 +32,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Final, Sequence
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from floreyn import keys
 from floreyn.errors import FloreynError
 from floreyn.money import DEFAULT_MAX_CENTS
-from floreyn.server import bulk, entries, ledger, rules, state
+from floreyn.server import authz, bulk, entries, ledger, rules, state
 from floreyn.server import schema as s
 from floreyn.server.db import Database
 from floreyn.server.errors import (
@@ -90,15 +90,33 @@ def ingest(db: Database, terminal_id: str, raws: Sequence[bytes], now_ms: int | 
     now = now_ms if now_ms is not None else state.now_ms()
     verified_above = _verify_signatures(db, terminal_id, batch, now)
     try:
-        result, refusal = db.write(lambda conn: _ingest_tx(conn, terminal_id, batch, now, verified_above,
-                                                           reported_head))
+        outcome = db.write(lambda conn: _ingest_tx(conn, terminal_id, batch, now, verified_above, reported_head))
     except IntegrityError:
         # A record id or transaction id another terminal already used: nothing was written.
         raise RecordRefused(seq="?", detail="a record id in this batch is already used by another record") from None
-    if refusal is not None:
-        raise refusal  # raised after commit: the quarantine and the alert stay written
-    assert result is not None
-    return result
+    return outcome.result_or_raise()  # after the commit: a quarantine and its alert stay written
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    """What one batch's transaction decided: its result, a refusal, or both (a rule broken).
+
+    The transaction returns its refusal instead of raising it, so that what it wrote on the
+    way (the quarantine, its alert, the records posted before a broken rule) commits;
+    ingest() raises it after the commit.
+    """
+
+    result: UploadResult | None = None
+    refusal: FloreynError | None = None
+
+    def __post_init__(self) -> None:
+        assert self.result is not None or self.refusal is not None, "an outcome says something"
+
+    def result_or_raise(self) -> UploadResult:
+        if self.refusal is not None:
+            raise self.refusal
+        assert self.result is not None
+        return self.result
 
 
 def _verify_signatures(db: Database, terminal_id: str, batch: list[SignedRecord], now: int) -> int:
@@ -125,30 +143,29 @@ def _verify_signatures(db: Database, terminal_id: str, batch: list[SignedRecord]
 
 
 def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], now: int, verified_above: int,
-               reported_head: int | None = None) -> tuple[UploadResult | None, FloreynError | None]:
+               reported_head: int | None = None) -> IngestOutcome:
     term = conn.execute(select(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
                         .with_for_update()).first()
     if term is None:
-        return None, auth.AuthUnknownTerminal(terminal_id=terminal_id)
+        return IngestOutcome(refusal=auth.AuthUnknownTerminal(terminal_id=terminal_id))
     if term.status == "revoked":
-        return None, TerminalRevoked()
+        return IngestOutcome(refusal=TerminalRevoked())
     if term.status == "quarantined":
-        return None, TerminalQuarantined()
+        return IngestOutcome(refusal=TerminalQuarantined())
     head = ChainHead(term.head_seq, term.head_hash)
     by_seq: dict[int, SignedRecord] = {}
     for signed in batch:
         seen = by_seq.setdefault(signed.record.seq, signed)
         if seen.raw != signed.raw:
-            return None, _quarantine(conn, term, signed.record.seq, seen.raw, signed.raw, now)
+            return IngestOutcome(refusal=_quarantine(conn, term, signed.record.seq, seen.raw, signed.raw, now))
     old = sorted(seq for seq in by_seq if seq <= head.seq)
-    for i in range(0, len(old), 500):
-        chunk = old[i : i + 500]
+    for chunk in bulk.chunks(old):
         stored = dict(conn.execute(select(s.records.c.seq, s.records.c.raw).where(
             s.records.c.terminal_id == terminal_id, s.records.c.seq.in_(chunk))).tuples().all())
         assert len(stored) == len(chunk), "every sequence number up to the head is stored"
         for seq in chunk:
             if bytes(stored[seq]) != by_seq[seq].raw:
-                return None, _quarantine(conn, term, seq, bytes(stored[seq]), by_seq[seq].raw, now)
+                return IngestOutcome(refusal=_quarantine(conn, term, seq, bytes(stored[seq]), by_seq[seq].raw, now))
     assert head.seq >= verified_above, "the head only grows"
     new = sorted(seq for seq in by_seq if seq > head.seq)
     accepted: list[SignedRecord] = []
@@ -158,17 +175,17 @@ def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], no
         signed = by_seq[seq]
         assert seq > verified_above, "only records whose signature was checked are accepted"
         if signed.record.prev_hash != head.hash:
-            return None, _quarantine(conn, term, seq - 1, b"", signed.raw, now, kind="chain_break")
+            return IngestOutcome(refusal=_quarantine(conn, term, seq - 1, b"", signed.raw, now, kind="chain_break"))
         head = head.advance(signed)
         if signed.record.merchant_id != term.merchant_id:
             state.alert(conn, "merchant_mismatch", now, terminal_id=terminal_id, seq=seq,
                         record_merchant=signed.record.merchant_id, terminal_merchant=term.merchant_id)
-            return None, RecordRefused(seq=seq, detail=f"merchant {signed.record.merchant_id} is not this "
-                                                       f"terminal's merchant")
+            return IngestOutcome(refusal=RecordRefused(
+                seq=seq, detail=f"merchant {signed.record.merchant_id} is not this terminal's merchant"))
         if max(signed.record.fl_cents, signed.record.eur_cents) > MAX_RECORD_CENTS:
             state.alert(conn, "amount_implausible", now, terminal_id=terminal_id, seq=seq,
                         fl_cents=signed.record.fl_cents, eur_cents=signed.record.eur_cents)
-            return None, RecordRefused(seq=seq, detail=f"amount above {MAX_RECORD_CENTS} cents")
+            return IngestOutcome(refusal=RecordRefused(seq=seq, detail=f"amount above {MAX_RECORD_CENTS} cents"))
         accepted.append(signed)
     violations = _post_records(conn, term, accepted, now) if accepted else []
     reported = {"reported_head_seq": max(reported_head, head.seq)} if reported_head is not None else {}
@@ -181,11 +198,11 @@ def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], no
         reason = f"rule {broken.rule.name}"
         conn.execute(update(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
                      .values(status="quarantined", status_reason=reason[:200]))
-        return result, TerminalBrokeRule(rule=broken.rule.name, acked_seq=head.seq)
-    return result, None
+        return IngestOutcome(result, TerminalBrokeRule(rule=broken.rule.name, acked_seq=head.seq))
+    return IngestOutcome(result)
 
 
-def _quarantine(conn: Connection, term, seq: int, stored_raw: bytes, new_raw: bytes, now: int,  # type: ignore[no-untyped-def]
+def _quarantine(conn: Connection, term: Row[Any], seq: int, stored_raw: bytes, new_raw: bytes, now: int,
                 kind: str = "fork") -> TerminalForked:
     conn.execute(update(s.terminals).where(s.terminals.c.terminal_id == term.terminal_id)
                  .values(status="quarantined", status_reason=f"{kind} at seq {seq}"))
@@ -383,7 +400,8 @@ def _consume_holds(conn: Connection, terminal_id: str, records: list[TxRecord]) 
         return set()
     active = conn.execute(select(s.holds.c.auth_id, s.holds.c.request_id, s.holds.c.card_id, s.holds.c.amount_cents)
                           .where(s.holds.c.terminal_id == terminal_id, s.holds.c.status == "active")
-                          .order_by(s.holds.c.created_ms).limit(1000)).all()
+                          .order_by(s.holds.c.created_ms)
+                          .limit(authz.MAX_ACTIVE_HOLDS_PER_TERMINAL)).all()  # authorize never lets it hold more
     if not active:
         return set()
     by_request = {h.request_id: h.auth_id for h in active}
@@ -465,10 +483,3 @@ def _alert_refund_share(conn: Connection, term: Any, now: int, th: state.Thresho
         return
     state.alert(conn, "refund_share", now, terminal_id=term.terminal_id, merchant=term.merchant_id,
                 refunded_cents=refunded, spent_cents=spent, share_bp=th.refund_share_bp)
-
-
-def stored_records(conn: Connection, terminal_id: str, after_seq: int = 0, limit: int = 1000) -> list[bytes]:
-    rows = conn.execute(select(s.records.c.raw).where(s.records.c.terminal_id == terminal_id,
-                                                      s.records.c.seq > after_seq)
-                        .order_by(s.records.c.seq).limit(limit)).scalars()
-    return [bytes(r) for r in rows]

@@ -43,6 +43,10 @@ RESERVE: Final = "coop:reserve"
 INCOME: Final = "coop:income"
 WORLD: Final = "world:eur"
 FIXED_ACCOUNTS: Final = (ISSUED, RESERVE, INCOME, WORLD)
+# transactions.memo is String(MAX_MEMO_CHARS) (schema.py). A longer memo is refused where
+# the transaction is made (LedgerTx raises MemoTooLong), never cut where it is written;
+# the admin API's reasons and notes are limited to this length before they get here.
+MAX_MEMO_CHARS: Final = 200
 MAX_POSTINGS_PER_TX: Final = 2_002  # a bulk grant of 1,000 budgets plus its funder leg, with room
 
 
@@ -104,6 +108,7 @@ class TxKind(str, enum.Enum):  # noqa: UP042 (StrEnum would change str() of a me
     VOID = "void"
     REVERSAL = "reversal"  # an admin's correction of an earlier transaction
     CLAIM = "claim"  # an unregistered card's suspense moves to the member it is issued to
+    PAYMENT = "payment"  # between accounts, outside a till (server/payments.py)
     DISPUTE = "dispute"  # an admin's decision on a parked excess (release, return, write off)
 
 
@@ -118,6 +123,10 @@ class Posting:
             raise ValueError(f"{self.account} holds {currency.value}, posting is in {self.amount.currency.value}")
         if self.amount.cents == 0:
             raise ValueError("a posting of zero is no posting")
+
+
+class MemoTooLong(ValueError):
+    """A bug, not input: whoever makes a transaction keeps its memo within MAX_MEMO_CHARS."""
 
 
 class Unbalanced(ValueError):
@@ -139,6 +148,8 @@ class LedgerTx:
     memo: str = ""
 
     def __post_init__(self) -> None:
+        if len(self.memo) > MAX_MEMO_CHARS:
+            raise MemoTooLong(f"{self.tx_id}: a memo of {len(self.memo)} characters, at most {MAX_MEMO_CHARS}")
         if not 2 <= len(self.postings) <= MAX_POSTINGS_PER_TX:
             raise Unbalanced(f"{self.tx_id}: {len(self.postings)} postings")
         for currency, total in currency_totals(self.postings).items():
@@ -191,7 +202,7 @@ _POSTING_COLUMNS = ("tx_id", "account", "currency", "amount_cents", "kind", "cre
 
 def _tx_row(tx: LedgerTx) -> tuple[object, ...]:
     return (tx.tx_id, tx.kind.value, tx.created_ms, tx.terminal_id, tx.record_seq, tx.card_id, tx.merchant_id,
-            tx.reverses, tx.request_id, tx.memo[:200])
+            tx.reverses, tx.request_id, tx.memo)
 
 
 def ensure_accounts(conn: Connection, keys: Sequence[str], now_ms: int) -> None:
@@ -213,8 +224,7 @@ def balance(conn: Connection, key: str) -> Money:
 def balances(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
     keys = sorted(set(keys))
     found: dict[str, int] = {}
-    for i in range(0, len(keys), 500):  # bounded IN lists
-        chunk = keys[i : i + 500]
+    for chunk in bulk.chunks(keys):
         found.update(conn.execute(select(s.accounts.c.key, s.accounts.c.balance_cents)
                                   .where(s.accounts.c.key.in_(chunk))).tuples().all())
     return {k: found.get(k, 0) for k in keys}
@@ -223,9 +233,9 @@ def balances(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
 def tx_postings(conn: Connection, tx_ids: Iterable[str]) -> dict[str, list[Posting]]:
     ids = sorted(set(tx_ids))
     out: dict[str, list[Posting]] = defaultdict(list)
-    for i in range(0, len(ids), 500):
+    for chunk in bulk.chunks(ids):
         rows = conn.execute(select(s.postings.c.tx_id, s.postings.c.account, s.postings.c.currency,
-                                   s.postings.c.amount_cents).where(s.postings.c.tx_id.in_(ids[i : i + 500]))
+                                   s.postings.c.amount_cents).where(s.postings.c.tx_id.in_(chunk))
                             .order_by(s.postings.c.id))
         for tx_id, account, currency, cents in rows:
             out[tx_id].append(Posting(account, Money(cents, Currency(currency))))

@@ -18,6 +18,7 @@ from floreyn.money import Money
 from floreyn.server import disputes, ledger, rules, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound, RequestInvalid
+from floreyn.text import csv_row
 
 CSV_PAGE: Final = 1000
 CSV_COLUMNS: Final = ("date", "time", "tx_id", "kind", "account", "currency", "amount", "amount_cents",
@@ -192,7 +193,7 @@ def csv_export(read: Callable[[Callable[[Connection], Any]], Any], from_date: st
     start, end = period(from_date, to_date)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(csv_row(CSV_COLUMNS))
     yield buf.getvalue()
     after = 0
     while True:
@@ -203,10 +204,11 @@ def csv_export(read: Callable[[Callable[[Connection], Any]], Any], from_date: st
         buf.truncate()
         for p, tx in rows:
             when = dt.datetime.fromtimestamp(p.created_ms / 1000, state.TZ)
-            writer.writerow((when.date().isoformat(), when.strftime("%H:%M:%S"), p.tx_id, p.kind, p.account,
-                             p.currency, _amount_text(p.amount_cents), p.amount_cents, tx.terminal_id or "",
-                             tx.record_seq if tx.record_seq is not None else "", tx.merchant_id or "",
-                             tx.card_id or "", tx.reverses or "", tx.memo))
+            writer.writerow(csv_row((  # a memo (a correction's reason) is free text: no live formulas
+                when.date().isoformat(), when.strftime("%H:%M:%S"), p.tx_id, p.kind, p.account, p.currency,
+                _amount_text(p.amount_cents), p.amount_cents, tx.terminal_id or "",
+                tx.record_seq if tx.record_seq is not None else "", tx.merchant_id or "", tx.card_id or "",
+                tx.reverses or "", tx.memo)))
         after = rows[-1][0].id
         yield buf.getvalue()
 

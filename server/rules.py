@@ -166,14 +166,17 @@ def _served_terms(conn: Connection, terminal_id: str, now_ms: int, grace_s: int)
     return [json.loads(r.terms) for i, r in enumerate(rows) if i == 0 or r.served_ms >= now_ms - grace_s * 1000]
 
 
-def rates_for(conn: Connection, terminal_id: str, now_ms: int, settings: state.Settings) -> tuple[ExchangeRates, ...]:
+def rates_for(conn: Connection, terminal_id: str, now_ms: int, settings: state.Settings,
+              served: list[dict[str, Any]] | None = None) -> tuple[ExchangeRates, ...]:
     """THE rate lookup: every exchange rate a till may rightly have used for a record uploaded now.
 
     The rates in force now, the last rates sent to this terminal, and any
     sent within the grace window. The top-up check takes the most generous.
     (One function on purpose: a rate history kept as data replaces it here.)
+    `served`: the terminal's terms when the caller has read them already.
     """
-    served = _served_terms(conn, terminal_id, now_ms, settings.thresholds.terms_grace_s)
+    if served is None:
+        served = _served_terms(conn, terminal_id, now_ms, settings.thresholds.terms_grace_s)
     found = {settings.rates} | {ExchangeRates(**t["rates"]) for t in served}
     return tuple(sorted(found, key=lambda r: (r.ask_bp, r.bid_bp)))
 
@@ -181,7 +184,7 @@ def rates_for(conn: Connection, terminal_id: str, now_ms: int, settings: state.S
 def terms_for(conn: Connection, terminal_id: str, merchant: Any, now_ms: int, settings: state.Settings) -> Terms:
     served = _served_terms(conn, terminal_id, now_ms, settings.thresholds.terms_grace_s)
     limits = {settings.limits} | {OfflineLimits(**t["limits"]) for t in served}
-    return Terms(rates=rates_for(conn, terminal_id, now_ms, settings),
+    return Terms(rates=rates_for(conn, terminal_id, now_ms, settings, served),
                  limits=tuple(sorted(limits, key=lambda lim: lim.per_tx_cents)),
                  save_rate_bp=max([int(merchant.save_rate_bp), *(int(t["save_rate_bp"]) for t in served)]),
                  topup_allowed=bool(merchant.topup_allowed) or any(t["topup_allowed"] for t in served))

@@ -309,3 +309,66 @@ backups = Table(  # one row per `floreyn-server backup` (0002), for the metrics
 )
 
 APPEND_ONLY = ("postings", "transactions", "records", "audit_log")
+
+# -- payments between accounts and the portal (0003) ----------------------------------
+
+payments = Table(  # one row per payment between accounts (server/payments.py); the ledger has its postings
+    "payments", metadata,
+    Column("payment_id", String(36), primary_key=True),  # = the ledger transaction's tx_id
+    Column("payer", String(2 * ID), nullable=False),  # "member:m-17" or "merchant:bakkerij"
+    Column("request_id", String(ID), nullable=False),  # the payer's client-made id: a retry pays once
+    Column("params_hash", String(64), nullable=False),
+    Column("from_account", String(2 * ID), nullable=False),  # the wallet or budget drawn on
+    Column("to_account", String(2 * ID), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("memo", String(200), nullable=False),
+    Column("channel", String(16), nullable=False),  # desk | portal
+    Column("created_ms", BigInteger, nullable=False),
+    UniqueConstraint("payer", "request_id", name="uq_payments_payer_request"),
+    Index("ix_payments_payer_time", "payer", "created_ms"),
+)
+
+payment_requests = Table(  # "Ontvang fl 25,00 voor: dakgoot schoonmaken", shown as a QR code
+    "payment_requests", metadata,
+    Column("request_code", String(32), primary_key=True),  # random, in the QR code's address
+    Column("payee", String(2 * ID), nullable=False),  # "merchant:harry" or "member:m-17"
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("description", String(120), nullable=False),
+    Column("status", String(16), nullable=False),  # open | paid | cancelled
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("payment_id", String(36)),
+    Column("paid_by", String(2 * ID)),
+    Column("paid_ms", BigInteger),
+    Index("ix_payment_requests_payee", "payee", "created_ms"),
+)
+
+portal_users = Table(  # who may sign in to the portal, with one role over one subject
+    "portal_users", metadata,
+    Column("user_id", String(ID), primary_key=True),
+    Column("role", String(16), nullable=False),  # member | merchant | funder | admin | auditor
+    Column("subject_id", String(ID)),  # member_id, merchant_id or funder_id; none for admin/auditor
+    Column("login", String(200), nullable=False, unique=True),  # member number or e-mail, lower case
+    Column("email", String(200)),  # lower case; a member may also sign in with it
+    Column("password_hash", String(200)),  # argon2id; none until activated
+    Column("activation_hash", String(64)),  # SHA-256 of the one-time code
+    Column("activation_expires_ms", BigInteger),
+    Column("failed_signins", Integer, nullable=False, server_default=text("0")),
+    Column("locked_until_ms", BigInteger),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_portal_users_email", "email"),
+    Index("ix_portal_users_subject", "role", "subject_id"),
+)
+
+portal_sessions = Table(
+    "portal_sessions", metadata,
+    Column("session_hash", String(64), primary_key=True),  # SHA-256 of the cookie's token
+    Column("user_id", String(ID), ForeignKey("portal_users.user_id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("last_seen_ms", BigInteger, nullable=False),
+    Column("reconfirmed_ms", BigInteger, nullable=False),  # last time the password was typed
+    Column("ended_ms", BigInteger),
+    Column("user_agent", String(200), nullable=False),
+    Index("ix_portal_sessions_user", "user_id"),
+)

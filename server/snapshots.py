@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from sqlalchemy import Connection, Row, func, select
 
-from floreyn.server import ledger, state
+from floreyn.server import bulk, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound
 from floreyn.sync.snapshot import (
@@ -52,11 +52,11 @@ def build(conn: Connection, terminal_id: str, since: int | None, now_ms: int) ->
     if delta_rows is not None:
         assert since is not None
         cards = card_infos(conn, delta_rows, merchant.category, today, cfg.limits.cumulative_cents)
-        return SnapshotDelta(base_version=since, cards=cards, **common)  # type: ignore[arg-type]
+        return SnapshotDelta(base_version=since, cards=cards, **common)  # type: ignore[arg-type]  # common: shared fields
     rows = conn.execute(select(s.cards).order_by(s.cards.c.card_id)).all()
     cards = card_infos(conn, rows, merchant.category, today, cfg.limits.cumulative_cents)
     return Snapshot(cards=cards, blocklist=tuple(c.card_id for c in cards if c.blocked),
-                    **common)  # type: ignore[arg-type]
+                    **common)  # type: ignore[arg-type]  # common: shared fields
 
 
 def merchant_config(conn: Connection, merchant_id: str) -> MerchantConfig:
@@ -78,15 +78,10 @@ def active_campaigns(conn: Connection, merchant_id: str, today: str) -> tuple[Ca
     return tuple(out)
 
 
-def _chunks(values: list[str], n: int = 500) -> Iterable[list[str]]:
-    for i in range(0, len(values), n):
-        yield values[i : i + n]
-
-
 def member_budgets(conn: Connection, member_ids: list[str], today: str) -> dict[str, list]:
     """Live budgets each member may draw on: their own and their groups'."""
     groups_of: dict[str, list[str]] = defaultdict(list)
-    for chunk in _chunks(member_ids):
+    for chunk in bulk.chunks(member_ids):
         for gid, mid in conn.execute(select(s.group_members.c.group_id, s.group_members.c.member_id)
                                      .where(s.group_members.c.member_id.in_(chunk))):
             groups_of[mid].append(gid)
@@ -94,10 +89,10 @@ def member_budgets(conn: Connection, member_ids: list[str], today: str) -> dict[
     live = (s.budgets.c.status == "active") & (s.budgets.c.expires_on >= today)
     by_member: dict[str, list] = defaultdict(list)
     by_group: dict[str, list] = defaultdict(list)
-    for chunk in _chunks(member_ids):
+    for chunk in bulk.chunks(member_ids):
         for b in conn.execute(select(s.budgets).where(live, s.budgets.c.owner_member_id.in_(chunk))):
             by_member[b.owner_member_id].append(b)
-    for chunk in _chunks(group_ids):
+    for chunk in bulk.chunks(group_ids):
         for b in conn.execute(select(s.budgets).where(live, s.budgets.c.owner_group_id.in_(chunk))):
             by_group[b.owner_group_id].append(b)
     return {mid: by_member.get(mid, []) + [b for g in groups_of.get(mid, []) for b in by_group.get(g, [])]
@@ -108,7 +103,7 @@ def card_infos(conn: Connection, rows: Sequence[Row[Any]], category: str, today:
                ) -> tuple[CardInfo, ...]:
     member_ids = sorted({r.member_id for r in rows})
     aliases: dict[str, str] = {}
-    for chunk in _chunks(member_ids):
+    for chunk in bulk.chunks(member_ids):
         aliases.update(conn.execute(select(s.members.c.member_id, s.members.c.alias)
                                     .where(s.members.c.member_id.in_(chunk))).tuples().all())
     budgets = member_budgets(conn, member_ids, today)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select, update
 
 from floreyn.money import ExchangeRates
+from floreyn.server import bulk
 from floreyn.server import schema as s
 from floreyn.sync.snapshot import OfflineLimits
 
@@ -48,8 +49,8 @@ def current_version(conn: Connection) -> int:
 def touch_members(conn: Connection, version: int, member_ids: Iterable[str]) -> None:
     """Mark the cards of these members changed, so the next snapshot delta carries them."""
     ids = sorted(set(member_ids))
-    for i in range(0, len(ids), 500):
-        conn.execute(update(s.cards).where(s.cards.c.member_id.in_(ids[i : i + 500]))
+    for chunk in bulk.chunks(ids):
+        conn.execute(update(s.cards).where(s.cards.c.member_id.in_(chunk))
                      .values(changed_version=version))
 
 

@@ -34,8 +34,9 @@ START_TIMEOUT_S = 15.0
 
 class ServerThread:
     def __init__(self, db_url: str, data_dir: Path, *, clock: Callable[[], int] | None = None,
-                 limits: Limits | None = None) -> None:
-        self.config = ServerConfig(data_dir=Path(data_dir), db_url=db_url, limits=limits or Limits())
+                 limits: Limits | None = None, portal_url: str | None = None) -> None:
+        self.config = ServerConfig(data_dir=Path(data_dir), db_url=db_url, limits=limits or Limits(),
+                                   portal_url=portal_url)
         self.clock = clock
         self.ctx: ServerContext | None = None
         self._server: uvicorn.Server | None = None
@@ -174,6 +175,18 @@ class MemoryOutbox:
         with self._lock:
             assert up_to_seq >= self.acked, "acknowledgements never go back"
             self.acked = up_to_seq
+
+    def resend_after(self, server_seq: int) -> int:
+        """The server lost what it acknowledged above `server_seq`: send those again (records[i] has seq i + 1)."""
+        with self._lock:
+            if not 0 <= server_seq < self.acked:
+                return 0
+            again, self.acked = self.acked - server_seq, server_seq
+            return again
+
+    @property
+    def head(self) -> ChainHead | None:
+        return None  # the simulated terminal's records are not a chain this outbox vouches for
 
     def store_snapshot(self, snapshot: Snapshot) -> None:
         with self._lock:

@@ -111,7 +111,9 @@ def body_hash(body: bytes) -> str:
 
 def request_message(method: str, path: str, terminal_id: str, time_ms: int, nonce: str, body: bytes) -> bytes:
     parts = (method.upper(), path, terminal_id, str(time_ms), nonce, body_hash(body))
-    return REQUEST_DOMAIN + "\n".join(parts).encode("ascii")
+    # UTF-8, not ASCII: a hostile non-ASCII path must fail the signature check (401), not the encoder (500).
+    # For every path a till sends (ASCII) the bytes are the same.
+    return REQUEST_DOMAIN + "\n".join(parts).encode("utf-8", "surrogateescape")
 
 
 def new_nonce() -> str:

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from floreyn import keys
 from floreyn.errors import FloreynError, RemoteRefusal
 from floreyn.sync import auth
+from floreyn.sync.record import ChainHead
 from floreyn.sync.snapshot import (
     MAX_SNAPSHOT_BYTES, Snapshot, SnapshotDeltaMismatch, SnapshotError, apply_delta, verify_delta, verify_snapshot,
 )
@@ -115,11 +116,18 @@ class HoldRelease:
 
 
 class Outbox(Protocol):
-    """What the terminal's store offers the worker (called from the worker's thread)."""
+    """What the terminal's store offers the worker (called from the worker's thread); all of it is used."""
 
     def unsent(self, limit: int) -> list[bytes]: ...  # signed raw records not yet acknowledged, ascending seq
 
+    def count_unsent(self) -> int: ...  # exactly how many are not yet acknowledged (the status screen's figure)
+
     def acknowledge(self, up_to_seq: int) -> None: ...
+
+    def resend_after(self, server_seq: int) -> int: ...  # the server lost records above this: unsend them; how many
+
+    @property
+    def head(self) -> ChainHead | None: ...  # the last record signed here; None: not known to this outbox
 
     def store_snapshot(self, snapshot: Snapshot) -> None: ...
 

@@ -31,7 +31,7 @@ import enum
 import hashlib
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Final
+from typing import Any, Callable, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -175,16 +175,11 @@ class TxRecord:
             raise RecordMalformed(detail="; ".join(problems))
 
     def body(self) -> bytes:
-        """The canonical bytes that are signed."""
+        """The canonical bytes that are signed: the magic, then every field as WIRE lays it out."""
         self.validate()
-        w = Writer().raw(MAGIC, 3).u8(self.version).raw(self.record_id.bytes, 16)
-        w.ident(self.terminal_id, "terminal_id").u64(self.seq).raw(self.prev_hash, 32)
-        w.u8(int(self.kind))
-        w.u8(0) if self.card_id is None else w.u8(1).raw(self.card_id, 16)
-        w.ident(self.merchant_id, "merchant_id")
-        w.i64(self.fl_cents).i64(self.eur_cents).u8(int(self.tender))
-        w.opt_ident(self.budget_id, "budget_id").opt_uuid(self.ref_id)
-        w.i64(self.wall_ms).u64(self.mono_ms)
+        w = Writer().raw(MAGIC, 3)
+        for wire in WIRE:
+            wire.write(w, getattr(self, wire.name), wire.name)
         return w.bytes()
 
     def sign(self, key: Ed25519PrivateKey) -> SignedRecord:
@@ -249,36 +244,61 @@ def decode(raw: bytes) -> SignedRecord:
 
 def _decode_body(r: Reader) -> TxRecord:
     r.raw(3, "magic")
-    version = r.u8("version")
-    record_id = uuid.UUID(bytes=r.raw(16, "record_id"))
-    terminal_id = r.ident("terminal_id")
-    seq = r.u64("seq")
-    prev_hash = r.raw(32, "prev_hash")
-    kind_raw = r.u8("kind")
-    try:
-        kind = Kind(kind_raw)
-    except ValueError:
-        raise RecordMalformed(detail=f"unknown kind {kind_raw}") from None
-    card_id = r.raw(16, "card_id") if r.flag("card_id") else None
-    merchant_id = r.ident("merchant_id")
-    fl_cents, eur_cents = r.i64("fl_cents"), r.i64("eur_cents")
-    tender_raw = r.u8("tender")
-    try:
-        tender = Tender(tender_raw)
-    except ValueError:
-        raise RecordMalformed(detail=f"unknown tender {tender_raw}") from None
-    budget_id = r.opt_ident("budget_id")
-    ref_id = r.opt_uuid("ref_id")
-    wall_ms, mono_ms = r.i64("wall_ms"), r.u64("mono_ms")
+    values = {wire.name: wire.read(r, wire.name) for wire in WIRE}
     r.end()
-    record = TxRecord(
-        record_id=record_id, terminal_id=terminal_id, seq=seq, prev_hash=prev_hash, kind=kind,
-        merchant_id=merchant_id, card_id=card_id, fl_cents=fl_cents, eur_cents=eur_cents,
-        tender=tender, budget_id=budget_id, ref_id=ref_id, wall_ms=wall_ms, mono_ms=mono_ms,
-        version=version,
-    )
+    record = TxRecord(**values)
     record.validate()
     return record
+
+
+# -- the wire layout: one row per TxRecord field, in wire order --------------------------
+#
+# body() and decode() both walk WIRE, and tests/sync/test_record.py checks that it names
+# every field of TxRecord exactly once: a field added to the dataclass and not here (or the
+# other way round) fails a test instead of silently not being signed. The order is the
+# format's and never changes within a version (tests/vectors).
+
+
+def _enum_reader(enum_type: type[enum.IntEnum], what: str) -> Callable[[Reader, str], enum.IntEnum]:
+    def read(r: Reader, name: str) -> enum.IntEnum:
+        raw = r.u8(name)
+        try:
+            return enum_type(raw)
+        except ValueError:
+            raise RecordMalformed(detail=f"unknown {what} {raw}") from None
+    return read
+
+
+def _write_opt_card(w: Writer, value: bytes | None, name: str) -> object:
+    return w.u8(0) if value is None else w.u8(1).raw(value, 16)
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """How one field goes on the wire. Values are typed per field, so the table holds `Any`."""
+
+    name: str
+    write: Callable[[Writer, Any, str], object]
+    read: Callable[[Reader, str], Any]
+
+
+WIRE: Final[tuple[Wire, ...]] = (
+    Wire("version", lambda w, v, n: w.u8(v), Reader.u8),
+    Wire("record_id", lambda w, v, n: w.raw(v.bytes, 16), lambda r, n: uuid.UUID(bytes=r.raw(16, n))),
+    Wire("terminal_id", Writer.ident, Reader.ident),
+    Wire("seq", lambda w, v, n: w.u64(v), Reader.u64),
+    Wire("prev_hash", lambda w, v, n: w.raw(v, 32), lambda r, n: r.raw(32, n)),
+    Wire("kind", lambda w, v, n: w.u8(int(v)), _enum_reader(Kind, "kind")),
+    Wire("card_id", _write_opt_card, lambda r, n: r.raw(16, n) if r.flag(n) else None),
+    Wire("merchant_id", Writer.ident, Reader.ident),
+    Wire("fl_cents", lambda w, v, n: w.i64(v), Reader.i64),
+    Wire("eur_cents", lambda w, v, n: w.i64(v), Reader.i64),
+    Wire("tender", lambda w, v, n: w.u8(int(v)), _enum_reader(Tender, "tender")),
+    Wire("budget_id", Writer.opt_ident, Reader.opt_ident),
+    Wire("ref_id", lambda w, v, n: w.opt_uuid(v), Reader.opt_uuid),
+    Wire("wall_ms", lambda w, v, n: w.i64(v), Reader.i64),
+    Wire("mono_ms", lambda w, v, n: w.u64(v), Reader.u64),
+)
 
 
 # -- the chain -----------------------------------------------------------------------
@@ -293,7 +313,7 @@ class ChainHead:
 
     def next_record(self, **fields: object) -> TxRecord:
         """A record that continues this chain (fields as TxRecord takes them)."""
-        return TxRecord(seq=self.seq + 1, prev_hash=self.hash, **fields)  # type: ignore[arg-type]
+        return TxRecord(seq=self.seq + 1, prev_hash=self.hash, **fields)  # type: ignore[arg-type]  # fields: TxRecord's own keywords
 
     def advance(self, signed: SignedRecord) -> ChainHead:
         return ChainHead(signed.record.seq, signed.hash)
@@ -324,4 +344,4 @@ def verify_chain(
 
 def with_fields(record: TxRecord, **changes: object) -> TxRecord:
     """A copy with some fields changed (tests and tools; records themselves never change)."""
-    return replace(record, **changes)  # type: ignore[arg-type]
+    return replace(record, **changes)  # type: ignore[arg-type]  # changes: TxRecord's own keywords

@@ -109,17 +109,14 @@ class SyncWorker:
     def _server_behind(self, server_seq: int, first_seq: int | None) -> bool:
         """True when the outbox re-marked records for sending because the server lost them.
 
-        Only outboxes with `resend_after` (the terminal store) take part. The server is behind when its
-        head is below the first record we send, minus one (a gap), or, with nothing to send, below what it
-        acknowledged before (the store compares). If nothing could be re-marked although there is a gap,
-        the missing records were pruned here: SyncServerBehind, so the till's status says so.
+        The server is behind when its head is below the first record we send, minus one (a gap), or, with
+        nothing to send, below what it acknowledged before (the outbox compares). If nothing could be
+        re-marked although there is a gap, the missing records were pruned here: SyncServerBehind, so the
+        till's status says so.
         """
-        resend = getattr(self.outbox, "resend_after", None)
-        if resend is None:
-            return False
         if first_seq is not None and server_seq >= first_seq - 1:
             return False
-        if resend(server_seq) > 0:
+        if self.outbox.resend_after(server_seq) > 0:
             log.warning("the server holds this terminal's records only up to %d: sending the rest again", server_seq)
             return True
         if first_seq is not None:
@@ -127,8 +124,8 @@ class SyncWorker:
         return False
 
     def _local_head(self) -> int | None:
-        head = getattr(self.outbox, "head", None)  # the terminal store's ChainHead; a test outbox may have none
-        return getattr(head, "seq", None)
+        head = self.outbox.head
+        return None if head is None else head.seq
 
     def _set(self, **changes: Any) -> None:
         snap = None
@@ -148,10 +145,7 @@ class SyncWorker:
                 log.exception("on_state callback failed")
 
     def _count_waiting(self) -> int:
-        count = getattr(self.outbox, "count_unsent", None)  # optional: an exact count if the store has one
-        if callable(count):
-            return int(count())
-        return len(self.outbox.unsent(self.batch_size))  # at least this many (capped at one batch)
+        return self.outbox.count_unsent()
 
     def next_delay_s(self) -> float:
         if self._failures == 0:

@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _hash_pin(args: argparse.Namespace) -> int:
     from floreyn.terminal.config import SecurityConfig, load_config
-    from floreyn.terminal.engine.auth import hash_pin
+    from floreyn.pins import hash_pin
 
     security = load_config(args.config).security if args.config else SecurityConfig()
     pin = sys.stdin.readline().strip()

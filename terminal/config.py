@@ -43,7 +43,7 @@ from typing import Any, Final
 from floreyn.codec import DecodeError, check_ident
 from floreyn.sync.snapshot import MerchantConfig
 from floreyn.terminal.drivers.base import DriverConfig
-from floreyn.terminal.engine.errors import ConfigError, UnknownCategory
+from floreyn.terminal.errors import ConfigError, UnknownCategory
 
 KNOWN_CATEGORIES: Final = ("winkel", "klussen", "groen", "zorg", "markt")
 ROLES: Final = ("cashier", "manager")

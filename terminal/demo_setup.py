@@ -33,7 +33,7 @@ from floreyn.sync.snapshot import (
     SNAPSHOT_VERSION, BudgetInfo, Campaign, CardInfo, MerchantConfig, OfflineLimits, Snapshot, sign_snapshot,
 )
 from floreyn.terminal.config import Operator, SecurityConfig, TerminalConfig
-from floreyn.terminal.engine.auth import hash_pin
+from floreyn.pins import hash_pin
 
 DEMO_ISSUER_SEED: Final = hashlib.sha256(b"floreyn demo card issuer v1").digest()
 DEMO_SERVER_SEED: Final = hashlib.sha256(b"floreyn demo server v1").digest()

@@ -21,8 +21,14 @@ from floreyn.card import mask_card_id
 from floreyn.money import Money, format_money
 from floreyn.sync.record import Kind, Tender
 from floreyn.terminal.drivers.base import Align, Line, PrintDoc
-from floreyn.terminal.engine.model import KIND_NL, TENDER_NL
 from floreyn.terminal.store import StoredRecord
+
+# The Dutch names a receipt and the engine's results give each kind and tender.
+KIND_NL = {
+    Kind.SPEND: "Betaling", Kind.SAVE: "Sparen", Kind.TOPUP: "Opwaarderen",
+    Kind.REFUND: "Terugbetaling", Kind.VOID: "Storno", Kind.DAY_CLOSE: "Dagafsluiting",
+}
+TENDER_NL = {Tender.NONE: "", Tender.CASH: "Contant", Tender.BANK_CARD: "Pin"}
 
 RULE = Line("-" * 32, align=Align.CENTER)
 
@@ -82,6 +88,7 @@ def tx_receipt(records: Sequence[StoredRecord], ctx: ReceiptContext, *, reprint:
     lines += _totals(records)
     lines.append(RULE)
     lines += _balance(records)
+    lines += [Line(""), Line("Saldo en overzicht:"), Line(ctx.welcome_url)]  # the portal (server portal_url)
     return PrintDoc(tuple(lines), qr_data=first.tx_id, cut=True, doc_id=f"{first.seq:06d}-{first.kind.name.lower()}")
 
 
@@ -192,8 +199,11 @@ def z_report_doc(report: Mapping[str, Any], ctx: ReceiptContext, *, tx_id: str =
     return PrintDoc(tuple(lines), qr_data=tx_id or None, cut=True, doc_id=f"z-day-{report['day_no']:04d}")
 
 
-def welcome_slip(alias: str, card_id: bytes, ctx: ReceiptContext) -> PrintDoc:
-    """Handed to a new member with their card."""
+def welcome_slip(alias: str, card_id: bytes, ctx: ReceiptContext, *, activation_code: str | None = None,
+                 ask_bp: int | None = None) -> PrintDoc:
+    """Handed to a new member with their card: the portal's address (`ctx.welcome_url`; the desk passes the
+    server's configured portal_url) and, from the desk, the one-time activation code. The rate is printed
+    only when the caller knows it (the server's ask rate): a slip never states a rate of its own."""
     lines = [
         Line(ctx.cooperative, bold=True, align=Align.CENTER),
         Line(ctx.merchant_name, align=Align.CENTER),
@@ -205,9 +215,15 @@ def welcome_slip(alias: str, card_id: bytes, ctx: ReceiptContext) -> PrintDoc:
         Line("Spaar bij elke aankoop in de"),
         Line("buurt en betaal met Floreyn bij"),
         Line("lokale winkels, klussers en op"),
-        Line("de markt. fl 1,00 = € 1,00."),
+        Line("de markt."),
+    ]
+    if ask_bp is not None:
+        lines.append(Line("Koers", f"fl 1,00 = {_eur(ask_bp // 100)}"))
+    lines += [
         Line(""),
         Line("Saldo en budgetten bekijken:"),
         Line(ctx.welcome_url),
     ]
+    if activation_code:
+        lines += [Line("Uw activeringscode (eenmalig):"), Line(activation_code, bold=True, align=Align.CENTER)]
     return PrintDoc(tuple(lines), qr_data=ctx.welcome_url, cut=True, doc_id=f"welkom-{card_id.hex()[-4:]}")

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 TESTS = Path(__file__).resolve().parent
 # Test folders carry no __init__.py and must not be named like a top-level
@@ -27,6 +28,24 @@ kivy_env.configure_environment()
 from support import db, net  # noqa: E402
 
 PG_URL = os.environ.get("FLOREYN_TEST_PG_URL") or None
+
+# Hypothesis measures time per example by default (a 200 ms deadline, a health check on
+# slow input generation); on a loaded 2-core machine those fail tests whose code is right.
+# The properties are about values, not speed: neither applies here (benchmarks time things).
+settings.register_profile("floreyn", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("floreyn")
+
+
+# A test marked slow (a whole day of tills, the demo, crash loops) may take this long before
+# pytest-timeout fails it; every other test gets pyproject's `timeout`. An explicit
+# @pytest.mark.timeout on a test wins over both.
+SLOW_TIMEOUT_S = 1200
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
 
 
 def pytest_report_header(config):

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import ast
 import re
-import struct
 import sys
 from pathlib import Path
+
+from floreyn.pofile import mo_bytes, read_po, write_po
 
 APP_DIR = Path(__file__).resolve().parent
 LOCALE_DIR = APP_DIR / "locale"
@@ -25,6 +26,7 @@ LANGUAGES = ("nl", "en")
 _CALL = re.compile(r"""\b(?:tr|self)\._\(\s*((?:"(?:[^"\\\n]|\\.)*")|(?:'(?:[^'\\\n]|\\.)*'))\s*\)""")
 _MAX_MSGID_CHARS = 400  # a screen string longer than this is a paragraph that belongs in a document
 
+COMMENT = "# Floreyn till: {lang} catalog. Edit msgstr lines; run python -m floreyn.terminal.app.catalogs."
 HEADER = (
     "Project-Id-Version: floreyn-terminal\\n"
     "MIME-Version: 1.0\\n"
@@ -49,88 +51,6 @@ def extract() -> dict[str, list[str]]:
             line = text.count("\n", 0, m.start()) + 1
             found.setdefault(msgid, []).append(f"{path.relative_to(APP_DIR)}:{line}")
     return found
-
-
-# -- .po reading and writing ------------------------------------------------------------------
-
-
-def _unquote(s: str) -> str:
-    return ast.literal_eval(s)
-
-
-def read_po(path: Path) -> dict[str, str]:
-    """msgid -> msgstr (the header entry, msgid "", included). Handles the subset `write_po` writes."""
-    entries: dict[str, str] = {}
-    msgid = msgstr = None
-    target = None
-    for raw in path.read_text(encoding="utf-8").splitlines() + [""]:
-        line = raw.strip()
-        if line.startswith("#") or not line:
-            if msgid is not None and msgstr is not None:
-                entries[msgid] = msgstr
-            if not line:
-                msgid = msgstr = target = None
-            continue
-        if line.startswith("msgid "):
-            if msgid is not None and msgstr is not None:
-                entries[msgid] = msgstr
-            msgid, msgstr, target = _unquote(line[6:]), None, "id"
-        elif line.startswith("msgstr "):
-            msgstr, target = _unquote(line[7:]), "str"
-        elif line.startswith('"'):
-            if target == "id":
-                msgid = (msgid or "") + _unquote(line)
-            elif target == "str":
-                msgstr = (msgstr or "") + _unquote(line)
-            else:
-                raise ValueError(f"{path}: stray string line {raw!r}")
-        else:
-            raise ValueError(f"{path}: cannot read line {raw!r}")
-    return entries
-
-
-def _quote(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
-
-
-def write_po(path: Path, lang: str, used: dict[str, list[str]], translations: dict[str, str]) -> None:
-    lines = [f"# Floreyn till: {lang} catalog. Edit msgstr lines; run python -m floreyn.terminal.app.catalogs.",
-             'msgid ""', 'msgstr ""']
-    lines += [f'"{part}\\n"' for part in HEADER.format(lang=lang).split("\\n") if part]
-    for msgid, places in used.items():
-        lines.append("")
-        lines.append("#: " + " ".join(places[:4]))
-        if "{" in msgid:
-            lines.append("#, python-brace-format")
-        lines.append("msgid " + _quote(msgid))
-        lines.append("msgstr " + _quote(translations.get(msgid, "")))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-# -- .mo -----------------------------------------------------------------------------------------
-
-
-def mo_bytes(entries: dict[str, str]) -> bytes:
-    """GNU .mo for msgid -> msgstr (untranslated entries left out: gettext then returns the msgid)."""
-    items = sorted((k.encode(), v.encode()) for k, v in entries.items() if v)
-    ids = strs = b""
-    offsets = []
-    for k, v in items:
-        offsets.append((len(ids), len(k), len(strs), len(v)))
-        ids += k + b"\0"
-        strs += v + b"\0"
-    n = len(items)
-    keystart = 7 * 4 + 16 * n
-    valuestart = keystart + len(ids)
-    koffsets: list[int] = []
-    voffsets: list[int] = []
-    for o1, l1, o2, l2 in offsets:
-        koffsets += [l1, o1 + keystart]
-        voffsets += [l2, o2 + valuestart]
-    header = struct.pack("Iiiiiii", 0x950412DE, 0, n, 7 * 4, 7 * 4 + n * 8, 0, 0)
-    return header + struct.pack(f"{len(koffsets)}i", *koffsets) + struct.pack(f"{len(voffsets)}i", *voffsets) \
-        + ids + strs
 
 
 def paths(lang: str) -> tuple[Path, Path]:
@@ -172,7 +92,7 @@ def update() -> None:
         old = read_po(po) if po.exists() else {}
         if lang == "en":  # the source language: msgstr = msgid unless someone improved it
             old = {m: old.get(m) or m for m in used} | {"": ""}
-        write_po(po, lang, used, old)
+        write_po(po, lang, used, old, comment=COMMENT, header=HEADER)
         mo.write_bytes(mo_bytes(read_po(po)))
 
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future
 from dataclasses import replace
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from kivy.clock import Clock
-from kivy.event import EventDispatcher
 from kivy.properties import (
     BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty,
 )
@@ -26,7 +25,7 @@ from kivy.properties import (
 from floreyn.money import Currency, Money
 from floreyn.sync.record import Kind, Tender
 from floreyn.terminal.app import texts
-from floreyn.terminal.app.i18n import tr
+from floreyn.terminal.app.i18n import LANGUAGE_NAMES, tr
 from floreyn.terminal.app.manager import ManagerFlows
 from floreyn.terminal.app.services import Bridge, Runtime
 from floreyn.terminal.app.settings import AppSettings, save_settings
@@ -44,13 +43,27 @@ WAIT_NOTE_AFTER_S = 0.4  # a slow call (server, printer) answering later than th
 SIGNOUT_ARM_S = 5.0  # after the first tap on "Afmelden", a second tap within this signs out
 SIGNOUT_MIN_GAP_S = 0.8  # ... but not sooner: a double tap is one accident, not two decisions
 T = TypeVar("T")
+# The state the prepared texts are made from: a change of any re-makes them (Controller._prepare).
+PREPARED_FROM = ("lang", "merchant", "operator", "reader_status", "member", "pending_amount", "quote", "result",
+                 "receipt_state", "receipt_error", "overview", "dim_after_s")
 
 
 def _wait_text() -> str:
     return tr._("One moment\u2026")
 
 
-class Controller(EventDispatcher):
+if TYPE_CHECKING:
+    class _Dispatcher:
+        """What the Controller uses of kivy's EventDispatcher. Kivy ships no type information, and a base
+        the checker cannot see would make every attribute of the Controller pass unchecked."""
+
+        def __init__(self, **kwargs: object) -> None: ...
+        def fbind(self, name: str, func: Callable[..., object], *args: object) -> int: ...
+else:
+    from kivy.event import EventDispatcher as _Dispatcher
+
+
+class Controller(_Dispatcher):
     screen = StringProperty("signin")
     operator = StringProperty("")
     is_manager = BooleanProperty(False)
@@ -83,6 +96,24 @@ class Controller(EventDispatcher):
     refund_payment = ObjectProperty(None, allownone=True)
     report_text = StringProperty("")
     dim_after_s = NumericProperty(60)
+    # -- prepared for the kv files, which read these and call nothing (see _prepare) --------------
+    simulate = BooleanProperty(False)  # the demo: the header offers the demo cards
+    title_text = StringProperty("")
+    reader_short = StringProperty("")
+    other_lang_name = StringProperty("")
+    signed_in_text = StringProperty("")
+    member_alias = StringProperty("")
+    member_spendable = StringProperty("")
+    member_source = StringProperty("")
+    source_title = StringProperty("")
+    quote_title = StringProperty("")
+    result_title = StringProperty("")
+    result_amount = StringProperty("")
+    receipt_line = StringProperty("")
+    receipt_failed = BooleanProperty(False)
+    receipt_printing = BooleanProperty(False)
+    status_text = StringProperty("")
+    dim_text = StringProperty("")
 
     def __init__(self, runtime: Runtime, settings: AppSettings, *, post: Callable[[Callable[[], None]], None]
                  | None = None, **kwargs: Any) -> None:
@@ -108,6 +139,10 @@ class Controller(EventDispatcher):
         tr.on_switch(self._on_lang)
         if settings.lang != tr.lang:
             tr.switch(settings.lang)
+        self.simulate = runtime.simulate
+        for name in PREPARED_FROM:
+            self.fbind(name, self._prepare)
+        self._prepare()
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -198,6 +233,28 @@ class Controller(EventDispatcher):
 
     def _update_banner(self, *_args: Any) -> None:
         self.banner_text, self.banner_level = texts.banner(self.overview, self.member, tr)
+
+    def _prepare(self, *_args: object) -> None:
+        """The texts the kv files show, made from the state in the shown language. Cheap string work;
+        a kv rule redraws only when its property's value changed."""
+        merchant, member, result, quote = self.merchant, self.member, self.result, self.quote
+        self.title_text = (merchant.name if merchant else "Floreyn") + (
+            " \u00b7 " + self.operator if self.operator else "")
+        self.reader_short = texts.reader_text(self.reader_status, tr, short=True)
+        self.other_lang_name = LANGUAGE_NAMES["en" if self.lang == "nl" else "nl"]
+        self.signed_in_text = tr._("Signed in: {name}").format(name=self.operator)
+        self.member_alias, self.member_spendable, self.member_source = (
+            texts.member_lines(member, tr) if member is not None else ("", "", ""))
+        self.source_title = tr._("Which budget pays {amount}?").format(
+            amount=tr.money(self.pending_amount)) if self.pending_amount is not None else ""
+        self.quote_title = tr._("Confirm: {what}").format(
+            what=texts.kind_title(quote.kind, tr)) if quote is not None else ""
+        self.result_title, self.result_amount = texts.result_lines(result, tr) if result is not None else ("", "")
+        self.receipt_line = texts.receipt_text(self.receipt_state, self.receipt_error, tr)
+        self.receipt_failed = self.receipt_state == "failed"
+        self.receipt_printing = self.receipt_state == "printing"
+        self.status_text = "\n".join(texts.status_lines(self.overview, self.reader_status, tr))
+        self.dim_text = texts.dim_text(int(self.dim_after_s), tr)
 
     def on_event(self, event: ev.Event) -> None:
         """Engine events, already on the main thread: routed by EVENTS (end of this module)."""

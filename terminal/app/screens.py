@@ -7,8 +7,8 @@ is needed) are built here, from the controller's state.
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
@@ -22,6 +22,12 @@ from floreyn.terminal.app.i18n import tr
 from floreyn.terminal.app.guard import CONFIRM_READ_S
 from floreyn.terminal.app.widgets import TButton, money_guard
 
+if TYPE_CHECKING:
+    from floreyn.terminal.app.controller import Controller
+
+Action = Callable[[], None]
+# (text, colour, money?, action): one button of a row that fill() lays out.
+ButtonSpec = tuple[str, tuple[float, ...], bool, Action]
 
 MAX_RECEIPT_CHARS = 64  # as the engine's find_payment accepts
 RECEIPT_CHARS = frozenset("0123456789abcdefABCDEF-")  # a receipt number, or a transaction id from its QR code
@@ -30,7 +36,20 @@ BACKSPACE_KEYCODE = 8
 
 
 class TillScreen(Screen):
-    ctl = ObjectProperty(None, rebind=True)
+    if TYPE_CHECKING:  # the type checker sees the controller's type through the Kivy property
+        ctl: Controller
+    else:
+        ctl = ObjectProperty(None, rebind=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)  # the kv rule is applied: its ids exist, ctl is set
+        for wid, action in self.actions(self.ctl).items():
+            self.ids[wid].bind(on_tap=lambda _button, act=action: act())
+
+    def actions(self, ctl: Controller) -> dict[str, Action]:
+        """kv id -> what a tap on that button does. Wired here, not in the kv file, so the type
+        checker sees every call into the controller."""
+        return {}
 
     def on_ctl(self, _screen: Any, ctl: Any) -> None:
         ctl.fbind("lang", self._lang_changed)
@@ -44,10 +63,6 @@ class TillScreen(Screen):
 
     def refresh(self) -> None:
         """Rebuild what Python builds on this screen (kv rules update themselves)."""
-
-
-# (text, colour, money?, action): one button of a row that fill() lays out.
-ButtonSpec = tuple[str, tuple[float, ...], bool, Callable[[], object]]
 
 
 def fill(box: Any, specs: Sequence[ButtonSpec]) -> list[TButton]:
@@ -64,7 +79,8 @@ def fill(box: Any, specs: Sequence[ButtonSpec]) -> list[TButton]:
 
 class PinMixin:
     pin_text = StringProperty("")
-    ctl: Any  # the screen's controller, set by the Screen this is mixed into
+    if TYPE_CHECKING:
+        ctl: Controller
 
     def _pin_entry(self) -> PinEntry:
         if not hasattr(self, "_pin"):
@@ -86,6 +102,9 @@ class PinMixin:
 
 
 class SignInScreen(PinMixin, TillScreen):
+    def actions(self, ctl: Controller) -> dict[str, Action]:
+        return {"lang": ctl.toggle_language}
+
     def submit(self) -> None:
         pin = self.take_pin()
         if pin is not None:
@@ -93,10 +112,14 @@ class SignInScreen(PinMixin, TillScreen):
 
 
 class IdleScreen(TillScreen):
-    pass
+    def actions(self, ctl: Controller) -> dict[str, Action]:
+        return {"manager": ctl.manager.open_manager, "lang": ctl.toggle_language, "signout": ctl.sign_out}
 
 
 class MemberScreen(TillScreen):
+    def actions(self, ctl: Controller) -> dict[str, Action]:
+        return {"amount": ctl.enter_amount, "cancel": ctl.back_to_idle}
+
     def on_ctl(self, screen: Any, ctl: Any) -> None:
         super().on_ctl(screen, ctl)
         ctl.fbind("member", self._lang_changed)  # another card while this screen shows: its own lines
@@ -185,6 +208,9 @@ class AmountScreen(TillScreen):
 
 
 class SourceScreen(TillScreen):
+    def actions(self, ctl: Controller) -> dict[str, Action]:
+        return {"back": partial(ctl.show, "amount")}
+
     def refresh(self) -> None:
         ctl = self.ctl
         member, amount = ctl.member, ctl.pending_amount
@@ -193,11 +219,11 @@ class SourceScreen(TillScreen):
         specs: list[ButtonSpec] = []
         for b in texts.payable_sources(member):
             specs.append((tr._("{label}\n{amount} left").format(label=b.label, amount=tr.money(b.remaining)),
-                          theme.SAVE, True, functools.partial(ctl.choose_source, b.budget_id)))
+                          theme.SAVE, True, partial(ctl.choose_source, b.budget_id)))
         if member.own.cents > 0:
             specs.append((tr._("From own balance\n{amount}").format(amount=tr.money(member.own)), theme.PAY, True,
-                          lambda: ctl.choose_source("own")))
-        specs.append((tr._("Combined\n(budgets first)"), theme.NEUTRAL, True, lambda: ctl.choose_source(None)))
+                          partial(ctl.choose_source, "own")))
+        specs.append((tr._("Combined\n(budgets first)"), theme.NEUTRAL, True, partial(ctl.choose_source, None)))
         fill(self.ids.sources, specs)
 
 
@@ -255,14 +281,23 @@ class ConfirmScreen(PinMixin, TillScreen):
 class BankCardScreen(TillScreen):
     """ "Is de pinbetaling gelukt?": the euros are booked as paid by card only after the shopkeeper says yes."""
 
+    def actions(self, ctl: Controller) -> dict[str, Action]:
+        return {"yes": partial(ctl.bank_card_answered, True), "no": partial(ctl.bank_card_answered, False)}
+
+    ask_text = StringProperty("")
+
     def refresh(self) -> None:
+        amount = self.ctl.bank_card_amount()
+        self.ask_text = "" if amount is None else tr._(
+            "Let the customer pay {amount} on the bank card terminal.").format(amount=tr.money(amount))
         ready = money_guard.now() + CONFIRM_READ_S
         self.ids.yes.ready_at = ready
         self.ids.no.ready_at = ready
 
 
 class DoneScreen(TillScreen):
-    pass
+    def actions(self, ctl: Controller) -> dict[str, Action]:
+        return {"reprint": ctl.reprint, "done": ctl.back_to_idle}
 
 
 class RefusedScreen(TillScreen):
@@ -279,13 +314,19 @@ class RefusedScreen(TillScreen):
 
 
 class ManagerScreen(TillScreen):
-    pass
+    def actions(self, ctl: Controller) -> dict[str, Action]:
+        m = ctl.manager
+        return {"refund": m.start_refund, "void": m.start_void, "dayclose": m.ask_day_close,
+                "status": m.open_status, "sync": m.sync_now, "back": ctl.back_to_idle}
 
 
 class RefundsScreen(TillScreen):
     """Today's payments to pick from, and a receipt number or scanned QR code for any earlier one."""
 
     receipt_text = StringProperty("")
+
+    def actions(self, ctl: Controller) -> dict[str, Action]:
+        return {"back": ctl.manager.open_manager}
 
     def on_pre_enter(self, *_args: Any) -> None:
         self.receipt_text = ""
@@ -338,12 +379,17 @@ class RefundsScreen(TillScreen):
 
 
 class DayCloseScreen(TillScreen):
-    pass
+    def actions(self, ctl: Controller) -> dict[str, Action]:
+        return {"cancel": ctl.manager.open_manager, "confirm": ctl.manager.confirm_day_close}
 
 
 class ReportScreen(TillScreen):
-    pass
+    def actions(self, ctl: Controller) -> dict[str, Action]:
+        return {"reprint": ctl.reprint, "done": ctl.back_to_idle}
 
 
 class StatusScreen(TillScreen):
-    pass
+    def actions(self, ctl: Controller) -> dict[str, Action]:
+        m = ctl.manager
+        return {"sync": m.sync_now, "lang": ctl.toggle_language, "dim": m.cycle_dim, "power": m.ask_power_off,
+                "back": m.open_manager}

@@ -14,10 +14,15 @@ import logging
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from floreyn.errors import FloreynError
 from floreyn.terminal.engine.api import EngineApi
+from floreyn.terminal.engine.ports import Printer, Reader
+
+if TYPE_CHECKING:
+    from floreyn.terminal.config import TerminalConfig
+    from floreyn.terminal.power import PowerControl
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +42,15 @@ class Runtime:
     """Everything main() builds before the first frame; the app only uses it."""
 
     service: EngineApi
-    config: Any  # TerminalConfig (frozen: safe to read from the main thread)
-    printer: Any
-    reader: Any = None
+    config: TerminalConfig  # frozen: safe to read from the main thread
+    printer: Printer
+    reader: Reader | None = None
     present: Callable[[bytes], None] | None = None  # VirtualCardReader.present, with --simulate
     demo_cards: tuple[DemoCard, ...] = ()
     settings_path: Path | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
     closed: bool = False
-    power: Any = None  # floreyn.terminal.power.PowerControl; None with --simulate (a demo never powers off)
+    power: PowerControl | None = None  # None with --simulate (a demo never powers off)
 
     @property
     def simulate(self) -> bool:

@@ -319,6 +319,9 @@ def status_lines(overview: Any, reader_status: Any, tr: Translator) -> list[str]
             version=status.snapshot_version, age=age_text(status.snapshot_age_s, tr)))
     if status.receipts_to_print:
         lines.append(tr._("Receipts not yet printed: {count}").format(count=status.receipts_to_print))
+    if overview.worker_restarts:
+        lines.append(tr._("Till worker restarted {count} times; last cause: {cause}").format(
+            count=overview.worker_restarts, cause=overview.worker_failure or "?"))
     lines.extend(disk_lines(status, tr))
     lines.append(tr._("Terminal {terminal}, day {day}, last number {seq}").format(
         terminal=status.terminal_id, day=status.day_no, seq=status.head_seq))

@@ -21,6 +21,7 @@ from typing import Callable, Final, Iterator
 
 from floreyn.card import Card, CardError
 from floreyn.errors import FloreynError
+from floreyn.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +127,12 @@ def is_timeout(exc: BaseException) -> bool:
     pyusb's USBTimeoutError and pyserial's SerialTimeoutException are OSErrors,
     not the built-in TimeoutError, so an `except TimeoutError` misses them.
     """
-    if isinstance(exc, TimeoutError):
-        return True
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    return bool(names & {"USBTimeoutError", "SerialTimeoutException"})
+    return isinstance(exc, TimeoutError) or _is_named(exc, "USBTimeoutError", "SerialTimeoutException")
+
+
+def _is_named(exc: BaseException, *names: str) -> bool:
+    """`exc` is (a subclass of) a library exception named so; by name, so base.py imports no device library."""
+    return any(cls.__name__ in names for cls in type(exc).__mro__)
 
 
 def _detail(exc: BaseException) -> str:
@@ -141,15 +144,15 @@ def printer_error(exc: BaseException) -> PrinterError:
     """What the till is told when a printer back end raised `exc`.
 
     OSErrors (sockets, pyserial, pyusb: all of them are) and python-escpos's
-    own errors (device not found, no libusb) mean the printer cannot be
-    reached; anything else (pyusb's ValueError for an endpoint the device
-    lacks, a library's bug) is a printer fault carrying the library's words.
+    DeviceNotFoundError mean the printer cannot be reached; anything else
+    (pyusb's ValueError for an endpoint the device lacks, a library's bug) is a
+    printer fault carrying the library's words.
     """
     if isinstance(exc, PrinterError):
         return exc
     if isinstance(exc, DeviceError):
         return PrinterError(detail=exc.message("nl"))
-    if isinstance(exc, OSError) or type(exc).__module__.startswith("escpos"):
+    if isinstance(exc, OSError) or _is_named(exc, "DeviceNotFoundError"):  # python-escpos: no such device
         return PrinterOffline()
     return PrinterError(detail=_detail(exc))
 
@@ -281,6 +284,11 @@ class Line:
     bold: bool = False
     large: bool = False  # double width and height
     align: Align = Align.LEFT
+
+    def __post_init__(self) -> None:
+        # Every text that goes onto paper passes here: no control bytes reach the printer (floreyn.text).
+        object.__setattr__(self, "left", printable(self.left))
+        object.__setattr__(self, "right", printable(self.right))
 
     def width(self, columns: int) -> int:
         """Characters that fit on one row: half as many when printed double width."""

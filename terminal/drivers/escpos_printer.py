@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Callable, Final
 
 from escpos.constants import DLE, EOT, RT_STATUS_ONLINE, RT_STATUS_PAPER
@@ -32,6 +33,7 @@ from floreyn.terminal.drivers.base import (
     PrinterOutOfPaper,
     PrinterStatus,
     ReceiptPrinter,
+    is_stop_request,
     is_timeout,
 )
 from floreyn.terminal.drivers.escpos_render import choose_codepage, render_doc
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 RT_STATUS_OFFLINE_CAUSE: Final = DLE + EOT + b"\x02"  # python-escpos has constants for 1 and 4 only
 MAX_DOC_BYTES: Final = 256 * 1024  # a receipt with a QR is ~10 KB; anything near this is a bug
+DRAIN_POLL_S: Final = 0.01  # how often a serial job checks that its bytes have left
 
 NEAR_END_NL: Final = "Het papier is bijna op. Leg een nieuwe rol klaar."
 READY_NL: Final = "Bonprinter klaar"
@@ -148,11 +151,26 @@ class EscposPrinter(ReceiptPrinter):
         raise_if_not_ready(before)
         self._set_timeout(printer, self._write_timeout_s)
         printer._raw(data)  # python-escpos's documented way to send prepared bytes
+        if self.kind == "serial":
+            self._drain(printer.device)
         # Asked again after sending, when the printer answered before (answers come at once, so
         # this costs nothing): a printer that ran out of paper or lost its cover mid-receipt must
         # not count as printed. A fault on the last centimetre can still slip through.
         if before is not None:
             raise_if_not_ready(self._probe(printer))
+
+    def _drain(self, port: Any) -> None:
+        """Wait until the serial line has sent the receipt (bounded by the write timeout).
+
+        Closing a port with bytes still queued may drop them; the kernel's own
+        drain (tcdrain) has no timeout, and a printer holding CTS (paper out)
+        would stall it forever, so we poll the output queue instead.
+        """
+        deadline = time.monotonic() + self._write_timeout_s
+        while port.out_waiting:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the printer did not take the receipt (flow control held)")
+            time.sleep(DRAIN_POLL_S)
 
     def _with_device(self, job: Callable[[Any], Any]) -> Any:
         printer = self._device
@@ -231,5 +249,7 @@ class EscposPrinter(ReceiptPrinter):
                 # holding flow control (paper out) would make take forever.
                 printer.device.reset_output_buffer()
             printer.close()
-        except Exception:
+        except BaseException as exc:  # the job's outcome is decided; a failing close must not change it
+            if is_stop_request(exc):
+                raise
             log.debug("closing the printer failed", exc_info=True)

@@ -42,7 +42,7 @@ _PRINTER_KEYS = {
 }
 _READER_KEYS = {
     "virtual": {"kind"},
-    "nfc": {"kind", "device", "targets", "repeat_guard_s", "backoff_initial_s", "backoff_max_s"},
+    "nfc": {"kind", "device", "targets", "repeat_guard_s", "backoff_initial_s", "backoff_max_s", "beep"},
 }
 
 
@@ -62,6 +62,7 @@ def make_reader(config: Mapping[str, Any], verify: VerifyPayload) -> CardReader:
         repeat_guard_s=_number(config, "repeat_guard_s", 1.0, 0, 10, "kaartlezer"),
         backoff_initial_s=_number(config, "backoff_initial_s", 0.5, 0.05, 10, "kaartlezer"),
         backoff_max_s=_number(config, "backoff_max_s", 10.0, 0.05, 60, "kaartlezer"),
+        beep=_flag(config, "beep", False, "kaartlezer"),
     )
 
 
@@ -88,9 +89,7 @@ def make_printer(config: Mapping[str, Any], *, out_dir: Path | None = None) -> R
     from floreyn.terminal.drivers.escpos_printer import EscposPrinter
 
     profile = _profile(config)
-    cancel_chinese = config.get("cancel_chinese_mode", needs_chinese_mode_off(profile))
-    if not isinstance(cancel_chinese, bool):
-        raise DeviceConfigError(device="bonprinter", detail=f"cancel_chinese_mode {cancel_chinese!r}; true of false")
+    cancel_chinese = _flag(config, "cancel_chinese_mode", needs_chinese_mode_off(profile), "bonprinter")
     return EscposPrinter(
         _connector(kind, config, profile),
         kind=kind,
@@ -212,6 +211,13 @@ def _profile(config: Mapping[str, Any]) -> str:
             device="bonprinter", detail=f"printerprofiel {name!r} onbekend bij python-escpos (bijv. TM-T20II, TM-T88V)"
         )
     return str(name)
+
+
+def _flag(config: Mapping[str, Any], key: str, default: bool, device: str) -> bool:
+    value = config.get(key, default)
+    if not isinstance(value, bool):
+        raise DeviceConfigError(device=device, detail=f"{key} {value!r}; true of false")
+    return value
 
 
 def _integer(config: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:

@@ -1,12 +1,18 @@
 """An NXP NTAG21x (the real member card) emulated over nfcpy's udp radio.
 
 nfcpy can emulate only Type 3 tags itself, so this answers the NFC-A
-anticollision and the Type 2 commands nfcpy's NTAG21x driver sends: READ,
-WRITE, GET_VERSION, PWD_AUTH and READ_SIG; anything else gets a NAK and
-the tag goes mute until it is selected again, as a real NTAG does. Password
-protection follows the datasheet: pages from AUTH0 up need PWD_AUTH before
-WRITE (and before READ when ACCESS.PROT is set); PWD and PACK read back as
-zeros.
+anticollision and the Type 2 commands of NXP's NTAG213/215/216 datasheet
+(rev. 3.2): READ, FAST_READ, WRITE, GET_VERSION, PWD_AUTH, READ_SIG and
+HLTA; anything else gets a NAK and the tag goes idle until REQA/WUPA, as a
+real NTAG does. After HLTA only WUPA wakes it. As shipped: CC E1 10 12 00
+(NTAG213, with its factory Lock Control TLV) / E1 10 3E 00 / E1 10 6D 00,
+CFG0 04 00 00 FF, CFG1 00 05 00 00, PWD FFFFFFFF. Page 2 keeps BCC1 and the
+internal byte (only lock bits can be set there), the CC and lock bits are
+one-time programmable. Password protection: pages from AUTH0 up need
+PWD_AUTH before WRITE (and before READ when ACCESS.PROT is set); PWD and
+PACK read back as zeros; AUTHLIM wrong passwords block PWD_AUTH for good;
+CFGLCK locks CFG0/CFG1 against writes (PWD and PACK stay writable). The
+configuration takes effect when the tag is activated, as on silicon.
 
 Timing note: nfcpy gives a Type 2 READ only 5 ms. On loopback that is ample,
 but a heavily loaded machine can miss it; the reader retries once, tests
@@ -16,7 +22,9 @@ limit.
 
 from __future__ import annotations
 
+import hashlib
 import operator
+from dataclasses import dataclass
 from functools import reduce
 from typing import Final
 
@@ -28,8 +36,20 @@ NTAG_MODELS: Final = {
     "NTAG215": (bytes.fromhex("0004040201001103"), 135, 131),
     "NTAG216": (bytes.fromhex("0004040201001303"), 231, 227),
 }
+# As shipped (datasheet 8.5): CC, and pages 4.. (NTAG213 carries a Lock Control TLV for its
+# dynamic lock bytes before the empty NDEF TLV).
+FACTORY_CC: Final = {"NTAG213": bytes.fromhex("E1101200"), "NTAG215": bytes.fromhex("E1103E00"),
+                     "NTAG216": bytes.fromhex("E1106D00")}
+FACTORY_TLVS: Final = {"NTAG213": bytes.fromhex("0103A00C34"), "NTAG215": b"", "NTAG216": b""}
+FACTORY_CFG: Final = bytes.fromhex("04000000" "00050000" "FFFFFFFF" "00000000")  # CFG0 (AUTH0 set below), CFG1, PWD, PACK
+PROT: Final = 0x80  # ACCESS bits (CFG1 byte 0)
+CFGLCK: Final = 0x40
+AUTHLIM_MASK: Final = 0x07
 _ACK: Final = b"\x0a"
 _NAK: Final = b"\x00"
+_REQA: Final = b"\x26"
+_WUPA: Final = b"\x52"
+_HLTA: Final = b"\x50\x00"
 
 
 def _bcc(data: bytes) -> int:
@@ -62,8 +82,10 @@ class EmulatedNtag(EmulatedCard):
         self._write_factory_data(ndef_octets)
         self._anticollision_table = self._anticollision()
         self._authenticated = False
-        self._halted = False
-        self._latched: tuple[int, bool, bytes, bytes] = (0xFF, False, b"", b"")
+        self._idle = False  # after a NAK or field off: silent until REQA or WUPA
+        self._halted = False  # after HLTA: silent until WUPA
+        self.failed_auths = 0  # the datasheet's non-volatile negative PWD_AUTH counter
+        self._latched = _Config(0xFF, 0, b"", b"")
         self._latch_config()
 
     @classmethod
@@ -111,6 +133,17 @@ class EmulatedNtag(EmulatedCard):
         with self._lock:
             return self._memory[4 * self.cfg_page + 3]
 
+    @property
+    def access(self) -> int:
+        """CFG1 byte 0: PROT, CFGLCK, NFC counter bits and AUTHLIM."""
+        with self._lock:
+            return self._memory[4 * self.cfg_page + 4]
+
+    def page(self, number: int) -> bytes:
+        """One page as stored (PWD and PACK too), for tests."""
+        with self._lock:
+            return bytes(self._memory[4 * number : 4 * number + 4])
+
     # -- emulation -----------------------------------------------------------------------
 
     def _write_factory_data(self, ndef_octets: bytes | None) -> None:
@@ -121,14 +154,15 @@ class EmulatedNtag(EmulatedCard):
         else:
             mem[0:4], mem[4] = uid, _bcc(uid)
         if ndef_octets is not None:
-            user_bytes = 4 * (self.cfg_page - 1 - 4)  # pages 4 .. dynamic-lock page - 1
-            mem[12:16] = bytes([0xE1, 0x10, user_bytes // 8, 0x00])
-            assert len(ndef_octets) + 3 <= user_bytes
-            tlv = bytes([0x03, len(ndef_octets)]) + ndef_octets + b"\xfe"
+            mem[12:16] = FACTORY_CC[self.model]
+            user_bytes = 8 * mem[14]
+            prefix = FACTORY_TLVS[self.model]
+            assert len(prefix) + len(ndef_octets) + 3 <= user_bytes
+            tlv = prefix + bytes([0x03, len(ndef_octets)]) + ndef_octets + b"\xfe"
             mem[16 : 16 + len(tlv)] = tlv
         cfg = 4 * self.cfg_page
-        mem[cfg : cfg + 4] = b"\x04\x00\x00\xff"  # CFG0: AUTH0 = FF, nothing protected
-        mem[cfg + 8 : cfg + 12] = b"\xff\xff\xff\xff"  # PWD factory default
+        mem[cfg : cfg + 16] = FACTORY_CFG
+        mem[cfg + 3] = 0xFF  # AUTH0 = FF: nothing protected
 
     def _anticollision(self) -> dict[bytes, bytes]:
         sens_res = b"\x44\x00" if len(self._uid) == 7 else b"\x04\x00"
@@ -152,21 +186,26 @@ class EmulatedNtag(EmulatedCard):
         return frame not in self._anticollision_table
 
     def _field_off(self) -> None:
-        self._authenticated, self._halted = False, True
+        self._authenticated, self._idle, self._halted = False, True, False  # power lost: HALT is forgotten
 
     def _respond(self, cmd: bytes) -> bytes | None:
-        anticollision = self._anticollision_table
-        if cmd in anticollision:
-            if cmd in (b"\x26", b"\x52"):
-                self._authenticated, self._halted = False, False
-                self._latch_config()
-            return anticollision[cmd]
-        if self._halted or self.sak & 0x08:  # mute after a NAK; a Classic look-alike speaks no Type 2
+        if cmd == _WUPA or (cmd == _REQA and not self._halted):
+            self._authenticated, self._idle, self._halted = False, False, False
+            self._latch_config()
+            return self._anticollision_table[cmd]
+        if self._idle or self._halted:
+            return None
+        if cmd == _HLTA:  # no answer; from now on only WUPA wakes the tag
+            self._authenticated, self._halted = False, True
+            return None
+        if cmd in self._anticollision_table:
+            return self._anticollision_table[cmd]
+        if self.sak & 0x08:  # a Classic look-alike speaks no Type 2
             return None
         with self._lock:
             response = self._command(cmd)
         if response == _NAK:
-            self._halted = True
+            self._authenticated, self._idle = False, True
         return response
 
     def _command(self, cmd: bytes) -> bytes | None:
@@ -175,48 +214,109 @@ class EmulatedNtag(EmulatedCard):
             return self._version
         if op == 0x30 and len(cmd) == 2:
             return self._read(cmd[1])
+        if op == 0x3A and len(cmd) == 3:
+            return self._fast_read(cmd[1], cmd[2])
         if op == 0xA2 and len(cmd) == 6:
             return self._write(cmd[1], cmd[2:6])
         if op == 0x1B and len(cmd) == 5:
-            auth0, prot_read, pwd, pack = self._latched
-            if cmd[1:5] == pwd:
-                self._authenticated = True
-                return pack
-            return _NAK
-        if op == 0x3C and len(cmd) == 2:
-            return bytes(32)  # originality signature: all zeros, as on an unsigned sample
+            return self._pwd_auth(cmd[1:5])
+        if op == 0x3C and len(cmd) == 2 and cmd[1] == 0x00:
+            return self.signature
         return _NAK  # includes MIFARE Ultralight C AUTHENTICATE (1A), which an NTAG does not know
+
+    @property
+    def signature(self) -> bytes:
+        """READ_SIG: 32 bytes NXP programs at production (an ECC signature over the UID).
+
+        NXP's key is secret, so this is a stand-in that is, like the real one, fixed per UID and not zero.
+        """
+        return hashlib.sha256(b"NXP originality " + self._uid).digest()
+
+    def _pwd_auth(self, pwd: bytes) -> bytes:
+        config = self._latched
+        if config.authlim and self.failed_auths >= config.authlim:
+            return _NAK  # the limit was reached: protected pages stay closed for good
+        if pwd == config.pwd:
+            self.failed_auths = 0
+            self._authenticated = True
+            return config.pack
+        if config.authlim:
+            self.failed_auths += 1
+        return _NAK
 
     def _latch_config(self) -> None:
         """Protection settings take effect when the tag is activated, as nfcpy's protect() expects."""
         with self._lock:
             cfg = 4 * self.cfg_page
             mem = self._memory
-            auth0, prot_read = mem[cfg + 3], bool(mem[cfg + 4] & 0x80)
-            self._latched = (auth0, prot_read, bytes(mem[cfg + 8 : cfg + 12]), bytes(mem[cfg + 12 : cfg + 14]))
+            self._latched = _Config(mem[cfg + 3], mem[cfg + 4], bytes(mem[cfg + 8 : cfg + 12]),
+                                    bytes(mem[cfg + 12 : cfg + 14]))
 
     def _protected(self, page: int) -> bool:
-        return page >= self._latched[0] and not self._authenticated
+        return page >= self._latched.auth0 and not self._authenticated
 
     def _read(self, page: int) -> bytes:
         if page >= self.pages:
             return _NAK
-        prot_read = self._latched[1]
         out = bytearray()
         for p in range(page, page + 4):
             p %= self.pages  # READ rolls over at the end of memory
-            if prot_read and self._protected(p):
+            chunk = self._page_out(p)
+            if chunk is None:
                 return _NAK
-            chunk = bytes(self._memory[4 * p : 4 * p + 4])
-            if p in (self.cfg_page + 2, self.cfg_page + 3):
-                chunk = bytes(4)  # PWD and PACK always read as zeros
             out += chunk
         return bytes(out)
 
-    def _write(self, page: int, data: bytes) -> bytes:
-        if page < 2 or page >= self.pages or self._protected(page):
+    def _fast_read(self, start: int, end: int) -> bytes:
+        if start > end or end >= self.pages:
             return _NAK
-        if page == 3:  # capability container is one-time programmable: bits can only be set
-            data = bytes(a | b for a, b in zip(self._memory[12:16], data, strict=True))
+        out = bytearray()
+        for p in range(start, end + 1):
+            chunk = self._page_out(p)
+            if chunk is None:
+                return _NAK
+            out += chunk
+        return bytes(out)
+
+    def _page_out(self, p: int) -> bytes | None:
+        if self._latched.access & PROT and self._protected(p):
+            return None
+        if p in (self.cfg_page + 2, self.cfg_page + 3):
+            return bytes(4)  # PWD and PACK always read as zeros
+        return bytes(self._memory[4 * p : 4 * p + 4])
+
+    def _write(self, page: int, data: bytes) -> bytes:
+        if page < 2 or page >= self.pages or self._protected(page) or self._locked(page):
+            return _NAK
+        old = self._memory[4 * page : 4 * page + 4]
+        if page == 2:  # BCC1 and the internal byte are read-only; lock bits can only be set
+            data = bytes([old[0], old[1], old[2] | data[2], old[3] | data[3]])
+        elif page in (3, self.cfg_page - 1):  # CC and dynamic lock bytes are one-time programmable
+            data = bytes(a | b for a, b in zip(old, data, strict=True))
         self._memory[4 * page : 4 * page + 4] = data
         return _ACK
+
+    def _locked(self, page: int) -> bool:
+        """Static lock bits (page 2, bytes 2-3) and CFGLCK; dynamic lock bits are not enforced here."""
+        lock0, lock1 = self._memory[10], self._memory[11]
+        if page == 3:
+            return bool(lock0 & 0x08)
+        if 4 <= page <= 7:
+            return bool(lock0 & (1 << page))
+        if 8 <= page <= 15:
+            return bool(lock1 & (1 << (page - 8)))
+        return page in (self.cfg_page, self.cfg_page + 1) and bool(self._latched.access & CFGLCK)
+
+
+@dataclass(frozen=True, slots=True)
+class _Config:
+    """The configuration as latched at activation."""
+
+    auth0: int
+    access: int  # PROT, CFGLCK, AUTHLIM
+    pwd: bytes
+    pack: bytes
+
+    @property
+    def authlim(self) -> int:
+        return self.access & AUTHLIM_MASK

@@ -29,6 +29,8 @@ from floreyn.terminal.drivers.base import (
     ReaderState,
     ReaderStatus,
     VerifyPayload,
+    is_stop_request,
+    reader_fault_message,
 )
 from floreyn.terminal.drivers.ndef_card import card_payload_from_ndef
 from floreyn.terminal.drivers.nfc_device import (
@@ -63,6 +65,7 @@ class NfcCardReader(CardReader):
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 10.0,
         repeat_guard_s: float = 1.0,
+        beep: bool = False,
         opener: OpenFrontend = open_frontend,
     ) -> None:
         super().__init__(verify)
@@ -71,6 +74,7 @@ class NfcCardReader(CardReader):
         assert 0 < backoff_initial_s <= backoff_max_s <= 60 and 0 <= repeat_guard_s <= 10
         self._backoff = (backoff_initial_s, backoff_max_s)
         self._repeat_guard_s = repeat_guard_s
+        self._beep = beep
         self._opener = opener
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -108,8 +112,11 @@ class NfcCardReader(CardReader):
         while not self._stop.is_set():
             try:
                 served_s = self._session()
-            except Exception:  # never let the thread die: the till would ignore cards silently
+            except BaseException as exc:  # never let the thread die: the till would ignore cards silently
+                if is_stop_request(exc):
+                    raise
                 log.exception("nfc reader session failed")
+                self._emit(ReaderState.RECONNECTING, reader_fault_message(exc))
                 served_s = 0.0
             if self._stop.is_set():
                 break
@@ -148,14 +155,17 @@ class NfcCardReader(CardReader):
             "on-connect": self._on_connect,
             "on-release": self._on_release,
             "iterations": 1,
+            # nfcpy's default sounds the reader on every card; an ACR122U then buzzes and flashes red,
+            # which a shopkeeper reads as "refused". The screen says what happened instead.
+            "beep-on-connect": self._beep,
         }
         terminate = lambda: self._stop.wait(_SENSE_INTERVAL_S)  # noqa: E731
         while not self._stop.is_set():
             try:
                 result = clf.connect(rdwr=options, terminate=terminate)
-            except Exception as exc:  # e.g. a USB transfer on a device that was pulled out
+            except OSError as exc:  # e.g. a USB transfer on a device that was pulled out
                 log.info("reader failed: %r", exc)
-                return
+                return  # anything else goes up to _run, which says what on the status line
             if result is False:  # nfcpy swallowed an IOError: the device is gone
                 return
 

@@ -5,7 +5,18 @@ must not write (MIFARE Classic, cards holding other data unless told to
 overwrite, cards too small), write the NDEF message, read it back through a
 fresh NDEF read and verify the signature, then optionally set the NTAG21x
 write password (diversified per UID, floreyn.card.ntag_password) and read
-back once more. Writing the same card twice is harmless: a card that already
+back once more.
+
+Protection, per NXP's NTAG213/215/216 datasheet, written here rather than
+with nfcpy's `protect()`: that ORs 0x08 ("proprietary") into the capability
+container's access byte, and Android's NFC stack (libnfc-nci
+rw_t2t_handle_cc_read_rsp) accepts only 0x00 or 0x0F there, so a phone shows
+no NDEF on such a card (iPhones neither, nfcpy issue #236). We leave the CC
+at 0x00 (read and write access by NFC Forum rules): phones read the card, and
+a write without the password is refused by the tag itself (AUTH0 = 3, so the
+CC is covered too). AUTHLIM allows `AUTH_LIMIT` wrong passwords in the card's
+life (unlimited tries would let a lost card's 32-bit password be brute-forced),
+and CFGLCK then locks AUTH0 and ACCESS for good; PWD stays changeable. Writing the same card twice is harmless: a card that already
 holds exactly this record is reported as `already_written` and not touched
 again (protection is still added if asked and missing).
 
@@ -29,6 +40,7 @@ from floreyn.terminal.drivers.base import (
     CardWriteProtected,
     ReaderUnavailable,
     VerifyPayload,
+    is_stop_request,
 )
 from floreyn.terminal.drivers.ndef_card import card_payload_from_ndef, encode_card_message
 from floreyn.terminal.drivers.nfc_device import (
@@ -44,7 +56,12 @@ from floreyn.terminal.drivers.nfc_device import (
 
 log = logging.getLogger(__name__)
 
-_PROTECT_FROM_PAGE = 3  # the capability container too: readers then see the NDEF area as write-protected
+PROTECT_FROM_PAGE = 3  # AUTH0: the capability container and all user memory need the password to write
+AUTH_LIMIT = 3  # AUTHLIM: wrong PWD_AUTH tries in the card's life before it refuses every PWD_AUTH
+_ACCESS_CFGLCK = 0x40  # CFG1 byte 0 (ACCESS) bits, datasheet 8.5.7
+_ACCESS_PROT = 0x80
+_ACCESS_AUTHLIM = 0x07
+PHONE_CC_ACCESS = (0x00, 0x0F)  # CC byte 3 values Android's and iOS's NFC stacks accept
 MAX_WAIT_S = 120.0
 
 
@@ -86,7 +103,9 @@ class CardWriter:
             return _write_tag(tag, card, verify, overwrite=overwrite, password_key=password_key)
         except (CardError, ReaderUnavailable):
             raise
-        except Exception as exc:  # nfcpy on an odd tag can raise nearly anything; the desk gets a typed refusal
+        except BaseException as exc:  # nfcpy on an odd tag can raise nearly anything; the desk gets a typed refusal
+            if is_stop_request(exc):  # Ctrl-C at the desk stops the tool
+                raise
             log.exception("writing card %s failed", card.card_hex)
             raise CardWriteFailed(detail=f"onverwachte fout {type(exc).__name__}") from exc
         finally:
@@ -135,8 +154,8 @@ def _write_tag(
     if existing and not already and not overwrite:
         raise CardNotBlank()
     if not already:
-        if not ndef.is_writeable:
-            if password is None or not tag.authenticate(password):
+        if not ndef.is_writeable or (can_protect and _password_protected(tag)):
+            if password is None or tag.authenticate(password) is not True:
                 raise CardWriteProtected()
             ndef = _ndef_or_format(tag)  # after authentication nfcpy reports the area writeable
         if ndef.capacity < len(message):
@@ -149,13 +168,13 @@ def _write_tag(
 
     protected = False
     if password is not None:
-        if already and not _writeable_without_password(tag):
-            if tag.authenticate(password) is not True:  # protected, but not with this card's password
+        if _password_protected(tag):
+            if already and tag.authenticate(password) is not True:  # not with this card's password
                 raise CardWriteFailed(detail="de pas is met een ander wachtwoord beveiligd")
             protected = True
         else:
             try:
-                ok = tag.protect(password=password, read_protect=False, protect_from=_PROTECT_FROM_PAGE)
+                ok = _protect(tag, password, PROTECT_FROM_PAGE)
             except Exception as exc:
                 raise _lost_or_failed(tag, "beveiligen") from exc
             if ok is not True:
@@ -204,10 +223,33 @@ def _verify_on_card(tag: Any, message: bytes, card: Card, verify: VerifyPayload)
         raise CardWriteFailed(detail="ander kaartnummer teruggelezen")
 
 
-def _writeable_without_password(tag: Any) -> bool:
-    tag._ndef = None
-    ndef = tag.ndef
-    return ndef is not None and bool(ndef.is_writeable)
+def _password_protected(tag: Any) -> bool:
+    """AUTH0 points into the tag's memory: writes from there on need PWD_AUTH (CFG0 is readable)."""
+    return int(tag.read(tag._cfgpage)[3]) < tag._cfgpage
+
+
+def _protect(tag: Any, password: bytes, protect_from: int) -> bool:
+    """Password, AUTHLIM and AUTH0 = `protect_from`, then CFGLCK once authenticated; the CC is left as phones want it.
+
+    Order matters: CFGLCK would freeze CFG0 and CFG1, so it is written last,
+    after re-activating the tag (it applies AUTH0 only then) and proving the
+    password with PWD_AUTH, which also makes the now protected page writable.
+    """
+    cfg = tag._cfgpage
+    tag.write(cfg + 2, password[0:4])  # PWD
+    tag.write(cfg + 3, password[4:6] + b"\x00\x00")  # PACK, RFUI
+    cfg1 = bytearray(tag.read(cfg)[4:8])
+    cfg1[0] = (cfg1[0] & ~(_ACCESS_PROT | _ACCESS_AUTHLIM)) | AUTH_LIMIT  # reads stay open: phones read the card
+    tag.write(cfg + 1, bytes(cfg1))
+    cfg0 = bytearray(tag.read(cfg)[0:4])
+    cfg0[3] = protect_from
+    tag.write(cfg, bytes(cfg0))
+    tag._target = tag.clf.sense(tag.target)  # re-activate: the tag applies its configuration now
+    if not tag.target or tag.authenticate(password) is not True:
+        return False
+    cfg1[0] |= _ACCESS_CFGLCK
+    tag.write(cfg + 1, bytes(cfg1))
+    return True
 
 
 def _is_ntag21x(tag: Any) -> bool:

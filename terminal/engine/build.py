@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from floreyn import keys
 from floreyn.terminal.config import TerminalConfig
-from floreyn.terminal.drivers.base import ReceiptPrinter
 from floreyn.terminal.engine import events as ev
-from floreyn.terminal.engine.clock import Clock, SystemClock
+from floreyn.terminal.clock import Clock, SystemClock
 from floreyn.terminal.engine.core import Engine
 from floreyn.terminal.engine.online import OnlineGateway
+from floreyn.terminal.engine.ports import Printer, SyncView
 from floreyn.terminal.store import TerminalStore
 
 log = logging.getLogger("floreyn.terminal")
@@ -30,7 +29,8 @@ def load_or_create_key(config: TerminalConfig) -> Ed25519PrivateKey:
     return key
 
 
-def make_server(config: TerminalConfig, key: Ed25519PrivateKey, store: TerminalStore) -> tuple[Any, Any]:
+def make_server(config: TerminalConfig, key: Ed25519PrivateKey,
+                store: TerminalStore) -> tuple[OnlineGateway | None, SyncView | None]:
     """(OnlineGateway, SyncWorker) for [server], or (None, None) without one.
 
     The sync client (and with it requests) is imported here, not at module
@@ -49,7 +49,7 @@ def make_server(config: TerminalConfig, key: Ed25519PrivateKey, store: TerminalS
 
 def build_engine(
     config: TerminalConfig,
-    printer: ReceiptPrinter,
+    printer: Printer,
     *,
     clock: Clock | None = None,
     listener: ev.Listener = ev.ignore,

@@ -14,53 +14,60 @@ Flow of every money operation:
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 import json
-from collections import OrderedDict
-from typing import Any, Sequence
-from zoneinfo import ZoneInfo
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from floreyn import card as cards
 from floreyn.card import Card, CardError
 from floreyn.errors import FloreynError
 from floreyn.money import AmountNegative, AmountWrongCurrency, AmountZero, Currency, Money
 from floreyn.sync.record import Kind, Tender
-from floreyn.sync.snapshot import MerchantConfig, OfflineLimits, Snapshot
+from floreyn.sync.snapshot import OfflineLimits, Snapshot
 from floreyn.terminal.config import Operator, TerminalConfig
-from floreyn.terminal.drivers.base import CardEvent, CardPresented, ReceiptPrinter
+from floreyn.terminal.drivers.base import CardEvent, CardPresented, PrintDoc
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.auth import PinGate
-from floreyn.terminal.engine.clock import Clock, snapshot_age_s
+from floreyn.terminal.clock import Clock, snapshot_age_s
+from floreyn.terminal.engine.context import TillContext, till_context
 from floreyn.terminal.engine.disk import DiskGuard
 from floreyn.terminal.engine.errors import (
-    AmountOverLimit, CardBlocked, ConfigError, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
+    AmountOverLimit, CardBlocked, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
     OnlineUnavailable, QuoteUnknown, RepeatNeedsConfirmation, TenderNotAllowed,
 )
-from floreyn.terminal.engine.model import CardSession, MemberSummary, Part, Quote, TillStatus, TxResult
+from floreyn.terminal.engine.model import (
+    CardSession, MemberSummary, Overview, Payment, Quote, TillStatus, TxResult,
+)
 from floreyn.terminal.engine.online import LiveCard, OnlineGateway
-from floreyn.terminal.engine.printing import MAX_RECEIPT_RETRIES, PrintingMixin
-from floreyn.terminal.engine.queries import QueriesMixin
-from floreyn.terminal.engine.quoting import QuotingMixin, Recheck, record_ids
-from floreyn.terminal.engine.summary import summarize
+from floreyn.terminal.engine.ports import Printer, SyncView
+from floreyn.terminal.engine.printing import MAX_RECEIPT_RETRIES, Receipts
+from floreyn.terminal.engine.queries import MAX_RECENT_PAYMENTS, Queries
+from floreyn.terminal.engine.quotebook import QuoteBook
+from floreyn.terminal.engine.quoting import Quoting, record_ids
+from floreyn.terminal.engine.summary import offline_state, summarize
 from floreyn.terminal.store import Draft, StoredRecord, StoreView, TerminalStore
 
-MAX_OPEN_QUOTES = 8
-MAX_RECENT = 200
 
 
-class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
+class Engine:
+    """The till's session (operator, card, open quotes) and its operations.
+
+    Quoting, receipts and the read-only queries are collaborators (quoting.py,
+    printing.py, queries.py) that reach the engine through a typed reference;
+    the engine forwards their public calls, so callers see one object.
+    """
+
     def __init__(
         self,
         config: TerminalConfig,
         store: TerminalStore,
-        printer: ReceiptPrinter,
+        printer: Printer,
         key: Ed25519PrivateKey,
         *,
         clock: Clock,
         gateway: OnlineGateway | None = None,
-        sync: Any = None,
+        sync: SyncView | None = None,
         listener: ev.Listener = ev.ignore,
         defer_print: bool = False,
     ) -> None:
@@ -69,23 +76,25 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self.printer = printer
         self.clock = clock
         self.gateway = gateway
-        self.sync = sync  # floreyn.sync.worker.SyncWorker, or None
+        self.sync = sync  # the background sync worker (floreyn.sync.worker.SyncWorker), or None without a server
         self.listener = listener
         self.defer_print = defer_print
         self._key = key
         self._pins = PinGate(config.operators, config.security, store)
         self._operator: Operator | None = None
         self._card: CardSession | None = None
-        self._quotes: OrderedDict[str, tuple[Quote, Recheck | None]] = OrderedDict()
-        self._print_queue: list[str] = []
-        self._issuers_cache: tuple[tuple[str, ...], dict[bytes, Any]] | None = None
+        self.quotes = QuoteBook(store, gateway)  # session state, with the operator and the card
+        self._issuers_cache: tuple[tuple[str, ...], dict[bytes, Ed25519PublicKey]] | None = None
         # Free space on the SD card: a warning, then new money transactions refused (engine/disk.py).
         self.disk = DiskGuard(config.data_dir, warn_mb=config.store.disk_warn_mb,
                               floor_mb=config.store.disk_floor_mb)
+        self.quoting = Quoting(self)
+        self.receipts = Receipts(self)
+        self.queries = Queries(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> dict[str, Any]:
+    def start(self) -> dict[str, object]:
         """Check the stored chain, prune, and resume receipts a crash left unprinted."""
         head = self.store.verify(self.public_key)
         pruned = self.store.prune(retention_ms=self.config.store.retention_days * 86_400_000)
@@ -94,7 +103,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
                 "migrated_from": self.store.migrated_from}
 
     @property
-    def public_key(self) -> Any:
+    def public_key(self) -> Ed25519PublicKey:
         """The terminal's record-verifying key (for registration at the server and for tests)."""
         return self._key.public_key()
 
@@ -117,24 +126,13 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
                              received_wall_ms=rec.received_wall_ms, trust_wall_clock=self.config.trust_wall_clock)
         return snap, age
 
-    def merchant(self) -> MerchantConfig:
-        snap, _ = self.snapshot()
-        merchant = snap.merchant if snap else self.config.merchant
-        if merchant is None:
-            raise ConfigError(detail="no [merchant] section and no snapshot from the server yet")
-        return merchant
-
-    def limits(self) -> OfflineLimits:
-        snap, _ = self.snapshot()
-        return snap.limits if snap else OfflineLimits()
-
-    def today(self) -> dt.date:
-        """The business date: server time plus the snapshot's age when known, else the wall clock."""
+    def context(self) -> TillContext:
+        """What one operation decides from (engine/context.py): read here once per operation."""
         snap, age = self.snapshot()
-        ms = snap.server_time_ms + int(age * 1000) if snap and age is not None else self.clock.wall_ms()
-        return dt.datetime.fromtimestamp(ms / 1000, ZoneInfo(self.config.timezone)).date()
+        return till_context(snap, age, configured=self.config.merchant, wall_ms=self.clock.wall_ms(),
+                            timezone=self.config.timezone)
 
-    def issuers(self) -> dict[bytes, Any]:
+    def issuers(self) -> dict[bytes, Ed25519PublicKey]:
         snap, _ = self.snapshot()
         hexkeys = tuple(self.config.issuer_keys) + (snap.issuer_keys if snap else ())
         if self._issuers_cache is None or self._issuers_cache[0] != hexkeys:
@@ -159,7 +157,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
 
     def sign_out(self) -> None:
         self._operator, self._card = None, None
-        self._drop_all()
+        self.quotes.drop_all()
         self.emit(ev.SignedOut())
 
     def require_operator(self) -> Operator:
@@ -212,7 +210,8 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         return session.summary
 
     def _session(self, card: Card) -> CardSession:
-        snap, age = self.snapshot()
+        ctx = self.context()
+        snap = ctx.snapshot
         info = snap.card(card.card_hex) if snap else None
         if (info is not None and info.blocked) or (snap is not None and card.card_hex in snap.blocklist):
             raise CardBlocked()
@@ -224,7 +223,11 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
                 live = None  # offline: the snapshot decides
         if live is not None and live.blocked:
             raise CardBlocked()
-        return summarize(self, card, info, live, age)
+        state = None
+        if live is None:
+            with self.store.read() as view:
+                state = offline_state(view, snap, card.card_hex, info, ctx.age_s)
+        return summarize(ctx, card, info, live, state)
 
     def clear_card(self) -> None:
         self._card = None
@@ -240,49 +243,9 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
 
     # -- confirming --------------------------------------------------------------------------
 
-    def remember(self, quote: Quote, check: Recheck | None) -> Quote:
-        self._quotes[quote.quote_id] = (quote, check)
-        while len(self._quotes) > MAX_OPEN_QUOTES:
-            self._drop(self._quotes.popitem(last=False)[1][0])
-        return quote
-
     def cancel(self, quote_id: str) -> None:
         """Drop a quote unconfirmed; the holds an online quote has on the server are released."""
-        entry = self._quotes.pop(quote_id, None)
-        if entry is not None:
-            self._drop(entry[0])
-
-    def _drop_all(self) -> None:
-        quotes = [q for q, _ in self._quotes.values()]
-        self._quotes.clear()
-        for quote in quotes:
-            self._drop(quote)
-
-    def _drop(self, quote: Quote) -> None:
-        """A quote that will never be confirmed: an online spend's holds go back to the member now,
-        not when they expire on the server (15 min in which the money looks spent to every till)."""
-        if quote.kind is Kind.SPEND and not quote.offline:
-            self.release_holds(quote.parts)
-
-    def release_holds(self, parts: Sequence[Part]) -> int:
-        """Best effort: release the server's holds requested under these parts' record ids.
-
-        A part committed here is skipped: its record, once uploaded, consumes
-        the hold (releasing it would let the money be held twice meanwhile).
-        Stops at the first failed connection: offline, holds simply expire.
-        Returns how many the server confirmed.
-        """
-        if self.gateway is None or not parts:
-            return 0
-        with self.store.read() as view:
-            todo = [p for p in parts if view.record(str(p.record_id)) is None]
-        released = 0
-        for part in todo:
-            done = self.gateway.release(str(part.record_id))
-            if done is None:
-                break
-            released += int(done)
-        return released
+        self.quotes.cancel(quote_id)
 
     def confirm(
         self,
@@ -296,7 +259,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
     ) -> TxResult:
         """Commit a quote. Refusals leave the quote open, so the app can ask and confirm again."""
         self.require_operator()
-        entry = self._quotes.get(quote_id)
+        entry = self.quotes.get(quote_id)
         if entry is None or self.clock.monotonic_ms() - entry[0].created_ms > self.config.till.quote_ttl_s * 1000:
             if entry is not None:
                 self.cancel(quote_id)  # expired
@@ -312,29 +275,24 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
                                               total_cents=quote.asked.cents, total_currency=Currency.EUR)
             if tender not in (Tender.CASH, Tender.BANK_CARD):
                 raise TenderNotAllowed()
-            last = parts[-1]
-            parts[-1] = type(last)(last.record_id, last.fl_cents, last.eur_cents, last.budget_id, last.label,
-                                   last.ref_id, tender)
+            parts[-1] = dataclasses.replace(parts[-1], tender=tender)
         elif quote.kind is Kind.TOPUP and tender is not None:  # paid in cash (the quote's default) or by card
             if tender not in (Tender.CASH, Tender.BANK_CARD):
                 raise TenderNotAllowed()
-            last = parts[-1]
-            parts[-1] = type(last)(last.record_id, last.fl_cents, last.eur_cents, last.budget_id, last.label,
-                                   last.ref_id, tender)
+            parts[-1] = dataclasses.replace(parts[-1], tender=tender)
         drafts = [Draft(record_id=p.record_id, kind=quote.kind, card_id=quote.card_id, fl_cents=p.fl_cents,
                         eur_cents=p.eur_cents, tender=p.tender, budget_id=p.budget_id, ref_id=p.ref_id,
                         offline=quote.offline, balance_after_cents=quote.balance_after_cents,
                         budget_label=p.label or None) for p in parts]
-        merchant = self.merchant()
-
-        snap, age = self.snapshot()  # read outside the write transaction; re-checks use them inside
+        ctx = self.context()  # read outside the write transaction; the re-checks use it inside
+        merchant = ctx.merchant
 
         def full_check(view: StoreView) -> None:
             self.disk.require_room()  # after the retry lookup (a committed retry still answers), before any write
             if not repeat_ok:
                 self._repeat_guard(view, quote)
             if check is not None:
-                check(view, snap, age)
+                check(view, ctx)
 
         ref = None
         if client_ref is not None:
@@ -344,7 +302,7 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
             contact_card=quote.card_hex if (quote.kind is Kind.SPEND and not quote.offline) else None,
             merchant_name=merchant.name,
         )
-        self._quotes.pop(quote_id, None)
+        self.quotes.confirmed(quote_id)
         return self._committed(records, existed)
 
     def _repeat_guard(self, view: StoreView, quote: Quote) -> None:
@@ -386,9 +344,9 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         if self.sync is not None:
             self.sync.request_sync()  # wake the sync thread (if running) to upload it soon; returns at once
         if self.defer_print:
-            self._print_queue.append(result.tx_id)
+            self.receipts.queue.append(result.tx_id)
             return result
-        status, error = self._print(result.tx_id)
+        status, error = self.receipts.print(result.tx_id)
         return TxResult(result.tx_id, result.kind, result.records, False, status, error, result.report)
 
     def _result(self, records: list[StoredRecord], existed: bool) -> TxResult:
@@ -401,16 +359,6 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         return TxResult(records[0].tx_id, records[0].kind, tuple(records), existed,
                         records[0].receipt_status, None, report)
 
-    def recent(self, limit: int = 30, kinds: tuple[Kind, ...] = (Kind.SPEND,)) -> list[TxResult]:
-        """The latest transactions of these kinds, newest first (the app's refund and reprint lists)."""
-        limit = max(1, min(limit, MAX_RECENT))
-        with self.store.read() as view:
-            txs = view.recent_tx_ids(limit, [int(k) for k in kinds])
-            return [self._result_from(view, view.tx(tx_id)) for tx_id in txs]
-
-    def _result_from(self, view: StoreView, records: list[StoredRecord]) -> TxResult:
-        return TxResult(records[0].tx_id, records[0].kind, tuple(records), True, records[0].receipt_status)
-
     # -- day close -----------------------------------------------------------------------------
 
     def close_day(self, *, client_ref: str | None = None, fingerprint: str = "day_close") -> TxResult:
@@ -418,21 +366,21 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         self.require_operator()
         drafts = [Draft(record_id=record_ids(self.config.terminal_id, client_ref)(), kind=Kind.DAY_CLOSE)]
         ref = (client_ref, fingerprint) if client_ref else None
-        merchant = self.merchant()
+        merchant = self.context().merchant
         records, existed = self.store.commit_tx(drafts, key=self._key, merchant_id=merchant.merchant_id,
                                                 client_ref=ref, merchant_name=merchant.name)
-        self._drop_all()
+        self.quotes.drop_all()
         return self._committed(records, existed)
 
     # -- sync and status -------------------------------------------------------------------------
 
-    def sync_now(self) -> dict[str, Any]:
+    def sync_now(self) -> dict[str, object]:
         if self.sync is None:
             raise OnlineUnavailable.no_server()
         self.sync.run_once()
         state = self.sync.state
-        return {k: getattr(state, k, None) for k in ("last_sync_ms", "waiting", "snapshot_age_s", "online",
-                                                     "last_error")}
+        return {"last_sync_ms": state.last_sync_ms, "waiting": state.waiting, "snapshot_age_s": state.snapshot_age_s,
+                "online": state.online, "last_error": state.last_error}
 
     def status(self) -> TillStatus:
         snap, age = self.snapshot()
@@ -463,6 +411,48 @@ class Engine(QuotingMixin, PrintingMixin, QueriesMixin):
         if state is not None and (state.last_sync_ms is not None or state.last_error is not None):
             return bool(state.online)
         return bool(self.gateway.last_ok) if self.gateway is not None else False
+
+    # -- the collaborators' calls, forwarded (see quoting.py, printing.py, queries.py) -------------
+
+    def quote_spend(self, amount: Money, *, source: str | None = None, online: bool | None = None,
+                    ref: str | None = None) -> Quote:
+        return self.quoting.quote_spend(amount, source=source, online=online, ref=ref)
+
+    def quote_save(self, euro: Money, *, ref: str | None = None) -> Quote:
+        return self.quoting.quote_save(euro, ref=ref)
+
+    def quote_topup(self, euro: Money, *, ref: str | None = None) -> Quote:
+        return self.quoting.quote_topup(euro, ref=ref)
+
+    def quote_refund(self, tx_id: str, amount: Money | None = None, *, ref: str | None = None) -> Quote:
+        return self.quoting.quote_refund(tx_id, amount, ref=ref)
+
+    def quote_void(self, *, ref: str | None = None) -> Quote:
+        return self.quoting.quote_void(ref=ref)
+
+    def receipt_doc(self, tx_id: str, *, reprint: bool = False) -> PrintDoc:
+        return self.receipts.receipt_doc(tx_id, reprint=reprint)
+
+    def reprint(self, tx_id: str) -> TxResult:
+        return self.receipts.reprint(tx_id)
+
+    def retry_pending_receipts(self) -> int:
+        return self.receipts.retry_pending_receipts()
+
+    def drain_prints(self) -> list[tuple[str, str]]:
+        return self.receipts.drain_prints()
+
+    def print_welcome(self) -> PrintDoc:
+        return self.receipts.print_welcome()
+
+    def overview(self) -> Overview:
+        return self.queries.overview()
+
+    def recent_payments(self, limit: int = MAX_RECENT_PAYMENTS) -> list[Payment]:
+        return self.queries.recent_payments(limit)
+
+    def find_payment(self, receipt: str) -> Payment:
+        return self.queries.find_payment(receipt)
 
     # -- amounts -----------------------------------------------------------------------------------
 

@@ -57,7 +57,7 @@ class DiskGuard:
         self.path = path
         self.warn_bytes = warn_mb * MIB
         self.floor_bytes = floor_mb * MIB
-        self._usage: UsageFn = usage or shutil.disk_usage  # type: ignore[assignment]
+        self._usage: UsageFn = usage or shutil.disk_usage  # type: ignore[assignment]  # typeshed's overloads
 
     def check(self) -> DiskState:
         """Never raises: a folder that cannot be measured is reported as unknown, not as full."""

@@ -4,10 +4,12 @@ A refusal never changes anything: the engine checks everything it can
 before it opens a database transaction, and the store re-checks the
 invariants it owns (sequence, chain, refund totals) inside the transaction.
 
-Language: a refusal's params never carry Dutch-only words. A reason in
-words comes in both languages (`reason` / `reason_en`, `detail` /
-`detail_en`, `age` / `age_en`) with a code beside it (`why`, `detail_code`,
-`server_reason`); amounts come only as cents with their currency
+Language: a refusal's params never carry Dutch-only words, and no raiser
+writes Dutch or English: a refusal with several causes is raised with the
+cause's code (`why`, `server_reason`) and words it itself from its REASONS,
+in both languages (the params `reason` / `reason_en`, kept for the scripted
+till's JSON); `detail` / `detail_en` and `age` / `age_en` likewise come from
+one place each (OnlineUnavailable, SnapshotStale.of). Amounts come only as cents with their currency
 (`max_cents` + `currency`, see floreyn/errors.py), so `message(lang)` and the
 app format them in the language they show: never a Dutch "fl 1.234,50" in
 an English sentence.
@@ -15,11 +17,16 @@ an English sentence.
 
 from __future__ import annotations
 
-from floreyn.errors import FloreynError
+from typing import Any, ClassVar
 
-
-class TillError(FloreynError):
-    code = "till"
+from floreyn.terminal.errors import (
+    ClientRefConflict as ClientRefConflict,
+    ConfigError as ConfigError,
+    StoreCorrupt as StoreCorrupt,
+    StoreLocked as StoreLocked,
+    TillError as TillError,
+    UnknownCategory as UnknownCategory,
+)
 
 
 # -- sign-in --------------------------------------------------------------------------
@@ -127,6 +134,12 @@ class SaveTooSmall(TillError):
     en = "This purchase amount earns no savings yet."
 
 
+class TopupTooSmall(TillError):
+    code = "topup_too_small"
+    nl = "Voor dit bedrag krijgt de klant nog geen Floreyn; kies een hoger bedrag."
+    en = "This amount buys no Floreyn yet; choose a larger amount."
+
+
 class TopupNotAllowed(TillError):
     code = "topup_not_allowed"
     nl = "Opwaarderen kan niet bij deze winkel."
@@ -183,11 +196,25 @@ class OfflineAllowanceUsed(OfflineRefused):
 
 
 class SnapshotStale(OfflineRefused):
-    """params: age / age_en (texts), age_s (seconds; "" when unknown, after a restart without a connection)."""
+    """params: age_s (seconds; "" when unknown, after a restart without a connection), age / age_en (worded)."""
 
     code = "snapshot_stale"
     nl = "De gegevens van de server zijn te oud ({age}); offline betalen kan pas na een verbinding."
     en = "The server data is too old ({age_en}); offline payment needs a connection first."
+
+    @classmethod
+    def of(cls, age_s: float | None) -> SnapshotStale:
+        return cls(age=_age_text(age_s, "nl"), age_en=_age_text(age_s, "en"),
+                   age_s="" if age_s is None else int(age_s))
+
+
+def _age_text(age_s: float | None, lang: str) -> str:
+    if age_s is None:
+        return "onbekend (herstart zonder verbinding)" if lang == "nl" else "unknown (restarted without a connection)"
+    if age_s < 3600:
+        return f"{int(age_s // 60)} min"
+    hours = f"{age_s / 3600:.1f}"
+    return f"{hours.replace('.', ',')} uur" if lang == "nl" else f"{hours} h"
 
 
 class UnknownCardOffline(OfflineRefused):
@@ -208,12 +235,40 @@ class OnlineUnavailable(TillError):
         return cls(detail="geen server ingesteld", detail_en="no server configured", detail_code="no_server")
 
 
-class OnlineDeclined(TillError):
-    """params: reason / reason_en, server_reason (the server's code)."""
+class WhyRefusal(TillError):
+    """A refusal with several causes, raised with the cause's code; REASONS words each (Dutch, English).
+
+    params: the code under `WHY` ("why", or "server_reason"), and `reason` / `reason_en` filled from REASONS
+    (an unknown code, e.g. a server's newer one, is shown as itself).
+    """
+
+    WHY: ClassVar[str] = "why"
+    REASONS: ClassVar[dict[str, tuple[str, str]]] = {}
+    FALLBACK: ClassVar[tuple[str, str]] = ("", "")
+
+    def __init__(self, **params: Any) -> None:
+        code = str(params.get(self.WHY) or "")
+        nl, en = self.REASONS.get(code, (code or self.FALLBACK[0], code or self.FALLBACK[1]))
+        super().__init__(**params, reason=nl, reason_en=en)
+
+
+class OnlineDeclined(WhyRefusal):
+    """params: server_reason (the server's code)."""
 
     code = "online_declined"
     nl = "De server weigert deze betaling: {reason}"
     en = "The server declined this payment: {reason_en}"
+    WHY = "server_reason"
+    REASONS = {
+        "insufficient_funds": ("onvoldoende saldo", "insufficient balance"),
+        "card_unknown": ("de pas is onbekend bij de server", "the card is unknown to the server"),
+        "card_blocked": ("de pas is geblokkeerd", "the card is blocked"),
+        "card_flagged": ("de pas is gemarkeerd; verwijs naar de coöperatie",
+                         "the card is flagged; refer the member to the cooperative"),
+        "budget_category": ("dit budget geldt niet bij deze winkel", "this budget cannot be used at this merchant"),
+        "budget_not_usable": ("dit budget is niet (meer) bruikbaar", "this budget can no longer be used"),
+    }
+    FALLBACK = ("geweigerd", "declined")
 
 
 # -- quotes, refunds, voids, days -------------------------------------------------------------
@@ -231,12 +286,18 @@ class TxNotFound(TillError):
     en = "Transaction {tx} not found (or already pruned)."
 
 
-class RefundNotAllowed(TillError):
-    """params: reason / reason_en, why ("refund_of_refund", "not_a_payment", "voided")."""
+class RefundNotAllowed(WhyRefusal):
+    """params: why ("refund_of_refund", "not_a_payment", "voided")."""
 
     code = "refund_not_allowed"
     nl = "{reason}"
     en = "{reason_en}"
+    REASONS = {
+        "refund_of_refund": ("Een terugbetaling kan niet worden terugbetaald.", "A refund cannot be refunded."),
+        "not_a_payment": ("Alleen betalingen kunnen worden terugbetaald; gebruik storno.",
+                          "Only payments can be refunded; use void."),
+        "voided": ("Deze betaling is gestorneerd.", "This payment was voided."),
+    }
 
 
 class RefundTooLarge(TillError):
@@ -247,18 +308,18 @@ class RefundTooLarge(TillError):
     en = "Refund too large: at most {max} can still be refunded."
 
 
-class NothingToVoid(TillError):
-    """params: reason / reason_en, why ("no_transaction", "day_closed", "last_is_void", "newer_transaction")."""
+class NothingToVoid(WhyRefusal):
+    """params: why ("no_transaction", "day_closed", "last_is_void", "newer_transaction")."""
 
     code = "void_nothing"
     nl = "Er is geen transactie om te storneren: {reason}"
     en = "There is no transaction to void: {reason_en}"
-
-
-class ClientRefConflict(TillError):
-    code = "exists_with_different_content"
-    nl = "Opdracht {ref} is al uitgevoerd met andere gegevens."
-    en = "Request {ref} was already carried out with different content."
+    REASONS = {
+        "no_transaction": ("er is nog geen transactie.", "no transaction yet."),
+        "day_closed": ("de dag is al afgesloten.", "the day is closed."),
+        "last_is_void": ("de laatste transactie is zelf een storno.", "the last transaction is itself a void."),
+        "newer_transaction": ("er is intussen een nieuwe transactie.", "a newer transaction came in between."),
+    }
 
 
 class InternalError(TillError):
@@ -267,30 +328,6 @@ class InternalError(TillError):
     code = "internal"
     nl = "Interne fout in de kassa ({detail}). De laatste handeling is mogelijk niet uitgevoerd."
     en = "Internal till error ({detail}). The last action may not have been carried out."
-
-
-class ConfigError(TillError):
-    code = "config_invalid"
-    nl = "Ongeldige instelling in terminal.toml: {detail}"
-    en = "Invalid setting in terminal.toml: {detail}"
-
-
-class UnknownCategory(ConfigError):
-    code = "category_unknown"
-    nl = "Onbekende winkelcategorie {category!r}; kies uit {known}."
-    en = "Unknown merchant category {category!r}; choose from {known}."
-
-
-class StoreLocked(TillError):
-    code = "store_locked"
-    nl = "Een andere kassa gebruikt deze gegevensmap al ({path})."
-    en = "Another till process is already using this data folder ({path})."
-
-
-class StoreCorrupt(TillError):
-    code = "store_corrupt"
-    nl = "De kassagegevens zijn beschadigd: {detail}. Neem contact op met de coöperatie."
-    en = "The till's store is damaged: {detail}. Contact the cooperative."
 
 
 class DiskFull(TillError):

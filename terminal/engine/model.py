@@ -12,16 +12,12 @@ from floreyn.money import Money, format_money
 from floreyn.sync.record import Kind, Tender
 from floreyn.sync.snapshot import BudgetInfo, CardInfo, MerchantConfig
 from floreyn.terminal.drivers.base import PrinterStatus
+from floreyn.text import printable
+from floreyn.terminal.receipts import KIND_NL
 from floreyn.terminal.store import StoredRecord
 
 if TYPE_CHECKING:  # the sync worker (and `requests` behind it) loads only for a till with a server
     from floreyn.sync.worker import SyncState
-
-KIND_NL = {
-    Kind.SPEND: "Betaling", Kind.SAVE: "Sparen", Kind.TOPUP: "Opwaarderen",
-    Kind.REFUND: "Terugbetaling", Kind.VOID: "Storno", Kind.DAY_CLOSE: "Dagafsluiting",
-}
-TENDER_NL = {Tender.NONE: "", Tender.CASH: "Contant", Tender.BANK_CARD: "Pin"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +28,9 @@ class BudgetView:
     expires_on: str
     usable: bool
     reason: FloreynError | None = None  # why not usable here (BudgetNotUsableHere, BudgetExpired); params in it
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", printable(self.label))  # shown on the till's screen (floreyn.text)
 
     @property
     def why_not(self) -> str:
@@ -64,6 +63,9 @@ class MemberSummary:
     offline_taps_left: int | None = None
     offline_left_cents: int | None = None
     near_offline_limits: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "alias", printable(self.alias))  # shown on the till's screen (floreyn.text)
 
     @property
     def offline_note(self) -> str:
@@ -126,9 +128,9 @@ class CardSession:
     budgets: tuple[BudgetInfo, ...] = ()  # live from the server, else from the snapshot
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Part:
-    """One record-to-be of a quote."""
+    """One record-to-be of a quote. Keywords only: a field added in the middle shifts nothing."""
 
     record_id: uuid.UUID
     fl_cents: int
@@ -258,3 +260,5 @@ class Overview:
     sync: SyncState | None = None  # the sync worker's state when this was asked; None without a server
     merchant: MerchantConfig | None = None  # None before the first snapshot without [merchant]; see merchant_error
     merchant_error: FloreynError | None = None
+    worker_restarts: int = 0  # times the till's worker died and was restarted (TillService); 0 is healthy
+    worker_failure: str = ""  # why, the last time

@@ -10,21 +10,26 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from floreyn.errors import FloreynError
 from floreyn.sync.snapshot import BudgetInfo
 from floreyn.terminal.engine.errors import OnlineUnavailable
+
+if TYPE_CHECKING:  # the client (and `requests`) loads only for a till with a server: see OnlineGateway
+    from floreyn.sync.client import Authorization, HoldRelease
 
 MAX_LIVE_BUDGETS = 32
 log = logging.getLogger("floreyn.terminal")
 
 
 class ServerClient(Protocol):
+    """The server as the online checks see it (floreyn.sync.client.SyncClient)."""
+
     def authorize_spend(self, card_hex: str, amount_cents: int, request_id: str,
-                        budget_id: str | None = None) -> Any: ...
-    def card_summary(self, card_hex: str) -> dict[str, Any]: ...
-    def release_hold(self, request_id: str) -> Any: ...
+                        budget_id: str | None = None) -> Authorization: ...
+    def card_summary(self, card_hex: str) -> dict[str, Any]: ...  # the server's JSON, read by parse_live_card
+    def release_hold(self, request_id: str) -> HoldRelease: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,28 +40,12 @@ class LiveCard:
     budgets: tuple[BudgetInfo, ...]  # as the server knows them now
 
 
-@dataclass(frozen=True, slots=True)
-class Authorization:
-    approved: bool
-    reason: str
-    auth_id: str
-
-
-def _network_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [OSError, TimeoutError]
-    try:
-        from floreyn.sync.client import SyncError
-
-        errors.append(SyncError)
-    except ImportError:  # the client is not there yet (or not installed): plain socket errors only
-        pass
-    return tuple(errors)
-
-
 class OnlineGateway:
     def __init__(self, client: ServerClient) -> None:
+        from floreyn.sync.client import SyncError  # here, not at import: a till without a server never loads it
+
         self._client = client
-        self._net_errors = _network_errors()
+        self._net_errors: tuple[type[BaseException], ...] = (OSError, TimeoutError, SyncError)
         self.last_ok: bool | None = None
 
     def card_summary(self, card_hex: str) -> LiveCard:
@@ -81,8 +70,7 @@ class OnlineGateway:
             self.last_ok = False
             raise _unavailable(exc) from None
         self.last_ok = True
-        return Authorization(bool(getattr(auth, "approved", False)), str(getattr(auth, "reason", "") or ""),
-                             str(getattr(auth, "auth_id", "") or ""))
+        return auth
 
     def release(self, request_id: str) -> bool | None:
         """Best effort: give back the hold authorized under `request_id` (a quote dropped unconfirmed).
@@ -125,32 +113,6 @@ def parse_live_card(raw: dict[str, Any]) -> LiveCard:
         blocked=bool(raw.get("blocked", False)) or bool(raw.get("flagged", False)),  # flagged: suspected copy
         budgets=tuple(budgets),
     )
-
-
-DECLINE_NL = {
-    "insufficient_funds": "onvoldoende saldo",
-    "card_unknown": "de pas is onbekend bij de server",
-    "card_blocked": "de pas is geblokkeerd",
-    "card_flagged": "de pas is gemarkeerd; verwijs naar de coöperatie",
-    "budget_category": "dit budget geldt niet bij deze winkel",
-    "budget_not_usable": "dit budget is niet (meer) bruikbaar",
-}
-DECLINE_EN = {
-    "insufficient_funds": "insufficient balance",
-    "card_unknown": "the card is unknown to the server",
-    "card_blocked": "the card is blocked",
-    "card_flagged": "the card is flagged; refer the member to the cooperative",
-    "budget_category": "this budget cannot be used at this merchant",
-    "budget_not_usable": "this budget can no longer be used",
-}
-
-
-def decline_reason_nl(code: str) -> str:
-    return DECLINE_NL.get(code, code or "geweigerd")
-
-
-def decline_reason_en(code: str) -> str:
-    return DECLINE_EN.get(code, code or "declined")
 
 
 def _unavailable(exc: BaseException) -> OnlineUnavailable:

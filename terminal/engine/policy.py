@@ -73,15 +73,6 @@ class Capacity:
     own_reason: OfflineRefused | None
 
 
-def describe_age(age_s: float | None, lang: str = "nl") -> str:
-    if age_s is None:
-        return "onbekend (herstart zonder verbinding)" if lang == "nl" else "unknown (restarted without a connection)"
-    if age_s < 3600:
-        return f"{int(age_s // 60)} min"
-    hours = f"{age_s / 3600:.1f}"
-    return f"{hours.replace('.', ',')} uur" if lang == "nl" else f"{hours} h"
-
-
 def offline_capacity(
     limits: OfflineLimits,
     *,
@@ -92,8 +83,7 @@ def offline_capacity(
 ) -> Capacity:
     """How much may be spent offline now, and which rule caps it."""
     if snapshot_age_s is None or snapshot_age_s > limits.max_snapshot_age_s:
-        stale = SnapshotStale(age=describe_age(snapshot_age_s), age_en=describe_age(snapshot_age_s, "en"),
-                              age_s="" if snapshot_age_s is None else int(snapshot_age_s))
+        stale = SnapshotStale.of(snapshot_age_s)
         return Capacity(0, 0, stale, stale)
     if not known:
         allowance_cents = limits.unknown_card_allowance_cents

@@ -1,7 +1,8 @@
 """Read-only questions the app asks: the status overview, today's payments, a payment by its receipt.
 
-Mixed into Engine; like every engine call they run on the TillService's
-worker (the printer's status is device I/O, which belongs there too).
+A collaborator of Engine, which forwards them; like every engine call they
+run on the TillService's worker (the printer's status is device I/O, which
+belongs there too).
 """
 
 from __future__ import annotations
@@ -23,27 +24,31 @@ MAX_RECEIPT_CHARS = 64  # a transaction id is 36; anything longer is not a recei
 _SEQ = re.compile(r"(\d{1,12})(?:\s*-\s*\d{1,12})?")  # "12", or "12-13" as a split payment's receipt shows
 
 
-class QueriesMixin:
-    def overview(self: Engine) -> Overview:
+class Queries:
+    """The read-only questions of an Engine, which forwards them."""
+    def __init__(self, eng: Engine) -> None:
+        self.eng = eng
+
+    def overview(self) -> Overview:
         """The status screen and banners in one call (see Overview)."""
         printer, printer_error = None, None
         try:
-            printer = self.printer.status()
+            printer = self.eng.printer.status()
         except Exception as exc:  # noqa: BLE001 - a printer that cannot say is shown as such
             printer_error = exc
         merchant, merchant_error = None, None
         try:
-            merchant = self.merchant()
+            merchant = self.eng.context().merchant
         except FloreynError as exc:
             merchant_error = exc
-        return Overview(status=self.status(), printer=printer, printer_error=printer_error,
-                        sync=None if self.sync is None else self.sync.state, merchant=merchant,
+        return Overview(status=self.eng.status(), printer=printer, printer_error=printer_error,
+                        sync=None if self.eng.sync is None else self.eng.sync.state, merchant=merchant,
                         merchant_error=merchant_error)
 
-    def recent_payments(self: Engine, limit: int = MAX_RECENT_PAYMENTS) -> list[Payment]:
+    def recent_payments(self, limit: int = MAX_RECENT_PAYMENTS) -> list[Payment]:
         """Payments (SPEND transactions) of the open day, newest first; at most MAX_RECENT_PAYMENTS."""
         limit = max(1, min(limit, MAX_RECENT_PAYMENTS))
-        with self.store.read() as view:
+        with self.eng.store.read() as view:
             day_no = view.state().day_no
             out = []
             for tx_id in view.recent_tx_ids(limit, [int(Kind.SPEND)]):  # newest first: today's come first
@@ -53,7 +58,7 @@ class QueriesMixin:
                 out.append(Payment.of(records))
         return out
 
-    def find_payment(self: Engine, receipt: str) -> Payment:
+    def find_payment(self, receipt: str) -> Payment:
         """A payment of any day still kept here, by what its receipt shows.
 
         `receipt`: the QR code's text (the transaction id; a scanner types it)
@@ -61,14 +66,14 @@ class QueriesMixin:
         split payment prints it). Refuses what cannot be refunded, as
         quote_refund would.
         """
-        self.require_operator()
+        self.eng.require_operator()
         text = receipt.strip() if isinstance(receipt, str) else ""
         if not text or len(text) > MAX_RECEIPT_CHARS:
             raise TxNotFound(tx=text[:12])
         key, seq = _as_uuid(text), _SEQ.fullmatch(text)
         if key is None and seq is None:
             raise TxNotFound(tx=text[:12])
-        with self.store.read() as view:
+        with self.eng.store.read() as view:
             if key is not None:
                 records = view.tx(key)
                 if not records:
@@ -83,11 +88,9 @@ class QueriesMixin:
                 raise TxNotFound(tx=text[:12])
             kinds = {r.kind for r in records}
             if kinds != {Kind.SPEND}:
-                raise RefundNotAllowed(reason="Alleen betalingen kunnen worden terugbetaald.",
-                                       reason_en="Only payments can be refunded.", why="not_a_payment")
+                raise RefundNotAllowed(why="not_a_payment")
             if any(view.voided(r.record_id) for r in records):
-                raise RefundNotAllowed(reason="Deze betaling is gestorneerd.", reason_en="This payment was voided.",
-                                       why="voided")
+                raise RefundNotAllowed(why="voided")
         return Payment.of(records)
 
 

@@ -2,25 +2,29 @@
 
 Each quote_* method checks everything it can (and raises a typed refusal
 having changed nothing), builds the records-to-be, and remembers the quote
-with a re-check that confirm() runs inside the write transaction.
+with a re-check that confirm() runs inside the write transaction. What a
+quote is worked out from (snapshot, its age, shop, date, limits, rates) is
+one TillContext read once per quote (engine/context.py); the arithmetic is
+in the pure functions at the end of this module and in pricing.py.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import uuid
 from typing import TYPE_CHECKING, Callable
 
-from floreyn.money import Currency, ExchangeRates, Money
+from floreyn.errors import FloreynError
+from floreyn.money import Currency, Money
 from floreyn.sync import rules
 from floreyn.sync.record import Kind, Tender
-from floreyn.sync.snapshot import Snapshot
 from floreyn.terminal.engine.errors import (
     CardBlocked, InsufficientBalance, NothingToVoid, OnlineDeclined, OnlineUnavailable, RefundNotAllowed,
-    RefundTooLarge, SaveNotOffered, SaveTooSmall, TopupNotAllowed, TxNotFound,
+    RefundTooLarge, SaveNotOffered, SaveTooSmall, TopupNotAllowed, TopupTooSmall, TxNotFound,
 )
+from floreyn.terminal.engine.context import TillContext
 from floreyn.terminal.engine.model import CardSession, Part, Quote
-from floreyn.terminal.engine.online import decline_reason_en, decline_reason_nl
 from floreyn.terminal.engine.pricing import (
     OWN, Source, active_multiplier, allocate, budget_usable, check_chosen_budget, order_sources,
 )
@@ -30,8 +34,9 @@ from floreyn.terminal.store import StoredRecord, StoreView
 if TYPE_CHECKING:
     from floreyn.terminal.engine.core import Engine
 
-Recheck = Callable[[StoreView, "Snapshot | None", "float | None"], None]
+Recheck = Callable[[StoreView, TillContext], None]  # run by confirm() in the write transaction, fresh context
 NewId = Callable[[], uuid.UUID]
+OWN_LABEL = ""  # the own balance has no label of its own: the app and the receipt word it in their language
 _ID_NAMESPACE = uuid.UUID("6f1c1e52-3b0e-5d4a-9a57-0f1e7e1a2b3c")
 
 
@@ -48,10 +53,14 @@ def record_ids(terminal_id: str, ref: str | None) -> NewId:
     return lambda: uuid.uuid5(_ID_NAMESPACE, f"{terminal_id}/{ref}#{next(counter)}")
 
 
-class QuotingMixin:
+class Quoting:
+    """The quote_* operations of an Engine, which forwards them (typed through `eng`, not a self-type)."""
+    def __init__(self, eng: Engine) -> None:
+        self.eng = eng
+
     # -- spend -------------------------------------------------------------------------------
 
-    def quote_spend(self: Engine, amount: Money, *, source: str | None = None,
+    def quote_spend(self, amount: Money, *, source: str | None = None,
                     online: bool | None = None, ref: str | None = None) -> Quote:
         """Pay `amount` (fl, at par with the euro price) from budgets and own balance.
 
@@ -60,43 +69,34 @@ class QuotingMixin:
         When Floreyn covers only part, the quote offers a mixed payment (needs_tender).
         ref: a client reference (see record_ids); pass the same to confirm().
         """
-        ids = record_ids(self.config.terminal_id, ref)
-        self.require_operator()
-        session = self.require_card()
-        self.check_amount(amount, Currency.FL)
+        ids = record_ids(self.eng.config.terminal_id, ref)
+        self.eng.require_operator()
+        session = self.eng.require_card()
+        self.eng.check_amount(amount, Currency.FL)
+        ctx = self.eng.context()
         if source is not None and source != OWN:
-            check_chosen_budget(source, session.budgets, self.merchant(), self.today())
+            check_chosen_budget(source, session.budgets, ctx.merchant, ctx.today)
         want_online = online if online is not None else session.summary.live
         if want_online:
-            if self.gateway is None:
+            if self.eng.gateway is None:
                 if online:
                     raise OnlineUnavailable.no_server()
             else:
                 try:
-                    return self._spend_online(session, amount, source, ids)
+                    return self._spend_online(ctx, session, amount, source, ids)
                 except OnlineUnavailable:
                     if online:
                         raise
-        return self._spend_offline(session, amount, source, ids)
+        return self._spend_offline(ctx, session, amount, source, ids)
 
-    def _sources(self: Engine, session: CardSession, left: dict[str, int] | None) -> list[Source]:
-        merchant, today = self.merchant(), self.today()
-        out = []
-        for b in session.budgets:
-            if budget_usable(b, merchant, today) is None:
-                avail = b.remaining_cents if left is None else left.get(b.budget_id, 0)
-                out.append(Source(b.budget_id, b.label, avail, b.expires_on))
-        return out
-
-    def _spend_offline(self: Engine, session: CardSession, amount: Money, source: str | None,
+    def _spend_offline(self, ctx: TillContext, session: CardSession, amount: Money, source: str | None,
                        ids: NewId) -> Quote:
-        snap, age = self.snapshot()
         card_hex = session.card.card_hex
-        with self.store.read() as view:
-            state = offline_state(view, snap, card_hex, session.info, age)
+        with self.eng.store.read() as view:
+            state = offline_state(view, ctx.snapshot, card_hex, session.info, ctx.age_s)
         cap = state.capacity
-        own = Source(None, "Eigen saldo", cap.own_cents)
-        order = order_sources(self._sources(session, state.budget_left), own, source)
+        own = Source(None, OWN_LABEL, cap.own_cents)
+        order = order_sources(usable_sources(ctx, session, state.budget_left), own, source)
         payable = min(amount.cents, cap.total_cents)
         taken = allocate(payable, order) if payable > 0 else []
         paid = sum(t for _, t in taken)
@@ -113,8 +113,8 @@ class QuotingMixin:
         parts = _parts(taken, amount.cents - paid, ids)
         info = session.info
 
-        def recheck(view: StoreView, snap_now: Snapshot | None, age_now: float | None) -> None:
-            now = offline_state(view, snap_now, card_hex, info, age_now)
+        def recheck(view: StoreView, now_ctx: TillContext) -> None:
+            now = offline_state(view, now_ctx.snapshot, card_hex, info, now_ctx.age_s)
             if paid > now.capacity.total_cents and now.capacity.total_reason is not None:
                 raise now.capacity.total_reason
             own_part = sum(p.fl_cents for p in parts if p.budget_id is None)
@@ -127,17 +127,17 @@ class QuotingMixin:
         return self._remember_spend(session, amount, source, parts, offline=True, reason=reason,
                                     balance_after=None, recheck=recheck)
 
-    def _spend_online(self: Engine, session: CardSession, amount: Money, source: str | None,
+    def _spend_online(self, ctx: TillContext, session: CardSession, amount: Money, source: str | None,
                       ids: NewId) -> Quote:
-        assert self.gateway is not None
+        assert self.eng.gateway is not None
         card_hex = session.card.card_hex
-        live = self.gateway.card_summary(card_hex)  # fresh figures: the summary may be minutes old
+        live = self.eng.gateway.card_summary(card_hex)  # fresh figures: the summary may be minutes old
         if live.blocked:
             raise CardBlocked()
         if live.budgets:
             session = CardSession(session.card, session.summary, session.info, live.balance_cents, live.budgets)
-        own = Source(None, "Eigen saldo", live.balance_cents)
-        taken = allocate(amount.cents, order_sources(self._sources(session, None), own, source))
+        own = Source(None, OWN_LABEL, live.balance_cents)
+        taken = allocate(amount.cents, order_sources(usable_sources(ctx, session, None), own, source))
         paid = sum(t for _, t in taken)
         if paid == 0:
             raise _insufficient(0)
@@ -145,101 +145,87 @@ class QuotingMixin:
         held: list[Part] = []
         try:
             for part in parts:  # the server holds per account, so per record
-                auth = self.gateway.authorize(card_hex, part.fl_cents, str(part.record_id), part.budget_id)
+                auth = self.eng.gateway.authorize(card_hex, part.fl_cents, str(part.record_id), part.budget_id)
                 if not auth.approved:
-                    raise OnlineDeclined(reason=decline_reason_nl(auth.reason),
-                                         reason_en=decline_reason_en(auth.reason), server_reason=auth.reason)
+                    raise OnlineDeclined(server_reason=auth.reason or "")
                 held.append(part)
         except (OnlineDeclined, OnlineUnavailable):
-            self.release_holds(held)  # no quote will use what the parts before were granted
+            self.eng.quotes.release_holds(held)  # no quote will use what the parts before were granted
             raise
         own_part = sum(p.fl_cents for p in parts if p.budget_id is None)
         reason = _insufficient(paid) if paid < amount.cents else None
         return self._remember_spend(session, amount, source, parts, offline=False, reason=reason,
                                     balance_after=live.balance_cents - own_part, recheck=None)
 
-    def _remember_spend(self: Engine, session: CardSession, amount: Money, source: str | None,
-                        parts: tuple[Part, ...], *, offline: bool, reason: object, balance_after: int | None,
+    def _remember_spend(self, session: CardSession, amount: Money, source: str | None,
+                        parts: tuple[Part, ...], *, offline: bool, reason: FloreynError | None, balance_after: int | None,
                         recheck: Recheck | None) -> Quote:
         card_hex = session.card.card_hex
         quote = Quote(
             kind=Kind.SPEND, parts=parts, asked=amount, card_hex=card_hex, card_id=session.card.card_id,
             offline=offline, live=not offline, fingerprint=f"spend:{card_hex}:{amount.cents}:{source or ''}",
-            created_ms=self.clock.monotonic_ms(), needs_tender=parts[-1].eur_cents > 0,
-            cap_reason=reason,  # type: ignore[arg-type]
-            repeat_ago_s=self.repeat_ago_s(card_hex, Kind.SPEND), balance_after_cents=balance_after,
+            created_ms=self.eng.clock.monotonic_ms(), needs_tender=parts[-1].eur_cents > 0,
+            cap_reason=reason,
+            repeat_ago_s=self.eng.repeat_ago_s(card_hex, Kind.SPEND), balance_after_cents=balance_after,
         )
-        return self.remember(quote, recheck)
+        return self.eng.quotes.remember(quote, recheck)
 
     # -- save and top-up -------------------------------------------------------------------------
 
-    def quote_save(self: Engine, euro: Money, *, ref: str | None = None) -> Quote:
+    def quote_save(self, euro: Money, *, ref: str | None = None) -> Quote:
         """The member saves Floreyn on a euro purchase: save rate x the best active campaign."""
-        self.require_operator()
-        session = self.require_card()
-        self.check_amount(euro, Currency.EUR)
-        merchant = self.merchant()
-        if merchant.save_rate_bp <= 0:
-            raise SaveNotOffered()
-        snap, _ = self.snapshot()
-        multiplier, campaign = active_multiplier(snap.campaigns if snap else (), merchant.merchant_id,
-                                                 self.today())
-        reward = Money.fl(rules.max_save_reward_cents(euro.cents, merchant.save_rate_bp, multiplier))
-        if reward.cents == 0:
-            raise SaveTooSmall()
+        self.eng.require_operator()
+        session = self.eng.require_card()
+        self.eng.check_amount(euro, Currency.EUR)
+        reward, campaign = save_figures(self.eng.context(), euro)
         return self._remember_credit(session, Kind.SAVE, euro, reward.cents, Tender.NONE, campaign,
-                                     record_ids(self.config.terminal_id, ref))
+                                     record_ids(self.eng.config.terminal_id, ref))
 
-    def quote_topup(self: Engine, euro: Money, *, ref: str | None = None) -> Quote:
+    def quote_topup(self, euro: Money, *, ref: str | None = None) -> Quote:
         """The member pays euros in cash and receives Floreyn at the ask rate."""
-        self.require_operator()
-        session = self.require_card()
-        if not self.merchant().topup_allowed:
+        self.eng.require_operator()
+        session = self.eng.require_card()
+        ctx = self.eng.context()
+        if not ctx.merchant.topup_allowed:
             raise TopupNotAllowed()
-        self.check_amount(euro, Currency.EUR, self.config.till.max_topup_cents)
-        snap, _ = self.snapshot()
-        rates = snap.rates if snap else ExchangeRates()
-        got = Money.fl(rules.topup_fl_cents(euro.cents, rates))  # the server re-checks with the same rule
-        if got.cents == 0:
-            raise SaveTooSmall()
+        self.eng.check_amount(euro, Currency.EUR, self.eng.config.till.max_topup_cents)
+        got = topup_figures(ctx, euro)
         return self._remember_credit(session, Kind.TOPUP, euro, got.cents, Tender.CASH, "",
-                                     record_ids(self.config.terminal_id, ref))
+                                     record_ids(self.eng.config.terminal_id, ref))
 
-    def _remember_credit(self: Engine, session: CardSession, kind: Kind, euro: Money, fl_cents: int,
+    def _remember_credit(self, session: CardSession, kind: Kind, euro: Money, fl_cents: int,
                          tender: Tender, campaign: str, ids: NewId) -> Quote:
         card_hex = session.card.card_hex
         live = session.live_balance_cents
         quote = Quote(
-            kind=kind, parts=(Part(ids(), fl_cents, euro.cents, tender=tender),), asked=euro,
+            kind=kind, parts=(Part(record_id=ids(), fl_cents=fl_cents, eur_cents=euro.cents, tender=tender),), asked=euro,
             card_hex=card_hex, card_id=session.card.card_id, offline=False, live=live is not None,
-            fingerprint=f"{kind.name.lower()}:{card_hex}:{euro.cents}", created_ms=self.clock.monotonic_ms(),
-            repeat_ago_s=self.repeat_ago_s(card_hex, kind),
+            fingerprint=f"{kind.name.lower()}:{card_hex}:{euro.cents}", created_ms=self.eng.clock.monotonic_ms(),
+            repeat_ago_s=self.eng.repeat_ago_s(card_hex, kind),
             balance_after_cents=None if live is None else live + fl_cents, campaign=campaign,
         )
-        return self.remember(quote, None)
+        return self.eng.quotes.remember(quote, None)
 
     # -- refund and void --------------------------------------------------------------------------
 
-    def quote_refund(self: Engine, tx_id: str, amount: Money | None = None, *, ref: str | None = None) -> Quote:
+    def quote_refund(self, tx_id: str, amount: Money | None = None, *, ref: str | None = None) -> Quote:
         """Pay back (part of) an earlier payment; needs a manager. Never more than is left of it."""
-        self.require_operator()
-        originals = self.store.tx(tx_id) or self.store.tx_of_record(tx_id)
+        self.eng.require_operator()
+        originals = self.eng.store.tx(tx_id) or self.eng.store.tx_of_record(tx_id)
         if not originals:
             raise TxNotFound(tx=tx_id[:8])
         kinds = {r.kind for r in originals}
         if Kind.REFUND in kinds:
-            raise RefundNotAllowed(reason="Een terugbetaling kan niet worden terugbetaald.",
-                                   reason_en="A refund cannot be refunded.", why="refund_of_refund")
+            raise RefundNotAllowed(why="refund_of_refund")
         if kinds != {Kind.SPEND}:
-            raise RefundNotAllowed(reason="Alleen betalingen kunnen worden terugbetaald; gebruik storno.",
-                                   reason_en="Only payments can be refunded; use void.", why="not_a_payment")
-        with self.store.read() as view:
+            raise RefundNotAllowed(why="not_a_payment")
+        with self.eng.store.read() as view:
             left = [_refundable(view, r) for r in originals]
         total_fl = sum(f for f, _ in left)
         if amount is None:
             wanted = [(r, f, e) for r, (f, e) in zip(originals, left, strict=True) if f or e]
         else:
-            self.check_amount(amount, Currency.FL)
+            self.eng.check_amount(amount, Currency.FL)
             if amount.cents > total_fl:
                 raise RefundTooLarge(max_cents=total_fl, currency=Currency.FL)
             wanted, rest = [], amount.cents
@@ -250,11 +236,12 @@ class QuotingMixin:
                     rest -= take
         if not wanted:
             raise RefundTooLarge(max_cents=0, currency=Currency.FL)
-        ids = record_ids(self.config.terminal_id, ref)
-        parts = tuple(Part(ids(), f, e, r.budget_id, r.budget_label or "", uuid.UUID(r.record_id),
-                           r.tender if e else Tender.NONE) for r, f, e in wanted)
+        ids = record_ids(self.eng.config.terminal_id, ref)
+        parts = tuple(Part(record_id=ids(), fl_cents=f, eur_cents=e, budget_id=r.budget_id,
+                           label=r.budget_label or "", ref_id=uuid.UUID(r.record_id),
+                           tender=r.tender if e else Tender.NONE) for r, f, e in wanted)
 
-        def recheck(view: StoreView, _snap: Snapshot | None, _age: float | None) -> None:
+        def recheck(view: StoreView, _ctx: TillContext) -> None:
             for p in parts:
                 original = view.record(str(p.ref_id))
                 if original is None:
@@ -268,46 +255,77 @@ class QuotingMixin:
             kind=Kind.REFUND, parts=parts, asked=amount or Money.fl(sum(p.fl_cents for p in parts)),
             card_hex=card_hex, card_id=bytes.fromhex(card_hex) if card_hex else None, offline=False, live=False,
             fingerprint=f"refund:{originals[0].tx_id}:{amount.cents if amount else 'all'}",
-            created_ms=self.clock.monotonic_ms(), needs_manager=True, ref_tx=originals[0].tx_id,
+            created_ms=self.eng.clock.monotonic_ms(), needs_manager=True, ref_tx=originals[0].tx_id,
         )
-        return self.remember(quote, recheck)
+        return self.eng.quotes.remember(quote, recheck)
 
-    def quote_void(self: Engine, *, ref: str | None = None) -> Quote:
+    def quote_void(self, *, ref: str | None = None) -> Quote:
         """Reverse the last transaction of the open day (storno), in full; needs a manager, like a refund.
 
         A void moves as much money as a refund (and could undo a cash top-up the
         cashier pocketed), so confirm() asks a manager's PIN unless a manager is
         signed in.
         """
-        self.require_operator()
-        with self.store.read() as view:
+        self.eng.require_operator()
+        with self.eng.store.read() as view:
             last = view.last_tx()
         if not last:
-            raise NothingToVoid(reason="er is nog geen transactie.", reason_en="no transaction yet.",
-                                why="no_transaction")
+            raise NothingToVoid(why="no_transaction")
         if last[0].kind is Kind.DAY_CLOSE:
-            raise NothingToVoid(reason="de dag is al afgesloten.", reason_en="the day is closed.", why="day_closed")
+            raise NothingToVoid(why="day_closed")
         if last[0].kind is Kind.VOID:
-            raise NothingToVoid(reason="de laatste transactie is zelf een storno.",
-                                reason_en="the last transaction is itself a void.", why="last_is_void")
+            raise NothingToVoid(why="last_is_void")
         tx_id = last[0].tx_id
-        ids = record_ids(self.config.terminal_id, ref)
-        parts = tuple(Part(ids(), r.fl_cents, r.eur_cents, None, "", uuid.UUID(r.record_id), r.tender)
-                      for r in last)
+        ids = record_ids(self.eng.config.terminal_id, ref)
+        parts = tuple(Part(record_id=ids(), fl_cents=r.fl_cents, eur_cents=r.eur_cents,
+                           ref_id=uuid.UUID(r.record_id), tender=r.tender) for r in last)
 
-        def recheck(view: StoreView, _snap: Snapshot | None, _age: float | None) -> None:
+        def recheck(view: StoreView, _ctx: TillContext) -> None:
             now = view.last_tx()
             if not now or now[0].tx_id != tx_id:
-                raise NothingToVoid(reason="er is intussen een nieuwe transactie.",
-                                    reason_en="a newer transaction came in between.", why="newer_transaction")
+                raise NothingToVoid(why="newer_transaction")
 
         card_hex = last[0].card_hex
         quote = Quote(
             kind=Kind.VOID, parts=parts, asked=Money.fl(sum(p.fl_cents for p in parts)), card_hex=card_hex,
             card_id=bytes.fromhex(card_hex) if card_hex else None, offline=False, live=False,
-            fingerprint=f"void:{tx_id}", created_ms=self.clock.monotonic_ms(), needs_manager=True, ref_tx=tx_id,
+            fingerprint=f"void:{tx_id}", created_ms=self.eng.clock.monotonic_ms(), needs_manager=True, ref_tx=tx_id,
         )
-        return self.remember(quote, recheck)
+        return self.eng.quotes.remember(quote, recheck)
+
+
+# -- pure functions of a TillContext ---------------------------------------------------------------
+
+
+def usable_sources(ctx: TillContext, session: CardSession, left: dict[str, int] | None) -> list[Source]:
+    """The card's budgets that may pay here today, with what each has left (`left`: offline, per budget)."""
+    out = []
+    for b in session.budgets:
+        if budget_usable(b, ctx.merchant, ctx.today) is None:
+            avail = b.remaining_cents if left is None else left.get(b.budget_id, 0)
+            out.append(Source(b.budget_id, b.label, avail, b.expires_on))
+    return out
+
+
+def save_figures(ctx: TillContext, euro: Money) -> tuple[Money, str]:
+    """(Floreyn earned on a euro purchase, the campaign that multiplied it or "")."""
+    merchant = ctx.merchant
+    if merchant.save_rate_bp <= 0:
+        raise SaveNotOffered()
+    campaigns = ctx.snapshot.campaigns if ctx.snapshot is not None else ()
+    multiplier, campaign = active_multiplier(campaigns, merchant.merchant_id, ctx.today)
+    reward = Money.fl(rules.max_save_reward_cents(euro.cents, merchant.save_rate_bp, multiplier))
+    if reward.cents == 0:
+        raise SaveTooSmall()
+    return reward, campaign
+
+
+def topup_figures(ctx: TillContext, euro: Money) -> Money:
+    """Floreyn a member receives for `euro` in cash, at the snapshot's ask rate."""
+    got = Money.fl(rules.topup_fl_cents(euro.cents, ctx.rates))  # the server re-checks with the same rule
+    if got.cents == 0:
+        raise TopupTooSmall()
+    return got
 
 
 def _insufficient(available_cents: int) -> InsufficientBalance:
@@ -315,16 +333,14 @@ def _insufficient(available_cents: int) -> InsufficientBalance:
 
 
 def _parts(taken: list[tuple[Source, int]], eur_remainder: int, ids: NewId) -> tuple[Part, ...]:
-    parts = [Part(ids(), cents, 0, src.budget_id, src.label) for src, cents in taken]
+    parts = [Part(record_id=ids(), fl_cents=cents, budget_id=src.budget_id, label=src.label) for src, cents in taken]
     if eur_remainder:
-        last = parts[-1]
-        parts[-1] = Part(last.record_id, last.fl_cents, eur_remainder, last.budget_id, last.label)
+        parts[-1] = dataclasses.replace(parts[-1], eur_cents=eur_remainder)
     return tuple(parts)
 
 
 def _refundable(view: StoreView, original: StoredRecord) -> tuple[int, int]:
     if view.voided(original.record_id):
-        raise RefundNotAllowed(reason="Deze betaling is gestorneerd.", reason_en="This payment was voided.",
-                               why="voided")
+        raise RefundNotAllowed(why="voided")
     done_fl, done_eur = view.refunded(original.record_id)
     return original.fl_cents - done_fl, original.eur_cents - done_eur

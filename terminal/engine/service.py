@@ -10,6 +10,13 @@ device I/O and all engine state changes happen on the one worker.
 
 Between calls the worker retries unprinted receipts every
 `receipt_retry_s` and prunes once a day.
+
+The worker is supervised: whatever a job raises becomes that job's answer
+(InternalError for anything that is not a refusal), and should the loop or
+the thread itself die all the same, it is restarted (in place, or by the
+next call finding the thread gone), the job in hand gets InternalError, and
+the status screen shows the restarts (Overview.worker_restarts). A till
+whose worker silently died would look alive and answer nothing.
 """
 
 from __future__ import annotations
@@ -19,24 +26,26 @@ import logging
 import queue
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Generic, TypeVar
 
 from floreyn.errors import FloreynError
 from floreyn.money import Money
 from floreyn.sync.record import Tender
 from floreyn.terminal.config import Operator
-from floreyn.terminal.drivers.base import CardEvent, CardReader, PrintDoc, ReaderStatus
 from floreyn.sync.worker import SyncState
+from floreyn.terminal.drivers.base import CardEvent, PrintDoc, ReaderStatus
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.api import StartReport, SyncReport
 from floreyn.terminal.engine.core import Engine
 from floreyn.terminal.engine.errors import InternalError
 from floreyn.terminal.engine.model import Overview, Payment, Quote, TxResult
+from floreyn.terminal.engine.ports import Reader
 
 log = logging.getLogger("floreyn.terminal")
 
 QUEUE_LIMIT = 64  # calls waiting; a till cannot sensibly queue more than this: the next answers ServiceBusy
+MAX_FAILURE_CHARS = 160  # the last worker failure as the status screen shows it
 T = TypeVar("T")
 
 
@@ -61,7 +70,7 @@ class _Stop:
 class TillService:
     """EngineApi on the worker thread (see engine/api.py), plus `submit` for any other engine work."""
 
-    def __init__(self, engine: Engine, notify: ev.Listener, *, reader: CardReader | None = None,
+    def __init__(self, engine: Engine, notify: ev.Listener, *, reader: Reader | None = None,
                  receipt_retry_s: float = 30.0, prune_every_s: float = 86_400.0) -> None:
         self.engine = engine
         self._notify = notify
@@ -72,6 +81,11 @@ class TillService:
         self._retry_s = receipt_retry_s
         self._prune_s = prune_every_s
         self._sync_online: bool | None = None  # what the app was last told (SyncChanged)
+        self._stopping = False
+        self._current: _Job[object] | None = None  # the job the worker is running
+        self._supervise = threading.Lock()  # one restart at a time
+        self.restarts = 0  # times the worker loop or thread died and was started again
+        self.last_failure = ""  # why it died the last time, for the status screen
         engine.listener = notify
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -79,8 +93,8 @@ class TillService:
     def start(self) -> Future[StartReport]:
         """Start the worker (it runs engine.start() first) and the reader; the Future gives the start report."""
         assert self._thread is None
-        self._thread = threading.Thread(target=self._run, name="till-worker", daemon=True)
-        self._thread.start()
+        self._stopping = False
+        self._start_thread()
         started = self.submit(Engine.start, "start")
         if self._reader is not None:
             self._reader.start(self._on_card, self._on_reader_status)
@@ -90,6 +104,7 @@ class TillService:
         return started
 
     def stop(self, timeout_s: float = 5.0) -> None:
+        self._stopping = True
         if self._reader is not None:
             self._reader.stop()
         if self.engine.sync is not None:
@@ -143,7 +158,10 @@ class TillService:
         return self.submit(lambda e: e.receipt_doc(tx_id), "receipt_doc")
 
     def overview(self) -> Future[Overview]:
-        return self.submit(Engine.overview, "overview")
+        return self.submit(
+            lambda e: replace(e.overview(), worker_restarts=self.restarts, worker_failure=self.last_failure),
+            "overview",
+        )
 
     def recent_payments(self) -> Future[list[Payment]]:
         return self.submit(lambda e: e.recent_payments(), "recent_payments")
@@ -165,6 +183,7 @@ class TillService:
         """
         future: Future[T] = Future()
         job = _Job(next(self._ids), name, run, future)
+        self._revive()
         try:
             self._queue.put_nowait(job)  # type: ignore[arg-type]  # a _Job[T] is a _Job[object] to the worker
         except queue.Full:
@@ -183,7 +202,39 @@ class TillService:
             self._sync_online = state.online
             self._notify(ev.SyncChanged(state.online))
 
+    def _start_thread(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="till-worker", daemon=True)
+        self._thread.start()
+
+    def _revive(self) -> None:
+        """Start a new worker if the thread is gone (it should never be: `_run` catches everything)."""
+        with self._supervise:
+            thread = self._thread
+            if thread is None or thread.is_alive() or self._stopping:
+                return
+            self._died("the worker thread ended")
+            self._start_thread()
+
+    def _died(self, reason: str) -> None:
+        self.restarts += 1
+        self.last_failure = reason[:MAX_FAILURE_CHARS]
+        log.error("till worker restarted (%d): %s", self.restarts, reason)
+        job, self._current = self._current, None
+        if job is not None and not job.future.done():  # the job in hand when it died: answer it
+            job.future.set_exception(InternalError(detail=f"kassa herstart: {self.last_failure}"))
+
     def _run(self) -> None:
+        """The worker thread: the loop, restarted in place if anything escapes it."""
+        while True:
+            try:
+                self._serve()
+                return  # stopped
+            except BaseException as exc:  # noqa: BLE001 - nothing may end the worker but stop()
+                log.exception("till worker loop failed")
+                with self._supervise:
+                    self._died(f"{type(exc).__name__}: {exc}")
+
+    def _serve(self) -> None:
         idle_s = 0.0
         since_prune_s = 0.0
         while True:
@@ -205,13 +256,20 @@ class TillService:
     def _execute(self, job: _Job[object]) -> None:
         if not job.future.set_running_or_notify_cancel():
             return
+        self._current = job
+        try:
+            self._answer(job)
+        finally:
+            self._current = None
+
+    def _answer(self, job: _Job[object]) -> None:
         try:
             result = job.run(self.engine)
         except FloreynError as exc:
             job.future.set_exception(exc)
             self._notify(ev.CallDone(job.call_id, job.name, error=exc))
             return
-        except Exception as exc:  # a bug: log it, tell the app, keep the till alive
+        except BaseException as exc:  # noqa: BLE001 - a bug (any kind): log it, tell the app, keep the till alive
             log.exception("till call %s failed", job.name)
             error = InternalError(detail=type(exc).__name__)
             job.future.set_exception(error)
@@ -229,3 +287,5 @@ class TillService:
                 self.engine.store.prune(retention_ms=self.engine.config.store.retention_days * 86_400_000)
         except FloreynError:
             pass  # the next round tries again; errors were already reported as events
+        except Exception:  # a bug must not end the worker: log it, the next round tries again
+            log.exception("till housekeeping failed")

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from floreyn.card import Card
 from floreyn.money import Money
 from floreyn.sync.snapshot import BudgetInfo, CardInfo, OfflineLimits, Snapshot
+from floreyn.terminal.engine.context import TillContext
 from floreyn.terminal.engine.model import BudgetView, CardSession, MemberSummary
 from floreyn.terminal.engine.online import LiveCard
 from floreyn.terminal.engine.policy import Capacity, Headroom, OfflineUsage, offline_capacity, offline_headroom
 from floreyn.terminal.engine.pricing import budget_usable
 from floreyn.terminal.store import StoreView
-
-if TYPE_CHECKING:
-    from floreyn.terminal.engine.core import Engine
 
 UNKNOWN_ALIAS = "Onbekende pas"
 
@@ -43,15 +40,16 @@ def offline_state(view: StoreView, snap: Snapshot | None, card_hex: str, info: C
     return OfflineState(cap, left, offline_headroom(limits, usage))
 
 
-def summarize(eng: Engine, card: Card, info: CardInfo | None, live: LiveCard | None,
-              age_s: float | None) -> CardSession:
-    merchant, today = eng.merchant(), eng.today()
+def summarize(ctx: TillContext, card: Card, info: CardInfo | None, live: LiveCard | None,
+              state: OfflineState | None) -> CardSession:
+    """What the shopkeeper sees of a card: from the server's live answer, else from the snapshot and the
+    card's offline state (`state`, read by the engine in a store transaction; None when live)."""
     alias = (live.alias if live and live.alias else None) or (info.alias if info else UNKNOWN_ALIAS)
 
     def views(budgets: tuple[BudgetInfo, ...], left: dict[str, int] | None) -> tuple[BudgetView, ...]:
         out = []
         for b in budgets:
-            why = budget_usable(b, merchant, today)
+            why = budget_usable(b, ctx.merchant, ctx.today)
             remaining = b.remaining_cents if left is None else left.get(b.budget_id, 0)
             out.append(BudgetView(b.budget_id, b.label, Money.fl(remaining), b.expires_on, why is None, why))
         return tuple(out)
@@ -59,11 +57,9 @@ def summarize(eng: Engine, card: Card, info: CardInfo | None, live: LiveCard | N
     if live is not None:
         budgets = live.budgets or (info.budgets if info else ())
         summary = MemberSummary(card.card_hex, card.masked, alias, True, True, Money.fl(live.balance_cents),
-                                views(budgets, None), age_s)
+                                views(budgets, None), ctx.age_s)
         return CardSession(card, summary, info, live.balance_cents, budgets)
-    snap, _ = eng.snapshot()
-    with eng.store.read() as view:
-        state = offline_state(view, snap, card.card_hex, info, age_s)
+    assert state is not None, "an offline summary needs the card's offline state"
     cap, room = state.capacity, state.headroom
     reason = None
     if cap.total_cents == 0 and cap.total_reason is not None:
@@ -73,7 +69,7 @@ def summarize(eng: Engine, card: Card, info: CardInfo | None, live: LiveCard | N
     budgets = info.budgets if info else ()
     shown = views(budgets, state.budget_left)  # what is left; `spendable` applies the per-payment cap
     summary = MemberSummary(card.card_hex, card.masked, alias, info is not None, False, Money.fl(cap.own_cents),
-                            shown, age_s, offline_reason=reason, spend_cap_cents=cap.total_cents,
+                            shown, ctx.age_s, offline_reason=reason, spend_cap_cents=cap.total_cents,
                             offline_taps_left=room.taps_left, offline_left_cents=room.cumulative_left_cents,
                             near_offline_limits=room.near)
     return CardSession(card, summary, info, None, budgets)

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
-from floreyn.terminal.engine.errors import StoreLocked
+from floreyn.terminal.errors import StoreLocked
 
 BUSY_TIMEOUT_MS = 5_000
 
@@ -36,7 +37,7 @@ def open_sqlite(db_path: Path) -> Engine:
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         mode = cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -47,7 +48,7 @@ def open_sqlite(db_path: Path) -> Engine:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(conn: Connection) -> None:
         # Reads take no write lock (plain BEGIN: a WAL snapshot); writes take it at once.
         conn.exec_driver_sql("BEGIN" if conn.info.get("read_only") else "BEGIN IMMEDIATE")
 

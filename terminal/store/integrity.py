@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import delete, select, update
 
 from floreyn.sync.record import ChainHead, RecordError, decode, record_hash, verify_next
-from floreyn.terminal.engine.errors import StoreCorrupt
+from floreyn.terminal.errors import StoreCorrupt
 from floreyn.terminal.store.rows import StoredRecord
 from floreyn.terminal.store.schema import client_refs, records, terminal_state
 from floreyn.terminal.store.view import StoreView

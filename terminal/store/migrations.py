@@ -18,6 +18,8 @@ from typing import Final
 
 from sqlalchemy import Connection, text
 
+from floreyn.terminal.errors import StoreCorrupt
+
 STEPS: Final[tuple[tuple[str, ...], ...]] = (
     # 1: the first schema: records, chain state, snapshot, days, PIN lock-out.
     (
@@ -118,8 +120,6 @@ def migrate(conn: Connection, *, db_path: Path | None = None, upto: int = LATEST
         ))
         before = current_version(conn)
     if before > LATEST:
-        from floreyn.terminal.engine.errors import StoreCorrupt
-
         raise StoreCorrupt(detail=f"schema version {before} is newer than this software ({LATEST})")
     if before < upto and before > 0 and db_path is not None:
         _backup(conn, db_path.with_name(f"{db_path.name}.pre-v{before + 1}"))

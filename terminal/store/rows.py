@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Final
+
+from sqlalchemy import Row
 
 from floreyn.sync.record import Kind, SignedRecord, Tender, decode
 
@@ -55,17 +58,23 @@ class StoredRecord:
         return decode(self.raw)
 
     @classmethod
-    def from_row(cls, row: object) -> StoredRecord:
-        m = row._mapping  # type: ignore[attr-defined]
-        return cls(
-            seq=m["seq"], record_id=m["record_id"], tx_id=m["tx_id"], kind=Kind(m["kind"]),
-            card_hex=m["card_hex"], fl_cents=m["fl_cents"], eur_cents=m["eur_cents"], tender=Tender(m["tender"]),
-            budget_id=m["budget_id"], ref_id=m["ref_id"], wall_ms=m["wall_ms"], mono_ms=m["mono_ms"],
-            day_no=m["day_no"], offline=bool(m["offline"]), raw=bytes(m["raw"]), hash=bytes(m["hash"]),
-            receipt_status=m["receipt_status"], sync_status=m["sync_status"],
-            balance_after_cents=m["balance_after_cents"], receipt_error=m["receipt_error"],
-            budget_label=m["budget_label"], merchant_name=m["merchant_name"],
-        )
+    def from_row(cls, row: Row[Any]) -> StoredRecord:
+        """A row of `records` read back: its columns are this class's fields (store.RECORD_COLUMNS)."""
+        m = row._mapping
+        values: dict[str, Any] = {name: _FROM_DB.get(name, _as_is)(m[name]) for name in RECORD_COLUMNS}
+        return cls(**values)  # typed per field: a column's type is its field's, checked by the tests
+
+
+def _as_is(value: object) -> object:
+    return value
+
+
+# The columns of the till's `records` table, in the order the store writes them: the fields of
+# StoredRecord, so the class, the INSERT and the read-back cannot drift apart.
+RECORD_COLUMNS: Final = tuple(f.name for f in fields(StoredRecord))
+# How a column comes back from SQLite where its field has another type.
+_FROM_DB: Final[dict[str, Callable[[Any], object]]] = {
+    "kind": Kind, "tender": Tender, "offline": bool, "raw": bytes, "hash": bytes}
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,8 @@ read-then-write.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -21,11 +21,11 @@ from sqlalchemy import and_, insert, select, update
 
 from floreyn.sync.record import GENESIS_HASH, ChainHead, Kind, SignedRecord, TxRecord
 from floreyn.sync.snapshot import Snapshot, SnapshotError, canonical_json, snapshot_from_dict, verify_snapshot
-from floreyn.terminal.engine.clock import Clock, MonoCounter
-from floreyn.terminal.engine.errors import ClientRefConflict, StoreCorrupt
+from floreyn.terminal.clock import Clock, MonoCounter
+from floreyn.terminal.errors import ClientRefConflict, StoreCorrupt
 from floreyn.terminal.store import integrity, migrations
 from floreyn.terminal.store.db import ProcessLock, open_sqlite
-from floreyn.terminal.store.rows import Draft, SnapshotReceipt, StoredRecord, StoreState
+from floreyn.terminal.store.rows import RECORD_COLUMNS, Draft, SnapshotReceipt, StoredRecord, StoreState
 from floreyn.terminal.store.schema import days, pin_lockout, records, snapshot, terminal_state
 from floreyn.terminal.store.view import StoreView
 from floreyn.terminal.store.zreport import z_report
@@ -112,7 +112,9 @@ class TerminalStore:
 
     def _pragma(self, statement: str) -> None:
         assert not self._conn.in_transaction()
-        self._conn.connection.dbapi_connection.execute(statement)  # type: ignore[union-attr]
+        raw = self._conn.connection.dbapi_connection
+        assert isinstance(raw, sqlite3.Connection), "the till's store is SQLite"
+        raw.execute(statement)
 
     def _init_state(self) -> None:
         with self.txn() as view:
@@ -194,7 +196,7 @@ class TerminalStore:
         self._head = head
         if drafts[-1].kind is Kind.DAY_CLOSE:
             self._day_no = day_no + 1
-        return [StoredRecord(**r) for r in rows], False  # type: ignore[arg-type]
+        return [StoredRecord(**r) for r in rows], False  # type: ignore[arg-type]  # _row(): one value per field
 
     def _close_day(self, view: StoreView, day_no: int, close_seq: int) -> None:
         report = z_report(day_no, self.terminal_id, view.day(day_no))
@@ -296,8 +298,8 @@ class TerminalStore:
                     view.conn.execute(insert(snapshot).values(id=1, **values))
                 else:
                     view.conn.execute(update(snapshot).where(snapshot.c.id == 1).values(**values))
-            receipt = SnapshotReceipt(values["received_wall_ms"], values["received_boot_id"],  # type: ignore[arg-type]
-                                      values["received_monotonic_ms"], values["base_seq"])  # type: ignore[arg-type]
+            receipt = SnapshotReceipt(values["received_wall_ms"], values["received_boot_id"],  # type: ignore[arg-type]  # values: a row's dict
+                                      values["received_monotonic_ms"], values["base_seq"])  # type: ignore[arg-type]  # (same)
             self._snapshot = (snap, receipt)
 
     def store_signed_snapshot(self, data: bytes, signature: bytes, server_key: Ed25519PublicKey) -> Snapshot:
@@ -367,9 +369,7 @@ def _sign(draft: Draft, head: ChainHead, key: Ed25519PrivateKey, terminal_id: st
     return rec.sign(key)
 
 
-_COLUMNS = ("seq", "record_id", "tx_id", "kind", "card_hex", "fl_cents", "eur_cents", "tender", "budget_id", "ref_id",
-            "wall_ms", "mono_ms", "day_no", "offline", "raw", "hash", "receipt_status", "sync_status",
-            "balance_after_cents", "receipt_error", "budget_label", "merchant_name")
+_COLUMNS = RECORD_COLUMNS  # the fields of StoredRecord (rows.py)
 _INSERT_RECORD = f"INSERT INTO records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
@@ -394,7 +394,3 @@ def _upsert_contact(view: StoreView, card_hex: str, after_seq: int) -> None:
     view.conn.exec_driver_sql(
         "INSERT INTO card_contact (card_hex, after_seq) VALUES (?, ?) "
         "ON CONFLICT (card_hex) DO UPDATE SET after_seq = excluded.after_seq", (card_hex, after_seq))
-
-
-def new_record_id() -> uuid.UUID:
-    return uuid.uuid4()

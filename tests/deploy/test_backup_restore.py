@@ -8,6 +8,7 @@ it was.
 
 from __future__ import annotations
 
+
 import json
 import os
 import random
@@ -23,6 +24,7 @@ import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.engine import make_url
 
+from floreyn.server.db import head_revision
 from floreyn import keys
 from floreyn.server import backup, restore
 from floreyn.server.backup import BackupInvalid, read_manifest
@@ -112,7 +114,7 @@ def test_round_trip_while_the_server_writes_then_restore_in_both_backends(db_url
     assert made.path.parent == tmp_path / "backups" and made.path.name.endswith(backup.SUFFIX)
     assert oct(made.path.stat().st_mode & 0o777) == "0o600" and made.sha256 == backup.sha256_file(made.path)
     manifest = read_manifest(made.path)
-    assert manifest.revision == "0002" and manifest.server_public_key == srv.ctx.public_hex
+    assert manifest.revision == head_revision() and manifest.server_public_key == srv.ctx.public_hex
     assert manifest.terminal_heads == {facts["terminal"].terminal_id: 7}  # type: ignore[union-attr]
     in_backup = rows_of(str(made.path))
     in_backup.pop(backup.MANIFEST)
@@ -121,7 +123,7 @@ def test_round_trip_while_the_server_writes_then_restore_in_both_backends(db_url
     targets = [other_db_url, f"sqlite:///{tmp_path / 'restored' / 'floreyn.db'}"]
     for target in targets:
         report = restore.restore(made.path, target)
-        assert report.backup_revision == "0002" and report.revision == "0002" and report.kept_old is None
+        assert report.backup_revision == head_revision() and report.revision == head_revision() and report.kept_old is None
         restored = rows_of(target)
         alerts = restored.pop("alerts")
         assert [a for a in alerts if a[2] == "restored"] and len(alerts) == len(in_backup["alerts"]) + 1
@@ -271,12 +273,18 @@ def test_sigkill_during_restore_leaves_the_old_or_the_new_database(tmp_path, exe
             outcomes.add("new")
         for p in data.glob("floreyn.db.before-restore-*"):  # the kept copy is always the whole old file
             assert rows_of(f"sqlite:///{p}")
+    # What the last killed attempt left is the old or the new database (which one is timing); the
+    # final restore must keep exactly that, whole, and each copy a killed attempt kept is the old file.
+    left = rows_of(url)
+    kept_by_attempts = {p: rows_of(f"sqlite:///{p}") for p in data.glob("floreyn.db.before-restore-*")}
     done = subprocess.run([exe / "floreyn-server", "--data-dir", str(data), "restore", "--replace", str(made.path)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr  # a killed restore's leftovers do not stand in the way
     assert not list(data.glob("*.restoring*"))
     assert not list(data.glob("*.partial"))
-    assert all(rows_of(f"sqlite:///{p}") == old for p in data.glob("floreyn.db.before-restore-*"))
+    kept = Path(json.loads(done.stdout)["kept_old"])
+    assert rows_of(f"sqlite:///{kept}") == left
+    assert all(rows == old for p, rows in kept_by_attempts.items() if p != kept)
     assert outcomes  # at least one kill landed (which side is timing)
 
 

@@ -19,7 +19,7 @@ from till_helpers import dump_db, fast_config, open_till
 
 from floreyn.money import Money
 from floreyn.terminal.config import StoreConfig, config_from_dict
-from floreyn.terminal.engine.clock import FakeClock
+from floreyn.terminal.clock import FakeClock
 from floreyn.terminal.engine.disk import MIB, DiskGuard, Usage
 from floreyn.terminal.engine.errors import ConfigError, DiskFull
 

@@ -15,6 +15,7 @@ import re
 import shutil
 import stat
 import subprocess
+import tempfile
 from pathlib import Path
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -120,10 +121,22 @@ def test_terminal_install_lays_down_everything_idempotently_with_the_ups_overlay
 
 def test_without_destdir_the_scripts_want_root(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DESTDIR"}
-    cmd = ["bash", str(DEPLOY / "install-server.sh"), "--no-venv"]
+    deploy, cwd = DEPLOY, tmp_path
     if os.geteuid() == 0:  # as an ordinary user, which root can be for a moment
-        cmd = ["runuser", "-u", "nobody", "--", *cmd]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path)
+        # ... who must be able to read the scripts: the clone may sit in a folder only root can
+        # enter (/root, `mktemp -d`), and so does pytest's tmp_path. A copy in a folder anyone may read.
+        shared = Path(tempfile.mkdtemp(prefix="floreyn-install-test-"))
+        try:
+            deploy = shared / "deploy"
+            shutil.copytree(DEPLOY, deploy)
+            subprocess.run(["chmod", "-R", "a+rX", str(shared)], check=True, timeout=30)
+            done = subprocess.run(["runuser", "-u", "nobody", "--", "bash", str(deploy / "install-server.sh"),
+                                   "--no-venv"], capture_output=True, text=True, env=env, cwd=shared, timeout=60)
+        finally:
+            shutil.rmtree(shared)
+    else:
+        done = subprocess.run(["bash", str(deploy / "install-server.sh"), "--no-venv"],
+                              capture_output=True, text=True, env=env, cwd=cwd, timeout=60)
     assert done.returncode != 0 and "run as root" in done.stderr, done.stderr
 
 
@@ -166,6 +179,9 @@ def test_the_proxy_examples_point_at_the_units_port_and_allow_a_full_upload():
     assert f"reverse_proxy 127.0.0.1:{port}" in caddy and "max_size 2MB" in caddy
     assert nginx.count(f"proxy_pass http://127.0.0.1:{port};") == 2 and "client_max_body_size 2m;" in nginx
     assert "not remote_ip" in caddy and "deny all;" in nginx  # /metrics stays on the local network
+    # Rate limits per client address (the server limits failed authentications itself: server/throttle.py).
+    assert "limit_req zone=floreyn_per_address" in nginx and "limit_req_status 429;" in nginx
+    assert "rate_limit {" in caddy and "key {remote_host}" in caddy
     from floreyn.server.config import DEFAULT_PORT, Limits
 
     assert int(port) == DEFAULT_PORT and Limits().max_body_bytes <= 2 * 1000 * 1000

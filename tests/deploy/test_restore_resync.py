@@ -26,7 +26,7 @@ from floreyn.server.testing import ServerThread, World
 from floreyn.terminal.config import ServerConfig, StoreConfig
 from floreyn.terminal.drivers.virtual import VirtualPrinter
 from floreyn.terminal.engine.build import build_engine
-from floreyn.terminal.engine.clock import FakeClock
+from floreyn.terminal.clock import FakeClock
 
 ISSUER = keys.private_from_seed(bytes(range(40, 72)))
 SPEND_CENTS = 125

@@ -11,6 +11,7 @@ on its port, the backup lands in its folder.
 
 from __future__ import annotations
 
+
 import json
 import os
 import re
@@ -22,6 +23,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from floreyn.server.db import head_revision
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNITS = ["floreyn-terminal.service", "floreyn-server.service", "floreyn-backup.service", "floreyn-backup.timer"]
@@ -110,7 +113,7 @@ def test_the_units_command_lines_serve_and_back_up(db_url, tmp_path, free_port):
         done = subprocess.run(backup, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         made = json.loads(done.stdout)
-        assert Path(made["path"]).parent == tmp_path / "backups" and made["revision"] == "0002"
+        assert Path(made["path"]).parent == tmp_path / "backups" and made["revision"] == head_revision()
         assert made["source"] == ("sqlite" if not args else "postgresql")
     finally:
         proc.terminate()

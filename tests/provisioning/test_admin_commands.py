@@ -184,7 +184,7 @@ def test_desk_topup_cashout_remit_and_a_lost_answer_is_not_booked_twice(tool, sr
     assert world.balance(f"member:{member}") == 3_750
     # A shop's fl back to euros at the bid rate, and the euros it took at its till handed in.
     term = world.terminal()
-    term.spend(card, 3_000)
+    term.authorize(srv, term.spend(card, 3_000))  # above the offline per-tap limit: authorized online
     term.topup(card, 1_000, eur_cents=1_000)
     term.client(srv).upload(term.raws)
     cashed = tool.ok("desk", "cashout", "--merchant", term.merchant_id, "--amount", "fl 30,00")
@@ -269,3 +269,29 @@ def test_reports_and_csv_export(tool, srv, world, tmp_path):
     stdout = tool("export", "csv", "--from", today, "--to", today, "--dialect", "plain", json_mode=False)
     assert stdout.code == 0 and stdout.out.replace("\r\n", "\n") == target.read_text().replace("\r\n", "\n")
     assert tool("export", "csv", "--from", today, "--to", today).code == 1  # --json needs --out
+
+
+def test_member_import_out_neutralises_formulas_in_aliases(tool, srv, tmp_path):
+    path = tmp_path / "leden.csv"
+    hostile = ["=HYPERLINK(\"http://evil.example\",\"klik\")", "+31 6 kwaad", "-2+3", "@SUM(1)"]
+    path.write_text("alias;name\n" + "".join(f"{a};Naam {i}\n" for i, a in enumerate(hostile)), encoding="utf-8")
+    out = tmp_path / "ids.csv"
+    tool.ok("member", "import", str(path), "--out", str(out))
+    aliases = [r["alias"] for r in csv.DictReader(io.StringIO(out.read_text()))]
+    assert aliases == ["'" + a for a in hostile]  # shown as text by a spreadsheet, never run
+
+
+def test_dispute_list_and_resolve(tool, srv, world):
+    member, card = world.member(eur_cents=5_000)
+    term = world.terminal()
+    term.spend(card, 4_000)  # above the per-tap limit, offline: fl 15 parked, the till quarantined
+    try:
+        term.client(srv).upload(term.raws)
+    except Exception:  # noqa: BLE001 - the typed refusal is checked in tests/server/test_attacks.py
+        pass
+    [open_one] = [d for d in tool.ok("dispute", "list")["disputes"] if d["terminal_id"] == term.terminal_id]
+    assert open_one["amount_cents"] == 1_500 and open_one["rules"] == "offline_per_tap"
+    done = tool.ok("dispute", "resolve", open_one["dispute_id"], "--decision", "return", "--note", "lid terug")
+    assert done["status"] == "returned" and done["to_account"] == f"member:{member}"
+    assert world.balance(f"member:{member}") == 5_000 - 2_500
+    assert tool("dispute", "resolve", open_one["dispute_id"], "--decision", "release", "--note", "x").code != 0

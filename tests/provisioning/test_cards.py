@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import threading
 import time
 import uuid
@@ -85,6 +87,14 @@ def test_issue_signs_writes_verifies_locks_registers_and_prints_a_welcome_slip(t
     slip = decode(printer.last_job()).text(32)
     assert "Welkom bij Floreyn!" in slip and "Fenna" in slip and "Coöperatie Soesterkwartier" in slip
     assert out["card_id"][-4:].upper() in slip
+    # The portal: the server's address, its ask rate, and a one-time code that activates this member.
+    assert "Uw activeringscode (eenmalig):" in slip and "fl 1,00 = € 1,00" in slip
+    code = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", slip).group(0)
+    from floreyn.server.portal import users
+
+    user = srv.ctx.db.write(lambda conn: users.activate(conn, login=mid, code=code, password="x" * 12,
+                                                       repeat="x" * 12, now=srv.ctx.clock()))
+    assert user.subject_id == mid
     assert pending_for(tool, mid) == []
 
 

@@ -12,7 +12,7 @@ from floreyn import keys
 from floreyn.server.testing import ServerThread
 from floreyn.sync.client import SyncClient, SyncRefused
 from floreyn.terminal.config import load_config
-from floreyn.terminal.engine.auth import check_pin
+from floreyn.pins import check_pin
 
 from provision_tool import Tool
 
@@ -152,7 +152,7 @@ def test_terminal_enroll_writes_a_config_the_till_loads_and_syncs_with(tool, srv
         300,
     )
     assert cfg.columns == 48 and cfg.drivers.reader == {"kind": "nfc", "device": "usb"}
-    assert cfg.drivers.printer == {"kind": "network", "host": "192.168.1.40", "port": 9100}
+    assert cfg.drivers.printer == {"kind": "network", "host": "192.168.1.40", "port": 9100, "columns": 48}
     assert [(o.name, o.role) for o in cfg.operators] == [("Jan", "manager"), ("Piet", "cashier")]
     assert check_pin("4321", cfg.operators[0].pin_hash) and not check_pin("1234", cfg.operators[0].pin_hash)
     desk_key = tomllib.loads((tool.home / "provision.toml").read_text())

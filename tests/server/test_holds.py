@@ -86,3 +86,18 @@ def test_expired_unknown_and_other_terminals_holds(srv, world):
 def test_release_needs_a_signed_terminal_request(srv):
     resp = requests.post(srv.base_url + "/v1/terminal/release", json={"request_id": "q-1"}, timeout=10)
     assert resp.status_code == 401 and resp.json()["error"].startswith("auth")
+
+
+def test_a_terminal_with_too_many_open_holds_is_declined_until_one_is_released(srv, world, monkeypatch):
+    from floreyn.server import authz
+
+    monkeypatch.setattr(authz, "MAX_ACTIVE_HOLDS_PER_TERMINAL", 2)  # the server runs in this process
+    _, card = world.member(eur_cents=10_000)
+    term, other = world.terminal(), world.terminal()
+    client = term.client(srv)
+    assert client.authorize_spend(card, 100, "h-1").approved and client.authorize_spend(card, 100, "h-2").approved
+    third = client.authorize_spend(card, 100, "h-3")
+    assert (third.approved, third.reason) == (False, "too_many_holds")  # said, not silently past a cut-off
+    assert other.client(srv).authorize_spend(card, 100, "o-1").approved  # per terminal
+    client.release_hold("h-1")
+    assert client.authorize_spend(card, 100, "h-4").approved

@@ -34,6 +34,14 @@ def test_a_transaction_must_balance_in_each_currency():
         ledger.Posting("nonsense", Money.fl(1))
 
 
+def test_a_memo_longer_than_the_column_is_refused_not_cut():
+    legs = ledger.legs(("member:a", Money.fl(-100)), ("merchant:b", Money.fl(100)))
+    fits = ledger.LedgerTx("t3", ledger.TxKind.SPEND, legs, NOW, memo="x" * ledger.MAX_MEMO_CHARS)
+    assert len(fits.memo) == ledger.MAX_MEMO_CHARS
+    with pytest.raises(ledger.MemoTooLong):
+        ledger.LedgerTx("t4", ledger.TxKind.SPEND, legs, NOW, memo="x" * (ledger.MAX_MEMO_CHARS + 1))
+
+
 def test_every_kind_balances_per_currency():
     rates = ExchangeRates(ask_bp=10_300, bid_bp=9_100)
     txs = [

@@ -151,7 +151,7 @@ def test_request_authentication_refusals(srv, world):
     # Unknown terminal, missing headers.
     ghost = world.terminal()
     ghost.terminal_id = "T-never-enrolled"
-    assert signed_post(srv, ghost, "/v1/terminal/upload", body).json()["error"] == "auth_unknown_terminal"
+    assert signed_post(srv, ghost, "/v1/terminal/upload", body).json()["error"] == "auth_bad_signature"  # as a wrong key
     bare = requests.post(srv.base_url + "/v1/terminal/upload", data=body, timeout=10)
     assert bare.status_code == 401 and bare.json()["error"] == "auth_missing"
 

@@ -1,6 +1,8 @@
 """The shared fixtures themselves work: a fresh, writable database per backend."""
 import socket
 
+import pytest
+
 from sqlalchemy import create_engine, inspect, text
 
 
@@ -28,3 +30,14 @@ def test_free_port_can_be_bound(free_port):
 
 def test_run_dir_is_empty(run_dir):
     assert run_dir.is_dir() and not any(run_dir.iterdir())
+
+
+def test_every_test_has_a_timeout(request):
+    # pytest-timeout from pyproject: a hang fails the test instead of blocking CI.
+    assert float(request.config.getini("timeout")) == 300
+    assert request.node.get_closest_marker("timeout") is None  # an ordinary test: the default
+
+
+@pytest.mark.slow
+def test_a_slow_test_gets_the_longer_timeout(request):
+    assert request.node.get_closest_marker("timeout").args == (1200,)

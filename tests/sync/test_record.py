@@ -210,3 +210,12 @@ def test_trailing_and_non_canonical_bytes_are_malformed() -> None:
         rec.decode(b"XYZ" + raw[3:])
     with pytest.raises(RecordMalformed):
         rec.decode(raw[:40])
+
+
+def test_the_wire_layout_names_every_field_of_the_record_once():
+    # One source: body() and decode() both walk rec.WIRE. A field added to TxRecord but not
+    # to WIRE would go unsigned; this fails first.
+    from dataclasses import fields
+
+    names = [w.name for w in rec.WIRE]
+    assert sorted(names) == sorted(f.name for f in fields(TxRecord)) and len(set(names)) == len(names)

@@ -25,7 +25,7 @@ import requests
 
 from floreyn import keys
 from floreyn.terminal import demo_setup
-from floreyn.terminal.engine.auth import hash_pin
+from floreyn.pins import hash_pin
 
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # till_helpers
 from till_helpers import fast_config, open_till  # noqa: E402
 
 from floreyn.terminal.config import TerminalConfig  # noqa: E402
-from floreyn.terminal.engine.clock import FakeClock  # noqa: E402
+from floreyn.terminal.clock import FakeClock  # noqa: E402
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from till_helpers import CASHIER_PIN, MANAGER_PIN, dump_db, open_till
 
 from floreyn.money import Money
 from floreyn.terminal.engine import errors as E
-from floreyn.terminal.engine.auth import check_pin, hash_pin
+from floreyn.pins import check_pin, hash_pin
 
 
 def test_hash_is_salted_and_checks():

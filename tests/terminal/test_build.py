@@ -9,7 +9,7 @@ from floreyn import keys
 from floreyn.terminal.config import ServerConfig
 from floreyn.terminal.demo_setup import demo_config
 from floreyn.terminal.engine.build import make_server
-from floreyn.terminal.engine.clock import SystemClock
+from floreyn.terminal.clock import SystemClock
 from floreyn.terminal.store import TerminalStore
 
 

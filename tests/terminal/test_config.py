@@ -10,7 +10,7 @@ import pytest
 
 from floreyn import keys
 from floreyn.terminal.config import load_config
-from floreyn.terminal.engine.auth import check_pin, hash_pin
+from floreyn.pins import check_pin, hash_pin
 from floreyn.terminal.engine.errors import ConfigError
 
 SERVER_KEY = keys.public_raw(keys.private_from_seed(bytes(32))).hex()

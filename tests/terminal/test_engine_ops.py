@@ -227,18 +227,6 @@ def test_demo_cards_are_stable():
     assert demo_setup.demo_payload("anna") == demo_setup.demo_payload("anna")  # Ed25519 is deterministic
 
 
-def test_recent_payments_newest_first(till):
-    till.present("anna")
-    first = till.spend(100)
-    till.engine.confirm(till.engine.quote_save(Money.eur(1_000)).quote_id)
-    till.clock.advance(10)
-    second = till.spend(2_000)  # two records, one transaction
-    recent = till.engine.recent(10)
-    assert [r.tx_id for r in recent] == [second.tx_id, first.tx_id]
-    assert recent[0].fl.cents == 2_000 and len(recent[0].records) == 2
-    assert [r.kind for r in till.engine.recent(10, kinds=(Kind.SAVE,))] == [Kind.SAVE]
-
-
 def test_recent_payments_are_the_open_days_payments_newest_first(till):
     till.present("anna")
     first = till.spend(100)

@@ -16,7 +16,7 @@ from floreyn.sync.record import Kind, Tender
 from floreyn.terminal.config import ServerConfig
 from floreyn.terminal.drivers.virtual import VirtualPrinter
 from floreyn.terminal.engine import errors as E
-from floreyn.terminal.engine.auth import hash_pin
+from floreyn.pins import hash_pin
 from floreyn.terminal.engine.build import build_engine
 
 ISSUER = keys.private_from_seed(bytes(range(100, 132)))

@@ -17,7 +17,7 @@ def test_budget_reasons_are_codes_with_their_params(till):
     (elsewhere,) = [b for b in anna.budgets if not b.usable]
     assert elsewhere.why_not == "budget_wrong_category"
     assert isinstance(elsewhere.reason, E.BudgetNotUsableHere)
-    assert elsewhere.reason.params == {"label": "Onderhoudsbudget Portaal", "category": "winkel"}
+    assert elsewhere.reason.params == {"label": "Onderhoudsbudget Portaal", "category": "winkel", "for_categories": "klussen"}
     assert [b.why_not for b in anna.budgets if b.usable] == [""]
     (expired,) = till.present("eva").budgets
     assert expired.why_not == "budget_expired" and expired.reason.params["expires_on"] == expired.expires_on

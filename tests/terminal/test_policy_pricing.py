@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from floreyn.sync.snapshot import BudgetInfo, Campaign, MerchantConfig, OfflineLimits
 from floreyn.terminal.engine import errors as E
-from floreyn.terminal.engine.policy import OfflineUsage, describe_age, offline_capacity, offline_headroom
+from floreyn.terminal.engine.policy import OfflineUsage, offline_capacity, offline_headroom
 from floreyn.terminal.engine.pricing import (
     OWN, Source, active_multiplier, allocate, budget_usable, check_chosen_budget, order_sources,
 )
@@ -131,6 +131,7 @@ def test_offline_refusals_carry_cents_and_both_languages():
     stale = cap(snapshot_age_s=30 * 3600.0).total_reason
     assert stale.params["age_s"] == 108_000
     assert "30,0 uur" in stale.message("nl") and "30.0 h" in stale.message("en") and "uur" not in stale.message("en")
-    assert describe_age(None, "en").startswith("unknown") and describe_age(600, "en") == "10 min"
+    assert E.SnapshotStale.of(None).params["age_en"].startswith("unknown")
+    assert E.SnapshotStale.of(600).params["age_en"] == "10 min"
     count = cap(usage=OfflineUsage(taps=5)).total_reason
     assert isinstance(count, E.OfflineCountLimit) and count.params == {"count": 5, "max_count": 5}

@@ -6,6 +6,8 @@ review the diff like code: these texts are what members take home.
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 from pathlib import Path
 
@@ -62,6 +64,8 @@ DOCS = {
         z_report(1, "T-bakker-01", SPLIT + LIVE_SPEND + SAVE + TOPUP + REFUND + VOID + [CLOSE]), CTX,
         tx_id=CLOSE.tx_id),
     "welcome": lambda: welcome_slip("Anna", bytes.fromhex(CARD), CTX),
+    "welcome_portal": lambda: welcome_slip("Anna", bytes.fromhex(CARD), dataclasses.replace(
+        CTX, welcome_url="https://floreyn.nl/portal"), activation_code="K7QM-4XPD-2RWZ", ask_bp=10_000),
 }
 
 

@@ -39,7 +39,7 @@ def test_reprint_of_a_budget_payment_after_the_budget_is_spent_and_the_shop_rena
     assert [r.budget_id for r in paid.records] == [BUDGET, None]
     original = {cols: till.printer.docs[-1].text(cols) for cols in (32, 48)}
     assert "Boodschappenbudget Gemeente" in original[32]
-    shop = till.engine.merchant().name
+    shop = till.engine.context().merchant.name
     assert shop in original[32]
 
     _budget_gone_and_shop_renamed(till)

@@ -13,7 +13,7 @@ from floreyn.terminal import demo_setup
 from floreyn.terminal.drivers.virtual import VirtualCardReader
 from floreyn.terminal.engine import errors as E
 from floreyn.terminal.engine import events as ev
-from floreyn.terminal.engine.service import TillService
+from floreyn.terminal.engine.service import TillService, _Stop
 
 
 def wait_for(events: list, kind: type, timeout_s: float = 5.0):  # noqa: ANN201
@@ -92,6 +92,68 @@ def test_a_bug_in_a_call_is_reported_not_swallowed(config, clock):
         assert service.overview().result(5).status.head_seq == 0  # the worker lives on
         assert any(isinstance(e, ev.CallDone) and e.name == "broken" and e.error.code == "internal"
                    for e in events if isinstance(e, ev.CallDone) and e.error is not None)
+    finally:
+        service.stop()
+        till.store.close()
+
+
+class _Mystery(BaseException):
+    """What no library should raise, and one will."""
+
+
+def test_a_base_exception_in_a_call_is_that_calls_answer(config, clock):
+    till = open_till(config, clock)
+    service = TillService(till.engine, lambda e: None)
+    service.start().result(5)
+    try:
+        def odd(_engine: object) -> None:
+            raise _Mystery("deep in a library")
+
+        with pytest.raises(E.InternalError):
+            service.submit(odd, "odd").result(5)
+        overview = service.overview().result(5)
+        assert overview.status.head_seq == 0 and overview.worker_restarts == 0
+    finally:
+        service.stop()
+        till.store.close()
+
+
+def test_a_dying_worker_loop_is_restarted_and_the_status_screen_says_so(config, clock):
+    till = open_till(config, clock)
+    broken = threading.Event()
+
+    def notify(event: ev.Event) -> None:  # the app's listener failing on the worker thread
+        if broken.is_set() and isinstance(event, ev.CallDone):
+            broken.clear()
+            raise _Mystery("listener failed")
+
+    service = TillService(till.engine, notify)
+    service.start().result(5)
+    try:
+        broken.set()
+        # the answer was given before the listener failed; the loop died after it
+        assert service.submit(lambda engine: engine.status(), "status").result(5).head_seq == 0
+        overview = service.overview().result(5)  # the restarted loop answers
+        assert overview.worker_restarts == 1 and "listener failed" in overview.worker_failure
+    finally:
+        service.stop()
+        till.store.close()
+
+
+def test_a_dead_worker_thread_is_replaced_by_the_next_call(config, clock):
+    till = open_till(config, clock)
+    service = TillService(till.engine, lambda e: None)
+    service.start().result(5)
+    try:
+        dead = threading.Thread(target=lambda: None)
+        dead.start()
+        dead.join()
+        old, service._thread = service._thread, dead  # as if the worker thread had ended
+        service._queue.put(_Stop()) if old is not None else None  # let the real old worker go
+        assert old is not None
+        old.join(5)
+        assert service.overview().result(5).worker_restarts == 1
+        assert service._thread is not dead and service._thread.is_alive()
     finally:
         service.stop()
         till.store.close()

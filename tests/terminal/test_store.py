@@ -13,7 +13,7 @@ from floreyn import keys
 from floreyn.sync.record import ChainHead, Kind, Tender, decode, verify_chain
 from floreyn.sync.snapshot import SnapshotError
 from floreyn.terminal import demo_setup
-from floreyn.terminal.engine.clock import FakeClock
+from floreyn.terminal.clock import FakeClock
 from floreyn.terminal.engine.errors import ClientRefConflict, StoreCorrupt, StoreLocked
 from floreyn.terminal.store import Draft, TerminalStore, migrations
 from floreyn.terminal.store.db import open_sqlite
@@ -302,3 +302,15 @@ def test_newer_schema_is_refused(tmp_path):
     con.close()
     with pytest.raises(StoreCorrupt):
         TerminalStore(path, "T-test-01", FakeClock())
+
+
+def test_the_store_and_the_test_outbox_implement_the_whole_outbox_protocol(store):
+    from floreyn.server.testing import MemoryOutbox
+    from floreyn.sync.client import Outbox
+
+    members = {n for n in vars(Outbox) if not n.startswith("_")}
+    assert {"unsent", "count_unsent", "acknowledge", "resend_after", "head", "store_snapshot",
+            "current_snapshot"} == members
+    for outbox in (store, MemoryOutbox()):
+        assert all(hasattr(outbox, n) for n in members), type(outbox).__name__
+    assert store.head.seq == 0 and MemoryOutbox().head is None and MemoryOutbox().resend_after(0) == 0

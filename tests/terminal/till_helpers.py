@@ -10,8 +10,8 @@ from floreyn import keys
 from floreyn.terminal import demo_setup
 from floreyn.terminal.config import Operator, SecurityConfig, TerminalConfig
 from floreyn.terminal.drivers.virtual import VirtualPrinter
-from floreyn.terminal.engine.auth import hash_pin
-from floreyn.terminal.engine.clock import FakeClock
+from floreyn.pins import hash_pin
+from floreyn.terminal.clock import FakeClock
 from floreyn.terminal.engine.core import Engine
 from floreyn.terminal.store import TerminalStore
 

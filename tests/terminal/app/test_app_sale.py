@@ -35,7 +35,7 @@ class TestSale(TillUITest):
         scr = self.screen()
         self.type_keys(scr.ids.keypad, "12,5")
         self.assertEqual(scr.ids.display.text, "12,5")
-        self.assertIn("fl 12,50", self.button("Betalen").text)
+        self.assertIn("fl 12,50", self.button("Betalen").text.replace("\u00a0", " "))
         self.assert_touch_targets()
         self.shot("amount")
 

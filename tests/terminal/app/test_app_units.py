@@ -105,7 +105,8 @@ def test_mo_writer_reads_back_through_gettext(tmp_path):
     entries = {"": "Content-Type: text/plain; charset=UTF-8\n", "Pay\n{amount}": "Betalen\n{amount}",
                'Say "hi" \\ €': 'Zeg "hoi" \\ €', "untranslated": ""}
     po = tmp_path / "x.po"
-    catalogs.write_po(po, "nl", {k: ["here:1"] for k in entries if k}, entries)
+    catalogs.write_po(po, "nl", {k: ["here:1"] for k in entries if k}, entries, comment=catalogs.COMMENT,
+                      header=catalogs.HEADER)
     back = catalogs.read_po(po)
     assert "charset=UTF-8" in back.pop("") and back == {k: v for k, v in entries.items() if k}
     t = gettext.GNUTranslations(io.BytesIO(catalogs.mo_bytes(entries)))
@@ -142,10 +143,10 @@ def test_translator_switches_kv_rules_and_listeners():
     Builder.load_string("#:import tr floreyn.terminal.app.i18n.tr\n#:import Money floreyn.money.Money\n"
                         "<I18nProbe@Label>:\n    text: tr._('Sign in') + ' ' + tr.money(Money.fl(123456))\n")
     probe = Factory.I18nProbe()
-    assert tr.lang == "nl" and probe.text == "Aanmelden fl 1.234,56"
+    assert tr.lang == "nl" and probe.text == "Aanmelden fl\u00a01.234,56"  # an amount never breaks
     try:
         tr.switch("en")  # every kv rule that reads tr follows at once
-        assert probe.text == "Sign in fl 1,234.56"
+        assert probe.text == "Sign in fl\u00a01,234.56"
     finally:
         tr.switch("nl")
     assert probe.text == "Aanmelden fl 1.234,56"
@@ -382,3 +383,16 @@ def test_config_from_the_cli_namespace(tmp_path):
     assert simulate and config.data_dir == tmp_path and config.terminal_id == "T-demo-01"
     with pytest.raises(FloreynError):
         load_config(Namespace(config=tmp_path / "missing.toml", data_dir=None, simulate=False))
+
+
+def test_status_screen_says_when_the_till_worker_was_restarted(till):
+    from dataclasses import replace
+
+    from floreyn.terminal.app.i18n import Translator
+    from floreyn.terminal.app.texts import status_lines
+
+    healthy = till.engine.overview()
+    assert not any("herstart" in line for line in status_lines(healthy, None, Translator("nl")))
+    restarted = replace(healthy, worker_restarts=2, worker_failure="ValueError: Invalid endpoint address 0x1")
+    lines = status_lines(restarted, None, Translator("nl"))
+    assert "Kassaproces 2 keer herstart; laatste oorzaak: ValueError: Invalid endpoint address 0x1" in lines

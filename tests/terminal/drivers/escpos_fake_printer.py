@@ -22,6 +22,7 @@ import socket
 import threading
 import time
 import tty
+from typing import Callable
 
 from escpos_decode import parse_spans
 
@@ -150,6 +151,19 @@ class FakeSerialPrinter(PrinterCore):
     def __enter__(self) -> FakeSerialPrinter:
         self._thread.start()
         return self
+
+    def wait_received(self, done: Callable[[bytes], bool], timeout_s: float = 10.0) -> bytes:
+        """What arrived, once `done` accepts it or at the deadline.
+
+        A thread reads the pty: the driver's write returns before that thread has read
+        every byte, which on a busy machine shows as a job cut short.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            got = bytes(self.received)
+            if done(got) or time.monotonic() >= deadline:
+                return got
+            time.sleep(0.01)
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()

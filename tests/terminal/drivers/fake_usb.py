@@ -27,7 +27,7 @@ from escpos_fake_printer import PrinterCore
 
 LIBUSB_ERROR_TIMEOUT = -7
 LIBUSB_ERROR_NO_DEVICE = -4
-MAX_READ_WAIT_S = 0.5  # a timed-out read waits its timeout, as libusb does, but never longer than this
+MAX_READ_WAIT_S = 5.0  # a timed-out read waits its timeout, as libusb does, but never longer than this
 
 
 @dataclass

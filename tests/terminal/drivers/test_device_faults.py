@@ -88,14 +88,14 @@ def started_service(config: Any, clock: Any, printer: EscposPrinter, **kw: Any) 
     events: list = []
     service = TillService(till.engine, events.append, **kw)
     service.start().result(WAIT_S)
-    service.call("sign_in", CASHIER_PIN).result(WAIT_S)
-    service.call("present_card", demo_setup.demo_payload("anna")).result(WAIT_S)
+    service.sign_in(CASHIER_PIN).result(WAIT_S)
+    service.submit(lambda engine: engine.present_card(demo_setup.demo_payload("anna"))).result(WAIT_S)
     return till, service, events
 
 
 def sell(service: TillService, cents: int = 250) -> Any:
-    quote = service.call("quote_spend", Money.fl(cents)).result(WAIT_S)
-    return service.call("confirm", quote.quote_id).result(WAIT_S)
+    quote = service.quote_spend(Money.fl(cents)).result(WAIT_S)
+    return service.confirm(quote.quote_id, tender=None, manager_pin=None, repeat_ok=False).result(WAIT_S)
 
 
 @pytest.mark.parametrize("call", CALLS)
@@ -115,11 +115,11 @@ def test_any_fault_at_any_driver_call_leaves_the_sale_paid_and_the_till_answerin
             assert result.receipt_status == "failed" and isinstance(result.receipt_error, PrinterError)
             failed = next(e for e in events if isinstance(e, ev.ReceiptFailed))
             assert failed.tx_id == result.tx_id
-            assert service.call("overview").result(WAIT_S)["status"].receipts_to_print == 1
-            again = service.call("reprint", result.tx_id).result(WAIT_S)  # the receipt waited for this
+            assert service.overview().result(WAIT_S).status.receipts_to_print == 1
+            again = service.reprint(result.tx_id).result(WAIT_S)  # the receipt waited for this
             assert again.receipt_status == "printed"
         assert "250" in decode(network_printer.last_job()).text(32).replace(",", "")
-        assert service.call("overview").result(WAIT_S)["status"].receipts_to_print == 0
+        assert service.overview().result(WAIT_S).status.receipts_to_print == 0
     finally:
         service.stop()
         till.store.close()
@@ -146,12 +146,32 @@ def test_idle_receipt_retries_against_a_broken_driver_keep_the_worker_alive(conf
         while plan.raised < 3 and time.monotonic() < deadline:  # the worker retried twice on its own
             time.sleep(0.1)
         assert plan.raised >= 3
-        assert service.call("overview").result(WAIT_S)["status"].receipts_to_print == 1  # still answering
+        assert service.overview().result(WAIT_S).status.receipts_to_print == 1  # still answering
         plan.left = 0  # the printer is fixed: the next idle retry prints the waiting receipt
         deadline = time.monotonic() + WAIT_S
         while till.store.tx(result.tx_id)[0].receipt_status != "printed" and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert service.call("overview").result(WAIT_S)["status"].receipts_to_print == 0
+        assert service.overview().result(WAIT_S).status.receipts_to_print == 0
     finally:
         service.stop()
         till.store.close()
+
+
+def test_a_till_starts_with_a_receipt_waiting_and_a_broken_printer(config, clock, network_printer):
+    plan = Plan("_raw", ValueError("Invalid endpoint address 0x1"), times=10**6)
+    till, service, _ = started_service(config, clock, faulty_printer(network_printer, plan))
+    try:
+        assert sell(service).receipt_status == "failed"
+    finally:
+        service.stop()
+        till.store.close()
+    again = open_till(config, clock, install_snapshot=False, printer=faulty_printer(network_printer, plan),
+                      sign_in=False)  # type: ignore[arg-type]
+    try:  # open_till ran engine.start(): the resumed receipt failed again, typed, and start went on
+        service = TillService(again.engine, lambda e: None)
+        report = service.start().result(WAIT_S)  # at start: no InternalError
+        assert report["receipts_resumed"] == 0
+        assert service.overview().result(WAIT_S).status.receipts_to_print == 1
+        service.stop()
+    finally:
+        again.store.close()

@@ -63,13 +63,13 @@ def test_a_usb_printer_stays_open_and_is_reopened_after_an_error(pos58):
 
 def test_a_usb_printer_that_never_answers_status_prints_anyway_and_is_not_asked_again(pos58):
     pos58.answers_status = False  # bulk reads time out: pyusb raises USBTimeoutError, an OSError
-    printer = make_printer({**README_58MM, "status_timeout_s": 0.3})
+    printer = make_printer({**README_58MM, "status_timeout_s": 1.5})
     printer.print_doc(receipt())
     assert decode(bytes(pos58.received), "POS-5890").text(32) == receipt().text(32)
     assert pos58.status_queries == [1]  # one unanswered question, not one before and one after
     started = time.monotonic()
     printer.print_doc(receipt())
-    assert time.monotonic() - started < 0.3  # remembered: no status timeout for later receipts
+    assert time.monotonic() - started < 1.5  # remembered: no status timeout (1.5 s) for later receipts
     assert pos58.status_queries == [1] and printer.answers_status is False
     assert "status onbekend" in printer.status().message  # the status screen still asks
     assert pos58.status_queries == [1, 1]

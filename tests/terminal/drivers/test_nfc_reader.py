@@ -212,3 +212,57 @@ def test_bad_device_paths_are_refused(verify, path):
     with pytest.raises(DeviceConfigError) as info:
         NfcCardReader(verify, path)
     assert "kaartlezer" in info.value.message("nl")
+
+
+def test_the_reader_does_not_sound_on_every_card(readers, collector, verify, member, monkeypatch):
+    # nfcpy calls the device's turn_on_led_and_buzzer per card unless told not to: on an ACR122U
+    # that is a buzz and a red flash for every tap. The udp device stands in for the ACR122U here.
+    import nfc.clf.udp
+
+    sounded: list[bool] = []
+    monkeypatch.setattr(nfc.clf.udp.Device, "turn_on_led_and_buzzer", lambda self: sounded.append(True),
+                        raising=False)
+    with EmulatedNtag(encode_card_message(member.payload())) as tag:
+        reader = NfcCardReader(verify, tag.path, targets=("106A",))
+        readers.append(reader)
+        reader.start(collector.on_card, collector.on_status)
+        collector.wait_cards(1)
+    assert sounded == []
+    with EmulatedNtag(encode_card_message(member.payload())) as tag:  # `beep = true` in [reader] wants it
+        loud = NfcCardReader(verify, tag.path, targets=("106A",), beep=True)
+        readers.append(loud)
+        loud.start(collector.on_card, collector.on_status)
+        collector.wait_cards(2)
+    assert sounded
+
+
+class _Mystery(BaseException):
+    """What no library should raise, and one will."""
+
+
+@pytest.mark.parametrize("fault", [ValueError("odd frame"), RuntimeError("driver bug"), _Mystery("deep")],
+                         ids=lambda f: type(f).__name__)
+def test_any_exception_from_nfcpy_is_a_reader_fault_and_the_reader_carries_on(readers, collector, verify, member,
+                                                                             fault):
+    from floreyn.terminal.drivers.nfc_device import open_frontend
+
+    port = free_udp_port()
+    raised: list[BaseException] = []
+
+    def opener(path: str):  # noqa: ANN202 - nfcpy's real frontend, whose first connect fails
+        clf = open_frontend(path)
+        if not raised:
+            def broken(**_options):  # noqa: ANN202
+                raised.append(fault)
+                raise fault
+            clf.connect = broken
+        return clf
+
+    reader = NfcCardReader(verify, f"udp:127.0.0.1:{port}", backoff_initial_s=0.05, backoff_max_s=0.2, opener=opener)
+    readers.append(reader)
+    reader.start(collector.on_card, collector.on_status)
+    with EmulatedType3Tag(encode_card_message(member.payload()), port=port):
+        (event,) = collector.wait_cards(1)
+    assert raised == [fault] and event.card == member
+    assert any(type(fault).__name__ in s.message for s in collector.statuses)  # the status line said why
+    assert reader._thread is not None and reader._thread.is_alive()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 import ndef
+import nfc.tag.tt2
 import pytest
+from ntag_session import nfcpy_tag
 
 from floreyn import card as floreyn_card
 from floreyn.terminal.drivers.base import (
@@ -21,7 +23,7 @@ from floreyn.terminal.drivers.ndef_card import encode_card_message
 from floreyn.terminal.drivers.nfc_emulator import EmulatedType3Tag, free_udp_port
 from floreyn.terminal.drivers.nfc_emulator_ntag import EmulatedNtag
 from floreyn.terminal.drivers.nfc_reader import NfcCardReader
-from floreyn.terminal.drivers.nfc_writer import CardWriter
+from floreyn.terminal.drivers.nfc_writer import AUTH_LIMIT, PHONE_CC_ACCESS, PROTECT_FROM_PAGE, CardWriter
 
 PASSWORD_KEY = bytes(range(16))  # the cooperative's NTAG diversification key (test value)
 T2, T3 = ("106A",), ("212F",)
@@ -141,3 +143,50 @@ def test_unformatted_or_read_only_tags_are_typed_refusals(verify, member, make):
         with pytest.raises((CardUnsupported, CardWriteProtected)):
             CardWriter(tag.path, targets=T3).write(member, verify)
         assert memory(tag) == before
+
+
+def test_an_issued_card_has_a_capability_container_phones_accept(verify, member):
+    with EmulatedNtag() as tag:
+        CardWriter(tag.path, targets=T2).write(member, verify, password_key=PASSWORD_KEY)
+        cc = tag.page(3)
+        # Android (libnfc-nci rw_t2t_handle_cc_read_rsp) reads NDEF only with access 0x00 or 0x0F;
+        # nfcpy's protect() would have made it 0x08 here.
+        assert cc == bytes.fromhex("E1103E00") and cc[3] in PHONE_CC_ACCESS
+        with nfcpy_tag(tag) as read:  # a phone: no password, reads the record
+            assert read.ndef is not None and bytes(read.ndef.octets) == encode_card_message(member.payload())
+            with pytest.raises(nfc.tag.tt2.Type2TagCommandError):  # but the tag refuses a write
+                read.write(4, b"\x00\x00\x00\x00")
+        assert tag.ndef_octets == encode_card_message(member.payload())
+
+
+def test_an_issued_card_limits_password_tries_and_locks_its_configuration(verify, member):
+    with EmulatedNtag() as tag:
+        CardWriter(tag.path, targets=T2).write(member, verify, password_key=PASSWORD_KEY)
+        assert tag.access & 0x07 == AUTH_LIMIT and 0 < AUTH_LIMIT <= 7  # AUTHLIM
+        assert tag.access & 0x40  # CFGLCK
+        assert tag.access & 0x80 == 0  # PROT off: reading stays open
+        assert tag.page(tag.cfg_page + 1)[1:] == b"\x05\x00\x00"  # the RFU bytes as shipped
+        good = b"".join(floreyn_card.ntag_password(PASSWORD_KEY, tag.uid))
+        with nfcpy_tag(tag) as read:
+            assert read.authenticate(good)  # the desk can still re-issue
+            cfg0 = bytes(read.read(tag.cfg_page)[0:4])
+            with pytest.raises(nfc.tag.tt2.Type2TagCommandError):  # CFGLCK: AUTH0 stays where it is
+                read.write(tag.cfg_page, cfg0[:3] + b"\xff")
+        assert tag.auth0 == PROTECT_FROM_PAGE
+        for _ in range(AUTH_LIMIT):  # a wrong PWD_AUTH is NAKed and the tag falls idle: one try per activation
+            with nfcpy_tag(tag) as thief:
+                assert not thief.authenticate(b"\x00" * 6)
+        assert tag.failed_auths == AUTH_LIMIT
+        with nfcpy_tag(tag) as owner:  # the limit is reached: even the right password is refused now
+            assert not owner.authenticate(good)
+        with nfcpy_tag(tag) as phone:
+            assert bytes(phone.ndef.octets) == encode_card_message(member.payload())  # still readable
+
+
+@pytest.mark.parametrize("model", ["NTAG213", "NTAG216"])
+def test_other_ntag_models_as_shipped_are_written_and_protected(verify, member, model):
+    with EmulatedNtag(model=model) as tag:  # NTAG213 carries NXP's Lock Control TLV before the NDEF TLV
+        result = CardWriter(tag.path, targets=T2).write(member, verify, password_key=PASSWORD_KEY)
+        assert result.protected and result.product == f"NXP {model}"
+        assert tag.ndef_octets == encode_card_message(member.payload())
+        assert tag.page(3)[3] in PHONE_CC_ACCESS and tag.auth0 == PROTECT_FROM_PAGE
