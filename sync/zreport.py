@@ -55,6 +55,7 @@ def z_report(day_no: int, terminal_id: str, records: Iterable[DayRecord]) -> dic
         k.name: {"count": 0, "records": 0, "fl_cents": 0, "eur_cents": 0} for k in Kind if k is not Kind.DAY_CLOSE
     }
     tenders = {t.name: {"count": 0, "in_cents": 0, "out_cents": 0} for t in (Tender.CASH, Tender.BANK_CARD)}
+    topups = {t.name: 0 for t in (Tender.CASH, Tender.BANK_CARD)}  # top-up euros by how they were paid, voids off
     fl_received = fl_issued = 0
     seen_tx: set[tuple[str, str]] = set()
     for r in rows:
@@ -75,6 +76,8 @@ def z_report(day_no: int, terminal_id: str, records: Iterable[DayRecord]) -> dic
             base_kind, sign = original.kind, -1
         fl_received += sign * _FL_RECEIVED.get(base_kind, 0) * r.fl_cents
         fl_issued += sign * _FL_ISSUED.get(base_kind, 0) * r.fl_cents
+        if base_kind is Kind.TOPUP and r.tender in (Tender.CASH, Tender.BANK_CARD):
+            topups[r.tender.name] += sign * r.eur_cents
         direction = sign * _EUR_IN.get(base_kind, 0)
         if r.tender in (Tender.CASH, Tender.BANK_CARD) and r.eur_cents and direction:
             t = tenders[r.tender.name]
@@ -92,6 +95,7 @@ def z_report(day_no: int, terminal_id: str, records: Iterable[DayRecord]) -> dic
         "last_wall_ms": rows[-1].wall_ms if rows else None,
         "kinds": kinds,
         "tenders": tenders,
+        "topup_eur_by_tender_cents": topups,
         "fl_received_cents": fl_received,
         "fl_issued_cents": fl_issued,
     }

@@ -28,6 +28,8 @@ Example (every section but [terminal] is optional; see README "Terminal configur
     [store]      retention_days, disk_warn_mb, disk_floor_mb
     [server]     url, server_key (hex), sync_interval_s
     [power]      shutdown_command (list; default /usr/bin/systemctl poweroff)
+    [display]    panel_width_mm, panel_height_mm (default: the official Pi 7" panel; used when the
+                 display's DPI cannot be trusted, i.e. KIVY_DPI is not set)
     [reader] / [printer]   handed as is to the drivers' factories
 """
 
@@ -97,6 +99,15 @@ class PowerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DisplayConfig:
+    # The panel's visible area. Used when the display reports no trustworthy DPI (an X11 desktop says 96 dpi
+    # whatever the glass; KIVY_DPI set explicitly is trusted): touch targets and text sizes are in millimetres.
+    # Default: the official Raspberry Pi 7" touch display (800x480 on 154.08 x 85.92 mm, ~132 dpi).
+    panel_width_mm: float = 154.08
+    panel_height_mm: float = 85.92
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     url: str
     server_key: str  # hex raw Ed25519 public key of the server (snapshot signatures)
@@ -122,6 +133,7 @@ class TerminalConfig:
     server: ServerConfig | None = None
     drivers: DriverConfig = field(default_factory=DriverConfig)
     power: PowerConfig = field(default_factory=PowerConfig)
+    display: DisplayConfig = field(default_factory=DisplayConfig)
 
     @property
     def db_path(self) -> Path:
@@ -149,7 +161,7 @@ def load_config(path: Path, *, data_dir: Path | None = None) -> TerminalConfig:
 
 def config_from_dict(doc: dict[str, Any], *, base_dir: Path, data_dir: Path | None = None) -> TerminalConfig:
     _only(doc, "", {"terminal", "merchant", "operators", "security", "till", "store", "server", "reader", "printer",
-                    "power"})
+                    "power", "display"})
     term = dict(doc.get("terminal") or {})
     _only(term, "terminal", {f.name for f in fields(TerminalConfig)} | {"data_dir", "key_file"})
     if "terminal_id" not in term:
@@ -189,6 +201,7 @@ def config_from_dict(doc: dict[str, Any], *, base_dir: Path, data_dir: Path | No
             printer=dict(doc.get("printer") or {"kind": "virtual"}),
         ),
         power=_power(doc.get("power") or {}),
+        display=_section(DisplayConfig, doc, "display"),
     )
 
 

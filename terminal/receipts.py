@@ -177,6 +177,10 @@ def z_report_doc(report: Mapping[str, Any], ctx: ReceiptContext, *, tx_id: str =
         lines.append(Line(f"{KIND_NL[kind]} {slot['count']}x", _fl(slot["fl_cents"])))
         if slot["eur_cents"]:
             lines.append(Line(euro_label[kind.name], _eur(slot["eur_cents"])))
+        if kind is Kind.TOPUP:  # paid at the till in cash or by bank card: counted apart (older reports: none)
+            for tender, cents in (report.get("topup_eur_by_tender_cents") or {}).items():
+                if cents:
+                    lines.append(Line(f"    waarvan {TENDER_NL[Tender[tender]].lower()}", _eur(cents)))
     lines.append(RULE)
     for tender in (Tender.CASH, Tender.BANK_CARD):
         slot = report["tenders"][tender.name]

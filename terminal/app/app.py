@@ -14,6 +14,7 @@ from kivy.core.window import Window
 
 from floreyn.terminal.app import theme
 from floreyn.terminal.app.controller import Controller
+from floreyn.terminal.app.i18n import tr
 from floreyn.terminal.app.root import TillRoot
 from floreyn.terminal.app.services import Runtime
 from floreyn.terminal.app.settings import load_settings
@@ -28,7 +29,9 @@ def build_root(runtime: Runtime, relay: Any, *, window: Any = None) -> TillRoot:
 
     Used by the App and by the UI tests (which put the root in their own window).
     """
-    theme.theme.follow(window or Window)
+    display = runtime.config.display
+    theme.theme.follow(window or Window, (display.panel_width_mm, display.panel_height_mm))
+    tr.set_zone(runtime.config.timezone)  # the receipts' zone: one time on screen and on paper
     ctl = Controller(runtime, load_settings(runtime.settings_path))
     relay.attach(lambda event: Clock.schedule_once(lambda _dt: ctl.on_event(event), 0))
     return TillRoot(ctl)

@@ -29,6 +29,7 @@ from floreyn.terminal.app.i18n import LANGUAGE_NAMES, tr
 from floreyn.terminal.app.manager import ManagerFlows
 from floreyn.terminal.app.services import Bridge, Runtime
 from floreyn.terminal.app.settings import AppSettings, save_settings
+from floreyn.terminal.app.widgets import money_guard
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.api import EngineApi
 from floreyn.terminal.engine.errors import QuoteUnknown
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 OVERVIEW_EVERY_S = 60.0  # status and banner refresh; cheap reads on the worker, no redraw unless changed
 FAILED_RECEIPT_TIMEOUT_S = 60  # a printer problem stays on screen longer than a good receipt
 WAIT_NOTE_AFTER_S = 0.4  # a slow call (server, printer) answering later than this gets "one moment" on screen
+SIGNOUT_ARM_S = 5.0  # after the first tap on "Afmelden", a second tap within this signs out
+SIGNOUT_MIN_GAP_S = 0.8  # ... but not sooner: a double tap is one accident, not two decisions
 T = TypeVar("T")
 # The state the prepared texts are made from: a change of any re-makes them (Controller._prepare).
 PREPARED_FROM = ("lang", "merchant", "operator", "reader_status", "member", "pending_amount", "quote", "result",
@@ -84,6 +87,11 @@ class Controller(_Dispatcher):
     # (TxCommitted), not when the call returns: the call also waits for the receipt to print, and a
     # slow printer must not leave the next confirm (another sale, the day close) dead to the touch.
     confirming = BooleanProperty(False)
+    signout_armed = BooleanProperty(False)  # "Afmelden" tapped once: the next tap (not too soon) signs out
+    # A new amount to type: the amount screen starts empty when this changed since it last showed, and keeps
+    # what was typed when the shopkeeper comes back to it ("Annuleren" on the confirm screen, "Terug").
+    amount_session = NumericProperty(0)
+    refusal = ObjectProperty(None, allownone=True)  # a refused card's error: the "refused" screen shows it
     payments = ListProperty([])
     refund_payment = ObjectProperty(None, allownone=True)
     report_text = StringProperty("")
@@ -121,6 +129,9 @@ class Controller(_Dispatcher):
         self._done_timer = Clock.create_trigger(self._done_timeout, settings.done_timeout_s)
         self._member_timer = Clock.create_trigger(self._member_timeout, max(1, settings.member_timeout_s))
         self.fbind("screen", lambda *_a: self._arm_member_timer())
+        self._signout_armed_at = float("-inf")
+        self._signout_timer = Clock.create_trigger(self._disarm_signout, SIGNOUT_ARM_S)
+        self.fbind("screen", self._disarm_signout)  # armed on the card prompt only
         self._wait_note = Clock.create_trigger(lambda _dt: self.show_text(_wait_text, "info"), WAIT_NOTE_AFTER_S)
         self._overview_timer = Clock.schedule_interval(lambda _dt: self.refresh_overview(), OVERVIEW_EVERY_S)
         self.fbind("overview", self._update_banner)
@@ -197,6 +208,7 @@ class Controller(_Dispatcher):
         self._done_timer.cancel()
         self._member_timer.cancel()
         self._wait_note.cancel()
+        self._signout_timer.cancel()
 
     # -- start, status, events ---------------------------------------------------------------------
 
@@ -268,10 +280,20 @@ class Controller(_Dispatcher):
         self._arm_member_timer()  # also when the member screen already showed (another card)
 
     def _on_card_refused(self, event: ev.CardRefused) -> None:
+        """A refused card fills the screen in the refusal colour until the next card or a tap: a thin
+        strip under a big "hold the card to the reader" was read as "try again"."""
         self._reset_sale()
-        self.show_error(event.error)
-        if self.operator:
-            self.show("idle")
+        if not self.operator:
+            self.show_error(event.error)  # no card is taken before sign-in: the sign-in screen says so
+            return
+        self.clear_message()
+        self.refusal = event.error
+        self.show("refused")
+
+    def dismiss_refusal(self) -> None:
+        """A tap on the refusal screen: back to the card prompt."""
+        if self.screen == "refused":
+            self.back_to_idle()
 
     def _on_tx_committed(self, event: ev.TxCommitted) -> None:
         result = event.result
@@ -300,6 +322,10 @@ class Controller(_Dispatcher):
     def _on_reader_changed(self, event: ev.ReaderChanged) -> None:
         self.reader_status = event.status
 
+    def _on_sync_changed(self, _event: ev.SyncChanged) -> None:
+        """The server came back or went away: the banner and the status follow now (a cheap read)."""
+        self.refresh_overview()
+
     def _on_call_done(self, _event: ev.CallDone) -> None:
         """Nothing to do: the app watches the Future of every call it makes, and the one call it does not
         make (a card on the reader) reports through CardShown and CardRefused."""
@@ -311,12 +337,32 @@ class Controller(_Dispatcher):
         self.await_(self.api.sign_in(pin), slow=True)  # SignedIn event shows the idle screen
 
     def sign_out(self) -> None:
-        self.await_(self.api.sign_out())
+        """Two deliberate taps: the first arms (and says so), a second between SIGNOUT_MIN_GAP_S and
+        SIGNOUT_ARM_S later signs out. A stray tap, or a double tap, never ends the cashier's session."""
+        now = money_guard.now()
+        since = now - self._signout_armed_at
+        if self.signout_armed and SIGNOUT_MIN_GAP_S <= since <= SIGNOUT_ARM_S:
+            self._disarm_signout()
+            self.await_(self.api.sign_out())
+            return
+        if self.signout_armed and since < SIGNOUT_MIN_GAP_S:
+            return  # the second half of a double tap: still armed, still waiting for a deliberate tap
+        self.signout_armed, self._signout_armed_at = True, now
+        self.show_text(lambda: tr._("Tap Sign out again to sign out."), "warn")
+        self._signout_timer.cancel()
+        self._signout_timer()
+
+    def _disarm_signout(self, *_args: Any) -> None:
+        if self.signout_armed:
+            self.signout_armed = False
+            if self.message == tr._("Tap Sign out again to sign out."):
+                self.clear_message()
 
     # -- sale ------------------------------------------------------------------------------------------
 
     def _reset_sale(self) -> None:
         self.member, self.quote, self.result, self.pending_amount = None, None, None, None
+        self.refusal = None
         self.refund_payment = None
         self.receipt_state, self.receipt_error = "", None
         self._done_timer.cancel()
@@ -336,6 +382,7 @@ class Controller(_Dispatcher):
 
     def enter_amount(self) -> None:
         self.amount_mode = "sale"
+        self.amount_session += 1
         self.clear_message()
         self.show("amount")
 
@@ -393,6 +440,30 @@ class Controller(_Dispatcher):
 
         self.await_(self.api.confirm(quote.quote_id, tender=tender, manager_pin=manager_pin,
                                      repeat_ok=quote.repeat_ago_s is not None), done, failed, slow=True)
+
+    def ask_bank_card(self, manager_pin: str | None = None) -> None:
+        """The euros go by bank card: ask whether the customer's card payment went through before booking."""
+        if self.quote is None:
+            return
+        self._bank_card_pin = manager_pin
+        self.clear_message()
+        self.show("bankcard")
+
+    def bank_card_answered(self, paid: bool) -> None:
+        """Yes: book it as paid by card. No: back to the choice (cash, try the card again, or cancel)."""
+        pin, self._bank_card_pin = getattr(self, "_bank_card_pin", None), None
+        if self.quote is None:
+            self.show("idle" if self.operator else "signin")
+            return
+        if paid:
+            self.confirm(tender=Tender.BANK_CARD, manager_pin=pin)
+            return
+        self.show("confirm")
+        self.show_text(lambda: tr._("The card payment did not go through: nothing is booked. Choose again."), "warn")
+
+    def bank_card_amount(self) -> Money | None:
+        """What the customer pays by card: the rest of a mixed payment, or the whole top-up."""
+        return None if self.quote is None else self.quote.eur
 
     def begin_confirm(self) -> object:
         """A confirm call starts: it owns `confirming` (see end_confirm) under the token returned."""
@@ -495,4 +566,5 @@ EVENTS.on(ev.TxCommitted, Controller._on_tx_committed)
 EVENTS.on(ev.ReceiptPrinted, Controller._on_receipt_printed)
 EVENTS.on(ev.ReceiptFailed, Controller._on_receipt_failed)
 EVENTS.on(ev.ReaderChanged, Controller._on_reader_changed)
+EVENTS.on(ev.SyncChanged, Controller._on_sync_changed)
 EVENTS.on(ev.CallDone, Controller._on_call_done)

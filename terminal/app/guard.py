@@ -12,6 +12,9 @@ import time
 from typing import Callable
 
 DOUBLE_TAP_WINDOW_S = 0.4
+# A confirm button takes no tap that began before its screen had shown this long: time to read what is
+# confirmed. A hesitant double tap on "Betalen" (two taps 0.6 s apart) is otherwise a payment unseen.
+CONFIRM_READ_S = 0.8
 
 
 class TapGuard:
@@ -31,5 +34,10 @@ class TapGuard:
         self._last = now
         return True
 
+    def now(self) -> float:
+        """The guard's clock (time.monotonic in the app; a test's own clock in the UI tests)."""
+        return self._clock()
+
     def reset(self) -> None:
         self._last = None
+        self.ignored = 0

@@ -17,10 +17,12 @@ templates: `error_text(err)` picks the current language.
 
 from __future__ import annotations
 
+import datetime as dt
 import gettext
 import weakref
 from pathlib import Path
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 from kivy.event import Observable
 
@@ -31,6 +33,8 @@ DOMAIN = "floreyn"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
+NBSP = "\u00a0"  # Kivy wraps at plain spaces only
+DEFAULT_ZONE = "Europe/Amsterdam"  # TerminalConfig.timezone's default; build_root sets the configured one
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}  # each in its own language: not translated
 _MAX_OBSERVERS = 20_000  # kv rules bound to `_`: a screen has a few dozen; far more means a leak
 
@@ -56,6 +60,7 @@ class Translator(Observable):
         self._listeners: list[Any] = []  # weak refs to bound methods, or plain callables
         self._catalogs = {code: catalog(code) for code in LANGUAGES}
         self.lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+        self.zone = ZoneInfo(DEFAULT_ZONE)
         self._gettext = self._catalogs[self.lang].gettext
 
     def _(self, msgid: str) -> str:
@@ -124,7 +129,16 @@ class Translator(Observable):
     # -- formatting in the current language ------------------------------------------------------
 
     def money(self, amount: Money) -> str:
-        return format_money(amount, self.lang)
+        """An amount that never breaks over two lines on screen ("fl" and "12,50" joined by a no-break space)."""
+        return format_money(amount, self.lang).replace(" ", NBSP)
+
+    def set_zone(self, name: str) -> None:
+        """The cooperative's time zone (terminal.toml `timezone`, as the receipts use): every time on screen."""
+        self.zone = ZoneInfo(name)
+
+    def local(self, wall_ms: int) -> dt.datetime:
+        """A wall-clock moment in the cooperative's time zone, never the machine's."""
+        return dt.datetime.fromtimestamp(wall_ms / 1000, self.zone)
 
     def error_text(self, error: BaseException) -> str:
         if isinstance(error, FloreynError):

@@ -72,6 +72,7 @@ class ManagerFlows:
         ctl = self.ctl
         ctl.refund_payment = payment
         ctl.amount_mode = "refund"
+        ctl.amount_session += 1
         ctl.clear_message()
         ctl.show("amount")
 

@@ -37,7 +37,8 @@ DIM_BRIGHTNESS = 0.15
 SCREENS = {
     "signin": screens.SignInScreen, "idle": screens.IdleScreen, "member": screens.MemberScreen,
     "amount": screens.AmountScreen, "source": screens.SourceScreen, "confirm": screens.ConfirmScreen,
-    "done": screens.DoneScreen, "manager": screens.ManagerScreen, "refunds": screens.RefundsScreen,
+    "done": screens.DoneScreen, "refused": screens.RefusedScreen,
+    "bankcard": screens.BankCardScreen, "manager": screens.ManagerScreen, "refunds": screens.RefundsScreen,
     "dayclose": screens.DayCloseScreen, "report": screens.ReportScreen, "status": screens.StatusScreen,
 }
 

@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
+from kivy.uix.widget import Widget
 
 from floreyn.money import Currency, Money
-from floreyn.sync.record import Tender
+from floreyn.sync.record import Kind, Tender
 from floreyn.terminal.app import texts, theme
 from floreyn.terminal.app.entry import BACKSPACE_KEY, CLEAR_KEY, AmountEntry, PinEntry
 from floreyn.terminal.app.i18n import tr
-from floreyn.terminal.app.widgets import TButton
+from floreyn.terminal.app.guard import CONFIRM_READ_S
+from floreyn.terminal.app.widgets import TButton, money_guard
 
 if TYPE_CHECKING:
     from floreyn.terminal.app.controller import Controller
@@ -143,10 +145,13 @@ class AmountScreen(TillScreen):
     def __init__(self, **kwargs: Any) -> None:
         self.entry = AmountEntry()
         self.action_buttons: dict[str, TButton] = {}
+        self._session = -1
         super().__init__(**kwargs)
 
     def on_pre_enter(self, *_args: Any) -> None:
-        self.entry.clear()
+        if self.ctl.amount_session != self._session:  # a new amount; coming back keeps the typed one
+            self.entry.clear()
+            self._session = self.ctl.amount_session
         super().on_pre_enter()
 
     def on_key(self, key: str) -> None:
@@ -203,6 +208,9 @@ class AmountScreen(TillScreen):
 
 
 class SourceScreen(TillScreen):
+    def actions(self, ctl: Controller) -> dict[str, Action]:
+        return {"back": partial(ctl.show, "amount")}
+
     def refresh(self) -> None:
         ctl = self.ctl
         member, amount = ctl.member, ctl.pending_amount
@@ -216,7 +224,6 @@ class SourceScreen(TillScreen):
             specs.append((tr._("From own balance\n{amount}").format(amount=tr.money(member.own)), theme.PAY, True,
                           partial(ctl.choose_source, "own")))
         specs.append((tr._("Combined\n(budgets first)"), theme.NEUTRAL, True, partial(ctl.choose_source, None)))
-        specs.append((tr._("Back"), theme.NEUTRAL, False, partial(ctl.show, "amount")))
         fill(self.ids.sources, specs)
 
 
@@ -242,17 +249,22 @@ class ConfirmScreen(PinMixin, TillScreen):
             column.add_widget(pinbox, index=len(column.children))
         elif not self.pin_needed and pinbox.parent is not None:
             column.remove_widget(pinbox)
-        buttons = self.ids.buttons  # big buttons, or a row under the PIN pad
-        buttons.size_hint_y = None if self.pin_needed else 1
-        buttons.height = theme.theme.touch_px * 1.4
         cancel: ButtonSpec = (tr._("Cancel"), theme.DANGER, False, ctl.cancel_quote)
         specs: list[ButtonSpec]
         if quote.needs_tender:
             specs = [cancel, (tr._("Rest in cash"), theme.PAY, True, lambda: self._confirm(Tender.CASH)),
                      (tr._("Rest by bank card"), theme.PAY, True, lambda: self._confirm(Tender.BANK_CARD))]
+        elif quote.kind is Kind.TOPUP:  # euros in at the till: cash or bank card, counted apart on the Z-report
+            specs = [cancel, (tr._("Cash received"), theme.TOPUP, True, lambda: self._confirm(Tender.CASH)),
+                     (tr._("By bank card"), theme.TOPUP, True, lambda: self._confirm(Tender.BANK_CARD))]
         else:
             specs = [cancel, (tr._("Confirm"), theme.PAY, True, lambda: self._confirm(None))]
         self.confirm_buttons = fill(self.ids.buttons, specs)
+        if len(specs) == 2:  # Annuleren left, Bevestigen right, the middle third empty
+            self.ids.buttons.add_widget(Widget(), index=1)
+        ready = money_guard.now() + CONFIRM_READ_S
+        for button in self.confirm_buttons[1:]:
+            button.ready_at = ready
 
     def _confirm(self, tender: Tender | None) -> None:
         pin = None
@@ -260,12 +272,42 @@ class ConfirmScreen(PinMixin, TillScreen):
             pin = self.take_pin()
             if pin is None:
                 return
+        if tender is Tender.BANK_CARD:  # the bank card terminal first; booked only when the customer's pin went through
+            self.ctl.ask_bank_card(manager_pin=pin)
+            return
         self.ctl.confirm(tender=tender, manager_pin=pin)
+
+
+class BankCardScreen(TillScreen):
+    """ "Is de pinbetaling gelukt?": the euros are booked as paid by card only after the shopkeeper says yes."""
+
+    def actions(self, ctl: Controller) -> dict[str, Action]:
+        return {"yes": partial(ctl.bank_card_answered, True), "no": partial(ctl.bank_card_answered, False)}
+
+    ask_text = StringProperty("")
+
+    def refresh(self) -> None:
+        amount = self.ctl.bank_card_amount()
+        self.ask_text = "" if amount is None else tr._(
+            "Let the customer pay {amount} on the bank card terminal.").format(amount=tr.money(amount))
+        ready = money_guard.now() + CONFIRM_READ_S
+        self.ids.yes.ready_at = ready
+        self.ids.no.ready_at = ready
 
 
 class DoneScreen(TillScreen):
     def actions(self, ctl: Controller) -> dict[str, Action]:
         return {"reprint": ctl.reprint, "done": ctl.back_to_idle}
+
+
+class RefusedScreen(TillScreen):
+    """A refused card: the reason and what to do, over the whole screen, until the next card or a tap."""
+
+    def on_touch_up(self, touch: Any) -> bool:
+        if self.collide_point(*touch.pos) and self.ctl is not None:
+            self.ctl.dismiss_refusal()
+            return True
+        return bool(super().on_touch_up(touch))
 
 
 # -- manager screens (layout in kv/manager.kv) ------------------------------------------------------

@@ -13,6 +13,7 @@ Dutch words or Dutch number formats.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from floreyn.money import Money
@@ -109,6 +110,21 @@ def category_names(categories: str, tr: Translator) -> str:
     return tr._("{first} or {last}").format(first=", ".join(words[:-1]), last=words[-1])
 
 
+def refusal_lines(error: Any, tr: Translator) -> tuple[str, str, str]:
+    """(title, reason, what to do) for the full-screen refusal of a card."""
+    code = getattr(error, "code", "")
+    if code == "card_blocked":
+        title = tr._("Card blocked")
+        advice = tr._("Do not accept this card. Ask the customer to contact the cooperative.")
+    elif code in ("card_damaged", "card_unknown_version", "card_unknown_key", "card_tampered", "card"):
+        title = tr._("Card not accepted")
+        advice = tr._("Hold the card still against the reader once more. Refused again: pay another way.")
+    else:
+        title = tr._("Card not accepted")
+        advice = tr._("Pay another way, or call the cooperative.")
+    return title, tr.error_text(error), advice
+
+
 def near_limits_text(summary: Any, tr: Translator) -> str:
     """The banner for a card near its offline limits (MemberSummary.near_offline_limits)."""
     if summary.offline_taps_left is not None and summary.offline_taps_left <= 1:
@@ -137,9 +153,9 @@ def budget_lines(summary: Any, tr: Translator, limit: int = 4) -> list[tuple[str
     own = tr._("Own balance: {amount}") if summary.live else tr._("Own balance usable offline: {amount}")
     lines = [(own.format(amount=tr.money(summary.own)), True)]
     for b in summary.budgets:
-        if b.usable:
-            text = tr._("{label}: {amount} (until {date})").format(
-                label=b.label, amount=tr.money(b.remaining), date=date_text(b.expires_on, tr))
+        if b.usable:  # "(tot 16-12-2026)" stays on one line: its first word is glued to the date
+            text = re.sub(r"\((\w+) (?=\S)", "(\\1\u00a0", tr._("{label}: {amount} (until {date})").format(
+                label=b.label, amount=tr.money(b.remaining), date=date_text(b.expires_on, tr)))
         elif b.reason is not None:  # the reason names the budget
             text = reason_text(b.reason, tr)
         else:
@@ -173,7 +189,7 @@ def quote_lines(quote: Any, tr: Translator) -> list[str]:
         if quote.campaign:
             lines.append(tr._("Campaign: {name}").format(name=quote.campaign))
     elif quote.kind is Kind.TOPUP:
-        lines.append(tr._("Member pays {amount} in cash").format(amount=m(quote.eur)))
+        lines.append(tr._("Member pays {amount} (cash or bank card)").format(amount=m(quote.eur)))
         lines.append(tr._("Member receives {amount}").format(amount=m(quote.fl)))
     elif quote.kind is Kind.REFUND:
         lines.append(tr._("Refund {amount} to the member").format(amount=m(quote.fl)))
@@ -266,15 +282,17 @@ def reader_text(status: Any, tr: Translator, *, short: bool = False) -> str:
 def clock_text(wall_ms: int | None, tr: Translator) -> str:
     if not wall_ms:
         return tr._("never")
-    return dt.datetime.fromtimestamp(wall_ms / 1000).strftime("%d-%m %H:%M" if tr.lang == "nl" else "%m-%d %H:%M")
+    return tr.local(wall_ms).strftime("%d-%m %H:%M" if tr.lang == "nl" else "%m-%d %H:%M")
 
 
 def dim_text(seconds: int, tr: Translator) -> str:
     if seconds <= 0:
         return tr._("Dim screen: never")
     if seconds < 60:
-        return tr._("Dim screen after {seconds} s").format(seconds=seconds)
-    return tr._("Dim screen after {minutes} min").format(minutes=seconds // 60)
+        text = tr._("Dim screen after {seconds} s").format(seconds=seconds)
+    else:
+        text = tr._("Dim screen after {minutes} min").format(minutes=seconds // 60)
+    return re.sub(r"(\d) (min|s)\b", "\\1\u00a0\\2", text)  # "1 min" never over two lines
 
 
 def status_lines(overview: Any, reader_status: Any, tr: Translator) -> list[str]:

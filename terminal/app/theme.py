@@ -6,14 +6,22 @@ glare. Button colours are deep (white text on them is >= 7:1 contrast, WCAG
 AAA), never pastel, and each money action has its own colour.
 
 Touch targets: at least 9 mm on the glass, whatever the panel. The size in
-pixels comes from the screen's DPI (Kivy's Metrics.dpi, which honours
-KIVY_DPI; the Raspberry Pi 7" panel is 800x480 at about 133 dpi, so 9 mm is
-48 px there). Layouts read `theme.touch_px`; a test checks every button.
+pixels comes from the screen's DPI: KIVY_DPI when it is set (the deployed
+unit sets it), else the panel's size from terminal.toml [display] (default:
+the official Raspberry Pi 7" panel, 800x480 on 154 mm: ~132 dpi, so 9 mm is
+47 px), because an X11 desktop reports 96 dpi whatever the glass is.
+Layouts read `theme.touch_px`; a test checks every button.
+
+Text: at least a size in millimetres per role (keys, amounts, body,
+secondary), whatever the window's scale; colours: every text/background
+pair of the theme has WCAG AA contrast (4.5:1) or better
+(tests/terminal/app/test_app_readability.py checks every screen).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 from kivy.core.text import DEFAULT_FONT, LabelBase
@@ -30,6 +38,30 @@ MONO = "FloreynMono"
 TOUCH_MM = 9.0
 MM_PER_INCH = 25.4
 DESIGN_SIZE = (800, 480)  # layouts are drawn for the Pi 7" panel and scale up from it
+OFFICIAL_PANEL_MM = (154.08, 85.92)  # the Pi 7" display's visible area (800x480)
+UNTRUSTED_DPI = 96.0  # what SDL/X11 report when they do not know the glass
+
+# Minimum text size (the font's em, in mm on the glass) by role; a font is never drawn smaller.
+KEY_MIN_MM = 7.0  # keypad digits: read at arm's length while typing
+AMOUNT_MIN_MM = 6.0  # amounts and titles (font_large, font_huge)
+BODY_MIN_MM = 4.2  # what a screen says
+SECONDARY_MIN_MM = 3.4  # status lines, hints, the banner: still readable by a 70-year-old in daylight
+
+
+def panel_dpi(window_px: tuple[float, float], panel_mm: tuple[float, float]) -> float:
+    """The DPI of a full-screen window on a panel of `panel_mm`: pixels over inches, the smaller of the two."""
+    w, h = window_px
+    assert w > 0 and h > 0 and panel_mm[0] > 0 and panel_mm[1] > 0
+    return min(w / (panel_mm[0] / MM_PER_INCH), h / (panel_mm[1] / MM_PER_INCH))
+
+
+def dpi_trusted(reported: float) -> bool:
+    """KIVY_DPI set by the deployment is the truth; a bare 96 (or none) from the desktop is not."""
+    return bool(os.environ.get("KIVY_DPI")) or (reported > 0 and reported != UNTRUSTED_DPI)
+
+
+def mm_px(mm: float, dpi: float) -> int:
+    return math.ceil(mm * dpi / MM_PER_INCH)
 
 
 def touch_target_px(dpi: float, mm: float = TOUCH_MM) -> int:
@@ -57,6 +89,9 @@ KEY_TEXT = TEXT
 BORDER = rgba("#101010")
 BANNER_WARN = rgba("#FFC400")  # amber with black text: offline, limits
 BANNER_ERROR = rgba("#B00020")
+BANNER_INFO = PAY  # green with white text (7.3:1); black on it was 2.66:1
+DISABLED_BG = rgba("#6E6E6E")  # a greyed-out button: white text on it is 5.1:1
+DISABLED_TEXT = rgba("#FFFFFF")
 DIM = rgba("#000000", 0.78)
 
 # Font sizes at the 800x480 design size; `Theme.scale` grows them on bigger panels.
@@ -85,28 +120,40 @@ class Theme(EventDispatcher):
         self.fbind("dpi", self._update_touch)
         self.fbind("scale", self._update_fonts)
 
-    def follow(self, window) -> None:
-        """Track Metrics.dpi and the window size from now on."""
+    panel_mm = OFFICIAL_PANEL_MM
+
+    def follow(self, window, panel_mm: tuple[float, float] = OFFICIAL_PANEL_MM) -> None:
+        """Track the DPI (Metrics.dpi when trusted, else the panel's size) and the window size from now on."""
+        self.panel_mm = panel_mm
         Metrics.fbind("dpi", self._on_metrics_dpi)
-        self.dpi = float(Metrics.dpi)
         window.fbind("size", self._on_window_size)
+        self._window_size = tuple(window.size)
+        self._on_metrics_dpi(Metrics, Metrics.dpi)
         self._on_window_size(window, window.size)
 
     def _on_metrics_dpi(self, _metrics, dpi: float) -> None:
-        self.dpi = float(dpi)
+        size = getattr(self, "_window_size", DESIGN_SIZE)
+        self.dpi = float(dpi) if dpi_trusted(float(dpi)) else panel_dpi(size, self.panel_mm)
 
     def _on_window_size(self, _window, size) -> None:
         w, h = size
+        self._window_size = (w, h)
+        if not dpi_trusted(float(Metrics.dpi)):
+            self.dpi = panel_dpi((w, h), self.panel_mm)
         self.scale = max(1.0, min(w / DESIGN_SIZE[0], h / DESIGN_SIZE[1]))
+        self._update_fonts()
 
     def _update_touch(self, *_args) -> None:
         self.touch_px = touch_target_px(self.dpi)
+        self._update_fonts()
 
     def _update_fonts(self, *_args) -> None:
-        s = self.scale
-        self.font_small, self.font_body = round(FONT_SMALL * s), round(FONT_BODY * s)
-        self.font_large, self.font_huge = round(FONT_LARGE * s), round(FONT_HUGE * s)
-        self.font_key = round(FONT_KEY * s)
+        s, d = self.scale, self.dpi
+        self.font_small = max(round(FONT_SMALL * s), mm_px(SECONDARY_MIN_MM, d))
+        self.font_body = max(round(FONT_BODY * s), mm_px(BODY_MIN_MM, d))
+        self.font_large = max(round(FONT_LARGE * s), mm_px(AMOUNT_MIN_MM, d))
+        self.font_huge = max(round(FONT_HUGE * s), mm_px(AMOUNT_MIN_MM, d))
+        self.font_key = max(round(FONT_KEY * s), mm_px(KEY_MIN_MM, d))
         self.gap = round(8 * s)
 
 

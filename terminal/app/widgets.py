@@ -28,21 +28,36 @@ class TButton(ButtonBehavior, Label):
 
     With `money` set, a tap that follows another money tap within the guard
     window is ignored: the second half of a double tap never moves money.
+    A touch that began before `ready_at` (money_guard's clock) is ignored too:
+    a confirm button sets it to when its screen appeared plus CONFIRM_READ_S.
     """
 
     bg = ColorProperty(theme.NEUTRAL)
     fg = ColorProperty((1, 1, 1, 1))
     money = BooleanProperty(False)
     radius = NumericProperty(8)
+    ready_at = NumericProperty(float("-inf"))
     __events__ = ("on_tap",)
 
+    def on_touch_down(self, touch) -> bool:
+        if self.collide_point(*touch.pos) and not self.disabled:
+            self._down_at = money_guard.now()
+        return bool(super().on_touch_down(touch))
+
     def on_release(self) -> None:
+        if getattr(self, "_down_at", float("inf")) < self.ready_at:
+            money_guard.ignored += 1  # began before the screen could be read: not a decision
+            return
         if self.money and not money_guard.allow():
             return
         self.dispatch("on_tap")
 
     def on_tap(self) -> None:
         pass
+
+
+class KeyButton(TButton):
+    """A keypad key: its font size is the key role's (widgets.kv), which TButton's body font rule would override."""
 
 
 class Keypad(GridLayout):
@@ -78,7 +93,7 @@ class Keypad(GridLayout):
         self.clear_widgets()
         self._keys = []
         for key, label in self._labels():
-            button = TButton(text=label, bg=theme.KEY, fg=theme.KEY_TEXT, font_size=theme.theme.font_key)
+            button = KeyButton(text=label, bg=theme.KEY, fg=theme.KEY_TEXT)
             button.key = key
             button.bind(on_tap=self._on_button)
             self.add_widget(button)

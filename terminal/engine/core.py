@@ -291,6 +291,10 @@ class Engine:
             if tender not in (Tender.CASH, Tender.BANK_CARD):
                 raise TenderNotAllowed()
             parts[-1] = dataclasses.replace(parts[-1], tender=tender)
+        elif quote.kind is Kind.TOPUP and tender is not None:  # paid in cash (the quote's default) or by card
+            if tender not in (Tender.CASH, Tender.BANK_CARD):
+                raise TenderNotAllowed()
+            parts[-1] = dataclasses.replace(parts[-1], tender=tender)
         drafts = [Draft(record_id=p.record_id, kind=quote.kind, card_id=quote.card_id, fl_cents=p.fl_cents,
                         eur_cents=p.eur_cents, tender=p.tender, budget_id=p.budget_id, ref_id=p.ref_id,
                         offline=quote.offline, balance_after_cents=quote.balance_after_cents,
@@ -456,9 +460,14 @@ class Engine:
         )
 
     def _online(self) -> bool | None:
-        if self.sync is not None and self.sync.state.last_sync_ms is not None:
-            return self.sync.state.online
-        return None if self.gateway is None else self.gateway.last_ok
+        """None only when no server is configured; else what the last sync round (or online call) found.
+        Before either has run, not online: never "no server configured" while syncs succeed."""
+        if self.sync is None and self.gateway is None:
+            return None
+        state = self.sync.state if self.sync is not None else None
+        if state is not None and (state.last_sync_ms is not None or state.last_error is not None):
+            return bool(state.online)
+        return bool(self.gateway.last_ok) if self.gateway is not None else False
 
     # -- the collaborators' calls, forwarded (see quoting.py, printing.py, queries.py) -------------
 

@@ -72,6 +72,14 @@ class ReaderChanged(Event):
 
 
 @dataclass(frozen=True)
+class SyncChanged(Event):
+    """The sync worker's last round reached the server (online) or failed: the offline banner follows this,
+    seconds after it happens, not the next payment or status refresh."""
+
+    online: bool
+
+
+@dataclass(frozen=True)
 class CallDone(Event):
     """TillService: a queued call ended (`error` set when it was refused). `name` labels it for logs."""
 

@@ -9,9 +9,8 @@ clock (terminal/clock.py), the server as the online checks see it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
-from typing import Callable
 
 from floreyn.terminal.drivers.base import CardEvent, PrintDoc, PrinterStatus, ReaderStatus
 from floreyn.terminal.clock import Clock
@@ -42,6 +41,9 @@ class Reader(Protocol):
 
 class SyncView(Protocol):
     """The background sync worker as the engine and TillService use it (floreyn.sync.worker.SyncWorker)."""
+
+    # Called on the worker's thread after every round (TillService tells the app when online flips).
+    on_state: Callable[[SyncState], None] | None
 
     @property
     def state(self) -> SyncState: ...  # an immutable value: safe to read from any thread

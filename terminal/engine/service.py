@@ -33,6 +33,7 @@ from floreyn.errors import FloreynError
 from floreyn.money import Money
 from floreyn.sync.record import Tender
 from floreyn.terminal.config import Operator
+from floreyn.sync.worker import SyncState
 from floreyn.terminal.drivers.base import CardEvent, PrintDoc, ReaderStatus
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.api import StartReport, SyncReport
@@ -79,6 +80,7 @@ class TillService:
         self._thread: threading.Thread | None = None
         self._retry_s = receipt_retry_s
         self._prune_s = prune_every_s
+        self._sync_online: bool | None = None  # what the app was last told (SyncChanged)
         self._stopping = False
         self._current: _Job[object] | None = None  # the job the worker is running
         self._supervise = threading.Lock()  # one restart at a time
@@ -97,6 +99,7 @@ class TillService:
         if self._reader is not None:
             self._reader.start(self._on_card, self._on_reader_status)
         if self.engine.sync is not None:
+            self.engine.sync.on_state = self._on_sync_state
             self.engine.sync.start()  # its own thread: uploads and snapshots never wait in the till's queue
         return started
 
@@ -192,6 +195,12 @@ class TillService:
 
     def _on_reader_status(self, status: ReaderStatus) -> None:
         self._notify(ev.ReaderChanged(status))
+
+    def _on_sync_state(self, state: SyncState) -> None:
+        """On the sync thread, after every round: tell the app when online/offline flipped (or first known)."""
+        if state.online != self._sync_online:
+            self._sync_online = state.online
+            self._notify(ev.SyncChanged(state.online))
 
     def _start_thread(self) -> None:
         self._thread = threading.Thread(target=self._run, name="till-worker", daemon=True)

@@ -81,8 +81,8 @@ class TestBehaviour(TillUITest):
         self.assertEqual(scr.pin_text, "")
         self.sign_in()
         self.present("cees")
-        self.wait(lambda: "geblokkeerd" in self.banner())
-        self.assertEqual(self.ctl.screen, "idle")
+        self.wait_screen("refused")
+        self.assertIn("geblokkeerd", self.shown_text())
         self.assertIsNone(self.ctl.member)
         self.assertEqual(self.records(), [])
 
@@ -237,7 +237,8 @@ class TestBehaviour(TillUITest):
         self.assertEqual(Clock._max_fps, 30.0)
         self.tap(self.screen().ids.cancel)
         self.wait_screen("idle")
-        self.tap(self.screen().ids.signout)
+        self.tap(self.screen().ids.signout)  # arms
+        self.tap(self.screen().ids.signout)  # a deliberate second tap signs out
         self.wait_screen("signin")
 
     def test_a_slow_answer_shows_one_moment(self):

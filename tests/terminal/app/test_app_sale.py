@@ -35,7 +35,7 @@ class TestSale(TillUITest):
         scr = self.screen()
         self.type_keys(scr.ids.keypad, "12,5")
         self.assertEqual(scr.ids.display.text, "12,5")
-        self.assertIn("fl 12,50", self.button("Betalen").text)
+        self.assertIn("fl 12,50", self.button("Betalen").text.replace("\u00a0", " "))
         self.assert_touch_targets()
         self.shot("amount")
 
@@ -113,8 +113,8 @@ class TestSale(TillUITest):
         self.type_keys(self.screen().ids.keypad, "5")
         self.tap_text("Opwaarderen\n€ 5,00")
         self.wait_screen("confirm")
-        self.assertIn("Klant betaalt € 5,00 contant", self.shown_text())
-        self.tap_text("Bevestigen")
+        self.assertIn("Klant betaalt € 5,00 (contant of pin)", self.shown_text())
+        self.tap_text("Contant ontvangen")
         self.wait_screen("done")
         self.assertIn("Opgewaardeerd", self.shown_text())
         self.assertEqual([(r.kind, r.fl_cents, r.eur_cents, r.tender) for r in self.records()],

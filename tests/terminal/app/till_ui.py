@@ -152,7 +152,7 @@ class TillUITest(FloreynGraphicTest):
 
     def button(self, text: str, container=None) -> TButton:
         """The visible button whose text contains `text` (exactly one)."""
-        found = [b for b in self.buttons(container) if text in b.text and b.opacity > 0]
+        found = [b for b in self.buttons(container) if text in b.text.replace("\u00a0", " ") and b.opacity > 0]
         assert len(found) == 1, f"{len(found)} buttons with {text!r}: {[b.text for b in self.buttons(container)]}"
         return found[0]
 
@@ -168,10 +168,11 @@ class TillUITest(FloreynGraphicTest):
         from kivy.uix.label import Label
 
         container = container or self.screen()
-        return "\n".join(w.text for w in container.walk(restrict=True) if isinstance(w, Label) and w.text)
+        text = "\n".join(w.text for w in container.walk(restrict=True) if isinstance(w, Label) and w.text)
+        return text.replace("\u00a0", " ")  # amounts and dates are joined by no-break spaces (they read the same)
 
     def banner(self) -> str:
-        return self.root.ids.banner.text
+        return self.root.ids.banner.text.replace("\u00a0", " ")
 
     def present(self, name: str) -> None:
         """Lay demo card `name` on the virtual reader and wait for the member screen."""
