@@ -31,9 +31,9 @@ def documented_keys(text: str) -> set[str]:
 
 def test_every_terminal_toml_key_is_documented():
     doc = documented_keys(section("terminal.toml, key by key"))
-    nested = {"merchant", "operators", "security", "till", "store", "server", "drivers", "power"}
+    nested = {"merchant", "operators", "security", "till", "store", "server", "drivers", "power", "display"}
     want = {f.name for f in fields(c.TerminalConfig)} - nested
-    for cls in (c.Operator, c.SecurityConfig, c.TillConfig, c.StoreConfig, c.ServerConfig, c.PowerConfig,
+    for cls in (c.Operator, c.SecurityConfig, c.TillConfig, c.StoreConfig, c.ServerConfig, c.PowerConfig, c.DisplayConfig,
                 MerchantConfig):
         want |= {f.name for f in fields(cls)}
     for keys in (*factory._READER_KEYS.values(), *factory._PRINTER_KEYS.values()):  # noqa: SLF001
