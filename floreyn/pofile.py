@@ -7,7 +7,11 @@ Shared by the till's catalogs (terminal/app/catalogs.py) and the portal's
 from __future__ import annotations
 
 import ast
+import re
 import struct
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 def _unquote(s: str) -> str:
@@ -89,3 +93,69 @@ def mo_bytes(entries: dict[str, str]) -> bytes:
     header = struct.pack("Iiiiiii", 0x950412DE, 0, n, 7 * 4, 7 * 4 + n * 8, 0, 0)
     return header + struct.pack(f"{len(koffsets)}i", *koffsets) + struct.pack(f"{len(voffsets)}i", *voffsets) \
         + ids + strs
+
+
+# -- one part's catalogs: extract, merge, compile, check ----------------------------------------
+
+
+def _fields(s: str) -> set[str]:
+    return set(re.findall(r"\{(\w*)[^}]*\}", s))
+
+
+@dataclass(frozen=True)
+class CatalogSet:
+    """The .po/.mo pair per language of one part (the till app, the portal), kept in step with its code.
+
+    `extract` gives msgid -> the places it is used; `source_lang` is the language the msgids are
+    written in (its msgstr defaults to the msgid).
+    """
+
+    locale_dir: Path
+    domain: str
+    languages: tuple[str, ...]
+    comment: str
+    header: str
+    extract: Callable[[], dict[str, list[str]]]
+    source_lang: str = "en"
+
+    def paths(self, lang: str) -> tuple[Path, Path]:
+        folder = self.locale_dir / lang / "LC_MESSAGES"
+        return folder / f"{self.domain}.po", folder / f"{self.domain}.mo"
+
+    def problems(self) -> list[str]:
+        """What is missing or stale; empty when the catalogs match the code."""
+        used = self.extract()
+        out: list[str] = []
+        for lang in self.languages:
+            po, mo = self.paths(lang)
+            if not po.exists():
+                out.append(f"{po} is missing")
+                continue
+            entries = read_po(po)
+            out += [f"{lang}: no translation for {m!r} ({used[m][0]})" for m in used if not entries.get(m)]
+            out += [f"{lang}: {m!r} is no longer used" for m in entries if m and m not in used]
+            out += [f"{lang}: placeholders differ in {m!r}" for m in entries
+                    if m and entries[m] and m in used and _fields(m) != _fields(entries[m])]
+            if not mo.exists() or mo.read_bytes() != mo_bytes(entries):
+                out.append(f"{mo} is not compiled from {po.name}")
+        return out
+
+    def update(self) -> None:
+        used = self.extract()
+        for lang in self.languages:
+            po, mo = self.paths(lang)
+            old = read_po(po) if po.exists() else {}
+            if lang == self.source_lang:  # msgstr = msgid unless someone improved it
+                old = {m: old.get(m) or m for m in used} | {"": ""}
+            write_po(po, lang, used, old, comment=self.comment, header=self.header)
+            mo.write_bytes(mo_bytes(read_po(po)))
+
+    def main(self, argv: list[str] | None = None) -> int:
+        """`--check`: report only (exit 1 on any problem); otherwise update, then report."""
+        argv = sys.argv[1:] if argv is None else argv
+        if "--check" not in argv:
+            self.update()
+        found = self.problems()
+        for problem in found:
+            print(problem)
+        return 1 if found else 0

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 from pathlib import Path
 from typing import Final
 
-from floreyn.pofile import mo_bytes, read_po, write_po
+from floreyn.pofile import CatalogSet
 
 HERE: Final = Path(__file__).resolve().parent
 LOCALE_DIR: Final = HERE / "locale"
@@ -43,52 +42,11 @@ def extract() -> dict[str, list[str]]:
     return found
 
 
-def paths(lang: str) -> tuple[Path, Path]:
-    folder = LOCALE_DIR / lang / "LC_MESSAGES"
-    return folder / f"{DOMAIN}.po", folder / f"{DOMAIN}.mo"
-
-
-def _fields(s: str) -> set[str]:
-    return set(re.findall(r"\{(\w*)[^}]*\}", s))
-
-
-def problems() -> list[str]:
-    used = extract()
-    out = []
-    for lang in LANGUAGES:
-        po, mo = paths(lang)
-        if not po.exists():
-            out.append(f"{po} is missing")
-            continue
-        entries = read_po(po)
-        out += [f"{lang}: no translation for {m!r} ({used[m][0]})" for m in used if not entries.get(m)]
-        out += [f"{lang}: {m!r} is no longer used" for m in entries if m and m not in used]
-        out += [f"{lang}: placeholders differ in {m!r}" for m in entries
-                if m and entries[m] and m in used and _fields(m) != _fields(entries[m])]
-        if not mo.exists() or mo.read_bytes() != mo_bytes(entries):
-            out.append(f"{mo} is not compiled from {po.name}")
-    return out
-
-
-def update() -> None:
-    used = extract()
-    for lang in LANGUAGES:
-        po, mo = paths(lang)
-        old = read_po(po) if po.exists() else {}
-        if lang == "en":
-            old = {m: old.get(m) or m for m in used} | {"": ""}
-        write_po(po, lang, used, old, comment=COMMENT, header=HEADER)
-        mo.write_bytes(mo_bytes(read_po(po)))
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if "--check" not in argv:
-        update()
-    found = problems()
-    for p in found:
-        print(p)
-    return 1 if found else 0
+CATALOGS: Final = CatalogSet(LOCALE_DIR, DOMAIN, LANGUAGES, COMMENT, HEADER, extract)
+paths = CATALOGS.paths
+problems = CATALOGS.problems
+update = CATALOGS.update
+main = CATALOGS.main
 
 
 if __name__ == "__main__":

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 from pathlib import Path
+from typing import Final
 
-from floreyn.pofile import mo_bytes, read_po, write_po
+from floreyn.pofile import CatalogSet, mo_bytes, read_po, write_po  # noqa: F401  # the tests reach them here
 
 APP_DIR = Path(__file__).resolve().parent
 LOCALE_DIR = APP_DIR / "locale"
@@ -53,57 +53,11 @@ def extract() -> dict[str, list[str]]:
     return found
 
 
-def paths(lang: str) -> tuple[Path, Path]:
-    folder = LOCALE_DIR / lang / "LC_MESSAGES"
-    return folder / f"{DOMAIN}.po", folder / f"{DOMAIN}.mo"
-
-
-def problems() -> list[str]:
-    """What is missing or stale; empty when the catalogs match the code."""
-    used = extract()
-    out = []
-    for lang in LANGUAGES:
-        po, mo = paths(lang)
-        if not po.exists():
-            out.append(f"{po} is missing")
-            continue
-        entries = read_po(po)
-        for msgid in used:
-            if not entries.get(msgid):
-                out.append(f"{lang}: no translation for {msgid!r} ({used[msgid][0]})")
-        for msgid in entries:
-            if msgid and msgid not in used:
-                out.append(f"{lang}: {msgid!r} is no longer used")
-            elif msgid and entries[msgid] and _fields(msgid) != _fields(entries[msgid]):
-                out.append(f"{lang}: placeholders differ in {msgid!r}")
-        if not mo.exists() or mo.read_bytes() != mo_bytes(entries):
-            out.append(f"{mo} is not compiled from {po.name}")
-    return out
-
-
-def _fields(s: str) -> set[str]:
-    return set(re.findall(r"\{(\w*)[^}]*\}", s))
-
-
-def update() -> None:
-    used = extract()
-    for lang in LANGUAGES:
-        po, mo = paths(lang)
-        old = read_po(po) if po.exists() else {}
-        if lang == "en":  # the source language: msgstr = msgid unless someone improved it
-            old = {m: old.get(m) or m for m in used} | {"": ""}
-        write_po(po, lang, used, old, comment=COMMENT, header=HEADER)
-        mo.write_bytes(mo_bytes(read_po(po)))
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if "--check" not in argv:
-        update()
-    found = problems()
-    for p in found:
-        print(p)
-    return 1 if found else 0
+CATALOGS: Final = CatalogSet(LOCALE_DIR, DOMAIN, LANGUAGES, COMMENT, HEADER, extract)
+paths = CATALOGS.paths
+problems = CATALOGS.problems
+update = CATALOGS.update
+main = CATALOGS.main
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The till app's parts without a window: keypad entry, tap guard, catalogs, language switch,
 touch target size, font, backlight, settings, Kivy/SDL set-up, the service bridge and relay."""
+import dataclasses
 import gettext
 import io
 import json
@@ -125,8 +126,7 @@ def test_catalog_check_catches_a_missing_translation(tmp_path, monkeypatch):
     po = tmp_path / "nl" / "LC_MESSAGES" / "floreyn.po"
     text = po.read_text(encoding="utf-8").replace('msgstr "Houd de pas bij de lezer"', 'msgstr ""')
     po.write_text(text, encoding="utf-8")
-    monkeypatch.setattr(catalogs, "LOCALE_DIR", tmp_path)
-    found = catalogs.problems()
+    found = dataclasses.replace(catalogs.CATALOGS, locale_dir=tmp_path).problems()
     assert any("Hold the card to the reader" in p for p in found)
     assert any("not compiled" in p for p in found)
 
