@@ -19,7 +19,7 @@ from floreyn.sync.record import Kind, Tender
 from floreyn.terminal.app import texts, theme
 from floreyn.terminal.app.entry import BACKSPACE_KEY, CLEAR_KEY, AmountEntry, PinEntry
 from floreyn.terminal.app.i18n import tr
-from floreyn.terminal.app.guard import CONFIRM_READ_S
+from floreyn.terminal.app.guard import CONFIRM_READ_S, DOUBLE_TAP_WINDOW_S
 from floreyn.terminal.app.widgets import TButton, money_guard
 
 if TYPE_CHECKING:
@@ -298,6 +298,13 @@ class BankCardScreen(TillScreen):
 class DoneScreen(TillScreen):
     def actions(self, ctl: Controller) -> dict[str, Action]:
         return {"reprint": ctl.reprint, "done": ctl.back_to_idle}
+
+    def refresh(self) -> None:
+        # The bounce of the tap that confirmed lands here, where "Bevestigen" was: the paid screen
+        # (and "Pas bijgewerkt") stays until it can have been seen, however fast the commit was.
+        ready = money_guard.now() + DOUBLE_TAP_WINDOW_S
+        self.ids.reprint.ready_at = ready
+        self.ids.done.ready_at = ready
 
 
 class RefusedScreen(TillScreen):

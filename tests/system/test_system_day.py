@@ -209,7 +209,7 @@ def test_a_day_with_faults(db_url, tmp_path):
         offline = C.check_offline_all_day(recs[D.KRAAM], morning)
         taps = sum(C.check_per_tap(rs, morning.limits) for rs in recs.values())
         overspend = day.admin("GET", "/v1/admin/reports/overspend")
-        assert overspend == {"cards": [], "negative_accounts": [], "open_disputes": [], "rule_violations": {}}, overspend
+        assert not {k: v for k, v in overspend.items() if v}, overspend  # nothing over, blocked, disputed or broken
         walls = [r["wall_ms"] for r in recs[D.KLUSSER]]
         assert min(b - a for a, b in zip(walls, walls[1:], strict=False)) < D.JUMP_S * 1000 // 2, "the clock jump happened"
         print(f"seed {seed}: {totals}, server killed at head {day.kill_at_head}, "
