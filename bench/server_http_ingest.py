@@ -29,16 +29,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import text
 
 from floreyn.server.db import Database
 from floreyn.sync.client import SyncClient, SyncTimeout
-from floreyn.sync.record import decode
 
 HERE = Path(__file__).resolve().parent
 BATCH = 200  # SyncWorker's default batch_size
@@ -144,36 +141,6 @@ def measure_http(base_url: str, dataset) -> tuple[float, list[float], int]:  # t
     return time.perf_counter() - began, latencies, len(timeouts)
 
 
-def measure_floor(db: Database, dataset, tag: str) -> float:  # type: ignore[no-untyped-def]
-    """The same batches, bare: INSERT each record, UPDATE each touched balance, COMMIT per batch (seconds)."""
-    batches = []
-    for tid, mid, _, raws in dataset:  # decoding is not part of the floor; done before timing
-        for i in range(0, len(raws), BATCH):
-            rows, deltas = [], defaultdict(int)
-            for j, raw in enumerate(raws[i : i + BATCH]):
-                rec = decode(raw).record
-                rows.append({"t": tid, "s": i + j + 1, "r": raw})
-                deltas["c:" + rec.card_id.hex()] -= rec.fl_cents
-                deltas["m:" + mid] += rec.fl_cents
-            batches.append((rows, [{"k": k, "d": d} for k, d in sorted(deltas.items())]))
-    blob = "BLOB" if db.is_sqlite else "BYTEA"
-    records, balances = f"floor_records_{tag}", f"floor_balances_{tag}"
-    with db.writer.begin() as conn:
-        conn.execute(text(f"CREATE TABLE {records} (terminal_id VARCHAR(64), seq BIGINT, raw {blob}, "
-                          "PRIMARY KEY (terminal_id, seq))"))
-        conn.execute(text(f"CREATE TABLE {balances} (key VARCHAR(128) PRIMARY KEY, balance BIGINT NOT NULL)"))
-        keys_all = sorted({d["k"] for _, ds in batches for d in ds})
-        conn.execute(text(f"INSERT INTO {balances} (key, balance) VALUES (:k, 0)"), [{"k": k} for k in keys_all])
-    insert = text(f"INSERT INTO {records} (terminal_id, seq, raw) VALUES (:t, :s, :r)")
-    upd = text(f"UPDATE {balances} SET balance = balance + :d WHERE key = :k")
-    started = time.perf_counter()
-    for rows, deltas in batches:
-        with db.writer.begin() as conn:
-            conn.execute(insert, rows)
-            conn.execute(upd, deltas)
-    return time.perf_counter() - started
-
-
 def _mmm(values: list[float]) -> tuple[float, float, float]:
     return min(values), statistics.median(values), max(values)
 
@@ -197,7 +164,7 @@ def bench_backend(label: str, url: str, workers: int, terminals: int, per_termin
                                       prefix=f"H{workers}-{r}")
             si.enroll(db, dataset)
             wall_s, lat, n_timeouts = measure_http(server.base_url, dataset)
-            floor_s = measure_floor(db, dataset, f"w{workers}_r{r}")
+            floor_s = si.measure_baseline(db, dataset, f"floor_w{workers}_r{r}")
             total = terminals * per_terminal
             rates.append(total / wall_s)
             floors.append(total / floor_s)

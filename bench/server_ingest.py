@@ -149,8 +149,11 @@ def measure_verify_only(dataset) -> float:  # type: ignore[no-untyped-def]
     return len(records) / (time.perf_counter() - t0)
 
 
-def measure_baseline(db: Database, dataset) -> float:  # type: ignore[no-untyped-def]
-    """The same batches, bare: INSERT each record, UPDATE each touched balance, COMMIT per batch."""
+def measure_baseline(db: Database, dataset, tag: str = "bl") -> float:  # type: ignore[no-untyped-def]
+    """The same batches, bare: INSERT each record, UPDATE each touched balance, COMMIT per batch (seconds).
+
+    `tag` names the scratch tables, so one database can hold several rounds' floors.
+    """
     from floreyn.sync.record import decode
 
     batches = []
@@ -163,15 +166,16 @@ def measure_baseline(db: Database, dataset) -> float:  # type: ignore[no-untyped
                 deltas["c:" + rec.card_id.hex()] -= rec.fl_cents
                 deltas["m:" + mid] += rec.fl_cents
             batches.append((rows, [{"k": k, "d": d} for k, d in sorted(deltas.items())]))
+    blob = "BLOB" if db.is_sqlite else "BYTEA"
+    records, balances = f"{tag}_records", f"{tag}_balances"
     with db.writer.begin() as conn:
-        conn.execute(text("CREATE TABLE bl_records (terminal_id VARCHAR(64), seq BIGINT, raw BYTEA_OR_BLOB, "
-                          "PRIMARY KEY (terminal_id, seq))".replace("BYTEA_OR_BLOB", "BLOB" if db.is_sqlite
-                                                                     else "BYTEA")))
-        conn.execute(text("CREATE TABLE bl_balances (key VARCHAR(128) PRIMARY KEY, balance BIGINT NOT NULL)"))
+        conn.execute(text(f"CREATE TABLE {records} (terminal_id VARCHAR(64), seq BIGINT, raw {blob}, "
+                          "PRIMARY KEY (terminal_id, seq))"))
+        conn.execute(text(f"CREATE TABLE {balances} (key VARCHAR(128) PRIMARY KEY, balance BIGINT NOT NULL)"))
         keys_all = sorted({d["k"] for _, ds in batches for d in ds})
-        conn.execute(text("INSERT INTO bl_balances (key, balance) VALUES (:k, 0)"), [{"k": k} for k in keys_all])
-    insert = text("INSERT INTO bl_records (terminal_id, seq, raw) VALUES (:t, :s, :r)")
-    update = text("UPDATE bl_balances SET balance = balance + :d WHERE key = :k")
+        conn.execute(text(f"INSERT INTO {balances} (key, balance) VALUES (:k, 0)"), [{"k": k} for k in keys_all])
+    insert = text(f"INSERT INTO {records} (terminal_id, seq, raw) VALUES (:t, :s, :r)")
+    update = text(f"UPDATE {balances} SET balance = balance + :d WHERE key = :k")
     started = time.perf_counter()
     for rows, deltas in batches:
         with db.writer.begin() as conn:
