@@ -31,6 +31,15 @@ def root(request: Request) -> Response:
     return web.redirect(home(session.user) if session else f"{web.PREFIX}/signin")
 
 
+def _password_post(request: Request, csrf: str) -> web.Page:
+    """A form that checks a password or a code without a session: its CSRF token, then the per-address limit."""
+    p = web.Page(request, None)
+    check_csrf(p, csrf)
+    if not web.limiter(request).allow(web.client_address(request)):
+        raise TooManyAttempts()
+    return p
+
+
 @router.get("/signin")
 def signin_form(request: Request, next: str = "") -> Response:
     p = anonymous(request)
@@ -41,10 +50,7 @@ def signin_form(request: Request, next: str = "") -> Response:
 
 @router.post("/signin")
 def signin(request: Request, login: Field = "", password: Field = "", csrf: Field = "", next: Field = "") -> Response:
-    p = web.Page(request, None)
-    check_csrf(p, csrf)
-    if not web.limiter(request).allow(web.client_address(request)):
-        raise TooManyAttempts()
+    p = _password_post(request, csrf)
     now = p.now
 
     def run(conn: Connection) -> Any:
@@ -76,10 +82,7 @@ def activate_form(request: Request, login: str = "") -> Response:
 @router.post("/activate")
 def activate(request: Request, login: Field = "", code: Field = "", password: Field = "", repeat: Field = "",
              csrf: Field = "") -> Response:
-    p = web.Page(request, None)
-    check_csrf(p, csrf)
-    if not web.limiter(request).allow(web.client_address(request)):
-        raise TooManyAttempts()
+    p = _password_post(request, csrf)
     now = p.now
 
     def run(conn: Connection) -> Any:
