@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from sqlalchemy import Connection, and_, func, select
 
@@ -52,6 +52,17 @@ def shift_month(month: str, delta: int) -> str:
     y, m = int(month[:4]), int(month[5:]) + delta
     y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
     return f"{y:04d}-{m:02d}"
+
+
+class MonthLinks(TypedDict):
+    prev: str
+    next: str | None
+
+
+def month_links(month: str, now_ms: int) -> MonthLinks:
+    """A month page's `prev` and `next` (no next beyond the current month)."""
+    return {"prev": shift_month(month, -1),
+            "next": shift_month(month, 1) if month < this_month(now_ms) else None}
 
 
 # -- members -----------------------------------------------------------------------------------

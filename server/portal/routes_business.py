@@ -142,8 +142,7 @@ def shop(request: Request, month: str = "") -> Response:
         per_day[line["day"][8:]] = per_day.get(line["day"][8:], 0) + line["received_cents"]
     chart = charts.bars(list(per_day.items()), [web.money(v, p.lang) for v in per_day.values()],
                         web._(p.lang, "Received per day"))
-    return web.render(p, "shop.html", **view, chart=Markup(chart), prev=queries.shift_month(month, -1),
-                      next=queries.shift_month(month, 1) if month < queries.this_month(p.now) else None)
+    return web.render(p, "shop.html", **view, chart=Markup(chart), **queries.month_links(month, p.now))
 
 
 @router.get("/shop.csv")

@@ -38,8 +38,7 @@ def statement(request: Request, month: str = "") -> Response:
     month = queries.valid_month(month, p.now)
     member_id = subject(p)
     view = p.ctx.db.read(lambda conn: queries.statement(conn, member_id, month), snapshot=True)
-    return web.render(p, "statement.html", **view, prev=queries.shift_month(month, -1),
-                      next=queries.shift_month(month, 1) if month < queries.this_month(p.now) else None)
+    return web.render(p, "statement.html", **view, **queries.month_links(month, p.now))
 
 
 @router.get("/statement.csv")
