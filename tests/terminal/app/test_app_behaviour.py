@@ -18,13 +18,28 @@ from till_ui import TillUITest
 pytestmark = pytest.mark.ui
 
 
-class TestBehaviour(TillUITest):
+class _Sale(TillUITest):
+    """Walks shared by the tests below."""
+
     def to_amount(self, card: str) -> None:
         self.present(card)
         self.wait_screen("member")
         self.tap(self.screen().ids.amount)
         self.wait_screen("amount")
 
+    def pay_with_a_failing_receipt(self) -> str:
+        """Pay fl 2,00 with bram's card; the printer fails: the text on the paid screen once it says so."""
+        self.to_amount("bram")
+        self.type_keys(self.screen().ids.keypad, "2")
+        self.tap_text("Betalen")
+        self.wait_screen("confirm")
+        self.tap_text("Bevestigen")
+        self.wait_screen("done")
+        self.wait(lambda: self.ctl.receipt_state == "failed")
+        return self.shown_text()
+
+
+class TestBehaviour(_Sale):
     def test_double_tap_never_confirms(self):
         self.sign_in()
         self.to_amount("bram")  # one source: Betalen goes straight to the confirm screen
@@ -48,14 +63,7 @@ class TestBehaviour(TillUITest):
     def test_printer_problem_is_shown_and_reprint_prints(self):
         self.sign_in()
         self.printer.fail_with(PrinterOutOfPaper())
-        self.to_amount("bram")
-        self.type_keys(self.screen().ids.keypad, "2")
-        self.tap_text("Betalen")
-        self.wait_screen("confirm")
-        self.tap_text("Bevestigen")
-        self.wait_screen("done")
-        self.wait(lambda: self.ctl.receipt_state == "failed")
-        shown = self.shown_text()
+        shown = self.pay_with_a_failing_receipt()
         self.assertIn("Bon NIET afgedrukt", shown)
         self.assertIn("geen papier", shown)
         self.assertEqual([r.kind for r in self.records()], [Kind.SPEND])  # committed before printing
@@ -258,24 +266,14 @@ class TestBehaviour(TillUITest):
         self.assertEqual(len(self.printer.docs), 1)
 
 
-class TestPrinterDriverBug(TillUITest):
+class TestPrinterDriverBug(_Sale):
     def test_a_driver_raising_anything_leaves_the_sale_paid_with_the_reason_on_screen(self):
         def broken(doc):
             raise ValueError("Invalid endpoint address 0x1")  # pyusb, on a mis-set USB printer
 
         self.sign_in()
         self.printer._print_doc = broken  # behind the driver boundary, as a real back end
-        self.present("bram")
-        self.wait_screen("member")
-        self.tap(self.screen().ids.amount)
-        self.wait_screen("amount")
-        self.type_keys(self.screen().ids.keypad, "2")
-        self.tap_text("Betalen")
-        self.wait_screen("confirm")
-        self.tap_text("Bevestigen")
-        self.wait_screen("done")
-        self.wait(lambda: self.ctl.receipt_state == "failed")
-        shown = self.shown_text()
+        shown = self.pay_with_a_failing_receipt()
         self.assertIn("Bon NIET afgedrukt. De transactie is wel opgeslagen.", shown)
         self.assertIn("ValueError: Invalid endpoint address 0x1", shown)
         self.assertNotIn("Interne fout", shown + self.banner())  # not "may not have been carried out"
