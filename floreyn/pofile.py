@@ -95,6 +95,22 @@ def mo_bytes(entries: dict[str, str]) -> bytes:
         + ids + strs
 
 
+def extract_calls(sources: list[Path], call: re.Pattern[str], root: Path,
+                  max_msgid_chars: int | None = None) -> dict[str, list[str]]:
+    """msgid -> places it is used ("file:line" under `root`), in order of first use; `call`'s group 1 is
+    the string literal."""
+    found: dict[str, list[str]] = {}
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        for m in call.finditer(text):
+            msgid = ast.literal_eval(m.group(1))
+            if max_msgid_chars is not None:
+                assert 0 < len(msgid) <= max_msgid_chars, f"{path}: msgid length {len(msgid)}"
+            line = text.count("\n", 0, m.start()) + 1
+            found.setdefault(msgid, []).append(f"{path.relative_to(root)}:{line}")
+    return found
+
+
 # -- one part's catalogs: extract, merge, compile, check ----------------------------------------
 
 

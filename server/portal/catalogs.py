@@ -10,12 +10,11 @@ statuses). Msgids are English; Dutch is the default language of the pages.
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 from typing import Final
 
-from floreyn.pofile import CatalogSet
+from floreyn.pofile import CatalogSet, extract_calls
 
 HERE: Final = Path(__file__).resolve().parent
 LOCALE_DIR: Final = HERE / "locale"
@@ -32,14 +31,7 @@ def sources() -> list[Path]:
 
 
 def extract() -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for path in sources():
-        text = path.read_text(encoding="utf-8")
-        for m in _CALL.finditer(text):
-            msgid = ast.literal_eval(m.group(1))
-            line = text.count("\n", 0, m.start()) + 1
-            found.setdefault(msgid, []).append(f"{path.relative_to(HERE)}:{line}")
-    return found
+    return extract_calls(sources(), _CALL, HERE)
 
 
 CATALOGS: Final = CatalogSet(LOCALE_DIR, DOMAIN, LANGUAGES, COMMENT, HEADER, extract)

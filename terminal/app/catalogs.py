@@ -12,12 +12,11 @@ gettext package is needed to build the app.
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 from typing import Final
 
-from floreyn.pofile import CatalogSet, mo_bytes, read_po, write_po  # noqa: F401  # the tests reach them here
+from floreyn.pofile import CatalogSet, extract_calls, mo_bytes, read_po, write_po  # noqa: F401  # the tests reach them here
 
 APP_DIR = Path(__file__).resolve().parent
 LOCALE_DIR = APP_DIR / "locale"
@@ -42,15 +41,7 @@ def sources() -> list[Path]:
 
 def extract() -> dict[str, list[str]]:
     """msgid -> places it is used ("file:line"), in order of first use."""
-    found: dict[str, list[str]] = {}
-    for path in sources():
-        text = path.read_text(encoding="utf-8")
-        for m in _CALL.finditer(text):
-            msgid = ast.literal_eval(m.group(1))
-            assert 0 < len(msgid) <= _MAX_MSGID_CHARS, f"{path}: msgid length {len(msgid)}"
-            line = text.count("\n", 0, m.start()) + 1
-            found.setdefault(msgid, []).append(f"{path.relative_to(APP_DIR)}:{line}")
-    return found
+    return extract_calls(sources(), _CALL, APP_DIR, _MAX_MSGID_CHARS)
 
 
 CATALOGS: Final = CatalogSet(LOCALE_DIR, DOMAIN, LANGUAGES, COMMENT, HEADER, extract)
