@@ -192,5 +192,9 @@ def card_summary(conn: Connection, card_hex: str, now: int) -> dict[str, Any]:
         "offline_uploaded_cents": card.offline_spent_cents,
         "budgets": [{"budget_id": b.budget_id, "label": b.label, "categories": json.loads(b.categories),
                      "expires_on": b.expires_on, "remaining_cents": free[ledger.budget_acct(b.budget_id)],
-                     "funder": b.funder_id} for b in budgets],
+                     "funder": b.funder_id,
+                     # a group budget's rules for this member, as in the snapshot (budget_rules.py)
+                     "member_cap_left_cents": budget_rules.member_cap_left(conn, b, card.member_id, now),
+                     "confirm_above_cents": b.confirm_above_cents if b.owner_group_id else None}
+                    for b in budgets],
     }

@@ -239,7 +239,7 @@ class _Lookups:
 
 
 def _lookups(conn: Connection, terminal_id: str, records: list[TxRecord]) -> _Lookups:
-    card_ids = sorted({r.card_id.hex() for r in records if r.card_id})
+    card_ids = sorted({c.hex() for r in records for c in (r.card_id, r.confirm_card_id) if c})
     budget_ids = sorted({r.budget_id for r in records if r.budget_id})
     refs = sorted({str(r.ref_id) for r in records if r.kind is Kind.VOID})
     member_of_card = dict(conn.execute(select(s.cards.c.card_id, s.cards.c.member_id)
@@ -257,6 +257,17 @@ def _lookups(conn: Connection, terminal_id: str, records: list[TxRecord]) -> _Lo
         s.transactions.c.tx_id.in_(refs), s.transactions.c.terminal_id == terminal_id)).scalars()) if refs else set()
     postings = ledger.tx_postings(conn, voidable) if voidable else {}
     return _Lookups(member_of_card, budgets, dict(groups), postings)
+
+
+def _group_pairs(records: Sequence[TxRecord], look: _Lookups) -> set[tuple[str, str]]:
+    """(group budget, member) of the batch's spends from group budgets."""
+    pairs = set()
+    for r in records:
+        budget = look.budgets.get(r.budget_id or "")
+        member = look.member_of_card.get(r.card_id.hex()) if r.card_id else None
+        if r.kind is Kind.SPEND and budget is not None and budget.owner_group_id and member:
+            pairs.add((budget.budget_id, member))
+    return pairs
 
 
 @dataclass
@@ -279,6 +290,7 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
     look = _lookups(conn, term.terminal_id, records)
     settings = state.get_settings(conn)
     facts = rules.load_facts(conn, term, records, now, settings)
+    rules.load_group_spent(conn, facts, _group_pairs(records, look))  # before the holds are consumed
     online = _consume_holds(conn, term.terminal_id, records)
     batch = _Batch()
     noted: set[tuple[str, str]] = set()
@@ -306,7 +318,8 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
             note("unknown_card", card_hex, seq=rec.seq)
         payer, budget, owners = _payer(rec, wallet, look, batch.touched, note)
         if rec.kind is Kind.SPEND:
-            verdict = rules.check_spend(rec, budget, owners, member, str(rec.record_id) in online, facts)
+            confirmer = look.member_of_card.get(rec.confirm_card_id.hex(), "") if rec.confirm_card_id else None
+            verdict = rules.check_spend(rec, budget, owners, member, str(rec.record_id) in online, facts, confirmer)
             usage_changed.add(card_hex)
         elif rec.kind is Kind.SAVE:
             verdict = rules.check_save(rec, facts)

@@ -44,7 +44,7 @@ from typing import Any, Final, Sequence
 from sqlalchemy import Connection, func, select, update
 
 from floreyn.money import ExchangeRates
-from floreyn.server import admin_categories, bulk, ledger, state
+from floreyn.server import admin_categories, budget_rules, bulk, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.rates import rate_in_force
 from floreyn.sync import rules as shared
@@ -72,10 +72,15 @@ BUDGET_BEFORE_EXPIRY: Final = Rule("budget_before_expiry", False)  # a late uplo
 OFFLINE_PER_TAP: Final = Rule("offline_per_tap", True)
 OFFLINE_CUMULATIVE: Final = Rule("offline_cumulative", False)
 OFFLINE_COUNT: Final = Rule("offline_count", False)
+# A group (block) budget's rules on an offline spend (server/budget_rules.py decides them online). Both only
+# park: two offline tills may each keep a member within the cap and together go over, and a funder may lower
+# the threshold or a member leave the group after a till's snapshot.
+GROUP_MEMBER_CAP: Final = Rule("group_member_cap", False)
+GROUP_SECOND_MEMBER: Final = Rule("group_second_member", False)
 ALL_RULES: Final = (MERCHANT_MAY_TOPUP, MERCHANT_OFFERS_SAVE, TOPUP_AT_ASK_RATE, SAVE_WITHIN_RATE,
                     REFUND_OF_KNOWN_PAYMENT, REFUND_SAME_PAYMENT, REFUND_WITHIN_PAID, VOID_OWN_RECORD_ONCE,
                     BUDGET_CATEGORY, BUDGET_OWNER, BUDGET_BEFORE_EXPIRY, OFFLINE_PER_TAP, OFFLINE_CUMULATIVE,
-                    OFFLINE_COUNT)
+                    OFFLINE_COUNT, GROUP_MEMBER_CAP, GROUP_SECOND_MEMBER)
 MAX_TERMS_ROWS: Final = 50  # terms rows read per check: far more than a grace window ever holds
 
 
@@ -230,6 +235,9 @@ class BatchFacts:
     base_seq: int  # offline usage counts from records above this sequence number
     # (card, seq, wall_ms, sources) of the batch's latest spend and the sources its tap drew on so far
     last_spend: tuple[str, int, int, frozenset[str]] = ("", 0, 0, frozenset())
+    # (group budget, member) -> what the member spent from it this month, holds included (load_group_spent);
+    # grows with the batch's offline spends as they are checked
+    group_spent: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 def load_facts(conn: Connection, term: Any, records: Sequence[TxRecord], now_ms: int,
@@ -270,6 +278,13 @@ def load_facts(conn: Connection, term: Any, records: Sequence[TxRecord], now_ms:
         multiplier_bp=best_multiplier(conn, term.merchant_id, now_ms, grace), now_ms=now_ms,
         budget_expiry_grace_s=settings.thresholds.budget_expiry_grace_s, refs=rows, merchant_paid=merchant_paid,
         payer_of=payer_of, refunded=refunded, reversed=reversed_, usage=usage, base_seq=base)
+
+
+def load_group_spent(conn: Connection, facts: BatchFacts, pairs: set[tuple[str, str]]) -> None:
+    """What each (group budget, member) of the batch spent this month, with its active holds: read before the
+    batch's holds are consumed, so an online spend of this batch counts once, as its hold."""
+    for budget_id, member in sorted(pairs):
+        facts.group_spent[(budget_id, member)] = budget_rules.member_spent(conn, budget_id, member, facts.now_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,9 +386,36 @@ def _budget_end_ms(expires_on: str) -> int:
     return state.day_start_ms(last + dt.timedelta(days=1))
 
 
-def check_spend(rec: TxRecord, budget: Any, owners: Sequence[str], member: str | None, online: bool,
-                facts: BatchFacts) -> Verdict:
+def check_group_budget(rec: TxRecord, budget: Any, owners: Sequence[str], member: str, confirmer: str | None,
+                       facts: BatchFacts) -> list[Violation]:
+    """An offline spend from a group budget: within the member's cap this month, and above the funder's
+    threshold confirmed by a second card of another member of the group (None: no card; "": an unknown one).
+    What it lets through counts towards the member's month."""
     found = []
+    key = (budget.budget_id, member)
+    spent = facts.group_spent.get(key, 0)
+    allowed = rec.fl_cents
+    if budget.member_cap_cents is not None and spent + rec.fl_cents > budget.member_cap_cents:
+        allowed = max(0, budget.member_cap_cents - spent)
+        found.append(Violation(GROUP_MEMBER_CAP, rec.fl_cents, allowed, {
+            "budget": budget.budget_id, "member_cap_cents": budget.member_cap_cents, "spent_before_cents": spent}))
+    threshold = budget.confirm_above_cents
+    if threshold is not None and rec.fl_cents > threshold and (confirmer is None or confirmer == member
+                                                                 or confirmer not in owners):
+        allowed = min(allowed, threshold)
+        found.append(Violation(GROUP_SECOND_MEMBER, rec.fl_cents, threshold, {
+            "budget": budget.budget_id, "confirm_above_cents": threshold,
+            "confirm_card": rec.confirm_card_id.hex() if rec.confirm_card_id else None}))
+    facts.group_spent[key] = spent + allowed
+    return found
+
+
+def check_spend(rec: TxRecord, budget: Any, owners: Sequence[str], member: str | None, online: bool,
+                facts: BatchFacts, confirmer: str | None = None) -> Verdict:
+    found = []
+    if budget is not None and budget.owner_group_id is not None and member in owners and not online:
+        assert member is not None
+        found += check_group_budget(rec, budget, owners, member, confirmer, facts)
     if budget is not None:
         if not shared.budget_pays_at(json.loads(budget.categories), facts.merchant_categories):
             found.append(Violation(BUDGET_CATEGORY, rec.fl_cents, 0, {

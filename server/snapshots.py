@@ -137,6 +137,7 @@ def card_infos(conn: Connection, rows: Sequence[Row[Any]], categories: tuple[str
                  for b in budgets.get(r.member_id, [])]
         out.append(CardInfo(card_id=r.card_id, alias=aliases.get(r.member_id, ""), blocked=blocked,
                             offline_allowance_cents=allowance, state_version=int(r.changed_version),
+                            balance_cents=free[ledger.member_acct(r.member_id)],
                             offline_uploaded_cents=int(r.offline_spent_cents),
                             budgets=tuple(sorted(infos, key=lambda b: b.budget_id)) if not blocked else ()))
     return tuple(out)

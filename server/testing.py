@@ -26,7 +26,7 @@ from floreyn.server.app import ServerContext, create_app
 from floreyn.server.cli import open_context
 from floreyn.server.config import TOKEN_FILE, Limits, ServerConfig
 from floreyn.sync.client import SyncClient
-from floreyn.sync.record import ChainHead, Kind, SignedRecord, Tender
+from floreyn.sync.record import ChainHead, Kind, SignedRecord, Tender, TxRecord
 from floreyn.sync.snapshot import Snapshot
 
 START_TIMEOUT_S = 15.0
@@ -118,8 +118,12 @@ class SimTerminal:
         self.records.append(signed)
         return signed
 
-    def spend(self, card_hex: str, fl_cents: int, budget_id: str | None = None) -> SignedRecord:
-        return self.record(Kind.SPEND, card_id=bytes.fromhex(card_hex), fl_cents=fl_cents, budget_id=budget_id)
+    def spend(self, card_hex: str, fl_cents: int, budget_id: str | None = None,
+              confirm_card: str | None = None) -> SignedRecord:
+        """`confirm_card`: a second group member's card confirmed it (a version 2 record, sync/record.py)."""
+        confirm = bytes.fromhex(confirm_card) if confirm_card else None
+        return self.record(Kind.SPEND, card_id=bytes.fromhex(card_hex), fl_cents=fl_cents, budget_id=budget_id,
+                           confirm_card_id=confirm, version=TxRecord.version_for(confirm))
 
     def save(self, card_hex: str, fl_cents: int, eur_cents: int = 0) -> SignedRecord:
         return self.record(Kind.SAVE, card_id=bytes.fromhex(card_hex), fl_cents=fl_cents, eur_cents=eur_cents)

@@ -21,6 +21,12 @@ presence byte 0/1 followed by the value when 1):
     mono_ms     u64 terminal monotonic counter (ordering and limits use seq and this)
     signature   64  Ed25519 over b"floreyn/record/v1\\0" + everything above
 
+Format version 2 adds one field after mono_ms, and a till writes version 2 only
+for a record that carries it (every other record stays version 1, byte for byte):
+
+    confirm_card_id  16  the card of a second member of the group who confirmed a
+                         group-budget spend above the funder's threshold (server/budget_rules.py)
+
 The record's hash, which the next record carries as prev_hash, is SHA-256
 over the whole signed record (body and signature).
 """
@@ -42,7 +48,8 @@ from floreyn.money import MAX_ABS_CENTS, Money
 
 MAGIC: Final = b"FLR"
 FORMAT_VERSION: Final = 1
-SUPPORTED_VERSIONS: Final = frozenset({1})
+CONFIRM_VERSION: Final = 2  # the version of a record that names a confirming card (and only of those)
+SUPPORTED_VERSIONS: Final = frozenset({1, CONFIRM_VERSION})
 GENESIS_HASH: Final = bytes(32)
 SIG_DOMAIN: Final = b"floreyn/record/v1\x00"
 MAX_RECORD_BYTES: Final = 512  # the largest v1 record is about 330 bytes; refuse anything longer unread
@@ -127,6 +134,12 @@ class TxRecord:
     wall_ms: int = 0
     mono_ms: int = 0
     version: int = field(default=FORMAT_VERSION)
+    confirm_card_id: bytes | None = None  # version 2 only: a second group member's card
+
+    @staticmethod
+    def version_for(confirm_card_id: bytes | None) -> int:
+        """The format version of a record with (or without) a confirming card."""
+        return FORMAT_VERSION if confirm_card_id is None else CONFIRM_VERSION
 
     @property
     def fl(self) -> Money:
@@ -171,15 +184,32 @@ class TxRecord:
             problems.append("a day close moves no money and names no card")
         if self.budget_id is not None and self.kind not in (Kind.SPEND, Kind.REFUND):
             problems.append("only a spend or its refund draws on a budget")
+        problems += self._confirm_problems()
         if problems:
             raise RecordMalformed(detail="; ".join(problems))
+
+    def _confirm_problems(self) -> list[str]:
+        """Version 2 exists for the confirming card: a v2 record has one, a v1 record has none."""
+        if (self.version == CONFIRM_VERSION) != (self.confirm_card_id is not None):
+            return ["a confirming card goes in a version 2 record, and only there"]
+        if self.confirm_card_id is None:
+            return []
+        problems = []
+        if len(self.confirm_card_id) != 16:
+            problems.append("confirm_card_id must be 16 bytes")
+        if self.kind is not Kind.SPEND or self.budget_id is None:
+            problems.append("only a spend from a budget is confirmed by a second card")
+        if self.confirm_card_id == self.card_id:
+            problems.append("the confirming card must be another card")
+        return problems
 
     def body(self) -> bytes:
         """The canonical bytes that are signed: the magic, then every field as WIRE lays it out."""
         self.validate()
         w = Writer().raw(MAGIC, 3)
         for wire in WIRE:
-            wire.write(w, getattr(self, wire.name), wire.name)
+            if self.version >= wire.since:
+                wire.write(w, getattr(self, wire.name), wire.name)
         return w.bytes()
 
     def sign(self, key: Ed25519PrivateKey) -> SignedRecord:
@@ -244,7 +274,10 @@ def decode(raw: bytes) -> SignedRecord:
 
 def _decode_body(r: Reader) -> TxRecord:
     r.raw(3, "magic")
-    values = {wire.name: wire.read(r, wire.name) for wire in WIRE}
+    values: dict[str, Any] = {}
+    for wire in WIRE:
+        if values.get("version", FORMAT_VERSION) >= wire.since:
+            values[wire.name] = wire.read(r, wire.name)
     r.end()
     record = TxRecord(**values)
     record.validate()
@@ -280,6 +313,7 @@ class Wire:
     name: str
     write: Callable[[Writer, Any, str], object]
     read: Callable[[Reader, str], Any]
+    since: int = FORMAT_VERSION  # the first format version that has the field
 
 
 WIRE: Final[tuple[Wire, ...]] = (
@@ -298,6 +332,7 @@ WIRE: Final[tuple[Wire, ...]] = (
     Wire("ref_id", lambda w, v, n: w.opt_uuid(v), Reader.opt_uuid),
     Wire("wall_ms", lambda w, v, n: w.i64(v), Reader.i64),
     Wire("mono_ms", lambda w, v, n: w.u64(v), Reader.u64),
+    Wire("confirm_card_id", lambda w, v, n: w.raw(v, 16), lambda r, n: r.raw(16, n), since=CONFIRM_VERSION),
 )
 
 

@@ -1,8 +1,9 @@
 """The server's signed snapshot for one terminal: what the till needs to work offline.
 
 It holds no more personal data than the till needs: per card an alias, a
-blocked flag and an offline allowance, plus the labeled budgets usable at
-this terminal's merchant; no addresses, no balances of the whole membership.
+blocked flag, an offline allowance and the balance it was worked out from
+(so an offline till can name both, as it names both online), plus the
+labeled budgets usable at this terminal's merchant; no addresses.
 
 Encoding: the snapshot travels as UTF-8 JSON with sorted keys and no spaces
 (`canonical_json`), and the server signs those exact bytes with its Ed25519
@@ -66,6 +67,9 @@ class CardInfo:
     # Every offline spend of this card the server has received, summed; the card's trail counts
     # every offline spend made with it, so the difference is spent but not yet uploaded.
     offline_uploaded_cents: int = 0
+    # The wallet's free balance when the snapshot was made (None: a server before issue 17 sent none).
+    # Offline the till shows it beside the offline allowance, each named: the allowance is often lower.
+    balance_cents: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

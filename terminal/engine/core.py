@@ -37,7 +37,8 @@ from floreyn.terminal.engine.context import TillContext, till_context
 from floreyn.terminal.engine.disk import DiskGuard
 from floreyn.terminal.engine.errors import (
     AmountOverLimit, CardBlocked, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
-    OnlineUnavailable, QuoteUnknown, RepeatNeedsConfirmation, TenderNotAllowed,
+    OnlineDeclined, OnlineUnavailable, QuoteUnknown, RepeatNeedsConfirmation, SecondCardNeeded,
+    SecondCardRefused, TenderNotAllowed,
 )
 from floreyn.terminal.engine.model import (
     CardSession, MemberSummary, Overview, Payment, Quote, TillStatus, TxResult,
@@ -90,6 +91,10 @@ class Engine:
         self.quotes = QuoteBook(store, gateway)  # session state, with the operator and the card
         self._tap: TapTrail | None = None  # the card's trail and the port to write it, for this tap
         self._auth_version: dict[str, int] = {}  # card -> newest state version an authorization reported
+        # The quote that waits for a second group member's card (SecondCardNeeded): the next card on the
+        # reader confirms it instead of opening a new customer; and, offline, the payer's trail as written
+        # before the payer's card made way for the second one.
+        self._second: tuple[str, cardtrail.Trail | None] | None = None
         self._issuers_cache: tuple[tuple[str, ...], dict[bytes, Ed25519PublicKey]] | None = None
         # Free space on the SD card: a warning, then new money transactions refused (engine/disk.py).
         self.disk = DiskGuard(config.data_dir, warn_mb=config.store.disk_warn_mb,
@@ -162,7 +167,7 @@ class Engine:
         return op
 
     def sign_out(self) -> None:
-        self._operator, self._card, self._tap = None, None, None
+        self._operator, self._card, self._tap, self._second = None, None, None, None
         self.quotes.drop_all()
         self.emit(ev.SignedOut())
 
@@ -202,6 +207,8 @@ class Engine:
         except NotSignedIn as exc:
             self.emit(ev.CardRefused(exc))
             raise
+        if self._second is not None and self._card is not None:
+            return self._second_card(event)
         self._card = None
         if not isinstance(event, CardPresented):
             self.emit(ev.CardRefused(event.error))
@@ -240,7 +247,72 @@ class Engine:
         return summarize(ctx, card, info, live, state)
 
     def clear_card(self) -> None:
-        self._card, self._tap = None, None
+        self._card, self._tap, self._second = None, None, None
+
+    # -- the second card of a group budget ----------------------------------------------------------
+
+    def _second_card(self, event: CardEvent) -> MemberSummary:
+        """A card laid on the reader while a quote waits for a second group member (SecondCardNeeded).
+
+        Not the payer's card, not a blocked one, one of a member of the group: online the server decides
+        (authorization with confirm_card_id), offline the snapshot (the card carries every budget to be
+        confirmed: group budgets are listed under each member's card). A refusal leaves the quote waiting."""
+        assert self._second is not None and self._card is not None
+        entry = self.quotes.get(self._second[0])
+        if entry is None:
+            self._second = None
+            raise QuoteUnknown()
+        quote, check = entry
+        try:
+            confirmed = self._confirm_with(quote, event)
+        except FloreynError as exc:
+            self.emit(ev.SecondCardRefused(exc))
+            raise
+        self.quotes.remember(confirmed, check)
+        self.emit(ev.SecondCardAccepted(confirmed))
+        return self._card.summary
+
+    def _confirm_with(self, quote: Quote, event: CardEvent) -> Quote:
+        if not isinstance(event, CardPresented):
+            raise SecondCardRefused(why="unreadable")
+        card = event.card
+        if card.card_hex == quote.card_hex:
+            raise SecondCardRefused(why="same_card")
+        snap = self.context().snapshot
+        info = snap.card(card.card_hex) if snap is not None else None
+        if (info is not None and info.blocked) or (snap is not None and card.card_hex in snap.blocklist):
+            raise SecondCardRefused(why="blocked")
+        if quote.offline:
+            theirs = {b.budget_id for b in info.budgets} if info is not None else set()
+            if not set(quote.confirm_budgets) <= theirs:
+                raise SecondCardRefused(why="not_in_group")
+        else:
+            self._authorize_confirmed(quote, card.card_hex)
+        return replace(quote, confirm_card_id=card.card_id)
+
+    def _authorize_confirmed(self, quote: Quote, confirm_hex: str) -> None:
+        """Online: the parts the quote left for the second card, authorized with it (the server checks the
+        group); a decline names the server's reason (budget_confirmer_invalid, budget_member_cap, ...)."""
+        assert self.gateway is not None and quote.card_hex is not None
+        for part in quote.parts:
+            if part.budget_id in quote.confirm_budgets:
+                auth = self.gateway.authorize(quote.card_hex, part.fl_cents, str(part.record_id), part.budget_id,
+                                              confirm_card_hex=confirm_hex)
+                if not auth.approved:
+                    if auth.reason == "budget_confirmer_invalid":
+                        raise SecondCardRefused(why="not_in_group")
+                    raise OnlineDeclined(server_reason=auth.reason or "")
+                self.note_card_version(quote.card_hex, auth.card_version)
+
+    def _ask_second_card(self, quote: Quote, snap: Snapshot | None, age: float | None,
+                         ref: tuple[str, str] | None) -> None:
+        """Bevestigen on a quote a second member must confirm: offline the payer's trail is written now,
+        while the payer's card still lies on the reader (a sale then cancelled only over-counts the card:
+        the safe side, engine/trail.py); then the till asks for the second card."""
+        if self._second is None or self._second[0] != quote.quote_id:
+            written = self._write_trail(quote, snap, age, ref) if quote.offline else None
+            self._second = (quote.quote_id, written)
+        raise SecondCardNeeded()
 
     @property
     def tap(self) -> TapTrail | None:
@@ -260,6 +332,8 @@ class Engine:
 
     def cancel(self, quote_id: str) -> None:
         """Drop a quote unconfirmed; the holds an online quote has on the server are released."""
+        if self._second is not None and self._second[0] == quote_id:
+            self._second = None
         self.quotes.cancel(quote_id)
 
     def confirm(
@@ -298,7 +372,10 @@ class Engine:
         drafts = [Draft(record_id=p.record_id, kind=quote.kind, card_id=quote.card_id, fl_cents=p.fl_cents,
                         eur_cents=p.eur_cents, tender=p.tender, budget_id=p.budget_id, ref_id=p.ref_id,
                         offline=quote.offline, balance_after_cents=quote.balance_after_cents,
-                        budget_label=p.label or None) for p in parts]
+                        budget_label=p.label or None, budget_left_cents=p.budget_left_cents,
+                        budget_expires_on=p.budget_expires_on,
+                        confirm_card_id=quote.confirm_card_id if p.budget_id in quote.confirm_budgets else None)
+                  for p in parts]
         ctx = self.context()  # read outside the write transaction; the re-checks use it inside
         merchant = ctx.merchant
 
@@ -312,7 +389,14 @@ class Engine:
         ref = None
         if client_ref is not None:
             ref = (client_ref, fingerprint or f"{quote.fingerprint}:{int(tender or 0)}")
-        written = self._write_trail(quote, ctx.snapshot, ctx.age_s, ref) if quote.offline and quote.kind is Kind.SPEND else None
+        if quote.needs_second_card:
+            self._ask_second_card(quote, ctx.snapshot, ctx.age_s, ref)
+        if self._second is not None and self._second[0] == quote_id:
+            written = self._second[1]  # written before the second card was asked for
+        elif quote.offline and quote.kind is Kind.SPEND:
+            written = self._write_trail(quote, ctx.snapshot, ctx.age_s, ref)
+        else:
+            written = None
         if not quote.offline and quote.kind is Kind.SPEND and quote.card_hex is not None:
             self._stamp_trail(quote.card_hex)
         records, existed = self.store.commit_tx(
@@ -321,6 +405,8 @@ class Engine:
             merchant_name=merchant.name,
         )
         self.quotes.confirmed(quote_id)
+        if self._second is not None and self._second[0] == quote_id:
+            self._second = None
         if written is not None:  # from now on this tap's trail is what the card holds
             self._tap = trail.TapTrail(self._tap.port if self._tap else None, written)
         return self._committed(records, existed, card_updated=True if written is not None else None)

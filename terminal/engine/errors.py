@@ -288,6 +288,32 @@ class OnlineDeclined(WhyRefusal):
     FALLBACK = ("geweigerd", "declined")
 
 
+# -- the second card of a group budget (server/budget_rules.py) --------------------------------
+
+
+class SecondCardNeeded(TillError):
+    """Not a refusal of the sale: the next step. The quote stays open until a second card confirms it."""
+
+    code = "second_card_needed"
+    nl = "Tweede bewoner: houd uw pas bij de lezer om deze betaling uit het groepsbudget te bevestigen."
+    en = "Second resident: hold your card to the reader to confirm this payment from the group budget."
+
+
+class SecondCardRefused(WhyRefusal):
+    """params: why ("same_card", "not_in_group", "blocked", "unreadable")."""
+
+    code = "second_card_refused"
+    nl = "{reason} Laat een andere bewoner uit de groep zijn of haar pas bij de lezer houden, of annuleer."
+    en = "{reason_en} Let another resident of the group hold their card to the reader, or cancel."
+    REASONS = {
+        "same_card": ("Dit is dezelfde pas als die van de betaler.", "This is the payer's own card."),
+        "not_in_group": ("Deze pas hoort niet bij een bewoner van dezelfde groep.",
+                         "This card does not belong to a resident of the same group."),
+        "blocked": ("Deze pas is geblokkeerd.", "This card is blocked."),
+        "unreadable": ("Deze pas is niet te lezen of niet echt.", "This card cannot be read or is not genuine."),
+    }
+
+
 # -- quotes, refunds, voids, days -------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Generic, TypeVar
 from floreyn.errors import FloreynError
 from floreyn.terminal.config import Operator
 from floreyn.terminal.drivers.base import ReaderStatus
-from floreyn.terminal.engine.model import MemberSummary, TxResult
+from floreyn.terminal.engine.model import MemberSummary, Quote, TxResult
 
 log = logging.getLogger("floreyn.terminal")
 
@@ -44,6 +44,21 @@ class CardShown(Event):
 @dataclass(frozen=True)
 class CardRefused(Event):
     """A card was presented and refused (tampered, blocked, unreadable, nobody signed in): show `error`."""
+
+    error: FloreynError
+
+
+@dataclass(frozen=True)
+class SecondCardAccepted(Event):
+    """A second group member's card confirmed `quote`: confirm it again to commit."""
+
+    quote: Quote
+
+
+@dataclass(frozen=True)
+class SecondCardRefused(Event):
+    """The card laid on the reader cannot confirm the waiting quote (same card, not of the group, ...):
+    show `error`; the quote still waits for a second card."""
 
     error: FloreynError
 

@@ -63,6 +63,9 @@ class MemberSummary:
     offline_taps_left: int | None = None
     offline_left_cents: int | None = None
     near_offline_limits: bool = False
+    # Offline only: the balance the snapshot was made with (None: unknown). `own` is then the offline
+    # allowance, usually lower: the screen names both, so nobody reads the allowance as the balance.
+    balance_cents: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "alias", printable(self.alias))  # shown on the till's screen (floreyn.text)
@@ -91,7 +94,7 @@ class MemberSummary:
             "offline_note": self.offline_note,
             "offline_note_nl": self.offline_reason.message("nl") if self.offline_reason is not None else "",
             "offline_taps_left": self.offline_taps_left, "offline_left_cents": self.offline_left_cents,
-            "near_offline_limits": self.near_offline_limits,
+            "near_offline_limits": self.near_offline_limits, "balance_cents": self.balance_cents,
         }
 
 
@@ -139,11 +142,14 @@ class Part:
     label: str = ""
     ref_id: uuid.UUID | None = None
     tender: Tender = Tender.NONE
+    budget_left_cents: int | None = None  # what the budget has left after this part (for the receipt)
+    budget_expires_on: str | None = None  # the budget's last day, ISO (for the receipt)
 
     def to_dict(self) -> dict[str, Any]:
         return {"record_id": str(self.record_id), "fl_cents": self.fl_cents, "eur_cents": self.eur_cents,
                 "budget_id": self.budget_id, "label": self.label,
-                "ref_id": str(self.ref_id) if self.ref_id else None}
+                "ref_id": str(self.ref_id) if self.ref_id else None,
+                "budget_left_cents": self.budget_left_cents, "budget_expires_on": self.budget_expires_on}
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,14 @@ class Quote:
     balance_after_cents: int | None = None  # live only
     campaign: str = ""
     ref_tx: str | None = None
+    # Group budgets this spend draws on above the funder's threshold: a second member's card must confirm
+    # (Engine.confirm asks for it: SecondCardNeeded); the card that did, once it has.
+    confirm_budgets: tuple[str, ...] = ()
+    confirm_card_id: bytes | None = None
+
+    @property
+    def needs_second_card(self) -> bool:
+        return bool(self.confirm_budgets) and self.confirm_card_id is None
 
     @property
     def quote_id(self) -> str:
@@ -187,7 +201,8 @@ class Quote:
             "live": self.live, "needs_tender": self.needs_tender, "needs_manager": self.needs_manager,
             "cap_reason": self.cap_reason.to_dict() if self.cap_reason else None,
             "repeat_ago_s": self.repeat_ago_s, "campaign": self.campaign,
-            "parts": [p.to_dict() for p in self.parts],
+            "parts": [p.to_dict() for p in self.parts], "confirm_budgets": list(self.confirm_budgets),
+            "needs_second_card": self.needs_second_card,
         }
 
 

@@ -27,7 +27,7 @@ class ServerClient(Protocol):
     """The server as the online checks see it (floreyn.sync.client.SyncClient)."""
 
     def authorize_spend(self, card_hex: str, amount_cents: int, request_id: str,
-                        budget_id: str | None = None) -> Authorization: ...
+                        budget_id: str | None = None, confirm_card_hex: str | None = None) -> Authorization: ...
     def card_summary(self, card_hex: str) -> dict[str, Any]: ...  # the server's JSON, read by parse_live_card
     def release_hold(self, request_id: str) -> HoldRelease: ...
 
@@ -59,14 +59,15 @@ class OnlineGateway:
         return parse_live_card(raw)
 
     def authorize(self, card_hex: str, amount_cents: int, request_id: str,
-                  budget_id: str | None = None) -> Authorization:
+                  budget_id: str | None = None, confirm_card_hex: str | None = None) -> Authorization:
         """One hold on the server per record (the server holds per account: own balance or one budget).
 
         request_id is the record id: the server makes a retry return the same
         answer, and matches the hold to the record when it is uploaded.
+        confirm_card_hex: a second group member's card, for a group-budget part above the funder's threshold.
         """
         try:
-            auth = self._client.authorize_spend(card_hex, amount_cents, request_id, budget_id)
+            auth = self._client.authorize_spend(card_hex, amount_cents, request_id, budget_id, confirm_card_hex)
         except self._net_errors as exc:
             self.last_ok = False
             raise _unavailable(exc) from None
@@ -107,6 +108,8 @@ def parse_live_card(raw: dict[str, Any]) -> LiveCard:
                 expires_on=str(b.get("expires_on") or ""),  # unreadable date = expired (pricing._date)
                 remaining_cents=remaining if type(remaining) is int and remaining > 0 else 0,
                 funder=str(b.get("funder") or ""),
+                member_cap_left_cents=_cents_or_none(b.get("member_cap_left_cents")),
+                confirm_above_cents=_cents_or_none(b.get("confirm_above_cents")),
             ))
     uploaded = raw.get("offline_uploaded_cents", 0)
     return LiveCard(
@@ -116,6 +119,11 @@ def parse_live_card(raw: dict[str, Any]) -> LiveCard:
         blocked=bool(raw.get("blocked", False)) or bool(raw.get("flagged", False)),  # flagged: suspected copy
         budgets=tuple(budgets),
     )
+
+
+def _cents_or_none(value: Any) -> int | None:
+    """A group budget's rule figure; anything unreadable as no rule (the server re-checks every spend)."""
+    return value if type(value) is int and value >= 0 else None
 
 
 def _unavailable(exc: BaseException) -> OnlineUnavailable:

@@ -20,6 +20,7 @@ from floreyn.errors import FloreynError
 from floreyn.money import Currency, Money
 from floreyn.sync import rules
 from floreyn.sync.record import Kind, Tender
+from floreyn.sync.snapshot import BudgetInfo
 from floreyn.terminal.engine.errors import (
     BudgetEmpty,
     CardBlocked, InsufficientBalance, NothingToVoid, OnlineDeclined, OnlineUnavailable, RefundNotAllowed,
@@ -114,7 +115,7 @@ class Quoting:
         if paid < amount.cents:
             reason = cap.total_reason if paid == cap.total_cents else (
                 cap.own_reason if cap.own_cents < amount.cents else _insufficient(paid))
-        parts = _parts(taken, amount.cents - paid, ids)
+        parts = _with_budget_left(_parts(taken, amount.cents - paid, ids), session.budgets, state.budget_left)
         info = session.info
 
         def recheck(view: StoreView, now_ctx: TillContext) -> None:
@@ -153,10 +154,13 @@ class Quoting:
         paid = sum(t for _, t in taken)
         if paid == 0:
             raise _insufficient(0)
-        parts = _parts(taken, amount.cents - paid, ids)
+        parts = _with_budget_left(_parts(taken, amount.cents - paid, ids), budgets, None)
+        confirm = needs_confirmation(parts, budgets)
         held: list[Part] = []
         try:
             for part in parts:  # the server holds per account, so per record
+                if part.budget_id in confirm:
+                    continue  # asked with the second card (Engine.second_card): without it the server declines
                 auth = self.eng.gateway.authorize(card_hex, part.fl_cents, str(part.record_id), part.budget_id)
                 if not auth.approved:
                     raise OnlineDeclined(server_reason=auth.reason or "")
@@ -175,6 +179,7 @@ class Quoting:
                         recheck: Recheck | None) -> Quote:
         card_hex = session.card.card_hex
         quote = Quote(
+            confirm_budgets=tuple(sorted(needs_confirmation(parts, session.budgets))),
             kind=Kind.SPEND, parts=parts, asked=amount, card_hex=card_hex, card_id=session.card.card_id,
             offline=offline, live=not offline, fingerprint=f"spend:{card_hex}:{amount.cents}:{source or ''}",
             created_ms=self.eng.clock.monotonic_ms(), needs_tender=parts[-1].eur_cents > 0,
@@ -318,15 +323,39 @@ def _ask_if_chosen_budget_empty(order: list[Source], source: str | None) -> None
 
 
 def usable_sources(ctx: TillContext, session: CardSession, left: dict[str, int] | None) -> list[Source]:
-    """The card's budgets that may pay here today, with what each has left (`left`: offline, per budget)."""
+    """The card's budgets that may pay here today, with what each has left (`left`: offline, per budget).
+
+    A group budget pays at most the member's cap left this month; above the funder's threshold it pays
+    too, but then a second member's card must confirm (needs_confirmation, Engine.second_card)."""
     out = []
     for b in session.budgets:
         if budget_usable(b, ctx.merchant, ctx.today) is None:
             avail = b.remaining_cents if left is None else left.get(b.budget_id, 0)
             spent = 0 if left is None else max(0, b.remaining_cents - left.get(b.budget_id, 0))
-            avail = rules.group_budget_room(avail, spent, b.member_cap_left_cents, b.confirm_above_cents)
+            avail = rules.group_budget_room(avail, spent, b.member_cap_left_cents, None)
             out.append(Source(b.budget_id, b.label, avail, b.expires_on))
     return out
+
+
+def needs_confirmation(parts: tuple[Part, ...], budgets: tuple[BudgetInfo, ...]) -> set[str]:
+    """The group budgets these parts draw on above the funder's threshold: a second card must confirm."""
+    above = {b.budget_id: b.confirm_above_cents for b in budgets if b.confirm_above_cents is not None}
+    return {p.budget_id for p in parts if p.budget_id in above and p.fl_cents > above[p.budget_id]}
+
+
+def _with_budget_left(parts: tuple[Part, ...], budgets: tuple[BudgetInfo, ...],
+                      left: dict[str, int] | None) -> tuple[Part, ...]:
+    """Each budget part with what its budget has left after it and its last day, for the receipt (`left`:
+    offline, what this till may still draw; else the budget's figure)."""
+    known = {b.budget_id: b for b in budgets}
+    out = []
+    for p in parts:
+        b = known.get(p.budget_id or "")
+        if b is not None:
+            before = b.remaining_cents if left is None else left.get(b.budget_id, 0)
+            p = replace(p, budget_left_cents=max(0, before - p.fl_cents), budget_expires_on=b.expires_on)
+        out.append(p)
+    return tuple(out)
 
 
 def save_figures(ctx: TillContext, euro: Money) -> tuple[Money, str]:

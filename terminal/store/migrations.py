@@ -115,6 +115,14 @@ STEPS: Final[tuple[tuple[str, ...], ...]] = (
             offline_taps INTEGER NOT NULL,
             own_fl INTEGER NOT NULL)""",
     ),
+    # 7: what a budget payment's receipt tells beyond the signed fields, kept as it was at commit: what is
+    # left of the budget and its last day; and the second member's card that confirmed it (also signed,
+    # in a version 2 record: sync/record.py). NULL in records written before, and in other records.
+    (
+        "ALTER TABLE records ADD COLUMN budget_left_cents INTEGER",
+        "ALTER TABLE records ADD COLUMN budget_expires_on TEXT",
+        "ALTER TABLE records ADD COLUMN confirm_card_hex TEXT",
+    ),
 )
 
 LATEST: Final = len(STEPS)

@@ -26,6 +26,9 @@ class Draft:
     offline: bool = False
     balance_after_cents: int | None = None
     budget_label: str | None = None  # the budget's name at commit, for the receipt (and its reprint)
+    budget_left_cents: int | None = None  # what the budget has left after this payment, for the receipt
+    budget_expires_on: str | None = None  # the budget's last day (ISO), for the receipt
+    confirm_card_id: bytes | None = None  # a second group member's card (signed: a version 2 record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,9 @@ class StoredRecord:
     receipt_error: str | None = None
     budget_label: str | None = None  # as printed; None in records from before schema 4
     merchant_name: str | None = None  # as printed; None in records from before schema 4
+    budget_left_cents: int | None = None  # as printed; None before schema 7 and for other records
+    budget_expires_on: str | None = None  # as printed (ISO date); None before schema 7
+    confirm_card_hex: str | None = None  # the confirming card of a group-budget spend
 
     @property
     def signed(self) -> SignedRecord:

@@ -51,6 +51,9 @@ records = Table(
     Column("receipt_error", Text),
     Column("budget_label", Text),
     Column("merchant_name", Text),
+    Column("budget_left_cents", Integer),
+    Column("budget_expires_on", Text),
+    Column("confirm_card_hex", Text),
 )
 
 snapshot = Table(

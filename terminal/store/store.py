@@ -366,6 +366,7 @@ def _sign(draft: Draft, head: ChainHead, key: Ed25519PrivateKey, terminal_id: st
         record_id=draft.record_id, terminal_id=terminal_id, kind=draft.kind, merchant_id=merchant_id,
         card_id=draft.card_id, fl_cents=draft.fl_cents, eur_cents=draft.eur_cents, tender=draft.tender,
         budget_id=draft.budget_id, ref_id=draft.ref_id, wall_ms=wall_ms, mono_ms=mono_ms,
+        confirm_card_id=draft.confirm_card_id, version=TxRecord.version_for(draft.confirm_card_id),
     )
     return rec.sign(key)
 
@@ -386,6 +387,9 @@ def _row(draft: Draft, signed: SignedRecord, tx_id: str, day_no: int, merchant_n
         hash=signed.hash, receipt_status="pending", sync_status="pending",
         balance_after_cents=draft.balance_after_cents, receipt_error=None,
         budget_label=draft.budget_label if rec.budget_id else None, merchant_name=merchant_name,
+        budget_left_cents=draft.budget_left_cents if rec.budget_id else None,
+        budget_expires_on=draft.budget_expires_on if rec.budget_id else None,
+        confirm_card_hex=rec.confirm_card_id.hex() if rec.confirm_card_id else None,
     )
     assert tuple(row) == _COLUMNS
     return row

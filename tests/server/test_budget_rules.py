@@ -76,3 +76,47 @@ def test_the_till_takes_at_most_the_room_the_rules_leave():
     assert group_budget_room(30_000, 4_000, 15_000, None) == 11_000  # less what this till spent since
     assert group_budget_room(30_000, 0, 15_000, 10_000) == 10_000  # above this a second card is needed
     assert group_budget_room(30_000, 20_000, 15_000, 10_000) == 0  # never below zero
+
+
+def alerts(srv, kind, terminal_id):
+    found = srv.admin("GET", "/v1/admin/alerts", kind=kind, limit=1000)["alerts"]
+    return [a for a in found if a["terminal_id"] == terminal_id]
+
+
+def test_offline_spends_over_the_members_cap_park_the_excess_and_change_no_budget(srv, world):
+    _, bid, (m1, c1), (m2, c2), _ = group_budget(srv, world, member_cap_cents=4_000)
+    one, two = world.terminal(), world.terminal()
+    one.spend(c1, 2_000, budget_id=bid)  # two offline tills, each within its snapshot's cap left (fl 40)
+    two.spend(c1, 2_000, budget_id=bid)
+    two.spend(c1, 1_000, budget_id=bid)  # together fl 50: fl 10 over the member's cap this month
+    one.client(srv).upload(one.raws)
+    two.client(srv).upload(two.raws)
+    # No merchant is paid beyond the cap: the excess waits on the till's dispute account (rules.py)
+    assert world.balance(f"merchant:{one.merchant_id}") + world.balance(f"merchant:{two.merchant_id}") == 4_000
+    assert world.balance(f"dispute:{two.terminal_id}") == 1_000
+    [alert] = alerts(srv, "group_member_cap", two.terminal_id)
+    assert alert["detail"]["parked_cents"] == 1_000 and alert["detail"]["member_cap_cents"] == 4_000
+    assert srv.admin("GET", f"/v1/admin/terminals/{two.terminal_id}")["status"] == "active"  # an honest race
+    two.spend(c1, 500, budget_id=bid)  # the cap is used up: a later spend parks whole
+    two.spend(c2, 500, budget_id=bid)  # the cap is per member
+    two.client(srv).upload(two.raws)
+    assert world.balance(f"merchant:{one.merchant_id}") + world.balance(f"merchant:{two.merchant_id}") == 4_500
+    assert world.balance(f"dispute:{two.terminal_id}") == 1_500
+    assert srv.admin("GET", "/v1/admin/replay")["ok"]
+
+
+def test_an_offline_spend_above_the_threshold_needs_another_group_members_card(srv, world):
+    _, bid, (m1, c1), (m2, c2), (m3, c3) = group_budget(srv, world, confirm_above_cents=1_000)
+    shop = world.terminal()
+    shop.spend(c1, 1_500, budget_id=bid)  # forged: no second card
+    shop.spend(c1, 1_500, budget_id=bid, confirm_card=c3)  # a card from outside the group
+    shop.client(srv).upload(shop.raws)
+    assert world.balance(f"merchant:{shop.merchant_id}") == 2 * 1_000  # only up to the threshold is paid
+    assert world.balance(f"dispute:{shop.terminal_id}") == 2 * 500
+    found = alerts(srv, "group_second_member", shop.terminal_id)
+    assert sorted(a["detail"]["confirm_card"] or "" for a in found) == sorted(["", c3])
+    shop.spend(c1, 1_500, budget_id=bid, confirm_card=c2)  # a second member of the group: posts whole
+    shop.client(srv).upload(shop.raws)
+    assert world.balance(f"merchant:{shop.merchant_id}") == 2 * 1_000 + 1_500
+    assert world.balance(f"dispute:{shop.terminal_id}") == 2 * 500
+    assert srv.admin("GET", "/v1/admin/replay")["ok"]

@@ -152,10 +152,35 @@ def test_bad_signature_says_which_record() -> None:
 
 def test_unknown_version_is_named() -> None:
     raw = bytearray(make().sign(KEY).raw)
-    raw[3] = 2
+    raw[3] = 3
     with pytest.raises(UnknownVersion) as info:
         rec.decode(bytes(raw))
-    assert info.value.params["version"] == 2
+    assert info.value.params["version"] == 3
+
+
+OTHER_CARD = bytes(range(16, 32))
+
+
+def test_a_confirming_card_makes_a_version_2_record_and_only_it() -> None:
+    plain = make(budget_id="B-blok").sign(KEY)
+    assert plain.raw[3] == 1  # every record without a confirming card stays version 1, byte for byte
+    signed = make(budget_id="B-blok", confirm_card_id=OTHER_CARD, version=2).sign(KEY)
+    assert signed.raw[3] == 2 and len(signed.raw) == len(plain.raw) + 16
+    back = rec.decode(signed.raw).verify(PUBLIC)
+    assert back.record.confirm_card_id == OTHER_CARD and back.record == signed.record
+    assert TxRecord.version_for(None) == 1 and TxRecord.version_for(OTHER_CARD) == 2
+
+
+@pytest.mark.parametrize("fields", [
+    dict(confirm_card_id=OTHER_CARD, budget_id="B-blok"),  # a confirming card in a version 1 record
+    dict(version=2, budget_id="B-blok"),  # version 2 without one
+    dict(version=2, confirm_card_id=OTHER_CARD),  # from the own balance: nothing to confirm
+    dict(version=2, confirm_card_id=CARD, budget_id="B-blok"),  # the payer's own card
+    dict(version=2, confirm_card_id=OTHER_CARD[:8], budget_id="B-blok"),
+])
+def test_a_confirming_card_where_it_cannot_be_is_malformed(fields) -> None:
+    with pytest.raises(RecordMalformed):
+        make(**fields).sign(KEY)
 
 
 def test_sequence_gap_and_broken_chain() -> None:
