@@ -65,6 +65,28 @@ def best_campaign(campaigns: Iterable[Campaign], merchant_id: str, day: dt.date)
     return best, name
 
 
+def pot_payout(campaigns: Iterable[Campaign], merchant_id: str, day: dt.date, *, save: bool, fl_cents: int,
+               eur_cents: int, save_rate_bp: int) -> tuple[Campaign | None, int]:
+    """What a joint campaign's pot pays for one record, as the server books it (server/campaign_pots.py):
+    the first pot by campaign id that is active at this merchant on `day` and has Floreyn left pays a save's
+    extra above the merchant's own rate (to the merchant), or a spend's redeeming bonus (to the payer);
+    never more than the pot holds. (campaign, cents), or (None, 0) when no pot pays."""
+    for c in sorted(campaigns, key=lambda c: c.campaign_id):
+        if c.pot_left_cents is None or c.pot_left_cents <= 0:
+            continue
+        if (c.merchant_ids and merchant_id not in c.merchant_ids) or not (
+                iso_date(c.starts_on) <= day <= iso_date(c.ends_on)):
+            continue
+        if save:
+            want = max(0, fl_cents - save_reward(Money.eur(eur_cents), save_rate_bp).cents)
+        elif c.redeem_bonus_bp:
+            want = fl_cents * c.redeem_bonus_bp // BP_ONE
+        else:
+            continue
+        return c, min(want, c.pot_left_cents)
+    return None, 0
+
+
 def max_save_reward_cents(eur_cents: int, rate_bp: int, multiplier_bp: int) -> int:
     """The most Floreyn a save on `eur_cents` may bring: the merchant's rate x the campaign factor."""
     return save_reward(Money.eur(eur_cents), rate_bp, multiplier_bp).cents

@@ -42,6 +42,8 @@ DEMO_MERCHANT: Final = MerchantConfig("M-demo-bakker", "Bakkerij De Korenbloem",
                                       topup_allowed=True)
 DEMO_PINS: Final = {"1234": ("Kassa", "cashier"), "9999": ("Beheer", "manager")}
 DEMO_CARD_NAMES: Final = ("anna", "bram", "cees", "dirk", "eva", "fenna")
+DEMO_BLOCK_BUDGET: Final = "B-portaal-blok-7"  # gijs and hanna, tenants of one block, share it
+DEMO_BLOCK_CONFIRM_ABOVE_CENTS: Final = 1_000
 
 
 def demo_issuer() -> Ed25519PrivateKey:
@@ -70,8 +72,8 @@ def demo_cards(today: dt.date) -> tuple[CardInfo, ...]:
         return (today + dt.timedelta(days=offset)).isoformat()
 
     def info(name: str, alias: str, allowance: int, budgets: tuple[BudgetInfo, ...] = (),
-             blocked: bool = False) -> CardInfo:
-        return CardInfo(demo_card_id(name).hex(), alias, blocked, allowance, budgets)
+             blocked: bool = False, balance: int | None = None) -> CardInfo:
+        return CardInfo(demo_card_id(name).hex(), alias, blocked, allowance, budgets, balance_cents=balance)
 
     return (
         info("anna", "Anna", 5_000, (
@@ -92,7 +94,17 @@ def demo_cards(today: dt.date) -> tuple[CardInfo, ...]:
             BudgetInfo("B-gemeente-boodschap-3", "Boodschappenbudget Gemeente", ("winkel",), day(90), 3_000,
                        "Gemeente Amersfoort"),
         )),
+        # Two tenants of one block (not in the card picker): their block budget needs the second
+        # tenant's card above fl 10 (server/budget_rules.py; Engine.second_card).
+        info("gijs", "Gijs", 1_000, (block_budget(day(45), cap_left=4_000),), balance=6_250),
+        info("hanna", "Hanna", 1_000, (block_budget(day(45), cap_left=4_000),)),
     )
+
+
+def block_budget(expires_on: str, *, cap_left: int) -> BudgetInfo:
+    """The demo block's group budget as the snapshot lists it under each tenant's card."""
+    return BudgetInfo(DEMO_BLOCK_BUDGET, "Blokbudget Portaal", (), expires_on, 30_000, "Portaal",
+                      member_cap_left_cents=cap_left, confirm_above_cents=DEMO_BLOCK_CONFIRM_ABOVE_CENTS)
 
 
 def demo_snapshot(terminal_id: str, now_ms: int, *, version: int = 1,

@@ -30,7 +30,8 @@ KIND_NL = {
 }
 TENDER_NL = {Tender.NONE: "", Tender.CASH: "Contant", Tender.BANK_CARD: "Pin"}
 
-RULE = Line("-" * 32, align=Align.CENTER)
+RECEIPT_COLUMNS = 32  # every line fits 58 mm paper (and so 80 mm)
+RULE = Line("-" * RECEIPT_COLUMNS, align=Align.CENTER)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ def tx_receipt(records: Sequence[StoredRecord], ctx: ReceiptContext, *, reprint:
     for rec in records:
         lines += _body(rec, ctx)
     lines += _totals(records)
+    lines += _redeem_bonus(records)
     lines.append(RULE)
     lines += _balance(records)
     lines += [Line(""), Line("Saldo en overzicht:"), Line(ctx.welcome_url)]  # the portal (server portal_url)
@@ -110,13 +112,15 @@ def _body(rec: StoredRecord, ctx: ReceiptContext) -> list[Line]:
     out: list[Line] = []
     if rec.kind is Kind.SPEND:
         if rec.budget_id:
-            out += [Line(label), Line("  budget", _fl(rec.fl_cents))]
+            out += [Line(label), Line("  betaald", _fl(rec.fl_cents)), *_budget_after(rec)]
         elif rec.fl_cents:
             out.append(Line("Van eigen saldo", _fl(rec.fl_cents)))  # what was paid from it, not what is left
         if rec.eur_cents:
             out.append(Line(tender, _eur(rec.eur_cents)))
     elif rec.kind is Kind.SAVE:
         out += [Line("Aankoopbedrag", _eur(rec.eur_cents)), Line("Gespaard", _fl(rec.fl_cents), bold=True)]
+        if rec.pot_cents:
+            out += [Line(_short(f"Actie {rec.pot_campaign}")), Line("  waarvan uit de actiepot", _fl(rec.pot_cents))]
     elif rec.kind is Kind.TOPUP:
         out += [Line(f"Betaald {tender.lower()}", _eur(rec.eur_cents)),
                 Line("Opgewaardeerd", _fl(rec.fl_cents), bold=True)]
@@ -134,6 +138,46 @@ def _body(rec: StoredRecord, ctx: ReceiptContext) -> list[Line]:
         if rec.eur_cents:
             out.append(Line(f"  {tender.lower() or 'euro'}", _eur(rec.eur_cents)))
     return out
+
+
+def iso_to_nl_date(iso: str) -> str:
+    """An ISO date as Dutch paper writes it (31-12-2026); an unreadable one as it is."""
+    try:
+        return dt.date.fromisoformat(iso).strftime("%d-%m-%Y")
+    except ValueError:
+        return iso
+
+
+def _budget_after(rec: StoredRecord) -> list[Line]:
+    """What is left of the budget after this payment and its last day (a day of the cooperative's
+    time zone, as the server keeps it), and the second member's card that confirmed it."""
+    out = []
+    if rec.budget_left_cents is not None:
+        # Offline the figure is what this till knows: the bottom line says it is provisional.
+        out.append(Line("  nog over", _fl(rec.budget_left_cents)))
+    if rec.budget_expires_on:
+        out.append(Line("  geldig t/m", iso_to_nl_date(rec.budget_expires_on)))
+    if rec.confirm_card_hex:
+        out.append(Line("  bevestigd met pas", mask_card_id(bytes.fromhex(rec.confirm_card_hex))))
+    return out
+
+
+def _short(text: str) -> str:
+    """One receipt line of at most 32 characters (a campaign name may be longer)."""
+    return text if len(text) <= RECEIPT_COLUMNS else text[: RECEIPT_COLUMNS - 1] + "…"
+
+
+def _redeem_bonus(records: Sequence[StoredRecord]) -> list[Line]:
+    """A payment at a redeeming campaign ("verzilveractie"): what its pot gives back, booked on the payer's
+    balance by the server once the payment reaches it, while the pot lasts."""
+    if records[0].kind is not Kind.SPEND:
+        return []
+    bonus = sum(r.pot_cents or 0 for r in records)
+    if not bonus:
+        return []
+    name = next(r.pot_campaign for r in records if r.pot_cents)
+    return [Line(_short(f"Actie {name}")), Line("  extra terug uit de pot", _fl(bonus), bold=True),
+            Line("  komt na verwerking op uw saldo")]
 
 
 def _totals(records: Sequence[StoredRecord]) -> list[Line]:

@@ -32,7 +32,7 @@ from floreyn.terminal.app.settings import AppSettings, save_settings
 from floreyn.terminal.app.widgets import money_guard
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine.api import EngineApi
-from floreyn.terminal.engine.errors import QuoteUnknown
+from floreyn.terminal.engine.errors import QuoteUnknown, SecondCardNeeded
 from floreyn.terminal.engine.model import Overview, Quote, TxResult
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,7 @@ class Controller(_Dispatcher):
     member_source = StringProperty("")
     source_title = StringProperty("")
     quote_title = StringProperty("")
+    second_card_text = StringProperty("")  # what the second tenant's card confirms (the "secondcard" screen)
     result_title = StringProperty("")
     result_amount = StringProperty("")
     receipt_line = StringProperty("")
@@ -119,6 +120,7 @@ class Controller(_Dispatcher):
                  | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._confirm_token: object | None = None  # which confirm call owns `confirming`
+        self._confirm_args: tuple[Tender | None, str | None] = (None, None)  # the last confirm's tender and PIN
         self._message_make: Callable[[], str] | None = None  # makes `message` again after a language switch
         self.runtime = runtime
         self.settings = settings
@@ -249,6 +251,7 @@ class Controller(_Dispatcher):
             amount=tr.money(self.pending_amount)) if self.pending_amount is not None else ""
         self.quote_title = tr._("Confirm: {what}").format(
             what=texts.kind_title(quote.kind, tr)) if quote is not None else ""
+        self.second_card_text = texts.second_card_text(quote, tr) if quote is not None else ""
         self.result_title, self.result_amount = texts.result_lines(result, tr) if result is not None else ("", "")
         self.receipt_line = texts.receipt_text(self.receipt_state, self.receipt_error, tr)
         self.receipt_failed = self.receipt_state == "failed"
@@ -294,6 +297,19 @@ class Controller(_Dispatcher):
         """A tap on the refusal screen: back to the card prompt."""
         if self.screen == "refused":
             self.back_to_idle()
+
+    def _on_second_card_accepted(self, event: ev.SecondCardAccepted) -> None:
+        """The second tenant's card confirmed the payment: book it as the shopkeeper confirmed it."""
+        if self.screen != "secondcard" or self.quote is None or self.quote.quote_id != event.quote.quote_id:
+            return
+        self.quote = event.quote
+        tender, manager_pin = self._confirm_args
+        self.confirm(tender=tender, manager_pin=manager_pin)
+
+    def _on_second_card_refused(self, event: ev.SecondCardRefused) -> None:
+        """Not a card that can confirm (the payer's own, another group's, blocked): say why; still waiting."""
+        if self.screen == "secondcard":
+            self.show_error(event.error)
 
     def _on_tx_committed(self, event: ev.TxCommitted) -> None:
         result = event.result
@@ -429,6 +445,7 @@ class Controller(_Dispatcher):
             return
         self.clear_message()
         token = self.begin_confirm()
+        self._confirm_args = (tender, manager_pin)  # asked again as they were once a second card confirms
 
         def done(result: TxResult) -> None:
             self.end_confirm(token)
@@ -492,6 +509,10 @@ class Controller(_Dispatcher):
             self._arm_done_timer()
 
     def _confirm_failed(self, error: BaseException) -> None:
+        if isinstance(error, SecondCardNeeded):  # not a refusal: the next step, on a screen of its own
+            self.clear_message()
+            self.show("secondcard")
+            return
         self.show_error(error)
         if isinstance(error, QuoteUnknown):
             self.quote = None
@@ -562,6 +583,8 @@ EVENTS.on(ev.SignedIn, Controller._on_signed_in)
 EVENTS.on(ev.SignedOut, Controller._on_signed_out)
 EVENTS.on(ev.CardShown, Controller._on_card_shown)
 EVENTS.on(ev.CardRefused, Controller._on_card_refused)
+EVENTS.on(ev.SecondCardAccepted, Controller._on_second_card_accepted)
+EVENTS.on(ev.SecondCardRefused, Controller._on_second_card_refused)
 EVENTS.on(ev.TxCommitted, Controller._on_tx_committed)
 EVENTS.on(ev.ReceiptPrinted, Controller._on_receipt_printed)
 EVENTS.on(ev.ReceiptFailed, Controller._on_receipt_failed)

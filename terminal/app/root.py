@@ -38,7 +38,8 @@ SCREENS = {
     "signin": screens.SignInScreen, "idle": screens.IdleScreen, "member": screens.MemberScreen,
     "amount": screens.AmountScreen, "source": screens.SourceScreen, "confirm": screens.ConfirmScreen,
     "done": screens.DoneScreen, "refused": screens.RefusedScreen,
-    "bankcard": screens.BankCardScreen, "manager": screens.ManagerScreen, "refunds": screens.RefundsScreen,
+    "bankcard": screens.BankCardScreen, "secondcard": screens.SecondCardScreen,
+    "manager": screens.ManagerScreen, "refunds": screens.RefundsScreen,
     "dayclose": screens.DayCloseScreen, "report": screens.ReportScreen, "status": screens.StatusScreen,
 }
 

@@ -295,6 +295,14 @@ class BankCardScreen(TillScreen):
         self.ids.no.ready_at = ready
 
 
+class SecondCardScreen(TillScreen):
+    """A group-budget payment above the funder's threshold: a second tenant's card confirms it (the engine
+    takes the next card on the reader as that card; Controller._on_second_card_accepted books it)."""
+
+    def actions(self, ctl: Controller) -> dict[str, Action]:
+        return {"cancel": ctl.cancel_quote}
+
+
 class DoneScreen(TillScreen):
     def actions(self, ctl: Controller) -> dict[str, Action]:
         return {"reprint": ctl.reprint, "done": ctl.back_to_idle}

@@ -148,10 +148,22 @@ def member_lines(summary: Any, tr: Translator) -> tuple[str, str, str]:
     return summary.alias, spend, source
 
 
+def own_lines(summary: Any, tr: Translator) -> list[tuple[str, bool]]:
+    """The own balance, named. Offline the figure that pays is the offline allowance, often below the
+    balance: both are shown, each with its name, so nobody reads the allowance as the balance."""
+    if summary.live:
+        return [(tr._("Own balance: {amount}").format(amount=tr.money(summary.own)), True)]
+    lines = []
+    if getattr(summary, "balance_cents", None) is not None:
+        lines.append((tr._("Balance (last known): {amount}").format(
+            amount=tr.money(Money.fl(summary.balance_cents))), True))
+    lines.append((tr._("Usable offline: {amount}").format(amount=tr.money(summary.own)), True))
+    return lines
+
+
 def budget_lines(summary: Any, tr: Translator, limit: int = 4) -> list[tuple[str, bool]]:
     """One line per source: (text, usable). Own balance first, then budgets; at most `limit`."""
-    own = tr._("Own balance: {amount}") if summary.live else tr._("Own balance usable offline: {amount}")
-    lines = [(own.format(amount=tr.money(summary.own)), True)]
+    lines = own_lines(summary, tr)
     for b in summary.budgets:
         if b.usable:  # "(tot 16-12-2026)" stays on one line: its first word is glued to the date
             text = re.sub(r"\((\w+) (?=\S)", "(\\1\u00a0", tr._("{label}: {amount} (until {date})").format(
@@ -207,6 +219,15 @@ def quote_lines(quote: Any, tr: Translator) -> list[str]:
         lines.append(tr._("Warning: this card was charged {seconds} s ago. Confirm only if this is a new sale.")
                      .format(seconds=int(quote.repeat_ago_s)))
     return lines
+
+
+def second_card_text(quote: Any, tr: Translator) -> str:
+    """What the second tenant confirms: the amount from the group budget and the budget's name."""
+    parts = [p for p in quote.parts if p.budget_id in quote.confirm_budgets]
+    if not parts:
+        return ""
+    return tr._("Another resident of the group must approve this payment of {amount} from {budget}.").format(
+        amount=tr.money(Money.fl(sum(p.fl_cents for p in parts))), budget=parts[0].label)
 
 
 def result_lines(result: Any, tr: Translator) -> tuple[str, str]:

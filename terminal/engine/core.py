@@ -25,10 +25,11 @@ from floreyn import cardtrail
 from floreyn.card import Card, CardError
 from floreyn.errors import FloreynError
 from floreyn.money import AmountNegative, AmountWrongCurrency, AmountZero, Currency, Money
+from floreyn.sync import rules
 from floreyn.sync.record import Kind, Tender
 from floreyn.sync.snapshot import OfflineLimits, Snapshot
 from floreyn.terminal.config import Operator, TerminalConfig
-from floreyn.terminal.drivers.base import CardEvent, CardPresented, PrintDoc, TrailPort
+from floreyn.terminal.drivers.base import CardEvent, CardPresented, CardRejected, PrintDoc, TrailPort
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine import trail
 from floreyn.terminal.engine.auth import PinGate
@@ -41,7 +42,7 @@ from floreyn.terminal.engine.errors import (
     SecondCardRefused, TenderNotAllowed,
 )
 from floreyn.terminal.engine.model import (
-    CardSession, MemberSummary, Overview, Payment, Quote, TillStatus, TxResult,
+    CardSession, MemberSummary, Overview, Part, Payment, Quote, TillStatus, TxResult,
 )
 from floreyn.terminal.engine.online import LiveCard, OnlineGateway
 from floreyn.terminal.engine.ports import Printer, SyncView
@@ -53,6 +54,24 @@ from floreyn.terminal.engine.summary import offline_state, summarize
 from floreyn.terminal.engine.trail import TapTrail
 from floreyn.terminal.store import Draft, StoredRecord, StoreView, TerminalStore
 
+
+
+def pot_payouts(ctx: TillContext, kind: Kind, parts: list[Part]) -> list[tuple[str | None, int]]:
+    """Per part, the joint campaign whose pot pays for it and how much (sync/rules.pot_payout: as the server
+    books it on upload), for the receipt; each part lowers what the pot has left for the next."""
+    snap = ctx.snapshot
+    if kind not in (Kind.SPEND, Kind.SAVE) or snap is None:
+        return [(None, 0)] * len(parts)
+    campaigns = list(snap.campaigns)
+    out: list[tuple[str | None, int]] = []
+    for p in parts:
+        pot, cents = rules.pot_payout(campaigns, ctx.merchant.merchant_id, ctx.today, save=kind is Kind.SAVE,
+                                      fl_cents=p.fl_cents, eur_cents=p.eur_cents,
+                                      save_rate_bp=ctx.merchant.save_rate_bp)
+        if pot is not None and pot.pot_left_cents is not None:
+            campaigns = [replace(c, pot_left_cents=pot.pot_left_cents - cents) if c is pot else c for c in campaigns]
+        out.append((pot.name if pot is not None else None, cents))
+    return out
 
 
 class Engine:
@@ -191,6 +210,11 @@ class Engine:
         `trail`: the port to the card's offline trail (None: this tap cannot write the card, so
         it cannot pay offline; terminal/engine/trail.py)."""
         self.require_operator()
+        if self._second is not None and self._card is not None:  # the second member's card (SecondCardNeeded)
+            try:
+                return self._second_card(CardPresented(self.verify_payload(payload), trail=trail))
+            except CardError as exc:
+                return self._second_card(CardRejected(exc))
         self._card = None
         try:
             card = self.verify_payload(payload)
@@ -369,15 +393,17 @@ class Engine:
             if tender not in (Tender.CASH, Tender.BANK_CARD):
                 raise TenderNotAllowed()
             parts[-1] = dataclasses.replace(parts[-1], tender=tender)
+        ctx = self.context()  # read outside the write transaction; the re-checks use it inside
+        merchant = ctx.merchant
+        pots = pot_payouts(ctx, quote.kind, parts)
         drafts = [Draft(record_id=p.record_id, kind=quote.kind, card_id=quote.card_id, fl_cents=p.fl_cents,
                         eur_cents=p.eur_cents, tender=p.tender, budget_id=p.budget_id, ref_id=p.ref_id,
                         offline=quote.offline, balance_after_cents=quote.balance_after_cents,
                         budget_label=p.label or None, budget_left_cents=p.budget_left_cents,
                         budget_expires_on=p.budget_expires_on,
-                        confirm_card_id=quote.confirm_card_id if p.budget_id in quote.confirm_budgets else None)
-                  for p in parts]
-        ctx = self.context()  # read outside the write transaction; the re-checks use it inside
-        merchant = ctx.merchant
+                        confirm_card_id=quote.confirm_card_id if p.budget_id in quote.confirm_budgets else None,
+                        pot_campaign=pot[0], pot_cents=pot[1])
+                  for p, pot in zip(parts, pots, strict=True)]
 
         def full_check(view: StoreView) -> None:
             self.disk.require_room()  # after the retry lookup (a committed retry still answers), before any write

@@ -79,5 +79,5 @@ def summarize(ctx: TillContext, card: Card, info: CardInfo | None, live: LiveCar
     summary = MemberSummary(card.card_hex, card.masked, alias, info is not None, False, Money.fl(cap.own_cents),
                             shown, ctx.age_s, offline_reason=reason, spend_cap_cents=cap.total_cents,
                             offline_taps_left=room.taps_left, offline_left_cents=room.cumulative_left_cents,
-                            near_offline_limits=room.near)
+                            near_offline_limits=room.near, balance_cents=info.balance_cents if info else None)
     return CardSession(card, summary, info, None, budgets)

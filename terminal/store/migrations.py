@@ -115,13 +115,16 @@ STEPS: Final[tuple[tuple[str, ...], ...]] = (
             offline_taps INTEGER NOT NULL,
             own_fl INTEGER NOT NULL)""",
     ),
-    # 7: what a budget payment's receipt tells beyond the signed fields, kept as it was at commit: what is
-    # left of the budget and its last day; and the second member's card that confirmed it (also signed,
-    # in a version 2 record: sync/record.py). NULL in records written before, and in other records.
+    # 7: what a receipt tells beyond the signed fields, kept as it was at commit: what is left of a budget
+    # and its last day; what a joint campaign's pot pays for the record (its name and amount, booked by the
+    # server on upload); and the second member's card that confirmed a group-budget payment (also signed, in
+    # a version 2 record: sync/record.py). NULL in records written before, and where it does not apply.
     (
         "ALTER TABLE records ADD COLUMN budget_left_cents INTEGER",
         "ALTER TABLE records ADD COLUMN budget_expires_on TEXT",
         "ALTER TABLE records ADD COLUMN confirm_card_hex TEXT",
+        "ALTER TABLE records ADD COLUMN pot_campaign TEXT",
+        "ALTER TABLE records ADD COLUMN pot_cents INTEGER",
     ),
 )
 

@@ -29,6 +29,8 @@ class Draft:
     budget_left_cents: int | None = None  # what the budget has left after this payment, for the receipt
     budget_expires_on: str | None = None  # the budget's last day (ISO), for the receipt
     confirm_card_id: bytes | None = None  # a second group member's card (signed: a version 2 record)
+    pot_campaign: str | None = None  # the joint campaign whose pot pays for this record (for the receipt)
+    pot_cents: int | None = None  # what that pot pays: a save's extra or a spend's redeeming bonus
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,8 @@ class StoredRecord:
     budget_left_cents: int | None = None  # as printed; None before schema 7 and for other records
     budget_expires_on: str | None = None  # as printed (ISO date); None before schema 7
     confirm_card_hex: str | None = None  # the confirming card of a group-budget spend
+    pot_campaign: str | None = None  # as printed; None before schema 7 and where no pot pays
+    pot_cents: int | None = None
 
     @property
     def signed(self) -> SignedRecord:

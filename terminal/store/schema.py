@@ -54,6 +54,8 @@ records = Table(
     Column("budget_left_cents", Integer),
     Column("budget_expires_on", Text),
     Column("confirm_card_hex", Text),
+    Column("pot_campaign", Text),
+    Column("pot_cents", Integer),
 )
 
 snapshot = Table(

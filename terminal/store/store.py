@@ -390,6 +390,7 @@ def _row(draft: Draft, signed: SignedRecord, tx_id: str, day_no: int, merchant_n
         budget_left_cents=draft.budget_left_cents if rec.budget_id else None,
         budget_expires_on=draft.budget_expires_on if rec.budget_id else None,
         confirm_card_hex=rec.confirm_card_id.hex() if rec.confirm_card_id else None,
+        pot_campaign=draft.pot_campaign if draft.pot_cents else None, pot_cents=draft.pot_cents or None,
     )
     assert tuple(row) == _COLUMNS
     return row

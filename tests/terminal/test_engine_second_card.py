@@ -1,0 +1,100 @@
+"""A group (block) budget above the funder's threshold: after Bevestigen the till asks a second tenant's card,
+takes only a card of another member of the same group, and signs it into the record (format v2); offline
+against the snapshot, online through the server's authorization (server/budget_rules.py). The receipt says
+what is left of the budget, until when, and which card confirmed it (decoded back from the ESC/POS bytes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import pytest
+from till_helpers import dump_db, kinds_of
+
+from floreyn.money import Money
+from floreyn.sync.record import decode
+from floreyn.terminal import demo_setup
+from floreyn.terminal.drivers.escpos_render import choose_codepage, render_doc
+from floreyn.terminal.engine import errors as E
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "drivers"))
+from escpos_decode import decode as decode_escpos  # noqa: E402
+
+BLOCK = demo_setup.DEMO_BLOCK_BUDGET
+
+
+def printed(doc, columns: int = 32, profile: str = "ZJ-5870") -> str:
+    """The receipt as the printer gets it: ESC/POS bytes, decoded back to its text."""
+    data = render_doc(doc, profile=profile, columns=columns, codepage=choose_codepage(profile))
+    return decode_escpos(data, profile).text(columns)
+
+
+def test_a_block_budget_payment_above_the_threshold_waits_for_a_second_tenants_card(till):
+    till.present("gijs")
+    quote = till.engine.quote_spend(Money.fl(2_000), source=BLOCK)
+    assert quote.offline and quote.confirm_budgets == (BLOCK,) and quote.needs_second_card
+    with pytest.raises(E.SecondCardNeeded) as asked:
+        till.engine.confirm(quote.quote_id)
+    assert asked.value.message("nl").startswith("Tweede bewoner: houd uw pas bij de lezer")
+    assert till.store.all_records() == []  # nothing is booked while the till waits
+
+    before = dump_db(till.config.db_path)
+    for name, why in (("gijs", "same_card"), ("bram", "not_in_group"), ("cees", "blocked")):
+        with pytest.raises(E.SecondCardRefused) as refused:
+            till.present(name)
+        assert refused.value.params["why"] == why
+        assert "andere bewoner uit de groep" in refused.value.message("nl")
+    assert dump_db(till.config.db_path) == before  # a refused second card changes nothing
+    assert kinds_of(till.events)[-3:] == ["SecondCardRefused"] * 3
+    assert till.engine.card.summary.alias == "Gijs"  # the payer stays on screen
+
+    summary = till.present("hanna")
+    assert summary.alias == "Gijs" and kinds_of(till.events)[-1] == "SecondCardAccepted"
+    result = till.engine.confirm(quote.quote_id)
+    [rec] = result.records
+    hanna = demo_setup.demo_card_id("hanna")
+    assert rec.budget_id == BLOCK and rec.fl_cents == 2_000 and rec.confirm_card_hex == hanna.hex()
+    signed = decode(rec.raw).verify(till.engine.public_key)  # signed into the record: the server checks it
+    assert signed.record.version == 2 and signed.record.confirm_card_id == hanna
+
+    text = printed(till.printer.docs[-1])
+    today = dt.datetime.fromtimestamp(till.clock.wall_ms() / 1000, dt.UTC).date()  # the demo snapshot's day
+    expires = (today + dt.timedelta(days=45)).strftime("%d-%m-%Y")
+    assert "Blokbudget Portaal" in text
+    assert "  betaald" in text and "fl 20,00" in text
+    assert "  nog over" in text and "fl 280,00" in text  # what this till knows is left (offline)
+    assert "  geldig t/m" in text and expires in text
+    assert "  bevestigd met pas" in text and "•••• " + hanna.hex()[-4:].upper() in text
+    assert "Saldo onder voorbehoud" in text
+
+
+def test_at_or_below_the_threshold_one_card_pays(till):
+    till.present("gijs")
+    quote = till.engine.quote_spend(Money.fl(1_000), source=BLOCK)
+    assert not quote.needs_second_card
+    [rec] = till.engine.confirm(quote.quote_id).records
+    assert rec.confirm_card_hex is None and decode(rec.raw).record.version == 1
+
+
+def test_cancelling_while_waiting_lets_the_next_card_be_a_new_customer(till):
+    till.present("gijs")
+    quote = till.engine.quote_spend(Money.fl(2_000), source=BLOCK)
+    with pytest.raises(E.SecondCardNeeded):
+        till.engine.confirm(quote.quote_id)
+    till.engine.cancel(quote.quote_id)
+    assert till.present("hanna").alias == "Hanna"  # a new customer, not a confirmation
+    assert till.store.all_records() == []
+
+
+def test_the_members_cap_left_bounds_an_offline_block_budget_payment(till):
+    till.present("gijs")  # fl 40 of the member's cap left this month (the snapshot), fl 25 per offline tap
+    quote = till.engine.quote_spend(Money.fl(2_500), source=BLOCK)
+    with pytest.raises(E.SecondCardNeeded):
+        till.engine.confirm(quote.quote_id)
+    till.present("hanna")
+    till.engine.confirm(quote.quote_id)
+    till.clock.advance(120)
+    till.present("gijs")
+    second = till.engine.quote_spend(Money.fl(2_500), source=BLOCK)
+    assert [p.fl_cents for p in second.parts if p.budget_id == BLOCK] == [1_500]  # fl 40 - fl 25 left of the cap
