@@ -56,7 +56,7 @@ def _authorize(conn: Connection, terminal_id: str, card_hex: str, amount_cents: 
     if prior is not None:
         if prior.params_hash != phash:
             raise ExistsWithDifferentParams(what="authorization", id=request_id)
-        if prior.status != "released":
+        if prior.status not in _decided_afresh(confirm_card_hex):
             return _answer(prior.auth_id, prior.status in ("active", "consumed", "expired"), prior.reason, "exists")
     spendable.expire_holds(conn, now)
     cfg = state.get_settings(conn)
@@ -73,8 +73,9 @@ def _authorize(conn: Connection, terminal_id: str, card_hex: str, amount_cents: 
     approved = reason is None
     if approved:
         spendable.stamp_accounts(conn, [account or ""])  # the hold lowers the card's figure in every snapshot
-    if prior is not None:  # released before (a cancelled quote asked again under its ids): decide afresh
-        conn.execute(update(s.holds).where(s.holds.c.auth_id == prior.auth_id, s.holds.c.status == "released")
+    if prior is not None:  # released (a cancelled quote asked again under its ids) or declined: decide afresh
+        conn.execute(update(s.holds).where(s.holds.c.auth_id == prior.auth_id,
+                                           s.holds.c.status.in_(_decided_afresh(confirm_card_hex)))
                      .values(status="active" if approved else "declined", reason=reason, account=account,
                              created_ms=now, expires_ms=now + cfg.hold_ttl_s * 1000))
         return _answer(prior.auth_id, approved, reason, "created")
@@ -84,6 +85,14 @@ def _authorize(conn: Connection, terminal_id: str, card_hex: str, amount_cents: 
         amount_cents=amount_cents, status="active" if approved else "declined", reason=reason, params_hash=phash,
         created_ms=now, expires_ms=now + cfg.hold_ttl_s * 1000))
     return _answer(auth_id, approved, reason, "created")
+
+
+def _decided_afresh(confirm_card_hex: str | None) -> tuple[str, ...]:
+    """Hold statuses a request asked again under the same id decides afresh instead of repeating. A released
+    hold holds nothing. A declined one holds nothing either, and is kept (a retry repeats it) except when a
+    second group member's card comes with the request: the tenants may try another card after a refusal
+    (budget_confirmer_invalid), and the decision depends on that card."""
+    return ("released",) if confirm_card_hex is None else ("released", "declined")
 
 
 def _active_holds(conn: Connection, terminal_id: str) -> int:

@@ -120,7 +120,7 @@ def _body(rec: StoredRecord, ctx: ReceiptContext) -> list[Line]:
     elif rec.kind is Kind.SAVE:
         out += [Line("Aankoopbedrag", _eur(rec.eur_cents)), Line("Gespaard", _fl(rec.fl_cents), bold=True)]
         if rec.pot_cents:
-            out += [Line(_short(f"Actie {rec.pot_campaign}")), Line("  waarvan uit de actiepot", _fl(rec.pot_cents))]
+            out += [Line(_short(f"Actie {rec.pot_campaign}")), Line("  waarvan uit de pot", _fl(rec.pot_cents))]
     elif rec.kind is Kind.TOPUP:
         out += [Line(f"Betaald {tender.lower()}", _eur(rec.eur_cents)),
                 Line("Opgewaardeerd", _fl(rec.fl_cents), bold=True)]
@@ -176,7 +176,7 @@ def _redeem_bonus(records: Sequence[StoredRecord]) -> list[Line]:
     if not bonus:
         return []
     name = next(r.pot_campaign for r in records if r.pot_cents)
-    return [Line(_short(f"Actie {name}")), Line("  extra terug uit de pot", _fl(bonus), bold=True),
+    return [Line(_short(f"Actie {name}")), Line("  extra uit de pot", _fl(bonus), bold=True),
             Line("  komt na verwerking op uw saldo")]
 
 

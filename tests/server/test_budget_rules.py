@@ -120,3 +120,18 @@ def test_an_offline_spend_above_the_threshold_needs_another_group_members_card(s
     assert world.balance(f"merchant:{shop.merchant_id}") == 2 * 1_000 + 1_500
     assert world.balance(f"dispute:{shop.terminal_id}") == 2 * 500
     assert srv.admin("GET", "/v1/admin/replay")["ok"]
+
+
+def test_after_a_refused_second_card_another_card_may_confirm_under_the_same_request(srv, world):
+    _, bid, (m1, c1), (m2, c2), (m3, c3) = group_budget(srv, world, confirm_above_cents=1_000)
+    client = world.terminal().client(srv)
+    request = uuid.uuid4().hex  # the till's record id: its upload consumes the hold by it
+    wrong = client.authorize_spend(c1, 2_000, request, budget_id=bid, confirm_card_hex=c3)
+    assert not wrong.approved and wrong.reason == "budget_confirmer_invalid"
+    right = client.authorize_spend(c1, 2_000, request, budget_id=bid, confirm_card_hex=c2)
+    assert right.approved and right.auth_id == wrong.auth_id  # one hold row, decided again with the new card
+    again = client.authorize_spend(c1, 2_000, request, budget_id=bid, confirm_card_hex=c2)
+    assert again.approved and again.result == "exists"  # a retry repeats the decision, holds once
+    plain = uuid.uuid4().hex
+    assert not client.authorize_spend(c1, 2_000, plain, budget_id=bid).approved
+    assert not client.authorize_spend(c1, 2_000, plain, budget_id=bid).approved  # without a card: kept

@@ -13,7 +13,7 @@ import pytest
 from till_helpers import dump_db, kinds_of
 
 from floreyn.money import Money
-from floreyn.sync.record import decode
+from floreyn.sync.record import Tender, decode
 from floreyn.terminal import demo_setup
 from floreyn.terminal.drivers.escpos_render import choose_codepage, render_doc
 from floreyn.terminal.engine import errors as E
@@ -98,3 +98,60 @@ def test_the_members_cap_left_bounds_an_offline_block_budget_payment(till):
     till.present("gijs")
     second = till.engine.quote_spend(Money.fl(2_500), source=BLOCK)
     assert [p.fl_cents for p in second.parts if p.budget_id == BLOCK] == [1_500]  # fl 40 - fl 25 left of the cap
+
+
+# -- online: the server decides with the second card (a real server over loopback HTTP) -------------------
+
+
+def test_online_the_server_checks_the_second_card_and_the_upload_posts_it(tmp_path):
+    from test_engine_server import ISSUER, make_till
+
+    from floreyn import card as cards
+    from floreyn.server.testing import ServerThread, World
+    from floreyn import keys
+
+    with ServerThread(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "server") as srv:
+        srv.admin("PATCH", "/v1/admin/config", {"issuer_keys": [keys.public_raw(ISSUER).hex()]})
+        world = World(srv)
+        funder = world.funder(eur_cents=100_000)
+        (m1, c1), (m2, c2), (_m3, c3) = world.member(alias="Gijs"), world.member(), world.member()
+        gid, bid = world.new_id("G"), world.new_id("B")
+        srv.admin("POST", "/v1/admin/groups", {"group_id": gid, "name": "Blok 7", "member_ids": [m1, m2]})
+        expires = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+        srv.admin("POST", "/v1/admin/budgets/grant", {"funder_id": funder, "budgets": [
+            {"budget_id": bid, "group_id": gid, "label": "Blokbudget", "categories": [], "expires_on": expires,
+             "amount_cents": 30_000, "member_cap_cents": 10_000, "confirm_above_cents": 1_000}]})
+        payload = {c: cards.issue(ISSUER, bytes.fromhex(c)).payload() for c in (c1, c2, c3)}
+        engine, printer = make_till(world, tmp_path, world.merchant())
+        try:
+            engine.sync_now()
+            engine.start()
+            engine.sign_in("1111")
+            assert engine.present_card(payload[c1]).live
+            quote = engine.quote_spend(Money.fl(3_000), source=bid)
+            assert not quote.offline and quote.confirm_budgets == (bid,)
+            with pytest.raises(E.SecondCardNeeded):
+                engine.confirm(quote.quote_id)
+            with pytest.raises(E.SecondCardRefused) as outside:  # the server: not a member of the group
+                engine.present_card(payload[c3])
+            assert outside.value.params["why"] == "not_in_group"
+            engine.present_card(payload[c2])
+            [rec] = engine.confirm(quote.quote_id).records
+            assert rec.confirm_card_hex == c2 and not rec.offline
+            assert engine.sync_now()["waiting"] == 0
+            assert world.balance(f"budget:{bid}") == 27_000
+            text = printed(printer.docs[-1])
+            assert "fl 270,00" in text and dt.date.fromisoformat(expires).strftime("%d-%m-%Y") in text
+            assert "Nieuw saldo" in text  # online: no "onder voorbehoud"
+            # The member's cap (fl 100 a month, fl 30 spent) bounds what the block budget pays: the rest in euros.
+            engine.present_card(payload[c1])
+            over = engine.quote_spend(Money.fl(8_000), source=bid)
+            assert [(p.budget_id, p.fl_cents) for p in over.parts] == [(bid, 7_000)] and over.needs_tender
+            with pytest.raises(E.SecondCardNeeded):
+                engine.confirm(over.quote_id, tender=Tender.CASH)
+            engine.present_card(payload[c2])
+            paid = engine.confirm(over.quote_id, tender=Tender.CASH, repeat_ok=True)
+            assert (paid.records[0].fl_cents, paid.records[0].eur_cents) == (7_000, 1_000)
+            assert engine.sync_now()["waiting"] == 0 and world.balance(f"budget:{bid}") == 20_000
+        finally:
+            engine.store.close()

@@ -51,6 +51,13 @@ REFUND = [rec(6, Kind.REFUND, fl=500, eur=300, tender=Tender.BANK_CARD, ref=2, m
           rec(7, Kind.REFUND, tx=6, fl=200, budget="B-gemeente-1", ref=1, minute=5)]
 VOID = [rec(8, Kind.VOID, fl=2_000, eur=2_000, tender=Tender.CASH, ref=5, minute=6)]
 CLOSE = rec(9, Kind.DAY_CLOSE, card=None, minute=30)
+# A block budget's payment confirmed by a second tenant's card: what is left, until when, who confirmed.
+GROUP = [dataclasses.replace(rec(10, Kind.SPEND, fl=2_000, budget="B-blok-7", offline=False, balance=1_250, minute=7),
+                             budget_label="Blokbudget Portaal", budget_left_cents=28_000,
+                             budget_expires_on="2026-09-30", confirm_card_hex="0f0e0d0c0b0a09080706050403029c4d")]
+# A save at a joint campaign: the pot pays the campaign's extra.
+POT_SAVE = [dataclasses.replace(rec(11, Kind.SAVE, fl=200, eur=2_000, offline=False, balance=1_450, minute=8),
+                                pot_campaign="Zomermarkt: dubbel sparen", pot_cents=100)]
 
 DOCS = {
     "spend_split_mixed": lambda: tx_receipt(SPLIT, CTX),
@@ -60,6 +67,8 @@ DOCS = {
     "topup": lambda: tx_receipt(TOPUP, CTX),
     "refund": lambda: tx_receipt(REFUND, CTX),
     "void": lambda: tx_receipt(VOID, CTX),
+    "spend_group_budget": lambda: tx_receipt(GROUP, CTX),
+    "save_pot": lambda: tx_receipt(POT_SAVE, CTX),
     "z_report": lambda: z_report_doc(
         z_report(1, "T-bakker-01", SPLIT + LIVE_SPEND + SAVE + TOPUP + REFUND + VOID + [CLOSE]), CTX,
         tx_id=CLOSE.tx_id),
