@@ -11,21 +11,13 @@ import pytest
 from floreyn.terminal import demo_setup
 from floreyn.terminal.drivers.escpos_render import choose_codepage, render_doc
 from support import kivy_env
+from test_app_layout import _overlap, _rect  # the layout walk's geometry: one definition
 from till_ui import TillUITest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "drivers"))
 from escpos_decode import decode as decode_escpos  # noqa: E402
 
 pytestmark = pytest.mark.ui
-
-
-def _rect(widget):
-    x, y = widget.to_window(widget.x, widget.y)
-    return x, y, x + widget.width, y + widget.height
-
-
-def _overlap(a, b) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 class SecondCardWalk(TillUITest):
