@@ -283,9 +283,11 @@ class Engine:
         confirmed: group budgets are listed under each member's card). A refusal leaves the quote waiting."""
         assert self._second is not None and self._card is not None
         entry = self.quotes.get(self._second[0])
-        if entry is None:
+        if entry is None:  # expired while the tenants looked for a card: the screen says so
             self._second = None
-            raise QuoteUnknown()
+            gone = QuoteUnknown()
+            self.emit(ev.SecondCardRefused(gone))
+            raise gone
         quote, check = entry
         try:
             confirmed = self._confirm_with(quote, event)

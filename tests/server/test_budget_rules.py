@@ -135,3 +135,13 @@ def test_after_a_refused_second_card_another_card_may_confirm_under_the_same_req
     plain = uuid.uuid4().hex
     assert not client.authorize_spend(c1, 2_000, plain, budget_id=bid).approved
     assert not client.authorize_spend(c1, 2_000, plain, budget_id=bid).approved  # without a card: kept
+
+
+def test_the_live_summary_and_the_snapshot_carry_the_rules_and_the_balance(srv, world):
+    _, bid, (m1, c1), _, _ = group_budget(srv, world, member_cap_cents=10_000, confirm_above_cents=5_000)
+    world.srv.admin("POST", "/v1/admin/desk/topup", {"member_id": m1, "eur_cents": 1_250})
+    client = world.terminal().client(srv)
+    [live] = client.card_summary(c1)["budgets"]
+    assert (live["member_cap_left_cents"], live["confirm_above_cents"]) == (10_000, 5_000)
+    [card] = [c for c in client.snapshot().cards if c.card_id == c1]
+    assert card.balance_cents == 1_250  # offline the till names it beside the offline allowance
