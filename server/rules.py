@@ -77,10 +77,12 @@ OFFLINE_COUNT: Final = Rule("offline_count", False)
 # the threshold or a member leave the group after a till's snapshot.
 GROUP_MEMBER_CAP: Final = Rule("group_member_cap", False)
 GROUP_SECOND_MEMBER: Final = Rule("group_second_member", False)
+# A confirming card the server never knew: an honest till takes a second card only from its snapshot.
+GROUP_CONFIRM_CARD_KNOWN: Final = Rule("group_confirm_card_known", True)
 ALL_RULES: Final = (MERCHANT_MAY_TOPUP, MERCHANT_OFFERS_SAVE, TOPUP_AT_ASK_RATE, SAVE_WITHIN_RATE,
                     REFUND_OF_KNOWN_PAYMENT, REFUND_SAME_PAYMENT, REFUND_WITHIN_PAID, VOID_OWN_RECORD_ONCE,
                     BUDGET_CATEGORY, BUDGET_OWNER, BUDGET_BEFORE_EXPIRY, OFFLINE_PER_TAP, OFFLINE_CUMULATIVE,
-                    OFFLINE_COUNT, GROUP_MEMBER_CAP, GROUP_SECOND_MEMBER)
+                    OFFLINE_COUNT, GROUP_MEMBER_CAP, GROUP_SECOND_MEMBER, GROUP_CONFIRM_CARD_KNOWN)
 MAX_TERMS_ROWS: Final = 50  # terms rows read per check: far more than a grace window ever holds
 
 
@@ -400,12 +402,13 @@ def check_group_budget(rec: TxRecord, budget: Any, owners: Sequence[str], member
         found.append(Violation(GROUP_MEMBER_CAP, rec.fl_cents, allowed, {
             "budget": budget.budget_id, "member_cap_cents": budget.member_cap_cents, "spent_before_cents": spent}))
     threshold = budget.confirm_above_cents
+    confirm_card = rec.confirm_card_id.hex() if rec.confirm_card_id else None
     if threshold is not None and rec.fl_cents > threshold and (confirmer is None or confirmer == member
                                                                  or confirmer not in owners):
         allowed = min(allowed, threshold)
-        found.append(Violation(GROUP_SECOND_MEMBER, rec.fl_cents, threshold, {
-            "budget": budget.budget_id, "confirm_above_cents": threshold,
-            "confirm_card": rec.confirm_card_id.hex() if rec.confirm_card_id else None}))
+        rule = GROUP_CONFIRM_CARD_KNOWN if confirmer == "" else GROUP_SECOND_MEMBER
+        found.append(Violation(rule, rec.fl_cents, threshold, {
+            "budget": budget.budget_id, "confirm_above_cents": threshold, "confirm_card": confirm_card}))
     facts.group_spent[key] = spent + allowed
     return found
 

@@ -145,3 +145,21 @@ def test_the_live_summary_and_the_snapshot_carry_the_rules_and_the_balance(srv, 
     assert (live["member_cap_left_cents"], live["confirm_above_cents"]) == (10_000, 5_000)
     [card] = [c for c in client.snapshot().cards if c.card_id == c1]
     assert card.balance_cents == 1_250  # offline the till names it beside the offline allowance
+
+
+def test_a_forged_confirmation_with_a_card_nobody_issued_quarantines_the_till(srv, world):
+    import pytest
+
+    from floreyn.sync.client import SyncAuthFailed
+
+    _, bid, (m1, c1), _, _ = group_budget(srv, world, confirm_above_cents=1_000)
+    shop = world.terminal()
+    shop.spend(c1, 2_000, budget_id=bid, confirm_card=uuid.uuid4().hex)
+    with pytest.raises(SyncAuthFailed) as refused:
+        shop.client(srv).upload(shop.raws)
+    assert refused.value.server_code == "terminal_broke_rule" and refused.value.status == 409
+    assert srv.admin("GET", f"/v1/admin/terminals/{shop.terminal_id}")["status"] == "quarantined"
+    assert world.balance(f"merchant:{shop.merchant_id}") == 1_000  # only up to the threshold is paid
+    assert world.balance(f"dispute:{shop.terminal_id}") == 1_000
+    assert alerts(srv, "group_confirm_card_known", shop.terminal_id)
+    assert srv.admin("GET", "/v1/admin/replay")["ok"]
