@@ -35,6 +35,7 @@ from floreyn.terminal.drivers.virtual import MemoryTrail, VirtualCardReader, Vir
 from floreyn.terminal.script_card import CardFileError, VirtualCard
 from floreyn.terminal.script_card import trail_dict as _trail_dict
 from floreyn.terminal.engine.core import Engine
+from floreyn.terminal.engine.errors import SecondCardNeeded
 
 MAX_SCRIPT_BYTES = 16 * 1024 * 1024
 MAX_ACTIONS = 100_000
@@ -135,6 +136,7 @@ class ScriptedTill:
         self._events: queue.Queue[CardEvent] = queue.Queue(maxsize=16)
         self._trails: dict[bytes, MemoryTrail] = {}  # card payload -> its trail pages, for this process
         self._last_port: MemoryTrail | None = None
+        self._last_payload: bytes | None = None  # the card last laid on the reader, with _last_port
         self.reader = VirtualCardReader(engine.verify_payload)
         self._tx_by_action: dict[str, str] = {}
         self._last_tx: str | None = None
@@ -264,10 +266,24 @@ class ScriptedTill:
 
     def _confirm(self, action: Action, quote: Any, tender: Tender | None = None) -> dict[str, Any]:
         ref, fingerprint = self._ref(action)
+
+        def confirm() -> Any:
+            return self.engine.confirm(quote.quote_id, tender=tender, manager_pin=action.get("manager_pin"),
+                                       repeat_ok=bool(action.get("repeat_ok", False)), client_ref=ref,
+                                       fingerprint=fingerprint)
+
         try:
-            result = self.engine.confirm(quote.quote_id, tender=tender, manager_pin=action.get("manager_pin"),
-                                         repeat_ok=bool(action.get("repeat_ok", False)), client_ref=ref,
-                                         fingerprint=fingerprint)
+            try:
+                result = confirm()
+            except SecondCardNeeded:
+                if "confirm_card" not in action.raw:
+                    raise
+                # A second member of the group lays their card on the reader (Engine.second_card); offline
+                # the payer's card comes back after it, to take the payment on its trail.
+                self.engine.present_card(self.card_payload(str(action.raw["confirm_card"])))
+                if quote.offline and self._last_payload is not None:
+                    self.engine.present_card(self._last_payload, self._last_port)
+                result = confirm()
         except FloreynError:
             self.engine.cancel(quote.quote_id)
             raise
@@ -308,7 +324,7 @@ class ScriptedTill:
         port = virtual.trail if virtual is not None else self._trails.setdefault(payload, MemoryTrail())
         if action.get("unwritable"):  # a card that will be pulled away before its trail is written
             port.fail_next = CardRemovedTooEarly()
-        self._last_port = port
+        self._last_port, self._last_payload = port, payload
         self.reader.present(payload, trail=port)
         try:
             event = self._events.get(timeout=CARD_READ_TIMEOUT_S)

@@ -45,7 +45,7 @@ SIGNOUT_MIN_GAP_S = 0.8  # ... but not sooner: a double tap is one accident, not
 T = TypeVar("T")
 # The state the prepared texts are made from: a change of any re-makes them (Controller._prepare).
 PREPARED_FROM = ("lang", "merchant", "operator", "reader_status", "member", "pending_amount", "quote", "result",
-                 "receipt_state", "receipt_error", "overview", "dim_after_s")
+                 "receipt_state", "receipt_error", "overview", "dim_after_s", "second_stage")
 
 
 def _wait_text() -> str:
@@ -107,7 +107,11 @@ class Controller(_Dispatcher):
     member_source = StringProperty("")
     source_title = StringProperty("")
     quote_title = StringProperty("")
-    second_card_text = StringProperty("")  # what the second tenant's card confirms (the "secondcard" screen)
+    # The "secondcard" screen: which card it waits for ("second": another tenant's; "payer": offline, the
+    # payer's again), and what it says.
+    second_stage = StringProperty("")
+    second_card_title = StringProperty("")
+    second_card_text = StringProperty("")
     result_title = StringProperty("")
     result_amount = StringProperty("")
     receipt_line = StringProperty("")
@@ -251,7 +255,8 @@ class Controller(_Dispatcher):
             amount=tr.money(self.pending_amount)) if self.pending_amount is not None else ""
         self.quote_title = tr._("Confirm: {what}").format(
             what=texts.kind_title(quote.kind, tr)) if quote is not None else ""
-        self.second_card_text = texts.second_card_text(quote, tr) if quote is not None else ""
+        self.second_card_title, self.second_card_text = texts.second_card_lines(
+            quote, self.second_stage, member.alias if member is not None else "", tr) if quote is not None else ("", "")
         self.result_title, self.result_amount = texts.result_lines(result, tr) if result is not None else ("", "")
         self.receipt_line = texts.receipt_text(self.receipt_state, self.receipt_error, tr)
         self.receipt_failed = self.receipt_state == "failed"
@@ -303,6 +308,10 @@ class Controller(_Dispatcher):
         if self.screen != "secondcard" or self.quote is None or self.quote.quote_id != event.quote.quote_id:
             return
         self.quote = event.quote
+        self.clear_message()
+        if event.payer_again:  # offline: the payment goes onto the payer's card, which made way for this one
+            self.second_stage = "payer"
+            return
         tender, manager_pin = self._confirm_args
         self.confirm(tender=tender, manager_pin=manager_pin)
 
@@ -378,6 +387,7 @@ class Controller(_Dispatcher):
 
     def _reset_sale(self) -> None:
         self.member, self.quote, self.result, self.pending_amount = None, None, None, None
+        self.second_stage = ""
         self.refusal = None
         self.refund_payment = None
         self.receipt_state, self.receipt_error = "", None
@@ -511,6 +521,7 @@ class Controller(_Dispatcher):
     def _confirm_failed(self, error: BaseException) -> None:
         if isinstance(error, SecondCardNeeded):  # not a refusal: the next step, on a screen of its own
             self.clear_message()
+            self.second_stage = "second"
             self.show("secondcard")
             return
         self.show_error(error)

@@ -221,13 +221,18 @@ def quote_lines(quote: Any, tr: Translator) -> list[str]:
     return lines
 
 
-def second_card_text(quote: Any, tr: Translator) -> str:
-    """What the second tenant confirms: the amount from the group budget and the budget's name."""
+def second_card_lines(quote: Any, stage: str, payer: str, tr: Translator) -> tuple[str, str]:
+    """(title, text) of the screen that waits for a card: a second tenant's, to approve the amount from the
+    group budget; offline afterwards the payer's again, to take the payment on its trail."""
+    if stage == "payer":
+        return (tr._("Now hold {name}'s card to the reader again").format(name=payer),
+                tr._("Without a connection the payment is written onto the payer's card."))
     parts = [p for p in quote.parts if p.budget_id in quote.confirm_budgets]
     if not parts:
-        return ""
-    return tr._("Another resident of the group must approve this payment of {amount} from {budget}.").format(
-        amount=tr.money(Money.fl(sum(p.fl_cents for p in parts))), budget=parts[0].label)
+        return "", ""
+    return (tr._("Second resident: hold your card to the reader"),
+            tr._("Another resident of the group must approve this payment of {amount} from {budget}.").format(
+                amount=tr.money(Money.fl(sum(p.fl_cents for p in parts))), budget=parts[0].label))
 
 
 def result_lines(result: Any, tr: Translator) -> tuple[str, str]:

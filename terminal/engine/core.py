@@ -38,8 +38,8 @@ from floreyn.terminal.engine.context import TillContext, till_context
 from floreyn.terminal.engine.disk import DiskGuard
 from floreyn.terminal.engine.errors import (
     AmountOverLimit, CardBlocked, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
-    OnlineDeclined, OnlineUnavailable, QuoteUnknown, RepeatNeedsConfirmation, SecondCardNeeded,
-    SecondCardRefused, TenderNotAllowed,
+    OnlineDeclined, OnlineUnavailable, PayerCardNeeded, QuoteUnknown, RepeatNeedsConfirmation,
+    SecondCardNeeded, SecondCardRefused, TenderNotAllowed,
 )
 from floreyn.terminal.engine.model import (
     CardSession, MemberSummary, Overview, Part, Payment, Quote, TillStatus, TxResult,
@@ -110,10 +110,9 @@ class Engine:
         self.quotes = QuoteBook(store, gateway)  # session state, with the operator and the card
         self._tap: TapTrail | None = None  # the card's trail and the port to write it, for this tap
         self._auth_version: dict[str, int] = {}  # card -> newest state version an authorization reported
-        # The quote that waits for a second group member's card (SecondCardNeeded): the next card on the
-        # reader confirms it instead of opening a new customer; and, offline, the payer's trail as written
-        # before the payer's card made way for the second one.
-        self._second: tuple[str, cardtrail.Trail | None] | None = None
+        # The quote that waits for a card other than a new customer's: (quote id, False) a second group
+        # member's (SecondCardNeeded), then offline (quote id, True) the payer's again (PayerCardNeeded).
+        self._second: tuple[str, bool] | None = None
         self._issuers_cache: tuple[tuple[str, ...], dict[bytes, Ed25519PublicKey]] | None = None
         # Free space on the SD card: a warning, then new money transactions refused (engine/disk.py).
         self.disk = DiskGuard(config.data_dir, warn_mb=config.store.disk_warn_mb,
@@ -280,9 +279,14 @@ class Engine:
 
         Not the payer's card, not a blocked one, one of a member of the group: online the server decides
         (authorization with confirm_card_id), offline the snapshot (the card carries every budget to be
-        confirmed: group budgets are listed under each member's card). A refusal leaves the quote waiting."""
+        confirmed: group budgets are listed under each member's card). A refusal leaves the quote waiting.
+
+        Offline the payer's card then comes back (PayerCardNeeded): the payment is written onto its trail
+        at commit, as every offline payment is, and the card that lay on the reader first has gone. Writing
+        it before asking the second card would leave a cancelled sale on the card's odometer for good."""
         assert self._second is not None and self._card is not None
-        entry = self.quotes.get(self._second[0])
+        quote_id, payer_back = self._second
+        entry = self.quotes.get(quote_id)
         if entry is None:  # expired while the tenants looked for a card: the screen says so
             self._second = None
             gone = QuoteUnknown()
@@ -290,13 +294,24 @@ class Engine:
             raise gone
         quote, check = entry
         try:
-            confirmed = self._confirm_with(quote, event)
+            if payer_back:
+                self._payer_back(quote, event)
+            else:
+                quote = self._confirm_with(quote, event)
         except FloreynError as exc:
             self.emit(ev.SecondCardRefused(exc))
             raise
-        self.quotes.remember(confirmed, check)
-        self.emit(ev.SecondCardAccepted(confirmed))
+        self.quotes.remember(quote, check)
+        again = quote.offline and not payer_back
+        self._second = (quote_id, True) if again else None
+        self.emit(ev.SecondCardAccepted(quote, payer_again=again))
         return self._card.summary
+
+    def _payer_back(self, quote: Quote, event: CardEvent) -> None:
+        """The payer's card on the reader again, its trail read afresh: the commit writes onto it."""
+        if not isinstance(event, CardPresented) or event.card.card_hex != quote.card_hex:
+            raise PayerCardNeeded()
+        self._tap = TapTrail.of(event.trail)
 
     def _confirm_with(self, quote: Quote, event: CardEvent) -> Quote:
         if not isinstance(event, CardPresented):
@@ -330,15 +345,13 @@ class Engine:
                     raise OnlineDeclined(server_reason=auth.reason or "")
                 self.note_card_version(quote.card_hex, auth.card_version)
 
-    def _ask_second_card(self, quote: Quote, snap: Snapshot | None, age: float | None,
-                         ref: tuple[str, str] | None) -> None:
-        """Bevestigen on a quote a second member must confirm: offline the payer's trail is written now,
-        while the payer's card still lies on the reader (a sale then cancelled only over-counts the card:
-        the safe side, engine/trail.py); then the till asks for the second card."""
-        if self._second is None or self._second[0] != quote.quote_id:
-            written = self._write_trail(quote, snap, age, ref) if quote.offline else None
-            self._second = (quote.quote_id, written)
-        raise SecondCardNeeded()
+    def _ask_card(self, quote: Quote) -> None:
+        """Bevestigen on a quote that waits for a card: the next card on the reader is that card."""
+        if quote.needs_second_card:
+            self._second = (quote.quote_id, False)
+            raise SecondCardNeeded()
+        if self._second == (quote.quote_id, True):
+            raise PayerCardNeeded()
 
     @property
     def tap(self) -> TapTrail | None:
@@ -417,14 +430,8 @@ class Engine:
         ref = None
         if client_ref is not None:
             ref = (client_ref, fingerprint or f"{quote.fingerprint}:{int(tender or 0)}")
-        if quote.needs_second_card:
-            self._ask_second_card(quote, ctx.snapshot, ctx.age_s, ref)
-        if self._second is not None and self._second[0] == quote_id:
-            written = self._second[1]  # written before the second card was asked for
-        elif quote.offline and quote.kind is Kind.SPEND:
-            written = self._write_trail(quote, ctx.snapshot, ctx.age_s, ref)
-        else:
-            written = None
+        self._ask_card(quote)
+        written = self._write_trail(quote, ctx.snapshot, ctx.age_s, ref) if quote.offline and quote.kind is Kind.SPEND else None
         if not quote.offline and quote.kind is Kind.SPEND and quote.card_hex is not None:
             self._stamp_trail(quote.card_hex)
         records, existed = self.store.commit_tx(

@@ -299,6 +299,14 @@ class SecondCardNeeded(TillError):
     en = "Second resident: hold your card to the reader to confirm this payment from the group budget."
 
 
+class PayerCardNeeded(TillError):
+    """Offline, after the second card: the payer's card again, so the payment is written onto it."""
+
+    code = "payer_card_needed"
+    nl = "Houd nu de pas van de betaler weer bij de lezer: zonder verbinding komt de betaling op die pas."
+    en = "Now hold the payer's card to the reader again: without a connection the payment goes onto that card."
+
+
 class SecondCardRefused(WhyRefusal):
     """params: why ("same_card", "not_in_group", "blocked", "unreadable")."""
 

@@ -50,9 +50,11 @@ class CardRefused(Event):
 
 @dataclass(frozen=True)
 class SecondCardAccepted(Event):
-    """A second group member's card confirmed `quote`: confirm it again to commit."""
+    """A second group member's card confirmed `quote`: confirm it again to commit; offline (`payer_again`)
+    first the payer's card comes back to the reader (Engine.second_card), then this event again."""
 
     quote: Quote
+    payer_again: bool = False
 
 
 @dataclass(frozen=True)

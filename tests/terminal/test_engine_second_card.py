@@ -51,7 +51,16 @@ def test_a_block_budget_payment_above_the_threshold_waits_for_a_second_tenants_c
 
     summary = till.present("hanna")
     assert summary.alias == "Gijs" and kinds_of(till.events)[-1] == "SecondCardAccepted"
+    assert till.events[-1].payer_again  # offline: the payment goes onto the payer's card, which has gone
+    with pytest.raises(E.PayerCardNeeded):
+        till.engine.confirm(quote.quote_id)
+    with pytest.raises(E.PayerCardNeeded):  # not the payer's card
+        till.present("bram")
+    assert till.trails["gijs"].area.current is None  # nothing written on the payer's card yet
+    till.present("gijs")
+    assert not till.events[-1].payer_again
     result = till.engine.confirm(quote.quote_id)
+    assert till.trails["gijs"].area.current.spent_cents == 2_000  # the odometer, written before the commit
     [rec] = result.records
     hanna = demo_setup.demo_card_id("hanna")
     assert rec.budget_id == BLOCK and rec.fl_cents == 2_000 and rec.confirm_card_hex == hanna.hex()
@@ -85,6 +94,7 @@ def test_cancelling_while_waiting_lets_the_next_card_be_a_new_customer(till):
     till.engine.cancel(quote.quote_id)
     assert till.present("hanna").alias == "Hanna"  # a new customer, not a confirmation
     assert till.store.all_records() == []
+    assert till.trails["gijs"].area.current is None  # a cancelled payment never reaches the card's odometer
 
 
 def test_the_members_cap_left_bounds_an_offline_block_budget_payment(till):
@@ -93,6 +103,7 @@ def test_the_members_cap_left_bounds_an_offline_block_budget_payment(till):
     with pytest.raises(E.SecondCardNeeded):
         till.engine.confirm(quote.quote_id)
     till.present("hanna")
+    till.present("gijs")
     till.engine.confirm(quote.quote_id)
     till.clock.advance(120)
     till.present("gijs")

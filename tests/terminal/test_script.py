@@ -118,6 +118,29 @@ def test_void_by_a_cashier_needs_a_manager_pin(tmp_path):
     con.close()
 
 
+def test_a_block_budget_payment_takes_the_second_tenants_card_named_in_the_script(tmp_path):
+    script = write(tmp_path, [
+        {"action": "sign_in", "pin": "1234"},
+        {"action": "present", "card": "gijs"},
+        {"id": "alone", "action": "spend", "amount": "20,00", "source": "B-portaal-blok-7",
+         "expect": "second_card_needed"},
+        {"id": "same", "action": "spend", "amount": "20,00", "source": "B-portaal-blok-7", "confirm_card": "gijs",
+         "expect": "second_card_refused"},
+        {"id": "pay", "action": "spend", "amount": "20,00", "source": "B-portaal-blok-7", "confirm_card": "hanna",
+         "repeat_ok": True},
+    ])
+    rc, out, err = run(script, tmp_path / "data")
+    assert rc == 0, err
+    by = {line.get("id"): line for line in out}
+    assert by["alone"]["message_nl"].startswith("Tweede bewoner: houd uw pas bij de lezer")
+    assert by["same"]["message_nl"].startswith("Dit is dezelfde pas als die van de betaler.")
+    assert by["pay"]["quote"]["confirm_budgets"] == ["B-portaal-blok-7"] and by["pay"]["fl_cents"] == 2_000
+    assert by["pay"]["trail_written"]["spent_cents"] == 2_000  # the refused attempts left the card's odometer alone
+    con = sqlite3.connect(str(tmp_path / "data" / "terminal.db"))
+    assert con.execute("SELECT COUNT(*), MAX(confirm_card_hex) FROM records").fetchone()[0] == 1
+    con.close()
+
+
 def test_failed_expectation_gives_exit_1(tmp_path):
     script = write(tmp_path, [{"action": "sign_in", "pin": "1234"},
                               {"action": "present", "card": "anna", "expect": "card_blocked"}])

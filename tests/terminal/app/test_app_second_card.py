@@ -68,6 +68,13 @@ class SecondCardWalk(TillUITest):
         self.assertEqual(self.records(), [])
 
         self.present("hanna")
+        # Offline the payment goes onto the payer's card: it comes back to the reader after the second card.
+        self.wait(lambda: "Houd nu de pas van Gijs weer bij de lezer" in self.shown_text(), what="the payer again")
+        self.shot("second-card-payer-again")
+        self.present("bram")  # not the payer's card
+        self.wait(lambda: "pas van de betaler weer bij de lezer" in self.ctl.message, what="refusal of bram")
+        self.assertEqual((self.ctl.screen, self.records()), ("secondcard", []))
+        self.present("gijs")
         self.wait_screen("done")
         [rec] = self.records()
         self.assertEqual((rec.budget_id, rec.fl_cents), (demo_setup.DEMO_BLOCK_BUDGET, 2_000))
