@@ -9,8 +9,8 @@
    members imported from CSV, a housing corporation's maintenance budget, the
    "Zomermarkt: dubbel sparen" campaign, desk top-ups, a blocked card and
    three terminals enrolled (run/demo/T-*.toml). Writing cards needs an NFC
-   reader, so the six demo cards the till's card picker knows
-   (terminal/demo_setup.py: anna .. fenna, signed by the demo issuer key) are
+   reader, so the eight demo cards the till's card picker knows
+   (terminal/demo_setup.py: anna .. hanna, signed by the demo issuer key) are
    registered through the admin API instead, with the demo issuer key added
    to the server's issuer keys.
 3. With a display (DISPLAY or WAYLAND_DISPLAY, or a Raspberry Pi console):
@@ -62,13 +62,15 @@ MERCHANTS: Final = (  # id, name, category, save rate %, top-up at the till, ter
     ("M-klusser", "Klusbedrijf Van Dijk", "klussen", "2", False, "T-klusser-01"),
     ("M-kraam", "Kraam Het Zonnetje (zomermarkt)", "markt", "5", False, "T-kraam-01"),
 )
-FUNDERS: Final = (("F-portaal", "Woningcorporatie Portaal", "400"), ("F-gemeente", "Gemeente Amersfoort", "100"))
+FUNDERS: Final = (("F-portaal", "Woningcorporatie Portaal", "700"), ("F-gemeente", "Gemeente Amersfoort", "100"))
 # The demo cards of terminal/demo_setup.py: name -> (alias, full name, euros topped up at the desk)
 MEMBERS: Final = {
     "anna": ("Anna", "Anna de Boer", "50"), "bram": ("Bram", "Bram Jansen", "5"),
     "cees": ("Cees", "Cees Visser", "50"), "dirk": ("Dirk", "Dirk Smit", ""),
     "eva": ("Eva", "Eva Bakker", "20"), "fenna": ("Fenna", "Fenna El Amrani", "40"),
+    "gijs": ("Gijs", "Gijs van den Berg", "10"), "hanna": ("Hanna", "Hanna Yilmaz", "10"),
 }
+BLOCK_GROUP: Final = "G-blok-7"  # Gijs and Hanna share its budget (demo_setup.DEMO_BLOCK_BUDGET)
 MAINTENANCE_BUDGET: Final = "B-portaal-onderhoud-anna"
 
 
@@ -273,6 +275,7 @@ class Demo:
             f"B-gemeente-zomer-fenna;m-fenna;8;winkel markt;{day(10)};F-gemeente;Zomerbudget Gemeente\n",
             encoding="utf-8")
         self.provision("budget", "grant", str(budgets))
+        self.grant_block_budget(day(45))
         self.provision("campaign", "add", "--id", "C-zomermarkt", "--name", "Zomermarkt: dubbel sparen",
                        "--multiplier", "2", "--from", day(-7), "--to", day(30), "--merchant", "M-kraam",
                        "--merchant", "M-bakker")
@@ -283,6 +286,20 @@ class Demo:
             self.provision("terminal", "enroll", "--terminal-id", terminal_id, "--merchant", merchant_id,
                            "--config", str(self.config_path(terminal_id)), "--data-dir", str(self.run / terminal_id),
                            "--operator", f"Kassa:cashier:{CASHIER_PIN}", "--operator", f"Beheer:manager:{MANAGER_PIN}")
+
+    def grant_block_budget(self, expires_on: str) -> None:
+        """Blok 7's budget, spent together: at most fl 40 per tenant a month, above fl 10 the second
+        tenant's card confirms at the till (the same rules as the till-only demo's snapshot)."""
+        from floreyn.terminal.demo_setup import DEMO_BLOCK_BUDGET, DEMO_BLOCK_CONFIRM_ABOVE_CENTS
+
+        self.provision("group", "add", "--id", BLOCK_GROUP, "--name", "Blok 7", "--member", "m-gijs",
+                       "--member", "m-hanna")
+        block = self.run / "blokbudget.csv"
+        block.write_text(
+            "budget_id;groep;bedrag;categorieen;vervaldatum;fonds;omschrijving;max_per_lid;bevestigen_boven\n"
+            f"{DEMO_BLOCK_BUDGET};{BLOCK_GROUP};300;;{expires_on};F-portaal;Blokbudget Portaal;40;"
+            f"{DEMO_BLOCK_CONFIRM_ABOVE_CENTS // 100}\n", encoding="utf-8")
+        self.provision("budget", "grant", str(block))
 
     def register_demo_cards(self) -> None:
         """The cards the till's demo card picker lays on the virtual reader, known to the server.

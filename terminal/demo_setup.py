@@ -41,7 +41,7 @@ DEMO_TERMINAL_ID: Final = "T-demo-01"
 DEMO_MERCHANT: Final = MerchantConfig("M-demo-bakker", "Bakkerij De Korenbloem", "winkel", save_rate_bp=500,
                                       topup_allowed=True)
 DEMO_PINS: Final = {"1234": ("Kassa", "cashier"), "9999": ("Beheer", "manager")}
-DEMO_CARD_NAMES: Final = ("anna", "bram", "cees", "dirk", "eva", "fenna")
+DEMO_CARD_NAMES: Final = ("anna", "bram", "cees", "dirk", "eva", "fenna", "gijs", "hanna")
 DEMO_BLOCK_BUDGET: Final = "B-portaal-blok-7"  # gijs and hanna, tenants of one block, share it
 DEMO_BLOCK_CONFIRM_ABOVE_CENTS: Final = 1_000
 
@@ -94,8 +94,8 @@ def demo_cards(today: dt.date) -> tuple[CardInfo, ...]:
             BudgetInfo("B-gemeente-boodschap-3", "Boodschappenbudget Gemeente", ("winkel",), day(90), 3_000,
                        "Gemeente Amersfoort"),
         )),
-        # Two tenants of one block (not in the card picker): their block budget needs the second
-        # tenant's card above fl 10 (server/budget_rules.py; Engine.second_card).
+        # Two tenants of one block: their block budget needs the second tenant's card above fl 10
+        # (server/budget_rules.py; Engine.second_card).
         info("gijs", "Gijs", 1_000, (block_budget(day(45), cap_left=4_000),), balance=6_250),
         info("hanna", "Hanna", 1_000, (block_budget(day(45), cap_left=4_000),)),
     )

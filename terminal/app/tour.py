@@ -104,6 +104,32 @@ class Tour:
             screen.on_key(key)
         self.pump(0.05)
 
+    def block_budget_payment(self) -> None:
+        """Gijs pays fl 20 from Blok 7's budget: above fl 10 Hanna's card confirms it."""
+        from floreyn.terminal.demo_setup import DEMO_BLOCK_BUDGET
+
+        ctl = self.ctl
+        self.present("gijs")
+        self.wait_screen("member")
+        ctl.enter_amount()
+        self.wait_screen("amount")
+        self.type_amount("20")
+        ctl.amount_action("spend", self.root.screen("amount").cents())
+        self.wait_screen("source")
+        ctl.choose_source(DEMO_BLOCK_BUDGET)
+        self.wait_screen("confirm")
+        ctl.confirm()
+        self.wait_screen("secondcard")
+        self.shot("tweede-bewoner", "A block budget above fl 10: a second tenant's card confirms the payment")
+        self.present("hanna")
+        self.wait(lambda: ctl.screen == "done" or ctl.second_stage == "payer", "the second card")
+        if ctl.screen != "done":  # offline: the payer's card again, to take the payment on its trail
+            self.present("gijs")
+        self.wait(lambda: ctl.screen == "done" and ctl.receipt_state == "printed", "the receipt")
+        self.shot("blokbudget-betaald", "Paid from the block budget; the receipt names the second card")
+        ctl.back_to_idle()
+        self.wait_screen("idle")
+
     def run(self, cashier_pin: str, manager_pin: str) -> None:
         ctl = self.ctl
         self.wait(lambda: ctl.merchant is not None and ctl.screen == "signin", "the till to start")
@@ -143,6 +169,7 @@ class Tour:
         self.shot("gespaard", "Saved")
         ctl.back_to_idle()
         self.wait_screen("idle")
+        self.block_budget_payment()
         self.present("cees")
         self.wait_screen("refused")
         self.shot("pas-geblokkeerd", "A blocked card is refused: the whole screen says why and what to do")
