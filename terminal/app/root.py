@@ -39,7 +39,8 @@ SCREENS = {
     "amount": screens.AmountScreen, "source": screens.SourceScreen, "confirm": screens.ConfirmScreen,
     "done": screens.DoneScreen, "refused": screens.RefusedScreen,
     "bankcard": screens.BankCardScreen, "manager": screens.ManagerScreen, "refunds": screens.RefundsScreen,
-    "dayclose": screens.DayCloseScreen, "report": screens.ReportScreen, "status": screens.StatusScreen,
+    "dayclose": screens.DayCloseScreen, "managerpin": screens.ManagerPinScreen, "report": screens.ReportScreen,
+    "status": screens.StatusScreen,
 }
 
 _kv_loaded = False
