@@ -212,7 +212,7 @@ def config_from_dict(doc: dict[str, Any], *, base_dir: Path, data_dir: Path | No
             printer=dict(doc.get("printer") or {"kind": "virtual"}),
         ),
         power=_power(doc.get("power") or {}),
-        display=_section(DisplayConfig, doc, "display"),
+        display=_display(doc),
     )
 
 
@@ -255,6 +255,14 @@ def _store(doc: dict[str, Any]) -> StoreConfig:
     if store.disk_floor_mb > store.disk_warn_mb:
         raise ConfigError(detail="store.disk_floor_mb must not be above store.disk_warn_mb")
     return store
+
+
+def _display(doc: dict[str, Any]) -> DisplayConfig:
+    display: DisplayConfig = _section(DisplayConfig, doc, "display")
+    for name in ("panel_width_mm", "panel_height_mm", "width_px", "height_px"):
+        if not getattr(display, name) > 0:  # sizes are divided by these
+            raise ConfigError(detail=f"display.{name} must be more than 0")
+    return display
 
 
 def _power(d: Any) -> PowerConfig:
