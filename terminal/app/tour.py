@@ -219,17 +219,16 @@ class Tour:
         ctl.manager.confirm_day_close()
         self.wait_screen("managerpin")
         screen = self.root.screen("managerpin")
-        wrong = "0" * len(manager_pin) if manager_pin != "0" * len(manager_pin) else "1" * len(manager_pin)
-        for pin, shot in ((wrong, "pincode-beheerder-fout"), (manager_pin, "")):
-            for key in pin:
-                screen.on_pin_key(key)
-            if not shot:
-                self.shot("pincode-beheerder", "Only a manager closes the day: a manager types their PIN")
-            screen.submit()
-            if shot:
-                self.wait(lambda: bool(ctl.message) and not ctl.busy, "the wrong PIN refused")
-                self.shot(shot, "A wrong PIN is refused in the banner over the header: the keypad stays put")
-
+        wrong = "0000" if manager_pin != "0000" else "1111"  # one wrong try: far from the lock-out (max_failures)
+        for key in wrong:
+            screen.on_pin_key(key)
+        self.shot("pincode-beheerder", "Only a manager closes the day: a manager types their PIN")
+        screen.submit()
+        self.wait(lambda: bool(ctl.message) and not ctl.busy, "the wrong PIN refused")
+        self.shot("pincode-beheerder-fout", "A wrong PIN is refused in the banner over the header: the keypad stays put")
+        for key in manager_pin:
+            screen.on_pin_key(key)
+        screen.submit()
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m floreyn.terminal.app.tour")
