@@ -68,6 +68,9 @@ class BannerWalk(TillUITest):
         self.type_keys(self.screen().ids.keypad, "2")
         self.assertEqual(self.ctl.message, "")
         self.assert_in_place(before, "the banner going")
+        self.ctl.show_text(lambda: "Let op: dit is een waarschuwing.", "warn")
+        self.type_keys(self.screen().ids.keypad, "5")
+        self.assertEqual(self.ctl.message, "Let op: dit is een waarschuwing.")  # typing puts right refusals only
 
     def test_a_tap_on_the_banner_clears_a_refusal_and_reaches_nothing_under_it(self):
         scr = self.screen("signin")
