@@ -352,8 +352,8 @@ class Demo:
         argv = [*exe("floreyn-terminal", "floreyn.terminal.cli"), "--simulate",
                 "--config", str(self.config_path("T-bakker-01"))]
         print(f"\nDe kassa van de bakker opent. Pincode {CASHIER_PIN} (kassa) of {MANAGER_PIN} (beheer); "
-              "leg een pas op de lezer met de toetsen 1-6 of de knop 'Demopas'.\n"
-              f"The bakery's till opens: PIN {CASHIER_PIN} or {MANAGER_PIN}; keys 1-6 (or 'Demopas') lay a demo card on the reader. "
+              "leg een pas op de lezer met de toetsen 1-8 of de knop 'Demopas'.\n"
+              f"The bakery's till opens: PIN {CASHIER_PIN} or {MANAGER_PIN}; keys 1-8 (or 'Demopas') lay a demo card on the reader. "
               "Close the window (or press Ctrl-C here) to stop the demo.", flush=True)
         proc = self.children.start("floreyn-terminal", argv, log=self.run / "logs" / "till.log")
         code = proc.wait()
