@@ -188,7 +188,7 @@ class Envelope:
     def __init__(self, app: Any, ctx: ServerContext) -> None:
         self.app = app
         self.ctx = ctx
-        self.limiter = FailedAuthLimiter(ctx.limits.failed_auth_max, ctx.limits.failed_auth_window_s)
+        self.limiter = FailedAuthLimiter(ctx.db, ctx.limits.failed_auth_max, ctx.limits.failed_auth_window_s)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -210,7 +210,7 @@ class Envelope:
             # audited once per burst (server/throttle.py).
             burst = None
             if authed and status == 401:
-                burst = self.limiter.failed(client, self.ctx.clock())
+                burst = await run_in_threadpool(self.limiter.failed, client, self.ctx.clock())
                 if burst is None:
                     return
             if path.startswith("/v1/admin") and (scope["method"] == "GET" or status >= 400):
@@ -218,7 +218,7 @@ class Envelope:
                 await run_in_threadpool(self._audit, scope, status, body_box[0], extra)
 
         reply = self._sender(send, nonce, status_seen, before_last_chunk)
-        retry_s = self.limiter.retry_after_s(client, self.ctx.clock()) if authed else None
+        retry_s = await run_in_threadpool(self.limiter.retry_after_s, client, self.ctx.clock()) if authed else None
         if retry_s is not None:  # refused before the body is read or any token or signature is looked at
             resp = error_response(TooManyFailedAuth(retry_after_s=retry_s), headers={"Retry-After": str(retry_s)})
             await resp(scope, receive, reply)

@@ -171,6 +171,16 @@ request_nonces = Table(
     Index("ix_request_nonces_time", "time_ms"),
 )
 
+client_counts = Table(  # events per client address and window, shared by every server process (server/throttle.py)
+    "client_counts", metadata,
+    Column("scope", String(16), primary_key=True),  # what is counted: failed_auth, portal_signin
+    Column("client", String(64), primary_key=True),  # the client's address
+    Column("window_start_ms", BigInteger, nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("previous_events", Integer, nullable=False),  # in this client's window before the current one
+    Index("ix_client_counts_window", "window_start_ms"),
+)
+
 records = Table(
     "records", metadata,
     Column("terminal_id", String(ID), primary_key=True),

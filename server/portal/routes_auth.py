@@ -35,7 +35,7 @@ def _password_post(request: Request, csrf: str) -> web.Page:
     """A form that checks a password or a code without a session: its CSRF token, then the per-address limit."""
     p = web.Page(request, None)
     check_csrf(p, csrf)
-    if not web.limiter(request).allow(web.client_address(request)):
+    if not web.limiter(request).allow(web.client_address(request), web.request_ctx(request).clock()):
         raise TooManyAttempts()
     return p
 
