@@ -20,6 +20,8 @@ import os
 import random
 import threading
 import time
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Final, TypeVar
 
@@ -99,6 +101,96 @@ class _WriteGate:
         self._thread_lock.release()
 
 
+MAX_GROUP_WRITES: Final = 8  # writes that share one transaction and one commit at most (write_grouped)
+
+
+@dataclass(eq=False)
+class _Waiting:
+    fn: Callable[[Connection], object]
+    done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # woken to write the next group, not with a result
+    result: object = None
+    error: BaseException | None = None
+
+
+class _WriteGroups:
+    """Writes that arrive while another is under way are written together, in arrival order.
+
+    The first caller writes; callers arriving meanwhile queue. When its
+    transaction commits, the writer hands the queue to the longest waiting
+    caller, who writes up to MAX_GROUP_WRITES of them in one transaction,
+    each in its own savepoint, with one commit (one fsync) for all. Arrival
+    order also makes the wait fair: a lock handed over at random let some
+    uploads wait past the till's timeout while later ones went first.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._queue: deque[_Waiting] = deque()
+        self._writing = False
+
+    def run(self, fn: Callable[[Connection], T]) -> T:
+        me = _Waiting(fn)
+        with self._lock:
+            self._queue.append(me)
+            lead = not self._writing
+            self._writing = True
+        if not lead:
+            me.done.wait()
+        if me.lead or lead:
+            self._write_next()
+            me.done.wait()
+        if me.error is not None:
+            raise me.error
+        return me.result  # type: ignore[return-value]  # what fn returned
+
+    def _write_next(self) -> None:
+        with self._lock:
+            group = [self._queue.popleft() for _ in range(min(MAX_GROUP_WRITES, len(self._queue)))]
+        results: list[object]
+        try:
+            results = self._db.write(lambda conn: [_in_savepoint(conn, w.fn) for w in group])
+        except BaseException as exc:  # noqa: BLE001 - handed to every caller of the group, raised there
+            results = [_Failed(exc)] * len(group)
+        with self._lock:
+            successor = self._queue[0] if self._queue else None
+            if successor is None:
+                self._writing = False
+            else:
+                successor.lead = True
+        for w, outcome in zip(group, results, strict=True):
+            if isinstance(outcome, _Failed):
+                w.error = outcome.error
+            else:
+                w.result = outcome
+            w.done.set()
+        if successor is not None:  # the longest waiting caller writes the next group
+            successor.done.set()
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    error: BaseException
+
+
+def _in_savepoint(conn: Connection, fn: Callable[[Connection], object]) -> object:
+    """fn's result, or _Failed with what it raised (its writes undone, the group's others kept)."""
+    savepoint = conn.begin_nested()
+    try:
+        result = fn(conn)
+    except DBAPIError as exc:
+        savepoint.rollback()
+        if _retryable(exc):
+            raise  # the whole group is retried (a deadlock, a lost connection)
+        return _Failed(exc)
+    except Exception as exc:  # noqa: BLE001 - raised in fn's own caller
+        savepoint.rollback()
+        return _Failed(exc)
+    savepoint.commit()
+    return result
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
@@ -123,10 +215,19 @@ class Database:
         # read transaction in WAL mode already is one.
         self.snapshot_reader = (self.reader if self.is_sqlite
                                 else self.writer.execution_options(isolation_level="REPEATABLE READ"))
+        self._groups = _WriteGroups(self)
 
     def write(self, fn: Callable[[Connection], T]) -> T:
         """Run fn in one write transaction; retried when the database asks for it, never half-applied."""
         return self._run(self.writer, fn, self._gate)
+
+    def write_grouped(self, fn: Callable[[Connection], T]) -> T:
+        """As write(), but fn may share its transaction and commit with writes waiting at the same time.
+
+        fn runs in its own savepoint: what it raises undoes its writes only, and is raised here. For
+        many small writes that queue on one lock (uploads): one commit for the group (_WriteGroups).
+        """
+        return self._groups.run(fn)
 
     def read(self, fn: Callable[[Connection], T], *, snapshot: bool = False) -> T:
         """Run fn in a read transaction; `snapshot` when its statements must see one moment."""

@@ -100,8 +100,9 @@ def ingest(db: Database, terminal_id: str, raws: Sequence[bytes], now_ms: int | 
     verified_above = _verify_signatures(db, terminal_id, batch, now, authenticated)
     nonce = authenticated.nonce if authenticated is not None else None
     try:
-        outcome = db.write(lambda conn: _ingest_tx(conn, terminal_id, batch, now, verified_above, reported_head,
-                                                   nonce))
+        # Uploads waiting at the same time share one transaction and commit, each in its own savepoint.
+        outcome = db.write_grouped(lambda conn: _ingest_tx(conn, terminal_id, batch, now, verified_above,
+                                                           reported_head, nonce))
     except IntegrityError:
         # A record id or transaction id another terminal already used: nothing was written.
         raise RecordRefused(seq="?", detail="a record id in this batch is already used by another record") from None
