@@ -36,6 +36,11 @@ log = logging.getLogger("floreyn.server.db")
 MAX_ATTEMPTS: Final = 8
 _RETRY_SQLSTATES: Final = frozenset({"40001", "40P01", "55P03"})
 MIGRATIONS: Final = Path(__file__).parent / "migrations"
+# Connections one server process keeps open to PostgreSQL, and as many again at a peak: a process of
+# `serve --workers N` needs at most 2 x this many, so N x 2 x pool_size stays below max_connections
+# (docs/operations.md). Uploads waiting for the write lock hold none (write_grouped), reads hold one briefly.
+DEFAULT_POOL_SIZE: Final = 10
+MIGRATE_LOCK_ID: Final = 0x466C6F72  # pg_advisory_xact_lock: two servers starting at once migrate one at a time
 
 
 def normalise_url(url: str) -> str:
@@ -192,7 +197,7 @@ def _in_savepoint(conn: Connection, fn: Callable[[Connection], object]) -> objec
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = normalise_url(url)
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         if self.is_sqlite:
@@ -206,7 +211,7 @@ class Database:
         else:
             # No pre-ping round trip per checkout: a connection the server dropped fails its first
             # statement, SQLAlchemy invalidates the pool, and _run retries on a fresh connection.
-            self.writer = create_engine(self.url, pool_size=10, max_overflow=20, pool_recycle=1800)
+            self.writer = create_engine(self.url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
             # Plain reads at READ COMMITTED see each statement's own moment anyway; in autocommit they skip
             # the BEGIN and COMMIT round trips (a balance read is one round trip).
             self.reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
@@ -289,5 +294,7 @@ def migrate(db: Database, revision: str = "head") -> None:
 
     cfg = alembic_config(db)
     with db.writer.begin() as conn:
+        if not db.is_sqlite:  # several server processes may start at once against one PostgreSQL
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATE_LOCK_ID})")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
