@@ -35,7 +35,7 @@ from floreyn.server.db import Database
 from floreyn.server.errors import (
     MethodNotAllowed, RequestInvalid, RequestTooLarge, RouteNotFound, TooManyFailedAuth, status_of,
 )
-from floreyn.server.throttle import FailedAuthLimiter
+from floreyn.server.throttle import NOT_FAILURES, FailedAuthLimiter
 from floreyn.sync import auth
 
 log = logging.getLogger("floreyn.server")
@@ -121,6 +121,7 @@ def create_app(ctx: ServerContext) -> FastAPI:
 
     @app.exception_handler(FloreynError)
     async def _floreyn(request: Request, exc: FloreynError) -> Response:
+        request.state.refusal = exc.code  # the envelope reads it (a clock-skew 401 is no failed authentication)
         if portal.is_portal(request):
             return await run_in_threadpool(portal.error_page, request, exc, status_of(exc))
         return error_response(exc)
@@ -209,7 +210,7 @@ class Envelope:
             # an answer finds the line there. A failed authentication is counted per client and
             # audited once per burst (server/throttle.py).
             burst = None
-            if authed and status == 401:
+            if authed and status == 401 and (scope.get("state") or {}).get("refusal") not in NOT_FAILURES:
                 burst = await run_in_threadpool(self.limiter.failed, client, self.ctx.clock())
                 if burst is None:
                     return

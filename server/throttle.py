@@ -36,6 +36,10 @@ DEFAULT_MAX_FAILURES: Final = 50  # per window and client address; a person mist
 DEFAULT_WINDOW_S: Final = 60
 FAILED_AUTH: Final = "failed_auth"  # scopes: what is counted
 PORTAL_SIGNIN: Final = "portal_signin"
+# 401s that are no failed authentication: the request's signature checked out, only the till's clock was off
+# (a Pi without a real-time clock after a boot); it adopts the server's time from the answer and retries at
+# once. Forty tills booting behind one address would otherwise use up most of a minute's limit.
+NOT_FAILURES: Final = frozenset({"auth_clock_skew"})
 MAX_CLIENT_CHARS: Final = 64  # client_counts.client; an address is at most 45 (IPv6)
 PRUNE_EVERY: Final = 200  # on average, one counted event in this many clears rows of windows long past
 PRUNE_AFTER_WINDOWS: Final = 10  # a row this many windows old says nothing about its client's next burst

@@ -11,7 +11,7 @@ import requests
 
 from floreyn import keys
 from floreyn.server.config import Limits
-from floreyn.server.testing import ServerThread
+from floreyn.server.testing import ServerThread, World
 from floreyn.sync import auth
 
 DEEP = b"[" * 100_000 + b"]" * 100_000  # about 200 kB of nesting, no token
@@ -97,6 +97,19 @@ def test_failed_terminal_signatures_count_too(tmp_path):
     with ServerThread(f"sqlite:///{tmp_path / 'limits.db'}", tmp_path / "data", limits=Limits(failed_auth_max=5)) as own:
         codes = [forged_get(own, "T-guess", "/v1/terminal/snapshot").status_code for _ in range(8)]
         assert codes == [401] * 5 + [429] * 3
+
+
+def test_a_till_with_a_wrong_clock_is_no_failed_authentication(tmp_path):
+    # Its signature checks out; it adopts the server's time from the answer (a Pi without a real-time clock
+    # after a boot does this once). Forty tills booting behind one address must not use up the limit.
+    with ServerThread(f"sqlite:///{tmp_path / 'limits.db'}", tmp_path / "data", limits=Limits(failed_auth_max=2)) as own:
+        term = World(own).terminal()
+        skewed_ms = int(time.time() * 1000) - 3_600_000
+        answers = [requests.get(own.base_url + "/v1/terminal/snapshot", timeout=10, headers=auth.sign_request(
+            term.key, "GET", "/v1/terminal/snapshot", term.terminal_id, b"", skewed_ms)) for _ in range(4)]
+        assert [a.status_code for a in answers] == [401] * 4
+        assert {a.json()["error"] for a in answers} == {"auth_clock_skew"}
+        assert forged_get(own, "T-guess", "/v1/terminal/snapshot").status_code == 401  # real failures still count
 
 
 def rows_of(text):
