@@ -8,7 +8,13 @@ plain deferred transactions, which WAL lets run beside the writer.
 PostgreSQL runs at READ COMMITTED; the code takes row locks in a fixed order
 (terminal row, accounts sorted by key, the version counter, cards), and a
 deadlock or serialization failure that still happens is retried a bounded
-number of times.
+number of times. Ingest takes the shared rows (accounts such as coop:issued,
+the counter) last, right before its commit, since each stays locked until then.
+
+Writes that queue anyway may share one transaction (write_grouped): on
+SQLite, where every write waits for the one file lock, uploads that arrived
+while another was written go in together, one savepoint each, one commit
+(not on PostgreSQL: see write_grouped).
 """
 
 from __future__ import annotations
@@ -231,8 +237,11 @@ class Database:
 
         fn runs in its own savepoint: what it raises undoes its writes only, and is raised here. For
         many small writes that queue on one lock (uploads): one commit for the group (_WriteGroups).
+        SQLite only: on PostgreSQL writers do not queue on one lock, and a group would hold the rows
+        of its first write (coop:issued, the version counter) while it takes those of the next, which
+        deadlocks with another process's group; there each fn gets its own transaction, as write().
         """
-        return self._groups.run(fn)
+        return self._groups.run(fn) if self.is_sqlite else self.write(fn)
 
     def read(self, fn: Callable[[Connection], T], *, snapshot: bool = False) -> T:
         """Run fn in a read transaction; `snapshot` when its statements must see one moment."""

@@ -1,7 +1,9 @@
 """Upload: verify a terminal's signed records and post them, exactly once.
 
-A batch is taken in one database transaction, under a lock on the
-terminal's row, so two uploads from one terminal queue and never interleave:
+A batch is taken in one database transaction (or one savepoint of a
+transaction shared with the uploads that waited at the same time:
+Database.write_grouped), under a lock on the terminal's row, so two uploads
+from one terminal queue and never interleave:
 
 1. Records at or below the terminal's head are duplicates. Each must be
    byte-identical to the stored one (compared by hash); a different record

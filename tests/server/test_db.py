@@ -1,4 +1,5 @@
-"""Database.write_grouped: writes that queue share one transaction, each in its own savepoint, in arrival order."""
+"""Database.write_grouped: on SQLite writes that queue share one transaction, each in its own savepoint, in
+arrival order; on PostgreSQL each is its own transaction. Either way a failing write undoes only itself."""
 
 import threading
 import time
@@ -9,6 +10,7 @@ from sqlalchemy import select
 
 from floreyn.server import schema as s
 from floreyn.server import state
+from floreyn.server.db import Database
 
 QUEUE_TIMEOUT_S = 30  # bounded wait for the writers to queue behind the first one
 
@@ -18,7 +20,16 @@ def _stored(database, keys):
         select(s.settings.c.key).where(s.settings.c.key.in_(keys))).scalars()))
 
 
-def test_a_failing_write_undoes_only_its_own_part_of_the_group(database):
+@pytest.fixture
+def sqlite_database(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'groups.db'}")
+    db.migrate()
+    yield db
+    db.dispose()
+
+
+def test_a_failing_write_undoes_only_its_own_part_of_the_group(sqlite_database):
+    database = sqlite_database
     tag = uuid.uuid4().hex[:8]
     first_writing, release = threading.Event(), threading.Event()
     results: dict[str, object] = {}
@@ -75,3 +86,16 @@ def test_every_grouped_write_returns_its_own_result(database, writers):
         t.join(QUEUE_TIMEOUT_S)
     assert got == {i: i for i in range(writers)}
     assert len(_stored(database, [f"{tag}-{i}" for i in range(writers)])) == writers
+
+
+def test_a_failing_grouped_write_is_raised_and_undone(database):
+    tag = uuid.uuid4().hex[:8]
+
+    def fails(conn):
+        state.put_setting(conn, f"{tag}-undone", 1)
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        database.write_grouped(fails)
+    assert database.write_grouped(lambda conn: (state.put_setting(conn, f"{tag}-kept", 1), "kept")[1]) == "kept"
+    assert _stored(database, [f"{tag}-undone", f"{tag}-kept"]) == {f"{tag}-kept"}
