@@ -334,6 +334,26 @@ def verify_next(head: ChainHead, signed: SignedRecord, public: Ed25519PublicKey)
     return head.advance(signed)
 
 
+# Where chain_link reads: after the magic, version (u8), record_id (16) and terminal_id's length byte
+# come terminal_id, seq (u64) and prev_hash (32). The import fails if WIRE's order ever moves them.
+assert [w.name for w in WIRE[:5]] == ["version", "record_id", "terminal_id", "seq", "prev_hash"]
+_IDENT_LEN_AT: Final = len(MAGIC) + 1 + 16
+
+
+def chain_link(raw: bytes) -> tuple[int, bytes]:
+    """The seq and prev_hash of signed record bytes, read in place without decoding or checking the rest.
+
+    For the till's start-up check of a long kept chain (terminal/store/integrity.py): the hash links
+    alone, at a small part of decode()'s cost; decode() checks everything else.
+    """
+    if raw[:3] != MAGIC or len(raw) <= _IDENT_LEN_AT:
+        raise RecordMalformed(detail="not a Floreyn record")
+    at = _IDENT_LEN_AT + 1 + raw[_IDENT_LEN_AT]
+    if len(raw) < at + 8 + 32:
+        raise RecordMalformed(detail="truncated")
+    return int.from_bytes(raw[at : at + 8], "big"), raw[at + 8 : at + 40]
+
+
 def verify_chain(
     records: list[SignedRecord], public: Ed25519PublicKey, head: ChainHead = ChainHead()
 ) -> ChainHead:
