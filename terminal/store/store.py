@@ -234,10 +234,13 @@ class TerminalStore:
 
     def set_receipt_status(self, tx_id: str, status: str, error: str | None = None) -> None:
         assert status in ("pending", "printed", "failed")
-        with self.txn(durable=False) as view:
-            done = view.conn.execute(update(records).where(records.c.tx_id == tx_id)
-                                     .values(receipt_status=status, receipt_error=error))
+        with self.txn(durable=False) as view:  # after every sale's receipt: plain SQL (see StoreView._q)
+            dbapi = view.conn.connection.dbapi_connection
+            assert dbapi is not None
+            done = dbapi.execute("UPDATE records SET receipt_status = ?, receipt_error = ? WHERE tx_id = ?",
+                                 (status, error, tx_id))
             assert done.rowcount >= 1, tx_id
+            done.close()
 
     def set_contact(self, card_hex: str) -> None:
         """The server vouched for this card just now: its offline usage starts again."""
