@@ -38,27 +38,16 @@ def _engine_commit():  # noqa: ANN202 - the sibling bench module (its raw floor)
 
 
 def _child(data_dir: Path, n: int) -> dict:
-    from dataclasses import replace
-
-    from floreyn.sync.snapshot import CardInfo, OfflineLimits
     from floreyn.terminal import demo_setup
-    from floreyn.terminal.config import SecurityConfig, TillConfig
-    from floreyn.terminal.engine.build import build_engine
     from floreyn.terminal.script import Action, ScriptedTill, ScriptPrinter
 
-    config = demo_setup.demo_config(data_dir, security=SecurityConfig())
-    config = replace(config, till=TillConfig(repeat_guard_s=0.05))
-    printer = ScriptPrinter(config.columns, data_dir / "receipts")
-    engine = build_engine(config, printer)
-    names = [f"bench{i}" for i in range(CARDS)]
-    snap = demo_setup.demo_snapshot(config.terminal_id, engine.clock.wall_ms())
-    cards = tuple(CardInfo(demo_setup.demo_card_id(name).hex(), name.title(), False, 10**9) for name in names)
-    limits = OfflineLimits(per_tx_cents=10**6, cumulative_cents=10**12, max_count=10**6)
-    engine.store.store_snapshot(replace(snap, cards=cards, limits=limits))
-    engine.start()
+    bench = _engine_commit()
+    engine, names = bench.bench_engine(data_dir, lambda config: ScriptPrinter(config.columns, data_dir / "receipts"),
+                                       CARDS)
+    printer = engine.printer
     till = ScriptedTill(engine, printer, run_id="bench", card_payload=demo_setup.demo_payload, out=io.StringIO())
     till.reader.start(till._events.put, lambda _status: None)  # noqa: SLF001 - what run() starts
-    raw = _engine_commit()._RawStore(data_dir.parent / "raw.db")  # noqa: SLF001 - the shared floor
+    raw = bench._RawStore(data_dir.parent / "raw.db")  # noqa: SLF001 - the shared floor
     assert till._run_one(Action(0, "in", "sign_in", {"action": "sign_in", "pin": "1234"}))  # noqa: SLF001
     times, cpu_times, raw_times = [], [], []
     for i in range(n):
@@ -104,9 +93,10 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--child"]:
         print(json.dumps(_child(Path(argv[1]), int(argv[2]))))
         return 0
+    from run_all import print_row  # bench/ is sys.path[0] when a bench script runs alone
+
     for row in run(int(argv[0]) if argv else N_DEFAULT):
-        print(f"{row['name']}: {row['value']} {row['unit']}  (baseline {row['baseline']} {row['baseline_name']}; "
-              f"target {row['target']})")
+        print_row(row)
     return 0
 
 
