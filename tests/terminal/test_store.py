@@ -475,3 +475,32 @@ def test_a_record_rewritten_in_the_middle_is_caught_before_the_start_returns(tmp
         assert s.unsent(100) == [] and s.check_error is not None
     finally:
         s.close()
+
+
+def test_a_till_whose_background_check_failed_reports_it_and_keeps_selling(tmp_path, monkeypatch):
+    from till_helpers import fast_config
+
+    from floreyn.terminal.drivers.virtual import VirtualPrinter
+    from floreyn.terminal.engine.build import build_engine
+    from floreyn.terminal.store import integrity
+
+    monkeypatch.setattr(integrity, "INLINE_CHECK_RECORDS", 3)
+    config = fast_config(tmp_path / "till")
+    engine = build_engine(config, VirtualPrinter())
+    key = engine._key  # noqa: SLF001 - the till's own key signs these records
+    for i in range(10):
+        engine.store.commit_tx([spend(100 + i)], key=key, merchant_id="M-test")
+    engine.store.close()
+    con = sqlite3.connect(str(config.data_dir / "terminal.db"))
+    con.execute("UPDATE records SET fl_cents = 1 WHERE seq = 5")
+    con.commit()
+    con.close()
+    engine = build_engine(config, VirtualPrinter())
+    try:
+        assert engine.start()["head_seq"] == 10
+        assert not engine.store.wait_checked(CHECK_WAIT_S)
+        assert engine.status().store_damaged  # the banner says so (tests/terminal/app/test_app_units.py)
+        engine.store.commit_tx([spend(500)], key=key, merchant_id="M-test")  # records chain onto the checked head
+        assert engine.store.unsent(100) == []
+    finally:
+        engine.store.close()
