@@ -211,6 +211,22 @@ class SignedRecord:
             raise BadSignature(seq=self.record.seq)
         return self
 
+    def signature_ok(self, public_raw: bytes) -> bool:
+        """verify()'s check through libsodium: about twice as fast as `cryptography` here, and it releases the
+        GIL while it runs (the server's ingest pool, the till's background chain check).
+
+        PyNaCl is in the server's and the till's extras, not the core's dependencies: imported here.
+        """
+        import nacl.bindings
+        import nacl.exceptions
+
+        assert len(public_raw) == keys.PUBLIC_KEY_LEN, "an Ed25519 public key is 32 bytes"
+        try:
+            nacl.bindings.crypto_sign_open(self.signature + SIG_DOMAIN + self.body, public_raw)
+        except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, nacl.exceptions.TypeError):
+            return False
+        return True
+
 
 def record_hash(raw: bytes) -> bytes:
     return hashlib.sha256(raw).digest()

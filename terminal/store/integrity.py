@@ -32,7 +32,9 @@ from typing import Sequence
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import delete, select, update
 
+from floreyn import keys
 from floreyn.sync.record import (
+    BadSignature,
     BrokenChain, ChainHead, RecordError, SequenceGap, SignedRecord, chain_link, decode, record_hash, verify_next,
 )
 from floreyn.terminal.errors import StoreCorrupt
@@ -104,11 +106,20 @@ def check_records(rows: Sequence[StoredRecord], public: Ed25519PublicKey, *, all
     The links between them are check_links' part; this needs no view, so the background check runs it
     outside the store's lock.
     """
-    for stored in rows:
-        check_sig = all_signatures or stored.sync_status == "pending"
-        signed = _decode_checked(stored)
-        if check_sig:
-            signed.verify(public)
+    check_signatures(decode_records(rows, all_signatures=all_signatures), keys.public_raw(public))
+
+
+def decode_records(rows: Sequence[StoredRecord], *, all_signatures: bool = False) -> list[SignedRecord]:
+    """check_records' first half: each decoded, its columns compared; the records whose signature it checks."""
+    signed = [_decode_checked(stored) for stored in rows]
+    return [s for s, stored in zip(signed, rows, strict=True) if all_signatures or stored.sync_status == "pending"]
+
+
+def check_signatures(signed: Sequence[SignedRecord], public_raw: bytes) -> None:
+    """check_records' second half, through libsodium: it releases the GIL, so it can run beside decoding."""
+    for record in signed:
+        if not record.signature_ok(public_raw):
+            raise BadSignature(seq=record.record.seq)
 
 
 def check_span(view: StoreView, check: StartCheck, public: Ed25519PublicKey, *, all_signatures: bool = False) -> None:

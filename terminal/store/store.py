@@ -13,6 +13,7 @@ import json
 import logging
 import sqlite3
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -20,6 +21,7 @@ from typing import Any, Callable, Iterator, Sequence
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import and_, insert, select, update
 
+from floreyn import keys
 from floreyn.errors import FloreynError
 from floreyn.sync.record import GENESIS_HASH, ChainHead, Kind, SignedRecord, TxRecord
 from floreyn.sync.snapshot import Snapshot, SnapshotError, canonical_json, snapshot_from_dict, verify_snapshot
@@ -383,6 +385,7 @@ class TerminalStore:
         all_signatures: everything, every signature, before this returns.
         """
         self._uploads.clear()
+        self.check_error = None
         try:
             with self.txn(durable=False) as view:  # losing the new point costs only a longer check next start
                 check = integrity.check_links(view, public, all_signatures=all_signatures)
@@ -408,16 +411,23 @@ class TerminalStore:
 
     def _check_in_background(self, check: integrity.StartCheck, public: Ed25519PublicKey) -> None:
         """check_records over the span verify left, a batch at a time: read under the lock, checked outside it."""
+        public_raw = keys.public_raw(public)
+        signatures = ThreadPoolExecutor(1, thread_name_prefix="floreyn-store-sig")  # beside the decoding
         try:
-            seq = check.point.seq + 1
+            seq, checking = check.point.seq + 1, None
             while seq <= check.head.seq:
                 if self._closing.is_set():
                     return  # the point stays: the next start checks this span again
                 last = min(seq + integrity.VERIFY_BATCH - 1, check.head.seq)
                 with self.read() as view:
                     rows = view.by_seq(seq, last)  # pruned meanwhile: gone, and they were acknowledged
-                integrity.check_records(rows, public)
+                signed = integrity.decode_records(rows)
+                if checking is not None:
+                    checking.result()  # the batch before: raises its first bad signature
+                checking = signatures.submit(integrity.check_signatures, signed, public_raw)
                 seq = last + 1
+            if checking is not None:
+                checking.result()
             with self.txn(durable=False) as view:
                 integrity.mark_verified(view, check)
             self._uploads.set()
@@ -425,6 +435,7 @@ class TerminalStore:
             self.check_error = exc
             log.error("the store's chain check failed; uploads are held: %s", exc.message("en"))
         finally:
+            signatures.shutdown(cancel_futures=True)
             self._check_ended.set()
 
     def prune(self, *, retention_ms: int) -> int:
