@@ -22,9 +22,9 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
-from typing import Final, Iterator, Sequence
+from typing import Any, Final, Iterator, Sequence
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Select, select
 
 from floreyn.server import schema as s
 from floreyn.server import state
@@ -63,7 +63,7 @@ DIALECTS: Final = {
 }
 
 
-def _query(start_ms: int, end_ms: int):  # type: ignore[no-untyped-def]
+def _query(start_ms: int, end_ms: int) -> Select[Any]:
     p, t = s.postings.c, s.transactions.c
     return (select(p.created_ms, p.tx_id, p.kind, p.account, p.currency, p.amount_cents, t.terminal_id,
                    t.record_seq, t.merchant_id, t.card_id, t.reverses, t.memo)
