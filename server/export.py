@@ -45,7 +45,7 @@ HEADERS_NL: Final = {
 _FORMULA_FIRST: Final = frozenset(FORMULA_START)
 _SECONDS_PER_DAY: Final = 86_400
 _EPOCH_DAY: Final = dt.date(1970, 1, 1)
-_OFFSET_BUCKET_S: Final = 900  # time zones change offset on a quarter hour; each bucket is checked anyway
+_OFFSET_BUCKET_S: Final = 86_400  # a UTC day; a day whose two ends differ in offset is done row by row
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +79,12 @@ def _utc_offset_s(at_s: int) -> int:
 
 
 class _LocalClock:
-    """Milliseconds to Amersfoort's date and time text, the zone's offset looked up once per quarter hour.
+    """Milliseconds to Amersfoort's date and time text, the zone's offset looked up once per UTC day.
 
     zoneinfo per row costs more than the rest of a row's formatting. Rows come in
-    posting order, which is nearly time order, so remembering the last quarter hour
-    and the last day is enough (and stays constant in size); a quarter hour whose
-    two ends differ in offset (a DST change inside it) is computed row by row.
+    posting order, which is nearly time order, so remembering the last UTC day and
+    the last local day is enough (and stays constant in size); on the two days a
+    year whose ends differ in offset (summer time starts or ends) each row asks zoneinfo.
     """
 
     def __init__(self) -> None:
