@@ -18,13 +18,14 @@ a formula, which is what csv_cell itself would return unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
 from typing import Any, Final, Iterator, Sequence
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Connection, Row, Select, select
 
 from floreyn.server import schema as s
 from floreyn.server import state
@@ -33,6 +34,10 @@ from floreyn.server.reports import period
 from floreyn.text import FORMULA_START, csv_cell, csv_row
 
 EXPORT_BATCH_ROWS: Final = 5_000  # rows per fetch and per chunk sent: ~0.7 MB of CSV
+# SQLite's page cache for the export's connection while it runs. The readers' usual 64 MB (server/db.py) would
+# fill with pages an export reads once (the server grew by ~140 MB exporting 400k postings); with this the
+# export is as fast (the OS caches the file) and the process stays within some 20 MB of idle.
+EXPORT_CACHE_KIB: Final = 2_048
 CSV_COLUMNS: Final = ("date", "time", "tx_id", "kind", "account", "currency", "amount", "amount_cents",
                       "terminal_id", "record_seq", "merchant_id", "card_id", "reverses", "memo")
 # The same columns as a Dutch bookkeeper reads them.
@@ -140,7 +145,7 @@ def _stream(db: Database, start: int, end: int, form: Dialect) -> Iterator[bytes
     yield buf.getvalue().encode()
     clock = _LocalClock()
     # One transaction for the whole file: a snapshot, so a period that includes today still sums to zero.
-    with db.snapshot_reader.connect() as conn, conn.begin():
+    with db.snapshot_reader.connect() as conn, conn.begin(), _small_page_cache(conn, db.is_sqlite):
         result = conn.execution_options(stream_results=True, yield_per=EXPORT_BATCH_ROWS).execute(
             _query(start, end))
         for batch in result.partitions():
@@ -148,3 +153,17 @@ def _stream(db: Database, start: int, end: int, form: Dialect) -> Iterator[bytes
             buf.truncate()
             writer.writerows(_rows(batch, clock, form.decimal))
             yield buf.getvalue().encode()
+
+
+@contextlib.contextmanager
+def _small_page_cache(conn: Connection, is_sqlite: bool) -> Iterator[None]:
+    """EXPORT_CACHE_KIB of SQLite page cache on this pooled connection, its own size back afterwards."""
+    if not is_sqlite:  # PostgreSQL's server-side cursor keeps the rows on the database server
+        yield
+        return
+    before = int(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{EXPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={before}")
