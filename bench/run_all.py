@@ -14,6 +14,8 @@ module sets OVER_HTTP = True for all its rows; the table has a column for it.
 `run` may take `quick: bool` for a shorter run with smaller sizes (or QUICK_ARGS
 names the keyword arguments of a shorter run). A bench
 that needs PostgreSQL reads FLOREYN_TEST_PG_URL (absent: SQLite only).
+What benches share (a scratch SQLite and PostgreSQL database each, loading a
+sibling bench, printing rows) is in bench/common.py.
 Benchmarks are not tests: they measure, print and never fail the build.
 """
 

@@ -17,9 +17,7 @@ p50 and p99 over READS reads per round, min/median/max of the rounds.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import multiprocessing
-import os
 import random
 import shutil
 import statistics
@@ -29,12 +27,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import backend_args, backends, pg_url_of, print_rows, sibling
+
 from floreyn import keys
 from floreyn.server import admin_business
 from floreyn.server.db import Database
 from floreyn.sync.client import SyncClient
 
-HERE = Path(__file__).resolve().parent
 POSTINGS = 1_000_000
 QUICK_POSTINGS = 100_000
 READS = 1_000
@@ -46,15 +45,7 @@ CARDS = 1_000
 TILL_TIMEOUT_S = 3.0
 
 
-def _sibling(name: str):  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location(f"bench_{name}_shared", HERE / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hi = _sibling("server_http_ingest")  # Server, measure_http (the tills' upload load), min/median/max
+hi = sibling("server_http_ingest")  # Server, measure_http (the tills' upload load), min/median/max
 si = hi.si  # dataset, setup, fill_postings, PostgreSQL scratch databases
 
 
@@ -188,32 +179,20 @@ def bench_backend(label: str, url: str, postings: int, reads: int, rounds: int) 
 
 
 def run(pg_url: str | None = None, quick: bool = False, rounds: int = ROUNDS) -> list[dict[str, Any]]:
-    pg_url = pg_url or os.environ.get("FLOREYN_TEST_PG_URL") or None
     postings, reads = (QUICK_POSTINGS, QUICK_READS) if quick else (POSTINGS, READS)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        rows += bench_backend("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", postings, reads, rounds)
-    if pg_url:
-        url, drop = si._pg_database(pg_url)  # noqa: SLF001 - the sibling's scratch database
-        try:
-            rows += bench_backend("PostgreSQL", url, postings, reads, rounds)
-        finally:
-            drop()
+    for label, url in backends(pg_url):
+        rows += bench_backend(label, url, postings, reads, rounds)
     return rows
 
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--pg", help="PostgreSQL URL (default: $FLOREYN_TEST_PG_URL; absent: SQLite only)")
+    backend_args(p)
     p.add_argument("--quick", action="store_true", help=f"{QUICK_POSTINGS:,} postings, {QUICK_READS} reads")
     p.add_argument("--rounds", type=int, default=ROUNDS)
-    p.add_argument("--sqlite-only", action="store_true")
     args = p.parse_args(argv)
-    if args.sqlite_only:
-        os.environ.pop("FLOREYN_TEST_PG_URL", None)
-    for row in run(None if args.sqlite_only else args.pg, args.quick, args.rounds):
-        print(f"{row['name']}: {row['value']} {row['unit']}  (baseline {row['baseline']} {row['baseline_name']}; "
-              f"target {row['target']})")
+    print_rows(run(pg_url_of(args), args.quick, args.rounds))
     return 0
 
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import io
-import os
 import random
 import shutil
 import statistics
@@ -33,11 +31,12 @@ from typing import Any
 
 import requests
 
+from common import backend_args, backends, pg_url_of, print_rows, sibling
+
 from floreyn.server import admin_auth
 from floreyn.server import schema as s
 from floreyn.server.db import Database
 
-HERE = Path(__file__).resolve().parent
 SIZES = (100_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000)
 ROUNDS = 3
@@ -52,16 +51,7 @@ FLOOR_SQL = ("SELECT p.created_ms, p.tx_id, p.kind, p.account, p.currency, p.amo
 DOWNLOAD_CHUNK_BYTES = 1 << 20
 
 
-def _sibling(name: str):  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location(f"bench_{name}_shared", HERE / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hi = _sibling("server_http_ingest")  # Server (floreyn-server as a process), min/median/max
-si = hi.si  # PostgreSQL scratch databases
+hi = sibling("server_http_ingest")  # Server (floreyn-server as a process), min/median/max
 
 
 def fill(db: Database, have: int, target: int) -> int:
@@ -193,33 +183,21 @@ def bench_backend(label: str, url: str, sizes: tuple[int, ...], rounds: int) -> 
 
 def run(pg_url: str | None = None, sizes: tuple[int, ...] = SIZES, rounds: int = ROUNDS,
         quick: bool = False) -> list[dict[str, Any]]:
-    pg_url = pg_url or os.environ.get("FLOREYN_TEST_PG_URL") or None
     sizes = QUICK_SIZES if quick else sizes
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        rows += bench_backend("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", sizes, rounds)
-    if pg_url:
-        url, drop = si._pg_database(pg_url)  # noqa: SLF001 - the sibling's scratch database
-        try:
-            rows += bench_backend("PostgreSQL", url, sizes, rounds)
-        finally:
-            drop()
+    for label, url in backends(pg_url):
+        rows += bench_backend(label, url, sizes, rounds)
     return rows
 
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--pg", help="PostgreSQL URL (default: $FLOREYN_TEST_PG_URL; absent: SQLite only)")
+    backend_args(p)
     p.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="postings; the last is the figure")
     p.add_argument("--rounds", type=int, default=ROUNDS)
     p.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}")
-    p.add_argument("--sqlite-only", action="store_true")
     args = p.parse_args(argv)
-    if args.sqlite_only:
-        os.environ.pop("FLOREYN_TEST_PG_URL", None)
-    for row in run(None if args.sqlite_only else args.pg, tuple(args.sizes), args.rounds, args.quick):
-        print(f"{row['name']}: {row['value']} {row['unit']}  (baseline {row['baseline']} {row['baseline_name']}; "
-              f"target {row['target']})")
+    print_rows(run(pg_url_of(args), tuple(args.sizes), args.rounds, args.quick))
     return 0
 
 
