@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import io
 import random
+import time
 import threading
 import tracemalloc
 import uuid
@@ -162,3 +163,33 @@ def test_a_bad_period_or_dialect_is_refused_before_the_stream_starts(srv):
     assert bad["error"] == "request_invalid"
     wrong = srv.admin("GET", "/v1/admin/reports/export.csv", expect=422, dialect="excel", **PERIOD)
     assert wrong["error"] == "request_invalid"
+
+
+def test_a_download_broken_off_gives_the_connection_back(srv, ledger_with_formulas, monkeypatch):
+    """A client that hangs up mid-export must not leave a read transaction open (on SQLite it would keep
+    the WAL from being checkpointed; on PostgreSQL it would hold a pooled connection and a snapshot)."""
+    monkeypatch.setattr(export, "EXPORT_BATCH_ROWS", BATCH_ROWS)
+    hung_up, batches = threading.Event(), []
+    formatted = export._rows
+
+    def held_rows(batch, clock, decimal):
+        batches.append(len(batch))
+        if len(batches) == 3:
+            assert hung_up.wait(WAIT_S)
+        return formatted(batch, clock, decimal)
+
+    monkeypatch.setattr(export, "_rows", held_rows)
+    pool = srv.ctx.db.snapshot_reader.pool
+    idle = pool.checkedout()
+    resp = _download(srv)
+    lines = resp.iter_lines()
+    for _ in range(1 + BATCH_ROWS):
+        next(lines)
+    assert pool.checkedout() == idle + 1  # the export holds its connection while it streams
+    resp.close()  # hang up without reading the rest
+    hung_up.set()
+    deadline = time.monotonic() + WAIT_S
+    while pool.checkedout() > idle and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pool.checkedout() == idle
+    assert len(batches) < 2 * FILL_PAIRS // BATCH_ROWS  # it stopped, it did not read on to the end
