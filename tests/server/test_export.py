@@ -78,6 +78,23 @@ def _expected(db, dialect: str) -> list[list[str]]:
     return out
 
 
+def _hold_at_batch(monkeypatch, number: int, go_on: threading.Event) -> list[int]:
+    """Small batches, and the server's generator waits at batch `number` until `go_on` (bounded); the sizes
+    of the batches it formatted are returned as they come."""
+    monkeypatch.setattr(export, "EXPORT_BATCH_ROWS", BATCH_ROWS)
+    batches: list[int] = []
+    formatted = export._rows
+
+    def held_rows(batch, clock, decimal):
+        batches.append(len(batch))
+        if len(batches) == number:
+            assert go_on.wait(WAIT_S), "the client never went on"
+        return formatted(batch, clock, decimal)
+
+    monkeypatch.setattr(export, "_rows", held_rows)
+    return batches
+
+
 @pytest.fixture(scope="module")
 def ledger_with_formulas(srv, world):
     member, _ = world.member(eur_cents=5_000)
@@ -110,17 +127,8 @@ def test_both_dialects_equal_the_obvious_formatting_with_formulas_neutralised(sr
 def test_the_first_rows_arrive_before_the_server_reads_the_last(srv, ledger_with_formulas, monkeypatch):
     """The server's generator is held at its second batch until the client has read the first: a server
     that built the file before sending would never send those bytes, and the read would time out."""
-    monkeypatch.setattr(export, "EXPORT_BATCH_ROWS", BATCH_ROWS)
-    first_read, batches = threading.Event(), []
-    formatted = export._rows
-
-    def held_rows(batch, clock, decimal):
-        batches.append(len(batch))
-        if len(batches) == 2:
-            assert first_read.wait(WAIT_S), "the client never got the first batch"
-        return formatted(batch, clock, decimal)
-
-    monkeypatch.setattr(export, "_rows", held_rows)
+    first_read = threading.Event()
+    batches = _hold_at_batch(monkeypatch, 2, first_read)
     with _download(srv) as resp:
         lines = resp.iter_lines()
         got = [next(lines) for _ in range(1 + BATCH_ROWS)]  # the header and the whole first batch
@@ -168,17 +176,8 @@ def test_a_bad_period_or_dialect_is_refused_before_the_stream_starts(srv):
 def test_a_download_broken_off_gives_the_connection_back(srv, ledger_with_formulas, monkeypatch):
     """A client that hangs up mid-export must not leave a read transaction open (on SQLite it would keep
     the WAL from being checkpointed; on PostgreSQL it would hold a pooled connection and a snapshot)."""
-    monkeypatch.setattr(export, "EXPORT_BATCH_ROWS", BATCH_ROWS)
-    hung_up, batches = threading.Event(), []
-    formatted = export._rows
-
-    def held_rows(batch, clock, decimal):
-        batches.append(len(batch))
-        if len(batches) == 3:
-            assert hung_up.wait(WAIT_S)
-        return formatted(batch, clock, decimal)
-
-    monkeypatch.setattr(export, "_rows", held_rows)
+    hung_up = threading.Event()
+    batches = _hold_at_batch(monkeypatch, 3, hung_up)
     pool = srv.ctx.db.snapshot_reader.pool
     idle = pool.checkedout()
     resp = _download(srv)
