@@ -42,6 +42,7 @@ BENCHES: Final = (
     "drivers_print",
     "engine_commit",
     "till_long_day",  # issue 19: commit and start-up over a long offline day
+    "till_scripted_spend",  # issue 19: a whole scripted spend (both transactions and the receipt)
     "provision_desk",
     "portal_pages",
     "server_ingest",
@@ -54,6 +55,7 @@ QUICK_ARGS: Final[dict[str, dict[str, object]]] = {
     "app_start": {"window_s": 5.0},
     "engine_commit": {"n": 500},
     "till_long_day": {"sizes": (500, 10_000)},
+    "till_scripted_spend": {"n": 100},
     "server_ingest": {"terminals": 20, "records": 500},
     "server_http_ingest": {"records": 200, "rounds": 1, "workers": (1,)},
 }
