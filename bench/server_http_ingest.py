@@ -38,6 +38,7 @@ from floreyn.server.db import Database
 from floreyn.sync.client import SyncClient, SyncTimeout
 
 HERE = Path(__file__).resolve().parent
+OVER_HTTP = True  # bench/run_all.py: every figure here is measured through the HTTP API
 BATCH = 200  # SyncWorker's default batch_size
 TILL_TIMEOUT_S = 3.0  # terminal/config.py online_timeout_s
 START_TIMEOUT_S = 60.0

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
 from pydantic import Field, StringConstraints
 from sqlalchemy import select
 
-from floreyn.server import admin_auth, admin_money, budget_rules, disputes, ledger, reports
+from floreyn.server import admin_auth, admin_money, budget_rules, disputes, export, ledger, reports
 from floreyn.server import schema as s
-from floreyn.server.api_common import MAX_ADMIN_PAGE, Actor, AfterId, ctx_of, read, require, write
+from floreyn.server.api_common import (MAX_ADMIN_PAGE, Actor, AfterId, ClosingStreamingResponse, ctx_of, read, require,
+                                       write)
 from floreyn.server.errors import NotFound, RequestInvalid
 from floreyn.server.models import Cashout, DeskCents, Expire, Grant, Ident, IsoDate, Remit, Topup, Write
 from floreyn.server.replay import replay
@@ -175,10 +175,13 @@ def overspend(request: Request, actor: Reader) -> dict[str, Any]:
     return read(request, reports.overspend)
 
 
-@router.get("/reports/export.csv", tags=["reports"], summary="Every posting in a period, CSV for the bookkeeping")
+@router.get("/reports/export.csv", tags=["reports"], summary="Every posting in a period, CSV for the bookkeeping",
+            response_description="Streamed in constant memory. dialect=plain: ',' and a decimal point, English "
+                                 "headers; dialect=nl: ';', a decimal comma, Dutch headers and a BOM (Dutch Excel).")
 def export_csv(request: Request, actor: Reader, from_: Annotated[IsoDate, Query(alias="from")],
-               to: IsoDate) -> StreamingResponse:
-    reports.period(from_, to)  # refuse a bad period before the stream starts
-    db = ctx_of(request).db
-    return StreamingResponse(reports.csv_export(db.read, from_, to), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="floreyn-{from_}-{to}.csv"'})
+               to: IsoDate, dialect: Literal["plain", "nl"] = "plain") -> ClosingStreamingResponse:
+    # csv_export checks the period before the stream (and its 200) starts
+    chunks = export.csv_export(ctx_of(request).db, from_, to, dialect)
+    name = f"floreyn-{from_}-{to}" + ("" if dialect == "plain" else f"-{dialect}")
+    return ClosingStreamingResponse(chunks, media_type="text/csv; charset=utf-8",
+                                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})

@@ -47,6 +47,7 @@ MIGRATIONS: Final = Path(__file__).parent / "migrations"
 # (docs/operations.md). Uploads waiting for the write lock hold none (write_grouped), reads hold one briefly.
 DEFAULT_POOL_SIZE: Final = 10
 MIGRATE_LOCK_ID: Final = 0x466C6F72  # pg_advisory_xact_lock: two servers starting at once migrate one at a time
+APART_SUFFIX: Final = "-apart"  # the SQLite file beside the ledger's for small writes that must not queue (nonces)
 
 
 def normalise_url(url: str) -> str:
@@ -57,7 +58,7 @@ def normalise_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
-def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "FULL") -> Engine:
     engine = create_engine(url, pool_size=10, max_overflow=20, connect_args={"check_same_thread": False,
                                                                            "timeout": 30})
 
@@ -67,7 +68,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         # FULL: an acknowledged upload survives a power cut, not only a process crash.
-        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         # Record ids, transaction ids and their index entries are random UUIDs: a page cache of 64 MB keeps
@@ -214,6 +215,15 @@ class Database:
             self.reader = _sqlite_engine(self.url, immediate=False)
             self._gate: _WriteGate | contextlib.nullcontext = (
                 _WriteGate(path) if path and path != ":memory:" else contextlib.nullcontext())
+            self.apart, self._apart_gate = self.writer, self._gate
+            if path and path != ":memory:":
+                # Its own file, so its own write lock: a nonce is written in well under a millisecond instead of
+                # waiting behind an upload's ledger transaction. NORMAL (no fsync per commit, WAL): a power cut
+                # may forget the last nonces, which only matters for a replay inside the 5-minute window of
+                # requests that change nothing or are idempotent by their request id (sync/auth.py).
+                apart = make_url(self.url).set(database=path + APART_SUFFIX).render_as_string(hide_password=False)
+                self.apart = _sqlite_engine(apart, immediate=True, synchronous="NORMAL")
+                self._apart_gate = _WriteGate(path + APART_SUFFIX)
         else:
             # No pre-ping round trip per checkout: a connection the server dropped fails its first
             # statement, SQLAlchemy invalidates the pool, and _run retries on a fresh connection.
@@ -222,6 +232,7 @@ class Database:
             # the BEGIN and COMMIT round trips (a balance read is one round trip).
             self.reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
             self._gate = contextlib.nullcontext()
+            self.apart, self._apart_gate = self.writer, self._gate  # row locks: nothing to queue behind
         # Reads that compare several statements (replay, reports) need one snapshot of the data; on SQLite a
         # read transaction in WAL mode already is one.
         self.snapshot_reader = (self.reader if self.is_sqlite
@@ -242,6 +253,14 @@ class Database:
         deadlocks with another process's group; there each fn gets its own transaction, as write().
         """
         return self._groups.run(fn) if self.is_sqlite else self.write(fn)
+
+    def write_apart(self, fn: Callable[[Connection], T]) -> T:
+        """Run fn in a write transaction that never waits for the ledger's writes (see APART_SUFFIX).
+
+        On a SQLite file that is a second database file with its own lock; on PostgreSQL (row locks) and an
+        in-memory SQLite it is the ordinary write path. fn must create what it needs there (nonces.remember_apart).
+        """
+        return self._run(self.apart, fn, self._apart_gate)
 
     def read(self, fn: Callable[[Connection], T], *, snapshot: bool = False) -> T:
         """Run fn in a read transaction; `snapshot` when its statements must see one moment."""
@@ -268,6 +287,7 @@ class Database:
         self.writer.dispose()
         if self.is_sqlite:  # on PostgreSQL the readers are views of the writer's pool
             self.reader.dispose()
+            self.apart.dispose()
 
 
 def _retryable(exc: DBAPIError) -> bool:
