@@ -111,6 +111,23 @@ def extract_calls(sources: list[Path], call: re.Pattern[str], root: Path,
     return found
 
 
+def extract_class_attrs(sources: list[Path], attr: str, root: Path) -> dict[str, list[str]]:
+    """msgid -> places, for every string literal assigned to `attr` in a class body (`msgid = "..."`)."""
+    found: dict[str, list[str]] = {}
+    for path in sources:
+        for cls in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(cls, ast.ClassDef):
+                continue
+            for st in cls.body:
+                target = st.targets[0] if isinstance(st, ast.Assign) and len(st.targets) == 1 else \
+                    st.target if isinstance(st, ast.AnnAssign) else None
+                value = getattr(st, "value", None)
+                if isinstance(target, ast.Name) and target.id == attr and isinstance(value, ast.Constant) \
+                        and isinstance(value.value, str):
+                    found.setdefault(value.value, []).append(f"{path.relative_to(root)}:{st.lineno}")
+    return found
+
+
 # -- one part's catalogs: extract, merge, compile, check ----------------------------------------
 
 
@@ -150,8 +167,9 @@ class CatalogSet:
             entries = read_po(po)
             out += [f"{lang}: no translation for {m!r} ({used[m][0]})" for m in used if not entries.get(m)]
             out += [f"{lang}: {m!r} is no longer used" for m in entries if m and m not in used]
+            # A translation may leave a placeholder out; one the msgid lacks would fail when formatted.
             out += [f"{lang}: placeholders differ in {m!r}" for m in entries
-                    if m and entries[m] and m in used and _fields(m) != _fields(entries[m])]
+                    if m and entries[m] and m in used and not _fields(entries[m]) <= _fields(m)]
             if not mo.exists() or mo.read_bytes() != mo_bytes(entries):
                 out.append(f"{mo} is not compiled from {po.name}")
         return out

@@ -56,14 +56,12 @@ STALE_PARTIAL_S: Final = 6 * 3600
 
 class BackupError(FloreynError):
     code = "backup_failed"
-    nl = "Back-up mislukt: {detail}."
-    en = "Backup failed: {detail}."
+    msgid = "Backup failed: {detail}."
 
 
 class BackupInvalid(BackupError):
     code = "backup_invalid"
-    nl = "{path} is geen bruikbare Floreyn-back-up: {detail}."
-    en = "{path} is not a usable Floreyn backup: {detail}."
+    msgid = "{path} is not a usable Floreyn backup: {detail}."
 
 
 @dataclass(frozen=True, slots=True)

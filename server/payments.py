@@ -46,27 +46,23 @@ PARTY_KINDS: Final = ("member", "merchant")
 class PaymentToSelf(ServerError):
     status = 422
     code = "payment_to_self"
-    nl = "U kunt niet aan uzelf betalen."
-    en = "You cannot pay yourself."
+    msgid = "You cannot pay yourself."
 
 
 class PaymentOverLimit(ServerError):
     status = 422
     code = "payment_over_limit"
-    nl = "Te groot bedrag: per betaling kan ten hoogste {limit}."
-    en = "Amount too large: at most {limit} per payment."
+    msgid = "Amount too large: at most {limit} per payment."
 
 
 class PaymentDayLimit(Conflict):
     code = "payment_day_limit"
-    nl = "Daglimiet bereikt: vandaag kan nog {left} betaald worden."
-    en = "Daily limit reached: {left} can still be paid today."
+    msgid = "Daily limit reached: {left} can still be paid today."
 
 
 class BudgetNotUsable(Conflict):
     code = "budget_not_usable"
-    nl = "Het budget {budget} kan hiervoor niet gebruikt worden: {why_nl}."
-    en = "Budget {budget} cannot be used for this: {why_en}."
+    msgid = "Budget {budget} cannot be used for this: {why}."
 
 
 @dataclass(frozen=True, slots=True)

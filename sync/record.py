@@ -74,32 +74,27 @@ class RecordError(FloreynError):
 
 class RecordMalformed(RecordError, DecodeError):
     code = "record_malformed"
-    nl = "Onleesbare transactie: {detail}."
-    en = "Malformed record: {detail}."
+    msgid = "Malformed record: {detail}."
 
 
 class UnknownVersion(RecordError):
     code = "record_unknown_version"
-    nl = "Onbekende versie {version} van het transactieformaat."
-    en = "Unknown record format version {version}."
+    msgid = "Unknown record format version {version}."
 
 
 class BadSignature(RecordError):
     code = "record_bad_signature"
-    nl = "De handtekening van transactie {seq} klopt niet."
-    en = "The signature of record {seq} does not verify."
+    msgid = "The signature of record {seq} does not verify."
 
 
 class BrokenChain(RecordError):
     code = "record_broken_chain"
-    nl = "Transactie {seq} sluit niet aan op de vorige."
-    en = "Record {seq} does not chain onto the previous record."
+    msgid = "Record {seq} does not chain onto the previous record."
 
 
 class SequenceGap(RecordError):
     code = "record_sequence_gap"
-    nl = "Transactienummer {got} volgt niet op {expected_prev}."
-    en = "Sequence number {got} does not follow {expected_prev}."
+    msgid = "Sequence number {got} does not follow {expected_prev}."
 
 
 # -- the record ----------------------------------------------------------------------

@@ -71,8 +71,7 @@ class ScriptPrinter(VirtualPrinter):
 
 class ScriptError(FloreynError):
     code = "script_invalid"
-    nl = "Fout in het script (actie {where}): {detail}"
-    en = "Error in the script (action {where}): {detail}"
+    msgid = "Error in the script (action {where}): {detail}"
 
 
 @dataclass(frozen=True)

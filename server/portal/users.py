@@ -49,29 +49,25 @@ _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory pr
 class SigninRefused(ServerError):
     status = 401
     code = "signin_refused"
-    nl = "Aanmelden lukt niet: controleer uw lidnummer of e-mailadres en uw wachtwoord."
-    en = "Sign-in failed: check your member number or e-mail address and your password."
+    msgid = "Sign-in failed: check your member number or e-mail address and your password."
 
 
 class SigninLocked(ServerError):
     status = 429
     code = "signin_locked"
-    nl = "Te vaak een verkeerd wachtwoord. Probeer het over {minutes} minuten opnieuw, of vraag de balie om hulp."
-    en = "Too many wrong passwords. Try again in {minutes} minutes, or ask the desk for help."
+    msgid = "Too many wrong passwords. Try again in {minutes} minutes, or ask the desk for help."
 
 
 class ActivationRefused(ServerError):
     status = 401
     code = "activation_refused"
-    nl = "Deze activeringscode klopt niet of is verlopen. De balie kan u een nieuwe geven."
-    en = "This activation code is wrong or has expired. The desk can give you a new one."
+    msgid = "This activation code is wrong or has expired. The desk can give you a new one."
 
 
 class PasswordWeak(ServerError):
     status = 422
     code = "password_weak"
-    nl = "Kies een wachtwoord van minstens {min} tekens; beide keren hetzelfde."
-    en = "Choose a password of at least {min} characters, the same both times."
+    msgid = "Choose a password of at least {min} characters, the same both times."
 
 
 @dataclass(frozen=True, slots=True)
