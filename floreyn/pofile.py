@@ -111,8 +111,9 @@ def extract_calls(sources: list[Path], call: re.Pattern[str], root: Path,
     return found
 
 
-def extract_class_attrs(sources: list[Path], attr: str, root: Path) -> dict[str, list[str]]:
-    """msgid -> places, for every string literal assigned to `attr` in a class body (`msgid = "..."`)."""
+def extract_class_attrs(sources: list[Path], attrs: tuple[str, ...], root: Path) -> dict[str, list[str]]:
+    """msgid -> places, for every string literal assigned to one of `attrs` in a class body (`msgid = "..."`),
+    or given as a value of a dict so assigned (`REASONS = {"code": "..."}`)."""
     found: dict[str, list[str]] = {}
     for path in sources:
         for cls in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -122,9 +123,11 @@ def extract_class_attrs(sources: list[Path], attr: str, root: Path) -> dict[str,
                 target = st.targets[0] if isinstance(st, ast.Assign) and len(st.targets) == 1 else \
                     st.target if isinstance(st, ast.AnnAssign) else None
                 value = getattr(st, "value", None)
-                if isinstance(target, ast.Name) and target.id == attr and isinstance(value, ast.Constant) \
-                        and isinstance(value.value, str):
-                    found.setdefault(value.value, []).append(f"{path.relative_to(root)}:{st.lineno}")
+                if not isinstance(target, ast.Name) or target.id not in attrs:
+                    continue
+                for literal in value.values if isinstance(value, ast.Dict) else [value]:
+                    if isinstance(literal, ast.Constant) and isinstance(literal.value, str) and literal.value:
+                        found.setdefault(literal.value, []).append(f"{path.relative_to(root)}:{literal.lineno}")
     return found
 
 

@@ -35,7 +35,7 @@ def sources() -> list[Path]:
 
 
 def extract() -> dict[str, list[str]]:
-    return extract_class_attrs(sources(), "msgid", HERE)
+    return extract_class_attrs(sources(), ("msgid", "REASONS", "FALLBACK"), HERE)
 
 
 @functools.cache
@@ -45,8 +45,9 @@ def _catalog(lang: str) -> gettext.NullTranslations:
 
 
 def translate(msgid: str, lang: str) -> str:
-    """`msgid` in `lang` ("nl" or "en"; any other language gets the English msgid)."""
-    return _catalog(lang).gettext(msgid) if lang in LANGUAGES else msgid
+    """`msgid` in `lang` ("nl" or "en"; any other language gets the English msgid). "" stays "" (gettext
+    would answer the catalog's header)."""
+    return _catalog(lang).gettext(msgid) if msgid and lang in LANGUAGES else msgid
 
 
 CATALOGS: Final = CatalogSet(LOCALE_DIR, DOMAIN, LANGUAGES, COMMENT, HEADER, extract)

@@ -73,7 +73,7 @@ class SyncAuthFailed(SyncRefused):
 class SyncServerBehind(SyncError):
     code = "sync_server_behind"
     msgid = ("The server lacks this terminal's records up to no. {first_missing}, which the terminal has already "
-          "pruned. Contact the cooperative; the till keeps working offline.")
+             "pruned. Contact the cooperative; the till keeps working offline.")
 
 
 class SyncBadResponse(SyncError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from floreyn.refusals import translate
 from floreyn.terminal.errors import (
     ClientRefConflict as ClientRefConflict,
     ConfigError as ConfigError,
@@ -217,20 +218,21 @@ class OnlineUnavailable(TillError):
 
 
 class WhyRefusal(TillError):
-    """A refusal with several causes, raised with the cause's code; REASONS words each (Dutch, English).
+    """A refusal with several causes, raised with the cause's code; REASONS names each cause's English msgid.
 
     params: the code under `WHY` ("why", or "server_reason"), and `reason` / `reason_en` filled from REASONS
-    (an unknown code, e.g. a server's newer one, is shown as itself).
+    (an unknown code, e.g. a server's newer one, is shown as itself). The words of each msgid are in the
+    refusal catalogs (floreyn/refusals.py extracts REASONS and FALLBACK as it does `msgid`).
     """
 
     WHY: ClassVar[str] = "why"
-    REASONS: ClassVar[dict[str, tuple[str, str]]] = {}
-    FALLBACK: ClassVar[tuple[str, str]] = ("", "")
+    REASONS: ClassVar[dict[str, str]] = {}
+    FALLBACK: ClassVar[str] = ""
 
     def __init__(self, **params: Any) -> None:
         code = str(params.get(self.WHY) or "")
-        nl, en = self.REASONS.get(code, (code or self.FALLBACK[0], code or self.FALLBACK[1]))
-        super().__init__(**params, reason=nl, reason_en=en)
+        en = self.REASONS.get(code, code or self.FALLBACK)
+        super().__init__(**params, reason=translate(en, "nl"), reason_en=en)
 
 
 class OnlineDeclined(WhyRefusal):
@@ -240,24 +242,18 @@ class OnlineDeclined(WhyRefusal):
     msgid = "The server declined this payment: {reason}"
     WHY = "server_reason"
     REASONS = {
-        "insufficient_funds": ("onvoldoende saldo", "insufficient balance"),
-        "card_unknown": ("de pas is onbekend bij de server", "the card is unknown to the server"),
-        "card_blocked": ("de pas is geblokkeerd", "the card is blocked"),
-        "card_flagged": ("de pas is gemarkeerd; verwijs naar de coöperatie",
-                         "the card is flagged; refer the member to the cooperative"),
-        "budget_wrong_category": ("dit budget geldt niet bij deze winkel",
-                                  "this budget cannot be used at this merchant"),
-        "budget_category": ("dit budget geldt niet bij deze winkel",  # what servers before issue 14 answered
-                            "this budget cannot be used at this merchant"),
-        "budget_not_usable": ("dit budget is niet (meer) bruikbaar", "this budget can no longer be used"),
-        "budget_member_cap": ("dit lid heeft zijn deel van het groepsbudget voor deze maand op",
-                              "this member has used their share of the group budget for this month"),
-        "budget_needs_confirmation": ("een tweede lid van de groep moet dit bedrag bevestigen (tweede pas)",
-                                      "a second member of the group must confirm this amount (second card)"),
-        "budget_confirmer_invalid": ("de tweede pas is niet van een ander lid van de groep",
-                                     "the second card is not another member of the group"),
+        "insufficient_funds": "insufficient balance",
+        "card_unknown": "the card is unknown to the server",
+        "card_blocked": "the card is blocked",
+        "card_flagged": "the card is flagged; refer the member to the cooperative",
+        "budget_wrong_category": "this budget cannot be used at this merchant",
+        "budget_category": "this budget cannot be used at this merchant",  # what servers before issue 14 answered
+        "budget_not_usable": "this budget can no longer be used",
+        "budget_member_cap": "this member has used their share of the group budget for this month",
+        "budget_needs_confirmation": "a second member of the group must confirm this amount (second card)",
+        "budget_confirmer_invalid": "the second card is not another member of the group",
     }
-    FALLBACK = ("geweigerd", "declined")
+    FALLBACK = "declined"
 
 
 # -- quotes, refunds, voids, days -------------------------------------------------------------
@@ -279,10 +275,9 @@ class RefundNotAllowed(WhyRefusal):
     code = "refund_not_allowed"
     msgid = "{reason}"
     REASONS = {
-        "refund_of_refund": ("Een terugbetaling kan niet worden terugbetaald.", "A refund cannot be refunded."),
-        "not_a_payment": ("Alleen betalingen kunnen worden terugbetaald; gebruik storno.",
-                          "Only payments can be refunded; use void."),
-        "voided": ("Deze betaling is gestorneerd.", "This payment was voided."),
+        "refund_of_refund": "A refund cannot be refunded.",
+        "not_a_payment": "Only payments can be refunded; use void.",
+        "voided": "This payment was voided.",
     }
 
 
@@ -299,10 +294,10 @@ class NothingToVoid(WhyRefusal):
     code = "void_nothing"
     msgid = "There is no transaction to void: {reason}"
     REASONS = {
-        "no_transaction": ("er is nog geen transactie.", "no transaction yet."),
-        "day_closed": ("de dag is al afgesloten.", "the day is closed."),
-        "last_is_void": ("de laatste transactie is zelf een storno.", "the last transaction is itself a void."),
-        "newer_transaction": ("er is intussen een nieuwe transactie.", "a newer transaction came in between."),
+        "no_transaction": "no transaction yet.",
+        "day_closed": "the day is closed.",
+        "last_is_void": "the last transaction is itself a void.",
+        "newer_transaction": "a newer transaction came in between.",
     }
 
 
@@ -318,4 +313,4 @@ class DiskFull(TillError):
 
     code = "disk_full"
     msgid = ("The till's storage is full ({free_mb} MB free). New transactions must wait until there is room; "
-          "everything already paid is safely stored. Contact the cooperative.")
+             "everything already paid is safely stored. Contact the cooperative.")

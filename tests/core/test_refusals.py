@@ -43,3 +43,8 @@ def test_the_dutch_is_what_people_read():
     from floreyn.money import AmountTooLarge, Currency
     assert AmountTooLarge(max_cents=1_000_000, currency=Currency.EUR).message("nl") == "Bedrag te hoog: maximaal € 10.000,00."
     assert refusals.translate(FloreynError.msgid, "nl") == "Er ging iets mis."
+
+
+
+def test_an_empty_text_stays_empty():
+    assert refusals.translate("", "nl") == ""
