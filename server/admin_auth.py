@@ -73,7 +73,7 @@ def check_token(conn: Connection, authorization: str | None, allowed: frozenset[
     return row.name, row.role
 
 
-def redact(params: dict[str, Any]) -> dict[str, Any]:
+def redact(params: dict[str, Any]) -> dict[str, object]:
     """Parameters as the audit log keeps them: personal data never enters the append-only log."""
     return {k: ("<redacted>" if k in PERSONAL_FIELDS and v is not None else v) for k, v in params.items()}
 
@@ -93,7 +93,7 @@ def params_hash(action: str, params: dict[str, Any]) -> str:
 
 def idempotent(conn: Connection, *, request_id: str, action: str, params: dict[str, Any],
                actor: tuple[str, str], path: str, run: Callable[[], dict[str, Any]], method: str = "POST",
-               secret: tuple[str, ...] = ()) -> dict[str, Any]:
+               secret: tuple[str, ...] = ()) -> dict[str, object]:
     """Run an admin write once per request id (see the module docstring).
 
     Keys named in `secret` (a new token) are answered once and never stored.

@@ -75,7 +75,7 @@ class Manifest:
     floreyn_version: str = floreyn.__version__
     terminal_heads: dict[str, int] = field(default_factory=dict)  # terminal id -> highest record held
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return asdict(self)
 
 
@@ -87,7 +87,7 @@ class BackupInfo:
     duration_ms: int
     manifest: Manifest
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"path": str(self.path), "size_bytes": self.size_bytes, "sha256": self.sha256,
                 "duration_ms": self.duration_ms, **self.manifest.to_json()}
 

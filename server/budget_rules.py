@@ -112,7 +112,7 @@ def use_approval(conn: Connection, budget_id: str, member_id: str, amount_cents:
 
 
 def approve(conn: Connection, *, budget_id: str, member_id: str, approver_member_id: str, amount_cents: int,
-            now: int) -> dict[str, Any]:
+            now: int) -> dict[str, object]:
     """A second member of the group confirms one spend of up to `amount_cents` by `member_id`."""
     b = conn.execute(select(s.budgets).where(s.budgets.c.budget_id == budget_id)).first()
     if b is None:

@@ -48,7 +48,7 @@ def _locked(conn: Connection, key: str, now: int) -> int:
 
 
 def pay_in(conn: Connection, *, campaign_id: str, merchant_id: str, fl_cents: int, request_id: str,
-           now: int) -> dict[str, Any]:
+           now: int) -> dict[str, object]:
     c = _campaign(conn, campaign_id)
     if not c.pot:
         raise StateRefused(detail=f"campaign {campaign_id} has no pot")
@@ -117,7 +117,7 @@ def pot_left(conn: Connection, campaign_id: str) -> int:
     return ledger.balance(conn, ledger.pot_acct(campaign_id)).cents
 
 
-def report(conn: Connection, campaign_id: str) -> dict[str, Any]:
+def report(conn: Connection, campaign_id: str) -> dict[str, object]:
     """What each merchant put in, and what its customers (and it, for saving extras) got from the pot."""
     c = _campaign(conn, campaign_id)
     acct = ledger.pot_acct(campaign_id)

@@ -67,7 +67,7 @@ def configure(fmt: str = "json", level: int = logging.INFO) -> None:
         lg.propagate = True
 
 
-def uvicorn_log_config(fmt: str) -> dict[str, Any]:
+def uvicorn_log_config(fmt: str) -> dict[str, object]:
     """For uvicorn.run(log_config=...): uvicorn's own lines through our formatter, in every worker process."""
     formatter = {"()": "floreyn.server.logs.JsonFormatter"} if fmt == "json" else {
         "format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}

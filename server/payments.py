@@ -199,7 +199,7 @@ def paid_today(conn: Connection, payer: Party, now: int) -> int:
 
 
 def pay(conn: Connection, *, payer: Party, payee: Party, amount_cents: int, request_id: str, now: int,
-        budget_id: str | None = None, memo: str = "", channel: str = "desk") -> dict[str, Any]:
+        budget_id: str | None = None, memo: str = "", channel: str = "desk") -> dict[str, object]:
     """Move Floreyn from payer to payee (see the module docstring); refuses with a typed error or pays once."""
     memo = memo[:MAX_MEMO_CHARS]
     phash = _params_hash(payer, payee, amount_cents, budget_id, memo)
@@ -245,7 +245,7 @@ def pay(conn: Connection, *, payer: Party, payee: Party, amount_cents: int, requ
     return {**_answer(row), "result": "created"}
 
 
-def _answer(row: Any) -> dict[str, Any]:
+def _answer(row: Any) -> dict[str, object]:
     return {"payment_id": row.payment_id, "payer": row.payer, "from_account": row.from_account,
             "to_account": row.to_account, "amount_cents": row.amount_cents, "memo": row.memo,
             "created_ms": row.created_ms, "request_id": row.request_id}

@@ -45,7 +45,7 @@ class ReplayReport:
         return not (self.balance_mismatches or self.unbalanced_txs or self.currency_mismatches or self.chain_errors
                     or any(self.currency_totals.values()))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"ok": self.ok, "accounts": self.accounts, "postings": self.postings, "records": self.records,
                 "balance_mismatches": self.balance_mismatches[:MAX_LISTED],
                 "unbalanced_txs": self.unbalanced_txs[:MAX_LISTED],

@@ -38,7 +38,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from alembic import command
 from alembic.script import ScriptDirectory
@@ -99,7 +99,7 @@ class RestoreReport:
     kept_old: str | None  # where the replaced SQLite file went
     duration_ms: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"backup_revision": self.backup_revision, "revision": self.revision, "rows": self.rows,
                 "data_version": self.data_version, "kept_old": self.kept_old, "duration_ms": self.duration_ms}
 

@@ -100,7 +100,7 @@ def get_settings(conn: Connection) -> Settings:
     )
 
 
-def settings_dict(cfg: Settings) -> dict[str, Any]:
+def settings_dict(cfg: Settings) -> dict[str, object]:
     return {"rates": asdict(cfg.rates), "limits": asdict(cfg.limits),
             "overspend_block_cents": cfg.overspend_block_cents, "hold_ttl_s": cfg.hold_ttl_s,
             "reinstate_after_s": cfg.reinstate_after_s,
