@@ -93,7 +93,7 @@ class Journal:
     def done(self, entry: Pending) -> None:
         self._path(entry.key).unlink(missing_ok=True)
 
-    def pending(self) -> list[dict[str, Any]]:
+    def pending(self) -> list[dict[str, object]]:
         """Every unfinished entry, oldest first (for `floreyn-provision pending`)."""
         if not self.folder.exists():
             return []
