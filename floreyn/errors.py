@@ -22,11 +22,20 @@ carried, beside `X_cents`.
 from __future__ import annotations
 
 import enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from floreyn.refusals import translate
 
 CENTS_SUFFIX = "_cents"
+
+
+class RefusalDict(TypedDict):
+    """A refusal as JSON (FloreynError.to_dict)."""
+
+    error: str
+    message: str
+    message_nl: str
+    params: dict[str, str]
 
 
 class FloreynError(Exception):
@@ -51,7 +60,7 @@ class FloreynError(Exception):
         except (KeyError, IndexError, TypeError):  # a template that lost a parameter must not hide the refusal
             return template
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RefusalDict:
         """The refusal as the server and the scripted till report it (params as strings, amounts in Dutch)."""
         params = {**self.params, **amounts(self.params, "nl")}
         return {
@@ -62,7 +71,7 @@ class FloreynError(Exception):
         }
 
 
-def in_language(params: dict[str, Any], lang: str) -> dict[str, Any]:
+def in_language(params: dict[str, Any], lang: str) -> dict[str, object]:
     """The values a template in `lang` is filled with: `X_<lang>` as `X`, and each amount formatted."""
     suffix = f"_{lang}"
     own = {key[: -len(suffix)]: value for key, value in params.items() if key.endswith(suffix) and len(key) > len(suffix)}

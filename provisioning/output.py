@@ -151,8 +151,9 @@ class Output:
 
     def error(self, exc: FloreynError, exit_code: int) -> None:
         if self.json_mode:
-            body = {**exc.to_dict(), "exit_code": exit_code}
-            body["params"] = {**body["params"], **{k: json_value(v) for k, v in exc.params.items()}}
+            refusal = exc.to_dict()
+            body = {**refusal, "exit_code": exit_code,
+                    "params": {**refusal["params"], **{k: json_value(v) for k, v in exc.params.items()}}}
             self.stderr.write(json.dumps(body, ensure_ascii=False) + "\n")
         else:
             self.stderr.write(("fout: " if self.lang == "nl" else "error: ") + exc.message(self.lang) + "\n")

@@ -72,7 +72,7 @@ def review(conn: Connection, now_ms: int) -> list[str]:
     return done
 
 
-def overspend_cards(conn: Connection) -> list[dict[str, Any]]:
+def overspend_cards(conn: Connection) -> list[dict[str, object]]:
     """Every card blocked for overspend, for the desk: balance, since when >= 0, when it comes back."""
     after_s = state.get_settings(conn).reinstate_after_s
     out = []
