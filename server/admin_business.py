@@ -14,6 +14,7 @@ from floreyn.server import admin_categories, bank, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import ExistsWithDifferentParams, NotFound, RequestInvalid, StateRefused
 from floreyn.server.rates import rate_in_force, set_rate
+from floreyn.server.rows import TableRow
 from floreyn.sync.record import GENESIS_HASH
 from floreyn.sync.snapshot import OfflineLimits
 
@@ -59,7 +60,7 @@ def create_merchant(conn: Connection, merchant_id: str, values: dict[str, Any], 
             "result": result}
 
 
-def _with_categories(conn: Connection, m: Any) -> dict[str, object]:
+def _with_categories(conn: Connection, m: TableRow) -> dict[str, object]:
     return {**merchant_dict(m), "categories": list(admin_categories.of_merchant(conn, m.merchant_id, m.category))}
 
 

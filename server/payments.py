@@ -25,7 +25,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import Connection, func, select
 
@@ -37,6 +37,7 @@ from floreyn.server.errors import (
     Conflict, ExistsWithDifferentParams, InsufficientFunds, NotFound, RequestInvalid, ServerError, StateRefused,
 )
 from floreyn.server.ledger import LedgerTx, TxKind
+from floreyn.server.rows import TableRow
 
 SETTINGS_KEY: Final = "payment_limits"
 MAX_MEMO_CHARS: Final = 120
@@ -135,7 +136,7 @@ def party_name(conn: Connection, party: Party) -> str:
     return str(found)
 
 
-def _check_party(conn: Connection, party: Party) -> Any:
+def _check_party(conn: Connection, party: Party) -> TableRow:
     if party.kind == "member":
         row = conn.execute(select(s.members).where(s.members.c.member_id == party.id)).first()
         if row is not None and row.erased_ms is not None:
@@ -147,7 +148,7 @@ def _check_party(conn: Connection, party: Party) -> Any:
     return row
 
 
-def _source(conn: Connection, payer: Party, payee_row: Any, payee: Party, budget_id: str | None, now: int,
+def _source(conn: Connection, payer: Party, payee_row: TableRow, payee: Party, budget_id: str | None, now: int,
             amount_cents: int = 0) -> str:
     """The account a payment draws on, after the budget rules."""
     if budget_id is None:
@@ -245,7 +246,7 @@ def pay(conn: Connection, *, payer: Party, payee: Party, amount_cents: int, requ
     return {**_answer(row), "result": "created"}
 
 
-def _answer(row: Any) -> dict[str, object]:
+def _answer(row: TableRow) -> dict[str, object]:
     return {"payment_id": row.payment_id, "payer": row.payer, "from_account": row.from_account,
             "to_account": row.to_account, "amount_cents": row.amount_cents, "memo": row.memo,
             "created_ms": row.created_ms, "request_id": row.request_id}

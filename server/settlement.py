@@ -31,7 +31,7 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import Connection, func, select, update
 
@@ -40,6 +40,7 @@ from floreyn.server import entries, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound, RequestInvalid, StateRefused
 from floreyn.server.rates import rate_in_force
+from floreyn.server.rows import TableRow
 
 MAX_MERCHANTS_PER_RUN: Final = 5_000  # one run settles every merchant in one transaction; far above a neighbourhood
 RULE: Final = ("net = floor(handed_in x bid) - ceil(bought x ask) - till_eur; > 0 the cooperative pays, "
@@ -102,7 +103,7 @@ def _locked(conn: Connection, key: str, now: int) -> int:
                             .with_for_update()).scalar_one())
 
 
-def _method(m: Any, net: int) -> str:
+def _method(m: TableRow, net: int) -> str:
     if net > 0:
         return "transfer" if m.iban else "cash"
     return "debit" if m.mandate_id and m.iban and m.mandate_signed_on else "invoice"

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, or_, select, update
 from floreyn.server import admin_auth
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound, RequestInvalid, ServerError
+from floreyn.server.rows import TableRow
 
 ROLES: Final = ("member", "merchant", "funder", "admin", "auditor")
 LOCKOUT_FAILURES: Final = 5  # wrong passwords in a row before the user is locked
@@ -101,7 +102,7 @@ def new_code() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
-def _user(row: Any) -> User:
+def _user(row: TableRow) -> User:
     return User(user_id=row.user_id, role=row.role, subject_id=row.subject_id, login=row.login)
 
 
@@ -186,12 +187,12 @@ def activate(conn: Connection, *, login: str, code: str, password: str, repeat: 
     return _user(row)
 
 
-def _refuse_if_locked(row: Any, now: int) -> None:
+def _refuse_if_locked(row: TableRow, now: int) -> None:
     if row is not None and row.locked_until_ms and row.locked_until_ms > now:
         raise SigninLocked(minutes=max(1, -(-(row.locked_until_ms - now) // 60_000)))
 
 
-def _fail(conn: Connection, row: Any, now: int) -> None:
+def _fail(conn: Connection, row: TableRow, now: int) -> None:
     if row is None:
         return
     failures = row.failed_signins + 1
