@@ -22,9 +22,12 @@ carried, beside `X_cents`.
 from __future__ import annotations
 
 import enum
-from typing import Any, ClassVar, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from floreyn.refusals import translate
+
+if TYPE_CHECKING:  # money's errors derive from this module
+    from floreyn.money import Currency
 
 CENTS_SUFFIX = "_cents"
 
@@ -49,7 +52,7 @@ class FloreynError(Exception):
     code: ClassVar[str] = "error"
     msgid: ClassVar[str] = "Something went wrong."
 
-    def __init__(self, **params: Any) -> None:
+    def __init__(self, **params: object) -> None:
         self.params = params
         super().__init__(self.message("en"))
 
@@ -71,14 +74,14 @@ class FloreynError(Exception):
         }
 
 
-def in_language(params: dict[str, Any], lang: str) -> dict[str, object]:
+def in_language(params: dict[str, object], lang: str) -> dict[str, object]:
     """The values a template in `lang` is filled with: `X_<lang>` as `X`, and each amount formatted."""
     suffix = f"_{lang}"
     own = {key[: -len(suffix)]: value for key, value in params.items() if key.endswith(suffix) and len(key) > len(suffix)}
     return {**params, **own, **amounts(params, lang)}
 
 
-def amounts(params: dict[str, Any], lang: str) -> dict[str, str]:
+def amounts(params: dict[str, object], lang: str) -> dict[str, str]:
     """The formatted amount for every `X_cents` param with a known currency: {"X": "fl 10,00"}.
 
     A param without a currency, or with one this code does not know, is left
@@ -101,7 +104,7 @@ def amounts(params: dict[str, Any], lang: str) -> dict[str, str]:
     return out
 
 
-def _currency(value: Any) -> Any:
+def _currency(value: object) -> Currency | None:
     from floreyn.money import Currency
 
     if isinstance(value, Currency):
