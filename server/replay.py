@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Connection, func, select
 
@@ -34,11 +33,11 @@ class ReplayReport:
     accounts: int = 0
     postings: int = 0
     records: int = 0
-    balance_mismatches: list[dict[str, Any]] = field(default_factory=list)
-    unbalanced_txs: list[dict[str, Any]] = field(default_factory=list)
-    currency_mismatches: list[dict[str, Any]] = field(default_factory=list)
+    balance_mismatches: list[dict[str, object]] = field(default_factory=list)
+    unbalanced_txs: list[dict[str, object]] = field(default_factory=list)
+    currency_mismatches: list[dict[str, object]] = field(default_factory=list)
     currency_totals: dict[str, int] = field(default_factory=dict)
-    chain_errors: list[dict[str, Any]] = field(default_factory=list)
+    chain_errors: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Final, TypedDict
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, Table, and_, func, select
 
 from floreyn.server import ledger, payments, reports, snapshots, state
 from floreyn.server import schema as s
@@ -130,7 +130,7 @@ def statement(conn: Connection, member_id: str, month: str) -> dict[str, Any]:
     return {"month": month, "lines": lines, "cut": cut, **totals}
 
 
-def _names(conn: Connection, table: Any, col: str, ids: set[str]) -> dict[str, str]:
+def _names(conn: Connection, table: Table, col: str, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
     name = table.c.name if "name" in table.c else table.c.alias

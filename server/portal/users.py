@@ -301,7 +301,7 @@ def csrf_ok(expected: str, given: str | None) -> bool:
 
 
 def audit(conn: Connection, user: User | None, action: str, path: str, now: int, *, status: int = 200,
-          request_id: str | None = None, **detail: Any) -> None:
+          request_id: str | None = None, **detail: object) -> None:
     """A line in the same audit log as the admin API's: actor = portal user id, role = portal role."""
     admin_auth.audit(conn, actor=(user.user_id, f"portal:{user.role}"[:16]) if user else None, method="POST",
                      path=path, action=action, request_id=request_id, status=status, detail=detail, now=now)
