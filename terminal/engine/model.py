@@ -249,6 +249,7 @@ class TillStatus:
     disk_free_mb: int | None = None  # free space on the data folder's disk (None: unknown)
     disk_low: bool = False  # below [store] disk_warn_mb: say so on the status screen
     disk_full: bool = False  # below [store] disk_floor_mb: new money transactions are refused (DiskFull)
+    store_damaged: bool = False  # the store's chain check failed (store.check_error): nothing is uploaded
 
     def to_dict(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

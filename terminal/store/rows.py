@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Final
+from typing import Any, Callable, Final, Sequence
 
 from sqlalchemy import Row
 
@@ -57,8 +57,13 @@ class StoredRecord:
     def from_row(cls, row: Row[Any]) -> StoredRecord:
         """A row of `records` read back: its columns are this class's fields (store.RECORD_COLUMNS)."""
         m = row._mapping
-        values: dict[str, Any] = {name: _FROM_DB.get(name, _as_is)(m[name]) for name in RECORD_COLUMNS}
-        return cls(**values)  # typed per field: a column's type is its field's, checked by the tests
+        return cls.from_values([m[name] for name in RECORD_COLUMNS])
+
+    @classmethod
+    def from_values(cls, values: Sequence[Any]) -> StoredRecord:
+        """A row of `records` as plain values in RECORD_COLUMNS order (StoreView's hot-path queries)."""
+        converted: list[Any] = [convert(v) for convert, v in zip(_CONVERTERS, values, strict=True)]
+        return cls(*converted)  # typed per field: a column's type is its field's, checked by the tests
 
 
 def _as_is(value: object) -> object:
@@ -90,6 +95,7 @@ def record_columns(rec: TxRecord) -> dict[str, object]:
 # How a column comes back from SQLite where its field has another type.
 _FROM_DB: Final[dict[str, Callable[[Any], object]]] = {
     "kind": Kind, "tender": Tender, "offline": bool, "raw": bytes, "hash": bytes}
+_CONVERTERS: Final = tuple(_FROM_DB.get(name, _as_is) for name in RECORD_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
