@@ -46,7 +46,7 @@ def require(allowed: frozenset[str]) -> Callable[..., Actor]:
 
 
 def write(request: Request, actor: Actor, action: str, body: BaseModel, run: Callable[[Connection, int], dict],
-          *, path_params: dict[str, Any] | None = None, secret: tuple[str, ...] = ()) -> dict[str, Any]:
+          *, path_params: dict[str, Any] | None = None, secret: tuple[str, ...] = ()) -> dict[str, object]:
     """One admin write: idempotent by request_id, audited, all in one transaction.
 
     Two concurrent first attempts with one request id (or one natural key)
@@ -57,7 +57,7 @@ def write(request: Request, actor: Actor, action: str, body: BaseModel, run: Cal
     params = {**body.model_dump(exclude={"request_id"}), **(path_params or {})}
     request_id: str = body.request_id  # type: ignore[attr-defined]  # every Write body has one (models.Write)
 
-    def tx(conn: Connection) -> dict[str, Any]:
+    def tx(conn: Connection) -> dict[str, object]:
         now = ctx.clock()
         return admin_auth.idempotent(conn, request_id=request_id, action=action, params=params, actor=actor,
                                      path=request.url.path, method=request.method, secret=secret,

@@ -54,7 +54,7 @@ class ServerContext:
         return keys.public_raw(self.key).hex()
 
 
-def error_body(exc: FloreynError) -> dict[str, Any]:
+def error_body(exc: FloreynError) -> dict[str, object]:
     return {**exc.to_dict(), "status": status_of(exc)}
 
 

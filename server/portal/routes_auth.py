@@ -20,8 +20,7 @@ Field = Annotated[str, Form(max_length=300)]
 class TooManyAttempts(ServerError):
     status = 429
     code = "too_many_attempts"
-    nl = "Te veel pogingen vanaf dit adres. Wacht een paar minuten en probeer het opnieuw."
-    en = "Too many attempts from this address. Wait a few minutes and try again."
+    msgid = "Too many attempts from this address. Wait a few minutes and try again."
 
 
 @router.get("/")

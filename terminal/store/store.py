@@ -29,7 +29,7 @@ from floreyn.terminal.clock import Clock, MonoCounter
 from floreyn.terminal.errors import ClientRefConflict, StoreCorrupt
 from floreyn.terminal.store import integrity, migrations
 from floreyn.terminal.store.db import ProcessLock, open_sqlite
-from floreyn.terminal.store.rows import RECORD_COLUMNS, Draft, SnapshotReceipt, StoredRecord, StoreState
+from floreyn.terminal.store.rows import RECORD_COLUMNS, Draft, SnapshotReceipt, StoredRecord, StoreState, record_columns
 from floreyn.terminal.store.schema import days, pin_lockout, records, snapshot, terminal_state
 from floreyn.terminal.store.view import StoreView
 from floreyn.terminal.store.zreport import z_report
@@ -447,11 +447,7 @@ class TerminalStore:
 
 def _sign(draft: Draft, head: ChainHead, key: Ed25519PrivateKey, terminal_id: str, merchant_id: str,
           wall_ms: int, mono_ms: int) -> SignedRecord:
-    rec = head.next_record(
-        record_id=draft.record_id, terminal_id=terminal_id, kind=draft.kind, merchant_id=merchant_id,
-        card_id=draft.card_id, fl_cents=draft.fl_cents, eur_cents=draft.eur_cents, tender=draft.tender,
-        budget_id=draft.budget_id, ref_id=draft.ref_id, wall_ms=wall_ms, mono_ms=mono_ms,
-    )
+    rec = head.next_record(draft, terminal_id=terminal_id, merchant_id=merchant_id, wall_ms=wall_ms, mono_ms=mono_ms)
     return rec.sign(key)
 
 
@@ -463,17 +459,13 @@ def _row(draft: Draft, signed: SignedRecord, tx_id: str, day_no: int, merchant_n
          ) -> dict[str, object]:
     """The row of a record, in _COLUMNS order; also the fields of its StoredRecord."""
     rec: TxRecord = signed.record
-    row = dict(
-        seq=rec.seq, record_id=str(rec.record_id), tx_id=tx_id, kind=rec.kind,
-        card_hex=rec.card_id.hex() if rec.card_id else None, fl_cents=rec.fl_cents, eur_cents=rec.eur_cents,
-        tender=rec.tender, budget_id=rec.budget_id, ref_id=str(rec.ref_id) if rec.ref_id else None,
-        wall_ms=rec.wall_ms, mono_ms=rec.mono_ms, day_no=day_no, offline=draft.offline, raw=signed.raw,
-        hash=signed.hash, receipt_status="pending", sync_status="pending",
-        balance_after_cents=draft.balance_after_cents, receipt_error=None,
-        budget_label=draft.budget_label if rec.budget_id else None, merchant_name=merchant_name,
+    values = record_columns(rec) | dict(
+        tx_id=tx_id, day_no=day_no, offline=draft.offline, raw=signed.raw, hash=signed.hash,
+        receipt_status="pending", sync_status="pending", balance_after_cents=draft.balance_after_cents,
+        receipt_error=None, budget_label=draft.budget_label if rec.budget_id else None, merchant_name=merchant_name,
     )
-    assert tuple(row) == _COLUMNS
-    return row
+    assert len(values) == len(_COLUMNS), f"a record field without a column: {sorted(set(values) - set(_COLUMNS))}"
+    return {name: values[name] for name in _COLUMNS}
 
 
 def _add_usage(dbapi: Any, drafts: Sequence[Draft]) -> None:

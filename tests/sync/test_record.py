@@ -38,7 +38,8 @@ def make(head: ChainHead = ChainHead(), **fields: object) -> TxRecord:  # noqa: 
         card_id=CARD, fl_cents=1250,
     )
     base.update(fields)
-    return head.next_record(**base)
+    chain = {name: base.pop(name) for name in ("terminal_id", "merchant_id", "wall_ms", "mono_ms") if name in base}
+    return head.next_record(rec.RecordContent(**base), **chain)
 
 
 def chain(n: int) -> list[rec.SignedRecord]:

@@ -12,7 +12,7 @@ import sqlalchemy.exc
 from till_helpers import TERMINAL_SEED
 
 from floreyn import keys
-from floreyn.sync.record import BrokenChain, ChainHead, Kind, Tender, decode, verify_chain
+from floreyn.sync.record import BrokenChain, ChainHead, Kind, RecordContent, Tender, decode, verify_chain
 from floreyn.sync.snapshot import SnapshotError
 from floreyn.terminal import demo_setup
 from floreyn.terminal.clock import FakeClock
@@ -220,8 +220,8 @@ def _v1_database(path, n_records: int, version: int = 1) -> list[bytes]:
     head, raws = ChainHead(), []
     with conn.begin():
         for i in range(1, n_records + 1):
-            rec = head.next_record(record_id=uuid.uuid4(), terminal_id="T-test-01", kind=Kind.SPEND,
-                                   merchant_id="M-test", card_id=CARD, fl_cents=i * 10, wall_ms=i, mono_ms=i)
+            rec = head.next_record(RecordContent(record_id=uuid.uuid4(), kind=Kind.SPEND, card_id=CARD, fl_cents=i * 10),
+                                   terminal_id="T-test-01", merchant_id="M-test", wall_ms=i, mono_ms=i)
             signed = rec.sign(KEY)
             conn.exec_driver_sql(
                 "INSERT INTO records (seq, record_id, tx_id, kind, card_hex, fl_cents, eur_cents, tender, budget_id,"
