@@ -47,6 +47,7 @@ from floreyn.money import ExchangeRates
 from floreyn.server import admin_categories, budget_rules, bulk, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.rates import rate_in_force
+from floreyn.server.rows import TableRow
 from floreyn.sync import rules as shared
 from floreyn.sync.record import Kind, TxRecord
 from floreyn.sync.snapshot import Campaign, OfflineLimits
@@ -191,7 +192,7 @@ def rates_for(conn: Connection, terminal_id: str, now_ms: int, settings: state.S
     return tuple(sorted(found, key=lambda r: (r.ask_bp, r.bid_bp)))
 
 
-def terms_for(conn: Connection, terminal_id: str, merchant: Any, now_ms: int, settings: state.Settings) -> Terms:
+def terms_for(conn: Connection, terminal_id: str, merchant: TableRow, now_ms: int, settings: state.Settings) -> Terms:
     served = _served_terms(conn, terminal_id, now_ms, settings.thresholds.terms_grace_s)
     limits = {settings.limits} | {OfflineLimits(**t["limits"]) for t in served}
     return Terms(rates=rates_for(conn, terminal_id, now_ms, settings, served),
@@ -242,7 +243,7 @@ class BatchFacts:
     group_spent: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
-def load_facts(conn: Connection, term: Any, records: Sequence[TxRecord], now_ms: int,
+def load_facts(conn: Connection, term: TableRow, records: Sequence[TxRecord], now_ms: int,
                settings: state.Settings) -> BatchFacts:
     merchant = conn.execute(select(s.merchants).where(s.merchants.c.merchant_id == term.merchant_id)).one()
     grace = settings.thresholds.terms_grace_s
@@ -388,7 +389,7 @@ def _budget_end_ms(expires_on: str) -> int:
     return state.day_start_ms(last + dt.timedelta(days=1))
 
 
-def check_group_budget(rec: TxRecord, budget: Any, owners: Sequence[str], member: str, confirmer: str | None,
+def check_group_budget(rec: TxRecord, budget: TableRow, owners: Sequence[str], member: str, confirmer: str | None,
                        facts: BatchFacts) -> list[Violation]:
     """An offline spend from a group budget: within the member's cap this month, and above the funder's
     threshold confirmed by a second card of another member of the group (None: no card; "": an unknown one).
@@ -413,7 +414,7 @@ def check_group_budget(rec: TxRecord, budget: Any, owners: Sequence[str], member
     return found
 
 
-def check_spend(rec: TxRecord, budget: Any, owners: Sequence[str], member: str | None, online: bool,
+def check_spend(rec: TxRecord, budget: TableRow, owners: Sequence[str], member: str | None, online: bool,
                 facts: BatchFacts, confirmer: str | None = None) -> Verdict:
     found = []
     if budget is not None and budget.owner_group_id is not None and member in owners and not online:

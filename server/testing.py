@@ -26,7 +26,7 @@ from floreyn.server.app import ServerContext, create_app
 from floreyn.server.cli import open_context
 from floreyn.server.config import TOKEN_FILE, Limits, ServerConfig
 from floreyn.sync.client import SyncClient
-from floreyn.sync.record import ChainHead, Kind, SignedRecord, Tender, TxRecord
+from floreyn.sync.record import ChainHead, Kind, RecordContent, SignedRecord, Tender
 from floreyn.sync.snapshot import Snapshot
 
 START_TIMEOUT_S = 15.0
@@ -110,9 +110,10 @@ class SimTerminal:
         return [r.raw for r in self.records]
 
     def record(self, kind: Kind, **fields: Any) -> SignedRecord:
-        rec = self.head.next_record(record_id=uuid.uuid4(), terminal_id=self.terminal_id,
-                                    merchant_id=fields.pop("merchant_id", self.merchant_id), kind=kind,
-                                    wall_ms=fields.pop("wall_ms", 0), mono_ms=self.head.seq + 1, **fields)
+        merchant_id, wall_ms = fields.pop("merchant_id", self.merchant_id), fields.pop("wall_ms", 0)
+        rec = self.head.next_record(RecordContent(record_id=uuid.uuid4(), kind=kind, **fields),
+                                    terminal_id=self.terminal_id, merchant_id=merchant_id, wall_ms=wall_ms,
+                                    mono_ms=self.head.seq + 1)
         signed = rec.sign(self.key)
         self.head = self.head.advance(signed)
         self.records.append(signed)
@@ -123,7 +124,7 @@ class SimTerminal:
         """`confirm_card`: a second group member's card confirmed it (a version 2 record, sync/record.py)."""
         confirm = bytes.fromhex(confirm_card) if confirm_card else None
         return self.record(Kind.SPEND, card_id=bytes.fromhex(card_hex), fl_cents=fl_cents, budget_id=budget_id,
-                           confirm_card_id=confirm, version=TxRecord.version_for(confirm))
+                           confirm_card_id=confirm)
 
     def save(self, card_hex: str, fl_cents: int, eur_cents: int = 0) -> SignedRecord:
         return self.record(Kind.SAVE, card_id=bytes.fromhex(card_hex), fl_cents=fl_cents, eur_cents=eur_cents)

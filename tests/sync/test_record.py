@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from pathlib import Path
@@ -38,7 +39,8 @@ def make(head: ChainHead = ChainHead(), **fields: object) -> TxRecord:  # noqa: 
         card_id=CARD, fl_cents=1250,
     )
     base.update(fields)
-    return head.next_record(**base)
+    chain = {name: base.pop(name) for name in ("terminal_id", "merchant_id", "wall_ms", "mono_ms") if name in base}
+    return head.next_record(rec.RecordContent(**base), **chain)
 
 
 def chain(n: int) -> list[rec.SignedRecord]:
@@ -119,6 +121,16 @@ def test_encode_decode_round_trip(record: TxRecord) -> None:
     assert decoded.raw == signed.raw
     decoded.verify(PUBLIC)
     assert len(signed.raw) <= rec.MAX_RECORD_BYTES
+    assert rec.chain_link(signed.raw) == (record.seq, record.prev_hash)  # the till's start-up link check
+
+
+@given(st.binary(max_size=600))
+def test_chain_link_reads_or_refuses_any_bytes(raw: bytes) -> None:
+    try:
+        seq, prev_hash = rec.chain_link(raw)
+    except RecordMalformed:
+        return
+    assert 0 <= seq < 2**64 and len(prev_hash) == 32
 
 
 @settings(max_examples=400)
@@ -164,23 +176,26 @@ OTHER_CARD = bytes(range(16, 32))
 def test_a_confirming_card_makes_a_version_2_record_and_only_it() -> None:
     plain = make(budget_id="B-blok").sign(KEY)
     assert plain.raw[3] == 1  # every record without a confirming card stays version 1, byte for byte
-    signed = make(budget_id="B-blok", confirm_card_id=OTHER_CARD, version=2).sign(KEY)
+    signed = make(budget_id="B-blok", confirm_card_id=OTHER_CARD).sign(KEY)
     assert signed.raw[3] == 2 and len(signed.raw) == len(plain.raw) + 16
     back = rec.decode(signed.raw).verify(PUBLIC)
     assert back.record.confirm_card_id == OTHER_CARD and back.record == signed.record
     assert TxRecord.version_for(None) == 1 and TxRecord.version_for(OTHER_CARD) == 2
 
 
-@pytest.mark.parametrize("fields", [
-    dict(confirm_card_id=OTHER_CARD, budget_id="B-blok"),  # a confirming card in a version 1 record
-    dict(version=2, budget_id="B-blok"),  # version 2 without one
-    dict(version=2, confirm_card_id=OTHER_CARD),  # from the own balance: nothing to confirm
-    dict(version=2, confirm_card_id=CARD, budget_id="B-blok"),  # the payer's own card
-    dict(version=2, confirm_card_id=OTHER_CARD[:8], budget_id="B-blok"),
+@pytest.mark.parametrize("fields, version", [
+    (dict(confirm_card_id=OTHER_CARD, budget_id="B-blok"), 1),  # a confirming card in a version 1 record
+    (dict(budget_id="B-blok"), 2),  # version 2 without one
+    (dict(confirm_card_id=OTHER_CARD), None),  # from the own balance: nothing to confirm
+    (dict(confirm_card_id=CARD, budget_id="B-blok"), None),  # the payer's own card
+    (dict(confirm_card_id=OTHER_CARD[:8], budget_id="B-blok"), None),
 ])
-def test_a_confirming_card_where_it_cannot_be_is_malformed(fields) -> None:
+def test_a_confirming_card_where_it_cannot_be_is_malformed(fields, version) -> None:
+    record = make(**fields)
+    if version is not None:
+        record = dataclasses.replace(record, version=version)
     with pytest.raises(RecordMalformed):
-        make(**fields).sign(KEY)
+        record.sign(KEY)
 
 
 def test_sequence_gap_and_broken_chain() -> None:
