@@ -77,6 +77,14 @@ cards = Table(
     Index("ix_cards_changed", "changed_version"),
 )
 
+snapshot_cards = Table(  # each card's snapshot entry, kept by the housekeeping job (server/snapshot_cache.py; 0007)
+    "snapshot_cards", metadata,
+    Column("card_id", String(32), primary_key=True),
+    Column("version", BigInteger, nullable=False),  # the card's changed_version the entry was made from
+    Column("as_of", String(10), nullable=False),  # the local date it was made for (budgets lapse by date)
+    Column("entry", LargeBinary, nullable=False),  # compact binary (sync/snapshot_pages.py encode_card)
+)
+
 merchants = Table(
     "merchants", metadata,
     Column("merchant_id", String(ID), primary_key=True),

@@ -1,0 +1,46 @@
+"""The server's frequent job (floreyn-housekeeping.timer, every minute): the writes no request should wait on.
+
+Before issue 19 every snapshot request began with a write: lapsed holds were marked expired (their
+cards stamped, so a delta carries the money they free) and cards blocked for overspend that the rule
+says are due were reinstated (server/reinstate.py). Snapshot requests now only read; this job does both,
+then brings the kept snapshot entries up to date (server/snapshot_cache.py), each step in its own
+bounded transactions. A till loses nothing by the delay: a lapsed hold already holds nothing
+(server/spendable.py), and a card stamped late only reaches the tills a minute later, with the lower,
+safe figure until then.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Final
+
+from floreyn.server import reinstate, snapshot_cache, spendable
+from floreyn.server.db import Database
+
+MAX_REFRESH_ROUNDS: Final = 1_000  # x REFRESH_CHUNK cards: two million entries in one run, then it stops
+
+
+@dataclass(frozen=True, slots=True)
+class HousekeepingResult:
+    holds_expired: int
+    cards_reinstated: int
+    entries_refreshed: int
+    duration_ms: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run(db: Database, clock: Callable[[], int]) -> HousekeepingResult:
+    """One pass; safe to run concurrently with requests and with itself (each step is idempotent)."""
+    started = time.perf_counter()
+    now = clock()
+    expired, reinstated = db.write(lambda conn: (spendable.expire_holds(conn, now), reinstate.review(conn, now)))
+    refreshed = 0
+    for _ in range(MAX_REFRESH_ROUNDS):
+        done = db.write(lambda conn: snapshot_cache.refresh(conn, clock()))  # noqa: B023  # called at once
+        refreshed += done
+        if done < snapshot_cache.REFRESH_CHUNK:
+            break
+    return HousekeepingResult(expired, len(reinstated), refreshed, int((time.perf_counter() - started) * 1000))

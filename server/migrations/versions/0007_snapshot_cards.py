@@ -1,0 +1,32 @@
+"""Snapshot pages (issue 19): each card's snapshot entry, kept up to date by the housekeeping job.
+
+- snapshot_cards: card_id, the card's changed_version and the local date the entry was made from, and
+  the compact binary entry itself (sync/snapshot_pages.py). A snapshot page serves these as they are
+  and computes only the cards changed since (server/snapshot_cache.py).
+
+Revision ID: 0007
+Revises: 0006
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'snapshot_cards',
+        sa.Column('card_id', sa.String(length=32), nullable=False),
+        sa.Column('version', sa.BigInteger(), nullable=False),
+        sa.Column('as_of', sa.String(length=10), nullable=False),
+        sa.Column('entry', sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint('card_id', name=op.f('pk_snapshot_cards')),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('snapshot_cards')

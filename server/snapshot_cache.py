@@ -1,0 +1,102 @@
+"""Snapshot pages served from entries kept up to date, not rebuilt per request (issue 19).
+
+Each card's snapshot entry (sync/snapshot_pages.py `encode_card`) is the same for every terminal: the
+till decides with its own merchant's categories. `snapshot_cards` keeps that entry with the card's
+`changed_version` and the local date it was made for. The housekeeping job (server/housekeeping.py)
+re-makes the entries of cards that changed since (`refresh`), in bounded chunks.
+
+A page request only reads: it takes the data version first (see server/snapshots.py), then up to
+PAGE_CARDS cards after the cursor, and serves each card's kept entry when it is current (same version,
+same day); the few changed since the last refresh are computed in the request from the same
+`snapshots.card_infos` the kept ones came from, so a page is never staler than a rebuild would be.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Sequence
+
+from sqlalchemy import Connection, Row, delete, select
+
+from floreyn.server import admin_categories, bulk, rules, snapshots, state
+from floreyn.server import schema as s
+from floreyn.server.errors import Conflict, NotFound
+from floreyn.server.rates import rate_in_force
+from floreyn.sync.snapshot_pages import PAGE_CARDS, PageHeader, common_dict, encode_card
+
+REFRESH_CHUNK: Final = 2_000  # cards re-made per transaction of the housekeeping job
+_sc = s.snapshot_cards
+
+
+class SnapshotBaseUnknown(Conflict):
+    code = "snapshot_base_unknown"
+    nl = "De server kent versie {since} van de gegevens niet (nieuwer dan de zijne); haal alles opnieuw op."
+    en = "The server does not know data version {since} (newer than its own); fetch a full snapshot."
+
+
+def _entries(conn: Connection, rows: Sequence[Row[Any]], today: str, now_ms: int) -> dict[str, bytes]:
+    """Fresh entries for these cards (rows of `cards`), as the snapshot's own builder makes them."""
+    if not rows:
+        return {}
+    cap = state.get_settings(conn).limits.cumulative_cents
+    infos = snapshots.card_infos(conn, rows, (), today, cap, now_ms)
+    return {i.card_id: encode_card(i) for i in infos}
+
+
+def refresh(conn: Connection, now_ms: int, limit: int = REFRESH_CHUNK) -> int:
+    """Re-make up to `limit` entries that are missing, older than their card, or from another day.
+
+    Returns how many; the job calls it again (each call its own transaction) until it returns < limit."""
+    today = state.local_date(now_ms).isoformat()
+    stale = (_sc.c.card_id.is_(None)) | (_sc.c.version != s.cards.c.changed_version) | (_sc.c.as_of != today)
+    rows = conn.execute(select(s.cards).select_from(s.cards.outerjoin(_sc, _sc.c.card_id == s.cards.c.card_id))
+                        .where(stale).order_by(s.cards.c.card_id).limit(limit)).all()
+    fresh = _entries(conn, rows, today, now_ms)
+    ids = [r.card_id for r in rows]
+    for chunk in bulk.chunks(ids):
+        conn.execute(delete(_sc).where(_sc.c.card_id.in_(chunk)))
+    if rows:
+        conn.execute(_sc.insert(), [{"card_id": r.card_id, "version": int(r.changed_version), "as_of": today,
+                                     "entry": fresh[r.card_id]} for r in rows])
+    return len(rows)
+
+
+def page(conn: Connection, terminal_id: str, *, fetch: str, since: int | None, after: str, now_ms: int,
+         limit: int = PAGE_CARDS) -> tuple[PageHeader, list[bytes], dict[str, Any]]:
+    """One page: the cards after `after` (all, or those changed since `since`), ascending card id, and the
+    terms it hands the till."""
+    version = state.current_version(conn)  # first: see server/snapshots.py
+    if since is not None and since > version:
+        raise SnapshotBaseUnknown(since=since)
+    term = conn.execute(select(s.terminals.c.merchant_id).where(s.terminals.c.terminal_id == terminal_id)).first()
+    if term is None:
+        raise NotFound(what="terminal", id=terminal_id)
+    today = state.local_date(now_ms).isoformat()
+    query = (select(s.cards, _sc.c.version.label("kept_version"), _sc.c.as_of.label("kept_as_of"),
+                    _sc.c.entry.label("kept_entry"))
+             .select_from(s.cards.outerjoin(_sc, _sc.c.card_id == s.cards.c.card_id))
+             .where(s.cards.c.card_id > after).order_by(s.cards.c.card_id).limit(limit))
+    if since is not None:
+        query = query.where(s.cards.c.changed_version > since)
+    rows = conn.execute(query).all()
+    current = [r for r in rows if r.kept_entry is not None and r.kept_version == r.changed_version
+               and r.kept_as_of == today]
+    fresh = _entries(conn, [r for r in rows if r not in current], today, now_ms)
+    kept = {r.card_id: bytes(r.kept_entry) for r in current}
+    entries = [kept.get(r.card_id) or fresh[r.card_id] for r in rows]
+    shared, terms = common(conn, term.merchant_id, today, now_ms)
+    header = PageHeader(kind="full" if since is None else "delta", terminal_id=terminal_id, fetch=fetch,
+                        base_version=since, snapshot_version=version, server_time_ms=now_ms, after=after,
+                        next=rows[-1].card_id if len(rows) == limit else None, count=len(rows),
+                        common=shared)
+    return header, entries, terms
+
+
+def common(conn: Connection, merchant_id: str, today: str, now_ms: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What every page carries besides cards (small, the same as the JSON snapshot's), and the terms in it
+    as the rule check records them (server/rules.py)."""
+    cfg = state.get_settings(conn)
+    merchant = snapshots.merchant_config(conn, merchant_id)
+    rates = rate_in_force(conn, now_ms)
+    terms = rules.terms_dict(rates, cfg.limits, merchant.save_rate_bp, merchant.topup_allowed)
+    return common_dict(merchant, rates, cfg.limits, snapshots.active_campaigns(conn, merchant_id, today),
+                       cfg.issuer_keys, {"categories": admin_categories.all_names(conn)}), terms
