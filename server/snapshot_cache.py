@@ -61,9 +61,10 @@ def refresh(conn: Connection, now_ms: int, limit: int = REFRESH_CHUNK) -> int:
 
 
 def page(conn: Connection, terminal_id: str, *, fetch: str, since: int | None, after: str, now_ms: int,
-         limit: int = PAGE_CARDS) -> tuple[PageHeader, list[bytes], dict[str, Any]]:
+         limit: int | None = None) -> tuple[PageHeader, list[bytes], dict[str, Any]]:
     """One page: the cards after `after` (all, or those changed since `since`), ascending card id, and the
     terms it hands the till."""
+    limit = limit or PAGE_CARDS
     version = state.current_version(conn)  # first: see server/snapshots.py
     if since is not None and since > version:
         raise SnapshotBaseUnknown(since=since)
