@@ -47,7 +47,8 @@ COMPRESS_LEVEL: Final = 6
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _HEX = re.compile(r"(?:[0-9a-f]{2})+\Z")
-_TEXT, _HEXBYTES, _UUIDBYTES = 0, 1, 2  # how a string is stored (low two bits of its length prefix)
+_TAGGED_HEX = re.compile(r"([A-Za-z0-9_]{1,16})-((?:[0-9a-f]{2}){4,})\Z")  # "B-3f9a...": the desk tool's budget ids
+_TEXT, _HEXBYTES, _UUIDBYTES, _TAGGEDHEX = 0, 1, 2, 3  # how a string is stored (low two bits of its length prefix)
 
 
 class SnapshotPageMismatch(SnapshotError):
@@ -81,6 +82,11 @@ def _string(out: bytearray, text: str) -> None:
         raw = bytes.fromhex(text)
         _varint(out, (len(raw) << 2) | _HEXBYTES)
         out += raw
+    elif tagged := _TAGGED_HEX.match(text):
+        raw = bytes.fromhex(tagged[2])
+        _varint(out, (len(raw) << 2) | _TAGGEDHEX)
+        out += raw
+        _string(out, tagged[1])
     else:
         raw = text.encode("utf-8")
         _varint(out, (len(raw) << 2) | _TEXT)
@@ -153,9 +159,9 @@ class _Reader:
             return str(uuid.UUID(bytes=raw))
         if kind == _HEXBYTES:
             return raw.hex()
-        if kind == _TEXT:
-            return raw.decode("utf-8")
-        raise SnapshotError(detail="unknown string kind in card entry")
+        if kind == _TAGGEDHEX:
+            return f"{self.string()}-{raw.hex()}"
+        return raw.decode("utf-8")
 
     def optional(self) -> int | None:
         flag = self.raw(1)[0]

@@ -19,7 +19,9 @@ KEY = keys.new_private_key()
 COMMON = common_dict(MerchantConfig("M-1", "Bakker", "winkel"), ExchangeRates(), OfflineLimits(), (), (), {})
 FETCH = "ab" * 16
 
-texts = st.one_of(st.text(max_size=30), st.uuids().map(str), st.binary(max_size=20).map(bytes.hex))
+texts = st.one_of(st.text(max_size=30), st.uuids().map(str), st.binary(max_size=20).map(bytes.hex),
+                  st.tuples(st.sampled_from(["B", "x_1", "-", "B-"]), st.binary(max_size=12).map(bytes.hex))
+                  .map("-".join))
 cents = st.integers(min_value=-10**12, max_value=10**12)
 budgets = st.builds(BudgetInfo, budget_id=texts, label=texts, categories=st.lists(texts, max_size=3).map(tuple),
                     expires_on=texts, remaining_cents=cents, funder=texts,
