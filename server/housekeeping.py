@@ -38,9 +38,10 @@ def run(db: Database, clock: Callable[[], int]) -> HousekeepingResult:
     now = clock()
     expired, reinstated = db.write(lambda conn: (spendable.expire_holds(conn, now), reinstate.review(conn, now)))
     refreshed = 0
-    for _ in range(MAX_REFRESH_ROUNDS):
-        done = db.write(lambda conn: snapshot_cache.refresh(conn, clock()))  # noqa: B023  # called at once
-        refreshed += done
-        if done < snapshot_cache.REFRESH_CHUNK:
+    for _ in range(MAX_REFRESH_ROUNDS):  # made in a read, kept in a short write: ingest waits on no making
+        made = db.read(lambda conn: snapshot_cache.make_stale(conn, clock()))
+        db.write(lambda conn: snapshot_cache.keep(conn, made))  # noqa: B023  # called at once
+        refreshed += len(made)
+        if len(made) < snapshot_cache.REFRESH_CHUNK:
             break
     return HousekeepingResult(expired, len(reinstated), refreshed, int((time.perf_counter() - started) * 1000))

@@ -81,7 +81,7 @@ snapshot_cards = Table(  # each card's snapshot entry, kept by the housekeeping 
     "snapshot_cards", metadata,
     Column("card_id", String(32), primary_key=True),
     Column("version", BigInteger, nullable=False),  # the card's changed_version the entry was made from
-    Column("as_of", String(10), nullable=False),  # the local date it was made for (budgets lapse by date)
+    Column("valid_until", String(10), nullable=False),  # from this local date on the calendar makes it wrong
     Column("entry", LargeBinary, nullable=False),  # compact binary (sync/snapshot_pages.py encode_card)
 )
 

@@ -7,12 +7,13 @@ re-makes the entries of cards that changed since (`refresh`), in bounded chunks.
 
 A page request only reads: it takes the data version first (see server/snapshots.py), then up to
 PAGE_CARDS cards after the cursor, and serves each card's kept entry when it is current (same version,
-same day); the few changed since the last refresh are computed in the request from the same
+not past its day); the few changed since the last refresh are computed in the request from the same
 `snapshots.card_infos` the kept ones came from, so a page is never staler than a rebuild would be.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Final, Sequence
 
 from sqlalchemy import Connection, Row, delete, select, text
@@ -21,9 +22,11 @@ from floreyn.server import admin_categories, bulk, rules, snapshots, state
 from floreyn.server import schema as s
 from floreyn.server.errors import Conflict, NotFound
 from floreyn.server.rates import rate_in_force
+from floreyn.sync.snapshot import CardInfo
 from floreyn.sync.snapshot_pages import PAGE_CARDS, PageHeader, common_dict, encode_card
 
-REFRESH_CHUNK: Final = 2_000  # cards re-made per transaction of the housekeeping job
+REFRESH_CHUNK: Final = 2_000  # cards re-made per round of the housekeeping job
+FOREVER: Final = "9999-12-31"  # an entry no date makes wrong
 _sc = s.snapshot_cards
 
 
@@ -33,31 +36,65 @@ class SnapshotBaseUnknown(Conflict):
     en = "The server does not know data version {since} (newer than its own); fetch a full snapshot."
 
 
-def _entries(conn: Connection, rows: Sequence[Row[Any]], today: str, now_ms: int) -> dict[str, bytes]:
-    """Fresh entries for these cards (rows of `cards`), as the snapshot's own builder makes them."""
+def valid_until(info: CardInfo, today: str) -> str:
+    """The first day a card's entry made today is no longer right by the calendar alone: the day after its
+    first budget's last day (the budget then leaves the snapshot), or the first of next month when a
+    group budget caps the member per month."""
+    ends = [(dt.date.fromisoformat(b.expires_on) + dt.timedelta(days=1)).isoformat() for b in info.budgets
+            if _is_date(b.expires_on)]
+    if any(b.member_cap_left_cents is not None for b in info.budgets):
+        day = dt.date.fromisoformat(today)
+        ends.append((day.replace(day=1) + dt.timedelta(days=32)).replace(day=1).isoformat())
+    return min(ends, default=FOREVER)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _entries(conn: Connection, rows: Sequence[Row[Any]], today: str, now_ms: int) -> dict[str, tuple[bytes, str]]:
+    """Fresh entries for these cards (rows of `cards`), as the snapshot's own builder makes them, with the
+    day each stops being right (`valid_until`)."""
     if not rows:
         return {}
     cap = state.get_settings(conn).limits.cumulative_cents
     infos = snapshots.card_infos(conn, rows, (), today, cap, now_ms)
-    return {i.card_id: encode_card(i) for i in infos}
+    return {i.card_id: (encode_card(i), valid_until(i, today)) for i in infos}
+
+
+def _stale_rows(conn: Connection, today: str, limit: int) -> list[Row[Any]]:
+    stale = (_sc.c.card_id.is_(None)) | (_sc.c.version != s.cards.c.changed_version) | (_sc.c.valid_until <= today)
+    return list(conn.execute(select(s.cards).select_from(s.cards.outerjoin(_sc, _sc.c.card_id == s.cards.c.card_id))
+                             .where(stale).order_by(s.cards.c.card_id).limit(limit)).all())
+
+
+def make_stale(conn: Connection, now_ms: int, limit: int = REFRESH_CHUNK) -> list[dict[str, Any]]:
+    """Read only: up to `limit` entries that are missing, older than their card, or past their day, made anew."""
+    today = state.local_date(now_ms).isoformat()
+    rows = _stale_rows(conn, today, limit)
+    fresh = _entries(conn, rows, today, now_ms)
+    return [{"card_id": r.card_id, "version": int(r.changed_version), "valid_until": fresh[r.card_id][1],
+             "entry": fresh[r.card_id][0]} for r in rows]
+
+
+def keep(conn: Connection, made: list[dict[str, Any]]) -> None:
+    """Write entries made by `make_stale` (a short write: the making happened in a read). An entry whose card
+    changed in between is kept with the older version, so pages and the next run see it as stale."""
+    for chunk in bulk.chunks([m["card_id"] for m in made]):
+        conn.execute(delete(_sc).where(_sc.c.card_id.in_(chunk)))
+    if made:
+        conn.execute(_sc.insert(), made)
 
 
 def refresh(conn: Connection, now_ms: int, limit: int = REFRESH_CHUNK) -> int:
-    """Re-make up to `limit` entries that are missing, older than their card, or from another day.
-
-    Returns how many; the job calls it again (each call its own transaction) until it returns < limit."""
-    today = state.local_date(now_ms).isoformat()
-    stale = (_sc.c.card_id.is_(None)) | (_sc.c.version != s.cards.c.changed_version) | (_sc.c.as_of != today)
-    rows = conn.execute(select(s.cards).select_from(s.cards.outerjoin(_sc, _sc.c.card_id == s.cards.c.card_id))
-                        .where(stale).order_by(s.cards.c.card_id).limit(limit)).all()
-    fresh = _entries(conn, rows, today, now_ms)
-    ids = [r.card_id for r in rows]
-    for chunk in bulk.chunks(ids):
-        conn.execute(delete(_sc).where(_sc.c.card_id.in_(chunk)))
-    if rows:
-        conn.execute(_sc.insert(), [{"card_id": r.card_id, "version": int(r.changed_version), "as_of": today,
-                                     "entry": fresh[r.card_id]} for r in rows])
-    return len(rows)
+    """Make and keep up to `limit` stale entries in one transaction; how many (the job: `housekeeping`)."""
+    made = make_stale(conn, now_ms, limit)
+    keep(conn, made)
+    return len(made)
 
 
 def page(conn: Connection, terminal_id: str, *, fetch: str, since: int | None, after: str, now_ms: int,
@@ -73,17 +110,19 @@ def page(conn: Connection, terminal_id: str, *, fetch: str, since: int | None, a
         raise NotFound(what="terminal", id=terminal_id)
     today = state.local_date(now_ms).isoformat()
     # Plain SQL: no result processing per row (a city's page is 20,000 rows).
-    sql = ("SELECT c.card_id, c.changed_version, k.version, k.as_of, k.entry FROM cards c "
-           "LEFT JOIN snapshot_cards k ON k.card_id = c.card_id WHERE c.card_id > :after"
-           + ("" if since is None else " AND c.changed_version > :since") + " ORDER BY c.card_id LIMIT :limit")
+    # A delta finds its few cards by ix_cards_changed: `card_id || ''` keeps SQLite from walking the primary
+    # key in card order through every card instead (PostgreSQL picks the index by its statistics anyway).
+    where = "c.card_id > :after" if since is None else "c.card_id || '' > :after AND c.changed_version > :since"
+    sql = ("SELECT c.card_id, c.changed_version, k.version, k.valid_until, k.entry FROM cards c "
+           f"LEFT JOIN snapshot_cards k ON k.card_id = c.card_id WHERE {where} ORDER BY c.card_id LIMIT :limit")
     rows = conn.execute(text(sql), {"after": after, "since": since, "limit": limit}).tuples().all()
-    entries: list[bytes | None] = [entry if entry is not None and kept == changed and as_of == today else None
-                                   for _, changed, kept, as_of, entry in rows]
+    entries: list[bytes | None] = [entry if entry is not None and kept == changed and today < until else None
+                                   for _, changed, kept, until, entry in rows]
     stale = [card_id for (card_id, *_), entry in zip(rows, entries, strict=True) if entry is None]
     if stale:  # changed since the housekeeping job last ran: made here, as the job would
         cards = [r for chunk in bulk.chunks(stale)
                  for r in conn.execute(select(s.cards).where(s.cards.c.card_id.in_(chunk))).all()]
-        fresh = _entries(conn, cards, today, now_ms)
+        fresh = {card_id: made[0] for card_id, made in _entries(conn, cards, today, now_ms).items()}
         entries = [e if e is not None else fresh[card_id] for (card_id, *_), e in zip(rows, entries, strict=True)]
     shared, terms = common(conn, term.merchant_id, today, now_ms)
     header = PageHeader(kind="full" if since is None else "delta", terminal_id=terminal_id, fetch=fetch,

@@ -113,10 +113,16 @@ def test_a_delta_from_a_version_the_server_does_not_know_becomes_a_full_snapshot
     assert again.card(card).offline_allowance_cents == 700 and again.snapshot_version <= snap.snapshot_version + 1
 
 
-def test_kept_entries_are_made_again_on_a_new_day(srv, world):
-    world.member(eur_cents=100)
-    srv.housekeeping()
+def test_an_entry_is_made_again_when_the_calendar_makes_it_wrong_and_only_then(srv, world):
+    member, card = world.member(eur_cents=100)
+    _, plain_card = world.member(eur_cents=100)
     now = srv.ctx.clock()
-    assert srv.ctx.db.write(lambda conn: snapshot_cache.refresh(conn, now)) == 0  # all current
-    tomorrow = srv.ctx.db.write(lambda conn: snapshot_cache.refresh(conn, now + DAY_MS, limit=5))
-    assert tomorrow == 5  # budgets lapse by date and monthly caps by month: a new day makes them again
+    tomorrow = state.local_date(now + DAY_MS).isoformat()
+    srv.admin("POST", "/v1/admin/budgets/grant", {"funder_id": world.funder(eur_cents=1_000), "budgets": [
+        {"budget_id": f"B-{member}-t", "member_id": member, "label": "Kort", "categories": ["winkel"],
+         "expires_on": tomorrow, "amount_cents": 300}]})
+    srv.housekeeping()
+    assert srv.ctx.db.read(lambda conn: snapshot_cache.make_stale(conn, now, limit=10**6)) == []  # all current
+    later = srv.ctx.db.read(lambda conn: snapshot_cache.make_stale(conn, now + 3 * DAY_MS, limit=10**6))
+    made = {m["card_id"] for m in later}
+    assert card in made and plain_card not in made  # its budget has lapsed; the other card is as it was

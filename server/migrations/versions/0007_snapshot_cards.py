@@ -1,6 +1,7 @@
 """Snapshot pages (issue 19): each card's snapshot entry, kept up to date by the housekeeping job.
 
-- snapshot_cards: card_id, the card's changed_version and the local date the entry was made from, and
+- snapshot_cards: card_id, the card's changed_version and the local date from which the calendar makes it wrong (a budget's end, a month's
+  cap), and
   the compact binary entry itself (sync/snapshot_pages.py). A snapshot page serves these as they are
   and computes only the cards changed since (server/snapshot_cache.py).
 
@@ -22,7 +23,7 @@ def upgrade() -> None:
         'snapshot_cards',
         sa.Column('card_id', sa.String(length=32), nullable=False),
         sa.Column('version', sa.BigInteger(), nullable=False),
-        sa.Column('as_of', sa.String(length=10), nullable=False),
+        sa.Column('valid_until', sa.String(length=10), nullable=False),
         sa.Column('entry', sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint('card_id', name=op.f('pk_snapshot_cards')),
     )
