@@ -5,8 +5,9 @@
     python bench/server_snapshot.py --pg postgresql+psycopg://postgres@127.0.0.1/bench   # PostgreSQL instead
 
 Dataset: N members, each with one card (random 16-byte id) and two personal budgets (ids as the desk tool
-makes them: "B-" and 20 random hex digits; two labels and categories), wallet and budget balances; inserted as rows (the admin API per member would take an hour
-at 100k), everything the snapshot reads. One merchant, one terminal.
+makes them: "B-" and 20 random hex digits; two labels and categories), wallet and budget balances;
+inserted as rows (the admin API per member would take an hour at 100k), everything the snapshot reads.
+One merchant, one terminal.
 
 Per size, min/median/max of `rounds`, each figure beside a floor measured in the same round:
 - keeping entries: the housekeeping job making every card's entry from nothing (what a new day or a first
@@ -51,7 +52,7 @@ from floreyn.server import schema as s
 from floreyn.server.db import Database
 from floreyn.sync.client import SyncClient
 from floreyn.sync.snapshot import MAX_SNAPSHOT_BYTES, SnapshotError, canonical_json, sign_snapshot
-from floreyn.sync.snapshot_pages import COMPRESS_LEVEL, decode_card, encode_page, entry_card_id, sign_page
+from floreyn.sync.snapshot_pages import COMPRESS_LEVEL, decode_card, entry_card_id, sign_page, verify_page
 from floreyn.terminal.clock import FakeClock
 from floreyn.terminal.store.store import TerminalStore
 
@@ -64,6 +65,7 @@ MERCHANT = "M-bench"
 FUNDER = "F-bench"
 ID_FLOOR_BYTES = 36  # a card's random 16-byte id and its two budgets' 10 random bytes: no encoding beats that
 INSERT_CHUNK = 5_000
+BENCH_KEY = keys.new_private_key()
 OLD_JSON_UP_TO = 10_000  # the JSON snapshot is timed up to here (beyond, it nears its 8 MiB limit)
 
 
@@ -125,19 +127,18 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def serve_all(db: Database, since: int | None, now: int) -> tuple[list[bytes], int]:
-    """Every page as the endpoint makes it (read, compress, sign): (wire pages, cards)."""
+    """Every page as the endpoint makes it (read, pack, sign): (wire pages, cards)."""
     pages, after, count = [], "", 0
-    key = keys.new_private_key()
     while True:
-        header, entries, _ = db.read(lambda conn, a=after: snapshot_cache.page(  # type: ignore[misc]
+        served = db.read(lambda conn, a=after: snapshot_cache.page(  # type: ignore[misc]
             conn, TERMINAL, fetch="ab" * 16, since=since, after=a, now_ms=now))
-        wire = encode_page(header, entries)
-        sign_page(wire, key)
+        wire = served.wire()
+        sign_page(wire, BENCH_KEY)
         pages.append(wire)
-        count += header.count
-        if header.next is None:
+        count += served.header.count + served.header.overlay
+        if served.header.next is None:
             return pages, count
-        after = header.next
+        after = served.header.next
 
 
 def floor_full(db: Database) -> float:
@@ -173,15 +174,10 @@ def floor_apply(pages: list[bytes], tmp: Path) -> float:
 
 
 def _entries_of(pages: list[bytes]) -> list[bytes]:
-    from floreyn.sync.snapshot_pages import _Reader
-
-    out = []
+    out: list[bytes] = []
     for wire in pages:
-        plain = zlib.decompress(wire)
-        r = _Reader(plain)
-        r.raw(r.varint())
-        while r.pos < len(plain):
-            out.append(r.raw(r.varint()))
+        page = verify_page(wire, sign_page(wire, BENCH_KEY), BENCH_KEY.public_key())
+        out += page.entries + page.overlay
     return out
 
 

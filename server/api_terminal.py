@@ -23,7 +23,7 @@ from floreyn.server.errors import RequestInvalid, TerminalQuarantined, TerminalR
 from floreyn.server.models import AuthorizeRequest, CardHex, ReleaseRequest, UploadRequest
 from floreyn.sync import auth
 from floreyn.sync.snapshot import Snapshot, sign_delta, sign_snapshot
-from floreyn.sync.snapshot_pages import encode_page, sign_page
+from floreyn.sync.snapshot_pages import sign_page
 
 router = APIRouter(prefix="/v1/terminal", tags=["terminal"])
 H_SNAPSHOT_KIND = "X-Floreyn-Snapshot-Kind"
@@ -164,13 +164,14 @@ async def snapshot_page(request: Request, who: Authed, fetch: Annotated[str, Que
                         after: Annotated[str, Query(pattern=CARD_CURSOR_PATTERN)] = "") -> Response:
     ctx: ServerContext = request.app.state.ctx
     now = ctx.clock()
-    header, entries, terms = await run_in_threadpool(ctx.db.read, lambda conn: snapshot_cache.page(
+    served = await run_in_threadpool(ctx.db.read, lambda conn: snapshot_cache.page(
         conn, who.terminal_id, fetch=fetch, since=since, after=after, now_ms=now))
-    # What the till will hold: the rule check of its records accepts these terms (server/rules.py).
-    await run_in_threadpool(ctx.db.write, lambda conn: rules.note_terms_served(conn, who.terminal_id, terms, now))
-    wire = await run_in_threadpool(encode_page, header, entries)
+    if served.header.next is None:  # the last page: the till now holds these terms; its rule check accepts them
+        await run_in_threadpool(ctx.db.write, lambda conn: rules.note_terms_served(conn, who.terminal_id,
+                                                                                   served.terms, now))
+    wire = await run_in_threadpool(served.wire)
     return Response(wire, media_type="application/octet-stream",
-                    headers={H_SNAPSHOT_KIND: header.kind, H_SNAPSHOT_SIGNATURE: sign_page(wire, ctx.key).hex()})
+                    headers={H_SNAPSHOT_KIND: served.header.kind, H_SNAPSHOT_SIGNATURE: sign_page(wire, ctx.key).hex()})
 
 
 @router.post("/authorize", summary="Online authorization of a spend above the offline limits")

@@ -3,8 +3,9 @@
 Before issue 19 every snapshot request began with a write: lapsed holds were marked expired (their
 cards stamped, so a delta carries the money they free) and cards blocked for overspend that the rule
 says are due were reinstated (server/reinstate.py). Snapshot requests now only read; this job does both,
-then brings the kept snapshot entries up to date (server/snapshot_cache.py), each step in its own
-bounded transactions. A till loses nothing by the delay: a lapsed hold already holds nothing
+then brings the kept snapshot entries and the kept full-snapshot pages up to date
+(server/snapshot_cache.py): made in reads, written in short transactions. A till loses nothing by
+the delay: a lapsed hold already holds nothing
 (server/spendable.py), and a card stamped late only reaches the tills a minute later, with the lower,
 safe figure until then.
 """
@@ -26,6 +27,7 @@ class HousekeepingResult:
     holds_expired: int
     cards_reinstated: int
     entries_refreshed: int
+    pages_kept: int
     duration_ms: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,4 +46,6 @@ def run(db: Database, clock: Callable[[], int]) -> HousekeepingResult:
         refreshed += len(made)
         if len(made) < snapshot_cache.REFRESH_CHUNK:
             break
-    return HousekeepingResult(expired, len(reinstated), refreshed, int((time.perf_counter() - started) * 1000))
+    replace_all, pages = db.read(lambda conn: snapshot_cache.plan_pages(conn, clock()))
+    db.write(lambda conn: snapshot_cache.keep_pages(conn, replace_all, pages))
+    return HousekeepingResult(expired, len(reinstated), refreshed, len(pages), int((time.perf_counter() - started) * 1000))

@@ -14,6 +14,7 @@ not past its day); the few changed since the last refresh are computed in the re
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, replace
 from typing import Any, Final, Sequence
 
 from sqlalchemy import Connection, Row, delete, select, text
@@ -23,11 +24,14 @@ from floreyn.server import schema as s
 from floreyn.server.errors import Conflict, NotFound
 from floreyn.server.rates import rate_in_force
 from floreyn.sync.snapshot import CardInfo
-from floreyn.sync.snapshot_pages import PAGE_CARDS, PageHeader, common_dict, encode_card
+from floreyn.sync.snapshot_pages import PAGE_CARDS, PageHeader, common_dict, encode_card, encode_page, pack_entries
 
 REFRESH_CHUNK: Final = 2_000  # cards re-made per round of the housekeeping job
 FOREVER: Final = "9999-12-31"  # an entry no date makes wrong
+MAX_OVERLAY_CARDS: Final = 2_000  # a kept page with more changes since is read afresh instead
+REMAKE_PAGE_CHANGES: Final = 200  # the job makes a kept page again once this many of its cards changed
 _sc = s.snapshot_cards
+_sp = s.snapshot_pages
 
 
 class SnapshotBaseUnknown(Conflict):
@@ -97,10 +101,24 @@ def refresh(conn: Connection, now_ms: int, limit: int = REFRESH_CHUNK) -> int:
     return len(made)
 
 
+@dataclass(frozen=True, slots=True)
+class ServedPage:
+    header: PageHeader
+    body: bytes | None  # a kept body, packed; None: `entries` made in the request
+    entries: list[bytes]
+    overlay: list[bytes]
+    terms: dict[str, Any]  # the terms the page hands the till (server/rules.py)
+
+    def wire(self) -> bytes:
+        return encode_page(self.header, self.entries, self.overlay, body=self.body)
+
+
 def page(conn: Connection, terminal_id: str, *, fetch: str, since: int | None, after: str, now_ms: int,
-         limit: int | None = None) -> tuple[PageHeader, list[bytes], dict[str, Any]]:
-    """One page: the cards after `after` (all, or those changed since `since`), ascending card id, and the
-    terms it hands the till."""
+         limit: int | None = None) -> ServedPage:
+    """One page: the cards after `after` (all, or those changed since `since`), ascending card id.
+
+    A full snapshot's page is a kept one when the job has one starting at `after` (its body as kept, the
+    cards changed since as the overlay); otherwise, and for a delta, up to `limit` cards are read here."""
     limit = limit or PAGE_CARDS
     version = state.current_version(conn)  # first: see server/snapshots.py
     if since is not None and since > version:
@@ -109,26 +127,88 @@ def page(conn: Connection, terminal_id: str, *, fetch: str, since: int | None, a
     if term is None:
         raise NotFound(what="terminal", id=terminal_id)
     today = state.local_date(now_ms).isoformat()
-    # Plain SQL: no result processing per row (a city's page is 20,000 rows).
-    # A delta finds its few cards by ix_cards_changed: `card_id || ''` keeps SQLite from walking the primary
-    # key in card order through every card instead (PostgreSQL picks the index by its statistics anyway).
-    where = "c.card_id > :after" if since is None else "c.card_id || '' > :after AND c.changed_version > :since"
-    sql = ("SELECT c.card_id, c.changed_version, k.version, k.valid_until, k.entry FROM cards c "
-           f"LEFT JOIN snapshot_cards k ON k.card_id = c.card_id WHERE {where} ORDER BY c.card_id LIMIT :limit")
-    rows = conn.execute(text(sql), {"after": after, "since": since, "limit": limit}).tuples().all()
-    entries: list[bytes | None] = [entry if entry is not None and kept == changed and today < until else None
-                                   for _, changed, kept, until, entry in rows]
-    stale = [card_id for (card_id, *_), entry in zip(rows, entries, strict=True) if entry is None]
-    if stale:  # changed since the housekeeping job last ran: made here, as the job would
-        cards = [r for chunk in bulk.chunks(stale)
-                 for r in conn.execute(select(s.cards).where(s.cards.c.card_id.in_(chunk))).all()]
-        fresh = {card_id: made[0] for card_id, made in _entries(conn, cards, today, now_ms).items()}
-        entries = [e if e is not None else fresh[card_id] for (card_id, *_), e in zip(rows, entries, strict=True)]
     shared, terms = common(conn, term.merchant_id, today, now_ms)
     header = PageHeader(kind="full" if since is None else "delta", terminal_id=terminal_id, fetch=fetch,
                         base_version=since, snapshot_version=version, server_time_ms=now_ms, after=after,
-                        next=rows[-1][0] if len(rows) == limit else None, count=len(rows), common=shared)
-    return header, [bytes(e) for e in entries if e is not None], terms
+                        next=None, count=0, common=shared)
+    kept = conn.execute(select(_sp).where(_sp.c.after == after)).first() if since is None else None
+    if kept is not None and today < kept.valid_until:
+        overlay = _run(conn, today, now_ms, after=after, upto=kept.upto, since=int(kept.version))
+        if len(overlay) <= MAX_OVERLAY_CARDS:
+            return ServedPage(replace(header, next=kept.upto, count=int(kept._mapping["count"]), overlay=len(overlay)),
+                              bytes(kept.body), [], [e for _, e, _ in overlay], terms)
+    run = _run(conn, today, now_ms, after=after, since=since, limit=limit)
+    return ServedPage(replace(header, next=run[-1][0] if len(run) == limit else None, count=len(run)), None,
+                      [e for _, e, _ in run], [], terms)
+
+
+def _run(conn: Connection, today: str, now_ms: int, *, after: str, upto: str | None = None, since: int | None = None,
+         limit: int | None = None) -> list[tuple[str, bytes, str]]:
+    """(card id, entry, valid until) of the cards after `after` (up to `upto`; changed since `since`), in order:
+    the kept entry when current, else made here as the job would."""
+    # Plain SQL: no result processing per row (a page is thousands of rows). With `since` the few cards are
+    # found by ix_cards_changed: `card_id || ''` keeps SQLite from walking every card in key order instead.
+    key = "c.card_id" if since is None else "c.card_id || ''"
+    where = [f"{key} > :after"] + ([f"{key} <= :upto"] if upto is not None else [])
+    where += ["c.changed_version > :since"] if since is not None else []
+    sql = ("SELECT c.card_id, c.changed_version, k.version, k.valid_until, k.entry FROM cards c "
+           f"LEFT JOIN snapshot_cards k ON k.card_id = c.card_id WHERE {' AND '.join(where)} ORDER BY c.card_id"
+           + (" LIMIT :limit" if limit is not None else ""))
+    rows = conn.execute(text(sql), {"after": after, "upto": upto, "since": since, "limit": limit}).tuples().all()
+    out: list[tuple[str, bytes, str] | None] = [
+        (card_id, bytes(entry), until) if entry is not None and kept == changed and today < until else None
+        for card_id, changed, kept, until, entry in rows]
+    stale = [r[0] for r, o in zip(rows, out, strict=True) if o is None]
+    if not stale:
+        return [o for o in out if o is not None]
+    cards = [r for chunk in bulk.chunks(stale)  # changed since the housekeeping job last ran
+             for r in conn.execute(select(s.cards).where(s.cards.c.card_id.in_(chunk))).all()]
+    fresh = _entries(conn, cards, today, now_ms)
+    return [o if o is not None else (r[0], *fresh[r[0]]) for r, o in zip(rows, out, strict=True)]
+
+
+# -- kept pages ---------------------------------------------------------------------------------
+
+
+def plan_pages(conn: Connection, now_ms: int) -> tuple[bool, list[dict[str, Any]]]:
+    """Read only: the kept pages to make again (all, re-cut, when there are none or one grew too big; else
+    those past their day or with too many changes since), made. (replace all?, page rows)"""
+    version = state.current_version(conn)  # first, as for a page
+    today = state.local_date(now_ms).isoformat()
+    kept = conn.execute(select(_sp.c.after, _sp.c.upto, _sp.c.version, _sp.c.valid_until, _sp.c.count)
+                        .order_by(_sp.c.after)).all()
+    if not kept or any(k._mapping["count"] > 2 * PAGE_CARDS for k in kept):
+        ids = list(conn.execute(select(s.cards.c.card_id).order_by(s.cards.c.card_id)).scalars())
+        cuts = ids[PAGE_CARDS - 1:-1:PAGE_CARDS]
+        ranges = list(zip(["", *cuts], [*cuts, None], strict=True))
+        return True, [_make_page(conn, version, today, now_ms, a, u) for a, u in ranges]
+    due = []
+    for k in kept:
+        changed = conn.execute(text(
+            "SELECT COUNT(*) FROM cards WHERE card_id || '' > :after"
+            + (" AND card_id || '' <= :upto" if k.upto is not None else "") + " AND changed_version > :version"),
+            {"after": k.after, "upto": k.upto, "version": k.version}).scalar_one()
+        if changed > REMAKE_PAGE_CHANGES or k.valid_until <= today:
+            due.append(_make_page(conn, version, today, now_ms, k.after, k.upto))
+    return False, due
+
+
+def _make_page(conn: Connection, version: int, today: str, now_ms: int, after: str, upto: str | None
+               ) -> dict[str, Any]:
+    run = _run(conn, today, now_ms, after=after, upto=upto)
+    return {"after": after, "upto": upto, "version": version, "count": len(run),
+            "valid_until": min((u for _, _, u in run), default=FOREVER),
+            "body": pack_entries([e for _, e, _ in run])}
+
+
+def keep_pages(conn: Connection, replace_all: bool, pages: list[dict[str, Any]]) -> None:
+    if replace_all:
+        conn.execute(delete(_sp))
+    else:
+        for p in pages:
+            conn.execute(delete(_sp).where(_sp.c.after == p["after"]))
+    if pages:
+        conn.execute(_sp.insert(), pages)
 
 
 def common(conn: Connection, merchant_id: str, today: str, now_ms: int) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -15,8 +15,13 @@ answers, so a page from another fetch, another terminal or out of order is refus
 the first page's (the lowest), so every card in it is at least that new and the next delta, since that
 version, brings the rest.
 
-Wire: the server signs SIG_DOMAIN + the compressed bytes, so the till checks the signature before it
-decompresses anything (and decompresses at most MAX_PAGE_PLAIN_BYTES).
+A page covers the cards after `after` up to and including `next`. Its body is a run of entries the
+server may have kept compressed (server/snapshot_cache.py: made by the housekeeping job, served as
+they are); the overlay carries the cards of that range changed since, each replacing its body entry.
+
+Wire: header JSON, body, overlay, each varint-prefixed (body and overlay zlib-compressed). The server
+signs SIG_DOMAIN + those bytes, so the till checks the signature before it decompresses anything (and
+decompresses at most MAX_PAGE_PLAIN_BYTES per part).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import re
 import uuid
 import zlib
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Final, Iterator, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, Sequence, runtime_checkable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -39,7 +44,7 @@ from floreyn.sync.snapshot import (
 
 PAGE_FORMAT: Final = 2
 SIG_DOMAIN: Final = b"floreyn/snapshot-page/v2\x00"
-PAGE_CARDS: Final = 20_000  # cards per page: ~1 MB compressed with two budgets each
+PAGE_CARDS: Final = 10_000  # cards per page: ~0.5 MB compressed with two budgets each; bounds the till's memory
 MAX_PAGE_WIRE_BYTES: Final = 8 * 1024 * 1024  # a page on the wire; PAGE_CARDS keeps it far below
 MAX_PAGE_PLAIN_BYTES: Final = 64 * 1024 * 1024  # decompressed: bounds what a bad page can make the till allocate
 MAX_ENTRY_BYTES: Final = 64 * 1024  # one card's entry
@@ -206,45 +211,68 @@ class PageHeader:
     snapshot_version: int  # the server's data version read before this page's cards
     server_time_ms: int
     after: str  # the cursor this page answers ("" = from the first card)
-    next: str | None  # the cursor of the next page; None: this is the last
-    count: int
+    next: str | None  # the page covers cards after `after` up to and including this; None: to the end (the last)
+    count: int  # cards in the body
     common: dict[str, Any] = field(default_factory=dict)
+    overlay: int = 0  # cards after the body that replace body cards or add to them (changed since it was kept)
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": PAGE_FORMAT, "kind": self.kind, "terminal_id": self.terminal_id, "fetch": self.fetch,
                 "base_version": self.base_version, "snapshot_version": self.snapshot_version,
                 "server_time_ms": self.server_time_ms, "after": self.after, "next": self.next,
-                "count": self.count, **self.common}
+                "count": self.count, "overlay": self.overlay, **self.common}
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     header: PageHeader
     entries: tuple[bytes, ...]  # compact card entries, ascending card id
-
-    def card_ids(self) -> Iterator[str]:
-        return (entry_card_id(e) for e in self.entries)
+    overlay: tuple[bytes, ...] = ()  # applied after `entries`: ascending card id too, each replacing its card
 
 
 COMMON_KEYS: Final = ("merchant", "rates", "limits", "campaigns", "issuer_keys", "extra")
 
 
-def encode_page(header: PageHeader, entries: list[bytes], level: int = COMPRESS_LEVEL) -> bytes:
-    """The compressed page: varint-prefixed header JSON, then varint-prefixed entries."""
-    head = json.dumps(header.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+def pack_entries(entries: Sequence[bytes], level: int = COMPRESS_LEVEL) -> bytes:
+    """Varint-prefixed entries, compressed: a page's body (the server may keep it made) or overlay."""
     out = bytearray()
-    _varint(out, len(head))
-    out += head
     for e in entries:
         _varint(out, len(e))
         out += e
     return zlib.compress(bytes(out), level)
 
 
+def encode_page(header: PageHeader, entries: Sequence[bytes], overlay: Sequence[bytes] = (), *,
+                body: bytes | None = None) -> bytes:
+    """The page: varint-prefixed header JSON, then the body and the overlay, each varint-prefixed and
+    compressed. `body`: the body already packed (kept by the server), else packed from `entries`."""
+    head = json.dumps(header.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    out = bytearray()
+    for part in (head, body if body is not None else pack_entries(entries), pack_entries(overlay)):
+        _varint(out, len(part))
+        out += part
+    return bytes(out)
+
+
 def sign_page(wire: bytes, key: Ed25519PrivateKey) -> bytes:
     if len(wire) > MAX_PAGE_WIRE_BYTES:
         raise SnapshotError(detail=f"page of {len(wire)} bytes exceeds the limit")
     return key.sign(SIG_DOMAIN + wire)
+
+
+def _unpack(packed: bytes) -> list[bytes]:
+    inflate = zlib.decompressobj()
+    plain = inflate.decompress(packed, MAX_PAGE_PLAIN_BYTES)
+    if inflate.unconsumed_tail or not inflate.eof:
+        raise SnapshotError(detail="page decompresses beyond the limit or is cut short")
+    r = _Reader(plain)
+    entries = []
+    while r.pos < len(plain):
+        size = r.varint()
+        if not 0 < size <= MAX_ENTRY_BYTES:
+            raise SnapshotError(detail="bad card entry size")
+        entries.append(r.raw(size))
+    return entries
 
 
 def verify_page(wire: bytes, signature: bytes, server_key: Ed25519PublicKey) -> Page:
@@ -254,24 +282,18 @@ def verify_page(wire: bytes, signature: bytes, server_key: Ed25519PublicKey) -> 
     if not keys.verify(server_key, signature, SIG_DOMAIN + wire):
         raise SnapshotBadSignature()
     try:
-        inflate = zlib.decompressobj()
-        plain = inflate.decompress(wire, MAX_PAGE_PLAIN_BYTES)
-        if inflate.unconsumed_tail or not inflate.eof:
-            raise SnapshotError(detail="page decompresses beyond the limit or is cut short")
-        r = _Reader(plain)
-        d = json.loads(r.raw(r.varint()).decode("utf-8"))
-        header = _header(d)
-        entries = []
-        while r.pos < len(plain):
-            size = r.varint()
-            if not 0 < size <= MAX_ENTRY_BYTES:
-                raise SnapshotError(detail="bad card entry size")
-            entries.append(r.raw(size))
+        r = _Reader(wire)
+        header = _header(json.loads(r.raw(r.varint()).decode("utf-8")))
+        entries = _unpack(r.raw(r.varint()))
+        overlay = _unpack(r.raw(r.varint()))
+        if r.pos != len(wire):
+            raise SnapshotError(detail="trailing bytes after the page")
     except (zlib.error, ValueError, TypeError, KeyError) as exc:
         raise SnapshotError(detail=f"unreadable page: {str(exc)[:160]}") from None
-    if len(entries) != header.count:
-        raise SnapshotError(detail=f"page says {header.count} cards, holds {len(entries)}")
-    return Page(header, tuple(entries))
+    if (len(entries), len(overlay)) != (header.count, header.overlay):
+        raise SnapshotError(detail=f"page says {header.count} + {header.overlay} cards, holds "
+                                   f"{len(entries)} + {len(overlay)}")
+    return Page(header, tuple(entries), tuple(overlay))
 
 
 def _header(d: dict[str, Any]) -> PageHeader:
@@ -283,7 +305,7 @@ def _header(d: dict[str, Any]) -> PageHeader:
                       base_version=None if base is None else int(base), snapshot_version=int(d["snapshot_version"]),
                       server_time_ms=int(d["server_time_ms"]), after=str(d["after"]),
                       next=None if nxt is None else str(nxt), count=int(d["count"]),
-                      common={k: d[k] for k in COMMON_KEYS if k in d})
+                      common={k: d[k] for k in COMMON_KEYS if k in d}, overlay=int(d["overlay"]))
 
 
 def header_snapshot(header: PageHeader, snapshot_version: int) -> Snapshot:
@@ -334,20 +356,25 @@ class PageChain:
             raise SnapshotPageOrder(detail=f"page answers after {h.after!r}, asked after {self.after!r}")
         if self.last is not None and h.snapshot_version < self.last.snapshot_version:
             raise SnapshotPageOrder(detail="page is older than the one before")
-        pairs = []
-        prev = self.after
-        for entry in page.entries:
-            card_id = entry_card_id(entry)
-            if card_id <= prev:
-                raise SnapshotPageOrder(detail=f"card {card_id} not after {prev}")
-            pairs.append((card_id, entry))
-            prev = card_id
-        if h.next is not None and (not pairs or h.next != prev):
-            raise SnapshotPageOrder(detail="page's next cursor is not its last card")
+        if h.next is not None and h.next <= self.after:
+            raise SnapshotPageOrder(detail=f"page ends at {h.next!r}, not after {self.after!r}")
+        pairs = self._in_range(page.entries, h.next) + self._in_range(page.overlay, h.next)
         self.first = self.first or h
         self.last = h
         self.after = h.next or ""
         self.done = h.next is None
+        return pairs
+
+    def _in_range(self, entries: tuple[bytes, ...], upto: str | None) -> list[tuple[str, bytes]]:
+        """(card id, entry) pairs, each after the one before and within the page's range."""
+        pairs = []
+        prev = self.after
+        for entry in entries:
+            card_id = entry_card_id(entry)
+            if card_id <= prev or (upto is not None and card_id > upto):
+                raise SnapshotPageOrder(detail=f"card {card_id} out of order or beyond the page ({prev!r}, {upto!r}]")
+            pairs.append((card_id, entry))
+            prev = card_id
         return pairs
 
     def snapshot(self) -> Snapshot:

@@ -57,7 +57,19 @@ def test_paged_snapshot_carries_the_same_cards_as_the_json_one_before_and_after_
     merged = client.snapshot(base=base)  # by delta, in pages
     assert merged.card(people[3][1]).offline_allowance_cents == min(3_503, base.limits.cumulative_cents)
     same(merged, client.snapshot_json())
-    same(merged, client.snapshot())
+    served = []
+    real = snapshot_cache.page
+
+    def watching(conn, terminal_id, **kw):
+        served.append(real(conn, terminal_id, **kw))
+        return served[-1]
+
+    snapshot_cache.page = watching
+    try:
+        same(merged, client.snapshot())  # kept pages, the changed card in an overlay
+    finally:
+        snapshot_cache.page = real
+    assert all(p.body is not None for p in served) and sum(p.header.overlay for p in served) == 1
 
 
 def test_a_delta_in_pages_carries_many_changes_and_only_them(srv, world, small_pages):
@@ -71,9 +83,9 @@ def test_a_delta_in_pages_carries_many_changes_and_only_them(srv, world, small_p
     real = snapshot_cache.page
 
     def counting(conn, terminal_id, **kw):
-        header, entries, terms = real(conn, terminal_id, **kw)
-        fetched.append(header.count)
-        return header, entries, terms
+        served = real(conn, terminal_id, **kw)
+        fetched.append(served.header.count + served.header.overlay)
+        return served
 
     snapshot_cache.page = counting
     try:

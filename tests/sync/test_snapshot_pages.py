@@ -2,6 +2,7 @@
 
 import uuid
 import zlib
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -71,10 +72,10 @@ def test_a_signed_page_round_trips_and_a_forged_one_is_refused():
 def test_a_signed_page_that_lies_about_itself_or_inflates_beyond_the_limit_is_a_typed_error(monkeypatch):
     header = PageHeader("full", "T-1", FETCH, None, 7, 1_000, "", None, count=5, common=COMMON)
     wire = encode_page(header, [encode_card(card(1))])
-    with pytest.raises(SnapshotError, match="says 5 cards"):
+    with pytest.raises(SnapshotError, match=r"says 5 \+ 0 cards"):
         verify_page(wire, sign_page(wire, KEY), KEY.public_key())
     monkeypatch.setattr("floreyn.sync.snapshot_pages.MAX_PAGE_PLAIN_BYTES", 1_000)
-    bomb = zlib.compress(b"\x00" * 100_000)
+    bomb = encode_page(replace(header, count=0), [], body=zlib.compress(b"\x00" * 100_000))
     with pytest.raises(SnapshotError, match="beyond the limit"):
         verify_page(bomb, KEY.sign(SIG_DOMAIN + bomb), KEY.public_key())
 
@@ -100,7 +101,8 @@ def test_pages_chain_by_cursor_and_assemble_at_the_first_pages_version():
     (dict(kind="delta", base=3), SnapshotPageMismatch),  # a delta answering a full fetch
     (dict(after=f"{5:032x}", ids=(6,)), SnapshotPageOrder),  # not the cursor asked for
     (dict(ids=(2, 1)), SnapshotPageOrder),  # cards not ascending
-    (dict(ids=(1, 2), nxt=f"{9:032x}"), SnapshotPageOrder),  # next cursor is not its last card
+    (dict(ids=(1, 5), nxt=f"{3:032x}"), SnapshotPageOrder),  # a card beyond the page's range
+    (dict(after="", ids=(), nxt=""), SnapshotPageOrder),  # a range that does not move on
 ])
 def test_a_page_that_does_not_fit_the_fetch_is_refused(bad, error):
     with pytest.raises(error):
@@ -133,3 +135,17 @@ def test_memory_sink_replaces_on_full_and_merges_a_delta():
     merged = sink.apply_staged_snapshot(FETCH, delta.snapshot(), full=False)
     assert merged.card(f"{2:032x}") == changed and merged.blocklist == (f"{2:032x}",)
     assert merged.card(f"{1:032x}") == card(1) and merged.snapshot_version == 8
+
+
+def test_an_overlay_replaces_the_kept_cards_it_names():
+    header = PageHeader("full", "T-1", FETCH, None, 7, 1_000, "", None, 3, COMMON, overlay=2)
+    newer = CardInfo(card_id=f"{2:032x}", alias="nieuw")
+    wire = encode_page(header, [encode_card(card(i)) for i in (1, 2, 3)], [encode_card(newer), encode_card(card(4))])
+    ch = chain()
+    sink = MemorySink(None)
+    sink.stage_snapshot_cards(FETCH, ch.check(verify_page(wire, sign_page(wire, KEY), KEY.public_key())), first=True)
+    snap = sink.apply_staged_snapshot(FETCH, ch.snapshot(), full=True)
+    assert [c.alias for c in snap.cards] == ["lid 1", "nieuw", "lid 3", "lid 4"]
+    unordered = encode_page(header, [encode_card(card(i)) for i in (1, 2, 3)], [encode_card(card(4)), encode_card(newer)])
+    with pytest.raises(SnapshotPageOrder):
+        chain().check(verify_page(unordered, sign_page(unordered, KEY), KEY.public_key()))
