@@ -147,12 +147,13 @@ def _run(conn: Connection, today: str, now_ms: int, *, after: str, upto: str | N
     """(card id, entry, valid until) of the cards after `after` (up to `upto`; changed since `since`), in order:
     the kept entry when current, else made here as the job would."""
     # Plain SQL: no result processing per row (a page is thousands of rows). With `since` the few cards are
-    # found by ix_cards_changed: `card_id || ''` keeps SQLite from walking every card in key order instead.
+    # found by ix_cards_changed: `card_id || ''` (same order) keeps SQLite from walking every card in key
+    # order instead, to filter or to sort.
     key = "c.card_id" if since is None else "c.card_id || ''"
     where = [f"{key} > :after"] + ([f"{key} <= :upto"] if upto is not None else [])
     where += ["c.changed_version > :since"] if since is not None else []
     sql = ("SELECT c.card_id, c.changed_version, k.version, k.valid_until, k.entry FROM cards c "
-           f"LEFT JOIN snapshot_cards k ON k.card_id = c.card_id WHERE {' AND '.join(where)} ORDER BY c.card_id"
+           f"LEFT JOIN snapshot_cards k ON k.card_id = c.card_id WHERE {' AND '.join(where)} ORDER BY {key}"
            + (" LIMIT :limit" if limit is not None else ""))
     rows = conn.execute(text(sql), {"after": after, "upto": upto, "since": since, "limit": limit}).tuples().all()
     out: list[tuple[str, bytes, str] | None] = [
@@ -185,7 +186,7 @@ def plan_pages(conn: Connection, now_ms: int) -> tuple[bool, list[dict[str, Any]
     due = []
     for k in kept:
         changed = conn.execute(text(
-            "SELECT COUNT(*) FROM cards WHERE card_id || '' > :after"
+            "SELECT COUNT(*) FROM cards WHERE card_id || '' > :after"  # by ix_cards_changed, as in _run
             + (" AND card_id || '' <= :upto" if k.upto is not None else "") + " AND changed_version > :version"),
             {"after": k.after, "upto": k.upto, "version": k.version}).scalar_one()
         if changed > REMAKE_PAGE_CHANGES or k.valid_until <= today:
