@@ -1,8 +1,8 @@
 """Snapshots for a city (issue 19, goal 3): kept entries, paged full and delta, the till's apply.
 
-    python bench/server_snapshot.py                    # 1k / 10k / 100k cards, SQLite
+    python bench/server_snapshot.py                    # 1k / 10k / 100k cards, SQLite (+ PG with FLOREYN_TEST_PG_URL)
     python bench/server_snapshot.py --sizes 1000 1000000 --rounds 1
-    python bench/server_snapshot.py --pg postgresql+psycopg://postgres@127.0.0.1/bench   # PostgreSQL instead
+    python bench/server_snapshot.py --no-sqlite --pg postgresql+psycopg://postgres@127.0.0.1/bench
 
 Dataset: N members, each with one card (random 16-byte id) and two personal budgets (ids as the desk tool
 makes them: "B-" and 20 random hex digits; two labels and categories), wallet and budget balances;
@@ -68,6 +68,7 @@ FUNDER = "F-bench"
 ID_FLOOR_BYTES = 36  # a card's random 16-byte id and its two budgets' 10 random bytes: no encoding beats that
 INSERT_CHUNK = 5_000
 BENCH_KEY = keys.new_private_key()
+JSON_COMPARED_UP_TO = 100_000  # beyond, the JSON of the same cards alone takes gigabytes to make
 OLD_JSON_UP_TO = 10_000  # the JSON snapshot is timed up to here (beyond, it nears its 8 MiB limit)
 
 
@@ -238,7 +239,7 @@ def bench_size(url: str, n: int, rounds: int, label: str) -> list[dict[str, Any]
     server = http.Server(url, tmp, 1)
     try:
         for r in range(rounds):
-            db.write(lambda conn: conn.execute(s.snapshot_cards.delete()))
+            db.write(lambda conn: (conn.execute(s.snapshot_cards.delete()), conn.execute(s.snapshot_pages.delete())))
             took, result = _timed(lambda: housekeeping.run(db, state.now_ms))
             assert result.entries_refreshed == n, result
             m["build"].append(took)
@@ -248,7 +249,7 @@ def bench_size(url: str, n: int, rounds: int, label: str) -> list[dict[str, Any]
             m["full"].append(took)
             m["full_floor"].append(floor_full(db))
             m["wire"].append(sum(len(p) for p in pages))
-            if r == 0:
+            if r == 0 and n <= JSON_COMPARED_UP_TO:
                 cards = [decode_card(e) for e in _entries_of(pages)]
                 wire_json = len(zlib.compress(canonical_json([c_dict(c) for c in cards]), COMPRESS_LEVEL))
                 del cards
@@ -294,14 +295,14 @@ def rows_for(n: int, label: str, rounds: int, m: dict[str, list[float]], wire_js
     tag = f"{n:,} cards x 2 budgets, {label} (min/med/max of {rounds})"
     wire_mib = statistics.median(m["wire"]) / 2**20
     rows = [
-        {"name": f"snapshot entries made by the job, all {tag}", "value": _mmm(m["build"]), "unit": "s",
+        {"name": f"snapshot entries and pages made by the job from nothing, {tag}", "value": _mmm(m["build"]), "unit": "s",
          "baseline": _mmm(m["build_floor"]), "baseline_name": "one raw SELECT joining the same rows",
          "target": "background; per change only the changed cards"},
         {"name": f"full snapshot, server time, {tag}", "value": _mmm(m["full"]), "unit": "s",
          "baseline": _mmm(m["full_floor"]), "baseline_name": "SELECT of the kept entries + zlib of the same bytes",
          "target": "<= 1 s at 100k"},
         {"name": f"full snapshot on the wire, {n:,} cards x 2 budgets", "value": round(wire_mib, 2), "unit": "MiB",
-         "baseline": f"{wire_json / 2**20:.2f} (JSON of the same cards, zlib); id floor "
+         "baseline": f"{wire_json / 2**20:.2f} (JSON of the same cards, zlib; 0: not made); id floor "
                      f"{n * ID_FLOOR_BYTES / 2**20:.2f}",
          "baseline_name": "same run", "target": "<= 4 MB at 100k"},
         {"name": f"delta of {DELTA_CARDS} changed cards, server time, {tag}",
@@ -326,40 +327,48 @@ def rows_for(n: int, label: str, rounds: int, m: dict[str, list[float]], wire_js
     return rows
 
 
-def run(sizes: tuple[int, ...] = SIZES, rounds: int = ROUNDS, pg_url: str | None = None) -> list[dict[str, Any]]:
+def run(sizes: tuple[int, ...] = SIZES, rounds: int = ROUNDS, pg_url: str | None = None,
+        sqlite: bool = True) -> list[dict[str, Any]]:
+    """SQLite, and PostgreSQL when a URL is given or FLOREYN_TEST_PG_URL is set (a database per size beside it)."""
+    pg_url = pg_url or os.environ.get("FLOREYN_TEST_PG_URL") or None
     rows: list[dict[str, Any]] = []
     for n in sizes:
-        if pg_url:
-            from sqlalchemy import create_engine
-
-            name = f"floreyn_snap_bench_{n}"
-            admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-                c.execute(text(f"CREATE DATABASE {name}"))
-            url = pg_url.rsplit("/", 1)[0] + f"/{name}"
-            try:
-                rows += bench_size(url, n, rounds, "PostgreSQL")
-            finally:
-                with admin.connect() as c:
-                    c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                admin.dispose()
-        else:
+        if sqlite:
             with tempfile.TemporaryDirectory(prefix="floreyn-snap-db-") as tmp:
                 rows += bench_size(f"sqlite:///{tmp}/floreyn.db", n, rounds, "SQLite")
+        if pg_url:
+            rows += _on_postgresql(pg_url, n, rounds)
     return rows
+
+
+def _on_postgresql(pg_url: str, n: int, rounds: int) -> list[dict[str, Any]]:
+    from sqlalchemy import create_engine
+
+    name = f"floreyn_snap_bench_{n}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        c.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        return bench_size(pg_url.rsplit("/", 1)[0] + f"/{name}", n, rounds, "PostgreSQL")
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
 
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     p.add_argument("--rounds", type=int, default=ROUNDS)
-    p.add_argument("--pg", default=None, help="a PostgreSQL URL (a database per size is made beside it)")
+    p.add_argument("--pg", default=None, help="a PostgreSQL URL (a database per size is made beside it); "
+                                              "default $FLOREYN_TEST_PG_URL")
+    p.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     args = p.parse_args(argv)
     sys.path.insert(0, str(HERE))
     from run_all import print_row
 
-    for row in run(tuple(args.sizes), args.rounds, args.pg):
+    for row in run(tuple(args.sizes), args.rounds, args.pg, sqlite=not args.no_sqlite):
         print_row(row)
     return 0
 
