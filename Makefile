@@ -5,7 +5,7 @@
 #
 #   make test [PYTEST_ARGS='-k money -x']   FLOREYN_TEST_PG_URL from the environment
 #   make lint                               ruff and mypy (make test runs it first)
-#   make demo | bench | clean | distclean
+#   make demo [DEMO_ARGS='--panel 1024x600'] | bench | clean | distclean
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := test
@@ -18,6 +18,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.floreyn-installed
 EXTRAS := terminal,server,desk,dev
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the tests need at run time (Debian 12 names; the same on Ubuntu
@@ -75,7 +76,7 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $@
 
 demo: sysdeps $(STAMP)
-	$(PY) -m floreyn.demo
+	$(PY) -m floreyn.demo $(DEMO_ARGS)
 
 bench: sysdeps $(STAMP)
 	$(PY) bench/run_all.py

@@ -1,6 +1,6 @@
 """`make demo` (`python -m floreyn.demo`): a demo cooperative on this machine, through the real parts.
 
-    python -m floreyn.demo [--run-dir run/demo] [--headless | --display]
+    python -m floreyn.demo [--run-dir run/demo] [--headless | --display] [--panel 1024x600]
 
 1. Resets the run folder (run/demo) and starts `floreyn-server` on a free
    loopback port with its data (SQLite) in run/demo/server.
@@ -12,7 +12,9 @@
    reader, so the six demo cards the till's card picker knows
    (terminal/demo_setup.py: anna .. fenna, signed by the demo issuer key) are
    registered through the admin API instead, with the demo issuer key added
-   to the server's issuer keys.
+   to the server's issuer keys. Each terminal.toml gets the panel's
+   resolution (--panel, default 800x480, the official 7" panel) in [display]:
+   the till's window and the tour's screenshots take that size.
 3. With a display (DISPLAY or WAYLAND_DISPLAY, or a Raspberry Pi console):
    opens `floreyn-terminal --simulate --config run/demo/T-bakker-01.toml`
    and waits until its window is closed.
@@ -187,10 +189,29 @@ def _display_server_alive() -> bool:
     return Path(f"/tmp/.X11-unix/X{number.split('.')[0]}").exists()
 
 
+DEFAULT_PANEL: Final = (800, 480)  # the official Raspberry Pi 7" panel
+
+
+def panel_size(text: str) -> tuple[int, int]:
+    """"1024x600" -> (1024, 600): the demo till's panel (argparse type)."""
+    w, sep, h = text.lower().partition("x")
+    if not (sep and w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
+        raise argparse.ArgumentTypeError(f"a panel size is WIDTHxHEIGHT in pixels, e.g. 1024x600, not {text!r}")
+    return int(w), int(h)
+
+
+def write_panel(config: Path, panel: tuple[int, int]) -> None:
+    """The panel's resolution in the enrolled terminal.toml's [display] (enrolment writes none)."""
+    with open(config, "a", encoding="utf-8") as out:
+        out.write("\n# The panel the demo till is drawn for (python -m floreyn.demo --panel): its window, the tour.\n"
+                  f"[display]\nwidth_px = {panel[0]}\nheight_px = {panel[1]}\n")
+
+
 class Demo:
-    def __init__(self, run: Path, children: Children) -> None:
+    def __init__(self, run: Path, children: Children, panel: tuple[int, int] = DEFAULT_PANEL) -> None:
         self.run = run.resolve()
         self.children = children
+        self.panel = panel
         self.port = 0
         self.today = dt.datetime.now(TZ).date()
         self.desk = self.run / "desk"
@@ -283,6 +304,7 @@ class Demo:
             self.provision("terminal", "enroll", "--terminal-id", terminal_id, "--merchant", merchant_id,
                            "--config", str(self.config_path(terminal_id)), "--data-dir", str(self.run / terminal_id),
                            "--operator", f"Kassa:cashier:{CASHIER_PIN}", "--operator", f"Beheer:manager:{MANAGER_PIN}")
+            write_panel(self.config_path(terminal_id), self.panel)
 
     def register_demo_cards(self) -> None:
         """The cards the till's demo card picker lays on the virtual reader, known to the server.
@@ -333,6 +355,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--headless", action="store_true", help="scripted walk-through even with a display")
     mode.add_argument("--display", action="store_true", help="open the till even without a detected display")
+    p.add_argument("--panel", type=panel_size, default=DEFAULT_PANEL, metavar="WxH",
+                   help="the till's panel in pixels: its window and the tour's screenshots (default 800x480)")
     args = p.parse_args(argv)
     headless = args.headless or (not args.display and (os.environ.get("FLOREYN_DEMO_HEADLESS") == "1"
                                                        or not has_display()))
@@ -342,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     try:
         reset_run_dir(args.run_dir)
-        demo = Demo(args.run_dir, children)
+        demo = Demo(args.run_dir, children, args.panel)
         say("server", f"floreyn-server starten, data in {demo.run / 'server'}")
         demo.start_server()
         say("server", f"draait op {demo.url}")

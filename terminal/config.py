@@ -24,12 +24,14 @@ Example (every section but [terminal] is optional; see README "Terminal configur
     pin_hash = "scrypt:4096:8:2:<salt hex>:<hash hex>"   # floreyn-terminal --hash-pin
 
     [security]   scrypt_n, scrypt_r, scrypt_p, max_failures, lockout_s
-    [till]       repeat_guard_s, max_amount_cents, max_topup_cents, quote_ttl_s, online_timeout_s
+    [till]       repeat_guard_s, max_amount_cents, max_topup_cents, quote_ttl_s, online_timeout_s,
+                 day_close_needs_manager (default true: a cashier's day close asks a manager's PIN)
     [store]      retention_days, disk_warn_mb, disk_floor_mb
     [server]     url, server_key (hex), sync_interval_s
     [power]      shutdown_command (list; default /usr/bin/systemctl poweroff)
     [display]    panel_width_mm, panel_height_mm (default: the official Pi 7" panel; used when the
-                 display's DPI cannot be trusted, i.e. KIVY_DPI is not set)
+                 display's DPI cannot be trusted, i.e. KIVY_DPI is not set); width_px, height_px (the
+                 panel's resolution: the window's size on a desktop), fullscreen (on a desktop too)
     [reader] / [printer]   handed as is to the drivers' factories
 """
 
@@ -83,6 +85,9 @@ class TillConfig:
     max_topup_cents: int = 15_000
     quote_ttl_s: float = 300.0
     online_timeout_s: float = 3.0
+    # Closing the day fixes the Z-report and cannot be undone: by default only a manager may, and a cashier
+    # signed in is asked for a manager's PIN (the engine checks it). false lets any operator close the day.
+    day_close_needs_manager: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +110,12 @@ class DisplayConfig:
     # Default: the official Raspberry Pi 7" touch display (800x480 on 154.08 x 85.92 mm, ~132 dpi).
     panel_width_mm: float = 154.08
     panel_height_mm: float = 85.92
+    # The panel's resolution. On the console (kiosk) the window is the whole panel whatever this says; on a
+    # desktop the window opens at this size (full screen with `fullscreen`), so that it covers the panel the
+    # millimetres above describe: a 7" 1024x600 panel needs width_px = 1024, height_px = 600.
+    width_px: int = 800
+    height_px: int = 480
+    fullscreen: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +212,7 @@ def config_from_dict(doc: dict[str, Any], *, base_dir: Path, data_dir: Path | No
             printer=dict(doc.get("printer") or {"kind": "virtual"}),
         ),
         power=_power(doc.get("power") or {}),
-        display=_section(DisplayConfig, doc, "display"),
+        display=_display(doc),
     )
 
 
@@ -244,6 +255,14 @@ def _store(doc: dict[str, Any]) -> StoreConfig:
     if store.disk_floor_mb > store.disk_warn_mb:
         raise ConfigError(detail="store.disk_floor_mb must not be above store.disk_warn_mb")
     return store
+
+
+def _display(doc: dict[str, Any]) -> DisplayConfig:
+    display: DisplayConfig = _section(DisplayConfig, doc, "display")
+    for name in ("panel_width_mm", "panel_height_mm", "width_px", "height_px"):
+        if not getattr(display, name) > 0:  # sizes are divided by these
+            raise ConfigError(detail=f"display.{name} must be more than 0")
+    return display
 
 
 def _power(d: Any) -> PowerConfig:

@@ -15,7 +15,8 @@ def main(options: Any = None, *, exit_after_s: float | None = None, sign_in_pin:
     """Run the till until it is closed; returns the exit status.
 
     `options` is the CLI's argparse Namespace (attributes used: config,
-    data_dir, simulate; optional: fullscreen, window_size), a TerminalConfig
+    data_dir, simulate; optional: fullscreen, window_size; without them the window
+    follows terminal.toml [display]), a TerminalConfig
     (runs it with the virtual devices), or None (the built-in demo,
     simulated). `exit_after_s` (or $FLOREYN_APP_EXIT_AFTER_S) stops the app
     that many seconds after its resting screen is up (benchmarks and smoke tests).
@@ -27,17 +28,20 @@ def main(options: Any = None, *, exit_after_s: float | None = None, sign_in_pin:
     if exit_after_s is None and os.environ.get("FLOREYN_APP_EXIT_AFTER_S"):  # smoke tests of the real CLI
         exit_after_s = float(os.environ["FLOREYN_APP_EXIT_AFTER_S"])
 
-    size = getattr(options, "window_size", None)
+    from floreyn.terminal.app.runtime import load_config  # no Kivy yet: the window's size comes from [display]
+
+    config, simulate = load_config(options)
+    size, fullscreen = kivy_setup.window_choice(config.display, size=getattr(options, "window_size", None),
+                                                fullscreen=getattr(options, "fullscreen", None))
     kiosk = None if not getattr(options, "windowed", False) else False
-    kivy_setup.prepare_environment(kiosk=kiosk, size=size, fullscreen=getattr(options, "fullscreen", None))
+    kivy_setup.prepare_environment(kiosk=kiosk, size=size, fullscreen=fullscreen)
     kiosk_now = kivy_setup.on_console() if kiosk is None else kiosk
 
     import kivy  # noqa: F401  (after the environment: Kivy reads it at import)
 
     kivy_setup.configure_input(kiosk=kiosk_now)
-    from floreyn.terminal.app.runtime import build_runtime, load_config
+    from floreyn.terminal.app.runtime import build_runtime
 
-    config, simulate = load_config(options)
     runtime, relay = build_runtime(config, simulate=simulate)
     from floreyn.terminal.app.app import TillApp
 

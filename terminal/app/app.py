@@ -90,7 +90,7 @@ class TillApp(App):
         assert self.till_root is not None
         if os.environ.get("FLOREYN_APP_REPORT_READY"):  # the benchmark times cold start to this line
             print(f"FLOREYN_READY screen={self.till_root.ctl.screen} "
-                  f"seconds={time.perf_counter() - self.started_at:.3f}", flush=True)
+                  f"seconds={time.perf_counter() - self.started_at:.3f} window={Window.width}x{Window.height}", flush=True)
             self.till_root.fbind("dimmed", lambda _root, dimmed: print(f"FLOREYN_DIMMED {int(dimmed)}", flush=True))
         if self.exit_after_s is not None:
             Clock.schedule_once(lambda _dt: self.stop(), self.exit_after_s)

@@ -188,6 +188,12 @@ class Controller(_Dispatcher):
         self._message_make = None
         self.message = ""
 
+    def typed(self) -> None:
+        """A key on a keypad: the shopkeeper is putting the mistake right (a wrong PIN, no amount, an
+        unknown receipt number), so its refusal goes; warnings and notes stay."""
+        if self.message and self.message_level == "error":
+            self.clear_message()
+
     def _on_lang(self, lang: str) -> None:
         self.lang = lang
         make = self._message_make

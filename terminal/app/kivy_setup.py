@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 TOUCH_PROVIDERS = ("hidinput", "mtdev", "sdl")
 DEFAULT_MAXFPS = 30
@@ -33,6 +34,20 @@ def on_console() -> bool:
     if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
         return False
     return any(Path("/dev/dri").glob("card*")) if Path("/dev/dri").is_dir() else False
+
+
+def window_choice(display: Any, *, size: tuple[int, int] | None = None,
+                  fullscreen: bool | None = None) -> tuple[tuple[int, int], bool]:
+    """(window size, full screen?) on a desktop, from terminal.toml [display] unless the command line says.
+
+    The window must cover the panel whose millimetres [display] gives, or the sizes in mm come out wrong:
+    so it opens at the panel's resolution (width_px x height_px), full screen with `fullscreen`. On the
+    console (kiosk) neither matters: the window is the whole panel, whatever its resolution."""
+    if fullscreen:
+        return size or (display.width_px, display.height_px), True
+    if size is not None:  # --size: a developer's window of that size
+        return size, False
+    return (display.width_px, display.height_px), bool(display.fullscreen)
 
 
 def prepare_environment(*, kiosk: bool | None = None, size: tuple[int, int] | None = None,

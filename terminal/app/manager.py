@@ -92,10 +92,24 @@ class ManagerFlows:
         self.ctl.clear_message()
         self.ctl.show("dayclose")
 
+    def day_close_needs_pin(self) -> bool:
+        """A cashier closes the day only with a manager's PIN ([till] day_close_needs_manager, the default)."""
+        return self.ctl.runtime.config.till.day_close_needs_manager and not self.ctl.is_manager
+
     def confirm_day_close(self) -> None:
+        """"Dag afsluiten" on the day close screen: closes the day, or first asks for a manager's PIN."""
+        if self.day_close_needs_pin():
+            self.ctl.clear_message()
+            self.ctl.show("managerpin")
+            return
+        self.close_day()
+
+    def close_day(self, manager_pin: str | None = None) -> None:
+        """The engine checks the PIN (and the role); a refusal stays on the screen that asked."""
         ctl = self.ctl
         if ctl.confirming:
             return
+        ctl.clear_message()
         token = ctl.begin_confirm()
 
         def done(result: TxResult) -> None:
@@ -106,7 +120,7 @@ class ManagerFlows:
             ctl.end_confirm(token)
             ctl.show_error(error)
 
-        ctl.await_(ctl.api.close_day(), done, failed, slow=True)
+        ctl.await_(ctl.api.close_day(manager_pin=manager_pin), done, failed, slow=True)
 
     def show_report(self, result: TxResult) -> None:
         """The Z-report on screen: the very document the printer gets."""

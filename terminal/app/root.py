@@ -39,7 +39,8 @@ SCREENS = {
     "amount": screens.AmountScreen, "source": screens.SourceScreen, "confirm": screens.ConfirmScreen,
     "done": screens.DoneScreen, "refused": screens.RefusedScreen,
     "bankcard": screens.BankCardScreen, "manager": screens.ManagerScreen, "refunds": screens.RefundsScreen,
-    "dayclose": screens.DayCloseScreen, "report": screens.ReportScreen, "status": screens.StatusScreen,
+    "dayclose": screens.DayCloseScreen, "managerpin": screens.ManagerPinScreen, "report": screens.ReportScreen,
+    "status": screens.StatusScreen,
 }
 
 _kv_loaded = False
@@ -66,6 +67,7 @@ class TillRoot(FloatLayout):
         sm.transition = NoTransition()  # no animation: no frames to draw, nothing to wait for
         sm.current = self.screen(ctl.screen).name
         ctl.fbind("screen", self._on_screen)
+        self.ids.banner.bind(on_dismiss=lambda _banner: ctl.clear_message())  # a tap on a refusal puts it away
         ctl.fbind("dim_after_s", lambda *_a: self.wake())
         self._dim_event = Clock.create_trigger(self._dim, max(1, ctl.dim_after_s))
         self._rest_event = Clock.create_trigger(self._rest, REST_AFTER_S)

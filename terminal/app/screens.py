@@ -90,6 +90,7 @@ class PinMixin:
     def on_pin_key(self, key: str) -> None:
         self._pin_entry().press(key)
         self.pin_text = self._pin_entry().masked()
+        self.ctl.typed()
 
     def take_pin(self) -> str | None:
         entry = self._pin_entry()
@@ -158,6 +159,7 @@ class AmountScreen(TillScreen):
         self.entry.press(key)
         self._update_display()
         self._relabel()
+        self.ctl.typed()
 
     def cents(self) -> int | None:
         return self.entry.cents()
@@ -341,6 +343,7 @@ class RefundsScreen(TillScreen):
 
     def on_receipt_key(self, key: str) -> None:
         """The keypad: digits of the receipt number (Volgnummer), backspace, clear."""
+        self.ctl.typed()
         if key == BACKSPACE_KEY:
             self.receipt_text = self.receipt_text[:-1]
         elif key == CLEAR_KEY:
@@ -388,6 +391,31 @@ class RefundsScreen(TillScreen):
 class DayCloseScreen(TillScreen):
     def actions(self, ctl: Controller) -> dict[str, Action]:
         return {"cancel": ctl.manager.open_manager, "confirm": ctl.manager.confirm_day_close}
+
+
+class ManagerPinScreen(PinMixin, TillScreen):
+    """A cashier closes the day: a manager types their PIN here ("Annuleren" goes back to the menu).
+
+    A wrong PIN, or a cashier's, is refused by the engine: the reason shows in the banner, the PIN
+    is emptied, and the screen stays for another try."""
+
+    def actions(self, ctl: Controller) -> dict[str, Action]:
+        return {"cancel": ctl.manager.open_manager, "confirm": self.submit}
+
+    def on_pre_enter(self, *_args: Any) -> None:
+        self._pin_entry().take()  # a PIN half typed before "Annuleren" is not kept
+        self.pin_text = ""
+        super().on_pre_enter()
+
+    def refresh(self) -> None:
+        # The tap that led here was on the day close screen's "Dag afsluiten": a confirm takes no tap
+        # that began before this screen could be read.
+        self.ids.confirm.ready_at = money_guard.now() + CONFIRM_READ_S
+
+    def submit(self) -> None:
+        pin = self.take_pin()
+        if pin is not None:
+            self.ctl.manager.close_day(manager_pin=pin)
 
 
 class ReportScreen(TillScreen):

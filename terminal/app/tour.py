@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 STEP_TIMEOUT_S = 20.0  # a live card summary or an online hold takes one round trip; a slow CI machine more
-SIZE = (800, 480)  # the Raspberry Pi 7" panel
+BANK_CARD_EXTRA_CENTS = 500  # the tour's mixed payment: this much more than the card can pay, the rest by bank card
 
 
-def _environment() -> None:
+def _environment(size: tuple[int, int]) -> None:
     os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
     os.environ.setdefault("LIBGL_ALWAYS_SOFTWARE", "1")  # the same pixels on every machine
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
@@ -37,7 +37,7 @@ def _environment() -> None:
     os.environ.setdefault("KIVY_METRICS_DENSITY", "1")
     from floreyn.terminal.app import kivy_setup
 
-    kivy_setup.prepare_environment(kiosk=False, size=SIZE)
+    kivy_setup.prepare_environment(kiosk=False, size=size)
 
 
 class Tour:
@@ -104,6 +104,48 @@ class Tour:
             screen.on_key(key)
         self.pump(0.05)
 
+    def press(self, msgid: str) -> None:
+        """What a tap on the current screen's button labelled `msgid` (in the shown language) does: its
+        on_tap, the tap guards aside."""
+        from floreyn.terminal.app.i18n import tr
+        from floreyn.terminal.app.widgets import TButton
+
+        words = tr._(msgid)
+        screen = self.root.screen(self.ctl.screen)
+        found = [w for w in screen.walk(restrict=True) if isinstance(w, TButton) and w.text == words and w.opacity > 0]
+        if len(found) != 1:
+            raise LookupError(f"tour: {len(found)} buttons {words!r} on {self.ctl.screen}")
+        found[0].dispatch("on_tap")
+
+    def pay_rest_by_bank_card(self, card: str) -> None:
+        """More than the card can pay: the rest in euros by bank card, booked only after "Is de pinbetaling gelukt?"."""
+        from floreyn.terminal.app import texts
+        from floreyn.terminal.app.entry import DECIMAL_KEY
+
+        ctl = self.ctl
+        self.present(card)
+        self.wait_screen("member")
+        member = ctl.member
+        payable = max(0, member.own.cents) + sum(b.remaining.cents for b in texts.payable_sources(member))
+        ctl.enter_amount()
+        self.wait_screen("amount")
+        cents = payable + BANK_CARD_EXTRA_CENTS
+        self.type_amount(f"{cents // 100}{DECIMAL_KEY}{cents % 100:02d}")
+        self.root.screen("amount").action_buttons["spend"].dispatch("on_tap")  # "Betalen fl …"
+        self.wait(lambda: ctl.screen in ("source", "confirm") and not ctl.busy, "source or confirm")
+        if ctl.screen == "source":
+            self.press("Combined\n(budgets first)")
+            self.wait_screen("confirm")
+        self.shot("rest-met-pin", "More than the card holds: the rest in cash or by bank card")
+        self.press("Rest by bank card")
+        self.wait_screen("bankcard")
+        self.shot("pinbetaling-gelukt", "The customer pays the rest on the bank card terminal: did it go through?")
+        self.press("Yes, paid")
+        self.wait(lambda: ctl.screen == "done" and ctl.receipt_state == "printed", "the receipt")
+        self.shot("betaald-met-pin", "Booked only now: the Floreyn part and the bank card payment")
+        ctl.back_to_idle()
+        self.wait_screen("idle")
+
     def run(self, cashier_pin: str, manager_pin: str) -> None:
         ctl = self.ctl
         self.wait(lambda: ctl.merchant is not None and ctl.screen == "signin", "the till to start")
@@ -143,18 +185,11 @@ class Tour:
         self.shot("gespaard", "Saved")
         ctl.back_to_idle()
         self.wait_screen("idle")
+        self.pay_rest_by_bank_card("eva")
         self.present("cees")
         self.wait_screen("refused")
         self.shot("pas-geblokkeerd", "A blocked card is refused: the whole screen says why and what to do")
         ctl.dismiss_refusal()
-        self.wait_screen("idle")
-        ctl.sign_out()
-        self.wait(lambda: ctl.signout_armed, "sign-out armed")
-        self.shot("afmelden-bevestigen", "Signing out takes a second, deliberate tap")
-        self.pump(1.0)  # the second tap counts only after SIGNOUT_MIN_GAP_S
-        ctl.sign_out()
-        self.wait_screen("signin")
-        ctl.sign_in(manager_pin)
         self.wait_screen("idle")
         ctl.manager.open_manager()
         self.wait_screen("manager")
@@ -166,10 +201,34 @@ class Tour:
         ctl.manager.ask_day_close()
         self.wait_screen("dayclose")
         self.shot("dagafsluiting", "Day close: asks before it closes")
-        ctl.manager.confirm_day_close()
+        self.close_day_with_managers_pin(manager_pin)
         self.wait(lambda: ctl.screen == "report" and "Dag" in ctl.report_text, "the Z-report")
         self.shot("z-rapport", "The Z-report, as printed")
+        ctl.back_to_idle()
+        self.wait_screen("idle")
+        ctl.sign_out()
+        self.wait(lambda: ctl.signout_armed, "sign-out armed")
+        self.shot("afmelden-bevestigen", "Signing out takes a second, deliberate tap")
+        self.pump(1.0)  # the second tap counts only after SIGNOUT_MIN_GAP_S
+        ctl.sign_out()
+        self.wait_screen("signin")
 
+    def close_day_with_managers_pin(self, manager_pin: str) -> None:
+        """The cashier closes the day: a manager types their PIN (a wrong one first: refused over the header)."""
+        ctl = self.ctl
+        ctl.manager.confirm_day_close()
+        self.wait_screen("managerpin")
+        screen = self.root.screen("managerpin")
+        wrong = "0000" if manager_pin != "0000" else "1111"  # one wrong try: far from the lock-out (max_failures)
+        for key in wrong:
+            screen.on_pin_key(key)
+        self.shot("pincode-beheerder", "Only a manager closes the day: a manager types their PIN")
+        screen.submit()
+        self.wait(lambda: bool(ctl.message) and not ctl.busy, "the wrong PIN refused")
+        self.shot("pincode-beheerder-fout", "A wrong PIN is refused in the banner over the header: the keypad stays put")
+        for key in manager_pin:
+            screen.on_pin_key(key)
+        screen.submit()
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m floreyn.terminal.app.tour")
@@ -178,7 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pin", default="1234", help="a cashier's PIN")
     p.add_argument("--manager-pin", default="9999")
     args = p.parse_args(argv)
-    _environment()
+    from floreyn.terminal.config import load_config
+
+    config = load_config(args.config)
+    size = (config.display.width_px, config.display.height_px)  # the panel's, as terminal.toml says
+    _environment(size)
     import kivy  # noqa: F401  (after the environment)
     from kivy.config import Config
 
@@ -192,12 +255,11 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     from floreyn.terminal.app.app import build_root
     from floreyn.terminal.app.runtime import build_runtime
-    from floreyn.terminal.config import load_config
 
-    Window.size = SIZE
+    Window.size = size
     EventLoop.ensure_window()
     args.out.mkdir(parents=True, exist_ok=True)
-    runtime, relay = build_runtime(load_config(args.config), simulate=True)
+    runtime, relay = build_runtime(config, simulate=True)
     root = None
     try:
         root = build_root(runtime, relay, window=Window)

@@ -129,7 +129,22 @@ class DimOverlay(Widget):
 
 
 class Banner(Label):
-    """A strip under the header: offline, limits, or the last refusal. Zero height when empty."""
+    """Offline, limits, or the last refusal, laid over the header (root.kv): at least `slot_height` tall,
+    taller only for a long text. Zero height when empty.
+
+    A touch on it goes no further (a long banner covers the top of the screen: no hidden button may take
+    it) and dispatches on_dismiss: the root clears a refusal then (a status banner stays)."""
 
     level = StringProperty("")  # "", "warn", "error", "info"
     owner = ObjectProperty(None, allownone=True)
+    slot_height = NumericProperty(0)
+    __events__ = ("on_dismiss",)
+
+    def on_touch_down(self, touch) -> bool:
+        if self.text and self.collide_point(*touch.pos):
+            self.dispatch("on_dismiss")
+            return True
+        return False
+
+    def on_dismiss(self) -> None:
+        pass

@@ -418,9 +418,13 @@ class Engine:
                   manager_pin: str | None = None) -> TxResult:
         """Write the DAY_CLOSE record and freeze the Z-report; the next record opens a new day.
 
-        A manager's act (docs/operations.md): checked here, not only hidden by the app, so no other
-        front end (the scripted till, a future one) can close a day under a cashier's PIN."""
-        self._require_manager(manager_pin)
+        A manager's act unless [till] day_close_needs_manager is false (docs/operations.md): checked here,
+        not only hidden by the app, so no other front end (the scripted till, a future one) can close a
+        day under a cashier's PIN."""
+        if self.config.till.day_close_needs_manager:
+            self._require_manager(manager_pin)
+        else:
+            self.require_operator()
         drafts = [Draft(record_id=record_ids(self.config.terminal_id, client_ref)(), kind=Kind.DAY_CLOSE)]
         ref = (client_ref, fingerprint) if client_ref else None
         merchant = self.context().merchant

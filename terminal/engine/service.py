@@ -148,8 +148,8 @@ class TillService:
         return self.submit(lambda e: e.confirm(quote_id, tender=tender, manager_pin=manager_pin,
                                                repeat_ok=repeat_ok), "confirm")
 
-    def close_day(self) -> Future[TxResult]:
-        return self.submit(lambda e: e.close_day(), "close_day")
+    def close_day(self, *, manager_pin: str | None = None) -> Future[TxResult]:
+        return self.submit(lambda e: e.close_day(manager_pin=manager_pin), "close_day")
 
     def reprint(self, tx_id: str) -> Future[TxResult]:
         return self.submit(lambda e: e.reprint(tx_id), "reprint")

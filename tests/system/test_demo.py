@@ -157,3 +157,21 @@ def test_display_detection_needs_a_live_display_server(tmp_path, monkeypatch):
     assert not demo_module._display_server_alive()
     (tmp_path / "wayland-7").touch()  # the compositor's socket
     assert demo_module._display_server_alive()
+
+
+def test_the_demo_till_takes_the_panel_size(tmp_path):
+    """`make demo DEMO_ARGS='--panel 1024x600'`: the enrolled terminal.toml says so in [display], which sizes the
+    till's window and the tour (issue 17 item 11); a malformed size is refused before anything starts."""
+    from floreyn import demo as demo_module
+    from floreyn.terminal.config import config_from_dict
+
+    config = tmp_path / "T-bakker-01.toml"
+    config.write_text('[terminal]\nterminal_id = "T-bakker-01"\n', encoding="utf-8")
+    demo_module.write_panel(config, demo_module.panel_size("1024x600"))
+    import tomllib
+
+    display = config_from_dict(tomllib.loads(config.read_text(encoding="utf-8")), base_dir=tmp_path).display
+    assert (display.width_px, display.height_px) == (1024, 600)
+    for bad in ("1024", "0x600", "groot"):
+        with pytest.raises(Exception, match="WIDTHxHEIGHT"):
+            demo_module.panel_size(bad)

@@ -46,6 +46,11 @@ lockout_s = 60
 [till]
 repeat_guard_s = 4.5
 max_amount_cents = 20000
+day_close_needs_manager = false
+
+[display]
+width_px = 1024
+height_px = 600
 
 [store]
 retention_days = 14
@@ -79,6 +84,9 @@ def test_full_example_loads(tmp_path):
     assert cfg.operators[0].is_manager and check_pin("4321", cfg.operators[0].pin_hash)
     assert cfg.security.scrypt_n == 16384 and cfg.security.max_failures == 5
     assert cfg.till.repeat_guard_s == 4.5 and cfg.till.max_amount_cents == 20000
+    assert cfg.till.day_close_needs_manager is False
+    assert (cfg.display.width_px, cfg.display.height_px, cfg.display.fullscreen) == (1024, 600, False)
+    assert cfg.display.panel_width_mm == 154.08  # the official 7" panel's size: a 7" 1024x600 panel's too
     assert cfg.store.retention_days == 14 and cfg.server.sync_interval_s == 15
     assert cfg.drivers.printer == {"kind": "network", "host": "192.168.1.50"}
     assert cfg.drivers.reader["kind"] == "nfcpy"
@@ -100,6 +108,9 @@ def test_data_dir_override(tmp_path):
     (('save_rate_bp = 500', 'save_rate_bp = 20000'), "save_rate_bp"),
     ((f'server_key = "{SERVER_KEY}"', 'server_key = "abc"'), "server_key"),
     (('[printer]', '[pritner]'), "pritner"),
+    (('day_close_needs_manager = false', 'day_close_needs_manager = "nee"'), "day_close_needs_manager"),
+    (('width_px = 1024', 'width_px = 0'), "display.width_px"),
+    (('height_px = 600', 'height_px = 600.5'), "display.height_px"),
 ])
 def test_mistakes_are_refused_by_name(tmp_path, change, words):
     with pytest.raises(ConfigError) as info:

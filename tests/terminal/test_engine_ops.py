@@ -138,6 +138,21 @@ def test_void_quote_goes_stale_when_another_transaction_comes_first(till):
         confirm(till, quote, manager_pin=MANAGER_PIN)
 
 
+def test_day_close_by_a_cashier_when_the_config_allows_it(config, clock):
+    """[till] day_close_needs_manager = false: the cashier signed in closes the day without a manager's PIN."""
+    till = open_till(replace(config, till=replace(config.till, day_close_needs_manager=False)), clock)
+    try:
+        till.present("bram")
+        till.spend(200)
+        closed = till.engine.close_day()
+        assert closed.kind is Kind.DAY_CLOSE and closed.report["day_no"] == 1
+        till.engine.sign_out()
+        with pytest.raises(E.NotSignedIn):  # still nobody's act without a signed-in operator
+            till.engine.close_day()
+    finally:
+        till.store.close()
+
+
 def test_day_close_report_is_frozen_and_a_new_day_begins(till):
     till.present("bram")
     till.spend(800, tender=Tender.CASH)  # fl 5 + cash 3

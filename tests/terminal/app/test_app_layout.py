@@ -17,10 +17,10 @@ pytestmark = pytest.mark.ui
 # Buttons that take the shopkeeper on (a hurried second tap lands where they were) ...
 GO_ON = ("Aanmelden", "Klaar", "Volgende klant", "Bevestigen", "Betalen", "Sparen", "Opwaarderen", "Bedrag invoeren",
          "Van eigen saldo", "Gecombineerd", "nog fl", "Terugbetalen", "Alles terugbetalen", "Rest contant", "Rest met pin",
-         "Ja, gelukt", "Gepind", "Contant ontvangen")
+         "Ja, gelukt", "Gepind", "Contant ontvangen", "Dag afsluiten")
 # ... and buttons that must never be under them on the next screen.
 RISKY = ("Afmelden", "Annuleren", "Volgende klant", "Bevestigen", "Rest contant", "Rest met pin", "Ja, gelukt",
-         "Nee, niet gelukt", "Gepind", "Contant ontvangen")
+         "Nee, niet gelukt", "Gepind", "Contant ontvangen", "Dag afsluiten")
 
 
 def _rect(widget):
@@ -85,7 +85,16 @@ class LayoutWalk(TillUITest):
         self.step(lambda: self.tap(self.screen().ids.no), "confirm")
         self.step(lambda: self.tap_text("Rest met pin"), "bankcard")
         self.step(lambda: self.tap(self.screen().ids.yes), "done")
-        self.assertGreaterEqual(len(self.transitions), 22)
+        self.step(lambda: self.tap(self.screen().ids.done), "idle")
+        self.step(lambda: self.tap(self.screen().ids.manager), "manager")  # the cashier closes the day:
+        self.step(lambda: self.tap(self.screen().ids.dayclose), "dayclose")
+        self.step(lambda: self.tap(self.screen().ids.confirm), "managerpin")  # a manager's PIN first
+        self.step(lambda: self.tap(self.screen().ids.cancel), "manager")
+        self.step(lambda: self.tap(self.screen().ids.dayclose), "dayclose")
+        self.step(lambda: self.tap(self.screen().ids.confirm), "managerpin")
+        self.type_keys(self.screen().ids.keypad, "9999")
+        self.step(lambda: self.tap(self.screen().ids.confirm), "report")
+        self.assertGreaterEqual(len(self.transitions), 30)
 
     def test_sign_out_takes_a_deliberate_second_tap(self):
         self.sign_in()

@@ -5,6 +5,7 @@ These fail, never skip, when the UI cannot start: a broken graphics stack in CI 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,9 +14,9 @@ from support import kivy_env
 pytestmark = pytest.mark.ui
 
 
-def run_app(args, tmp_path, **env):
+def run_app(args, tmp_path, _environ=None, **env):
     kivy_env.configure_environment()
-    environ = {**os.environ, "FLOREYN_APP_REPORT_READY": "1", "KIVY_HOME": str(tmp_path / "kivy"), **env}
+    environ = {**(_environ or os.environ), "FLOREYN_APP_REPORT_READY": "1", "KIVY_HOME": str(tmp_path / "kivy"), **env}
     environ.pop("DISPLAY", None)
     environ.pop("WAYLAND_DISPLAY", None)
     return subprocess.run([sys.executable, *args], env=environ, capture_output=True, text=True, timeout=90)
@@ -36,6 +37,34 @@ def test_floreyn_terminal_cli_without_configuration_starts_the_demo(tmp_path):
                    FLOREYN_APP_EXIT_AFTER_S="0.3")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "FLOREYN_READY screen=signin" in done.stdout, done.stderr[-3000:]
+
+
+def window_of(done) -> str:
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(x for x in done.stdout.splitlines() if x.startswith("FLOREYN_READY"))
+    return line.rsplit("window=", 1)[-1]
+
+
+def test_the_window_takes_the_panel_size_from_terminal_toml(tmp_path):
+    """Issue 17 item 11: [display] width_px/height_px make the desktop window the 1024x600 panel's size, and
+    fullscreen = true fills the screen (SDL's offscreen display is 1024x768). The deployed unit (kiosk) is
+    full screen anyway: the same `fullscreen` setting of Kivy, so it fills a 1024x600 panel too."""
+    from floreyn.pins import hash_pin
+
+    def toml(display: str) -> Path:
+        path = tmp_path / f"terminal-{len(list(tmp_path.glob('terminal-*.toml')))}.toml"
+        path.write_text(f"""[terminal]\nterminal_id = "T-scherm-01"\ndata_dir = "data"\n
+[[operators]]\nname = "Kassa"\nrole = "cashier"\npin_hash = "{hash_pin("1234", n=16, r=1, p=1)}"\n
+[display]\n{display}\n""", encoding="utf-8")
+        return path
+
+    # No KCFG_GRAPHICS_* from the test environment: the app decides the window, as on a till.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("KCFG_GRAPHICS_")}
+    for display, want in (("width_px = 1024\nheight_px = 600", "1024x600"), ("", "800x480"),
+                          ("fullscreen = true", "1024x768")):
+        done = run_app(["-m", "floreyn.terminal.app", "--simulate", "--windowed", "--config", str(toml(display)),
+                        "--exit-after", "0.2"], tmp_path, _environ=clean)
+        assert window_of(done) == want, (display, done.stdout)
 
 
 def test_automatic_sign_in_needs_the_virtual_reader():

@@ -136,6 +136,20 @@ class Readability(TillUITest):
         self.wait_screen("refused")
         self.check("refused")
 
+    def test_the_manager_pin_screen_is_readable(self):
+        self.sign_in("1234")  # a cashier closes the day: the manager's PIN screen, then its refusal over the header
+        self.open_day_close()
+        self.tap(self.screen().ids.confirm)
+        self.wait_screen("managerpin")
+        self.check("managerpin")
+        self.type_keys(self.screen().ids.keypad, "5555")
+        self.tap(self.screen().ids.confirm)
+        self.wait(lambda: "Onjuiste pincode" in self.banner())
+        self.check("managerpin with a refusal")
+        self.ctl.show_text(lambda: "Tik nog een keer op Uitzetten om de kassa uit te zetten. "
+                                   "Wacht tot het scherm donker is voordat je de stekker eruit trekt.", "warn")
+        self.check("a long warning")
+
 
 class TestReadable800(Readability):
     __test__ = True

@@ -284,6 +284,22 @@ def test_environment_for_kiosk_and_desktop(monkeypatch):
     assert "SDL_TOUCH_MOUSE_EVENTS" not in done
 
 
+def test_the_window_covers_the_panel_that_display_describes():
+    """Issue 17 item 11: on a desktop the window opens at the panel's resolution from terminal.toml [display]
+    (before: always 800x480, a corner of a 1024x600 screen), full screen when [display] fullscreen says so;
+    the command line's --size and --fullscreen win."""
+    from floreyn.terminal.app import kivy_setup
+    from floreyn.terminal.config import DisplayConfig
+
+    official, seven_inch = DisplayConfig(), DisplayConfig(width_px=1024, height_px=600)
+    assert kivy_setup.window_choice(official) == ((800, 480), False)
+    assert kivy_setup.window_choice(seven_inch) == ((1024, 600), False)
+    assert kivy_setup.window_choice(DisplayConfig(fullscreen=True)) == ((800, 480), True)
+    assert kivy_setup.window_choice(seven_inch, size=(640, 400)) == ((640, 400), False)
+    assert kivy_setup.window_choice(DisplayConfig(fullscreen=True), size=(640, 400)) == ((640, 400), False)
+    assert kivy_setup.window_choice(official, fullscreen=True) == ((800, 480), True)
+
+
 def test_one_touch_source_per_device():
     from kivy.config import Config
 

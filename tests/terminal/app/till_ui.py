@@ -63,7 +63,7 @@ class TillUITest(FloreynGraphicTest):
         money_guard._clock = self.tap_clock
         money_guard.reset()
         self.tmp = Path(tempfile.mkdtemp(prefix="floreyn-app-"))
-        config = demo_setup.demo_config(self.tmp, security=SecurityConfig(scrypt_n=2**4))
+        config = self.configure(demo_setup.demo_config(self.tmp, security=SecurityConfig(scrypt_n=2**4)))
         self.runtime, relay = build_runtime(config, simulate=True)
         self.engine = self.runtime.service.engine
         self.printer = self.runtime.printer
@@ -87,6 +87,10 @@ class TillUITest(FloreynGraphicTest):
                 tr.switch("nl")
             shutil.rmtree(self.tmp, ignore_errors=True)
             super().tearDown()
+
+    def configure(self, config):
+        """The demo till's terminal.toml as this test class wants it (a class may change settings)."""
+        return config
 
     # -- driving -------------------------------------------------------------------------------
 
@@ -183,6 +187,13 @@ class TillUITest(FloreynGraphicTest):
         self.type_keys(scr.ids.keypad, pin)
         self.tap(scr.ids.submit)
         self.wait_screen("idle")
+
+    def open_day_close(self) -> None:
+        """From the card prompt: Beheer, then "Dag afsluiten": the day close screen that asks first."""
+        self.tap(self.screen("idle").ids.manager)
+        self.wait_screen("manager")
+        self.tap(self.screen().ids.dayclose)
+        self.wait_screen("dayclose")
 
     def shot(self, name: str) -> Path:
         path = kivy_env.save_screenshot(f"app-{name}-{self.size_tag}", self.Window)
