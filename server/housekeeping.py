@@ -5,9 +5,8 @@ cards stamped, so a delta carries the money they free) and cards blocked for ove
 says are due were reinstated (server/reinstate.py). Snapshot requests now only read; this job does both,
 then brings the kept snapshot entries and the kept full-snapshot pages up to date
 (server/snapshot_cache.py): made in reads, written in short transactions. A till loses nothing by
-the delay: a lapsed hold already holds nothing
-(server/spendable.py), and a card stamped late only reaches the tills a minute later, with the lower,
-safe figure until then.
+the delay: a lapsed hold already holds nothing (server/spendable.py), and a card stamped late only
+reaches the tills a minute later, with the lower, safe figure until then.
 """
 
 from __future__ import annotations
