@@ -8,9 +8,14 @@ import dataclasses
 import pytest
 from sqlalchemy import func, select, update
 
+from floreyn import keys
+from floreyn.server import api_terminal, snapshot_cache, state
 from floreyn.server import schema as s
-from floreyn.server import snapshot_cache, state
+from floreyn.sync.client import SyncBadSnapshot
 from floreyn.sync.snapshot import Snapshot
+from floreyn.sync.snapshot_pages import MemorySink
+from floreyn.terminal.clock import FakeClock
+from floreyn.terminal.store.store import TerminalStore
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -138,3 +143,44 @@ def test_an_entry_is_made_again_when_the_calendar_makes_it_wrong_and_only_then(s
     later = srv.ctx.db.read(lambda conn: snapshot_cache.make_stale(conn, now + 3 * DAY_MS, limit=10**6))
     made = {m["card_id"] for m in later}
     assert card in made and plain_card not in made  # its budget has lapsed; the other card is as it was
+
+
+@pytest.mark.parametrize("attack, reason", [
+    ("forged", "snapshot_bad_signature"),  # signed by another key
+    ("replayed", "snapshot_page_mismatch"),  # a page of another fetch
+    ("reordered", "snapshot_page_order"),  # the first page again where the second was asked for
+])
+def test_a_till_refuses_a_bad_page_with_a_typed_error_and_keeps_its_snapshot(srv, world, small_pages, tmp_path,
+                                                                            monkeypatch, attack, reason):
+    _, card = world.member(eur_cents=900)
+    term = world.terminal()
+    store = TerminalStore(tmp_path / "terminal.db", term.terminal_id, FakeClock())
+    client = term.client(srv)
+    before = client.fetch_snapshot(store)
+    srv.admin("POST", "/v1/admin/desk/topup", {"member_id": world.member()[0], "eur_cents": 100})
+    real_page, real_sign = snapshot_cache.page, api_terminal.sign_page
+    first: list = []
+
+    def bad_page(conn, terminal_id, **kw):
+        if attack == "replayed":
+            kw["fetch"] = "0" * 32
+        if attack == "reordered" and kw["after"]:
+            kw = {**kw, "after": ""}
+        served = real_page(conn, terminal_id, **kw)
+        if attack == "reordered" and first and kw["after"] == "":
+            return first[0]
+        first.append(served)
+        return served
+
+    monkeypatch.setattr(snapshot_cache, "page", bad_page)
+    if attack == "forged":
+        other = keys.new_private_key()
+        monkeypatch.setattr(api_terminal, "sign_page", lambda wire, key: real_sign(wire, other))
+    with pytest.raises(SyncBadSnapshot) as refused:
+        client.fetch_snapshot(MemorySink(None))  # a new till's full fetch, several pages
+    assert refused.value.params["reason"] == reason
+    with pytest.raises(SyncBadSnapshot):
+        client.fetch_snapshot(store)  # by delta, onto the till's own snapshot
+    kept = store.current_snapshot()
+    assert kept.snapshot_version == before.snapshot_version and kept.card(card).offline_allowance_cents == 900
+    store.close()
