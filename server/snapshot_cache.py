@@ -2,12 +2,16 @@
 
 Each card's snapshot entry (sync/snapshot_pages.py `encode_card`) is the same for every terminal: the
 till decides with its own merchant's categories. `snapshot_cards` keeps that entry with the card's
-`changed_version` and the local date it was made for. The housekeeping job (server/housekeeping.py)
-re-makes the entries of cards that changed since (`refresh`), in bounded chunks.
+`changed_version` and `valid_until`, the first local date the calendar alone makes it wrong (a budget's
+last day passed, a month's cap renewed). The housekeeping job (server/housekeeping.py) makes the entries
+of cards changed since, or past that day, again (`make_stale` in a read, `keep` in a short write), then
+keeps runs of PAGE_CARDS entries compressed in `snapshot_pages` (`plan_pages`, `keep_pages`): a run is
+cut anew when none exist or one doubled, and made again once REMAKE_PAGE_CHANGES of its cards changed.
 
-A page request only reads: it takes the data version first (see server/snapshots.py), then up to
-PAGE_CARDS cards after the cursor, and serves each card's kept entry when it is current (same version,
-not past its day); the few changed since the last refresh are computed in the request from the same
+A page request only reads. It takes the data version first (see server/snapshots.py). A full fetch's
+page that starts where a kept run starts goes out as kept, with the cards of its range changed since
+as the overlay; any other page, and every delta page (the changed cards, by ix_cards_changed), is read
+here: each card's kept entry when current, else made in the request from the same
 `snapshots.card_infos` the kept ones came from, so a page is never staler than a rebuild would be.
 """
 
