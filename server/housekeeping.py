@@ -39,12 +39,14 @@ def run(db: Database, clock: Callable[[], int]) -> HousekeepingResult:
     now = clock()
     expired, reinstated = db.write(lambda conn: (spendable.expire_holds(conn, now), reinstate.review(conn, now)))
     refreshed = 0
+    after = ""
     for _ in range(MAX_REFRESH_ROUNDS):  # made in a read, kept in a short write: ingest waits on no making
-        made = db.read(lambda conn: snapshot_cache.make_stale(conn, clock()))
-        db.write(lambda conn: snapshot_cache.keep(conn, made))  # noqa: B023  # called at once
+        made = db.read(lambda conn: snapshot_cache.make_stale(conn, clock(), after=after))  # noqa: B023  # at once
+        db.write(lambda conn: snapshot_cache.keep(conn, made))  # noqa: B023  # (same)
         refreshed += len(made)
         if len(made) < snapshot_cache.REFRESH_CHUNK:
             break
+        after = made[-1]["card_id"]
     replace_all, pages = db.read(lambda conn: snapshot_cache.plan_pages(conn, clock()))
     db.write(lambda conn: snapshot_cache.keep_pages(conn, replace_all, pages))
     return HousekeepingResult(expired, len(reinstated), refreshed, len(pages), int((time.perf_counter() - started) * 1000))

@@ -74,16 +74,17 @@ def _entries(conn: Connection, rows: Sequence[Row[Any]], today: str, now_ms: int
     return {i.card_id: (encode_card(i), valid_until(i, today)) for i in infos}
 
 
-def _stale_rows(conn: Connection, today: str, limit: int) -> list[Row[Any]]:
+def _stale_rows(conn: Connection, today: str, limit: int, after: str) -> list[Row[Any]]:
     stale = (_sc.c.card_id.is_(None)) | (_sc.c.version != s.cards.c.changed_version) | (_sc.c.valid_until <= today)
     return list(conn.execute(select(s.cards).select_from(s.cards.outerjoin(_sc, _sc.c.card_id == s.cards.c.card_id))
-                             .where(stale).order_by(s.cards.c.card_id).limit(limit)).all())
+                             .where(stale, s.cards.c.card_id > after).order_by(s.cards.c.card_id).limit(limit)).all())
 
 
-def make_stale(conn: Connection, now_ms: int, limit: int = REFRESH_CHUNK) -> list[dict[str, Any]]:
-    """Read only: up to `limit` entries that are missing, older than their card, or past their day, made anew."""
+def make_stale(conn: Connection, now_ms: int, limit: int = REFRESH_CHUNK, after: str = "") -> list[dict[str, Any]]:
+    """Read only: up to `limit` entries after card `after` that are missing, older than their card, or past
+    their day, made anew (the job passes the last card of the round before, so a pass reads each card once)."""
     today = state.local_date(now_ms).isoformat()
-    rows = _stale_rows(conn, today, limit)
+    rows = _stale_rows(conn, today, limit, after)
     fresh = _entries(conn, rows, today, now_ms)
     return [{"card_id": r.card_id, "version": int(r.changed_version), "valid_until": fresh[r.card_id][1],
              "entry": fresh[r.card_id][0]} for r in rows]

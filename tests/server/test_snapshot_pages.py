@@ -184,3 +184,14 @@ def test_a_till_refuses_a_bad_page_with_a_typed_error_and_keeps_its_snapshot(srv
     kept = store.current_snapshot()
     assert kept.snapshot_version == before.snapshot_version and kept.card(card).offline_allowance_cents == 900
     store.close()
+
+
+def test_the_job_makes_every_stale_entry_in_small_rounds(srv, world, monkeypatch):
+    monkeypatch.setattr(snapshot_cache, "REFRESH_CHUNK", 2)  # rounds of two cards, each after the one before
+    for _ in range(5):
+        world.member(eur_cents=200)
+    srv.housekeeping()
+    count = lambda table: srv.ctx.db.read(  # noqa: E731
+        lambda conn: conn.execute(select(func.count()).select_from(table)).scalar())
+    assert count(s.snapshot_cards) == count(s.cards)
+    assert srv.ctx.db.read(lambda conn: snapshot_cache.make_stale(conn, srv.ctx.clock(), limit=10**6)) == []
