@@ -7,15 +7,15 @@
 - snapshot_pages: runs of those entries, compressed, that a full snapshot's pages serve as they are,
   with the cards of each run changed since as an overlay.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
