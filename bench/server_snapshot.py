@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
-import importlib.util
 import json
 import os
 import random
@@ -48,6 +47,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sqlalchemy import text
+
+from common import sibling  # bench/common.py: bench/ is on sys.path as a script and under run_all
 
 from floreyn import keys
 from floreyn.server import admin_business, admin_money, housekeeping, ledger, snapshot_cache, snapshots, state
@@ -71,14 +72,6 @@ INSERT_CHUNK = 5_000
 BENCH_KEY = keys.new_private_key()
 JSON_COMPARED_UP_TO = 100_000  # beyond, the JSON of the same cards alone takes gigabytes to make
 OLD_JSON_UP_TO = 10_000  # the JSON snapshot is timed up to here (beyond, it nears its 8 MiB limit)
-
-
-def _sibling(name: str):  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location(f"bench_{name}_shared", HERE / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def setup(db: Database, n: int, now: int, seed: int = 7) -> tuple[list[str], Any]:
@@ -171,7 +164,7 @@ def floor_apply(pages: list[bytes], tmp: Path) -> float:
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("CREATE TABLE t (card_id TEXT PRIMARY KEY, entry BLOB) WITHOUT ROWID")
     t0 = time.perf_counter()
-    entries = [(entry_card_id(e), e) for wire in pages for part in _parts(wire)[1:]
+    entries = [(entry_card_id(e), e) for wire in pages for part in _split(wire)[1:]
                for e in _split(zlib.decompress(part))]  # the real path reads only the ids too
     with con:
         con.executemany("INSERT INTO t VALUES (?, ?)", entries)
@@ -192,17 +185,9 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _parts(wire: bytes) -> list[bytes]:
-    """Header, body, overlay of a page, as they travel (no signature check: the floor's own parsing)."""
-    out, pos = [], 0
-    while pos < len(wire):
-        size, pos = _varint(wire, pos)
-        out.append(wire[pos:pos + size])
-        pos += size
-    return out
-
-
 def _split(plain: bytes) -> list[bytes]:
+    """Varint-prefixed pieces: a page's header, body and overlay, or a body's entries (no signature check:
+    the floor's own parsing)."""
     out, pos = [], 0
     while pos < len(plain):
         size, pos = _varint(plain, pos)
@@ -270,7 +255,7 @@ def bench_size(url: str, n: int, rounds: int, label: str) -> list[dict[str, Any]
                                                  "delta_kept")}
     wire_json = 0
     old_bytes: int | str = "-"
-    http = _sibling("server_http_ingest")
+    http = sibling("server_http_ingest")
     server = http.Server(url, tmp, 1)
     try:
         for r in range(rounds):
@@ -331,9 +316,9 @@ def rows_for(n: int, label: str, rounds: int, m: dict[str, list[float]], wire_js
          "baseline": _mmm(m["full_floor"]), "baseline_name": "SELECT of the kept entries + zlib of the same bytes",
          "target": "<= 1 s at 100k"},
         {"name": f"full snapshot on the wire, {n:,} cards x 2 budgets", "value": round(wire_mib, 2), "unit": "MiB",
-         "baseline": f"{wire_json / 2**20:.2f} (JSON of the same cards, zlib; 0: not made); id floor "
-                     f"{n * ID_FLOOR_BYTES / 2**20:.2f}",
-         "baseline_name": "same run", "target": "<= 4 MB at 100k"},
+         "baseline": f"{wire_json / 2**20:.2f} / {n * ID_FLOOR_BYTES / 2**20:.2f}",
+         "baseline_name": "the JSON of the same cards zlib'd (0: not made) / their random ids alone",
+         "target": "<= 4 MB at 100k"},
         {"name": f"delta of {DELTA_CARDS} changed cards, server time, {tag}",
          "value": _mmm([v * 1000 for v in m["delta"]], 1), "unit": "ms",
          "baseline": _mmm([v * 1000 for v in m["delta_floor"]], 1), "baseline_name": "SELECT of the changed card rows",
@@ -343,6 +328,7 @@ def rows_for(n: int, label: str, rounds: int, m: dict[str, list[float]], wire_js
          "baseline": _mmm([v * 1000 for v in m["delta_floor"]], 1), "baseline_name": "SELECT of the changed card rows",
          "target": "<= 50 ms"},
         {"name": f"new till's full fetch + atomic apply over HTTP, {tag}", "value": _mmm(m["apply"]), "unit": "s",
+         "http": True,
          "baseline": _mmm(m["apply_floor"]), "baseline_name": "decompress the pages + one executemany of the entries",
          "target": "-"},
         {"name": f"till's Python heap peak during that fetch, {n:,} cards", "value": round(m["mem"][0], 1),
@@ -350,9 +336,9 @@ def rows_for(n: int, label: str, rounds: int, m: dict[str, list[float]], wire_js
          "target": "<= 20 MB"},
     ]
     if m["old_s"]:
-        rows.append({"name": f"before: JSON full snapshot rebuilt per request, {n:,} cards, {label}",
-                     "value": round(m["old_s"][0], 3), "unit": "s", "baseline": old_bytes,
-                     "baseline_name": "bytes of it (8 MiB limit)", "target": "-"})
+        rows.append({"name": f"before: JSON full snapshot rebuilt per request, {n:,} cards, {label} "
+                             f"({old_bytes} bytes; the limit is 8 MiB)",
+                     "value": round(m["old_s"][0], 3), "unit": "s", "baseline": None, "target": "-"})
     return rows
 
 
@@ -394,7 +380,6 @@ def main(argv: list[str]) -> int:
                                               "default $FLOREYN_TEST_PG_URL")
     p.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     args = p.parse_args(argv)
-    sys.path.insert(0, str(HERE))
     from run_all import print_row
 
     for row in run(tuple(args.sizes), args.rounds, args.pg, sqlite=not args.no_sqlite):
