@@ -115,7 +115,17 @@ STEPS: Final[tuple[tuple[str, ...], ...]] = (
             offline_taps INTEGER NOT NULL,
             own_fl INTEGER NOT NULL)""",
     ),
-    # 7: what a receipt tells beyond the signed fields, kept as it was at commit: what is left of a budget
+    # 7: the snapshot's cards one row each, as the server's compact entries (sync/snapshot_pages.py), so a
+    # city's snapshot is neither held in memory nor rewritten whole per delta; pages of a fetch wait in
+    # snapshot_staging until the last one has arrived, then go over in one transaction.
+    (
+        "CREATE TABLE snapshot_cards (card_id TEXT PRIMARY KEY, entry BLOB NOT NULL) WITHOUT ROWID",
+        """CREATE TABLE snapshot_staging (
+            card_id TEXT PRIMARY KEY,
+            fetch TEXT NOT NULL,            -- the fetch the page came in (sync/snapshot_pages.py)
+            entry BLOB NOT NULL) WITHOUT ROWID""",
+    ),
+    # 8: what a receipt tells beyond the signed fields, kept as it was at commit: what is left of a budget
     # and its last day; what a joint campaign's pot pays for the record (its name and amount, booked by the
     # server on upload); and the second member's card that confirmed a group-budget payment (also signed, in
     # a version 2 record: sync/record.py). NULL in records written before, and where it does not apply.

@@ -52,10 +52,10 @@ class StoredRecord:
     receipt_error: str | None = None
     budget_label: str | None = None  # as printed; None in records from before schema 4
     merchant_name: str | None = None  # as printed; None in records from before schema 4
-    budget_left_cents: int | None = None  # as printed; None before schema 7 and for other records
-    budget_expires_on: str | None = None  # as printed (ISO date); None before schema 7
+    budget_left_cents: int | None = None  # as printed; None before schema 8 and for other records
+    budget_expires_on: str | None = None  # as printed (ISO date); None before schema 8
     confirm_card_hex: str | None = None  # the confirming card of a group-budget spend
-    pot_campaign: str | None = None  # as printed; None before schema 7 and where no pot pays
+    pot_campaign: str | None = None  # as printed; None before schema 8 and where no pot pays
     pot_cents: int | None = None
 
     @property
