@@ -220,7 +220,8 @@ class TillUITest(FloreynGraphicTest):
         header = self.root.ids.header
         shown = [w for w in reversed(header.children) if w.opacity > 0 and w.width > 0]
         problems = [f"{getattr(w, 'text', w)!r} sticks out of the header ({w.x:.0f}..{w.right:.0f} in "
-                    f"{header.x:.0f}..{header.right:.0f})" for w in shown if w.x < header.x - 1 or w.right > header.right + 1]
+                    f"{header.x:.0f}..{header.right:.0f})"
+                    for w in shown if w.x < header.x - 1 or w.right > header.right + 1]
         problems += [f"{getattr(a, 'text', a)!r} lies over {getattr(b, 'text', b)!r}"
                      for a, b in zip(shown, shown[1:], strict=False) if a.right > b.x + 1]
         return problems
