@@ -5,7 +5,7 @@
 #
 #   make test [PYTEST_ARGS='-k money -x']   FLOREYN_TEST_PG_URL from the environment
 #   make lint                               ruff and mypy (make test runs it first)
-#   make demo [DEMO_ARGS='--panel 1024x600'] | bench | clean | distclean
+#   make demo [DEMO_ARGS='--panel 1024x600'] | bench [BENCH_ARGS=--quick] | clean | distclean
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := test
@@ -19,6 +19,7 @@ STAMP := $(VENV)/.floreyn-installed
 EXTRAS := terminal,server,desk,dev
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
+BENCH_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages the tests need at run time (Debian 12 names; the same on Ubuntu
@@ -79,7 +80,7 @@ demo: sysdeps $(STAMP)
 	$(PY) -m floreyn.demo $(DEMO_ARGS)
 
 bench: sysdeps $(STAMP)
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 # Generated files; the venv stays (distclean removes it too).
 clean:

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 N_DEFAULT = 2_000
 CARDS = 200
@@ -40,33 +41,45 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _engine_child(data_dir: Path, n: int) -> dict:
+def bench_engine(data_dir: Path, make_printer: Callable[[Any], Any], cards: int, *, defer_print: bool = False
+                 ) -> tuple[Any, list[str]]:
+    """The demo till with `cards` demo cards in its snapshot and limits no bench run reaches, started.
+
+    Returns (engine, card names). The real PIN cost: the sign-in is in the peak RSS.
+    """
     from dataclasses import replace
 
-    from floreyn.money import Money
-    from floreyn.sync.snapshot import OfflineLimits
+    from floreyn.sync.snapshot import CardInfo, OfflineLimits
     from floreyn.terminal import demo_setup
     from floreyn.terminal.config import SecurityConfig, TillConfig
-    from floreyn.terminal.drivers.virtual import VirtualPrinter
     from floreyn.terminal.engine.build import build_engine
-    from floreyn.sync.snapshot import CardInfo
 
-    config = demo_setup.demo_config(data_dir, security=SecurityConfig())  # the real PIN cost: it is in the peak
+    config = demo_setup.demo_config(data_dir, security=SecurityConfig())
     config = replace(config, till=TillConfig(repeat_guard_s=0.05))
-    printer = VirtualPrinter()
-    engine = build_engine(config, printer, defer_print=True)
-    names = [f"bench{i}" for i in range(CARDS)]
+    engine = build_engine(config, make_printer(config), defer_print=defer_print)
+    names = [f"bench{i}" for i in range(cards)]
     snap = demo_setup.demo_snapshot(config.terminal_id, engine.clock.wall_ms())
-    cards = tuple(CardInfo(demo_setup.demo_card_id(name).hex(), name.title(), False, 10**9) for name in names)
+    infos = tuple(CardInfo(demo_setup.demo_card_id(name).hex(), name.title(), False, 10**9) for name in names)
     limits = OfflineLimits(per_tx_cents=10**6, cumulative_cents=10**12, max_count=10**6)
-    engine.store.store_snapshot(replace(snap, cards=cards, limits=limits))
+    engine.store.store_snapshot(replace(snap, cards=infos, limits=limits))
     engine.start()
+    return engine, names
+
+
+def _engine_child(data_dir: Path, n: int) -> dict:
+    from floreyn.money import Money
+    from floreyn.terminal import demo_setup
+    from floreyn.terminal.drivers.virtual import MemoryTrail, VirtualPrinter
+
+    printer = VirtualPrinter()
+    engine, names = bench_engine(data_dir, lambda _config: printer, CARDS, defer_print=True)
     engine.sign_in("1234")
     payloads = [demo_setup.demo_payload(name) for name in names]
+    trails = [MemoryTrail() for _ in names]  # an offline spend writes the card's trail: one per card, as a card has
     raw = _RawStore(data_dir.parent / "raw.db")
     times, raw_times = [], []
     for i in range(n):
-        engine.present_card(payloads[i % CARDS])
+        engine.present_card(payloads[i % CARDS], trail=trails[i % CARDS])
         quote = engine.quote_spend(Money.fl(100 + i % 900))
         started = time.perf_counter()
         engine.confirm(quote.quote_id)

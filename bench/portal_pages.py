@@ -37,6 +37,7 @@ from floreyn.server.config import ServerConfig
 from floreyn.server.portal import queries, users
 
 REQUESTS = 60
+OVER_HTTP = True  # bench/run_all.py: every figure here is measured through the HTTP API
 DEMO = (10, 300)  # members, postings: the size of `make demo`'s cooperative
 LARGE = (10_000, 100_000)
 MERCHANTS = 20

@@ -33,6 +33,8 @@ from floreyn.server.testing import ServerThread
 from floreyn.terminal.drivers.nfc_emulator_ntag import EmulatedNtag
 from floreyn.terminal.drivers.nfc_writer import CardWriter
 
+OVER_HTTP = True  # bench/run_all.py: the desk tool against a real server on loopback
+
 
 def tool(base: list[str], *argv: str) -> str:
     out, err = io.StringIO(), io.StringIO()

@@ -37,7 +37,7 @@ from floreyn import keys
 from floreyn.server import admin_business, admin_money, admin_people, ledger
 from floreyn.server.db import Database
 from floreyn.server.ingest import ingest
-from floreyn.sync.record import ChainHead, Kind, Tender
+from floreyn.sync.record import ChainHead, Kind, RecordContent, Tender
 
 BATCH = 250
 NOW = 1_790_000_000_000
@@ -63,8 +63,8 @@ def make_records(terminals: int, per_terminal: int, cards: list[str], merchants:
             else:
                 amount = rng.randint(500, 5_000)
                 fields = dict(kind=Kind.TOPUP, card_id=card, fl_cents=amount, eur_cents=amount, tender=Tender.CASH)
-            rec = head.next_record(record_id=uuid.uuid4(), terminal_id=tid, merchant_id=mid, mono_ms=head.seq,
-                                   **fields)
+            rec = head.next_record(RecordContent(record_id=uuid.uuid4(), **fields), terminal_id=tid, merchant_id=mid,
+                                   mono_ms=head.seq)
             signed = rec.sign(key)
             head = head.advance(signed)
             raws.append(signed.raw)

@@ -53,38 +53,32 @@ NTAG213_USER_BYTES: Final = 144
 
 class CardError(FloreynError):
     code = "card"
-    nl = "Deze pas kan niet worden gelezen."
-    en = "This card cannot be read."
+    msgid = "This card cannot be read."
 
 
 class NotAFloreynCard(CardError):
     code = "card_foreign"
-    nl = "Dit is geen Floreyn-pas."
-    en = "This is not a Floreyn card."
+    msgid = "This is not a Floreyn card."
 
 
 class CardDamaged(CardError):
     code = "card_damaged"
-    nl = "De pas is beschadigd of onvolledig gelezen. Houd hem stil tegen de lezer en probeer opnieuw."
-    en = "The card is damaged or was not read completely. Hold it still on the reader and try again."
+    msgid = "The card is damaged or was not read completely. Hold it still on the reader and try again."
 
 
 class CardUnknownVersion(CardError):
     code = "card_unknown_version"
-    nl = "Deze pas heeft een nieuwere versie ({version}); werk de kassa bij."
-    en = "This card has a newer format ({version}); update the till."
+    msgid = "This card has a newer format ({version}); update the till."
 
 
 class CardUnknownKey(CardError):
     code = "card_unknown_key"
-    nl = "Deze pas is uitgegeven met een onbekende sleutel."
-    en = "This card was issued with an unknown key."
+    msgid = "This card was issued with an unknown key."
 
 
 class CardTampered(CardError):
     code = "card_tampered"
-    nl = "De pas is vervalst of gewijzigd. Niet accepteren."
-    en = "The card has been forged or altered. Do not accept it."
+    msgid = "The card has been forged or altered. Do not accept it."
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,7 @@ class DecodeError(FloreynError):
     """Bytes that are not a well-formed value of the expected layout."""
 
     code = "malformed"
-    nl = "Onleesbare gegevens: {detail}."
-    en = "Malformed data: {detail}."
+    msgid = "Malformed data: {detail}."
 
 
 def check_ident(value: str, field: str) -> bytes:

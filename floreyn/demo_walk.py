@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 from floreyn.demo import CASHIER_PIN, MAINTENANCE_BUDGET, MANAGER_PIN, MERCHANTS, TOUR_TIMEOUT_S, DemoError, exe, say
 
 # What happens at each till during the day. "expect" makes a refusal part of the story (and checked).
-DAY: dict[str, list[dict[str, Any]]] = {
+DAY: dict[str, list[dict[str, object]]] = {
     "T-bakker-01": [
         {"id": "aanmelden", "action": "sign_in", "pin": CASHIER_PIN},
         {"id": "anna", "action": "present", "card": "anna"},
@@ -65,15 +65,15 @@ DAY: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def closing(day_close: bool) -> list[dict[str, Any]]:
+def closing(day_close: bool) -> list[dict[str, object]]:
     """End of the day: the manager closes the day (Z-report) and the till syncs."""
-    acts: list[dict[str, Any]] = [{"id": "beheer", "action": "sign_in", "pin": MANAGER_PIN}]
+    acts: list[dict[str, object]] = [{"id": "beheer", "action": "sign_in", "pin": MANAGER_PIN}]
     if day_close:
         acts.append({"id": "dagafsluiting", "action": "day_close"})
     return [*acts, {"id": "sync", "action": "sync"}, {"id": "status", "action": "status"}]
 
 
-def run_script(demo: Demo, terminal_id: str, name: str, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def run_script(demo: Demo, terminal_id: str, name: str, actions: list[dict[str, object]]) -> list[dict[str, Any]]:
     scripts = demo.run / "scripts"
     scripts.mkdir(exist_ok=True)
     path = scripts / f"{terminal_id}-{name}.jsonl"
@@ -120,7 +120,7 @@ def describe(line: dict[str, Any]) -> str:
     return f"{head} ok"
 
 
-def take_screenshots(demo: Demo) -> dict[str, Any]:
+def take_screenshots(demo: Demo) -> dict[str, object]:
     """The app's own screens, drawn offscreen, on the bakery's till (it makes two real sales and closes the day)."""
     out = demo.run / "screenshots"
     env = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "SDL_AUDIODRIVER": "dummy", "KIVY_HOME": str(demo.run / "kivy")}

@@ -1,9 +1,15 @@
 """The root of every refusal Floreyn gives.
 
 Every refusal is typed (its class), carries a stable machine `code` that the
-server returns in JSON and the scripted till prints, and says why in Dutch
-(the till's language) and English. The message templates live on the class,
-so a new refusal is one small subclass and nothing else to keep in step.
+server returns in JSON and the scripted till prints, and one English `msgid`
+with named params. Its words in each language live in the gettext catalogs
+floreyn/locale/<lang>/LC_MESSAGES/refusals.po (floreyn/refusals.py; Dutch is
+the till's and the portal's language); `message(lang)` translates at the edge
+that shows it. A new refusal is one small subclass and its Dutch msgstr
+(`python -m floreyn.refusals`; a test fails on any class without one).
+
+A param that differs per language comes as `X_nl` / `X_en` (or `X` in Dutch
+beside `X_en`) and fills the template's `{X}` in that language.
 
 Amounts travel as integer cents, never as text formatted in one language:
 a param `X_cents` with a companion currency (`X_currency`, else a shared
@@ -16,35 +22,48 @@ carried, beside `X_cents`.
 from __future__ import annotations
 
 import enum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
+
+from floreyn.refusals import translate
+
+if TYPE_CHECKING:  # money's errors derive from this module
+    from floreyn.money import Currency
 
 CENTS_SUFFIX = "_cents"
+
+
+class RefusalDict(TypedDict):
+    """A refusal as JSON (FloreynError.to_dict)."""
+
+    error: str
+    message: str
+    message_nl: str
+    params: dict[str, str]
 
 
 class FloreynError(Exception):
     """Base of all Floreyn refusals.
 
-    Subclasses set `code`, `nl` and `en`; the templates are formatted with
-    the keyword arguments given at construction
+    Subclasses set `code` and `msgid`; the translated template is formatted
+    with the keyword arguments given at construction
     (`AmountTooLarge(max_cents=1000, currency=Currency.FL)` fills `{max}`).
     """
 
     code: ClassVar[str] = "error"
-    nl: ClassVar[str] = "Er ging iets mis."
-    en: ClassVar[str] = "Something went wrong."
+    msgid: ClassVar[str] = "Something went wrong."
 
-    def __init__(self, **params: Any) -> None:
+    def __init__(self, **params: object) -> None:
         self.params = params
         super().__init__(self.message("en"))
 
     def message(self, lang: str = "nl") -> str:
-        template = self.nl if lang == "nl" else self.en
+        template = translate(self.msgid, lang)
         try:
-            return template.format(**{**self.params, **amounts(self.params, lang)})
+            return template.format(**in_language(self.params, lang))
         except (KeyError, IndexError, TypeError):  # a template that lost a parameter must not hide the refusal
             return template
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RefusalDict:
         """The refusal as the server and the scripted till report it (params as strings, amounts in Dutch)."""
         params = {**self.params, **amounts(self.params, "nl")}
         return {
@@ -55,7 +74,14 @@ class FloreynError(Exception):
         }
 
 
-def amounts(params: dict[str, Any], lang: str) -> dict[str, str]:
+def in_language(params: dict[str, object], lang: str) -> dict[str, object]:
+    """The values a template in `lang` is filled with: `X_<lang>` as `X`, and each amount formatted."""
+    suffix = f"_{lang}"
+    own = {key[: -len(suffix)]: value for key, value in params.items() if key.endswith(suffix) and len(key) > len(suffix)}
+    return {**params, **own, **amounts(params, lang)}
+
+
+def amounts(params: dict[str, object], lang: str) -> dict[str, str]:
     """The formatted amount for every `X_cents` param with a known currency: {"X": "fl 10,00"}.
 
     A param without a currency, or with one this code does not know, is left
@@ -78,7 +104,7 @@ def amounts(params: dict[str, Any], lang: str) -> dict[str, str]:
     return out
 
 
-def _currency(value: Any) -> Any:
+def _currency(value: object) -> Currency | None:
     from floreyn.money import Currency
 
     if isinstance(value, Currency):

@@ -51,58 +51,49 @@ class MoneyError(FloreynError):
 
 class CurrencyMismatch(MoneyError):
     code = "currency_mismatch"
-    nl = "Bedragen in {a} en {b} kunnen niet samen worden opgeteld."
-    en = "Amounts in {a} and {b} cannot be combined."
+    msgid = "Amounts in {a} and {b} cannot be combined."
 
 
 class AmountError(MoneyError):
     """The text typed is not an amount the till accepts."""
 
     code = "amount_invalid"
-    nl = "Ongeldig bedrag: {text!r}."
-    en = "Not a valid amount: {text!r}."
+    msgid = "Not a valid amount: {text!r}."
 
 
 class AmountEmpty(AmountError):
     code = "amount_empty"
-    nl = "Vul een bedrag in."
-    en = "Enter an amount."
+    msgid = "Enter an amount."
 
 
 class AmountNegative(AmountError):
     code = "amount_negative"
-    nl = "Een bedrag kan niet negatief zijn."
-    en = "An amount cannot be negative."
+    msgid = "An amount cannot be negative."
 
 
 class AmountTooPrecise(AmountError):
     code = "amount_too_precise"
-    nl = "Hoogstens twee cijfers achter de komma."
-    en = "At most two digits after the decimal point."
+    msgid = "At most two digits after the decimal point."
 
 
 class AmountAmbiguous(AmountError):
     code = "amount_ambiguous"
-    nl = "Onduidelijk bedrag {text!r}: schrijf bijvoorbeeld 1234 of 1.234,00."
-    en = "Ambiguous amount {text!r}: write for example 1234 or 1,234.00."
+    msgid = "Ambiguous amount {text!r}: write for example 1234 or 1,234.00."
 
 
 class AmountTooLarge(AmountError):
     code = "amount_too_large"
-    nl = "Bedrag te hoog: maximaal {max}."
-    en = "Amount too large: at most {max}."
+    msgid = "Amount too large: at most {max}."
 
 
 class AmountWrongCurrency(AmountError):
     code = "amount_wrong_currency"
-    nl = "Dit bedrag moet in {expected}, niet in {given}."
-    en = "This amount must be in {expected}, not {given}."
+    msgid = "This amount must be in {expected}, not {given}."
 
 
 class AmountZero(AmountError):
     code = "amount_zero"
-    nl = "Het bedrag moet groter zijn dan nul."
-    en = "The amount must be more than zero."
+    msgid = "The amount must be more than zero."
 
 
 @dataclass(frozen=True, slots=True, order=False)
@@ -302,8 +293,7 @@ def format_money(amount: Money, lang: str = "nl", *, symbol: bool = True) -> str
 
 class RateError(MoneyError):
     code = "rate_invalid"
-    nl = "Ongeldige koers of percentage: {detail}."
-    en = "Invalid rate: {detail}."
+    msgid = "Invalid rate: {detail}."
 
 
 def _check_bp(name: str, value: int, *, upper: int) -> None:

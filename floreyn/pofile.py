@@ -111,6 +111,26 @@ def extract_calls(sources: list[Path], call: re.Pattern[str], root: Path,
     return found
 
 
+def extract_class_attrs(sources: list[Path], attrs: tuple[str, ...], root: Path) -> dict[str, list[str]]:
+    """msgid -> places, for every string literal assigned to one of `attrs` in a class body (`msgid = "..."`),
+    or given as a value of a dict so assigned (`REASONS = {"code": "..."}`)."""
+    found: dict[str, list[str]] = {}
+    for path in sources:
+        for cls in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(cls, ast.ClassDef):
+                continue
+            for st in cls.body:
+                target = st.targets[0] if isinstance(st, ast.Assign) and len(st.targets) == 1 else \
+                    st.target if isinstance(st, ast.AnnAssign) else None
+                value = getattr(st, "value", None)
+                if not isinstance(target, ast.Name) or target.id not in attrs:
+                    continue
+                for literal in value.values if isinstance(value, ast.Dict) else [value]:
+                    if isinstance(literal, ast.Constant) and isinstance(literal.value, str) and literal.value:
+                        found.setdefault(literal.value, []).append(f"{path.relative_to(root)}:{literal.lineno}")
+    return found
+
+
 # -- one part's catalogs: extract, merge, compile, check ----------------------------------------
 
 
@@ -150,8 +170,9 @@ class CatalogSet:
             entries = read_po(po)
             out += [f"{lang}: no translation for {m!r} ({used[m][0]})" for m in used if not entries.get(m)]
             out += [f"{lang}: {m!r} is no longer used" for m in entries if m and m not in used]
+            # A translation may leave a placeholder out; one the msgid lacks would fail when formatted.
             out += [f"{lang}: placeholders differ in {m!r}" for m in entries
-                    if m and entries[m] and m in used and _fields(m) != _fields(entries[m])]
+                    if m and entries[m] and m in used and not _fields(entries[m]) <= _fields(m)]
             if not mo.exists() or mo.read_bytes() != mo_bytes(entries):
                 out.append(f"{mo} is not compiled from {po.name}")
         return out

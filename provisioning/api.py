@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Final, Protocol
+from typing import Any, Final, Mapping, Protocol
 
 import requests
 
@@ -34,6 +34,7 @@ MAX_DOWNLOAD_BYTES: Final = 2 * 1024 * 1024 * 1024  # a year of postings as CSV 
 RETRY_DELAYS_S: Final = (0.3, 1.0)  # two retries: rides over a server restart, gives up in seconds
 RETRY_STATUSES: Final = frozenset({502, 503, 504})  # a proxy or a busy server; the request id keeps it safe
 _CHUNK_BYTES: Final = 64 * 1024
+QueryParams = Mapping[str, str | int | float | None]  # a GET's query string, as requests takes it
 
 
 
@@ -77,12 +78,12 @@ class AdminClient:
     def get(self, path: str, **params: Any) -> dict[str, Any]:
         return self._json("GET", path, None, {k: v for k, v in params.items() if v is not None} or None)
 
-    def send(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def send(self, method: str, path: str, body: Mapping[str, object]) -> dict[str, Any]:
         """A write; the body must carry the request id that makes retrying it safe."""
         assert method in ("POST", "PATCH") and isinstance(body.get("request_id"), str)
         return self._json(method, path, body, None)
 
-    def download(self, path: str, params: dict[str, Any], sink: ByteSink) -> int:
+    def download(self, path: str, params: QueryParams, sink: ByteSink) -> int:
         """Stream a non-JSON answer (the CSV export) into `sink`; returns the bytes written."""
         resp = self._request("GET", path, None, params, auth=True, stream=True)
         written = 0
@@ -102,7 +103,7 @@ class AdminClient:
     # -- plumbing --------------------------------------------------------------------
 
     def _json(
-        self, method: str, path: str, body: dict[str, Any] | None, params: dict[str, Any] | None, *, auth: bool = True
+        self, method: str, path: str, body: Mapping[str, object] | None, params: QueryParams | None, *, auth: bool = True
     ) -> dict[str, Any]:
         resp = self._request(method, path, body, params, auth=auth, stream=True)
         with resp:
@@ -121,8 +122,8 @@ class AdminClient:
         self,
         method: str,
         path: str,
-        body: dict[str, Any] | None,
-        params: dict[str, Any] | None,
+        body: Mapping[str, object] | None,
+        params: QueryParams | None,
         *,
         auth: bool,
         stream: bool,

@@ -277,7 +277,7 @@ def list_(ctx: Ctx) -> int:
 
 def expire(ctx: Ctx) -> int:
     a = ctx.args
-    body: dict[str, Any] = {}
+    body: dict[str, object] = {}
     if a.as_of:
         body["as_of"] = parse.iso_date(a.as_of, "--as-of")
     if a.budgets:

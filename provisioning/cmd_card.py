@@ -147,7 +147,7 @@ def issue(ctx: Ctx) -> int:
     return 0
 
 
-def _issue_one(ctx: Ctx, desk: cardio.Desk, member: dict[str, Any], *, patient: bool) -> dict[str, Any]:
+def _issue_one(ctx: Ctx, desk: cardio.Desk, member: dict[str, Any], *, patient: bool) -> dict[str, object]:
     if member.get("erased_ms") is not None:
         raise ServerRefused(
             server_code="state_refused",
@@ -184,7 +184,7 @@ def _card_for(ctx: Ctx, desk: cardio.Desk, entry: Any) -> cards.Card:
     return cards.issue(desk.issuer, bytes.fromhex(card_hex))
 
 
-def _write(ctx: Ctx, desk: cardio.Desk, entry: Any, card: cards.Card, patient: bool) -> dict[str, Any]:
+def _write(ctx: Ctx, desk: cardio.Desk, entry: Any, card: cards.Card, patient: bool) -> dict[str, object]:
     if entry.state.get("written"):  # an earlier run wrote it; only the registration was missing
         ctx.out.progress(
             ctx.out.say(

@@ -55,7 +55,7 @@ def _hours(value: int, flag: str, low: int) -> int:
     return value * 3600
 
 
-def changes(args: Any) -> dict[str, Any]:
+def changes(args: Any) -> dict[str, object]:
     """The PATCH body from the flags given; typed refusals name the flag."""
     body: dict[str, Any] = {}
     for flag, section, key in _AMOUNTS:

@@ -90,7 +90,8 @@ def add_parser(sub: Any) -> None:
 
 def topup(ctx: Ctx) -> int:
     a = ctx.args
-    body: dict[str, Any] = {"eur_cents": parse.money(a.amount, "--amount", Currency.EUR).cents}
+    eur_cents = parse.money(a.amount, "--amount", Currency.EUR).cents
+    body: dict[str, object] = {"eur_cents": eur_cents}
     if a.member_id:
         body["member_id"] = parse.ident(a.member_id, "--member")
     elif a.merchant_id:
@@ -101,17 +102,17 @@ def topup(ctx: Ctx) -> int:
     path = "/v1/admin/desk/topup"
     key = command_key("desk.topup", {"method": "POST", "path": path, **body})
     resuming = (ctx.settings.pending_dir / f"{key}.json").exists()  # a lost answer's rerun is never asked about
-    earlier = None if (a.again or resuming) else recent.repeat_of(ctx.settings.home, holder, body["eur_cents"])
+    earlier = None if (a.again or resuming) else recent.repeat_of(ctx.settings.home, holder, eur_cents)
     if earlier is not None:
         minutes = max(1, (recent._now()[0] - earlier.at_s + 59) // 60)
         who = body.get("member_id") or body.get("funder_id")
         ctx.confirm(
-            f"Deze desk boekte {minutes} min geleden al {eur_text(body['eur_cents'])} voor {who}. Nog een keer boeken?",
-            f"This desk booked {eur_text(body['eur_cents'])} for {who} {minutes} min ago. Book it again?",
+            f"Deze desk boekte {minutes} min geleden al {eur_text(eur_cents)} voor {who}. Nog een keer boeken?",
+            f"This desk booked {eur_text(eur_cents)} for {who} {minutes} min ago. Book it again?",
             "--again",
         )
     answer = ctx.write("desk.topup", "POST", path, body)
-    recent.remember(ctx.settings.home, holder, body["eur_cents"])
+    recent.remember(ctx.settings.home, holder, eur_cents)
     ctx.out.result(
         answer,
         lambda: fields(
@@ -221,7 +222,7 @@ def campaign_add(ctx: Ctx) -> int:
 def campaign_update(ctx: Ctx) -> int:
     a = ctx.args
     campaign_id = parse.ident(a.campaign_id, "campaign")
-    body: dict[str, Any] = {}
+    body: dict[str, object] = {}
     if a.name is not None:
         body["name"] = parse.text(a.name, "--name", 80)
     if a.multiplier is not None:

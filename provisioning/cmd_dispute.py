@@ -35,7 +35,7 @@ def add_parser(sub: Any) -> None:
 
 
 def dispute_list(ctx: Ctx) -> int:
-    params: dict[str, Any] = {}
+    params: dict[str, object] = {}
     if ctx.args.status != "all":
         params["status"] = ctx.args.status
     if ctx.args.terminal_id:

@@ -102,7 +102,7 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=group_add)
 
 
-def _personal(values: dict[str, str | None], where: str) -> dict[str, Any]:
+def _personal(values: dict[str, str | None], where: str) -> dict[str, object]:
     out: dict[str, Any] = {}
     for name, max_len in PERSONAL:
         raw = values.get(name)
@@ -222,7 +222,7 @@ def import_(ctx: Ctx) -> int:
     return 0
 
 
-def _row_body(row: csvin.Row) -> dict[str, Any]:
+def _row_body(row: csvin.Row) -> dict[str, object]:
     missing = [name for name in REQUIRED_IN_IMPORT if not row.cells.get(name, "").strip()]
     if missing:
         nl = {"name": "naam", "alias": "roepnaam (alias)"}

@@ -75,7 +75,7 @@ def _merchant_options(p: argparse.ArgumentParser, *, required: bool) -> None:
         p.add_argument("--keep", help="Floreyn kept at settlement for paying others, e.g. 50,00 (default 0)")
 
 
-def _values(args: argparse.Namespace) -> dict[str, Any]:
+def _values(args: argparse.Namespace) -> dict[str, object]:
     values: dict[str, Any] = {}
     if args.name is not None:
         values["name"] = parse.text(args.name, "--name", 200)

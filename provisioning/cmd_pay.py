@@ -41,7 +41,7 @@ def _party(text: str, field: str) -> dict[str, str]:
 
 def pay(ctx: Ctx) -> int:
     a = ctx.args
-    body: dict[str, Any] = {"payer": _party(a.payer, "--from"), "payee": _party(a.payee, "--to"),
+    body: dict[str, object] = {"payer": _party(a.payer, "--from"), "payee": _party(a.payee, "--to"),
                             "amount_cents": parse.money(a.amount, "--amount", Currency.FL).cents,
                             "memo": parse.text(a.memo, "--memo", 120, required=False) or ""}
     if a.budget_id:

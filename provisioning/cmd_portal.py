@@ -13,7 +13,7 @@ itself and prints it on the welcome slip with the portal's address.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Mapping
 
 from floreyn.errors import FloreynError
 from floreyn.provisioning import parse
@@ -37,7 +37,7 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=invite)
 
 
-def _send(ctx: Ctx, path: str, body: dict[str, Any]) -> dict[str, Any]:
+def _send(ctx: Ctx, path: str, body: Mapping[str, object]) -> dict[str, object]:
     # Not journalled: the code is answered once and never stored, so a retry under the same id could
     # not show it again. A lost answer is harmless: run the command again for a new code.
     return ctx.api.send("POST", path, {**body, "request_id": uuid.uuid4().hex})
@@ -51,7 +51,7 @@ def code(ctx: Ctx) -> int:
 
 def invite(ctx: Ctx) -> int:
     args = ctx.args
-    body: dict[str, Any] = {"role": args.role}
+    body: dict[str, object] = {"role": args.role}
     if args.subject_id:
         body["subject_id"] = parse.ident(args.subject_id, "--id")
     if args.email:
@@ -61,7 +61,7 @@ def invite(ctx: Ctx) -> int:
     return 0
 
 
-def slip_code(ctx: Ctx, member_id: str) -> dict[str, Any] | None:
+def slip_code(ctx: Ctx, member_id: str) -> dict[str, object] | None:
     """The activation code for a new card's welcome slip; a refusal only leaves the code off the slip."""
     try:
         return _send(ctx, "/v1/admin/portal/codes", {"member_id": member_id})

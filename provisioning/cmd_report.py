@@ -9,47 +9,25 @@
 Dates are whole days in Amersfoort, both inclusive. The CSV export is
 streamed to a temporary file next to --out and renamed when complete, so a
 broken connection never leaves a half file that looks whole. `--dialect nl`
-(the default when the tool speaks Dutch) writes what Dutch Excel opens in
+(the default when the tool speaks Dutch) asks for what Dutch Excel opens in
 columns: ";" between fields, a decimal comma, Dutch headers and a UTF-8 BOM;
-`--dialect plain` is the server's own CSV (",", decimal point, English headers).
+`--dialect plain` is "," with a decimal point and English headers. The server
+formats both (server/export.py); the tool writes its bytes as they arrive.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
 import datetime as dt
-import io
 import os
-import tempfile
 from pathlib import Path
-from typing import IO, Any, Final, Iterable
+from typing import IO, Any, Final
 
 from floreyn.provisioning import cmd_settle, parse
 from floreyn.provisioning.context import Ctx
 from floreyn.provisioning.errors import invalid, local
 from floreyn.provisioning.output import Col, eur, fields, fl, money_col, pct, table
-from floreyn.text import csv_row
 
-# The server's export columns (server/reports.py CSV_COLUMNS) as a Dutch bookkeeper reads them.
-HEADERS_NL: Final = {
-    "date": "datum",
-    "time": "tijd",
-    "tx_id": "transactie",
-    "kind": "soort",
-    "account": "rekening",
-    "currency": "valuta",
-    "amount": "bedrag",
-    "amount_cents": "bedrag_in_centen",
-    "terminal_id": "kassa",
-    "record_seq": "kassavolgnummer",
-    "merchant_id": "winkel",
-    "card_id": "pas",
-    "reverses": "corrigeert",
-    "memo": "omschrijving",
-}
-DECIMAL_COLUMNS: Final = frozenset({"amount"})  # "12.34" in the server's CSV, "12,34" for Dutch Excel
-SPOOL_BYTES: Final = 8 * 1024 * 1024  # a converted export is held in memory up to this, then in a temporary file
 # What the circulation report's holder kinds (server/ledger.py account kinds) are called at the desk.
 HOLDERS_NL: Final = {
     "member": "leden",
@@ -331,59 +309,25 @@ def _when(ms: int | None) -> str:
     return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
 
 
-def dutch_csv(lines: Iterable[str], sink: IO[str]) -> int:
-    """The server's CSV as Dutch Excel opens it in columns (BOM, ";", decimal comma, Dutch headers); rows written."""
-    reader = csv.reader(lines)
-    writer = csv.writer(sink, delimiter=";", lineterminator="\r\n")
-    header = next(reader, None)
-    if header is None:
-        return 0
-    decimal = [name in DECIMAL_COLUMNS for name in header]
-    sink.write("\ufeff")
-    writer.writerow(csv_row(HEADERS_NL.get(name, name) for name in header))
-    count = 0
-    for row in reader:  # the server's cells are neutralised already; csv_row keeps it so whatever it sent
-        writer.writerow(csv_row(v.replace(".", ",") if d else v for v, d in zip(row, decimal, strict=False)))
-        count += 1
-    return count
-
-
-def _download_dutch(ctx: Ctx, params: dict[str, str], sink: IO[str]) -> tuple[int, int]:
-    """(bytes from the server, rows written): the server's CSV spooled, then converted."""
-    with tempfile.SpooledTemporaryFile(SPOOL_BYTES) as raw:
-        size = ctx.api.download("/v1/admin/reports/export.csv", params, raw)
-        raw.seek(0)
-        return size, dutch_csv(io.TextIOWrapper(raw, "utf-8", newline=""), sink)
-
-
 def export_csv(ctx: Ctx) -> int:
     start, end = _dates(ctx)
-    params = {"from": start, "to": end}
-    dutch = (ctx.args.dialect or ("nl" if ctx.out.lang == "nl" else "plain")) == "nl"
+    dialect = ctx.args.dialect or ("nl" if ctx.out.lang == "nl" else "plain")
+    params = {"from": start, "to": end, "dialect": dialect}
     if not ctx.args.out:
         if ctx.out.json_mode:
             raise invalid(
                 "--out", "met --json gaat de CSV naar een bestand: geef --out", "with --json give --out for the CSV"
             )
-        if dutch:
-            _download_dutch(ctx, params, ctx.out.stdout)
-        else:
-            ctx.api.download("/v1/admin/reports/export.csv", params, _TextSink(ctx.out.stdout))
+        ctx.api.download("/v1/admin/reports/export.csv", params, _TextSink(ctx.out.stdout))
         ctx.out.stdout.flush()
         return 0
     out = Path(ctx.args.out)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
     try:
-        if dutch:
-            with open(tmp, "w", encoding="utf-8", newline="") as t:
-                size, _ = _download_dutch(ctx, params, t)
-                t.flush()
-                os.fsync(t.fileno())
-        else:
-            with open(tmp, "wb") as f:
-                size = ctx.api.download("/v1/admin/reports/export.csv", params, f)
-                f.flush()
-                os.fsync(f.fileno())
+        with open(tmp, "wb") as f:
+            size = ctx.api.download("/v1/admin/reports/export.csv", params, f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, out)
     except OSError as exc:
         raise local(f"kan {out} niet schrijven: {exc.strerror}", f"cannot write {out}: {exc.strerror}") from None

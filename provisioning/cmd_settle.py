@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from floreyn.provisioning import parse
+from floreyn.provisioning.api import QueryParams
 from floreyn.provisioning.context import Ctx
 from floreyn.provisioning.errors import invalid, local
 from floreyn.provisioning.output import Col, eur, fields, fl, table
@@ -102,7 +103,7 @@ def _rate_text(bp: int) -> str:
 def run(ctx: Ctx) -> int:
     a = ctx.args
     period = _period(a.period, "--period")
-    body: dict[str, Any] = {"period": period}
+    body: dict[str, object] = {"period": period}
     if a.execution_date:
         body["execution_date"] = parse.iso_date(a.execution_date, "--execution-date")
     answer = ctx.write("settle.run", "POST", "/v1/admin/settlements", body)
@@ -148,7 +149,7 @@ def write_files(ctx: Ctx, answer: dict[str, Any], out_dir: Path) -> list[str]:
     return written
 
 
-def _download(ctx: Ctx, path: str, params: dict[str, Any], target: Path) -> None:
+def _download(ctx: Ctx, path: str, params: QueryParams, target: Path) -> None:
     tmp = target.with_name(target.name + ".partial")
     try:
         with open(tmp, "wb") as sink:
@@ -164,7 +165,7 @@ def _download(ctx: Ctx, path: str, params: dict[str, Any], target: Path) -> None
 
 def confirm(ctx: Ctx) -> int:
     batch_id = parse.ident(ctx.args.batch_id, "batch")
-    body: dict[str, Any] = {}
+    body: dict[str, object] = {}
     if ctx.args.merchants:
         body["merchant_ids"] = sorted({parse.ident(m, "--merchant") for m in ctx.args.merchants})
     answer = ctx.write("settle.confirm", "POST", f"/v1/admin/payouts/{batch_id}/confirm", body)
@@ -214,7 +215,7 @@ def statement(ctx: Ctx) -> int:
 
 def bank(ctx: Ctx) -> int:
     a = ctx.args
-    body: dict[str, Any] = {"name": parse.text(a.name, "--name", 70), "iban": a.iban.strip()}
+    body: dict[str, object] = {"name": parse.text(a.name, "--name", 70), "iban": a.iban.strip()}
     if a.creditor_id:
         body["creditor_id"] = a.creditor_id.strip().upper()
     answer = ctx.write("bank.set", "POST", "/v1/admin/bank", body)

@@ -196,7 +196,7 @@ def _terminal_key(path: Path) -> tuple[Any, str]:
     return key, "created"
 
 
-def _reader(spec: str) -> dict[str, Any]:
+def _reader(spec: str) -> dict[str, object]:
     if spec == "virtual":
         return {"kind": "virtual"}
     from floreyn.terminal.drivers.base import DeviceConfigError
@@ -208,7 +208,7 @@ def _reader(spec: str) -> dict[str, Any]:
         raise invalid("--reader", exc.message("nl"), exc.message("en")) from None
 
 
-def printer_spec(spec: str) -> dict[str, Any]:
+def printer_spec(spec: str) -> dict[str, object]:
     kind, _, rest = spec.partition(":")
     try:
         if kind == "virtual" and not rest:
@@ -228,7 +228,7 @@ def printer_spec(spec: str) -> dict[str, Any]:
     raise invalid("--printer", f"{spec!r} niet begrepen", f"{spec!r} not understood")
 
 
-def _printer(table: dict[str, Any], profile: str | None, columns: int) -> dict[str, Any]:
+def _printer(table: dict[str, Any], profile: str | None, columns: int) -> dict[str, object]:
     """The [printer] table: the profile decides the columns; without one, --columns does."""
     from floreyn.terminal.drivers.base import DeviceConfigError
     from floreyn.terminal.drivers.factory import make_printer
@@ -242,7 +242,7 @@ def _printer(table: dict[str, Any], profile: str | None, columns: int) -> dict[s
     return table
 
 
-def _usb_printer(parts: list[str]) -> dict[str, Any]:
+def _usb_printer(parts: list[str]) -> dict[str, object]:
     """usb:VID:PID (endpoints read from the printer at start) or usb:VID:PID:IN_EP:OUT_EP, all hex."""
     vendor, product = parts[0], parts[1]
     int(vendor, 16), int(product, 16)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Mapping
 
 from floreyn.provisioning import settings as settings_mod
 from floreyn.provisioning.api import AdminClient
@@ -45,7 +45,7 @@ class Ctx:
         if self._api is not None:
             self._api.close()
 
-    def write(self, action: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def write(self, action: str, method: str, path: str, body: Mapping[str, object]) -> dict[str, Any]:
         """One admin write with a request id stored before sending (journal.py): an identical rerun after
         a lost answer reuses the id, and the server answers it "exists" instead of doing it twice."""
         self.api  # noqa: B018 - a missing server or token refuses before anything is journalled
@@ -53,7 +53,7 @@ class Ctx:
         self.note_resumed(entry)
         return self.send_pending(entry, method, path, body)
 
-    def send_pending(self, entry: Pending, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def send_pending(self, entry: Pending, method: str, path: str, body: Mapping[str, object]) -> dict[str, Any]:
         try:
             answer = self.api.send(method, path, {**body, "request_id": entry.request_id})
         except ServerRefused:

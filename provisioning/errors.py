@@ -44,38 +44,33 @@ class InputInvalid(ProvisionError):
     """One bad value; `problem_nl` / `problem_en` say what is wrong with it."""
 
     code = "input_invalid"
-    nl = "{field}: {problem_nl}"
-    en = "{field}: {problem_en}"
+    msgid = "{field}: {problem}"
 
 
 class UsageError(ProvisionError):
     code = "usage"
-    nl = "Verkeerd gebruik: {detail_nl}"
-    en = "Usage: {detail_en}"
+    msgid = "Usage: {detail}"
 
 
 class NotConfirmed(ProvisionError):
     """A question the desk did not answer "ja" (or a script could not be asked): nothing was done."""
 
     code = "not_confirmed"
-    nl = "{question_nl} Niet bevestigd, er is niets gedaan. Geef {flag} om het toch te doen."
-    en = "{question_en} Not confirmed, nothing was done. Give {flag} to do it anyway."
+    msgid = "{question} Not confirmed, nothing was done. Give {flag} to do it anyway."
 
 
 class Ambiguous(ProvisionError):
     """A member, alias or card end that fits more than one card; the candidates are listed."""
 
     code = "ambiguous"
-    nl = "{what!r} past bij {count} passen; kies er een:\n{candidates}"
-    en = "{what!r} fits {count} cards; choose one:\n{candidates}"
+    msgid = "{what!r} fits {count} cards; choose one:\n{candidates}"
 
 
 class CsvInvalid(ProvisionError):
     """A CSV file with bad rows: every bad row is listed with its line number; nothing was sent."""
 
     code = "csv_invalid"
-    nl = "{path}: {count} ongeldige regel(s), er is niets verstuurd:\n{lines_nl}"
-    en = "{path}: {count} invalid line(s), nothing was sent:\n{lines_en}"
+    msgid = "{path}: {count} invalid line(s), nothing was sent:\n{lines}"
 
 
 # -- 2: the server refused ---------------------------------------------------------
@@ -84,14 +79,12 @@ class CsvInvalid(ProvisionError):
 class ServerRefused(RemoteRefusal, ProvisionError):
     code = "server_refused"
     exit_code = EXIT_REFUSED
-    nl = "De server weigert ({server_code}): {message_nl}"
-    en = "The server refused ({server_code}): {message_en}"
+    msgid = "The server refused ({server_code}): {message}"
 
 
 class TokenRejected(ServerRefused):
     code = "token_rejected"
-    nl = "De server accepteert het beheertoken niet ({server_code}): {message_nl} Controleer --token of FLOREYN_TOKEN."
-    en = "The server does not accept the admin token ({server_code}): {message_en} Check --token or FLOREYN_TOKEN."
+    msgid = "The server does not accept the admin token ({server_code}): {message} Check --token or FLOREYN_TOKEN."
 
 
 # -- 3: the server could not be reached --------------------------------------------
@@ -100,26 +93,17 @@ class TokenRejected(ServerRefused):
 class ServerUnreachable(ProvisionError):
     code = "server_unreachable"
     exit_code = EXIT_UNREACHABLE
-    nl = (
-        "De server {url} is niet bereikbaar ({detail}). Voer dezelfde opdracht later opnieuw uit; "
-        "niets wordt dubbel geboekt."
-    )
-    en = "The server {url} cannot be reached ({detail}). Run the same command again later; nothing is booked twice."
+    msgid = "The server {url} cannot be reached ({detail}). Run the same command again later; nothing is booked twice."
 
 
 class ServerTimeout(ServerUnreachable):
     code = "server_timeout"
-    nl = (
-        "De server {url} antwoordt niet binnen {timeout_s} s. Voer dezelfde opdracht opnieuw uit; "
-        "niets wordt dubbel geboekt."
-    )
-    en = "The server {url} did not answer within {timeout_s} s. Run the same command again; nothing is booked twice."
+    msgid = "The server {url} did not answer within {timeout_s} s. Run the same command again; nothing is booked twice."
 
 
 class ServerBadResponse(ServerUnreachable):
     code = "server_bad_response"
-    nl = "Onleesbaar antwoord van {url}: {detail}. Is dit wel een Floreyn-server?"
-    en = "Unreadable answer from {url}: {detail}. Is this a Floreyn server?"
+    msgid = "Unreadable answer from {url}: {detail}. Is this a Floreyn server?"
 
 
 # -- 5: local setup ----------------------------------------------------------------
@@ -128,31 +112,24 @@ class ServerBadResponse(ServerUnreachable):
 class LocalSetupError(ProvisionError):
     code = "local_setup"
     exit_code = EXIT_LOCAL
-    nl = "{detail_nl}"
-    en = "{detail_en}"
+    msgid = "{detail}"
 
 
 class NotConfigured(LocalSetupError):
     code = "not_configured"
-    nl = "Geen {what} ingesteld: geef {flag} of {env}, of voer eerst 'floreyn-provision init' uit."
-    en = "No {what} configured: give {flag} or {env}, or run 'floreyn-provision init' first."
+    msgid = "No {what} configured: give {flag} or {env}, or run 'floreyn-provision init' first."
 
 
 class ServerNotGiven(LocalSetupError):
     """init is where the server is set: it cannot tell the desk to run init first."""
 
     code = "not_configured"
-    nl = "Geef het adres van de Floreyn-server: 'floreyn-provision init --server URL' (of zet FLOREYN_SERVER)."
-    en = "Give the Floreyn server's address: 'floreyn-provision init --server URL' (or set FLOREYN_SERVER)."
+    msgid = "Give the Floreyn server's address: 'floreyn-provision init --server URL' (or set FLOREYN_SERVER)."
 
 
 class BootstrapTokenMissing(LocalSetupError):
     code = "not_configured"
-    nl = (
-        "init heeft een beheertoken nodig om het token van deze desk te maken: geef --bootstrap-token-file "
-        "(het bestand admin_token in de datamap van de server) of --token / FLOREYN_TOKEN."
-    )
-    en = (
+    msgid = (
         "init needs an admin token to make this desk's own token: give --bootstrap-token-file "
         "(the file admin_token in the server's data folder) or --token / FLOREYN_TOKEN."
     )
@@ -160,26 +137,20 @@ class BootstrapTokenMissing(LocalSetupError):
 
 class ReaderNotConfigured(LocalSetupError):
     code = "not_configured"
-    nl = (
-        "Deze desk heeft geen kaartlezer ingesteld{why_nl}: geef --reader (bijv. usb) of FLOREYN_READER, "
-        "of stel er een in met 'floreyn-provision init --reader usb'."
-    )
-    en = (
-        "This desk has no card reader configured{why_en}: give --reader (e.g. usb) or FLOREYN_READER, "
+    msgid = (
+        "This desk has no card reader configured{why}: give --reader (e.g. usb) or FLOREYN_READER, "
         "or set one with 'floreyn-provision init --reader usb'."
     )
 
 
 class WrongPassphrase(LocalSetupError):
     code = "wrong_passphrase"
-    nl = "Het wachtwoord voor de uitgiftesleutel {path} klopt niet."
-    en = "The passphrase of the card-issuing key {path} is wrong."
+    msgid = "The passphrase of the card-issuing key {path} is wrong."
 
 
 class FileExists(LocalSetupError):
     code = "file_exists"
-    nl = "{path} bestaat al ({detail_nl}). Gebruik --force om het te vervangen."
-    en = "{path} exists already ({detail_en}). Use --force to replace it."
+    msgid = "{path} exists already ({detail}). Use --force to replace it."
 
 
 def local(nl: str, en: str) -> LocalSetupError:

@@ -28,7 +28,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Mapping
 
 from floreyn.provisioning.errors import local
 from floreyn.provisioning.tomlw import write_private
@@ -38,7 +38,7 @@ MAX_PENDING: Final = 10_000  # a folder this full means something loops; refuse 
 MAX_ENTRY_BYTES: Final = 64 * 1024
 
 
-def command_key(action: str, params: dict[str, Any]) -> str:
+def command_key(action: str, params: Mapping[str, object]) -> str:
     text = json.dumps({"action": action, "params": params}, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 
@@ -60,7 +60,7 @@ class Journal:
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}.json"
 
-    def begin(self, action: str, params: dict[str, Any]) -> Pending:
+    def begin(self, action: str, params: Mapping[str, object]) -> Pending:
         """The entry for this command: the stored one when an earlier run did not finish, else a new one
         (on disk, fsynced, before this returns)."""
         key = command_key(action, params)
@@ -93,7 +93,7 @@ class Journal:
     def done(self, entry: Pending) -> None:
         self._path(entry.key).unlink(missing_ok=True)
 
-    def pending(self) -> list[dict[str, Any]]:
+    def pending(self) -> list[dict[str, object]]:
         """Every unfinished entry, oldest first (for `floreyn-provision pending`)."""
         if not self.folder.exists():
             return []
@@ -105,7 +105,7 @@ class Journal:
                 continue
         return sorted(out, key=lambda e: e.get("created_ms", 0))
 
-    def _store(self, entry: Pending, params: dict[str, Any]) -> None:
+    def _store(self, entry: Pending, params: Mapping[str, object]) -> None:
         if entry.action.startswith("member."):
             params = {k: ("<redacted>" if k in PERSONAL and v is not None else v) for k, v in params.items()}
         data = json.dumps(

@@ -11,37 +11,39 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass
-from typing import IO, Any, Callable, Final, Sequence
+from typing import IO, Any, Callable, Final, Mapping, Sequence
 
 from floreyn.errors import FloreynError
 from floreyn.money import Money, format_money
 
+# A value as JSON carries it (json_value's answer).
+JSON = None | bool | int | float | str | list["JSON"] | dict[str, "JSON"]
 MAX_CELL: int = 60  # a wider value is cut in the table (never in JSON)
 
 
-def fl(cents: Any) -> str:
+def fl(cents: object) -> str:
     return format_money(Money.fl(int(cents))) if isinstance(cents, int) else ""
 
 
-def eur(cents: Any) -> str:
+def eur(cents: object) -> str:
     return format_money(Money.eur(int(cents))) if isinstance(cents, int) else ""
 
 
-def pct(bp: Any) -> str:
+def pct(bp: object) -> str:
     if not isinstance(bp, int):
         return ""
     whole, frac = divmod(bp, 100)
     return f"{whole},{frac:02d} %" if frac else f"{whole} %"
 
 
-def factor(bp: Any) -> str:
+def factor(bp: object) -> str:
     if not isinstance(bp, int):
         return ""
     whole, frac = divmod(bp, 10_000)
     return f"x{whole}" + (f",{frac:04d}".rstrip("0") if frac else "")
 
 
-def yes(value: Any) -> str:
+def yes(value: object) -> str:
     return "ja" if value else "nee"
 
 
@@ -64,12 +66,12 @@ WORDS_NL: Final = {
 }
 
 
-def word(value: Any) -> str:
+def word(value: object) -> str:
     """A server's status word in Dutch (unknown words as they are)."""
     return WORDS_NL.get(str(value), "" if value is None else str(value))
 
 
-def json_value(value: Any) -> Any:
+def json_value(value: object) -> JSON:
     """A parameter as JSON carries it: numbers, lists and objects as themselves, anything else as text."""
     if isinstance(value, enum.Enum):
         return json_value(value.value)
@@ -82,7 +84,7 @@ def json_value(value: Any) -> Any:
     return str(value)
 
 
-def listed(value: Any) -> str:
+def listed(value: object) -> str:
     return ", ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else ""
 
 
@@ -90,11 +92,11 @@ def listed(value: Any) -> str:
 class Col:
     header: str
     key: str
-    fmt: Callable[[Any], str] | None = None
+    fmt: Callable[[Any], str] | None = None  # Any: each column formats the one type its key holds
     right: bool = False
 
-    def cell(self, row: dict[str, Any]) -> str:
-        value: Any = row
+    def cell(self, row: Mapping[str, object]) -> str:
+        value: object = row
         for part in self.key.split("."):
             value = value.get(part) if isinstance(value, dict) else None
         text = self.fmt(value) if self.fmt else ("" if value is None else str(value))
@@ -105,7 +107,7 @@ def money_col(header: str, key: str, kind: str = "fl") -> Col:
     return Col(header, key, fl if kind == "fl" else eur, right=True)
 
 
-def table(rows: Sequence[dict[str, Any]], cols: Sequence[Col]) -> str:
+def table(rows: Sequence[Mapping[str, object]], cols: Sequence[Col]) -> str:
     cells = [[c.cell(r) for c in cols] for r in rows]
     widths = [max([len(c.header)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
 
@@ -130,7 +132,7 @@ class Output:
         self.json_mode = json_mode
         self.lang = lang
 
-    def result(self, data: Any, text: str | Callable[[], str]) -> None:
+    def result(self, data: object, text: str | Callable[[], str]) -> None:
         """The command's result: `data` as JSON, or `text` (or what it returns) for people."""
         if self.json_mode:
             self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
@@ -151,8 +153,9 @@ class Output:
 
     def error(self, exc: FloreynError, exit_code: int) -> None:
         if self.json_mode:
-            body = {**exc.to_dict(), "exit_code": exit_code}
-            body["params"] = {**body["params"], **{k: json_value(v) for k, v in exc.params.items()}}
+            refusal = exc.to_dict()
+            body = {**refusal, "exit_code": exit_code,
+                    "params": {**refusal["params"], **{k: json_value(v) for k, v in exc.params.items()}}}
             self.stderr.write(json.dumps(body, ensure_ascii=False) + "\n")
         else:
             self.stderr.write(("fout: " if self.lang == "nl" else "error: ") + exc.message(self.lang) + "\n")

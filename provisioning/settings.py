@@ -93,7 +93,7 @@ class Settings:
             raise NotConfigured(what="beheertoken / admin token", flag="--token", env="FLOREYN_TOKEN")
         return self.token
 
-    def reader_config(self, device: str | None) -> dict[str, Any]:
+    def reader_config(self, device: str | None) -> dict[str, object]:
         """The drivers' reader table for the card writer: --reader, $FLOREYN_READER or [reader]."""
         table = dict(self.reader)
         device = device or os.environ.get("FLOREYN_READER") or table.get("device")
@@ -106,7 +106,7 @@ class Settings:
         return table
 
 
-def read_config(path: Path) -> dict[str, Any]:
+def read_config(path: Path) -> dict[str, object]:
     if not path.exists():
         return {}
     try:
@@ -169,7 +169,7 @@ def _str(doc: Mapping[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _table(doc: Mapping[str, Any], key: str, path: Path) -> dict[str, Any]:
+def _table(doc: Mapping[str, Any], key: str, path: Path) -> dict[str, object]:
     value = doc.get(key, {})
     if not isinstance(value, dict):
         raise local(f"[{key}] in {path} moet een tabel zijn", f"[{key}] in {path} must be a table")

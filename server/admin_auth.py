@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from typing import Any, Callable, Final
+from typing import Callable, Final, Mapping
 
 from sqlalchemy import Connection, select, update
 
@@ -73,27 +73,27 @@ def check_token(conn: Connection, authorization: str | None, allowed: frozenset[
     return row.name, row.role
 
 
-def redact(params: dict[str, Any]) -> dict[str, Any]:
+def redact(params: Mapping[str, object]) -> dict[str, object]:
     """Parameters as the audit log keeps them: personal data never enters the append-only log."""
     return {k: ("<redacted>" if k in PERSONAL_FIELDS and v is not None else v) for k, v in params.items()}
 
 
 def audit(conn: Connection, *, actor: tuple[str, str] | None, method: str, path: str, action: str | None,
-          request_id: str | None, status: int, detail: dict[str, Any], now: int) -> None:
+          request_id: str | None, status: int, detail: Mapping[str, object], now: int) -> None:
     conn.execute(s.audit_log.insert().values(
         at_ms=now, actor=actor[0] if actor else None, role=actor[1] if actor else None, method=method,
         path=path[:300], action=action, request_id=request_id, status=status,
         detail=json.dumps(redact(detail), sort_keys=True, default=str)[:4000]))
 
 
-def params_hash(action: str, params: dict[str, Any]) -> str:
+def params_hash(action: str, params: Mapping[str, object]) -> str:
     text = json.dumps({"action": action, "params": params}, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def idempotent(conn: Connection, *, request_id: str, action: str, params: dict[str, Any],
-               actor: tuple[str, str], path: str, run: Callable[[], dict[str, Any]], method: str = "POST",
-               secret: tuple[str, ...] = ()) -> dict[str, Any]:
+def idempotent(conn: Connection, *, request_id: str, action: str, params: Mapping[str, object],
+               actor: tuple[str, str], path: str, run: Callable[[], dict[str, object]], method: str = "POST",
+               secret: tuple[str, ...] = ()) -> dict[str, object]:
     """Run an admin write once per request id (see the module docstring).
 
     Keys named in `secret` (a new token) are answered once and never stored.

@@ -14,6 +14,7 @@ from floreyn.server import admin_categories, bank, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import ExistsWithDifferentParams, NotFound, RequestInvalid, StateRefused
 from floreyn.server.rates import rate_in_force, set_rate
+from floreyn.server.rows import TableRow
 from floreyn.sync.record import GENESIS_HASH
 from floreyn.sync.snapshot import OfflineLimits
 
@@ -40,14 +41,14 @@ def _create(conn: Connection, table, key_col: str, key: str, what: str, values: 
     return "created"
 
 
-def merchant_dict(m) -> dict[str, Any]:
+def merchant_dict(m) -> dict[str, object]:
     return {"merchant_id": m.merchant_id, "name": m.name, "category": m.category,
             "save_rate_bp": m.save_rate_bp, "topup_allowed": bool(m.topup_allowed), "kind": m.kind,
             "iban": m.iban, "account_holder": m.account_holder, "mandate_id": m.mandate_id,
             "mandate_signed_on": m.mandate_signed_on, "keep_fl_cents": m.keep_fl_cents}
 
 
-def create_merchant(conn: Connection, merchant_id: str, values: dict[str, Any], now: int) -> dict[str, Any]:
+def create_merchant(conn: Connection, merchant_id: str, values: dict[str, Any], now: int) -> dict[str, object]:
     values = bank.bank_fields({k: v for k, v in values.items() if v is not None})
     others = values.pop("categories", None) or []
     admin_categories.require_known(conn, [values["category"], *others])
@@ -59,11 +60,11 @@ def create_merchant(conn: Connection, merchant_id: str, values: dict[str, Any], 
             "result": result}
 
 
-def _with_categories(conn: Connection, m: Any) -> dict[str, Any]:
+def _with_categories(conn: Connection, m: TableRow) -> dict[str, object]:
     return {**merchant_dict(m), "categories": list(admin_categories.of_merchant(conn, m.merchant_id, m.category))}
 
 
-def update_merchant(conn: Connection, merchant_id: str, values: dict[str, Any]) -> dict[str, Any]:
+def update_merchant(conn: Connection, merchant_id: str, values: dict[str, Any]) -> dict[str, object]:
     m = _get(conn, s.merchants, "merchant_id", merchant_id, "merchant")
     others = values.get("categories")
     values = {k: v for k, v in values.items() if k in MERCHANT_FIELDS and v is not None}
@@ -82,11 +83,11 @@ def update_merchant(conn: Connection, merchant_id: str, values: dict[str, Any]) 
     return _with_categories(conn, _get(conn, s.merchants, "merchant_id", merchant_id, "merchant"))
 
 
-def list_merchants(conn: Connection) -> list[dict[str, Any]]:
+def list_merchants(conn: Connection) -> list[dict[str, object]]:
     return [_with_categories(conn, m) for m in conn.execute(select(s.merchants).order_by(s.merchants.c.merchant_id))]
 
 
-def merchant_view(conn: Connection, merchant_id: str) -> dict[str, Any]:
+def merchant_view(conn: Connection, merchant_id: str) -> dict[str, object]:
     m = _with_categories(conn, _get(conn, s.merchants, "merchant_id", merchant_id, "merchant"))
     m["balance_cents"] = ledger.balance(conn, ledger.merchant_acct(merchant_id)).cents
     m["eur_owed_cents"] = ledger.balance(conn, ledger.merchant_eur_acct(merchant_id)).cents
@@ -95,13 +96,13 @@ def merchant_view(conn: Connection, merchant_id: str) -> dict[str, Any]:
     return m
 
 
-def create_funder(conn: Connection, funder_id: str, name: str, now: int) -> dict[str, Any]:
+def create_funder(conn: Connection, funder_id: str, name: str, now: int) -> dict[str, object]:
     result = _create(conn, s.funders, "funder_id", funder_id, "funder", {"name": name}, now)
     ledger.ensure_accounts(conn, [ledger.funder_acct(funder_id)], now)
     return {"funder_id": funder_id, "name": name, "result": result}
 
 
-def list_funders(conn: Connection) -> list[dict[str, Any]]:
+def list_funders(conn: Connection) -> list[dict[str, object]]:
     rows = conn.execute(select(s.funders).order_by(s.funders.c.funder_id)).all()
     bal = ledger.balances(conn, [ledger.funder_acct(f.funder_id) for f in rows])
     return [{"funder_id": f.funder_id, "name": f.name, "balance_cents": bal[ledger.funder_acct(f.funder_id)]}
@@ -111,14 +112,14 @@ def list_funders(conn: Connection) -> list[dict[str, Any]]:
 # -- terminals -----------------------------------------------------------------------
 
 
-def terminal_dict(t) -> dict[str, Any]:
+def terminal_dict(t) -> dict[str, object]:
     return {"terminal_id": t.terminal_id, "merchant_id": t.merchant_id, "public_key": bytes(t.public_key).hex(),
             "status": t.status, "status_reason": t.status_reason, "head_seq": t.head_seq,
             "enrolled_ms": t.enrolled_ms, "last_seen_ms": t.last_seen_ms}
 
 
 def enroll_terminal(conn: Connection, terminal_id: str, merchant_id: str, public_hex: str, now: int
-                    ) -> dict[str, Any]:
+                    ) -> dict[str, object]:
     try:
         public = bytes.fromhex(public_hex)
         keys.public_from_raw(public)
@@ -131,7 +132,7 @@ def enroll_terminal(conn: Connection, terminal_id: str, merchant_id: str, public
     return {**terminal_dict(_get(conn, s.terminals, "terminal_id", terminal_id, "terminal")), "result": result}
 
 
-def revoke_terminal(conn: Connection, terminal_id: str, reason: str) -> dict[str, Any]:
+def revoke_terminal(conn: Connection, terminal_id: str, reason: str) -> dict[str, object]:
     t = _get(conn, s.terminals, "terminal_id", terminal_id, "terminal")
     if t.status != "revoked":
         conn.execute(update(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
@@ -139,24 +140,24 @@ def revoke_terminal(conn: Connection, terminal_id: str, reason: str) -> dict[str
     return terminal_dict(_get(conn, s.terminals, "terminal_id", terminal_id, "terminal"))
 
 
-def list_terminals(conn: Connection) -> list[dict[str, Any]]:
+def list_terminals(conn: Connection) -> list[dict[str, object]]:
     return [terminal_dict(t) for t in conn.execute(select(s.terminals).order_by(s.terminals.c.terminal_id))]
 
 
-def terminal_view(conn: Connection, terminal_id: str) -> dict[str, Any]:
+def terminal_view(conn: Connection, terminal_id: str) -> dict[str, object]:
     return terminal_dict(_get(conn, s.terminals, "terminal_id", terminal_id, "terminal"))
 
 
 # -- campaigns -----------------------------------------------------------------------
 
 
-def campaign_dict(c) -> dict[str, Any]:
+def campaign_dict(c) -> dict[str, object]:
     return {"campaign_id": c.campaign_id, "name": c.name, "multiplier_bp": c.multiplier_bp,
             "starts_on": c.starts_on, "ends_on": c.ends_on, "merchant_ids": json.loads(c.merchant_ids),
             "pot": bool(c.pot), "redeem_bonus_bp": c.redeem_bonus_bp}
 
 
-def create_campaign(conn: Connection, campaign_id: str, values: dict[str, Any], now: int) -> dict[str, Any]:
+def create_campaign(conn: Connection, campaign_id: str, values: dict[str, Any], now: int) -> dict[str, object]:
     if values["ends_on"] < values["starts_on"]:
         raise RequestInvalid(detail="ends_on is before starts_on")
     if values.get("redeem_bonus_bp") and not values.get("pot"):
@@ -169,7 +170,7 @@ def create_campaign(conn: Connection, campaign_id: str, values: dict[str, Any], 
     return {**campaign_dict(_get(conn, s.campaigns, "campaign_id", campaign_id, "campaign")), "result": result}
 
 
-def end_campaign(conn: Connection, campaign_id: str, ends_on: str) -> dict[str, Any]:
+def end_campaign(conn: Connection, campaign_id: str, ends_on: str) -> dict[str, object]:
     c = _get(conn, s.campaigns, "campaign_id", campaign_id, "campaign")
     if ends_on < c.starts_on:
         raise StateRefused(detail="a campaign cannot end before it starts")
@@ -180,7 +181,7 @@ def end_campaign(conn: Connection, campaign_id: str, ends_on: str) -> dict[str, 
     return {**campaign_dict(_get(conn, s.campaigns, "campaign_id", campaign_id, "campaign")), "result": "ended"}
 
 
-def update_campaign(conn: Connection, campaign_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+def update_campaign(conn: Connection, campaign_id: str, changes: dict[str, Any]) -> dict[str, object]:
     """Change a campaign's name, multiplier, dates or merchants (None: keep); the tills learn it at their next sync."""
     c = _get(conn, s.campaigns, "campaign_id", campaign_id, "campaign")
     current = campaign_dict(c)
@@ -199,14 +200,14 @@ def update_campaign(conn: Connection, campaign_id: str, changes: dict[str, Any])
     return {**view, "changed": changed, "result": "updated" if changed else "unchanged"}
 
 
-def list_campaigns(conn: Connection) -> list[dict[str, Any]]:
+def list_campaigns(conn: Connection) -> list[dict[str, object]]:
     return [campaign_dict(c) for c in conn.execute(select(s.campaigns).order_by(s.campaigns.c.campaign_id))]
 
 
 # -- settings ------------------------------------------------------------------------
 
 
-def update_settings(conn: Connection, changes: dict[str, Any], now: int) -> dict[str, Any]:
+def update_settings(conn: Connection, changes: dict[str, Any], now: int) -> dict[str, object]:
     current = state.get_settings(conn)
     try:
         if changes.get("rates") is not None:
@@ -240,6 +241,6 @@ def update_settings(conn: Connection, changes: dict[str, Any], now: int) -> dict
     return settings_view(conn, now)
 
 
-def settings_view(conn: Connection, now: int) -> dict[str, Any]:
+def settings_view(conn: Connection, now: int) -> dict[str, object]:
     """The settings, with the rates in force now (rates.py owns them)."""
     return {**state.settings_dict(state.get_settings(conn)), "rates": asdict(rate_in_force(conn, now))}

@@ -5,7 +5,7 @@ The matching rule is one function for the server and the till: floreyn.categorie
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Iterable
 
 from sqlalchemy import Connection, delete, select
 
@@ -15,7 +15,7 @@ from floreyn.server import schema as s
 from floreyn.server.errors import ExistsWithDifferentParams, NotFound, RequestInvalid
 
 
-def create(conn: Connection, category: str, name: str, now: int) -> dict[str, Any]:
+def create(conn: Connection, category: str, name: str, now: int) -> dict[str, object]:
     if not cat.valid_category(category):
         raise RequestInvalid(detail=f"{category!r} is not a category name (like duurzaam or klussen/vakman)")
     up = cat.parent(category)
@@ -40,7 +40,7 @@ def all_names(conn: Connection) -> dict[str, str]:
                              .order_by(s.categories.c.category)).tuples().all())
 
 
-def listing(conn: Connection) -> list[dict[str, Any]]:
+def listing(conn: Connection) -> list[dict[str, object]]:
     return [{"category": c, "name": n, "parent": cat.parent(c)} for c, n in all_names(conn).items()]
 
 

@@ -42,7 +42,7 @@ def _tx_id() -> str:
 
 
 def topup(conn: Connection, *, member_id: str | None, funder_id: str | None, eur_cents: int, request_id: str,
-          now: int, merchant_id: str | None = None) -> dict[str, Any]:
+          now: int, merchant_id: str | None = None) -> dict[str, object]:
     """Euros in at the desk, Floreyn out at the ask rate, to a member's wallet, a funder's account, or a
     merchant's account (a merchant that granted more savings than it received buys the Floreyn it owes)."""
     if [member_id, funder_id, merchant_id].count(None) != 2:
@@ -72,7 +72,7 @@ def topup(conn: Connection, *, member_id: str | None, funder_id: str | None, eur
 
 
 def cashout(conn: Connection, *, merchant_id: str, fl_cents: int, request_id: str, now: int,
-            to_bank: bool = False) -> dict[str, Any]:
+            to_bank: bool = False) -> dict[str, object]:
     """A merchant's or freelancer's Floreyn in, euros out at the bid rate; the spread is income.
 
     `to_bank`: the euros go to the merchant's IBAN in the next bank batch (settlement.py): they wait on
@@ -98,7 +98,7 @@ def cashout(conn: Connection, *, merchant_id: str, fl_cents: int, request_id: st
             "balance_cents": ledger.balance(conn, ledger.merchant_acct(merchant_id)).cents}
 
 
-def remit(conn: Connection, *, merchant_id: str, eur_cents: int, request_id: str, now: int) -> dict[str, Any]:
+def remit(conn: Connection, *, merchant_id: str, eur_cents: int, request_id: str, now: int) -> dict[str, object]:
     """A merchant hands in the euros it took for top-ups at its till."""
     _exists(conn, s.merchants, "merchant_id", merchant_id, "merchant")
     owed = _locked_balance(conn, ledger.merchant_eur_acct(merchant_id), now)
@@ -112,7 +112,7 @@ def remit(conn: Connection, *, merchant_id: str, eur_cents: int, request_id: str
 
 
 def grant(conn: Connection, *, funder_id: str, budgets: list[dict[str, Any]], request_id: str, now: int
-          ) -> dict[str, Any]:
+          ) -> dict[str, object]:
     """Bulk grant: the funder's Floreyn into new labeled budgets, one balanced transaction."""
     if not 1 <= len(budgets) <= MAX_GRANT_BUDGETS:
         raise RequestInvalid(detail=f"grant 1 to {MAX_GRANT_BUDGETS} budgets at a time")
@@ -153,7 +153,7 @@ def grant(conn: Connection, *, funder_id: str, budgets: list[dict[str, Any]], re
 
 
 def expire(conn: Connection, *, as_of: str | None, budget_ids: list[str] | None, request_id: str, now: int
-           ) -> dict[str, Any]:
+           ) -> dict[str, object]:
     """Expire budgets whose last day is before `as_of` (default today), or the ones named; the rest goes
     back to the funder. A budget overspent below zero expires with nothing to return (it stays flagged)."""
     q = select(s.budgets).where(s.budgets.c.status == "active")
@@ -186,7 +186,7 @@ def expire(conn: Connection, *, as_of: str | None, budget_ids: list[str] | None,
     return {"expired": returned, "more": more}
 
 
-def budget_dict(conn: Connection, b) -> dict[str, Any]:
+def budget_dict(conn: Connection, b) -> dict[str, object]:
     return {"budget_id": b.budget_id, "funder_id": b.funder_id, "member_id": b.owner_member_id,
             "group_id": b.owner_group_id, "label": b.label, "categories": json.loads(b.categories),
             "expires_on": b.expires_on, "status": b.status, "member_cap_cents": b.member_cap_cents,
@@ -194,7 +194,7 @@ def budget_dict(conn: Connection, b) -> dict[str, Any]:
             "remaining_cents": ledger.balance(conn, ledger.budget_acct(b.budget_id)).cents}
 
 
-def reverse(conn: Connection, *, tx_id: str, reason: str, request_id: str, now: int) -> dict[str, Any]:
+def reverse(conn: Connection, *, tx_id: str, reason: str, request_id: str, now: int) -> dict[str, object]:
     """A correction: a new transaction with the original's postings negated (once per transaction)."""
     original = conn.execute(select(s.transactions).where(s.transactions.c.tx_id == tx_id)).first()
     if original is None:

@@ -36,7 +36,7 @@ def _member(conn: Connection, member_id: str, *, live: bool = True):
     return row
 
 
-def create_member(conn: Connection, fields: dict[str, Any], now: int) -> dict[str, Any]:
+def create_member(conn: Connection, fields: dict[str, Any], now: int) -> dict[str, object]:
     member_id = fields.get("member_id") or "m-" + uuid.uuid4().hex[:16]
     values = {k: fields.get(k) for k in MEMBER_FIELDS}
     values["alias"] = values["alias"] or f"Lid {member_id[-4:]}"
@@ -50,7 +50,7 @@ def create_member(conn: Connection, fields: dict[str, Any], now: int) -> dict[st
     return {"member_id": member_id, "alias": values["alias"]}
 
 
-def update_member(conn: Connection, member_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+def update_member(conn: Connection, member_id: str, fields: dict[str, Any]) -> dict[str, object]:
     _member(conn, member_id)
     values = {k: v for k, v in fields.items() if k in MEMBER_FIELDS and v is not None}
     if values:
@@ -60,7 +60,7 @@ def update_member(conn: Connection, member_id: str, fields: dict[str, Any]) -> d
     return {"member_id": member_id, "updated": sorted(values)}
 
 
-def member_view(conn: Connection, member_id: str) -> dict[str, Any]:
+def member_view(conn: Connection, member_id: str) -> dict[str, object]:
     m = _member(conn, member_id, live=False)
     cards = conn.execute(select(s.cards).where(s.cards.c.member_id == member_id).order_by(s.cards.c.created_ms))
     return {
@@ -73,7 +73,7 @@ def member_view(conn: Connection, member_id: str) -> dict[str, Any]:
     }
 
 
-def list_members(conn: Connection, after: str, limit: int) -> list[dict[str, Any]]:
+def list_members(conn: Connection, after: str, limit: int) -> list[dict[str, object]]:
     rows = conn.execute(select(s.members.c.member_id, s.members.c.alias, s.members.c.erased_ms)
                         .where(s.members.c.member_id > after).order_by(s.members.c.member_id).limit(limit))
     return [{"member_id": r.member_id, "alias": r.alias, "erased": r.erased_ms is not None} for r in rows]
@@ -83,7 +83,7 @@ MAX_FOUND = 50  # members one search answers; a wider search is refused nothing,
 MIN_QUERY = 2  # a shorter search term would list half the neighbourhood
 
 
-def find_members(conn: Connection, query: str) -> dict[str, Any]:
+def find_members(conn: Connection, query: str) -> dict[str, object]:
     """Members whose alias, name, e-mail or phone contains `query` (any case), whose id it is, or one of whose
     cards ends in it.
 
@@ -110,7 +110,7 @@ def find_members(conn: Connection, query: str) -> dict[str, Any]:
     return {"members": found, "more": len(rows) > MAX_FOUND}
 
 
-def _card_dict(c) -> dict[str, Any]:
+def _card_dict(c) -> dict[str, object]:
     return {"card_id": c.card_id, "member_id": c.member_id, "status": c.status, "blocked_reason": c.blocked_reason,
             "replaced_by": c.replaced_by, "flagged": c.flagged_ms is not None, "created_ms": c.created_ms}
 
@@ -118,7 +118,7 @@ def _card_dict(c) -> dict[str, Any]:
 # -- groups --------------------------------------------------------------------------
 
 
-def create_group(conn: Connection, group_id: str, name: str, member_ids: list[str], now: int) -> dict[str, Any]:
+def create_group(conn: Connection, group_id: str, name: str, member_ids: list[str], now: int) -> dict[str, object]:
     prior = conn.execute(select(s.member_groups).where(s.member_groups.c.group_id == group_id)).first()
     if prior is not None and prior.name != name:
         raise ExistsWithDifferentParams(what="group", id=group_id)
@@ -127,7 +127,7 @@ def create_group(conn: Connection, group_id: str, name: str, member_ids: list[st
     return add_group_members(conn, group_id, member_ids)
 
 
-def add_group_members(conn: Connection, group_id: str, member_ids: list[str]) -> dict[str, Any]:
+def add_group_members(conn: Connection, group_id: str, member_ids: list[str]) -> dict[str, object]:
     if conn.execute(select(s.member_groups.c.group_id).where(s.member_groups.c.group_id == group_id)).first() is None:
         raise NotFound(what="group", id=group_id)
     have = set(conn.execute(select(s.group_members.c.member_id)
@@ -141,7 +141,7 @@ def add_group_members(conn: Connection, group_id: str, member_ids: list[str]) ->
     return {"group_id": group_id, "added": new, "members": sorted(have | set(new))}
 
 
-def group_view(conn: Connection, group_id: str) -> dict[str, Any]:
+def group_view(conn: Connection, group_id: str) -> dict[str, object]:
     g = conn.execute(select(s.member_groups).where(s.member_groups.c.group_id == group_id)).first()
     if g is None:
         raise NotFound(what="group", id=group_id)
@@ -160,11 +160,11 @@ def _card(conn: Connection, card_hex: str):
     return row
 
 
-def card_view(conn: Connection, card_hex: str) -> dict[str, Any]:
+def card_view(conn: Connection, card_hex: str) -> dict[str, object]:
     return _card_dict(_card(conn, card_hex))
 
 
-def issue_card(conn: Connection, card_hex: str, member_id: str, now: int, request_id: str) -> dict[str, Any]:
+def issue_card(conn: Connection, card_hex: str, member_id: str, now: int, request_id: str) -> dict[str, object]:
     """Register a card id for a member. An unregistered card already used offline brings its suspense along."""
     prior = conn.execute(select(s.cards).where(s.cards.c.card_id == card_hex)).first()
     if prior is not None:
@@ -182,7 +182,7 @@ def issue_card(conn: Connection, card_hex: str, member_id: str, now: int, reques
     return {**_card_dict(_card(conn, card_hex)), "claimed_cents": suspense.cents}
 
 
-def block_card(conn: Connection, card_hex: str, reason: str) -> dict[str, Any]:
+def block_card(conn: Connection, card_hex: str, reason: str) -> dict[str, object]:
     card = _card(conn, card_hex)
     if card.status == "replaced":
         raise StateRefused(detail=f"card {card_hex} was replaced")
@@ -192,7 +192,7 @@ def block_card(conn: Connection, card_hex: str, reason: str) -> dict[str, Any]:
     return card_view(conn, card_hex)
 
 
-def unblock_card(conn: Connection, card_hex: str) -> dict[str, Any]:
+def unblock_card(conn: Connection, card_hex: str) -> dict[str, object]:
     """Lift a block and clear the overspend flag (the admin has looked at it)."""
     card = _card(conn, card_hex)
     if card.status == "replaced":
@@ -205,7 +205,7 @@ def unblock_card(conn: Connection, card_hex: str) -> dict[str, Any]:
     return card_view(conn, card_hex)
 
 
-def replace_card(conn: Connection, old_hex: str, new_hex: str, now: int, request_id: str) -> dict[str, Any]:
+def replace_card(conn: Connection, old_hex: str, new_hex: str, now: int, request_id: str) -> dict[str, object]:
     old = _card(conn, old_hex)
     if old.status == "replaced":
         if old.replaced_by == new_hex:
@@ -227,7 +227,7 @@ def replace_card(conn: Connection, old_hex: str, new_hex: str, now: int, request
 MAX_EXPORT_POSTINGS = 50_000
 
 
-def export_member(conn: Connection, member_id: str) -> dict[str, Any]:
+def export_member(conn: Connection, member_id: str) -> dict[str, object]:
     """Everything the cooperative holds about a member (GDPR art. 15/20)."""
     view = member_view(conn, member_id)
     budget_ids = list(conn.execute(select(s.budgets.c.budget_id)
@@ -268,7 +268,7 @@ def _pseudonymise_answers(conn: Connection, member_id: str, alias: str, pseudony
                          .values(response=json.dumps(scrubbed, default=str)))
 
 
-def erase_member(conn: Connection, member_id: str, now: int) -> dict[str, Any]:
+def erase_member(conn: Connection, member_id: str, now: int) -> dict[str, object]:
     """Pseudonymise (GDPR art. 17): personal fields blanked, cards blocked, ledger untouched."""
     m = _member(conn, member_id, live=False)
     if m.erased_ms is not None:

@@ -46,13 +46,13 @@ class BankSet(Write):
 
 
 @router.get("/rates", tags=["rates"], summary="Exchange rates: the one in force now and the history")
-def get_rates(request: Request, actor: Reader) -> dict[str, Any]:
+def get_rates(request: Request, actor: Reader) -> dict[str, object]:
     now = ctx_of(request).clock()
     return read(request, lambda conn: rates.history(conn, now))
 
 
 @router.post("/rates", tags=["rates"], summary="Set a rate from a moment on (never before now)")
-def set_rates(request: Request, body: RateSet, actor: Admin) -> dict[str, Any]:
+def set_rates(request: Request, body: RateSet, actor: Admin) -> dict[str, object]:
     return write(request, actor, "rates.set", body, lambda conn, now: rates.set_rate(
         conn, ask_bp=body.ask_bp, bid_bp=body.bid_bp, from_ms=rates.from_ms_of(body.from_, now), now_ms=now))
 
@@ -62,18 +62,18 @@ def set_rates(request: Request, body: RateSet, actor: Admin) -> dict[str, Any]:
 
 @router.post("/settlements", tags=["settlement"],
              summary="Settle every merchant for a month, close it and open its bank batch")
-def run_settlement(request: Request, body: SettleRun, actor: Admin) -> dict[str, Any]:
+def run_settlement(request: Request, body: SettleRun, actor: Admin) -> dict[str, object]:
     return write(request, actor, "settle.run", body, lambda conn, now: settlement.run(
         conn, period=body.period, execution_date=body.execution_date, request_id=body.request_id, now=now))
 
 
 @router.get("/settlements", tags=["settlement"], summary="Closed periods and their batches")
-def list_settlements(request: Request, actor: Reader) -> dict[str, Any]:
+def list_settlements(request: Request, actor: Reader) -> dict[str, object]:
     return {"periods": read(request, settlement.periods)}
 
 
 @router.get("/settlements/{period}", tags=["settlement"], summary="What each merchant settled for a period")
-def get_settlement(request: Request, period: Period, actor: Reader) -> dict[str, Any]:
+def get_settlement(request: Request, period: Period, actor: Reader) -> dict[str, object]:
     return read(request, lambda conn: settlement.lines(conn, period))
 
 
@@ -98,7 +98,7 @@ def statement(request: Request, period: Period, merchant_id: Ident, actor: Reade
 @router.get("/reports/circulation/monthly", tags=["reports"],
             summary="How Floreyn moved per month: issued, spent, re-spent, cashed out, velocity, twice-used share")
 def circulation_monthly(request: Request, actor: Reader, from_: Annotated[Period, Query(alias="from")],
-                        to: Period) -> dict[str, Any]:
+                        to: Period) -> dict[str, object]:
     return ctx_of(request).db.read(lambda conn: circulation.report(conn, from_, to), snapshot=True)
 
 
@@ -106,19 +106,19 @@ def circulation_monthly(request: Request, actor: Reader, from_: Annotated[Period
 
 
 @router.post("/bank", tags=["settlement"], summary="The cooperative's own bank account (and SEPA creditor id)")
-def set_bank(request: Request, body: BankSet, actor: Admin) -> dict[str, Any]:
+def set_bank(request: Request, body: BankSet, actor: Admin) -> dict[str, object]:
     return write(request, actor, "bank.set", body, lambda conn, now: sepa.set_bank(
         conn, name=body.name, iban=body.iban, creditor_id=body.creditor_id))
 
 
 @router.get("/payouts/{batch_id}", tags=["settlement"], summary="A bank batch: its lines and whether paid")
-def get_batch(request: Request, batch_id: Ident, actor: Reader) -> dict[str, Any]:
+def get_batch(request: Request, batch_id: Ident, actor: Reader) -> dict[str, object]:
     return read(request, lambda conn: settlement.batch_view(conn, batch_id))
 
 
 @router.post("/payouts/{batch_id}/confirm", tags=["settlement"],
              summary="The bank carried out the batch (or the euros arrived): book it as paid")
-def confirm_batch(request: Request, batch_id: Ident, body: BatchConfirm, actor: Admin) -> dict[str, Any]:
+def confirm_batch(request: Request, batch_id: Ident, body: BatchConfirm, actor: Admin) -> dict[str, object]:
     return write(request, actor, "settle.confirm", body, lambda conn, now: settlement.confirm(
         conn, batch_id=batch_id, merchant_ids=body.merchant_ids, request_id=body.request_id, now=now),
         path_params={"batch_id": batch_id})

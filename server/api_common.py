@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, Final
+import logging
+from typing import Annotated, Any, Callable, Final, Iterator
 
 from fastapi import Depends, Query, Request
+from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -43,7 +46,7 @@ def require(allowed: frozenset[str]) -> Callable[..., Actor]:
 
 
 def write(request: Request, actor: Actor, action: str, body: BaseModel, run: Callable[[Connection, int], dict],
-          *, path_params: dict[str, Any] | None = None, secret: tuple[str, ...] = ()) -> dict[str, Any]:
+          *, path_params: dict[str, Any] | None = None, secret: tuple[str, ...] = ()) -> dict[str, object]:
     """One admin write: idempotent by request_id, audited, all in one transaction.
 
     Two concurrent first attempts with one request id (or one natural key)
@@ -54,7 +57,7 @@ def write(request: Request, actor: Actor, action: str, body: BaseModel, run: Cal
     params = {**body.model_dump(exclude={"request_id"}), **(path_params or {})}
     request_id: str = body.request_id  # type: ignore[attr-defined]  # every Write body has one (models.Write)
 
-    def tx(conn: Connection) -> dict[str, Any]:
+    def tx(conn: Connection) -> dict[str, object]:
         now = ctx.clock()
         return admin_auth.idempotent(conn, request_id=request_id, action=action, params=params, actor=actor,
                                      path=request.url.path, method=request.method, secret=secret,
@@ -71,3 +74,29 @@ def write(request: Request, actor: Actor, action: str, body: BaseModel, run: Cal
 
 def read(request: Request, fn: Callable[[Connection], Any]) -> Any:
     return ctx_of(request).db.read(fn)
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """A StreamingResponse that closes its generator when the response ends, also when the client hangs up.
+
+    Starlette stops iterating when the client disconnects but leaves the generator to the garbage
+    collector, which can take minutes; a generator holding a database connection and a read
+    transaction (server/export.py) would keep both that long. Closing it runs its `finally` and
+    `with` blocks at once. anyio does not abandon a worker thread on cancellation, so the generator is
+    never running in a thread when this closes it.
+    """
+
+    def __init__(self, content: Iterator[bytes], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._source = content
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            close = getattr(self._source, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # noqa: BLE001 - the answer is over either way; the error is worth a log line
+                    logging.getLogger("floreyn.server").exception("could not close a streamed answer")

@@ -6,7 +6,7 @@ The portal's members, shops and self-employed pay through the same service
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field, StringConstraints
@@ -49,7 +49,7 @@ class LimitsUpdate(Write):
 
 
 @router.post("", summary="Pay from a member or merchant to a member or merchant (on the payer's behalf)")
-def pay(request: Request, body: PaymentIn, actor: Desk) -> dict[str, Any]:
+def pay(request: Request, body: PaymentIn, actor: Desk) -> dict[str, object]:
     return write(request, actor, "payment.pay", body, lambda conn, now: payments.pay(
         conn, payer=payments.Party(body.payer.kind, body.payer.id),
         payee=payments.Party(body.payee.kind, body.payee.id), amount_cents=body.amount_cents,
@@ -57,14 +57,14 @@ def pay(request: Request, body: PaymentIn, actor: Desk) -> dict[str, Any]:
 
 
 @router.get("/limits", summary="Payment limits per payment and per day, and the portal's reconfirm amount")
-def get_limits(request: Request, actor: Reader) -> dict[str, Any]:
+def get_limits(request: Request, actor: Reader) -> dict[str, object]:
     from dataclasses import asdict
 
     return asdict(read(request, payments.get_limits))
 
 
 @router.put("/limits", summary="Change payment limits (admin)")
-def put_limits(request: Request, body: LimitsUpdate, actor: Admin) -> dict[str, Any]:
+def put_limits(request: Request, body: LimitsUpdate, actor: Admin) -> dict[str, object]:
     from dataclasses import asdict
 
     changes = {k: v for k, v in body.limits.model_dump().items() if v is not None}

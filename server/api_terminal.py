@@ -73,7 +73,7 @@ def authenticate(ctx: ServerContext, headers: Mapping[str, str], method: str, pa
     auth.check_time(creds, now)
     if not take_nonce:  # the write transaction checks the nonce, then the status, in this same order
         return Terminal(term.terminal_id, term.merchant_id, bytes(term.public_key), int(term.head_seq), creds.nonce)
-    if not ctx.db.write(lambda conn: nonces.remember(conn, creds.terminal_id, creds.nonce, now)):
+    if not nonces.remember_apart(ctx.db, creds.terminal_id, creds.nonce, now):
         raise auth.AuthReplayed()
     if term.status == "quarantined":
         raise TerminalQuarantined()

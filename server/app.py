@@ -35,7 +35,7 @@ from floreyn.server.db import Database
 from floreyn.server.errors import (
     MethodNotAllowed, RequestInvalid, RequestTooLarge, RouteNotFound, TooManyFailedAuth, status_of,
 )
-from floreyn.server.throttle import FailedAuthLimiter
+from floreyn.server.throttle import NOT_FAILURES, FailedAuthLimiter
 from floreyn.sync import auth
 
 log = logging.getLogger("floreyn.server")
@@ -54,7 +54,7 @@ class ServerContext:
         return keys.public_raw(self.key).hex()
 
 
-def error_body(exc: FloreynError) -> dict[str, Any]:
+def error_body(exc: FloreynError) -> dict[str, object]:
     return {**exc.to_dict(), "status": status_of(exc)}
 
 
@@ -121,6 +121,7 @@ def create_app(ctx: ServerContext) -> FastAPI:
 
     @app.exception_handler(FloreynError)
     async def _floreyn(request: Request, exc: FloreynError) -> Response:
+        request.state.refusal = exc.code  # the envelope reads it (a clock-skew 401 is no failed authentication)
         if portal.is_portal(request):
             return await run_in_threadpool(portal.error_page, request, exc, status_of(exc))
         return error_response(exc)
@@ -188,7 +189,7 @@ class Envelope:
     def __init__(self, app: Any, ctx: ServerContext) -> None:
         self.app = app
         self.ctx = ctx
-        self.limiter = FailedAuthLimiter(ctx.limits.failed_auth_max, ctx.limits.failed_auth_window_s)
+        self.limiter = FailedAuthLimiter(ctx.db, ctx.limits.failed_auth_max, ctx.limits.failed_auth_window_s)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -209,8 +210,8 @@ class Envelope:
             # an answer finds the line there. A failed authentication is counted per client and
             # audited once per burst (server/throttle.py).
             burst = None
-            if authed and status == 401:
-                burst = self.limiter.failed(client, self.ctx.clock())
+            if authed and status == 401 and (scope.get("state") or {}).get("refusal") not in NOT_FAILURES:
+                burst = await run_in_threadpool(self.limiter.failed, client, self.ctx.clock())
                 if burst is None:
                     return
             if path.startswith("/v1/admin") and (scope["method"] == "GET" or status >= 400):
@@ -218,7 +219,7 @@ class Envelope:
                 await run_in_threadpool(self._audit, scope, status, body_box[0], extra)
 
         reply = self._sender(send, nonce, status_seen, before_last_chunk)
-        retry_s = self.limiter.retry_after_s(client, self.ctx.clock()) if authed else None
+        retry_s = await run_in_threadpool(self.limiter.retry_after_s, client, self.ctx.clock()) if authed else None
         if retry_s is not None:  # refused before the body is read or any token or signature is looked at
             resp = error_response(TooManyFailedAuth(retry_after_s=retry_s), headers={"Retry-After": str(retry_s)})
             await resp(scope, receive, reply)

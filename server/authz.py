@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import Connection, func, select, update
 
@@ -40,7 +40,7 @@ def _params_hash(card_hex: str, amount_cents: int, budget_id: str | None) -> str
 
 
 def authorize(conn: Connection, terminal_id: str, card_hex: str, amount_cents: int, request_id: str,
-              budget_id: str | None, now: int, confirm_card_hex: str | None = None) -> dict[str, Any]:
+              budget_id: str | None, now: int, confirm_card_hex: str | None = None) -> dict[str, object]:
     """The decision, with the card's state version after it: an online till writes that version into
     the card's trail, so a till whose snapshot predates this hold knows its figure is stale."""
     answer = _authorize(conn, terminal_id, card_hex, amount_cents, request_id, budget_id, now, confirm_card_hex)
@@ -49,7 +49,7 @@ def authorize(conn: Connection, terminal_id: str, card_hex: str, amount_cents: i
 
 
 def _authorize(conn: Connection, terminal_id: str, card_hex: str, amount_cents: int, request_id: str,
-               budget_id: str | None, now: int, confirm_card_hex: str | None = None) -> dict[str, Any]:
+               budget_id: str | None, now: int, confirm_card_hex: str | None = None) -> dict[str, object]:
     phash = _params_hash(card_hex, amount_cents, budget_id)
     prior = conn.execute(select(s.holds).where(s.holds.c.terminal_id == terminal_id,
                                                s.holds.c.request_id == request_id)).first()
@@ -92,7 +92,7 @@ def _active_holds(conn: Connection, terminal_id: str) -> int:
     return count
 
 
-def release(conn: Connection, terminal_id: str, request_id: str, now: int) -> dict[str, Any]:
+def release(conn: Connection, terminal_id: str, request_id: str, now: int) -> dict[str, object]:
     """Give back what an authorization holds: the till dropped its quote unconfirmed.
 
     Idempotent: a retry answers result "exists". A hold that holds nothing
@@ -119,11 +119,11 @@ def release(conn: Connection, terminal_id: str, request_id: str, now: int) -> di
     return _released(prior.auth_id, status, "exists" if status == "released" else "nothing_held")
 
 
-def _released(auth_id: str, status: str, result: str) -> dict[str, Any]:
+def _released(auth_id: str, status: str, result: str) -> dict[str, object]:
     return {"auth_id": auth_id, "status": status, "result": result}
 
 
-def _answer(auth_id: str, approved: bool, reason: str | None, result: str) -> dict[str, Any]:
+def _answer(auth_id: str, approved: bool, reason: str | None, result: str) -> dict[str, object]:
     return {"auth_id": auth_id, "approved": approved, "reason": reason, "result": result}
 
 
@@ -171,7 +171,7 @@ def _confirmer(conn: Connection, confirm_card_hex: str | None, card_hex: str) ->
     return str(other.member_id)
 
 
-def card_summary(conn: Connection, card_hex: str, now: int) -> dict[str, Any]:
+def card_summary(conn: Connection, card_hex: str, now: int) -> dict[str, object]:
     card = conn.execute(select(s.cards).where(s.cards.c.card_id == card_hex)).first()
     if card is None:
         raise NotFound(what="card", id=card_hex)

@@ -56,14 +56,12 @@ STALE_PARTIAL_S: Final = 6 * 3600
 
 class BackupError(FloreynError):
     code = "backup_failed"
-    nl = "Back-up mislukt: {detail}."
-    en = "Backup failed: {detail}."
+    msgid = "Backup failed: {detail}."
 
 
 class BackupInvalid(BackupError):
     code = "backup_invalid"
-    nl = "{path} is geen bruikbare Floreyn-back-up: {detail}."
-    en = "{path} is not a usable Floreyn backup: {detail}."
+    msgid = "{path} is not a usable Floreyn backup: {detail}."
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +75,7 @@ class Manifest:
     floreyn_version: str = floreyn.__version__
     terminal_heads: dict[str, int] = field(default_factory=dict)  # terminal id -> highest record held
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return asdict(self)
 
 
@@ -89,7 +87,7 @@ class BackupInfo:
     duration_ms: int
     manifest: Manifest
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"path": str(self.path), "size_bytes": self.size_bytes, "sha256": self.sha256,
                 "duration_ms": self.duration_ms, **self.manifest.to_json()}
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import Connection, func, select, update
 
 from floreyn.server import ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound, RequestInvalid, StateRefused
+from floreyn.server.rows import TableRow
 
 APPROVAL_TTL_S: Final = 24 * 3600  # an approval not used within a day lapses
 REFUSALS: Final = {  # (nl, en) for people; the codes travel to tills as authorization reasons
@@ -66,7 +67,7 @@ def _group_members(conn: Connection, group_id: str) -> set[str]:
                             .where(s.group_members.c.group_id == group_id)).scalars())
 
 
-def check_spend(conn: Connection, budget: Any, member_id: str, amount_cents: int, now_ms: int, *,
+def check_spend(conn: Connection, budget: TableRow, member_id: str, amount_cents: int, now_ms: int, *,
                 confirmer_member_id: str | None = None) -> str | None:
     """None when the rules let `member_id` spend `amount_cents` from `budget` now, else the refusal reason:
     budget_member_cap | budget_needs_confirmation | budget_confirmer_invalid."""
@@ -85,7 +86,7 @@ def check_spend(conn: Connection, budget: Any, member_id: str, amount_cents: int
     return None
 
 
-def member_cap_left(conn: Connection, budget: Any, member_id: str, now_ms: int) -> int | None:
+def member_cap_left(conn: Connection, budget: TableRow, member_id: str, now_ms: int) -> int | None:
     """For the snapshot: what the member may still spend from a group budget this month (None: no cap)."""
     if budget.owner_group_id is None or budget.member_cap_cents is None:
         return None
@@ -112,7 +113,7 @@ def use_approval(conn: Connection, budget_id: str, member_id: str, amount_cents:
 
 
 def approve(conn: Connection, *, budget_id: str, member_id: str, approver_member_id: str, amount_cents: int,
-            now: int) -> dict[str, Any]:
+            now: int) -> dict[str, object]:
     """A second member of the group confirms one spend of up to `amount_cents` by `member_id`."""
     b = conn.execute(select(s.budgets).where(s.budgets.c.budget_id == budget_id)).first()
     if b is None:

@@ -60,9 +60,18 @@ def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence
 
 def add_to_balances(conn: Connection, deltas: Sequence[tuple[str, int]]) -> None:
     """balance_cents += delta for each (key, delta), in the order given (callers sort by key)."""
+    add_to_column(conn, "accounts", "balance_cents", "key", deltas)
+
+
+def add_to_column(conn: Connection, table: str, column: str, key_column: str,
+                  deltas: Sequence[tuple[str, int]]) -> None:
+    """`column += delta` for each (key, delta): one executemany, rows taken in the order given.
+
+    Every key must name an existing row (asserted). Names come from the schema module, never from input.
+    """
     if not deltas:
         return
     mark = _mark(conn)
-    sql = f"UPDATE accounts SET balance_cents = balance_cents + {mark} WHERE key = {mark}"
+    sql = f"UPDATE {table} SET {column} = {column} + {mark} WHERE {key_column} = {mark}"
     result = conn.exec_driver_sql(sql, [(d, k) for k, d in deltas])
-    assert result.rowcount in (-1, len(deltas)), ("an account to update is missing", result.rowcount, len(deltas))
+    assert result.rowcount in (-1, len(deltas)), (f"a {table} row to update is missing", result.rowcount, len(deltas))

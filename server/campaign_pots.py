@@ -26,17 +26,18 @@ from floreyn.money import Money, format_money, save_reward
 from floreyn.server import ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import InsufficientFunds, NotFound, StateRefused
+from floreyn.server.rows import TableRow
 from floreyn.sync.record import Kind, TxRecord
 
 
-def _campaign(conn: Connection, campaign_id: str) -> Any:
+def _campaign(conn: Connection, campaign_id: str) -> TableRow:
     c = conn.execute(select(s.campaigns).where(s.campaigns.c.campaign_id == campaign_id)).first()
     if c is None:
         raise NotFound(what="campaign", id=campaign_id)
     return c
 
 
-def _participates(c: Any, merchant_id: str) -> bool:
+def _participates(c: TableRow, merchant_id: str) -> bool:
     merchants = json.loads(c.merchant_ids)
     return not merchants or merchant_id in merchants
 
@@ -48,7 +49,7 @@ def _locked(conn: Connection, key: str, now: int) -> int:
 
 
 def pay_in(conn: Connection, *, campaign_id: str, merchant_id: str, fl_cents: int, request_id: str,
-           now: int) -> dict[str, Any]:
+           now: int) -> dict[str, object]:
     c = _campaign(conn, campaign_id)
     if not c.pot:
         raise StateRefused(detail=f"campaign {campaign_id} has no pot")
@@ -66,7 +67,7 @@ def pay_in(conn: Connection, *, campaign_id: str, merchant_id: str, fl_cents: in
             "pot_cents": ledger.balance(conn, ledger.pot_acct(campaign_id)).cents}
 
 
-def active_pots(conn: Connection, merchant_id: str, today: str) -> list[Any]:
+def active_pots(conn: Connection, merchant_id: str, today: str) -> list[TableRow]:
     rows = conn.execute(select(s.campaigns).where(s.campaigns.c.pot.is_(True), s.campaigns.c.starts_on <= today,
                                                   s.campaigns.c.ends_on >= today)
                         .order_by(s.campaigns.c.campaign_id)).all()
@@ -117,7 +118,7 @@ def pot_left(conn: Connection, campaign_id: str) -> int:
     return ledger.balance(conn, ledger.pot_acct(campaign_id)).cents
 
 
-def report(conn: Connection, campaign_id: str) -> dict[str, Any]:
+def report(conn: Connection, campaign_id: str) -> dict[str, object]:
     """What each merchant put in, and what its customers (and it, for saving extras) got from the pot."""
     c = _campaign(conn, campaign_id)
     acct = ledger.pot_acct(campaign_id)

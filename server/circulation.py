@@ -19,7 +19,7 @@ Per month (Amersfoort), from the postings booked in it:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.orm import aliased
@@ -92,7 +92,7 @@ def _cashed_out_by_merchant(conn: Connection, start: int, end: int) -> dict[str,
     return {a: -int(v) for a, v in rows}
 
 
-def month(conn: Connection, first_day: dt.date) -> dict[str, Any]:
+def month(conn: Connection, first_day: dt.date) -> dict[str, object]:
     nxt = dt.date(first_day.year + first_day.month // 12, first_day.month % 12 + 1, 1)
     start, end = state.day_start_ms(first_day), state.day_start_ms(nxt)
     issued, cashed = _issued_moves(conn, start, end)
@@ -110,7 +110,7 @@ def month(conn: Connection, first_day: dt.date) -> dict[str, Any]:
             "twice_cents": twice}
 
 
-def report(conn: Connection, first: str, last: str) -> dict[str, Any]:
+def report(conn: Connection, first: str, last: str) -> dict[str, object]:
     months = [month(conn, m) for m in _month_starts(first, last)]
     return {"from": first, "to": last, "months": months,
             "note": "velocity = (spent + respent) / average stock; twice_share: of the fl merchants cashed out, "

@@ -31,7 +31,7 @@ from floreyn.server.app import ServerContext
 from floreyn.server.config import (
     DEFAULT_HOST, DEFAULT_PORT, KEY_FILE, TOKEN_FILE, ServerConfig, default_data_dir, load_or_create_key,
 )
-from floreyn.server.db import Database
+from floreyn.server.db import DEFAULT_POOL_SIZE, Database
 
 log = logging.getLogger("floreyn.server")
 MAX_EXPIRE_ROUNDS = 1_000  # x 1,000 budgets a round (admin_money): a million budgets in one night, then it stops
@@ -40,7 +40,7 @@ MAX_EXPIRE_ROUNDS = 1_000  # x 1,000 budgets a round (admin_money): a million bu
 def open_context(config: ServerConfig, *, clock: Callable[[], int] | None = None) -> ServerContext:
     """Database migrated, signing key loaded (made on first start), bootstrap token written if none exists."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(config.database_url)
+    db = Database(config.database_url, config.db_pool_size)
     db.migrate()
     db.write(lambda conn: ledger.ensure_accounts(conn, ledger.FIXED_ACCOUNTS, state.now_ms()))
     key = load_or_create_key(config.data_dir)
@@ -69,7 +69,8 @@ def bootstrap_token(ctx: ServerContext, data_dir: Path) -> Path | None:
 
 def _config(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig(data_dir=Path(args.data_dir) if args.data_dir else default_data_dir(), db_url=args.db,
-                        host=args.host, port=args.port, portal_url=args.portal_url)
+                        host=args.host, port=args.port, portal_url=args.portal_url,
+                        db_pool_size=getattr(args, "db_pool", None) or DEFAULT_POOL_SIZE)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -95,6 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ctx.db.dispose()  # each worker process opens its own connections
     os.environ["FLOREYN_DATA_DIR"] = str(config.data_dir.resolve())
     os.environ["FLOREYN_DB_URL"] = config.database_url
+    os.environ["FLOREYN_DB_POOL"] = str(config.db_pool_size)
     if config.portal_url:
         os.environ["FLOREYN_PORTAL_URL"] = config.portal_url
     uvicorn.run("floreyn.server.cli:app_from_env", factory=True, workers=args.workers, host=config.host,
@@ -108,7 +110,8 @@ def app_from_env():
     from floreyn.server.app import create_app
 
     data_dir = Path(os.environ["FLOREYN_DATA_DIR"])
-    ctx = ServerContext(db=Database(os.environ["FLOREYN_DB_URL"]), key=load_or_create_key(data_dir),
+    pool = int(os.environ.get("FLOREYN_DB_POOL") or DEFAULT_POOL_SIZE)
+    ctx = ServerContext(db=Database(os.environ["FLOREYN_DB_URL"], pool), key=load_or_create_key(data_dir),
                         portal_url=os.environ.get("FLOREYN_PORTAL_URL"))
     return create_app(ctx)
 
@@ -255,6 +258,10 @@ def parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("serve", help="serve the HTTP API (default)")
     _server_options(sp, suppress=True)
     sp.add_argument("--workers", type=int, default=argparse.SUPPRESS, choices=range(1, 33), metavar="N")
+    for q in (p, sp):
+        q.add_argument("--db-pool", type=int, default=argparse.SUPPRESS if q is sp else None, choices=range(1, 101),
+                       metavar="N", help=f"PostgreSQL connections each server process keeps (default "
+                                         f"{DEFAULT_POOL_SIZE}), and as many again at a peak")
     _server_options(sub.add_parser("migrate", help="update the schema and exit"), suppress=True)
     rp = sub.add_parser("replay", help="recompute and check every balance and record chain")
     _server_options(rp, suppress=True)

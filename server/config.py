@@ -15,6 +15,7 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from floreyn import keys
+from floreyn.server.db import DEFAULT_POOL_SIZE
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8470
@@ -46,6 +47,7 @@ class ServerConfig:
     port: int = DEFAULT_PORT
     limits: Limits = Limits()
     portal_url: str | None = None  # public address of the portal, e.g. https://floreyn.nl/portal (QR codes, slips)
+    db_pool_size: int = DEFAULT_POOL_SIZE  # PostgreSQL connections per server process (db.py)
 
     @property
     def database_url(self) -> str:

@@ -8,7 +8,13 @@ plain deferred transactions, which WAL lets run beside the writer.
 PostgreSQL runs at READ COMMITTED; the code takes row locks in a fixed order
 (terminal row, accounts sorted by key, the version counter, cards), and a
 deadlock or serialization failure that still happens is retried a bounded
-number of times.
+number of times. Ingest takes the shared rows (accounts such as coop:issued,
+the counter) last, right before its commit, since each stays locked until then.
+
+Writes that queue anyway may share one transaction (write_grouped): on
+SQLite, where every write waits for the one file lock, uploads that arrived
+while another was written go in together, one savepoint each, one commit
+(not on PostgreSQL: see write_grouped).
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import os
 import random
 import threading
 import time
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Final, TypeVar
 
@@ -34,6 +42,12 @@ log = logging.getLogger("floreyn.server.db")
 MAX_ATTEMPTS: Final = 8
 _RETRY_SQLSTATES: Final = frozenset({"40001", "40P01", "55P03"})
 MIGRATIONS: Final = Path(__file__).parent / "migrations"
+# Connections one server process keeps open to PostgreSQL, and as many again at a peak: a process of
+# `serve --workers N` needs at most 2 x this many, so N x 2 x pool_size stays below max_connections
+# (docs/operations.md). Uploads waiting for the write lock hold none (write_grouped), reads hold one briefly.
+DEFAULT_POOL_SIZE: Final = 10
+MIGRATE_LOCK_ID: Final = 0x466C6F72  # pg_advisory_xact_lock: two servers starting at once migrate one at a time
+APART_SUFFIX: Final = "-apart"  # the SQLite file beside the ledger's for small writes that must not queue (nonces)
 
 
 def normalise_url(url: str) -> str:
@@ -44,7 +58,7 @@ def normalise_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
-def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "FULL") -> Engine:
     engine = create_engine(url, pool_size=10, max_overflow=20, connect_args={"check_same_thread": False,
                                                                            "timeout": 30})
 
@@ -54,7 +68,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         # FULL: an acknowledged upload survives a power cut, not only a process crash.
-        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         # Record ids, transaction ids and their index entries are random UUIDs: a page cache of 64 MB keeps
@@ -99,8 +113,98 @@ class _WriteGate:
         self._thread_lock.release()
 
 
+MAX_GROUP_WRITES: Final = 8  # writes that share one transaction and one commit at most (write_grouped)
+
+
+@dataclass(eq=False)
+class _Waiting:
+    fn: Callable[[Connection], object]
+    done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # woken to write the next group, not with a result
+    result: object = None
+    error: BaseException | None = None
+
+
+class _WriteGroups:
+    """Writes that arrive while another is under way are written together, in arrival order.
+
+    The first caller writes; callers arriving meanwhile queue. When its
+    transaction commits, the writer hands the queue to the longest waiting
+    caller, who writes up to MAX_GROUP_WRITES of them in one transaction,
+    each in its own savepoint, with one commit (one fsync) for all. Arrival
+    order also makes the wait fair: a lock handed over at random let some
+    uploads wait past the till's timeout while later ones went first.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._queue: deque[_Waiting] = deque()
+        self._writing = False
+
+    def run(self, fn: Callable[[Connection], T]) -> T:
+        me = _Waiting(fn)
+        with self._lock:
+            self._queue.append(me)
+            lead = not self._writing
+            self._writing = True
+        if not lead:
+            me.done.wait()
+        if me.lead or lead:
+            self._write_next()
+            me.done.wait()
+        if me.error is not None:
+            raise me.error
+        return me.result  # type: ignore[return-value]  # what fn returned
+
+    def _write_next(self) -> None:
+        with self._lock:
+            group = [self._queue.popleft() for _ in range(min(MAX_GROUP_WRITES, len(self._queue)))]
+        results: list[object]
+        try:
+            results = self._db.write(lambda conn: [_in_savepoint(conn, w.fn) for w in group])
+        except BaseException as exc:  # noqa: BLE001 - handed to every caller of the group, raised there
+            results = [_Failed(exc)] * len(group)
+        with self._lock:
+            successor = self._queue[0] if self._queue else None
+            if successor is None:
+                self._writing = False
+            else:
+                successor.lead = True
+        for w, outcome in zip(group, results, strict=True):
+            if isinstance(outcome, _Failed):
+                w.error = outcome.error
+            else:
+                w.result = outcome
+            w.done.set()
+        if successor is not None:  # the longest waiting caller writes the next group
+            successor.done.set()
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    error: BaseException
+
+
+def _in_savepoint(conn: Connection, fn: Callable[[Connection], object]) -> object:
+    """fn's result, or _Failed with what it raised (its writes undone, the group's others kept)."""
+    savepoint = conn.begin_nested()
+    try:
+        result = fn(conn)
+    except DBAPIError as exc:
+        savepoint.rollback()
+        if _retryable(exc):
+            raise  # the whole group is retried (a deadlock, a lost connection)
+        return _Failed(exc)
+    except Exception as exc:  # noqa: BLE001 - raised in fn's own caller
+        savepoint.rollback()
+        return _Failed(exc)
+    savepoint.commit()
+    return result
+
+
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = normalise_url(url)
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         if self.is_sqlite:
@@ -111,22 +215,52 @@ class Database:
             self.reader = _sqlite_engine(self.url, immediate=False)
             self._gate: _WriteGate | contextlib.nullcontext = (
                 _WriteGate(path) if path and path != ":memory:" else contextlib.nullcontext())
+            self.apart, self._apart_gate = self.writer, self._gate
+            if path and path != ":memory:":
+                # Its own file, so its own write lock: a nonce is written in well under a millisecond instead of
+                # waiting behind an upload's ledger transaction. NORMAL (no fsync per commit, WAL): a power cut
+                # may forget the last nonces, which only matters for a replay inside the 5-minute window of
+                # requests that change nothing or are idempotent by their request id (sync/auth.py).
+                apart = make_url(self.url).set(database=path + APART_SUFFIX).render_as_string(hide_password=False)
+                self.apart = _sqlite_engine(apart, immediate=True, synchronous="NORMAL")
+                self._apart_gate = _WriteGate(path + APART_SUFFIX)
         else:
             # No pre-ping round trip per checkout: a connection the server dropped fails its first
             # statement, SQLAlchemy invalidates the pool, and _run retries on a fresh connection.
-            self.writer = create_engine(self.url, pool_size=10, max_overflow=20, pool_recycle=1800)
+            self.writer = create_engine(self.url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
             # Plain reads at READ COMMITTED see each statement's own moment anyway; in autocommit they skip
             # the BEGIN and COMMIT round trips (a balance read is one round trip).
             self.reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
             self._gate = contextlib.nullcontext()
+            self.apart, self._apart_gate = self.writer, self._gate  # row locks: nothing to queue behind
         # Reads that compare several statements (replay, reports) need one snapshot of the data; on SQLite a
         # read transaction in WAL mode already is one.
         self.snapshot_reader = (self.reader if self.is_sqlite
                                 else self.writer.execution_options(isolation_level="REPEATABLE READ"))
+        self._groups = _WriteGroups(self)
 
     def write(self, fn: Callable[[Connection], T]) -> T:
         """Run fn in one write transaction; retried when the database asks for it, never half-applied."""
         return self._run(self.writer, fn, self._gate)
+
+    def write_grouped(self, fn: Callable[[Connection], T]) -> T:
+        """As write(), but fn may share its transaction and commit with writes waiting at the same time.
+
+        fn runs in its own savepoint: what it raises undoes its writes only, and is raised here. For
+        many small writes that queue on one lock (uploads): one commit for the group (_WriteGroups).
+        SQLite only: on PostgreSQL writers do not queue on one lock, and a group would hold the rows
+        of its first write (coop:issued, the version counter) while it takes those of the next, which
+        deadlocks with another process's group; there each fn gets its own transaction, as write().
+        """
+        return self._groups.run(fn) if self.is_sqlite else self.write(fn)
+
+    def write_apart(self, fn: Callable[[Connection], T]) -> T:
+        """Run fn in a write transaction that never waits for the ledger's writes (see APART_SUFFIX).
+
+        On a SQLite file that is a second database file with its own lock; on PostgreSQL (row locks) and an
+        in-memory SQLite it is the ordinary write path. fn must create what it needs there (nonces.remember_apart).
+        """
+        return self._run(self.apart, fn, self._apart_gate)
 
     def read(self, fn: Callable[[Connection], T], *, snapshot: bool = False) -> T:
         """Run fn in a read transaction; `snapshot` when its statements must see one moment."""
@@ -153,6 +287,7 @@ class Database:
         self.writer.dispose()
         if self.is_sqlite:  # on PostgreSQL the readers are views of the writer's pool
             self.reader.dispose()
+            self.apart.dispose()
 
 
 def _retryable(exc: DBAPIError) -> bool:
@@ -188,5 +323,7 @@ def migrate(db: Database, revision: str = "head") -> None:
 
     cfg = alembic_config(db)
     with db.writer.begin() as conn:
+        if not db.is_sqlite:  # several server processes may start at once against one PostgreSQL
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATE_LOCK_ID})")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)

@@ -17,7 +17,7 @@ rest and closes the dispute as `voided`.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import Connection, select, update
 
@@ -25,19 +25,20 @@ from floreyn.money import Money
 from floreyn.server import entries, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound, StateRefused
+from floreyn.server.rows import TableRow
 
 DECISIONS: Final = ("release", "return", "write_off")
 _STATUS: Final = {"release": "released", "return": "returned", "write_off": "written_off"}
 MAX_LIST: Final = 1000
 
 
-def dispute_dict(row: Any) -> dict[str, Any]:
+def dispute_dict(row: TableRow) -> dict[str, object]:
     return {k: getattr(row, k) for k in ("dispute_id", "terminal_id", "record_id", "seq", "rules", "payer_account",
                                          "payee_account", "amount_cents", "status", "created_ms", "resolved_ms",
                                          "resolved_by", "resolution_tx", "note")}
 
 
-def list_disputes(conn: Connection, status: str | None = None, terminal_id: str | None = None) -> list[dict[str, Any]]:
+def list_disputes(conn: Connection, status: str | None = None, terminal_id: str | None = None) -> list[dict[str, object]]:
     q = select(s.disputes)
     if status is not None:
         q = q.where(s.disputes.c.status == status)
@@ -48,7 +49,7 @@ def list_disputes(conn: Connection, status: str | None = None, terminal_id: str 
 
 
 def resolve(conn: Connection, dispute_id: str, decision: str, note: str, actor: str, request_id: str,
-            now: int) -> dict[str, Any]:
+            now: int) -> dict[str, object]:
     """Post the admin's decision and close the dispute (once)."""
     assert decision in DECISIONS
     row = conn.execute(select(s.disputes).where(s.disputes.c.dispute_id == dispute_id).with_for_update()).first()

@@ -23,106 +23,91 @@ class ServerError(FloreynError):
 class RequestInvalid(ServerError):
     status = 422
     code = "request_invalid"
-    nl = "Ongeldig verzoek: {detail}."
-    en = "Invalid request: {detail}."
+    msgid = "Invalid request: {detail}."
 
 
 class RequestTooLarge(ServerError):
     status = 413
     code = "request_too_large"
-    nl = "Het verzoek is te groot (maximaal {max_bytes} bytes)."
-    en = "The request is too large (at most {max_bytes} bytes)."
+    msgid = "The request is too large (at most {max_bytes} bytes)."
 
 
 class NotFound(ServerError):
     status = 404
     code = "not_found"
-    nl = "{what} {id} bestaat niet."
-    en = "{what} {id} does not exist."
+    msgid = "{what} {id} does not exist."
 
 
 class RouteNotFound(ServerError):
     status = 404
     code = "route_not_found"
-    nl = "Onbekend adres {path}."
-    en = "No such endpoint {path}."
+    msgid = "No such endpoint {path}."
 
 
 class MethodNotAllowed(ServerError):
     status = 405
     code = "method_not_allowed"
-    nl = "Methode {method} is hier niet toegestaan."
-    en = "Method {method} is not allowed here."
+    msgid = "Method {method} is not allowed here."
 
 
 class Conflict(ServerError):
     status = 409
     code = "conflict"
-    nl = "Conflict: {detail}."
-    en = "Conflict: {detail}."
+    msgid = "Conflict: {detail}."
 
 
 class ExistsWithDifferentParams(Conflict):
     """A retry whose request id (or natural key) was used before for something else."""
 
     code = "exists_with_different_params"
-    nl = "{what} {id} bestaat al met andere gegevens."
-    en = "{what} {id} already exists with different parameters."
+    msgid = "{what} {id} already exists with different parameters."
 
 
 class InsufficientFunds(Conflict):
     code = "insufficient_funds"
-    nl = "Onvoldoende saldo: {available} beschikbaar, {wanted} nodig."
-    en = "Insufficient funds: {available} available, {wanted} needed."
+    msgid = "Insufficient funds: {available} available, {wanted} needed."
 
 
 class HoldConsumed(Conflict):
     """A release asked for an authorization whose spend record has already been posted."""
 
     code = "hold_consumed"
-    nl = "De reservering {id} is al verrekend met een geboekte betaling en kan niet meer worden vrijgegeven."
-    en = "Authorization {id} was already consumed by a posted payment and can no longer be released."
+    msgid = "Authorization {id} was already consumed by a posted payment and can no longer be released."
 
 
 class StateRefused(Conflict):
     code = "state_refused"
-    nl = "Niet mogelijk: {detail}."
-    en = "Not possible: {detail}."
+    msgid = "Not possible: {detail}."
 
 
 class AdminUnauthorized(ServerError):
     status = 401
     code = "admin_unauthorized"
-    nl = "Geen geldig beheertoken."
-    en = "No valid admin token."
+    msgid = "No valid admin token."
 
 
 class AdminForbidden(ServerError):
     status = 403
     code = "admin_forbidden"
-    nl = "De rol {role} mag dit niet."
-    en = "Role {role} may not do this."
+    msgid = "Role {role} may not do this."
 
 
 class TerminalRevoked(ServerError):
     status = 403
     code = "terminal_revoked"
-    nl = "Deze kassa is ingetrokken."
-    en = "This terminal has been revoked."
+    msgid = "This terminal has been revoked."
 
 
 class TerminalQuarantined(ServerError):
     status = 403
     code = "terminal_quarantined"
-    nl = "Deze kassa is geblokkeerd na tegenstrijdige transacties; neem contact op met de coöperatie."
-    en = "This terminal is quarantined after conflicting records; contact the cooperative."
+    msgid = "This terminal is quarantined after conflicting records; contact the cooperative."
 
 
 class TerminalForked(TerminalQuarantined):
     status = 409
     code = "terminal_forked"
-    nl = "Twee verschillende transacties met nummer {seq}: de kassa is geblokkeerd."
-    en = "Two different records with sequence number {seq}: the terminal is quarantined."
+    msgid = "Two different records with sequence number {seq}: the terminal is quarantined."
 
 
 class TerminalBrokeRule(TerminalQuarantined):
@@ -131,22 +116,19 @@ class TerminalBrokeRule(TerminalQuarantined):
 
     status = 409
     code = "terminal_broke_rule"
-    nl = "Deze kassa heeft een transactie gemaakt die niet mag ({rule}): de kassa is geblokkeerd; neem contact op met de coöperatie."
-    en = "This terminal made a record the rules do not allow ({rule}): it is quarantined; contact the cooperative."
+    msgid = "This terminal made a record the rules do not allow ({rule}): it is quarantined; contact the cooperative."
 
 
 class RecordRefused(ServerError):
     status = 422
     code = "record_refused"
-    nl = "Transactie {seq} geweigerd: {detail}."
-    en = "Record {seq} refused: {detail}."
+    msgid = "Record {seq} refused: {detail}."
 
 
 class BatchTooLarge(ServerError):
     status = 413
     code = "batch_too_large"
-    nl = "Te veel transacties in één keer (maximaal {max})."
-    en = "Too many records in one batch (at most {max})."
+    msgid = "Too many records in one batch (at most {max})."
 
 
 class TooManyFailedAuth(ServerError):
@@ -154,15 +136,13 @@ class TooManyFailedAuth(ServerError):
 
     status = 429
     code = "too_many_failed_auth"
-    nl = "Te vaak mislukt aanmelden vanaf dit adres; probeer het over {retry_after_s} seconden opnieuw."
-    en = "Too many failed authentications from this address; retry in {retry_after_s} seconds."
+    msgid = "Too many failed authentications from this address; retry in {retry_after_s} seconds."
 
 
 class Busy(ServerError):
     status = 503
     code = "busy"
-    nl = "De server is even te druk; probeer het zo opnieuw."
-    en = "The server is busy; retry shortly."
+    msgid = "The server is busy; retry shortly."
 
 
 def status_of(exc: FloreynError) -> int:

@@ -196,6 +196,19 @@ def post(conn: Connection, txs: Sequence[LedgerTx]) -> dict[str, int]:
     Balances are updated in sorted key order so concurrent writers on
     PostgreSQL lock account rows in the same order and cannot deadlock.
     """
+    deltas = write_entries(conn, txs)
+    if txs:
+        apply_deltas(conn, deltas, txs[0].created_ms)
+    return deltas
+
+
+def write_entries(conn: Connection, txs: Sequence[LedgerTx]) -> dict[str, int]:
+    """Write transactions and their postings, not yet the balances; returns the change per account.
+
+    The caller applies the changes with apply_deltas in the same transaction. Ingest does that
+    last, just before its commit: on PostgreSQL an account row (coop:issued, a merchant) stays
+    locked from its UPDATE to the COMMIT, so every other upload waits that long for it.
+    """
     if not txs:
         return {}
     bulk.insert_rows(conn, s.transactions, _TX_COLUMNS, [_tx_row(tx) for tx in txs])
@@ -206,10 +219,14 @@ def post(conn: Connection, txs: Sequence[LedgerTx]) -> dict[str, int]:
     for tx in txs:
         for p in tx.postings:
             deltas[p.account] += p.amount.cents
-    keys = sorted(deltas)
-    ensure_accounts(conn, keys, txs[0].created_ms)
-    bulk.add_to_balances(conn, [(k, deltas[k]) for k in keys if deltas[k] != 0])
     return dict(deltas)
+
+
+def apply_deltas(conn: Connection, deltas: dict[str, int], now_ms: int) -> None:
+    """Add each account's change to its balance (accounts made when new), in sorted key order."""
+    keys = sorted(deltas)
+    ensure_accounts(conn, keys, now_ms)
+    bulk.add_to_balances(conn, [(k, deltas[k]) for k in keys if deltas[k] != 0])
 
 
 _TX_COLUMNS = ("tx_id", "kind", "created_ms", "terminal_id", "record_seq", "card_id", "merchant_id", "reverses",

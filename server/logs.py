@@ -31,7 +31,7 @@ _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
+        out: dict[str, object] = {
             "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
@@ -67,7 +67,7 @@ def configure(fmt: str = "json", level: int = logging.INFO) -> None:
         lg.propagate = True
 
 
-def uvicorn_log_config(fmt: str) -> dict[str, Any]:
+def uvicorn_log_config(fmt: str) -> dict[str, object]:
     """For uvicorn.run(log_config=...): uvicorn's own lines through our formatter, in every worker process."""
     formatter = {"()": "floreyn.server.logs.JsonFormatter"} if fmt == "json" else {
         "format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
@@ -110,24 +110,25 @@ class AccessLog:
     def _line(scope: dict, seen: dict[str, int], started: float) -> None:
         path: str = scope.get("path", "")
         route = getattr(scope.get("route"), "path", None) or "(no route)"
-        fields: dict[str, Any] = {"event": "request", "method": scope.get("method", ""), "route": route,
-                                  "status": seen["status"] or 500,
-                                  "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                                  "bytes_out": seen["bytes"]}
+        status = seen["status"] or 500
+        fields: dict[str, object] = {"event": "request", "method": scope.get("method", ""), "route": route,
+                                     "status": status,
+                                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                                     "bytes_out": seen["bytes"]}
         if path.startswith("/v1/terminal/"):
             for k, v in scope.get("headers", []):
                 if k == b"x-floreyn-terminal":
                     fields["terminal_id"] = v.decode("latin-1")[:64]
                     break
-        level = logging.DEBUG if path in QUIET_PATHS and fields["status"] < 400 else logging.INFO
-        log.log(level, "%s %s %s", fields["method"], route, fields["status"], extra=fields)
+        level = logging.DEBUG if path in QUIET_PATHS and status < 400 else logging.INFO
+        log.log(level, "%s %s %s", fields["method"], route, status, extra=fields)
 
 
 def upload_line(terminal_id: str, records: int, started: float, *, result: dict[str, int] | None = None,
                 reported_head: int | None = None, error: str | None = None) -> None:
-    fields: dict[str, Any] = {"event": "upload", "terminal_id": terminal_id, "records": records,
-                              "reported_head": reported_head,
-                              "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
+    fields: dict[str, object] = {"event": "upload", "terminal_id": terminal_id, "records": records,
+                                 "reported_head": reported_head,
+                                 "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
     if result is not None:
         fields.update(result)
     if error is not None:

@@ -27,8 +27,7 @@ MAX_DESCRIPTION_CHARS: Final = 120
 
 class RequestClosed(Conflict):
     code = "payment_request_closed"
-    nl = "Dit betaalverzoek is {state_nl}."
-    en = "This payment request is {state_en}."
+    msgid = "This payment request is {state}."
 
 
 _STATE_TEXT: Final = {"paid": ("al betaald", "already paid"), "expired": ("verlopen", "expired"),

@@ -25,7 +25,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import Connection, func, select
 
@@ -37,6 +37,7 @@ from floreyn.server.errors import (
     Conflict, ExistsWithDifferentParams, InsufficientFunds, NotFound, RequestInvalid, ServerError, StateRefused,
 )
 from floreyn.server.ledger import LedgerTx, TxKind
+from floreyn.server.rows import TableRow
 
 SETTINGS_KEY: Final = "payment_limits"
 MAX_MEMO_CHARS: Final = 120
@@ -46,27 +47,23 @@ PARTY_KINDS: Final = ("member", "merchant")
 class PaymentToSelf(ServerError):
     status = 422
     code = "payment_to_self"
-    nl = "U kunt niet aan uzelf betalen."
-    en = "You cannot pay yourself."
+    msgid = "You cannot pay yourself."
 
 
 class PaymentOverLimit(ServerError):
     status = 422
     code = "payment_over_limit"
-    nl = "Te groot bedrag: per betaling kan ten hoogste {limit}."
-    en = "Amount too large: at most {limit} per payment."
+    msgid = "Amount too large: at most {limit} per payment."
 
 
 class PaymentDayLimit(Conflict):
     code = "payment_day_limit"
-    nl = "Daglimiet bereikt: vandaag kan nog {left} betaald worden."
-    en = "Daily limit reached: {left} can still be paid today."
+    msgid = "Daily limit reached: {left} can still be paid today."
 
 
 class BudgetNotUsable(Conflict):
     code = "budget_not_usable"
-    nl = "Het budget {budget} kan hiervoor niet gebruikt worden: {why_nl}."
-    en = "Budget {budget} cannot be used for this: {why_en}."
+    msgid = "Budget {budget} cannot be used for this: {why}."
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +136,7 @@ def party_name(conn: Connection, party: Party) -> str:
     return str(found)
 
 
-def _check_party(conn: Connection, party: Party) -> Any:
+def _check_party(conn: Connection, party: Party) -> TableRow:
     if party.kind == "member":
         row = conn.execute(select(s.members).where(s.members.c.member_id == party.id)).first()
         if row is not None and row.erased_ms is not None:
@@ -151,7 +148,7 @@ def _check_party(conn: Connection, party: Party) -> Any:
     return row
 
 
-def _source(conn: Connection, payer: Party, payee_row: Any, payee: Party, budget_id: str | None, now: int,
+def _source(conn: Connection, payer: Party, payee_row: TableRow, payee: Party, budget_id: str | None, now: int,
             amount_cents: int = 0) -> str:
     """The account a payment draws on, after the budget rules."""
     if budget_id is None:
@@ -203,7 +200,7 @@ def paid_today(conn: Connection, payer: Party, now: int) -> int:
 
 
 def pay(conn: Connection, *, payer: Party, payee: Party, amount_cents: int, request_id: str, now: int,
-        budget_id: str | None = None, memo: str = "", channel: str = "desk") -> dict[str, Any]:
+        budget_id: str | None = None, memo: str = "", channel: str = "desk") -> dict[str, object]:
     """Move Floreyn from payer to payee (see the module docstring); refuses with a typed error or pays once."""
     memo = memo[:MAX_MEMO_CHARS]
     phash = _params_hash(payer, payee, amount_cents, budget_id, memo)
@@ -249,7 +246,7 @@ def pay(conn: Connection, *, payer: Party, payee: Party, amount_cents: int, requ
     return {**_answer(row), "result": "created"}
 
 
-def _answer(row: Any) -> dict[str, Any]:
+def _answer(row: TableRow) -> dict[str, object]:
     return {"payment_id": row.payment_id, "payer": row.payer, "from_account": row.from_account,
             "to_account": row.to_account, "amount_cents": row.amount_cents, "memo": row.memo,
             "created_ms": row.created_ms, "request_id": row.request_id}

@@ -12,7 +12,7 @@ apply; that PATCH now also writes a row from the moment it is made.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import Connection, select
 
@@ -49,7 +49,7 @@ def from_ms_of(value: str, now_ms: int) -> int:
 
 
 def set_rate(conn: Connection, *, ask_bp: int, bid_bp: int, from_ms: int, now_ms: int,
-             replace_same_moment: bool = False) -> dict[str, Any]:
+             replace_same_moment: bool = False) -> dict[str, object]:
     """A new rate from `from_ms`; refused for a moment already past (a rate never applies backwards).
 
     `replace_same_moment`: PATCH /config sets a rate "from now"; two such calls within one millisecond
@@ -70,7 +70,7 @@ def set_rate(conn: Connection, *, ask_bp: int, bid_bp: int, from_ms: int, now_ms
     return {"from_ms": from_ms, "ask_bp": ask_bp, "bid_bp": bid_bp}
 
 
-def history(conn: Connection, now_ms: int) -> dict[str, Any]:
+def history(conn: Connection, now_ms: int) -> dict[str, object]:
     rows = conn.execute(select(s.rates).order_by(s.rates.c.from_ms).limit(MAX_HISTORY_ROWS)).all()
     current = rate_in_force(conn, now_ms)
     return {"in_force": {"ask_bp": current.ask_bp, "bid_bp": current.bid_bp},

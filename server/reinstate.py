@@ -19,12 +19,13 @@ and nothing told the desk. Now:
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import Connection, select, update
 
 from floreyn.server import ledger, snapshots, state
 from floreyn.server import schema as s
+from floreyn.server.rows import TableRow
 
 OVERSPEND: Final = "overspend"  # cards.blocked_reason ingest writes
 MAX_REVIEW: Final = 5_000  # cards looked at per call; more waits for the next snapshot request
@@ -46,7 +47,7 @@ def reinstate_due(nonneg_since_ms: int | None, now_ms: int, after_s: int) -> boo
     return after_s > 0 and nonneg_since_ms is not None and now_ms - nonneg_since_ms >= after_s * 1000
 
 
-def _blocked_for_overspend(conn: Connection) -> list[Any]:
+def _blocked_for_overspend(conn: Connection) -> list[TableRow]:
     return list(conn.execute(select(s.cards).where(s.cards.c.status == "blocked",
                                                    s.cards.c.blocked_reason == OVERSPEND)
                              .order_by(s.cards.c.card_id).limit(MAX_REVIEW)))
@@ -72,7 +73,7 @@ def review(conn: Connection, now_ms: int) -> list[str]:
     return done
 
 
-def overspend_cards(conn: Connection) -> list[dict[str, Any]]:
+def overspend_cards(conn: Connection) -> list[dict[str, object]]:
     """Every card blocked for overspend, for the desk: balance, since when >= 0, when it comes back."""
     after_s = state.get_settings(conn).reinstate_after_s
     out = []

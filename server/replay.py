@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Connection, func, select
 
@@ -34,18 +33,18 @@ class ReplayReport:
     accounts: int = 0
     postings: int = 0
     records: int = 0
-    balance_mismatches: list[dict[str, Any]] = field(default_factory=list)
-    unbalanced_txs: list[dict[str, Any]] = field(default_factory=list)
-    currency_mismatches: list[dict[str, Any]] = field(default_factory=list)
+    balance_mismatches: list[dict[str, object]] = field(default_factory=list)
+    unbalanced_txs: list[dict[str, object]] = field(default_factory=list)
+    currency_mismatches: list[dict[str, object]] = field(default_factory=list)
     currency_totals: dict[str, int] = field(default_factory=dict)
-    chain_errors: list[dict[str, Any]] = field(default_factory=list)
+    chain_errors: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not (self.balance_mismatches or self.unbalanced_txs or self.currency_mismatches or self.chain_errors
                     or any(self.currency_totals.values()))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"ok": self.ok, "accounts": self.accounts, "postings": self.postings, "records": self.records,
                 "balance_mismatches": self.balance_mismatches[:MAX_LISTED],
                 "unbalanced_txs": self.unbalanced_txs[:MAX_LISTED],

@@ -1,16 +1,15 @@
-"""Reports for the treasurer, the auditor and the merchants; the bookkeeping CSV.
+"""Reports for the treasurer, the auditor and the merchants.
 
 Reports sum postings over a period (that is what a report is); balances
-themselves are never sums over history (see ledger.balance).
+themselves are never sums over history (see ledger.balance). The bookkeeping
+CSV itself is server/export.py.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
-from typing import Any, Callable, Final, Iterator
+from typing import Any, Final
 
 from sqlalchemy import Connection, func, select
 
@@ -19,11 +18,6 @@ from floreyn.server import disputes, ledger, reinstate, rules, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound, RequestInvalid
 from floreyn.server.rates import rate_in_force
-from floreyn.text import csv_row
-
-CSV_PAGE: Final = 1000
-CSV_COLUMNS: Final = ("date", "time", "tx_id", "kind", "account", "currency", "amount", "amount_cents",
-                      "terminal_id", "record_seq", "merchant_id", "card_id", "reverses", "memo")
 
 
 FIRST_REPORT_DATE: Final = dt.date(2000, 1, 1)
@@ -192,42 +186,3 @@ def listing(conn: Connection, table, after_id: int, limit: int, **filters: Any) 
         item["detail"] = json.loads(item["detail"])
         out.append(item)
     return out
-
-
-def _amount_text(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
-
-
-def csv_export(read: Callable[[Callable[[Connection], Any]], Any], from_date: str, to_date: str) -> Iterator[str]:
-    """Every posting in the period, one line each, for the bookkeeping; streamed page by page."""
-    start, end = period(from_date, to_date)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(csv_row(CSV_COLUMNS))
-    yield buf.getvalue()
-    after = 0
-    while True:
-        rows = read(lambda conn: _csv_page(conn, start, end, after))  # noqa: B023 (runs at once)
-        if not rows:
-            return
-        buf.seek(0)
-        buf.truncate()
-        for p, tx in rows:
-            when = dt.datetime.fromtimestamp(p.created_ms / 1000, state.TZ)
-            writer.writerow(csv_row((  # a memo (a correction's reason) is free text: no live formulas
-                when.date().isoformat(), when.strftime("%H:%M:%S"), p.tx_id, p.kind, p.account, p.currency,
-                _amount_text(p.amount_cents), p.amount_cents, tx.terminal_id or "",
-                tx.record_seq if tx.record_seq is not None else "", tx.merchant_id or "", tx.card_id or "",
-                tx.reverses or "", tx.memo)))
-        after = rows[-1][0].id
-        yield buf.getvalue()
-
-
-def _csv_page(conn: Connection, start: int, end: int, after: int) -> list:
-    postings = conn.execute(select(s.postings).where(s.postings.c.id > after, s.postings.c.created_ms >= start,
-                                                     s.postings.c.created_ms < end)
-                            .order_by(s.postings.c.id).limit(CSV_PAGE)).all()
-    tx_ids = sorted({p.tx_id for p in postings})
-    txs = {t.tx_id: t for t in conn.execute(select(s.transactions).where(s.transactions.c.tx_id.in_(tx_ids)))}
-    return [(p, txs[p.tx_id]) for p in postings]

@@ -38,7 +38,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from alembic import command
 from alembic.script import ScriptDirectory
@@ -60,42 +60,33 @@ LOCK_SUFFIX: Final = "-serverlock"
 
 class RestoreRefused(BackupError):
     code = "restore_refused"
-    nl = "Herstellen geweigerd: {detail}."
-    en = "Restore refused: {detail}."
+    msgid = "Restore refused: {detail}."
 
 
 class RestoreTargetNotEmpty(RestoreRefused):
     code = "restore_target_not_empty"
-    nl = "De database {target} bevat al gegevens. Herstel alleen met --replace (de oude gegevens worden bewaard " \
-         "of, bij PostgreSQL, vervangen)."
-    en = "The database {target} already holds data. Restore only with --replace."
+    msgid = "The database {target} already holds data. Restore only with --replace."
 
 
 class ServerRunning(RestoreRefused):
     code = "server_running"
-    nl = "De server gebruikt de database nog ({detail}). Stop de server eerst (systemctl stop floreyn-server)."
-    en = "The server still uses the database ({detail}). Stop the server first (systemctl stop floreyn-server)."
+    msgid = "The server still uses the database ({detail}). Stop the server first (systemctl stop floreyn-server)."
 
 
 class BackupTooNew(RestoreRefused):
     code = "backup_too_new"
-    nl = "De back-up heeft schemaversie {revision}, die deze server niet kent. Installeer eerst de nieuwere versie."
-    en = "The backup has schema revision {revision}, unknown to this server. Install the newer release first."
+    msgid = "The backup has schema revision {revision}, unknown to this server. Install the newer release first."
 
 
 class ServerKeyMissing(RestoreRefused):
     code = "server_key_missing"
-    nl = "{path} ontbreekt. Zet eerst de bewaarde serversleutel terug (publiek deel {public}); de kassa's " \
-         "vertrouwen alleen die. Alleen met --new-key verder zonder (elke kassa krijgt dan de nieuwe sleutel)."
-    en = "{path} is missing. Put the saved server key back first (public half {public}): the terminals trust " \
+    msgid = "{path} is missing. Put the saved server key back first (public half {public}): the terminals trust " \
          "only that one. Only --new-key goes on without it (every terminal must then get the new key)."
 
 
 class ServerKeyMismatch(RestoreRefused):
     code = "server_key_mismatch"
-    nl = "De sleutel in {path} ({here}) is niet die van de back-up ({public}); de kassa's zouden elk antwoord " \
-         "weigeren. Zet de juiste sleutel terug, of herstel met --new-key en geef elke kassa de nieuwe sleutel."
-    en = "The key in {path} ({here}) is not the backup's ({public}); the terminals would refuse every answer. " \
+    msgid = "The key in {path} ({here}) is not the backup's ({public}); the terminals would refuse every answer. " \
          "Put the right key back, or restore with --new-key and give every terminal the new key."
 
 
@@ -108,7 +99,7 @@ class RestoreReport:
     kept_old: str | None  # where the replaced SQLite file went
     duration_ms: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"backup_revision": self.backup_revision, "revision": self.revision, "rows": self.rows,
                 "data_version": self.data_version, "kept_old": self.kept_old, "duration_ms": self.duration_ms}
 

@@ -47,6 +47,7 @@ from floreyn.money import ExchangeRates
 from floreyn.server import admin_categories, bulk, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.rates import rate_in_force
+from floreyn.server.rows import TableRow
 from floreyn.sync import rules as shared
 from floreyn.sync.record import Kind, TxRecord
 from floreyn.sync.snapshot import Campaign, OfflineLimits
@@ -184,7 +185,7 @@ def rates_for(conn: Connection, terminal_id: str, now_ms: int, settings: state.S
     return tuple(sorted(found, key=lambda r: (r.ask_bp, r.bid_bp)))
 
 
-def terms_for(conn: Connection, terminal_id: str, merchant: Any, now_ms: int, settings: state.Settings) -> Terms:
+def terms_for(conn: Connection, terminal_id: str, merchant: TableRow, now_ms: int, settings: state.Settings) -> Terms:
     served = _served_terms(conn, terminal_id, now_ms, settings.thresholds.terms_grace_s)
     limits = {settings.limits} | {OfflineLimits(**t["limits"]) for t in served}
     return Terms(rates=rates_for(conn, terminal_id, now_ms, settings, served),
@@ -232,7 +233,7 @@ class BatchFacts:
     last_spend: tuple[str, int, int, frozenset[str]] = ("", 0, 0, frozenset())
 
 
-def load_facts(conn: Connection, term: Any, records: Sequence[TxRecord], now_ms: int,
+def load_facts(conn: Connection, term: TableRow, records: Sequence[TxRecord], now_ms: int,
                settings: state.Settings) -> BatchFacts:
     merchant = conn.execute(select(s.merchants).where(s.merchants.c.merchant_id == term.merchant_id)).one()
     grace = settings.thresholds.terms_grace_s
@@ -371,7 +372,7 @@ def _budget_end_ms(expires_on: str) -> int:
     return state.day_start_ms(last + dt.timedelta(days=1))
 
 
-def check_spend(rec: TxRecord, budget: Any, owners: Sequence[str], member: str | None, online: bool,
+def check_spend(rec: TxRecord, budget: TableRow, owners: Sequence[str], member: str | None, online: bool,
                 facts: BatchFacts) -> Verdict:
     found = []
     if budget is not None:

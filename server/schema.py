@@ -7,10 +7,15 @@ append-only: triggers in the migration refuse UPDATE and DELETE on them.
 
 from __future__ import annotations
 
+from typing import Any, Final
+
 from sqlalchemy import (
     BigInteger, Boolean, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, SmallInteger, String,
     Table, Text, UniqueConstraint, text,
 )
+from sqlalchemy.types import TypeEngine
+
+from floreyn.sync.record import WIRE_BY_NAME, Form
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
@@ -171,14 +176,41 @@ request_nonces = Table(
     Index("ix_request_nonces_time", "time_ms"),
 )
 
+client_counts = Table(  # events per client address and window, shared by every server process (server/throttle.py)
+    "client_counts", metadata,
+    Column("scope", String(16), primary_key=True),  # what is counted: failed_auth, portal_signin
+    Column("client", String(64), primary_key=True),  # the client's address
+    Column("window_start_ms", BigInteger, nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("previous_events", Integer, nullable=False),  # in this client's window before the current one
+    Index("ix_client_counts_window", "window_start_ms"),
+)
+# Any: each form's column holds another Python type (SQLAlchemy's TypeEngine is invariant in it).
+_TYPE_OF_FORM: Final[dict[Form, TypeEngine[Any]]] = {
+    Form.SMALL_INT: SmallInteger(), Form.BIG_INT: BigInteger(), Form.UUID: String(36), Form.IDENT: String(ID),
+    Form.BYTES: LargeBinary(),
+}
+# The record's fields that are only in `raw` (the server reads them by decoding it); the others have a column
+# of their own (to find, order and count records). tests/server/test_schema.py fails when the record gains a
+# field that is in neither.
+RECORD_RAW_ONLY: Final = frozenset({"version", "prev_hash", "card_id", "merchant_id", "fl_cents", "eur_cents", "tender",
+                                    "budget_id", "ref_id", "wall_ms", "mono_ms"})
+
+
+def record_column(name: str, *, primary_key: bool = False, unique: bool = False) -> Column[Any]:
+    """The column of record field `name`: its type follows from the field's wire form (sync.record.WIRE)."""
+    wire = WIRE_BY_NAME[name]
+    return Column(name, _TYPE_OF_FORM[wire.form], nullable=wire.optional, primary_key=primary_key, unique=unique)
+
+
 records = Table(
     "records", metadata,
-    Column("terminal_id", String(ID), primary_key=True),
-    Column("seq", BigInteger, primary_key=True),
-    Column("record_id", String(36), nullable=False, unique=True),
+    record_column("terminal_id", primary_key=True),
+    record_column("seq", primary_key=True),
+    record_column("record_id", unique=True),
     Column("hash", LargeBinary(32), nullable=False),
     Column("raw", LargeBinary, nullable=False),
-    Column("kind", SmallInteger, nullable=False),
+    record_column("kind"),
     Column("received_ms", BigInteger, nullable=False),
 )
 

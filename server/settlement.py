@@ -31,7 +31,7 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import Connection, func, select, update
 
@@ -40,6 +40,7 @@ from floreyn.server import entries, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound, RequestInvalid, StateRefused
 from floreyn.server.rates import rate_in_force
+from floreyn.server.rows import TableRow
 
 MAX_MERCHANTS_PER_RUN: Final = 5_000  # one run settles every merchant in one transaction; far above a neighbourhood
 RULE: Final = ("net = floor(handed_in x bid) - ceil(bought x ask) - till_eur; > 0 the cooperative pays, "
@@ -102,13 +103,13 @@ def _locked(conn: Connection, key: str, now: int) -> int:
                             .with_for_update()).scalar_one())
 
 
-def _method(m: Any, net: int) -> str:
+def _method(m: TableRow, net: int) -> str:
     if net > 0:
         return "transfer" if m.iban else "cash"
     return "debit" if m.mandate_id and m.iban and m.mandate_signed_on else "invoice"
 
 
-def run(conn: Connection, *, period: str, execution_date: str | None, request_id: str, now: int) -> dict[str, Any]:
+def run(conn: Connection, *, period: str, execution_date: str | None, request_id: str, now: int) -> dict[str, object]:
     """Settle every merchant for `period`, close it and open its bank batch (nothing is paid yet)."""
     first, last, _, cut = period_bounds(period)
     if now < cut:
@@ -159,7 +160,7 @@ def run(conn: Connection, *, period: str, execution_date: str | None, request_id
             "batch": batch_view(conn, batch_id)}
 
 
-def batch_view(conn: Connection, batch_id: str) -> dict[str, Any]:
+def batch_view(conn: Connection, batch_id: str) -> dict[str, object]:
     b = conn.execute(select(s.payout_batches).where(s.payout_batches.c.batch_id == batch_id)).first()
     if b is None:
         raise NotFound(what="batch", id=batch_id)
@@ -177,7 +178,7 @@ def batch_view(conn: Connection, batch_id: str) -> dict[str, Any]:
 
 
 def confirm(conn: Connection, *, batch_id: str, merchant_ids: list[str] | None, request_id: str,
-            now: int) -> dict[str, Any]:
+            now: int) -> dict[str, object]:
     """The treasurer saw the bank carry out the batch (or the euros arrive): book it through the world.
 
     With `merchant_ids`, only those merchants' lines (an invoice paid, a debit that did not bounce); the
@@ -213,7 +214,7 @@ def confirm(conn: Connection, *, batch_id: str, merchant_ids: list[str] | None, 
     return {**batch_view(conn, batch_id), "tx_id": tx.tx_id if tx else None, "confirmed_lines": len(rows)}
 
 
-def lines(conn: Connection, period: str) -> dict[str, Any]:
+def lines(conn: Connection, period: str) -> dict[str, object]:
     p = conn.execute(select(s.settlement_periods).where(s.settlement_periods.c.period == period)).first()
     if p is None:
         raise NotFound(what="settlement period", id=period)
@@ -223,7 +224,7 @@ def lines(conn: Connection, period: str) -> dict[str, Any]:
             "merchants": [{"merchant_id": r.merchant_id, "tx_id": r.tx_id, **json.loads(r.detail)} for r in rows]}
 
 
-def periods(conn: Connection) -> list[dict[str, Any]]:
+def periods(conn: Connection) -> list[dict[str, object]]:
     rows = conn.execute(select(s.settlement_periods, s.payout_batches.c.status)
                         .join(s.payout_batches, s.payout_batches.c.batch_id == s.settlement_periods.c.batch_id)
                         .order_by(s.settlement_periods.c.period)).all()

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Final, Iterable
+from typing import Final, Iterable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select, update
@@ -100,14 +100,14 @@ def get_settings(conn: Connection) -> Settings:
     )
 
 
-def settings_dict(cfg: Settings) -> dict[str, Any]:
+def settings_dict(cfg: Settings) -> dict[str, object]:
     return {"rates": asdict(cfg.rates), "limits": asdict(cfg.limits),
             "overspend_block_cents": cfg.overspend_block_cents, "hold_ttl_s": cfg.hold_ttl_s,
             "reinstate_after_s": cfg.reinstate_after_s,
             "issuer_keys": list(cfg.issuer_keys), "thresholds": asdict(cfg.thresholds)}
 
 
-def put_setting(conn: Connection, key: str, value: Any) -> None:
+def put_setting(conn: Connection, key: str, value: object) -> None:
     text = json.dumps(value, sort_keys=True)
     if conn.execute(select(s.settings.c.key).where(s.settings.c.key == key)).first():
         conn.execute(update(s.settings).where(s.settings.c.key == key).values(value=text))
@@ -119,7 +119,7 @@ def put_setting(conn: Connection, key: str, value: Any) -> None:
 
 
 def alert(conn: Connection, kind: str, at_ms: int, *, terminal_id: str | None = None,
-          card_id: str | None = None, **detail: Any) -> None:
+          card_id: str | None = None, **detail: object) -> None:
     """Something the cooperative must look at (fork, bad signature, overspend...)."""
     text = json.dumps(detail, sort_keys=True, default=str)[:MAX_ALERT_DETAIL]
     conn.execute(s.alerts.insert().values(at_ms=at_ms, kind=kind, terminal_id=terminal_id, card_id=card_id,

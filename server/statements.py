@@ -29,7 +29,7 @@ METHOD_NL: Final = {"transfer": "overboeking naar IBAN", "cash": "contant aan de
                     "debit": "SEPA-incasso (machtiging)", "invoice": "factuur", None: "niets te verrekenen"}
 
 
-def build(conn: Connection, period: str, merchant_id: str) -> dict[str, Any]:
+def build(conn: Connection, period: str, merchant_id: str) -> dict[str, object]:
     first, last, _, _ = settlement.period_bounds(period)
     line = conn.execute(select(s.settlement_lines).where(s.settlement_lines.c.period == period,
                                                          s.settlement_lines.c.merchant_id == merchant_id)).first()

@@ -26,7 +26,7 @@ from floreyn.server.app import ServerContext, create_app
 from floreyn.server.cli import open_context
 from floreyn.server.config import TOKEN_FILE, Limits, ServerConfig
 from floreyn.sync.client import SyncClient
-from floreyn.sync.record import ChainHead, Kind, SignedRecord, Tender
+from floreyn.sync.record import ChainHead, Kind, RecordContent, SignedRecord, Tender
 from floreyn.sync.snapshot import Snapshot
 
 START_TIMEOUT_S = 15.0
@@ -110,9 +110,10 @@ class SimTerminal:
         return [r.raw for r in self.records]
 
     def record(self, kind: Kind, **fields: Any) -> SignedRecord:
-        rec = self.head.next_record(record_id=uuid.uuid4(), terminal_id=self.terminal_id,
-                                    merchant_id=fields.pop("merchant_id", self.merchant_id), kind=kind,
-                                    wall_ms=fields.pop("wall_ms", 0), mono_ms=self.head.seq + 1, **fields)
+        merchant_id, wall_ms = fields.pop("merchant_id", self.merchant_id), fields.pop("wall_ms", 0)
+        rec = self.head.next_record(RecordContent(record_id=uuid.uuid4(), kind=kind, **fields),
+                                    terminal_id=self.terminal_id, merchant_id=merchant_id, wall_ms=wall_ms,
+                                    mono_ms=self.head.seq + 1)
         signed = rec.sign(self.key)
         self.head = self.head.advance(signed)
         self.records.append(signed)

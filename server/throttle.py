@@ -1,6 +1,6 @@
-"""Failed authentication per client address: counted in bounded memory, audited once per burst, rate-limited.
+"""Events per client address and window, counted in the database: failed authentications, portal sign-ins.
 
-Without this every refused admin token appended one row to the append-only
+Without a limit every refused admin token appended one row to the append-only
 audit log (100-300 a second from one client: gigabytes a day in a table that
 refuses DELETE). Now:
 
@@ -9,32 +9,74 @@ refuses DELETE). Now:
   failures the previous window of that client held;
 - a client with `max_failures` failures in its current window is answered
   429 with Retry-After (seconds until its window ends) for every
-  authenticated endpoint, before any token or signature is looked at;
-- at most `max_clients` addresses are tracked (the oldest window is dropped
-  first), so a flood from many addresses costs bounded memory.
+  authenticated endpoint, before any token or signature is looked at.
 
-A reverse proxy in front can limit earlier (deploy/server: Caddy and nginx).
-Counts live in one process's memory: with --workers N each worker counts
-alone, so a client gets at most N x max_failures before 429.
+The counts live in the database (`client_counts`, one row per scope and
+address), so every server process sees the same ones: `--workers N`, or
+several servers behind one proxy against one PostgreSQL, give a client the
+limit once, not N times. One upsert per counted event, one primary-key read
+per check; rows of windows long past are cleared now and then, so a flood
+from many addresses costs rows for a few windows only.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+import random
 from dataclasses import dataclass
 from typing import Final
 
+from sqlalchemy import Connection, case, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from floreyn.server import schema as s
+from floreyn.server.db import Database
+
 DEFAULT_MAX_FAILURES: Final = 50  # per window and client address; a person mistyping never gets near
 DEFAULT_WINDOW_S: Final = 60
-DEFAULT_MAX_CLIENTS: Final = 10_000
+FAILED_AUTH: Final = "failed_auth"  # scopes: what is counted
+PORTAL_SIGNIN: Final = "portal_signin"
+# 401s that are no failed authentication: the request's signature checked out, only the till's clock was off
+# (a Pi without a real-time clock after a boot); it adopts the server's time from the answer and retries at
+# once. Forty tills booting behind one address would otherwise use up most of a minute's limit.
+NOT_FAILURES: Final = frozenset({"auth_clock_skew"})
+MAX_CLIENT_CHARS: Final = 64  # client_counts.client; an address is at most 45 (IPv6)
+PRUNE_EVERY: Final = 200  # on average, one counted event in this many clears rows of windows long past
+PRUNE_AFTER_WINDOWS: Final = 10  # a row this many windows old says nothing about its client's next burst
 
 
-@dataclass
-class _Window:
-    start_ms: int
-    failures: int
-    previous: int  # failures in this client's previous window, told in the next burst's audit row
+@dataclass(frozen=True, slots=True)
+class Count:
+    events: int  # in the client's current window, this one included
+    previous: int  # in the client's window before it
+    window_start_ms: int
+
+
+def count_event(conn: Connection, scope: str, client: str, now_ms: int, window_ms: int) -> Count:
+    """Count one event for `client`; a new window starts when the current one is over. Atomic per row."""
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    t = s.client_counts
+    stmt = insert(t).values(scope=scope, client=client[:MAX_CLIENT_CHARS], window_start_ms=now_ms, events=1,
+                            previous_events=0)
+    over = stmt.excluded.window_start_ms - t.c.window_start_ms >= window_ms
+    upsert = stmt.on_conflict_do_update(index_elements=[t.c.scope, t.c.client], set_={
+        "events": case((over, 1), else_=t.c.events + 1),
+        "previous_events": case((over, t.c.events), else_=t.c.previous_events),
+        "window_start_ms": case((over, stmt.excluded.window_start_ms), else_=t.c.window_start_ms),
+    }).returning(t.c.events, t.c.previous_events, t.c.window_start_ms)
+    row = conn.execute(upsert).one()
+    if random.randrange(PRUNE_EVERY) == 0:
+        conn.execute(delete(t).where(t.c.scope == scope,
+                                     t.c.window_start_ms < now_ms - PRUNE_AFTER_WINDOWS * max(window_ms, 1)))
+    return Count(int(row.events), int(row.previous_events), int(row.window_start_ms))
+
+
+def current(conn: Connection, scope: str, client: str) -> Count | None:
+    row = conn.execute(select(s.client_counts.c.events, s.client_counts.c.previous_events,
+                              s.client_counts.c.window_start_ms)
+                       .where(s.client_counts.c.scope == scope,
+                              s.client_counts.c.client == client[:MAX_CLIENT_CHARS])).first()
+    return Count(int(row.events), int(row.previous_events), int(row.window_start_ms)) if row else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,33 +88,23 @@ class Burst:
 
 
 class FailedAuthLimiter:
-    def __init__(self, max_failures: int = DEFAULT_MAX_FAILURES, window_s: int = DEFAULT_WINDOW_S,
-                 max_clients: int = DEFAULT_MAX_CLIENTS) -> None:
-        assert max_failures >= 1 and window_s >= 1 and max_clients >= 1
+    """Failed authentications per client address (blocking: call it from a worker thread)."""
+
+    def __init__(self, db: Database, max_failures: int = DEFAULT_MAX_FAILURES,
+                 window_s: int = DEFAULT_WINDOW_S) -> None:
+        assert max_failures >= 1 and window_s >= 1
+        self.db = db
         self.max_failures = max_failures
         self.window_ms = window_s * 1000
-        self.max_clients = max_clients
-        self._windows: OrderedDict[str, _Window] = OrderedDict()
-        self._lock = threading.Lock()
 
     def retry_after_s(self, client: str, now_ms: int) -> int | None:
         """Seconds to wait when this client is over the limit now, else None."""
-        with self._lock:
-            w = self._windows.get(client)
-            if w is None or now_ms - w.start_ms >= self.window_ms or w.failures < self.max_failures:
-                return None
-            return max(1, -(-(w.start_ms + self.window_ms - now_ms) // 1000))
+        w = self.db.read(lambda conn: current(conn, FAILED_AUTH, client))
+        if w is None or now_ms - w.window_start_ms >= self.window_ms or w.events < self.max_failures:
+            return None
+        return max(1, -(-(w.window_start_ms + self.window_ms - now_ms) // 1000))
 
     def failed(self, client: str, now_ms: int) -> Burst | None:
         """Count one failed authentication; a Burst when it opens a new window (audit it), else None."""
-        with self._lock:
-            w = self._windows.get(client)
-            if w is not None and now_ms - w.start_ms < self.window_ms:
-                w.failures += 1
-                return None
-            previous = w.failures if w is not None else 0
-            self._windows.pop(client, None)
-            self._windows[client] = _Window(now_ms, 1, previous)
-            while len(self._windows) > self.max_clients:
-                self._windows.popitem(last=False)
-            return Burst(client, previous)
+        w = self.db.write(lambda conn: count_event(conn, FAILED_AUTH, client, now_ms, self.window_ms))
+        return Burst(client, w.previous) if w.events == 1 else None

@@ -5,8 +5,7 @@ upload (py-spy over HTTP, bench/server_http_ingest.py). libsodium verifies
 about twice as fast as `cryptography` here and releases the GIL, so a batch
 split over VERIFY_THREADS threads uses both cores while the event loop and
 the other requests' database work go on. The bytes checked are exactly
-those SignedRecord.verify checks (SIG_DOMAIN + body against the last 64
-bytes); the answer is the same: the first bad record in batch order.
+those SignedRecord.verify checks (SignedRecord.signature_ok); the answer is the same: the first bad record in batch order.
 """
 
 from __future__ import annotations
@@ -14,11 +13,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Sequence
 
-import nacl.bindings
-import nacl.exceptions
-
-from floreyn import keys
-from floreyn.sync.record import SIG_DOMAIN, SignedRecord
+from floreyn.sync.record import SignedRecord
 
 # Threads that verify at once, for all requests together: one per core of the small server this is sized for.
 # More only queue inside libsodium's CPU time; a batch waits for a free thread when all are busy.
@@ -31,12 +26,7 @@ _pool = ThreadPoolExecutor(max_workers=VERIFY_THREADS, thread_name_prefix="flore
 
 def signature_ok(public_raw: bytes, signed: SignedRecord) -> bool:
     """SignedRecord.verify's check, through libsodium (GIL released while it runs)."""
-    assert len(public_raw) == keys.PUBLIC_KEY_LEN, "an Ed25519 public key is 32 bytes"
-    try:
-        nacl.bindings.crypto_sign_open(signed.signature + SIG_DOMAIN + signed.body, public_raw)
-    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, nacl.exceptions.TypeError):
-        return False
-    return True
+    return signed.signature_ok(public_raw)
 
 
 def _first_bad_in(public_raw: bytes, chunk: Sequence[SignedRecord]) -> int | None:

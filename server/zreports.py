@@ -10,7 +10,7 @@ lay any till's Z-report beside the settlement without the paper.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import Connection, select
 
@@ -41,7 +41,7 @@ def _row(raw: bytes) -> _Row:
                 eur_cents=r.eur_cents, tender=r.tender, ref_id=str(r.ref_id) if r.ref_id else None, wall_ms=r.wall_ms)
 
 
-def day_report(conn: Connection, terminal_id: str, day_no: int) -> dict[str, Any]:
+def day_report(conn: Connection, terminal_id: str, day_no: int) -> dict[str, object]:
     closes = list(conn.execute(select(s.records.c.seq).where(s.records.c.terminal_id == terminal_id,
                                                              s.records.c.kind == int(Kind.DAY_CLOSE))
                                .order_by(s.records.c.seq).limit(day_no)).scalars())
@@ -56,7 +56,7 @@ def day_report(conn: Connection, terminal_id: str, day_no: int) -> dict[str, Any
     return {**report, "close_seq": closes[day_no - 1], "count_is": "records"}
 
 
-def days(conn: Connection, terminal_id: str) -> list[dict[str, Any]]:
+def days(conn: Connection, terminal_id: str) -> list[dict[str, object]]:
     """The days a terminal closed: day number, the DAY_CLOSE's sequence number and when it arrived."""
     rows = conn.execute(select(s.records.c.seq, s.records.c.received_ms)
                         .where(s.records.c.terminal_id == terminal_id, s.records.c.kind == int(Kind.DAY_CLOSE))

@@ -63,38 +63,32 @@ class AuthError(FloreynError):
     """A terminal request the server cannot attribute to an enrolled, live terminal."""
 
     code = "auth_failed"
-    nl = "Deze kassa kon zich niet aanmelden bij de server."
-    en = "The terminal could not authenticate to the server."
+    msgid = "The terminal could not authenticate to the server."
 
 
 class AuthMissing(AuthError):
     code = "auth_missing"
-    nl = "Aanmeldgegevens ontbreken of zijn onleesbaar: {detail}."
-    en = "Authentication headers missing or malformed: {detail}."
+    msgid = "Authentication headers missing or malformed: {detail}."
 
 
 class AuthBadSignature(AuthError):
     code = "auth_bad_signature"
-    nl = "De handtekening van het verzoek klopt niet."
-    en = "The request signature does not verify."
+    msgid = "The request signature does not verify."
 
 
 class AuthClockSkew(AuthError):
     code = "auth_clock_skew"
-    nl = "De klok van de kassa loopt anders dan die van de server; de kassa neemt de servertijd over."
-    en = "The terminal clock differs from the server's; the terminal adopts the server time and retries."
+    msgid = "The terminal clock differs from the server's; the terminal adopts the server time and retries."
 
 
 class AuthReplayed(AuthError):
     code = "auth_replayed"
-    nl = "Dit verzoek is al eens ontvangen."
-    en = "This request was already received (replay)."
+    msgid = "This request was already received (replay)."
 
 
 class AuthUnknownTerminal(AuthError):
     code = "auth_unknown_terminal"
-    nl = "Kassa {terminal_id} is niet aangemeld bij de coöperatie."
-    en = "Terminal {terminal_id} is not enrolled."
+    msgid = "Terminal {terminal_id} is not enrolled."
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,46 +47,38 @@ H_SNAPSHOT_SIGNATURE: Final = "X-Floreyn-Snapshot-Signature"
 
 class SyncError(FloreynError):
     code = "sync"
-    nl = "Synchroniseren met de server is niet gelukt."
-    en = "Synchronising with the server failed."
+    msgid = "Synchronising with the server failed."
 
 
 class SyncUnreachable(SyncError):
     code = "sync_unreachable"
-    nl = "De server is niet bereikbaar. De kassa werkt offline door."
-    en = "The server cannot be reached. The till keeps working offline."
+    msgid = "The server cannot be reached. The till keeps working offline."
 
 
 class SyncTimeout(SyncError):
     code = "sync_timeout"
-    nl = "De server antwoordt niet op tijd. De kassa werkt offline door."
-    en = "The server did not answer in time. The till keeps working offline."
+    msgid = "The server did not answer in time. The till keeps working offline."
 
 
 class SyncRefused(RemoteRefusal, SyncError):
     code = "sync_refused"
-    nl = "De server weigert: {message}"
-    en = "The server refused: {message}"
+    msgid = "The server refused: {message}"
 
 
 class SyncAuthFailed(SyncRefused):
     code = "sync_auth_failed"
-    nl = "De server herkent deze kassa niet ({server_code}). Neem contact op met de coöperatie."
-    en = "The server does not accept this terminal ({server_code}). Contact the cooperative."
+    msgid = "The server does not accept this terminal ({server_code}). Contact the cooperative."
 
 
 class SyncServerBehind(SyncError):
     code = "sync_server_behind"
-    nl = ("De server mist transacties tot en met nr. {first_missing} van deze kassa, die de kassa al heeft "
-          "opgeruimd. Neem contact op met de coöperatie; de kassa werkt offline door.")
-    en = ("The server lacks this terminal's records up to no. {first_missing}, which the terminal has already "
-          "pruned. Contact the cooperative; the till keeps working offline.")
+    msgid = ("The server lacks this terminal's records up to no. {first_missing}, which the terminal has already "
+             "pruned. Contact the cooperative; the till keeps working offline.")
 
 
 class SyncBadResponse(SyncError):
     code = "sync_bad_response"
-    nl = "Onbetrouwbaar of onleesbaar antwoord van de server: {detail}."
-    en = "Untrustworthy or unreadable answer from the server: {detail}."
+    msgid = "Untrustworthy or unreadable answer from the server: {detail}."
 
 
 # -- results -------------------------------------------------------------------------

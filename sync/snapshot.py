@@ -30,14 +30,12 @@ MAX_SNAPSHOT_BYTES: Final = 8 * 1024 * 1024  # ~40,000 cards; a neighbourhood ha
 
 class SnapshotError(FloreynError):
     code = "snapshot_invalid"
-    nl = "De gegevens van de server zijn ongeldig: {detail}."
-    en = "The server's snapshot is invalid: {detail}."
+    msgid = "The server's snapshot is invalid: {detail}."
 
 
 class SnapshotBadSignature(SnapshotError):
     code = "snapshot_bad_signature"
-    nl = "De gegevens van de server zijn niet echt (handtekening klopt niet)."
-    en = "The server's snapshot signature does not verify."
+    msgid = "The server's snapshot signature does not verify."
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,8 +192,7 @@ MAX_DELTA_CARDS: Final = 2_000  # beyond this the server sends a full snapshot i
 
 class SnapshotDeltaMismatch(SnapshotError):
     code = "snapshot_delta_mismatch"
-    nl = "De wijzigingen van de server passen niet op de gegevens van deze kassa."
-    en = "The server's delta does not apply to this terminal's snapshot: {detail}."
+    msgid = "The server's delta does not apply to this terminal's snapshot: {detail}."
 
 
 @dataclass(frozen=True, slots=True)

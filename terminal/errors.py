@@ -16,31 +16,25 @@ class TillError(FloreynError):
 
 class ClientRefConflict(TillError):
     code = "exists_with_different_content"
-    nl = "Opdracht {ref} is al uitgevoerd met andere gegevens."
-    en = "Request {ref} was already carried out with different content."
+    msgid = "Request {ref} was already carried out with different content."
 
 
 class ConfigError(TillError):
     code = "config_invalid"
-    nl = "Ongeldige instelling in terminal.toml: {detail}"
-    en = "Invalid setting in terminal.toml: {detail}"
+    msgid = "Invalid setting in terminal.toml: {detail}"
 
 
 class UnknownCategory(ConfigError):
     code = "category_unknown"
-    nl = "Ongeldige winkelcategorie {category!r}: kleine letters, cijfers, - of _, met hoogstens één / " \
-         "(zoals klussen/vakman); bijvoorbeeld {known}."
-    en = "Invalid merchant category {category!r}: lowercase letters, digits, - or _, with at most one / " \
+    msgid = "Invalid merchant category {category!r}: lowercase letters, digits, - or _, with at most one / " \
          "(like klussen/vakman); for example {known}."
 
 
 class StoreLocked(TillError):
     code = "store_locked"
-    nl = "Een andere kassa gebruikt deze gegevensmap al ({path})."
-    en = "Another till process is already using this data folder ({path})."
+    msgid = "Another till process is already using this data folder ({path})."
 
 
 class StoreCorrupt(TillError):
     code = "store_corrupt"
-    nl = "De kassagegevens zijn beschadigd: {detail}. Neem contact op met de coöperatie."
-    en = "The till's store is damaged: {detail}. Contact the cooperative."
+    msgid = "The till's store is damaged: {detail}. Contact the cooperative."

@@ -28,14 +28,12 @@ MAX_ARGS: Final = 16
 
 class PowerOffFailed(TillError):
     code = "power_off_failed"
-    nl = "Uitzetten is niet gelukt ({detail}). De kassa werkt gewoon door; haal de stekker er niet uit."
-    en = "Shutting down failed ({detail}). The till keeps working; do not pull the plug."
+    msgid = "Shutting down failed ({detail}). The till keeps working; do not pull the plug."
 
 
 class PowerOffUnavailable(TillError):
     code = "power_off_unavailable"
-    nl = "Uitzetten vanaf het scherm is op deze kassa niet ingesteld ([power] in terminal.toml)."
-    en = "Shutting down from the screen is not set up on this till ([power] in terminal.toml)."
+    msgid = "Shutting down from the screen is not set up on this till ([power] in terminal.toml)."
 
 
 Runner = Callable[..., subprocess.CompletedProcess]

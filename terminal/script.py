@@ -71,8 +71,7 @@ class ScriptPrinter(VirtualPrinter):
 
 class ScriptError(FloreynError):
     code = "script_invalid"
-    nl = "Fout in het script (actie {where}): {detail}"
-    en = "Error in the script (action {where}): {detail}"
+    msgid = "Error in the script (action {where}): {detail}"
 
 
 @dataclass(frozen=True)
@@ -249,7 +248,7 @@ class ScriptedTill:
             return found
         return str(ref)
 
-    def _done(self, action: Action, result: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _done(self, action: Action, result: Any, extra: dict[str, Any] | None = None) -> dict[str, object]:
         self._tx_by_action[action.id] = result.tx_id
         self._last_tx = result.tx_id
         out = {**result.to_dict(), **(extra or {})}
@@ -257,12 +256,12 @@ class ScriptedTill:
             out["trail_written"] = _trail_dict(self._last_port.area.current)  # as read back from the card
         return out
 
-    def _resumed(self, action: Action) -> dict[str, Any] | None:
+    def _resumed(self, action: Action) -> dict[str, object] | None:
         ref, fingerprint = self._ref(action)
         found = self.engine.find_by_ref(ref, fingerprint)
         return None if found is None else self._done(action, found)
 
-    def _confirm(self, action: Action, quote: Any, tender: Tender | None = None) -> dict[str, Any]:
+    def _confirm(self, action: Action, quote: Any, tender: Tender | None = None) -> dict[str, object]:
         ref, fingerprint = self._ref(action)
         try:
             result = self.engine.confirm(quote.quote_id, tender=tender, manager_pin=action.get("manager_pin"),
@@ -275,15 +274,15 @@ class ScriptedTill:
 
     # -- actions ------------------------------------------------------------------------------------
 
-    def do_sign_in(self, action: Action) -> dict[str, Any]:
+    def do_sign_in(self, action: Action) -> dict[str, object]:
         op = self.engine.sign_in(str(action.get("pin", "")))
         return {"operator": op.name, "role": op.role}
 
-    def do_sign_out(self, action: Action) -> dict[str, Any]:
+    def do_sign_out(self, action: Action) -> dict[str, object]:
         self.engine.sign_out()
         return {}
 
-    def do_present(self, action: Action) -> dict[str, Any]:
+    def do_present(self, action: Action) -> dict[str, object]:
         card_file = action.get("card_file")
         virtual: VirtualCard | None = None
         if card_file is not None:
@@ -321,11 +320,11 @@ class ScriptedTill:
             summary["card_file"] = str(virtual.path)
         return summary
 
-    def do_clear_card(self, action: Action) -> dict[str, Any]:
+    def do_clear_card(self, action: Action) -> dict[str, object]:
         self.engine.clear_card()
         return {}
 
-    def do_spend(self, action: Action) -> dict[str, Any]:
+    def do_spend(self, action: Action) -> dict[str, object]:
         resumed = self._resumed(action)
         if resumed is not None:
             return resumed
@@ -337,34 +336,34 @@ class ScriptedTill:
                                         online=None if online is None else bool(online), ref=self._ref(action)[0])
         return self._confirm(action, quote, TENDERS.get(tender) if tender else None)
 
-    def do_save(self, action: Action) -> dict[str, Any]:
+    def do_save(self, action: Action) -> dict[str, object]:
         resumed = self._resumed(action)
         if resumed is not None:
             return resumed
         return self._confirm(action, self.engine.quote_save(self._money(action, Currency.EUR),
                                                             ref=self._ref(action)[0]))
 
-    def do_topup(self, action: Action) -> dict[str, Any]:
+    def do_topup(self, action: Action) -> dict[str, object]:
         resumed = self._resumed(action)
         if resumed is not None:
             return resumed
         return self._confirm(action, self.engine.quote_topup(self._money(action, Currency.EUR),
                                                              ref=self._ref(action)[0]))
 
-    def do_refund(self, action: Action) -> dict[str, Any]:
+    def do_refund(self, action: Action) -> dict[str, object]:
         resumed = self._resumed(action)
         if resumed is not None:
             return resumed
         amount = self._money(action, Currency.FL) if ("amount" in action.raw or "amount_cents" in action.raw) else None
         return self._confirm(action, self.engine.quote_refund(self._tx(action), amount, ref=self._ref(action)[0]))
 
-    def do_void(self, action: Action) -> dict[str, Any]:
+    def do_void(self, action: Action) -> dict[str, object]:
         resumed = self._resumed(action)
         if resumed is not None:
             return resumed
         return self._confirm(action, self.engine.quote_void(ref=self._ref(action)[0]))
 
-    def do_day_close(self, action: Action) -> dict[str, Any]:
+    def do_day_close(self, action: Action) -> dict[str, object]:
         resumed = self._resumed(action)
         if resumed is not None:
             return resumed
@@ -373,32 +372,32 @@ class ScriptedTill:
         return self._done(action, self.engine.close_day(client_ref=ref, fingerprint=fingerprint,
                                                         manager_pin=pin if isinstance(pin, str) else None))
 
-    def do_reprint(self, action: Action) -> dict[str, Any]:
+    def do_reprint(self, action: Action) -> dict[str, object]:
         result = self.engine.reprint(self._tx(action))
         return {"tx_id": result.tx_id, "receipt": result.receipt_status,
                 **({"receipt_error": result.receipt_error.to_dict()} if result.receipt_error else {})}
 
-    def do_retry_receipts(self, action: Action) -> dict[str, Any]:
+    def do_retry_receipts(self, action: Action) -> dict[str, object]:
         return {"printed": self.engine.retry_pending_receipts()}
 
-    def do_welcome(self, action: Action) -> dict[str, Any]:
+    def do_welcome(self, action: Action) -> dict[str, object]:
         doc = self.engine.print_welcome()
         return {"doc_id": doc.doc_id}
 
-    def do_printer(self, action: Action) -> dict[str, Any]:
+    def do_printer(self, action: Action) -> dict[str, object]:
         fault = action.get("fail")
         if fault is not None and fault not in PRINTER_FAULTS:
             raise ScriptError(where=action.id, detail=f"fail is one of {', '.join(PRINTER_FAULTS)} or null")
         self.printer.fail_with(PRINTER_FAULTS[fault]() if fault else None)
         return {"printer": fault or "ok"}
 
-    def do_sync(self, action: Action) -> dict[str, Any]:
+    def do_sync(self, action: Action) -> dict[str, object]:
         return {"sync": self.engine.sync_now()}
 
-    def do_status(self, action: Action) -> dict[str, Any]:
+    def do_status(self, action: Action) -> dict[str, object]:
         return self.engine.status().to_dict()
 
-    def do_wait(self, action: Action) -> dict[str, Any]:
+    def do_wait(self, action: Action) -> dict[str, object]:
         seconds = action.get("seconds", 0)
         if not isinstance(seconds, (int, float)) or not 0 <= seconds <= MAX_WAIT_S:
             raise ScriptError(where=action.id, detail=f"seconds must be 0 to {MAX_WAIT_S:g}")

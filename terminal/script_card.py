@@ -14,7 +14,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Final
+from typing import Callable, Final
 
 from floreyn import cardtrail
 from floreyn.terminal.drivers.virtual import MemoryTrail
@@ -27,7 +27,7 @@ class CardFileError(ValueError):
     """The card file is unreadable; the scripted till reports it as a script error."""
 
 
-def trail_dict(entry: cardtrail.Trail | None) -> dict[str, Any] | None:
+def trail_dict(entry: cardtrail.Trail | None) -> dict[str, object] | None:
     """A trail entry for the script's JSON output (None: blank or wiped)."""
     if entry is None:
         return None

@@ -25,14 +25,12 @@ class Redirect(Exception):
 
 class CsrfRefused(FloreynError):
     code = "csrf_refused"
-    nl = "Dit formulier is verlopen of niet van deze site. Open de pagina opnieuw en probeer het nog eens."
-    en = "This form has expired or did not come from this site. Open the page again and retry."
+    msgid = "This form has expired or did not come from this site. Open the page again and retry."
 
 
 class RoleRefused(FloreynError):
     code = "portal_forbidden"
-    nl = "Deze pagina is niet voor uw account."
-    en = "This page is not for your account."
+    msgid = "This page is not for your account."
 
 
 def session_of(request: Request) -> users.Session | None:

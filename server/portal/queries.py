@@ -15,10 +15,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Final, TypedDict
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, Table, and_, func, select
 
 from floreyn.server import ledger, payments, reports, snapshots, state
 from floreyn.server import schema as s
+from floreyn.server.rows import TableRow
 
 MAX_STATEMENT_ROWS: Final = 2_000  # a month of one member's transactions; more is cut (and said so)
 MIN_RECIPIENTS: Final = 5  # a funder sees no figure over fewer budget holders than this
@@ -129,7 +130,7 @@ def statement(conn: Connection, member_id: str, month: str) -> dict[str, Any]:
     return {"month": month, "lines": lines, "cut": cut, **totals}
 
 
-def _names(conn: Connection, table: Any, col: str, ids: set[str]) -> dict[str, str]:
+def _names(conn: Connection, table: Table, col: str, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
     name = table.c.name if "name" in table.c else table.c.alias
@@ -206,17 +207,17 @@ def funder_report(conn: Connection, funder_id: str) -> list[dict[str, Any]]:
     """Per programme (the funder's budgets with one label): granted, spent, left, expired-and-returned,
     and spent by category, by merchant and by month; every figure over >= MIN_RECIPIENTS holders."""
     budgets = conn.execute(select(s.budgets).where(s.budgets.c.funder_id == funder_id)).all()
-    programmes: dict[str, list[Any]] = defaultdict(list)
+    programmes: dict[str, list[TableRow]] = defaultdict(list)
     for b in budgets:
         programmes[b.label].append(b)
     return [_programme(conn, label, rows) for label, rows in sorted(programmes.items())]
 
 
-def _holder(b: Any) -> str:
+def _holder(b: TableRow) -> str:
     return f"m:{b.owner_member_id}" if b.owner_member_id else f"g:{b.owner_group_id}"
 
 
-def _programme(conn: Connection, label: str, budgets: list[Any]) -> dict[str, Any]:
+def _programme(conn: Connection, label: str, budgets: list[TableRow]) -> dict[str, Any]:
     holder_of = {ledger.budget_acct(b.budget_id): _holder(b) for b in budgets}
     recipients = len(set(holder_of.values()))
     if recipients < MIN_RECIPIENTS:

@@ -20,8 +20,7 @@ Field = Annotated[str, Form(max_length=300)]
 class TooManyAttempts(ServerError):
     status = 429
     code = "too_many_attempts"
-    nl = "Te veel pogingen vanaf dit adres. Wacht een paar minuten en probeer het opnieuw."
-    en = "Too many attempts from this address. Wait a few minutes and try again."
+    msgid = "Too many attempts from this address. Wait a few minutes and try again."
 
 
 @router.get("/")
@@ -35,7 +34,7 @@ def _password_post(request: Request, csrf: str) -> web.Page:
     """A form that checks a password or a code without a session: its CSRF token, then the per-address limit."""
     p = web.Page(request, None)
     check_csrf(p, csrf)
-    if not web.limiter(request).allow(web.client_address(request)):
+    if not web.limiter(request).allow(web.client_address(request), web.request_ctx(request).clock()):
         raise TooManyAttempts()
     return p
 

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, or_, select, update
 from floreyn.server import admin_auth
 from floreyn.server import schema as s
 from floreyn.server.errors import NotFound, RequestInvalid, ServerError
+from floreyn.server.rows import TableRow
 
 ROLES: Final = ("member", "merchant", "funder", "admin", "auditor")
 LOCKOUT_FAILURES: Final = 5  # wrong passwords in a row before the user is locked
@@ -49,29 +50,25 @@ _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory pr
 class SigninRefused(ServerError):
     status = 401
     code = "signin_refused"
-    nl = "Aanmelden lukt niet: controleer uw lidnummer of e-mailadres en uw wachtwoord."
-    en = "Sign-in failed: check your member number or e-mail address and your password."
+    msgid = "Sign-in failed: check your member number or e-mail address and your password."
 
 
 class SigninLocked(ServerError):
     status = 429
     code = "signin_locked"
-    nl = "Te vaak een verkeerd wachtwoord. Probeer het over {minutes} minuten opnieuw, of vraag de balie om hulp."
-    en = "Too many wrong passwords. Try again in {minutes} minutes, or ask the desk for help."
+    msgid = "Too many wrong passwords. Try again in {minutes} minutes, or ask the desk for help."
 
 
 class ActivationRefused(ServerError):
     status = 401
     code = "activation_refused"
-    nl = "Deze activeringscode klopt niet of is verlopen. De balie kan u een nieuwe geven."
-    en = "This activation code is wrong or has expired. The desk can give you a new one."
+    msgid = "This activation code is wrong or has expired. The desk can give you a new one."
 
 
 class PasswordWeak(ServerError):
     status = 422
     code = "password_weak"
-    nl = "Kies een wachtwoord van minstens {min} tekens; beide keren hetzelfde."
-    en = "Choose a password of at least {min} characters, the same both times."
+    msgid = "Choose a password of at least {min} characters, the same both times."
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +102,7 @@ def new_code() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
-def _user(row: Any) -> User:
+def _user(row: TableRow) -> User:
     return User(user_id=row.user_id, role=row.role, subject_id=row.subject_id, login=row.login)
 
 
@@ -190,12 +187,12 @@ def activate(conn: Connection, *, login: str, code: str, password: str, repeat: 
     return _user(row)
 
 
-def _refuse_if_locked(row: Any, now: int) -> None:
+def _refuse_if_locked(row: TableRow, now: int) -> None:
     if row is not None and row.locked_until_ms and row.locked_until_ms > now:
         raise SigninLocked(minutes=max(1, -(-(row.locked_until_ms - now) // 60_000)))
 
 
-def _fail(conn: Connection, row: Any, now: int) -> None:
+def _fail(conn: Connection, row: TableRow, now: int) -> None:
     if row is None:
         return
     failures = row.failed_signins + 1
@@ -304,7 +301,7 @@ def csrf_ok(expected: str, given: str | None) -> bool:
 
 
 def audit(conn: Connection, user: User | None, action: str, path: str, now: int, *, status: int = 200,
-          request_id: str | None = None, **detail: Any) -> None:
+          request_id: str | None = None, **detail: object) -> None:
     """A line in the same audit log as the admin API's: actor = portal user id, role = portal role."""
     admin_auth.audit(conn, actor=(user.user_id, f"portal:{user.role}"[:16]) if user else None, method="POST",
                      path=path, action=action, request_id=request_id, status=status, detail=detail, now=now)

@@ -18,9 +18,6 @@ import gettext
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -30,8 +27,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from floreyn.money import Money, format_money
-from floreyn.server import state
+from floreyn.server import state, throttle
 from floreyn.server.app import ServerContext
+from floreyn.server.db import Database
 from floreyn.server.portal import users
 
 HERE: Final = Path(__file__).resolve().parent
@@ -43,7 +41,6 @@ SESSION_COOKIE: Final = "floreyn_session"
 PRE_COOKIE: Final = "floreyn_pre"  # binds the CSRF token of the sign-in forms before there is a session
 LANG_COOKIE: Final = "floreyn_lang"
 SIGNIN_WINDOW_S: Final = 5 * 60
-MAX_TRACKED_ADDRESSES: Final = 10_000  # the rate limiter forgets the oldest address beyond this
 
 
 class Page:
@@ -175,34 +172,27 @@ def anon_csrf_ok(request: Request, given: str | None) -> bool:
 
 
 class RateLimiter:
-    """At most `limit` events per address per window; in memory, per process (the lock-out is in the DB)."""
+    """At most `limit` events per address per window, counted in the database (server/throttle.py), so every
+    server process sees the same counts; the per-user lock-out is in the database too (portal/users.py)."""
 
-    def __init__(self, limit: int, window_s: float = SIGNIN_WINDOW_S) -> None:
+    def __init__(self, db: Database, limit: int, window_s: float = SIGNIN_WINDOW_S) -> None:
+        self.db = db
         self.limit = limit
-        self.window_s = window_s
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self.window_ms = int(window_s * 1000)
 
-    def allow(self, address: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            events = self._events.pop(address, None) or deque()
-            while events and events[0] < now - self.window_s:
-                events.popleft()
-            allowed = len(events) < self.limit
-            if allowed:
-                events.append(now)
-            self._events[address] = events  # re-inserted last: the dict's order is least recently used first
-            while len(self._events) > MAX_TRACKED_ADDRESSES:
-                del self._events[next(iter(self._events))]
-            return allowed
+    def allow(self, address: str, now_ms: int) -> bool:
+        """Count one event of `address`; False when it is over the limit in its window."""
+        counted = self.db.write(lambda conn: throttle.count_event(conn, throttle.PORTAL_SIGNIN, address, now_ms,
+                                                                  self.window_ms))
+        return counted.events <= self.limit
 
 
 def limiter(request: Request) -> RateLimiter:
     """The app's one limiter (config Limits.portal_signins_per_window), made on first use."""
     found: RateLimiter | None = getattr(request.app.state, "portal_limiter", None)
     if found is None:
-        found = RateLimiter(request_ctx(request).limits.portal_signins_per_window)
+        ctx = request_ctx(request)
+        found = RateLimiter(ctx.db, ctx.limits.portal_signins_per_window)
         request.app.state.portal_limiter = found
     return found
 

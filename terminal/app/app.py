@@ -77,7 +77,7 @@ class TillApp(App):
         if self.exit_after_s is not None:  # never ready: stop anyway, a minute later
             Clock.schedule_once(lambda _dt: self.stop(), self.exit_after_s + START_LIMIT_S)
 
-    def _check_ready(self, *_args: Any) -> None:
+    def _check_ready(self, *_args: object) -> None:
         """Ready: the resting screen is up and the engine has answered (its overview arrived)."""
         assert self.till_root is not None  # built in build(), before the clock ticks
         ctl = self.till_root.ctl

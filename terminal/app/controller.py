@@ -240,7 +240,7 @@ class Controller(_Dispatcher):
         if overview.merchant is not None:
             self.merchant = overview.merchant
 
-    def _update_banner(self, *_args: Any) -> None:
+    def _update_banner(self, *_args: object) -> None:
         self.banner_text, self.banner_level = texts.banner(self.overview, self.member, tr)
         self.sync_short, _full, self.sync_level = texts.sync_chip(self.overview, tr)
 
@@ -367,7 +367,7 @@ class Controller(_Dispatcher):
         self._signout_timer.cancel()
         self._signout_timer()
 
-    def _disarm_signout(self, *_args: Any) -> None:
+    def _disarm_signout(self, *_args: object) -> None:
         if self.signout_armed:
             self.signout_armed = False
             if self.message == tr._("Tap Sign out again to sign out."):
@@ -542,7 +542,7 @@ class Controller(_Dispatcher):
                                     else self.settings.done_timeout_s)
         self._done_timer()
 
-    def _done_timeout(self, *_args: Any) -> None:
+    def _done_timeout(self, *_args: object) -> None:
         if self.screen in ("done", "report"):
             self.back_to_idle()
 
@@ -560,7 +560,7 @@ class Controller(_Dispatcher):
             self._member_timer.timeout = seconds
             self._member_timer()
 
-    def _member_timeout(self, *_args: Any) -> None:
+    def _member_timeout(self, *_args: object) -> None:
         """No touch for a while with a card shown: forget the card, back to the card prompt.
         Nothing was quoted on this screen, so nothing can move."""
         if self.screen == "member":

@@ -11,8 +11,9 @@ re-evaluates each rule and the whole screen changes language at once.
 Python code that builds text calls `tr._(...)` when it builds it and listens
 with `tr.on_switch(callback)` to build it again.
 
-Messages from the engine (FloreynError) carry their own Dutch and English
-templates: `error_text(err)` picks the current language.
+Refusals from the engine (FloreynError) name an English msgid whose words live in
+the refusal catalogs (floreyn/refusals.py): `error_text(err)` translates it into
+the current language.
 """
 
 from __future__ import annotations

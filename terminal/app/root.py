@@ -120,11 +120,11 @@ class TillRoot(FloatLayout):
             self._dim_event.timeout = seconds
             self._dim_event()
 
-    def _rest(self, *_args: Any) -> None:
+    def _rest(self, *_args: object) -> None:
         if not self.dimmed:
             Clock._max_fps = float(REST_FPS)
 
-    def _dim(self, *_args: Any) -> None:
+    def _dim(self, *_args: object) -> None:
         self.dimmed = True
         set_backlight(DIM_BRIGHTNESS)
         Clock._max_fps = float(IDLE_FPS)

@@ -11,9 +11,16 @@ import collections
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from floreyn.terminal.app.services import DemoCard, Runtime
+
+if TYPE_CHECKING:  # imported where used, so the app's import stays light
+    from floreyn.terminal.config import TerminalConfig
+    from floreyn.terminal.drivers.base import CardReader, ReceiptPrinter, VerifyPayload
+    from floreyn.terminal.engine.core import Engine
+    from floreyn.terminal.engine.events import Event
+    from floreyn.terminal.power import PowerControl
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +36,10 @@ class EventRelay:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._target: Callable[[Any], None] | None = None
-        self._early: collections.deque[Any] = collections.deque(maxlen=EVENT_BUFFER_LIMIT)
+        self._target: Callable[[Event], None] | None = None
+        self._early: collections.deque[Event] = collections.deque(maxlen=EVENT_BUFFER_LIMIT)
 
-    def __call__(self, event: Any) -> None:
+    def __call__(self, event: Event) -> None:
         with self._lock:
             target = self._target
             if target is None:
@@ -40,7 +47,7 @@ class EventRelay:
                 return
         target(event)
 
-    def attach(self, target: Callable[[Any], None] | None) -> None:
+    def attach(self, target: Callable[[Event], None] | None) -> None:
         with self._lock:
             self._target = target
             early, self._early = list(self._early), collections.deque(maxlen=EVENT_BUFFER_LIMIT)
@@ -49,7 +56,7 @@ class EventRelay:
                 target(event)
 
 
-def load_config(options: Any) -> tuple[Any, bool]:
+def load_config(options: object) -> tuple[TerminalConfig, bool]:
     """(TerminalConfig, simulate) from an argparse Namespace (the CLI's), a TerminalConfig, or None."""
     from floreyn.terminal.config import TerminalConfig
 
@@ -68,8 +75,8 @@ def load_config(options: Any) -> tuple[Any, bool]:
     return demo_config(Path(data_dir) if data_dir else default_data_dir()), True
 
 
-def build_runtime(config: Any, *, simulate: bool, relay: EventRelay | None = None,
-                  engine_factory: Callable[..., Any] | None = None) -> tuple[Runtime, EventRelay]:
+def build_runtime(config: TerminalConfig, *, simulate: bool, relay: EventRelay | None = None,
+                  engine_factory: Callable[..., Engine] | None = None) -> tuple[Runtime, EventRelay]:
     """Wire devices, engine and TillService for `config`; nothing is started yet."""
     from floreyn.terminal import demo_setup
     from floreyn.terminal.engine.build import build_engine
@@ -101,13 +108,13 @@ def build_runtime(config: Any, *, simulate: bool, relay: EventRelay | None = Non
     return runtime, relay
 
 
-def _power(config: Any) -> Any:
+def _power(config: TerminalConfig) -> PowerControl:
     from floreyn.terminal.power import PowerControl
 
     return PowerControl(config.power.shutdown_command)
 
 
-def _printer(config: Any, simulate: bool) -> Any:
+def _printer(config: TerminalConfig, simulate: bool) -> ReceiptPrinter:
     """--simulate: the virtual printer whatever terminal.toml says; else the drivers' factory."""
     out_dir = config.data_dir / "receipts"
     if simulate:
@@ -119,9 +126,9 @@ def _printer(config: Any, simulate: bool) -> Any:
     return factory.make_printer(config.drivers.printer, out_dir=out_dir)
 
 
-def _reader(config: Any, simulate: bool, verify: Callable[[bytes], Any]) -> tuple[Any, Any]:
+def _reader(config: TerminalConfig, simulate: bool, verify: VerifyPayload
+            ) -> tuple[CardReader, Callable[[bytes], None] | None]:
     """(reader, present): `present` lays a card on a virtual reader (the demo card picker), else None."""
-    from floreyn.terminal.drivers.base import CardReader
     from floreyn.terminal.drivers.virtual import VirtualCardReader
 
     reader: CardReader

@@ -54,11 +54,11 @@ class TillScreen(Screen):
     def on_ctl(self, _screen: Any, ctl: Any) -> None:
         ctl.fbind("lang", self._lang_changed)
 
-    def _lang_changed(self, *_args: Any) -> None:
+    def _lang_changed(self, *_args: object) -> None:
         if self.manager is not None and self.manager.current == self.name:
             self.refresh()
 
-    def on_pre_enter(self, *_args: Any) -> None:
+    def on_pre_enter(self, *_args: object) -> None:
         self.refresh()
 
     def refresh(self) -> None:
@@ -149,7 +149,7 @@ class AmountScreen(TillScreen):
         self._session = -1
         super().__init__(**kwargs)
 
-    def on_pre_enter(self, *_args: Any) -> None:
+    def on_pre_enter(self, *_args: object) -> None:
         if self.ctl.amount_session != self._session:  # a new amount; coming back keeps the typed one
             self.entry.clear()
             self._session = self.ctl.amount_session
@@ -337,7 +337,7 @@ class RefundsScreen(TillScreen):
     def actions(self, ctl: Controller) -> dict[str, Action]:
         return {"back": ctl.manager.open_manager}
 
-    def on_pre_enter(self, *_args: Any) -> None:
+    def on_pre_enter(self, *_args: object) -> None:
         self.receipt_text = ""
         super().on_pre_enter()
 

@@ -252,6 +252,8 @@ def banner(overview: Any, summary: Any, tr: Translator) -> tuple[str, str]:
     status = overview.status if overview is not None else None
     if status is None:
         return "", ""
+    if getattr(status, "store_damaged", False):
+        return tr._("Till data damaged: nothing is sent to the server. Call the cooperative."), "error"
     if getattr(status, "disk_full", False):
         return tr._("Storage full: new transactions are blocked. Everything paid is safe. Call the cooperative."
                     ), "error"

@@ -35,77 +35,62 @@ class DeviceError(FloreynError):
 
 class ReaderUnavailable(DeviceError):
     code = "reader_unavailable"
-    nl = "Geen kaartlezer gevonden: {hint}"
-    en = "No card reader found: {hint}"
+    msgid = "No card reader found: {hint}"
 
 
 class CardRemovedTooEarly(CardError):
     code = "card_removed"
-    nl = "De pas werd te vroeg weggehaald. Houd hem stil tegen de lezer."
-    en = "The card was removed too early. Hold it still on the reader."
+    msgid = "The card was removed too early. Hold it still on the reader."
 
 
 class CardNotBlank(CardError):
     code = "card_not_blank"
-    nl = "Deze pas bevat al gegevens. Gebruik een lege pas of kies overschrijven."
-    en = "This card already holds data. Use a blank card or choose overwrite."
+    msgid = "This card already holds data. Use a blank card or choose overwrite."
 
 
 class CardUnsupported(CardError):
     code = "card_unsupported"
-    nl = "Dit soort pas wordt niet ondersteund ({detail}). Gebruik een NTAG213/215/216."
-    en = "This type of card is not supported ({detail}). Use an NTAG213/215/216."
+    msgid = "This type of card is not supported ({detail}). Use an NTAG213/215/216."
 
 
 class CardWriteProtected(CardError):
     code = "card_write_protected"
-    nl = "Deze pas is tegen schrijven beveiligd en kan niet opnieuw worden beschreven."
-    en = "This card is write-protected and cannot be rewritten."
+    msgid = "This card is write-protected and cannot be rewritten."
 
 
 class CardNotPresented(CardError):
     code = "card_not_presented"
-    nl = "Geen pas gevonden. Leg de pas op de lezer en probeer opnieuw."
-    en = "No card found. Put the card on the reader and try again."
+    msgid = "No card found. Put the card on the reader and try again."
 
 
 class CardWriteFailed(CardError):
     code = "card_write_failed"
-    nl = (
-        "Het schrijven naar de pas is mislukt ({detail}); de pas is niet uitgegeven. "
-        "Probeer opnieuw of gebruik een andere pas."
-    )
-    en = "Writing the card failed ({detail}); the card was not issued. Try again or use another card."
+    msgid = "Writing the card failed ({detail}); the card was not issued. Try again or use another card."
 
 
 class DeviceConfigError(DeviceError):
     code = "device_config"
-    nl = "Ongeldige instelling voor {device}: {detail}"
-    en = "Invalid setting for {device}: {detail}"
+    msgid = "Invalid setting for {device}: {detail}"
 
 
 class PrinterError(DeviceError):
     code = "printer"
-    nl = "Printerfout: {detail}"
-    en = "Printer error: {detail}"
+    msgid = "Printer error: {detail}"
 
 
 class PrinterOffline(PrinterError):
     code = "printer_offline"
-    nl = "De bonprinter is niet bereikbaar. Controleer kabel en stroom."
-    en = "The receipt printer cannot be reached. Check cable and power."
+    msgid = "The receipt printer cannot be reached. Check cable and power."
 
 
 class PrinterOutOfPaper(PrinterError):
     code = "printer_paper_out"
-    nl = "De bonprinter heeft geen papier. Plaats een nieuwe rol."
-    en = "The receipt printer is out of paper. Load a new roll."
+    msgid = "The receipt printer is out of paper. Load a new roll."
 
 
 class PrinterCoverOpen(PrinterError):
     code = "printer_cover_open"
-    nl = "De klep van de bonprinter staat open."
-    en = "The receipt printer's cover is open."
+    msgid = "The receipt printer's cover is open."
 
 
 # -- the driver boundary: every error a device library raises, mapped in this one place ------

@@ -46,7 +46,7 @@ _READER_KEYS = {
 }
 
 
-def make_reader(config: Mapping[str, Any], verify: VerifyPayload) -> CardReader:
+def make_reader(config: Mapping[str, object], verify: VerifyPayload) -> CardReader:
     kind = _kind(config, _READER_KEYS, "kaartlezer")
     if kind == "virtual":
         from floreyn.terminal.drivers.virtual import VirtualCardReader
@@ -66,7 +66,7 @@ def make_reader(config: Mapping[str, Any], verify: VerifyPayload) -> CardReader:
     )
 
 
-def make_writer(config: Mapping[str, Any]) -> Any:
+def make_writer(config: Mapping[str, object]) -> Any:
     """The provisioning writer for an `nfc` reader config (returns nfc_writer.CardWriter)."""
     if _kind(config, _READER_KEYS, "kaartlezer") != "nfc":
         raise DeviceConfigError(device="kaartlezer", detail="kaarten schrijven kan alleen met een NFC-lezer")
@@ -77,7 +77,7 @@ def make_writer(config: Mapping[str, Any]) -> Any:
     return CardWriter(_required(config, "device", "kaartlezer"), targets=targets)
 
 
-def make_printer(config: Mapping[str, Any], *, out_dir: Path | None = None) -> ReceiptPrinter:
+def make_printer(config: Mapping[str, object], *, out_dir: Path | None = None) -> ReceiptPrinter:
     """`out_dir`: where the virtual printer keeps its receipts (the run folder), unless config says."""
     kind = _kind(config, _PRINTER_KEYS, "bonprinter")
     if kind == "virtual":
@@ -85,24 +85,29 @@ def make_printer(config: Mapping[str, Any], *, out_dir: Path | None = None) -> R
         from floreyn.terminal.drivers.virtual import VirtualPrinter
 
         folder = config.get("out_dir", out_dir)
+        if folder is not None and not isinstance(folder, (str, Path)):
+            raise DeviceConfigError(device="bonprinter", detail=f"out_dir {folder!r} is geen map")
         return VirtualPrinter(columns=columns, out_dir=Path(folder) if folder is not None else None)
     from floreyn.terminal.drivers.escpos_printer import EscposPrinter
 
     profile = _profile(config)
+    codepage = config.get("codepage")
+    if codepage is not None and not isinstance(codepage, str):
+        raise DeviceConfigError(device="bonprinter", detail=f"codepage {codepage!r} is geen naam")
     cancel_chinese = _flag(config, "cancel_chinese_mode", needs_chinese_mode_off(profile), "bonprinter")
     return EscposPrinter(
         _connector(kind, config, profile),
         kind=kind,
         columns=_columns(config, profile),
         profile=profile,
-        codepage=config.get("codepage"),
+        codepage=codepage,
         cancel_chinese_mode=cancel_chinese,
         status_timeout_s=_number(config, "status_timeout_s", 1.0, 0.05, 10, "bonprinter"),
         write_timeout_s=_number(config, "write_timeout_s", 10.0, 0.5, 60, "bonprinter"),
     )
 
 
-def _connector(kind: str, config: Mapping[str, Any], profile: str) -> Callable[[], Any]:
+def _connector(kind: str, config: Mapping[str, object], profile: str) -> Callable[[], Any]:
     """A function building a fresh, unopened python-escpos printer for each job."""
     from escpos import printer as escpos
 
@@ -140,7 +145,7 @@ def _connector(kind: str, config: Mapping[str, Any], profile: str) -> Callable[[
 # -- validation ---------------------------------------------------------------------------
 
 
-def _kind(config: Mapping[str, Any], allowed: dict[str, set[str]], device: str) -> str:
+def _kind(config: Mapping[str, object], allowed: dict[str, set[str]], device: str) -> str:
     if not isinstance(config, Mapping):
         raise DeviceConfigError(device=device, detail="verwacht een tabel met instellingen")
     kind = config.get("kind")
@@ -152,14 +157,14 @@ def _kind(config: Mapping[str, Any], allowed: dict[str, set[str]], device: str) 
     return str(kind)
 
 
-def _required(config: Mapping[str, Any], key: str, device: str) -> str:
+def _required(config: Mapping[str, object], key: str, device: str) -> str:
     value = config.get(key)
     if not isinstance(value, str) or not value.strip():
         raise DeviceConfigError(device=device, detail=f"{key!r} ontbreekt")
     return value
 
 
-def _columns(config: Mapping[str, Any], profile: str | None) -> int:
+def _columns(config: Mapping[str, object], profile: str | None) -> int:
     """Characters per row: what the profile's Font A prints, or less when the config says so."""
     if "columns" in config and "paper_mm" in config:
         raise DeviceConfigError(device="bonprinter", detail="geef 'columns' of 'paper_mm', niet allebei")
@@ -202,7 +207,7 @@ def needs_chinese_mode_off(profile: str) -> bool:
     return get_profile(profile).profile_data.get("vendor") in CHINESE_MODE_VENDORS
 
 
-def _profile(config: Mapping[str, Any]) -> str:
+def _profile(config: Mapping[str, object]) -> str:
     from escpos.capabilities import CAPABILITIES
 
     name = config.get("profile", "default")
@@ -213,28 +218,28 @@ def _profile(config: Mapping[str, Any]) -> str:
     return str(name)
 
 
-def _flag(config: Mapping[str, Any], key: str, default: bool, device: str) -> bool:
+def _flag(config: Mapping[str, object], key: str, default: bool, device: str) -> bool:
     value = config.get(key, default)
     if not isinstance(value, bool):
         raise DeviceConfigError(device=device, detail=f"{key} {value!r}; true of false")
     return value
 
 
-def _integer(config: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+def _integer(config: Mapping[str, object], key: str, default: int, low: int, high: int) -> int:
     value = config.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise DeviceConfigError(device="bonprinter", detail=f"{key} {value!r}; verwacht een geheel getal {low}..{high}")
     return value
 
 
-def _number(config: Mapping[str, Any], key: str, default: float, low: float, high: float, device: str) -> float:
+def _number(config: Mapping[str, object], key: str, default: float, low: float, high: float, device: str) -> float:
     value = config.get(key, default)
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
         raise DeviceConfigError(device=device, detail=f"{key} {value!r}; verwacht een getal {low}..{high}")
     return float(value)
 
 
-def _endpoint(config: Mapping[str, Any], key: str, direction: int) -> int | None:
+def _endpoint(config: Mapping[str, object], key: str, direction: int) -> int | None:
     """A bulk endpoint address (0x81 / "0x81"), or None when not configured; IN has bit 7 set."""
     if key not in config:
         return None
@@ -253,7 +258,7 @@ def _endpoint(config: Mapping[str, Any], key: str, direction: int) -> int | None
     return value
 
 
-def _usb_id(config: Mapping[str, Any], key: str) -> int:
+def _usb_id(config: Mapping[str, object], key: str) -> int:
     value = config.get(key)
     if isinstance(value, str):  # "0x04b8" or "04b8", as lsusb prints it
         try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import errno
 import re
-from typing import Any, Callable, Final, Iterator
+from typing import Callable, Final, Iterator, Literal, Protocol
 
 from floreyn.terminal.drivers.base import DeviceConfigError
 
@@ -32,7 +32,57 @@ _PATH_RES: Final = (
     re.compile(r"^udp:[A-Za-z0-9.\-]+:\d{1,5}$"),
 )
 
-OpenFrontend = Callable[[str], Any]  # returns an opened nfc.ContactlessFrontend
+
+
+# -- what the drivers use of nfcpy, which ships no types ------------------------------------------
+
+
+class NdefArea(Protocol):
+    """nfcpy's `tag.ndef`: the NDEF message area of a formatted tag."""
+
+    octets: bytes
+    capacity: int
+    is_writeable: bool
+
+
+class NfcTag(Protocol):
+    """An nfcpy tag (nfc.tag.Tag; our cards are its Type 2 NTAG21x subclass), as the reader and writer use it.
+
+    `_ndef`, `_cfgpage` and `_target` are nfcpy internals the drivers reach on purpose (each place says why).
+    """
+
+    identifier: bytes
+    product: str
+    ndef: NdefArea | None
+    is_present: bool
+    target: object
+    clf: Frontend
+    _ndef: object
+    _cfgpage: int
+    _target: object
+
+    def read(self, page: int) -> bytes: ...
+
+    def write(self, page: int, data: bytes) -> object: ...
+
+    def authenticate(self, password: bytes) -> object: ...  # True when the tag accepted the password
+
+    def format(self) -> object: ...  # True when the tag was formatted
+
+
+class Frontend(Protocol):
+    """An opened nfc.ContactlessFrontend."""
+
+    def connect(self, *, rdwr: dict[str, object], terminate: Callable[[], bool]) -> NfcTag | Literal[False] | None:
+        """The tag when on-connect handed it back, False when the device failed, None when nothing came."""
+        ...
+
+    def sense(self, *targets: object) -> object: ...
+
+    def close(self) -> None: ...
+
+
+OpenFrontend = Callable[[str], Frontend]
 
 
 def check_device_path(path: object) -> str:
@@ -54,7 +104,7 @@ def check_targets(targets: object) -> tuple[str, ...]:
     return tuple(targets)
 
 
-def open_frontend(path: str) -> Any:
+def open_frontend(path: str) -> Frontend:
     """Open the reader at `path`; raises ImportError or OSError like nfcpy does."""
     import nfc  # imported here: a missing libusb must become a status message, not an import crash
 
@@ -93,13 +143,13 @@ def describe_open_error(path: str, exc: BaseException) -> str:
     return f"Kaartlezer niet gevonden ({text})."
 
 
-def is_mifare_classic(target: Any) -> bool:
+def is_mifare_classic(target: object) -> bool:
     """SAK bit 0x08 marks MIFARE Classic (and Plus in its Classic mode): Crypto1 is broken, never our card."""
     sel_res: bytes | None = getattr(target, "sel_res", None)
     return bool(sel_res and sel_res[0] & 0x08)
 
 
-def is_peer_to_peer(target: Any) -> bool:
+def is_peer_to_peer(target: object) -> bool:
     """nfcpy's own rule: a phone offering NFC-DEP is not a tag."""
     sel_res = getattr(target, "sel_res", None)
     sensf_res = getattr(target, "sensf_res", None)

@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Callable
 
 from floreyn import cardtrail
 from floreyn.card import CardDamaged, CardError, NotAFloreynCard
@@ -42,6 +42,8 @@ from floreyn.terminal.drivers.base import (
 from floreyn.terminal.drivers.ndef_card import card_payload_from_ndef
 from floreyn.terminal.drivers.nfc_device import (
     DEFAULT_TARGETS,
+    Frontend,
+    NfcTag,
     OpenFrontend,
     backoff_delays,
     check_device_path,
@@ -87,7 +89,7 @@ class NfcCardReader(CardReader):
         self._opener = opener
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._clf: Any = None  # the open ContactlessFrontend, owned by the reader thread
+        self._clf: Frontend | None = None  # the open ContactlessFrontend, owned by the reader thread
         self._on_card: Callable[[CardEvent], None] = lambda event: None
         self._on_status: Callable[[ReaderStatus], None] = lambda status: None
         self._last_status: ReaderStatus | None = None
@@ -157,7 +159,7 @@ class NfcCardReader(CardReader):
                 log.debug("closing the reader failed", exc_info=True)
         return max(time.monotonic() - started, 1e-6)
 
-    def _serve(self, clf: Any) -> None:
+    def _serve(self, clf: Frontend) -> None:
         options = {
             "targets": list(self.targets),
             "on-discover": self._on_discover,
@@ -180,7 +182,7 @@ class NfcCardReader(CardReader):
 
     # -- nfcpy callbacks (run on the reader thread) ------------------------------------
 
-    def _on_discover(self, target: Any) -> bool:
+    def _on_discover(self, target: object) -> bool:
         if is_peer_to_peer(target):
             return False
         uid = _target_uid(target)
@@ -192,7 +194,7 @@ class NfcCardReader(CardReader):
             return False
         return True
 
-    def _on_connect(self, tag: Any) -> bool:
+    def _on_connect(self, tag: NfcTag) -> bool:
         uid = bytes(tag.identifier)
         event = self._read_event(tag, uid)
         torn = isinstance(event, CardRejected) and isinstance(event.error, CardRemovedTooEarly)
@@ -210,11 +212,11 @@ class NfcCardReader(CardReader):
         # instead: a card put straight back would otherwise pass for "still there" and never be read.
         return not torn
 
-    def _on_release(self, tag: Any) -> bool:
+    def _on_release(self, tag: NfcTag) -> bool:
         self._guarded(bytes(tag.identifier))  # refresh: the guard runs from when the card left
         return True
 
-    def _read_event(self, tag: Any, uid: bytes) -> CardEvent:
+    def _read_event(self, tag: NfcTag, uid: bytes) -> CardEvent:
         for attempt in range(_READ_ATTEMPTS):
             octets = _read_ndef(tag, fresh=attempt > 0)
             if octets is not None:
@@ -286,7 +288,7 @@ class _TagTrail(TrailPort):
             raise answer
         return answer
 
-    def serve(self, tag: Any, stop: threading.Event) -> None:
+    def serve(self, tag: NfcTag, stop: threading.Event) -> None:
         """On the reader thread: do queued writes while the card lies there."""
         try:
             while not stop.is_set():
@@ -309,7 +311,7 @@ class _TagTrail(TrailPort):
                 reply.put(CardRemovedTooEarly())
 
 
-def _attach_trail(tag: Any, event: CardEvent) -> _TagTrail | None:
+def _attach_trail(tag: NfcTag, event: CardEvent) -> _TagTrail | None:
     """A port to the trail of a genuine format-2 card on an NTAG21x, else None (it cannot pay offline)."""
     if not isinstance(event, CardPresented) or not event.card.has_trail:
         return None
@@ -321,7 +323,7 @@ def _attach_trail(tag: Any, event: CardEvent) -> _TagTrail | None:
     return _TagTrail(area) if area is not None else None
 
 
-def _target_uid(target: Any) -> bytes:
+def _target_uid(target: object) -> bytes:
     for name, part in (("sdd_res", slice(None)), ("sensf_res", slice(1, 9)), ("sensb_res", slice(1, 5))):
         value = getattr(target, name, None)
         if value:
@@ -329,7 +331,7 @@ def _target_uid(target: Any) -> bytes:
     return b""
 
 
-def _read_ndef(tag: Any, fresh: bool) -> bytes | None:
+def _read_ndef(tag: NfcTag, fresh: bool) -> bytes | None:
     """The tag's NDEF message octets, or None if it has none or the read failed."""
     try:
         if fresh:
@@ -341,7 +343,7 @@ def _read_ndef(tag: Any, fresh: bool) -> bytes | None:
         return None
 
 
-def _present(tag: Any) -> bool:
+def _present(tag: NfcTag) -> bool:
     try:
         return bool(tag.is_present)
     except Exception:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from floreyn import cardtrail
 from floreyn.card import Card, CardError, ntag_password
@@ -47,6 +46,9 @@ from floreyn.terminal.drivers import nfc_trail
 from floreyn.terminal.drivers.ndef_card import card_payload_from_ndef, encode_card_message
 from floreyn.terminal.drivers.nfc_device import (
     DEFAULT_TARGETS,
+    Frontend,
+    NdefArea,
+    NfcTag,
     OpenFrontend,
     check_device_path,
     check_targets,
@@ -113,11 +115,11 @@ class CardWriter:
         finally:
             clf.close()
 
-    def _wait_for_tag(self, clf: Any, timeout_s: float) -> Any:
+    def _wait_for_tag(self, clf: Frontend, timeout_s: float) -> NfcTag:
         deadline = time.monotonic() + timeout_s
-        refused: list[Any] = []
+        refused: list[object] = []
 
-        def on_discover(target: Any) -> bool:
+        def on_discover(target: object) -> bool:
             if is_mifare_classic(target):
                 refused.append(target)
                 return False
@@ -141,7 +143,7 @@ class CardWriter:
 
 
 def _write_tag(
-    tag: Any, card: Card, verify: VerifyPayload, *, overwrite: bool, password_key: bytes | None
+    tag: NfcTag, card: Card, verify: VerifyPayload, *, overwrite: bool, password_key: bytes | None
 ) -> WriteResult:
     uid, product = bytes(tag.identifier), str(tag.product)
     can_protect = _is_ntag21x(tag)
@@ -194,7 +196,7 @@ def _write_tag(
     return WriteResult(uid=uid, product=product, protected=protected, already_written=already)
 
 
-def _ndef_or_format(tag: Any) -> Any:
+def _ndef_or_format(tag: NfcTag) -> NdefArea:
     tag._ndef = None  # nfcpy caches the NDEF view; read the card itself every time we decide on it
     ndef = tag.ndef
     if ndef is None:
@@ -203,16 +205,15 @@ def _ndef_or_format(tag: Any) -> Any:
         if not _is_ntag21x(tag):  # nfcpy formats only NTAGs reliably (its Type 3 format is broken)
             raise CardUnsupported(detail=f"{tag.product} heeft geen NDEF-indeling")
         try:
-            formatted = tag.format() is True and tag.ndef is not None
+            ndef = tag.ndef if tag.format() is True else None
         except Exception as exc:
             raise _lost_or_failed(tag, "formatteren") from exc
-        if not formatted:
+        if ndef is None:
             raise CardUnsupported(detail=f"{tag.product}: geen NDEF-indeling en formatteren lukte niet")
-        ndef = tag.ndef
     return ndef
 
 
-def _verify_on_card(tag: Any, message: bytes, card: Card, verify: VerifyPayload) -> None:
+def _verify_on_card(tag: NfcTag, message: bytes, card: Card, verify: VerifyPayload) -> None:
     """Read the card again from scratch and check it is exactly our record, and genuine."""
     tag._ndef = None
     try:
@@ -232,12 +233,12 @@ def _verify_on_card(tag: Any, message: bytes, card: Card, verify: VerifyPayload)
         raise CardWriteFailed(detail="ander kaartnummer teruggelezen")
 
 
-def _password_protected(tag: Any) -> bool:
+def _password_protected(tag: NfcTag) -> bool:
     """AUTH0 points into the tag's memory: writes from there on need PWD_AUTH (CFG0 is readable)."""
     return int(tag.read(tag._cfgpage)[3]) < tag._cfgpage
 
 
-def _protect(tag: Any, password: bytes, protect_from: int) -> bool:
+def _protect(tag: NfcTag, password: bytes, protect_from: int) -> bool:
     """Password, AUTHLIM and AUTH0 = `protect_from`, then CFGLCK once authenticated; the CC is left as phones want it.
 
     Order matters: CFGLCK would freeze CFG0 and CFG1, so it is written last,
@@ -261,17 +262,17 @@ def _protect(tag: Any, password: bytes, protect_from: int) -> bool:
     return True
 
 
-def _is_ntag21x(tag: Any) -> bool:
+def _is_ntag21x(tag: NfcTag) -> bool:
     import nfc.tag.tt2_nxp
 
     return isinstance(tag, nfc.tag.tt2_nxp.NTAG21x) and not isinstance(tag, nfc.tag.tt2_nxp.MifareUltralightEV1)
 
 
-def _lost_or_failed(tag: Any, step: str) -> CardError:
+def _lost_or_failed(tag: NfcTag, step: str) -> CardError:
     return CardWriteFailed(detail=f"{step} mislukt") if _present(tag) else CardRemovedTooEarly()
 
 
-def _present(tag: Any) -> bool:
+def _present(tag: NfcTag) -> bool:
     try:
         return bool(tag.is_present)
     except Exception:

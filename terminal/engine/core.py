@@ -461,6 +461,7 @@ class Engine:
             snapshot_stale=age is None or age > limits.max_snapshot_age_s,
             online=self._online(),
             disk_free_mb=disk.free_mb, disk_low=disk.low, disk_full=disk.full,
+            store_damaged=self.store.check_error is not None,
         )
 
     def _online(self) -> bool | None:

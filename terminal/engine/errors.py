@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from floreyn.refusals import translate
 from floreyn.terminal.errors import (
     ClientRefConflict as ClientRefConflict,
     ConfigError as ConfigError,
@@ -34,26 +35,22 @@ from floreyn.terminal.errors import (
 
 class NotSignedIn(TillError):
     code = "not_signed_in"
-    nl = "Meld u eerst aan met uw pincode."
-    en = "Sign in with your PIN first."
+    msgid = "Sign in with your PIN first."
 
 
 class WrongPin(TillError):
     code = "pin_wrong"
-    nl = "Onjuiste pincode. U kunt het nog {left} keer proberen, daarna gaat de kassa even op slot."
-    en = "Wrong PIN. {left} more tries, then the till locks for a while."
+    msgid = "Wrong PIN. {left} more tries, then the till locks for a while."
 
 
 class PinLockedOut(TillError):
     code = "pin_locked"
-    nl = "Te veel onjuiste pincodes. Probeer het over {seconds} seconden opnieuw."
-    en = "Too many wrong PINs. Try again in {seconds} seconds."
+    msgid = "Too many wrong PINs. Try again in {seconds} seconds."
 
 
 class ManagerRequired(TillError):
     code = "manager_required"
-    nl = "Hiervoor is de pincode van een beheerder nodig."
-    en = "This needs a manager's PIN."
+    msgid = "This needs a manager's PIN."
 
 
 # -- card ------------------------------------------------------------------------------
@@ -61,14 +58,12 @@ class ManagerRequired(TillError):
 
 class NoCard(TillError):
     code = "no_card"
-    nl = "Houd eerst de pas van de klant tegen de lezer."
-    en = "Present the member's card first."
+    msgid = "Present the member's card first."
 
 
 class CardBlocked(TillError):
     code = "card_blocked"
-    nl = "Deze pas is geblokkeerd. Niet accepteren; verwijs naar de coöperatie."
-    en = "This card is blocked. Do not accept it; refer the member to the cooperative."
+    msgid = "This card is blocked. Do not accept it; refer the member to the cooperative."
 
 
 # -- amounts and sources -----------------------------------------------------------------
@@ -78,86 +73,73 @@ class AmountOverLimit(TillError):
     """params: max_cents, currency."""
 
     code = "amount_over_limit"
-    nl = "Bedrag te hoog: maximaal {max} per transactie."
-    en = "Amount too high: at most {max} per transaction."
+    msgid = "Amount too high: at most {max} per transaction."
 
 
 class InsufficientBalance(TillError):
     """params: available_cents, currency."""
 
     code = "insufficient_balance"
-    nl = "Onvoldoende saldo: er is {available} beschikbaar."
-    en = "Insufficient balance: {available} available."
+    msgid = "Insufficient balance: {available} available."
 
 
 class BudgetUnknown(TillError):
     code = "budget_unknown"
-    nl = "Dit budget hoort niet bij deze pas."
-    en = "This budget does not belong to this card."
+    msgid = "This budget does not belong to this card."
 
 
 class BudgetNotUsableHere(TillError):
     code = "budget_wrong_category"
-    nl = "{label} is alleen voor {for_categories}, niet voor deze winkel."
-    en = "{label} is only for {for_categories}, not for this merchant."
+    msgid = "{label} is only for {for_categories}, not for this merchant."
 
 
 class BudgetExpired(TillError):
     code = "budget_expired"
-    nl = "{label} is verlopen op {expires_on}."
-    en = "{label} expired on {expires_on}."
+    msgid = "{label} expired on {expires_on}."
 
 
 class BudgetEmpty(TillError):
     """The chosen budget has nothing left: ask before paying from the own balance instead."""
 
     code = "budget_empty"
-    nl = "{label} is leeg. Kies 'eigen saldo' om van het eigen saldo te betalen."
-    en = "{label} is empty. Choose 'own balance' to pay from the member's own balance."
+    msgid = "{label} is empty. Choose 'own balance' to pay from the member's own balance."
 
 
 class MixedPaymentNeedsTender(TillError):
     """params: fl_cents, eur_cents, total_cents, each with its `<name>_currency`."""
 
     code = "tender_required"
-    nl = "Het saldo dekt {fl} van {total}. Kies contant of pin voor de rest ({eur})."
-    en = "The balance covers {fl} of {total}. Choose cash or bank card for the rest ({eur})."
+    msgid = "The balance covers {fl} of {total}. Choose cash or bank card for the rest ({eur})."
 
 
 class TenderNotAllowed(TillError):
     code = "tender_invalid"
-    nl = "Kies contant of pin."
-    en = "Choose cash or bank card."
+    msgid = "Choose cash or bank card."
 
 
 class SaveNotOffered(TillError):
     code = "save_not_offered"
-    nl = "Deze winkel geeft geen spaartegoed."
-    en = "This merchant does not grant savings."
+    msgid = "This merchant does not grant savings."
 
 
 class SaveTooSmall(TillError):
     code = "save_too_small"
-    nl = "Dit aankoopbedrag levert nog geen spaartegoed op."
-    en = "This purchase amount earns no savings yet."
+    msgid = "This purchase amount earns no savings yet."
 
 
 class TopupTooSmall(TillError):
     code = "topup_too_small"
-    nl = "Voor dit bedrag krijgt de klant nog geen Floreyn; kies een hoger bedrag."
-    en = "This amount buys no Floreyn yet; choose a larger amount."
+    msgid = "This amount buys no Floreyn yet; choose a larger amount."
 
 
 class TopupNotAllowed(TillError):
     code = "topup_not_allowed"
-    nl = "Opwaarderen kan niet bij deze winkel."
-    en = "Top-up is not offered at this merchant."
+    msgid = "Top-up is not offered at this merchant."
 
 
 class RepeatNeedsConfirmation(TillError):
     code = "repeat_confirm"
-    nl = "Deze pas is net al afgerekend ({ago} s geleden). Bevestig opnieuw als dit echt een nieuwe betaling is."
-    en = "This card was just charged ({ago} s ago). Confirm again if this really is a new payment."
+    msgid = "This card was just charged ({ago} s ago). Confirm again if this really is a new payment."
 
 
 # -- offline risk policy -------------------------------------------------------------------
@@ -167,48 +149,42 @@ class OfflineRefused(TillError):
     """An offline spend outside the risk policy; `online_possible` tells the app to offer online."""
 
     code = "offline_refused"
-    nl = "Offline betalen is hier niet mogelijk."
-    en = "Offline payment is not possible here."
+    msgid = "Offline payment is not possible here."
 
 
 class OfflinePerTxLimit(OfflineRefused):
     """params: max_cents, currency."""
 
     code = "offline_per_tx_limit"
-    nl = "Zonder verbinding kan maximaal {max} per betaling."
-    en = "Without a connection at most {max} per payment."
+    msgid = "Without a connection at most {max} per payment."
 
 
 class OfflineCumulativeLimit(OfflineRefused):
     """params: left_cents, max_cents, currency."""
 
     code = "offline_cumulative_limit"
-    nl = "Zonder verbinding kan deze pas nog maar {left} besteden (maximaal {max} tot de volgende verbinding)."
-    en = "Without a connection this card can spend only {left} more ({max} until the next connection)."
+    msgid = "Without a connection this card can spend only {left} more ({max} until the next connection)."
 
 
 class OfflineCountLimit(OfflineRefused):
     """params: count (offline payments since the last connection), max_count."""
 
     code = "offline_count_limit"
-    nl = "Deze pas is al {count} keer zonder verbinding gebruikt; maak eerst verbinding."
-    en = "This card was used {count} times without a connection; connect first."
+    msgid = "This card was used {count} times without a connection; connect first."
 
 
 class OfflineAllowanceUsed(OfflineRefused):
     """params: left_cents, currency."""
 
     code = "offline_allowance_used"
-    nl = "Zonder verbinding kan deze pas nog {left} van het eigen saldo besteden."
-    en = "Without a connection this card can spend only {left} more from its own balance."
+    msgid = "Without a connection this card can spend only {left} more from its own balance."
 
 
 class SnapshotStale(OfflineRefused):
     """params: age_s (seconds; "" when unknown, after a restart without a connection), age / age_en (worded)."""
 
     code = "snapshot_stale"
-    nl = "De gegevens van de server zijn te oud ({age}); offline betalen kan pas na een verbinding."
-    en = "The server data is too old ({age_en}); offline payment needs a connection first."
+    msgid = "The server data is too old ({age}); offline payment needs a connection first."
 
     @classmethod
     def of(cls, age_s: float | None) -> SnapshotStale:
@@ -227,16 +203,14 @@ def _age_text(age_s: float | None, lang: str) -> str:
 
 class UnknownCardOffline(OfflineRefused):
     code = "card_unknown_offline"
-    nl = "Deze pas is nog niet bekend op deze kassa; betalen kan alleen met verbinding. Sparen kan wel."
-    en = "This card is not yet known to this till; paying needs a connection. Saving works."
+    msgid = "This card is not yet known to this till; paying needs a connection. Saving works."
 
 
 class OnlineUnavailable(TillError):
     """params: detail / detail_en, detail_code ("no_server", "network", or the code of the sync error)."""
 
     code = "online_unavailable"
-    nl = "Geen verbinding met de server: {detail}"
-    en = "No connection to the server: {detail_en}"
+    msgid = "No connection to the server: {detail}"
 
     @classmethod
     def no_server(cls) -> OnlineUnavailable:
@@ -244,48 +218,42 @@ class OnlineUnavailable(TillError):
 
 
 class WhyRefusal(TillError):
-    """A refusal with several causes, raised with the cause's code; REASONS words each (Dutch, English).
+    """A refusal with several causes, raised with the cause's code; REASONS names each cause's English msgid.
 
     params: the code under `WHY` ("why", or "server_reason"), and `reason` / `reason_en` filled from REASONS
-    (an unknown code, e.g. a server's newer one, is shown as itself).
+    (an unknown code, e.g. a server's newer one, is shown as itself). The words of each msgid are in the
+    refusal catalogs (floreyn/refusals.py extracts REASONS and FALLBACK as it does `msgid`).
     """
 
     WHY: ClassVar[str] = "why"
-    REASONS: ClassVar[dict[str, tuple[str, str]]] = {}
-    FALLBACK: ClassVar[tuple[str, str]] = ("", "")
+    REASONS: ClassVar[dict[str, str]] = {}
+    FALLBACK: ClassVar[str] = ""
 
     def __init__(self, **params: Any) -> None:
         code = str(params.get(self.WHY) or "")
-        nl, en = self.REASONS.get(code, (code or self.FALLBACK[0], code or self.FALLBACK[1]))
-        super().__init__(**params, reason=nl, reason_en=en)
+        en = self.REASONS.get(code, code or self.FALLBACK)
+        super().__init__(**params, reason=translate(en, "nl"), reason_en=en)
 
 
 class OnlineDeclined(WhyRefusal):
     """params: server_reason (the server's code)."""
 
     code = "online_declined"
-    nl = "De server weigert deze betaling: {reason}"
-    en = "The server declined this payment: {reason_en}"
+    msgid = "The server declined this payment: {reason}"
     WHY = "server_reason"
     REASONS = {
-        "insufficient_funds": ("onvoldoende saldo", "insufficient balance"),
-        "card_unknown": ("de pas is onbekend bij de server", "the card is unknown to the server"),
-        "card_blocked": ("de pas is geblokkeerd", "the card is blocked"),
-        "card_flagged": ("de pas is gemarkeerd; verwijs naar de coöperatie",
-                         "the card is flagged; refer the member to the cooperative"),
-        "budget_wrong_category": ("dit budget geldt niet bij deze winkel",
-                                  "this budget cannot be used at this merchant"),
-        "budget_category": ("dit budget geldt niet bij deze winkel",  # what servers before issue 14 answered
-                            "this budget cannot be used at this merchant"),
-        "budget_not_usable": ("dit budget is niet (meer) bruikbaar", "this budget can no longer be used"),
-        "budget_member_cap": ("dit lid heeft zijn deel van het groepsbudget voor deze maand op",
-                              "this member has used their share of the group budget for this month"),
-        "budget_needs_confirmation": ("een tweede lid van de groep moet dit bedrag bevestigen (tweede pas)",
-                                      "a second member of the group must confirm this amount (second card)"),
-        "budget_confirmer_invalid": ("de tweede pas is niet van een ander lid van de groep",
-                                     "the second card is not another member of the group"),
+        "insufficient_funds": "insufficient balance",
+        "card_unknown": "the card is unknown to the server",
+        "card_blocked": "the card is blocked",
+        "card_flagged": "the card is flagged; refer the member to the cooperative",
+        "budget_wrong_category": "this budget cannot be used at this merchant",
+        "budget_category": "this budget cannot be used at this merchant",  # what servers before issue 14 answered
+        "budget_not_usable": "this budget can no longer be used",
+        "budget_member_cap": "this member has used their share of the group budget for this month",
+        "budget_needs_confirmation": "a second member of the group must confirm this amount (second card)",
+        "budget_confirmer_invalid": "the second card is not another member of the group",
     }
-    FALLBACK = ("geweigerd", "declined")
+    FALLBACK = "declined"
 
 
 # -- quotes, refunds, voids, days -------------------------------------------------------------
@@ -293,27 +261,23 @@ class OnlineDeclined(WhyRefusal):
 
 class QuoteUnknown(TillError):
     code = "quote_unknown"
-    nl = "Deze transactie is verlopen of al afgehandeld. Begin opnieuw."
-    en = "This transaction has expired or was already handled. Start again."
+    msgid = "This transaction has expired or was already handled. Start again."
 
 
 class TxNotFound(TillError):
     code = "tx_not_found"
-    nl = "Transactie {tx} niet gevonden (of al opgeruimd)."
-    en = "Transaction {tx} not found (or already pruned)."
+    msgid = "Transaction {tx} not found (or already pruned)."
 
 
 class RefundNotAllowed(WhyRefusal):
     """params: why ("refund_of_refund", "not_a_payment", "voided")."""
 
     code = "refund_not_allowed"
-    nl = "{reason}"
-    en = "{reason_en}"
+    msgid = "{reason}"
     REASONS = {
-        "refund_of_refund": ("Een terugbetaling kan niet worden terugbetaald.", "A refund cannot be refunded."),
-        "not_a_payment": ("Alleen betalingen kunnen worden terugbetaald; gebruik storno.",
-                          "Only payments can be refunded; use void."),
-        "voided": ("Deze betaling is gestorneerd.", "This payment was voided."),
+        "refund_of_refund": "A refund cannot be refunded.",
+        "not_a_payment": "Only payments can be refunded; use void.",
+        "voided": "This payment was voided.",
     }
 
 
@@ -321,21 +285,19 @@ class RefundTooLarge(TillError):
     """params: max_cents, currency."""
 
     code = "refund_too_large"
-    nl = "Terugbetaling te hoog: er kan nog maximaal {max} terug."
-    en = "Refund too large: at most {max} can still be refunded."
+    msgid = "Refund too large: at most {max} can still be refunded."
 
 
 class NothingToVoid(WhyRefusal):
     """params: why ("no_transaction", "day_closed", "last_is_void", "newer_transaction")."""
 
     code = "void_nothing"
-    nl = "Er is geen transactie om te storneren: {reason}"
-    en = "There is no transaction to void: {reason_en}"
+    msgid = "There is no transaction to void: {reason}"
     REASONS = {
-        "no_transaction": ("er is nog geen transactie.", "no transaction yet."),
-        "day_closed": ("de dag is al afgesloten.", "the day is closed."),
-        "last_is_void": ("de laatste transactie is zelf een storno.", "the last transaction is itself a void."),
-        "newer_transaction": ("er is intussen een nieuwe transactie.", "a newer transaction came in between."),
+        "no_transaction": "no transaction yet.",
+        "day_closed": "the day is closed.",
+        "last_is_void": "the last transaction is itself a void.",
+        "newer_transaction": "a newer transaction came in between.",
     }
 
 
@@ -343,15 +305,12 @@ class InternalError(TillError):
     """A bug, not a refusal: reported to the app so a screen never waits forever; the log has the trace."""
 
     code = "internal"
-    nl = "Interne fout in de kassa ({detail}). De laatste handeling is mogelijk niet uitgevoerd."
-    en = "Internal till error ({detail}). The last action may not have been carried out."
+    msgid = "Internal till error ({detail}). The last action may not have been carried out."
 
 
 class DiskFull(TillError):
     """Below [store] disk_floor_mb free: new money transactions wait until there is room (engine/disk.py)."""
 
     code = "disk_full"
-    nl = ("De opslag van de kassa is vol (nog {free_mb} MB vrij). Nieuwe transacties kunnen pas weer als er "
-          "ruimte is; alles wat al is afgerekend is veilig bewaard. Neem contact op met de coöperatie.")
-    en = ("The till's storage is full ({free_mb} MB free). New transactions must wait until there is room; "
-          "everything already paid is safely stored. Contact the cooperative.")
+    msgid = ("The till's storage is full ({free_mb} MB free). New transactions must wait until there is room; "
+             "everything already paid is safely stored. Contact the cooperative.")

@@ -37,7 +37,7 @@ class BudgetView:
         """The reason's code ("budget_wrong_category", "budget_expired"), "" when usable: the app words it."""
         return self.reason.code if self.reason is not None else ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"budget_id": self.budget_id, "label": self.label, "remaining": str(self.remaining),
                 "remaining_cents": self.remaining.cents, "expires_on": self.expires_on,
                 "usable": self.usable, "why_not": self.why_not,
@@ -82,7 +82,7 @@ class MemberSummary:
             return Money.fl(min(total.cents, self.spend_cap_cents))
         return total
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "card": self.masked, "card_hex": self.card_hex, "alias": self.alias, "known": self.known,
             "live": self.live, "spendable": str(self.spendable), "spendable_cents": self.spendable.cents,
@@ -114,7 +114,7 @@ class Payment:
         return Payment(first.tx_id, first.seq, first.day_no, first.wall_ms, first.card_hex,
                        sum(r.fl_cents for r in records), sum(r.eur_cents for r in records))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"tx_id": self.tx_id, "seq": self.seq, "day_no": self.day_no, "wall_ms": self.wall_ms,
                 "card_hex": self.card_hex, "fl_cents": self.fl_cents, "eur_cents": self.eur_cents}
 
@@ -140,7 +140,7 @@ class Part:
     ref_id: uuid.UUID | None = None
     tender: Tender = Tender.NONE
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"record_id": str(self.record_id), "fl_cents": self.fl_cents, "eur_cents": self.eur_cents,
                 "budget_id": self.budget_id, "label": self.label,
                 "ref_id": str(self.ref_id) if self.ref_id else None}
@@ -179,7 +179,7 @@ class Quote:
     def eur(self) -> Money:
         return Money.eur(sum(p.eur_cents for p in self.parts))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "quote_id": self.quote_id, "kind": self.kind.name, "kind_nl": KIND_NL[self.kind],
             "asked": str(self.asked), "fl_cents": self.fl.cents, "eur_cents": self.eur.cents,
@@ -210,7 +210,7 @@ class TxResult:
     def eur(self) -> Money:
         return Money.eur(sum(r.eur_cents for r in self.records))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         out: dict[str, Any] = {
             "tx_id": self.tx_id, "kind": self.kind.name, "kind_nl": KIND_NL[self.kind],
             "existed": self.existed, "seqs": [r.seq for r in self.records],
@@ -249,8 +249,9 @@ class TillStatus:
     disk_free_mb: int | None = None  # free space on the data folder's disk (None: unknown)
     disk_low: bool = False  # below [store] disk_warn_mb: say so on the status screen
     disk_full: bool = False  # below [store] disk_floor_mb: new money transactions are refused (DiskFull)
+    store_damaged: bool = False  # the store's chain check failed (store.check_error): nothing is uploaded
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 

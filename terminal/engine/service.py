@@ -51,8 +51,7 @@ T = TypeVar("T")
 
 class ServiceBusy(FloreynError):
     code = "till_busy"
-    nl = "De kassa is nog bezig; probeer het zo opnieuw."
-    en = "The till is still busy; try again shortly."
+    msgid = "The till is still busy; try again shortly."
 
 
 @dataclass(frozen=True)

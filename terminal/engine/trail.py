@@ -33,8 +33,7 @@ class CardNotWritable(OfflineRefused):
     """The card's trail cannot be written (no trail area, not on the reader, the write failed)."""
 
     code = "card_not_writable"
-    nl = "Pas niet bij te werken ({reason}): zonder verbinding kan deze pas nu niet betalen. Sparen kan wel."
-    en = "Card cannot be updated ({reason_en}): it cannot pay offline now. Saving works."
+    msgid = "Card cannot be updated ({reason}): it cannot pay offline now. Saving works."
 
 
 def not_writable(reason_nl: str, reason_en: str) -> CardNotWritable:

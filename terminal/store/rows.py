@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Final
+from typing import Any, Callable, Final, Sequence
 
 from sqlalchemy import Row
 
-from floreyn.sync.record import Kind, SignedRecord, Tender, decode
+from floreyn.sync.record import Kind, RecordContent, SignedRecord, Tender, TxRecord, decode
 
 
 @dataclass(frozen=True, slots=True)
-class Draft:
-    """One record of a transaction before the store gives it its place in the chain."""
+class Draft(RecordContent):
+    """One record of a transaction before the store gives it its place in the chain.
 
-    record_id: uuid.UUID
-    kind: Kind
-    card_id: bytes | None = None
-    fl_cents: int = 0
-    eur_cents: int = 0
-    tender: Tender = Tender.NONE
-    budget_id: str | None = None
-    ref_id: uuid.UUID | None = None
+    The record's own fields come from sync.record.RecordContent (one list for the record, the Draft and,
+    through record_columns, the `records` row); these are what the till keeps beside them.
+    """
+
     offline: bool = False
     balance_after_cents: int | None = None
     budget_label: str | None = None  # the budget's name at commit, for the receipt (and its reprint)
@@ -61,8 +57,13 @@ class StoredRecord:
     def from_row(cls, row: Row[Any]) -> StoredRecord:
         """A row of `records` read back: its columns are this class's fields (store.RECORD_COLUMNS)."""
         m = row._mapping
-        values: dict[str, Any] = {name: _FROM_DB.get(name, _as_is)(m[name]) for name in RECORD_COLUMNS}
-        return cls(**values)  # typed per field: a column's type is its field's, checked by the tests
+        return cls.from_values([m[name] for name in RECORD_COLUMNS])
+
+    @classmethod
+    def from_values(cls, values: Sequence[Any]) -> StoredRecord:
+        """A row of `records` as plain values in RECORD_COLUMNS order (StoreView's hot-path queries)."""
+        converted: list[Any] = [convert(v) for convert, v in zip(_CONVERTERS, values, strict=True)]
+        return cls(*converted)  # typed per field: a column's type is its field's, checked by the tests
 
 
 def _as_is(value: object) -> object:
@@ -72,9 +73,29 @@ def _as_is(value: object) -> object:
 # The columns of the till's `records` table, in the order the store writes them: the fields of
 # StoredRecord, so the class, the INSERT and the read-back cannot drift apart.
 RECORD_COLUMNS: Final = tuple(f.name for f in fields(StoredRecord))
+# The record's fields that have no column of their own (they are in `raw`): the same for every record of
+# this till, or only needed to check the chain. Every other field of TxRecord is a column: `record_columns`
+# puts it there, and tests/terminal/test_store_rows.py fails when a new field is in neither.
+RAW_ONLY: Final = frozenset({"version", "terminal_id", "merchant_id", "prev_hash"})
+# A record field kept under another column name, in another form.
+_COLUMN_OF: Final = {"card_id": "card_hex"}
+
+
+def record_columns(rec: TxRecord) -> dict[str, object]:
+    """The record's own columns of its `records` row: ids as text, the card as hex, the rest as they are."""
+    out: dict[str, object] = {}
+    for f in fields(rec):
+        if f.name not in RAW_ONLY:
+            value = getattr(rec, f.name)
+            out[_COLUMN_OF.get(f.name, f.name)] = value.hex() if isinstance(value, bytes) else (
+                str(value) if isinstance(value, uuid.UUID) else value)
+    return out
+
+
 # How a column comes back from SQLite where its field has another type.
 _FROM_DB: Final[dict[str, Callable[[Any], object]]] = {
     "kind": Kind, "tender": Tender, "offline": bool, "raw": bytes, "hash": bytes}
+_CONVERTERS: Final = tuple(_FROM_DB.get(name, _as_is) for name in RECORD_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,10 @@ read-then-write.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -19,19 +21,24 @@ from typing import Any, Callable, Iterator, Sequence
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import and_, insert, select, update
 
+from floreyn import keys
+from floreyn.errors import FloreynError
 from floreyn.sync.record import GENESIS_HASH, ChainHead, Kind, SignedRecord, TxRecord
 from floreyn.sync.snapshot import Snapshot, SnapshotError, canonical_json, snapshot_from_dict, verify_snapshot
 from floreyn.terminal.clock import Clock, MonoCounter
 from floreyn.terminal.errors import ClientRefConflict, StoreCorrupt
 from floreyn.terminal.store import integrity, migrations
 from floreyn.terminal.store.db import ProcessLock, open_sqlite
-from floreyn.terminal.store.rows import RECORD_COLUMNS, Draft, SnapshotReceipt, StoredRecord, StoreState
+from floreyn.terminal.store.rows import RECORD_COLUMNS, Draft, SnapshotReceipt, StoredRecord, StoreState, record_columns
 from floreyn.terminal.store.schema import days, pin_lockout, records, snapshot, terminal_state
 from floreyn.terminal.store.view import StoreView
 from floreyn.terminal.store.zreport import z_report
 
 MAX_TX_RECORDS = 8  # a split spend is at most a few budgets plus own balance
 MAX_UNSENT_BATCH = 500
+CHECK_JOIN_S = 5.0  # close() waits this long for the background check to stop (it stops between batches)
+
+log = logging.getLogger("floreyn.terminal")
 
 Check = Callable[[StoreView], None]
 
@@ -66,8 +73,22 @@ class TerminalStore:
                                       (self.mono.boot_id, self.mono.offset_ms))
         self._snapshot: tuple[Snapshot, SnapshotReceipt] | None = None
         self._load_snapshot()
+        # Uploads wait for the start's chain check (verify) when it owes more than it checks inline; then
+        # they may have begun before verify runs (the sync worker starts beside the engine).
+        self._uploads = threading.Event()
+        self._check_thread: threading.Thread | None = None
+        self._check_ended = threading.Event()  # clear while a background check runs
+        self._check_ended.set()
+        self._closing = threading.Event()
+        self.check_error: FloreynError | None = None  # what the chain check found wrong; uploads then stay held
+        with self.read() as view:
+            if integrity.unchecked_span(view) <= integrity.INLINE_CHECK_RECORDS:
+                self._uploads.set()
 
     def close(self) -> None:
+        self._closing.set()
+        if self._check_thread is not None:
+            self._check_thread.join(CHECK_JOIN_S)
         with self._lock:
             self._conn.close()
             self._engine.dispose()
@@ -215,10 +236,13 @@ class TerminalStore:
 
     def set_receipt_status(self, tx_id: str, status: str, error: str | None = None) -> None:
         assert status in ("pending", "printed", "failed")
-        with self.txn(durable=False) as view:
-            done = view.conn.execute(update(records).where(records.c.tx_id == tx_id)
-                                     .values(receipt_status=status, receipt_error=error))
+        with self.txn(durable=False) as view:  # after every sale's receipt: plain SQL (see StoreView._q)
+            dbapi = view.conn.connection.dbapi_connection
+            assert dbapi is not None
+            done = dbapi.execute("UPDATE records SET receipt_status = ?, receipt_error = ? WHERE tx_id = ?",
+                                 (status, error, tx_id))
             assert done.rowcount >= 1, tx_id
+            done.close()
 
     def set_contact(self, card_hex: str) -> None:
         """The server vouched for this card just now: its offline usage starts again."""
@@ -243,6 +267,9 @@ class TerminalStore:
     # -- Outbox (floreyn.sync.client.Outbox) ---------------------------------------------------
 
     def unsent(self, limit: int) -> list[bytes]:
+        """Pending records in chain order; none while the start's chain check has not passed (verify)."""
+        if not self._uploads.is_set():
+            return []
         limit = max(0, min(limit, MAX_UNSENT_BATCH))
         with self.read() as view:
             rows = view.conn.execute(select(records.c.raw).where(records.c.sync_status == "pending")
@@ -349,9 +376,67 @@ class TerminalStore:
     # -- integrity and pruning (store/integrity.py) ---------------------------------------
 
     def verify(self, public: Ed25519PublicKey, *, all_signatures: bool = False) -> ChainHead:
-        """Check the kept chain from the last verified point; see integrity.verify_store."""
-        with self.txn(durable=False) as view:  # losing the new point costs only a longer check next start
-            return integrity.verify_store(view, public, all_signatures=all_signatures)
+        """Check the kept chain from the last verified point (integrity.py); the head it ends at.
+
+        The hash chain and the head are checked before this returns. The records' own checks (columns,
+        signatures) too, unless they are more than INLINE_CHECK_RECORDS (the first start after the
+        upgrade that brought the verified point, after a long offline day): those then run in a
+        background thread while the till sells, and unsent() gives nothing until they have passed.
+        all_signatures: everything, every signature, before this returns.
+        """
+        self._uploads.clear()
+        self.check_error = None
+        try:
+            with self.txn(durable=False) as view:  # losing the new point costs only a longer check next start
+                check = integrity.check_links(view, public, all_signatures=all_signatures)
+                inline = all_signatures or check.owed <= integrity.INLINE_CHECK_RECORDS
+                if inline:
+                    integrity.check_span(view, check, public, all_signatures=all_signatures)
+        except FloreynError as exc:
+            self.check_error = exc
+            raise
+        if inline:
+            self._uploads.set()
+        elif self._check_thread is None or not self._check_thread.is_alive():
+            self._check_ended.clear()
+            self._check_thread = threading.Thread(target=self._check_in_background, args=(check, public),
+                                                  name="floreyn-store-check", daemon=True)
+            self._check_thread.start()
+        return check.head
+
+    def wait_checked(self, timeout_s: float) -> bool:
+        """Whether the chain check has passed (uploads go), waiting at most timeout_s for a background one."""
+        self._check_ended.wait(timeout_s)
+        return self._uploads.is_set()
+
+    def _check_in_background(self, check: integrity.StartCheck, public: Ed25519PublicKey) -> None:
+        """check_records over the span verify left, a batch at a time: read under the lock, checked outside it."""
+        public_raw = keys.public_raw(public)
+        signatures = ThreadPoolExecutor(1, thread_name_prefix="floreyn-store-sig")  # beside the decoding
+        try:
+            seq, checking = check.point.seq + 1, None
+            while seq <= check.head.seq:
+                if self._closing.is_set():
+                    return  # the point stays: the next start checks this span again
+                last = min(seq + integrity.VERIFY_BATCH - 1, check.head.seq)
+                with self.read() as view:
+                    rows = view.by_seq(seq, last)  # pruned meanwhile: gone, and they were acknowledged
+                signed = integrity.decode_records(rows)
+                if checking is not None:
+                    checking.result()  # the batch before: raises its first bad signature
+                checking = signatures.submit(integrity.check_signatures, signed, public_raw)
+                seq = last + 1
+            if checking is not None:
+                checking.result()
+            with self.txn(durable=False) as view:
+                integrity.mark_verified(view, check)
+            self._uploads.set()
+        except FloreynError as exc:
+            self.check_error = exc
+            log.error("the store's chain check failed; uploads are held: %s", exc.message("en"))
+        finally:
+            signatures.shutdown(cancel_futures=True)
+            self._check_ended.set()
 
     def prune(self, *, retention_ms: int) -> int:
         """Delete old acknowledged records; see integrity.prune_store."""
@@ -362,11 +447,7 @@ class TerminalStore:
 
 def _sign(draft: Draft, head: ChainHead, key: Ed25519PrivateKey, terminal_id: str, merchant_id: str,
           wall_ms: int, mono_ms: int) -> SignedRecord:
-    rec = head.next_record(
-        record_id=draft.record_id, terminal_id=terminal_id, kind=draft.kind, merchant_id=merchant_id,
-        card_id=draft.card_id, fl_cents=draft.fl_cents, eur_cents=draft.eur_cents, tender=draft.tender,
-        budget_id=draft.budget_id, ref_id=draft.ref_id, wall_ms=wall_ms, mono_ms=mono_ms,
-    )
+    rec = head.next_record(draft, terminal_id=terminal_id, merchant_id=merchant_id, wall_ms=wall_ms, mono_ms=mono_ms)
     return rec.sign(key)
 
 
@@ -378,17 +459,13 @@ def _row(draft: Draft, signed: SignedRecord, tx_id: str, day_no: int, merchant_n
          ) -> dict[str, object]:
     """The row of a record, in _COLUMNS order; also the fields of its StoredRecord."""
     rec: TxRecord = signed.record
-    row = dict(
-        seq=rec.seq, record_id=str(rec.record_id), tx_id=tx_id, kind=rec.kind,
-        card_hex=rec.card_id.hex() if rec.card_id else None, fl_cents=rec.fl_cents, eur_cents=rec.eur_cents,
-        tender=rec.tender, budget_id=rec.budget_id, ref_id=str(rec.ref_id) if rec.ref_id else None,
-        wall_ms=rec.wall_ms, mono_ms=rec.mono_ms, day_no=day_no, offline=draft.offline, raw=signed.raw,
-        hash=signed.hash, receipt_status="pending", sync_status="pending",
-        balance_after_cents=draft.balance_after_cents, receipt_error=None,
-        budget_label=draft.budget_label if rec.budget_id else None, merchant_name=merchant_name,
+    values = record_columns(rec) | dict(
+        tx_id=tx_id, day_no=day_no, offline=draft.offline, raw=signed.raw, hash=signed.hash,
+        receipt_status="pending", sync_status="pending", balance_after_cents=draft.balance_after_cents,
+        receipt_error=None, budget_label=draft.budget_label if rec.budget_id else None, merchant_name=merchant_name,
     )
-    assert tuple(row) == _COLUMNS
-    return row
+    assert len(values) == len(_COLUMNS), f"a record field without a column: {sorted(set(values) - set(_COLUMNS))}"
+    return {name: values[name] for name in _COLUMNS}
 
 
 def _add_usage(dbapi: Any, drafts: Sequence[Draft]) -> None:

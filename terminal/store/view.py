@@ -8,15 +8,19 @@ was checked is what is committed.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, select, text
 
 from floreyn.sync.record import Kind
-from floreyn.terminal.store.rows import SnapshotReceipt, StoredRecord, StoreState
-from floreyn.terminal.store.schema import days, records, snapshot, terminal_state
+from floreyn.terminal.store.rows import RECORD_COLUMNS, SnapshotReceipt, StoredRecord, StoreState
+from floreyn.terminal.store.schema import days, records, snapshot
 
 MAX_ROWS = 10_000  # no query the till makes needs more rows than this at once
+_SELECT_RECORDS = f"SELECT {', '.join(RECORD_COLUMNS)} FROM records"  # rows for StoredRecord.from_values
+_STATE_FIELDS = tuple(f.name for f in fields(StoreState))
+_SELECT_STATE = f"SELECT {', '.join(_STATE_FIELDS)} FROM terminal_state WHERE id = 1"
 
 
 class StoreView:
@@ -40,21 +44,17 @@ class StoreView:
             cur.close()
 
     def state(self) -> StoreState:
-        row = self.conn.execute(select(terminal_state).where(terminal_state.c.id == 1)).one()
-        m = row._mapping
-        return StoreState(
-            terminal_id=m["terminal_id"], head_seq=m["head_seq"], head_hash=bytes(m["head_hash"]),
-            base_seq=m["base_seq"], base_hash=bytes(m["base_hash"]), mono_ms=m["mono_ms"],
-            day_no=m["day_no"], acked_seq=m["acked_seq"],
-        )
+        (row,) = self._q(_SELECT_STATE)  # every commit reads it: plain SQL (see _q)
+        values = dict(zip(_STATE_FIELDS, row, strict=True))
+        return StoreState(**{**values, "head_hash": bytes(values["head_hash"]), "base_hash": bytes(values["base_hash"])})
 
     def record(self, record_id: str) -> StoredRecord | None:
-        row = self.conn.execute(select(records).where(records.c.record_id == record_id)).first()
-        return StoredRecord.from_row(row) if row else None
+        rows = self._q(f"{_SELECT_RECORDS} WHERE record_id = ?", (record_id,))
+        return StoredRecord.from_values(rows[0]) if rows else None
 
     def tx(self, tx_id: str) -> list[StoredRecord]:
-        rows = self.conn.execute(select(records).where(records.c.tx_id == tx_id).order_by(records.c.seq))
-        return [StoredRecord.from_row(r) for r in rows]
+        return [StoredRecord.from_values(r) for r in self._q(f"{_SELECT_RECORDS} WHERE tx_id = ? ORDER BY seq",
+                                                             (tx_id,))]
 
     def last_tx(self) -> list[StoredRecord]:
         row = self.conn.execute(select(records.c.tx_id).order_by(records.c.seq.desc()).limit(1)).first()
@@ -62,10 +62,8 @@ class StoreView:
 
     def by_seq(self, first: int, last: int) -> list[StoredRecord]:
         assert last - first < MAX_ROWS
-        rows = self.conn.execute(
-            select(records).where(records.c.seq.between(first, last)).order_by(records.c.seq)
-        )
-        return [StoredRecord.from_row(r) for r in rows]
+        rows = self._q(f"{_SELECT_RECORDS} WHERE seq BETWEEN ? AND ? ORDER BY seq", (first, last))
+        return [StoredRecord.from_values(r) for r in rows]
 
     def recent_tx_ids(self, limit: int, kinds: list[int]) -> list[str]:
         q = (select(records.c.tx_id, func.max(records.c.seq).label("last")).where(records.c.kind.in_(kinds))
@@ -145,16 +143,16 @@ class StoreView:
     def offline_spent_gross(self, card_hex: str, after_seq: int) -> int:
         """fl cents a card spent offline here after `after_seq`, voided spends included: what this
         till wrote on the card's trail (floreyn/cardtrail.py counts every offline spend)."""
-        row = self.conn.exec_driver_sql(
+        (row,) = self._q(
             "SELECT COALESCE(SUM(fl_cents), 0) FROM records WHERE card_hex = ? AND seq > ? AND kind = ? "
-            "AND offline = 1", (card_hex, after_seq, int(Kind.SPEND))).one()
+            "AND offline = 1", (card_hex, after_seq, int(Kind.SPEND)))
         return int(row[0])
 
     def offline_spent_unsent(self, card_hex: str) -> int:
         """fl cents of this card's offline spends here that the server has not acknowledged yet."""
-        row = self.conn.exec_driver_sql(
+        (row,) = self._q(
             "SELECT COALESCE(SUM(fl_cents), 0) FROM records WHERE card_hex = ? AND kind = ? AND offline = 1 "
-            "AND sync_status = 'pending'", (card_hex, int(Kind.SPEND))).one()
+            "AND sync_status = 'pending'", (card_hex, int(Kind.SPEND)))
         return int(row[0])
 
     def card_base_seq(self, card_hex: str) -> int:
@@ -164,11 +162,11 @@ class StoreView:
 
     def offline_usage(self, card_hex: str, after_seq: int) -> tuple[int, int]:
         """(fl cents, taps) a card spent offline after `after_seq`, voided spends not counted."""
-        row = self.conn.exec_driver_sql(
+        (row,) = self._q(
             "SELECT COALESCE(SUM(r.fl_cents), 0), COUNT(DISTINCT r.tx_id) FROM records r "
             "WHERE r.card_hex = ? AND r.seq > ? AND r.kind = ? AND r.offline = 1 AND NOT EXISTS "
             "(SELECT 1 FROM records v WHERE v.kind = ? AND v.ref_id = r.record_id)",
-            (card_hex, after_seq, int(Kind.SPEND), int(Kind.VOID))).one()
+            (card_hex, after_seq, int(Kind.SPEND), int(Kind.VOID)))
         return int(row[0]), int(row[1])
 
     def budgets_spent(self, budget_ids: list[str], after_seq: int) -> dict[str, int]:

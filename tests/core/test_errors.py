@@ -1,23 +1,38 @@
-"""FloreynError: templates in two languages; amounts carried as cents and formatted per language."""
+"""FloreynError: one msgid translated per language (floreyn/refusals.py); amounts carried as cents and formatted per language."""
 
 from __future__ import annotations
 
+import pytest
+
+from floreyn import errors, refusals
 from floreyn.errors import FloreynError, amounts
 from floreyn.money import AmountTooLarge, Currency, parse_money
-
-import pytest
 
 
 class Limit(FloreynError):
     code = "limit_test"
-    nl = "Maximaal {max}, nog {left} over."
-    en = "At most {max}, {left} left."
+    msgid = "At most {max}, {left} left."
 
 
 class Split(FloreynError):
     code = "split_test"
-    nl = "{fl} van {total}"
-    en = "{fl} of {total}"
+    msgid = "{fl} of {total}"
+
+
+class Pair(FloreynError):
+    code = "pair_test"
+    msgid = "Not now: {why}"
+
+
+# The Dutch of these test-only refusals (the real ones are in floreyn/locale/nl/LC_MESSAGES/refusals.po).
+DUTCH = {Limit.msgid: "Maximaal {max}, nog {left} over.", Split.msgid: "{fl} van {total}", Pair.msgid: "Nu niet: {why}"}
+
+
+@pytest.fixture(autouse=True)
+def test_catalog(monkeypatch):
+    def translate(msgid: str, lang: str) -> str:
+        return DUTCH[msgid] if lang == "nl" and msgid in DUTCH else refusals.translate(msgid, lang)
+    monkeypatch.setattr(errors, "translate", translate)
 
 
 def test_cents_with_a_currency_are_formatted_in_the_language_of_the_message():
@@ -54,7 +69,7 @@ def test_to_dict_keeps_params_as_strings_with_the_dutch_amount_beside_the_cents(
 def test_amounts_that_cannot_be_formatted_leave_the_refusal_readable(params):
     err = Limit(**params)
     assert "max" not in amounts(err.params, "en")
-    assert err.message("en") == Limit.en  # the bare template, never an exception
+    assert err.message("en") == Limit.msgid  # the bare template, never an exception
     assert err.to_dict()["params"]["max_cents"] == str(params["max_cents"])
 
 
@@ -69,3 +84,14 @@ def test_parse_money_limit_is_formatted_per_language():
     assert info.value.message("nl") == "Bedrag te hoog: maximaal € 10.000,00."
     assert info.value.message("en") == "Amount too large: at most €10,000.00."
     assert info.value.to_dict()["params"]["max"] == "€ 10.000,00"
+
+
+def test_a_param_in_two_languages_fills_one_placeholder_in_each():
+    assert Pair(why_nl="te laat", why_en="too late").message("nl") == "Nu niet: te laat"
+    assert Pair(why_nl="te laat", why_en="too late").message("en") == "Not now: too late"
+    assert Pair(why="te laat", why_en="too late").message("nl") == "Nu niet: te laat"  # Dutch as the plain param
+    assert Pair(why="te laat", why_en="too late").message("en") == "Not now: too late"
+
+
+def test_a_language_without_a_catalog_reads_the_english_msgid():
+    assert AmountTooLarge(max_cents=100, currency=Currency.FL).message("fr") == "Amount too large: at most fl 1.00."

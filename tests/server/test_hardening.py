@@ -11,7 +11,7 @@ import requests
 
 from floreyn import keys
 from floreyn.server.config import Limits
-from floreyn.server.testing import ServerThread
+from floreyn.server.testing import ServerThread, World
 from floreyn.sync import auth
 
 DEEP = b"[" * 100_000 + b"]" * 100_000  # about 200 kB of nesting, no token
@@ -65,10 +65,11 @@ def test_dates_beyond_the_last_report_day_are_a_422_naming_the_limit(srv, world)
         assert body["error"] == "request_invalid" and "2999-12-31" in body["message"]
 
 
-def test_failed_authentication_is_audited_per_burst_and_rate_limited(srv, module_db_url):
-    # Its own server on the module's database and data folder: the module's server keeps its counts clean.
+def test_failed_authentication_is_audited_per_burst_and_rate_limited(tmp_path):
+    # Its own database: the counts are kept there (server/throttle.py), and the module's server keeps its own clean.
+    url, data = f"sqlite:///{tmp_path / 'limits.db'}", tmp_path / "data"
     limits = Limits(failed_auth_max=20, failed_auth_window_s=60)
-    with ServerThread(module_db_url, srv.config.data_dir, limits=limits) as own:
+    with ServerThread(url, data, limits=limits) as own:
         before = len([e for e in own.admin("GET", "/v1/admin/audit", limit=1000)["entries"] if e["status"] == 401])
         answers = [requests.get(own.base_url + "/v1/admin/members", headers={"Authorization": "Bearer fla_guess"},
                                 timeout=10) for _ in range(40)]
@@ -80,16 +81,35 @@ def test_failed_authentication_is_audited_per_burst_and_rate_limited(srv, module
         late = requests.get(own.base_url + "/v1/admin/members", timeout=10,
                             headers={"Authorization": f"Bearer {own.admin_token}"})
         assert late.status_code == 429
-    with ServerThread(module_db_url, srv.config.data_dir) as fresh:  # counts live in memory: a restart forgets
+    with ServerThread(url, data, limits=Limits(failed_auth_max=21)) as restarted:
+        # The count outlives the process (every process of a server sees it): one failure more is refused.
+        assert requests.get(restarted.base_url + "/v1/admin/members", timeout=10,
+                            headers={"Authorization": "Bearer fla_guess"}).status_code == 401
+        assert requests.get(restarted.base_url + "/v1/admin/members", timeout=10,
+                            headers={"Authorization": "Bearer fla_guess"}).status_code == 429
+    with ServerThread(url, data) as fresh:  # the default limit (50) lets the right token in again
         rows = [e for e in fresh.admin("GET", "/v1/admin/audit", limit=1000)["entries"] if e["status"] == 401]
-        assert len(rows) - before == 1  # one row for the burst of 20, none for the 429s
+        assert len(rows) - before == 1  # one row for the burst of 21, none for the 429s
         assert rows[-1]["detail"]["failed_auth_burst"] == 1
 
 
-def test_failed_terminal_signatures_count_too(srv, module_db_url):
-    with ServerThread(module_db_url, srv.config.data_dir, limits=Limits(failed_auth_max=5)) as own:
+def test_failed_terminal_signatures_count_too(tmp_path):
+    with ServerThread(f"sqlite:///{tmp_path / 'limits.db'}", tmp_path / "data", limits=Limits(failed_auth_max=5)) as own:
         codes = [forged_get(own, "T-guess", "/v1/terminal/snapshot").status_code for _ in range(8)]
         assert codes == [401] * 5 + [429] * 3
+
+
+def test_a_till_with_a_wrong_clock_is_no_failed_authentication(tmp_path):
+    # Its signature checks out; it adopts the server's time from the answer (a Pi without a real-time clock
+    # after a boot does this once). Forty tills booting behind one address must not use up the limit.
+    with ServerThread(f"sqlite:///{tmp_path / 'limits.db'}", tmp_path / "data", limits=Limits(failed_auth_max=2)) as own:
+        term = World(own).terminal()
+        skewed_ms = int(time.time() * 1000) - 3_600_000
+        answers = [requests.get(own.base_url + "/v1/terminal/snapshot", timeout=10, headers=auth.sign_request(
+            term.key, "GET", "/v1/terminal/snapshot", term.terminal_id, b"", skewed_ms)) for _ in range(4)]
+        assert [a.status_code for a in answers] == [401] * 4
+        assert {a.json()["error"] for a in answers} == {"auth_clock_skew"}
+        assert forged_get(own, "T-guess", "/v1/terminal/snapshot").status_code == 401  # real failures still count
 
 
 def rows_of(text):

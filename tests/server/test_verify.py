@@ -11,14 +11,14 @@ import requests
 from floreyn import keys
 from floreyn.server import verify
 from floreyn.sync import auth
-from floreyn.sync.record import BadSignature, ChainHead, Kind, SignedRecord, decode
+from floreyn.sync.record import BadSignature, ChainHead, Kind, RecordContent, SignedRecord, decode
 
 
 def chain(n: int, key) -> list[SignedRecord]:
     head, out = ChainHead(), []
     for i in range(n):
-        rec = head.next_record(record_id=uuid.uuid4(), terminal_id="T-v", merchant_id="M-v", mono_ms=i,
-                               kind=Kind.SPEND, card_id=bytes(16), fl_cents=100 + i)
+        rec = head.next_record(RecordContent(record_id=uuid.uuid4(), kind=Kind.SPEND, card_id=bytes(16), fl_cents=100 + i),
+                               terminal_id="T-v", merchant_id="M-v", mono_ms=i)
         signed = rec.sign(key)
         head = head.advance(signed)
         out.append(signed)

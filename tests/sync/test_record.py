@@ -38,7 +38,8 @@ def make(head: ChainHead = ChainHead(), **fields: object) -> TxRecord:  # noqa: 
         card_id=CARD, fl_cents=1250,
     )
     base.update(fields)
-    return head.next_record(**base)
+    chain = {name: base.pop(name) for name in ("terminal_id", "merchant_id", "wall_ms", "mono_ms") if name in base}
+    return head.next_record(rec.RecordContent(**base), **chain)
 
 
 def chain(n: int) -> list[rec.SignedRecord]:
@@ -119,6 +120,16 @@ def test_encode_decode_round_trip(record: TxRecord) -> None:
     assert decoded.raw == signed.raw
     decoded.verify(PUBLIC)
     assert len(signed.raw) <= rec.MAX_RECORD_BYTES
+    assert rec.chain_link(signed.raw) == (record.seq, record.prev_hash)  # the till's start-up link check
+
+
+@given(st.binary(max_size=600))
+def test_chain_link_reads_or_refuses_any_bytes(raw: bytes) -> None:
+    try:
+        seq, prev_hash = rec.chain_link(raw)
+    except RecordMalformed:
+        return
+    assert 0 <= seq < 2**64 and len(prev_hash) == 32
 
 
 @settings(max_examples=400)

@@ -12,7 +12,7 @@ import sqlalchemy.exc
 from till_helpers import TERMINAL_SEED
 
 from floreyn import keys
-from floreyn.sync.record import BrokenChain, ChainHead, Kind, Tender, decode, verify_chain
+from floreyn.sync.record import BrokenChain, ChainHead, Kind, RecordContent, Tender, decode, verify_chain
 from floreyn.sync.snapshot import SnapshotError
 from floreyn.terminal import demo_setup
 from floreyn.terminal.clock import FakeClock
@@ -220,8 +220,8 @@ def _v1_database(path, n_records: int, version: int = 1) -> list[bytes]:
     head, raws = ChainHead(), []
     with conn.begin():
         for i in range(1, n_records + 1):
-            rec = head.next_record(record_id=uuid.uuid4(), terminal_id="T-test-01", kind=Kind.SPEND,
-                                   merchant_id="M-test", card_id=CARD, fl_cents=i * 10, wall_ms=i, mono_ms=i)
+            rec = head.next_record(RecordContent(record_id=uuid.uuid4(), kind=Kind.SPEND, card_id=CARD, fl_cents=i * 10),
+                                   terminal_id="T-test-01", merchant_id="M-test", wall_ms=i, mono_ms=i)
             signed = rec.sign(KEY)
             conn.exec_driver_sql(
                 "INSERT INTO records (seq, record_id, tx_id, kind, card_hex, fl_cents, eur_cents, tender, budget_id,"
@@ -411,3 +411,96 @@ def test_kept_card_usage_equals_a_full_recount_under_any_operations(tmp_path_fac
                     assert view.card_usage(c.hex(), snap_base) == view.card_usage_counted(c.hex(), snap_base)
     finally:
         store.close()
+
+
+CHECK_WAIT_S = 30.0  # a bounded wait for the background check of a handful of records
+
+
+def _long_span_store(tmp_path, monkeypatch, n: int = 12) -> TerminalStore:
+    """A store whose next start owes more than the inline check takes (the limit made small)."""
+    from floreyn.terminal.store import integrity
+
+    monkeypatch.setattr(integrity, "INLINE_CHECK_RECORDS", 3)
+    path = tmp_path / "terminal.db"
+    s = TerminalStore(path, "T-test-01", FakeClock())
+    for i in range(n):
+        commit(s, spend(100 + i))
+    s.close()
+    return TerminalStore(path, "T-test-01", FakeClock())
+
+
+def test_a_long_unchecked_span_is_checked_in_the_background_and_uploads_wait_for_it(tmp_path, monkeypatch):
+    s = _long_span_store(tmp_path, monkeypatch)
+    try:
+        assert s.unsent(100) == []  # held from the open: the sync worker may run before verify
+        assert s.verify(KEY.public_key()).seq == 12
+        assert s.wait_checked(CHECK_WAIT_S) and s.check_error is None
+        assert len(s.unsent(100)) == 12
+        con = sqlite3.connect(str(s.db_path))
+        assert con.execute("SELECT verified_seq FROM terminal_state").fetchone()[0] == 11  # the point moved
+        con.close()
+    finally:
+        s.close()
+
+
+def test_a_column_changed_in_the_middle_is_caught_by_the_background_check_and_nothing_is_uploaded(
+        tmp_path, monkeypatch):
+    s = _long_span_store(tmp_path, monkeypatch)
+    try:
+        con = sqlite3.connect(str(s.db_path))
+        con.execute("UPDATE records SET fl_cents = 1 WHERE seq = 6")  # the signed bytes and links are intact
+        con.commit()
+        assert s.verify(KEY.public_key()).seq == 12  # the links and the head hold: the till may sell
+        assert not s.wait_checked(CHECK_WAIT_S) and s.check_error is not None  # bounded: the thread ends
+        assert s.check_error.code == "store_corrupt" and s.unsent(100) == []
+        assert con.execute("SELECT verified_seq FROM terminal_state").fetchone()[0] is None  # not moved
+        con.close()
+    finally:
+        s.close()
+
+
+def test_a_record_rewritten_in_the_middle_is_caught_before_the_start_returns(tmp_path, monkeypatch):
+    import hashlib
+
+    s = _long_span_store(tmp_path, monkeypatch)
+    try:
+        con = sqlite3.connect(str(s.db_path))
+        raw = bytearray(con.execute("SELECT raw FROM records WHERE seq = 6").fetchone()[0])
+        raw[-1] ^= 1  # its signature, and so its hash: the next record's prev_hash no longer matches
+        con.execute("UPDATE records SET raw = ?, hash = ? WHERE seq = 6", (bytes(raw), hashlib.sha256(raw).digest()))
+        con.commit()
+        con.close()
+        with pytest.raises(BrokenChain):
+            s.verify(KEY.public_key())
+        assert s.unsent(100) == [] and s.check_error is not None
+    finally:
+        s.close()
+
+
+def test_a_till_whose_background_check_failed_reports_it_and_keeps_selling(tmp_path, monkeypatch):
+    from till_helpers import fast_config
+
+    from floreyn.terminal.drivers.virtual import VirtualPrinter
+    from floreyn.terminal.engine.build import build_engine
+    from floreyn.terminal.store import integrity
+
+    monkeypatch.setattr(integrity, "INLINE_CHECK_RECORDS", 3)
+    config = fast_config(tmp_path / "till")
+    engine = build_engine(config, VirtualPrinter())
+    key = engine._key  # noqa: SLF001 - the till's own key signs these records
+    for i in range(10):
+        engine.store.commit_tx([spend(100 + i)], key=key, merchant_id="M-test")
+    engine.store.close()
+    con = sqlite3.connect(str(config.data_dir / "terminal.db"))
+    con.execute("UPDATE records SET fl_cents = 1 WHERE seq = 5")
+    con.commit()
+    con.close()
+    engine = build_engine(config, VirtualPrinter())
+    try:
+        assert engine.start()["head_seq"] == 10
+        assert not engine.store.wait_checked(CHECK_WAIT_S)
+        assert engine.status().store_damaged  # the banner says so (tests/terminal/app/test_app_units.py)
+        engine.store.commit_tx([spend(500)], key=key, merchant_id="M-test")  # records chain onto the checked head
+        assert engine.store.unsent(100) == []
+    finally:
+        engine.store.close()

@@ -36,8 +36,8 @@ def record_vectors() -> list[dict]:
     ]
     out = []
     for i, fields in enumerate(cases, start=1):
-        r = head.next_record(record_id=uuid.UUID(int=i), terminal_id="T-bakker-01", merchant_id="M-bakker",
-                             wall_ms=1_785_000_000_000 + i * 1000, mono_ms=i * 1000, **fields)
+        r = head.next_record(rec.RecordContent(record_id=uuid.UUID(int=i), **fields), terminal_id="T-bakker-01",
+                             merchant_id="M-bakker", wall_ms=1_785_000_000_000 + i * 1000, mono_ms=i * 1000)
         signed = r.sign(key)
         out.append({"seq": r.seq, "kind": r.kind.name, "raw_hex": signed.raw.hex(),
                     "body_hex": signed.body.hex(), "signature_hex": signed.signature.hex(),

@@ -143,10 +143,15 @@ def test_sign_in_posts_per_address_are_limited(srv, world, new_context, tmp_path
         assert "Te veel pogingen" in page.inner_text(".notice.error")
 
 
-def test_rate_limiter_forgets_after_the_window():
+def test_rate_limiter_forgets_after_the_window(tmp_path):
+    from floreyn.server.db import Database
     from floreyn.server.portal.web import RateLimiter
 
-    limiter = RateLimiter(2, window_s=0.0)
-    assert all(limiter.allow("a") for _ in range(5))  # a window of zero keeps nothing
-    strict = RateLimiter(2, window_s=3600)
-    assert [strict.allow("b") for _ in range(3)] == [True, True, False] and strict.allow("c")
+    db = Database(f"sqlite:///{tmp_path / 'limits.db'}")
+    db.migrate()
+    limiter = RateLimiter(db, 2, window_s=0.0)
+    assert all(limiter.allow("a", now) for now in range(5))  # a window of zero keeps nothing
+    strict = RateLimiter(db, 2, window_s=3600)
+    assert [strict.allow("b", 1_000) for _ in range(3)] == [True, True, False] and strict.allow("c", 1_000)
+    assert strict.allow("b", 1_000 + 3_600_000)  # the next window
+    db.dispose()

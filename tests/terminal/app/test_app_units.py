@@ -190,6 +190,20 @@ def test_engine_reasons_with_amounts_read_right_in_either_language():
     assert reason_text(over, nl) == "Bedrag te hoog: maximaal € 12.345,00 per transactie."
 
 
+def test_a_damaged_store_is_the_banner_before_anything_else_about_the_till():
+    from floreyn.terminal.app.i18n import Translator
+    from floreyn.terminal.app.texts import banner
+    from floreyn.terminal.engine.model import Overview, TillStatus
+
+    status = TillStatus(terminal_id="T-1", operator=None, role=None, head_seq=9, day_no=1, pending_uploads=9,
+                        receipts_to_print=0, snapshot_version=None, snapshot_age_s=None, snapshot_stale=True,
+                        online=False, disk_low=True, store_damaged=True)
+    text, level = banner(Overview(status=status), None, Translator("nl"))
+    assert level == "error" and text.startswith("Kassagegevens beschadigd")
+    assert banner(Overview(status=dataclasses.replace(status, store_damaged=False)), None, Translator("nl"))[0] \
+        != text
+
+
 # -- touch targets and font ------------------------------------------------------------------------
 
 

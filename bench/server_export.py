@@ -1,0 +1,225 @@
+"""The bookkeeping CSV export over real HTTP: seconds per million postings and the server's peak memory.
+
+    python bench/server_export.py                  # 100k and 1M postings; SQLite, PostgreSQL too with FLOREYN_TEST_PG_URL
+    python bench/server_export.py --sizes 10000 100000 --rounds 3
+
+What the treasurer's desk tool meets: `floreyn-server` as its own process
+(uvicorn, one worker), GET /v1/admin/reports/export.csv for the whole period,
+read to the end over loopback (requests, 1 MB chunks), plain and Dutch
+dialects. The floor, measured in the same run on the same database, is the
+least an export can do: the same joined SELECT through the bare driver
+(sqlite3 / psycopg), every row written with csv.writer, no HTTP, no
+formatting of dates and amounts, no formula check. Memory: the server
+process's peak RSS (VmHWM) after the exports, in a fresh server per size, so
+100k beside 1M shows whether memory grows with the export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from common import backend_args, backends, pg_url_of, print_rows, sibling
+
+from floreyn.server import admin_auth
+from floreyn.server import schema as s
+from floreyn.server.db import Database
+
+SIZES = (100_000, 1_000_000)
+QUICK_SIZES = (10_000, 100_000)
+ROUNDS = 3
+FILL_CHUNK = 20_000  # transactions per write while filling
+START_MS = 1_893_456_000_000  # 2030-01-01
+SPAN_MS = 365 * 86_400_000
+PERIOD = {"from": "2029-12-31", "to": "2031-01-01"}
+FLOOR_SQL = ("SELECT p.created_ms, p.tx_id, p.kind, p.account, p.currency, p.amount_cents, t.terminal_id, "
+             "t.record_seq, t.merchant_id, t.card_id, t.reverses, t.memo FROM postings p "
+             "JOIN transactions t ON t.tx_id = p.tx_id WHERE p.created_ms >= {start} AND p.created_ms < {end} "
+             "ORDER BY p.id")
+DOWNLOAD_CHUNK_BYTES = 1 << 20
+
+
+hi = sibling("server_http_ingest")  # Server (floreyn-server as a process), min/median/max
+
+
+def fill(db: Database, have: int, target: int) -> int:
+    """Till sales as the ledger books them (2 postings each; every fifth with a memo) until `target` postings."""
+    rng = random.Random(have)
+    n_tx = (target - have) // 2
+    step_ms = SPAN_MS // max(n_tx, 1)
+    for first in range(0, n_tx, FILL_CHUNK):
+        txs, postings = [], []
+        for n in range(first, min(n_tx, first + FILL_CHUNK)):
+            at_ms = START_MS + (have // 2 + n) * step_ms % SPAN_MS
+            tx_id, cents, term = str(uuid.uuid4()), rng.randint(50, 5_000), rng.randrange(500)
+            card = f"{rng.randrange(100_000):032x}"
+            txs.append({"tx_id": tx_id, "kind": "spend", "created_ms": at_ms, "terminal_id": f"T-{term:04d}",
+                        "record_seq": n, "merchant_id": f"M-{term % 100:03d}", "card_id": card,
+                        "memo": "koffie, twee broodjes; \"vers\"" if n % 5 == 0 else ""})
+            postings += [{"tx_id": tx_id, "account": f"card:{card}", "currency": "fl", "amount_cents": -cents,
+                          "kind": "spend", "created_ms": at_ms},
+                         {"tx_id": tx_id, "account": f"merchant:M-{term % 100:03d}", "currency": "fl",
+                          "amount_cents": cents, "kind": "spend", "created_ms": at_ms}]
+
+        def write(conn, txs=txs, postings=postings):  # type: ignore[no-untyped-def]
+            conn.execute(s.transactions.insert(), txs)
+            conn.execute(s.postings.insert(), postings)
+        db.write(write)
+    return have + 2 * n_tx
+
+
+def floor_s(db: Database) -> tuple[float, float]:
+    """(wall, CPU seconds): the same rows through the bare driver into csv.writer (the least an export can cost)."""
+    from floreyn.server.reports import period
+
+    start, end = period(PERIOD["from"], PERIOD["to"])
+    raw = db.reader.raw_connection()
+    try:
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        cur = raw.cursor()
+        cur.execute(FLOOR_SQL.format(start=start, end=end))
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\r\n")
+        while rows := cur.fetchmany(5_000):
+            buf.seek(0)
+            buf.truncate()
+            writer.writerows(rows)
+            buf.getvalue().encode()
+        cur.close()
+        return time.perf_counter() - t0, time.process_time() - cpu0
+    finally:
+        raw.close()
+
+
+def http_s(base_url: str, token: str, dialect: str) -> tuple[float, int]:
+    """(seconds, bytes) to download the whole export over HTTP."""
+    t0 = time.perf_counter()
+    size = 0
+    with requests.get(base_url + "/v1/admin/reports/export.csv", params={**PERIOD, "dialect": dialect},
+                      headers={"Authorization": f"Bearer {token}"}, stream=True, timeout=600) as resp:
+        resp.raise_for_status()
+        for chunk in resp.iter_content(DOWNLOAD_CHUNK_BYTES):
+            size += len(chunk)
+    return time.perf_counter() - t0, size
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat): a busy machine stretches wall time
+    far more than the CPU an export needs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure_size(label: str, url: str, db: Database, token: str, count: int, rounds: int) -> dict[str, Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix="floreyn-export-bench-"))
+    server = hi.Server(url, data_dir, 1)  # a fresh process per size: its peak RSS is this size's
+    try:
+        idle_mb = peak_rss_mb(server.proc.pid)
+        http, floors, http_cpu, floor_cpu = [], [], [], []
+        for _ in range(rounds):  # interleaved, so both meet the same load on this shared machine
+            before = cpu_s(server.proc.pid)
+            seconds, size = http_s(server.base_url, token, "plain")
+            http_cpu.append(cpu_s(server.proc.pid) - before)
+            http.append(seconds)
+            wall, cpu = floor_s(db)
+            floors.append(wall)
+            floor_cpu.append(cpu)
+        nl_s, nl_size = http_s(server.base_url, token, "nl")
+        peak_mb = peak_rss_mb(server.proc.pid)
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    per_m = [v * 1_000_000 / count for v in http]
+    floor_per_m = [v * 1_000_000 / count for v in floors]
+    cpu_per_m = [v * 1_000_000 / count for v in http_cpu]
+    floor_cpu_per_m = [v * 1_000_000 / count for v in floor_cpu]
+    print(f"  [{label}] {count:,} postings: HTTP {'/'.join(f'{v:.2f}' for v in per_m)} s per million "
+          f"({size / 1e6:.0f} MB; nl {nl_s * 1_000_000 / count:.2f} s, {nl_size / 1e6:.0f} MB), floor "
+          f"{'/'.join(f'{v:.2f}' for v in floor_per_m)} s; server peak RSS {peak_mb:.0f} MB "
+          f"(idle {idle_mb:.0f} MB); server CPU {'/'.join(f'{v:.2f}' for v in cpu_per_m)} s per million, floor CPU "
+          f"{'/'.join(f'{v:.2f}' for v in floor_cpu_per_m)} s", flush=True)
+    return {"count": count, "per_m": per_m, "floor_per_m": floor_per_m, "cpu_per_m": cpu_per_m,
+            "floor_cpu_per_m": floor_cpu_per_m, "nl_per_m": nl_s * 1_000_000 / count,
+            "peak_mb": peak_mb, "idle_mb": idle_mb}
+
+
+def bench_backend(label: str, url: str, sizes: tuple[int, ...], rounds: int) -> list[dict[str, Any]]:
+    db = Database(url)
+    db.migrate()
+    token = db.write(lambda conn: admin_auth.create_token(conn, "bench", "admin", int(time.time() * 1000)))
+    have, results = 0, []
+    try:
+        for size in sizes:
+            t0 = time.perf_counter()
+            have = fill(db, have, size)
+            print(f"  [{label}] filled to {have:,} postings in {time.perf_counter() - t0:.0f} s", flush=True)
+            results.append(measure_size(label, url, db, token, have, rounds))
+    finally:
+        db.dispose()
+    big, small = results[-1], results[0]
+    mmm = hi._mmm  # noqa: SLF001 - the sibling's min/median/max
+    ratios = [h / f for h, f in zip(big["per_m"], big["floor_per_m"], strict=True)]
+    return [
+        {"name": f"CSV export over HTTP, {label}, {big['count']:,} postings, s per million (min/med/max of {rounds})",
+         "value": "/".join(f"{v:.2f}" for v in mmm(big["per_m"])), "unit": "s", "http": True,
+         "baseline": "/".join(f"{v:.2f}" for v in mmm(big["floor_per_m"])),
+         "baseline_name": "bare driver SELECT + csv.writer, same run", "target": "<= 5 s per million"},
+        {"name": f"CSV export / floor, {label}", "value": "/".join(f"{v:.2f}" for v in mmm(ratios)), "unit": "x",
+         "http": True, "baseline": 1.0, "baseline_name": "floor", "target": "-"},
+        {"name": f"CSV export over HTTP, {label}, server CPU seconds per million postings (min/med/max of {rounds})",
+         "value": "/".join(f"{v:.2f}" for v in mmm(big["cpu_per_m"])), "unit": "s", "http": True,
+         "baseline": "/".join(f"{v:.2f}" for v in mmm(big["floor_cpu_per_m"])),
+         "baseline_name": "CPU of the bare driver SELECT + csv.writer", "target": "<= 5 s per million"},
+        {"name": f"CSV export over HTTP, Dutch dialect, {label}, s per million (one run)",
+         "value": round(big["nl_per_m"], 2), "unit": "s", "http": True,
+         "baseline": round(statistics.median(big["floor_per_m"]), 2), "baseline_name": "floor (median)",
+         "target": "<= 5 s per million"},
+        {"name": f"server peak RSS with the export, {label}: {small['count']:,} vs {big['count']:,} postings",
+         "value": f"{small['peak_mb']:.0f} / {big['peak_mb']:.0f}", "unit": "MB", "http": True,
+         "baseline": f"{small['idle_mb']:.0f} / {big['idle_mb']:.0f}", "baseline_name": "the same server idle",
+         "target": "constant"},
+    ]
+
+
+def run(pg_url: str | None = None, sizes: tuple[int, ...] = SIZES, rounds: int = ROUNDS,
+        quick: bool = False) -> list[dict[str, Any]]:
+    sizes = QUICK_SIZES if quick else sizes
+    rows = []
+    for label, url in backends(pg_url):
+        rows += bench_backend(label, url, sizes, rounds)
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    backend_args(p)
+    p.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="postings; the last is the figure")
+    p.add_argument("--rounds", type=int, default=ROUNDS)
+    p.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}")
+    args = p.parse_args(argv)
+    print_rows(run(pg_url_of(args), tuple(args.sizes), args.rounds, args.quick))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

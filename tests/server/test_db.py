@@ -1,0 +1,101 @@
+"""Database.write_grouped: on SQLite writes that queue share one transaction, each in its own savepoint, in
+arrival order; on PostgreSQL each is its own transaction. Either way a failing write undoes only itself."""
+
+import threading
+import time
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from floreyn.server import schema as s
+from floreyn.server import state
+from floreyn.server.db import Database
+
+QUEUE_TIMEOUT_S = 30  # bounded wait for the writers to queue behind the first one
+
+
+def _stored(database, keys):
+    return set(database.read(lambda conn: conn.execute(
+        select(s.settings.c.key).where(s.settings.c.key.in_(keys))).scalars()))
+
+
+@pytest.fixture
+def sqlite_database(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'groups.db'}")
+    db.migrate()
+    yield db
+    db.dispose()
+
+
+def test_a_failing_write_undoes_only_its_own_part_of_the_group(sqlite_database):
+    database = sqlite_database
+    tag = uuid.uuid4().hex[:8]
+    first_writing, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def first(conn):
+        state.put_setting(conn, f"{tag}-first", 1)
+        first_writing.set()
+        assert release.wait(QUEUE_TIMEOUT_S)
+        return "first"
+
+    def writer(name, fails=False):
+        def fn(conn):
+            state.put_setting(conn, f"{tag}-{name}", 1)
+            if fails:
+                raise ValueError(name)
+            return name
+        try:
+            results[name] = database.write_grouped(fn)
+        except ValueError as exc:
+            results[name] = exc
+
+    lead = threading.Thread(target=lambda: results.update(first=database.write_grouped(first)))
+    lead.start()
+    assert first_writing.wait(QUEUE_TIMEOUT_S)
+    others = [threading.Thread(target=writer, args=(n, n == "b")) for n in ("a", "b", "c")]
+    for t in others:
+        t.start()
+    deadline = time.monotonic() + QUEUE_TIMEOUT_S
+    while len(database._groups._queue) < 3:  # all three wait behind the first write: the next group
+        assert time.monotonic() < deadline, "the writers did not queue"
+        time.sleep(0.01)
+    release.set()
+    for t in [lead, *others]:
+        t.join(QUEUE_TIMEOUT_S)
+    assert results["first"] == "first" and results["a"] == "a" and results["c"] == "c"
+    assert isinstance(results["b"], ValueError)
+    assert _stored(database, [f"{tag}-{n}" for n in ("first", "a", "b", "c")]) == {
+        f"{tag}-first", f"{tag}-a", f"{tag}-c"}
+    assert not database._groups._writing and not database._groups._queue  # nobody is left writing or waiting
+
+
+@pytest.mark.parametrize("writers", [1, 20])
+def test_every_grouped_write_returns_its_own_result(database, writers):
+    tag = uuid.uuid4().hex[:8]
+    got: dict[int, object] = {}
+
+    def run(i):
+        got[i] = database.write_grouped(lambda conn: (state.put_setting(conn, f"{tag}-{i}", i), i)[1])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(QUEUE_TIMEOUT_S)
+    assert got == {i: i for i in range(writers)}
+    assert len(_stored(database, [f"{tag}-{i}" for i in range(writers)])) == writers
+
+
+def test_a_failing_grouped_write_is_raised_and_undone(database):
+    tag = uuid.uuid4().hex[:8]
+
+    def fails(conn):
+        state.put_setting(conn, f"{tag}-undone", 1)
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        database.write_grouped(fails)
+    assert database.write_grouped(lambda conn: (state.put_setting(conn, f"{tag}-kept", 1), "kept")[1]) == "kept"
+    assert _stored(database, [f"{tag}-undone", f"{tag}-kept"]) == {f"{tag}-kept"}

