@@ -49,6 +49,7 @@ BENCHES: Final = (
     "server_http_ingest",  # issue 19: ingest over HTTP from concurrent tills
     "server_balance",  # issue 19: balance reads over HTTP under an upload load
     "server_export",  # issue 19: the bookkeeping CSV over HTTP, per million postings, peak memory
+    "server_snapshot",  # issue 19: snapshots for 100,000 cards: kept pages, deltas, the till's apply
 )
 # --quick for benches whose run() has no `quick` parameter: the keyword arguments of a shorter run.
 QUICK_ARGS: Final[dict[str, dict[str, object]]] = {
@@ -58,6 +59,7 @@ QUICK_ARGS: Final[dict[str, dict[str, object]]] = {
     "till_scripted_spend": {"n": 100},
     "server_ingest": {"terminals": 20, "records": 500},
     "server_http_ingest": {"records": 200, "rounds": 1, "workers": (1,)},
+    "server_snapshot": {"sizes": (1_000, 10_000), "rounds": 1},
 }
 
 

@@ -14,6 +14,7 @@
 #   /var/backups/floreyn    nightly backups (floreyn-backup.timer), the newest 30 kept (0700)
 #   systemd                 floreyn-server.service on 127.0.0.1:8470, floreyn-backup.timer,
 #                           floreyn-budget-expire.timer (daily budget expiry)
+#                           floreyn-housekeeping.timer (every minute: holds, reinstatements, snapshot entries)
 #   --postgresql            PostgreSQL from apt, role and database `floreyn` (peer authentication over
 #                           the local socket: no password anywhere), and server.env pointing at it
 # The reverse proxy with TLS is yours to add: deploy/server/Caddyfile or nginx-floreyn.conf.
@@ -114,13 +115,14 @@ fi
 log "systemd"
 units_before=$CHANGED
 for unit in floreyn-server.service floreyn-backup.service floreyn-backup.timer floreyn-budget-expire.service \
-        floreyn-budget-expire.timer; do
+        floreyn-budget-expire.timer floreyn-housekeeping.service floreyn-housekeeping.timer; do
     put_file "$HERE/server/$unit" "/etc/systemd/system/$unit" 0644
 done
 if [ "$CHANGED" != "$units_before" ]; then live systemctl daemon-reload; fi
 if [ "$DO_ENABLE" = 1 ]; then
     live systemctl enable --now floreyn-backup.timer
     live systemctl enable --now floreyn-budget-expire.timer
+    live systemctl enable --now floreyn-housekeeping.timer
     live systemctl enable floreyn-server.service
     live systemctl start floreyn-server.service
 elif [ "$was_active" = 1 ]; then

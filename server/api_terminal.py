@@ -16,17 +16,20 @@ from starlette.concurrency import run_in_threadpool
 
 from floreyn import keys
 from floreyn.errors import FloreynError
-from floreyn.server import authz, ingest, logs, nonces, reinstate, rules, snapshots, spendable
+from floreyn.server import authz, ingest, logs, nonces, rules, snapshot_cache, snapshots
 from floreyn.server import schema as s
 from floreyn.server.app import ServerContext
 from floreyn.server.errors import RequestInvalid, TerminalQuarantined, TerminalRevoked
 from floreyn.server.models import AuthorizeRequest, CardHex, ReleaseRequest, UploadRequest
 from floreyn.sync import auth
 from floreyn.sync.snapshot import Snapshot, sign_delta, sign_snapshot
+from floreyn.sync.snapshot_pages import sign_page
 
 router = APIRouter(prefix="/v1/terminal", tags=["terminal"])
 H_SNAPSHOT_KIND = "X-Floreyn-Snapshot-Kind"
 H_SNAPSHOT_SIGNATURE = "X-Floreyn-Snapshot-Signature"
+FETCH_PATTERN = r"^[0-9a-f]{8,64}$"  # the till's random id for one fetch, echoed in every page
+CARD_CURSOR_PATTERN = r"^[0-9a-f]{0,32}$"  # a card id (hex), or empty for the first page
 _NOBODY = keys.new_private_key().public_key()  # verifies nothing anyone sends: stands in for an unknown terminal
 
 
@@ -138,11 +141,7 @@ async def snapshot(request: Request, who: Authed,
                    since: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> Response:
     ctx: ServerContext = request.app.state.ctx
     now = ctx.clock()
-    # Lapsed holds first, in their own write: expiry frees money, and the cards it frees must carry
-    # a new version or a till syncing by delta would keep the lower figure (server/spendable.py).
-    # The same write reinstates cards blocked for overspend that the rule says are due (server/reinstate.py).
-    await run_in_threadpool(ctx.db.write, lambda conn: (spendable.expire_holds(conn, now),
-                                                        reinstate.review(conn, now)))
+    # Only reads: lapsed holds and due reinstatements are the housekeeping job's (server/housekeeping.py).
     snap = await run_in_threadpool(ctx.db.read, lambda conn: snapshots.build(conn, who.terminal_id, since, now))
     terms = rules.terms_dict(snap.rates, snap.limits, snap.merchant.save_rate_bp, snap.merchant.topup_allowed)
     # What the till now holds: the rule check of its records accepts these terms (server/rules.py).
@@ -155,6 +154,24 @@ async def snapshot(request: Request, who: Authed,
         kind = "delta"
     return Response(data, media_type="application/json",
                     headers={H_SNAPSHOT_KIND: kind, H_SNAPSHOT_SIGNATURE: sig.hex()})
+
+
+@router.get("/snapshot/page", summary="One signed page of this terminal's snapshot: full, or changed since a version",
+            response_description="zlib-compressed compact pages (sync/snapshot_pages.py); "
+                                 "X-Floreyn-Snapshot-Signature is the server's Ed25519 signature (hex) of the body.")
+async def snapshot_page(request: Request, who: Authed, fetch: Annotated[str, Query(pattern=FETCH_PATTERN)],
+                        since: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+                        after: Annotated[str, Query(pattern=CARD_CURSOR_PATTERN)] = "") -> Response:
+    ctx: ServerContext = request.app.state.ctx
+    now = ctx.clock()
+    served = await run_in_threadpool(ctx.db.read, lambda conn: snapshot_cache.page(
+        conn, who.terminal_id, fetch=fetch, since=since, after=after, now_ms=now))
+    if served.header.next is None:  # the last page: the till now holds these terms; its rule check accepts them
+        await run_in_threadpool(ctx.db.write, lambda conn: rules.note_terms_served(conn, who.terminal_id,
+                                                                                   served.terms, now))
+    wire = await run_in_threadpool(served.wire)
+    return Response(wire, media_type="application/octet-stream",
+                    headers={H_SNAPSHOT_KIND: served.header.kind, H_SNAPSHOT_SIGNATURE: sign_page(wire, ctx.key).hex()})
 
 
 @router.post("/authorize", summary="Online authorization of a spend above the offline limits")

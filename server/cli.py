@@ -210,6 +210,19 @@ def cmd_expire_budgets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_housekeeping(args: argparse.Namespace) -> int:
+    """The frequent job (floreyn-housekeeping.timer): lapsed holds, due reinstatements, snapshot entries."""
+    from floreyn.server import housekeeping
+
+    db = Database(_config(args).database_url)
+    try:
+        result = housekeeping.run(db, state.now_ms)
+    finally:
+        db.dispose()
+    print(json.dumps(result.to_dict()))
+    return 0
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from floreyn.server.backup import read_manifest
     from floreyn.server.replay import replay
@@ -281,6 +294,8 @@ def parser() -> argparse.ArgumentParser:
     ep = sub.add_parser("expire-budgets", help="expire due budgets by each funder's rule (the daily job)")
     _server_options(ep, suppress=True)
     ep.add_argument("--as-of", metavar="YYYY-MM-DD", help="expire budgets whose last day is before this (default today)")
+    _server_options(sub.add_parser("housekeeping", help="expire lapsed holds, reinstate due cards, refresh the "
+                                                        "snapshot entries (the every-minute job)"), suppress=True)
     rs = sub.add_parser("restore", help="restore a backup into an empty (or, with --replace, this) database")
     _server_options(rs, suppress=True)
     rs.add_argument("file", help="a file made by floreyn-server backup")
@@ -295,6 +310,7 @@ def parser() -> argparse.ArgumentParser:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve, "replay": cmd_replay, "migrate": cmd_migrate, "token": cmd_token,
     "backup": cmd_backup, "restore": cmd_restore, "expire-budgets": cmd_expire_budgets,
+    "housekeeping": cmd_housekeeping,
 }
 
 

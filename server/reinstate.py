@@ -12,8 +12,8 @@ and nothing told the desk. Now:
   lifts a block at once (an audited admin write);
 - `review` reinstates a card whose member's wallet and live budgets have all
   stayed >= 0 for `reinstate_after_s` (a setting, default 24 h; 0 = only the
-  desk reinstates). It runs in the write every snapshot request starts with,
-  so it acts within a till's sync interval; each reinstatement is an alert
+  desk reinstates). The every-minute housekeeping job runs it
+  (server/housekeeping.py), so it acts within a minute or two of being due; each reinstatement is an alert
   (kind card_reinstated) the cooperative can read back.
 """
 
@@ -28,7 +28,7 @@ from floreyn.server import schema as s
 from floreyn.server.rows import TableRow
 
 OVERSPEND: Final = "overspend"  # cards.blocked_reason ingest writes
-MAX_REVIEW: Final = 5_000  # cards looked at per call; more waits for the next snapshot request
+MAX_REVIEW: Final = 5_000  # cards looked at per call; more wait for the next housekeeping run
 
 
 def _accounts(conn: Connection, member_id: str, now_ms: int) -> list[str]:

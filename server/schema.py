@@ -82,6 +82,24 @@ cards = Table(
     Index("ix_cards_changed", "changed_version"),
 )
 
+snapshot_cards = Table(  # each card's snapshot entry, kept by the housekeeping job (server/snapshot_cache.py; 0008)
+    "snapshot_cards", metadata,
+    Column("card_id", String(32), primary_key=True),
+    Column("version", BigInteger, nullable=False),  # the card's changed_version the entry was made from
+    Column("valid_until", String(10), nullable=False),  # from this local date on the calendar makes it wrong
+    Column("entry", LargeBinary, nullable=False),  # compact binary (sync/snapshot_pages.py encode_card)
+)
+
+snapshot_pages = Table(  # full-snapshot pages kept compressed by the housekeeping job (server/snapshot_cache.py; 0008)
+    "snapshot_pages", metadata,
+    Column("after", String(32), primary_key=True),  # the page holds the cards after this card id ("" = the first)
+    Column("upto", String(32)),  # ... up to and including this one; NULL: to the end
+    Column("version", BigInteger, nullable=False),  # the data version read before its entries
+    Column("valid_until", String(10), nullable=False),  # the first local date one of its entries is wrong
+    Column("count", Integer, nullable=False),
+    Column("body", LargeBinary, nullable=False),  # the entries, packed (sync/snapshot_pages.py pack_entries)
+)
+
 merchants = Table(
     "merchants", metadata,
     Column("merchant_id", String(ID), primary_key=True),

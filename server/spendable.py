@@ -10,7 +10,7 @@ offline (issue 14). Every reader now goes through `free_by_account`.
 online authorizations another till has been granted and whose spend record
 has not been uploaded yet (ingest consumes a hold when its record lands,
 so an uploaded spend is in the balance and no longer held). A hold past
-its `expires_ms` holds nothing, whether or not a request has marked it
+its `expires_ms` holds nothing, whether or not the housekeeping job has marked it
 expired yet (`expire_holds` does, and stamps the cards it frees).
 
 The pure functions below are the rules; the two queries only gather their

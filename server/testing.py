@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from floreyn import keys
 
+from floreyn.server import housekeeping
 from floreyn.server.app import ServerContext, create_app
 from floreyn.server.cli import open_context
 from floreyn.server.config import TOKEN_FILE, Limits, ServerConfig
@@ -80,6 +81,11 @@ class ServerThread:
     def public_key(self) -> Ed25519PublicKey:
         assert self.ctx is not None
         return self.ctx.key.public_key()
+
+    def housekeeping(self) -> dict[str, Any]:
+        """One run of the every-minute job (floreyn-housekeeping.timer) against this server's database."""
+        assert self.ctx is not None
+        return housekeeping.run(self.ctx.db, self.ctx.clock).to_dict()
 
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None, *, token: str | None = None,
               expect: int | None = 200, **params: Any) -> Any:

@@ -14,8 +14,8 @@ checked.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Final
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Final, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -102,6 +102,12 @@ class OfflineLimits:
     unknown_card_allowance_cents: int = 0  # genuine card not in the snapshot
 
 
+class CardSource(Protocol):
+    """Where a snapshot too large to hold in memory keeps its cards (the till's store: snapshot_cards)."""
+
+    def card(self, card_hex: str) -> CardInfo | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     version: int
@@ -116,15 +122,20 @@ class Snapshot:
     issuer_keys: tuple[str, ...] = ()  # hex raw Ed25519 public keys of the card issuer
     blocklist: tuple[str, ...] = ()  # card ids (hex) refused even if not in `cards`
     extra: dict[str, Any] = field(default_factory=dict)
+    # Cards beyond `cards`, looked up one at a time (a paged snapshot: sync/snapshot_pages.py); a card
+    # there carries its own `blocked` flag, so `blocklist` stays empty. Not part of the signed data.
+    card_source: CardSource | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(replace(self, card_source=None))
+        del d["card_source"]
+        return d
 
     def card(self, card_hex: str) -> CardInfo | None:
         for info in self.cards:
             if info.card_id == card_hex:
                 return info
-        return None
+        return self.card_source.card(card_hex) if self.card_source is not None else None
 
 
 def canonical_json(obj: Any) -> bytes:

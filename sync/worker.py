@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 from floreyn.sync.client import MAX_UPLOAD_BATCH, Outbox, SyncClient, SyncError, SyncServerBehind
 from floreyn.sync.record import decode
+from floreyn.sync.snapshot import Snapshot
+from floreyn.sync.snapshot_pages import SnapshotSink
 
 log = logging.getLogger("floreyn.sync")
 
@@ -63,8 +65,7 @@ class SyncWorker:
         with self._round:
             try:
                 acked = self._upload_all()
-                snap = self.client.snapshot(base=self.outbox.current_snapshot())
-                self.outbox.store_snapshot(snap)
+                snap = self._refresh_snapshot()
                 self._failures = 0
                 self._set(online=True, last_error=None, last_error_message=None, acked_seq=acked,
                           last_sync_ms=self.client.server_time_ms(), snapshot_version=snap.snapshot_version)
@@ -76,6 +77,15 @@ class SyncWorker:
                 self._failures += 1
                 self._set(online=False, last_error="sync_internal", last_error_message=str(exc)[:200])
             return self._state
+
+    def _refresh_snapshot(self) -> Snapshot:
+        """A store that stages pages (the till's) applies them itself, all at once; any other outbox is
+        handed the merged snapshot."""
+        if isinstance(self.outbox, SnapshotSink):
+            return self.client.fetch_snapshot(self.outbox)
+        snap = self.client.snapshot(base=self.outbox.current_snapshot())
+        self.outbox.store_snapshot(snap)
+        return snap
 
     def _upload_all(self) -> int:
         """Upload what waits, in bounded batches. A round with nothing to send still asks the server's

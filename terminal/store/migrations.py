@@ -115,6 +115,16 @@ STEPS: Final[tuple[tuple[str, ...], ...]] = (
             offline_taps INTEGER NOT NULL,
             own_fl INTEGER NOT NULL)""",
     ),
+    # 7: the snapshot's cards one row each, as the server's compact entries (sync/snapshot_pages.py), so a
+    # city's snapshot is neither held in memory nor rewritten whole per delta; pages of a fetch wait in
+    # snapshot_staging until the last one has arrived, then go over in one transaction.
+    (
+        "CREATE TABLE snapshot_cards (card_id TEXT PRIMARY KEY, entry BLOB NOT NULL) WITHOUT ROWID",
+        """CREATE TABLE snapshot_staging (
+            card_id TEXT PRIMARY KEY,
+            fetch TEXT NOT NULL,            -- the fetch the page came in (sync/snapshot_pages.py)
+            entry BLOB NOT NULL) WITHOUT ROWID""",
+    ),
 )
 
 LATEST: Final = len(STEPS)

@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -24,7 +25,10 @@ from sqlalchemy import and_, insert, select, update
 from floreyn import keys
 from floreyn.errors import FloreynError
 from floreyn.sync.record import GENESIS_HASH, ChainHead, Kind, SignedRecord, TxRecord
-from floreyn.sync.snapshot import Snapshot, SnapshotError, canonical_json, snapshot_from_dict, verify_snapshot
+from floreyn.sync.snapshot import (
+    CardInfo, Snapshot, SnapshotError, canonical_json, snapshot_from_dict, verify_snapshot,
+)
+from floreyn.sync.snapshot_pages import decode_card, encode_card
 from floreyn.terminal.clock import Clock, MonoCounter
 from floreyn.terminal.errors import ClientRefConflict, StoreCorrupt
 from floreyn.terminal.store import integrity, migrations
@@ -34,6 +38,7 @@ from floreyn.terminal.store.schema import days, pin_lockout, records, snapshot, 
 from floreyn.terminal.store.view import StoreView
 from floreyn.terminal.store.zreport import z_report
 
+CARDS_IN_TABLE = "cards_in_table"  # in the stored snapshot row: its cards are in snapshot_cards (migration 7)
 MAX_TX_RECORDS = 8  # a split spend is at most a few budgets plus own balance
 MAX_UNSENT_BATCH = 500
 CHECK_JOIN_S = 5.0  # close() waits this long for the background check to stop (it stops between batches)
@@ -72,6 +77,7 @@ class TerminalStore:
             view.conn.exec_driver_sql("UPDATE terminal_state SET mono_boot_id = ?, mono_offset_ms = ? WHERE id = 1",
                                       (self.mono.boot_id, self.mono.offset_ms))
         self._snapshot: tuple[Snapshot, SnapshotReceipt] | None = None
+        self._stored_cards = _StoredCards(self)
         self._load_snapshot()
         # Uploads wait for the start's chain check (verify) when it owes more than it checks inline; then
         # they may have begun before verify runs (the sync worker starts beside the engine).
@@ -317,18 +323,73 @@ class TerminalStore:
         if current is not None and snap.snapshot_version < current.snapshot_version:
             return  # an older snapshot arriving late must not replace a newer one
         blob = data if data is not None else canonical_json(snap.to_dict())
-        values = dict(data=blob, signature=signature, received_wall_ms=self._clock.wall_ms(),
-                      received_boot_id=self._clock.boot_id(), received_monotonic_ms=self._clock.monotonic_ms())
         with self._lock:  # the row and the in-memory copy change together
             with self.txn() as view:
-                values["base_seq"] = view.state().acked_seq
-                if view.conn.execute(select(snapshot.c.id)).first() is None:
-                    view.conn.execute(insert(snapshot).values(id=1, **values))
-                else:
-                    view.conn.execute(update(snapshot).where(snapshot.c.id == 1).values(**values))
-            receipt = SnapshotReceipt(values["received_wall_ms"], values["received_boot_id"],  # type: ignore[arg-type]  # values: a row's dict
-                                      values["received_monotonic_ms"], values["base_seq"])  # type: ignore[arg-type]  # (same)
+                receipt = self._write_snapshot_row(view, blob, signature)
             self._snapshot = (snap, receipt)
+
+    def _write_snapshot_row(self, view: StoreView, blob: bytes, signature: bytes | None) -> SnapshotReceipt:
+        receipt = SnapshotReceipt(self._clock.wall_ms(), self._clock.boot_id(), self._clock.monotonic_ms(),
+                                  view.state().acked_seq)
+        values = dict(data=blob, signature=signature, received_wall_ms=receipt.received_wall_ms,
+                      received_boot_id=receipt.received_boot_id,
+                      received_monotonic_ms=receipt.received_monotonic_ms, base_seq=receipt.base_seq)
+        if view.conn.execute(select(snapshot.c.id)).first() is None:
+            view.conn.execute(insert(snapshot).values(id=1, **values))
+        else:
+            view.conn.execute(update(snapshot).where(snapshot.c.id == 1).values(**values))
+        return receipt
+
+    # -- a paged snapshot (floreyn.sync.snapshot_pages.SnapshotSink) ------------------------------
+
+    def stage_snapshot_cards(self, fetch: str, pairs: list[tuple[str, bytes]], *, first: bool) -> None:
+        """Keep a page's cards aside until the fetch's last page; the snapshot in use is untouched."""
+        with self.txn(durable=False) as view:  # lost in a crash: the fetch starts over, nothing else is
+            if first:
+                view.conn.exec_driver_sql("DELETE FROM snapshot_staging")
+            if pairs:
+                view.conn.exec_driver_sql("INSERT OR REPLACE INTO snapshot_staging (card_id, fetch, entry) "
+                                          "VALUES (?, ?, ?)", [(c, fetch, e) for c, e in pairs])
+
+    def apply_staged_snapshot(self, fetch: str, snap: Snapshot, *, full: bool) -> Snapshot:
+        """The fetch's staged cards become the snapshot's, with its header, in one transaction."""
+        if snap.terminal_id != self.terminal_id:
+            raise SnapshotError(detail=f"snapshot is for {snap.terminal_id}, not {self.terminal_id}")
+        header = replace(snap, cards=(), blocklist=(), card_source=None)
+        blob = canonical_json({**header.to_dict(), CARDS_IN_TABLE: True})
+        with self._lock:
+            current = self.current_snapshot()
+            with self.txn() as view:
+                conn = view.conn
+                if current is not None and snap.snapshot_version < current.snapshot_version:
+                    conn.exec_driver_sql("DELETE FROM snapshot_staging")  # a late fetch must not go back
+                    return current
+                if full or current is None or current.card_source is None:
+                    conn.exec_driver_sql("DELETE FROM snapshot_cards")
+                if not full and current is not None and current.card_source is None and current.cards:
+                    # a delta onto a snapshot that holds its cards inline (stored before migration 7)
+                    conn.exec_driver_sql("INSERT INTO snapshot_cards (card_id, entry) VALUES (?, ?)",
+                                         [(c.card_id, encode_card(c)) for c in current.cards])
+                conn.exec_driver_sql("INSERT OR REPLACE INTO snapshot_cards (card_id, entry) "
+                                     "SELECT card_id, entry FROM snapshot_staging WHERE fetch = ?", (fetch,))
+                conn.exec_driver_sql("DELETE FROM snapshot_staging")
+                receipt = self._write_snapshot_row(view, blob, None)
+            applied = replace(header, card_source=self._stored_cards)
+            self._snapshot = (applied, receipt)
+            return applied
+
+    def stored_card(self, card_hex: str) -> CardInfo | None:
+        """One card of the applied paged snapshot, read from the store (floreyn.sync.snapshot.CardSource)."""
+        with self._lock:
+            if self._conn.in_transaction():  # asked from inside a transaction of this store: read in it
+                return self._card_row(self._conn, card_hex)
+            with self.read() as view:
+                return self._card_row(view.conn, card_hex)
+
+    @staticmethod
+    def _card_row(conn: Any, card_hex: str) -> CardInfo | None:
+        row = conn.exec_driver_sql("SELECT entry FROM snapshot_cards WHERE card_id = ?", (card_hex,)).first()
+        return decode_card(bytes(row[0])) if row is not None else None
 
     def store_signed_snapshot(self, data: bytes, signature: bytes, server_key: Ed25519PublicKey) -> Snapshot:
         snap = verify_snapshot(data, signature, server_key)
@@ -351,9 +412,12 @@ class TerminalStore:
             return
         blob, _sig, receipt = row
         try:
-            snap = snapshot_from_dict(json.loads(blob.decode("utf-8")))
+            d = json.loads(blob.decode("utf-8"))
+            snap = snapshot_from_dict(d)
         except (ValueError, TypeError, KeyError) as exc:
             raise StoreCorrupt(detail=f"stored snapshot unreadable: {exc}") from None
+        if d.get(CARDS_IN_TABLE):
+            snap = replace(snap, card_source=self._stored_cards)
         self._snapshot = (snap, receipt)
 
     # -- reads -----------------------------------------------------------------------------
@@ -495,3 +559,15 @@ def _upsert_contact(view: StoreView, card_hex: str, after_seq: int) -> None:
     view.conn.exec_driver_sql(
         "INSERT INTO card_contact (card_hex, after_seq) VALUES (?, ?) "
         "ON CONFLICT (card_hex) DO UPDATE SET after_seq = excluded.after_seq", (card_hex, after_seq))
+
+
+class _StoredCards:
+    """The store as a snapshot's CardSource: one indexed read per card laid on the reader."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: TerminalStore) -> None:
+        self._store = store
+
+    def card(self, card_hex: str) -> CardInfo | None:
+        return self._store.stored_card(card_hex)

@@ -28,7 +28,8 @@ from floreyn.server.db import head_revision
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNITS = ["floreyn-terminal.service", "floreyn-server.service", "floreyn-backup.service", "floreyn-backup.timer",
-         "floreyn-budget-expire.service", "floreyn-budget-expire.timer"]
+         "floreyn-budget-expire.service", "floreyn-budget-expire.timer", "floreyn-housekeeping.service",
+         "floreyn-housekeeping.timer"]
 
 
 def staged_root(tmp_path: Path) -> Path:

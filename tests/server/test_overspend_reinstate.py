@@ -26,9 +26,11 @@ def test_the_desk_sees_the_blocked_card_with_its_balance_and_the_rule_brings_it_
     watcher = world.terminal().client(srv)
     listed = {b["card_id"]: b for b in srv.admin("GET", "/v1/admin/reports/overspend")["blocked"]}
     assert (listed[card]["balance_cents"], listed[card]["nonneg_since_ms"]) == (-1_500, None)
-    base = watcher.snapshot()  # each snapshot request reviews the blocked cards
+    srv.housekeeping()  # the every-minute job reviews the blocked cards
+    base = watcher.snapshot()
     assert base.card(card).blocked and card_row(srv, card).nonneg_since_ms is None  # still below zero
     srv.admin("POST", "/v1/admin/desk/topup", {"member_id": member, "eur_cents": 2_000})
+    srv.housekeeping()
     after_topup = watcher.snapshot(base=base)
     row = card_row(srv, card)
     assert row.status == "blocked" and row.nonneg_since_ms is not None  # back at >= 0: the 24 h start now
@@ -37,6 +39,7 @@ def test_the_desk_sees_the_blocked_card_with_its_balance_and_the_rule_brings_it_
     # A day passes (moved back in the database rather than waited for).
     srv.ctx.db.write(lambda conn: conn.execute(update(s.cards).where(s.cards.c.card_id == card)
                                                .values(nonneg_since_ms=row.nonneg_since_ms - DAY_MS)))
+    srv.housekeeping()
     back = watcher.snapshot(base=after_topup)  # by delta: the reinstatement stamps the card
     assert not back.card(card).blocked and card not in back.blocklist
     assert back.card(card).offline_allowance_cents == 500

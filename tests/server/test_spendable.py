@@ -75,6 +75,7 @@ def test_snapshot_summary_and_authorization_use_one_figure(srv, world, steps):
             rid, _ = pending.pop(n % len(pending))
             srv.ctx.db.write(lambda conn, rid=rid: conn.execute(update(s.holds).where(
                 s.holds.c.terminal_id == term.terminal_id, s.holds.c.request_id == rid).values(expires_ms=1)))
+            srv.housekeeping()  # the every-minute job marks it expired and stamps the card it frees
         elif kind == "upload" and pending:
             _, amount = pending.pop(n % len(pending))
             term.spend(card, amount)  # the spend the hold was for; ingest consumes the hold (card, amount)

@@ -104,7 +104,6 @@ def check_settlements(admin: Admin, tills_of: dict[str, list[Till]], period: tup
 def check_offline_all_day(recs: list[dict[str, Any]], snap: Snapshot) -> dict[str, int]:
     """A till that had no online contact since its snapshot: per card, the whole day is one offline window."""
     limits = snap.limits
-    cards = {c.card_id: c for c in snap.cards}
     spent: dict[str, int] = defaultdict(int)
     own: dict[str, int] = defaultdict(int)
     by_budget: dict[str, int] = defaultdict(int)
@@ -120,8 +119,8 @@ def check_offline_all_day(recs: list[dict[str, Any]], snap: Snapshot) -> dict[st
                 own[r["card_hex"]] += r["fl_cents"]
     for card, cents in spent.items():
         assert cents <= limits.cumulative_cents and len(taps[card]) <= limits.max_count, (card, cents, taps[card])
-        assert own[card] <= cards[card].offline_allowance_cents, (card, own[card])
-    budgets = {b.budget_id: b for c in snap.cards for b in c.budgets}
+        assert own[card] <= snap.card(card).offline_allowance_cents, (card, own[card])  # from the till's store
+    budgets = {b.budget_id: b for card in spent for b in snap.card(card).budgets}
     for budget_id, cents in by_budget.items():
         assert cents <= budgets[budget_id].remaining_cents, (budget_id, cents)
     return {"cards": len(spent), "fl_cents": sum(spent.values())}

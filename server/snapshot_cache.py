@@ -1,0 +1,228 @@
+"""Snapshot pages served from entries kept up to date, not rebuilt per request (issue 19).
+
+Each card's snapshot entry (sync/snapshot_pages.py `encode_card`) is the same for every terminal: the
+till decides with its own merchant's categories. `snapshot_cards` keeps that entry with the card's
+`changed_version` and `valid_until`, the first local date the calendar alone makes it wrong (a budget's
+last day passed, a month's cap renewed). The housekeeping job (server/housekeeping.py) makes the entries
+of cards changed since, or past that day, again (`make_stale` in a read, `keep` in a short write), then
+keeps runs of PAGE_CARDS entries compressed in `snapshot_pages` (`plan_pages`, `keep_pages`): a run is
+cut anew when none exist or one doubled, and made again once REMAKE_PAGE_CHANGES of its cards changed.
+
+A page request only reads. It takes the data version first (see server/snapshots.py). A full fetch's
+page that starts where a kept run starts goes out as kept, with the cards of its range changed since
+as the overlay; any other page, and every delta page (the changed cards, by ix_cards_changed), is read
+here: each card's kept entry when current, else made in the request from the same
+`snapshots.card_infos` the kept ones came from, so a page is never staler than a rebuild would be.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Any, Final, Sequence
+
+from sqlalchemy import Connection, Row, delete, select, text
+
+from floreyn.server import admin_categories, bulk, rules, snapshots, state
+from floreyn.server import schema as s
+from floreyn.server.errors import Conflict, NotFound
+from floreyn.server.rates import rate_in_force
+from floreyn.sync.snapshot import CardInfo
+from floreyn.sync.snapshot_pages import PAGE_CARDS, PageHeader, common_dict, encode_card, encode_page, pack_entries
+
+REFRESH_CHUNK: Final = 2_000  # cards re-made per round of the housekeeping job
+FOREVER: Final = "9999-12-31"  # an entry no date makes wrong
+MAX_OVERLAY_CARDS: Final = 2_000  # a kept page with more changes since is read afresh instead
+REMAKE_PAGE_CHANGES: Final = 200  # the job makes a kept page again once this many of its cards changed
+_sc = s.snapshot_cards
+_sp = s.snapshot_pages
+
+
+class SnapshotBaseUnknown(Conflict):
+    code = "snapshot_base_unknown"
+    nl = "De server kent versie {since} van de gegevens niet (nieuwer dan de zijne); haal alles opnieuw op."
+    en = "The server does not know data version {since} (newer than its own); fetch a full snapshot."
+
+
+def valid_until(info: CardInfo, today: str) -> str:
+    """The first day a card's entry made today is no longer right by the calendar alone: the day after its
+    first budget's last day (the budget then leaves the snapshot), or the first of next month when a
+    group budget caps the member per month."""
+    ends = [(dt.date.fromisoformat(b.expires_on) + dt.timedelta(days=1)).isoformat() for b in info.budgets
+            if _is_date(b.expires_on)]
+    if any(b.member_cap_left_cents is not None for b in info.budgets):
+        day = dt.date.fromisoformat(today)
+        ends.append((day.replace(day=1) + dt.timedelta(days=32)).replace(day=1).isoformat())
+    return min(ends, default=FOREVER)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _entries(conn: Connection, rows: Sequence[Row[Any]], today: str, now_ms: int) -> dict[str, tuple[bytes, str]]:
+    """Fresh entries for these cards (rows of `cards`), as the snapshot's own builder makes them, with the
+    day each stops being right (`valid_until`)."""
+    if not rows:
+        return {}
+    cap = state.get_settings(conn).limits.cumulative_cents
+    infos = snapshots.card_infos(conn, rows, (), today, cap, now_ms)
+    return {i.card_id: (encode_card(i), valid_until(i, today)) for i in infos}
+
+
+def _stale_rows(conn: Connection, today: str, limit: int, after: str) -> list[Row[Any]]:
+    stale = (_sc.c.card_id.is_(None)) | (_sc.c.version != s.cards.c.changed_version) | (_sc.c.valid_until <= today)
+    return list(conn.execute(select(s.cards).select_from(s.cards.outerjoin(_sc, _sc.c.card_id == s.cards.c.card_id))
+                             .where(stale, s.cards.c.card_id > after).order_by(s.cards.c.card_id).limit(limit)).all())
+
+
+def make_stale(conn: Connection, now_ms: int, limit: int = REFRESH_CHUNK, after: str = "") -> list[dict[str, Any]]:
+    """Read only: up to `limit` entries after card `after` that are missing, older than their card, or past
+    their day, made anew (the job passes the last card of the round before, so a pass reads each card once)."""
+    today = state.local_date(now_ms).isoformat()
+    rows = _stale_rows(conn, today, limit, after)
+    fresh = _entries(conn, rows, today, now_ms)
+    return [{"card_id": r.card_id, "version": int(r.changed_version), "valid_until": fresh[r.card_id][1],
+             "entry": fresh[r.card_id][0]} for r in rows]
+
+
+def keep(conn: Connection, made: list[dict[str, Any]]) -> None:
+    """Write entries made by `make_stale` (a short write: the making happened in a read). An entry whose card
+    changed in between is kept with the older version, so pages and the next run see it as stale."""
+    for chunk in bulk.chunks([m["card_id"] for m in made]):
+        conn.execute(delete(_sc).where(_sc.c.card_id.in_(chunk)))
+    if made:
+        conn.execute(_sc.insert(), made)
+
+
+def refresh(conn: Connection, now_ms: int, limit: int = REFRESH_CHUNK) -> int:
+    """Make and keep up to `limit` stale entries in one transaction; how many (the job: `housekeeping`)."""
+    made = make_stale(conn, now_ms, limit)
+    keep(conn, made)
+    return len(made)
+
+
+@dataclass(frozen=True, slots=True)
+class ServedPage:
+    header: PageHeader
+    body: bytes | None  # a kept body, packed; None: `entries` made in the request
+    entries: list[bytes]
+    overlay: list[bytes]
+    terms: dict[str, Any]  # the terms the page hands the till (server/rules.py)
+
+    def wire(self) -> bytes:
+        return encode_page(self.header, self.entries, self.overlay, body=self.body)
+
+
+def page(conn: Connection, terminal_id: str, *, fetch: str, since: int | None, after: str, now_ms: int,
+         limit: int | None = None) -> ServedPage:
+    """One page: the cards after `after` (all, or those changed since `since`), ascending card id.
+
+    A full snapshot's page is a kept one when the job has one starting at `after` (its body as kept, the
+    cards changed since as the overlay); otherwise, and for a delta, up to `limit` cards are read here."""
+    limit = limit or PAGE_CARDS
+    version = state.current_version(conn)  # first: see server/snapshots.py
+    if since is not None and since > version:
+        raise SnapshotBaseUnknown(since=since)
+    term = conn.execute(select(s.terminals.c.merchant_id).where(s.terminals.c.terminal_id == terminal_id)).first()
+    if term is None:
+        raise NotFound(what="terminal", id=terminal_id)
+    today = state.local_date(now_ms).isoformat()
+    shared, terms = common(conn, term.merchant_id, today, now_ms)
+    header = PageHeader(kind="full" if since is None else "delta", terminal_id=terminal_id, fetch=fetch,
+                        base_version=since, snapshot_version=version, server_time_ms=now_ms, after=after,
+                        next=None, count=0, common=shared)
+    kept = conn.execute(select(_sp).where(_sp.c.after == after)).first() if since is None else None
+    if kept is not None and today < kept.valid_until:
+        overlay = _run(conn, today, now_ms, after=after, upto=kept.upto, since=int(kept.version))
+        if len(overlay) <= MAX_OVERLAY_CARDS:
+            return ServedPage(replace(header, next=kept.upto, count=int(kept._mapping["count"]), overlay=len(overlay)),
+                              bytes(kept.body), [], [e for _, e, _ in overlay], terms)
+    run = _run(conn, today, now_ms, after=after, since=since, limit=limit)
+    return ServedPage(replace(header, next=run[-1][0] if len(run) == limit else None, count=len(run)), None,
+                      [e for _, e, _ in run], [], terms)
+
+
+def _run(conn: Connection, today: str, now_ms: int, *, after: str, upto: str | None = None, since: int | None = None,
+         limit: int | None = None) -> list[tuple[str, bytes, str]]:
+    """(card id, entry, valid until) of the cards after `after` (up to `upto`; changed since `since`), in order:
+    the kept entry when current, else made here as the job would."""
+    # Plain SQL: no result processing per row (a page is thousands of rows). With `since` the few cards are
+    # found by ix_cards_changed: `card_id || ''` (same order) keeps SQLite from walking every card in key
+    # order instead, to filter or to sort.
+    key = "c.card_id" if since is None else "c.card_id || ''"
+    where = [f"{key} > :after"] + ([f"{key} <= :upto"] if upto is not None else [])
+    where += ["c.changed_version > :since"] if since is not None else []
+    sql = ("SELECT c.card_id, c.changed_version, k.version, k.valid_until, k.entry FROM cards c "
+           f"LEFT JOIN snapshot_cards k ON k.card_id = c.card_id WHERE {' AND '.join(where)} ORDER BY {key}"
+           + (" LIMIT :limit" if limit is not None else ""))
+    rows = conn.execute(text(sql), {"after": after, "upto": upto, "since": since, "limit": limit}).tuples().all()
+    out: list[tuple[str, bytes, str] | None] = [
+        (card_id, bytes(entry), until) if entry is not None and kept == changed and today < until else None
+        for card_id, changed, kept, until, entry in rows]
+    stale = [r[0] for r, o in zip(rows, out, strict=True) if o is None]
+    if not stale:
+        return [o for o in out if o is not None]
+    cards = [r for chunk in bulk.chunks(stale)  # changed since the housekeeping job last ran
+             for r in conn.execute(select(s.cards).where(s.cards.c.card_id.in_(chunk))).all()]
+    fresh = _entries(conn, cards, today, now_ms)
+    return [o if o is not None else (r[0], *fresh[r[0]]) for r, o in zip(rows, out, strict=True)]
+
+
+# -- kept pages ---------------------------------------------------------------------------------
+
+
+def plan_pages(conn: Connection, now_ms: int) -> tuple[bool, list[dict[str, Any]]]:
+    """Read only: the kept pages to make again (all, re-cut, when there are none or one grew too big; else
+    those past their day or with too many changes since), made. (replace all?, page rows)"""
+    version = state.current_version(conn)  # first, as for a page
+    today = state.local_date(now_ms).isoformat()
+    kept = conn.execute(select(_sp.c.after, _sp.c.upto, _sp.c.version, _sp.c.valid_until, _sp.c.count)
+                        .order_by(_sp.c.after)).all()
+    if not kept or any(k._mapping["count"] > 2 * PAGE_CARDS for k in kept):
+        ids = list(conn.execute(select(s.cards.c.card_id).order_by(s.cards.c.card_id)).scalars())
+        cuts = ids[PAGE_CARDS - 1:-1:PAGE_CARDS]
+        ranges = list(zip(["", *cuts], [*cuts, None], strict=True))
+        return True, [_make_page(conn, version, today, now_ms, a, u) for a, u in ranges]
+    due = []
+    for k in kept:
+        changed = conn.execute(text(
+            "SELECT COUNT(*) FROM cards WHERE card_id || '' > :after"  # by ix_cards_changed, as in _run
+            + (" AND card_id || '' <= :upto" if k.upto is not None else "") + " AND changed_version > :version"),
+            {"after": k.after, "upto": k.upto, "version": k.version}).scalar_one()
+        if changed > REMAKE_PAGE_CHANGES or k.valid_until <= today:
+            due.append(_make_page(conn, version, today, now_ms, k.after, k.upto))
+    return False, due
+
+
+def _make_page(conn: Connection, version: int, today: str, now_ms: int, after: str, upto: str | None
+               ) -> dict[str, Any]:
+    run = _run(conn, today, now_ms, after=after, upto=upto)
+    return {"after": after, "upto": upto, "version": version, "count": len(run),
+            "valid_until": min((u for _, _, u in run), default=FOREVER),
+            "body": pack_entries([e for _, e, _ in run])}
+
+
+def keep_pages(conn: Connection, replace_all: bool, pages: list[dict[str, Any]]) -> None:
+    if replace_all:
+        conn.execute(delete(_sp))
+    else:
+        for p in pages:
+            conn.execute(delete(_sp).where(_sp.c.after == p["after"]))
+    if pages:
+        conn.execute(_sp.insert(), pages)
+
+
+def common(conn: Connection, merchant_id: str, today: str, now_ms: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What every page carries besides cards (small, the same as the JSON snapshot's), and the terms in it
+    as the rule check records them (server/rules.py)."""
+    cfg = state.get_settings(conn)
+    merchant = snapshots.merchant_config(conn, merchant_id)
+    rates = rate_in_force(conn, now_ms)
+    terms = rules.terms_dict(rates, cfg.limits, merchant.save_rate_bp, merchant.topup_allowed)
+    return common_dict(merchant, rates, cfg.limits, snapshots.active_campaigns(conn, merchant_id, today),
+                       cfg.issuer_keys, {"categories": admin_categories.all_names(conn)}), terms

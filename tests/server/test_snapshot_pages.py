@@ -1,0 +1,197 @@
+"""Snapshot pages over real HTTP: the same cards as the JSON snapshot, from kept entries, and requests only read.
+
+Runs on SQLite, and on PostgreSQL when FLOREYN_TEST_PG_URL is set (tests/server/conftest.py).
+"""
+
+import dataclasses
+
+import pytest
+from sqlalchemy import func, select, update
+
+from floreyn import keys
+from floreyn.server import api_terminal, snapshot_cache, state
+from floreyn.server import schema as s
+from floreyn.sync.client import SyncBadSnapshot
+from floreyn.sync.snapshot import Snapshot
+from floreyn.sync.snapshot_pages import MemorySink
+from floreyn.terminal.clock import FakeClock
+from floreyn.terminal.store.store import TerminalStore
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@pytest.fixture
+def small_pages(monkeypatch):
+    monkeypatch.setattr(snapshot_cache, "PAGE_CARDS", 3)  # the server runs in this process: pages of 3 cards
+
+
+def same(a: Snapshot, b: Snapshot) -> None:
+    """Equal as the till uses them: every field but the server time, and every card."""
+    assert dataclasses.replace(a, server_time_ms=0, cards=(), blocklist=()) == \
+        dataclasses.replace(b, server_time_ms=0, cards=(), blocklist=())
+    assert a.cards == b.cards and a.blocklist == b.blocklist
+
+
+def members_with_two_budgets(srv, world, n):
+    funder = world.funder(eur_cents=1_000_000)
+    out = []
+    for i in range(n):
+        member, card = world.member(eur_cents=1_000 + i, alias=f"Lid {i}")
+        srv.admin("POST", "/v1/admin/budgets/grant", {"funder_id": funder, "budgets": [
+            {"budget_id": f"B-{member}-{k}", "member_id": member, "label": label, "categories": [cat],
+             "expires_on": "2099-12-31", "amount_cents": 500 + i} for k, label, cat in
+            (("k", "Onderhoud", "klussen"), ("g", "Tuin", "groen"))]})
+        out.append((member, card))
+    return out
+
+
+def test_paged_snapshot_carries_the_same_cards_as_the_json_one_before_and_after_housekeeping(srv, world,
+                                                                                              small_pages):
+    people = members_with_two_budgets(srv, world, 7)
+    client = world.terminal().client(srv)
+    same(client.snapshot(), client.snapshot_json())  # nothing kept yet: every entry made in the request
+    srv.housekeeping()
+    kept = srv.ctx.db.read(lambda conn: conn.execute(select(func.count()).select_from(s.snapshot_cards)).scalar())
+    cards = srv.ctx.db.read(lambda conn: conn.execute(select(func.count()).select_from(s.cards)).scalar())
+    assert kept == cards >= 7
+    base = client.snapshot()
+    same(base, client.snapshot_json())  # from the kept entries now
+    assert len(base.card(people[0][1]).budgets) == 2
+    # A change after the last housekeeping run: the request makes that card's entry itself.
+    srv.admin("POST", "/v1/admin/desk/topup", {"member_id": people[3][0], "eur_cents": 2_500})
+    merged = client.snapshot(base=base)  # by delta, in pages
+    assert merged.card(people[3][1]).offline_allowance_cents == min(3_503, base.limits.cumulative_cents)
+    same(merged, client.snapshot_json())
+    served = []
+    real = snapshot_cache.page
+
+    def watching(conn, terminal_id, **kw):
+        served.append(real(conn, terminal_id, **kw))
+        return served[-1]
+
+    snapshot_cache.page = watching
+    try:
+        same(merged, client.snapshot())  # kept pages, the changed card in an overlay
+    finally:
+        snapshot_cache.page = real
+    assert all(p.body is not None for p in served) and sum(p.header.overlay for p in served) == 1
+
+
+def test_a_delta_in_pages_carries_many_changes_and_only_them(srv, world, small_pages):
+    people = members_with_two_budgets(srv, world, 8)
+    client = world.terminal().client(srv)
+    base = client.snapshot()
+    srv.housekeeping()
+    for member, _ in people:
+        srv.admin("POST", "/v1/admin/desk/topup", {"member_id": member, "eur_cents": 100})
+    fetched: list[int] = []
+    real = snapshot_cache.page
+
+    def counting(conn, terminal_id, **kw):
+        served = real(conn, terminal_id, **kw)
+        fetched.append(served.header.count + served.header.overlay)
+        return served
+
+    snapshot_cache.page = counting
+    try:
+        merged = client.snapshot(base=base)
+    finally:
+        snapshot_cache.page = real
+    assert sum(fetched) == 8 and len(fetched) == 3  # three pages of at most three cards: just the eight changed
+    same(merged, client.snapshot())
+
+
+def test_a_snapshot_request_only_reads_and_the_housekeeping_job_expires_holds(srv, world):
+    member, card = world.member(eur_cents=4_000)
+    term, watcher = world.terminal(), world.terminal().client(srv)
+    assert term.client(srv).authorize_spend(card, 1_500, "hold-1").approved
+    base = watcher.snapshot()
+    assert base.card(card).offline_allowance_cents == 2_500
+    srv.ctx.db.write(lambda conn: conn.execute(update(s.holds).where(
+        s.holds.c.terminal_id == term.terminal_id).values(expires_ms=1)))
+    version = srv.ctx.db.read(state.current_version)
+    watcher.snapshot(base=base)
+    watcher.snapshot()
+    watcher.snapshot_json()
+    assert srv.ctx.db.read(state.current_version) == version  # nothing stamped: the requests only read
+    status = srv.ctx.db.read(lambda conn: conn.execute(select(s.holds.c.status).where(
+        s.holds.c.terminal_id == term.terminal_id)).scalar())
+    assert status == "active"
+    assert srv.housekeeping()["holds_expired"] >= 1
+    assert watcher.snapshot(base=base).card(card).offline_allowance_cents == 4_000  # the delta carries it
+
+
+def test_a_delta_from_a_version_the_server_does_not_know_becomes_a_full_snapshot(srv, world):
+    _, card = world.member(eur_cents=700)
+    client = world.terminal().client(srv)
+    snap = client.snapshot()
+    ahead = dataclasses.replace(snap, snapshot_version=snap.snapshot_version + 10**9, cards=())  # after a restore
+    again = client.snapshot(base=ahead)
+    assert again.card(card).offline_allowance_cents == 700 and again.snapshot_version <= snap.snapshot_version + 1
+
+
+def test_an_entry_is_made_again_when_the_calendar_makes_it_wrong_and_only_then(srv, world):
+    member, card = world.member(eur_cents=100)
+    _, plain_card = world.member(eur_cents=100)
+    now = srv.ctx.clock()
+    tomorrow = state.local_date(now + DAY_MS).isoformat()
+    srv.admin("POST", "/v1/admin/budgets/grant", {"funder_id": world.funder(eur_cents=1_000), "budgets": [
+        {"budget_id": f"B-{member}-t", "member_id": member, "label": "Kort", "categories": ["winkel"],
+         "expires_on": tomorrow, "amount_cents": 300}]})
+    srv.housekeeping()
+    assert srv.ctx.db.read(lambda conn: snapshot_cache.make_stale(conn, now, limit=10**6)) == []  # all current
+    later = srv.ctx.db.read(lambda conn: snapshot_cache.make_stale(conn, now + 3 * DAY_MS, limit=10**6))
+    made = {m["card_id"] for m in later}
+    assert card in made and plain_card not in made  # its budget has lapsed; the other card is as it was
+
+
+@pytest.mark.parametrize("attack, reason", [
+    ("forged", "snapshot_bad_signature"),  # signed by another key
+    ("replayed", "snapshot_page_mismatch"),  # a page of another fetch
+    ("reordered", "snapshot_page_order"),  # the first page again where the second was asked for
+])
+def test_a_till_refuses_a_bad_page_with_a_typed_error_and_keeps_its_snapshot(srv, world, small_pages, tmp_path,
+                                                                            monkeypatch, attack, reason):
+    _, card = world.member(eur_cents=900)
+    term = world.terminal()
+    store = TerminalStore(tmp_path / "terminal.db", term.terminal_id, FakeClock())
+    client = term.client(srv)
+    before = client.fetch_snapshot(store)
+    srv.admin("POST", "/v1/admin/desk/topup", {"member_id": world.member()[0], "eur_cents": 100})
+    real_page, real_sign = snapshot_cache.page, api_terminal.sign_page
+    first: list = []
+
+    def bad_page(conn, terminal_id, **kw):
+        if attack == "replayed":
+            kw["fetch"] = "0" * 32
+        if attack == "reordered" and kw["after"]:
+            kw = {**kw, "after": ""}
+        served = real_page(conn, terminal_id, **kw)
+        if attack == "reordered" and first and kw["after"] == "":
+            return first[0]
+        first.append(served)
+        return served
+
+    monkeypatch.setattr(snapshot_cache, "page", bad_page)
+    if attack == "forged":
+        other = keys.new_private_key()
+        monkeypatch.setattr(api_terminal, "sign_page", lambda wire, key: real_sign(wire, other))
+    with pytest.raises(SyncBadSnapshot) as refused:
+        client.fetch_snapshot(MemorySink(None))  # a new till's full fetch, several pages
+    assert refused.value.params["reason"] == reason
+    with pytest.raises(SyncBadSnapshot):
+        client.fetch_snapshot(store)  # by delta, onto the till's own snapshot
+    kept = store.current_snapshot()
+    assert kept.snapshot_version == before.snapshot_version and kept.card(card).offline_allowance_cents == 900
+    store.close()
+
+
+def test_the_job_makes_every_stale_entry_in_small_rounds(srv, world, monkeypatch):
+    monkeypatch.setattr(snapshot_cache, "REFRESH_CHUNK", 2)  # rounds of two cards, each after the one before
+    for _ in range(5):
+        world.member(eur_cents=200)
+    srv.housekeeping()
+    count = lambda table: srv.ctx.db.read(  # noqa: E731
+        lambda conn: conn.execute(select(func.count()).select_from(table)).scalar())
+    assert count(s.snapshot_cards) == count(s.cards)
+    assert srv.ctx.db.read(lambda conn: snapshot_cache.make_stale(conn, srv.ctx.clock(), limit=10**6)) == []
