@@ -76,6 +76,8 @@ class Controller(_Dispatcher):
     message_level = StringProperty("error")
     banner_text = StringProperty("")
     banner_level = StringProperty("")
+    sync_short = StringProperty("")  # the header's chip: the lasting sync state in a word or two (texts.sync_chip)
+    sync_level = StringProperty("")
     reader_status = ObjectProperty(None, allownone=True)
     overview = ObjectProperty(None, allownone=True)  # engine Overview, refreshed every OVERVIEW_EVERY_S
     merchant = ObjectProperty(None, allownone=True)
@@ -98,7 +100,8 @@ class Controller(_Dispatcher):
     dim_after_s = NumericProperty(60)
     # -- prepared for the kv files, which read these and call nothing (see _prepare) --------------
     simulate = BooleanProperty(False)  # the demo: the header offers the demo cards
-    title_text = StringProperty("")
+    title_text = StringProperty("")  # the shop's name: it gives way (shortened) to the operator and the reader
+    operator_text = StringProperty("")
     reader_short = StringProperty("")
     other_lang_name = StringProperty("")
     signed_in_text = StringProperty("")
@@ -245,13 +248,19 @@ class Controller(_Dispatcher):
 
     def _update_banner(self, *_args: object) -> None:
         self.banner_text, self.banner_level = texts.banner(self.overview, self.member, tr)
+        self.sync_short, _full, self.sync_level = texts.sync_chip(self.overview, tr)
+
+    def explain_sync(self) -> None:
+        """A tap on the header's chip: its full wording, in the banner until a tap puts it away."""
+        if self.sync_short:
+            self.show_text(lambda: texts.sync_chip(self.overview, tr)[1], self.sync_level)
 
     def _prepare(self, *_args: object) -> None:
         """The texts the kv files show, made from the state in the shown language. Cheap string work;
         a kv rule redraws only when its property's value changed."""
         merchant, member, result, quote = self.merchant, self.member, self.result, self.quote
-        self.title_text = (merchant.name if merchant else "Floreyn") + (
-            " \u00b7 " + self.operator if self.operator else "")
+        self.title_text = merchant.name if merchant else "Floreyn"
+        self.operator_text = "\u00b7 " + self.operator if self.operator else ""
         self.reader_short = texts.reader_text(self.reader_status, tr, short=True)
         self.other_lang_name = LANGUAGE_NAMES["en" if self.lang == "nl" else "nl"]
         self.signed_in_text = tr._("Signed in: {name}").format(name=self.operator)

@@ -1,4 +1,4 @@
-"""The root widget: header, banner, the screens, the dim overlay, and the demo card picker.
+"""The root widget: header (with its sync chip), banner, the screens, the dim overlay, and the demo card picker.
 
 Battery: nothing here runs on a timer while the till waits for a card. Two
 Clock events are re-armed by every touch (and by a screen change, e.g. a
@@ -69,6 +69,7 @@ class TillRoot(FloatLayout):
         sm.current = self.screen(ctl.screen).name
         ctl.fbind("screen", self._on_screen)
         self.ids.banner.bind(on_dismiss=lambda _banner: ctl.clear_message())  # a tap on a refusal puts it away
+        self.ids.sync.bind(on_tap=lambda _chip: ctl.explain_sync())  # the offline chip's full wording
         ctl.fbind("dim_after_s", lambda *_a: self.wake())
         self._dim_event = Clock.create_trigger(self._dim, max(1, ctl.dim_after_s))
         self._rest_event = Clock.create_trigger(self._rest, REST_AFTER_S)

@@ -262,7 +262,9 @@ def receipt_text(state: str, error: Any, tr: Translator) -> str:
 
 
 def banner(overview: Any, summary: Any, tr: Translator) -> tuple[str, str]:
-    """(text, level) for the strip under the header; level "" hides it."""
+    """(text, level) for the banner over the header; level "" hides it. Only what passes or needs someone
+    now: the card on the reader, a disk filling up. Being offline lasts (a market stall is offline all
+    day) and would hide the header's operator and reader all day: that is the header's chip (sync_chip)."""
     if summary is not None and not summary.live:
         if summary.offline_reason is not None:
             return reason_text(summary.offline_reason, tr), "error"
@@ -281,16 +283,28 @@ def banner(overview: Any, summary: Any, tr: Translator) -> tuple[str, str]:
     if getattr(status, "disk_full", False):
         return tr._("Storage full: new transactions are blocked. Everything paid is safe. Call the cooperative."
                     ), "error"
-    if status.snapshot_stale:
-        return tr._("Server data is too old: offline payments are not possible. Saving still works."), "error"
     if getattr(status, "disk_low", False):  # needs someone to act, unlike being offline for a while
         return tr._("Storage almost full ({mb} MB free). Call the cooperative.").format(
             mb=status.disk_free_mb), "warn"
-    if status.online is False:
-        return tr._("Offline: no connection to the server. Cards can still pay, up to a set amount."), "warn"
-    if status.online is None:
-        return tr._("Offline: no server configured."), "warn"
     return "", ""
+
+
+def sync_chip(overview: Any, tr: Translator) -> tuple[str, str, str]:
+    """(short, full, level) of the till's lasting sync state, for the chip in the header: a word or two
+    that leaves the operator and the reader readable beside it, the full sentence on a tap. Level ""
+    (and no words) when the till is connected and its server data fresh."""
+    status = overview.status if overview is not None else None
+    if status is None:
+        return "", "", ""
+    if status.snapshot_stale:  # a card is refused offline now: red, before the offline state itself
+        return (tr._("Server data old"),
+                tr._("Server data is too old: offline payments are not possible. Saving still works."), "error")
+    if status.online is False:
+        return (tr._("Offline"),
+                tr._("Offline: no connection to the server. Cards can still pay, up to a set amount."), "warn")
+    if status.online is None:
+        return tr._("Offline"), tr._("Offline: no server configured."), "warn"
+    return "", "", ""
 
 
 def reader_text(status: Any, tr: Translator, *, short: bool = False) -> str:

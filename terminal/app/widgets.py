@@ -6,6 +6,7 @@ Layout and looks are in kv/widgets.kv; this file holds behaviour.
 from __future__ import annotations
 
 from kivy.clock import Clock
+from kivy.core.text import Label as CoreLabel
 from kivy.properties import (
     BooleanProperty, ColorProperty, NumericProperty, ObjectProperty, OptionProperty, StringProperty,
 )
@@ -54,6 +55,38 @@ class TButton(ButtonBehavior, Label):
 
     def on_tap(self) -> None:
         pass
+
+
+class OneLineWidth(Label):
+    """`words_width`: the text on one line at the widget's font, measured apart from the texture. A
+    width that follows it cannot loop (a width that followed texture_size would, through a text_size
+    that follows the width, as TButton's does)."""
+
+    words_width = NumericProperty(0)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        for name in ("text", "font_size", "bold", "font_name"):
+            self.fbind(name, self._measure)
+        self._measure()
+
+    def _measure(self, *_args) -> None:
+        core = CoreLabel(font_size=self.font_size, bold=self.bold, font_name=self.font_name)
+        self.words_width = core.get_extents(self.text)[0] if self.text else 0
+
+
+class HeaderWord(OneLineWidth):
+    """A word or two in the header (the operator, the reader's state): as wide as its text up to
+    `max_width`, shortened only beyond it, so the header never overflows whatever the names."""
+
+    max_width = NumericProperty(float("inf"))
+
+
+class StatusChip(OneLineWidth, TButton):
+    """The header's chip: a lasting state (the till offline) in a word or two, coloured by `level`; a tap
+    asks for the full sentence. Zero wide, see-through and dead to the touch when it has nothing to say."""
+
+    level = StringProperty("")  # "", "warn", "error"
 
 
 class KeyButton(TButton):

@@ -15,6 +15,7 @@ import pytest
 from kivy.uix.label import Label
 
 from floreyn.terminal.app import theme
+from floreyn.terminal.drivers.base import ReaderState
 from floreyn.terminal.app.widgets import Banner, KeyButton, TButton
 from support import kivy_env
 from till_ui import TillUITest
@@ -87,6 +88,7 @@ class Readability(TillUITest):
                 if (re.search(r"(?:\bfl|€|\(tot|\(until)$", a) and re.match(r"^\d", b)) or (
                         re.search(r"\d$", a) and re.match(r"^(?:/|min\b|s\b)", b)):
                     problems.append(f"{text!r}: an amount or date split: {a!r} / {b!r}")
+        problems += self.header_overflow()
         assert not problems, f"{self.size_tag} {what}:\n" + "\n".join(problems)
 
     def test_every_screen_is_readable(self):
@@ -149,6 +151,20 @@ class Readability(TillUITest):
         self.ctl.show_text(lambda: "Tik nog een keer op Uitzetten om de kassa uit te zetten. "
                                    "Wacht tot het scherm donker is voordat je de stekker eruit trekt.", "warn")
         self.check("a long warning")
+
+
+    def test_the_header_offline_with_the_reader_away(self):
+        self.sign_in()  # the demo till has no server: offline, the chip in the header
+        self.wait(lambda: self.root.ids.sync.text == "Offline")
+        self.reader_reports(ReaderState.UNAVAILABLE, "Geen kaartlezer gevonden.")
+        self.check("offline, reader unplugged")
+        self.reader_reports(ReaderState.RECONNECTING)
+        self.check("offline, reader reconnecting")
+        self.tap(self.root.ids.sync)
+        self.check("the offline chip explained")
+        self.tap(self.root.ids.banner)
+        self.tap_text("English")
+        self.check("offline, reader reconnecting, in English")
 
 
 class TestReadable800(Readability):

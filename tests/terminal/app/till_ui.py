@@ -213,3 +213,23 @@ class TillUITest(FloreynGraphicTest):
             assert b.width >= need and b.height >= need, (
                 f"{self.ctl.screen}: button {b.text!r} is {b.width:.0f}x{b.height:.0f} px, needs {need} px "
                 f"(9 mm at {Metrics.dpi} dpi)")
+
+    def header_overflow(self) -> list[str]:
+        """What sticks out of the header's box or lies over its neighbour (a long name, a long reader state):
+        nothing may, at any panel size (the shop's name gives way first, then the operator and the reader)."""
+        header = self.root.ids.header
+        shown = [w for w in reversed(header.children) if w.opacity > 0 and w.width > 0]
+        problems = [f"{getattr(w, 'text', w)!r} sticks out of the header ({w.x:.0f}..{w.right:.0f} in "
+                    f"{header.x:.0f}..{header.right:.0f})"
+                    for w in shown if w.x < header.x - 1 or w.right > header.right + 1]
+        problems += [f"{getattr(a, 'text', a)!r} lies over {getattr(b, 'text', b)!r}"
+                     for a, b in zip(shown, shown[1:], strict=False) if a.right > b.x + 1]
+        return problems
+
+    def reader_reports(self, state, message: str = "") -> None:
+        """The reader's state as the TillService reports it (a USB reader unplugged, reconnecting)."""
+        from floreyn.terminal.drivers.base import ReaderStatus
+        from floreyn.terminal.engine import events as ev
+
+        self.ctl.on_event(ev.ReaderChanged(ReaderStatus(state, message)))
+        self.pump(0.1)
