@@ -35,7 +35,7 @@ def sources() -> list[Path]:
 
 
 def extract() -> dict[str, list[str]]:
-    return extract_class_attrs(sources(), ("msgid", "REASONS", "FALLBACK"), HERE)
+    return extract_class_attrs(sources(), ("msgid", "REASONS", "FALLBACK", "WORDS"), HERE)
 
 
 @functools.cache

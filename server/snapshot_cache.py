@@ -40,8 +40,7 @@ _sp = s.snapshot_pages
 
 class SnapshotBaseUnknown(Conflict):
     code = "snapshot_base_unknown"
-    nl = "De server kent versie {since} van de gegevens niet (nieuwer dan de zijne); haal alles opnieuw op."
-    en = "The server does not know data version {since} (newer than its own); fetch a full snapshot."
+    msgid = "The server does not know data version {since} (newer than its own); fetch a full snapshot."
 
 
 def valid_until(info: CardInfo, today: str) -> str:

@@ -90,8 +90,7 @@ class SyncBadSnapshot(SyncBadResponse):
     snapshot_page_mismatch, snapshot_page_order, snapshot_invalid). The till keeps the snapshot it had."""
 
     code = "sync_bad_snapshot"
-    nl = "Onbetrouwbare of onleesbare gegevens van de server ({reason}): {detail}. De kassa houdt de vorige."
-    en = "Untrustworthy or unreadable snapshot page ({reason}): {detail}. The till keeps the one it had."
+    msgid = "Untrustworthy or unreadable snapshot page ({reason}): {detail}. The till keeps the one it had."
 
 
 # -- results -------------------------------------------------------------------------

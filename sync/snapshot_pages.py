@@ -58,14 +58,12 @@ _TEXT, _HEXBYTES, _UUIDBYTES, _TAGGEDHEX = 0, 1, 2, 3  # how a string is stored 
 
 class SnapshotPageMismatch(SnapshotError):
     code = "snapshot_page_mismatch"
-    nl = "Een deel van de gegevens van de server hoort niet bij deze ophaalronde: {detail}."
-    en = "A snapshot page does not belong to this fetch: {detail}."
+    msgid = "A snapshot page does not belong to this fetch: {detail}."
 
 
 class SnapshotPageOrder(SnapshotError):
     code = "snapshot_page_order"
-    nl = "De delen van de gegevens van de server komen in de verkeerde volgorde: {detail}."
-    en = "Snapshot pages arrived out of order: {detail}."
+    msgid = "Snapshot pages arrived out of order: {detail}."
 
 
 # -- the card entry ------------------------------------------------------------------------

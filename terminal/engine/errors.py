@@ -185,20 +185,25 @@ class SnapshotStale(OfflineRefused):
 
     code = "snapshot_stale"
     msgid = "The server data is too old ({age}); offline payment needs a connection first."
+    WORDS: ClassVar[dict[str, str]] = {
+        "unknown": "unknown (restarted without a connection)",
+        "minutes": "{minutes} min",
+        "hours": "{hours} h",
+    }
 
     @classmethod
     def of(cls, age_s: float | None) -> SnapshotStale:
-        return cls(age=_age_text(age_s, "nl"), age_en=_age_text(age_s, "en"),
+        return cls(age=cls.age_text(age_s, "nl"), age_en=cls.age_text(age_s, "en"),
                    age_s="" if age_s is None else int(age_s))
 
-
-def _age_text(age_s: float | None, lang: str) -> str:
-    if age_s is None:
-        return "onbekend (herstart zonder verbinding)" if lang == "nl" else "unknown (restarted without a connection)"
-    if age_s < 3600:
-        return f"{int(age_s // 60)} min"
-    hours = f"{age_s / 3600:.1f}"
-    return f"{hours.replace('.', ',')} uur" if lang == "nl" else f"{hours} h"
+    @classmethod
+    def age_text(cls, age_s: float | None, lang: str) -> str:
+        if age_s is None:
+            return translate(cls.WORDS["unknown"], lang)
+        if age_s < 3600:
+            return translate(cls.WORDS["minutes"], lang).format(minutes=int(age_s // 60))
+        hours = f"{age_s / 3600:.1f}"  # a number, not a word: Dutch writes its decimal comma
+        return translate(cls.WORDS["hours"], lang).format(hours=hours.replace(".", ",") if lang == "nl" else hours)
 
 
 class UnknownCardOffline(OfflineRefused):
@@ -212,9 +217,12 @@ class OnlineUnavailable(TillError):
     code = "online_unavailable"
     msgid = "No connection to the server: {detail}"
 
+    WORDS: ClassVar[dict[str, str]] = {"no_server": "no server configured"}
+
     @classmethod
     def no_server(cls) -> OnlineUnavailable:
-        return cls(detail="geen server ingesteld", detail_en="no server configured", detail_code="no_server")
+        en = cls.WORDS["no_server"]
+        return cls(detail=translate(en, "nl"), detail_en=en, detail_code="no_server")
 
 
 class WhyRefusal(TillError):
@@ -232,7 +240,8 @@ class WhyRefusal(TillError):
     def __init__(self, **params: Any) -> None:
         code = str(params.get(self.WHY) or "")
         en = self.REASONS.get(code, code or self.FALLBACK)
-        super().__init__(**params, reason=translate(en, "nl"), reason_en=en)
+        # a cause worded by another refusal (e.g. a card's write error) comes as reason / reason_en and wins
+        super().__init__(**{"reason": translate(en, "nl"), "reason_en": en, **params})
 
 
 class OnlineDeclined(WhyRefusal):

@@ -22,22 +22,28 @@ from floreyn.card import CardError
 from floreyn.money import Currency
 from floreyn.sync.snapshot import CardInfo, OfflineLimits
 from floreyn.terminal.drivers.base import TrailPort
-from floreyn.terminal.engine.errors import OfflineAllowanceUsed, OfflineRefused
+from floreyn.terminal.engine.errors import OfflineAllowanceUsed, OfflineRefused, WhyRefusal
 from floreyn.terminal.engine.policy import Capacity
 
 CARD_UPDATED_NL = "pas bijgewerkt"
 CARD_NOT_UPDATABLE_NL = "pas niet bij te werken"
 
 
-class CardNotWritable(OfflineRefused):
-    """The card's trail cannot be written (no trail area, not on the reader, the write failed)."""
+class CardNotWritable(OfflineRefused, WhyRefusal):
+    """The card's trail cannot be written (no trail area, not on the reader, the write failed).
+
+    params: why ("no_writer", "no_trail", or the code of the card's write error, then worded by that error)."""
 
     code = "card_not_writable"
     msgid = "Card cannot be updated ({reason}): it cannot pay offline now. Saving works."
+    REASONS = {
+        "no_writer": "the reader cannot write",
+        "no_trail": "old card without a trail; have it replaced",
+    }
 
-
-def not_writable(reason_nl: str, reason_en: str) -> CardNotWritable:
-    return CardNotWritable(reason=reason_nl, reason_en=reason_en)
+    @classmethod
+    def write_failed(cls, exc: CardError) -> CardNotWritable:
+        return cls(why=exc.code, reason=exc.message("nl").rstrip("."), reason_en=exc.message("en").rstrip("."))
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +64,8 @@ class TapTrail:
 
 def _why_not(tap: TapTrail | None) -> CardNotWritable:
     if tap is None or tap.port is None:
-        return not_writable("de lezer kan niet schrijven", "the reader cannot write")
-    return not_writable("oude pas zonder spoor; laat hem vervangen", "old card without a trail; have it replaced")
+        return CardNotWritable(why="no_writer")
+    return CardNotWritable(why="no_trail")
 
 
 def adjust(cap: Capacity, budget_left: dict[str, int], *, tap: TapTrail | None, info: CardInfo | None,
@@ -94,7 +100,7 @@ def write_before_commit(tap: TapTrail | None, *, info: CardInfo | None, amount_c
     try:
         written = tap.port.write(entry)
     except CardError as exc:
-        raise not_writable(exc.message("nl").rstrip("."), exc.message("en").rstrip(".")) from exc
+        raise CardNotWritable.write_failed(exc) from exc
     assert written.spent_cents == entry.spent_cents, "the port returns what it read back"
     return written
 

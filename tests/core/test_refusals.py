@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +50,58 @@ def test_the_dutch_is_what_people_read():
 
 def test_an_empty_text_stays_empty():
     assert refusals.translate("", "nl") == ""
+
+
+# -- no refusal worded inline: Dutch and English literals side by side at a raise ---------------------------
+
+# What still takes or passes a Dutch and an English text written out by its caller; each is to move to catalog
+# msgids like the till's did (not_writable, OnlineUnavailable.no_server, SnapshotStale's age). The list may only
+# shrink: a new helper or a new literal pair fails the test below, and so does a moved one left on the list.
+INLINE_PAIRS_LEFT = {
+    "provisioning/errors.py:local", "provisioning/errors.py:invalid",  # about 90 call sites in the desk tool
+    "provisioning/parse.py:_decimal", "provisioning/csvin.py:add", "provisioning/context.py:confirm",
+    "provisioning/output.py:say",  # the desk's output, not a refusal
+    "provisioning/api.py:TokenRejected(message)", "provisioning/cli.py:UsageError(detail)",
+    "provisioning/cmd_card.py:ServerRefused(message)", "provisioning/cmd_terminal.py:FileExists(detail)",
+    "server/payments.py:BudgetNotUsable(why)",
+}
+
+
+def _is_text(node: ast.expr) -> bool:
+    return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str))
+
+
+def _inline_pairs(path: Path, rel: str) -> list[str]:
+    """Functions taking (nl, en) texts, and calls passing literal `X=` / `X_nl=` beside `X_en=` texts."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names = {a.arg for a in node.args.args + node.args.kwonlyargs}
+            paired = {n[:-3] for n in names if n.endswith("_en")} & ({n[:-3] for n in names if n.endswith("_nl")} | names)
+            if paired or {"nl", "en"} <= names:
+                found.append(f"{rel}:{node.name}")
+        elif isinstance(node, ast.Call):
+            texts = {k.arg for k in node.keywords if k.arg and _is_text(k.value)}
+            pairs = {n[:-3] for n in texts if n.endswith("_en")} & ({n[:-3] for n in texts if n.endswith("_nl")} | texts)
+            callee = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "?")
+            found += [f"{rel}:{callee}({pair})" for pair in pairs]
+    return found
+
+
+def test_no_refusal_is_worded_inline_in_dutch_and_english():
+    """Every refusal's words come from the catalogs: no `not_writable(nl, en)`-style helper, no literal pairs."""
+    found = [hit for path in refusals.sources() for hit in _inline_pairs(path, str(path.relative_to(refusals.HERE)))]
+    assert sorted(set(found) - INLINE_PAIRS_LEFT) == []
+    assert sorted(INLINE_PAIRS_LEFT - set(found)) == [], "moved to the catalogs: drop it from INLINE_PAIRS_LEFT"
+
+
+def test_the_till_refusals_once_worded_inline_read_as_before():
+    from floreyn.terminal.engine.errors import OnlineUnavailable, SnapshotStale
+    from floreyn.terminal.engine.trail import CardNotWritable
+    assert OnlineUnavailable.no_server().message("nl") == "Geen verbinding met de server: geen server ingesteld"
+    assert SnapshotStale.of(None).params["age"] == "onbekend (herstart zonder verbinding)"
+    assert [SnapshotStale.of(s).params["age"] for s in (600, 5400)] == ["10 min", "1,5 uur"]
+    assert [SnapshotStale.of(s).params["age_en"] for s in (600, 5400)] == ["10 min", "1.5 h"]
+    assert CardNotWritable(why="no_writer").params["reason"] == "de lezer kan niet schrijven"
+    assert CardNotWritable(why="no_trail").message("en").startswith(
+        "Card cannot be updated (old card without a trail; have it replaced)")
