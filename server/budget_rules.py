@@ -26,14 +26,6 @@ from floreyn.server.errors import NotFound, RequestInvalid, StateRefused
 from floreyn.server.rows import TableRow
 
 APPROVAL_TTL_S: Final = 24 * 3600  # an approval not used within a day lapses
-REFUSALS: Final = {  # (nl, en) for people; the codes travel to tills as authorization reasons
-    "budget_member_cap": ("uw deel van het groepsbudget voor deze maand is op",
-                          "your share of the group budget for this month is used up"),
-    "budget_needs_confirmation": ("een tweede lid van de groep moet dit bedrag eerst goedkeuren",
-                                  "a second member of the group must approve this amount first"),
-    "budget_confirmer_invalid": ("de bevestiging is niet van een ander lid van de groep",
-                                 "the confirmation is not from another member of the group"),
-}
 SPEND_KINDS: Final = ("spend", "refund", "void", "reversal")
 
 

@@ -25,11 +25,12 @@ import hashlib
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Final
+from typing import ClassVar, Final
 
 from sqlalchemy import Connection, func, select
 
 from floreyn.money import Money, format_money
+from floreyn.refusals import translate
 from floreyn.categories import covers
 from floreyn.server import admin_categories, budget_rules, ledger, snapshots, state
 from floreyn.server import schema as s
@@ -62,8 +63,24 @@ class PaymentDayLimit(Conflict):
 
 
 class BudgetNotUsable(Conflict):
+    """params: budget, why / why_en (worded from REASONS; the budget rules' codes travel to tills as reasons)."""
+
     code = "budget_not_usable"
     msgid = "Budget {budget} cannot be used for this: {why}."
+    REASONS: ClassVar[dict[str, str]] = {
+        "payer_not_member": "only members pay from a budget",
+        "payee_not_merchant": "a budget pays only shops and self-employed people",
+        "wrong_category": "not for the category {category}",
+        "unavailable": "it has expired or is not yours",
+        "budget_member_cap": "your share of the group budget for this month is used up",
+        "budget_needs_confirmation": "a second member of the group must approve this amount first",
+        "budget_confirmer_invalid": "the confirmation is not from another member of the group",
+    }
+
+    @classmethod
+    def because(cls, budget: str, why: str, **params: object) -> BudgetNotUsable:
+        en = cls.REASONS[why]
+        return cls(budget=budget, why=translate(en, "nl").format(**params), why_en=en.format(**params))
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,27 +171,22 @@ def _source(conn: Connection, payer: Party, payee_row: TableRow, payee: Party, b
     if budget_id is None:
         return payer.account
     if payer.kind != "member":
-        raise BudgetNotUsable(budget=budget_id, why_nl="alleen leden betalen met een budget",
-                              why_en="only members pay from a budget")
+        raise BudgetNotUsable.because(budget_id, "payer_not_member")
     if payee.kind != "merchant":
-        raise BudgetNotUsable(budget=budget_id, why_nl="een budget betaalt alleen winkels en zelfstandigen",
-                              why_en="a budget pays only shops and self-employed people")
+        raise BudgetNotUsable.because(budget_id, "payee_not_merchant")
     today = state.local_date(now).isoformat()
     for b in snapshots.member_budgets(conn, [payer.id], today)[payer.id]:
         if b.budget_id == budget_id:
             cats = admin_categories.of_merchant(conn, payee_row.merchant_id, payee_row.category)
             if not category_fits(cats, json.loads(b.categories)):
-                raise BudgetNotUsable(budget=b.label, why_nl=f"niet voor de categorie {payee_row.category}",
-                                      why_en=f"not for the category {payee_row.category}")
+                raise BudgetNotUsable.because(b.label, "wrong_category", category=payee_row.category)
             refusal = budget_rules.check_spend(conn, b, payer.id, amount_cents, now)  # the funder's group rules
             if refusal is not None:
-                nl, en = budget_rules.REFUSALS[refusal]
-                raise BudgetNotUsable(budget=b.label, why_nl=nl, why_en=en)
+                raise BudgetNotUsable.because(b.label, refusal)
             if b.confirm_above_cents is not None and amount_cents > b.confirm_above_cents:
                 budget_rules.use_approval(conn, budget_id, payer.id, amount_cents, now)
             return ledger.budget_acct(budget_id)
-    raise BudgetNotUsable(budget=budget_id, why_nl="het is verlopen of niet van u",
-                          why_en="it has expired or is not yours")
+    raise BudgetNotUsable.because(budget_id, "unavailable")
 
 
 def _params_hash(payer: Party, payee: Party, amount_cents: int, budget_id: str | None, memo: str) -> str:

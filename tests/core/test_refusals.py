@@ -55,15 +55,15 @@ def test_an_empty_text_stays_empty():
 # -- no refusal worded inline: Dutch and English literals side by side at a raise ---------------------------
 
 # What still takes or passes a Dutch and an English text written out by its caller; each is to move to catalog
-# msgids like the till's did (not_writable, OnlineUnavailable.no_server, SnapshotStale's age). The list may only
-# shrink: a new helper or a new literal pair fails the test below, and so does a moved one left on the list.
+# msgids like the till's did (not_writable, OnlineUnavailable.no_server, SnapshotStale's age) and the server's
+# BudgetNotUsable. The list may only shrink: a new helper or a new literal pair fails the test below, and so
+# does a moved one left on the list.
 INLINE_PAIRS_LEFT = {
     "provisioning/errors.py:local", "provisioning/errors.py:invalid",  # about 90 call sites in the desk tool
     "provisioning/parse.py:_decimal", "provisioning/csvin.py:add", "provisioning/context.py:confirm",
     "provisioning/output.py:say",  # the desk's output, not a refusal
     "provisioning/api.py:TokenRejected(message)", "provisioning/cli.py:UsageError(detail)",
     "provisioning/cmd_card.py:ServerRefused(message)", "provisioning/cmd_terminal.py:FileExists(detail)",
-    "server/payments.py:BudgetNotUsable(why)",
 }
 
 
@@ -105,3 +105,10 @@ def test_the_till_refusals_once_worded_inline_read_as_before():
     assert CardNotWritable(why="no_writer").params["reason"] == "de lezer kan niet schrijven"
     assert CardNotWritable(why="no_trail").message("en").startswith(
         "Card cannot be updated (old card without a trail; have it replaced)")
+
+
+def test_the_server_budget_refusal_reads_as_before():
+    from floreyn.server.payments import BudgetNotUsable
+    refused = BudgetNotUsable.because("Groente", "wrong_category", category="kapper")
+    assert refused.message("nl") == "Het budget Groente kan hiervoor niet gebruikt worden: niet voor de categorie kapper."
+    assert refused.params["why_en"] == "not for the category kapper"
