@@ -131,6 +131,24 @@ def extract_class_attrs(sources: list[Path], attrs: tuple[str, ...], root: Path)
     return found
 
 
+def extract_call_args(sources: list[Path], calls: dict[str, int], root: Path) -> dict[str, list[str]]:
+    """msgid -> places, for every string literal passed as positional argument `calls[name]` of a call to
+    `name` (a function or a method: `invalid(field, "msgid", ...)`), as xgettext's --keyword=name:N does."""
+    found: dict[str, list[str]] = {}
+    for path in sources:
+        for call in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(call, ast.Call):
+                continue
+            name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", None)
+            index = calls.get(name) if isinstance(name, str) else None
+            if index is None or len(call.args) <= index:
+                continue
+            literal = call.args[index]
+            if isinstance(literal, ast.Constant) and isinstance(literal.value, str) and literal.value:
+                found.setdefault(literal.value, []).append(f"{path.relative_to(root)}:{literal.lineno}")
+    return found
+
+
 # -- one part's catalogs: extract, merge, compile, check ----------------------------------------
 
 

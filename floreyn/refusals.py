@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Final
 
-from floreyn.pofile import CatalogSet, extract_class_attrs
+from floreyn.pofile import CatalogSet, extract_call_args, extract_class_attrs
 
 HERE: Final = Path(__file__).resolve().parent
 LOCALE_DIR: Final = HERE / "locale"
@@ -34,8 +34,16 @@ def sources() -> list[Path]:
                   for name in files if name.endswith(".py") and "__pycache__" not in folder)
 
 
+# Helpers that word a refusal from a msgid given at the call (the desk tool's, floreyn/provisioning/errors.py and
+# its csvin and context): name -> position of the msgid argument.
+MSGID_ARGS: Final = {"local": 0, "invalid": 1, "worded": 1, "add": 1, "confirm": 0}
+
+
 def extract() -> dict[str, list[str]]:
-    return extract_class_attrs(sources(), ("msgid", "REASONS", "FALLBACK", "WORDS"), HERE)
+    found = extract_class_attrs(sources(), ("msgid", "REASONS", "FALLBACK", "WORDS"), HERE)
+    for msgid, places in extract_call_args(sources(), MSGID_ARGS, HERE).items():
+        found.setdefault(msgid, []).extend(places)
+    return found
 
 
 @functools.cache

@@ -27,6 +27,7 @@ from floreyn.provisioning.errors import (
     ServerUnreachable,
     TokenRejected,
     invalid,
+    worded,
 )
 
 MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024  # the largest JSON answer we read (a full audit page is ~1 MB)
@@ -54,7 +55,7 @@ class AdminClient:
         retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise invalid("--server", f"{base_url!r} is geen http(s)-adres", f"{base_url!r} is not an http(s) URL")
+            raise invalid("--server", "{base_url!r} is not an http(s) URL", base_url=base_url)
         assert 0 < timeout_s <= 600 and len(retry_delays_s) <= 5
         self.base_url = base_url.rstrip("/")
         self.token = token
@@ -131,9 +132,7 @@ class AdminClient:
         headers = {"Accept": "application/json"}
         if auth:
             if not self.token:
-                raise TokenRejected(
-                    server_code="no_token", status=0, message_nl="geen token opgegeven.", message_en="no token given."
-                )
+                raise TokenRejected(server_code="no_token", status=0, **worded("message", "no token given."))
             headers["Authorization"] = f"Bearer {self.token}"
         url = self.base_url + path
         for attempt in range(len(self.retry_delays_s) + 1):

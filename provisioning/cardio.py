@@ -94,15 +94,12 @@ def open_desk(ctx: Ctx) -> Desk:
     if not 0 < args.wait <= MAX_WAIT_S:
         from floreyn.provisioning.errors import invalid
 
-        raise invalid("--wait", f"kies 1 tot {MAX_WAIT_S:.0f} seconden", f"choose 1 to {MAX_WAIT_S:.0f} seconds")
+        raise invalid("--wait", "choose 1 to {MAX_WAIT_S:.0f} seconds", MAX_WAIT_S=MAX_WAIT_S)
     issuer = keystore.load_issuer(s.issuer_path, keystore.passphrase(args.passphrase_file, new=False))
     public_hex = keys.public_raw(issuer).hex()
     if public_hex not in (ctx.api.get("/v1/admin/config").get("issuer_keys") or []):
         raise local(
-            "de server kent de uitgiftesleutel van deze balie niet; tills zouden de pas weigeren. "
-            "Voer 'floreyn-provision init' uit.",
-            "the server does not know this desk's card-issuing key; tills would refuse the card. "
-            "Run 'floreyn-provision init'.",
+            "the server does not know this desk's card-issuing key; tills would refuse the card. Run 'floreyn-provision init'.",
         )
     issuers = cards.issuer_map([issuer.public_key()])
     ntag_key = None if args.no_lock else keystore.load_ntag_key(s.ntag_key_path)

@@ -32,7 +32,7 @@ from floreyn.provisioning import (
     cmd_terminal,
 )
 from floreyn.provisioning.context import Ctx, make_settings
-from floreyn.provisioning.errors import EXIT_INTERRUPTED, UsageError, exit_code_of, local
+from floreyn.provisioning.errors import EXIT_INTERRUPTED, UsageError, exit_code_of, local, worded
 from floreyn.provisioning.journal import Journal
 from floreyn.provisioning.output import Col, Output, table
 
@@ -83,8 +83,7 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(
-            detail_nl=f"{argparse_nl(message)} (zie: {self.prog} --help)",
-            detail_en=f"{message} (see: {self.prog} --help)",
+            **worded("detail", "{message} (see: {prog} --help)", message=message, message_nl=argparse_nl(message), prog=self.prog),
         )
 
     def format_help(self) -> str:
@@ -178,7 +177,7 @@ def main(
         out.error(exc, code)
         return code
     except OSError as exc:  # a folder or file of the tool itself: not writable, disk full
-        err = local(f"{exc.filename or ''}: {exc.strerror or exc}", f"{exc.filename or ''}: {exc.strerror or exc}")
+        err = local("{filename}: {strerror}", filename=exc.filename or '', strerror=exc.strerror or exc)
         out.error(err, err.exit_code)
         return err.exit_code
     except KeyboardInterrupt:

@@ -90,17 +90,13 @@ def _spec(
     c = row.cells
     member, group = c.get("member_id", ""), c.get("group_id", "")
     if bool(member) == bool(group):
-        raise invalid(
-            "member_id/group_id", "geef een lid of een groep (niet allebei)", "give a member or a group (not both)"
-        )
+        raise invalid("member_id/group_id", "give a member or a group (not both)")
     funder = c.get("funder_id") or default_funder
     if not funder:
-        raise invalid(
-            "funder_id", "geen fonds (kolom funder_id of --funder)", "no funder (column funder_id or --funder)"
-        )
+        raise invalid("funder_id", "no funder (column funder_id or --funder)")
     expires = parse.iso_date(c.get("expires_on", ""), "expires_on")
     if expires < today:
-        raise invalid("expires_on", f"{expires} is al voorbij", f"{expires} has passed")
+        raise invalid("expires_on", "{expires} has passed", expires=expires)
     budget_id = c.get("budget_id") or "B-" + hashlib.sha256(f"{file.sha256}:{row.line}".encode()).hexdigest()[:20]
     spec: dict[str, Any] = {
         "budget_id": parse.ident(budget_id, "budget_id"),
@@ -135,8 +131,9 @@ def grant(ctx: Ctx) -> int:
         if spec["budget_id"] in seen:
             checked.add(
                 row.line,
-                f"budget {spec['budget_id']} staat ook op regel {seen[spec['budget_id']]}",
-                f"budget {spec['budget_id']} is also on line {seen[spec['budget_id']]}",
+                "budget {budget_id} is also on line {seen}",
+                budget_id=spec['budget_id'],
+                seen=seen[spec['budget_id']],
             )
             continue
         seen[spec["budget_id"]] = row.line
@@ -229,18 +226,14 @@ def _check_against_server(ctx: Ctx, checked: csvin.Checked, rows: list[tuple[csv
     wanted: dict[str, int] = {}
     for row, funder, spec in rows:
         if funder not in funders:
-            checked.add(row.line, f"fonds {funder} bestaat niet", f"funder {funder} does not exist")
+            checked.add(row.line, "funder {funder} does not exist", funder=funder)
         prior = granted.get(spec["budget_id"])
         if prior is not None:  # granted by an earlier run of this file: answered "exists", costs nothing now
             same = all(
                 prior.get(k) == spec.get(k) for k in ("member_id", "group_id", "label", "categories", "expires_on")
             )
             if not same or prior.get("funder_id") != funder:
-                checked.add(
-                    row.line,
-                    f"budget {spec['budget_id']} bestaat al met andere gegevens",
-                    f"budget {spec['budget_id']} exists with other data",
-                )
+                checked.add(row.line, "budget {budget_id} exists with other data", budget_id=spec['budget_id'])
             continue
         wanted[funder] = wanted.get(funder, 0) + spec["amount_cents"]
         owner = (
@@ -250,8 +243,10 @@ def _check_against_server(ctx: Ctx, checked: csvin.Checked, rows: list[tuple[csv
             what = ("lid", "member") if "member_id" in spec else ("groep", "group")
             checked.add(
                 row.line,
-                f"{what[0]} {spec.get('member_id') or spec.get('group_id')} bestaat niet",
-                f"{what[1]} {spec.get('member_id') or spec.get('group_id')} does not exist",
+                "{what} {who} does not exist",
+                what_nl=what[0],
+                what_en=what[1],
+                who=spec.get("member_id") or spec.get("group_id"),
             )
     for funder, cents in wanted.items():
         held = funders.get(funder)
@@ -259,10 +254,11 @@ def _check_against_server(ctx: Ctx, checked: csvin.Checked, rows: list[tuple[csv
             line = next(r.line for r, f, _ in rows if f == funder)
             checked.add(
                 line,
-                f"fonds {funder} heeft {format_money(Money.fl(held))}, de regels vragen "
-                f"{format_money(Money.fl(cents))}",
-                f"funder {funder} holds {format_money(Money.fl(held), 'en')}, the rows need "
-                f"{format_money(Money.fl(cents), 'en')}",
+                "funder {funder} holds {held}, the rows need {need}",
+                funder=funder,
+                held_cents=held,
+                need_cents=cents,
+                currency=Currency.FL,
             )
 
 

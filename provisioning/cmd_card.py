@@ -29,7 +29,7 @@ from floreyn import card as cards
 from floreyn.card import CardError
 from floreyn.provisioning import cardio, cmd_portal, csvin, parse
 from floreyn.provisioning.context import Ctx
-from floreyn.provisioning.errors import Ambiguous, ServerRefused, invalid
+from floreyn.provisioning.errors import Ambiguous, ServerRefused, invalid, worded
 from floreyn.provisioning.journal import command_key
 from floreyn.provisioning.output import Col, fields, listed, money_col, table, word
 
@@ -90,9 +90,9 @@ def _member_ids(ctx: Ctx) -> list[str]:
     else:
         ids = [parse.ident(m, "--member") for m in ctx.args.members]
     if len(ids) > MAX_BATCH:
-        raise invalid("--batch", f"hoogstens {MAX_BATCH} kaarten per keer", f"at most {MAX_BATCH} cards at a time")
+        raise invalid("--batch", "at most {max_batch} cards at a time", max_batch=MAX_BATCH)
     if len(set(ids)) != len(ids):
-        raise invalid("--batch", "een lid staat er twee keer in", "a member appears twice")
+        raise invalid("--batch", "a member appears twice")
     return ids
 
 
@@ -152,8 +152,7 @@ def _issue_one(ctx: Ctx, desk: cardio.Desk, member: dict[str, Any], *, patient: 
         raise ServerRefused(
             server_code="state_refused",
             status=409,
-            message_nl=f"lid {member['member_id']} is gewist.",
-            message_en=f"member {member['member_id']} was erased.",
+            **worded("message", "member {member_id} was erased.", member_id=member['member_id']),
         )
     entry = ctx.journal.begin("card.issue", {"member_id": member["member_id"]})
     ctx.note_resumed(entry)
@@ -241,8 +240,8 @@ def _resolve_card(ctx: Ctx, who: str) -> str:
     if not fits:
         raise invalid(
             "pas",
-            f"geen actieve pas gevonden voor {cleaned!r} (kaartnummer, laatste 4 tekens, lid of alias)",
-            f"no active card found for {cleaned!r} (card number, last 4 characters, member or alias)",
+            "no active card found for {cleaned!r} (card number, last 4 characters, member or alias)",
+            cleaned=cleaned,
         )
     if len(fits) > 1:
         raise Ambiguous(
@@ -285,8 +284,7 @@ def replace(ctx: Ctx) -> int:
         raise ServerRefused(
             server_code="state_refused",
             status=409,
-            message_nl=f"pas {old_hex} is al vervangen door {old['replaced_by']}.",
-            message_en=f"card {old_hex} was already replaced by {old['replaced_by']}.",
+            **worded("message", "card {old_hex} was already replaced by {replaced_by}.", old_hex=old_hex, replaced_by=old['replaced_by']),
         )
     member = ctx.api.get(f"/v1/admin/members/{old['member_id']}")
     desk = cardio.open_desk(ctx)

@@ -51,7 +51,7 @@ def add_parser(sub: Any) -> None:
 
 def _hours(value: int, flag: str, low: int) -> int:
     if not low <= value <= MAX_HOURS:
-        raise invalid(flag, f"{low} tot {MAX_HOURS} uur", f"{low} to {MAX_HOURS} hours")
+        raise invalid(flag, "{low} to {MAX_HOURS} hours", low=low, MAX_HOURS=MAX_HOURS)
     return value * 3600
 
 
@@ -67,18 +67,18 @@ def changes(args: Any) -> dict[str, object]:
         value = getattr(args, flag)
         if value is not None:
             if not 0 <= value <= 1_000_000:
-                raise invalid(f"--{flag.replace('_', '-')}", "0 tot 1000000", "0 to 1000000")
+                raise invalid(f"--{flag.replace('_', '-')}", "0 to 1000000")
             body.setdefault("rates", {})[key] = value
     if args.max_count is not None:
         if not 0 <= args.max_count <= 1000:
-            raise invalid("--max-count", "0 tot 1000", "0 to 1000")
+            raise invalid("--max-count", "0 to 1000")
         body.setdefault("limits", {})["max_count"] = args.max_count
     if args.max_snapshot_age_h is not None:
         body.setdefault("limits", {})["max_snapshot_age_s"] = _hours(args.max_snapshot_age_h, "--max-snapshot-age-h", 1)
     if args.reinstate_after_h is not None:
         body["reinstate_after_s"] = _hours(args.reinstate_after_h, "--reinstate-after-h", 0)
     if not body:
-        raise invalid("config set", "geef minstens één instelling", "give at least one setting")
+        raise invalid("config set", "give at least one setting")
     return body
 
 

@@ -107,9 +107,11 @@ def topup(ctx: Ctx) -> int:
         minutes = max(1, (recent._now()[0] - earlier.at_s + 59) // 60)
         who = body.get("member_id") or body.get("funder_id")
         ctx.confirm(
-            f"Deze desk boekte {minutes} min geleden al {eur_text(eur_cents)} voor {who}. Nog een keer boeken?",
-            f"This desk booked {eur_text(eur_cents)} for {who} {minutes} min ago. Book it again?",
+            "This desk booked {amount} for {who} {minutes} min ago. Book it again?",
             "--again",
+            amount=eur_text(eur_cents),
+            who=who,
+            minutes=minutes,
         )
     answer = ctx.write("desk.topup", "POST", path, body)
     recent.remember(ctx.settings.home, holder, eur_cents)
@@ -184,18 +186,14 @@ CAMPAIGN_COLS = (
 
 
 def _all_shops_question(ctx: Ctx) -> None:
-    ctx.confirm(
-        "Zonder --merchant geldt de actie bij alle winkels. Is dat de bedoeling?",
-        "Without --merchant the campaign applies to every shop. Is that what you want?",
-        "--all-merchants",
-    )
+    ctx.confirm("Without --merchant the campaign applies to every shop. Is that what you want?", "--all-merchants")
 
 
 def campaign_add(ctx: Ctx) -> int:
     a = ctx.args
     starts, ends = parse.iso_date(a.starts_on, "--from"), parse.iso_date(a.ends_on, "--to")
     if ends < starts:
-        raise invalid("--to", f"{ends} ligt voor {starts}", f"{ends} is before {starts}")
+        raise invalid("--to", "{ends} is before {starts}", ends=ends, starts=starts)
     body = {
         "campaign_id": parse.ident(a.campaign_id, "--id"),
         "name": parse.text(a.name, "--name", 80),
@@ -208,10 +206,10 @@ def campaign_add(ctx: Ctx) -> int:
         body["pot"] = True
     if a.bonus is not None:
         if not a.pot:
-            raise invalid("--bonus", "een bonus komt uit een pot: geef ook --pot", "a bonus comes from a pot: add --pot")
+            raise invalid("--bonus", "a bonus comes from a pot: add --pot")
         body["redeem_bonus_bp"] = parse.percent_bp(a.bonus, "--bonus")
     if a.merchants and a.all_merchants:
-        raise invalid("--all-merchants", "niet samen met --merchant", "not together with --merchant")
+        raise invalid("--all-merchants", "not together with --merchant")
     if not a.merchants and not a.all_merchants:
         _all_shops_question(ctx)
     answer = ctx.write("campaign.create", "POST", "/v1/admin/campaigns", body)
@@ -238,7 +236,6 @@ def campaign_update(ctx: Ctx) -> int:
     if not body:
         raise invalid(
             "campaign update",
-            "geef wat er verandert: --name, --multiplier, --from, --to, --merchant of --all-merchants",
             "give what changes: --name, --multiplier, --from, --to, --merchant or --all-merchants",
         )
     answer = ctx.write("campaign.update", "PATCH", f"/v1/admin/campaigns/{campaign_id}", body)

@@ -67,10 +67,9 @@ def run(ctx: Ctx) -> int:
     server_key = ctx.anonymous_api().health()["server_key"]
     if s.server_key and s.server_key != server_key:
         raise local(
-            f"de server {s.server} heeft een andere sleutel dan bij de eerste init ({s.server_key[:16]}...); "
-            "is dit de goede server?",
-            f"the server {s.server} has another key than at the first init ({s.server_key[:16]}...); "
-            "is this the right server?",
+            "the server {server} has another key than at the first init ({server_key}...); is this the right server?",
+            server=s.server,
+            server_key=s.server_key[:16],
         )
     base: dict[str, Any] = {"server": s.server, "server_key": server_key, "issuer_key_encrypted": encrypted}
     for key in ("cooperative", "desk_name"):
@@ -144,10 +143,7 @@ def _issuer_key(args: argparse.Namespace, s: settings.Settings) -> tuple[Any, st
     secret = keystore.passphrase(args.passphrase_file, new=True)
     if secret is None:
         raise local(
-            "geef een wachtwoord voor de uitgiftesleutel (--passphrase-file, FLOREYN_KEY_PASSPHRASE of "
-            "interactief), of kies --no-passphrase",
-            "give a passphrase for the issuing key (--passphrase-file, FLOREYN_KEY_PASSPHRASE or at the "
-            "prompt), or choose --no-passphrase",
+            "give a passphrase for the issuing key (--passphrase-file, FLOREYN_KEY_PASSPHRASE or at the prompt), or choose --no-passphrase",
         )
     return keystore.create_issuer(path, secret), "created", True
 
@@ -171,10 +167,8 @@ def _desk_token(ctx: Ctx, args: argparse.Namespace) -> tuple[str, str]:
     if not isinstance(token, str) or not token:  # the answer to the first attempt was lost; it is shown only once
         ctx.write("token.revoke", "POST", f"/v1/admin/tokens/{args.token_name}/revoke", {})
         raise local(
-            f"het token {args.token_name} is gemaakt maar het antwoord ging verloren; het is ingetrokken. "
-            "Voer init opnieuw uit met een andere --token-name.",
-            f"token {args.token_name} was created but its answer was lost; it has been revoked. "
-            "Run init again with another --token-name.",
+            "token {token_name} was created but its answer was lost; it has been revoked. Run init again with another --token-name.",
+            token_name=args.token_name,
         )
     return token, "created"
 
@@ -183,7 +177,7 @@ def _read_token_file(path: str) -> str:
     try:
         token = Path(path).read_text().strip()
     except OSError as exc:
-        raise local(f"tokenbestand {path}: {exc.strerror}", f"token file {path}: {exc.strerror}") from None
+        raise local("token file {path}: {strerror}", path=path, strerror=exc.strerror) from None
     if not token or len(token) > 200:
-        raise local(f"{path} bevat geen token", f"{path} holds no token")
+        raise local("{path} holds no token", path=path)
     return token

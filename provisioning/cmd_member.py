@@ -120,7 +120,7 @@ def email(text: str, field: str) -> str:
     try:
         return str(email_validator.validate_email(text, check_deliverability=False).normalized)
     except email_validator.EmailNotValidError as exc:
-        raise invalid(field, f"{text!r} is geen geldig e-mailadres ({exc})", f"{text!r} is not a valid e-mail address ({exc})") from None
+        raise invalid(field, "{text!r} is not a valid e-mail address ({exc})", text=text, exc=exc) from None
 
 
 def phone(text: str, field: str) -> str:
@@ -130,7 +130,7 @@ def phone(text: str, field: str) -> str:
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        raise invalid(field, f"{text!r} is geen geldig telefoonnummer", f"{text!r} is not a valid phone number")
+        raise invalid(field, "{text!r} is not a valid phone number", text=text)
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
 
 
@@ -143,7 +143,7 @@ def add(ctx: Ctx) -> int:
     if args.member_id:
         body["member_id"] = parse.ident(args.member_id, "--id")
     if not body:
-        raise invalid("member add", "geef minstens --alias of --name", "give at least --alias or --name")
+        raise invalid("member add", "give at least --alias or --name")
     answer = ctx.write("member.create", "POST", "/v1/admin/members", body)
     ctx.out.result(answer, lambda: table([answer], MEMBER_COLS))
     return 0
@@ -161,11 +161,7 @@ def import_(ctx: Ctx) -> int:
             continue
         mid = body.get("member_id")
         if mid in seen:
-            checked.add(
-                row.line,
-                f"lidnummer {mid} staat ook op regel {seen[mid]}",
-                f"member id {mid} is also on line {seen[mid]}",
-            )
+            checked.add(row.line, "member id {mid} is also on line {seen}", mid=mid, seen=seen[mid])
             continue
         if mid:
             seen[mid] = row.line
@@ -226,11 +222,10 @@ def _row_body(row: csvin.Row) -> dict[str, object]:
     missing = [name for name in REQUIRED_IN_IMPORT if not row.cells.get(name, "").strip()]
     if missing:
         nl = {"name": "naam", "alias": "roepnaam (alias)"}
-        raise invalid(
-            missing[0],
-            " en ".join(nl[m] for m in missing) + " ontbreekt",
-            " and ".join(missing) + (" is" if len(missing) == 1 else " are") + " missing",
-        )
+        names = {"names_nl": " en ".join(nl[m] for m in missing), "names_en": " and ".join(missing)}
+        if len(missing) == 1:
+            raise invalid(missing[0], "{names} is missing", **names)
+        raise invalid(missing[0], "{names} are missing", **names)
     body = _personal({k: v for k, v in row.cells.items() if k != "member_id"}, "")
     if row.cells.get("member_id"):
         body["member_id"] = parse.ident(row.cells["member_id"], "member_id")
@@ -246,8 +241,8 @@ def _check_duplicates(checked: csvin.Checked, bodies: list[tuple[csvin.Row, dict
         if key in exact:
             checked.add(
                 row.line,
-                f"zelfde gegevens als regel {exact[key]} (gebruik --allow-duplicates als dit echt twee leden zijn)",
-                f"same data as line {exact[key]} (use --allow-duplicates if these really are two members)",
+                "same data as line {exact} (use --allow-duplicates if these really are two members)",
+                exact=exact[key],
             )
             continue
         exact[key] = row.line
@@ -260,10 +255,11 @@ def _check_duplicates(checked: csvin.Checked, bodies: list[tuple[csvin.Row, dict
                 how_nl = "e-mailadres" if what == "email" else "telefoonnummer"
                 checked.add(
                     row.line,
-                    f"waarschijnlijk dezelfde persoon als regel {likely[probe]} (zelfde naam en {how_nl}; "
-                    "gebruik --allow-duplicates als dit echt twee leden zijn)",
-                    f"probably the same person as line {likely[probe]} (same name and {what}; "
+                    "probably the same person as line {likely} (same name and {what}; "
                     "use --allow-duplicates if these really are two members)",
+                    likely=likely[probe],
+                    what=what,
+                    what_nl=how_nl,
                 )
                 break
             likely[probe] = row.line
@@ -284,9 +280,9 @@ def _check_against_server(ctx: Ctx, checked: csvin.Checked, bodies: list[tuple[c
         want = {name: body.get(name) for name, _ in PERSONAL}
         want["alias"] = want["alias"] or f"Lid {mid[-4:]}"  # the server's default alias
         if held.get("erased_ms") is not None:
-            checked.add(row.line, f"lid {mid} is gewist", f"member {mid} was erased")
+            checked.add(row.line, "member {mid} was erased", mid=mid)
         elif any(held.get(k) != v for k, v in want.items()):
-            checked.add(row.line, f"lid {mid} bestaat al met andere gegevens", f"member {mid} exists with other data")
+            checked.add(row.line, "member {mid} exists with other data", mid=mid)
 
 
 def _write_mapping(path: Path, results: list[dict[str, Any]]) -> None:
@@ -381,9 +377,7 @@ def update(ctx: Ctx) -> int:
     member_id = parse.ident(args.member_id, "member")
     body = _personal({name: getattr(args, name) for name, _ in PERSONAL}, "--")
     if not body:
-        raise invalid(
-            "member update", "geef wat er verandert, bijv. --phone of --email", "give what changes, e.g. --phone or --email"
-        )
+        raise invalid("member update", "give what changes, e.g. --phone or --email")
     answer = ctx.write("member.update", "PATCH", f"/v1/admin/members/{member_id}", body)
     ctx.out.result(
         answer,
@@ -397,10 +391,10 @@ def erase(ctx: Ctx) -> int:
     m = ctx.api.get(f"/v1/admin/members/{member_id}")
     if not ctx.args.yes and m.get("erased_ms") is None:
         ctx.confirm(
-            f"Alle persoonsgegevens van {m['alias']} ({member_id}) wissen en de passen blokkeren? "
-            "Dit kan niet ongedaan worden.",
-            f"Erase all personal data of {m['alias']} ({member_id}) and block the cards? This cannot be undone.",
+            "Erase all personal data of {alias} ({member_id}) and block the cards? This cannot be undone.",
             "--yes",
+            alias=m['alias'],
+            member_id=member_id,
         )
     answer = ctx.write("member.erase", "POST", f"/v1/admin/members/{member_id}/erase", {})
     ctx.out.result(

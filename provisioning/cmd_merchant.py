@@ -123,11 +123,7 @@ def update(ctx: Ctx) -> int:
     merchant_id = parse.ident(ctx.args.merchant_id, "merchant")
     values = _values(ctx.args)
     if not values:
-        raise invalid(
-            "merchant update",
-            "niets te wijzigen: geef --name, --category, --save-rate of --(no-)topup",
-            "nothing to change: give --name, --category, --save-rate or --(no-)topup",
-        )
+        raise invalid("merchant update", "nothing to change: give --name, --category, --save-rate or --(no-)topup")
     _check_known(ctx, values)
     answer = ctx.write("merchant.update", "PATCH", f"/v1/admin/merchants/{merchant_id}", values)
     ctx.out.result(answer, lambda: table([answer], MERCHANT_COLS[:-1]))

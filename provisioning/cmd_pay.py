@@ -35,7 +35,7 @@ def add_parser(sub: Any) -> None:
 def _party(text: str, field: str) -> dict[str, str]:
     kind, _, ident = text.partition(":")
     if kind not in ("member", "merchant") or not ident:
-        raise invalid(field, f"{field} is member:ID of merchant:ID", f"{field} is member:ID or merchant:ID")
+        raise invalid(field, "{field} is member:ID or merchant:ID", field=field)
     return {"kind": kind, "id": parse.ident(ident, field)}
 
 

@@ -79,7 +79,7 @@ def _period(p: Any) -> None:
 def _dates(ctx: Ctx) -> tuple[str, str]:
     start, end = parse.iso_date(ctx.args.from_date, "--from"), parse.iso_date(ctx.args.to_date, "--to")
     if end < start:
-        raise invalid("--to", f"{end} ligt voor {start}", f"{end} is before {start}")
+        raise invalid("--to", "{end} is before {start}", end=end, start=start)
     return start, end
 
 
@@ -285,7 +285,7 @@ def zreport(ctx: Ctx) -> int:
                                             Col("ontvangen", "at"))))
         return 0
     if ctx.args.day < 1:
-        raise invalid("--day", "een dag is 1 of meer", "a day is 1 or more")
+        raise invalid("--day", "a day is 1 or more")
     z = ctx.api.get(f"/v1/admin/terminals/{terminal}/zreports/{ctx.args.day}")
     kinds = [{"kind": k, **v} for k, v in z["kinds"].items()]
     tenders = [{"tender": k, **v} for k, v in z["tenders"].items()]
@@ -315,9 +315,7 @@ def export_csv(ctx: Ctx) -> int:
     params = {"from": start, "to": end, "dialect": dialect}
     if not ctx.args.out:
         if ctx.out.json_mode:
-            raise invalid(
-                "--out", "met --json gaat de CSV naar een bestand: geef --out", "with --json give --out for the CSV"
-            )
+            raise invalid("--out", "with --json give --out for the CSV")
         ctx.api.download("/v1/admin/reports/export.csv", params, _TextSink(ctx.out.stdout))
         ctx.out.stdout.flush()
         return 0
@@ -330,7 +328,7 @@ def export_csv(ctx: Ctx) -> int:
             os.fsync(f.fileno())
         os.replace(tmp, out)
     except OSError as exc:
-        raise local(f"kan {out} niet schrijven: {exc.strerror}", f"cannot write {out}: {exc.strerror}") from None
+        raise local("cannot write {out}: {strerror}", out=out, strerror=exc.strerror) from None
     finally:
         tmp.unlink(missing_ok=True)
     with open(out, "rb") as f:

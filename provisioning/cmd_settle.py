@@ -79,7 +79,7 @@ def month(text: str | None, field: str) -> str:
 def _period(text: str | None, field: str) -> str:
     if text is None or len(text) != 7 or text[4] != "-" or not (text[:4] + text[5:]).isdigit() \
             or not 1 <= int(text[5:]) <= 12:
-        raise invalid(field, f"{text!r} is geen maand (JJJJ-MM)", f"{text!r} is not a month (YYYY-MM)")
+        raise invalid(field, "{text!r} is not a month (YYYY-MM)", text=text)
     return text
 
 
@@ -88,11 +88,10 @@ def rate_bp(text: str, field: str) -> int:
     try:
         value = Decimal(text.strip().replace(",", "."))
     except InvalidOperation:
-        raise invalid(field, f"{text!r} is geen koers", f"{text!r} is not a rate") from None
+        raise invalid(field, "{text!r} is not a rate", text=text) from None
     bp = value * 10_000
     if bp != bp.to_integral_value() or not 0 <= bp <= 1_000_000:
-        raise invalid(field, f"{text!r}: 0 tot 100 euro, hoogstens 4 decimalen",
-                      f"{text!r}: 0 to 100 euro, at most 4 decimals")
+        raise invalid(field, "{text!r}: 0 to 100 euro, at most 4 decimals", text=text)
     return int(bp)
 
 
@@ -132,7 +131,7 @@ def write_files(ctx: Ctx, answer: dict[str, Any], out_dir: Path) -> list[str]:
     try:
         (out_dir / "statements").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise local(f"kan map {out_dir} niet maken: {exc}", f"cannot create folder {out_dir}: {exc}") from None
+        raise local("cannot create folder {out_dir}: {exc}", out_dir=out_dir, exc=exc) from None
     methods = {line["method"] for line in answer["batch"]["lines"]}
     wanted = [("pain.001.xml", "transfer" in methods), ("pain.008.xml", "debit" in methods),
               ("invoices.csv", bool(methods & {"invoice", "cash"}))]
@@ -158,7 +157,7 @@ def _download(ctx: Ctx, path: str, params: QueryParams, target: Path) -> None:
             os.fsync(sink.fileno())
         os.replace(tmp, target)
     except OSError as exc:
-        raise local(f"kan {target} niet schrijven: {exc}", f"cannot write {target}: {exc}") from None
+        raise local("cannot write {target}: {exc}", target=target, exc=exc) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -239,7 +238,7 @@ def rates_set(ctx: Ctx) -> int:
     a = ctx.args
     ask, bid = rate_bp(a.ask, "--ask"), rate_bp(a.bid, "--bid")
     if bid > ask:
-        raise invalid("--bid", "de bied-koers is hoger dan de laat-koers", "the bid rate is above the ask rate")
+        raise invalid("--bid", "the bid rate is above the ask rate")
     start = "now" if a.from_ == "now" else parse.iso_date(a.from_, "--from")
     answer = ctx.write("rates.set", "POST", "/v1/admin/rates", {"ask_bp": ask, "bid_bp": bid, "from": start})
     ctx.out.result(answer, lambda: fields([("laat", _rate_text(answer["ask_bp"])),

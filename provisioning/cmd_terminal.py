@@ -26,7 +26,7 @@ from floreyn import keys
 from floreyn.errors import FloreynError
 from floreyn.provisioning import parse
 from floreyn.provisioning.context import Ctx
-from floreyn.provisioning.errors import FileExists, invalid, local
+from floreyn.provisioning.errors import FileExists, invalid, invalid_from, local, worded
 from floreyn.provisioning.output import Col, fields, table
 from floreyn.provisioning.tomlw import write_toml
 
@@ -91,23 +91,21 @@ def enroll(ctx: Ctx) -> int:
             existing = load_config(config_path)
         except FloreynError as exc:
             raise local(
-                f"{config_path} is onleesbaar ({exc.message('nl')}); gebruik --force om het te vervangen",
-                f"{config_path} is unreadable ({exc.message('en')}); use --force to replace it",
+                "{config_path} is unreadable ({message}); use --force to replace it",
+                config_path=config_path,
+                message_nl=exc.message("nl"),
+                message_en=exc.message("en"),
             ) from None
         if existing.terminal_id != terminal_id:
             raise FileExists(
                 path=str(config_path),
-                detail_nl=f"voor terminal {existing.terminal_id}",
-                detail_en=f"for terminal {existing.terminal_id}",
+                **worded("detail", "for terminal {terminal_id}", terminal_id=existing.terminal_id),
             )
         data_dir = existing.data_dir
     health = ctx.api.health()
     server_key = health["server_key"]
     if s.server_key and s.server_key != server_key:
-        raise local(
-            f"de server meldt een andere sleutel dan bij init ({s.server_key[:16]}...)",
-            f"the server reports another key than at init ({s.server_key[:16]}...)",
-        )
+        raise local("the server reports another key than at init ({server_key}...)", server_key=s.server_key[:16])
     merchant = ctx.api.get(f"/v1/admin/merchants/{merchant_id}")
     key_path = existing.key_path if existing else data_dir / KEY_FILE
     key, key_status = _terminal_key(key_path)
@@ -186,12 +184,12 @@ def _terminal_key(path: Path) -> tuple[Any, str]:
         try:
             return keys.load_private_key(path), "exists"
         except (ValueError, TypeError):
-            raise local(f"{path} is geen bruikbare terminalsleutel", f"{path} is not a usable terminal key") from None
+            raise local("{path} is not a usable terminal key", path=path) from None
     try:
         key = keys.new_private_key()
         keys.save_private_key(key, path)
     except OSError as exc:
-        raise local(f"kan {path} niet schrijven: {exc.strerror}", f"cannot write {path}: {exc.strerror}") from None
+        raise local("cannot write {path}: {strerror}", path=path, strerror=exc.strerror) from None
     assert keys.public_raw(keys.load_private_key(path)) == keys.public_raw(key)
     return key, "created"
 
@@ -205,7 +203,7 @@ def _reader(spec: str) -> dict[str, object]:
     try:
         return {"kind": "nfc", "device": check_device_path(spec)}
     except DeviceConfigError as exc:
-        raise invalid("--reader", exc.message("nl"), exc.message("en")) from None
+        raise invalid_from("--reader", exc) from None
 
 
 def printer_spec(spec: str) -> dict[str, object]:
@@ -225,7 +223,7 @@ def printer_spec(spec: str) -> dict[str, object]:
             return {"kind": "file", "path": rest}
     except ValueError:
         pass
-    raise invalid("--printer", f"{spec!r} niet begrepen", f"{spec!r} not understood")
+    raise invalid("--printer", "{spec!r} not understood", spec=spec)
 
 
 def _printer(table: dict[str, Any], profile: str | None, columns: int) -> dict[str, object]:
@@ -238,7 +236,7 @@ def _printer(table: dict[str, Any], profile: str | None, columns: int) -> dict[s
     try:
         make_printer(table).close()  # the till's own checks (profile known, columns it can print); opens nothing
     except DeviceConfigError as exc:
-        raise invalid("--printer", exc.message("nl"), exc.message("en")) from None
+        raise invalid_from("--printer", exc) from None
     return table
 
 
@@ -260,30 +258,20 @@ def _operator(spec: str) -> dict[str, str]:
 
     parts = spec.split(":")
     if len(parts) not in (2, 3) or not parts[0].strip() or parts[1] not in ("cashier", "manager"):
-        raise invalid(
-            "--operator",
-            f"{spec!r}: schrijf NAAM:cashier of NAAM:manager (met :PIN erachter)",
-            f"{spec!r}: write NAME:cashier or NAME:manager (optionally :PIN)",
-        )
+        raise invalid("--operator", "{spec!r}: write NAME:cashier or NAME:manager (optionally :PIN)", spec=spec)
     pin = parts[2] if len(parts) == 3 else _ask_pin(parts[0])
     try:
         return {"name": parts[0].strip(), "role": parts[1], "pin_hash": hash_pin(pin)}
     except ValueError:
-        raise invalid(
-            "--operator", f"PIN van {parts[0]} moet 4 tot 12 cijfers zijn", f"{parts[0]}'s PIN must be 4 to 12 digits"
-        ) from None
+        raise invalid("--operator", "{name}'s PIN must be 4 to 12 digits", name=parts[0]) from None
 
 
 def _ask_pin(name: str) -> str:
     if not sys.stdin.isatty():
-        raise invalid(
-            "--operator",
-            f"geef de PIN van {name} als NAAM:ROL:PIN (geen toetsenbord)",
-            f"give {name}'s PIN as NAME:ROLE:PIN (no keyboard)",
-        )
+        raise invalid("--operator", "give {name}'s PIN as NAME:ROLE:PIN (no keyboard)", name=name)
     pin = getpass.getpass(f"PIN voor {name}: ")
     if getpass.getpass("Nogmaals: ") != pin:
-        raise invalid("--operator", "de PINs verschillen", "the PINs differ")
+        raise invalid("--operator", "the PINs differ")
     return pin
 
 

@@ -8,7 +8,7 @@ from typing import IO, Any, Final, Mapping
 
 from floreyn.provisioning import settings as settings_mod
 from floreyn.provisioning.api import AdminClient
-from floreyn.provisioning.errors import NotConfirmed, ServerRefused
+from floreyn.provisioning.errors import NotConfirmed, ServerRefused, worded_pair
 from floreyn.provisioning.journal import Journal, Pending
 from floreyn.provisioning.output import Output
 from floreyn.provisioning.settings import Settings
@@ -62,9 +62,10 @@ class Ctx:
         self.journal.done(entry)
         return answer
 
-    def confirm(self, question_nl: str, question_en: str, flag: str) -> None:
+    def confirm(self, msgid: str, flag: str, /, **params: object) -> None:
         """Ask on stderr, read the answer from stdin; anything but "ja" refuses (exit 1) and names the flag
         that answers it beforehand. With --json nobody is asked: a script gives the flag or is refused."""
+        question_nl, question_en = worded_pair(msgid, params)
         if not self.out.json_mode:
             self.out.progress(self.out.say(f"{question_nl} [j/N]", f"{question_en} [y/N]"))
             try:

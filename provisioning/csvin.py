@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Final, Mapping
 
-from floreyn.provisioning.errors import CsvInvalid, InputInvalid, invalid
+from floreyn.provisioning.errors import CsvInvalid, InputInvalid, invalid, worded_pair
 
 MAX_CSV_BYTES: Final = 8 * 1024 * 1024
 MAX_ROWS: Final = 10_000
@@ -49,31 +49,21 @@ def read(
     try:
         raw = path.read_bytes() if path.stat().st_size <= MAX_CSV_BYTES else None
     except OSError as exc:
-        raise invalid(
-            str(path), f"kan niet worden gelezen: {exc.strerror}", f"cannot be read: {exc.strerror}"
-        ) from None
+        raise invalid(str(path), "cannot be read: {strerror}", strerror=exc.strerror) from None
     if raw is None:
-        raise invalid(
-            str(path),
-            f"groter dan {MAX_CSV_BYTES} bytes; splits het bestand",
-            f"larger than {MAX_CSV_BYTES} bytes; split the file",
-        )
+        raise invalid(str(path), "larger than {MAX_CSV_BYTES} bytes; split the file", MAX_CSV_BYTES=MAX_CSV_BYTES)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise invalid(
-            str(path),
-            f"geen UTF-8 (byte {exc.start}); sla op als 'CSV UTF-8'",
-            f"not UTF-8 (byte {exc.start}); save as 'CSV UTF-8'",
-        ) from None
+        raise invalid(str(path), "not UTF-8 (byte {start}); save as 'CSV UTF-8'", start=exc.start) from None
     delimiter = _delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
-        raise invalid(str(path), "het bestand is leeg", "the file is empty") from None
+        raise invalid(str(path), "the file is empty") from None
     except csv.Error as exc:
-        raise invalid(f"{path}:1", str(exc), str(exc)) from None
+        raise invalid(f"{path}:1", "{detail}", detail=str(exc)) from None
     index = _header_index(path, header, columns, required, one_of)
     rows: list[Row] = []
     bad = Checked(path)
@@ -84,23 +74,15 @@ def read(
             if not any(c.strip() for c in cells):
                 continue  # blank lines are what spreadsheets leave at the end
             if len(rows) >= MAX_ROWS:
-                raise invalid(
-                    str(path),
-                    f"meer dan {MAX_ROWS} regels; splits het bestand",
-                    f"more than {MAX_ROWS} rows; split the file",
-                )
+                raise invalid(str(path), "more than {MAX_ROWS} rows; split the file", MAX_ROWS=MAX_ROWS)
             if len(cells) > len(header):
-                bad.add(
-                    line,
-                    f"{len(cells)} velden, de kop heeft er {len(header)}",
-                    f"{len(cells)} fields, the header has {len(header)}",
-                )
+                bad.add(line, "{n_cells} fields, the header has {n_header}", n_cells=len(cells), n_header=len(header))
                 continue
             rows.append(Row(line, {name: (cells[i].strip() if i < len(cells) else "") for name, i in index.items()}))
     except csv.Error as exc:
-        bad.add(end + 1, str(exc), str(exc))
+        bad.add(end + 1, "{detail}", detail=str(exc))
     if not rows and not bad.problems:
-        raise invalid(str(path), "geen regels onder de kop", "no rows below the header")
+        raise invalid(str(path), "no rows below the header")
     return CsvFile(path, hashlib.sha256(raw).hexdigest(), rows, bad)
 
 
@@ -127,23 +109,15 @@ def _header_index(
         name = spelled.get(_norm(h))
         if name is None:
             known = ", ".join(columns)
-            raise invalid(
-                f"{path}:1",
-                f"onbekende kolom {h!r}; bekend zijn {known}",
-                f"unknown column {h!r}; known columns are {known}",
-            )
+            raise invalid(f"{path}:1", "unknown column {h!r}; known columns are {known}", h=h, known=known)
         if name in index:
-            raise invalid(f"{path}:1", f"kolom {name!r} staat er twee keer in", f"column {name!r} appears twice")
+            raise invalid(f"{path}:1", "column {name!r} appears twice", name=name)
         index[name] = i
     missing = [c for c in required if c not in index]
     if missing:
-        raise invalid(f"{path}:1", f"kolom {missing[0]!r} ontbreekt", f"column {missing[0]!r} is missing")
+        raise invalid(f"{path}:1", "column {missing!r} is missing", missing=missing[0])
     if one_of and not any(c in index for c in one_of):
-        raise invalid(
-            f"{path}:1",
-            f"een van de kolommen {', '.join(one_of)} is nodig",
-            f"one of the columns {', '.join(one_of)} is needed",
-        )
+        raise invalid(f"{path}:1", "one of the columns {columns} is needed", columns=", ".join(one_of))
     return index
 
 
@@ -158,15 +132,16 @@ class Checked:
     path: Path
     problems: list[tuple[int, str, str]] = field(default_factory=list)
 
-    def add(self, line: int, nl: str, en: str) -> None:
-        self.problems.append((line, nl, en))
+    def add(self, line: int, msgid: str, /, **params: object) -> None:
+        """One bad line, worded by the catalog's `msgid` (filled with `params`)."""
+        self.problems.append((line, *worded_pair(msgid, params)))
 
     def check(self, row: Row, fn: Callable[[], Any]) -> Any:
         """Run one row's parsing; an InputInvalid becomes a bad line, and None is returned."""
         try:
             return fn()
         except InputInvalid as exc:
-            self.add(row.line, exc.message("nl"), exc.message("en"))
+            self.problems.append((row.line, exc.message("nl"), exc.message("en")))
             return None
 
     def raise_if_bad(self) -> None:

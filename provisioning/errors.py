@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Final
 
-from floreyn.errors import FloreynError, RemoteRefusal
+from floreyn.errors import FloreynError, RemoteRefusal, in_language
+from floreyn.refusals import translate
 
 EXIT_OK: Final = 0
 EXIT_INPUT: Final = 1
@@ -153,12 +154,33 @@ class FileExists(LocalSetupError):
     msgid = "{path} exists already ({detail}). Use --force to replace it."
 
 
-def local(nl: str, en: str) -> LocalSetupError:
-    return LocalSetupError(detail_nl=nl, detail_en=en)
+# The helpers below take one English msgid (a literal: floreyn/refusals.py extracts it from the call, as
+# gettext does from _()) and named params; the words in each language come from the refusal catalogs.
 
 
-def invalid(field: str, nl: str, en: str) -> InputInvalid:
-    return InputInvalid(field=field, problem_nl=nl, problem_en=en)
+def worded_pair(msgid: str, params: dict[str, object]) -> tuple[str, str]:
+    """`msgid` from the catalogs filled with `params`, in Dutch and in English (`X_nl` / `X_en` per language)."""
+    nl, en = (translate(msgid, lang).format(**in_language(params, lang)) for lang in ("nl", "en"))
+    return nl, en
+
+
+def worded(key: str, msgid: str, /, **params: object) -> dict[str, str]:
+    """`{key}_nl` and `{key}_en` for a refusal whose template has `{key}`: `ServerRefused(**worded("message", ...))`."""
+    nl, en = worded_pair(msgid, params)
+    return {f"{key}_nl": nl, f"{key}_en": en}
+
+
+def local(msgid: str, /, **params: object) -> LocalSetupError:
+    return LocalSetupError(**worded("detail", msgid, **params))
+
+
+def invalid(field: str, msgid: str, /, **params: object) -> InputInvalid:
+    return InputInvalid(field=field, **worded("problem", msgid, **params))
+
+
+def invalid_from(field: str, refusal: FloreynError) -> InputInvalid:
+    """A refusal of another part (money, a device's config) as the problem of one field, in its own words."""
+    return InputInvalid(field=field, problem_nl=refusal.message("nl"), problem_en=refusal.message("en"))
 
 
 def exit_code_of(exc: BaseException) -> int:

@@ -71,8 +71,9 @@ class Journal:
         os.chmod(self.folder, 0o700)
         if sum(1 for _ in self.folder.glob("*.json")) >= MAX_PENDING:
             raise local(
-                f"{self.folder} bevat {MAX_PENDING} onafgemaakte verzoeken; ruim het op",
-                f"{self.folder} holds {MAX_PENDING} unfinished requests; clean it up",
+                "{folder} holds {MAX_PENDING} unfinished requests; clean it up",
+                folder=self.folder,
+                MAX_PENDING=MAX_PENDING,
             )
         entry = Pending(
             key=key,
@@ -131,10 +132,7 @@ class Journal:
         except (OSError, ValueError, KeyError):
             request_id = None
         if not isinstance(data, dict) or not isinstance(request_id, str) or not request_id:
-            raise local(
-                f"onleesbaar onafgemaakt verzoek {path}; verwijder het na controle",
-                f"unreadable unfinished request {path}; remove it after checking",
-            )
+            raise local("unreadable unfinished request {path}; remove it after checking", path=path)
         return Pending(
             key=key,
             action=str(data.get("action", "")),

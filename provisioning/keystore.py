@@ -36,24 +36,22 @@ def passphrase(file: str | None, *, new: bool, allow_prompt: bool = True) -> byt
         try:
             raw = Path(file).read_bytes()[: MAX_PASSPHRASE_BYTES + 1]
         except OSError as exc:
-            raise local(
-                f"wachtwoordbestand {file}: {exc.strerror}", f"passphrase file {file}: {exc.strerror}"
-            ) from None
+            raise local("passphrase file {file}: {strerror}", file=file, strerror=exc.strerror) from None
         value = raw.rstrip(b"\r\n")
     elif os.environ.get("FLOREYN_KEY_PASSPHRASE"):
         value = os.environ["FLOREYN_KEY_PASSPHRASE"].encode()
     elif allow_prompt and sys.stdin.isatty():
         value = getpass.getpass("Wachtwoord voor de uitgiftesleutel: ").encode()
         if new and getpass.getpass("Nogmaals: ").encode() != value:
-            raise local("de wachtwoorden verschillen", "the passphrases differ")
+            raise local("the passphrases differ")
     else:
         return None
     if len(value) > MAX_PASSPHRASE_BYTES:
-        raise local("wachtwoord te lang", "passphrase too long")
+        raise local("passphrase too long")
     if new and len(value) < MIN_PASSPHRASE_LEN:
         raise local(
-            f"kies een wachtwoord van minstens {MIN_PASSPHRASE_LEN} tekens",
-            f"choose a passphrase of at least {MIN_PASSPHRASE_LEN} characters",
+            "choose a passphrase of at least {MIN_PASSPHRASE_LEN} characters",
+            MIN_PASSPHRASE_LEN=MIN_PASSPHRASE_LEN,
         )
     return value
 
@@ -69,23 +67,17 @@ def create_issuer(path: Path, secret: bytes | None) -> Ed25519PrivateKey:
 
 def load_issuer(path: Path, secret: bytes | None) -> Ed25519PrivateKey:
     if not path.exists():
-        raise local(
-            f"geen uitgiftesleutel in {path}; voer 'floreyn-provision init' uit",
-            f"no card-issuing key at {path}; run 'floreyn-provision init'",
-        )
+        raise local("no card-issuing key at {path}; run 'floreyn-provision init'", path=path)
     try:
         return keys.load_private_key(path, secret)
     except TypeError:  # encrypted but no passphrase given, or a passphrase for a plain key
         if secret is None:
-            raise local(
-                f"{path} is versleuteld: geef --passphrase-file of FLOREYN_KEY_PASSPHRASE",
-                f"{path} is encrypted: give --passphrase-file or FLOREYN_KEY_PASSPHRASE",
-            ) from None
+            raise local("{path} is encrypted: give --passphrase-file or FLOREYN_KEY_PASSPHRASE", path=path) from None
         return keys.load_private_key(path, None)  # a plain 0600 key: a passphrase in the environment is not needed
     except ValueError:
         if secret is not None:
             raise WrongPassphrase(path=str(path)) from None
-        raise local(f"{path} is geen Ed25519-sleutel", f"{path} is not an Ed25519 key") from None
+        raise local("{path} is not an Ed25519 key", path=path) from None
 
 
 def load_or_create_ntag_key(path: Path) -> tuple[bytes, bool]:
@@ -104,7 +96,5 @@ def load_ntag_key(path: Path) -> bytes:
     except (OSError, ValueError):
         key = b""
     if len(key) != NTAG_KEY_BYTES:
-        raise local(
-            f"{path} bevat geen NTAG-sleutel (32 hexadecimale tekens)", f"{path} holds no NTAG key (32 hex digits)"
-        )
+        raise local("{path} holds no NTAG key (32 hex digits)", path=path)
     return key

@@ -112,17 +112,15 @@ def read_config(path: Path) -> dict[str, object]:
     try:
         raw = path.read_bytes()
         if len(raw) > MAX_CONFIG_BYTES:
-            raise local(
-                f"{path} is groter dan {MAX_CONFIG_BYTES} bytes", f"{path} is larger than {MAX_CONFIG_BYTES} bytes"
-            )
+            raise local("{path} is larger than {MAX_CONFIG_BYTES} bytes", path=path, MAX_CONFIG_BYTES=MAX_CONFIG_BYTES)
         doc = tomllib.loads(raw.decode("utf-8"))
     except OSError as exc:
-        raise local(f"{path} kan niet worden gelezen: {exc.strerror}", f"cannot read {path}: {exc.strerror}") from None
+        raise local("cannot read {path}: {strerror}", path=path, strerror=exc.strerror) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise local(f"{path} is geen geldige TOML: {exc}", f"{path} is not valid TOML: {exc}") from None
+        raise local("{path} is not valid TOML: {exc}", path=path, exc=exc) from None
     unknown = sorted(set(doc) - KNOWN_KEYS)
     if unknown:  # a typo must not silently fall back to a default
-        raise local(f"onbekende instelling {unknown[0]!r} in {path}", f"unknown setting {unknown[0]!r} in {path}")
+        raise local("unknown setting {unknown!r} in {path}", unknown=unknown[0], path=path)
     return doc
 
 
@@ -138,9 +136,7 @@ def load(home: Path | None, server: str | None, token: str | None) -> Settings:
     s.issuer_key_encrypted = bool(doc.get("issuer_key_encrypted", True))
     timeout = doc.get("timeout_s", s.timeout_s)
     if type(timeout) is not int or not 1 <= timeout <= 600:
-        raise local(
-            f"timeout_s in {s.config_path} moet 1 tot 600 zijn", f"timeout_s in {s.config_path} must be 1 to 600"
-        )
+        raise local("timeout_s in {config_path} must be 1 to 600", config_path=s.config_path)
     s.timeout_s = timeout
     s.reader = _table(doc, "reader", s.config_path)
     s.printer = _table(doc, "printer", s.config_path)
@@ -172,5 +168,5 @@ def _str(doc: Mapping[str, Any], key: str) -> str | None:
 def _table(doc: Mapping[str, Any], key: str, path: Path) -> dict[str, object]:
     value = doc.get(key, {})
     if not isinstance(value, dict):
-        raise local(f"[{key}] in {path} moet een tabel zijn", f"[{key}] in {path} must be a table")
+        raise local("[{key}] in {path} must be a table", key=key, path=path)
     return dict(value)

@@ -146,7 +146,7 @@ def test_exit_codes_per_family():
     assert exit_code_of(ServerTimeout(url="u", timeout_s=1)) == EXIT_UNREACHABLE
     assert exit_code_of(ReaderUnavailable(hint="h")) == EXIT_DEVICE
     assert exit_code_of(CardDamaged()) == EXIT_DEVICE
-    assert exit_code_of(local("a", "b")) == EXIT_LOCAL
+    assert exit_code_of(local("{detail}", detail="a")) == EXIT_LOCAL
 
 
 def test_journal_keeps_no_personal_data_of_members(tmp_path):
