@@ -8,10 +8,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import statistics
 import tempfile
+import uuid
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 HERE = Path(__file__).resolve().parent
 
@@ -32,11 +34,38 @@ def backends(pg_url: str | None) -> Iterator[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         yield "SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}"
     if pg_url:
-        url, drop = sibling("server_ingest")._pg_database(pg_url)  # noqa: SLF001 - its scratch-database helper
+        url, drop = scratch_pg_database(pg_url)
         try:
             yield "PostgreSQL", url
         finally:
             drop()
+
+
+def scratch_pg_database(pg_url: str) -> tuple[str, Callable[[], None]]:
+    """A fresh database on the PostgreSQL server at `pg_url`: (its URL, a function that drops it)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from floreyn.server.db import normalise_url
+
+    url = make_url(normalise_url(pg_url))
+    name = f"floreyn_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+
+    def drop() -> None:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def min_med_max(values: list[float]) -> tuple[float, float, float]:
+    return min(values), statistics.median(values), max(values)
+
+
+def pct_ms(samples_s: list[float], pct: int) -> float:
+    """The pct-th percentile of samples in seconds, in milliseconds (one sample is its own percentile)."""
+    return statistics.quantiles(samples_s, n=100)[pct - 1] * 1000 if len(samples_s) > 1 else samples_s[0] * 1000
 
 
 def backend_args(p: argparse.ArgumentParser) -> None:

@@ -21,14 +21,13 @@ import argparse
 import multiprocessing
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from common import backend_args, backends, pg_url_of, print_rows, sibling
+from common import backend_args, backends, min_med_max, pct_ms, pg_url_of, print_rows, sibling
 
 from floreyn import keys
 from floreyn.server import admin_business
@@ -56,10 +55,6 @@ def _load(base_url: str, dataset, started, finished) -> None:  # type: ignore[no
     finished.set()
 
 
-def _pct_ms(samples: list[float], pct: int) -> float:
-    return statistics.quantiles(samples, n=100)[pct - 1] * 1000
-
-
 def measure_quiet(reader: SyncClient, cards: list[str], reads: int) -> dict[str, float]:
     """The same reads with nothing else running on the server: what the load adds."""
     rng = random.Random(1)
@@ -69,7 +64,7 @@ def measure_quiet(reader: SyncClient, cards: list[str], reads: int) -> dict[str,
         t0 = time.perf_counter()
         reader.card_summary(card)
         http.append(time.perf_counter() - t0)
-    return {"p50": _pct_ms(http, 50), "p99": _pct_ms(http, 99)}
+    return {"p50": pct_ms(http, 50), "p99": pct_ms(http, 99)}
 
 
 def measure_round(db: Database, load_url: str, reader: SyncClient, cards: list[str], dataset,  # type: ignore[no-untyped-def]
@@ -104,8 +99,8 @@ def measure_round(db: Database, load_url: str, reader: SyncClient, cards: list[s
     finally:
         raw.close()
     load.join(timeout=900)
-    return {"p50": _pct_ms(http, 50), "p99": _pct_ms(http, 99), "floor_p50": _pct_ms(floor, 50),
-            "floor_p99": _pct_ms(floor, 99), "reads": float(len(http))}
+    return {"p50": pct_ms(http, 50), "p99": pct_ms(http, 99), "floor_p50": pct_ms(floor, 50),
+            "floor_p99": pct_ms(floor, 99), "reads": float(len(http))}
 
 
 def bench_backend(label: str, url: str, postings: int, reads: int, rounds: int) -> list[dict[str, Any]]:
@@ -158,7 +153,7 @@ def bench_backend(label: str, url: str, postings: int, reads: int, rounds: int) 
         shutil.rmtree(data_dir, ignore_errors=True)
 
     def mmm(key: str, digits: int) -> str:
-        return "/".join(f"{v:.{digits}f}" for v in hi._mmm([r[key] for r in results]))  # noqa: SLF001
+        return "/".join(f"{v:.{digits}f}" for v in min_med_max([r[key] for r in results]))
 
     reads_done = "/".join(f"{r['reads']:.0f}" for r in results)
     return [

@@ -32,7 +32,7 @@ from typing import Any
 
 import requests
 
-from common import backend_args, backends, pg_url_of, print_rows, sibling
+from common import backend_args, backends, min_med_max, pg_url_of, print_rows, sibling
 
 from floreyn.server import admin_auth
 from floreyn.server import schema as s
@@ -177,7 +177,7 @@ def bench_backend(label: str, url: str, sizes: tuple[int, ...], rounds: int) -> 
     finally:
         db.dispose()
     big, small = results[-1], results[0]
-    mmm = hi._mmm  # noqa: SLF001 - the sibling's min/median/max
+    mmm = min_med_max
     ratios = [h / f for h, f in zip(big["per_m"], big["floor_per_m"], strict=True)]
     return [
         {"name": f"CSV export over HTTP, {label}, {big['count']:,} postings, s per million (min/med/max of {rounds})",

@@ -34,6 +34,8 @@ from typing import Any
 
 import requests
 
+from common import min_med_max, pct_ms, scratch_pg_database  # bench/ is on sys.path (script, run_all)
+
 from floreyn.server.db import Database
 from floreyn.sync.client import SyncClient, SyncTimeout
 
@@ -146,14 +148,6 @@ def measure_http(base_url: str, dataset) -> tuple[float, list[float], int]:  # t
     return time.perf_counter() - began, latencies, len(timeouts)
 
 
-def _mmm(values: list[float]) -> tuple[float, float, float]:
-    return min(values), statistics.median(values), max(values)
-
-
-def _pct_ms(samples: list[float], pct: int) -> float:
-    return statistics.quantiles(samples, n=100)[pct - 1] * 1000 if len(samples) > 1 else samples[0] * 1000
-
-
 def bench_backend(label: str, url: str, workers: int, terminals: int, per_terminal: int,
                   rounds: int) -> list[dict[str, Any]]:
     db = Database(url)
@@ -174,8 +168,8 @@ def bench_backend(label: str, url: str, workers: int, terminals: int, per_termin
             rates.append(total / wall_s)
             floors.append(total / floor_s)
             ratios.append(rates[-1] / floors[-1])
-            p50s.append(_pct_ms(lat, 50))
-            p99s.append(_pct_ms(lat, 99))
+            p50s.append(pct_ms(lat, 50))
+            p99s.append(pct_ms(lat, 99))
             timeouts += n_timeouts
             print(f"  [{label}, {workers} worker(s)] round {r + 1}: {rates[-1]:,.0f} records/s over HTTP, "
                   f"floor {floors[-1]:,.0f}/s ({ratios[-1]:.3f}x); upload p50 {p50s[-1]:.0f} ms, "
@@ -185,12 +179,12 @@ def bench_backend(label: str, url: str, workers: int, terminals: int, per_termin
         db.dispose()
         shutil.rmtree(data_dir, ignore_errors=True)
     name = f"HTTP ingest, {label}, {workers} worker(s), {terminals} tills x {per_terminal} (min/med/max of {rounds})"
-    f_mmm = "/".join(f"{v:,.0f}" for v in _mmm(floors))
+    f_mmm = "/".join(f"{v:,.0f}" for v in min_med_max(floors))
     return [
-        {"name": name, "value": "/".join(f"{v:,.0f}" for v in _mmm(rates)), "unit": "records/s",
+        {"name": name, "value": "/".join(f"{v:,.0f}" for v in min_med_max(rates)), "unit": "records/s",
          "baseline": f_mmm, "baseline_name": "raw INSERT+UPDATE per batch, same run", "target": ">= 0.1x floor"},
         {"name": f"HTTP ingest / floor, {label}, {workers} worker(s)",
-         "value": "/".join(f"{v:.3f}" for v in _mmm(ratios)), "unit": "x", "baseline": 1.0,
+         "value": "/".join(f"{v:.3f}" for v in min_med_max(ratios)), "unit": "x", "baseline": 1.0,
          "baseline_name": "raw", "target": ">= 0.1"},
         {"name": f"upload p50 / p99 over HTTP, {label}, {workers} worker(s), {terminals} tills (median of {rounds})",
          "value": f"{statistics.median(p50s):.0f} / {statistics.median(p99s):.0f}", "unit": "ms",
@@ -207,7 +201,7 @@ def run(pg_url: str | None = None, terminals: int = TERMINALS, records: int = RE
         rows += bench_backend("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", 1, terminals, records, rounds)
     if pg_url:
         for n in workers:
-            url, drop = si._pg_database(pg_url)
+            url, drop = scratch_pg_database(pg_url)
             try:
                 rows += bench_backend("PostgreSQL", url, n, terminals, records, rounds)
             finally:

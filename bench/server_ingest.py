@@ -20,18 +20,17 @@ transaction) are timed; the baseline is the bare primary-key SELECT.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
+
+from common import backends  # bench/common.py: bench/ is on sys.path as a script and under run_all
 
 from floreyn import keys
 from floreyn.server import admin_business, admin_money, admin_people, ledger
@@ -283,35 +282,10 @@ def bench_backend(label: str, url: str, dataset_args: tuple[int, int]) -> list[d
     ]
 
 
-def _pg_database(pg_url: str):  # type: ignore[no-untyped-def]
-    """A fresh database on the PostgreSQL server; returns (url, drop function)."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    from floreyn.server.db import normalise_url
-
-    url = make_url(normalise_url(pg_url))
-    name = f"floreyn_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True)
-    admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
-
-    def drop() -> None:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-    return url.set(database=name).render_as_string(hide_password=False), drop
-
-
 def run(pg_url: str | None = None, terminals: int = 100, records: int = 1_000) -> list[dict[str, Any]]:
-    pg_url = pg_url or os.environ.get("FLOREYN_TEST_PG_URL") or None
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        rows += bench_backend("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", (terminals, records))
-    if pg_url:
-        url, drop = _pg_database(pg_url)
-        try:
-            rows += bench_backend("PostgreSQL", url, (terminals, records))
-        finally:
-            drop()
+    for label, url in backends(pg_url):
+        rows += bench_backend(label, url, (terminals, records))
     return rows
 
 

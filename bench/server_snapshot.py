@@ -48,7 +48,7 @@ from typing import Any, Callable
 
 from sqlalchemy import text
 
-from common import sibling  # bench/common.py: bench/ is on sys.path as a script and under run_all
+from common import min_med_max, sibling  # bench/common.py: bench/ is on sys.path as a script and under run_all
 
 from floreyn import keys
 from floreyn.server import admin_business, admin_money, housekeeping, ledger, snapshot_cache, snapshots, state
@@ -117,7 +117,7 @@ def setup(db: Database, n: int, now: int, seed: int = 7) -> tuple[list[str], Any
 
 
 def _mmm(values: list[float], digits: int = 3) -> str:
-    return "/".join(f"{v:,.{digits}f}" for v in (min(values), statistics.median(values), max(values)))
+    return "/".join(f"{v:,.{digits}f}" for v in min_med_max(values))
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
