@@ -12,21 +12,14 @@ from sepaxml import validation as sepa_validation
 
 from floreyn.server import state
 from floreyn.server.testing import ServerThread, SimTerminal, World
+from support.clock import ManualClock
 
 XSD = os.path.join(os.path.dirname(sepa_validation.__file__), "schemas", "pain.001.001.03.xsd")
 
 
-class Clock:
-    def __init__(self, ms: int) -> None:
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
-
-
 @pytest.fixture(scope="module")
 def clock():
-    return Clock(state.day_start_ms(dt.date(2026, 11, 12)) + 36_000_000)
+    return ManualClock(state.day_start_ms(dt.date(2026, 11, 12)) + 36_000_000)
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from sepaxml import validation as sepa_validation
 from floreyn.money import ExchangeRates
 from floreyn.server import settlement, state
 from floreyn.server.testing import ServerThread, World
+from support.clock import ManualClock
 
 XSD_DIR = os.path.join(os.path.dirname(sepa_validation.__file__), "schemas")
 NOV_10 = state.day_start_ms(dt.date(2026, 11, 10)) + 10 * 3_600_000
@@ -25,17 +26,9 @@ IBAN_BAKERY = "NL20INGB0001234567"
 IBAN_COOP = "NL44RABO0123456789"
 
 
-class Clock:
-    def __init__(self, ms: int) -> None:
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
-
-
 @pytest.fixture(scope="module")
 def clock(module_db_url):  # one per backend: the sqlite run moves it to January
-    return Clock(NOV_10)
+    return ManualClock(NOV_10)
 
 
 @pytest.fixture(scope="module")

@@ -25,17 +25,10 @@ from sepaxml import validation as sepa_validation
 from floreyn.provisioning.cli import main as provision
 from floreyn.server import state
 from floreyn.server.testing import ServerThread, SimTerminal, World
+from support.clock import ManualClock
 
 XSD = Path(os.path.dirname(sepa_validation.__file__)) / "schemas" / "pain.001.001.03.xsd"
 pytestmark = pytest.mark.slow
-
-
-class Clock:
-    def __init__(self, ms: int) -> None:
-        self.ms = ms
-
-    def __call__(self) -> int:
-        return self.ms
 
 
 def desk(srv: ServerThread, home: Path, *argv: str) -> dict:
@@ -53,7 +46,7 @@ def online_spend(srv: ServerThread, term: SimTerminal, card: str, cents: int, bu
 
 
 def test_a_month_of_the_money_loop(db_url, tmp_path):
-    clock = Clock(state.day_start_ms(dt.date(2026, 11, 3)) + 9 * 3_600_000)
+    clock = ManualClock(state.day_start_ms(dt.date(2026, 11, 3)) + 9 * 3_600_000)
     home = tmp_path / "desk"
     with ServerThread(db_url, tmp_path / "data", clock=clock) as srv:
         world = World(srv)
