@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import random
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from common import backend_args, backends, min_med_max, pct_ms, pg_url_of, print_rows, sibling
 
@@ -55,16 +56,65 @@ def _load(base_url: str, dataset, started, finished) -> None:  # type: ignore[no
     finished.set()
 
 
-def measure_quiet(reader: SyncClient, cards: list[str], reads: int) -> dict[str, float]:
-    """The same reads with nothing else running on the server: what the load adds."""
-    rng = random.Random(1)
-    http = []
-    for _ in range(reads):
-        card = rng.choice(cards)
+class Floors:
+    """The two floors timed interleaved with the card summaries, under the same load.
+
+    HTTP: GET /v1/health on the same server and connection: uvicorn, the middleware, one trip to the
+    thread pool and SELECT 1, unsigned (what any answer from this process costs). Database: the bare
+    primary-key SELECT of the same balance through the driver, outside the server.
+    """
+
+    def __init__(self, db: Database, reader: SyncClient) -> None:
+        self.reader = reader
+        self.raw = db.reader.raw_connection()
+        self.cur = self.raw.cursor()
+        self.is_sqlite = db.is_sqlite
+        self.sql = f"SELECT balance_cents FROM accounts WHERE key = {'?' if db.is_sqlite else '%s'}"
+        self.http: list[float] = []
+        self.db: list[float] = []
+
+    def measure(self, wallet: str) -> None:
         t0 = time.perf_counter()
-        reader.card_summary(card)
-        http.append(time.perf_counter() - t0)
-    return {"p50": pct_ms(http, 50), "p99": pct_ms(http, 99)}
+        answer = self.reader.session.get(self.reader.base_url + "/v1/health", timeout=TILL_TIMEOUT_S)
+        self.http.append(time.perf_counter() - t0)
+        assert answer.status_code == 200
+        t0 = time.perf_counter()
+        self.cur.execute(self.sql, (wallet,))
+        self.cur.fetchall()
+        if not self.is_sqlite:
+            self.raw.commit()  # one statement, one transaction, as the server's autocommit reader does
+        self.db.append(time.perf_counter() - t0)
+
+    def close(self) -> None:
+        self.cur.close()
+        self.raw.close()
+
+
+def read_while(db: Database, reader: SyncClient, cards: list[str], reads: int, seed: int,
+               busy: Callable[[], bool]) -> dict[str, float]:
+    """Card summaries over HTTP, each followed by both floors, while `busy()`; p50/p99 of each."""
+    rng = random.Random(seed)
+    http: list[float] = []
+    floors = Floors(db, reader)
+    try:
+        while len(http) < reads and busy():
+            i = rng.randrange(len(cards))
+            card, wallet = cards[i], f"member:m-{i:06d}"  # si.setup gave card i to member m-{i:06d}
+            t0 = time.perf_counter()
+            answer = reader.card_summary(card)
+            http.append(time.perf_counter() - t0)
+            assert "balance_cents" in answer
+            floors.measure(wallet)
+    finally:
+        floors.close()
+    return {"p50": pct_ms(http, 50), "p99": pct_ms(http, 99), "health_p50": pct_ms(floors.http, 50),
+            "health_p99": pct_ms(floors.http, 99), "floor_p50": pct_ms(floors.db, 50),
+            "floor_p99": pct_ms(floors.db, 99), "reads": float(len(http))}
+
+
+def measure_quiet(db: Database, reader: SyncClient, cards: list[str], reads: int, seed: int) -> dict[str, float]:
+    """The same reads with nothing else running on the server: what the load adds."""
+    return read_while(db, reader, cards, reads, seed, lambda: True)
 
 
 def measure_round(db: Database, load_url: str, reader: SyncClient, cards: list[str], dataset,  # type: ignore[no-untyped-def]
@@ -75,32 +125,35 @@ def measure_round(db: Database, load_url: str, reader: SyncClient, cards: list[s
     load.start()
     started.wait(60)
     time.sleep(1.5)  # measure_http lets every till make first contact (1 s) before the uploads start
-    rng = random.Random(len(dataset))
-    http, floor = [], []
-    raw = db.reader.raw_connection()
-    try:
-        cur = raw.cursor()
-        param = "?" if db.is_sqlite else "%s"
-        sql = f"SELECT balance_cents FROM accounts WHERE key = {param}"
-        while len(http) < reads and not finished.is_set():  # every read timed while the uploads run
-            i = rng.randrange(len(cards))
-            card, wallet = cards[i], f"member:m-{i:06d}"  # si.setup gave card i to member m-{i:06d}
-            t0 = time.perf_counter()
-            answer = reader.card_summary(card)
-            http.append(time.perf_counter() - t0)
-            assert "balance_cents" in answer
-            t0 = time.perf_counter()
-            cur.execute(sql, (wallet,))
-            cur.fetchall()
-            if not db.is_sqlite:
-                raw.commit()  # one statement, one transaction, as the server's autocommit reader does
-            floor.append(time.perf_counter() - t0)
-        cur.close()
+    try:  # every read timed while the uploads run
+        return read_while(db, reader, cards, reads, len(dataset), lambda: not finished.is_set())
     finally:
-        raw.close()
-    load.join(timeout=900)
-    return {"p50": pct_ms(http, 50), "p99": pct_ms(http, 99), "floor_p50": pct_ms(floor, 50),
-            "floor_p99": pct_ms(floor, 99), "reads": float(len(http))}
+        load.join(timeout=900)
+
+
+def _cpu_s(pid: int) -> float:
+    """User plus system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_ms(pid: int, reader: SyncClient, cards: list[str], reads: int) -> tuple[float, float]:
+    """Server CPU per card summary and per GET /v1/health, quiet: what a read costs the server whatever the
+    machine's load does to the wall-clock figures (the CPU clock ticks at 10 ms, hence many reads)."""
+    t0 = _cpu_s(pid)
+    for i in range(reads):
+        reader.card_summary(cards[i % len(cards)])
+    t1 = _cpu_s(pid)
+    for _ in range(reads):
+        reader.session.get(reader.base_url + "/v1/health", timeout=TILL_TIMEOUT_S)
+    t2 = _cpu_s(pid)
+    return (t1 - t0) / reads * 1000, (t2 - t1) / reads * 1000
+
+
+def _line(label: str, what: str, res: dict[str, float]) -> str:
+    return (f"  [{label}] {what}: card summary over HTTP p50 {res['p50']:.2f} ms, p99 {res['p99']:.2f} ms; "
+            f"GET /v1/health p50 {res['health_p50']:.2f}, p99 {res['health_p99']:.2f} ms; bare PK SELECT p50 "
+            f"{res['floor_p50']:.3f}, p99 {res['floor_p99']:.3f} ms; {res['reads']:.0f} reads")
 
 
 def bench_backend(label: str, url: str, postings: int, reads: int, rounds: int) -> list[dict[str, Any]]:
@@ -116,23 +169,22 @@ def bench_backend(label: str, url: str, postings: int, reads: int, rounds: int) 
                                                          keys.public_raw(reader_key).hex(), si.NOW))
     data_dir = Path(tempfile.mkdtemp(prefix="floreyn-balance-bench-"))
     server = hi.Server(url, data_dir, 1)
-    results = []
+    quiet, loaded = [], []
     try:
         reader = SyncClient(server.base_url, "T-reader", reader_key, server_key=None, timeout_s=TILL_TIMEOUT_S)
         for _ in range(50):  # pins the server key, warms the connection and the server's caches
             reader.card_summary(cards[0])
-        quiet = measure_quiet(reader, cards, reads)
-        print(f"  [{label}] quiet: card summary over HTTP p50 {quiet['p50']:.2f} ms, p99 {quiet['p99']:.2f} ms",
-              flush=True)
+        for r in range(rounds):
+            quiet.append(measure_quiet(db, reader, cards, reads, seed=100 + r))
+            print(_line(label, f"quiet, round {r + 1}", quiet[-1]), flush=True)
+        cpu = [server_cpu_ms(server.proc.pid, reader, cards, reads) for _ in range(rounds)]
+        print(f"  [{label}] server CPU per card summary {'/'.join(f'{c:.2f}' for c, _ in cpu)} ms, per GET "
+              f"/v1/health {'/'.join(f'{h:.2f}' for _, h in cpu)} ms", flush=True)
         for r in range(rounds):
             dataset = si.make_records(LOAD_TILLS, LOAD_RECORDS, cards, merchants, seed=200 + r, prefix=f"B{r}")
             si.enroll(db, dataset)
-            res = measure_round(db, server.base_url, reader, cards, dataset, reads)
-            results.append(res)
-            print(f"  [{label}] round {r + 1}: card summary over HTTP p50 {res['p50']:.2f} ms, p99 "
-                  f"{res['p99']:.2f} ms; floor p50 {res['floor_p50']:.3f} ms, p99 {res['floor_p99']:.3f} ms; "
-                  f"{res['reads']:.0f} reads while the uploads ran",
-                  flush=True)
+            loaded.append(measure_round(db, server.base_url, reader, cards, dataset, reads))
+            print(_line(label, f"{LOAD_TILLS} tills uploading, round {r + 1}", loaded[-1]), flush=True)
         # The diagnosis: the same load sent to a second server process on the same database while this one
         # only reads. Fast here but slow above means the reads wait inside the process that ingests (CPU, GIL,
         # threadpool), not for the database.
@@ -144,33 +196,43 @@ def bench_backend(label: str, url: str, postings: int, reads: int, rounds: int) 
             split = measure_round(db, other.base_url, reader, cards, dataset, reads)
         finally:
             other.stop()
-        print(f"  [{label}] uploads to a second server process: card summary p50 {split['p50']:.2f} ms, p99 "
-              f"{split['p99']:.2f} ms; floor p99 {split['floor_p99']:.3f} ms", flush=True)
+        print(_line(label, "uploads sent to a second server process", split), flush=True)
         reader.session.close()
     finally:
         server.stop()
         db.dispose()
         shutil.rmtree(data_dir, ignore_errors=True)
 
-    def mmm(key: str, digits: int) -> str:
-        return "/".join(f"{v:.{digits}f}" for v in min_med_max([r[key] for r in results]))
+    def mmm(results: list[dict[str, float]], key: str) -> str:
+        return "/".join(f"{v:.2f}" for v in min_med_max([r[key] for r in results]))
 
-    reads_done = "/".join(f"{r['reads']:.0f}" for r in results)
-    return [
-        {"name": f"balance read p99 over HTTP under upload load, {label} ({count:,} postings, {LOAD_TILLS} tills "
-                 f"uploading; min/med/max of {rounds} rounds of {reads_done} reads)",
-         "value": mmm("p99", 2), "unit": "ms", "http": True, "baseline": mmm("floor_p99", 3),
-         "baseline_name": "bare PK SELECT, interleaved, same load", "target": "<= 5 ms"},
-        {"name": f"balance read p50 over HTTP under upload load, {label}", "value": mmm("p50", 2), "unit": "ms",
-         "http": True, "baseline": mmm("floor_p50", 3), "baseline_name": "bare PK SELECT", "target": "-"},
+    def floors(results: list[dict[str, float]], pct: str) -> str:
+        return f"{mmm(results, 'health_' + pct)} ms health, {mmm(results, 'floor_' + pct)}"
+
+    floor_name = "GET /v1/health over HTTP (unsigned, SELECT 1) and the bare PK SELECT, interleaved"
+    reads_done = "/".join(f"{r['reads']:.0f}" for r in loaded)
+    rows = []
+    for what, results, target in ((f"under upload load ({LOAD_TILLS} tills uploading)", loaded, "<= 5 ms"),
+                                  ("quiet server", quiet, "-")):
+        rows += [
+            {"name": f"balance read p99 over HTTP, {what}, {label} ({count:,} postings; min/med/max of {rounds} "
+                     f"rounds of {reads_done if results is loaded else reads} reads)",
+             "value": mmm(results, "p99"), "unit": "ms", "http": True, "baseline": floors(results, "p99"),
+             "baseline_name": floor_name, "target": target},
+            {"name": f"balance read p50 over HTTP, {what}, {label}", "value": mmm(results, "p50"), "unit": "ms",
+             "http": True, "baseline": floors(results, "p50"), "baseline_name": floor_name, "target": "-"},
+        ]
+    rows.append(
+        {"name": f"server CPU per balance read over HTTP, quiet, {label} (min/med/max of {rounds} x {reads} reads)",
+         "value": "/".join(f"{v:.2f}" for v in min_med_max([c for c, _ in cpu])), "unit": "ms", "http": True,
+         "baseline": "/".join(f"{v:.2f}" for v in min_med_max([h for _, h in cpu])),
+         "baseline_name": "per GET /v1/health (unsigned, SELECT 1)", "target": "-"})
+    rows.append(
         {"name": f"balance read p50 / p99 over HTTP, uploads sent to a second server process, {label} (one round)",
          "value": f"{split['p50']:.2f} / {split['p99']:.2f}", "unit": "ms", "http": True,
-         "baseline": f"{split['floor_p50']:.3f} / {split['floor_p99']:.3f}", "baseline_name": "bare PK SELECT",
-         "target": "diagnosis"},
-        {"name": f"balance read p50 / p99 over HTTP, quiet server, {label}",
-         "value": f"{quiet['p50']:.2f} / {quiet['p99']:.2f}", "unit": "ms", "http": True, "baseline": None,
-         "baseline_name": "", "target": "-"},
-    ]
+         "baseline": f"{split['health_p50']:.2f} / {split['health_p99']:.2f} ms health, {split['floor_p50']:.3f} / "
+                     f"{split['floor_p99']:.3f}", "baseline_name": floor_name, "target": "diagnosis"})
+    return rows
 
 
 def run(pg_url: str | None = None, quick: bool = False, rounds: int = ROUNDS) -> list[dict[str, Any]]:

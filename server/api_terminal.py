@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Mapping
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from starlette.concurrency import run_in_threadpool
 
 from floreyn import keys
@@ -20,7 +21,7 @@ from floreyn.server import authz, ingest, logs, nonces, rules, snapshot_cache, s
 from floreyn.server import schema as s
 from floreyn.server.app import ServerContext
 from floreyn.server.errors import RequestInvalid, TerminalQuarantined, TerminalRevoked
-from floreyn.server.models import AuthorizeRequest, CardHex, ReleaseRequest, UploadRequest
+from floreyn.server.models import CARD_HEX_PATTERN, AuthorizeRequest, ReleaseRequest, UploadRequest
 from floreyn.sync import auth
 from floreyn.sync.snapshot import Snapshot, sign_delta, sign_snapshot
 from floreyn.sync.snapshot_pages import sign_page
@@ -30,6 +31,7 @@ H_SNAPSHOT_KIND = "X-Floreyn-Snapshot-Kind"
 H_SNAPSHOT_SIGNATURE = "X-Floreyn-Snapshot-Signature"
 FETCH_PATTERN = r"^[0-9a-f]{8,64}$"  # the till's random id for one fetch, echoed in every page
 CARD_CURSOR_PATTERN = r"^[0-9a-f]{0,32}$"  # a card id (hex), or empty for the first page
+CARD_HEX = re.compile(CARD_HEX_PATTERN)  # models.CardHex's rule, for the card summary (see _card_summary)
 _NOBODY = keys.new_private_key().public_key()  # verifies nothing anyone sends: stands in for an unknown terminal
 
 
@@ -52,6 +54,11 @@ def signed_path(scope: Mapping[str, Any]) -> str:
     return f"{path}?{query}" if query else path
 
 
+_TERMINAL = (select(s.terminals.c.terminal_id, s.terminals.c.merchant_id, s.terminals.c.public_key,
+                    s.terminals.c.status, s.terminals.c.head_seq)
+             .where(s.terminals.c.terminal_id == bindparam("terminal_id")))  # built once: compiled once
+
+
 def authenticate(ctx: ServerContext, headers: Mapping[str, str], method: str, path: str, body: bytes, *,
                  take_nonce: bool = True) -> Terminal:
     """Who sent this request; typed refusal otherwise (see sync/auth.py for the scheme).
@@ -60,10 +67,7 @@ def authenticate(ctx: ServerContext, headers: Mapping[str, str], method: str, pa
     else it writes, and refuses AuthReplayed when it was taken (the upload: one write per batch).
     """
     creds = auth.parse_headers(headers)
-    term = ctx.db.read(lambda conn: conn.execute(
-        select(s.terminals.c.terminal_id, s.terminals.c.merchant_id, s.terminals.c.public_key, s.terminals.c.status,
-               s.terminals.c.head_seq)
-        .where(s.terminals.c.terminal_id == creds.terminal_id)).first())
+    term = ctx.db.read(lambda conn: conn.execute(_TERMINAL, {"terminal_id": creds.terminal_id}).first())
     # An unknown terminal id is answered exactly as a wrong key (same refusal, same signature work), so
     # terminal ids cannot be enumerated.
     public = keys.public_from_raw(bytes(term.public_key)) if term is not None else _NOBODY
@@ -197,7 +201,22 @@ async def release(request: Request, body: ReleaseRequest, who: Authed) -> JSONRe
 
 
 @router.get("/cards/{card_id}", summary="A card's alias, balance, budgets and state, for the till's display")
-async def card(request: Request, card_id: CardHex, who: Authed) -> JSONResponse:
+async def card(request: Request, card_id: Annotated[str, Path(description="The card's id: 32 hex digits")]
+               ) -> JSONResponse:
+    # A till asks at every tap: authentication and the read in one trip to the thread pool (each trip waits
+    # for the GIL again, behind whatever uploads hold it; bench/server_balance.py), not one per step.
+    body = await request.body()
     ctx: ServerContext = request.app.state.ctx
+    return JSONResponse(await run_in_threadpool(_card_summary, ctx, request.headers, request.method,
+                                                signed_path(request.scope), body, card_id))
+
+
+def _card_summary(ctx: ServerContext, headers: Mapping[str, str], method: str, path: str, body: bytes,
+                  card_id: str) -> dict[str, object]:
+    authenticate(ctx, headers, method, path, body)
+    # Checked after authentication, as a declared CardHex would be (a dependency runs before the path's
+    # validation): a stranger learns nothing about the path before the signature is checked.
+    if not CARD_HEX.fullmatch(card_id):
+        raise RequestInvalid(detail=f"path.card_id: String should match pattern '{CARD_HEX.pattern}'")
     now = ctx.clock()
-    return JSONResponse(await run_in_threadpool(ctx.db.read, lambda conn: authz.card_summary(conn, card_id, now)))
+    return ctx.db.read(lambda conn: authz.card_summary(conn, card_id, now))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -20,7 +20,8 @@ Ident = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"
 # floreyn/categories.py: "duurzaam", "klussen/vakman"
 CategoryId = Annotated[str, StringConstraints(max_length=64,
                                               pattern=r"^[a-z0-9][a-z0-9_-]{0,30}(/[a-z0-9][a-z0-9_-]{0,30})?$")]
-CardHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+CARD_HEX_PATTERN: Final = r"^[0-9a-f]{32}$"  # a card's 16-byte id in hex
+CardHex = Annotated[str, StringConstraints(pattern=CARD_HEX_PATTERN)]
 KeyHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_iso_date)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]

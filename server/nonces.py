@@ -7,14 +7,20 @@ write path (Database.write_apart): on SQLite a till asking for a card's balance 
 behind every upload queued for the ledger's single write lock (seconds under load, bench/server_balance.py).
 The two stores never need to see each other's nonces: the signature covers the method and path, so an
 upload's request can never be replayed as another request or the other way round.
+
+Neither waits for the disk: on SQLite the apart file commits without fsync (Database.write_apart), on
+PostgreSQL `remember_apart` commits with synchronous_commit off, so a balance read does not queue for a
+WAL flush behind the uploads' commits. A crash may then forget the last nonces taken apart: that only
+opens a replay, inside the 5-minute window, of a request that changes nothing (a card summary, a snapshot)
+or is idempotent by its request id (authorize, release), and its answer is signed for the original nonce.
 """
 
 from __future__ import annotations
 
 import random
-from typing import Final
+from typing import Any, Callable, Final
 
-from sqlalchemy import Connection, delete
+from sqlalchemy import Connection, Insert, Table, bindparam, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -25,11 +31,19 @@ from floreyn.sync import auth
 PRUNE_EVERY: Final = 200  # on average, one request in this many clears expired nonces
 
 
+def _taking(insert: Callable[[Table], Any]) -> Insert:  # either dialect's insert()
+    return (insert(s.request_nonces)
+            .values(terminal_id=bindparam("terminal_id"), nonce=bindparam("nonce"), time_ms=bindparam("time_ms"))
+            .on_conflict_do_nothing().returning(s.request_nonces.c.nonce))
+
+
+_TAKE: Final = {"postgresql": _taking(pg_insert), "sqlite": _taking(sqlite_insert)}  # built once: compiled once
+
+
 def remember(conn: Connection, terminal_id: str, nonce: str, now: int) -> bool:
     """Record the nonce; False when this terminal already used it (a replay)."""
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    inserted = conn.execute(insert(s.request_nonces).values(terminal_id=terminal_id, nonce=nonce, time_ms=now)
-                            .on_conflict_do_nothing().returning(s.request_nonces.c.nonce)).first()
+    inserted = conn.execute(_TAKE[conn.dialect.name], {"terminal_id": terminal_id, "nonce": nonce,
+                                                       "time_ms": now}).first()
     if random.randrange(PRUNE_EVERY) == 0:
         conn.execute(delete(s.request_nonces).where(s.request_nonces.c.time_ms < now - auth.NONCE_TTL_MS))
     return inserted is not None
@@ -41,5 +55,7 @@ def remember_apart(db: Database, terminal_id: str, nonce: str, now: int) -> bool
         if not conn.info.get("nonces_ready"):  # once per pooled connection: the apart file starts empty
             s.request_nonces.create(conn, checkfirst=True)
             conn.info["nonces_ready"] = True
+        if conn.dialect.name == "postgresql":  # see the module docstring
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
         return remember(conn, terminal_id, nonce, now)
     return db.write_apart(take)

@@ -13,16 +13,18 @@ so an uploaded spend is in the balance and no longer held). A hold past
 its `expires_ms` holds nothing, whether or not the housekeeping job has marked it
 expired yet (`expire_holds` does, and stamps the cards it frees).
 
-The pure functions below are the rules; the two queries only gather their
+The pure functions below are the rules; the queries only gather their
 inputs, so the property tests (tests/server/test_spendable.py) check the
-rules without a database.
+rules without a database. `balance_of` and `held_on` are the same two inputs
+as expressions, for a reader that gathers everything in one statement (the
+card summary a till asks for at every tap: authz.card_summary).
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Final, Iterable
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import BigInteger, ColumnElement, Connection, ScalarSelect, bindparam, func, select, update
 
 from floreyn.server import ledger, state
 from floreyn.server import schema as s
@@ -46,6 +48,21 @@ def budget_offline_cents(free: int) -> int:
 
 def may_authorize(free: int, amount_cents: int) -> bool:
     return 0 < amount_cents <= free
+
+
+NOW_MS: Final = bindparam("now_ms", type_=BigInteger)  # the moment a hold must still be open at (held_on)
+
+
+def balance_of(account: ColumnElement[str]) -> ScalarSelect[int]:
+    """The ledger balance of `account` as an expression (0 for an account not opened yet)."""
+    return select(func.coalesce(func.sum(s.accounts.c.balance_cents), 0)).where(
+        s.accounts.c.key == account).scalar_subquery()
+
+
+def held_on(account: ColumnElement[str]) -> ScalarSelect[int]:
+    """`held_by_account` of one account as an expression; the statement binds NOW_MS."""
+    return select(func.coalesce(func.sum(s.holds.c.amount_cents), 0)).where(
+        s.holds.c.account == account, s.holds.c.status == "active", s.holds.c.expires_ms >= NOW_MS).scalar_subquery()
 
 
 def held_by_account(conn: Connection, accounts: Iterable[str], now_ms: int) -> dict[str, int]:

@@ -25,7 +25,7 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import Connection, case, delete, select
+from sqlalchemy import Connection, bindparam, case, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -71,11 +71,13 @@ def count_event(conn: Connection, scope: str, client: str, now_ms: int, window_m
     return Count(int(row.events), int(row.previous_events), int(row.window_start_ms))
 
 
+_CURRENT: Final = (select(s.client_counts.c.events, s.client_counts.c.previous_events, s.client_counts.c.window_start_ms)
+                   .where(s.client_counts.c.scope == bindparam("scope"), s.client_counts.c.client == bindparam("client")))
+
+
 def current(conn: Connection, scope: str, client: str) -> Count | None:
-    row = conn.execute(select(s.client_counts.c.events, s.client_counts.c.previous_events,
-                              s.client_counts.c.window_start_ms)
-                       .where(s.client_counts.c.scope == scope,
-                              s.client_counts.c.client == client[:MAX_CLIENT_CHARS])).first()
+    # built once (compiled once): every authenticated request asks this before anything else
+    row = conn.execute(_CURRENT, {"scope": scope, "client": client[:MAX_CLIENT_CHARS]}).first()
     return Count(int(row.events), int(row.previous_events), int(row.window_start_ms)) if row else None
 
 
