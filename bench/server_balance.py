@@ -6,13 +6,22 @@
 What a till meets when it shows a card's balance: `floreyn-server` as its own
 process (uvicorn, one worker), the real SyncClient calling GET
 /v1/terminal/cards/{card} (signed request, signed answer checked: the till's
-card summary, balance minus open holds plus budgets), one read at a time,
-while a separate process runs LOAD_TILLS tills uploading signed records with
-the real SyncClient as fast as the server takes them. The floor, timed
-interleaved with the HTTP reads under the same load and on the same
-database: the bare primary-key SELECT of the same balance through the driver.
-p50 and p99 over the reads made while the uploads ran (at most READS per
-round), min/median/max of the rounds.
+card summary, balance minus open holds plus budgets), one read at a time:
+first on a quiet server, then while a separate process runs LOAD_TILLS tills
+uploading signed records with the real SyncClient as fast as the server takes
+them. Each round reads at most READS times (under load: while the uploads
+run); p50 and p99 per round, min/median/max of the rounds.
+
+Two floors, timed interleaved with the card summaries (each read is followed
+by one of each), so they meet the same load: GET /v1/health on the same
+server and connection (uvicorn, the middleware, one trip to the thread pool
+and SELECT 1, unsigned: what any answer of this process costs), and the bare
+primary-key SELECT of the same balance through the driver, outside the
+server. Beside them the server's CPU per card summary and per health check on
+the quiet server (/proc; what a read costs the server whatever the machine's
+load does to the wall clock). The diagnosis round sends the uploads to a
+second server process on the same database while this one only reads: the
+reads then share no GIL, thread pool or event loop with the ingest.
 """
 
 from __future__ import annotations

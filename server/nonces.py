@@ -18,11 +18,9 @@ or is idempotent by its request id (authorize, release), and its answer is signe
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Final
+from typing import Final
 
-from sqlalchemy import Connection, Insert, Table, bindparam, delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, delete, text
 
 from floreyn.server import schema as s
 from floreyn.server.db import Database
@@ -31,19 +29,15 @@ from floreyn.sync import auth
 PRUNE_EVERY: Final = 200  # on average, one request in this many clears expired nonces
 
 
-def _taking(insert: Callable[[Table], Any]) -> Insert:  # either dialect's insert()
-    return (insert(s.request_nonces)
-            .values(terminal_id=bindparam("terminal_id"), nonce=bindparam("nonce"), time_ms=bindparam("time_ms"))
-            .on_conflict_do_nothing().returning(s.request_nonces.c.nonce))
-
-
-_TAKE: Final = {"postgresql": _taking(pg_insert), "sqlite": _taking(sqlite_insert)}  # built once: compiled once
+# The same words on SQLite and PostgreSQL, as text: the dialects' insert().on_conflict_do_nothing() cannot be
+# cached by SQLAlchemy, and compiling it anew cost ~0.3 ms of every signed request.
+_TAKE: Final = text(f"INSERT INTO {s.request_nonces.name} (terminal_id, nonce, time_ms) "
+                    "VALUES (:terminal_id, :nonce, :time_ms) ON CONFLICT DO NOTHING RETURNING nonce")
 
 
 def remember(conn: Connection, terminal_id: str, nonce: str, now: int) -> bool:
     """Record the nonce; False when this terminal already used it (a replay)."""
-    inserted = conn.execute(_TAKE[conn.dialect.name], {"terminal_id": terminal_id, "nonce": nonce,
-                                                       "time_ms": now}).first()
+    inserted = conn.execute(_TAKE, {"terminal_id": terminal_id, "nonce": nonce, "time_ms": now}).first()
     if random.randrange(PRUNE_EVERY) == 0:
         conn.execute(delete(s.request_nonces).where(s.request_nonces.c.time_ms < now - auth.NONCE_TTL_MS))
     return inserted is not None
