@@ -156,7 +156,6 @@ class _LocalClock:
         return self._texts
 
 
-
 def _text(value: str | None) -> str | None:
     return value if not value or value[0] not in _FORMULA_FIRST else str(csv_cell(value))
 
