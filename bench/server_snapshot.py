@@ -359,7 +359,7 @@ def run(sizes: tuple[int, ...] = SIZES, rounds: int = ROUNDS, pg_url: str | None
 def _on_postgresql(pg_url: str, n: int, rounds: int) -> list[dict[str, Any]]:
     from sqlalchemy import create_engine
 
-    name = f"floreyn_snap_bench_{n}"
+    name = f"{pg_url.rsplit('/', 1)[1] or 'floreyn'}_snap_bench_{n}"  # beside the given db: runs side by side never collide
     admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f"DROP DATABASE IF EXISTS {name}"))
