@@ -13,7 +13,7 @@ from floreyn.server import api_terminal, snapshot_cache, state
 from floreyn.server import schema as s
 from floreyn.sync.client import SyncBadSnapshot
 from floreyn.sync.snapshot import Snapshot
-from floreyn.sync.snapshot_pages import MemorySink
+from floreyn.sync.snapshot_pages import PAGE_FORMAT, MemorySink
 from floreyn.terminal.clock import FakeClock
 from floreyn.terminal.store.store import TerminalStore
 
@@ -149,6 +149,7 @@ def test_an_entry_is_made_again_when_the_calendar_makes_it_wrong_and_only_then(s
     ("forged", "snapshot_bad_signature"),  # signed by another key
     ("replayed", "snapshot_page_mismatch"),  # a page of another fetch
     ("reordered", "snapshot_page_order"),  # the first page again where the second was asked for
+    ("newer format", "snapshot_page_format"),  # a server a format ahead of this till
 ])
 def test_a_till_refuses_a_bad_page_with_a_typed_error_and_keeps_its_snapshot(srv, world, small_pages, tmp_path,
                                                                             monkeypatch, attack, reason):
@@ -173,6 +174,10 @@ def test_a_till_refuses_a_bad_page_with_a_typed_error_and_keeps_its_snapshot(srv
         return served
 
     monkeypatch.setattr(snapshot_cache, "page", bad_page)
+    if attack == "newer format":  # the header's own keys come after `common`'s: this one says the next format
+        real_encode = snapshot_cache.encode_page
+        monkeypatch.setattr(snapshot_cache, "encode_page", lambda header, *a, **kw: real_encode(
+            dataclasses.replace(header, common={**header.common, "format": PAGE_FORMAT + 1}), *a, **kw))
     if attack == "forged":
         other = keys.new_private_key()
         monkeypatch.setattr(api_terminal, "sign_page", lambda wire, key: real_sign(wire, other))
