@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from floreyn import keys
-from floreyn.server import api_terminal, snapshot_cache, state
+from floreyn.server import api_terminal, snapshot_cache, snapshots, state
 from floreyn.server import schema as s
 from floreyn.sync.client import SyncBadSnapshot
 from floreyn.sync.snapshot import Snapshot
@@ -45,22 +45,36 @@ def members_with_two_budgets(srv, world, n):
     return out
 
 
-def test_paged_snapshot_carries_the_same_cards_as_the_json_one_before_and_after_housekeeping(srv, world,
-                                                                                              small_pages):
+def made_now(srv) -> tuple:
+    """Every card's figures made afresh from the ledger (what a rebuild per request gave), not the kept entries."""
+    now = srv.ctx.clock()
+
+    def read(conn):
+        return snapshots.card_infos(conn, conn.execute(select(s.cards)).all(), (), state.local_date(now).isoformat(),
+                                    state.get_settings(conn).limits.cumulative_cents, now)
+    return srv.ctx.db.read(read)
+
+
+def test_paged_and_json_snapshots_carry_the_cards_as_made_afresh_before_and_after_housekeeping(srv, world,
+                                                                                               small_pages):
     people = members_with_two_budgets(srv, world, 7)
     client = world.terminal().client(srv)
-    same(client.snapshot(), client.snapshot_json())  # nothing kept yet: every entry made in the request
+    first = client.snapshot()
+    assert first.cards == made_now(srv)
+    same(first, client.snapshot_json())  # nothing kept yet: every entry made in the request
     srv.housekeeping()
     kept = srv.ctx.db.read(lambda conn: conn.execute(select(func.count()).select_from(s.snapshot_cards)).scalar())
     cards = srv.ctx.db.read(lambda conn: conn.execute(select(func.count()).select_from(s.cards)).scalar())
     assert kept == cards >= 7
     base = client.snapshot()
+    assert base.cards == made_now(srv)
     same(base, client.snapshot_json())  # from the kept entries now
     assert len(base.card(people[0][1]).budgets) == 2
     # A change after the last housekeeping run: the request makes that card's entry itself.
     srv.admin("POST", "/v1/admin/desk/topup", {"member_id": people[3][0], "eur_cents": 2_500})
     merged = client.snapshot(base=base)  # by delta, in pages
     assert merged.card(people[3][1]).offline_allowance_cents == min(3_503, base.limits.cumulative_cents)
+    assert merged.cards == made_now(srv)
     same(merged, client.snapshot_json())
     served = []
     real = snapshot_cache.page
