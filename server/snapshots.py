@@ -138,13 +138,13 @@ def _budgets(conn: Connection, member_ids: list[str], today: str, now_ms: int) -
     """Live budgets each member may draw on, their own and their groups' (as `member_budgets`), each with
     its balance and open holds."""
     acct = ":budget || b.budget_id"  # ledger.budget_acct, its prefix bound as :budget
-    sql = ("SELECT o.member_id, b.budget_id, b.label, b.categories, b.expires_on, b.funder_id, b.owner_group_id, "
-           f"b.member_cap_cents, b.confirm_above_cents, COALESCE(a.balance_cents, 0) AS balance, "
-           f"{_HELD.format(acct=acct)} AS held FROM ("
-           f"SELECT x.owner_member_id AS member_id, x.budget_id FROM budgets x WHERE {_among(conn, 'x.owner_member_id')} "
-           "UNION ALL SELECT g.member_id, x.budget_id FROM group_members g JOIN budgets x ON x.owner_group_id = g.group_id "
-           f"WHERE {_among(conn, 'g.member_id')}) o JOIN budgets b ON b.budget_id = o.budget_id "
-           f"LEFT JOIN accounts a ON a.key = {acct} WHERE b.status = 'active' AND b.expires_on >= :today")
+    columns = ("b.budget_id, b.label, b.categories, b.expires_on, b.funder_id, b.owner_group_id, b.member_cap_cents, "
+               f"b.confirm_above_cents, COALESCE(a.balance_cents, 0) AS balance, {_HELD.format(acct=acct)} AS held")
+    joins = f"LEFT JOIN accounts a ON a.key = {acct} WHERE b.status = 'active' AND b.expires_on >= :today"
+    sql = (f"SELECT b.owner_member_id AS member_id, {columns} FROM budgets b {joins} "
+           f"AND {_among(conn, 'b.owner_member_id')} UNION ALL "
+           f"SELECT g.member_id, {columns} FROM group_members g JOIN budgets b ON b.owner_group_id = g.group_id "
+           f"{joins} AND {_among(conn, 'g.member_id')}")
     out: dict[str, list[Row[Any]]] = defaultdict(list)
     for row in conn.execute(text(sql), {"ids": _ids(conn, member_ids), "now": now_ms, "today": today,
                                         "budget": ledger.budget_acct("")}):
