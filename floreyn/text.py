@@ -11,8 +11,11 @@ space.
 `csv_cell` neutralises a spreadsheet formula in one CSV cell, as OWASP's
 "CSV Injection" page recommends: a text cell starting with =, +, -, @, tab or
 CR gets a leading apostrophe, so Excel and LibreOffice show it as text.
-Plain numbers ("-12.50", "+3") cannot be formulas and are left alone, so
-amounts stay numbers. Every CSV the project writes goes through `csv_row`.
+Plain numbers ("-12.50", "+3", ASCII digits) cannot be formulas and are left
+alone, so amounts stay numbers. Every CSV the project writes goes through
+`csv_row`, except the bookkeeping export on PostgreSQL, which applies the same
+rule in SQL built from FORMULA_START and PLAIN_NUMBER_PATTERN (server/export.py;
+its test compares the bytes with this function's).
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ _DROP_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 _AS_SPACE: Final = frozenset("\t\r\n")
 MAX_PRINTABLE_CHARS: Final = 10_000  # longer text is cut before the per-character work
 FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER: Final = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
+# ASCII digits only: the same pattern must mean the same in PostgreSQL's regular expressions, where \d follows
+# the database's locale (a spreadsheet reads no other digits as a number anyway).
+PLAIN_NUMBER_PATTERN: Final = r"[+-]?[0-9]+(?:[.,][0-9]+)?"
+_PLAIN_NUMBER: Final = re.compile(PLAIN_NUMBER_PATTERN)
 
 
 def printable(text: str) -> str:

@@ -21,7 +21,7 @@ import codecs
 import datetime as dt
 import os
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Iterable
 
 from floreyn.provisioning import cmd_settle, parse
 from floreyn.provisioning.context import Ctx
@@ -332,12 +332,26 @@ def export_csv(ctx: Ctx) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     with open(out, "rb") as f:
-        lines = sum(1 for _ in f) - 1
-    data = {"file": str(out), "bytes": size, "postings": lines, "from": start, "to": end}
+        postings = csv_records(f) - 1  # the header
+    data = {"file": str(out), "bytes": size, "postings": postings, "from": start, "to": end}
     ctx.out.result(
-        data, lambda: fields([("bestand", str(out)), ("boekingsregels", str(lines)), ("periode", f"{start} t/m {end}")])
+        data,
+        lambda: fields([("bestand", str(out)), ("boekingsregels", str(postings)), ("periode", f"{start} t/m {end}")]),
     )
     return 0
+
+
+def csv_records(lines: Iterable[bytes]) -> int:
+    """CSV records in a file read as lines: a line break inside a quoted cell (a memo over several lines) does not
+    end a record. A record ends at a line whose quotes, counted from the record's start, are even ("" inside a
+    quoted cell counts twice, so it never flips that); per line at C speed, so 1M postings take a second or so."""
+    records, inside = 0, False
+    for line in lines:
+        if line.count(b'"') % 2:
+            inside = not inside
+        if not inside:
+            records += 1
+    return records
 
 
 class _TextSink:

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from floreyn import keys
 from floreyn.errors import FloreynError
-from floreyn.server import authz, ingest, logs, nonces, rules, snapshot_cache, snapshots
+from floreyn.server import authz, ingest, logs, nonces, rules, snapshot_cache
 from floreyn.server import schema as s
 from floreyn.server.app import ServerContext
 from floreyn.server.errors import RequestInvalid, TerminalQuarantined, TerminalRevoked
@@ -145,8 +145,10 @@ async def snapshot(request: Request, who: Authed,
                    since: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> Response:
     ctx: ServerContext = request.app.state.ctx
     now = ctx.clock()
-    # Only reads: lapsed holds and due reinstatements are the housekeeping job's (server/housekeeping.py).
-    snap = await run_in_threadpool(ctx.db.read, lambda conn: snapshots.build(conn, who.terminal_id, since, now))
+    # Only reads: lapsed holds, due reinstatements and the kept entries are the housekeeping job's
+    # (server/housekeeping.py). Tills before snapshot pages ask here (server/snapshot_cache.py json_snapshot).
+    snap = await run_in_threadpool(ctx.db.read, lambda conn: snapshot_cache.json_snapshot(conn, who.terminal_id,
+                                                                                           since, now))
     terms = rules.terms_dict(snap.rates, snap.limits, snap.merchant.save_rate_bp, snap.merchant.topup_allowed)
     # What the till now holds: the rule check of its records accepts these terms (server/rules.py).
     await run_in_threadpool(ctx.db.write, lambda conn: rules.note_terms_served(conn, who.terminal_id, terms, now))

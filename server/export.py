@@ -1,19 +1,32 @@
 """The bookkeeping export: every posting in a period as CSV, streamed in constant memory.
 
 One read transaction (one snapshot of the ledger, so the file adds up even
-while tills upload) reads the postings joined with their transactions through
-a server-side cursor (PostgreSQL) or SQLite's own lazy cursor, EXPORT_BATCH_ROWS
-at a time; each batch is formatted and sent before the next is read. Memory
-stays the same for a thousand postings or ten million.
+while tills upload) reads the postings joined with their transactions, and
+each batch of EXPORT_BATCH_ROWS is sent before the next is read. Memory stays
+the same for a thousand postings or ten million.
 
-Two dialects, one formatter:
+Two dialects:
 - "plain": ",", a decimal point, English headers (CSV_COLUMNS); what scripts read.
 - "nl": what Dutch Excel opens in columns: ";", a decimal comma in `amount`,
   Dutch headers and a UTF-8 byte order mark.
 
-Every text cell goes through floreyn.text's formula rule (csv_cell); the fast
-path below only skips the call for cells whose first character cannot start
-a formula, which is what csv_cell itself would return unchanged.
+Where the cells are formatted depends on the database (measured with bench/server_export.py):
+- PostgreSQL formats every cell itself and sends the CSV through
+  COPY (SELECT ...) TO STDOUT; Python only ends each row with CRLF. The
+  formula rule is SQL built from floreyn.text's FORMULA_START and
+  PLAIN_NUMBER_PATTERN, dates come from `AT TIME ZONE` state.TZ, and COPY's
+  CSV quoting is csv.writer's (a cell is quoted when it holds the delimiter,
+  a quote, CR or LF; empty text goes out as NULL, which COPY leaves unquoted).
+  Python per row costs more than all of the database's work.
+- SQLite has neither regular expressions nor time zones, and its expression
+  evaluator was slower than Python at this, so it reads through the bare
+  sqlite3 cursor (no SQLAlchemy row objects), text cells go through
+  floreyn.text.csv_cell (skipped for cells whose first character cannot start
+  a formula, which is what csv_cell would return unchanged), times through
+  _LocalClock, and csv.writer writes the rows.
+The amount ("-12,34") is one SQL expression for both. tests/server/test_export.py
+compares the bytes of both dialects on both databases with the obvious Python
+formatting of hostile cells.
 """
 
 from __future__ import annotations
@@ -25,13 +38,13 @@ import io
 from dataclasses import dataclass
 from typing import Any, Final, Iterator, Sequence
 
-from sqlalchemy import Connection, Row, Select, select
+from sqlalchemy import Connection
 
 from floreyn.server import schema as s
 from floreyn.server import state
 from floreyn.server.db import Database
 from floreyn.server.reports import period
-from floreyn.text import FORMULA_START, csv_cell, csv_row
+from floreyn.text import FORMULA_START, PLAIN_NUMBER_PATTERN, csv_cell, csv_row
 
 EXPORT_BATCH_ROWS: Final = 5_000  # rows per fetch and per chunk sent: ~0.7 MB of CSV
 # SQLite's page cache for the export's connection while it runs. The readers' usual 64 MB (server/db.py) would
@@ -67,14 +80,42 @@ DIALECTS: Final = {
     "nl": Dialect("nl", ";", ",", tuple(HEADERS_NL[c] for c in CSV_COLUMNS), preamble="\ufeff"),
 }
 
+_COLUMNS_SQL: Final = ("p.created_ms", "p.tx_id", "p.kind", "p.account", "p.currency", "{amount}", "p.amount_cents",
+                       "t.terminal_id", "t.record_seq", "t.merchant_id", "t.card_id", "t.reverses", "t.memo")
+_TEXT_COLUMNS: Final = frozenset(("p.tx_id", "p.kind", "p.account", "p.currency", "t.terminal_id", "t.merchant_id",
+                                  "t.card_id", "t.reverses", "t.memo"))
+_FROM_SQL: Final = (f" FROM {s.postings.name} p JOIN {s.transactions.name} t ON t.tx_id = p.tx_id"
+                    " WHERE p.created_ms >= {start:d} AND p.created_ms < {end:d} ORDER BY p.id")
 
-def _query(start_ms: int, end_ms: int) -> Select[Any]:
-    p, t = s.postings.c, s.transactions.c
-    return (select(p.created_ms, p.tx_id, p.kind, p.account, p.currency, p.amount_cents, t.terminal_id,
-                   t.record_seq, t.merchant_id, t.card_id, t.reverses, t.memo)
-            .join_from(s.postings, s.transactions, t.tx_id == p.tx_id)
-            .where(p.created_ms >= start_ms, p.created_ms < end_ms)
-            .order_by(p.id))
+
+def _amount_sql(decimal: str) -> str:
+    """Cents as "-12.34" / "-12,34", in SQL that SQLite and PostgreSQL both run (integer / and %, ||)."""
+    assert decimal in ".,"  # goes into the SQL text
+    c = "abs(p.amount_cents)"
+    return (f"(CASE WHEN p.amount_cents < 0 THEN '-' ELSE '' END || ({c} / 100) || '{decimal}' "
+            f"|| CASE WHEN {c} % 100 < 10 THEN '0' ELSE '' END || ({c} % 100))")
+
+
+def _select_sql(columns: list[str], start: int, end: int) -> str:
+    return "SELECT " + ", ".join(columns) + _FROM_SQL.format(start=start, end=end)
+
+
+def _pg_text_sql(column: str) -> str:
+    """floreyn.text.csv_cell in PostgreSQL; '' becomes NULL, which COPY leaves unquoted, as csv.writer does ''."""
+    firsts = ", ".join(f"chr({ord(ch)})" for ch in FORMULA_START)
+    return (f"CASE WHEN left({column}, 1) IN ({firsts}) AND {column} !~ '^(?:{PLAIN_NUMBER_PATTERN})$' "
+            f"THEN '''' || {column} ELSE NULLIF({column}, '') END")
+
+
+def _pg_copy_sql(start: int, end: int, form: Dialect) -> str:
+    tz = state.TZ.key
+    assert tz.replace("/", "").replace("_", "").isalnum()  # goes into the SQL text
+    local = f"(to_timestamp(p.created_ms / 1000) AT TIME ZONE '{tz}')"
+    cells = [f"to_char({local}, 'YYYY-MM-DD')", f"to_char({local}, 'HH24:MI:SS')"]
+    cells += [_amount_sql(form.decimal) if c == "{amount}" else _pg_text_sql(c) if c in _TEXT_COLUMNS else c
+              for c in _COLUMNS_SQL[1:]]
+    assert form.delimiter in ",;"  # goes into the SQL text
+    return f"COPY ({_select_sql(cells, start, end)}) TO STDOUT WITH (FORMAT csv, DELIMITER '{form.delimiter}')"
 
 
 def _utc_offset_s(at_s: int) -> int:
@@ -115,19 +156,17 @@ class _LocalClock:
         return self._texts
 
 
-def _text(value: str | None) -> str:
-    if not value:
-        return ""
-    return value if value[0] not in _FORMULA_FIRST else str(csv_cell(value))
+def _text(value: str | None) -> str | None:
+    return value if not value or value[0] not in _FORMULA_FIRST else str(csv_cell(value))
 
 
-def _rows(batch: Sequence[Row], clock: _LocalClock, decimal: str) -> Iterator[tuple[object, ...]]:
-    for created_ms, tx_id, kind, account, currency, cents, terminal, seq, merchant, card, reverses, memo in batch:
-        day, time_text = clock(created_ms)
-        whole, part = divmod(abs(cents), 100)
-        yield (day, time_text, _text(tx_id), _text(kind), _text(account), _text(currency),
-               f"{'-' if cents < 0 else ''}{whole}{decimal}{part:02d}", cents, _text(terminal),
-               "" if seq is None else seq, _text(merchant), _text(card), _text(reverses), _text(memo))
+def _sqlite_rows(batch: Sequence[tuple[Any, ...]], clock: _LocalClock) -> list[tuple[object, ...]]:
+    """The SQLite query's rows as CSV rows: local date and time, text cells through csv_cell (None stays empty)."""
+    text = _text
+    return [(*clock(created_ms), text(tx_id), text(kind), text(account), text(currency), amount, cents,
+             text(terminal), seq, text(merchant), text(card), text(reverses), text(memo))
+            for (created_ms, tx_id, kind, account, currency, amount, cents, terminal, seq, merchant, card, reverses,
+                 memo) in batch]
 
 
 def csv_export(db: Database, from_date: str, to_date: str, dialect: str = "plain") -> Iterator[bytes]:
@@ -139,28 +178,63 @@ def csv_export(db: Database, from_date: str, to_date: str, dialect: str = "plain
 
 def _stream(db: Database, start: int, end: int, form: Dialect) -> Iterator[bytes]:
     buf = io.StringIO()
-    writer = csv.writer(buf, delimiter=form.delimiter, lineterminator="\r\n")
-    buf.write(form.preamble)
-    writer.writerow(csv_row(form.headers))
-    yield buf.getvalue().encode()
-    clock = _LocalClock()
+    csv.writer(buf, delimiter=form.delimiter, lineterminator="\r\n").writerow(csv_row(form.headers))
+    yield (form.preamble + buf.getvalue()).encode()
     # One transaction for the whole file: a snapshot, so a period that includes today still sums to zero.
-    with db.snapshot_reader.connect() as conn, conn.begin(), _small_page_cache(conn, db.is_sqlite):
-        result = conn.execution_options(stream_results=True, yield_per=EXPORT_BATCH_ROWS).execute(
-            _query(start, end))
-        for batch in result.partitions():
+    with db.snapshot_reader.connect() as conn, conn.begin():
+        yield from _chunks(conn, db.is_sqlite, start, end, form)
+
+
+def _chunks(conn: Connection, is_sqlite: bool, start: int, end: int, form: Dialect) -> Iterator[bytes]:
+    """The rows as CSV, a chunk per EXPORT_BATCH_ROWS, read in `conn`'s open transaction by the bare driver."""
+    driver: Any = conn.connection.driver_connection
+    if not is_sqlite:
+        yield from _postgres_chunks(driver, start, end, form)
+        return
+    with _small_page_cache(conn):
+        yield from _sqlite_chunks(driver, start, end, form)
+
+
+def _sqlite_chunks(driver: Any, start: int, end: int, form: Dialect) -> Iterator[bytes]:
+    cur = driver.cursor()
+    try:
+        cur.execute(_select_sql([_amount_sql(form.decimal) if c == "{amount}" else c for c in _COLUMNS_SQL],
+                                start, end))
+        buf = io.StringIO()
+        writer = csv.writer(buf, delimiter=form.delimiter, lineterminator="\r\n")
+        clock = _LocalClock()
+        while batch := cur.fetchmany(EXPORT_BATCH_ROWS):
             buf.seek(0)
             buf.truncate()
-            writer.writerows(_rows(batch, clock, form.decimal))
+            writer.writerows(_sqlite_rows(batch, clock))
             yield buf.getvalue().encode()
+    finally:
+        cur.close()
+
+
+def _postgres_chunks(driver: Any, start: int, end: int, form: Dialect) -> Iterator[bytes]:
+    """COPY's rows, each ended with CRLF as csv.writer ends them (libpq hands over one whole row, LF-ended, per read;
+    a LF inside a quoted cell stays as it is)."""
+    cur = driver.cursor()
+    cur.execute("SET LOCAL client_encoding TO 'UTF8'")  # the bytes go out as they come
+    with cur.copy(_pg_copy_sql(start, end, form)) as copy:
+        rows: list[Any] = []
+        for row in copy:
+            rows.append(row)
+            if len(rows) == EXPORT_BATCH_ROWS:
+                yield _crlf(rows)
+                rows.clear()
+        if rows:
+            yield _crlf(rows)
+
+
+def _crlf(rows: list[Any]) -> bytes:
+    return b"\r\n".join([row[:-1] for row in rows]) + b"\r\n"
 
 
 @contextlib.contextmanager
-def _small_page_cache(conn: Connection, is_sqlite: bool) -> Iterator[None]:
+def _small_page_cache(conn: Connection) -> Iterator[None]:
     """EXPORT_CACHE_KIB of SQLite page cache on this pooled connection, its own size back afterwards."""
-    if not is_sqlite:  # PostgreSQL's server-side cursor keeps the rows on the database server
-        yield
-        return
     before = int(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
     conn.exec_driver_sql(f"PRAGMA cache_size=-{EXPORT_CACHE_KIB}")
     try:

@@ -21,14 +21,18 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any, Final, Sequence
 
-from sqlalchemy import Connection, Row, delete, select, text
+from sqlalchemy import Connection, Row, delete, func, select, text
 
 from floreyn.server import admin_categories, bulk, rules, snapshots, state
 from floreyn.server import schema as s
 from floreyn.server.errors import Conflict, NotFound
 from floreyn.server.rates import rate_in_force
-from floreyn.sync.snapshot import CardInfo
-from floreyn.sync.snapshot_pages import PAGE_CARDS, PageHeader, common_dict, encode_card, encode_page, pack_entries
+from floreyn.sync.snapshot import (
+    MAX_DELTA_CARDS, SNAPSHOT_VERSION, CardInfo, Snapshot, SnapshotDelta, snapshot_from_dict,
+)
+from floreyn.sync.snapshot_pages import (
+    PAGE_CARDS, PageHeader, common_dict, decode_card, encode_card, encode_page, pack_entries,
+)
 
 REFRESH_CHUNK: Final = 2_000  # cards re-made per round of the housekeeping job
 FOREVER: Final = "9999-12-31"  # an entry no date makes wrong
@@ -156,20 +160,48 @@ def _run(conn: Connection, today: str, now_ms: int, *, after: str, upto: str | N
     key = "c.card_id" if since is None else "c.card_id || ''"
     where = [f"{key} > :after"] + ([f"{key} <= :upto"] if upto is not None else [])
     where += ["c.changed_version > :since"] if since is not None else []
-    sql = ("SELECT c.card_id, c.changed_version, k.version, k.valid_until, k.entry FROM cards c "
+    # The card's own columns come along: a card whose entry is stale (changed since the job ran) is made
+    # from this row, with no second read of it.
+    sql = ("SELECT c.card_id, c.changed_version, c.member_id, c.status, c.flagged_ms, c.offline_spent_cents, "
+           "k.version, k.valid_until, k.entry FROM cards c "
            f"LEFT JOIN snapshot_cards k ON k.card_id = c.card_id WHERE {' AND '.join(where)} ORDER BY {key}"
            + (" LIMIT :limit" if limit is not None else ""))
-    rows = conn.execute(text(sql), {"after": after, "upto": upto, "since": since, "limit": limit}).tuples().all()
+    rows = conn.execute(text(sql), {"after": after, "upto": upto, "since": since, "limit": limit}).all()
     out: list[tuple[str, bytes, str] | None] = [
-        (card_id, bytes(entry), until) if entry is not None and kept == changed and today < until else None
-        for card_id, changed, kept, until, entry in rows]
-    stale = [r[0] for r, o in zip(rows, out, strict=True) if o is None]
+        (r.card_id, bytes(r.entry), r.valid_until) if r.entry is not None and r.version == r.changed_version
+        and today < r.valid_until else None for r in rows]
+    stale = [r for r, o in zip(rows, out, strict=True) if o is None]
     if not stale:
         return [o for o in out if o is not None]
-    cards = [r for chunk in bulk.chunks(stale)  # changed since the housekeeping job last ran
-             for r in conn.execute(select(s.cards).where(s.cards.c.card_id.in_(chunk))).all()]
-    fresh = _entries(conn, cards, today, now_ms)
-    return [o if o is not None else (r[0], *fresh[r[0]]) for r, o in zip(rows, out, strict=True)]
+    fresh = _entries(conn, stale, today, now_ms)  # changed since the housekeeping job last ran
+    return [o if o is not None else (r.card_id, *fresh[r.card_id]) for r, o in zip(rows, out, strict=True)]
+
+
+# -- the JSON snapshot of tills before pages ----------------------------------------------------------
+
+
+def json_snapshot(conn: Connection, terminal_id: str, since: int | None, now_ms: int) -> Snapshot | SnapshotDelta:
+    """The one-document snapshot (GET /v1/terminal/snapshot) that tills before issue 19 fetch, kept for them
+    while a city's tills are upgraded one by one: from the kept entries as pages are (each card decoded, no
+    longer made per request), with the limit it always had (8 MiB, some 16k cards with two budgets).
+    A delta larger than MAX_DELTA_CARDS, or from a version the server does not know, is a full snapshot."""
+    version = state.current_version(conn)  # first: see server/snapshots.py
+    term = conn.execute(select(s.terminals.c.merchant_id).where(s.terminals.c.terminal_id == terminal_id)).first()
+    if term is None:
+        raise NotFound(what="terminal", id=terminal_id)
+    today = state.local_date(now_ms).isoformat()
+    shared, _ = common(conn, term.merchant_id, today, now_ms)
+    snap = snapshot_from_dict({"version": SNAPSHOT_VERSION, "terminal_id": terminal_id, "snapshot_version": version,
+                               "server_time_ms": now_ms, **shared})
+    if since is not None and 0 <= since <= version and conn.execute(
+            select(func.count()).select_from(s.cards).where(s.cards.c.changed_version > since)
+    ).scalar_one() <= MAX_DELTA_CARDS:
+        cards = tuple(decode_card(e) for _, e, _ in _run(conn, today, now_ms, after="", since=since))
+        fields = {f: getattr(snap, f) for f in ("version", "terminal_id", "snapshot_version", "server_time_ms",
+                                                "merchant", "rates", "limits", "campaigns", "issuer_keys", "extra")}
+        return SnapshotDelta(base_version=since, cards=cards, **fields)
+    cards = tuple(decode_card(e) for _, e, _ in _run(conn, today, now_ms, after=""))
+    return replace(snap, cards=cards, blocklist=tuple(c.card_id for c in cards if c.blocked))
 
 
 # -- kept pages ---------------------------------------------------------------------------------

@@ -311,3 +311,21 @@ def test_export_csv_dutch_dialect_keeps_formulas_neutralised(tool, srv, world, t
     memos = [r[-1] for r in rows if r[-1].endswith("+cmd")]
     assert memos and all(m == "'" + reason for m in memos)
     assert any(r[6].startswith("-") and "," in r[6] for r in rows[1:])  # amounts stay numbers (decimal comma)
+
+
+def test_export_csv_counts_postings_not_lines_when_memos_span_lines(tool, srv, world, tmp_path):
+    member, _ = world.member(eur_cents=1_000)
+    reason = 'regel een\nregel "twee"\r\nregel drie;\n'
+    for _ in range(2):
+        top = srv.admin("POST", "/v1/admin/desk/topup", {"member_id": member, "eur_cents": 100})
+        srv.admin("POST", f"/v1/admin/transactions/{top['tx_id']}/reverse", {"reason": reason})
+    from floreyn.server import state
+
+    today = state.local_date(state.now_ms()).isoformat()
+    for dialect, delimiter in (("plain", ","), ("nl", ";")):
+        target = tmp_path / f"export-{dialect}.csv"
+        summary = tool.ok("export", "csv", "--from", today, "--to", today, "--out", str(target), "--dialect", dialect)
+        text = target.read_bytes().decode("utf-8-sig")  # the CRLF inside the memo kept
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))[1:]
+        assert sum(1 for r in rows if r[-1] == reason) >= 4  # two reversals, two postings or more each
+        assert text.count("\n") - 1 > len(rows) == summary["postings"]

@@ -2,7 +2,10 @@
 
 Over the real HTTP API on SQLite and PostgreSQL. Correctness: every row of both
 dialects equals the row formatted the slow, obvious way (zoneinfo per row,
-floreyn.text.csv_cell per cell) from the same postings, formulas neutralised.
+floreyn.text.csv_cell per cell, csv.writer) from the same postings, formulas
+neutralised, and with hostile text in every column the bytes are the same as
+that Python formatter's (PostgreSQL formats in SQL, so this is what keeps the
+two rule books one).
 Streaming: the first rows reach the client while the server has not read the
 last; memory: formatting 40 times the batch size costs no more than a few batches.
 """
@@ -79,19 +82,20 @@ def _expected(db, dialect: str) -> list[list[str]]:
 
 
 def _hold_at_batch(monkeypatch, number: int, go_on: threading.Event) -> list[int]:
-    """Small batches, and the server's generator waits at batch `number` until `go_on` (bounded); the sizes
-    of the batches it formatted are returned as they come."""
+    """Small batches, and the server's generator waits before sending batch `number` until `go_on` (bounded);
+    the rows in each batch it formatted are returned as they come (CRLFs, so a memo with a CRLF counts twice)."""
     monkeypatch.setattr(export, "EXPORT_BATCH_ROWS", BATCH_ROWS)
     batches: list[int] = []
-    formatted = export._rows
+    chunks = export._chunks
 
-    def held_rows(batch, clock, decimal):
-        batches.append(len(batch))
-        if len(batches) == number:
-            assert go_on.wait(WAIT_S), "the client never went on"
-        return formatted(batch, clock, decimal)
+    def held_chunks(*args):
+        for chunk in chunks(*args):
+            batches.append(chunk.count(b"\r\n"))
+            if len(batches) == number:
+                assert go_on.wait(WAIT_S), "the client never went on"
+            yield chunk
 
-    monkeypatch.setattr(export, "_rows", held_rows)
+    monkeypatch.setattr(export, "_chunks", held_chunks)
     return batches
 
 
@@ -192,3 +196,64 @@ def test_a_download_broken_off_gives_the_connection_back(srv, ledger_with_formul
         time.sleep(0.05)
     assert pool.checkedout() == idle
     assert len(batches) < 2 * FILL_PAIRS // BATCH_ROWS  # it stopped, it did not read on to the end
+
+
+# Cells a spreadsheet or a CSV parser could trip over, in every text column the export writes.
+HOSTILE_TEXT = ("=1+1", "+31 6", "-2+3", "@SUM(A1)", "\tx", "\rx", "-12.50", "+3", "-3,5", "-٣", "'al", "",
+                'a "quoted" word', "semi;colon", "com,ma", "new\nline", "cr\r\nlf", "lone\rcr", "ctl\x01\x0b\x1f\x7f\x85",
+                "\\N", "\\.", '""', " lead space", "€ café 😀 ñ", "=", "-", ";", ",")
+HOSTILE_AMOUNTS = (0, 1, 5, 9, 10, 99, 100, 101, 1_234, 100_000, 9_000_000_000_000_000)
+
+
+def _fill_hostile(db) -> None:
+    """Rows whose every text cell is hostile (NUL too on SQLite; PostgreSQL stores no NUL in text), at times on
+    both sides of both summer-time changes, with amounts either side of every rounding edge."""
+    texts = HOSTILE_TEXT + (("nul\x00byte",) if db.is_sqlite else ())
+    edges = [state.day_start_ms(dt.date(2032, 3, 28)) + 3_600_000, state.day_start_ms(dt.date(2032, 10, 31)) + 7_200_000]
+    txs, postings = [], []
+    for n, text in enumerate(texts * 3):
+        short, cents = text[:3], HOSTILE_AMOUNTS[n % len(HOSTILE_AMOUNTS)]
+        tx_id = f"{text[:40]}#{n}"
+        at_ms = edges[n % 2] + (n - len(texts)) * 997
+        txs.append({"tx_id": tx_id, "kind": text[:16], "created_ms": at_ms, "memo": text,
+                    "terminal_id": text or None, "record_seq": None if n % 4 else n, "card_id": text[:32] or None,
+                    "merchant_id": text, "reverses": f"{text[:50]}#{n}" if n % 3 else None})
+        postings += [{"tx_id": tx_id, "account": text, "currency": short, "amount_cents": sign * cents,
+                      "kind": text[:16], "created_ms": at_ms} for sign in (-1, 1)]
+
+    def write(conn):
+        conn.execute(s.transactions.insert(), txs)
+        conn.execute(s.postings.insert(), postings)
+    db.write(write)
+
+
+def _reference_bytes(db, dialect: str) -> bytes:
+    """The export as the plain Python formatter writes it: every cell through csv_cell, csv.writer's quoting."""
+    form = export.DIALECTS[dialect]
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=form.delimiter, lineterminator="\r\n")
+    writer.writerow([csv_cell(h) for h in form.headers])
+    writer.writerows(_expected(db, dialect))
+    return (form.preamble + buf.getvalue()).encode()
+
+
+@pytest.mark.parametrize("dialect", ["plain", "nl"])
+def test_hostile_cells_export_byte_for_byte_as_the_python_formatter_writes_them(srv, ledger_with_formulas, dialect):
+    db = ledger_with_formulas
+    if not db.read(lambda conn: conn.execute(select(s.transactions.c.tx_id)
+                                             .where(s.transactions.c.tx_id == "=1+1#0")).first()):
+        _fill_hostile(db)
+    with _download(srv, dialect=dialect) as resp:
+        assert resp.status_code == 200
+        got = resp.content
+    want = _reference_bytes(db, dialect)
+    assert got.count(b"\r\n") > 2 * FILL_PAIRS and b"'=1+1" in got and b"'-\xd9\xa3" in got
+    if got != want:  # the first line that differs, not two 2 MB strings
+        mismatch = next(((g, w) for g, w in zip(got.split(b"\r\n"), want.split(b"\r\n"), strict=False) if g != w),
+                        (len(got), len(want)))
+        pytest.fail(f"export differs from the Python formatter: {mismatch!r}")
+
+
+def test_a_unicode_digit_is_no_plain_number():
+    """The plain-number exception is ASCII digits only, so PostgreSQL's regular expression means the same."""
+    assert csv_cell("-٣") == "'-٣" and csv_cell("-3,5") == "-3,5" and csv_cell("+3") == "+3"

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select, update
 
 from floreyn import keys
-from floreyn.server import api_terminal, snapshot_cache, state
+from floreyn.server import api_terminal, snapshot_cache, snapshots, state
 from floreyn.server import schema as s
 from floreyn.sync.client import SyncBadSnapshot
 from floreyn.sync.snapshot import Snapshot
-from floreyn.sync.snapshot_pages import MemorySink
+from floreyn.sync.snapshot_pages import PAGE_FORMAT, MemorySink
 from floreyn.terminal.clock import FakeClock
 from floreyn.terminal.store.store import TerminalStore
 
@@ -45,22 +45,36 @@ def members_with_two_budgets(srv, world, n):
     return out
 
 
-def test_paged_snapshot_carries_the_same_cards_as_the_json_one_before_and_after_housekeeping(srv, world,
-                                                                                              small_pages):
+def made_now(srv) -> tuple:
+    """Every card's figures made afresh from the ledger (what a rebuild per request gave), not the kept entries."""
+    now = srv.ctx.clock()
+
+    def read(conn):
+        return snapshots.card_infos(conn, conn.execute(select(s.cards)).all(), (), state.local_date(now).isoformat(),
+                                    state.get_settings(conn).limits.cumulative_cents, now)
+    return srv.ctx.db.read(read)
+
+
+def test_paged_and_json_snapshots_carry_the_cards_as_made_afresh_before_and_after_housekeeping(srv, world,
+                                                                                               small_pages):
     people = members_with_two_budgets(srv, world, 7)
     client = world.terminal().client(srv)
-    same(client.snapshot(), client.snapshot_json())  # nothing kept yet: every entry made in the request
+    first = client.snapshot()
+    assert first.cards == made_now(srv)
+    same(first, client.snapshot_json())  # nothing kept yet: every entry made in the request
     srv.housekeeping()
     kept = srv.ctx.db.read(lambda conn: conn.execute(select(func.count()).select_from(s.snapshot_cards)).scalar())
     cards = srv.ctx.db.read(lambda conn: conn.execute(select(func.count()).select_from(s.cards)).scalar())
     assert kept == cards >= 7
     base = client.snapshot()
+    assert base.cards == made_now(srv)
     same(base, client.snapshot_json())  # from the kept entries now
     assert len(base.card(people[0][1]).budgets) == 2
     # A change after the last housekeeping run: the request makes that card's entry itself.
     srv.admin("POST", "/v1/admin/desk/topup", {"member_id": people[3][0], "eur_cents": 2_500})
     merged = client.snapshot(base=base)  # by delta, in pages
     assert merged.card(people[3][1]).offline_allowance_cents == min(3_503, base.limits.cumulative_cents)
+    assert merged.cards == made_now(srv)
     same(merged, client.snapshot_json())
     served = []
     real = snapshot_cache.page
@@ -149,6 +163,7 @@ def test_an_entry_is_made_again_when_the_calendar_makes_it_wrong_and_only_then(s
     ("forged", "snapshot_bad_signature"),  # signed by another key
     ("replayed", "snapshot_page_mismatch"),  # a page of another fetch
     ("reordered", "snapshot_page_order"),  # the first page again where the second was asked for
+    ("newer format", "snapshot_page_format"),  # a server a format ahead of this till
 ])
 def test_a_till_refuses_a_bad_page_with_a_typed_error_and_keeps_its_snapshot(srv, world, small_pages, tmp_path,
                                                                             monkeypatch, attack, reason):
@@ -173,6 +188,10 @@ def test_a_till_refuses_a_bad_page_with_a_typed_error_and_keeps_its_snapshot(srv
         return served
 
     monkeypatch.setattr(snapshot_cache, "page", bad_page)
+    if attack == "newer format":  # the header's own keys come after `common`'s: this one says the next format
+        real_encode = snapshot_cache.encode_page
+        monkeypatch.setattr(snapshot_cache, "encode_page", lambda header, *a, **kw: real_encode(
+            dataclasses.replace(header, common={**header.common, "format": PAGE_FORMAT + 1}), *a, **kw))
     if attack == "forged":
         other = keys.new_private_key()
         monkeypatch.setattr(api_terminal, "sign_page", lambda wire, key: real_sign(wire, other))
