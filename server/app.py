@@ -41,6 +41,10 @@ from floreyn.sync import auth
 log = logging.getLogger("floreyn.server")
 
 
+class _HungUp(Exception):
+    """The client went away before its whole body arrived (Envelope._read_body)."""
+
+
 @dataclass
 class ServerContext:
     db: Database
@@ -224,7 +228,12 @@ class Envelope:
             resp = error_response(TooManyFailedAuth(retry_after_s=retry_s), headers={"Retry-After": str(retry_s)})
             await resp(scope, receive, reply)
             return
-        body = await self._read_body(receive, headers)
+        try:
+            body = await self._read_body(receive, headers)
+        except _HungUp:
+            # A till whose upload timed out, say: nobody reads an answer, and the part that came is no
+            # signed request, so it is neither answered as a bad signature nor counted as a failed one.
+            return
         if body is None:
             limit = self.ctx.limits.max_body_bytes
             resp = error_response(RequestTooLarge(max_bytes=limit))
@@ -249,6 +258,7 @@ class Envelope:
         await self.app(scope, replay, reply)
 
     async def _read_body(self, receive: Callable, headers: dict[str, str]) -> bytes | None:
+        """The whole body, or None when it is longer than the limit; _HungUp when the client went away first."""
         limit = self.ctx.limits.max_body_bytes
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -257,7 +267,7 @@ class Envelope:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return b""
+                raise _HungUp()
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
