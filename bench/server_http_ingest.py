@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
 from common import min_med_max, pct_ms, scratch_pg_database  # bench/ is on sys.path (script, run_all)
@@ -131,8 +132,61 @@ def _till(base_url: str, tid: str, key: Any, raws: list[bytes], start: threading
     client.session.close()
 
 
-def measure_http(base_url: str, dataset) -> tuple[float, list[float], int]:  # type: ignore[no-untyped-def]
-    """(wall seconds, upload latencies, timeouts) for every terminal uploading at once."""
+class CpuShare:
+    """Where the machine's CPU went while the tills uploaded: the server's processes, this bench's
+    (the 40 tills' SyncClients), everything else on the machine (other jobs), and how busy it was.
+
+    Shares are of the whole machine (100 % = every core busy for the whole run), from the kernel's
+    own counters (psutil: /proc/stat and /proc/PID/stat), so "the server cannot go faster because the
+    cores are full" is a measured statement, not a guess.
+    """
+
+    def __init__(self, server_pid: int) -> None:
+        self.server = psutil.Process(server_pid)
+        self.bench = psutil.Process()
+        self.cores = psutil.cpu_count() or 1
+
+    def _server_s(self) -> float:
+        total = 0.0
+        for proc in [self.server, *self.server.children(recursive=True)]:  # `--workers N`: N processes
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def _bench_s(self) -> float:
+        t = self.bench.cpu_times()
+        return t.user + t.system
+
+    def start(self) -> None:
+        self._began = time.perf_counter()
+        self._machine = psutil.cpu_times()
+        self._srv, self._bch = self._server_s(), self._bench_s()
+
+    def stop(self) -> dict[str, float]:
+        """Shares of the machine in %: server, bench, other, busy (all of it); and server_cores (cores' worth)."""
+        wall = time.perf_counter() - self._began
+        before, after = self._machine, psutil.cpu_times()
+        idle = (after.idle - before.idle) + (getattr(after, "iowait", 0.0) - getattr(before, "iowait", 0.0))
+        total = _machine_s(after) - _machine_s(before)
+        capacity = wall * self.cores
+        server, bench = self._server_s() - self._srv, self._bench_s() - self._bch
+        busy = 100.0 * (1.0 - idle / total) if total > 0 else 0.0
+        return {"server": 100.0 * server / capacity, "bench": 100.0 * bench / capacity,
+                "other": max(0.0, busy - 100.0 * (server + bench) / capacity), "busy": busy,
+                "server_cores": server / wall}
+
+
+def _machine_s(t: Any) -> float:
+    """All CPU seconds the kernel counted, every core; guest time is inside user time already."""
+    return sum(v for name, v in t._asdict().items() if name not in ("guest", "guest_nice"))
+
+
+def measure_http(base_url: str, dataset, cpu: CpuShare  # type: ignore[no-untyped-def]
+                 ) -> tuple[float, list[float], int, dict[str, float]]:
+    """(wall seconds, upload latencies, timeouts, CPU shares) for every terminal uploading at once."""
     start = threading.Event()
     latencies: list[float] = []
     timeouts: list[int] = []
@@ -141,11 +195,13 @@ def measure_http(base_url: str, dataset) -> tuple[float, list[float], int]:  # t
     for t in threads:
         t.start()
     time.sleep(1.0)  # every till has made its first contact
+    cpu.start()
     began = time.perf_counter()
     start.set()
     for t in threads:
         t.join(timeout=900)
-    return time.perf_counter() - began, latencies, len(timeouts)
+    wall_s = time.perf_counter() - began
+    return wall_s, latencies, len(timeouts), cpu.stop()
 
 
 def bench_backend(label: str, url: str, workers: int, terminals: int, per_terminal: int,
@@ -155,14 +211,16 @@ def bench_backend(label: str, url: str, workers: int, terminals: int, per_termin
     merchants = [f"M-{i:02d}" for i in range(10)]
     cards = si.setup(db, 1_000, merchants)
     rates, ratios, p50s, p99s, floors, timeouts = [], [], [], [], [], 0
+    busy, server_cores, server_us = [], [], []  # machine busy %, the server's cores' worth, its CPU us per record
     data_dir = Path(tempfile.mkdtemp(prefix="floreyn-http-bench-"))
     server = Server(url, data_dir, workers)
+    cpu = CpuShare(server.proc.pid)
     try:
         for r in range(rounds):
             dataset = si.make_records(terminals, per_terminal, cards, merchants, seed=100 + r,
                                       prefix=f"H{workers}-{r}")
             si.enroll(db, dataset)
-            wall_s, lat, n_timeouts = measure_http(server.base_url, dataset)
+            wall_s, lat, n_timeouts, share = measure_http(server.base_url, dataset, cpu)
             floor_s = si.measure_baseline(db, dataset, f"floor_w{workers}_r{r}")
             total = terminals * per_terminal
             rates.append(total / wall_s)
@@ -171,9 +229,15 @@ def bench_backend(label: str, url: str, workers: int, terminals: int, per_termin
             p50s.append(pct_ms(lat, 50))
             p99s.append(pct_ms(lat, 99))
             timeouts += n_timeouts
+            busy.append(share["busy"])
+            server_cores.append(share["server_cores"])
+            server_us.append(1e6 * share["server_cores"] * wall_s / total)
             print(f"  [{label}, {workers} worker(s)] round {r + 1}: {rates[-1]:,.0f} records/s over HTTP, "
                   f"floor {floors[-1]:,.0f}/s ({ratios[-1]:.3f}x); upload p50 {p50s[-1]:.0f} ms, "
-                  f"p99 {p99s[-1]:.0f} ms; {n_timeouts} timeouts", flush=True)
+                  f"p99 {p99s[-1]:.0f} ms; {n_timeouts} timeouts; CPU of the {psutil.cpu_count()} cores: "
+                  f"{share['busy']:.0f} % busy = server {share['server']:.0f} % + tills (this bench) "
+                  f"{share['bench']:.0f} % + other processes {share['other']:.0f} %; the server used "
+                  f"{server_us[-1]:.0f} us of CPU per record", flush=True)
     finally:
         server.stop()
         db.dispose()
@@ -190,6 +254,14 @@ def bench_backend(label: str, url: str, workers: int, terminals: int, per_termin
          "value": f"{statistics.median(p50s):.0f} / {statistics.median(p99s):.0f}", "unit": "ms",
          "baseline": f"{TILL_TIMEOUT_S * 1000:.0f}", "baseline_name": f"till timeout; {timeouts} timeouts in all",
          "target": "p99 <= 1500 ms"},
+        {"name": f"machine CPU busy during the upload, {label}, {workers} worker(s) (min/med/max of {rounds})",
+         "value": "/".join(f"{v:.0f}" for v in min_med_max(busy)), "unit": "%",
+         "baseline": "/".join(f"{v:.2f}" for v in min_med_max(server_cores)),
+         "baseline_name": "cores' worth used by the server", "target": "below 100 % before more workers can help"},
+        {"name": f"server CPU per record over HTTP, {label}, {workers} worker(s) (min/med/max of {rounds})",
+         "value": "/".join(f"{v:.0f}" for v in min_med_max(server_us)), "unit": "us",
+         "baseline": f"{1e6 / statistics.median(floors):.0f}", "baseline_name": "floor's wall time per record",
+         "target": "what one core allows: 1e6 / this = records/s"},
     ]
 
 
