@@ -109,7 +109,15 @@ class Server:
 
 
 def _till(base_url: str, tid: str, key: Any, raws: list[bytes], start: threading.Event,
-          latencies: list[float], timeouts: list[int]) -> None:
+          latencies: list[float], timeouts: list[int], failures: list[str]) -> None:
+    try:
+        _upload_all(base_url, tid, key, raws, start, latencies, timeouts)
+    except Exception as exc:  # noqa: BLE001 - a till that stops uploading makes the round invalid: reported
+        failures.append(f"{tid}: {type(exc).__name__}: {exc}")
+
+
+def _upload_all(base_url: str, tid: str, key: Any, raws: list[bytes], start: threading.Event,
+                latencies: list[float], timeouts: list[int]) -> None:
     client = SyncClient(base_url, tid, key, server_key=None, timeout_s=TILL_TIMEOUT_S)
     for _ in range(10):  # pins the server key and syncs the clock, as a till's first contact does
         try:
@@ -190,7 +198,8 @@ def measure_http(base_url: str, dataset, cpu: CpuShare  # type: ignore[no-untype
     start = threading.Event()
     latencies: list[float] = []
     timeouts: list[int] = []
-    threads = [threading.Thread(target=_till, args=(base_url, tid, key, raws, start, latencies, timeouts))
+    failures: list[str] = []
+    threads = [threading.Thread(target=_till, args=(base_url, tid, key, raws, start, latencies, timeouts, failures))
                for tid, _, key, raws in dataset]
     for t in threads:
         t.start()
@@ -201,6 +210,8 @@ def measure_http(base_url: str, dataset, cpu: CpuShare  # type: ignore[no-untype
     for t in threads:
         t.join(timeout=900)
     wall_s = time.perf_counter() - began
+    if failures:  # a till that gave up would make the rate count records that were never sent
+        raise RuntimeError(f"{len(failures)} till(s) stopped uploading, first: {failures[0]}")
     return wall_s, latencies, len(timeouts), cpu.stop()
 
 
