@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import floreyn
 from floreyn import keys
 from floreyn.errors import FloreynError
-from floreyn.server import admin_auth, state
+from floreyn.server import admin_auth, logs, state
 from floreyn.server.config import Limits
 from floreyn.server.db import Database
 from floreyn.server.errors import (
@@ -175,7 +175,7 @@ def create_app(ctx: ServerContext) -> FastAPI:
                 "portal_url": ctx.portal_url}
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
-    from floreyn.server import logs, metrics
+    from floreyn.server import metrics
 
     app.include_router(api_terminal.router)
     app.include_router(api_admin.router)
@@ -233,6 +233,7 @@ class Envelope:
         except _HungUp:
             # A till whose upload timed out, say: nobody reads an answer, and the part that came is no
             # signed request, so it is neither answered as a bad signature nor counted as a failed one.
+            scope.setdefault("state", {})[logs.HUNG_UP_KEY] = True  # the access line says 499, not 500
             return
         if body is None:
             limit = self.ctx.limits.max_body_bytes

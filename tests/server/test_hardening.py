@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import logging
 import socket
 import time
 import uuid
@@ -146,7 +147,7 @@ def test_erasure_leaves_no_alias_in_the_audit_log_or_stored_answers(srv):
     assert again["result"] == "exists" and alias not in json.dumps(again)
 
 
-def test_a_till_that_hangs_up_mid_body_is_no_failed_authentication(tmp_path):
+def test_a_till_that_hangs_up_mid_body_is_no_failed_authentication(tmp_path, caplog):
     # A till whose upload timed out closes its connection, often while the busy server is still reading the
     # body. What arrived is not what was signed; answering it as a bad signature counted a failed
     # authentication for the address, and forty tills behind one address were locked out (429) within a minute.
@@ -155,6 +156,8 @@ def test_a_till_that_hangs_up_mid_body_is_no_failed_authentication(tmp_path):
         term = World(own).terminal()
         body = json.dumps({"records": []}).encode()
         path = "/v1/terminal/upload"
+        caplog.set_level(logging.INFO, logger="floreyn.server.access")
+        caplog.clear()
         for _ in range(3):
             headers = auth.sign_request(term.key, "POST", path, term.terminal_id, body, int(time.time() * 1000))
             head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
@@ -162,6 +165,8 @@ def test_a_till_that_hangs_up_mid_body_is_no_failed_authentication(tmp_path):
                 sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{head}"
                              f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:5])
     # Leaving the block waits for every request the server took to finish (uvicorn's graceful shutdown).
+    hung = [r for r in caplog.records if r.name == "floreyn.server.access" and r.__dict__.get("route") == "(no route)"]
+    assert [r.__dict__["status"] for r in hung] == [499] * 3  # not logged as a server error
     reopened = Database(url)
     try:
         assert reopened.read(lambda conn: throttle.current(conn, throttle.FAILED_AUTH, "127.0.0.1")) is None
