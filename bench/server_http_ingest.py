@@ -179,22 +179,34 @@ class CpuShare:
         t = self.bench.cpu_times()
         return t.user + t.system
 
+    @staticmethod
+    def _postgres_s() -> float:
+        """Every PostgreSQL process on this machine (its backends serve other clients too, if any)."""
+        total = 0.0
+        for proc in psutil.process_iter(["name", "cpu_times"]):
+            if proc.info["name"] in ("postgres", "postmaster") and proc.info["cpu_times"] is not None:
+                total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
+        return total
+
     def start(self) -> None:
         self._began = time.perf_counter()
         self._machine = psutil.cpu_times()
-        self._srv, self._bch = self._server_s(), self._bench_s()
+        self._srv, self._bch, self._pg = self._server_s(), self._bench_s(), self._postgres_s()
 
     def stop(self) -> dict[str, float]:
-        """Shares of the machine in %: server, bench, other, busy (all of it); and server_cores (cores' worth)."""
+        """Shares of the machine in %: server, bench, postgres, other, busy (all of it); and server_cores
+        (cores' worth)."""
         wall = time.perf_counter() - self._began
         before, after = self._machine, psutil.cpu_times()
         idle = (after.idle - before.idle) + (getattr(after, "iowait", 0.0) - getattr(before, "iowait", 0.0))
         total = _machine_s(after) - _machine_s(before)
         capacity = wall * self.cores
         server, bench = self._server_s() - self._srv, self._bench_s() - self._bch
+        postgres = self._postgres_s() - self._pg  # backends that ended during the run are not counted
         busy = 100.0 * (1.0 - idle / total) if total > 0 else 0.0
         return {"server": 100.0 * server / capacity, "bench": 100.0 * bench / capacity,
-                "other": max(0.0, busy - 100.0 * (server + bench) / capacity), "busy": busy,
+                "postgres": 100.0 * postgres / capacity,
+                "other": max(0.0, busy - 100.0 * (server + bench + postgres) / capacity), "busy": busy,
                 "server_cores": server / wall}
 
 
@@ -263,7 +275,8 @@ def bench_backend(label: str, url: str, workers: int, terminals: int, per_termin
                   f"p99 {p99s[-1]:.0f} ms; {n_timeouts} timeouts, {share['unsigned']:.0f} busy 503s; "
                   f"CPU of the {psutil.cpu_count()} cores: "
                   f"{share['busy']:.0f} % busy = server {share['server']:.0f} % + tills (this bench) "
-                  f"{share['bench']:.0f} % + other processes {share['other']:.0f} %; the server used "
+                  f"{share['bench']:.0f} % + PostgreSQL {share['postgres']:.0f} % + other processes {share['other']:.0f} %; "
+                  f"the server used "
                   f"{server_us[-1]:.0f} us of CPU per record", flush=True)
     finally:
         server.stop()
