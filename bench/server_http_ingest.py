@@ -180,13 +180,14 @@ class CpuShare:
         return t.user + t.system
 
     @staticmethod
-    def _postgres_s() -> float:
-        """Every PostgreSQL process on this machine (its backends serve other clients too, if any)."""
-        total = 0.0
+    def _postgres_s() -> dict[int, float]:
+        """CPU seconds of every PostgreSQL process on this machine, by pid (its backends serve other
+        clients too, if any)."""
+        found = {}
         for proc in psutil.process_iter(["name", "cpu_times"]):
             if proc.info["name"] in ("postgres", "postmaster") and proc.info["cpu_times"] is not None:
-                total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
-        return total
+                found[proc.pid] = proc.info["cpu_times"].user + proc.info["cpu_times"].system
+        return found
 
     def start(self) -> None:
         self._began = time.perf_counter()
@@ -202,7 +203,8 @@ class CpuShare:
         total = _machine_s(after) - _machine_s(before)
         capacity = wall * self.cores
         server, bench = self._server_s() - self._srv, self._bench_s() - self._bch
-        postgres = self._postgres_s() - self._pg  # backends that ended during the run are not counted
+        # By pid: a backend that ended during the run is not counted (its CPU is then in "other").
+        postgres = sum(cpu - self._pg.get(pid, 0.0) for pid, cpu in self._postgres_s().items())
         busy = 100.0 * (1.0 - idle / total) if total > 0 else 0.0
         return {"server": 100.0 * server / capacity, "bench": 100.0 * bench / capacity,
                 "postgres": 100.0 * postgres / capacity,
