@@ -32,12 +32,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
 from common import min_med_max, pct_ms, scratch_pg_database  # bench/ is on sys.path (script, run_all)
 
 from floreyn.server.db import Database
-from floreyn.sync.client import SyncClient, SyncTimeout
+from floreyn.sync.client import SyncBadResponse, SyncClient, SyncTimeout
 
 HERE = Path(__file__).resolve().parent
 OVER_HTTP = True  # bench/run_all.py: every figure here is measured through the HTTP API
@@ -48,6 +49,8 @@ START_TIMEOUT_S = 60.0
 TERMINALS = 40
 RECORDS_PER_TERMINAL = 500
 PG_WORKERS = (1, 2, 4)  # more workers must give more until PostgreSQL is the limit
+MAX_UNSIGNED = 2_000  # unsigned (busy) answers in one round before the bench gives up
+UNSIGNED_PAUSE_S = 1.0
 
 
 def _sibling():  # type: ignore[no-untyped-def]
@@ -108,7 +111,15 @@ class Server:
 
 
 def _till(base_url: str, tid: str, key: Any, raws: list[bytes], start: threading.Event,
-          latencies: list[float], timeouts: list[int]) -> None:
+          latencies: list[float], timeouts: list[int], unsigned: list[int], failures: list[str]) -> None:
+    try:
+        _upload_all(base_url, tid, key, raws, start, latencies, timeouts, unsigned)
+    except Exception as exc:  # noqa: BLE001 - a till that stops uploading makes the round invalid: reported
+        failures.append(f"{tid}: {type(exc).__name__}: {exc}")
+
+
+def _upload_all(base_url: str, tid: str, key: Any, raws: list[bytes], start: threading.Event,
+                latencies: list[float], timeouts: list[int], unsigned: list[int]) -> None:
     client = SyncClient(base_url, tid, key, server_key=None, timeout_s=TILL_TIMEOUT_S)
     for _ in range(10):  # pins the server key and syncs the clock, as a till's first contact does
         try:
@@ -126,26 +137,111 @@ def _till(base_url: str, tid: str, key: Any, raws: list[bytes], start: threading
         except SyncTimeout:
             timeouts.append(1)
             continue  # the worker sends the same batch again: the server answers duplicates
+        except SyncBadResponse:
+            # Unsigned: uvicorn's own 503 when more requests are open than its limit_concurrency (timed-out
+            # uploads stay open on the server until their turn to write). The worker ends its round on it and
+            # tries again on the next; here after a pause, and counted.
+            unsigned.append(1)
+            if len(unsigned) > MAX_UNSIGNED:
+                raise
+            time.sleep(UNSIGNED_PAUSE_S)
+            continue
         latencies.append(time.perf_counter() - t0)
         i = ack.acked_seq
     client.session.close()
 
 
-def measure_http(base_url: str, dataset) -> tuple[float, list[float], int]:  # type: ignore[no-untyped-def]
-    """(wall seconds, upload latencies, timeouts) for every terminal uploading at once."""
+class CpuShare:
+    """Where the machine's CPU went while the tills uploaded: the server's processes, this bench's
+    (the 40 tills' SyncClients), everything else on the machine (other jobs), and how busy it was.
+
+    Shares are of the whole machine (100 % = every core busy for the whole run), from the kernel's
+    own counters (psutil: /proc/stat and /proc/PID/stat), so "the server cannot go faster because the
+    cores are full" is a measured statement, not a guess.
+    """
+
+    def __init__(self, server_pid: int) -> None:
+        self.server = psutil.Process(server_pid)
+        self.bench = psutil.Process()
+        self.cores = psutil.cpu_count() or 1
+
+    def _server_s(self) -> float:
+        total = 0.0
+        for proc in [self.server, *self.server.children(recursive=True)]:  # `--workers N`: N processes
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def _bench_s(self) -> float:
+        t = self.bench.cpu_times()
+        return t.user + t.system
+
+    @staticmethod
+    def _postgres_s() -> dict[int, float]:
+        """CPU seconds of every PostgreSQL process on this machine, by pid (its backends serve other
+        clients too, if any)."""
+        found = {}
+        for proc in psutil.process_iter(["name", "cpu_times"]):
+            if proc.info["name"] in ("postgres", "postmaster") and proc.info["cpu_times"] is not None:
+                found[proc.pid] = proc.info["cpu_times"].user + proc.info["cpu_times"].system
+        return found
+
+    def start(self) -> None:
+        self._began = time.perf_counter()
+        self._machine = psutil.cpu_times()
+        self._srv, self._bch, self._pg = self._server_s(), self._bench_s(), self._postgres_s()
+
+    def stop(self) -> dict[str, float]:
+        """Shares of the machine in %: server, bench, postgres, other, busy (all of it); and server_cores
+        (cores' worth)."""
+        wall = time.perf_counter() - self._began
+        before, after = self._machine, psutil.cpu_times()
+        idle = (after.idle - before.idle) + (getattr(after, "iowait", 0.0) - getattr(before, "iowait", 0.0))
+        total = _machine_s(after) - _machine_s(before)
+        capacity = wall * self.cores
+        server, bench = self._server_s() - self._srv, self._bench_s() - self._bch
+        # By pid: a backend that ended during the run is not counted (its CPU is then in "other").
+        postgres = sum(cpu - self._pg.get(pid, 0.0) for pid, cpu in self._postgres_s().items())
+        busy = 100.0 * (1.0 - idle / total) if total > 0 else 0.0
+        return {"server": 100.0 * server / capacity, "bench": 100.0 * bench / capacity,
+                "postgres": 100.0 * postgres / capacity,
+                "other": max(0.0, busy - 100.0 * (server + bench + postgres) / capacity), "busy": busy,
+                "server_cores": server / wall}
+
+
+def _machine_s(t: Any) -> float:
+    """All CPU seconds the kernel counted, every core; guest time is inside user time already."""
+    return sum(v for name, v in t._asdict().items() if name not in ("guest", "guest_nice"))
+
+
+def measure_http(base_url: str, dataset, cpu: CpuShare  # type: ignore[no-untyped-def]
+                 ) -> tuple[float, list[float], int, dict[str, float]]:
+    """(wall seconds, upload latencies, timeouts, CPU shares) for every terminal uploading at once."""
     start = threading.Event()
     latencies: list[float] = []
     timeouts: list[int] = []
-    threads = [threading.Thread(target=_till, args=(base_url, tid, key, raws, start, latencies, timeouts))
+    failures: list[str] = []
+    unsigned: list[int] = []
+    threads = [threading.Thread(target=_till, args=(base_url, tid, key, raws, start, latencies, timeouts, unsigned,
+                                                    failures))
                for tid, _, key, raws in dataset]
     for t in threads:
         t.start()
     time.sleep(1.0)  # every till has made its first contact
+    cpu.start()
     began = time.perf_counter()
     start.set()
     for t in threads:
         t.join(timeout=900)
-    return time.perf_counter() - began, latencies, len(timeouts)
+    wall_s = time.perf_counter() - began
+    if failures:  # a till that gave up would make the rate count records that were never sent
+        raise RuntimeError(f"{len(failures)} till(s) stopped uploading, first: {failures[0]}")
+    share = cpu.stop()
+    share["unsigned"] = len(unsigned)
+    return wall_s, latencies, len(timeouts), share
 
 
 def bench_backend(label: str, url: str, workers: int, terminals: int, per_terminal: int,
@@ -155,14 +251,16 @@ def bench_backend(label: str, url: str, workers: int, terminals: int, per_termin
     merchants = [f"M-{i:02d}" for i in range(10)]
     cards = si.setup(db, 1_000, merchants)
     rates, ratios, p50s, p99s, floors, timeouts = [], [], [], [], [], 0
+    busy, server_cores, server_us = [], [], []  # machine busy %, the server's cores' worth, its CPU us per record
     data_dir = Path(tempfile.mkdtemp(prefix="floreyn-http-bench-"))
     server = Server(url, data_dir, workers)
+    cpu = CpuShare(server.proc.pid)
     try:
         for r in range(rounds):
             dataset = si.make_records(terminals, per_terminal, cards, merchants, seed=100 + r,
                                       prefix=f"H{workers}-{r}")
             si.enroll(db, dataset)
-            wall_s, lat, n_timeouts = measure_http(server.base_url, dataset)
+            wall_s, lat, n_timeouts, share = measure_http(server.base_url, dataset, cpu)
             floor_s = si.measure_baseline(db, dataset, f"floor_w{workers}_r{r}")
             total = terminals * per_terminal
             rates.append(total / wall_s)
@@ -171,9 +269,17 @@ def bench_backend(label: str, url: str, workers: int, terminals: int, per_termin
             p50s.append(pct_ms(lat, 50))
             p99s.append(pct_ms(lat, 99))
             timeouts += n_timeouts
+            busy.append(share["busy"])
+            server_cores.append(share["server_cores"])
+            server_us.append(1e6 * share["server_cores"] * wall_s / total)
             print(f"  [{label}, {workers} worker(s)] round {r + 1}: {rates[-1]:,.0f} records/s over HTTP, "
                   f"floor {floors[-1]:,.0f}/s ({ratios[-1]:.3f}x); upload p50 {p50s[-1]:.0f} ms, "
-                  f"p99 {p99s[-1]:.0f} ms; {n_timeouts} timeouts", flush=True)
+                  f"p99 {p99s[-1]:.0f} ms; {n_timeouts} timeouts, {share['unsigned']:.0f} busy 503s; "
+                  f"CPU of the {psutil.cpu_count()} cores: "
+                  f"{share['busy']:.0f} % busy = server {share['server']:.0f} % + tills (this bench) "
+                  f"{share['bench']:.0f} % + PostgreSQL {share['postgres']:.0f} % + other processes {share['other']:.0f} %; "
+                  f"the server used "
+                  f"{server_us[-1]:.0f} us of CPU per record", flush=True)
     finally:
         server.stop()
         db.dispose()
@@ -190,6 +296,14 @@ def bench_backend(label: str, url: str, workers: int, terminals: int, per_termin
          "value": f"{statistics.median(p50s):.0f} / {statistics.median(p99s):.0f}", "unit": "ms",
          "baseline": f"{TILL_TIMEOUT_S * 1000:.0f}", "baseline_name": f"till timeout; {timeouts} timeouts in all",
          "target": "p99 <= 1500 ms"},
+        {"name": f"machine CPU busy during the upload, {label}, {workers} worker(s) (min/med/max of {rounds})",
+         "value": "/".join(f"{v:.0f}" for v in min_med_max(busy)), "unit": "%",
+         "baseline": "/".join(f"{v:.2f}" for v in min_med_max(server_cores)),
+         "baseline_name": "cores' worth used by the server", "target": "below 100 % before more workers can help"},
+        {"name": f"server CPU per record over HTTP, {label}, {workers} worker(s) (min/med/max of {rounds})",
+         "value": "/".join(f"{v:.0f}" for v in min_med_max(server_us)), "unit": "us",
+         "baseline": f"{1e6 / statistics.median(floors):.0f}", "baseline_name": "floor's wall time per record",
+         "target": "what one core allows: 1e6 / this = records/s"},
     ]
 
 

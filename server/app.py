@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import floreyn
 from floreyn import keys
 from floreyn.errors import FloreynError
-from floreyn.server import admin_auth, state
+from floreyn.server import admin_auth, logs, state
 from floreyn.server.config import Limits
 from floreyn.server.db import Database
 from floreyn.server.errors import (
@@ -39,6 +39,10 @@ from floreyn.server.throttle import NOT_FAILURES, FailedAuthLimiter
 from floreyn.sync import auth
 
 log = logging.getLogger("floreyn.server")
+
+
+class _HungUp(Exception):
+    """The client went away before its whole body arrived (Envelope._read_body)."""
 
 
 @dataclass
@@ -171,7 +175,7 @@ def create_app(ctx: ServerContext) -> FastAPI:
                 "portal_url": ctx.portal_url}
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
-    from floreyn.server import logs, metrics
+    from floreyn.server import metrics
 
     app.include_router(api_terminal.router)
     app.include_router(api_admin.router)
@@ -224,7 +228,13 @@ class Envelope:
             resp = error_response(TooManyFailedAuth(retry_after_s=retry_s), headers={"Retry-After": str(retry_s)})
             await resp(scope, receive, reply)
             return
-        body = await self._read_body(receive, headers)
+        try:
+            body = await self._read_body(receive, headers)
+        except _HungUp:
+            # A till whose upload timed out, say: nobody reads an answer, and the part that came is no
+            # signed request, so it is neither answered as a bad signature nor counted as a failed one.
+            scope.setdefault("state", {})[logs.HUNG_UP_KEY] = True  # the access line says 499, not 500
+            return
         if body is None:
             limit = self.ctx.limits.max_body_bytes
             resp = error_response(RequestTooLarge(max_bytes=limit))
@@ -249,6 +259,7 @@ class Envelope:
         await self.app(scope, replay, reply)
 
     async def _read_body(self, receive: Callable, headers: dict[str, str]) -> bytes | None:
+        """The whole body, or None when it is longer than the limit; _HungUp when the client went away first."""
         limit = self.ctx.limits.max_body_bytes
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -257,7 +268,7 @@ class Envelope:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return b""
+                raise _HungUp()
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:

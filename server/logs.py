@@ -25,6 +25,8 @@ from typing import Any, Callable, Final
 
 log = logging.getLogger("floreyn.server.access")
 QUIET_PATHS: Final = frozenset({"/v1/health", "/metrics"})
+HUNG_UP_KEY: Final = "hung_up"  # in the request's scope state: the client went away before its body came (app.py)
+CLIENT_HUNG_UP: Final = 499  # the access line's status then (nginx's "client closed request"); nothing was sent
 MAX_FIELD_CHARS: Final = 200
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
@@ -110,7 +112,8 @@ class AccessLog:
     def _line(scope: dict, seen: dict[str, int], started: float) -> None:
         path: str = scope.get("path", "")
         route = getattr(scope.get("route"), "path", None) or "(no route)"
-        status = seen["status"] or 500
+        # Nothing sent: the app failed, or (499, as nginx logs it) the client hung up before its body came.
+        status = seen["status"] or (CLIENT_HUNG_UP if (scope.get("state") or {}).get(HUNG_UP_KEY) else 500)
         fields: dict[str, object] = {"event": "request", "method": scope.get("method", ""), "route": route,
                                      "status": status,
                                      "duration_ms": round((time.perf_counter() - started) * 1000, 1),

@@ -6,10 +6,18 @@ about twice as fast as `cryptography` here and releases the GIL, so a batch
 split over VERIFY_THREADS threads uses both cores while the event loop and
 the other requests' database work go on. The bytes checked are exactly
 those SignedRecord.verify checks (SignedRecord.signature_ok); the answer is the same: the first bad record in batch order.
+
+Records that verified are remembered (by SHA-256 of key and bytes, a bounded number): a till whose upload
+timed out sends the same batch again while the first one still waits for the write lock, so its head has
+not moved and every record would be verified twice. Whether a signature verifies depends on the key and
+the bytes alone, so a remembered record is a verified one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Sequence
 
@@ -21,7 +29,17 @@ VERIFY_THREADS: Final = 2
 # Records per task: large enough that handing a chunk to a thread costs little beside 64 verifications.
 VERIFY_CHUNK_RECORDS: Final = 64
 
+# Verified records remembered per process: 40 tills' batches of 500 in flight at once, with room to spare;
+# about 100 bytes each (a 32-byte digest in a dict), so 10 MB at most.
+VERIFIED_REMEMBERED: Final = 100_000
+
 _pool = ThreadPoolExecutor(max_workers=VERIFY_THREADS, thread_name_prefix="floreyn-verify")
+_verified: OrderedDict[bytes, None] = OrderedDict()  # the oldest is forgotten first
+_verified_lock = threading.Lock()
+
+
+def _fingerprint(public_raw: bytes, signed: SignedRecord) -> bytes:
+    return hashlib.sha256(public_raw + signed.raw).digest()
 
 
 def signature_ok(public_raw: bytes, signed: SignedRecord) -> bool:
@@ -38,6 +56,20 @@ def _first_bad_in(public_raw: bytes, chunk: Sequence[SignedRecord]) -> int | Non
 
 def first_bad(public_raw: bytes, batch: Sequence[SignedRecord]) -> SignedRecord | None:
     """The first record of `batch` (in its order) whose signature does not verify; None when all do."""
+    prints = [_fingerprint(public_raw, sr) for sr in batch]
+    with _verified_lock:
+        todo = [(sr, fp) for sr, fp in zip(batch, prints, strict=True) if fp not in _verified]
+    bad = _first_bad_unremembered(public_raw, [sr for sr, _ in todo])
+    if bad is None:
+        with _verified_lock:
+            for _, fp in todo:
+                _verified[fp] = None
+            while len(_verified) > VERIFIED_REMEMBERED:
+                _verified.popitem(last=False)
+    return bad
+
+
+def _first_bad_unremembered(public_raw: bytes, batch: Sequence[SignedRecord]) -> SignedRecord | None:
     if len(batch) <= VERIFY_CHUNK_RECORDS:
         bad = _first_bad_in(public_raw, batch)
         return None if bad is None else batch[bad]

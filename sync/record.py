@@ -214,6 +214,10 @@ class TxRecord(RecordContent):
     def body(self) -> bytes:
         """The canonical bytes that are signed: the magic, then every field as WIRE lays it out."""
         self.validate()
+        return self._encode()
+
+    def _encode(self) -> bytes:
+        """body() of a record already validated (decode() validates it while reading)."""
         w = Writer().raw(MAGIC, 3)
         for wire in WIRE:
             if self.version >= wire.since:
@@ -290,8 +294,8 @@ def decode(raw: bytes) -> SignedRecord:
         raise
     except DecodeError as exc:
         raise RecordMalformed(detail=exc.params.get("detail", "unreadable")) from None
-    # Canonical form: re-encoding must give back exactly the bytes we read.
-    if record.body() != body:
+    # Canonical form: re-encoding must give back exactly the bytes we read (_decode_body validated it).
+    if record._encode() != body:
         raise RecordMalformed(detail="not in canonical form")
     return SignedRecord(record, raw)
 

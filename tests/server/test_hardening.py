@@ -3,6 +3,8 @@
 import csv
 import io
 import json
+import logging
+import socket
 import time
 import uuid
 
@@ -10,7 +12,9 @@ import pytest
 import requests
 
 from floreyn import keys
+from floreyn.server import throttle
 from floreyn.server.config import Limits
+from floreyn.server.db import Database
 from floreyn.server.testing import ServerThread, World
 from floreyn.sync import auth
 
@@ -141,3 +145,33 @@ def test_erasure_leaves_no_alias_in_the_audit_log_or_stored_answers(srv):
     assert alias not in audit
     again = srv.admin("POST", "/v1/admin/members", create)  # the stored answer of the first request
     assert again["result"] == "exists" and alias not in json.dumps(again)
+
+
+def test_a_till_that_hangs_up_mid_body_is_no_failed_authentication(tmp_path, caplog):
+    # A till whose upload timed out closes its connection, often while the busy server is still reading the
+    # body. What arrived is not what was signed; answering it as a bad signature counted a failed
+    # authentication for the address, and forty tills behind one address were locked out (429) within a minute.
+    url = f"sqlite:///{tmp_path / 'limits.db'}"
+    with ServerThread(url, tmp_path / "data", limits=Limits(failed_auth_max=1)) as own:
+        term = World(own).terminal()
+        body = json.dumps({"records": []}).encode()
+        path = "/v1/terminal/upload"
+        caplog.set_level(logging.INFO, logger="floreyn.server.access")
+        caplog.clear()
+        for _ in range(3):
+            headers = auth.sign_request(term.key, "POST", path, term.terminal_id, body, int(time.time() * 1000))
+            head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            with socket.create_connection(("127.0.0.1", own.port), timeout=10) as sock:
+                sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{head}"
+                             f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:5])
+    # Leaving the block waits for every request the server took to finish (uvicorn's graceful shutdown).
+    hung = [r for r in caplog.records if r.name == "floreyn.server.access" and r.__dict__.get("route") == "(no route)"]
+    assert [r.__dict__["status"] for r in hung] == [499] * 3  # not logged as a server error
+    reopened = Database(url)
+    try:
+        assert reopened.read(lambda conn: throttle.current(conn, throttle.FAILED_AUTH, "127.0.0.1")) is None
+    finally:
+        reopened.dispose()
+    with ServerThread(url, tmp_path / "data", limits=Limits(failed_auth_max=1)) as again:
+        assert World(again).terminal() is not None  # the address is not locked out
+        assert forged_get(again, "T-guess", "/v1/terminal/snapshot").status_code == 401

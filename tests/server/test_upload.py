@@ -7,7 +7,10 @@ import uuid
 import pytest
 import requests
 
-from floreyn.sync import auth
+from floreyn import keys
+from floreyn.server import ingest
+from floreyn.server.errors import RecordRefused
+from floreyn.sync import auth, record
 from floreyn.sync.client import SyncAuthFailed, SyncClient, SyncRefused
 from floreyn.sync.record import Kind, with_fields
 
@@ -259,3 +262,46 @@ def test_implausible_amounts_are_refused_before_they_reach_a_balance(srv, world)
     assert refused.value.status == 422 and refused.value.server_code == "record_refused"
     assert world.balance(f"member:{member}") == 1_000
     assert len(alerts(srv, "amount_implausible", term.terminal_id)) == 1
+
+
+def test_a_batch_sent_again_is_decoded_once_and_a_changed_record_anew(monkeypatch):
+    # A till whose upload timed out sends the same batch again, often while the first still waits.
+    key = keys.new_private_key()
+    head, raws = record.ChainHead(), []
+    for i in range(5):
+        signed = head.next_record(record.RecordContent(record_id=uuid.uuid4(), kind=record.Kind.SPEND,
+                                                       card_id=bytes(16), fl_cents=100 + i),
+                                  terminal_id="T-dec", merchant_id="M-dec").sign(key)
+        head = head.advance(signed)
+        raws.append(signed.raw)
+    decoded: list[bytes] = []
+    real = ingest.decode
+
+    def counting(raw: bytes) -> record.SignedRecord:
+        decoded.append(raw)
+        return real(raw)
+
+    monkeypatch.setattr(ingest, "decode", counting)
+    first = ingest.decode_batch(raws)
+    again = ingest.decode_batch(raws)
+    assert decoded == raws and all(a is b for a, b in zip(first, again, strict=True))
+    changed = bytearray(raws[2])
+    changed[-1] ^= 1  # the signature: decodes, verifies not (that is the verify pool's to refuse)
+    third = ingest.decode_batch([*raws[:2], bytes(changed), *raws[3:]])
+    assert decoded == [*raws, bytes(changed)] and third[2].raw == bytes(changed)
+    broken = raws[3][:-70]
+    with pytest.raises(RecordRefused) as refused:
+        ingest.decode_batch([*raws[:3], broken])
+    assert refused.value.params["seq"] == "#3"
+
+
+def test_the_remembered_decodes_are_bounded(monkeypatch):
+    monkeypatch.setattr(ingest, "DECODED_REMEMBERED", 3)
+    key, head, raws = keys.new_private_key(), record.ChainHead(), []
+    for _ in range(6):
+        signed = head.next_record(record.RecordContent(record_id=uuid.uuid4(), kind=record.Kind.DAY_CLOSE),
+                                  terminal_id="T-dec2", merchant_id="M-dec").sign(key)
+        head = head.advance(signed)
+        raws.append(signed.raw)
+    ingest.decode_batch(raws)
+    assert len(ingest._decoded) == 3

@@ -106,3 +106,33 @@ def test_a_replayed_upload_posts_nothing_twice_and_is_refused_as_a_replay(srv, w
                            timeout=30)
     assert replay.status_code == 401 and replay.json()["error"] == "auth_replayed"
     assert world.balance(f"merchant:{term.merchant_id}") == 300
+
+
+def test_a_batch_sent_again_is_verified_once_and_a_changed_record_is_verified_anew(monkeypatch):
+    # A till whose upload timed out sends the same batch again while the first still waits for the write lock.
+    key = keys.new_private_key()
+    public_raw = keys.public_raw(key)
+    batch = chain(verify.VERIFY_CHUNK_RECORDS + 5, key)
+    checked: list[SignedRecord] = []
+    real = verify.signature_ok
+
+    def counting(public: bytes, signed: SignedRecord) -> bool:
+        checked.append(signed)
+        return real(public, signed)
+
+    monkeypatch.setattr(verify, "signature_ok", counting)
+    assert verify.first_bad(public_raw, batch) is None
+    assert verify.first_bad(public_raw, batch) is None
+    assert len(checked) == len(batch)
+    changed = tamper(batch[9], 60)  # a body byte: another record, not the remembered one
+    assert verify.first_bad(public_raw, [*batch[:9], changed, *batch[10:]]) is changed
+    assert checked[-1] is changed and len(checked) == len(batch) + 1
+    other = keys.public_raw(keys.new_private_key())
+    assert verify.first_bad(other, batch) is batch[0]  # remembered per key: another key verifies nothing
+
+
+def test_the_remembered_verifications_are_bounded(monkeypatch):
+    monkeypatch.setattr(verify, "VERIFIED_REMEMBERED", 10)
+    key = keys.new_private_key()
+    assert verify.first_bad(keys.public_raw(key), chain(25, key)) is None
+    assert len(verify._verified) == 10
