@@ -32,6 +32,7 @@ from typing import Any
 
 import requests
 
+import goals  # bench/goals.py: issue 19's goal rows, one JSON line each
 from common import backend_args, backends, min_med_max, pg_url_of, print_rows, sibling
 
 from floreyn.server import admin_auth
@@ -177,6 +178,7 @@ def bench_backend(label: str, url: str, sizes: tuple[int, ...], rounds: int) -> 
     finally:
         db.dispose()
     big, small = results[-1], results[0]
+    goals.export(label, big, small)
     mmm = min_med_max
     ratios = [h / f for h, f in zip(big["per_m"], big["floor_per_m"], strict=True)]
     return [
