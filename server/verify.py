@@ -10,6 +10,7 @@ those SignedRecord.verify checks (SignedRecord.signature_ok); the answer is the 
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Sequence
 
@@ -22,6 +23,16 @@ VERIFY_THREADS: Final = 2
 VERIFY_CHUNK_RECORDS: Final = 64
 
 _pool = ThreadPoolExecutor(max_workers=VERIFY_THREADS, thread_name_prefix="floreyn-verify")
+
+
+def _new_pool_in_child() -> None:
+    """A forked child inherits the pool but none of its threads: work handed to it would wait forever (a
+    process forked after an ingest, as bench/server_ingest.py's worker processes are). It gets a pool of its own."""
+    global _pool
+    _pool = ThreadPoolExecutor(max_workers=VERIFY_THREADS, thread_name_prefix="floreyn-verify")
+
+
+os.register_at_fork(after_in_child=_new_pool_in_child)
 
 
 def signature_ok(public_raw: bytes, signed: SignedRecord) -> bool:
