@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from typing import Any, Final, Sequence
 
-from common import Target, at_least, at_most, emit_goal, ratio_at_least, ratio_at_most
+from common import Target, at_least, at_most, emit_goal, min_med_max, ratio_at_least, ratio_at_most
 
 MB_IN_MIB: Final = 1e6 / 2**20  # the issue's MB are 10^6 bytes; the benches measure MiB
 ISSUE_SIZE_CARDS: Final = 100_000
@@ -23,6 +23,11 @@ TILL_TIMEOUT_MS: Final = 3_000.0  # terminal/config.py online_timeout_s
 ISSUE_RATE: Final = {"SQLite": 2_956.0, "PostgreSQL": 2_060.0}
 
 _one_worker_rates: dict[str, list[float]] = {}  # goal 2 compares each worker count with 1 worker, same run
+
+
+def _mmm(values: Sequence[float], digits: int) -> str:
+    """min/median/max for a note (the rows' own figures are numbers, the table formats them)."""
+    return "/".join(f"{v:.{digits}f}" for v in min_med_max(list(values)))
 
 
 def _reduced(size: int, issue_size: int) -> str:
@@ -86,7 +91,7 @@ def export(label: str, big: dict[str, Any], small: dict[str, Any]) -> None:
               floor_what="the same joined SELECT through the bare driver into csv.writer", over_http=True,
               includes="GET /v1/admin/reports/export.csv read to the end over loopback (plain dialect) from "
                        "floreyn-server, one worker", key=f"7|time|{label}", size=count,
-              note="server CPU per million: " + "/".join(f"{v:.2f}" for v in big["cpu_per_m"]) + " s")
+              note=f"server CPU per million: {_mmm(big['cpu_per_m'], 2)} s")
     emit_goal(7, f"server peak RSS with the export, {label}, {count:,} vs {small['count']:,} postings",
               [big["peak_mb"]], "MB",
               ratio_at_most(1.25, f"constant memory (<= 1.25x the peak at {small['count']:,})"),
@@ -107,7 +112,7 @@ def snapshot(n: int, label: str, m: dict[str, list[float]]) -> None:
               floor_what="SELECT of the changed card rows", over_http=False,
               includes=pages + ", before the housekeeping job refreshed the changed cards' entries",
               key=f"3|delta|{label}", size=n,
-              note="once the job ran: " + "/".join(f"{v * 1000:.1f}" for v in m["delta_kept"]) + " ms")
+              note=f"once the job ran: {_mmm([v * 1000 for v in m['delta_kept']], 1)} ms")
     wire = [v / 2**20 for v in m["wire"]]
     emit_goal(3, f"full snapshot on the wire, {tag}", wire, "MiB", at_most(4 * MB_IN_MIB, "<= 4 MB (3.81 MiB)"),
               floor=[n * 36 / 2**20] * len(wire), floor_what="the cards' and budgets' random ids alone (36 bytes a card)",
@@ -145,7 +150,7 @@ def scripted_spend(n: int, spend_ms: Sequence[float], raw_ms: Sequence[float], c
               floor=raw_ms, floor_what="one raw sqlite3 durable insert + update (WAL, FULL), interleaved",
               over_http=False, includes=f"the scripted till's spend action: quote, Engine.confirm with its "
                                         f"re-checks, both durable transactions, the receipt printed (median of {n})",
-              key="4|spend", note="CPU time: " + "/".join(f"{v:.2f}" for v in sorted(cpu_ms)) + " ms")
+              key="4|spend", note=f"CPU time: {_mmm(cpu_ms, 2)} ms")
 
 
 def app_memory(peak_mb: Sequence[float], floor_mb: Sequence[float]) -> None:

@@ -38,6 +38,7 @@ import inspect
 import json
 import os
 import platform
+import re
 import shlex
 import sys
 import time
@@ -52,6 +53,7 @@ HERE = Path(__file__).resolve().parent
 README = HERE.parent / "README.md"
 RESULTS = HERE / "results"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+REDUCED = r" \(reduced: [^)]*\)"  # bench/goals.py's mark on a row below the issue's size
 GOALS_BEGIN, GOALS_END = "<!-- bench-goals:begin -->", "<!-- bench-goals:end -->"
 BENCHES: Final = (
     "app_start",  # issue 19: the app's peak RSS (goal 5)
@@ -194,7 +196,7 @@ def goals_markdown(goals: list[dict[str, Any]], header: str, failed: list[str]) 
     lines += [f"| {name}: FAILED, no figures (see the run's output) | | | | | no |" for name in failed]
     rows_of: dict[str, list[str]] = {}  # what a figure includes -> the rows it is said of
     for g in largest_of_each_curve(goals):
-        rows_of.setdefault(g["includes"], []).append(f"{g['goal']} {g['label']}")
+        rows_of.setdefault(g["includes"], []).append(f"{g['goal']} {re.sub(REDUCED, '', g['label'])}")
     what = [f"- {'; '.join(labels)}: {includes}." for includes, labels in rows_of.items()]
     return "\n".join(lines + ["", "What each figure includes:", "", *what]) + "\n"
 
