@@ -6,7 +6,9 @@ settings, same frame-rate cap) started and measured the same way in the
 same run: the floor any Kivy app pays. The floor runs at the till's frame cap
 on a resting card prompt (root.REST_FPS); beside the peak RSS, what the
 till's own libraries add to the floor's imports (no window), the least the
-till can add without replacing them.
+till can add without replacing them, and what each import adds in turn
+(requests too, which the card prompt no longer loads: the sync client
+imports it when it first talks to a server).
 
 * cold start: spawn to the first frame of the resting screen. For the till:
   demo set-up, engine start (store check), PIN sign-in through the app's
@@ -65,25 +67,47 @@ Floor().run()
 '''
 
 
-# The libraries the till needs beside Kivy (its store, its keys, its sync client), imported into a process
-# that already imported what the floor app imports (no window): what they add to the floor at least.
+# The libraries the till imports beside Kivy, one step at a time, into a process that already imported what the
+# floor app imports (no window): what each adds to the floor at least (VmRSS after each step). The card prompt
+# imports the first three; requests only when the sync client first talks to a server (sync/client.py).
+LIBRARY_STEPS = (
+    ("cryptography", "import cryptography.hazmat.primitives.asymmetric.ed25519"),
+    ("sqlalchemy", "import sqlalchemy, sqlalchemy.dialects.sqlite"),
+    ("till_modules", "import floreyn.terminal.store, floreyn.terminal.engine.service, floreyn.terminal.engine.build"),
+    ("requests", "import requests"),
+)
+CARD_PROMPT_LIBRARIES = ("cryptography", "sqlalchemy")
 LIBRARIES_ONLY = r'''
 import sys
 from floreyn.terminal.app import kivy_setup
 kivy_setup.prepare_environment(kiosk=False)
 import kivy, kivy.app, kivy.uix.label  # noqa
-if sys.argv[1] == "libraries":
-    import sqlalchemy.dialects.sqlite, cryptography.hazmat.primitives.asymmetric.ed25519, requests  # noqa
-for line in open("/proc/self/status"):
-    if line.startswith("VmHWM:"):
-        print(int(line.split()[1]) / 1024)
+
+
+def rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+
+
+print("kivy", rss_mb())
+for arg in sys.argv[1:]:
+    name, _, statement = arg.partition("=")
+    exec(statement)
+    print(name, rss_mb())
 '''
 
 
-def library_peak_mb(which: str, env: dict[str, str]) -> float:
-    out = subprocess.run([sys.executable, "-c", LIBRARIES_ONLY, which], capture_output=True, text=True, check=True,
-                         timeout=START_TIMEOUT_S, env=env, cwd=ROOT)
-    return float(out.stdout.strip().splitlines()[-1])
+def library_steps_mb(env: dict[str, str]) -> dict[str, float]:
+    """{"kivy": RSS after the floor's imports, name: MB that step added} in one fresh process."""
+    out = subprocess.run([sys.executable, "-c", LIBRARIES_ONLY, *(f"{n}={s}" for n, s in LIBRARY_STEPS)],
+                         capture_output=True, text=True, check=True, timeout=START_TIMEOUT_S, env=env, cwd=ROOT)
+    lines = out.stdout.strip().splitlines()[-1 - len(LIBRARY_STEPS):]  # "kivy MB", then "name MB" per step
+    rss = [(name, float(mb)) for name, mb in (line.split() for line in lines)]
+    steps = {"kivy": rss[0][1]}
+    for (_, before), (name, after) in zip(rss, rss[1:], strict=False):  # consecutive pairs
+        steps[name] = after - before
+    return steps
 
 
 def child_env(kivy_home: Path) -> dict[str, str]:
@@ -161,9 +185,9 @@ def _one_run(window_s: float) -> dict[str, float]:
         floor_py.write_text(FLOOR_APP)
         floor = measure([sys.executable, str(floor_py), str(window_s + 3), str(rest_fps())], window_s, dimmed=False,
                         env=env)
-        libraries_mb, kivy_mb = library_peak_mb("libraries", env), library_peak_mb("kivy", env)
-    return {**till, **{f"floor_{k}": v for k, v in floor.items()}, "libraries_mb": libraries_mb - kivy_mb,
-            "kivy_mb": kivy_mb}
+        steps = library_steps_mb(env)
+    return {**till, **{f"floor_{k}": v for k, v in floor.items()}, "kivy_mb": steps["kivy"],
+            "libraries_mb": sum(steps[n] for n in CARD_PROMPT_LIBRARIES), **{f"lib_{n}": steps[n] for n, _ in LIBRARY_STEPS}}
 
 
 def rest_fps() -> float:
@@ -195,11 +219,17 @@ def run(window_s: float | None = None) -> list[dict]:
         {"name": f"app: peak RSS (min/med/max of {RUNS})", "value": _spread(runs, "peak_rss_mb", 1), "unit": "MB",
          "baseline": _spread(runs, "floor_peak_rss_mb", 1), "baseline_name": base,
          "target": f"<= 150 MB or <= 1.1x the floor ({1.1 * floor_peak:.0f} MB), whichever is lower"},
-        {"name": f"app: peak RSS the till's libraries add to the floor's imports (SQLAlchemy, cryptography, "
-                 f"requests; min/med/max of {RUNS})",
+        {"name": f"app: RSS the card prompt's libraries add to the floor's imports (cryptography, SQLAlchemy; "
+                 f"min/med/max of {RUNS})",
          "value": _spread(runs, "libraries_mb", 1), "unit": "MB more", "baseline": _spread(runs, "kivy_mb", 1),
          "baseline_name": "python + the floor's Kivy imports, no window",
          "target": f"the least the till adds to the floor; the goal leaves {goal_mb - floor_peak:.0f} MB"},
+        {"name": "app: RSS each import adds, in order (median of 3): cryptography / SQLAlchemy + sqlite dialect / "
+                 "the till's store, engine and sync modules / requests (not at the card prompt: loaded when the "
+                 "sync client first talks to the server)",
+         "value": "/".join(f"{statistics.median(r[f'lib_{n}'] for r in runs):.1f}" for n, _ in LIBRARY_STEPS),
+         "unit": "MB", "baseline": f"{statistics.median(r['kivy_mb'] for r in runs):.1f}",
+         "baseline_name": "python + the floor's Kivy imports, no window", "target": ""},
         {"name": f"app: idle CPU on the card prompt ({note})", "value": _spread(runs, "idle_cpu_pct", 2),
          "unit": "% of a core", "baseline": _spread(runs, "floor_idle_cpu_pct", 2), "baseline_name": base,
          "target": "<= 1 %"},

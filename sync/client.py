@@ -22,10 +22,10 @@ import base64
 import json
 import logging
 import secrets
+import threading
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
-import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from floreyn import keys
@@ -36,6 +36,9 @@ from floreyn.sync.snapshot import (
     MAX_SNAPSHOT_BYTES, Snapshot, SnapshotDeltaMismatch, SnapshotError, apply_delta, verify_delta, verify_snapshot,
 )
 from floreyn.sync.snapshot_pages import MemorySink, PageChain, SnapshotSink, verify_page
+
+if TYPE_CHECKING:  # imported on first use (SyncClient.session): a till that has not talked to the server yet,
+    import requests  # and its card prompt, do without requests, urllib3 and charset_normalizer (~5 MB RSS)
 
 log = logging.getLogger("floreyn.sync")
 MAX_UPLOAD_BATCH: Final = 500  # the server's limit per upload
@@ -166,10 +169,21 @@ class SyncClient:
         self.terminal_id = terminal_id
         self.key = key
         self.server_key = server_key
-        self.session = session or requests.Session()
+        self._session = session
+        self._session_lock = threading.Lock()  # the sync worker and the online gateway share this client
         self.timeout_s = timeout_s
         self.clock = clock or auth.ServerClock()
         self._last: Snapshot | None = None
+
+    @property
+    def session(self) -> requests.Session:
+        """The HTTP session, made on first use (see the import above)."""
+        with self._session_lock:
+            if self._session is None:
+                import requests
+
+                self._session = requests.Session()
+            return self._session
 
     def server_time_ms(self) -> int:
         """The server's time as this terminal best knows it (see auth.ServerClock)."""
@@ -349,8 +363,11 @@ class SyncClient:
         raise AssertionError("unreachable")
 
     def _send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> _Reply:
+        session = self.session
+        import requests  # loaded by `session` already: this only names it
+
         try:
-            with self.session.request(method, self.base_url + path, data=body or None, headers=headers,
+            with session.request(method, self.base_url + path, data=body or None, headers=headers,
                                       timeout=self.timeout_s, stream=True) as resp:
                 content = bytearray()
                 for chunk in resp.iter_content(64 * 1024):

@@ -5,6 +5,8 @@ server, and a revoked terminal. The till never waits on any of it.
 """
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -180,3 +182,28 @@ def test_worker_thread_syncs_on_request_and_stops(srv, world):
     finally:
         worker.stop(timeout_s=10)
     assert not worker._thread.is_alive()
+
+
+def test_requests_loads_when_the_client_first_talks_to_the_server_not_before(srv):
+    """A till with a server builds its SyncClient (and the worker) at start; the HTTP stack (requests with
+    urllib3, ~5 MB resident) waits for the first request, so the card prompt does not carry it meanwhile
+    (tests/terminal/app/test_app_imports.py checks the app's whole process). A fresh interpreter: this
+    one has requests loaded already."""
+    code = f"""
+import sys
+from floreyn import keys
+from floreyn.sync.client import SyncClient
+from floreyn.sync.worker import SyncWorker
+client = SyncClient({srv.base_url!r}, "T-lazy", keys.new_private_key(), None, timeout_s=5)
+SyncWorker(None, client)
+before = "requests" in sys.modules
+client.server_time_ms()
+try:
+    client.upload([])  # pins the key through /v1/health, then an unknown terminal is refused
+except Exception as exc:
+    print(type(exc).__name__)
+print(before, "requests" in sys.modules, client.server_key is not None)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["SyncAuthFailed", "False", "True", "True"], done.stdout

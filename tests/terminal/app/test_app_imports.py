@@ -1,0 +1,47 @@
+"""The card prompt's process leaves out what it does not need (issue 19 goal 5, the app's peak RSS).
+
+Each library below costs megabytes of resident memory the moment it is imported, and a till
+resting on "Houd de pas bij de lezer" has no use for it yet: the HTTP stack loads when the sync
+client first talks to the server (sync/client.py SyncClient.session), the receipt renderer and
+python-escpos with the real printer, nfcpy with the real reader. A top-level import anywhere on
+the app's path would bring one back silently; this runs the real entry point and reads the
+process's own sys.modules when it stops, after the card prompt was up.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from support import kivy_env
+
+pytestmark = pytest.mark.ui
+
+# The HTTP stack (requests and what only it pulls in), the receipt renderer and its libraries, the NFC stack.
+LAZY = ("requests", "urllib3", "charset_normalizer", "idna", "certifi", "floreyn.terminal.drivers.escpos_render",
+        "escpos", "qrcode", "nfc", "usb")
+
+# The real `python -m floreyn.terminal.app` main, with the loaded module names printed at exit.
+DRIVER = r'''
+import atexit, sys
+atexit.register(lambda: print("FLOREYN_MODULES " + " ".join(sorted(sys.modules)), flush=True))
+from floreyn.terminal.app.__main__ import main
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+def test_the_card_prompt_runs_without_the_http_printer_and_nfc_libraries(tmp_path):
+    kivy_env.configure_environment()
+    env = {**os.environ, "FLOREYN_APP_REPORT_READY": "1", "KIVY_HOME": str(tmp_path / "kivy")}
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    done = subprocess.run([sys.executable, "-c", DRIVER, "--simulate", "--windowed", "--data-dir", str(tmp_path / "d"),
+                           "--sign-in-pin", "1234", "--exit-after", "0.3"],
+                          env=env, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "FLOREYN_READY screen=idle" in done.stdout, done.stderr[-3000:]
+    line = next(x for x in done.stdout.splitlines() if x.startswith("FLOREYN_MODULES "))
+    loaded = set(line.split()[1:])
+    assert "kivy.core.window" in loaded and "floreyn.terminal.engine.service" in loaded  # the real till ran
+    found = sorted(name for name in LAZY if any(m == name or m.startswith(name + ".") for m in loaded))
+    assert found == [], f"the card prompt's process imported {found}"
