@@ -65,7 +65,7 @@ def http_ingest(label: str, workers: int, terminals: int, per_terminal: int, rat
     elif what in _one_worker_rates:
         one = _one_worker_rates[what]
         emit_goal(2, f"HTTP ingest, PostgreSQL, {workers} workers beside 1, {what}", rates, "records/s",
-                  ratio_at_least(1.0, "more workers, more throughput (> 1x of 1 worker)"), floor=one,
+                  Target("more workers, more throughput (> 1x of 1 worker)", "ratio", ">", 1.0), floor=one,
                   floor_what="1 worker, same run", ratio=[r / o for r, o in zip(rates, one, strict=False)],
                   over_http=True, includes=includes, key=f"2|workers|{workers}")
 
