@@ -5,7 +5,7 @@
 #
 #   make test [PYTEST_ARGS='-k money -x']   FLOREYN_TEST_PG_URL from the environment
 #   make lint                               ruff and mypy (make test runs it first)
-#   make demo [DEMO_ARGS='--panel 1024x600'] | bench [BENCH_ARGS=--quick] | clean | distclean
+#   make demo [DEMO_ARGS='--panel 1024x600'] | bench [BENCH_ARGS=--quick or '--setting middle'] | clean | distclean
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := test

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import psutil
 
+import goals  # bench/goals.py (bench/ is on sys.path): issue 19's goal rows, one JSON line each
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_WINDOW_S = 30.0
@@ -205,6 +207,7 @@ def _spread(runs: list[dict[str, float]], key: str, digits: int) -> str:
 def run(window_s: float | None = None) -> list[dict]:
     window_s = float(window_s or os.environ.get("FLOREYN_BENCH_WINDOW_S") or DEFAULT_WINDOW_S)
     runs = [_one_run(window_s) for _ in range(RUNS)]
+    goals.app_memory([r["peak_rss_mb"] for r in runs], [r["floor_peak_rss_mb"] for r in runs])
     floor_peak = statistics.median(r["floor_peak_rss_mb"] for r in runs)
     goal_mb = min(150.0, 1.1 * floor_peak)
     base = "minimal Kivy app, one label"

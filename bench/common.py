@@ -1,19 +1,26 @@
 """What the benchmarks share; not a benchmark itself (bench/run_all.py runs the modules in its BENCHES).
 
     from common import backends, sibling   # bench/ is on sys.path when a bench runs as a script or from run_all
+
+Each of issue 19's goals a bench measures is also given as one machine-readable line (`emit_goal`): the
+figure and its floor from the same run as min/median/max, their ratio, the target and whether the median
+meets it, whether it went over HTTP and what it includes. bench/run_all.py collects them into the goals table.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+import operator
 import os
 import statistics
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Literal, Sequence
 
 HERE = Path(__file__).resolve().parent
 
@@ -84,3 +91,73 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         print(f"{row['name']}: {row['value']} {row['unit']}  (baseline {row['baseline']} {row['baseline_name']}; "
               f"target {row['target']})")
+
+
+# -- issue 19's goals: one JSON line each ---------------------------------------------------------------
+
+GOAL_PREFIX = "BENCH-GOAL "  # a goal's line on stdout: this, then one JSON object
+GOALS: list[dict[str, Any]] = []  # every goal emitted in this process, in order (bench/run_all.py reads them)
+_OPS: dict[str, Callable[[float, float], bool]] = {"<=": operator.le, ">=": operator.ge, "<": operator.lt,
+                                                   ">": operator.gt}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal's target as the issue words it (`text`), and the test a run's median is held to: `on` the
+    figure or on its ratio to the floor, `op` `limit`. `on=None`: no number to hold it to (met is null)."""
+
+    text: str
+    on: Literal["figure", "ratio"] | None = None
+    op: Literal["<=", ">=", "<", ">"] = "<="
+    limit: float = 0.0
+
+    def met(self, figure_med: float, ratio_med: float | None) -> bool | None:
+        value = figure_med if self.on == "figure" else ratio_med
+        return None if self.on is None or value is None else _OPS[self.op](value, self.limit)
+
+
+def at_most(limit: float, text: str) -> Target:
+    return Target(text, "figure", "<=", limit)
+
+
+def at_least(limit: float, text: str) -> Target:
+    return Target(text, "figure", ">=", limit)
+
+
+def ratio_at_most(limit: float, text: str) -> Target:
+    return Target(text, "ratio", "<=", limit)
+
+
+def ratio_at_least(limit: float, text: str) -> Target:
+    return Target(text, "ratio", ">=", limit)
+
+
+def emit_goal(goal: int, label: str, figure: Sequence[float], unit: str, target: Target, *,
+              floor: Sequence[float] | None, floor_what: str, over_http: bool, includes: str,
+              ratio: Sequence[float] | None = None, size: int | None = None, key: str | None = None,
+              note: str = "") -> dict[str, Any]:
+    """One goal row of issue 19 (`goal` is its number there): printed as GOAL_PREFIX + JSON and kept in GOALS.
+
+    `figure` and `floor` are the rounds' values (each in `unit`; a floor in another unit says so in
+    `floor_what` and gives `ratio` itself); `ratio` defaults to figure / floor round by round (same round,
+    same load). `met` holds the median to `target`. `size` is the count the row was measured at (cards,
+    postings, records); rows with the same `key` (default: goal and label) at several sizes are one curve,
+    of which the goals table shows the largest. `includes`: what the figure's clock or meter covers.
+    """
+    fig = [float(v) for v in figure]
+    flo = [float(v) for v in floor] if floor else None
+    if ratio is None and flo and len(flo) == len(fig) and all(flo):
+        ratio = [f / b for f, b in zip(fig, flo, strict=True)]
+    rat = [float(v) for v in ratio] if ratio else None
+    med = statistics.median(fig)
+    result = {
+        "goal": goal, "label": label, "key": key or f"{goal}|{label}", "size": size, "unit": unit,
+        "figure": list(min_med_max(fig)), "floor": list(min_med_max(flo)) if flo else None, "floor_what": floor_what,
+        "ratio": list(min_med_max(rat)) if rat else None, "rounds": len(fig),
+        "target": target.text, "target_on": target.on, "target_op": target.op, "target_limit": target.limit,
+        "met": target.met(med, statistics.median(rat) if rat else None),
+        "over_http": over_http, "includes": includes, "note": note,
+    }
+    GOALS.append(result)
+    print(GOAL_PREFIX + json.dumps(result), flush=True)
+    return result

@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import goals  # bench/goals.py: issue 19's goal rows, one JSON line each
 from common import backend_args, backends, min_med_max, pct_ms, pg_url_of, print_rows, sibling
 
 from floreyn import keys
@@ -211,6 +212,7 @@ def bench_backend(label: str, url: str, postings: int, reads: int, rounds: int) 
         server.stop()
         db.dispose()
         shutil.rmtree(data_dir, ignore_errors=True)
+    goals.balance(label, count, results, LOAD_TILLS)
 
     def mmm(results: list[dict[str, float]], key: str) -> str:
         return "/".join(f"{v:.2f}" for v in min_med_max([r[key] for r in results]))

@@ -34,6 +34,7 @@ from typing import Any
 
 import requests
 
+import goals  # bench/goals.py: issue 19's goal rows, one JSON line each
 from common import backend_args, backends, min_med_max, pg_url_of, print_rows, sibling
 
 from floreyn.server import admin_auth
@@ -219,6 +220,7 @@ def bench_backend(label: str, url: str, sizes: tuple[int, ...], rounds: int) -> 
     finally:
         db.dispose()
     big, small = results[-1], results[0]
+    goals.export(label, big, small)
     mmm = min_med_max
     rows = [
         {"name": f"CSV export over HTTP, {label}, {big['count']:,} postings, s per million (min/med/max of {rounds})",

@@ -35,6 +35,7 @@ from typing import Any
 import psutil
 import requests
 
+import goals  # bench/goals.py: issue 19's goal rows, one JSON line each
 from common import min_med_max, pct_ms, scratch_pg_database  # bench/ is on sys.path (script, run_all)
 
 from floreyn.server.db import Database
@@ -284,6 +285,7 @@ def bench_backend(label: str, url: str, workers: int, terminals: int, per_termin
         server.stop()
         db.dispose()
         shutil.rmtree(data_dir, ignore_errors=True)
+    goals.http_ingest(label, workers, terminals, per_terminal, rates, floors, p99s, timeouts)
     name = f"HTTP ingest, {label}, {workers} worker(s), {terminals} tills x {per_terminal} (min/med/max of {rounds})"
     f_mmm = "/".join(f"{v:,.0f}" for v in min_med_max(floors))
     return [

@@ -51,6 +51,7 @@ from typing import Any, Callable
 
 from sqlalchemy import text
 
+import goals  # bench/goals.py: issue 19's goal rows, one JSON line each
 from common import min_med_max, sibling  # bench/common.py: bench/ is on sys.path as a script and under run_all
 
 from floreyn import keys
@@ -308,6 +309,7 @@ def bench_size(url: str, n: int, rounds: int, label: str) -> list[dict[str, Any]
         server.stop()
         db.dispose()
         shutil.rmtree(tmp, ignore_errors=True)
+    goals.snapshot(n, label, m)
     return rows_for(n, label, rounds, m, wire_json, old_bytes)
 
 

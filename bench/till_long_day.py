@@ -33,6 +33,8 @@ import time
 import uuid
 from pathlib import Path
 
+import goals  # bench/goals.py (bench/ is on sys.path): issue 19's goal rows, one JSON line each
+
 SIZES = (500, 10_000, 100_000)
 COMMITS = 200
 STARTS = 3
@@ -169,6 +171,8 @@ def run(sizes: tuple[int, ...] = SIZES) -> list[dict]:
         meds = [statistics.median(c["times"]) * 1000 for c in commits]
         raw_meds = [statistics.median(c["raw_times"]) * 1000 for c in commits]
         ratios = [m / r for m, r in zip(meds, raw_meds, strict=True)]
+        goals.long_day(n, [s["start_s"] for s in firsts], [s["start_s"] for s in later],
+                       [s["floor_s"] for s in firsts], [s["floor_s"] for s in later], meds, raw_meds)
         rows.append({"name": f"till commit with the sale's usage re-checks, {n:,} unacknowledged (median of "
                              f"{COMMITS}; min/med/max of {STARTS} runs)",
                      "value": _spread(meds, 2), "unit": "ms", "baseline": _spread(raw_meds, 2),

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import goals  # bench/goals.py (bench/ is on sys.path): issue 19's goal rows, one JSON line each
+
 N_DEFAULT = 300
 RUNS = 3
 CARDS = 50
@@ -81,6 +83,7 @@ def run(n: int = N_DEFAULT) -> list[dict]:
         cpus.append(statistics.median(got["cpu_times"]) * 1000)
         raws.append(raw_med)
         ratios.append(med / raw_med)
+    goals.scripted_spend(n, spends, raws, cpus)
 
     def spread(values: list[float]) -> str:
         return "/".join(f"{v:.2f}" for v in (min(values), statistics.median(values), max(values)))

@@ -132,21 +132,34 @@ def extract_class_attrs(sources: list[Path], attrs: tuple[str, ...], root: Path)
 
 
 def extract_call_args(sources: list[Path], calls: dict[str, int], root: Path) -> dict[str, list[str]]:
-    """msgid -> places, for every string literal passed as positional argument `calls[name]` of a call to
-    `name` (a function or a method: `invalid(field, "msgid", ...)`), as xgettext's --keyword=name:N does."""
+    """msgid -> places, for every string literal passed as positional argument `calls[key]` of a call that
+    `key` names, as xgettext's --keyword=name:N does: "name" is a plain function call `name(...)`, never a
+    method; "receiver.method" is `receiver.method(...)` on a variable of exactly that name. Naming the
+    receiver keeps an unrelated `.add("...")` (a set, a session) out of the catalog."""
     found: dict[str, list[str]] = {}
     for path in sources:
         for call in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(call, ast.Call):
                 continue
-            name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", None)
-            index = calls.get(name) if isinstance(name, str) else None
+            key = _call_key(call)
+            index = calls.get(key) if key else None
             if index is None or len(call.args) <= index:
                 continue
             literal = call.args[index]
             if isinstance(literal, ast.Constant) and isinstance(literal.value, str) and literal.value:
                 found.setdefault(literal.value, []).append(f"{path.relative_to(root)}:{literal.lineno}")
     return found
+
+
+def _call_key(call: ast.Call) -> str | None:
+    """"name" for `name(...)`, "receiver.method" for `receiver.method(...)`; None for any other callee
+    (`a.b.method(...)`, `f()(...)`), which no keyword names."""
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        return f"{func.value.id}.{func.attr}"
+    return None
 
 
 # -- one part's catalogs: extract, merge, compile, check ----------------------------------------

@@ -35,8 +35,14 @@ def sources() -> list[Path]:
 
 
 # Helpers that word a refusal from a msgid given at the call (the desk tool's, floreyn/provisioning/errors.py and
-# its csvin and context): name -> position of the msgid argument.
-MSGID_ARGS: Final = {"local": 0, "invalid": 1, "worded": 1, "add": 1, "confirm": 0}
+# its csvin and context): the call, as xgettext's --keyword names it, -> position of the msgid argument. A bare
+# name is a plain function call; the desk's methods are named with the variables that hold their objects
+# (a csvin.Checked is `checked` or `bad`, a context.Ctx is `ctx`; tests/core/test_refusals.py checks that every
+# such variable in the desk tool has one of these names), so a set's or a session's `.add("...")` is not a msgid.
+RECEIVERS: Final = {"Checked": ("checked", "bad"), "Ctx": ("ctx",)}
+MSGID_ARGS: Final = {"local": 0, "invalid": 1, "worded": 1,
+                     **{f"{name}.add": 1 for name in RECEIVERS["Checked"]},
+                     **{f"{name}.confirm": 0 for name in RECEIVERS["Ctx"]}}
 
 
 def extract() -> dict[str, list[str]]:

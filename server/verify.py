@@ -16,6 +16,7 @@ the bytes alone, so a remembered record is a verified one.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,18 @@ _verified_lock = threading.Lock()
 
 def _fingerprint(public_raw: bytes, signed: SignedRecord) -> bytes:
     return hashlib.sha256(public_raw + signed.raw).digest()
+
+
+def _new_pool_in_child() -> None:
+    """A forked child inherits the pool but none of its threads: work handed to it would wait forever (a
+    process forked after an ingest, as bench/server_ingest.py's worker processes are). It gets a pool of its own,
+    and a lock of its own: one held by another thread at the fork would never be released in the child."""
+    global _pool, _verified_lock
+    _pool = ThreadPoolExecutor(max_workers=VERIFY_THREADS, thread_name_prefix="floreyn-verify")
+    _verified_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_pool_in_child)
 
 
 def signature_ok(public_raw: bytes, signed: SignedRecord) -> bool:

@@ -126,3 +126,48 @@ def test_the_desk_refusals_once_worded_inline_read_as_before():
                 currency=Currency.FL)
     assert checked.problems == [(3, "fonds F heeft fl 10,00, de regels vragen fl 1.234,50",
                                  "funder F holds fl 10.00, the rows need fl 1,234.50")]
+
+
+# -- the desk's msgid calls are matched by receiver, as xgettext's --keyword=receiver.method would ----------
+
+
+def test_only_the_named_calls_give_msgids(tmp_path):
+    from floreyn.pofile import extract_call_args
+    source = tmp_path / "m.py"
+    source.write_text(
+        'seen = set()\nseen.add("not a msgid: a set")\nsession.add("nor an ORM session")\nself.checked.add(1, "nor this")\n'
+        'tr.local("nor a method named like a helper")\nctx.add(1, "nor the wrong method on a named receiver")\n'
+        'checked.add(3, "a bad line {n}", n=1)\nbad.add(4, "another bad line")\nctx.confirm("Sure?", "--yes")\n'
+        'local("{path} is missing", path="p")\n')
+    found = extract_call_args([source], refusals.MSGID_ARGS, tmp_path)
+    assert sorted(found) == ["Sure?", "a bad line {n}", "another bad line", "{path} is missing"]
+    assert found["a bad line {n}"] == ["m.py:7"]
+
+
+def _desk_bindings(tree: ast.AST, type_name: str) -> set[str]:
+    """Names the desk tool binds to a `type_name`: annotated parameters and variables, `x = Checked(...)` and
+    `x = file.checked` (a CsvFile's own Checked)."""
+    def is_type(node: ast.expr | None) -> bool:
+        return node is not None and ast.unparse(node).split(".")[-1].strip("'\"") == type_name
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and is_type(node.annotation):
+            names.add(node.arg)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and is_type(node.annotation):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call | ast.Attribute):
+            made = isinstance(node.value, ast.Call) and is_type(node.value.func)
+            kept = type_name == "Checked" and isinstance(node.value, ast.Attribute) and node.value.attr == "checked"
+            if made or kept:
+                names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
+
+
+@pytest.mark.parametrize("type_name", sorted(refusals.RECEIVERS))
+def test_every_desk_variable_holding_a_msgid_helper_is_a_named_receiver(type_name):
+    """A Checked or Ctx under another name would have its msgids missed by the catalog (and shown in English)."""
+    desk = refusals.HERE / "provisioning"
+    names = set().union(*(_desk_bindings(ast.parse(p.read_text(encoding="utf-8")), type_name)
+                          for p in sorted(desk.glob("*.py"))))
+    assert names, f"no {type_name} found in the desk tool: the search is broken"
+    assert names <= set(refusals.RECEIVERS[type_name]), sorted(names - set(refusals.RECEIVERS[type_name]))

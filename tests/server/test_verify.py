@@ -58,6 +58,30 @@ def test_the_pool_refuses_exactly_what_the_record_check_refuses_first_bad_first(
     assert not verify.signature_ok(bytes(32), good[0])  # a key that is no curve point: refused, not raised
 
 
+def _verify_in(public_raw: bytes, batch: list[SignedRecord], answers) -> None:
+    answers.put(verify.first_bad(public_raw, batch) is None)
+
+
+def test_a_process_forked_after_the_pool_ran_verifies_with_a_pool_of_its_own():
+    """The parent's pool threads are not in a forked child; without a new pool its batches would wait forever."""
+    import multiprocessing
+
+    key = keys.new_private_key()
+    batch = chain(2 * verify.VERIFY_CHUNK_RECORDS + 1, key)
+    assert verify.first_bad(keys.public_raw(key), batch) is None  # the parent's pool threads are running
+    ctx = multiprocessing.get_context("fork")
+    answers = ctx.Queue()
+    child = ctx.Process(target=_verify_in, args=(keys.public_raw(key), batch, answers))
+    child.start()
+    try:
+        assert answers.get(timeout=60) is True
+    finally:
+        child.join(timeout=60)
+        if child.is_alive():
+            child.kill()
+    assert child.exitcode == 0
+
+
 def signed_post(srv, term, body: bytes, headers=None) -> requests.Response:
     h = auth.sign_request(term.key, "POST", "/v1/terminal/upload", term.terminal_id, body, int(time.time() * 1000))
     h["Content-Type"] = "application/json"
