@@ -212,7 +212,7 @@ def bench_backend(label: str, url: str, postings: int, reads: int, rounds: int) 
         server.stop()
         db.dispose()
         shutil.rmtree(data_dir, ignore_errors=True)
-    goals.balance(label, count, results, LOAD_TILLS)
+    goals.balance(label, count, loaded, LOAD_TILLS)
 
     def mmm(results: list[dict[str, float]], key: str) -> str:
         return "/".join(f"{v:.2f}" for v in min_med_max([r[key] for r in results]))

@@ -309,7 +309,7 @@ def bench_size(url: str, n: int, rounds: int, label: str) -> list[dict[str, Any]
         server.stop()
         db.dispose()
         shutil.rmtree(tmp, ignore_errors=True)
-    goals.snapshot(n, label, m)
+    goals.snapshot(n, label, m, INFO_FLOOR_BYTES)
     return rows_for(n, label, rounds, m, wire_json, old_bytes)
 
 
