@@ -31,7 +31,7 @@ from floreyn.sync.snapshot import (
     MAX_DELTA_CARDS, SNAPSHOT_VERSION, CardInfo, Snapshot, SnapshotDelta, snapshot_from_dict,
 )
 from floreyn.sync.snapshot_pages import (
-    PAGE_CARDS, PageHeader, common_dict, decode_card, encode_card, encode_page, pack_entries,
+    PAGE_CARDS, EntryOrCard, PageHeader, common_dict, decode_card, encode_card, encode_page, pack_entries,
 )
 
 REFRESH_CHUNK: Final = 2_000  # cards re-made per round of the housekeeping job
@@ -67,14 +67,15 @@ def _is_date(text: str) -> bool:
     return True
 
 
-def _entries(conn: Connection, rows: Sequence[Row[Any]], today: str, now_ms: int) -> dict[str, tuple[bytes, str]]:
-    """Fresh entries for these cards (rows of `cards`), as the snapshot's own builder makes them, with the
-    day each stops being right (`valid_until`)."""
+def _entries(conn: Connection, rows: Sequence[Row[Any]], today: str, now_ms: int) -> dict[str, tuple[CardInfo, str]]:
+    """Fresh cards (rows of `cards`), as the snapshot's own builder makes them, with the day each stops
+    being right (`valid_until`). Left as CardInfo: a page packs them as they are (no entry made only to be
+    decoded again), the job encodes them to keep."""
     if not rows:
         return {}
     cap = state.get_settings(conn).limits.cumulative_cents
     infos = snapshots.card_infos(conn, rows, (), today, cap, now_ms)
-    return {i.card_id: (encode_card(i), valid_until(i, today)) for i in infos}
+    return {i.card_id: (i, valid_until(i, today)) for i in infos}
 
 
 def _stale_rows(conn: Connection, today: str, limit: int, after: str) -> list[Row[Any]]:
@@ -90,7 +91,7 @@ def make_stale(conn: Connection, now_ms: int, limit: int = REFRESH_CHUNK, after:
     rows = _stale_rows(conn, today, limit, after)
     fresh = _entries(conn, rows, today, now_ms)
     return [{"card_id": r.card_id, "version": int(r.changed_version), "valid_until": fresh[r.card_id][1],
-             "entry": fresh[r.card_id][0]} for r in rows]
+             "entry": encode_card(fresh[r.card_id][0])} for r in rows]
 
 
 def keep(conn: Connection, made: list[dict[str, Any]]) -> None:
@@ -113,8 +114,8 @@ def refresh(conn: Connection, now_ms: int, limit: int = REFRESH_CHUNK) -> int:
 class ServedPage:
     header: PageHeader
     body: bytes | None  # a kept body, packed; None: `entries` made in the request
-    entries: list[bytes]
-    overlay: list[bytes]
+    entries: list[EntryOrCard]
+    overlay: list[EntryOrCard]
     terms: dict[str, Any]  # the terms the page hands the till (server/rules.py)
 
     def wire(self) -> bytes:
@@ -151,9 +152,9 @@ def page(conn: Connection, terminal_id: str, *, fetch: str, since: int | None, a
 
 
 def _run(conn: Connection, today: str, now_ms: int, *, after: str, upto: str | None = None, since: int | None = None,
-         limit: int | None = None) -> list[tuple[str, bytes, str]]:
+         limit: int | None = None) -> list[tuple[str, EntryOrCard, str]]:
     """(card id, entry, valid until) of the cards after `after` (up to `upto`; changed since `since`), in order:
-    the kept entry when current, else made here as the job would."""
+    the kept entry when current, else the card made here as the job would (a CardInfo: see `_entries`)."""
     # Plain SQL: no result processing per row (a page is thousands of rows). With `since` the few cards are
     # found by ix_cards_changed: `card_id || ''` (same order) keeps SQLite from walking every card in key
     # order instead, to filter or to sort.
@@ -167,7 +168,7 @@ def _run(conn: Connection, today: str, now_ms: int, *, after: str, upto: str | N
            f"LEFT JOIN snapshot_cards k ON k.card_id = c.card_id WHERE {' AND '.join(where)} ORDER BY {key}"
            + (" LIMIT :limit" if limit is not None else ""))
     rows = conn.execute(text(sql), {"after": after, "upto": upto, "since": since, "limit": limit}).all()
-    out: list[tuple[str, bytes, str] | None] = [
+    out: list[tuple[str, EntryOrCard, str] | None] = [
         (r.card_id, bytes(r.entry), r.valid_until) if r.entry is not None and r.version == r.changed_version
         and today < r.valid_until else None for r in rows]
     stale = [r for r, o in zip(rows, out, strict=True) if o is None]
@@ -196,12 +197,16 @@ def json_snapshot(conn: Connection, terminal_id: str, since: int | None, now_ms:
     if since is not None and 0 <= since <= version and conn.execute(
             select(func.count()).select_from(s.cards).where(s.cards.c.changed_version > since)
     ).scalar_one() <= MAX_DELTA_CARDS:
-        cards = tuple(decode_card(e) for _, e, _ in _run(conn, today, now_ms, after="", since=since))
+        cards = tuple(_card(e) for _, e, _ in _run(conn, today, now_ms, after="", since=since))
         fields = {f: getattr(snap, f) for f in ("version", "terminal_id", "snapshot_version", "server_time_ms",
                                                 "merchant", "rates", "limits", "campaigns", "issuer_keys", "extra")}
         return SnapshotDelta(base_version=since, cards=cards, **fields)
-    cards = tuple(decode_card(e) for _, e, _ in _run(conn, today, now_ms, after=""))
+    cards = tuple(_card(e) for _, e, _ in _run(conn, today, now_ms, after=""))
     return replace(snap, cards=cards, blocklist=tuple(c.card_id for c in cards if c.blocked))
+
+
+def _card(e: EntryOrCard) -> CardInfo:
+    return e if isinstance(e, CardInfo) else decode_card(e)
 
 
 # -- kept pages ---------------------------------------------------------------------------------

@@ -116,6 +116,11 @@ def entry(card_id: bytes, alias: bytes, blocked: bool, allowance: int, version: 
     return bytes(out)
 
 
+# A card on its way into a page: its entry, or the CardInfo the entry would be made from (the server's
+# request-made cards: sync/snapshot_columns.py packs either to the same bytes).
+EntryOrCard = bytes | CardInfo
+
+
 def encode_card(info: CardInfo) -> bytes:
     s = string_bytes
     return entry(s(info.card_id), s(info.alias), info.blocked, info.offline_allowance_cents, info.state_version,

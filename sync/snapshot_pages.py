@@ -42,9 +42,9 @@ from floreyn.sync.snapshot import (
     SNAPSHOT_VERSION, Campaign, CardInfo, MerchantConfig, OfflineLimits, Snapshot, SnapshotBadSignature,
     SnapshotError, snapshot_from_dict,
 )
-from floreyn.sync.snapshot_entry import Reader, decode_card, encode_card, entry_card_id, varint
+from floreyn.sync.snapshot_entry import EntryOrCard, Reader, decode_card, encode_card, entry_card_id, varint
 
-__all__ = ["decode_card", "encode_card", "entry_card_id"]  # the card entry lives in sync/snapshot_entry.py
+__all__ = ["EntryOrCard", "decode_card", "encode_card", "entry_card_id"]  # the card entry lives in sync/snapshot_entry.py
 
 PAGE_FORMAT: Final = 3  # 3: cards in columns (sync/snapshot_columns.py); 2 had entries one after another
 SIG_DOMAIN: Final = b"floreyn/snapshot-page/v3\x00"
@@ -106,12 +106,13 @@ class Page:
 COMMON_KEYS: Final = ("merchant", "rates", "limits", "campaigns", "issuer_keys", "extra")
 
 
-def pack_entries(entries: Sequence[bytes], level: int = COMPRESS_LEVEL) -> bytes:
-    """The entries in columns, compressed: a page's body (the server may keep it made) or overlay."""
+def pack_entries(entries: Sequence[EntryOrCard], level: int = COMPRESS_LEVEL) -> bytes:
+    """The entries in columns, compressed: a page's body (the server may keep it made) or overlay. A card
+    given as its CardInfo packs to the very bytes its entry would."""
     return zlib.compress(snapshot_columns.pack(entries), level)
 
 
-def encode_page(header: PageHeader, entries: Sequence[bytes], overlay: Sequence[bytes] = (), *,
+def encode_page(header: PageHeader, entries: Sequence[EntryOrCard], overlay: Sequence[EntryOrCard] = (), *,
                 body: bytes | None = None) -> bytes:
     """The page: varint-prefixed header JSON, then the body and the overlay, each varint-prefixed and
     compressed. `body`: the body already packed (kept by the server), else packed from `entries`."""

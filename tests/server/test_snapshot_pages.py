@@ -12,8 +12,8 @@ from floreyn import keys
 from floreyn.server import api_terminal, snapshot_cache, snapshots, state
 from floreyn.server import schema as s
 from floreyn.sync.client import SyncBadSnapshot
-from floreyn.sync.snapshot import Snapshot
-from floreyn.sync.snapshot_pages import PAGE_FORMAT, MemorySink
+from floreyn.sync.snapshot import CardInfo, Snapshot
+from floreyn.sync.snapshot_pages import PAGE_FORMAT, MemorySink, encode_card, encode_page
 from floreyn.terminal.clock import FakeClock
 from floreyn.terminal.store.store import TerminalStore
 
@@ -214,3 +214,31 @@ def test_the_job_makes_every_stale_entry_in_small_rounds(srv, world, monkeypatch
         lambda conn: conn.execute(select(func.count()).select_from(table)).scalar())
     assert count(s.snapshot_cards) == count(s.cards)
     assert srv.ctx.db.read(lambda conn: snapshot_cache.make_stale(conn, srv.ctx.clock(), limit=10**6)) == []
+
+
+def test_cards_made_in_the_request_go_out_as_the_very_bytes_their_entries_give(srv, world):
+    """A page packs the cards it made itself as they are (no entry encoded only to be decoded again): the
+    signed bytes must be those the entries give, for cards with no budgets, group budgets, holds, blocked."""
+    from tests.server.test_budget_rules import group_budget
+
+    base = srv.ctx.db.read(state.current_version)
+    members_with_two_budgets(srv, world, 3)
+    world.member(eur_cents=700, alias="Zonder budget")
+    _, _, (_, capped), _, _ = group_budget(srv, world, member_cap_cents=10_000, confirm_above_cents=5_000)
+    member, held = world.member(eur_cents=4_000)
+    assert world.terminal().client(srv).authorize_spend(held, 1_500, "hold-1").approved
+    _, blocked = world.member(eur_cents=900)
+    srv.admin("POST", f"/v1/admin/cards/{blocked}/block", {"reason": "kwijt"})
+    now = srv.ctx.clock()
+    terminal = world.terminal().terminal_id
+    for since in (base, None):  # a delta, and a full page with nothing kept: every card made here
+        served = srv.ctx.db.read(lambda conn, since=since: snapshot_cache.page(
+            conn, terminal, fetch="ab" * 16, since=since, after="", now_ms=now))
+        made = [e for e in served.entries if isinstance(e, CardInfo)]
+        assert {capped, held, blocked} <= {c.card_id for c in made} and len(made) == len(served.entries) >= 8
+        kinds = {(bool(c.budgets), c.blocked, any(b.member_cap_left_cents is not None for b in c.budgets))
+                 for c in made}
+        assert {(False, False, False), (True, False, False), (True, False, True), (False, True, False)} <= kinds
+        assert next(c for c in made if c.card_id == held).offline_allowance_cents == 2_500  # the hold counts
+        old = encode_page(served.header, [encode_card(c) for c in made], body=served.body)
+        assert served.wire() == old
