@@ -85,7 +85,7 @@ SETTINGS: Final[dict[str, dict[str, dict[str, object]]]] = {
         "till_long_day": {"sizes": (500, 10_000)},
         "till_scripted_spend": {"n": 100},
         "server_ingest": {"terminals": 20, "records": 500, "postings": 100_000},
-        "server_http_ingest": {"records": 200, "rounds": 1, "workers": (1,)},
+        "server_http_ingest": {"records": 200, "rounds": 1, "workers": (1,), "sqlite_workers": (1,)},
         "server_snapshot": {"sizes": (1_000, 10_000), "rounds": 1},
     },
     "middle": {
