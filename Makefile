@@ -80,7 +80,7 @@ demo: sysdeps $(STAMP)
 	$(PY) -m floreyn.demo $(DEMO_ARGS)
 
 bench: sysdeps $(STAMP)
-	$(PY) bench/run_all.py $(BENCH_ARGS)
+	FLOREYN_BENCH_VIA_MAKE=1 $(PY) bench/run_all.py $(BENCH_ARGS)
 
 # Generated files; the venv stays (distclean removes it too).
 clean:

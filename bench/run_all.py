@@ -54,6 +54,7 @@ README = HERE.parent / "README.md"
 RESULTS = HERE / "results"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 REDUCED = r" \(reduced: [^)]*\)"  # bench/goals.py's mark on a row below the issue's size
+VIA_MAKE_ENV = "FLOREYN_BENCH_VIA_MAKE"  # set to 1 by the Makefile's bench target
 GOALS_BEGIN, GOALS_END = "<!-- bench-goals:begin -->", "<!-- bench-goals:end -->"
 BENCHES: Final = (
     "app_start",  # issue 19: the app's peak RSS (goal 5)
@@ -207,8 +208,11 @@ def goals_markdown(goals: list[dict[str, Any]], header: str, failed: list[str]) 
 def machine_header(setting: str, argv: list[str], load_start: tuple[float, ...], load_end: tuple[float, ...],
                    started: float) -> str:
     pg = "SQLite and PostgreSQL" if os.environ.get("FLOREYN_TEST_PG_URL") else "SQLite only (no FLOREYN_TEST_PG_URL)"
-    command = (f"make bench BENCH_ARGS={shlex.quote(shlex.join(argv))}" if os.environ.get("MAKELEVEL") and argv
-               else "make bench" if os.environ.get("MAKELEVEL") else shlex.join(["python", "bench/run_all.py", *argv]))
+    # Said by the Makefile's bench target, not guessed from MAKELEVEL: `make test` runs a test that runs this,
+    # and that is no `make bench`.
+    via_make = os.environ.get(VIA_MAKE_ENV) == "1"
+    command = (f"make bench BENCH_ARGS={shlex.quote(shlex.join(argv))}" if via_make and argv
+               else "make bench" if via_make else shlex.join(["python", "bench/run_all.py", *argv]))
     loads = lambda la: "/".join(f"{v:.1f}" for v in la)  # noqa: E731
     return (f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} with `{command}` (setting {setting}) in "
             f"{(time.time() - started) / 60:.0f} min on {platform.machine()}, {os.cpu_count()} cores, "
