@@ -30,8 +30,7 @@ so the lock is held only for the chain check and the ledger writes.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Container, Final, Sequence
 
@@ -43,6 +42,7 @@ from floreyn.money import DEFAULT_MAX_CENTS
 from floreyn.server import authz, bulk, campaign_pots, entries, ledger, nonces, rules, state, verify
 from floreyn.server import schema as s
 from floreyn.server.db import Database
+from floreyn.server.remembered import Remembered
 from floreyn.server.errors import (
     BatchTooLarge, RecordRefused, TerminalBrokeRule, TerminalForked, TerminalQuarantined, TerminalRevoked,
 )
@@ -72,15 +72,13 @@ class UploadResult:
 # sent several times (443 time-outs for 100 batches in one 40-till bench round, each resend decoded anew).
 # decode() is a function of the bytes alone and its result is immutable. About 1 KB each: 20 MB at most.
 DECODED_REMEMBERED: Final = 20_000
-_decoded: OrderedDict[bytes, SignedRecord] = OrderedDict()  # the oldest is forgotten first
-_decoded_lock = threading.Lock()
+_decoded: Remembered[bytes, SignedRecord] = Remembered(DECODED_REMEMBERED)
 
 
 def decode_batch(raws: Sequence[bytes]) -> list[SignedRecord]:
     if len(raws) > MAX_BATCH_RECORDS:
         raise BatchTooLarge(max=MAX_BATCH_RECORDS)
-    with _decoded_lock:
-        out: list[SignedRecord | None] = [_decoded.get(raw) if type(raw) is bytes else None for raw in raws]
+    out = _decoded.recall([raw if type(raw) is bytes else b"" for raw in raws])  # b"" is never a record
     fresh: list[SignedRecord] = []
     for i, raw in enumerate(raws):
         if out[i] is not None:
@@ -91,11 +89,7 @@ def decode_batch(raws: Sequence[bytes]) -> list[SignedRecord]:
             raise RecordRefused(seq=f"#{i}", detail=exc.message("en")) from None
         out[i] = signed
         fresh.append(signed)
-    with _decoded_lock:
-        for new in fresh:
-            _decoded[new.raw] = new
-        while len(_decoded) > DECODED_REMEMBERED:
-            _decoded.popitem(last=False)
+    _decoded.remember((new.raw, new) for new in fresh)
     decoded = [signed for signed in out if signed is not None]
     assert len(decoded) == len(raws), "every record is decoded or refused"
     return decoded

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Sequence
 
+from floreyn.server.remembered import Remembered
 from floreyn.sync.record import SignedRecord
 
 # Threads that verify at once, for all requests together: one per core of the small server this is sized for.
@@ -35,8 +34,7 @@ VERIFY_CHUNK_RECORDS: Final = 64
 VERIFIED_REMEMBERED: Final = 100_000
 
 _pool = ThreadPoolExecutor(max_workers=VERIFY_THREADS, thread_name_prefix="floreyn-verify")
-_verified: OrderedDict[bytes, None] = OrderedDict()  # the oldest is forgotten first
-_verified_lock = threading.Lock()
+_verified: Remembered[bytes, bool] = Remembered(VERIFIED_REMEMBERED)  # fingerprint -> True
 
 
 def _fingerprint(public_raw: bytes, signed: SignedRecord) -> bytes:
@@ -45,11 +43,9 @@ def _fingerprint(public_raw: bytes, signed: SignedRecord) -> bytes:
 
 def _new_pool_in_child() -> None:
     """A forked child inherits the pool but none of its threads: work handed to it would wait forever (a
-    process forked after an ingest, as bench/server_ingest.py's worker processes are). It gets a pool of its own,
-    and a lock of its own: one held by another thread at the fork would never be released in the child."""
-    global _pool, _verified_lock
+    process forked after an ingest, as bench/server_ingest.py's worker processes are). It gets a pool of its own."""
+    global _pool
     _pool = ThreadPoolExecutor(max_workers=VERIFY_THREADS, thread_name_prefix="floreyn-verify")
-    _verified_lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_new_pool_in_child)
@@ -70,15 +66,10 @@ def _first_bad_in(public_raw: bytes, chunk: Sequence[SignedRecord]) -> int | Non
 def first_bad(public_raw: bytes, batch: Sequence[SignedRecord]) -> SignedRecord | None:
     """The first record of `batch` (in its order) whose signature does not verify; None when all do."""
     prints = [_fingerprint(public_raw, sr) for sr in batch]
-    with _verified_lock:
-        todo = [(sr, fp) for sr, fp in zip(batch, prints, strict=True) if fp not in _verified]
+    todo = [(sr, fp) for sr, fp, known in zip(batch, prints, _verified.recall(prints), strict=True) if not known]
     bad = _first_bad_unremembered(public_raw, [sr for sr, _ in todo])
     if bad is None:
-        with _verified_lock:
-            for _, fp in todo:
-                _verified[fp] = None
-            while len(_verified) > VERIFIED_REMEMBERED:
-                _verified.popitem(last=False)
+        _verified.remember((fp, True) for _, fp in todo)
     return bad
 
 

@@ -10,6 +10,7 @@ import requests
 from floreyn import keys
 from floreyn.server import ingest
 from floreyn.server.errors import RecordRefused
+from floreyn.server.remembered import Remembered
 from floreyn.sync import auth, record
 from floreyn.sync.client import SyncAuthFailed, SyncClient, SyncRefused
 from floreyn.sync.record import Kind, with_fields
@@ -296,7 +297,7 @@ def test_a_batch_sent_again_is_decoded_once_and_a_changed_record_anew(monkeypatc
 
 
 def test_the_remembered_decodes_are_bounded(monkeypatch):
-    monkeypatch.setattr(ingest, "DECODED_REMEMBERED", 3)
+    monkeypatch.setattr(ingest, "_decoded", Remembered(3))
     key, head, raws = keys.new_private_key(), record.ChainHead(), []
     for _ in range(6):
         signed = head.next_record(record.RecordContent(record_id=uuid.uuid4(), kind=record.Kind.DAY_CLOSE),

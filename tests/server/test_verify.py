@@ -10,6 +10,7 @@ import requests
 
 from floreyn import keys
 from floreyn.server import verify
+from floreyn.server.remembered import Remembered
 from floreyn.sync import auth
 from floreyn.sync.record import BadSignature, ChainHead, Kind, RecordContent, SignedRecord, decode
 
@@ -156,7 +157,7 @@ def test_a_batch_sent_again_is_verified_once_and_a_changed_record_is_verified_an
 
 
 def test_the_remembered_verifications_are_bounded(monkeypatch):
-    monkeypatch.setattr(verify, "VERIFIED_REMEMBERED", 10)
+    monkeypatch.setattr(verify, "_verified", Remembered(10))
     key = keys.new_private_key()
     assert verify.first_bad(keys.public_raw(key), chain(25, key)) is None
     assert len(verify._verified) == 10
