@@ -35,12 +35,16 @@ def _reduced(size: int, issue_size: int) -> str:
 
 
 def http_ingest(label: str, workers: int, terminals: int, per_terminal: int, rates: Sequence[float],
-                floors: Sequence[float], p99s_ms: Sequence[float], timeouts: int) -> None:
-    """Goals 1 and 2 from bench/server_http_ingest.py: records/s over HTTP per round, the raw floor's, p99s."""
-    key = f"{label}, {workers} worker(s)"
+                floors: Sequence[float], p99s_ms: Sequence[float], timeouts: int, *,
+                batch: str = "batches of 200", fixed_batch: int | None = None, duplicates: int = 0) -> None:
+    """Goals 1 and 2 from bench/server_http_ingest.py: records/s over HTTP per round, the raw floor's, p99s.
+
+    `batch`: how the tills sized their batches, in words; `fixed_batch`: the size when it was fixed (a run beside
+    the worker's own sizing: its rows get keys of their own)."""
+    key = f"{label}, {workers} worker(s)" + (f", batch {fixed_batch}" if fixed_batch is not None else "")
     what = f"{terminals} tills x {per_terminal} records"
     includes = (f"wall time from the start signal to every till's last acknowledged batch: {terminals} real "
-                f"SyncClients (signed requests, signed answers checked) posting batches of 200 to floreyn-server "
+                f"SyncClients (signed requests, signed answers checked) posting {batch} to floreyn-server "
                 f"(uvicorn, {workers} worker(s)) on loopback; the server authenticates, decodes, verifies each "
                 f"Ed25519 signature, checks the rules, writes the ledger and commits. Signing is done before")
     floor_what = "raw INSERT per record + UPDATE per balance, committed per batch, same batches and database"
@@ -57,7 +61,8 @@ def http_ingest(label: str, workers: int, terminals: int, per_terminal: int, rat
               at_most(TILL_TIMEOUT_MS / 2, "<= 1,500 ms (half the till's timeout) at 40 tills"),
               floor=[TILL_TIMEOUT_MS] * len(p99s_ms), floor_what="the till's timeout", over_http=True,
               includes="each acknowledged upload request as the till times it; a timed-out batch is sent again "
-                       "and not counted (see the note)", key=f"1|p99|{key}", note=f"{timeouts} timeouts")
+                       "and not counted (see the note)", key=f"1|p99|{key}",
+              note=f"{timeouts} timeouts, {duplicates} records re-sent and answered as duplicates")
     if label != "PostgreSQL":
         return
     if workers == 1:

@@ -3,16 +3,21 @@
     python bench/server_http_ingest.py                       # SQLite; PostgreSQL too when FLOREYN_TEST_PG_URL is set
     python bench/server_http_ingest.py --terminals 20 --records 1000 --rounds 3 --workers 1 2 4
     python bench/server_http_ingest.py --sqlite-only --sqlite-workers 1 2
+    python bench/server_http_ingest.py --batch 25 50 100 200 adaptive   # fixed batch sizes beside the worker's
 
 What a till meets: the server runs as its own process (`floreyn-server`,
 uvicorn, --workers N), each of the concurrent terminals is a thread with its
 own SyncClient (signed request, signed answer checked) uploading its signed
-records in batches of 200 (the SyncWorker's default) with the till's 3 s
-timeout; a timed-out batch is sent again, as the worker does, and counted.
+records in batches sized as the SyncWorker sizes them (sync/batching.py's
+AdaptiveBatch, the same class; `--batch N` fixes the size instead) with the
+till's 3 s timeout; a timed-out batch is sent again after the worker's
+back-off, as the worker does, and counted, and so are the records the server
+then answers as duplicates.
 Records are signed before the clock starts. The floor, measured in the same
 round on the same database, is the bare database doing the same batches: one
 INSERT per record plus one UPDATE per touched balance, committed per batch,
-no verification, no ledger, no HTTP. Each figure is min/median/max over the
+no verification, no ledger, no HTTP; its batch is the tills' mean acknowledged
+batch in that round, so it commits as often as they did. Each figure is min/median/max over the
 rounds, each round with fresh terminals.
 """
 
@@ -41,11 +46,13 @@ import goals  # bench/goals.py: issue 19's goal rows, one JSON line each
 from common import min_med_max, pct_ms, scratch_pg_database  # bench/ is on sys.path (script, run_all)
 
 from floreyn.server.db import Database
+from floreyn.sync.batching import AdaptiveBatch
 from floreyn.sync.client import SyncBadResponse, SyncClient, SyncTimeout
+from floreyn.sync.worker import BACKOFF_MAX_S, BACKOFF_MIN_S, backoff_s
 
 HERE = Path(__file__).resolve().parent
 OVER_HTTP = True  # bench/run_all.py: every figure here is measured through the HTTP API
-BATCH = 200  # SyncWorker's default batch_size
+ADAPTIVE = "adaptive"  # --batch: sized as SyncWorker sizes them (sync/batching.py); a number fixes the size
 TILL_TIMEOUT_S = 3.0  # terminal/config.py online_timeout_s
 START_TIMEOUT_S = 60.0
 # Issue 19's goal: >= 20 tills at once for the rate, the p99 at 40; 40 x 500 measures both in one run.
@@ -131,16 +138,26 @@ def log_findings(path: Path) -> dict[str, int]:
     return found
 
 
-def _till(base_url: str, tid: str, key: Any, raws: list[bytes], start: threading.Event,
-          latencies: list[float], timeouts: list[int], unsigned: list[int], failures: list[str]) -> None:
+def till_batch(batch: str) -> AdaptiveBatch:
+    """A till's batch policy for `--batch`: the worker's own (sync/batching.py), or a fixed size."""
+    return AdaptiveBatch(TILL_TIMEOUT_S) if batch == ADAPTIVE else AdaptiveBatch.fixed(int(batch), TILL_TIMEOUT_S)
+
+
+def _till(base_url: str, tid: str, key: Any, raws: list[bytes], start: threading.Event, batch: str,
+          latencies: list[float], timeouts: list[int], unsigned: list[int], failures: list[str],
+          sizes: list[int], duplicates: list[int]) -> None:
     try:
-        _upload_all(base_url, tid, key, raws, start, latencies, timeouts, unsigned)
+        _upload_all(base_url, tid, key, raws, start, till_batch(batch), latencies, timeouts, unsigned, sizes,
+                    duplicates)
     except Exception as exc:  # noqa: BLE001 - a till that stops uploading makes the round invalid: reported
         failures.append(f"{tid}: {type(exc).__name__}: {exc}")
 
 
-def _upload_all(base_url: str, tid: str, key: Any, raws: list[bytes], start: threading.Event,
-                latencies: list[float], timeouts: list[int], unsigned: list[int]) -> None:
+def _upload_all(base_url: str, tid: str, key: Any, raws: list[bytes], start: threading.Event, batch: AdaptiveBatch,
+                latencies: list[float], timeouts: list[int], unsigned: list[int], sizes: list[int],
+                duplicates: list[int]) -> None:
+    """Appends each acknowledged batch's latency and size, and the records the server answered as duplicates
+    (sent again after a time-out although it had taken them)."""
     client = SyncClient(base_url, tid, key, server_key=None, timeout_s=TILL_TIMEOUT_S)
     for _ in range(10):  # pins the server key and syncs the clock, as a till's first contact does
         try:
@@ -150,14 +167,20 @@ def _upload_all(base_url: str, tid: str, key: Any, raws: list[bytes], start: thr
             timeouts.append(1)
     start.wait()
     i = 0
+    timed_out = 0  # in a row
     while i < len(raws):
-        chunk = raws[i : i + BATCH]
+        chunk = raws[i : i + batch.size]
         t0 = time.perf_counter()
         try:
             ack = client.upload(chunk, head_seq=i + len(chunk))
         except SyncTimeout:
             timeouts.append(1)
-            continue  # the worker sends the same batch again: the server answers duplicates
+            batch.timed_out()
+            timed_out += 1
+            # The worker's round ends on a time-out and the next one comes after its back-off; it sends the
+            # batch again (smaller now), and the server, which took it meanwhile, answers duplicates.
+            time.sleep(backoff_s(timed_out, BACKOFF_MIN_S, BACKOFF_MAX_S))
+            continue
         except SyncBadResponse:
             # Unsigned: uvicorn's own 503 when more requests are open than its limit_concurrency (timed-out
             # uploads stay open on the server until their turn to write). The worker ends its round on it and
@@ -168,6 +191,10 @@ def _upload_all(base_url: str, tid: str, key: Any, raws: list[bytes], start: thr
             time.sleep(UNSIGNED_PAUSE_S)
             continue
         latencies.append(time.perf_counter() - t0)
+        timed_out = 0
+        batch.answered(len(chunk), latencies[-1])
+        sizes.append(len(chunk))
+        duplicates.append(ack.duplicates)
         i = ack.acked_seq
     client.session.close()
 
@@ -238,16 +265,19 @@ def _machine_s(t: Any) -> float:
     return sum(v for name, v in t._asdict().items() if name not in ("guest", "guest_nice"))
 
 
-def measure_http(base_url: str, dataset, cpu: CpuShare  # type: ignore[no-untyped-def]
+def measure_http(base_url: str, dataset, cpu: CpuShare, batch: str  # type: ignore[no-untyped-def]
                  ) -> tuple[float, list[float], int, dict[str, float]]:
-    """(wall seconds, upload latencies, timeouts, CPU shares) for every terminal uploading at once."""
+    """(wall seconds, upload latencies, timeouts, CPU shares and batch counts) for every terminal uploading at
+    once; the batch counts: acknowledged batches, their mean size, records answered as duplicates."""
     start = threading.Event()
     latencies: list[float] = []
     timeouts: list[int] = []
     failures: list[str] = []
     unsigned: list[int] = []
-    threads = [threading.Thread(target=_till, args=(base_url, tid, key, raws, start, latencies, timeouts, unsigned,
-                                                    failures))
+    sizes: list[int] = []
+    duplicates: list[int] = []
+    threads = [threading.Thread(target=_till, args=(base_url, tid, key, raws, start, batch, latencies, timeouts,
+                                                    unsigned, failures, sizes, duplicates))
                for tid, _, key, raws in dataset]
     for t in threads:
         t.start()
@@ -262,16 +292,21 @@ def measure_http(base_url: str, dataset, cpu: CpuShare  # type: ignore[no-untype
         raise RuntimeError(f"{len(failures)} till(s) stopped uploading, first: {failures[0]}")
     share = cpu.stop()
     share["unsigned"] = len(unsigned)
+    share["batches"] = len(sizes)
+    share["mean_batch"] = statistics.mean(sizes)
+    share["duplicates"] = sum(duplicates)
     return wall_s, latencies, len(timeouts), share
 
 
 def bench_backend(label: str, url: str, workers: int, terminals: int, per_terminal: int,
-                  rounds: int) -> list[dict[str, Any]]:
+                  rounds: int, batch: str = ADAPTIVE) -> list[dict[str, Any]]:
     db = Database(url)
     db.migrate()
     merchants = [f"M-{i:02d}" for i in range(10)]
     cards = si.setup(db, 1_000, merchants)
     rates, ratios, p50s, p99s, floors, timeouts = [], [], [], [], [], 0
+    mean_batches, duplicates = [], 0  # the tills' mean acknowledged batch per round; records answered twice
+    tag = f"{label}, {workers} worker(s), batch {batch}"
     busy, server_cores, server_us = [], [], []  # machine busy %, the server's cores' worth, its CPU us per record
     data_dir = Path(tempfile.mkdtemp(prefix="floreyn-http-bench-"))
     server = Server(url, data_dir, workers)
@@ -281,8 +316,10 @@ def bench_backend(label: str, url: str, workers: int, terminals: int, per_termin
             dataset = si.make_records(terminals, per_terminal, cards, merchants, seed=100 + r,
                                       prefix=f"H{workers}-{r}")
             si.enroll(db, dataset)
-            wall_s, lat, n_timeouts, share = measure_http(server.base_url, dataset, cpu)
-            floor_s = si.measure_baseline(db, dataset, f"floor_w{workers}_r{r}")
+            wall_s, lat, n_timeouts, share = measure_http(server.base_url, dataset, cpu, batch)
+            mean_batches.append(share["mean_batch"])
+            duplicates += int(share["duplicates"])
+            floor_s = si.measure_baseline(db, dataset, f"floor_w{workers}_r{r}", batch=round(share["mean_batch"]))
             total = terminals * per_terminal
             rates.append(total / wall_s)
             floors.append(total / floor_s)
@@ -293,9 +330,11 @@ def bench_backend(label: str, url: str, workers: int, terminals: int, per_termin
             busy.append(share["busy"])
             server_cores.append(share["server_cores"])
             server_us.append(1e6 * share["server_cores"] * wall_s / total)
-            print(f"  [{label}, {workers} worker(s)] round {r + 1}: {rates[-1]:,.0f} records/s over HTTP, "
+            print(f"  [{tag}] round {r + 1}: {rates[-1]:,.0f} records/s over HTTP, "
                   f"floor {floors[-1]:,.0f}/s ({ratios[-1]:.3f}x); upload p50 {p50s[-1]:.0f} ms, "
-                  f"p99 {p99s[-1]:.0f} ms; {n_timeouts} timeouts, {share['unsigned']:.0f} busy 503s; "
+                  f"p99 {p99s[-1]:.0f} ms; {share['batches']:.0f} batches of {share['mean_batch']:.0f} on average, "
+                  f"{n_timeouts} timeouts, {share['duplicates']:.0f} records answered as duplicates, "
+                  f"{share['unsigned']:.0f} busy 503s; "
                   f"CPU of the {psutil.cpu_count()} cores: "
                   f"{share['busy']:.0f} % busy = server {share['server']:.0f} % + tills (this bench) "
                   f"{share['bench']:.0f} % + PostgreSQL {share['postgres']:.0f} % + other processes {share['other']:.0f} %; "
@@ -305,30 +344,32 @@ def bench_backend(label: str, url: str, workers: int, terminals: int, per_termin
         server.stop()
         db.dispose()
         findings = log_findings(data_dir / "server.log")
-        print(f"  [{label}, {workers} worker(s)] server log: " + ", ".join(f"{k} {v}" for k, v in findings.items()),
+        print(f"  [{tag}] server log: " + ", ".join(f"{k} {v}" for k, v in findings.items()),
               flush=True)
         keep = os.environ.get("FLOREYN_BENCH_KEEP_LOG")  # a directory: keep the server's log there
         if keep:
-            shutil.copy(data_dir / "server.log", Path(keep) / f"server-{label}-{workers}w.log")
+            shutil.copy(data_dir / "server.log", Path(keep) / f"server-{label}-{workers}w-{batch}.log")
         shutil.rmtree(data_dir, ignore_errors=True)
-    goals.http_ingest(label, workers, terminals, per_terminal, rates, floors, p99s, timeouts)
-    name = f"HTTP ingest, {label}, {workers} worker(s), {terminals} tills x {per_terminal} (min/med/max of {rounds})"
+    goals.http_ingest(label, workers, terminals, per_terminal, rates, floors, p99s, timeouts,
+                      batch=_batch_words(batch, mean_batches), fixed_batch=None if batch == ADAPTIVE else int(batch),
+                      duplicates=duplicates)
+    name = f"HTTP ingest, {tag}, {terminals} tills x {per_terminal} (min/med/max of {rounds})"
     f_mmm = "/".join(f"{v:,.0f}" for v in min_med_max(floors))
     return [
         {"name": name, "value": "/".join(f"{v:,.0f}" for v in min_med_max(rates)), "unit": "records/s",
          "baseline": f_mmm, "baseline_name": "raw INSERT+UPDATE per batch, same run", "target": ">= 0.1x floor"},
-        {"name": f"HTTP ingest / floor, {label}, {workers} worker(s)",
+        {"name": f"HTTP ingest / floor, {tag}",
          "value": "/".join(f"{v:.3f}" for v in min_med_max(ratios)), "unit": "x", "baseline": 1.0,
          "baseline_name": "raw", "target": ">= 0.1"},
-        {"name": f"upload p50 / p99 over HTTP, {label}, {workers} worker(s), {terminals} tills (median of {rounds})",
+        {"name": f"upload p50 / p99 over HTTP, {tag}, {terminals} tills (median of {rounds})",
          "value": f"{statistics.median(p50s):.0f} / {statistics.median(p99s):.0f}", "unit": "ms",
          "baseline": f"{TILL_TIMEOUT_S * 1000:.0f}", "baseline_name": f"till timeout; {timeouts} timeouts in all",
          "target": "p99 <= 1500 ms"},
-        {"name": f"machine CPU busy during the upload, {label}, {workers} worker(s) (min/med/max of {rounds})",
+        {"name": f"machine CPU busy during the upload, {tag} (min/med/max of {rounds})",
          "value": "/".join(f"{v:.0f}" for v in min_med_max(busy)), "unit": "%",
          "baseline": "/".join(f"{v:.2f}" for v in min_med_max(server_cores)),
          "baseline_name": "cores' worth used by the server", "target": "below 100 % before more workers can help"},
-        {"name": f"server CPU per record over HTTP, {label}, {workers} worker(s) (min/med/max of {rounds})",
+        {"name": f"server CPU per record over HTTP, {tag} (min/med/max of {rounds})",
          "value": "/".join(f"{v:.0f}" for v in min_med_max(server_us)), "unit": "us",
          "baseline": f"{1e6 / statistics.median(floors):.0f}", "baseline_name": "floor's wall time per record",
          "target": "what one core allows: 1e6 / this = records/s"},
@@ -337,20 +378,39 @@ def bench_backend(label: str, url: str, workers: int, terminals: int, per_termin
 
 def run(pg_url: str | None = None, terminals: int = TERMINALS, records: int = RECORDS_PER_TERMINAL,
         rounds: int = 3, workers: tuple[int, ...] = PG_WORKERS,
-        sqlite_workers: tuple[int, ...] = SQLITE_WORKERS) -> list[dict[str, Any]]:
+        sqlite_workers: tuple[int, ...] = SQLITE_WORKERS, batches: tuple[str, ...] = (ADAPTIVE,)
+        ) -> list[dict[str, Any]]:
     pg_url = pg_url or os.environ.get("FLOREYN_TEST_PG_URL") or None
     rows: list[dict[str, Any]] = []
-    for n in sqlite_workers:
-        with tempfile.TemporaryDirectory() as tmp:  # a fresh database per worker count, as for PostgreSQL
-            rows += bench_backend("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", n, terminals, records, rounds)
-    if pg_url:
-        for n in workers:
-            url, drop = scratch_pg_database(pg_url)
-            try:
-                rows += bench_backend("PostgreSQL", url, n, terminals, records, rounds)
-            finally:
-                drop()
+    for batch in batches:
+        for n in sqlite_workers:
+            with tempfile.TemporaryDirectory() as tmp:  # a fresh database per worker count, as for PostgreSQL
+                rows += bench_backend("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", n, terminals, records, rounds,
+                                      batch)
+        if pg_url:
+            for n in workers:
+                url, drop = scratch_pg_database(pg_url)
+                try:
+                    rows += bench_backend("PostgreSQL", url, n, terminals, records, rounds, batch)
+                finally:
+                    drop()
     return rows
+
+
+def _batch_words(batch: str, means: list[float]) -> str:
+    if batch == ADAPTIVE:
+        return f"adaptive batches (sync/batching.py; {_mmm(means)} records on average)"
+    return f"batches of {batch}"
+
+
+def _mmm(values: list[float]) -> str:
+    return "/".join(f"{v:.0f}" for v in min_med_max(values))
+
+
+def _batch_arg(text: str) -> str:
+    if text != ADAPTIVE:
+        till_batch(text)  # a size the server takes, or argparse says why not
+    return text
 
 
 def main(argv: list[str]) -> int:
@@ -363,11 +423,14 @@ def main(argv: list[str]) -> int:
     p.add_argument("--sqlite-workers", type=int, nargs="+", default=list(SQLITE_WORKERS),
                    help="SQLite worker counts (one writer at a time; the work before the write runs in parallel)")
     p.add_argument("--sqlite-only", action="store_true")
+    p.add_argument("--batch", type=_batch_arg, nargs="+", default=[ADAPTIVE],
+                   help=f"the tills' batch: {ADAPTIVE!r} (the SyncWorker's, sync/batching.py) or a fixed size; "
+                        "several: one run each")
     args = p.parse_args(argv)
     if args.sqlite_only:
         os.environ.pop("FLOREYN_TEST_PG_URL", None)
     for row in run(None if args.sqlite_only else args.pg, args.terminals, args.records, args.rounds,
-                   tuple(args.workers), tuple(args.sqlite_workers)):
+                   tuple(args.workers), tuple(args.sqlite_workers), tuple(args.batch)):
         print(f"{row['name']}: {row['value']} {row['unit']}  (baseline {row['baseline']} {row['baseline_name']}; "
               f"target {row['target']})")
     return 0

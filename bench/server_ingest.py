@@ -148,18 +148,19 @@ def measure_verify_only(dataset) -> float:  # type: ignore[no-untyped-def]
     return len(records) / (time.perf_counter() - t0)
 
 
-def measure_baseline(db: Database, dataset, tag: str = "bl") -> float:  # type: ignore[no-untyped-def]
+def measure_baseline(db: Database, dataset, tag: str = "bl",  # type: ignore[no-untyped-def]
+                     batch: int = BATCH) -> float:
     """The same batches, bare: INSERT each record, UPDATE each touched balance, COMMIT per batch (seconds).
 
-    `tag` names the scratch tables, so one database can hold several rounds' floors.
+    `tag` names the scratch tables, so one database can hold several rounds' floors; `batch`: records per commit.
     """
     from floreyn.sync.record import decode
 
     batches = []
     for tid, mid, _, raws in dataset:  # decoding is not part of the baseline; done before timing
-        for i in range(0, len(raws), BATCH):
+        for i in range(0, len(raws), batch):
             rows, deltas = [], defaultdict(int)
-            for j, raw in enumerate(raws[i : i + BATCH]):
+            for j, raw in enumerate(raws[i : i + batch]):
                 rec = decode(raw).record
                 rows.append({"t": tid, "s": i + j + 1, "r": raw})
                 deltas["c:" + rec.card_id.hex()] -= rec.fl_cents

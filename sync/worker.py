@@ -1,7 +1,7 @@
 """The terminal's background sync: the only thing on a till that waits on the network.
 
-SyncWorker is a daemon thread that uploads waiting records in bounded batches,
-fetches the snapshot (a delta when it can), and retries with a bounded,
+SyncWorker is a daemon thread that uploads waiting records in bounded batches
+(sized by the round trips: sync/batching.py), fetches the snapshot (a delta when it can), and retries with a bounded,
 jittered backoff. The till reads `worker.state` (never blocks) and may call
 `request_sync()` after a sale to wake it early. The network itself, and its
 one error family, is SyncClient's (sync/client.py).
@@ -12,15 +12,21 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Final
 
-from floreyn.sync.client import MAX_UPLOAD_BATCH, Outbox, SyncClient, SyncError, SyncServerBehind
+from floreyn.sync.batching import AdaptiveBatch
+from floreyn.sync.client import (
+    MAX_UPLOAD_BATCH, Outbox, SyncClient, SyncError, SyncServerBehind, SyncTimeout, UploadAck,
+)
 from floreyn.sync.record import decode
 from floreyn.sync.snapshot import Snapshot
 from floreyn.sync.snapshot_pages import SnapshotSink
 
 log = logging.getLogger("floreyn.sync")
+BACKOFF_MIN_S: Final = 1.0  # the pause after a failed round, doubling with each further one ...
+BACKOFF_MAX_S: Final = 60.0  # ... up to this
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +41,30 @@ class SyncState:
     snapshot_version: int | None = None
 
 
+def backoff_s(failures: int, min_s: float, max_s: float) -> float:
+    """The pause after `failures` (>= 1) failed rounds in a row: doubling from min_s up to max_s, jittered so a
+    market's tills do not retry in step. bench/server_http_ingest.py's tills pause the same after a time-out."""
+    delay = min(max_s, min_s * 2.0 ** min(failures - 1, 16))
+    return delay * random.uniform(0.5, 1.0)
+
+
 class SyncWorker:
-    def __init__(self, outbox: Outbox, client: SyncClient, *, batch_size: int = 200, max_batches: int = 25,
-                 interval_s: float = 30.0, backoff_min_s: float = 1.0, backoff_max_s: float = 60.0,
-                 on_state: Callable[[SyncState], None] | None = None) -> None:
-        if not 1 <= batch_size <= MAX_UPLOAD_BATCH:
+    def __init__(self, outbox: Outbox, client: SyncClient, *, batch_size: int | None = None, max_batches: int = 25,
+                 interval_s: float = 30.0, backoff_min_s: float = BACKOFF_MIN_S, backoff_max_s: float = BACKOFF_MAX_S,
+                 on_state: Callable[[SyncState], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """`batch_size`: a fixed number of records per upload; None (the default) sizes each batch by the round
+        trips before it (sync/batching.py). `clock` times the round trips (seconds)."""
+        if batch_size is not None and not 1 <= batch_size <= MAX_UPLOAD_BATCH:
             raise ValueError(f"batch_size must be 1..{MAX_UPLOAD_BATCH}")
         self.outbox = outbox
         self.client = client
-        self.batch_size = batch_size
-        self.max_batches = max_batches  # per round, so one round is bounded in time too
+        timeout_s = client.timeout_s
+        self.batch = AdaptiveBatch(timeout_s) if batch_size is None else AdaptiveBatch.fixed(batch_size, timeout_s)
+        self._clock = clock
+        # Requests per round, each bounded by the client's timeout, so one round is bounded in time too (however
+        # the batch is sized) and the snapshot, with its blocked cards, is refreshed at least once a round.
+        self.max_batches = max_batches
         self.interval_s = interval_s
         self.backoff_min_s = backoff_min_s
         self.backoff_max_s = backoff_max_s
@@ -94,11 +114,11 @@ class SyncWorker:
         acked = self._state.acked_seq
         rewound = False
         for batch_no in range(self.max_batches):
-            raws = self.outbox.unsent(self.batch_size)
+            size = self.batch.size
+            raws = self.outbox.unsent(size)
             if not raws and batch_no > 0:
                 break
-            head = self._local_head()
-            ack = self.client.upload(raws, head_seq=head) if head is not None else self.client.upload(raws)
+            ack = self._upload(raws)
             if ack.acked_seq > 0:
                 self.outbox.acknowledge(ack.acked_seq)
             first_seq = decode(raws[0]).record.seq if raws else None
@@ -112,9 +132,22 @@ class SyncWorker:
             if ack.acked_seq < last_seq:
                 break  # the server waits for something earlier, or took part; next round resends
             acked = max(acked, ack.acked_seq)
-            if len(raws) < self.batch_size:
+            if len(raws) < size:
                 break
         return acked if rewound else max(acked, self._state.acked_seq)
+
+    def _upload(self, raws: list[bytes]) -> UploadAck:
+        """One upload, timed for the batch size (an empty one too: it queues for the server's write lock as
+        any upload does, so its round trip says as much about the load; being empty, it never grows the batch)."""
+        head = self._local_head()
+        started = self._clock()
+        try:
+            ack = self.client.upload(raws, head_seq=head) if head is not None else self.client.upload(raws)
+        except SyncTimeout:
+            self.batch.timed_out()
+            raise
+        self.batch.answered(len(raws), self._clock() - started)
+        return ack
 
     def _server_behind(self, server_seq: int, first_seq: int | None) -> bool:
         """True when the outbox re-marked records for sending because the server lost them.
@@ -160,8 +193,7 @@ class SyncWorker:
     def next_delay_s(self) -> float:
         if self._failures == 0:
             return self.interval_s
-        delay = min(self.backoff_max_s, self.backoff_min_s * 2.0 ** min(self._failures - 1, 16))
-        return delay * random.uniform(0.5, 1.0)  # jitter: a market's tills do not retry in step
+        return backoff_s(self._failures, self.backoff_min_s, self.backoff_max_s)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
