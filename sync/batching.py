@@ -20,10 +20,11 @@ from typing import Final
 
 from floreyn.sync.client import MAX_UPLOAD_BATCH
 
-# An upload costs the server about as much as ~65 records before it takes any (one till alone, 2026-12-07:
-# batch 10 answered in 156 ms, 25 in 113 ms, 200 in 388 ms): below 50 a smaller batch mostly adds requests, so
-# forty tills wait about as long, and the server takes fewer records per second.
-BATCH_MIN: Final = 50
+# An upload costs the server as much as ~120 records (SQLite) or ~500 (PostgreSQL) before it takes any, fitted from its CPU
+# over 40 tills at batches of 50 and 200 (2026-12-07, bench/server_http_ingest.py), ~22 ms a request and
+# ~180 us a record on SQLite, ~47 ms and ~90 us on PostgreSQL. Below 100 a smaller batch mostly adds requests:
+# with a minimum of 50, forty tills waited about as long and the server took up to half fewer records a second.
+BATCH_MIN: Final = 100
 BATCH_MAX: Final = 200  # what a till sent before batches adapted: an idle server takes it in well under a second
 BATCH_START: Final = BATCH_MIN  # the first batch before any round trip was timed; fast full batches grow it
 GROW_STEP: Final = 25  # records added after each fast full batch

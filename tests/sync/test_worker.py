@@ -58,12 +58,13 @@ def outbox_with(records: int) -> MemoryOutbox:
 def test_the_worker_grows_its_batch_on_fast_round_trips_and_halves_it_on_slow_ones():
     clock = FakeClock()
     client = FakeClient(clock, [0.01, 0.01, SLOW_S, 0.01])
-    worker = SyncWorker(outbox_with(500), client, clock=clock)
+    worker = SyncWorker(outbox_with(700), client, clock=clock)
     worker._upload_all()
     grown = BATCH_START + 2 * GROW_STEP
-    assert client.sent[:4] == [BATCH_START, BATCH_START + GROW_STEP, grown, grown // 2]
-    assert client.sent[4] == grown // 2 + GROW_STEP
-    assert sum(client.sent) == 500 and max(client.sent) <= BATCH_MAX
+    halved = max(BATCH_MIN, grown // 2)
+    assert client.sent[:4] == [BATCH_START, BATCH_START + GROW_STEP, grown, halved]
+    assert client.sent[4] == halved + GROW_STEP
+    assert sum(client.sent) == 700 and max(client.sent) <= BATCH_MAX
 
 
 def test_a_timeout_ends_the_round_and_the_next_round_sends_half():
