@@ -26,6 +26,23 @@ def chunks(values: Sequence[T], n: int = IN_LIST_CHUNK) -> Iterator[Sequence[T]]
     for i in range(0, len(values), n):
         yield values[i : i + n]
 
+def rows_in(conn: Connection, sql: str, before: Sequence[object], values: Sequence[object]) -> list[tuple]:
+    """Run `sql` for `values` in chunks (one statement per IN_LIST_CHUNK); the rows it returns, if any.
+
+    In `sql`, `{mark}` stands for each parameter in `before` (they come before the list) and `{values}`
+    for the list's placeholders. Ingest reads and writes by lists of a batch's cards and ids several
+    times per batch; built by SQLAlchemy, each such statement coerced and rendered every value first.
+    """
+    mark = _mark(conn)
+    found: list[tuple] = []
+    for chunk in chunks(values):
+        result = conn.exec_driver_sql(sql.format(mark=mark, values=", ".join([mark] * len(chunk))),
+                                      (*before, *chunk))
+        if result.returns_rows:
+            found.extend(tuple(row) for row in result)
+    return found
+
+
 def _mark(conn: Connection) -> str:
     return "?" if conn.dialect.name == "sqlite" else "%s"
 

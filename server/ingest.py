@@ -262,8 +262,8 @@ def _lookups(conn: Connection, terminal_id: str, records: list[TxRecord]) -> _Lo
     card_ids = sorted({c.hex() for r in records for c in (r.card_id, r.confirm_card_id) if c})
     budget_ids = sorted({r.budget_id for r in records if r.budget_id})
     refs = sorted({str(r.ref_id) for r in records if r.kind is Kind.VOID})
-    member_of_card = dict(conn.execute(select(s.cards.c.card_id, s.cards.c.member_id)
-                                       .where(s.cards.c.card_id.in_(card_ids))).tuples().all()) if card_ids else {}
+    member_of_card = dict(bulk.rows_in(conn, "SELECT card_id, member_id FROM cards WHERE card_id IN ({values})",
+                                       (), card_ids))
     budgets = {row.budget_id: row for row in conn.execute(
         select(s.budgets).where(s.budgets.c.budget_id.in_(budget_ids)))} if budget_ids else {}
     group_ids = sorted({b.owner_group_id for b in budgets.values() if b.owner_group_id})
@@ -479,9 +479,9 @@ def _consume_holds(conn: Connection, terminal_id: str, records: list[TxRecord]) 
     ids = [str(r.record_id) for r in spends]
     # A spend asked for under its record id is online even when its hold lapsed or was consumed
     # before: only spends with no authorization at all count as offline (_count_offline_spends).
-    asked = set(conn.execute(select(s.holds.c.request_id).where(
-        s.holds.c.terminal_id == terminal_id, s.holds.c.request_id.in_(ids),
-        s.holds.c.status.in_(("active", "consumed", "expired")))).scalars())
+    asked = {request_id for request_id, in bulk.rows_in(
+        conn, "SELECT request_id FROM holds WHERE terminal_id = {mark}"
+              " AND status IN ('active', 'consumed', 'expired') AND request_id IN ({values})", (terminal_id,), ids)}
     active = conn.execute(select(s.holds.c.auth_id, s.holds.c.request_id, s.holds.c.card_id, s.holds.c.amount_cents)
                           .where(s.holds.c.terminal_id == terminal_id, s.holds.c.status == "active")
                           .order_by(s.holds.c.created_ms)
