@@ -39,7 +39,7 @@ def rows_in(conn: Connection, sql: str, before: Sequence[object], values: Sequen
         result = conn.exec_driver_sql(sql.format(mark=mark, values=", ".join([mark] * len(chunk))),
                                       (*before, *chunk))
         if result.returns_rows:
-            found.extend(tuple(row) for row in result)
+            found.extend(result.tuples().all())
     return found
 
 
