@@ -62,6 +62,25 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
     conn.exec_driver_sql(sql, list(rows))  # psycopg 3 pipelines an executemany: one round trip
 
 
+def insert_or_add(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple], add: str) -> None:
+    """Insert each row; where its primary key exists already, add the row's `add` value to the stored one.
+
+    One executemany, rows taken in the order given (on PostgreSQL each existing row is locked in that
+    order). A row adding 0 to an existing one writes nothing (and locks nothing).
+    """
+    if not rows:
+        return
+    for name in columns:
+        assert name in table.c, (table.name, name)
+    assert add in columns, (table.name, add)
+    mark = _mark(conn)
+    key = table.primary_key.columns[0].name
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+           f" ON CONFLICT ({key}) DO UPDATE SET {add} = {table.name}.{add} + excluded.{add}"
+           f" WHERE excluded.{add} <> 0")
+    conn.exec_driver_sql(sql, list(rows))
+
+
 def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     """PostgreSQL COPY FROM STDIN on the transaction's own connection: the fastest bulk insert it has."""
     raw = conn.connection.dbapi_connection
@@ -73,11 +92,6 @@ def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence
                 copy.write_row(row)
     finally:
         cursor.close()
-
-
-def add_to_balances(conn: Connection, deltas: Sequence[tuple[str, int]]) -> None:
-    """balance_cents += delta for each (key, delta), in the order given (callers sort by key)."""
-    add_to_column(conn, "accounts", "balance_cents", "key", deltas)
 
 
 def add_to_column(conn: Connection, table: str, column: str, key_column: str,

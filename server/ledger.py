@@ -237,9 +237,9 @@ def write_entries(conn: Connection, txs: Sequence[LedgerTx]) -> dict[str, int]:
 
 def apply_deltas(conn: Connection, deltas: dict[str, int], now_ms: int) -> None:
     """Add each account's change to its balance (accounts made when new), in sorted key order."""
-    keys = sorted(deltas)
-    ensure_accounts(conn, keys, now_ms)
-    bulk.add_to_balances(conn, [(k, deltas[k]) for k in keys if deltas[k] != 0])
+    # One statement for both (an upsert): the ensure-then-update pair was a second pass over the same rows.
+    bulk.insert_or_add(conn, s.accounts, _ACCOUNT_COLUMNS, [_account_row(k, now_ms, deltas[k]) for k in sorted(deltas)],
+                       "balance_cents")
 
 
 _TX_COLUMNS = ("tx_id", "kind", "created_ms", "terminal_id", "record_seq", "card_id", "merchant_id", "reverses",
@@ -252,12 +252,16 @@ def _tx_row(tx: LedgerTx) -> tuple[object, ...]:
             tx.reverses, tx.request_id, tx.memo)
 
 
+_ACCOUNT_COLUMNS = ("key", "kind", "currency", "owner_id", "balance_cents", "created_ms")
+
+
+def _account_row(key: str, now_ms: int, balance_cents: int = 0) -> tuple[object, ...]:
+    kind, currency, owner = account_kind(key)
+    return (key, kind, currency.value, owner, balance_cents, now_ms)
+
+
 def ensure_accounts(conn: Connection, keys: Sequence[str], now_ms: int) -> None:
-    rows = []
-    for key in sorted(keys):
-        kind, currency, owner = account_kind(key)
-        rows.append((key, kind, currency.value, owner, 0, now_ms))
-    bulk.insert_rows(conn, s.accounts, ("key", "kind", "currency", "owner_id", "balance_cents", "created_ms"), rows,
+    bulk.insert_rows(conn, s.accounts, _ACCOUNT_COLUMNS, [_account_row(k, now_ms) for k in sorted(keys)],
                      ignore_existing=True)
 
 
