@@ -286,8 +286,7 @@ def load_facts(conn: Connection, term: TableRow, records: Sequence[TxRecord], no
 def load_group_spent(conn: Connection, facts: BatchFacts, pairs: set[tuple[str, str]]) -> None:
     """What each (group budget, member) of the batch spent this month, with its active holds: read before the
     batch's holds are consumed, so an online spend of this batch counts once, as its hold."""
-    for budget_id, member in sorted(pairs):
-        facts.group_spent[(budget_id, member)] = budget_rules.member_spent(conn, budget_id, member, facts.now_ms)
+    facts.group_spent.update(budget_rules.members_spent(conn, pairs, facts.now_ms))
 
 
 @dataclass(frozen=True, slots=True)

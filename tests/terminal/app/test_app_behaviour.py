@@ -122,7 +122,7 @@ class TestBehaviour(_Sale):
         self.present("dirk")  # genuine but not in the snapshot: no offline spending at all
         self.wait(lambda: self.ctl.member is not None and self.ctl.member.alias != "Anna")
         self.assertIn("alleen met verbinding", self.banner())
-        self.assertEqual(self.root.ids.banner.level, "error")
+        self.assertEqual(self.root.ids.status.level, "error")
 
     def test_banner_when_a_card_nears_its_offline_limits(self):
         self.sign_in()
@@ -140,7 +140,7 @@ class TestBehaviour(_Sale):
         self.wait(lambda: self.ctl.member is not None and self.ctl.member.near_offline_limits)
         self.assertEqual(self.ctl.screen, "member")
         self.assertEqual(self.banner(), "Deze pas kan zonder verbinding nog één keer betalen, hoogstens fl 25,00")
-        self.assertEqual(self.root.ids.banner.level, "warn")
+        self.assertEqual(self.root.ids.status.level, "warn")
         self.shot("member-near-limits")
         self.tap(self.screen().ids.cancel)
         self.wait_screen("idle")
