@@ -12,6 +12,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from support import wait
 
 from floreyn import keys
 from floreyn.server.testing import MemoryOutbox, ServerThread, World
@@ -136,14 +137,14 @@ def test_a_server_that_never_answers_times_out_and_the_till_does_not_wait(world,
     try:
         # The worker is stuck in a request once the server took its connection (a fixed sleep was no proof
         # of that on a loaded machine: the loop below then passed without a request in flight).
-        _wait_for(lambda: silent_server.accepted() > taken, within_s=WAIT_S)
+        wait.until(lambda: silent_server.accepted() > taken, WAIT_S, "the worker's request")
         t0 = time.monotonic()
         for _ in range(100):  # what the till does meanwhile: read the state, ask for a sync
             _ = worker.state.waiting
             worker.request_sync()
         # A till that waited for the request would take its whole timeout; well under it, whatever the load.
         assert time.monotonic() - t0 < REQUEST_TIMEOUT_S / 2
-        _wait_for(lambda: worker.state.last_error == "sync_timeout", within_s=WAIT_S)
+        wait.until(lambda: worker.state.last_error == "sync_timeout", WAIT_S, "the worker's timeout")
     finally:
         worker.stop()
     assert not worker.state.online
@@ -151,13 +152,6 @@ def test_a_server_that_never_answers_times_out_and_the_till_does_not_wait(world,
 
 REQUEST_TIMEOUT_S = 2.0  # the worker's request to the silent server; the till's 100 calls must take far less
 WAIT_S = 30.0  # for what the worker does on its own thread; generous for a loaded 2-core machine
-
-
-def _wait_for(condition, within_s: float) -> None:
-    deadline = time.monotonic() + within_s
-    while not condition():
-        assert time.monotonic() < deadline, "not within the deadline"
-        time.sleep(0.02)
 
 
 def test_forged_server_answers_are_refused(srv, world):

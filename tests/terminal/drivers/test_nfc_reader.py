@@ -8,6 +8,7 @@ import time
 import ndef
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from support import wait
 
 from floreyn import card as floreyn_card
 from floreyn.card import CardDamaged, CardTampered, CardUnknownKey, CardUnknownVersion, NotAFloreynCard
@@ -47,13 +48,6 @@ def count_releases(reader: NfcCardReader) -> list[float]:
 
     reader._on_release = on_release
     return released
-
-
-def wait_until(condition, within_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + within_s
-    while not condition():
-        assert time.monotonic() < deadline, "not within the deadline"
-        time.sleep(0.01)
 
 
 def test_genuine_card_on_type3_tag_is_presented_with_its_uid(readers, collector, verify, member):
@@ -128,8 +122,8 @@ def test_a_card_left_on_the_reader_gives_one_event_and_a_new_tap_another(readers
         tag.remove()
         # Laid back only once the reader saw it go and the guard ran out: a fixed sleep was not always long
         # enough for a loaded machine's reader thread to notice, and the card then counted as never taken away.
-        wait_until(lambda: released)
-        wait_until(lambda: time.monotonic() > released[0] + 0.3 + 0.2)  # the guard, and a margin
+        wait.until(lambda: released, WAIT_S, "the release")
+        wait.until(lambda: time.monotonic() > released[0] + 0.3 + 0.2, WAIT_S)  # the guard, and a margin
         tag.present()
         events = collector.wait_cards(2)
     assert events[1] == CardPresented(member, tag.uid)
@@ -202,11 +196,12 @@ def test_a_failing_callback_does_not_stop_the_reader(readers, collector, verify,
         readers.append(reader)
         released = count_releases(reader)
         reader.start(explode, collector.on_status)
-        wait_until(lambda: calls)
+        wait.until(lambda: calls, WAIT_S, "the first card")
         tag.remove()
-        wait_until(lambda: released)  # the reader's presence check saw it gone (a fixed sleep raced a loaded machine)
+        # The reader's presence check saw it gone (a fixed sleep raced a loaded machine).
+        wait.until(lambda: released, WAIT_S, "the release")
         tag.present()
-        wait_until(lambda: len(calls) >= 2)
+        wait.until(lambda: len(calls) >= 2, WAIT_S, "the second card")
     assert len(calls) == 2 and all(isinstance(c, CardPresented) for c in calls)
 
 
