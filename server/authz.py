@@ -218,6 +218,9 @@ def card_summary(conn: Connection, card_hex: str, now: int) -> dict[str, object]
         raise NotFound(what="card", id=card_hex)
     budgets = (conn.execute(_SUMMARY_BUDGETS, {"member_id": card.member_id, "now_ms": now, "today": today}).all()
                if card.has_budgets else [])
+    spent = budget_rules.members_spent(conn, [(b.budget_id, card.member_id) for b in budgets
+                                              if budget_rules.has_member_cap(b.owner_group_id, b.member_cap_cents)],
+                                         now)
     # The figures authorization decides on (balance minus open holds), so a quote never offers
     # money the server will then decline; the ledger balance is shown beside it.
     return {
@@ -232,7 +235,8 @@ def card_summary(conn: Connection, card_hex: str, now: int) -> dict[str, object]
                      "remaining_cents": spendable.free_cents(int(b.balance_cents), int(b.held_cents)),
                      "funder": b.funder_id,
                      # a group budget's rules for this member, as in the snapshot (budget_rules.py)
-                     "member_cap_left_cents": budget_rules.member_cap_left(conn, b, card.member_id, now),
+                     "member_cap_left_cents": budget_rules.member_cap_left(
+                         b.owner_group_id, b.member_cap_cents, spent.get((b.budget_id, card.member_id), 0)),
                      "confirm_above_cents": b.confirm_above_cents if b.owner_group_id else None}
                     for b in budgets],
     }

@@ -18,6 +18,7 @@ here: each card's kept entry when current, else made in the request from the sam
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, replace
 from typing import Any, Final, Sequence
 
@@ -51,29 +52,36 @@ def valid_until(info: CardInfo, today: str) -> str:
     """The first day a card's entry made today is no longer right by the calendar alone: the day after its
     first budget's last day (the budget then leaves the snapshot), or the first of next month when a
     group budget caps the member per month."""
-    ends = [(dt.date.fromisoformat(b.expires_on) + dt.timedelta(days=1)).isoformat() for b in info.budgets
-            if _is_date(b.expires_on)]
+    ends = [end for b in info.budgets if (end := _day_after(b.expires_on)) is not None]
     if any(b.member_cap_left_cents is not None for b in info.budgets):
-        day = dt.date.fromisoformat(today)
-        ends.append((day.replace(day=1) + dt.timedelta(days=32)).replace(day=1).isoformat())
+        ends.append(_next_month(today))
     return min(ends, default=FOREVER)
 
 
-def _is_date(text: str) -> bool:
+@functools.lru_cache(maxsize=1024)
+def _day_after(expires_on: str) -> str | None:
+    """The day after a budget's last day (None: not a date). Cached: a city's budgets share a few last days,
+    and parsing each card's dates again was a tenth of making a delta's cards."""
     try:
-        dt.date.fromisoformat(text)
+        return (dt.date.fromisoformat(expires_on) + dt.timedelta(days=1)).isoformat()
     except ValueError:
-        return False
-    return True
+        return None
 
 
-def _entries(conn: Connection, rows: Sequence[Row[Any]], today: str, now_ms: int) -> dict[str, tuple[CardInfo, str]]:
+@functools.lru_cache(maxsize=64)
+def _next_month(today: str) -> str:
+    day = dt.date.fromisoformat(today)
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1).isoformat()
+
+
+def _entries(conn: Connection, rows: Sequence[Row[Any]], today: str, now_ms: int, cap_cents: int | None = None
+             ) -> dict[str, tuple[CardInfo, str]]:
     """Fresh cards (rows of `cards`), as the snapshot's own builder makes them, with the day each stops
     being right (`valid_until`). Left as CardInfo: a page packs them as they are (no entry made only to be
     decoded again), the job encodes them to keep."""
     if not rows:
         return {}
-    cap = state.get_settings(conn).limits.cumulative_cents
+    cap = state.get_settings(conn).limits.cumulative_cents if cap_cents is None else cap_cents
     infos = snapshots.card_infos(conn, rows, (), today, cap, now_ms)
     return {i.card_id: (i, valid_until(i, today)) for i in infos}
 
@@ -136,23 +144,25 @@ def page(conn: Connection, terminal_id: str, *, fetch: str, since: int | None, a
     if term is None:
         raise NotFound(what="terminal", id=terminal_id)
     today = state.local_date(now_ms).isoformat()
-    shared, terms = common(conn, term.merchant_id, today, now_ms)
+    cfg = state.get_settings(conn)  # once for the page: its terms and the cards it makes
+    shared, terms = common(conn, term.merchant_id, today, now_ms, cfg)
+    cap = cfg.limits.cumulative_cents
     header = PageHeader(kind="full" if since is None else "delta", terminal_id=terminal_id, fetch=fetch,
                         base_version=since, snapshot_version=version, server_time_ms=now_ms, after=after,
                         next=None, count=0, common=shared)
     kept = conn.execute(select(_sp).where(_sp.c.after == after)).first() if since is None else None
     if kept is not None and today < kept.valid_until:
-        overlay = _run(conn, today, now_ms, after=after, upto=kept.upto, since=int(kept.version))
+        overlay = _run(conn, today, now_ms, after=after, upto=kept.upto, since=int(kept.version), cap_cents=cap)
         if len(overlay) <= MAX_OVERLAY_CARDS:
             return ServedPage(replace(header, next=kept.upto, count=int(kept._mapping["count"]), overlay=len(overlay)),
                               bytes(kept.body), [], [e for _, e, _ in overlay], terms)
-    run = _run(conn, today, now_ms, after=after, since=since, limit=limit)
+    run = _run(conn, today, now_ms, after=after, since=since, limit=limit, cap_cents=cap)
     return ServedPage(replace(header, next=run[-1][0] if len(run) == limit else None, count=len(run)), None,
                       [e for _, e, _ in run], [], terms)
 
 
 def _run(conn: Connection, today: str, now_ms: int, *, after: str, upto: str | None = None, since: int | None = None,
-         limit: int | None = None) -> list[tuple[str, EntryOrCard, str]]:
+         limit: int | None = None, cap_cents: int | None = None) -> list[tuple[str, EntryOrCard, str]]:
     """(card id, entry, valid until) of the cards after `after` (up to `upto`; changed since `since`), in order:
     the kept entry when current, else the card made here as the job would (a CardInfo: see `_entries`)."""
     # Plain SQL: no result processing per row (a page is thousands of rows). With `since` the few cards are
@@ -174,7 +184,7 @@ def _run(conn: Connection, today: str, now_ms: int, *, after: str, upto: str | N
     stale = [r for r, o in zip(rows, out, strict=True) if o is None]
     if not stale:
         return [o for o in out if o is not None]
-    fresh = _entries(conn, stale, today, now_ms)  # changed since the housekeeping job last ran
+    fresh = _entries(conn, stale, today, now_ms, cap_cents)  # changed since the housekeeping job last ran
     return [o if o is not None else (r.card_id, *fresh[r.card_id]) for r, o in zip(rows, out, strict=True)]
 
 
@@ -253,10 +263,12 @@ def keep_pages(conn: Connection, replace_all: bool, pages: list[dict[str, Any]])
         conn.execute(_sp.insert(), pages)
 
 
-def common(conn: Connection, merchant_id: str, today: str, now_ms: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def common(conn: Connection, merchant_id: str, today: str, now_ms: int, cfg: state.Settings | None = None
+           ) -> tuple[dict[str, Any], dict[str, Any]]:
     """What every page carries besides cards (small, the same as the JSON snapshot's), and the terms in it
-    as the rule check records them (server/rules.py)."""
-    cfg = state.get_settings(conn)
+    as the rule check records them (server/rules.py). `cfg`: the settings, when the caller read them already
+    (a page reads them once, for these and for the cards it makes)."""
+    cfg = cfg or state.get_settings(conn)
     merchant = snapshots.merchant_config(conn, merchant_id)
     rates = rate_in_force(conn, now_ms)
     terms = rules.terms_dict(rates, cfg.limits, merchant.save_rate_bp, merchant.topup_allowed)

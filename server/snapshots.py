@@ -17,9 +17,11 @@ snapshot alike.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
-from typing import Any, Sequence
+from operator import attrgetter, itemgetter
+from typing import Any, Final, Sequence
 
 from sqlalchemy import Connection, Row, select, text
 
@@ -80,32 +82,65 @@ def card_infos(conn: Connection, rows: Sequence[Row[Any]], categories: tuple[str
     pay at this merchant (`categories`), so a till offline refuses it for the same reason the server
     would online (budget_wrong_category), not as an unknown budget.
 
-    Set-based: two queries for all the cards' members whatever their number (`_wallets`, `_budgets`),
-    each with the member ids as one parameter. Per-card IN lists of aliases, groups, budgets, balances
-    and holds took PostgreSQL 60-80 ms for a delta of 100 cards, most of it parsing and planning lists
-    of up to 300 parameters (issue 19).
+    Set-based: three queries for all the cards' members whatever their number (`_wallets`, `_budgets`, and
+    what the members spent from capped group budgets, `budget_rules.members_spent`), each with the member
+    ids as one parameter or list. Per-card IN lists of aliases, groups, budgets, balances and holds took
+    PostgreSQL 60-80 ms for a delta of 100 cards, most of it parsing and planning lists of up to 300
+    parameters; the caps took three queries per capped budget of each card (issue 19).
     """
     del categories  # the till decides with the merchant's categories it holds (floreyn.categories.covers)
-    member_ids = sorted({r.member_id for r in rows})
+    cards = _card_columns(rows)
+    member_ids = sorted({member_id for _, member_id, *_ in cards})
     wallets = _wallets(conn, member_ids, now_ms)
     budgets = _budgets(conn, member_ids, today, now_ms)
+    spent = budget_rules.members_spent(conn, [(b[1], m) for m, bs in budgets.items() for b in bs
+                                              if budget_rules.has_member_cap(b[6], b[7])], now_ms)
     out = []
-    for r in sorted(rows, key=lambda r: r.card_id):
-        blocked = r.status != "active"
-        alias, free = wallets.get(r.member_id, ("", 0))
+    for card_id, member_id, status, flagged_ms, version, uploaded in cards:
+        blocked = status != "active"
+        alias, free = wallets.get(member_id, ("", 0))
         # Offline a card may spend what it holds free, up to the cumulative limit; a flagged card nothing.
-        allowance = spendable.offline_allowance_cents(free, cap_cents, usable=not blocked and not r.flagged_ms)
-        infos = [BudgetInfo(budget_id=b.budget_id, label=b.label, categories=tuple(json.loads(b.categories)),
-                            expires_on=b.expires_on, funder=b.funder_id,
-                            remaining_cents=spendable.budget_offline_cents(spendable.free_cents(int(b.balance), int(b.held))),
-                            member_cap_left_cents=budget_rules.member_cap_left(conn, b, r.member_id, now_ms),
-                            confirm_above_cents=b.confirm_above_cents if b.owner_group_id else None)
-                 for b in budgets.get(r.member_id, [])]
-        out.append(CardInfo(card_id=r.card_id, alias=alias, blocked=blocked,
-                            offline_allowance_cents=allowance, state_version=int(r.changed_version),
-                            balance_cents=free, offline_uploaded_cents=int(r.offline_spent_cents),
-                            budgets=tuple(sorted(infos, key=lambda b: b.budget_id)) if not blocked else ()))
+        allowance = spendable.offline_allowance_cents(free, cap_cents, usable=not blocked and not flagged_ms)
+        out.append(CardInfo(card_id=card_id, alias=alias, blocked=blocked, offline_allowance_cents=allowance,
+                            state_version=int(version), balance_cents=free, offline_uploaded_cents=int(uploaded),
+                            budgets=() if blocked else _budget_infos(budgets.get(member_id, ()), member_id, spent)))
     return tuple(out)
+
+
+_CARD_COLUMNS: Final = ("card_id", "member_id", "status", "flagged_ms", "changed_version", "offline_spent_cents")
+
+
+def _card_columns(rows: Sequence[Row[Any]]) -> list[tuple[Any, ...]]:
+    """The columns `card_infos` reads of each card, as plain tuples by card id: the rows come from more than
+    one statement (a page's, the job's), so the positions are looked up once by name, not per row and column."""
+    if not rows:
+        return []
+    fields = rows[0]._fields
+    return sorted(map(itemgetter(*(fields.index(c) for c in _CARD_COLUMNS)), rows))
+
+
+def _budget_infos(rows: Sequence[Row[Any]], member_id: str, spent: dict[tuple[str, str], int]
+                  ) -> tuple[BudgetInfo, ...]:
+    """A card's budgets (rows of `_budgets`), by budget id. Read by position: a delta's cards are made per
+    request, and by name each column of a row cost a lookup."""
+    infos = []
+    for _, budget_id, label, categories, expires_on, funder, group_id, cap, confirm_above, balance, held in rows:
+        infos.append(BudgetInfo(
+            budget_id=budget_id, label=label, categories=_categories(categories), expires_on=expires_on,
+            funder=funder, remaining_cents=spendable.budget_offline_cents(spendable.free_cents(int(balance), int(held))),
+            member_cap_left_cents=budget_rules.member_cap_left(group_id, cap, spent.get((budget_id, member_id), 0)),
+            confirm_above_cents=confirm_above if group_id else None))
+    return tuple(sorted(infos, key=_budget_id))
+
+
+_budget_id = attrgetter("budget_id")
+
+
+@functools.lru_cache(maxsize=1024)
+def _categories(stored: str) -> tuple[str, ...]:
+    """A budget's categories as stored (a JSON list): the same few lists for the budgets of a whole city, so
+    each is parsed once (json.loads was some 40 % of making a card's budgets)."""
+    return tuple(json.loads(stored))
 
 
 def _among(conn: Connection, column: str) -> str:
@@ -131,12 +166,13 @@ def _wallets(conn: Connection, member_ids: list[str], now_ms: int) -> dict[str, 
     sql = (f"SELECT m.member_id, m.alias, COALESCE(a.balance_cents, 0), {_HELD.format(acct=acct)} FROM members m "
            f"LEFT JOIN accounts a ON a.key = {acct} WHERE {_among(conn, 'm.member_id')}")
     rows = conn.execute(text(sql), {"ids": _ids(conn, member_ids), "now": now_ms, "wallet": ledger.member_acct("")})
-    return {m: (alias, spendable.free_cents(int(balance), int(held))) for m, alias, balance, held in rows}
+    return {m: (alias, spendable.free_cents(int(balance), int(held))) for m, alias, balance, held in rows.all()}
 
 
 def _budgets(conn: Connection, member_ids: list[str], today: str, now_ms: int) -> dict[str, list[Row[Any]]]:
     """Live budgets each member may draw on, their own and their groups' (as `member_budgets`), each with
-    its balance and open holds."""
+    its balance and open holds: (member, budget_id, label, categories, expires_on, funder_id, owner_group_id,
+    member_cap_cents, confirm_above_cents, balance, held)."""
     acct = ":budget || b.budget_id"  # ledger.budget_acct, its prefix bound as :budget
     columns = ("b.budget_id, b.label, b.categories, b.expires_on, b.funder_id, b.owner_group_id, b.member_cap_cents, "
                f"b.confirm_above_cents, COALESCE(a.balance_cents, 0) AS balance, {_HELD.format(acct=acct)} AS held")
@@ -147,6 +183,6 @@ def _budgets(conn: Connection, member_ids: list[str], today: str, now_ms: int) -
            f"{joins} AND {_among(conn, 'g.member_id')}")
     out: dict[str, list[Row[Any]]] = defaultdict(list)
     for row in conn.execute(text(sql), {"ids": _ids(conn, member_ids), "now": now_ms, "today": today,
-                                        "budget": ledger.budget_acct("")}):
-        out[row.member_id].append(row)
+                                        "budget": ledger.budget_acct("")}).all():  # (one fetch, not one per row)
+        out[row[0]].append(row)  # the member: `_budget_infos` reads the rest by position
     return out

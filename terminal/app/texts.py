@@ -262,9 +262,9 @@ def receipt_text(state: str, error: Any, tr: Translator) -> str:
 
 
 def banner(overview: Any, summary: Any, tr: Translator) -> tuple[str, str]:
-    """(text, level) for the banner over the header; level "" hides it. Only what passes or needs someone
+    """(text, level) for the status line under the header; level "" hides it. Only what passes or needs someone
     now: the card on the reader, a disk filling up. Being offline lasts (a market stall is offline all
-    day) and would hide the header's operator and reader all day: that is the header's chip (sync_chip)."""
+    day) and would take a line of the screen all day: that is the header's chip (sync_chip)."""
     if summary is not None and not summary.live:
         if summary.offline_reason is not None:
             return reason_text(summary.offline_reason, tr), "error"

@@ -162,11 +162,11 @@ class DimOverlay(Widget):
 
 
 class Banner(Label):
-    """Offline, limits, or the last refusal, laid over the header (root.kv): at least `slot_height` tall,
-    taller only for a long text. Zero height when empty.
+    """The last refusal, laid over the header, or the card's state (its offline limits), in the column under
+    the header (root.kv): at least `slot_height` tall, taller only for a long text. Zero height when empty.
 
-    A touch on it goes no further (a long banner covers the top of the screen: no hidden button may take
-    it) and dispatches on_dismiss: the root clears a refusal then (a status banner stays)."""
+    A touch on it goes no further (a long refusal covers the top of the screen: no hidden button may take
+    it) and dispatches on_dismiss: the root clears a refusal then (the card's state stays)."""
 
     level = StringProperty("")  # "", "warn", "error", "info"
     owner = ObjectProperty(None, allownone=True)

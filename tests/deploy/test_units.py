@@ -97,7 +97,7 @@ def test_the_units_command_lines_serve_and_back_up(db_url, tmp_path, free_port):
     proc = subprocess.Popen(serve, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "FLOREYN_LOG_FORMAT": "json"})
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # the server's start-up: seconds, but over 30 s on a loaded machine
         while True:
             assert proc.poll() is None, proc.stderr.read()[-2000:]
             try:

@@ -24,7 +24,7 @@ from escpos_fake_printer import FakeNetworkPrinter
 from provision_tool import PASSPHRASE, Hooked
 from tcp_proxy import CuttableProxy
 
-WAIT_S = 5.0
+WAIT_S = 30.0  # a card read over the udp radio: milliseconds, seconds on a loaded machine
 
 
 @pytest.fixture(scope="module")

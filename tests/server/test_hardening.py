@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 import requests
+from support import wait
 
 from floreyn import keys
 from floreyn.server import throttle
@@ -151,13 +152,6 @@ def _hung_up(caplog) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == "floreyn.server.access" and r.__dict__.get("route") == "(no route)"]
 
 
-def _wait_for(condition, within_s: float) -> None:
-    deadline = time.monotonic() + within_s
-    while not condition():
-        assert time.monotonic() < deadline, "the server did not log the hang-up"
-        time.sleep(0.01)
-
-
 def test_a_till_that_hangs_up_mid_body_is_no_failed_authentication(tmp_path, caplog):
     # A till whose upload timed out closes its connection, often while the busy server is still reading the
     # body. What arrived is not what was signed; answering it as a bad signature counted a failed
@@ -177,7 +171,7 @@ def test_a_till_that_hangs_up_mid_body_is_no_failed_authentication(tmp_path, cap
                              f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:5])
             # Wait until the server has seen this hang-up: a shutdown that comes first drops a connection whose
             # bytes were not read yet, and the next request must meet the throttle this one did (or did not) set.
-            _wait_for(lambda sent=sent: len(_hung_up(caplog)) >= sent, within_s=30)
+            wait.until(lambda sent=sent: len(_hung_up(caplog)) >= sent, within_s=30, what="the hang-up in the log")
     assert [r.__dict__["status"] for r in _hung_up(caplog)] == [499] * 3  # not logged as a server error
     reopened = Database(url)
     try:

@@ -33,8 +33,9 @@ def pair(module_db_url, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pair")
     data = tmp / "data"
     first = ServerProcess(tmp, "--data-dir", str(data), "--db", module_db_url).start()
-    second = ServerProcess(tmp, "--data-dir", str(data), "--db", module_db_url).start()
+    second = ServerProcess(tmp, "--data-dir", str(data), "--db", module_db_url)
     try:
+        second.start()  # inside the try: a second one that fails to start must not leave the first running
         yield first, second, (data / "admin_token").read_text().strip()
     finally:
         first.stop()

@@ -82,8 +82,9 @@ def test_snapshot_summary_and_authorization_use_one_figure(srv, world, steps):
             client.upload(term.raws)
         elif kind == "topup":
             srv.admin("POST", "/v1/admin/desk/topup", {"member_id": member_id, "eur_cents": n})
-        free = world.balance(f"member:{member_id}") - _open_holds(srv, f"member:{member_id}")
-        assert free == world.balance(f"member:{member_id}") - sum(c for _, c in pending)
+        balance = world.balance(f"member:{member_id}")  # read once: nothing moves it between the two lines
+        free = balance - _open_holds(srv, f"member:{member_id}")
+        assert free == balance - sum(c for _, c in pending)
         merged = watcher.snapshot(base=base)
         full = watcher.snapshot()
         base = merged

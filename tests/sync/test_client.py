@@ -9,8 +9,10 @@ import subprocess
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
+from support import wait
 
 from floreyn import keys
 from floreyn.server.testing import MemoryOutbox, ServerThread, World
@@ -35,7 +37,7 @@ def world(srv):
 
 @pytest.fixture
 def silent_server():
-    """A TCP server that accepts connections and never answers."""
+    """A TCP server that accepts connections and never answers; `.accepted()` counts the connections taken."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(16)
@@ -51,7 +53,7 @@ def silent_server():
                 pass
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    yield SimpleNamespace(url=f"http://127.0.0.1:{sock.getsockname()[1]}", accepted=lambda: len(held))
     stop.set()
     thread.join()
     for conn in held:
@@ -121,26 +123,35 @@ def test_no_server_gives_a_typed_error_and_a_bounded_backoff(world):
 def test_a_server_that_never_answers_times_out_and_the_till_does_not_wait(world, silent_server):
     term = world.terminal()
     term.spend("00" * 16, 10)
-    client = SyncClient(silent_server, term.terminal_id, term.key, keys.new_private_key().public_key(),
+    client = SyncClient(silent_server.url, term.terminal_id, term.key, keys.new_private_key().public_key(),
                         timeout_s=0.5)
     started = time.monotonic()
     with pytest.raises(SyncTimeout):
         client.upload(term.raws)
     assert time.monotonic() - started < 3
-    client = SyncClient(silent_server, term.terminal_id, term.key, keys.new_private_key().public_key(),
-                        timeout_s=2)
+    client = SyncClient(silent_server.url, term.terminal_id, term.key, keys.new_private_key().public_key(),
+                        timeout_s=REQUEST_TIMEOUT_S)
     worker = SyncWorker(MemoryOutbox(term), client, interval_s=0.05, backoff_min_s=0.05, backoff_max_s=0.1)
+    taken = silent_server.accepted()
     worker.start()
     try:
-        time.sleep(0.2)  # the worker is now stuck in a request
+        # The worker is stuck in a request once the server took its connection (a fixed sleep was no proof
+        # of that on a loaded machine: the loop below then passed without a request in flight).
+        wait.until(lambda: silent_server.accepted() > taken, WAIT_S, "the worker's request")
         t0 = time.monotonic()
         for _ in range(100):  # what the till does meanwhile: read the state, ask for a sync
             _ = worker.state.waiting
             worker.request_sync()
-        assert time.monotonic() - t0 < 0.1
+        # A till that waited for the request would take its whole timeout; well under it, whatever the load.
+        assert time.monotonic() - t0 < REQUEST_TIMEOUT_S / 2
+        wait.until(lambda: worker.state.last_error == "sync_timeout", WAIT_S, "the worker's timeout")
     finally:
         worker.stop()
-    assert worker.state.last_error == "sync_timeout" and not worker.state.online
+    assert not worker.state.online
+
+
+REQUEST_TIMEOUT_S = 2.0  # the worker's request to the silent server; the till's 100 calls must take far less
+WAIT_S = 30.0  # for what the worker does on its own thread; generous for a loaded 2-core machine
 
 
 def test_forged_server_answers_are_refused(srv, world):

@@ -3,8 +3,9 @@
 Before: the offline warning ("Offline: geen server ingesteld.") was a banner laid over the whole header
 (so that it moves no key), and being offline lasts: a market stall never saw its operator or "Lezer: niet
 beschikbaar" all day. Now the lasting sync state is a chip inside the header (its full wording on a tap)
-and the banner is for what passes: refusals, and the card on the reader. Driven by touches at both panel
-sizes, with the reader unplugged; screenshots in the artifacts folder.
+and the banner is for what passes: refusals, and the card on the reader. The card's banner lasts the whole
+sale, so it has its own line under the header (over it, it hid the header and took the chip's taps). Driven
+by touches at both panel sizes, with the reader unplugged; screenshots in the artifacts folder.
 """
 from dataclasses import replace
 
@@ -13,6 +14,7 @@ from kivy.uix.label import Label
 
 from floreyn import keys
 from floreyn.terminal import demo_setup
+from floreyn.terminal.app.widgets import Banner
 from floreyn.terminal.clock import SystemClock
 from floreyn.terminal.config import ServerConfig
 from floreyn.terminal.drivers.base import ReaderState
@@ -46,12 +48,16 @@ class HeaderWalk(TillUITest):
 
     def assert_readable(self, label, words: str) -> None:
         """`words` in `label`, drawn whole (not shortened), visible and under no banner."""
-        banner = self.root.ids.banner
         self.assertIn(words, label.text)
         self.assertGreater(label.opacity, 0)
         self.assertEqual(rendered(label), " ".join(label.text.split()), f"{self.size_tag}: {label.text!r} cut short")
-        self.assertFalse(banner.text and overlaps(banner, label),
-                         f"{self.size_tag}: the banner {banner.text!r} covers {label.text!r}")
+        for banner in self.banners():
+            self.assertFalse(banner.text and overlaps(banner, label),
+                             f"{self.size_tag}: the banner {banner.text!r} covers {label.text!r}")
+
+    def banners(self) -> list[Banner]:
+        """Every banner on the root (found by type: where the app lays each one does not matter)."""
+        return [w for w in self.root.walk(restrict=True) if isinstance(w, Banner)]
 
     def card_banner(self) -> str:
         return "Offline limiet"
@@ -92,6 +98,31 @@ class HeaderWalk(TillUITest):
         self.wait_screen("idle")
         self.assertEqual(self.banner(), "")  # ... and goes with it
         self.assert_header_readable()
+
+    def test_a_cards_banner_leaves_the_header_visible_and_its_buttons_touchable(self):
+        """Issue 17: a card's banner (its offline limit) lasts the whole sale. Laid over the header it hid the
+        operator, the sync chip and the reader for as long, and took the taps meant for the chip."""
+        self.sign_in()
+        self.reader_reports(*UNPLUGGED)
+        self.wait_offline()
+        self.present("anna")
+        self.wait_screen("member")
+        self.wait(lambda: any(self.card_banner() in b.text for b in self.banners()), what="the card's banner")
+        self.pump(0.1)  # a layout pass with the banner in place
+        [banner] = [b for b in self.banners() if self.card_banner() in b.text]
+        self.assertGreater(banner.height, 0)
+        header = [w for w in self.root.ids.header.children if w.opacity > 0 and w.width > 1]
+        self.assertGreaterEqual(len(header), 4)  # the shop, the operator, the chip, the reader (and the demo card)
+        for w in [*header, *self.buttons()]:
+            self.assertFalse(overlaps(banner, w), f"{self.size_tag}: the banner covers {getattr(w, 'text', w)!r}")
+            self.assertFalse(banner.collide_point(*banner.to_widget(*w.to_window(*w.center))))
+        self.assert_header_readable()
+        self.shot(f"header-{self.world}-card-banner")
+        self.tap(self.root.ids.sync)  # the chip takes the tap: its full wording
+        self.assertEqual(self.banner(), self.full_words)
+        self.assertIn(self.card_banner(), banner.text)  # the card's banner stays while the card is there
+        self.tap(self.screen().ids.cancel)  # and the screen's buttons take theirs
+        self.wait_screen("idle")
 
     def test_in_english_too(self):
         self.sign_in()

@@ -57,7 +57,7 @@ class Readability(TillUITest):
         return theme.BACKGROUND
 
     def labels(self):
-        for container in (self.screen(), self.root.ids.header, self.root.ids.banner):
+        for container in (self.screen(), self.root.ids.header, self.root.ids.banner, self.root.ids.status):
             for w in ([container] if isinstance(container, Label) else container.walk(restrict=True)):
                 if isinstance(w, Label) and w.text.strip() and w.opacity > 0 and w.width > 1:
                     yield w

@@ -176,7 +176,8 @@ class TillUITest(FloreynGraphicTest):
         return text.replace("\u00a0", " ")  # amounts and dates are joined by no-break spaces (they read the same)
 
     def banner(self) -> str:
-        return self.root.ids.banner.text.replace("\u00a0", " ")
+        """What the banners say: a refusal over the header when there is one, else the card's state under it."""
+        return (self.root.ids.banner.text or self.root.ids.status.text).replace("\u00a0", " ")
 
     def present(self, name: str) -> None:
         """Lay demo card `name` on the virtual reader and wait for the member screen."""

@@ -8,6 +8,7 @@ import time
 import ndef
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from support import wait
 
 from floreyn import card as floreyn_card
 from floreyn.card import CardDamaged, CardTampered, CardUnknownKey, CardUnknownVersion, NotAFloreynCard
@@ -26,6 +27,7 @@ from floreyn.terminal.drivers.nfc_reader import NfcCardReader
 
 T3 = ("212F",)
 T2 = ("106A",)
+WAIT_S = 30.0  # for what the reader thread does on its own: milliseconds, but generous for a loaded machine
 
 
 def start(readers, collector, verify, path, targets=T3, **options) -> NfcCardReader:
@@ -33,6 +35,19 @@ def start(readers, collector, verify, path, targets=T3, **options) -> NfcCardRea
     readers.append(reader)
     reader.start(collector.on_card, collector.on_status)
     return reader
+
+
+def count_releases(reader: NfcCardReader) -> list[float]:
+    """The times (monotonic) at which the reader saw a card leave; call before reader.start()."""
+    released: list[float] = []
+    seen = reader._on_release  # nfcpy gets the callback when the reader thread starts serving
+
+    def on_release(tag) -> bool:
+        released.append(time.monotonic())
+        return seen(tag)
+
+    reader._on_release = on_release
+    return released
 
 
 def test_genuine_card_on_type3_tag_is_presented_with_its_uid(readers, collector, verify, member):
@@ -97,12 +112,18 @@ def test_mifare_classic_is_refused_without_being_activated(readers, collector, v
 
 def test_a_card_left_on_the_reader_gives_one_event_and_a_new_tap_another(readers, collector, verify, member):
     with EmulatedType3Tag(encode_card_message(member.payload())) as tag:
-        start(readers, collector, verify, tag.path, repeat_guard_s=0.3)
+        reader = NfcCardReader(verify, tag.path, targets=T3, repeat_guard_s=0.3)
+        readers.append(reader)
+        released = count_releases(reader)
+        reader.start(collector.on_card, collector.on_status)
         collector.wait_cards(1)
         time.sleep(1.0)
         assert len(collector.cards) == 1
         tag.remove()
-        time.sleep(0.6)  # longer than the guard
+        # Laid back only once the reader saw it go and the guard ran out: a fixed sleep was not always long
+        # enough for a loaded machine's reader thread to notice, and the card then counted as never taken away.
+        wait.until(lambda: released, WAIT_S, "the release")
+        wait.until(lambda: time.monotonic() > released[0] + 0.3 + 0.2, WAIT_S)  # the guard, and a margin
         tag.present()
         events = collector.wait_cards(2)
     assert events[1] == CardPresented(member, tag.uid)
@@ -173,15 +194,14 @@ def test_a_failing_callback_does_not_stop_the_reader(readers, collector, verify,
     with EmulatedType3Tag(encode_card_message(member.payload())) as tag:
         reader = NfcCardReader(verify, tag.path, targets=T3, repeat_guard_s=0.0)
         readers.append(reader)
+        released = count_releases(reader)
         reader.start(explode, collector.on_status)
-        deadline = time.monotonic() + 5
-        while not calls and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait.until(lambda: calls, WAIT_S, "the first card")
         tag.remove()
-        time.sleep(0.5)  # long enough for the reader's presence check to see it gone
+        # The reader's presence check saw it gone (a fixed sleep raced a loaded machine).
+        wait.until(lambda: released, WAIT_S, "the release")
         tag.present()
-        while len(calls) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait.until(lambda: len(calls) >= 2, WAIT_S, "the second card")
     assert len(calls) == 2 and all(isinstance(c, CardPresented) for c in calls)
 
 
