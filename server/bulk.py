@@ -9,9 +9,9 @@ Identifiers come from the schema module, never from input.
 
 from __future__ import annotations
 
-from typing import Final, Iterator, Sequence, TypeVar
+from typing import Any, Final, Iterator, Sequence, TypeVar
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, CursorResult, Table
 
 T = TypeVar("T")
 
@@ -41,6 +41,15 @@ def rows_in(conn: Connection, sql: str, before: Sequence[object], values: Sequen
         if result.returns_rows:
             found.extend(result.tuples().all())
     return found
+
+
+def run(conn: Connection, sql: str, params: Sequence[object] = ()) -> CursorResult[Any]:
+    """One small statement straight to the driver, `{mark}` standing for each parameter.
+
+    For the statements every upload runs once (the terminal's row, the terms, the version counter):
+    SQLAlchemy's cache-key walk and result processing cost more than SQLite's own work for them.
+    """
+    return conn.exec_driver_sql(sql.format(mark=_mark(conn)), tuple(params))
 
 
 def _mark(conn: Connection) -> str:

@@ -228,9 +228,8 @@ def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], no
             return IngestOutcome(refusal=RecordRefused(seq=seq, detail=f"amount above {MAX_RECORD_CENTS} cents"))
         accepted.append(signed)
     violations = _post_records(conn, term, accepted, now) if accepted else []
-    reported = {"reported_head_seq": max(reported_head, head.seq)} if reported_head is not None else {}
-    conn.execute(update(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
-                 .values(head_seq=head.seq, head_hash=head.hash, last_seen_ms=now, **reported))
+    reported = max(reported_head, head.seq) if reported_head is not None else None
+    bulk.run(conn, _NEW_HEAD, (head.seq, head.hash, now, reported, terminal_id))
     result = UploadResult(head.seq, len(accepted), len(old), len(new) - len(accepted))
     broken = next((v for v in violations if v.rule.quarantines), None)
     if broken is not None:
@@ -240,6 +239,11 @@ def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], no
                      .values(status="quarantined", status_reason=reason[:200]))
         return IngestOutcome(result, TerminalBrokeRule(rule=broken.rule.name, acked_seq=head.seq))
     return IngestOutcome(result)
+
+
+# Every upload writes it: straight to the driver (bulk.run). No reported head keeps the stored one.
+_NEW_HEAD: Final = (f"UPDATE {s.terminals.name} SET head_seq = {{mark}}, head_hash = {{mark}}, last_seen_ms = {{mark}},"
+                    " reported_head_seq = COALESCE({mark}, reported_head_seq) WHERE terminal_id = {mark}")
 
 
 def _quarantine(conn: Connection, term: Row[Any], seq: int, stored_raw: bytes, new_raw: bytes, now: int,
@@ -396,6 +400,9 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
     return [v for _, verdict in batch.violations for v in verdict.violations]
 
 
+_SAVE_RATE: Final = f"SELECT save_rate_bp FROM {s.merchants.name} WHERE merchant_id = {{mark}}"
+
+
 def _pay_from_pots(conn: Connection, term: Any, by_id: dict[str, TxRecord], txs: Sequence[ledger.LedgerTx],
                    now: int) -> set[str]:
     """Joint campaigns with a pot pay their part of the saves and spends just posted (campaign_pots.py).
@@ -405,8 +412,7 @@ def _pay_from_pots(conn: Connection, term: Any, by_id: dict[str, TxRecord], txs:
               if tx.kind in (ledger.TxKind.SAVE, ledger.TxKind.SPEND) and tx.tx_id in by_id]
     if not posted:
         return set()
-    rate = int(conn.execute(select(s.merchants.c.save_rate_bp)
-                            .where(s.merchants.c.merchant_id == term.merchant_id)).scalar_one())
+    rate = int(bulk.run(conn, _SAVE_RATE, (term.merchant_id,)).scalar_one())
     return campaign_pots.after_batch(conn, term.merchant_id, rate, posted, now)
 
 

@@ -17,6 +17,7 @@ from typing import Final
 from sqlalchemy import Connection, select
 
 from floreyn.money import ExchangeRates
+from floreyn.server import bulk
 from floreyn.server import schema as s
 from floreyn.server import state
 from floreyn.server.errors import RequestInvalid, StateRefused
@@ -24,13 +25,19 @@ from floreyn.server.errors import RequestInvalid, StateRefused
 MAX_HISTORY_ROWS: Final = 1_000  # rows `history` returns; rates change a few times a year
 
 
-def rate_in_force(conn: Connection, at_ms: int) -> ExchangeRates:
-    """The rates that apply at `at_ms` (ms since the epoch): the newest row from at or before it."""
-    row = conn.execute(select(s.rates.c.ask_bp, s.rates.c.bid_bp).where(s.rates.c.from_ms <= at_ms)
-                       .order_by(s.rates.c.from_ms.desc()).limit(1)).first()
+# Straight to the driver (bulk.run): every upload asks it once.
+_IN_FORCE: Final = f"SELECT ask_bp, bid_bp FROM {s.rates.name} WHERE from_ms <= {{mark}} ORDER BY from_ms DESC LIMIT 1"
+
+
+def rate_in_force(conn: Connection, at_ms: int, settings: state.Settings | None = None) -> ExchangeRates:
+    """The rates that apply at `at_ms` (ms since the epoch): the newest row from at or before it.
+
+    `settings`: the settings when the caller has read them already in this transaction (no rate row yet:
+    the settings' rates apply)."""
+    row = bulk.run(conn, _IN_FORCE, (at_ms,)).first()
     if row is None:
-        return state.get_settings(conn).rates
-    return ExchangeRates(ask_bp=row.ask_bp, bid_bp=row.bid_bp)
+        return (settings if settings is not None else state.get_settings(conn)).rates
+    return ExchangeRates(ask_bp=int(row.ask_bp), bid_bp=int(row.bid_bp))
 
 
 def from_ms_of(value: str, now_ms: int) -> int:

@@ -168,12 +168,18 @@ def note_terms_served(conn: Connection, terminal_id: str, terms: dict[str, Any],
         snapshot_served_ms=now_ms, snapshot_base_seq=s.terminals.c.head_seq))
 
 
+# The statements every upload runs once, straight to the driver (bulk.run).
+_SERVED_TERMS: Final = (f"SELECT terms, served_ms FROM {s.terminal_terms.name} WHERE terminal_id = {{mark}}"
+                        f" ORDER BY served_ms DESC, id DESC LIMIT {MAX_TERMS_ROWS}")
+_CAMPAIGNS: Final = (f"SELECT campaign_id, name, multiplier_bp, starts_on, ends_on, merchant_ids FROM {s.campaigns.name}"
+                     " WHERE ends_on >= {mark} AND starts_on <= {mark}")
+_MERCHANT: Final = (f"SELECT merchant_id, category, save_rate_bp, topup_allowed FROM {s.merchants.name}"
+                    " WHERE merchant_id = {mark}")
+
+
 def _served_terms(conn: Connection, terminal_id: str, now_ms: int, grace_s: int) -> list[dict[str, Any]]:
     """Terms sent to this terminal: the last one, and every one sent within the grace window."""
-    rows = conn.execute(select(s.terminal_terms.c.terms, s.terminal_terms.c.served_ms)
-                        .where(s.terminal_terms.c.terminal_id == terminal_id)
-                        .order_by(s.terminal_terms.c.served_ms.desc(), s.terminal_terms.c.id.desc())
-                        .limit(MAX_TERMS_ROWS)).all()
+    rows = bulk.run(conn, _SERVED_TERMS, (terminal_id,)).all()
     return [json.loads(r.terms) for i, r in enumerate(rows) if i == 0 or r.served_ms >= now_ms - grace_s * 1000]
 
 
@@ -188,7 +194,7 @@ def rates_for(conn: Connection, terminal_id: str, now_ms: int, settings: state.S
     """
     if served is None:
         served = _served_terms(conn, terminal_id, now_ms, settings.thresholds.terms_grace_s)
-    found = {rate_in_force(conn, now_ms)} | {ExchangeRates(**t["rates"]) for t in served}
+    found = {rate_in_force(conn, now_ms, settings)} | {ExchangeRates(**t["rates"]) for t in served}
     return tuple(sorted(found, key=lambda r: (r.ask_bp, r.bid_bp)))
 
 
@@ -207,8 +213,7 @@ def best_multiplier(conn: Connection, merchant_id: str, now_ms: int, grace_s: in
     last = state.local_date(now_ms)
     campaigns = [Campaign(campaign_id=c.campaign_id, name=c.name, multiplier_bp=c.multiplier_bp,
                           starts_on=c.starts_on, ends_on=c.ends_on, merchant_ids=tuple(json.loads(c.merchant_ids)))
-                 for c in conn.execute(select(s.campaigns).where(s.campaigns.c.ends_on >= first.isoformat(),
-                                                                 s.campaigns.c.starts_on <= last.isoformat()))]
+                 for c in bulk.run(conn, _CAMPAIGNS, (first.isoformat(), last.isoformat()))]
     best, day = 0, first
     while day <= last:
         best = max(best, shared.best_campaign(campaigns, merchant_id, day)[0])
@@ -245,7 +250,7 @@ class BatchFacts:
 
 def load_facts(conn: Connection, term: TableRow, records: Sequence[TxRecord], now_ms: int,
                settings: state.Settings) -> BatchFacts:
-    merchant = conn.execute(select(s.merchants).where(s.merchants.c.merchant_id == term.merchant_id)).one()
+    merchant = bulk.run(conn, _MERCHANT, (term.merchant_id,)).one()
     grace = settings.thresholds.terms_grace_s
     refs = sorted({str(r.ref_id) for r in records if r.ref_id is not None})
     rows = {t.tx_id: t for t in conn.execute(select(s.transactions).where(s.transactions.c.tx_id.in_(refs)))
