@@ -180,10 +180,16 @@ def _verify_signatures(db: Database, terminal_id: str, batch: list[SignedRecord]
     return known.head_seq
 
 
+# Straight to the driver (bulk.run): every upload reads it. The columns the batch uses, in schema order.
+_TERMINAL: Final = (f"SELECT terminal_id, merchant_id, status, head_seq, head_hash, snapshot_base_seq"
+                    f" FROM {s.terminals.name} WHERE terminal_id = {{mark}}")
+
+
 def _ingest_tx(conn: Connection, terminal_id: str, batch: list[SignedRecord], now: int, verified_above: int,
                reported_head: int | None = None, nonce: str | None = None) -> IngestOutcome:
-    term = conn.execute(select(s.terminals).where(s.terminals.c.terminal_id == terminal_id)
-                        .with_for_update()).first()
+    # FOR UPDATE on PostgreSQL: two uploads of one terminal queue here; SQLite's write lock already serializes.
+    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+    term = bulk.run(conn, _TERMINAL + lock, (terminal_id,)).first()
     if term is None:
         return IngestOutcome(refusal=auth.AuthUnknownTerminal(terminal_id=terminal_id))
     if nonce is not None and not nonces.remember(conn, terminal_id, nonce, now):
@@ -473,6 +479,12 @@ def _payer(rec: TxRecord, wallet: str, look: _Lookups, touched: set[str], note: 
     return ledger.budget_acct(rec.budget_id), budget, owners
 
 
+# authorize never lets a terminal hold more than MAX_ACTIVE_HOLDS_PER_TERMINAL. Straight to the driver (bulk.run).
+_ACTIVE_HOLDS: Final = (f"SELECT auth_id, request_id, card_id, amount_cents FROM {s.holds.name}"
+                        " WHERE terminal_id = {mark} AND status = 'active' ORDER BY created_ms"
+                        f" LIMIT {authz.MAX_ACTIVE_HOLDS_PER_TERMINAL}")
+
+
 def _consume_holds(conn: Connection, terminal_id: str, records: list[TxRecord]) -> set[str]:
     """A spend that arrives releases the online authorization it was made under; returns those spends' ids.
 
@@ -491,10 +503,7 @@ def _consume_holds(conn: Connection, terminal_id: str, records: list[TxRecord]) 
     asked = {request_id for request_id, in bulk.rows_in(
         conn, "SELECT request_id FROM holds WHERE terminal_id = {mark}"
               " AND status IN ('active', 'consumed', 'expired') AND request_id IN ({values})", (terminal_id,), ids)}
-    active = conn.execute(select(s.holds.c.auth_id, s.holds.c.request_id, s.holds.c.card_id, s.holds.c.amount_cents)
-                          .where(s.holds.c.terminal_id == terminal_id, s.holds.c.status == "active")
-                          .order_by(s.holds.c.created_ms)
-                          .limit(authz.MAX_ACTIVE_HOLDS_PER_TERMINAL)).all()  # authorize never lets it hold more
+    active = bulk.run(conn, _ACTIVE_HOLDS, (terminal_id,)).all()
     if not active:
         return asked
     by_request = {h.request_id: h.auth_id for h in active}
