@@ -3,9 +3,11 @@
 Each library below costs megabytes of resident memory the moment it is imported, and a till
 resting on "Houd de pas bij de lezer" has no use for it yet: the HTTP stack loads when the sync
 client first talks to the server (sync/client.py SyncClient.session), the receipt renderer and
-python-escpos with the real printer, nfcpy with the real reader. A top-level import anywhere on
-the app's path would bring one back silently; this runs the real entry point and reads the
-process's own sys.modules when it stops, after the card prompt was up.
+python-escpos with the real printer, nfcpy with the real reader; `cryptography` never (the till signs
+and verifies through libsodium, floreyn/keys.py: only the desk tool's encrypted key files and card
+passwords need it). A top-level import anywhere on the app's path would bring one back silently;
+this runs the real entry point and reads the process's own sys.modules when it stops, after the
+card prompt was up.
 """
 import os
 import subprocess
@@ -17,9 +19,10 @@ from support import kivy_env
 
 pytestmark = pytest.mark.ui
 
-# The HTTP stack (requests and what only it pulls in), the receipt renderer and its libraries, the NFC stack.
+# The HTTP stack (requests and what only it pulls in), the receipt renderer and its libraries, the NFC stack,
+# `cryptography` (6.8 MB on the card prompt before keys.py moved to libsodium).
 LAZY = ("requests", "urllib3", "charset_normalizer", "idna", "certifi", "floreyn.terminal.drivers.escpos_render",
-        "escpos", "qrcode", "nfc", "usb")
+        "escpos", "qrcode", "nfc", "usb", "cryptography")
 
 # The real `python -m floreyn.terminal.app` main, with the loaded module names printed at exit.
 DRIVER = r'''
