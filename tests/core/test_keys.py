@@ -51,15 +51,15 @@ def test_key_id_is_stable_and_short() -> None:
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "vectors_v1.json").read_text())
 
 
-def _vector_cases() -> list[tuple[bytes, bytes, bytes]]:
+def _vector_cases() -> list[object]:
     """(seed, signed message, signature) for every record and card vector."""
     records, cards = VECTORS["record_v1"], VECTORS["card_v1"]
-    out = [(bytes.fromhex(records["terminal_seed_hex"]), rec.SIG_DOMAIN + bytes.fromhex(v["body_hex"]),
-            bytes.fromhex(v["signature_hex"])) for v in records["records"]]
-    for v in cards["cards"]:
+    out = [pytest.param(bytes.fromhex(records["terminal_seed_hex"]), rec.SIG_DOMAIN + bytes.fromhex(v["body_hex"]),
+                        bytes.fromhex(v["signature_hex"]), id=f"record-{v['seq']}") for v in records["records"]]
+    for i, v in enumerate(cards["cards"], start=1):
         payload = bytes.fromhex(v["payload_hex"])
-        out.append((bytes.fromhex(cards["issuer_seed_hex"]), card.SIG_DOMAIN + payload[: -keys.SIGNATURE_LEN],
-                    payload[-keys.SIGNATURE_LEN :]))
+        out.append(pytest.param(bytes.fromhex(cards["issuer_seed_hex"]), card.SIG_DOMAIN + payload[: -keys.SIGNATURE_LEN],
+                                payload[-keys.SIGNATURE_LEN :], id=f"card-{i}"))
     return out
 
 
