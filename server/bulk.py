@@ -26,6 +26,23 @@ def chunks(values: Sequence[T], n: int = IN_LIST_CHUNK) -> Iterator[Sequence[T]]
     for i in range(0, len(values), n):
         yield values[i : i + n]
 
+def rows_in(conn: Connection, sql: str, before: Sequence[object], values: Sequence[object]) -> list[tuple]:
+    """Run `sql` for `values` in chunks (one statement per IN_LIST_CHUNK); the rows it returns, if any.
+
+    In `sql`, `{mark}` stands for each parameter in `before` (they come before the list) and `{values}`
+    for the list's placeholders. Ingest reads and writes by lists of a batch's cards and ids several
+    times per batch; built by SQLAlchemy, each such statement coerced and rendered every value first.
+    """
+    mark = _mark(conn)
+    found: list[tuple] = []
+    for chunk in chunks(values):
+        result = conn.exec_driver_sql(sql.format(mark=mark, values=", ".join([mark] * len(chunk))),
+                                      (*before, *chunk))
+        if result.returns_rows:
+            found.extend(result.tuples().all())
+    return found
+
+
 def _mark(conn: Connection) -> str:
     return "?" if conn.dialect.name == "sqlite" else "%s"
 
@@ -45,6 +62,25 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
     conn.exec_driver_sql(sql, list(rows))  # psycopg 3 pipelines an executemany: one round trip
 
 
+def insert_or_add(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple], add: str) -> None:
+    """Insert each row; where its primary key exists already, add the row's `add` value to the stored one.
+
+    One executemany, rows taken in the order given (on PostgreSQL each existing row is locked in that
+    order). A row adding 0 to an existing one writes nothing (and locks nothing).
+    """
+    if not rows:
+        return
+    for name in columns:
+        assert name in table.c, (table.name, name)
+    assert add in columns, (table.name, add)
+    mark = _mark(conn)
+    key = table.primary_key.columns[0].name
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+           f" ON CONFLICT ({key}) DO UPDATE SET {add} = {table.name}.{add} + excluded.{add}"
+           f" WHERE excluded.{add} <> 0")
+    conn.exec_driver_sql(sql, list(rows))
+
+
 def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     """PostgreSQL COPY FROM STDIN on the transaction's own connection: the fastest bulk insert it has."""
     raw = conn.connection.dbapi_connection
@@ -56,11 +92,6 @@ def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence
                 copy.write_row(row)
     finally:
         cursor.close()
-
-
-def add_to_balances(conn: Connection, deltas: Sequence[tuple[str, int]]) -> None:
-    """balance_cents += delta for each (key, delta), in the order given (callers sort by key)."""
-    add_to_column(conn, "accounts", "balance_cents", "key", deltas)
 
 
 def add_to_column(conn: Connection, table: str, column: str, key_column: str,

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from floreyn.money import ExchangeRates, Money
+from floreyn.money import Currency, ExchangeRates, Money
 from floreyn.server.ledger import (
-    INCOME, ISSUED, RESERVE, WORLD, LedgerTx, Posting, TxKind, budget_acct, clearing_acct, funder_acct, legs,
+    INCOME, ISSUED, RESERVE, WORLD, LedgerTx, Posting, TxKind, budget_acct, cents_legs, clearing_acct, funder_acct, legs,
     member_acct, merchant_acct, merchant_eur_acct, reversed_postings,
 )
 from floreyn.sync.record import Kind, TxRecord
@@ -49,29 +49,33 @@ def record_entry(rec: TxRecord, card_account: str, payer_account: str, now_ms: i
     `allowed_cents` (server/rules.py) is how much of the record's fl reaches
     its beneficiary; the rest goes to `suspense` (the terminal's dispute account).
     """
-    fl, eur = Money.fl(rec.fl_cents), Money.eur(rec.eur_cents)
-    allowed = fl if allowed_cents is None else Money.fl(allowed_cents)
+    # Whole cents until the postings are made: this runs for every record inside ingest's write lock, and
+    # the Money objects of the arithmetic (six per record) cost more than the postings themselves.
+    fl, eur = rec.fl_cents, rec.eur_cents
+    allowed = fl if allowed_cents is None else allowed_cents
     excess = fl - allowed
-    assert 0 <= allowed.cents <= fl.cents and (suspense is not None or not excess)
+    assert 0 <= allowed <= fl and (suspense is not None or not excess)
     park = ((suspense, excess),) if suspense is not None else ()
     merchant = merchant_acct(rec.merchant_id)
+    eur_legs: tuple[tuple[str, int], ...] = ()
     if rec.kind is Kind.SPEND:
-        postings = legs((payer_account, -fl), (merchant, allowed), *park)
+        fl_legs = ((payer_account, -fl), (merchant, allowed), *park)
     elif rec.kind is Kind.SAVE:
-        postings = legs((merchant, -fl), (card_account, allowed), *park)
+        fl_legs = ((merchant, -fl), (card_account, allowed), *park)
     elif rec.kind is Kind.TOPUP:
-        postings = legs((card_account, allowed), *park, (ISSUED, -fl), (merchant_eur_acct(rec.merchant_id), eur),
-                        (WORLD, -eur))
+        fl_legs = ((card_account, allowed), *park, (ISSUED, -fl))
+        eur_legs = ((merchant_eur_acct(rec.merchant_id), eur), (WORLD, -eur))
     elif rec.kind is Kind.REFUND:
-        postings = legs((merchant, -fl), (payer_account, allowed), *park)
+        fl_legs = ((merchant, -fl), (payer_account, allowed), *park)
     else:
         raise ValueError(f"{rec.kind.name} is not posted by record_entry")
+    postings = cents_legs(fl_legs, Currency.FL) + cents_legs(eur_legs, Currency.EUR)
     if not postings:
         return None
     return LedgerTx(
         tx_id=str(rec.record_id), kind=_RECORD_KINDS[rec.kind], postings=postings, created_ms=now_ms,
         terminal_id=rec.terminal_id, record_seq=rec.seq, card_id=rec.card_id.hex() if rec.card_id else None,
-        merchant_id=rec.merchant_id, memo=f"{excess.cents} parked: rule check" if excess else "",
+        merchant_id=rec.merchant_id, memo=f"{excess} parked: rule check" if excess else "",
     )
 
 

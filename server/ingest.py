@@ -262,8 +262,8 @@ def _lookups(conn: Connection, terminal_id: str, records: list[TxRecord]) -> _Lo
     card_ids = sorted({c.hex() for r in records for c in (r.card_id, r.confirm_card_id) if c})
     budget_ids = sorted({r.budget_id for r in records if r.budget_id})
     refs = sorted({str(r.ref_id) for r in records if r.kind is Kind.VOID})
-    member_of_card = dict(conn.execute(select(s.cards.c.card_id, s.cards.c.member_id)
-                                       .where(s.cards.c.card_id.in_(card_ids))).tuples().all()) if card_ids else {}
+    member_of_card = dict(bulk.rows_in(conn, "SELECT card_id, member_id FROM cards WHERE card_id IN ({values})",
+                                       (), card_ids))
     budgets = {row.budget_id: row for row in conn.execute(
         select(s.budgets).where(s.budgets.c.budget_id.in_(budget_ids)))} if budget_ids else {}
     group_ids = sorted({b.owner_group_id for b in budgets.values() if b.owner_group_id})
@@ -308,6 +308,7 @@ class _Batch:
 def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now: int) -> list[rules.Violation]:
     """Post a batch as far as the rules allow (server/rules.py); returns the violations found."""
     records = [sr.record for sr in accepted]
+    ids = [str(r.record_id) for r in records]  # each record's id as stored, made once: uuid's str() is not cheap
     look = _lookups(conn, term.terminal_id, records)
     settings = state.get_settings(conn)
     facts = rules.load_facts(conn, term, records, now, settings)
@@ -323,7 +324,7 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
 
     usage_changed: set[str] = set()
     has_refunds = any(r.kind is Kind.REFUND for r in records)
-    for rec in records:
+    for rec, rec_id in zip(records, ids, strict=True):
         if rec.kind is Kind.DAY_CLOSE:
             continue
         if rec.kind is Kind.VOID:
@@ -340,7 +341,7 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
         payer, budget, owners = _payer(rec, wallet, look, batch.touched, note)
         if rec.kind is Kind.SPEND:
             confirmer = look.member_of_card.get(rec.confirm_card_id.hex(), "") if rec.confirm_card_id else None
-            verdict = rules.check_spend(rec, budget, owners, member, str(rec.record_id) in online, facts, confirmer)
+            verdict = rules.check_spend(rec, budget, owners, member, rec_id in online, facts, confirmer)
             usage_changed.add(card_hex)
         elif rec.kind is Kind.SAVE:
             verdict = rules.check_save(rec, facts)
@@ -370,8 +371,8 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
         if tx is not None:
             batch.txs.append(tx)
             batch.postings_of[tx.tx_id] = tx.postings
-    _write_batch(conn, term, accepted, batch, now)
-    batch.touched.update(_pay_from_pots(conn, term, records, batch.txs, now))
+    _write_batch(conn, accepted, ids, batch, now)
+    batch.touched.update(_pay_from_pots(conn, term, dict(zip(ids, records, strict=True)), batch.txs, now))
     rules.save_usage(conn, facts, usage_changed)
     _alert_violations(conn, term.terminal_id, batch.violations, now)
     if batch.refunds:
@@ -382,8 +383,8 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
     flagged = _flag_balances(conn, batch.payers, now, term.terminal_id, settings)
     batch.touched.discard("")
     version = state.bump_version(conn) if batch.touched or flagged else None
-    _count_offline_spends(conn, [r for r in records if r.kind is Kind.SPEND and str(r.record_id) not in online],
-                          look.member_of_card)
+    _count_offline_spends(conn, [r for r, rec_id in zip(records, ids, strict=True)
+                                 if r.kind is Kind.SPEND and rec_id not in online], look.member_of_card)
     if version is not None:
         state.touch_members(conn, version, batch.touched)
         for card_hex, blocked in sorted(flagged.items()):
@@ -395,10 +396,11 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
     return [v for _, verdict in batch.violations for v in verdict.violations]
 
 
-def _pay_from_pots(conn: Connection, term: Any, records: Sequence[TxRecord], txs: Sequence[ledger.LedgerTx],
+def _pay_from_pots(conn: Connection, term: Any, by_id: dict[str, TxRecord], txs: Sequence[ledger.LedgerTx],
                    now: int) -> set[str]:
-    """Joint campaigns with a pot pay their part of the saves and spends just posted (campaign_pots.py)."""
-    by_id = {str(r.record_id): r for r in records}
+    """Joint campaigns with a pot pay their part of the saves and spends just posted (campaign_pots.py).
+
+    `by_id`: the batch's records by record id."""
     posted = [(by_id[tx.tx_id], tx) for tx in txs
               if tx.kind in (ledger.TxKind.SAVE, ledger.TxKind.SPEND) and tx.tx_id in by_id]
     if not posted:
@@ -425,10 +427,11 @@ def _post_void(rec: TxRecord, look: _Lookups, facts: rules.BatchFacts, batch: _B
     batch.postings_of[tx.tx_id] = tx.postings
 
 
-def _write_batch(conn: Connection, term: Any, accepted: list[SignedRecord], batch: _Batch, now: int) -> None:
+def _write_batch(conn: Connection, accepted: list[SignedRecord], ids: list[str], batch: _Batch, now: int) -> None:
+    """`ids`: the accepted records' ids as stored, in the same order."""
     bulk.insert_rows(conn, s.records, ("terminal_id", "seq", "record_id", "hash", "raw", "kind", "received_ms"), [
-        (sr.record.terminal_id, sr.record.seq, str(sr.record.record_id), sr.hash, sr.raw, int(sr.record.kind), now)
-        for sr in accepted])
+        (sr.record.terminal_id, sr.record.seq, rec_id, sr.hash, sr.raw, int(sr.record.kind), now)
+        for sr, rec_id in zip(accepted, ids, strict=True)])
     batch.deltas = ledger.write_entries(conn, batch.txs)
     if batch.disputes:
         conn.execute(s.disputes.insert(), batch.disputes)
@@ -479,9 +482,9 @@ def _consume_holds(conn: Connection, terminal_id: str, records: list[TxRecord]) 
     ids = [str(r.record_id) for r in spends]
     # A spend asked for under its record id is online even when its hold lapsed or was consumed
     # before: only spends with no authorization at all count as offline (_count_offline_spends).
-    asked = set(conn.execute(select(s.holds.c.request_id).where(
-        s.holds.c.terminal_id == terminal_id, s.holds.c.request_id.in_(ids),
-        s.holds.c.status.in_(("active", "consumed", "expired")))).scalars())
+    asked = {request_id for request_id, in bulk.rows_in(
+        conn, "SELECT request_id FROM holds WHERE terminal_id = {mark}"
+              " AND status IN ('active', 'consumed', 'expired') AND request_id IN ({values})", (terminal_id,), ids)}
     active = conn.execute(select(s.holds.c.auth_id, s.holds.c.request_id, s.holds.c.card_id, s.holds.c.amount_cents)
                           .where(s.holds.c.terminal_id == terminal_id, s.holds.c.status == "active")
                           .order_by(s.holds.c.created_ms)

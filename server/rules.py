@@ -269,11 +269,11 @@ def load_facts(conn: Connection, term: TableRow, records: Sequence[TxRecord], no
     base = int(term.snapshot_base_seq or 0)
     cards = sorted({r.card_id.hex() for r in records if r.kind is Kind.SPEND and r.card_id})
     usage = {}
-    if cards:
-        for row in conn.execute(select(s.offline_usage).where(s.offline_usage.c.terminal_id == term.terminal_id,
-                                                              s.offline_usage.c.card_id.in_(cards))):
-            if row.base_seq >= base:
-                usage[row.card_id] = (int(row.spent_cents), int(row.taps))
+    for card_id, base_seq, spent_cents, taps in bulk.rows_in(
+            conn, "SELECT card_id, base_seq, spent_cents, taps FROM offline_usage WHERE terminal_id = {mark}"
+                  " AND card_id IN ({values})", (term.terminal_id,), cards):
+        if base_seq >= base:
+            usage[card_id] = (int(spent_cents), int(taps))
     return BatchFacts(
         terminal_id=term.terminal_id,
         merchant_categories=admin_categories.of_merchant(conn, merchant.merchant_id, merchant.category),
@@ -314,8 +314,8 @@ def save_usage(conn: Connection, facts: BatchFacts, changed: set[str]) -> None:
     if not changed:
         return
     cards = sorted(changed)
-    conn.execute(s.offline_usage.delete().where(s.offline_usage.c.terminal_id == facts.terminal_id,
-                                                s.offline_usage.c.card_id.in_(cards)))
+    bulk.rows_in(conn, "DELETE FROM offline_usage WHERE terminal_id = {mark} AND card_id IN ({values})",
+                 (facts.terminal_id,), cards)
     bulk.insert_rows(conn, s.offline_usage, ("terminal_id", "card_id", "base_seq", "spent_cents", "taps"), [
         (facts.terminal_id, c, facts.base_seq, *facts.usage.get(c, (0, 0))) for c in cards])
 

@@ -48,10 +48,8 @@ def current_version(conn: Connection) -> int:
 
 def touch_members(conn: Connection, version: int, member_ids: Iterable[str]) -> None:
     """Mark the cards of these members changed, so the next snapshot delta carries them."""
-    ids = sorted(set(member_ids))
-    for chunk in bulk.chunks(ids):
-        conn.execute(update(s.cards).where(s.cards.c.member_id.in_(chunk))
-                     .values(changed_version=version))
+    bulk.rows_in(conn, "UPDATE cards SET changed_version = {mark} WHERE member_id IN ({values})", (version,),
+                 sorted(set(member_ids)))
 
 
 def touch_all_cards(conn: Connection, version: int) -> None:

@@ -18,6 +18,7 @@ Why (docs/architecture.md): the core is imported by everything, so it must impor
 nothing above it; the till's store must load without its engine; the server and the
 desk tool must run on machines without the till. The check reads the source (every
 import statement, also those inside functions), so a lazy import cannot hide an arrow.
+The same reading keeps the till's rungs off the server's libraries (NEVER_IMPORTS).
 """
 
 from __future__ import annotations
@@ -66,6 +67,12 @@ MAY_IMPORT: dict[str, set[str]] = {
 }
 
 
+# Libraries a rung never imports, anywhere in its code. SQLAlchemy is the server's: the till's store is bare
+# sqlite3 (terminal/store/db.py), which keeps about 15 MB off the till's peak RSS (issue 19, goal 5).
+TILL_RUNGS = ("core", "sync", "till-base", "drivers", "store", "formats", "engine", "app")
+NEVER_IMPORTS: dict[str, set[str]] = {name: {"sqlalchemy"} for name in TILL_RUNGS}
+
+
 def rung(module: str) -> str:
     for prefix, name in RUNG_OF:
         if module == prefix or module.startswith(prefix + "."):
@@ -75,6 +82,11 @@ def rung(module: str) -> str:
 
 def imports(source: str, module: str, is_package: bool) -> set[str]:
     """Every floreyn module `source` imports, wherever the statement sits."""
+    return {m for m in all_imports(source, module, is_package) if m == "floreyn" or m.startswith("floreyn.")}
+
+
+def all_imports(source: str, module: str, is_package: bool) -> set[str]:
+    """Every module `source` imports (libraries too), wherever the statement sits."""
     found: set[str] = set()
     package = module if is_package else module.rpartition(".")[0]
     for node in ast.walk(ast.parse(source)):
@@ -87,7 +99,12 @@ def imports(source: str, module: str, is_package: bool) -> set[str]:
                 base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
             # `from floreyn.terminal import receipts` imports a module: judge the longest name.
             found.update(f"{base}.{a.name}" for a in node.names)
-    return {m for m in found if m == "floreyn" or m.startswith("floreyn.")}
+    return found
+
+
+def forbidden_libraries(module: str, imported: set[str]) -> list[str]:
+    never = NEVER_IMPORTS.get(rung(module), set())
+    return [f"{module} ({rung(module)}) imports {m}" for m in sorted(imported) if m.partition(".")[0] in never]
 
 
 def wrong_way(module: str, imported: set[str]) -> list[str]:
@@ -115,6 +132,23 @@ def test_every_import_goes_down_the_ladder() -> None:
     problems = [p for name, (path, pkg) in sorted(found.items())
                 for p in wrong_way(name, imports(path.read_text(), name, pkg))]
     assert not problems, "imports that go the wrong way:\n" + "\n".join(problems)
+
+
+def test_the_tills_rungs_never_import_the_servers_libraries() -> None:
+    problems = [p for name, (path, pkg) in sorted(modules().items())
+                for p in forbidden_libraries(name, all_imports(path.read_text(), name, pkg))]
+    assert not problems, "the till's code imports what only the server may:\n" + "\n".join(problems)
+
+
+def test_a_planted_server_library_import_in_the_till_is_found() -> None:
+    planted = {
+        "floreyn.terminal.store.db": "from sqlalchemy import create_engine",
+        "floreyn.sync.client": "def f():\n    import sqlalchemy.exc",  # lazy, inside a function
+        "floreyn.terminal.app.root": "from sqlalchemy.pool import StaticPool",
+    }
+    for module, source in planted.items():
+        assert forbidden_libraries(module, all_imports(source, module, False)), f"not caught: {module}: {source}"
+    assert not forbidden_libraries("floreyn.server.db", all_imports("from sqlalchemy import select", "x", False))
 
 
 def test_a_planted_wrong_way_import_is_found() -> None:

@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
-from sqlalchemy import delete, select, update
 
 from floreyn import keys
 from floreyn.keys import PublicKey
@@ -39,7 +38,6 @@ from floreyn.sync.record import (
 )
 from floreyn.terminal.errors import StoreCorrupt
 from floreyn.terminal.store.rows import StoredRecord
-from floreyn.terminal.store.schema import card_usage, client_refs, records, terminal_state
 from floreyn.terminal.store.view import StoreView
 
 PRUNE_BATCH = 5_000
@@ -73,7 +71,7 @@ def check_links(view: StoreView, public: PublicKey, *, all_signatures: bool = Fa
     seq = point.seq + 1
     while seq <= state.head_seq:
         last = min(seq + VERIFY_BATCH - 1, state.head_seq)
-        for row_seq, raw, stored_hash in view._q(  # noqa: SLF001 - the hot path's plain query (view.py)
+        for row_seq, raw, stored_hash in view.db.all(
                 "SELECT seq, raw, hash FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq", (seq, last)):
             before_head, head = head, _link(head, row_seq, bytes(raw), bytes(stored_hash))
         seq = last + 1
@@ -134,8 +132,9 @@ def check_span(view: StoreView, check: StartCheck, public: PublicKey, *, all_sig
 
 def mark_verified(view: StoreView, check: StartCheck) -> None:
     """Keep the record before the head as the point: the head itself is checked in full at every start."""
-    view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1)
-                      .values(verified_seq=check.before_head.seq, verified_hash=check.before_head.hash))
+    done = view.db.execute("UPDATE terminal_state SET verified_seq = ?, verified_hash = ? WHERE id = 1",
+                           (check.before_head.seq, check.before_head.hash))
+    assert done == 1, "no terminal_state row"
 
 
 def unchecked_span(view: StoreView) -> int:
@@ -147,18 +146,17 @@ def unchecked_span(view: StoreView) -> int:
 
 
 def _verified_point(view: StoreView) -> ChainHead | None:
-    row = view.conn.execute(select(terminal_state.c.verified_seq, terminal_state.c.verified_hash)
-                            .where(terminal_state.c.id == 1)).one()
-    if row.verified_seq is None or row.verified_hash is None:
+    verified_seq, verified_hash = view.db.one("SELECT verified_seq, verified_hash FROM terminal_state WHERE id = 1")
+    if verified_seq is None or verified_hash is None:
         return None
-    return ChainHead(int(row.verified_seq), bytes(row.verified_hash))
+    return ChainHead(int(verified_seq), bytes(verified_hash))
 
 
 def prune_store(view: StoreView, *, now_ms: int, retention_ms: int) -> int:
     state = view.state()
-    rows = view.conn.execute(
-        select(records.c.seq, records.c.tx_id, records.c.hash, records.c.sync_status, records.c.mono_ms)
-        .where(records.c.seq > state.base_seq).order_by(records.c.seq).limit(PRUNE_BATCH)).all()
+    rows = [_PruneRow(*r) for r in view.db.all(
+        "SELECT seq, tx_id, hash, sync_status, mono_ms FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
+        (state.base_seq, PRUNE_BATCH))]
     cut = -1
     for i, r in enumerate(rows):
         if r.sync_status != "acknowledged" or r.mono_ms > now_ms - retention_ms or r.seq >= state.head_seq:
@@ -169,12 +167,24 @@ def prune_store(view: StoreView, *, now_ms: int, retention_ms: int) -> int:
     if cut < 0:
         return 0
     last = rows[cut]
-    view.conn.execute(delete(records).where(records.c.seq <= last.seq))
-    view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1)
-                      .values(base_seq=last.seq, base_hash=bytes(last.hash)))
-    view.conn.execute(delete(client_refs).where(client_refs.c.tx_id.not_in(select(records.c.tx_id))))
-    view.conn.execute(delete(card_usage))  # kept totals count what the records held: counted again from them
+    deleted = view.db.execute("DELETE FROM records WHERE seq <= ?", (last.seq,))
+    assert deleted == last.seq - state.base_seq, f"pruned {deleted} records, {last.seq - state.base_seq} expected"
+    moved = view.db.execute("UPDATE terminal_state SET base_seq = ?, base_hash = ? WHERE id = 1",
+                            (last.seq, bytes(last.hash)))
+    assert moved == 1, "no terminal_state row"
+    view.db.execute("DELETE FROM client_refs WHERE tx_id NOT IN (SELECT tx_id FROM records)")
+    view.db.execute("DELETE FROM card_usage")  # kept totals count what the records held: counted again from them
     return int(last.seq) - state.base_seq
+
+
+class _PruneRow(NamedTuple):
+    """What prune_store reads of a record to find where it may cut."""
+
+    seq: int
+    tx_id: str
+    hash: bytes
+    sync_status: str
+    mono_ms: int
 
 
 def _decode_checked(stored: StoredRecord) -> SignedRecord:

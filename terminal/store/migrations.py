@@ -16,9 +16,8 @@ import sqlite3
 from pathlib import Path
 from typing import Final
 
-from sqlalchemy import Connection, text
-
 from floreyn.terminal.errors import StoreCorrupt
+from floreyn.terminal.store.db import Tx, transaction
 
 STEPS: Final[tuple[tuple[str, ...], ...]] = (
     # 1: the first schema: records, chain state, snapshot, days, PIN lock-out.
@@ -141,42 +140,40 @@ STEPS: Final[tuple[tuple[str, ...], ...]] = (
 LATEST: Final = len(STEPS)
 
 
-def current_version(conn: Connection) -> int:
-    exists = conn.execute(
-        text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
-    ).first()
+def current_version(tx: Tx) -> int:
+    exists = tx.first("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
     if exists is None:
         return 0
-    return int(conn.execute(text("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")).scalar_one())
+    return int(tx.one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0])
 
 
-def migrate(conn: Connection, *, db_path: Path | None = None, upto: int = LATEST, wall_ms: int = 0) -> int:
+def migrate(conn: sqlite3.Connection, *, db_path: Path | None = None, upto: int = LATEST, wall_ms: int = 0) -> int:
     """Bring the schema to `upto`; returns the version before. `conn` must not be in a transaction."""
     assert 0 <= upto <= LATEST
-    with conn.begin():
-        conn.execute(text(
+    assert not conn.in_transaction
+    with transaction(conn) as tx:
+        tx.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_wall_ms INTEGER NOT NULL)"
-        ))
-        before = current_version(conn)
+        )
+        before = current_version(tx)
     if before > LATEST:
         raise StoreCorrupt(detail=f"schema version {before} is newer than this software ({LATEST})")
     if before < upto and before > 0 and db_path is not None:
         _backup(conn, db_path.with_name(f"{db_path.name}.pre-v{before + 1}"))
     for version in range(before + 1, upto + 1):
-        with conn.begin():
+        with transaction(conn) as tx:
             for statement in STEPS[version - 1]:
-                conn.execute(text(statement))
-            conn.execute(text("INSERT INTO schema_migrations (version, applied_wall_ms) VALUES (:v, :w)"),
-                         {"v": version, "w": wall_ms})
-    with conn.begin():
-        assert current_version(conn) == max(before, upto)
+                tx.execute(statement)
+            done = tx.execute("INSERT INTO schema_migrations (version, applied_wall_ms) VALUES (:v, :w)",
+                              {"v": version, "w": wall_ms})
+            assert done == 1, version
+    with transaction(conn, read_only=True) as tx:
+        assert current_version(tx) == max(before, upto)
     return before
 
 
-def _backup(conn: Connection, target: Path) -> None:
+def _backup(source: sqlite3.Connection, target: Path) -> None:
     """A consistent copy of the live database (WAL included) before an upgrade touches it."""
-    source = conn.connection.dbapi_connection
-    assert isinstance(source, sqlite3.Connection)
     dest = sqlite3.connect(str(target))
     try:
         source.backup(dest)

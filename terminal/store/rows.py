@@ -1,12 +1,10 @@
-"""Plain values the store hands out and takes in (no SQLAlchemy rows leak past the store)."""
+"""Plain values the store hands out and takes in (no database rows leak past the store)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Final, Sequence
-
-from sqlalchemy import Row
 
 from floreyn.sync.record import Kind, RecordContent, SignedRecord, Tender, TxRecord, decode
 
@@ -63,14 +61,8 @@ class StoredRecord:
         return decode(self.raw)
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> StoredRecord:
-        """A row of `records` read back: its columns are this class's fields (store.RECORD_COLUMNS)."""
-        m = row._mapping
-        return cls.from_values([m[name] for name in RECORD_COLUMNS])
-
-    @classmethod
     def from_values(cls, values: Sequence[Any]) -> StoredRecord:
-        """A row of `records` as plain values in RECORD_COLUMNS order (StoreView's hot-path queries)."""
+        """A row of `records` as plain values in RECORD_COLUMNS order (its columns are this class's fields)."""
         converted: list[Any] = [convert(v) for convert, v in zip(_CONVERTERS, values, strict=True)]
         return cls(*converted)  # typed per field: a column's type is its field's, checked by the tests
 

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
-from sqlalchemy import and_, insert, select, update
 
 from floreyn import keys
 from floreyn.errors import FloreynError
@@ -32,9 +30,9 @@ from floreyn.sync.snapshot_pages import decode_card, encode_card
 from floreyn.terminal.clock import Clock, MonoCounter
 from floreyn.terminal.errors import ClientRefConflict, StoreCorrupt
 from floreyn.terminal.store import integrity, migrations
-from floreyn.terminal.store.db import ProcessLock, open_sqlite
+from floreyn.terminal.store.db import ProcessLock, Tx, open_sqlite, transaction
 from floreyn.terminal.store.rows import RECORD_COLUMNS, Draft, SnapshotReceipt, StoredRecord, StoreState, record_columns
-from floreyn.terminal.store.schema import days, pin_lockout, records, snapshot, terminal_state
+from floreyn.terminal.store.schema import RECEIPT_COLUMNS, column_list
 from floreyn.terminal.store.view import StoreView
 from floreyn.terminal.store.zreport import z_report
 
@@ -59,11 +57,12 @@ class TerminalStore:
         self._plock = ProcessLock(db_path.with_name("terminal.lock")) if lock else None
         try:
             db_path.parent.mkdir(parents=True, exist_ok=True)
-            self._engine = open_sqlite(db_path)
-            self._conn = self._engine.connect()
+            self._conn = open_sqlite(db_path)
             self.migrated_from = migrations.migrate(self._conn, db_path=db_path, wall_ms=clock.wall_ms())
             self._init_state()
         except BaseException:
+            if getattr(self, "_conn", None) is not None:
+                self._conn.close()
             if self._plock:
                 self._plock.release()
             raise
@@ -71,11 +70,11 @@ class TerminalStore:
         self._head = ChainHead(state.head_seq, state.head_hash)
         self._day_no = state.day_no  # changes only through _close_day in this process
         with self.read() as view:
-            boot = view.conn.exec_driver_sql("SELECT mono_boot_id, mono_offset_ms FROM terminal_state").one()
+            boot = view.db.one("SELECT mono_boot_id, mono_offset_ms FROM terminal_state WHERE id = 1")
         self.mono = MonoCounter(clock, state.mono_ms, boot_id=boot[0], offset_ms=boot[1])
         with self.txn() as view:
-            view.conn.exec_driver_sql("UPDATE terminal_state SET mono_boot_id = ?, mono_offset_ms = ? WHERE id = 1",
-                                      (self.mono.boot_id, self.mono.offset_ms))
+            _update_state(view.db, "UPDATE terminal_state SET mono_boot_id = ?, mono_offset_ms = ? WHERE id = 1",
+                          (self.mono.boot_id, self.mono.offset_ms))
         self._snapshot: tuple[Snapshot, SnapshotReceipt] | None = None
         self._stored_cards = _StoredCards(self)
         self._load_snapshot()
@@ -97,7 +96,6 @@ class TerminalStore:
             self._check_thread.join(CHECK_JOIN_S)
         with self._lock:
             self._conn.close()
-            self._engine.dispose()
             if self._plock:
                 self._plock.release()
 
@@ -116,8 +114,8 @@ class TerminalStore:
             if not durable:
                 self._pragma("PRAGMA synchronous=NORMAL")
             try:
-                with self._conn.begin():
-                    yield StoreView(self._conn, self._snapshot_base())
+                with transaction(self._conn) as tx:
+                    yield StoreView(tx, self._snapshot_base())
             finally:
                 if not durable:
                     self._pragma("PRAGMA synchronous=FULL")
@@ -125,32 +123,26 @@ class TerminalStore:
     @contextmanager
     def read(self) -> Iterator[StoreView]:
         """A read-only transaction: one consistent view, no write lock."""
-        with self._lock:
-            self._conn.info["read_only"] = True
-            try:
-                with self._conn.begin():
-                    yield StoreView(self._conn, self._snapshot_base())
-            finally:
-                self._conn.info["read_only"] = False
+        with self._lock, transaction(self._conn, read_only=True) as tx:
+            yield StoreView(tx, self._snapshot_base())
 
     def _snapshot_base(self) -> int | None:
         snap = getattr(self, "_snapshot", None)  # None while opening: the view then reads the row
         return snap[1].base_seq if snap is not None else None
 
     def _pragma(self, statement: str) -> None:
-        assert not self._conn.in_transaction()
-        raw = self._conn.connection.dbapi_connection
-        assert isinstance(raw, sqlite3.Connection), "the till's store is SQLite"
-        raw.execute(statement)
+        assert not self._conn.in_transaction
+        self._conn.execute(statement).close()
 
     def _init_state(self) -> None:
         with self.txn() as view:
-            row = view.conn.execute(select(terminal_state.c.terminal_id)).first()
+            row = view.db.first("SELECT terminal_id FROM terminal_state WHERE id = 1")
             if row is None:
-                view.conn.execute(insert(terminal_state).values(
-                    id=1, terminal_id=self.terminal_id, head_seq=0, head_hash=GENESIS_HASH, base_seq=0,
-                    base_hash=GENESIS_HASH, mono_ms=0, day_no=1, acked_seq=0))
-                view.conn.execute(insert(pin_lockout).values(id=1, failures=0, locked_until_mono_ms=0))
+                view.db.execute(
+                    "INSERT INTO terminal_state (id, terminal_id, head_seq, head_hash, base_seq, base_hash, mono_ms, "
+                    "day_no, acked_seq) VALUES (1, :terminal_id, 0, :genesis, 0, :genesis, 0, 1, 0)",
+                    {"terminal_id": self.terminal_id, "genesis": GENESIS_HASH})
+                view.db.execute("INSERT INTO pin_lockout (id, failures, locked_until_mono_ms) VALUES (1, 0, 0)")
             elif row[0] != self.terminal_id:
                 raise StoreCorrupt(detail=f"this data folder belongs to terminal {row[0]}, not {self.terminal_id}")
 
@@ -200,26 +192,23 @@ class TerminalStore:
                 rows.append(_row(draft, signed, tx_id, day_no, merchant_name))
                 head = head.advance(signed)
                 signed_all.append(signed)
-            # Plain SQL on the hot path: SQLAlchemy's statement compilation would cost more than the fsync.
-            dbapi = view.conn.connection.dbapi_connection
-            assert dbapi is not None
-            dbapi.executemany(_INSERT_RECORD, [tuple(r.values()) for r in rows]).close()
-            done = dbapi.execute(
+            db = view.db
+            added = db.many(_INSERT_RECORD, [tuple(r.values()) for r in rows])
+            assert added == len(rows), f"{added} of {len(rows)} records inserted"
+            done = db.execute(
                 "UPDATE terminal_state SET head_seq = ?, head_hash = ?, mono_ms = ? "
                 "WHERE id = 1 AND head_seq = ? AND head_hash = ?",
                 (head.seq, head.hash, self.mono.last_ms, old.seq, old.hash))
-            assert done.rowcount == 1, "the chain head in the database is not the one this process holds"
-            done.close()
-            _add_usage(dbapi, drafts)
+            assert done == 1, "the chain head in the database is not the one this process holds"
+            _add_usage(db, drafts)
             if contact_card is not None:
                 _upsert_contact(view, contact_card, head.seq)
             if client_ref is not None:
-                dbapi.execute("INSERT INTO client_refs (ref, tx_id, fingerprint) VALUES (?, ?, ?)",
-                          (client_ref[0], tx_id, client_ref[1])).close()
+                db.execute("INSERT INTO client_refs (ref, tx_id, fingerprint) VALUES (?, ?, ?)",
+                           (client_ref[0], tx_id, client_ref[1]))
             if drafts[-1].kind is Kind.DAY_CLOSE:
                 self._close_day(view, day_no, head.seq)
-            back = view._q("SELECT raw FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq",  # noqa: SLF001
-                           (old.seq + 1, head.seq))
+            back = db.all("SELECT raw FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq", (old.seq + 1, head.seq))
             assert [bytes(r[0]) for r in back] == [s.raw for s in signed_all], "read back differs from the signed"
         self._head = head
         if drafts[-1].kind is Kind.DAY_CLOSE:
@@ -228,27 +217,23 @@ class TerminalStore:
 
     def _close_day(self, view: StoreView, day_no: int, close_seq: int) -> None:
         report = z_report(day_no, self.terminal_id, view.day(day_no))
-        view.conn.execute(insert(days).values(day_no=day_no, close_seq=close_seq,
-                                              report=json.dumps(report, sort_keys=True)))
-        view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1).values(day_no=day_no + 1))
+        view.db.execute("INSERT INTO days (day_no, close_seq, report) VALUES (?, ?, ?)",
+                        (day_no, close_seq, json.dumps(report, sort_keys=True)))
+        _update_state(view.db, "UPDATE terminal_state SET day_no = ? WHERE id = 1", (day_no + 1,))
 
     def save_mono(self) -> None:
         """Persist the counter (e.g. before a lock-out deadline is stored against it)."""
         with self.txn() as view:
-            view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1)
-                              .values(mono_ms=self.mono.next_ms()))
+            _update_state(view.db, "UPDATE terminal_state SET mono_ms = ? WHERE id = 1", (self.mono.next_ms(),))
 
     # -- receipts ------------------------------------------------------------------------
 
     def set_receipt_status(self, tx_id: str, status: str, error: str | None = None) -> None:
         assert status in ("pending", "printed", "failed")
-        with self.txn(durable=False) as view:  # after every sale's receipt: plain SQL (see StoreView._q)
-            dbapi = view.conn.connection.dbapi_connection
-            assert dbapi is not None
-            done = dbapi.execute("UPDATE records SET receipt_status = ?, receipt_error = ? WHERE tx_id = ?",
-                                 (status, error, tx_id))
-            assert done.rowcount >= 1, tx_id
-            done.close()
+        with self.txn(durable=False) as view:  # after every sale's receipt
+            done = view.db.execute("UPDATE records SET receipt_status = ?, receipt_error = ? WHERE tx_id = ?",
+                                   (status, error, tx_id))
+            assert done >= 1, tx_id
 
     def set_contact(self, card_hex: str) -> None:
         """The server vouched for this card just now: its offline usage starts again."""
@@ -259,16 +244,16 @@ class TerminalStore:
 
     def lockout(self) -> tuple[int, int]:
         with self.read() as view:
-            row = view.conn.execute(select(pin_lockout.c.failures, pin_lockout.c.locked_until_mono_ms)).one()
+            row = view.db.one("SELECT failures, locked_until_mono_ms FROM pin_lockout WHERE id = 1")
             return int(row[0]), int(row[1])
 
     def set_lockout(self, failures: int, locked_until_mono_ms: int) -> None:
         with self.txn() as view:
-            view.conn.execute(update(pin_lockout).where(pin_lockout.c.id == 1).values(
-                failures=failures, locked_until_mono_ms=locked_until_mono_ms))
+            done = view.db.execute("UPDATE pin_lockout SET failures = ?, locked_until_mono_ms = ? WHERE id = 1",
+                                   (failures, locked_until_mono_ms))
+            assert done == 1, "no pin_lockout row"
             # The deadline is in counter time: persist the counter with it, so a restart resumes above it.
-            view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1)
-                              .values(mono_ms=self.mono.next_ms()))
+            _update_state(view.db, "UPDATE terminal_state SET mono_ms = ? WHERE id = 1", (self.mono.next_ms(),))
 
     # -- Outbox (floreyn.sync.client.Outbox) ---------------------------------------------------
 
@@ -278,8 +263,7 @@ class TerminalStore:
             return []
         limit = max(0, min(limit, MAX_UNSENT_BATCH))
         with self.read() as view:
-            rows = view.conn.execute(select(records.c.raw).where(records.c.sync_status == "pending")
-                                     .order_by(records.c.seq).limit(limit))
+            rows = view.db.all("SELECT raw FROM records WHERE sync_status = 'pending' ORDER BY seq LIMIT ?", (limit,))
             return [bytes(r[0]) for r in rows]
 
     def count_unsent(self) -> int:
@@ -294,10 +278,9 @@ class TerminalStore:
                 raise StoreCorrupt(detail=f"server acknowledged seq {up_to_seq}, beyond our head {state.head_seq}")
             if up_to_seq <= state.acked_seq:
                 return  # a repeated or late acknowledgement changes nothing
-            view.conn.execute(update(records).where(and_(records.c.seq <= up_to_seq,
-                                                         records.c.sync_status == "pending"))
-                              .values(sync_status="acknowledged"))
-            view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1).values(acked_seq=up_to_seq))
+            view.db.execute("UPDATE records SET sync_status = 'acknowledged' WHERE seq <= ? AND sync_status = 'pending'",
+                            (up_to_seq,))
+            _update_state(view.db, "UPDATE terminal_state SET acked_seq = ? WHERE id = 1", (up_to_seq,))
 
     def resend_after(self, server_seq: int) -> int:
         """The server holds records only up to `server_seq`, below what it acknowledged before (it was restored
@@ -309,11 +292,10 @@ class TerminalStore:
             state = view.state()
             if not 0 <= server_seq < state.acked_seq:
                 return 0  # not behind (or nonsense): nothing to do
-            done = view.conn.execute(update(records).where(and_(records.c.seq > server_seq,
-                                                                records.c.sync_status == "acknowledged"))
-                                     .values(sync_status="pending"))
-            view.conn.execute(update(terminal_state).where(terminal_state.c.id == 1).values(acked_seq=server_seq))
-            return int(done.rowcount)
+            done = view.db.execute("UPDATE records SET sync_status = 'pending' "
+                                   "WHERE seq > ? AND sync_status = 'acknowledged'", (server_seq,))
+            _update_state(view.db, "UPDATE terminal_state SET acked_seq = ? WHERE id = 1", (server_seq,))
+            return done
 
     def store_snapshot(self, snap: Snapshot, *, data: bytes | None = None, signature: bytes | None = None) -> None:
         """Keep the server's latest snapshot and when it arrived (boot id + monotonic time, for its age)."""
@@ -331,13 +313,8 @@ class TerminalStore:
     def _write_snapshot_row(self, view: StoreView, blob: bytes, signature: bytes | None) -> SnapshotReceipt:
         receipt = SnapshotReceipt(self._clock.wall_ms(), self._clock.boot_id(), self._clock.monotonic_ms(),
                                   view.state().acked_seq)
-        values = dict(data=blob, signature=signature, received_wall_ms=receipt.received_wall_ms,
-                      received_boot_id=receipt.received_boot_id,
-                      received_monotonic_ms=receipt.received_monotonic_ms, base_seq=receipt.base_seq)
-        if view.conn.execute(select(snapshot.c.id)).first() is None:
-            view.conn.execute(insert(snapshot).values(id=1, **values))
-        else:
-            view.conn.execute(update(snapshot).where(snapshot.c.id == 1).values(**values))
+        done = view.db.execute(_UPSERT_SNAPSHOT, (blob, signature, *(getattr(receipt, c) for c in RECEIPT_COLUMNS)))
+        assert done == 1, "the snapshot row was not written"
         return receipt
 
     # -- a paged snapshot (floreyn.sync.snapshot_pages.SnapshotSink) ------------------------------
@@ -346,10 +323,10 @@ class TerminalStore:
         """Keep a page's cards aside until the fetch's last page; the snapshot in use is untouched."""
         with self.txn(durable=False) as view:  # lost in a crash: the fetch starts over, nothing else is
             if first:
-                view.conn.exec_driver_sql("DELETE FROM snapshot_staging")
+                view.db.execute("DELETE FROM snapshot_staging")
             if pairs:
-                view.conn.exec_driver_sql("INSERT OR REPLACE INTO snapshot_staging (card_id, fetch, entry) "
-                                          "VALUES (?, ?, ?)", [(c, fetch, e) for c, e in pairs])
+                view.db.many("INSERT OR REPLACE INTO snapshot_staging (card_id, fetch, entry) VALUES (?, ?, ?)",
+                             [(c, fetch, e) for c, e in pairs])
 
     def apply_staged_snapshot(self, fetch: str, snap: Snapshot, *, full: bool) -> Snapshot:
         """The fetch's staged cards become the snapshot's, with its header, in one transaction."""
@@ -360,19 +337,19 @@ class TerminalStore:
         with self._lock:
             current = self.current_snapshot()
             with self.txn() as view:
-                conn = view.conn
+                db = view.db
                 if current is not None and snap.snapshot_version < current.snapshot_version:
-                    conn.exec_driver_sql("DELETE FROM snapshot_staging")  # a late fetch must not go back
+                    db.execute("DELETE FROM snapshot_staging")  # a late fetch must not go back
                     return current
                 if full or current is None or current.card_source is None:
-                    conn.exec_driver_sql("DELETE FROM snapshot_cards")
+                    db.execute("DELETE FROM snapshot_cards")
                 if not full and current is not None and current.card_source is None and current.cards:
                     # a delta onto a snapshot that holds its cards inline (stored before migration 7)
-                    conn.exec_driver_sql("INSERT INTO snapshot_cards (card_id, entry) VALUES (?, ?)",
-                                         [(c.card_id, encode_card(c)) for c in current.cards])
-                conn.exec_driver_sql("INSERT OR REPLACE INTO snapshot_cards (card_id, entry) "
-                                     "SELECT card_id, entry FROM snapshot_staging WHERE fetch = ?", (fetch,))
-                conn.exec_driver_sql("DELETE FROM snapshot_staging")
+                    db.many("INSERT INTO snapshot_cards (card_id, entry) VALUES (?, ?)",
+                            [(c.card_id, encode_card(c)) for c in current.cards])
+                db.execute("INSERT OR REPLACE INTO snapshot_cards (card_id, entry) "
+                           "SELECT card_id, entry FROM snapshot_staging WHERE fetch = ?", (fetch,))
+                db.execute("DELETE FROM snapshot_staging")
                 receipt = self._write_snapshot_row(view, blob, None)
             applied = replace(header, card_source=self._stored_cards)
             self._snapshot = (applied, receipt)
@@ -381,14 +358,14 @@ class TerminalStore:
     def stored_card(self, card_hex: str) -> CardInfo | None:
         """One card of the applied paged snapshot, read from the store (floreyn.sync.snapshot.CardSource)."""
         with self._lock:
-            if self._conn.in_transaction():  # asked from inside a transaction of this store: read in it
-                return self._card_row(self._conn, card_hex)
+            if self._conn.in_transaction:  # asked from inside a transaction of this store: read in it
+                return self._card_row(Tx(self._conn), card_hex)
             with self.read() as view:
-                return self._card_row(view.conn, card_hex)
+                return self._card_row(view.db, card_hex)
 
     @staticmethod
-    def _card_row(conn: Any, card_hex: str) -> CardInfo | None:
-        row = conn.exec_driver_sql("SELECT entry FROM snapshot_cards WHERE card_id = ?", (card_hex,)).first()
+    def _card_row(db: Tx, card_hex: str) -> CardInfo | None:
+        row = db.first("SELECT entry FROM snapshot_cards WHERE card_id = ?", (card_hex,))
         return decode_card(bytes(row[0])) if row is not None else None
 
     def store_signed_snapshot(self, data: bytes, signature: bytes, server_key: PublicKey) -> Snapshot:
@@ -516,7 +493,10 @@ def _sign(draft: Draft, head: ChainHead, key: PrivateKey, terminal_id: str, merc
 
 
 _COLUMNS = RECORD_COLUMNS  # the fields of StoredRecord (rows.py)
-_INSERT_RECORD = f"INSERT INTO records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_INSERT_RECORD = f"INSERT INTO records ({column_list(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+# The one snapshot row, whole: its bytes, their signature and the receipt's fields (SnapshotReceipt).
+_UPSERT_SNAPSHOT = (f"INSERT OR REPLACE INTO snapshot (id, data, signature, {column_list(RECEIPT_COLUMNS)}) "
+                    f"VALUES (1, ?, ?, {', '.join('?' * len(RECEIPT_COLUMNS))})")
 
 
 def _row(draft: Draft, signed: SignedRecord, tx_id: str, day_no: int, merchant_name: str | None
@@ -535,7 +515,7 @@ def _row(draft: Draft, signed: SignedRecord, tx_id: str, day_no: int, merchant_n
     return {name: values[name] for name in _COLUMNS}
 
 
-def _add_usage(dbapi: Any, drafts: Sequence[Draft]) -> None:
+def _add_usage(db: Tx, drafts: Sequence[Draft]) -> None:
     """Keep each card's usage totals (StoreView.card_usage) up to date with this transaction's records.
 
     Every new record is above any base a kept row names (bases are at or below the head), so a spend adds
@@ -544,8 +524,8 @@ def _add_usage(dbapi: Any, drafts: Sequence[Draft]) -> None:
     added: dict[str, list[int]] = {}  # card -> [offline fl, offline tap, own fl]
     for d in drafts:
         if d.kind is Kind.VOID and d.ref_id is not None:
-            dbapi.execute("DELETE FROM card_usage WHERE card_hex IN (SELECT card_hex FROM records WHERE record_id = ?)",
-                          (str(d.ref_id),)).close()
+            db.execute("DELETE FROM card_usage WHERE card_hex IN (SELECT card_hex FROM records WHERE record_id = ?)",
+                       (str(d.ref_id),))
         elif d.kind is Kind.SPEND and d.card_id is not None:
             total = added.setdefault(d.card_id.hex(), [0, 0, 0])
             if d.offline:
@@ -554,14 +534,21 @@ def _add_usage(dbapi: Any, drafts: Sequence[Draft]) -> None:
             if d.budget_id is None:
                 total[2] += d.fl_cents
     for card_hex, (offline_fl, taps, own_fl) in added.items():
-        dbapi.execute("UPDATE card_usage SET offline_fl = offline_fl + ?, offline_taps = offline_taps + ?, "
-                      "own_fl = own_fl + ? WHERE card_hex = ?", (offline_fl, taps, own_fl, card_hex)).close()
+        db.execute("UPDATE card_usage SET offline_fl = offline_fl + ?, offline_taps = offline_taps + ?, "
+                   "own_fl = own_fl + ? WHERE card_hex = ?", (offline_fl, taps, own_fl, card_hex))
 
 
 def _upsert_contact(view: StoreView, card_hex: str, after_seq: int) -> None:
-    view.conn.exec_driver_sql(
+    done = view.db.execute(
         "INSERT INTO card_contact (card_hex, after_seq) VALUES (?, ?) "
         "ON CONFLICT (card_hex) DO UPDATE SET after_seq = excluded.after_seq", (card_hex, after_seq))
+    assert done == 1, card_hex
+
+
+def _update_state(db: Tx, sql: str, params: tuple[object, ...]) -> None:
+    """An UPDATE of the one terminal_state row: it must find it (a store without it is not this till's)."""
+    done = db.execute(sql, params)
+    assert done == 1, f"{done} terminal_state rows updated: {sql}"
 
 
 class _StoredCards:

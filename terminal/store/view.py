@@ -2,50 +2,37 @@
 
 The engine's re-checks (refund totals, offline usage, void eligibility) run
 through a StoreView bound to the very transaction that then writes, so what
-was checked is what is committed.
+was checked is what is committed. Plain SQL text through db.Tx: these run
+inside every sale's commit re-check.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, text
-
 from floreyn.sync.record import Kind
+from floreyn.terminal.store.db import Params, Tx
 from floreyn.terminal.store.rows import RECORD_COLUMNS, SnapshotReceipt, StoredRecord, StoreState
-from floreyn.terminal.store.schema import days, records, snapshot
+from floreyn.terminal.store.schema import RECEIPT_COLUMNS, STATE_COLUMNS, column_list
 
 MAX_ROWS = 10_000  # no query the till makes needs more rows than this at once
-_SELECT_RECORDS = f"SELECT {', '.join(RECORD_COLUMNS)} FROM records"  # rows for StoredRecord.from_values
-_STATE_FIELDS = tuple(f.name for f in fields(StoreState))
-_SELECT_STATE = f"SELECT {', '.join(_STATE_FIELDS)} FROM terminal_state WHERE id = 1"
+_SELECT_RECORDS = f"SELECT {column_list(RECORD_COLUMNS)} FROM records"  # rows for StoredRecord.from_values
+_SELECT_STATE = f"SELECT {column_list(STATE_COLUMNS)} FROM terminal_state WHERE id = 1"
+_SELECT_SNAPSHOT = f"SELECT data, signature, {column_list(RECEIPT_COLUMNS)} FROM snapshot WHERE id = 1"
 
 
 class StoreView:
-    def __init__(self, conn: Connection, snapshot_base_seq: int | None = None) -> None:
-        self.conn = conn
+    def __init__(self, db: Tx, snapshot_base_seq: int | None = None) -> None:
+        self.db = db
         self._snapshot_base_seq = snapshot_base_seq
 
-    def _q(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        """A hot-path query on the DBAPI connection itself, inside the same transaction.
-
-        These run inside every sale's commit re-check; SQLAlchemy's result
-        machinery would cost several times the query itself.
-        """
-        raw = self.conn.connection.dbapi_connection
-        assert isinstance(raw, sqlite3.Connection), "the till's store is SQLite"
-        cur = raw.execute(sql, params)
-        try:
-            rows: list[tuple[Any, ...]] = cur.fetchall()
-            return rows
-        finally:
-            cur.close()
+    def _q(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        """The rows of a query inside this view's transaction."""
+        return self.db.all(sql, params)
 
     def state(self) -> StoreState:
-        (row,) = self._q(_SELECT_STATE)  # every commit reads it: plain SQL (see _q)
-        values = dict(zip(_STATE_FIELDS, row, strict=True))
+        row = self.db.one(_SELECT_STATE)  # every commit reads it
+        values = dict(zip(STATE_COLUMNS, row, strict=True))
         return StoreState(**{**values, "head_hash": bytes(values["head_hash"]), "base_hash": bytes(values["base_hash"])})
 
     def record(self, record_id: str) -> StoredRecord | None:
@@ -57,7 +44,7 @@ class StoreView:
                                                              (tx_id,))]
 
     def last_tx(self) -> list[StoredRecord]:
-        row = self.conn.execute(select(records.c.tx_id).order_by(records.c.seq.desc()).limit(1)).first()
+        row = self.db.first("SELECT tx_id FROM records ORDER BY seq DESC LIMIT 1")
         return self.tx(row[0]) if row else []
 
     def by_seq(self, first: int, last: int) -> list[StoredRecord]:
@@ -66,40 +53,35 @@ class StoreView:
         return [StoredRecord.from_values(r) for r in rows]
 
     def recent_tx_ids(self, limit: int, kinds: list[int]) -> list[str]:
-        q = (select(records.c.tx_id, func.max(records.c.seq).label("last")).where(records.c.kind.in_(kinds))
-             .group_by(records.c.tx_id).order_by(text("last DESC")).limit(limit))
-        return [r[0] for r in self.conn.execute(q)]
+        marks = ", ".join("?" * len(kinds))  # one placeholder per kind; the kinds are parameters
+        rows = self._q(f"SELECT tx_id, MAX(seq) AS last FROM records WHERE kind IN ({marks}) "
+                       "GROUP BY tx_id ORDER BY last DESC LIMIT ?", (*(int(k) for k in kinds), limit))
+        return [r[0] for r in rows]
 
     def day(self, day_no: int) -> list[StoredRecord]:
-        rows = self.conn.execute(
-            select(records).where(records.c.day_no == day_no).order_by(records.c.seq).limit(MAX_ROWS)
-        )
-        return [StoredRecord.from_row(r) for r in rows]
+        rows = self._q(f"{_SELECT_RECORDS} WHERE day_no = ? ORDER BY seq LIMIT ?", (day_no, MAX_ROWS))
+        return [StoredRecord.from_values(r) for r in rows]
 
     def day_report(self, day_no: int) -> str | None:
-        row = self.conn.execute(select(days.c.report).where(days.c.day_no == day_no)).first()
+        row = self.db.first("SELECT report FROM days WHERE day_no = ?", (day_no,))
         return row[0] if row else None
 
     def closed_days(self, limit: int = 100) -> list[tuple[int, int]]:
-        rows = self.conn.execute(
-            select(days.c.day_no, days.c.close_seq).order_by(days.c.day_no.desc()).limit(limit)
-        )
+        rows = self._q("SELECT day_no, close_seq FROM days ORDER BY day_no DESC LIMIT ?", (limit,))
         return [(r[0], r[1]) for r in rows]
 
     def voided(self, record_id: str) -> bool:
-        q = select(records.c.seq).where(and_(records.c.kind == int(Kind.VOID), records.c.ref_id == record_id))
-        return self.conn.execute(q.limit(1)).first() is not None
+        return self.db.first("SELECT seq FROM records WHERE kind = ? AND ref_id = ? LIMIT 1",
+                             (int(Kind.VOID), record_id)) is not None
 
     def refunded(self, record_id: str) -> tuple[int, int]:
         """(fl, eur) cents already refunded against a record, voided refunds not counted."""
-        row = self.conn.execute(text(
+        row = self.db.one(
             "SELECT COALESCE(SUM(r.fl_cents), 0), COALESCE(SUM(r.eur_cents), 0) FROM records r "
             "WHERE r.kind = :refund AND r.ref_id = :ref AND NOT EXISTS "
-            "(SELECT 1 FROM records v WHERE v.kind = :void AND v.ref_id = r.record_id)"
-        ), {"refund": int(Kind.REFUND), "void": int(Kind.VOID), "ref": record_id}).one()
+            "(SELECT 1 FROM records v WHERE v.kind = :void AND v.ref_id = r.record_id)",
+            {"refund": int(Kind.REFUND), "void": int(Kind.VOID), "ref": record_id})
         return int(row[0]), int(row[1])
-
-    # The queries below run inside the commit's re-check, on every sale: plain SQL, no statement compilation.
 
     def snapshot_base_seq(self) -> int:
         if self._snapshot_base_seq is not None:  # the store's copy: it writes the row under the same lock
@@ -123,9 +105,11 @@ class StoreView:
         if (kept_snap, kept_offline) == (snap_base, offline_base):
             return int(rows[0][3]), int(rows[0][4]), int(rows[0][5])
         counted = self.card_usage_counted(card_hex, snap_base)
-        if not self.conn.info.get("read_only"):
-            self._q("INSERT OR REPLACE INTO card_usage (card_hex, snap_base, offline_base, offline_fl, offline_taps, "
-                    "own_fl) VALUES (?, ?, ?, ?, ?, ?)", (card_hex, snap_base, offline_base, *counted))
+        if not self.db.read_only:
+            kept = self.db.execute("INSERT OR REPLACE INTO card_usage (card_hex, snap_base, offline_base, offline_fl, "
+                                   "offline_taps, own_fl) VALUES (?, ?, ?, ?, ?, ?)",
+                                   (card_hex, snap_base, offline_base, *counted))
+            assert kept == 1, card_hex
         return counted
 
     def card_usage_counted(self, card_hex: str, snap_base: int) -> tuple[int, int, int]:
@@ -193,22 +177,18 @@ class StoreView:
 
     def receipts_to_print(self, limit: int = 100) -> list[str]:
         """tx ids whose receipt is pending or failed, oldest first."""
-        q = (select(records.c.tx_id, func.min(records.c.seq).label("first"))
-             .where(records.c.receipt_status != "printed").group_by(records.c.tx_id)
-             .order_by("first").limit(limit))
-        return [r[0] for r in self.conn.execute(q)]
+        rows = self._q("SELECT tx_id, MIN(seq) AS first FROM records WHERE receipt_status != 'printed' "
+                       "GROUP BY tx_id ORDER BY first LIMIT ?", (limit,))
+        return [r[0] for r in rows]
 
     def count(self, sync_status: str | None = None) -> int:
-        q = select(func.count()).select_from(records)
-        if sync_status is not None:
-            q = q.where(records.c.sync_status == sync_status)
-        return int(self.conn.execute(q).scalar_one())
+        if sync_status is None:
+            return int(self.db.one("SELECT COUNT(*) FROM records")[0])
+        return int(self.db.one("SELECT COUNT(*) FROM records WHERE sync_status = ?", (sync_status,))[0])
 
     def snapshot_row(self) -> tuple[bytes, bytes | None, SnapshotReceipt] | None:
-        row = self.conn.execute(select(snapshot).where(snapshot.c.id == 1)).first()
+        row = self.db.first(_SELECT_SNAPSHOT)
         if row is None:
             return None
-        m = row._mapping
-        receipt = SnapshotReceipt(m["received_wall_ms"], m["received_boot_id"], m["received_monotonic_ms"],
-                                  m["base_seq"])
-        return bytes(m["data"]), (bytes(m["signature"]) if m["signature"] is not None else None), receipt
+        data, signature, *receipt = row
+        return bytes(data), (bytes(signature) if signature is not None else None), SnapshotReceipt(*receipt)

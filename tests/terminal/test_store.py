@@ -8,7 +8,6 @@ import uuid
 import hypothesis as hyp
 import pytest
 from hypothesis import strategies as st
-import sqlalchemy.exc
 from till_helpers import TERMINAL_SEED
 
 from floreyn import keys
@@ -18,8 +17,8 @@ from floreyn.terminal import demo_setup
 from floreyn.terminal.clock import FakeClock
 from floreyn.terminal.engine.errors import ClientRefConflict, StoreCorrupt, StoreLocked
 from floreyn.terminal.store import Draft, TerminalStore, migrations
-from floreyn.terminal.store.db import open_sqlite
-from floreyn.terminal.store.schema import metadata
+from floreyn.terminal.store.db import open_sqlite, transaction
+from floreyn.terminal.store.schema import TABLES
 
 KEY = keys.private_from_seed(TERMINAL_SEED)
 CARD = bytes(range(16))
@@ -199,31 +198,31 @@ def test_downtime_counts_within_a_boot_but_not_across_a_reboot(tmp_path):
 
 
 def test_pragmas_wal_and_full_sync(store):
-    raw = store._conn.connection.dbapi_connection  # noqa: SLF001 - checking the real connection
+    raw = store._conn  # noqa: SLF001 - checking the real connection
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert raw.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
-def test_migrated_schema_matches_the_sqlalchemy_tables(store):
+def test_migrated_schema_has_exactly_the_tables_and_columns_the_store_names(store):
     con = sqlite3.connect(str(store.db_path))
-    for table in metadata.tables.values():
-        cols = [r[1] for r in con.execute(f"PRAGMA table_info({table.name})")]
-        assert cols == [c.name for c in table.columns], table.name
+    tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    assert tables == sorted(TABLES)
+    for name, columns in TABLES.items():
+        assert tuple(r[1] for r in con.execute(f"PRAGMA table_info({name})")) == columns, name
     con.close()
 
 
 def _v1_database(path, n_records: int, version: int = 1) -> list[bytes]:
     """A store as schema `version` (default the first) wrote it, with records in it (written with plain SQL)."""
-    engine = open_sqlite(path)
-    conn = engine.connect()
+    conn = open_sqlite(path)
     migrations.migrate(conn, upto=version)
     head, raws = ChainHead(), []
-    with conn.begin():
+    with transaction(conn) as tx:
         for i in range(1, n_records + 1):
             rec = head.next_record(RecordContent(record_id=uuid.uuid4(), kind=Kind.SPEND, card_id=CARD, fl_cents=i * 10),
                                    terminal_id="T-test-01", merchant_id="M-test", wall_ms=i, mono_ms=i)
             signed = rec.sign(KEY)
-            conn.exec_driver_sql(
+            tx.execute(
                 "INSERT INTO records (seq, record_id, tx_id, kind, card_hex, fl_cents, eur_cents, tender, budget_id,"
                 " ref_id, wall_ms, mono_ms, day_no, offline, raw, hash, receipt_status, sync_status) VALUES"
                 " (?, ?, ?, 1, ?, ?, 0, 0, NULL, NULL, ?, ?, 1, 1, ?, ?, 'printed', ?)",
@@ -231,13 +230,12 @@ def _v1_database(path, n_records: int, version: int = 1) -> list[bytes]:
                  "acknowledged" if i <= 2 else "pending"))
             head = head.advance(signed)
             raws.append(signed.raw)
-        conn.exec_driver_sql(
+        tx.execute(
             "INSERT INTO terminal_state (id, terminal_id, head_seq, head_hash, base_seq, base_hash, mono_ms, day_no,"
             " acked_seq) VALUES (1, 'T-test-01', ?, ?, 0, ?, ?, 1, 2)",
             (head.seq, head.hash, bytes(32), n_records))
-        conn.exec_driver_sql("INSERT INTO pin_lockout VALUES (1, 0, 0)")
+        tx.execute("INSERT INTO pin_lockout VALUES (1, 0, 0)")
     conn.close()
-    engine.dispose()
     return raws
 
 
@@ -282,7 +280,7 @@ def test_a_failing_migration_step_leaves_the_old_schema_and_its_records(tmp_path
     raws = _v1_database(path, 3)
     broken = (migrations.STEPS[0], migrations.STEPS[1][:2] + ("CREATE TABLE broken (",))
     monkeypatch.setattr(migrations, "STEPS", broken)
-    with pytest.raises(sqlalchemy.exc.OperationalError, match="incomplete input"):  # the broken step
+    with pytest.raises(sqlite3.OperationalError, match="incomplete input"):  # the broken step
         TerminalStore(path, "T-test-01", FakeClock())
     con = sqlite3.connect(str(path))
     assert con.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 1

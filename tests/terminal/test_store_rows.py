@@ -31,7 +31,7 @@ def test_a_draft_has_every_field_of_a_records_content():
 def test_every_record_field_has_a_column_or_is_only_in_raw():
     column_of = {name: rows._COLUMN_OF.get(name, name) for name in names(TxRecord) - rows.RAW_ONLY}  # noqa: SLF001
     assert set(column_of.values()) <= names(StoredRecord)
-    assert set(column_of.values()) <= set(schema.records.c.keys())
+    assert set(column_of.values()) <= set(schema.TABLES["records"])
     assert rows.RAW_ONLY <= names(TxRecord), "RAW_ONLY names a field the record no longer has"
 
 

@@ -75,7 +75,7 @@ def test_a_till_that_dies_half_way_keeps_the_snapshot_it_had(tmp_path):
     done = fetch_into(again, [[card(1, 1)]], fetch="dd" * 8, base=None, version=9)  # the next fetch starts over
     assert done.card(f"{1:032x}").offline_allowance_cents == 1 and done.card(f"{3:032x}") is None
     with again.read() as view:
-        assert view.conn.exec_driver_sql("SELECT COUNT(*) FROM snapshot_staging").scalar() == 0
+        assert view.db.one("SELECT COUNT(*) FROM snapshot_staging") == (0,)
     again.close()
 
 

@@ -3,11 +3,12 @@
 Each library below costs megabytes of resident memory the moment it is imported, and a till
 resting on "Houd de pas bij de lezer" has no use for it yet: the HTTP stack loads when the sync
 client first talks to the server (sync/client.py SyncClient.session), the receipt renderer and
-python-escpos with the real printer, nfcpy with the real reader; `cryptography` never (the till signs
-and verifies through libsodium, floreyn/keys.py: only the desk tool's encrypted key files and card
-passwords need it). A top-level import anywhere on the app's path would bring one back silently;
-this runs the real entry point and reads the process's own sys.modules when it stops, after the
-card prompt was up.
+python-escpos with the real printer, nfcpy with the real reader. SQLAlchemy the till never uses:
+its store is bare sqlite3 (terminal/store/db.py); only the server keeps it. Nor `cryptography`: the
+till signs and verifies through libsodium (floreyn/keys.py); only the desk tool's encrypted key
+files and card passwords need it. A top-level import anywhere on the app's path would bring one
+back silently; this runs the real entry point and reads the process's own sys.modules when it
+stops, after the card prompt was up.
 """
 import os
 import subprocess
@@ -19,10 +20,13 @@ from support import kivy_env
 
 pytestmark = pytest.mark.ui
 
-# The HTTP stack (requests and what only it pulls in), the receipt renderer and its libraries, the NFC stack,
-# `cryptography` (6.8 MB on the card prompt before keys.py moved to libsodium).
+# The HTTP stack (requests and what only it pulls in), the receipt renderer and its libraries, the NFC stack.
 LAZY = ("requests", "urllib3", "charset_normalizer", "idna", "certifi", "floreyn.terminal.drivers.escpos_render",
-        "escpos", "qrcode", "nfc", "usb", "cryptography")
+        "escpos", "qrcode", "nfc", "usb")
+# What the till's process never imports (the server's database layer: about 15 MB of RSS).
+NEVER = ("sqlalchemy",)
+# Signing and verifying go through libsodium (floreyn/keys.py): `cryptography` cost the card prompt 6.8 MB.
+CRYPTOGRAPHY = ("cryptography",)
 
 # The real `python -m floreyn.terminal.app` main, with the loaded module names printed at exit.
 DRIVER = r'''
@@ -33,7 +37,10 @@ sys.exit(main(sys.argv[1:]))
 '''
 
 
-def test_the_card_prompt_runs_without_the_http_printer_and_nfc_libraries(tmp_path):
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """The module names of the real app's process, which ran up to the card prompt and stopped (one run)."""
+    tmp_path = tmp_path_factory.mktemp("card_prompt")
     kivy_env.configure_environment()
     env = {**os.environ, "FLOREYN_APP_REPORT_READY": "1", "KIVY_HOME": str(tmp_path / "kivy")}
     env.pop("DISPLAY", None)
@@ -44,7 +51,26 @@ def test_the_card_prompt_runs_without_the_http_printer_and_nfc_libraries(tmp_pat
     assert done.returncode == 0, done.stderr[-3000:]
     assert "FLOREYN_READY screen=idle" in done.stdout, done.stderr[-3000:]
     line = next(x for x in done.stdout.splitlines() if x.startswith("FLOREYN_MODULES "))
-    loaded = set(line.split()[1:])
-    assert "kivy.core.window" in loaded and "floreyn.terminal.engine.service" in loaded  # the real till ran
-    found = sorted(name for name in LAZY if any(m == name or m.startswith(name + ".") for m in loaded))
+    names = set(line.split()[1:])
+    assert "kivy.core.window" in names and "floreyn.terminal.engine.service" in names  # the real till ran
+    assert "floreyn.terminal.store.store" in names and "sqlite3" in names  # ... and opened its store
+    return names
+
+
+def imported(loaded: set[str], libraries: tuple[str, ...]) -> list[str]:
+    return sorted(name for name in libraries if any(m == name or m.startswith(name + ".") for m in loaded))
+
+
+def test_the_card_prompt_runs_without_the_http_printer_and_nfc_libraries(loaded):
+    found = imported(loaded, LAZY)
     assert found == [], f"the card prompt's process imported {found}"
+
+
+def test_the_till_runs_without_sqlalchemy(loaded):
+    found = imported(loaded, NEVER)
+    assert found == [], f"the till's process imported {found}"
+
+
+def test_the_till_signs_and_verifies_without_cryptography(loaded):
+    found = imported(loaded, CRYPTOGRAPHY)
+    assert found == [], f"the till's process imported {found}"
