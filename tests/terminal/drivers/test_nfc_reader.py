@@ -7,11 +7,11 @@ import time
 
 import ndef
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from support import wait
 
 from floreyn import card as floreyn_card
 from floreyn.card import CardDamaged, CardTampered, CardUnknownKey, CardUnknownVersion, NotAFloreynCard
+from floreyn.keys import PrivateKey
 from floreyn.terminal.drivers.base import (
     CardPresented,
     CardReadIncomplete,
@@ -95,7 +95,7 @@ def _record_message(payload: bytes) -> bytes:
 
 def _bad_cards(member: floreyn_card.Card) -> list:
     genuine = member.payload()
-    stranger = floreyn_card.issue(Ed25519PrivateKey.from_private_bytes(bytes(32)), member.card_id)
+    stranger = floreyn_card.issue(PrivateKey(bytes(32)), member.card_id)
     return [
         pytest.param(b"", NotAFloreynCard, id="blank"),
         pytest.param(None, NotAFloreynCard, id="unformatted"),
