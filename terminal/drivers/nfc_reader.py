@@ -104,6 +104,8 @@ class NfcCardReader(CardReader):
         self._last_status: ReaderStatus | None = None
         self._guard_uid = b""
         self._guard_until = 0.0
+        self._unread_uid = b""  # the card last told "hold it still", and until when that is not said again
+        self._unread_until = 0.0
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -212,7 +214,8 @@ class NfcCardReader(CardReader):
         port = _attach_trail(tag, event)
         if port is not None and isinstance(event, CardPresented):
             event = replace(event, trail=port)
-        self._deliver(event)
+        if not self._said_already(event, uid):
+            self._deliver(event)
         if port is not None:
             # The card's trail is written in the same tap: this thread owns the tag, so it serves the
             # engine's writes until the card leaves (or the reader stops), then refuses later ones.
@@ -255,6 +258,18 @@ class NfcCardReader(CardReader):
         if uid and uid == self._guard_uid and now < self._guard_until:
             self._guard_until = now + self._repeat_guard_s
             return True
+        return False
+
+    def _said_already(self, event: CardEvent, uid: bytes) -> bool:
+        """A card that stays unreadable is read again and again: "hold it still" is said once per
+        repeat_guard_s, not at every try (the till would flash its refusal screen many times a second)."""
+        now = time.monotonic()
+        if not (isinstance(event, CardRejected) and isinstance(event.error, CardReadIncomplete)):
+            self._unread_uid = b""
+            return False
+        if uid == self._unread_uid and now < self._unread_until:
+            return True
+        self._unread_uid, self._unread_until = uid, now + self._repeat_guard_s
         return False
 
     def _arm_guard(self, uid: bytes) -> None:

@@ -85,6 +85,19 @@ def test_reads_that_time_out_say_read_again_and_the_card_is_read_once_they_stop(
     assert all(isinstance(e, CardRejected) and type(e.error) is CardReadIncomplete for e in before), before
 
 
+def test_a_card_that_stays_unreadable_is_told_to_hold_still_once_per_repeat_guard(readers, collector, verify,
+                                                                                  member):
+    # Three rounds of tries that all break off: one "hold it still", not one per round (the till would flash
+    # its refusal screen many times a second). The guard is long so that a loaded machine stays within it.
+    late = 3 * 3 * READ_AGAIN_TRIES
+    with EmulatedNtag(encode_card_message(member.payload()), late_reads=late) as tag:
+        start(readers, collector, verify, tag.path, targets=T2, repeat_guard_s=10.0)
+        wait.until(lambda: any(isinstance(e, CardPresented) for e in collector.cards), WAIT_S, "the card read")
+        events = collector.wait_cards(2)
+    assert [type(e.error) for e in events if isinstance(e, CardRejected)] == [CardReadIncomplete]
+    assert events[-1] == CardPresented(member, tag.uid)
+
+
 def _uri_message() -> bytes:
     return b"".join(ndef.message_encoder([ndef.UriRecord("https://example.org/")]))
 
