@@ -70,13 +70,14 @@ Floor().run()
 # The libraries the till imports beside Kivy, one step at a time, into a process that already imported what the
 # floor app imports (no window): what each adds to the floor at least (VmRSS after each step). The card prompt
 # imports the first two; requests only when the sync client first talks to a server (sync/client.py). The till
-# no longer imports SQLAlchemy: its store is bare sqlite3 (terminal/store/db.py).
+# no longer imports SQLAlchemy: its store is bare sqlite3 (terminal/store/db.py); nor `cryptography`: PyNaCl
+# (libsodium) signs and verifies (floreyn/keys.py).
 LIBRARY_STEPS = (
-    ("cryptography", "import cryptography.hazmat.primitives.asymmetric.ed25519"),
+    ("pynacl", "import nacl.bindings"),
     ("till_modules", "import floreyn.terminal.store, floreyn.terminal.engine.service, floreyn.terminal.engine.build"),
     ("requests", "import requests"),
 )
-CARD_PROMPT_LIBRARIES = ("cryptography",)
+CARD_PROMPT_LIBRARIES = ("pynacl",)
 LIBRARIES_ONLY = r'''
 import sys
 from floreyn.terminal.app import kivy_setup
@@ -219,12 +220,12 @@ def run(window_s: float | None = None) -> list[dict]:
         {"name": f"app: peak RSS (min/med/max of {RUNS})", "value": _spread(runs, "peak_rss_mb", 1), "unit": "MB",
          "baseline": _spread(runs, "floor_peak_rss_mb", 1), "baseline_name": base,
          "target": f"<= 150 MB or <= 1.1x the floor ({1.1 * floor_peak:.0f} MB), whichever is lower"},
-        {"name": f"app: RSS the card prompt's libraries add to the floor's imports (cryptography; "
+        {"name": f"app: RSS the card prompt's libraries add to the floor's imports (PyNaCl; "
                  f"min/med/max of {RUNS})",
          "value": _spread(runs, "libraries_mb", 1), "unit": "MB more", "baseline": _spread(runs, "kivy_mb", 1),
          "baseline_name": "python + the floor's Kivy imports, no window",
          "target": f"the least the till adds to the floor; the goal leaves {goal_mb - floor_peak:.0f} MB"},
-        {"name": "app: RSS each import adds, in order (median of 3): cryptography / "
+        {"name": "app: RSS each import adds, in order (median of 3): PyNaCl / "
                  "the till's store, engine and sync modules / requests (not at the card prompt: loaded when the "
                  "sync client first talks to the server)",
          "value": "/".join(f"{statistics.median(r[f'lib_{n}'] for r in runs):.1f}" for n, _ in LIBRARY_STEPS),

@@ -26,14 +26,14 @@ logging.getLogger("nfc").setLevel(logging.WARNING)
 
 def run() -> list[dict]:
     import nfc
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from floreyn import card as floreyn_card
+    from floreyn import keys
     from floreyn.terminal.drivers.ndef_card import encode_card_message
     from floreyn.terminal.drivers.nfc_emulator import EmulatedType3Tag
     from floreyn.terminal.drivers.nfc_reader import NfcCardReader
 
-    issuer = Ed25519PrivateKey.generate()
+    issuer = keys.new_private_key()
     member = floreyn_card.issue(issuer)
     issuers = floreyn_card.issuer_map([issuer.public_key()])
     message = encode_card_message(member.payload())

@@ -33,12 +33,9 @@ import os
 from dataclasses import dataclass
 from typing import Final, Mapping
 
-from cryptography.hazmat.primitives import cmac
-from cryptography.hazmat.primitives.ciphers import algorithms
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 from floreyn import keys
 from floreyn.errors import FloreynError
+from floreyn.keys import PrivateKey, PublicKey
 
 MAGIC: Final = b"FC"
 CARD_VERSION: Final = 2  # what the desk issues now
@@ -124,7 +121,7 @@ def _signed_part(card_id: bytes, key_id: bytes, version: int = CARD_VERSION) -> 
     return MAGIC + bytes([version]) + card_id + key_id
 
 
-def issue(issuer: Ed25519PrivateKey, card_id: bytes | None = None, version: int = CARD_VERSION) -> Card:
+def issue(issuer: PrivateKey, card_id: bytes | None = None, version: int = CARD_VERSION) -> Card:
     """Sign a card with the cooperative's card-issuing key (version 1 only to make old cards in tests)."""
     card_id = new_card_id() if card_id is None else card_id
     if len(card_id) != CARD_ID_LEN:
@@ -152,7 +149,7 @@ def parse_payload(payload: bytes) -> Card:
     return Card(card_id, key_id, payload[-keys.SIGNATURE_LEN :], version=payload[2])
 
 
-def verify_payload(payload: bytes, issuers: Mapping[bytes, Ed25519PublicKey]) -> Card:
+def verify_payload(payload: bytes, issuers: Mapping[bytes, PublicKey]) -> Card:
     """Parse and verify a card payload against the cooperative's public keys (by key id)."""
     card = parse_payload(payload)
     public = issuers.get(card.key_id)
@@ -163,9 +160,9 @@ def verify_payload(payload: bytes, issuers: Mapping[bytes, Ed25519PublicKey]) ->
     return card
 
 
-def issuer_map(publics: list[Ed25519PublicKey] | list[bytes]) -> dict[bytes, Ed25519PublicKey]:
+def issuer_map(publics: list[PublicKey] | list[bytes]) -> dict[bytes, PublicKey]:
     """key id -> public key, from raw or loaded public keys."""
-    out: dict[bytes, Ed25519PublicKey] = {}
+    out: dict[bytes, PublicKey] = {}
     for pub in publics:
         loaded = keys.public_from_raw(pub) if isinstance(pub, bytes) else pub
         out[keys.key_id(loaded)] = loaded
@@ -181,12 +178,16 @@ def ntag_password(diversify_key: bytes, uid: bytes) -> tuple[bytes, bytes]:
     """
     if len(diversify_key) not in (16, 32):
         raise ValueError("the diversification key is an AES-128 or AES-256 key")
+    # Only the desk tool locks cards (terminal/drivers/nfc_writer.py): the till reads them and never loads AES.
+    from cryptography.hazmat.primitives import cmac
+    from cryptography.hazmat.primitives.ciphers import algorithms
+
     mac = cmac.CMAC(algorithms.AES(diversify_key))
     mac.update(b"floreyn/ntag-pwd" + uid)
     tag = mac.finalize()
     return tag[:4], tag[4:6]
 
 
-def fingerprint(public: Ed25519PublicKey) -> str:
+def fingerprint(public: PublicKey) -> str:
     """A short, readable name for a key, for admins comparing keys by eye."""
     return hashlib.sha256(keys.public_raw(public)).hexdigest()[:16]

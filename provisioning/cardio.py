@@ -15,11 +15,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Final
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from floreyn import card as cards
 from floreyn import keys
 from floreyn.card import CardError
+from floreyn.keys import PrivateKey
 from floreyn.provisioning import keystore
 from floreyn.provisioning.context import Ctx
 from floreyn.provisioning.errors import local
@@ -31,7 +30,7 @@ MAX_ATTEMPTS: Final = 1_000  # per card in a batch; the wait time is the real bo
 @dataclass
 class Desk:
     writer: Any  # floreyn.terminal.drivers.nfc_writer.CardWriter
-    issuer: Ed25519PrivateKey
+    issuer: PrivateKey
     verify: Callable[[bytes], cards.Card]
     ntag_key: bytes | None  # None: do not lock
     printer: Any  # a ReceiptPrinter, or None for no slips

@@ -19,9 +19,8 @@ import sys
 from pathlib import Path
 from typing import Final
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from floreyn import keys
+from floreyn.keys import PrivateKey
 from floreyn.provisioning.errors import WrongPassphrase, local
 from floreyn.provisioning.tomlw import write_private
 
@@ -56,7 +55,7 @@ def passphrase(file: str | None, *, new: bool, allow_prompt: bool = True) -> byt
     return value
 
 
-def create_issuer(path: Path, secret: bytes | None) -> Ed25519PrivateKey:
+def create_issuer(path: Path, secret: bytes | None) -> PrivateKey:
     key = keys.new_private_key()
     keys.save_private_key(key, path, secret)
     os.chmod(path, 0o600)
@@ -65,7 +64,7 @@ def create_issuer(path: Path, secret: bytes | None) -> Ed25519PrivateKey:
     return key
 
 
-def load_issuer(path: Path, secret: bytes | None) -> Ed25519PrivateKey:
+def load_issuer(path: Path, secret: bytes | None) -> PrivateKey:
     if not path.exists():
         raise local("no card-issuing key at {path}; run 'floreyn-provision init'", path=path)
     try:

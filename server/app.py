@@ -19,7 +19,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -29,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import floreyn
 from floreyn import keys
 from floreyn.errors import FloreynError
+from floreyn.keys import PrivateKey
 from floreyn.server import admin_auth, logs, state
 from floreyn.server.config import Limits
 from floreyn.server.db import Database
@@ -48,7 +48,7 @@ class _HungUp(Exception):
 @dataclass
 class ServerContext:
     db: Database
-    key: Ed25519PrivateKey
+    key: PrivateKey
     limits: Limits = field(default_factory=Limits)
     clock: Callable[[], int] = state.now_ms
     portal_url: str | None = None  # the portal's public address (QR codes, slips); None: the request's own

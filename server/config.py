@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from floreyn import keys
+from floreyn.keys import PrivateKey
 from floreyn.server.db import DEFAULT_POOL_SIZE
 
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -54,7 +53,7 @@ class ServerConfig:
         return self.db_url or f"sqlite:///{(self.data_dir / DB_FILE).resolve()}"
 
 
-def load_or_create_key(data_dir: Path) -> Ed25519PrivateKey:
+def load_or_create_key(data_dir: Path) -> PrivateKey:
     """The server's Ed25519 key: signs snapshots and terminal responses. Created once, kept 0600."""
     path = data_dir / KEY_FILE
     if path.exists():

@@ -18,10 +18,9 @@ from typing import Any, Callable
 
 import requests
 import uvicorn
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from floreyn import keys
-
+from floreyn.keys import PrivateKey, PublicKey
 from floreyn.server import housekeeping
 from floreyn.server.app import ServerContext, create_app
 from floreyn.server.cli import open_context
@@ -78,7 +77,7 @@ class ServerThread:
         return (self.config.data_dir / TOKEN_FILE).read_text().strip()
 
     @property
-    def public_key(self) -> Ed25519PublicKey:
+    def public_key(self) -> PublicKey:
         assert self.ctx is not None
         return self.ctx.key.public_key()
 
@@ -104,7 +103,7 @@ class ServerThread:
 class SimTerminal:
     """A terminal in a test: its key and chain, making signed records as a till would."""
 
-    def __init__(self, terminal_id: str, merchant_id: str, key: Ed25519PrivateKey | None = None) -> None:
+    def __init__(self, terminal_id: str, merchant_id: str, key: PrivateKey | None = None) -> None:
         self.terminal_id = terminal_id
         self.merchant_id = merchant_id
         self.key = key or keys.new_private_key()

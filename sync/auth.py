@@ -38,11 +38,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Final, Mapping
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 from floreyn import keys
 from floreyn.codec import check_ident, DecodeError
 from floreyn.errors import FloreynError
+from floreyn.keys import PrivateKey, PublicKey
 
 REQUEST_DOMAIN: Final = b"floreyn/request/v1\x00"
 RESPONSE_DOMAIN: Final = b"floreyn/response/v1\x00"
@@ -115,7 +114,7 @@ def new_nonce() -> str:
 
 
 def sign_request(
-    key: Ed25519PrivateKey, method: str, path: str, terminal_id: str, body: bytes, time_ms: int,
+    key: PrivateKey, method: str, path: str, terminal_id: str, body: bytes, time_ms: int,
     nonce: str | None = None,
 ) -> dict[str, str]:
     """The headers that authenticate one request."""
@@ -147,7 +146,7 @@ def parse_headers(headers: Mapping[str, str]) -> AuthHeaders:
     return AuthHeaders(values[H_TERMINAL], int(values[H_TIME]), values[H_NONCE], bytes.fromhex(values[H_SIGNATURE]))
 
 
-def verify_request(public: Ed25519PublicKey, auth: AuthHeaders, method: str, path: str, body: bytes) -> None:
+def verify_request(public: PublicKey, auth: AuthHeaders, method: str, path: str, body: bytes) -> None:
     message = request_message(method, path, auth.terminal_id, auth.time_ms, auth.nonce, body)
     if not keys.verify(public, auth.signature, message):
         raise AuthBadSignature()
@@ -162,12 +161,12 @@ def response_message(nonce: str, status: int, server_time_ms: int, body: bytes) 
     return RESPONSE_DOMAIN + "\n".join((nonce, str(status), str(server_time_ms), body_hash(body))).encode("ascii")
 
 
-def sign_response(key: Ed25519PrivateKey, nonce: str, status: int, server_time_ms: int, body: bytes) -> str:
+def sign_response(key: PrivateKey, nonce: str, status: int, server_time_ms: int, body: bytes) -> str:
     return key.sign(response_message(nonce, status, server_time_ms, body)).hex()
 
 
 def verify_response(
-    public: Ed25519PublicKey, signature_hex: str | None, nonce: str, status: int, server_time_ms: int, body: bytes
+    public: PublicKey, signature_hex: str | None, nonce: str, status: int, server_time_ms: int, body: bytes
 ) -> bool:
     if not signature_hex or not _SIG_RE.fullmatch(signature_hex):
         return False

@@ -26,10 +26,9 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 from floreyn import keys
 from floreyn.errors import FloreynError, RemoteRefusal
+from floreyn.keys import PrivateKey, PublicKey
 from floreyn.sync import auth
 from floreyn.sync.record import ChainHead
 from floreyn.sync.snapshot import (
@@ -162,8 +161,8 @@ class _Reply:
 
 
 class SyncClient:
-    def __init__(self, base_url: str, terminal_id: str, key: Ed25519PrivateKey,
-                 server_key: Ed25519PublicKey | None, session: requests.Session | None = None,
+    def __init__(self, base_url: str, terminal_id: str, key: PrivateKey,
+                 server_key: PublicKey | None, session: requests.Session | None = None,
                  timeout_s: float = 5.0, clock: auth.ServerClock | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.terminal_id = terminal_id
@@ -330,7 +329,7 @@ class SyncClient:
 
     # -- transport: the one place network errors are translated ----------------------
 
-    def _server_key(self) -> Ed25519PublicKey:
+    def _server_key(self) -> PublicKey:
         if self.server_key is None:  # trust on first use, then pinned for this client's life
             reply = self._send("GET", "/v1/health", b"", {})
             try:

@@ -18,10 +18,9 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Final, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 from floreyn import keys
 from floreyn.errors import FloreynError
+from floreyn.keys import PrivateKey, PublicKey
 from floreyn.money import ExchangeRates
 
 SNAPSHOT_VERSION: Final = 1
@@ -146,7 +145,7 @@ def canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def sign_snapshot(snapshot: Snapshot, key: Ed25519PrivateKey) -> tuple[bytes, bytes]:
+def sign_snapshot(snapshot: Snapshot, key: PrivateKey) -> tuple[bytes, bytes]:
     """The bytes to send and their signature."""
     data = canonical_json(snapshot.to_dict())
     if len(data) > MAX_SNAPSHOT_BYTES:
@@ -154,7 +153,7 @@ def sign_snapshot(snapshot: Snapshot, key: Ed25519PrivateKey) -> tuple[bytes, by
     return data, key.sign(SIG_DOMAIN + data)
 
 
-def verify_snapshot(data: bytes, signature: bytes, server_key: Ed25519PublicKey) -> Snapshot:
+def verify_snapshot(data: bytes, signature: bytes, server_key: PublicKey) -> Snapshot:
     if len(data) > MAX_SNAPSHOT_BYTES:
         raise SnapshotError(detail="too large")
     if not keys.verify(server_key, signature, SIG_DOMAIN + data):
@@ -260,14 +259,14 @@ def apply_delta(base: Snapshot, delta: SnapshotDelta) -> Snapshot:
     )
 
 
-def sign_delta(delta: SnapshotDelta, key: Ed25519PrivateKey) -> tuple[bytes, bytes]:
+def sign_delta(delta: SnapshotDelta, key: PrivateKey) -> tuple[bytes, bytes]:
     data = canonical_json(delta.to_dict())
     if len(data) > MAX_SNAPSHOT_BYTES:
         raise SnapshotError(detail=f"{len(data)} bytes exceeds the limit")
     return data, key.sign(DELTA_SIG_DOMAIN + data)
 
 
-def verify_delta(data: bytes, signature: bytes, server_key: Ed25519PublicKey) -> SnapshotDelta:
+def verify_delta(data: bytes, signature: bytes, server_key: PublicKey) -> SnapshotDelta:
     if len(data) > MAX_SNAPSHOT_BYTES:
         raise SnapshotError(detail="too large")
     if not keys.verify(server_key, signature, DELTA_SIG_DOMAIN + data):

@@ -33,9 +33,8 @@ import zlib
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Final, Protocol, Sequence, runtime_checkable
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 from floreyn import keys
+from floreyn.keys import PrivateKey, PublicKey
 from floreyn.money import ExchangeRates
 from floreyn.sync import snapshot_columns
 from floreyn.sync.snapshot import (
@@ -124,7 +123,7 @@ def encode_page(header: PageHeader, entries: Sequence[EntryOrCard], overlay: Seq
     return bytes(out)
 
 
-def sign_page(wire: bytes, key: Ed25519PrivateKey) -> bytes:
+def sign_page(wire: bytes, key: PrivateKey) -> bytes:
     if len(wire) > MAX_PAGE_WIRE_BYTES:
         raise SnapshotError(detail=f"page of {len(wire)} bytes exceeds the limit")
     return key.sign(SIG_DOMAIN + wire)
@@ -138,7 +137,7 @@ def _unpack(packed: bytes) -> list[bytes]:
     return snapshot_columns.unpack(plain, MAX_PAGE_CARDS)
 
 
-def verify_page(wire: bytes, signature: bytes, server_key: Ed25519PublicKey) -> Page:
+def verify_page(wire: bytes, signature: bytes, server_key: PublicKey) -> Page:
     """Signature first, then the format, then a bounded decompression, then the structure."""
     if len(wire) > MAX_PAGE_WIRE_BYTES:
         raise SnapshotError(detail="page too large")

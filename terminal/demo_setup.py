@@ -24,10 +24,9 @@ import hashlib
 from pathlib import Path
 from typing import Final
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from floreyn import card as cards
 from floreyn import keys
+from floreyn.keys import PrivateKey
 from floreyn.money import ExchangeRates
 from floreyn.sync.snapshot import (
     SNAPSHOT_VERSION, BudgetInfo, Campaign, CardInfo, MerchantConfig, OfflineLimits, Snapshot, sign_snapshot,
@@ -46,11 +45,11 @@ DEMO_BLOCK_BUDGET: Final = "B-portaal-blok-7"  # gijs and hanna, tenants of one 
 DEMO_BLOCK_CONFIRM_ABOVE_CENTS: Final = 1_000
 
 
-def demo_issuer() -> Ed25519PrivateKey:
+def demo_issuer() -> PrivateKey:
     return keys.private_from_seed(DEMO_ISSUER_SEED)
 
 
-def demo_server_key() -> Ed25519PrivateKey:
+def demo_server_key() -> PrivateKey:
     return keys.private_from_seed(DEMO_SERVER_SEED)
 
 

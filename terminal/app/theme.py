@@ -93,6 +93,7 @@ BANNER_INFO = PAY  # green with white text (7.3:1); black on it was 2.66:1
 DISABLED_BG = rgba("#6E6E6E")  # a greyed-out button: white text on it is 5.1:1
 DISABLED_TEXT = rgba("#FFFFFF")
 DIM = rgba("#000000", 0.78)
+BUTTON_BORDER_PX = 1.2  # a button's outline reaches this far out of and into its edge (2.4 px in all)
 
 # Font sizes at the 800x480 design size; `Theme.scale` grows them on bigger panels.
 FONT_SMALL = 18

@@ -43,6 +43,14 @@ class CardRemovedTooEarly(CardError):
     msgid = "The card was removed too early. Hold it still on the reader."
 
 
+class CardReadIncomplete(CardError):
+    """Reads that timed out or broke off with the card still there: they prove nothing about the card,
+    so this is no refusal of it (NotAFloreynCard is only said of a card that was read completely)."""
+
+    code = "card_read_incomplete"
+    msgid = "The card was not read properly. Hold it still on the reader."
+
+
 class CardNotBlank(CardError):
     code = "card_not_blank"
     msgid = "This card already holds data. Use a blank card or choose overwrite."

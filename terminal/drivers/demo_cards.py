@@ -13,9 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Final, Iterator
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from floreyn.card import CARD_ID_LEN, issue
+from floreyn.keys import PrivateKey
 from floreyn.terminal.drivers.virtual import VirtualCardReader
 
 DEFAULT_MEMBERS: Final = ("Anouk de Vries", "Sem Jansen", "Fatima El Amrani", "Jan Bakker", "Lotte Visser")
@@ -50,7 +49,7 @@ class DemoCards:
         self.cards = cards
 
     @classmethod
-    def build(cls, issuer: Ed25519PrivateKey, members: tuple[str, ...] = DEFAULT_MEMBERS) -> DemoCards:
+    def build(cls, issuer: PrivateKey, members: tuple[str, ...] = DEFAULT_MEMBERS) -> DemoCards:
         """Members signed by `issuer` (the demo cooperative's card key), then the three bad cards."""
         assert 1 <= len(members) <= MAX_CARDS - 3
         cards: list[DemoCard] = []

@@ -48,7 +48,8 @@ class NdefArea(Protocol):
 class NfcTag(Protocol):
     """An nfcpy tag (nfc.tag.Tag; our cards are its Type 2 NTAG21x subclass), as the reader and writer use it.
 
-    `_ndef`, `_cfgpage` and `_target` are nfcpy internals the drivers reach on purpose (each place says why).
+    `_ndef`, `_cfgpage`, `_target` and `_clf` are nfcpy internals the drivers reach on purpose (each place says
+    why).
     """
 
     identifier: bytes
@@ -60,6 +61,7 @@ class NfcTag(Protocol):
     _ndef: object
     _cfgpage: int
     _target: object
+    _clf: object
 
     def read(self, page: int) -> bytes: ...
 

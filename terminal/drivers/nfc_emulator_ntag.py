@@ -17,7 +17,12 @@ configuration takes effect when the tag is activated, as on silicon.
 Timing note: nfcpy gives a Type 2 READ only 5 ms. On loopback that is ample,
 but a heavily loaded machine can miss it; the reader retries once, tests
 using this tag should allow for a second read. `EmulatedType3Tag` has no such
-limit.
+limit. `late_reads=N` makes that happen on purpose: the first N READs of the
+data area (page 4 on) are answered too late for the reader, as on a loaded
+machine or at the edge of the field, while the presence check (READ of page
+0) is answered in time: the card stays there but its message is not read.
+No late answer is sent at all: the udp socket would keep it and hand it to the
+reader's next command, which no radio does.
 """
 
 from __future__ import annotations
@@ -72,9 +77,11 @@ class EmulatedNtag(EmulatedCard):
         sak: int = 0x00,
         port: int | None = None,
         mute_after_commands: int | None = None,
+        late_reads: int = 0,
     ) -> None:
         super().__init__(port, mute_after_commands)
-        assert len(uid) in (4, 7)
+        assert len(uid) in (4, 7) and late_reads >= 0
+        self.late_reads = late_reads
         self.model = model
         self._version, self.pages, self.cfg_page = NTAG_MODELS[model]
         self._uid, self.sak = uid, sak
@@ -213,6 +220,9 @@ class EmulatedNtag(EmulatedCard):
         if op == 0x60 and len(cmd) == 1:
             return self._version
         if op == 0x30 and len(cmd) == 2:
+            if cmd[1] >= 4 and self.late_reads:
+                self.late_reads -= 1  # an answer after the reader stopped waiting is lost: none is sent
+                return None
             return self._read(cmd[1])
         if op == 0x3A and len(cmd) == 3:
             return self._fast_read(cmd[1], cmd[2])

@@ -11,6 +11,13 @@ A card lying on the reader yields one event: after an event the same UID is
 ignored until it has been away for `repeat_guard_s`. A read that failed
 because the card left early does not arm that guard, so putting the card
 straight back retries at once.
+
+nfcpy reports a read whose command timed out as "no NDEF message", the same
+as for a blank card. A read that broke off proves nothing about the card, so
+only a read the card answered completely may call it "not a Floreyn card";
+one that broke off with the card still there is tried again, and after
+READ_AGAIN_TRIES it says "hold it still" (CardReadIncomplete) and keeps
+reading the card without arming the guard.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from floreyn.terminal.drivers.base import (
     CardEvent,
     CardPresented,
     CardReader,
+    CardReadIncomplete,
     CardRejected,
     CardRemovedTooEarly,
     CardWriteFailed,
@@ -57,6 +65,7 @@ from floreyn.terminal.drivers.nfc_device import (
 log = logging.getLogger(__name__)
 
 _READ_ATTEMPTS = 2  # one retry absorbs a marginal read while the card is still held there
+READ_AGAIN_TRIES = 4  # reads that broke off with the card still there, before the till says "hold it still"
 # One sense round per nfcpy loop, then our `terminate` waits the interval on the stop event: the
 # pause between polls costs no CPU and stop() cuts it short (nfcpy's own interval is a sleep).
 _SENSE_INTERVAL_S = 0.2
@@ -95,6 +104,8 @@ class NfcCardReader(CardReader):
         self._last_status: ReaderStatus | None = None
         self._guard_uid = b""
         self._guard_until = 0.0
+        self._unread_uid = b""  # the card last told "hold it still", and until when that is not said again
+        self._unread_until = 0.0
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -197,19 +208,21 @@ class NfcCardReader(CardReader):
     def _on_connect(self, tag: NfcTag) -> bool:
         uid = bytes(tag.identifier)
         event = self._read_event(tag, uid)
-        torn = isinstance(event, CardRejected) and isinstance(event.error, CardRemovedTooEarly)
+        torn = isinstance(event, CardRejected) and isinstance(event.error, (CardRemovedTooEarly, CardReadIncomplete))
         if not torn:
             self._arm_guard(uid)
         port = _attach_trail(tag, event)
         if port is not None and isinstance(event, CardPresented):
             event = replace(event, trail=port)
-        self._deliver(event)
+        if not self._said_already(event, uid):
+            self._deliver(event)
         if port is not None:
             # The card's trail is written in the same tap: this thread owns the tag, so it serves the
             # engine's writes until the card leaves (or the reader stops), then refuses later ones.
             port.serve(tag, self._stop)
         # True: nfcpy waits until the card is taken away. After a torn read we sense again at once
-        # instead: a card put straight back would otherwise pass for "still there" and never be read.
+        # instead: a card put straight back (or held still after "hold it still") would otherwise pass
+        # for "still there" and never be read.
         return not torn
 
     def _on_release(self, tag: NfcTag) -> bool:
@@ -217,13 +230,15 @@ class NfcCardReader(CardReader):
         return True
 
     def _read_event(self, tag: NfcTag, uid: bytes) -> CardEvent:
-        for attempt in range(_READ_ATTEMPTS):
-            octets = _read_ndef(tag, fresh=attempt > 0)
+        damaged = 0
+        for attempt in range(READ_AGAIN_TRIES):
+            octets, complete = _read_ndef(tag, fresh=attempt > 0)
             if octets is not None:
                 try:
                     payload = card_payload_from_ndef(octets)
                 except CardDamaged as exc:
-                    if attempt + 1 < _READ_ATTEMPTS and _present(tag):
+                    damaged += 1
+                    if damaged < _READ_ATTEMPTS and _present(tag):
                         continue
                     return CardRejected(exc, uid)
                 except CardError as exc:
@@ -231,7 +246,9 @@ class NfcCardReader(CardReader):
                 return self.verify_payload(payload, uid)
             if not _present(tag):
                 return CardRejected(CardRemovedTooEarly(), uid)
-        return CardRejected(NotAFloreynCard(), uid)
+            if complete:  # the card answered every command and holds no NDEF message
+                return CardRejected(NotAFloreynCard(), uid)
+        return CardRejected(CardReadIncomplete(), uid)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -241,6 +258,18 @@ class NfcCardReader(CardReader):
         if uid and uid == self._guard_uid and now < self._guard_until:
             self._guard_until = now + self._repeat_guard_s
             return True
+        return False
+
+    def _said_already(self, event: CardEvent, uid: bytes) -> bool:
+        """A card that stays unreadable is read again and again: "hold it still" is said once per
+        repeat_guard_s, not at every try (the till would flash its refusal screen many times a second)."""
+        now = time.monotonic()
+        if not (isinstance(event, CardRejected) and isinstance(event.error, CardReadIncomplete)):
+            self._unread_uid = b""
+            return False
+        if uid == self._unread_uid and now < self._unread_until:
+            return True
+        self._unread_uid, self._unread_until = uid, now + self._repeat_guard_s
         return False
 
     def _arm_guard(self, uid: bytes) -> None:
@@ -331,16 +360,45 @@ def _target_uid(target: object) -> bytes:
     return b""
 
 
-def _read_ndef(tag: NfcTag, fresh: bool) -> bytes | None:
-    """The tag's NDEF message octets, or None if it has none or the read failed."""
+def _read_ndef(tag: NfcTag, fresh: bool) -> tuple[bytes | None, bool]:
+    """(the tag's NDEF message octets or None, whether every command of the read was answered)."""
+    watch = _ExchangeWatch(tag.clf)
+    tag._clf = watch  # nfcpy's tags send every command through their frontend's exchange()
     try:
         if fresh:
             tag._ndef = None  # nfcpy caches the NDEF object; clearing it makes `tag.ndef` read the card again
         ndef = tag.ndef
-        return bytes(ndef.octets) if ndef is not None else None
+        octets = bytes(ndef.octets) if ndef is not None else None
     except Exception as exc:  # nfcpy raises TagCommandError, CommunicationError, and on odd tags worse
         log.debug("ndef read failed: %r", exc)
-        return None
+        octets, watch.failures = None, watch.failures + 1
+    finally:
+        tag._clf = watch.clf
+    return octets, watch.failures == 0
+
+
+class _ExchangeWatch:
+    """The frontend as a tag sees it during one NDEF read, counting the commands that got no good answer.
+
+    nfcpy catches a command that timed out inside its NDEF read and reports "no NDEF message", as for a
+    blank card: a genuine card held at the edge of the field would pass for a foreign one. A failed
+    command counts even if nfcpy's own retry then got through: the read is then only called incomplete
+    when it found no message, and is tried again.
+    """
+
+    def __init__(self, clf: object) -> None:
+        self.clf = clf
+        self.failures = 0
+
+    def exchange(self, data: bytes, timeout: float) -> bytes:
+        try:
+            return self.clf.exchange(data, timeout)  # type: ignore[attr-defined]
+        except Exception:  # nfc.clf.CommunicationError (timeout, garbled frame) and a device's IOError
+            self.failures += 1
+            raise
+
+    def __getattr__(self, name: str) -> object:  # sense() and the rest as nfcpy's frontend has them
+        return getattr(self.clf, name)
 
 
 def _present(tag: NfcTag) -> bool:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from floreyn import keys
+from floreyn.keys import PrivateKey
 from floreyn.terminal.config import TerminalConfig
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.clock import Clock, SystemClock
@@ -18,7 +17,7 @@ from floreyn.terminal.store import TerminalStore
 log = logging.getLogger("floreyn.terminal")
 
 
-def load_or_create_key(config: TerminalConfig) -> Ed25519PrivateKey:
+def load_or_create_key(config: TerminalConfig) -> PrivateKey:
     """The terminal's record-signing key; made (0600) on first start, never replaced."""
     path = config.key_path
     if path.exists():
@@ -29,7 +28,7 @@ def load_or_create_key(config: TerminalConfig) -> Ed25519PrivateKey:
     return key
 
 
-def make_server(config: TerminalConfig, key: Ed25519PrivateKey,
+def make_server(config: TerminalConfig, key: PrivateKey,
                 store: TerminalStore) -> tuple[OnlineGateway | None, SyncView | None]:
     """(OnlineGateway, SyncWorker) for [server], or (None, None) without one.
 

@@ -18,12 +18,11 @@ import dataclasses
 import json
 from dataclasses import replace
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 from floreyn import card as cards
 from floreyn import cardtrail
 from floreyn.card import Card, CardError
 from floreyn.errors import FloreynError
+from floreyn.keys import PrivateKey, PublicKey
 from floreyn.money import AmountNegative, AmountWrongCurrency, AmountZero, Currency, Money
 from floreyn.sync import rules
 from floreyn.sync.record import Kind, Tender
@@ -87,7 +86,7 @@ class Engine:
         config: TerminalConfig,
         store: TerminalStore,
         printer: Printer,
-        key: Ed25519PrivateKey,
+        key: PrivateKey,
         *,
         clock: Clock,
         gateway: OnlineGateway | None = None,
@@ -113,7 +112,7 @@ class Engine:
         # The quote that waits for a card other than a new customer's: (quote id, False) a second group
         # member's (SecondCardNeeded), then offline (quote id, True) the payer's again (PayerCardNeeded).
         self._second: tuple[str, bool] | None = None
-        self._issuers_cache: tuple[tuple[str, ...], dict[bytes, Ed25519PublicKey]] | None = None
+        self._issuers_cache: tuple[tuple[str, ...], dict[bytes, PublicKey]] | None = None
         # Free space on the SD card: a warning, then new money transactions refused (engine/disk.py).
         self.disk = DiskGuard(config.data_dir, warn_mb=config.store.disk_warn_mb,
                               floor_mb=config.store.disk_floor_mb)
@@ -132,7 +131,7 @@ class Engine:
                 "migrated_from": self.store.migrated_from}
 
     @property
-    def public_key(self) -> Ed25519PublicKey:
+    def public_key(self) -> PublicKey:
         """The terminal's record-verifying key (for registration at the server and for tests)."""
         return self._key.public_key()
 
@@ -161,7 +160,7 @@ class Engine:
         return till_context(snap, age, configured=self.config.merchant, wall_ms=self.clock.wall_ms(),
                             timezone=self.config.timezone)
 
-    def issuers(self) -> dict[bytes, Ed25519PublicKey]:
+    def issuers(self) -> dict[bytes, PublicKey]:
         snap, _ = self.snapshot()
         hexkeys = tuple(self.config.issuer_keys) + (snap.issuer_keys if snap else ())
         if self._issuers_cache is None or self._issuers_cache[0] != hexkeys:

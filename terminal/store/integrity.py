@@ -29,9 +29,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from floreyn import keys
+from floreyn.keys import PublicKey
 from floreyn.sync.record import (
     BadSignature,
     BrokenChain, ChainHead, RecordError, SequenceGap, SignedRecord, chain_link, decode, record_hash, verify_next,
@@ -60,7 +60,7 @@ class StartCheck:
         return self.head.seq - self.point.seq
 
 
-def check_links(view: StoreView, public: Ed25519PublicKey, *, all_signatures: bool = False) -> StartCheck:
+def check_links(view: StoreView, public: PublicKey, *, all_signatures: bool = False) -> StartCheck:
     """The hash chain from the last verified point (or the base) to the state's head; the head in full."""
     state = view.state()
     point = ChainHead(state.base_seq, state.base_hash)
@@ -98,7 +98,7 @@ def _link(head: ChainHead, seq: int, raw: bytes, stored_hash: bytes) -> ChainHea
     return ChainHead(seq, digest)
 
 
-def check_records(rows: Sequence[StoredRecord], public: Ed25519PublicKey, *, all_signatures: bool = False) -> None:
+def check_records(rows: Sequence[StoredRecord], public: PublicKey, *, all_signatures: bool = False) -> None:
     """Each record in full: decoded, columns equal to its signed bytes, signature when unacknowledged.
 
     The links between them are check_links' part; this needs no view, so the background check runs it
@@ -120,7 +120,7 @@ def check_signatures(signed: Sequence[SignedRecord], public_raw: bytes) -> None:
             raise BadSignature(seq=record.record.seq)
 
 
-def check_span(view: StoreView, check: StartCheck, public: Ed25519PublicKey, *, all_signatures: bool = False) -> None:
+def check_span(view: StoreView, check: StartCheck, public: PublicKey, *, all_signatures: bool = False) -> None:
     """check_records over the whole span check_links left, in this transaction; then keep the new point."""
     seq = check.point.seq + 1
     while seq <= check.head.seq:

@@ -18,10 +18,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from floreyn import keys
 from floreyn.errors import FloreynError
+from floreyn.keys import PrivateKey, PublicKey
 from floreyn.sync.record import GENESIS_HASH, ChainHead, Kind, SignedRecord, TxRecord
 from floreyn.sync.snapshot import (
     CardInfo, Snapshot, SnapshotError, canonical_json, snapshot_from_dict, verify_snapshot,
@@ -160,7 +160,7 @@ class TerminalStore:
         self,
         drafts: Sequence[Draft],
         *,
-        key: Ed25519PrivateKey,
+        key: PrivateKey,
         merchant_id: str,
         check: Check | None = None,
         client_ref: tuple[str, str] | None = None,
@@ -368,7 +368,7 @@ class TerminalStore:
         row = db.first("SELECT entry FROM snapshot_cards WHERE card_id = ?", (card_hex,))
         return decode_card(bytes(row[0])) if row is not None else None
 
-    def store_signed_snapshot(self, data: bytes, signature: bytes, server_key: Ed25519PublicKey) -> Snapshot:
+    def store_signed_snapshot(self, data: bytes, signature: bytes, server_key: PublicKey) -> Snapshot:
         snap = verify_snapshot(data, signature, server_key)
         self.store_snapshot(snap, data=data, signature=signature)
         return snap
@@ -416,7 +416,7 @@ class TerminalStore:
 
     # -- integrity and pruning (store/integrity.py) ---------------------------------------
 
-    def verify(self, public: Ed25519PublicKey, *, all_signatures: bool = False) -> ChainHead:
+    def verify(self, public: PublicKey, *, all_signatures: bool = False) -> ChainHead:
         """Check the kept chain from the last verified point (integrity.py); the head it ends at.
 
         The hash chain and the head are checked before this returns. The records' own checks (columns,
@@ -450,7 +450,7 @@ class TerminalStore:
         self._check_ended.wait(timeout_s)
         return self._uploads.is_set()
 
-    def _check_in_background(self, check: integrity.StartCheck, public: Ed25519PublicKey) -> None:
+    def _check_in_background(self, check: integrity.StartCheck, public: PublicKey) -> None:
         """check_records over the span verify left, a batch at a time: read under the lock, checked outside it."""
         public_raw = keys.public_raw(public)
         signatures = ThreadPoolExecutor(1, thread_name_prefix="floreyn-store-sig")  # beside the decoding
@@ -486,7 +486,7 @@ class TerminalStore:
             return integrity.prune_store(view, now_ms=now_ms, retention_ms=retention_ms)
 
 
-def _sign(draft: Draft, head: ChainHead, key: Ed25519PrivateKey, terminal_id: str, merchant_id: str,
+def _sign(draft: Draft, head: ChainHead, key: PrivateKey, terminal_id: str, merchant_id: str,
           wall_ms: int, mono_ms: int) -> SignedRecord:
     rec = head.next_record(draft, terminal_id=terminal_id, merchant_id=merchant_id, wall_ms=wall_ms, mono_ms=mono_ms)
     return rec.sign(key)

@@ -4,9 +4,11 @@ Each library below costs megabytes of resident memory the moment it is imported,
 resting on "Houd de pas bij de lezer" has no use for it yet: the HTTP stack loads when the sync
 client first talks to the server (sync/client.py SyncClient.session), the receipt renderer and
 python-escpos with the real printer, nfcpy with the real reader. SQLAlchemy the till never uses:
-its store is bare sqlite3 (terminal/store/db.py); only the server keeps it. A top-level import
-anywhere on the app's path would bring one back silently; this runs the real entry point and reads
-the process's own sys.modules when it stops, after the card prompt was up.
+its store is bare sqlite3 (terminal/store/db.py); only the server keeps it. Nor `cryptography`: the
+till signs and verifies through libsodium (floreyn/keys.py); only the desk tool's encrypted key
+files and card passwords need it. A top-level import anywhere on the app's path would bring one
+back silently; this runs the real entry point and reads the process's own sys.modules when it
+stops, after the card prompt was up.
 """
 import os
 import subprocess
@@ -23,6 +25,8 @@ LAZY = ("requests", "urllib3", "charset_normalizer", "idna", "certifi", "floreyn
         "escpos", "qrcode", "nfc", "usb")
 # What the till's process never imports (the server's database layer: about 15 MB of RSS).
 NEVER = ("sqlalchemy",)
+# Signing and verifying go through libsodium (floreyn/keys.py): `cryptography` cost the card prompt 6.8 MB.
+CRYPTOGRAPHY = ("cryptography",)
 
 # The real `python -m floreyn.terminal.app` main, with the loaded module names printed at exit.
 DRIVER = r'''
@@ -64,4 +68,9 @@ def test_the_card_prompt_runs_without_the_http_printer_and_nfc_libraries(loaded)
 
 def test_the_till_runs_without_sqlalchemy(loaded):
     found = imported(loaded, NEVER)
+    assert found == [], f"the till's process imported {found}"
+
+
+def test_the_till_signs_and_verifies_without_cryptography(loaded):
+    found = imported(loaded, CRYPTOGRAPHY)
     assert found == [], f"the till's process imported {found}"

@@ -12,31 +12,31 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # escpos_decode, escpos_fake_printer, escpos_samples
 
 from escpos_fake_printer import FakeNetworkPrinter, FakeSerialPrinter  # noqa: E402
 
 from floreyn import card as floreyn_card  # noqa: E402
+from floreyn.keys import PrivateKey  # noqa: E402
 from floreyn.terminal.drivers.base import CardEvent, ReaderState, ReaderStatus  # noqa: E402
 
 WAIT_S = 30.0  # upper bound for anything the udp radio does; normal is milliseconds, seconds on a loaded machine
 
 
 @pytest.fixture(scope="session")
-def issuer() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+def issuer() -> PrivateKey:
+    return PrivateKey(bytes(range(32)))
 
 
 @pytest.fixture(scope="session")
-def verify(issuer: Ed25519PrivateKey) -> Callable[[bytes], floreyn_card.Card]:
+def verify(issuer: PrivateKey) -> Callable[[bytes], floreyn_card.Card]:
     issuers = floreyn_card.issuer_map([issuer.public_key()])
     return lambda payload: floreyn_card.verify_payload(payload, issuers)
 
 
 @pytest.fixture
-def member(issuer: Ed25519PrivateKey) -> floreyn_card.Card:
+def member(issuer: PrivateKey) -> floreyn_card.Card:
     return floreyn_card.issue(issuer, bytes.fromhex("00112233445566778899aabbccddeeff"))
 
 

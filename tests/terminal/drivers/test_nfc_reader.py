@@ -7,13 +7,14 @@ import time
 
 import ndef
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from support import wait
 
 from floreyn import card as floreyn_card
 from floreyn.card import CardDamaged, CardTampered, CardUnknownKey, CardUnknownVersion, NotAFloreynCard
+from floreyn.keys import PrivateKey
 from floreyn.terminal.drivers.base import (
     CardPresented,
+    CardReadIncomplete,
     CardRejected,
     CardRemovedTooEarly,
     DeviceConfigError,
@@ -23,7 +24,7 @@ from floreyn.terminal.drivers.ndef_card import encode_card_message
 from floreyn.terminal.drivers.nfc_device import backoff_delays, describe_open_error
 from floreyn.terminal.drivers.nfc_emulator import EmulatedType3Tag, free_udp_port
 from floreyn.terminal.drivers.nfc_emulator_ntag import EmulatedNtag
-from floreyn.terminal.drivers.nfc_reader import NfcCardReader
+from floreyn.terminal.drivers.nfc_reader import READ_AGAIN_TRIES, NfcCardReader
 
 T3 = ("212F",)
 T2 = ("106A",)
@@ -66,6 +67,37 @@ def test_genuine_card_on_ntag215_is_presented(readers, collector, verify, member
     assert b"\x60" in tag.frames  # nfcpy identified the NTAG through GET_VERSION, as with a real card
 
 
+def test_reads_that_time_out_say_read_again_and_the_card_is_read_once_they_stop(readers, collector, verify,
+                                                                               member):
+    # A genuine NTAG215 held still but answering too late (a loaded machine, the edge of the field): each of
+    # the reader's tries is nfcpy's READ sent three times, and the presence check (page 0) is answered.
+    # Such a read proves nothing about the card: it must not be called "not a Floreyn card".
+    late = 3 * READ_AGAIN_TRIES
+    with EmulatedNtag(encode_card_message(member.payload()), late_reads=late) as tag:
+        start(readers, collector, verify, tag.path, targets=T2)
+        first = collector.wait_cards(1)[0]
+        assert isinstance(first, CardRejected) and type(first.error) is CardReadIncomplete, first
+        assert first.error.message("nl") == "De pas is niet goed gelezen. Houd hem stil tegen de lezer."
+        # The reader keeps reading the card that stays there; once its answers come in time it is read.
+        wait.until(lambda: any(isinstance(e, CardPresented) for e in collector.cards), WAIT_S, "the card read")
+        *before, read = collector.wait_cards(2)
+    assert read == CardPresented(member, tag.uid) and tag.late_reads == 0
+    assert all(isinstance(e, CardRejected) and type(e.error) is CardReadIncomplete for e in before), before
+
+
+def test_a_card_that_stays_unreadable_is_told_to_hold_still_once_per_repeat_guard(readers, collector, verify,
+                                                                                  member):
+    # Three rounds of tries that all break off: one "hold it still", not one per round (the till would flash
+    # its refusal screen many times a second). The guard is long so that a loaded machine stays within it.
+    late = 3 * 3 * READ_AGAIN_TRIES
+    with EmulatedNtag(encode_card_message(member.payload()), late_reads=late) as tag:
+        start(readers, collector, verify, tag.path, targets=T2, repeat_guard_s=10.0)
+        wait.until(lambda: any(isinstance(e, CardPresented) for e in collector.cards), WAIT_S, "the card read")
+        events = collector.wait_cards(2)
+    assert [type(e.error) for e in events if isinstance(e, CardRejected)] == [CardReadIncomplete]
+    assert events[-1] == CardPresented(member, tag.uid)
+
+
 def _uri_message() -> bytes:
     return b"".join(ndef.message_encoder([ndef.UriRecord("https://example.org/")]))
 
@@ -76,7 +108,7 @@ def _record_message(payload: bytes) -> bytes:
 
 def _bad_cards(member: floreyn_card.Card) -> list:
     genuine = member.payload()
-    stranger = floreyn_card.issue(Ed25519PrivateKey.from_private_bytes(bytes(32)), member.card_id)
+    stranger = floreyn_card.issue(PrivateKey(bytes(32)), member.card_id)
     return [
         pytest.param(b"", NotAFloreynCard, id="blank"),
         pytest.param(None, NotAFloreynCard, id="unformatted"),
