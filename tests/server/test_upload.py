@@ -6,9 +6,11 @@ import uuid
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from floreyn import keys
 from floreyn.server import ingest
+from floreyn.server import schema as s
 from floreyn.server.errors import RecordRefused
 from floreyn.server.remembered import Remembered
 from floreyn.sync import auth, record
@@ -306,3 +308,27 @@ def test_the_remembered_decodes_are_bounded(monkeypatch):
         raws.append(signed.raw)
     ingest.decode_batch(raws)
     assert len(ingest._decoded) == 3
+
+
+def _heads(srv, terminal_id):
+    """(head_seq, reported_head_seq, last_seen_ms) as stored for the terminal."""
+    t = s.terminals.c
+    return srv.ctx.db.read(lambda conn: tuple(conn.execute(
+        select(t.head_seq, t.reported_head_seq, t.last_seen_ms).where(t.terminal_id == terminal_id)).one()))
+
+
+def test_each_upload_stores_the_new_head_and_the_head_the_terminal_reported(srv, world):
+    _, card = world.member(eur_cents=5_000)
+    term = world.terminal()
+    for i in range(4):
+        term.spend(card, 10 + i)
+    client = term.client(srv)
+    assert client.upload(term.raws[:2], head_seq=4).acked_seq == 2
+    head, reported, seen = _heads(srv, term.terminal_id)
+    assert (head, reported) == (2, 4) and seen is not None
+    # An ingest without a reported head keeps the last one reported; the head moves on.
+    ingest.ingest(srv.ctx.db, term.terminal_id, term.raws[2:3])
+    assert _heads(srv, term.terminal_id)[:2] == (3, 4)
+    # A reported head below what the server holds is stored as the server's head.
+    assert client.upload(term.raws[3:], head_seq=1).acked_seq == 4
+    assert _heads(srv, term.terminal_id)[:2] == (4, 4)
