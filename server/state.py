@@ -87,8 +87,11 @@ class Settings:
     thresholds: Thresholds = Thresholds()
 
 
+_SETTINGS: Final = f"SELECT key, value FROM {s.settings.name}"  # every upload reads them: straight to the driver
+
+
 def get_settings(conn: Connection) -> Settings:
-    stored = dict(conn.execute(select(s.settings.c.key, s.settings.c.value)).tuples().all())
+    stored = dict(bulk.run(conn, _SETTINGS).tuples().all())
     base = Settings()
     return Settings(
         rates=ExchangeRates(**json.loads(stored["rates"])) if "rates" in stored else base.rates,
