@@ -323,7 +323,7 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
     settings = state.get_settings(conn)
     facts = rules.load_facts(conn, term, records, now, settings)
     rules.load_group_spent(conn, facts, _group_pairs(records, look))  # before the holds are consumed
-    online = _consume_holds(conn, term.terminal_id, records)
+    online = _consume_holds(conn, term.terminal_id, records, ids)
     batch = _Batch()
     noted: set[tuple[str, str]] = set()
 
@@ -485,24 +485,24 @@ _ACTIVE_HOLDS: Final = (f"SELECT auth_id, request_id, card_id, amount_cents FROM
                         f" LIMIT {authz.MAX_ACTIVE_HOLDS_PER_TERMINAL}")
 
 
-def _consume_holds(conn: Connection, terminal_id: str, records: list[TxRecord]) -> set[str]:
+def _consume_holds(conn: Connection, terminal_id: str, records: list[TxRecord], ids: list[str]) -> set[str]:
     """A spend that arrives releases the online authorization it was made under; returns those spends' ids.
 
     Matched by request id when the till used the record id as the request id
     (as floreyn.terminal does), else by card and amount, oldest hold first.
     A spend whose hold lapsed or was consumed already still counts as online
     (asked under its record id): only spends with no authorization at all
-    are offline (`_count_offline_spends`).
+    are offline (`_count_offline_spends`). `ids`: the records' ids as stored, in the same order.
     """
-    spends = [r for r in records if r.kind is Kind.SPEND]
+    spends = [(r, rec_id) for r, rec_id in zip(records, ids, strict=True) if r.kind is Kind.SPEND]
     if not spends:
         return set()
-    ids = [str(r.record_id) for r in spends]
     # A spend asked for under its record id is online even when its hold lapsed or was consumed
     # before: only spends with no authorization at all count as offline (_count_offline_spends).
     asked = {request_id for request_id, in bulk.rows_in(
         conn, "SELECT request_id FROM holds WHERE terminal_id = {mark}"
-              " AND status IN ('active', 'consumed', 'expired') AND request_id IN ({values})", (terminal_id,), ids)}
+              " AND status IN ('active', 'consumed', 'expired') AND request_id IN ({values})", (terminal_id,),
+        [rec_id for _, rec_id in spends])}
     active = bulk.run(conn, _ACTIVE_HOLDS, (terminal_id,)).all()
     if not active:
         return asked
@@ -512,15 +512,15 @@ def _consume_holds(conn: Connection, terminal_id: str, records: list[TxRecord]) 
         pool[(h.card_id, h.amount_cents)].append(h.auth_id)
     used: list[str] = []
     online: set[str] = set(asked)
-    for r in spends:
+    for r, rec_id in spends:
         assert r.card_id is not None
-        auth_id = by_request.get(str(r.record_id))
+        auth_id = by_request.get(rec_id)
         candidates = pool.get((r.card_id.hex(), r.fl_cents), [])
         if auth_id is None:
             auth_id = next((a for a in candidates if a not in used), None)
         if auth_id is not None and auth_id not in used:
             used.append(auth_id)
-            online.add(str(r.record_id))
+            online.add(rec_id)
     if used:
         conn.execute(update(s.holds).where(s.holds.c.auth_id == bindparam("a")).values(status="consumed"),
                      [{"a": a} for a in used])

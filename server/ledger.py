@@ -170,7 +170,8 @@ class LedgerTx:
         if not 2 <= len(self.postings) <= MAX_POSTINGS_PER_TX:
             raise Unbalanced(f"{self.tx_id}: {len(self.postings)} postings")
         # The two currencies summed in one loop: made for every posted record, inside ingest's write lock
-        # (currency_totals' dict of enum keys cost more than the rest of the transaction's checks).
+        # (currency_totals' dict of enum keys cost more than the rest of the transaction's checks). A posting
+        # not in fl is in euros: _TWO_CURRENCIES below fails at import if Currency ever gains a third.
         fl = eur = 0
         for p in self.postings:
             if p.amount.currency is Currency.FL:
@@ -180,6 +181,10 @@ class LedgerTx:
         if fl or eur:
             currency, total = (Currency.FL, fl) if fl else (Currency.EUR, eur)
             raise Unbalanced(f"{self.tx_id}: {currency.value} postings sum to {total}, not zero")
+
+
+_TWO_CURRENCIES: Final = (Currency.FL, Currency.EUR)
+assert tuple(Currency) == _TWO_CURRENCIES, "LedgerTx's balance check sums fl and everything else as euros"
 
 
 def currency_totals(postings: Iterable[Posting]) -> dict[Currency, int]:
