@@ -313,6 +313,13 @@ class Controller(_Dispatcher):
         self.refusal = event.error
         self.show("refused")
 
+    def _on_card_read_torn(self, event: ev.CardReadTorn) -> None:
+        """"Hold it still", on the screen that shows: an open card and a typed amount stay as they were."""
+        if self.screen == "refused":  # the refusal before was of another read; this one is a new try
+            self.back_to_idle()
+        error = event.error
+        self.show_text(lambda: tr.error_text(error), "warn")  # no refusal: the warning's colour
+
     def dismiss_refusal(self) -> None:
         """A tap on the refusal screen: back to the card prompt."""
         if self.screen == "refused":
@@ -609,6 +616,7 @@ EVENTS.on(ev.SignedIn, Controller._on_signed_in)
 EVENTS.on(ev.SignedOut, Controller._on_signed_out)
 EVENTS.on(ev.CardShown, Controller._on_card_shown)
 EVENTS.on(ev.CardRefused, Controller._on_card_refused)
+EVENTS.on(ev.CardReadTorn, Controller._on_card_read_torn)
 EVENTS.on(ev.SecondCardAccepted, Controller._on_second_card_accepted)
 EVENTS.on(ev.SecondCardRefused, Controller._on_second_card_refused)
 EVENTS.on(ev.TxCommitted, Controller._on_tx_committed)

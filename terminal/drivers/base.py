@@ -51,6 +51,11 @@ class CardReadIncomplete(CardError):
     msgid = "The card was not read properly. Hold it still on the reader."
 
 
+# Reads that broke off (the card moved, or answered too late): they say nothing about any card, so they
+# refuse none. The reader reads such a card again; the till keeps an open card and its sale (engine/core.py).
+TORN_READ_ERRORS: tuple[type[CardError], ...] = (CardRemovedTooEarly, CardReadIncomplete)
+
+
 class CardNotBlank(CardError):
     code = "card_not_blank"
     msgid = "This card already holds data. Use a blank card or choose overwrite."

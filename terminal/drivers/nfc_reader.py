@@ -43,6 +43,7 @@ from floreyn.terminal.drivers.base import (
     TrailPort,
     ReaderState,
     ReaderStatus,
+    TORN_READ_ERRORS,
     VerifyPayload,
     is_stop_request,
     reader_fault_message,
@@ -208,7 +209,7 @@ class NfcCardReader(CardReader):
     def _on_connect(self, tag: NfcTag) -> bool:
         uid = bytes(tag.identifier)
         event = self._read_event(tag, uid)
-        torn = isinstance(event, CardRejected) and isinstance(event.error, (CardRemovedTooEarly, CardReadIncomplete))
+        torn = isinstance(event, CardRejected) and isinstance(event.error, TORN_READ_ERRORS)
         if not torn:
             self._arm_guard(uid)
         port = _attach_trail(tag, event)

@@ -19,6 +19,8 @@ from floreyn.card import CardError
 from floreyn.terminal.drivers.base import (
     CardEvent,
     CardReader,
+    CardReadIncomplete,
+    CardRejected,
     CardWriteFailed,
     PrintDoc,
     PrinterError,
@@ -38,7 +40,8 @@ class VirtualCardReader(CardReader):
 
     def __init__(self, verify: VerifyPayload) -> None:
         super().__init__(verify)
-        self._inbox: queue.Queue[tuple[bytes, bytes, TrailPort | None] | None] = queue.Queue(maxsize=_QUEUE_LIMIT)
+        self._inbox: queue.Queue[tuple[bytes, bytes, TrailPort | None] | CardRejected | None] = queue.Queue(
+            maxsize=_QUEUE_LIMIT)
         self._thread: threading.Thread | None = None
         # A virtual card has trail memory like a real format-2 card: one per card, for the reader's life.
         self._trails: dict[bytes, TrailPort] = {}
@@ -54,6 +57,9 @@ class VirtualCardReader(CardReader):
                 item = self._inbox.get()  # blocks: an idle reader costs no CPU
                 if item is None:
                     break
+                if isinstance(item, CardRejected):
+                    on_card(item)
+                    continue
                 payload, uid, trail = item
                 on_card(self.verify_payload(payload, uid, trail))
             on_status(ReaderStatus(ReaderState.STOPPED))
@@ -65,6 +71,10 @@ class VirtualCardReader(CardReader):
         """Lay a card on the reader (with its trail memory: given, else this card's own). Raises queue.Full."""
         port = trail if trail is not None else self._trails.setdefault(bytes(payload), MemoryTrail())
         self._inbox.put_nowait((bytes(payload), uid, port))
+
+    def present_torn(self, uid: bytes = b"\x04virt") -> None:
+        """A read that broke off, as when a card moves on a real reader (nfc_reader.py). Raises queue.Full."""
+        self._inbox.put_nowait(CardRejected(CardReadIncomplete(), uid))
 
     def stop(self, timeout_s: float = 2.0) -> None:
         if self._thread is None:

@@ -28,7 +28,14 @@ from floreyn.sync import rules
 from floreyn.sync.record import Kind, Tender
 from floreyn.sync.snapshot import OfflineLimits, Snapshot
 from floreyn.terminal.config import Operator, TerminalConfig
-from floreyn.terminal.drivers.base import CardEvent, CardPresented, CardRejected, PrintDoc, TrailPort
+from floreyn.terminal.drivers.base import (
+    TORN_READ_ERRORS,
+    CardEvent,
+    CardPresented,
+    CardRejected,
+    PrintDoc,
+    TrailPort,
+)
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine import trail
 from floreyn.terminal.engine.auth import PinGate
@@ -231,6 +238,11 @@ class Engine:
             raise
         if self._second is not None and self._card is not None:
             return self._second_card(event)
+        if isinstance(event, CardRejected) and isinstance(event.error, TORN_READ_ERRORS):
+            # Nothing was read, so nothing is refused: the member whose card is open (a quote perhaps
+            # typed) keeps it, and a shopkeeper need not start again because a card moved.
+            self.emit(ev.CardReadTorn(event.error))
+            raise event.error
         self._card = None
         if not isinstance(event, CardPresented):
             self.emit(ev.CardRefused(event.error))

@@ -49,6 +49,14 @@ class CardRefused(Event):
 
 
 @dataclass(frozen=True)
+class CardReadTorn(Event):
+    """A read broke off (the card moved, or answered late: drivers/base.py TORN_READ_ERRORS). It is no
+    refusal: an open card and its sale stay, and the screen asks to hold the card still."""
+
+    error: FloreynError
+
+
+@dataclass(frozen=True)
 class SecondCardAccepted(Event):
     """A second group member's card confirmed `quote`: confirm it again to commit; offline (`payer_again`)
     first the payer's card comes back to the reader (Engine.second_card), then this event again."""

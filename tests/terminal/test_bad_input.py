@@ -12,7 +12,9 @@ from floreyn.errors import FloreynError
 from floreyn.money import AmountNegative, AmountWrongCurrency, AmountZero, Money
 from floreyn.terminal import demo_setup
 from floreyn.terminal.config import config_from_dict
+from floreyn.terminal.drivers.base import CardReadIncomplete, CardRejected, CardRemovedTooEarly
 from floreyn.terminal.engine import errors as E
+from floreyn.terminal.engine import events as ev
 
 
 def _tampered(name: str) -> bytes:
@@ -83,6 +85,28 @@ def test_refused_card_clears_the_previous_one(till):
     with pytest.raises(E.CardBlocked):
         till.present("cees")
     with pytest.raises(E.NoCard):  # a sale must never land on the previous member's card
+        till.engine.quote_spend(Money.fl(100))
+
+
+@pytest.mark.parametrize("torn", [CardReadIncomplete, CardRemovedTooEarly])
+def test_a_torn_read_keeps_the_open_card_and_its_quote(till, torn):
+    """A read that broke off refuses no card: the member and the typed amount stay (before: both dropped)."""
+    anna = till.present("anna")
+    quote = till.engine.quote_spend(Money.fl(250))
+    till.events.clear()
+    with pytest.raises(torn):
+        till.engine.card_event(CardRejected(torn(), b"\x04torn"))
+    assert [type(e) for e in till.events] == [ev.CardReadTorn]
+    assert "stil" in till.events[0].error.message("nl")
+    result = till.engine.confirm(quote.quote_id)  # the sale goes on as typed, on the same card
+    assert (result.records[0].fl_cents, result.records[0].card_hex) == (250, anna.card_hex)
+    assert len(till.printer.docs) == 1
+
+
+def test_a_torn_read_without_an_open_card_opens_none(till):
+    with pytest.raises(CardReadIncomplete):
+        till.engine.card_event(CardRejected(CardReadIncomplete(), b"\x04torn"))
+    with pytest.raises(E.NoCard):
         till.engine.quote_spend(Money.fl(100))
 
 

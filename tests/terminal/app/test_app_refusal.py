@@ -36,6 +36,30 @@ class RefusalWalk(TillUITest):
         self.assertIsNone(self.ctl.refusal)
         self.assertEqual(theme.DANGER[:3], theme.rgba("#B00020")[:3])
 
+    def test_a_torn_read_asks_to_hold_still_and_keeps_the_typed_amount(self):
+        """A card that moved while it was read refuses nothing: the member screen and the amount typed stay
+        (before: the refusal screen, and the sale was gone), and the strip asks to hold the card still."""
+        self.sign_in()
+        self.present("anna")
+        self.wait_screen("member")
+        self.tap(self.screen().ids.amount)
+        self.wait_screen("amount")
+        self.type_keys(self.screen().ids.keypad, "12,5")
+        self.runtime.reader.present_torn()
+        self.wait(lambda: "stil" in self.ctl.message)
+        self.assertEqual(self.ctl.screen, "amount")
+        self.assertEqual(self.screen().ids.display.text, "12,5")
+        self.assertIn("Houd hem stil tegen de lezer", self.shown_text(self.root))
+        self.shot("torn-read-amount")
+        self.tap_text("Betalen")
+        self.wait_screen("source")  # the sale goes on, for the same member
+        self.assertIn("Anna", self.ctl.member.alias)
+        self.present("cees")  # blocked: the refusal screen
+        self.wait_screen("refused")
+        self.runtime.reader.present_torn()  # a new try that broke off: back to the prompt, which says why
+        self.wait_screen("idle")
+        self.assertIn("stil", self.ctl.message)
+
 
 class TestRefusal800(RefusalWalk):
     __test__ = True
