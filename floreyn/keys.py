@@ -178,8 +178,25 @@ def load_private_key(path: Path, passphrase: bytes | None = None) -> PrivateKey:
     return PrivateKey(seed)
 
 
+class KeyFormatNeedsCryptography(ValueError):
+    """A key file in a format only `cryptography` reads or writes, on a machine without it (a till)."""
+
+    def __init__(self, path: Path | None) -> None:
+        where = f"{path}: " if path is not None else ""
+        super().__init__(f"{where}encrypted or non-plain key files need the 'cryptography' package "
+                         "(pip install 'floreyn[server]' or 'floreyn[desk]'); a till reads plain PEM keys only")
+
+
+def _require_cryptography(path: Path | None) -> None:
+    try:
+        import cryptography  # noqa: F401  # the server's and the desk's extras bring it; a till has none
+    except ImportError:
+        raise KeyFormatNeedsCryptography(path) from None
+
+
 def _encrypted_pem(key: PrivateKey, passphrase: bytes) -> bytes:
     """PKCS#8 encrypted with the best encryption `cryptography` has (the desk tool's issuing key)."""
+    _require_cryptography(None)
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -189,6 +206,7 @@ def _encrypted_pem(key: PrivateKey, passphrase: bytes) -> bytes:
 
 
 def _seed_via_cryptography(pem: bytes, passphrase: bytes | None, path: Path) -> bytes:
+    _require_cryptography(path)
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import stat
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -106,6 +108,30 @@ def test_key_files_that_are_not_plain_ed25519_keep_their_errors(tmp_path: Path) 
     (tmp_path / "junk.pem").write_bytes(b"-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----\n")
     with pytest.raises(ValueError):
         keys.load_private_key(tmp_path / "junk.pem")
+
+
+def test_a_till_without_cryptography_reads_plain_keys_and_says_what_the_others_need(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cryptography` is in the server's and the desk's extras only (pyproject.toml): a till reads its plain
+    key, and a key file only `cryptography` reads is a clear refusal there, not an ImportError."""
+    plain, encrypted = tmp_path / "till.key", tmp_path / "issuer.pem"
+    key = keys.new_private_key()
+    keys.save_private_key(key, plain)
+    keys.save_private_key(key, encrypted, passphrase=b"gras groeit")
+    monkeypatch.setitem(sys.modules, "cryptography", None)  # `import cryptography` raises ImportError now
+    assert keys.private_seed(keys.load_private_key(plain)) == keys.private_seed(key)
+    with pytest.raises(keys.KeyFormatNeedsCryptography, match="issuer.pem: .*floreyn\\[server\\]"):
+        keys.load_private_key(encrypted, passphrase=b"gras groeit")
+    with pytest.raises(keys.KeyFormatNeedsCryptography):
+        keys.save_private_key(key, tmp_path / "other.pem", passphrase=b"x")
+
+
+def test_cryptography_is_no_core_dependency() -> None:
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    named = {extra: [d.split(">")[0].split("[")[0] for d in deps]
+             for extra, deps in {"core": project["dependencies"], **project["optional-dependencies"]}.items()}
+    assert "cryptography" not in named["core"] and "cryptography" not in named["terminal"]
+    assert "cryptography" in named["server"] and "cryptography" in named["desk"]
 
 
 def ec_key_pem() -> bytes:
