@@ -23,7 +23,9 @@ def main(options: Any = None, *, exit_after_s: float | None = None, sign_in_pin:
     """
     import os
 
-    from floreyn.terminal.app import kivy_setup
+    from floreyn.terminal.app import kivy_setup, memory
+
+    memory.tune_malloc()  # first: before the demo set-up's scrypt frees its block and before any thread starts
 
     if exit_after_s is None and os.environ.get("FLOREYN_APP_EXIT_AFTER_S"):  # smoke tests of the real CLI
         exit_after_s = float(os.environ["FLOREYN_APP_EXIT_AFTER_S"])

@@ -24,6 +24,22 @@ log = logging.getLogger(__name__)
 START_LIMIT_S = 60.0  # with exit_after_s: a till that never gets ready stops after this much longer
 
 
+def flush_each_frame(window: Any = None) -> bool:
+    """Under SDL's offscreen driver (tests, the tour, the benchmarks): glFlush after each frame; True if bound.
+
+    On a screen the swap hands each frame to the GPU. Offscreen the surface is an EGL pbuffer, whose swap does
+    nothing: Mesa's llvmpipe keeps binning frame after frame into one scene (64 KiB of C heap for each draw call)
+    and draws none of them until something reads the pixels. The till's sign-in and card prompt left 142 such
+    blocks (9 MB) that way, and each later redraw (dimming) added its own, for a till that never drew a pixel.
+    A flush draws each frame as a screen would and frees the frame before it."""
+    if os.environ.get("SDL_VIDEODRIVER") != "offscreen":
+        return False
+    from kivy.graphics.opengl import glFlush
+
+    (window or Window).fbind("on_flip", lambda *_a: glFlush())
+    return True
+
+
 def build_root(runtime: Runtime, relay: Any, *, window: Any = None) -> TillRoot:
     """Controller and root widget for `runtime`; engine events are routed to the controller.
 
@@ -56,6 +72,7 @@ class TillApp(App):
 
     def build(self) -> TillRoot:
         Window.clearcolor = theme.BACKGROUND
+        flush_each_frame()
         self.till_root = build_root(self.runtime, self.relay)
         if self.dim_after_s is not None:
             self.till_root.ctl.dim_after_s = self.dim_after_s

@@ -28,9 +28,22 @@ NEVER = ("sqlalchemy",)
 # Signing and verifying go through libsodium (floreyn/keys.py): `cryptography` cost the card prompt 6.8 MB.
 CRYPTOGRAPHY = ("cryptography",)
 
-# The real `python -m floreyn.terminal.app` main, with the loaded module names printed at exit.
+# The real `python -m floreyn.terminal.app` main, with the loaded module names printed at exit, and what Kivy
+# holds then: the kv files it read, and what the app's screen manager draws before and after its screens.
 DRIVER = r'''
-import atexit, sys
+import atexit, gc, os, sys
+
+
+def kivy_state():
+    from kivy.lang import Builder
+    from kivy.uix.screenmanager import ScreenManager
+    print("FLOREYN_KV " + " ".join(sorted(os.path.basename(f) for f in Builder.files)), flush=True)
+    (sm,) = [o for o in gc.get_objects() if type(o) is ScreenManager]  # type(): no dead weak proxy is touched
+    print("FLOREYN_SM_CANVAS " + " ".join(type(i).__name__ for c in (sm.canvas.before, sm.canvas.after)
+                                          for i in c.children), flush=True)
+
+
+atexit.register(kivy_state)
 atexit.register(lambda: print("FLOREYN_MODULES " + " ".join(sorted(sys.modules)), flush=True))
 from floreyn.terminal.app.__main__ import main
 sys.exit(main(sys.argv[1:]))
@@ -38,8 +51,8 @@ sys.exit(main(sys.argv[1:]))
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
-    """The module names of the real app's process, which ran up to the card prompt and stopped (one run)."""
+def card_prompt(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The output lines of the real app's process, which ran up to the card prompt and stopped (one run)."""
     tmp_path = tmp_path_factory.mktemp("card_prompt")
     kivy_env.configure_environment()
     env = {**os.environ, "FLOREYN_APP_REPORT_READY": "1", "KIVY_HOME": str(tmp_path / "kivy")}
@@ -50,8 +63,17 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
                           env=env, capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "FLOREYN_READY screen=idle" in done.stdout, done.stderr[-3000:]
-    line = next(x for x in done.stdout.splitlines() if x.startswith("FLOREYN_MODULES "))
-    names = set(line.split()[1:])
+    return done.stdout.splitlines()
+
+
+def printed(card_prompt: list[str], tag: str) -> list[str]:
+    return next(x for x in card_prompt if x.startswith(tag + " ") or x == tag).split()[1:]
+
+
+@pytest.fixture(scope="module")
+def loaded(card_prompt: list[str]) -> set[str]:
+    """The module names of the real app's process at the card prompt."""
+    names = set(printed(card_prompt, "FLOREYN_MODULES"))
     assert "kivy.core.window" in names and "floreyn.terminal.engine.service" in names  # the real till ran
     assert "floreyn.terminal.store.store" in names and "sqlite3" in names  # ... and opened its store
     return names
@@ -74,3 +96,15 @@ def test_the_till_runs_without_sqlalchemy(loaded):
 def test_the_till_signs_and_verifies_without_cryptography(loaded):
     found = imported(loaded, CRYPTOGRAPHY)
     assert found == [], f"the till's process imported {found}"
+
+
+def test_the_card_prompt_leaves_the_manager_screens_rules_unread(card_prompt):
+    """terminal/app/root.py reads kv/manager.kv when the first manager screen is built (about 1 MB of parsed
+    rules); the gallery and manager tests build those screens from them."""
+    kv = printed(card_prompt, "FLOREYN_KV")
+    assert {"widgets.kv", "screens.kv", "root.kv"} <= set(kv) and "manager.kv" not in kv
+
+
+def test_the_screen_manager_does_not_clip_with_the_stencil_buffer(card_prompt):
+    """kv/root.kv clears Kivy's stencil clip of the ScreenManager: no transition ever needs it."""
+    assert printed(card_prompt, "FLOREYN_SM_CANVAS") == []

@@ -76,3 +76,63 @@ def test_automatic_sign_in_needs_the_virtual_reader():
     real = Runtime(service=None, config=None, printer=None, reader=object(), present=None)
     with pytest.raises(ValueError, match="simulated demo only"):
         TillApp(real, EventRelay(), sign_in_pin="1234")
+
+
+# A fresh process: the shared test window has binned the frames of every test before (see flush_each_frame).
+FRAMES_PROBE = r'''
+import ctypes, sys
+from support import kivy_env
+window = kivy_env.get_window()
+from kivy.base import EventLoop
+from kivy.uix.label import Label
+from floreyn.terminal.app.app import flush_each_frame
+
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+
+
+def c_heap_in_use() -> int:
+    info = libc.mallinfo2()
+    return info.uordblks + info.hblkhd
+
+
+bound = flush_each_frame(window) if sys.argv[1] == "flush" else False
+label = Label(text="0", color=(0, 0, 0, 1))
+window.add_widget(label)
+for _ in range(5):
+    window.canvas.ask_update()
+    EventLoop.idle()
+before = c_heap_in_use()
+for _ in range(150):  # 150 frames of the same label: what redraws leave behind
+    window.canvas.ask_update()
+    EventLoop.idle()
+print(bound, round((c_heap_in_use() - before) / 2**20, 1))
+'''
+
+
+def frames_left_behind_mb(mode: str, tmp_path) -> tuple[str, float]:
+    support = str(Path(__file__).resolve().parents[2])
+    done = run_app(["-c", FRAMES_PROBE, mode], tmp_path, PYTHONPATH=support + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    assert done.returncode == 0, done.stderr[-3000:]
+    bound, mb = done.stdout.split()[-2:]
+    return bound, float(mb)
+
+
+def test_offscreen_each_frame_is_drawn_and_leaves_no_c_heap_behind(tmp_path):
+    """Issue 19 goal 5: under SDL's offscreen driver the app flushes each frame, as a screen's swap does;
+    unflushed, llvmpipe kept 64 KiB per draw call of every frame (150 frames of one label: 10 MB). Flushed,
+    only the scenes still being drawn hold theirs: a bounded MB or so, whatever the number of frames."""
+    bound, mb = frames_left_behind_mb("flush", tmp_path)
+    assert bound == "True" and mb < 2.5
+
+
+def test_offscreen_frames_pile_up_without_the_flush(tmp_path):
+    """The probe can tell: the same frames without flush_each_frame."""
+    bound, mb = frames_left_behind_mb("none", tmp_path)
+    assert bound == "False" and mb > 6.0
