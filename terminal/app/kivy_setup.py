@@ -27,11 +27,6 @@ from typing import Any
 
 TOUCH_PROVIDERS = ("hidinput", "mtdev", "sdl")
 DEFAULT_MAXFPS = 30
-# No multisampling (Kivy asks for 2 samples): the window's colour and depth/stencil buffers exist once per sample
-# plus the resolved copy, for the edges of the rounded buttons only (text is drawn smooth by the font renderer).
-# On Mesa's llvmpipe that was 11 MB of the till's peak RSS (and 15 of the one-label floor's); a Pi's V3D keeps
-# such buffers in the same RAM (CMA). Without it a rounded corner's edge pixels are either in or out.
-MULTISAMPLES = 0
 
 
 def on_console() -> bool:
@@ -69,7 +64,6 @@ def prepare_environment(*, kiosk: bool | None = None, size: tuple[int, int] | No
         "KCFG_KIVY_EXIT_ON_ESCAPE": "0",  # Esc must not close a till
         "KCFG_GRAPHICS_MAXFPS": str(DEFAULT_MAXFPS),
         "KCFG_KIVY_KEYBOARD_MODE": "system",  # no on-screen keyboard pops up
-        "KCFG_GRAPHICS_MULTISAMPLES": str(MULTISAMPLES),
     }
     if kiosk:
         wanted["SDL_VIDEODRIVER"] = "kmsdrm"

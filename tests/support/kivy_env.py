@@ -62,7 +62,6 @@ def configure_environment() -> None:
     env.setdefault("KCFG_GRAPHICS_WIDTH", str(MAX_SIZE[0]))  # see module doc: create big, shrink
     env.setdefault("KCFG_GRAPHICS_HEIGHT", str(MAX_SIZE[1]))
     env.setdefault("KCFG_KIVY_EXIT_ON_ESCAPE", "0")
-    env.setdefault("KCFG_GRAPHICS_MULTISAMPLES", "0")  # as the app draws (terminal/app/kivy_setup.py MULTISAMPLES)
     env.setdefault("SDL_AUDIODRIVER", "dummy")  # CI has no sound card; beeps go nowhere
     if env.get("FLOREYN_TEST_SHOW") != "1":
         env.setdefault("SDL_VIDEODRIVER", "offscreen")

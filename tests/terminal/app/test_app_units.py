@@ -287,7 +287,6 @@ def test_environment_for_kiosk_and_desktop(monkeypatch):
     done = kivy_setup.prepare_environment(kiosk=True)
     assert done["SDL_VIDEODRIVER"] == "kmsdrm" and done["SDL_TOUCH_MOUSE_EVENTS"] == "0"
     assert done["KCFG_GRAPHICS_FULLSCREEN"] == "auto" and done["KCFG_GRAPHICS_MAXFPS"] == "30"
-    assert done["KCFG_GRAPHICS_MULTISAMPLES"] == "0"  # issue 19 goal 5: 11 MB of RSS under llvmpipe
     for key in done:
         monkeypatch.delenv(key)
     monkeypatch.setenv("SDL_VIDEODRIVER", "offscreen")  # whoever runs us wins
