@@ -442,7 +442,7 @@ class Engine:
         if client_ref is not None:
             ref = (client_ref, fingerprint or f"{quote.fingerprint}:{int(tender or 0)}")
         self._ask_card(quote)
-        written = self._write_trail(quote, ctx.snapshot, ctx.age_s, ref) if quote.offline and quote.kind is Kind.SPEND else None
+        written = self._write_trail(quote, ref) if quote.offline and quote.kind is Kind.SPEND else None
         if not quote.offline and quote.kind is Kind.SPEND and quote.card_hex is not None:
             self._stamp_trail(quote.card_hex)
         records, existed = self.store.commit_tx(
@@ -469,16 +469,17 @@ class Engine:
             if stamped is not None:
                 self._tap = trail.TapTrail(self._tap.port, stamped)
 
-    def _write_trail(self, quote: Quote, snap: Snapshot | None, age: float | None,
-                     ref: tuple[str, str] | None) -> cardtrail.Trail | None:
+    def _write_trail(self, quote: Quote, ref: tuple[str, str] | None) -> cardtrail.Trail | None:
         """Before an offline spend is committed: write it on the card's trail (engine/trail.py)."""
         if ref is not None and self.find_by_ref(*ref) is not None:
             return None  # a retry of what was committed: the card carries it already
         info = self._card.info if self._card is not None else None
         assert quote.card_hex is not None
+        # Only offline_state's local_cents, read the same way: the capacity it works out beside it (two
+        # queries more, refusals built) is the re-check's, inside the write transaction.
         with self.store.read() as view:
-            local = offline_state(view, snap, quote.card_hex, info, age, self._tap).local_cents
-            next_seq = view.state().head_seq + 1
+            local = view.offline_spent_gross(quote.card_hex, view.snapshot_base_seq())
+        next_seq = self.store.head.seq + 1  # the store's head in memory: the state row's, asserted at each commit
         try:
             written = trail.write_before_commit(self._tap, info=info, amount_cents=quote.fl.cents,
                                                 local_cents=local, terminal_id=self.config.terminal_id,
