@@ -521,9 +521,8 @@ class Engine:
         return self._result(records, existed=True)
 
     def _committed(self, records: list[StoredRecord], existed: bool, card_updated: bool | None = None) -> TxResult:
-        result = self._result(records, existed)
-        if card_updated is not None and not existed:  # the app says "pas bijgewerkt" (engine/trail.py)
-            result = replace(result, card_updated=card_updated)
+        # the app says "pas bijgewerkt" (engine/trail.py); a retry wrote nothing
+        result = self._result(records, existed, card_updated=None if existed else card_updated)
         if existed:
             return result
         self.emit(ev.TxCommitted(result))
@@ -535,7 +534,7 @@ class Engine:
         status, error = self.receipts.print(result.tx_id)
         return replace(result, existed=False, receipt_status=status, receipt_error=error)
 
-    def _result(self, records: list[StoredRecord], existed: bool) -> TxResult:
+    def _result(self, records: list[StoredRecord], existed: bool, card_updated: bool | None = None) -> TxResult:
         assert records
         report = None
         if records[0].kind is Kind.DAY_CLOSE:
@@ -543,7 +542,7 @@ class Engine:
                 raw = view.day_report(records[0].day_no)
             report = json.loads(raw) if raw else None
         return TxResult(records[0].tx_id, records[0].kind, tuple(records), existed,
-                        records[0].receipt_status, None, report)
+                        records[0].receipt_status, None, report, card_updated=card_updated)
 
     # -- day close -----------------------------------------------------------------------------
 
