@@ -240,6 +240,26 @@ def test_every_query_by_ref_id_still_searches_records_ref(store):
         assert any("USING INDEX records_ref (ref_id=?)" in step for step in plan), (sql, plan)
 
 
+def test_what_budgets_paid_since_the_snapshot_is_searched_by_budget_not_scanned(store):
+    """StoreView.budgets_spent runs in the quote and the re-check of every spend by a card with budgets: a
+    scan of every record since the snapshot (1.7 ms a sale after 10,000) before records_budget."""
+    commit(store, spend(500, budget_id="B-1"), spend(200))
+    commit(store, spend(300, budget_id="B-2"))
+    ran: list[str] = []
+    store._conn.set_trace_callback(ran.append)  # noqa: SLF001 - the SQL the view sends, parameters bound
+    try:
+        with store.read() as view:
+            assert view.budgets_spent(["B-1", "B-2", "B-3"], 0) == {"B-1": 500, "B-2": 300, "B-3": 0}
+            assert view.budgets_spent(["B-1"], 1) == {"B-1": 0}  # after the snapshot's base only
+    finally:
+        store._conn.set_trace_callback(None)  # noqa: SLF001
+    searches = [sql for sql in ran if sql.startswith("SELECT")]
+    assert len(searches) == 2, ran
+    for sql in searches:
+        plan = [row[3] for row in store._conn.execute(f"EXPLAIN QUERY PLAN {sql}")]  # noqa: SLF001
+        assert plan[0].startswith("SEARCH r USING INDEX records_budget (budget_id=? AND seq>?)"), (sql, plan)
+
+
 def _v1_database(path, n_records: int, version: int = 1) -> list[bytes]:
     """A store as schema `version` (default the first) wrote it, with records in it (written with plain SQL)."""
     conn = open_sqlite(path)
