@@ -471,13 +471,19 @@ class Engine:
 
     def _write_trail(self, quote: Quote, ref: tuple[str, str] | None) -> cardtrail.Trail | None:
         """Before an offline spend is committed: write it on the card's trail (engine/trail.py)."""
-        if ref is not None and self.find_by_ref(*ref) is not None:
-            return None  # a retry of what was committed: the card carries it already
+        from floreyn.terminal.engine.errors import ClientRefConflict
+
         info = self._card.info if self._card is not None else None
         assert quote.card_hex is not None
-        # Only offline_state's local_cents, read the same way: the capacity it works out beside it (two
-        # queries more, refusals built) is the re-check's, inside the write transaction.
-        with self.store.read() as view:
+        with self.store.read() as view:  # one read: the retry's lookup (find_by_ref's) and the trail's figure
+            found = view.client_ref(ref[0]) if ref is not None else None
+            if found is not None:
+                assert ref is not None
+                if found[1] != ref[1]:
+                    raise ClientRefConflict(ref=ref[0])
+                return None  # a retry of what was committed: the card carries it already
+            # Only offline_state's local_cents, read the same way: the capacity it works out beside it (two
+            # queries more, refusals built) is the re-check's, inside the write transaction.
             local = view.offline_spent_gross(quote.card_hex, view.snapshot_base_seq())
         next_seq = self.store.head.seq + 1  # the store's head in memory: the state row's, asserted at each commit
         try:
