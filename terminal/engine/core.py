@@ -43,7 +43,7 @@ from floreyn.terminal.clock import Clock, snapshot_age_s
 from floreyn.terminal.engine.context import TillContext, till_context
 from floreyn.terminal.engine.disk import DiskGuard
 from floreyn.terminal.engine.errors import (
-    AmountOverLimit, CardBlocked, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
+    AmountOverLimit, CardBlocked, ClientRefConflict, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
     OnlineDeclined, OnlineUnavailable, PayerCardNeeded, QuoteUnknown, RepeatNeedsConfirmation,
     SecondCardNeeded, SecondCardRefused, TenderNotAllowed,
 )
@@ -471,14 +471,11 @@ class Engine:
 
     def _write_trail(self, quote: Quote, ref: tuple[str, str] | None) -> cardtrail.Trail | None:
         """Before an offline spend is committed: write it on the card's trail (engine/trail.py)."""
-        from floreyn.terminal.engine.errors import ClientRefConflict
-
         info = self._card.info if self._card is not None else None
         assert quote.card_hex is not None
         with self.store.read() as view:  # one read: the retry's lookup (find_by_ref's) and the trail's figure
             found = view.client_ref(ref[0]) if ref is not None else None
-            if found is not None:
-                assert ref is not None
+            if ref is not None and found is not None:
                 if found[1] != ref[1]:
                     raise ClientRefConflict(ref=ref[0])
                 return None  # a retry of what was committed: the card carries it already
@@ -515,8 +512,6 @@ class Engine:
 
     def find_by_ref(self, client_ref: str, fingerprint: str) -> TxResult | None:
         """A request carried out before (a resumed script, a retried call): its result, or None."""
-        from floreyn.terminal.engine.errors import ClientRefConflict
-
         with self.store.read() as view:
             found = view.client_ref(client_ref)
             if found is None:
