@@ -54,7 +54,16 @@ class FloreynError(Exception):
 
     def __init__(self, **params: object) -> None:
         self.params = params
-        super().__init__(self.message("en"))
+        super().__init__()
+
+    def __str__(self) -> str:
+        # Worded when shown, not when raised: the till builds refusals it may never raise (the offline
+        # capacity names the rule that caps it at every sale's re-check), and wording one costs more than
+        # the rest of building it (translation lookup, amounts formatted).
+        return self.message("en")
+
+    def __repr__(self) -> str:  # as an Exception made with its message: Limit('At most fl 10.00.')
+        return f"{type(self).__name__}({self.message('en')!r})"
 
     def message(self, lang: str = "nl") -> str:
         template = translate(self.msgid, lang)

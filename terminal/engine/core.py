@@ -43,7 +43,7 @@ from floreyn.terminal.clock import Clock, snapshot_age_s
 from floreyn.terminal.engine.context import TillContext, till_context
 from floreyn.terminal.engine.disk import DiskGuard
 from floreyn.terminal.engine.errors import (
-    AmountOverLimit, CardBlocked, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
+    AmountOverLimit, CardBlocked, ClientRefConflict, ManagerRequired, MixedPaymentNeedsTender, NoCard, NotSignedIn,
     OnlineDeclined, OnlineUnavailable, PayerCardNeeded, QuoteUnknown, RepeatNeedsConfirmation,
     SecondCardNeeded, SecondCardRefused, TenderNotAllowed,
 )
@@ -442,7 +442,7 @@ class Engine:
         if client_ref is not None:
             ref = (client_ref, fingerprint or f"{quote.fingerprint}:{int(tender or 0)}")
         self._ask_card(quote)
-        written = self._write_trail(quote, ctx.snapshot, ctx.age_s, ref) if quote.offline and quote.kind is Kind.SPEND else None
+        written = self._write_trail(quote, ref) if quote.offline and quote.kind is Kind.SPEND else None
         if not quote.offline and quote.kind is Kind.SPEND and quote.card_hex is not None:
             self._stamp_trail(quote.card_hex)
         records, existed = self.store.commit_tx(
@@ -469,16 +469,20 @@ class Engine:
             if stamped is not None:
                 self._tap = trail.TapTrail(self._tap.port, stamped)
 
-    def _write_trail(self, quote: Quote, snap: Snapshot | None, age: float | None,
-                     ref: tuple[str, str] | None) -> cardtrail.Trail | None:
+    def _write_trail(self, quote: Quote, ref: tuple[str, str] | None) -> cardtrail.Trail | None:
         """Before an offline spend is committed: write it on the card's trail (engine/trail.py)."""
-        if ref is not None and self.find_by_ref(*ref) is not None:
-            return None  # a retry of what was committed: the card carries it already
         info = self._card.info if self._card is not None else None
         assert quote.card_hex is not None
-        with self.store.read() as view:
-            local = offline_state(view, snap, quote.card_hex, info, age, self._tap).local_cents
-            next_seq = view.state().head_seq + 1
+        with self.store.read() as view:  # one read: the retry's lookup (find_by_ref's) and the trail's figure
+            found = view.client_ref(ref[0]) if ref is not None else None
+            if ref is not None and found is not None:
+                if found[1] != ref[1]:
+                    raise ClientRefConflict(ref=ref[0])
+                return None  # a retry of what was committed: the card carries it already
+            # Only offline_state's local_cents, read the same way: the capacity it works out beside it (two
+            # queries more, refusals built) is the re-check's, inside the write transaction.
+            local = view.offline_spent_gross(quote.card_hex, view.snapshot_base_seq())
+        next_seq = self.store.head.seq + 1  # the store's head in memory: the state row's, asserted at each commit
         try:
             written = trail.write_before_commit(self._tap, info=info, amount_cents=quote.fl.cents,
                                                 local_cents=local, terminal_id=self.config.terminal_id,
@@ -508,8 +512,6 @@ class Engine:
 
     def find_by_ref(self, client_ref: str, fingerprint: str) -> TxResult | None:
         """A request carried out before (a resumed script, a retried call): its result, or None."""
-        from floreyn.terminal.engine.errors import ClientRefConflict
-
         with self.store.read() as view:
             found = view.client_ref(client_ref)
             if found is None:
@@ -520,9 +522,8 @@ class Engine:
         return self._result(records, existed=True)
 
     def _committed(self, records: list[StoredRecord], existed: bool, card_updated: bool | None = None) -> TxResult:
-        result = self._result(records, existed)
-        if card_updated is not None and not existed:  # the app says "pas bijgewerkt" (engine/trail.py)
-            result = replace(result, card_updated=card_updated)
+        # the app says "pas bijgewerkt" (engine/trail.py); a retry wrote nothing
+        result = self._result(records, existed, card_updated=None if existed else card_updated)
         if existed:
             return result
         self.emit(ev.TxCommitted(result))
@@ -534,7 +535,7 @@ class Engine:
         status, error = self.receipts.print(result.tx_id)
         return replace(result, existed=False, receipt_status=status, receipt_error=error)
 
-    def _result(self, records: list[StoredRecord], existed: bool) -> TxResult:
+    def _result(self, records: list[StoredRecord], existed: bool, card_updated: bool | None = None) -> TxResult:
         assert records
         report = None
         if records[0].kind is Kind.DAY_CLOSE:
@@ -542,7 +543,7 @@ class Engine:
                 raw = view.day_report(records[0].day_no)
             report = json.loads(raw) if raw else None
         return TxResult(records[0].tx_id, records[0].kind, tuple(records), existed,
-                        records[0].receipt_status, None, report)
+                        records[0].receipt_status, None, report, card_updated=card_updated)
 
     # -- day close -----------------------------------------------------------------------------
 

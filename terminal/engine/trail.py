@@ -15,7 +15,7 @@ other order could leave a spend the card does not carry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from floreyn import cardtrail
 from floreyn.card import CardError
@@ -84,7 +84,7 @@ def adjust(cap: Capacity, budget_left: dict[str, int], *, tap: TapTrail | None, 
         left = {b: min(c, max(0, limits.per_tx_cents - others)) for b, c in left.items()}
     own_reason = cap.own_reason if own == cap.own_cents else OfflineAllowanceUsed(left_cents=own,
                                                                                   currency=Currency.FL)
-    return replace(cap, own_cents=own, own_reason=own_reason), left
+    return Capacity(cap.total_cents, own, cap.total_reason, own_reason), left  # dataclasses.replace: 2 us more
 
 
 def write_before_commit(tap: TapTrail | None, *, info: CardInfo | None, amount_cents: int, local_cents: int,

@@ -85,12 +85,25 @@ _COLUMN_OF: Final = {"card_id": "card_hex", "confirm_card_id": "confirm_card_hex
 def record_columns(rec: TxRecord) -> dict[str, object]:
     """The record's own columns of its `records` row: ids as text, the card as hex, the rest as they are."""
     out: dict[str, object] = {}
-    for f in fields(rec):
-        if f.name not in RAW_ONLY:
-            value = getattr(rec, f.name)
-            out[_COLUMN_OF.get(f.name, f.name)] = value.hex() if isinstance(value, bytes) else (
-                str(value) if isinstance(value, uuid.UUID) else value)
+    for name, column in _columns_of(type(rec)):
+        value = getattr(rec, name)
+        out[column] = value.hex() if isinstance(value, bytes) else (
+            str(value) if isinstance(value, uuid.UUID) else value)
     return out
+
+
+def _columns_of(record_type: type[TxRecord]) -> tuple[tuple[str, str], ...]:
+    """(field, column) of each field of a record class that has a column; once per class, as dataclasses.fields()
+    on every commit cost more than the rest of record_columns. Still read from the class itself, so a field
+    added without a column shows up in the row (and _row refuses it)."""
+    found = _COLUMNS_BY_TYPE.get(record_type)
+    if found is None:
+        found = tuple((f.name, _COLUMN_OF.get(f.name, f.name)) for f in fields(record_type) if f.name not in RAW_ONLY)
+        _COLUMNS_BY_TYPE[record_type] = found
+    return found
+
+
+_COLUMNS_BY_TYPE: Final[dict[type[TxRecord], tuple[tuple[str, str], ...]]] = {}
 
 
 # How a column comes back from SQLite where its field has another type.

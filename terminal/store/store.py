@@ -189,8 +189,11 @@ class TerminalStore:
             signed_all, rows = [], []
             for draft in drafts:
                 signed = _sign(draft, head, key, self.terminal_id, merchant_id, wall_ms, self.mono.next_ms())
-                rows.append(_row(draft, signed, tx_id, day_no, merchant_name))
-                head = head.advance(signed)
+                row = _row(draft, signed, tx_id, day_no, merchant_name)
+                rows.append(row)
+                digest = row["hash"]  # the record's SHA-256, taken once for its row and the head (head.advance)
+                assert isinstance(digest, bytes) and len(digest) == 32
+                head = ChainHead(signed.record.seq, digest)
                 signed_all.append(signed)
             db = view.db
             added = db.many(_INSERT_RECORD, [tuple(r.values()) for r in rows])

@@ -97,3 +97,25 @@ def test_a_spend_moves_the_odometer_by_at_least_its_amount(entry, amount, versio
 def test_any_bytes_parse_to_a_trail_or_none_never_an_error(raw):
     area = ct.parse_area(raw)
     assert area is None or area.current is None or isinstance(area.current, ct.Trail)
+
+
+def _crc16_bitwise(data: bytes) -> int:
+    """CRC-16/CCITT-FALSE bit by bit, as cardtrail computed it before binascii.crc_hqx."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
+
+
+@given(st.binary(max_size=40))
+def test_the_crc_is_ccitt_false_so_cards_written_before_still_read(data):
+    assert ct.crc16(data) == _crc16_bitwise(data)
+
+
+def test_the_crc_and_a_slot_match_the_published_check_value_and_a_card_written_before():
+    assert ct.crc16(b"123456789") == 0x29B1  # CRC-16/CCITT-FALSE's check value (the CRC catalogue)
+    # A slot and a till tag as the bitwise CRC wrote them on cards already in use.
+    assert ct.encode_slot(ct.Trail(1, 41, 1250, 0xBEEF, 17)).hex() == "000100000029000004e2beef00112d9c"
+    assert ct.till_tag("T-bakker-01") == 0xC7D6

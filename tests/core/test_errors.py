@@ -95,3 +95,24 @@ def test_a_param_in_two_languages_fills_one_placeholder_in_each():
 
 def test_a_language_without_a_catalog_reads_the_english_msgid():
     assert AmountTooLarge(max_cents=100, currency=Currency.FL).message("fr") == "Amount too large: at most fl 1.00."
+
+
+class _Worded:
+    """A param that counts how often a template is filled with it."""
+
+    times = 0
+
+    def __format__(self, spec: str) -> str:
+        _Worded.times += 1
+        return "worded"
+
+
+def test_a_refusal_is_worded_when_shown_not_when_built():
+    # The till builds refusals it mostly never raises (the offline capacity names the rule that caps it, at
+    # every sale's re-check); wording one at construction cost more than the rest of building it.
+    _Worded.times = 0
+    err = Pair(why=_Worded())
+    assert _Worded.times == 0
+    assert str(err) == "Not now: worded" and _Worded.times == 1
+    assert repr(err) == "Pair('Not now: worded')"  # as before: the class and its English message
+    assert err.message("nl") == "Nu niet: worded"

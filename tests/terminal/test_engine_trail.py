@@ -85,3 +85,45 @@ def test_an_empty_chosen_budget_asks_before_the_own_balance_pays(till):
         till.engine.quote_spend(Money.fl(300), source=budget)
     assert "is leeg" in asked.value.message("nl") and "eigen saldo" in asked.value.message("nl")
     assert till.spend(300, source="own", repeat_ok=True).fl.cents == 300  # the cashier chose the own balance
+
+
+def test_before_an_offline_spend_commits_the_trails_figure_is_one_query(till):
+    """What the trail write needs (this till's offline spend on the card since its snapshot) is read alone:
+    the capacity around it is the re-check's, inside the write transaction. It read a whole offline state
+    and the state row before, per sale."""
+    till.present("anna")
+    quote = till.engine.quote_spend(Money.fl(700))
+    statements: list[str] = []
+    till.store._conn.set_trace_callback(statements.append)  # noqa: SLF001 - the store's one connection
+    try:
+        till.engine.confirm(quote.quote_id)
+    finally:
+        till.store._conn.set_trace_callback(None)  # noqa: SLF001
+    before_write = statements[: statements.index("BEGIN IMMEDIATE")]
+    assert before_write[0] == "BEGIN" and before_write[-1] == "COMMIT" and len(before_write) == 3, before_write
+    assert "FROM records WHERE card_hex" in before_write[1]
+    assert till.trails["anna"].area.current.spent_cents == 700  # and it was written with that figure
+
+
+def test_a_retried_offline_spend_is_not_written_on_the_card_twice_and_a_clashing_one_not_at_all(till):
+    from floreyn.terminal.engine.errors import ClientRefConflict
+
+    till.present("anna")
+    quote = till.engine.quote_spend(Money.fl(700), ref="sale-1")
+    statements: list[str] = []
+    till.store._conn.set_trace_callback(statements.append)  # noqa: SLF001 - the store's one connection
+    try:
+        first = till.engine.confirm(quote.quote_id, client_ref="sale-1")
+    finally:
+        till.store._conn.set_trace_callback(None)  # noqa: SLF001
+    # the retry's lookup and the trail's figure in one read, then the write transaction
+    assert statements[: statements.index("BEGIN IMMEDIATE")].count("BEGIN") == 1, statements
+    trail = till.trails["anna"]
+    assert trail.writes == 1 and trail.area.current.spent_cents == 700
+    again = till.engine.quote_spend(Money.fl(700), ref="sale-1")
+    retried = till.engine.confirm(again.quote_id, client_ref="sale-1", repeat_ok=True)
+    assert retried.existed and retried.tx_id == first.tx_id and trail.writes == 1  # the card carries it already
+    other = till.engine.quote_spend(Money.fl(300), ref="sale-1")
+    with pytest.raises(ClientRefConflict):
+        till.engine.confirm(other.quote_id, client_ref="sale-1", repeat_ok=True)
+    assert trail.writes == 1 and trail.area.current.spent_cents == 700  # refused before the card was written

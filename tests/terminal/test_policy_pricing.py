@@ -34,6 +34,12 @@ def test_cumulative_limit():
     assert c.total_cents == 1_000 and isinstance(c.total_reason, E.OfflineCumulativeLimit)
 
 
+def test_on_a_tie_the_per_tap_limit_names_the_cap():
+    c = cap(usage=OfflineUsage(spent_cents=2_500, taps=1))  # fl 25 left of fl 50, fl 25 a tap
+    assert c.total_cents == 2_500 and isinstance(c.total_reason, E.OfflinePerTxLimit)
+    assert c.own_reason is c.total_reason  # the allowance (fl 100) does not cap
+
+
 def test_count_limit():
     c = cap(usage=OfflineUsage(spent_cents=100, taps=5))
     assert c.total_cents == 0 and isinstance(c.total_reason, E.OfflineCountLimit)
