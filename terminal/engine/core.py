@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Callable
 from dataclasses import replace
 
 from floreyn import card as cards
@@ -442,7 +443,7 @@ class Engine:
         if client_ref is not None:
             ref = (client_ref, fingerprint or f"{quote.fingerprint}:{int(tender or 0)}")
         self._ask_card(quote)
-        written = self._write_trail(quote, ref) if quote.offline and quote.kind is Kind.SPEND else None
+        written = self._write_trail(quote, ref, full_check) if quote.offline and quote.kind is Kind.SPEND else None
         if not quote.offline and quote.kind is Kind.SPEND and quote.card_hex is not None:
             self._stamp_trail(quote.card_hex)
         records, existed = self.store.commit_tx(
@@ -469,8 +470,14 @@ class Engine:
             if stamped is not None:
                 self._tap = trail.TapTrail(self._tap.port, stamped)
 
-    def _write_trail(self, quote: Quote, ref: tuple[str, str] | None) -> cardtrail.Trail | None:
-        """Before an offline spend is committed: write it on the card's trail (engine/trail.py)."""
+    def _write_trail(self, quote: Quote, ref: tuple[str, str] | None,
+                     checks: Callable[[StoreView], None]) -> cardtrail.Trail | None:
+        """Before an offline spend is committed: write it on the card's trail (engine/trail.py).
+
+        `checks` (the commit's own: room on disk, the repeat guard, the quote's re-check) run here first, in
+        the same read as the trail's figure: the card's odometer only grows, so a spend refused after the card
+        was written would lower its offline allowance at every till for good. The commit runs them again
+        inside its write transaction, where they decide."""
         info = self._card.info if self._card is not None else None
         assert quote.card_hex is not None
         with self.store.read() as view:  # one read: the retry's lookup (find_by_ref's) and the trail's figure
@@ -479,6 +486,7 @@ class Engine:
                 if found[1] != ref[1]:
                     raise ClientRefConflict(ref=ref[0])
                 return None  # a retry of what was committed: the card carries it already
+            checks(view)
             # Only offline_state's local_cents, read the same way: the capacity it works out beside it (two
             # queries more, refusals built) is the re-check's, inside the write transaction.
             local = view.offline_spent_gross(quote.card_hex, view.snapshot_base_seq())

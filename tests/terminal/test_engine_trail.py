@@ -10,6 +10,7 @@ from floreyn.terminal.app.i18n import Translator
 from floreyn.terminal.app.texts import result_lines
 from floreyn.terminal.drivers.base import CardRemovedTooEarly
 from floreyn.terminal.drivers.virtual import MemoryTrail
+from floreyn.terminal.engine.errors import RepeatNeedsConfirmation
 from floreyn.terminal.engine.trail import CardNotWritable
 
 
@@ -87,10 +88,10 @@ def test_an_empty_chosen_budget_asks_before_the_own_balance_pays(till):
     assert till.spend(300, source="own", repeat_ok=True).fl.cents == 300  # the cashier chose the own balance
 
 
-def test_before_an_offline_spend_commits_the_trails_figure_is_one_query(till):
-    """What the trail write needs (this till's offline spend on the card since its snapshot) is read alone:
-    the capacity around it is the re-check's, inside the write transaction. It read a whole offline state
-    and the state row before, per sale."""
+def test_before_an_offline_spend_commits_one_read_holds_the_checks_and_the_trails_figure(till):
+    """What the trail write needs (this till's offline spend on the card since its snapshot) and the commit's
+    checks (test_a_spend_the_commit_would_refuse_is_not_written_on_the_card) are read in one transaction,
+    before the card is written; the write transaction runs the checks again."""
     till.present("anna")
     quote = till.engine.quote_spend(Money.fl(700))
     statements: list[str] = []
@@ -100,8 +101,9 @@ def test_before_an_offline_spend_commits_the_trails_figure_is_one_query(till):
     finally:
         till.store._conn.set_trace_callback(None)  # noqa: SLF001
     before_write = statements[: statements.index("BEGIN IMMEDIATE")]
-    assert before_write[0] == "BEGIN" and before_write[-1] == "COMMIT" and len(before_write) == 3, before_write
-    assert "FROM records WHERE card_hex" in before_write[1]
+    assert before_write[0] == "BEGIN" and before_write[-1] == "COMMIT", before_write
+    assert before_write.count("BEGIN") == 1 and before_write.count("COMMIT") == 1, before_write  # one read
+    assert any("offline = 1" in statement for statement in before_write[1:-1])  # the trail's figure
     assert till.trails["anna"].area.current.spent_cents == 700  # and it was written with that figure
 
 
@@ -127,3 +129,18 @@ def test_a_retried_offline_spend_is_not_written_on_the_card_twice_and_a_clashing
     with pytest.raises(ClientRefConflict):
         till.engine.confirm(other.quote_id, client_ref="sale-1", repeat_ok=True)
     assert trail.writes == 1 and trail.area.current.spent_cents == 700  # refused before the card was written
+
+
+def test_a_spend_the_commit_would_refuse_is_not_written_on_the_card(till):
+    """The card's odometer only grows: a refused spend written on it would lower its offline allowance at
+    every till for good. The repeat guard (and the commit's other checks) now refuse before the card is
+    written; before, the card already read 1000 here while one record of 300 existed."""
+    till.present("anna")
+    till.spend(300)
+    trail = till.trails["anna"]
+    quote = till.engine.quote_spend(Money.fl(700))
+    with pytest.raises(RepeatNeedsConfirmation):
+        till.engine.confirm(quote.quote_id)  # the same card charged seconds ago
+    assert trail.writes == 1 and trail.area.current.spent_cents == 300
+    assert till.engine.confirm(quote.quote_id, repeat_ok=True).card_updated is True
+    assert trail.writes == 2 and trail.area.current.spent_cents == 1_000
