@@ -14,12 +14,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import update
 from starlette.concurrency import run_in_threadpool
 
 from floreyn import keys
 from floreyn.errors import FloreynError
-from floreyn.server import authz, ingest, logs, nonces, rules, snapshot_cache
+from floreyn.server import authz, bulk, ingest, logs, nonces, rules, snapshot_cache
 from floreyn.server import schema as s
 from floreyn.server.app import LIMIT_CHECK_KEY, LimitCheck, ServerContext, too_many_failed_auth
 from floreyn.server.errors import RequestInvalid, TerminalQuarantined, TerminalRevoked
@@ -57,9 +57,9 @@ def signed_path(scope: Mapping[str, Any]) -> str:
     return f"{path}?{query}" if query else path
 
 
-_TERMINAL = (select(s.terminals.c.terminal_id, s.terminals.c.merchant_id, s.terminals.c.public_key,
-                    s.terminals.c.status, s.terminals.c.head_seq)
-             .where(s.terminals.c.terminal_id == bindparam("terminal_id")))  # built once: compiled once
+# Every signed request reads it: straight to the driver (bulk.run).
+_TERMINAL: Final = ("SELECT terminal_id, merchant_id, public_key, status, head_seq"
+                    f" FROM {s.terminals.name} WHERE terminal_id = {{mark}}")
 
 
 def authenticate(ctx: ServerContext, headers: Mapping[str, str], method: str, path: str, body: bytes, *,
@@ -70,7 +70,7 @@ def authenticate(ctx: ServerContext, headers: Mapping[str, str], method: str, pa
     else it writes, and refuses AuthReplayed when it was taken (the upload: one write per batch).
     """
     creds = auth.parse_headers(headers)
-    term = ctx.db.read(lambda conn: conn.execute(_TERMINAL, {"terminal_id": creds.terminal_id}).first())
+    term = ctx.db.read(lambda conn: bulk.run(conn, _TERMINAL, (creds.terminal_id,)).first())
     # An unknown terminal id is answered exactly as a wrong key (same refusal, same signature work), so
     # terminal ids cannot be enumerated.
     public = keys.public_from_raw(bytes(term.public_key)) if term is not None else _NOBODY

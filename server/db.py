@@ -79,7 +79,7 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "FULL") -> E
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        bulk.run(conn, "BEGIN IMMEDIATE" if immediate else "BEGIN")  # straight to sqlite3: every transaction starts so
 
     return engine
 
