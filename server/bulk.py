@@ -174,14 +174,22 @@ def insert_or_add(conn: Connection, table: Table, columns: Sequence[str], rows: 
 
 
 def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
-    """PostgreSQL COPY FROM STDIN on the transaction's own connection: the fastest bulk insert it has."""
+    """PostgreSQL COPY FROM STDIN on the transaction's own connection: the fastest bulk insert it has.
+
+    Its errors are raised as SQLAlchemy's, as an INSERT's would be: a record id another terminal used is an
+    IntegrityError, which ingest answers with its refusal (the driver's own UniqueViolation was a 500)."""
+    import psycopg
+
     raw = conn.connection.dbapi_connection
     assert raw is not None, "a connection inside a transaction has its driver connection"
     cursor = raw.cursor()
+    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     try:
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        with cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(sql, (), exc, psycopg.Error, dialect=conn.dialect) from exc
     finally:
         cursor.close()
 

@@ -115,6 +115,21 @@ def test_records_of_another_terminal_or_merchant_are_refused(srv, world):
     assert world.balance(f"merchant:{other.merchant_id}") == 0
 
 
+def test_a_record_id_another_terminal_used_is_refused_on_every_backend(srv, world):
+    # On PostgreSQL the records go in by COPY, whose errors were the driver's own: a 500 instead of the refusal.
+    _, card = world.member(eur_cents=5_000)
+    first, second = world.terminal(), world.terminal()
+    used = first.spend(card, 100)
+    assert first.client(srv).upload(first.raws).accepted == 1
+    again = second.head.next_record(record.RecordContent(record_id=used.record.record_id, kind=Kind.SPEND,
+                                                         card_id=bytes.fromhex(card), fl_cents=100),
+                                    terminal_id=second.terminal_id, merchant_id=second.merchant_id, mono_ms=1)
+    with pytest.raises(SyncRefused) as refused:
+        second.client(srv).upload([again.sign(second.key).raw])
+    assert refused.value.server_code == "record_refused" and refused.value.status == 422
+    assert second.client(srv).upload([]).acked_seq == 0  # nothing of it was taken
+
+
 def test_malformed_records_and_oversized_batches_are_refused(srv, world):
     term = world.terminal()
     client = term.client(srv)
