@@ -262,11 +262,14 @@ def run_one(path: Path, setting: str, overrides: dict[str, dict[str, object]]) -
 
 
 def replace_between(text: str, begin: str, end: str, new: str) -> str | None:
-    if begin not in text or end not in text:
+    """`text` with what lies between the lines `begin` and `end` replaced by `new`; None without both lines.
+
+    Only markers on a line of their own count: prose that names a marker (in backticks) is no place for a
+    table (a full run on 2026-12-07 wrote the goals table into such a sentence)."""
+    found = re.search(rf"^{re.escape(begin)}$(.*?)^{re.escape(end)}$", text, flags=re.MULTILINE | re.DOTALL)
+    if found is None:
         return None
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    return f"{head}{begin}\n{new}{end}{tail}"
+    return f"{text[:found.start()]}{begin}\n{new}{end}{text[found.end():]}"
 
 
 def main(argv: list[str]) -> int:

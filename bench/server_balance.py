@@ -62,7 +62,9 @@ si = hi.si  # dataset, setup, fill_postings, PostgreSQL scratch databases
 
 def _load(base_url: str, dataset, started, finished) -> None:  # type: ignore[no-untyped-def]
     started.set()
-    hi.measure_http(base_url, dataset)
+    # The tills' uploads as server_http_ingest.py sends them (batches sized as a till sizes them). Its CPU
+    # shares are not reported here: the share object watches this process only to satisfy the call.
+    hi.measure_http(base_url, dataset, hi.CpuShare(os.getpid()), hi.ADAPTIVE)
     finished.set()
 
 
@@ -136,9 +138,12 @@ def measure_round(db: Database, load_url: str, reader: SyncClient, cards: list[s
     started.wait(60)
     time.sleep(1.5)  # measure_http lets every till make first contact (1 s) before the uploads start
     try:  # every read timed while the uploads run
-        return read_while(db, reader, cards, reads, len(dataset), lambda: not finished.is_set())
+        result = read_while(db, reader, cards, reads, len(dataset), lambda: not finished.is_set() and load.is_alive())
     finally:
         load.join(timeout=900)
+    if load.exitcode != 0:  # reads timed beside a dead load would be reported as "under load"
+        raise RuntimeError(f"the upload load stopped with exit code {load.exitcode}: no figure under load")
+    return result
 
 
 def _cpu_s(pid: int) -> float:

@@ -136,3 +136,12 @@ def test_run_all_gives_goal_lines_and_a_well_formed_goals_table(tmp_path):
         assert re.match(r"[\d,.]+/[\d,.]+/[\d,.]+ " + re.escape(g["unit"]), row[3]), row[3]
         assert row[5] == {True: "yes", False: "no", None: "–"}[g["met"]]
     assert includes.startswith("What each figure includes:") and "export.csv" in includes
+
+
+def test_tables_go_only_between_markers_on_lines_of_their_own(bench_modules):
+    run_all, _ = bench_modules
+    begin, end = run_all.GOALS_BEGIN, run_all.GOALS_END
+    prose = f"A full run replaces the text between `{begin}` and `{end}` here.\n"
+    assert run_all.replace_between(prose, begin, end, "| table |\n") is None
+    doc = f"{prose}\n{begin}\nold\n{end}\nafter\n"
+    assert run_all.replace_between(doc, begin, end, "| table |\n") == f"{prose}\n{begin}\n| table |\n{end}\nafter\n"

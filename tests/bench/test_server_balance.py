@@ -1,0 +1,59 @@
+"""bench/server_balance.py's reads under load: the tills' uploads really run while the reads are timed.
+
+On 2026-12-07 the load process died at once (a changed call), the reads went on to their count, and the
+"under upload load" figures were those of a quiet server. Now a dead load is an error, and this test checks
+that the uploads reach the server while the reads are timed (SQLite; no timing is checked).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from floreyn import keys
+from floreyn.server import admin_business
+from floreyn.server.db import Database
+from floreyn.sync.client import SyncClient
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture
+def balance_bench(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    names = ("common", "goals", "server_balance")
+    for name in names:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    yield importlib.import_module("server_balance")
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+def test_reads_under_load_are_timed_while_the_tills_upload(balance_bench, tmp_path):
+    sb = balance_bench
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    db = Database(url)
+    db.migrate()
+    merchants = ["M-00"]
+    cards = sb.si.setup(db, 20, merchants)
+    reader_key = keys.new_private_key()
+    db.write(lambda conn: admin_business.enroll_terminal(conn, "T-reader", merchants[0],
+                                                         keys.public_raw(reader_key).hex(), sb.si.NOW))
+    dataset = sb.si.make_records(4, 1_000, cards, merchants, seed=1, prefix="BT")
+    sb.si.enroll(db, dataset)
+    (tmp_path / "server").mkdir()
+    server = sb.hi.Server(url, tmp_path / "server", 1)
+    try:
+        reader = SyncClient(server.base_url, "T-reader", reader_key, server_key=None, timeout_s=sb.TILL_TIMEOUT_S)
+        result = sb.measure_round(db, server.base_url, reader, cards, dataset, reads=1_000_000)
+        reader.session.close()
+    finally:
+        server.stop()
+    held = db.read(lambda conn: conn.execute(text("SELECT COUNT(*) FROM records")).scalar_one())
+    db.dispose()
+    assert held == 4 * 1_000  # every upload of the load arrived
+    assert 0 < result["reads"] < 1_000_000  # timed while the uploads ran, and stopped when they ended
