@@ -4,13 +4,14 @@ SQLAlchemy's per-row parameter processing cost more than the database work
 itself for the ledger's small rows. These helpers send plain positional
 parameters: SQLite gets one executemany; PostgreSQL gets COPY for plain
 inserts and a pipelined executemany otherwise.
-On SQLite they go to the sqlite3 connection itself, inside the transaction
-SQLAlchemy began: even exec_driver_sql's execution context cost ~13 us per
-statement, six times SQLite's own work for a primary-key read, and an upload
-sends about twenty of them while it holds the write lock. Its errors are
-raised as SQLAlchemy's (DBAPIError.instance), so IntegrityError and the
-retry of a locked database work as for every other statement. Statements
-sent this way are not seen by SQLAlchemy's events (before_cursor_execute).
+They go to the driver's connection itself (sqlite3, psycopg), inside the
+transaction SQLAlchemy began: even exec_driver_sql's execution context cost
+~13 us per statement, six times SQLite's own work for a primary-key read,
+and an upload sends about twenty of them while it holds the write lock. The
+driver's errors are raised as SQLAlchemy's (DBAPIError.instance), so
+IntegrityError and the retried deadlock or locked database work as for every
+other statement. Statements sent this way are not seen by SQLAlchemy's
+events (before_cursor_execute).
 Identifiers come from the schema module, never from input.
 """
 
@@ -46,16 +47,9 @@ def rows_in(conn: Connection, sql: str, before: Sequence[object], values: Sequen
     mark = _mark(conn)
     found: list[tuple] = []
     for chunk in chunks(values):
-        text = sql.format(mark=mark, values=", ".join([mark] * len(chunk)))
-        params = (*before, *chunk)
-        if conn.dialect.name == "sqlite":
-            cursor = _sqlite(conn, text, params)
-            if cursor.description is not None:
-                found.extend(cursor.fetchall())
-            continue
-        result = conn.exec_driver_sql(text, params)
-        if result.returns_rows:
-            found.extend(result.tuples().all())
+        cursor = _cursor(conn, sql.format(mark=mark, values=", ".join([mark] * len(chunk))), (*before, *chunk))
+        if cursor.description is not None:
+            found.extend(cursor.fetchall())
     return found
 
 
@@ -101,13 +95,9 @@ def run(conn: Connection, sql: str, params: Sequence[object] = ()) -> Rows:
     """One small statement straight to the driver, `{mark}` standing for each parameter.
 
     For the statements every upload runs once (the terminal's row, the terms, the version counter):
-    SQLAlchemy's cache-key walk and result processing cost more than SQLite's own work for them.
+    SQLAlchemy's cache-key walk and result processing cost more than the database's own work for them.
     """
-    text = sql.format(mark=_mark(conn))
-    if conn.dialect.name != "sqlite":
-        result = conn.exec_driver_sql(text, tuple(params))
-        return Rows(list(result.all()) if result.returns_rows else [])
-    cursor = _sqlite(conn, text, tuple(params))
+    cursor = _cursor(conn, sql.format(mark=_mark(conn)), tuple(params))
     if cursor.description is None:
         return Rows([])
     names = tuple(d[0] for d in cursor.description)
@@ -121,15 +111,39 @@ def _mark(conn: Connection) -> str:
     return "?" if conn.dialect.name == "sqlite" else "%s"
 
 
-def _sqlite(conn: Connection, sql: str, params: Sequence[object] | Sequence[Sequence[object]], *,
-            many: bool = False) -> sqlite3.Cursor:
-    """`sql` on the sqlite3 connection under `conn`, in the transaction SQLAlchemy began; its errors as SQLAlchemy's."""
+def _cursor(conn: Connection, sql: str, params: Sequence[object] | Sequence[Sequence[object]], *,
+            many: bool = False) -> Any:
+    """`sql` on the driver's connection under `conn` (sqlite3 or psycopg), in the transaction SQLAlchemy began;
+    the driver's cursor, with its errors raised as SQLAlchemy's."""
     driver = conn.connection.driver_connection
-    assert isinstance(driver, sqlite3.Connection), "SQLite only"
+    if conn.dialect.name == "sqlite":
+        assert isinstance(driver, sqlite3.Connection)
+        try:
+            return driver.executemany(sql, params) if many else driver.execute(sql, params)  # type: ignore[arg-type]
+        except sqlite3.Error as exc:
+            raise _as_sqlalchemys(conn, sql, params, exc, sqlite3.Error) from exc
+    import psycopg
+
+    assert isinstance(driver, psycopg.Connection)
+    cursor = driver.cursor()
     try:
-        return driver.executemany(sql, params) if many else driver.execute(sql, params)  # type: ignore[arg-type]
-    except sqlite3.Error as exc:
-        raise DBAPIError.instance(sql, params, exc, sqlite3.Error, dialect=conn.dialect) from exc
+        if many:
+            cursor.executemany(sql, params)  # type: ignore[arg-type]  # psycopg 3 pipelines it: one round trip
+        else:
+            cursor.execute(sql, params)
+    except psycopg.Error as exc:
+        raise _as_sqlalchemys(conn, sql, params, exc, psycopg.Error) from exc
+    return cursor
+
+
+def _as_sqlalchemys(conn: Connection, sql: str, params: Sequence[Any], exc: Exception,
+                    base: type[Exception]) -> BaseException:
+    """The driver's error as SQLAlchemy raises it: its class (IntegrityError, OperationalError, ...) and, when the
+    connection is gone (a database restart), the connection invalidated, so the write is retried on a new one."""
+    gone = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)  # type: ignore[arg-type]
+    if gone:
+        conn.invalidate(exc)
+    return DBAPIError.instance(sql, params, exc, base, connection_invalidated=gone, dialect=conn.dialect)
 
 
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple],
@@ -149,9 +163,7 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
 
 def _many(conn: Connection, sql: str, rows: Sequence[tuple]) -> int:
     """One executemany; the rows it changed (-1: not known)."""
-    if conn.dialect.name == "sqlite":
-        return _sqlite(conn, sql, rows, many=True).rowcount
-    return conn.exec_driver_sql(sql, list(rows)).rowcount  # psycopg 3 pipelines an executemany: one round trip
+    return int(_cursor(conn, sql, rows, many=True).rowcount)
 
 
 def insert_or_add(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple], add: str) -> None:
@@ -189,7 +201,7 @@ def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence
             for row in rows:
                 copy.write_row(row)
     except psycopg.Error as exc:
-        raise DBAPIError.instance(sql, (), exc, psycopg.Error, dialect=conn.dialect) from exc
+        raise _as_sqlalchemys(conn, sql, (), exc, psycopg.Error) from exc
     finally:
         cursor.close()
 
