@@ -87,7 +87,8 @@ def _free_port() -> int:
 class Server:
     """`floreyn-server` as its own process, exactly as deployed (minus the proxy)."""
 
-    def __init__(self, db_url: str, data_dir: Path, workers: int) -> None:
+    def __init__(self, db_url: str, data_dir: Path, workers: int, env: dict[str, str] | None = None) -> None:
+        """`env`: the server's environment (default this process's), e.g. a PYTHONPATH with other code."""
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "floreyn.server.cli", "--db", db_url, "--data-dir", str(data_dir),
@@ -98,7 +99,9 @@ class Server:
             cmd = [str(spy), "record", "--format", "raw", "--rate", "50", "--subprocesses", "--nonblocking",
                    "-o", profile, "--", *cmd]
         self.log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
+        # In the data folder: `python -m` puts its folder first on sys.path, and a checkout's floreyn/ there would
+        # win over the one `env`'s PYTHONPATH names.
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, env=env, cwd=data_dir)
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             try:

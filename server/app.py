@@ -1,6 +1,8 @@
 """The FastAPI application: routers, the request envelope and the error answers.
 
-The envelope (an ASGI middleware around everything) does three things:
+The envelope (an ASGI middleware around everything) does four things:
+- refuses an address over the failed-authentication limit (429: server/throttle.py) before any token or
+  signature is looked at (the upload asks in its own one trip to the thread pool: LIMIT_CHECKED_BY_ROUTE);
 - refuses a body over the size limit before the application reads it (413);
 - stamps every response with the server time (X-Floreyn-Server-Time), which a
   terminal without a real-time clock sets its clock by;
@@ -14,10 +16,11 @@ Every refusal is JSON: {"error": code, "message", "message_nl", "params"}.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -64,6 +67,19 @@ def error_body(exc: FloreynError) -> dict[str, object]:
 
 def error_response(exc: FloreynError, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(error_body(exc), status_code=status_of(exc), headers=headers)
+
+
+def too_many_failed_auth(retry_s: int) -> JSONResponse:
+    """The answer to a client address over the failed-authentication limit (server/throttle.py)."""
+    return error_response(TooManyFailedAuth(retry_after_s=retry_s), headers={"Retry-After": str(retry_s)})
+
+
+# Routes that check the failed-authentication limit themselves, in the one trip to the thread pool they make for
+# everything (each trip waits for the GIL again and wakes the event loop: api_terminal.upload). The envelope hands
+# them LimitCheck under LIMIT_CHECK_KEY in the request's state; they call it before they look at the signature.
+LIMIT_CHECKED_BY_ROUTE: Final = frozenset({("POST", "/v1/terminal/upload")})
+LIMIT_CHECK_KEY: Final = "floreyn_limit_check"
+LimitCheck = Callable[[int], int | None]  # now_ms -> seconds to wait when the client is over the limit, else None
 
 
 def json_too_deep(body: bytes, max_depth: int) -> bool:
@@ -223,10 +239,14 @@ class Envelope:
                 await run_in_threadpool(self._audit, scope, status, body_box[0], extra)
 
         reply = self._sender(send, nonce, status_seen, before_last_chunk)
-        retry_s = await run_in_threadpool(self.limiter.retry_after_s, client, self.ctx.clock()) if authed else None
+        retry_s = None
+        if authed and (scope["method"], path) in LIMIT_CHECKED_BY_ROUTE:
+            # The route asks first thing in its one trip to the thread pool, before it looks at the signature.
+            scope.setdefault("state", {})[LIMIT_CHECK_KEY] = functools.partial(self.limiter.retry_after_s, client)
+        elif authed:
+            retry_s = await run_in_threadpool(self.limiter.retry_after_s, client, self.ctx.clock())
         if retry_s is not None:  # refused before the body is read or any token or signature is looked at
-            resp = error_response(TooManyFailedAuth(retry_after_s=retry_s), headers={"Retry-After": str(retry_s)})
-            await resp(scope, receive, reply)
+            await too_many_failed_auth(retry_s)(scope, receive, reply)
             return
         try:
             body = await self._read_body(receive, headers)

@@ -4,14 +4,25 @@ SQLAlchemy's per-row parameter processing cost more than the database work
 itself for the ledger's small rows. These helpers send plain positional
 parameters: SQLite gets one executemany; PostgreSQL gets COPY for plain
 inserts and a pipelined executemany otherwise.
+They go to the driver's connection itself (sqlite3, psycopg), inside the
+transaction SQLAlchemy began: even exec_driver_sql's execution context cost
+~13 us per statement, six times SQLite's own work for a primary-key read,
+and an upload sends about twenty of them while it holds the write lock. The
+driver's errors are raised as SQLAlchemy's (DBAPIError.instance), so
+IntegrityError and the retried deadlock or locked database work as for every
+other statement. Statements sent this way are not seen by SQLAlchemy's
+events (before_cursor_execute).
 Identifiers come from the schema module, never from input.
 """
 
 from __future__ import annotations
 
+import sqlite3
+from collections import namedtuple
 from typing import Any, Final, Iterator, Sequence, TypeVar
 
-from sqlalchemy import Connection, CursorResult, Table
+from sqlalchemy import Connection, Table
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 
 T = TypeVar("T")
 
@@ -36,24 +47,103 @@ def rows_in(conn: Connection, sql: str, before: Sequence[object], values: Sequen
     mark = _mark(conn)
     found: list[tuple] = []
     for chunk in chunks(values):
-        result = conn.exec_driver_sql(sql.format(mark=mark, values=", ".join([mark] * len(chunk))),
-                                      (*before, *chunk))
-        if result.returns_rows:
-            found.extend(result.tuples().all())
+        cursor = _cursor(conn, sql.format(mark=mark, values=", ".join([mark] * len(chunk))), (*before, *chunk))
+        if cursor.description is not None:
+            found.extend(cursor.fetchall())
     return found
 
 
-def run(conn: Connection, sql: str, params: Sequence[object] = ()) -> CursorResult[Any]:
+class Rows:
+    """A statement's rows, with what callers use of SQLAlchemy's result: each row's columns by position and by
+    name, first(), one(), all(), scalar_one(), scalars().all(), tuples().all() and iteration."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> Any:
+        if not self._rows:
+            raise NoResultFound("No row was found when one was required")
+        if len(self._rows) > 1:
+            raise MultipleResultsFound("Multiple rows were found when exactly one was required")
+        return self._rows[0]
+
+    def all(self) -> list[Any]:
+        return self._rows
+
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+    def scalars(self) -> Rows:
+        return Rows([row[0] for row in self._rows])
+
+    def tuples(self) -> Rows:
+        return self
+
+
+_row_types: dict[tuple[str, ...], type] = {}  # column names -> the row type with them as attributes
+
+
+def run(conn: Connection, sql: str, params: Sequence[object] = ()) -> Rows:
     """One small statement straight to the driver, `{mark}` standing for each parameter.
 
     For the statements every upload runs once (the terminal's row, the terms, the version counter):
-    SQLAlchemy's cache-key walk and result processing cost more than SQLite's own work for them.
+    SQLAlchemy's cache-key walk and result processing cost more than the database's own work for them.
     """
-    return conn.exec_driver_sql(sql.format(mark=_mark(conn)), tuple(params))
+    cursor = _cursor(conn, sql.format(mark=_mark(conn)), tuple(params))
+    if cursor.description is None:
+        return Rows([])
+    names = tuple(d[0] for d in cursor.description)
+    row_type = _row_types.get(names)
+    if row_type is None:
+        row_type = _row_types.setdefault(names, namedtuple("Row", names, rename=True))
+    return Rows([row_type._make(row) for row in cursor.fetchall()])  # type: ignore[attr-defined]
 
 
 def _mark(conn: Connection) -> str:
     return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
+def _cursor(conn: Connection, sql: str, params: Sequence[object] | Sequence[Sequence[object]], *,
+            many: bool = False) -> Any:
+    """`sql` on the driver's connection under `conn` (sqlite3 or psycopg), in the transaction SQLAlchemy began;
+    the driver's cursor, with its errors raised as SQLAlchemy's."""
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite":
+        assert isinstance(driver, sqlite3.Connection)
+        try:
+            return driver.executemany(sql, params) if many else driver.execute(sql, params)  # type: ignore[arg-type]
+        except sqlite3.Error as exc:
+            raise _as_sqlalchemys(conn, sql, params, exc, sqlite3.Error) from exc
+    import psycopg
+
+    assert isinstance(driver, psycopg.Connection)
+    cursor = driver.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, params)  # type: ignore[arg-type]  # psycopg 3 pipelines it: one round trip
+        else:
+            cursor.execute(sql, params)
+    except psycopg.Error as exc:
+        raise _as_sqlalchemys(conn, sql, params, exc, psycopg.Error) from exc
+    return cursor
+
+
+def _as_sqlalchemys(conn: Connection, sql: str, params: Sequence[Any], exc: Exception,
+                    base: type[Exception]) -> BaseException:
+    """The driver's error as SQLAlchemy raises it: its class (IntegrityError, OperationalError, ...) and, when the
+    connection is gone (a database restart), the connection invalidated, so the write is retried on a new one."""
+    gone = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)  # type: ignore[arg-type]
+    if gone:
+        conn.invalidate(exc)
+    return DBAPIError.instance(sql, params, exc, base, connection_invalidated=gone, dialect=conn.dialect)
 
 
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple],
@@ -68,7 +158,12 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
     mark = _mark(conn)
     sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
            + (f" ON CONFLICT ({table.primary_key.columns[0].name}) DO NOTHING" if ignore_existing else ""))
-    conn.exec_driver_sql(sql, list(rows))  # psycopg 3 pipelines an executemany: one round trip
+    _many(conn, sql, rows)
+
+
+def _many(conn: Connection, sql: str, rows: Sequence[tuple]) -> int:
+    """One executemany; the rows it changed (-1: not known)."""
+    return int(_cursor(conn, sql, rows, many=True).rowcount)
 
 
 def insert_or_add(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple], add: str) -> None:
@@ -87,18 +182,26 @@ def insert_or_add(conn: Connection, table: Table, columns: Sequence[str], rows: 
     sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
            f" ON CONFLICT ({key}) DO UPDATE SET {add} = {table.name}.{add} + excluded.{add}"
            f" WHERE excluded.{add} <> 0")
-    conn.exec_driver_sql(sql, list(rows))
+    _many(conn, sql, rows)
 
 
 def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
-    """PostgreSQL COPY FROM STDIN on the transaction's own connection: the fastest bulk insert it has."""
+    """PostgreSQL COPY FROM STDIN on the transaction's own connection: the fastest bulk insert it has.
+
+    Its errors are raised as SQLAlchemy's, as an INSERT's would be: a record id another terminal used is an
+    IntegrityError, which ingest answers with its refusal (the driver's own UniqueViolation was a 500)."""
+    import psycopg
+
     raw = conn.connection.dbapi_connection
     assert raw is not None, "a connection inside a transaction has its driver connection"
     cursor = raw.cursor()
+    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     try:
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        with cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
+    except psycopg.Error as exc:
+        raise _as_sqlalchemys(conn, sql, (), exc, psycopg.Error) from exc
     finally:
         cursor.close()
 
@@ -113,5 +216,5 @@ def add_to_column(conn: Connection, table: str, column: str, key_column: str,
         return
     mark = _mark(conn)
     sql = f"UPDATE {table} SET {column} = {column} + {mark} WHERE {key_column} = {mark}"
-    result = conn.exec_driver_sql(sql, [(d, k) for k, d in deltas])
-    assert result.rowcount in (-1, len(deltas)), (f"a {table} row to update is missing", result.rowcount, len(deltas))
+    changed = _many(conn, sql, [(d, k) for k, d in deltas])
+    assert changed in (-1, len(deltas)), (f"a {table} row to update is missing", changed, len(deltas))

@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from floreyn.server import bulk
 from floreyn.server.errors import Busy
 
 T = TypeVar("T")
@@ -78,7 +79,7 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "FULL") -> E
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        bulk.run(conn, "BEGIN IMMEDIATE" if immediate else "BEGIN")  # straight to sqlite3: every transaction starts so
 
     return engine
 
@@ -187,20 +188,32 @@ class _Failed:
 
 
 def _in_savepoint(conn: Connection, fn: Callable[[Connection], object]) -> object:
-    """fn's result, or _Failed with what it raised (its writes undone, the group's others kept)."""
-    savepoint = conn.begin_nested()
+    """fn's result, or _Failed with what it raised (its writes undone, the group's others kept).
+
+    The savepoint's statements go straight to sqlite3 (groups are SQLite's only: write_grouped), each upload
+    sends them while the group holds the write lock: SQLAlchemy's begin_nested() and commit() cost ~60 us, the
+    bare statements ~2 us."""
+    bulk.run(conn, f"SAVEPOINT {_GROUPED}")
     try:
         result = fn(conn)
     except DBAPIError as exc:
-        savepoint.rollback()
         if _retryable(exc):
             raise  # the whole group is retried (a deadlock, a lost connection)
+        _undo(conn)
         return _Failed(exc)
     except Exception as exc:  # noqa: BLE001 - raised in fn's own caller
-        savepoint.rollback()
+        _undo(conn)
         return _Failed(exc)
-    savepoint.commit()
+    bulk.run(conn, f"RELEASE SAVEPOINT {_GROUPED}")
     return result
+
+
+_GROUPED: Final = "grouped_write"  # the savepoint of each write in a group: one at a time, never nested
+
+
+def _undo(conn: Connection) -> None:
+    bulk.run(conn, f"ROLLBACK TO SAVEPOINT {_GROUPED}")
+    bulk.run(conn, f"RELEASE SAVEPOINT {_GROUPED}")
 
 
 class Database:

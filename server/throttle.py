@@ -25,10 +25,11 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import Connection, bindparam, case, delete, select
+from sqlalchemy import Connection, case, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from floreyn.server import bulk
 from floreyn.server import schema as s
 from floreyn.server.db import Database
 
@@ -71,13 +72,13 @@ def count_event(conn: Connection, scope: str, client: str, now_ms: int, window_m
     return Count(int(row.events), int(row.previous_events), int(row.window_start_ms))
 
 
-_CURRENT: Final = (select(s.client_counts.c.events, s.client_counts.c.previous_events, s.client_counts.c.window_start_ms)
-                   .where(s.client_counts.c.scope == bindparam("scope"), s.client_counts.c.client == bindparam("client")))
+# Every authenticated request asks this before anything else: straight to the driver (bulk.run).
+_CURRENT: Final = ("SELECT events, previous_events, window_start_ms"
+                   f" FROM {s.client_counts.name} WHERE scope = {{mark}} AND client = {{mark}}")
 
 
 def current(conn: Connection, scope: str, client: str) -> Count | None:
-    # built once (compiled once): every authenticated request asks this before anything else
-    row = conn.execute(_CURRENT, {"scope": scope, "client": client[:MAX_CLIENT_CHARS]}).first()
+    row = bulk.run(conn, _CURRENT, (scope, client[:MAX_CLIENT_CHARS])).first()
     return Count(int(row.events), int(row.previous_events), int(row.window_start_ms)) if row else None
 
 

@@ -2,7 +2,11 @@
 
 import uuid
 
+import pytest
+from sqlalchemy.exc import IntegrityError, NoResultFound
+
 from floreyn.server import bulk, ledger
+from floreyn.server import schema as s
 
 NOW = 1_780_000_000_000
 MANY = 2 * bulk.IN_LIST_CHUNK + 7  # three statements
@@ -55,3 +59,30 @@ def test_balance_changes_make_the_new_accounts_and_add_to_the_others(database):
     made = dict(database.read(lambda conn: bulk.rows_in(
         conn, "SELECT key, created_ms FROM accounts WHERE key IN ({values})", (), [old, new, new_at_zero])))
     assert made == {old: NOW, new: NOW + 1, new_at_zero: NOW + 1}  # made once, when first posted to
+
+
+def test_run_answers_as_sqlalchemys_results_did_and_raises_its_errors(database):
+    tag = f"bulk-{uuid.uuid4().hex[:12]}"
+    insert = "INSERT INTO settings (key, value) VALUES ({mark}, {mark})"
+    assert database.write(lambda conn: bulk.run(conn, insert, (tag, "7")).all()) == []  # no rows: nothing to read
+    read = "SELECT key, value FROM settings WHERE key = {mark}"
+    row = database.read(lambda conn: bulk.run(conn, read, (tag,)).first())
+    assert (row.key, row.value) == (tag, "7") and tuple(row) == (tag, "7") and row[1] == "7"
+    assert database.read(lambda conn: bulk.run(conn, read, (tag,)).one()) == (tag, "7")
+    assert database.read(lambda conn: bulk.run(conn, read, (tag + "-none",)).first()) is None
+    assert database.read(lambda conn: bulk.run(conn, read, (tag,)).scalars().all()) == [tag]
+    assert database.read(lambda conn: dict(bulk.run(conn, read, (tag,)).tuples().all())) == {tag: "7"}
+    assert database.read(lambda conn: [r.value for r in bulk.run(conn, read, (tag,))]) == ["7"]
+    with pytest.raises(NoResultFound):
+        database.read(lambda conn: bulk.run(conn, read, (tag + "-none",)).scalar_one())
+    # A broken constraint is SQLAlchemy's IntegrityError (ingest refuses a batch with a used record id by it),
+    # and the transaction's other writes are undone with it.
+    other = f"{tag}-other"
+
+    def twice(conn):
+        bulk.run(conn, insert, (other, "1"))
+        bulk.insert_rows(conn, s.settings, ("key", "value"), [(tag, "8")])
+
+    with pytest.raises(IntegrityError):
+        database.write(twice)
+    assert database.read(lambda conn: bulk.run(conn, read, (other,)).first()) is None

@@ -4,6 +4,7 @@ import json
 import time
 import uuid
 
+import anyio.to_thread
 import pytest
 import requests
 from sqlalchemy import select
@@ -11,8 +12,10 @@ from sqlalchemy import select
 from floreyn import keys
 from floreyn.server import ingest
 from floreyn.server import schema as s
+from floreyn.server.config import Limits
 from floreyn.server.errors import RecordRefused
 from floreyn.server.remembered import Remembered
+from floreyn.server.testing import ServerThread, World
 from floreyn.sync import auth, record
 from floreyn.sync.client import SyncAuthFailed, SyncClient, SyncRefused
 from floreyn.sync.record import Kind, with_fields
@@ -112,6 +115,21 @@ def test_records_of_another_terminal_or_merchant_are_refused(srv, world):
     assert world.balance(f"merchant:{other.merchant_id}") == 0
 
 
+def test_a_record_id_another_terminal_used_is_refused_on_every_backend(srv, world):
+    # On PostgreSQL the records go in by COPY, whose errors were the driver's own: a 500 instead of the refusal.
+    _, card = world.member(eur_cents=5_000)
+    first, second = world.terminal(), world.terminal()
+    used = first.spend(card, 100)
+    assert first.client(srv).upload(first.raws).accepted == 1
+    again = second.head.next_record(record.RecordContent(record_id=used.record.record_id, kind=Kind.SPEND,
+                                                         card_id=bytes.fromhex(card), fl_cents=100),
+                                    terminal_id=second.terminal_id, merchant_id=second.merchant_id, mono_ms=1)
+    with pytest.raises(SyncRefused) as refused:
+        second.client(srv).upload([again.sign(second.key).raw])
+    assert refused.value.server_code == "record_refused" and refused.value.status == 422
+    assert second.client(srv).upload([]).acked_seq == 0  # nothing of it was taken
+
+
 def test_malformed_records_and_oversized_batches_are_refused(srv, world):
     term = world.terminal()
     client = term.client(srv)
@@ -160,6 +178,71 @@ def test_request_authentication_refusals(srv, world):
     assert signed_post(srv, ghost, "/v1/terminal/upload", body).json()["error"] == "auth_bad_signature"  # as a wrong key
     bare = requests.post(srv.base_url + "/v1/terminal/upload", data=body, timeout=10)
     assert bare.status_code == 401 and bare.json()["error"] == "auth_missing"
+
+
+def test_a_stranger_learns_nothing_about_an_upload_body(srv, world):
+    # The body is read after the signature is checked: malformed JSON from anyone else is an authentication
+    # refusal, not a 422 that tells what the parser thought of it.
+    term = world.terminal()
+    impostor = world.terminal()
+    impostor.terminal_id = term.terminal_id
+    for body in (b"garbage", b'{"records": [', b"\xff\xfe"):
+        forged = signed_post(srv, impostor, "/v1/terminal/upload", body)
+        assert forged.status_code == 401 and forged.json()["error"] == "auth_bad_signature", body
+        bare = requests.post(srv.base_url + "/v1/terminal/upload", data=body, timeout=10,
+                             headers={"Content-Type": "application/json"})
+        assert bare.status_code == 401 and bare.json()["error"] == "auth_missing", body
+        signed = signed_post(srv, term, "/v1/terminal/upload", body)  # the terminal itself is told
+        assert signed.status_code == 422 and signed.json()["error"] == "request_invalid", body
+    no_json = signed_post(srv, term, "/v1/terminal/upload", b'{"records": []}', headers={"Content-Type": "text/plain"})
+    assert no_json.status_code == 422 and no_json.json()["error"] == "request_invalid"  # as FastAPI's strict media type
+    assert signed_post(srv, term, "/v1/terminal/upload", b'{"records": []}').json()["acked_seq"] == 0
+
+
+def test_an_upload_takes_one_trip_to_the_thread_pool(srv, world, monkeypatch):
+    # Each trip waits for the GIL again behind the other uploads and wakes the event loop through its pipe: the
+    # failed-authentication limit, the signature, the body and the ingest go in one (api_terminal.upload).
+    _, card = world.member(eur_cents=1_000)
+    term = world.terminal()
+    client = term.client(srv)
+    assert client.upload([]).acked_seq == 0
+    trips = []
+    real = anyio.to_thread.run_sync
+
+    async def counted(func, *args, **kwargs):
+        trips.append(func)
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    term.spend(card, 100)
+    assert client.upload(term.raws).accepted == 1
+    assert len(trips) == 1, trips
+
+
+def test_uploads_from_an_address_over_the_failed_authentication_limit_are_refused_first(tmp_path):
+    # The upload checks the limit itself, in its one trip to the thread pool, before the signature (server/app.py
+    # LIMIT_CHECKED_BY_ROUTE): forged uploads count, and then even a good one waits, as on every other endpoint.
+    with ServerThread(f"sqlite:///{tmp_path / 'limits.db'}", tmp_path / "data", limits=Limits(failed_auth_max=3)) as own:
+        world = World(own)
+        term, impostor = world.terminal(), world.terminal()
+        impostor.terminal_id = term.terminal_id
+        body = json.dumps({"records": []}).encode()
+        codes = [signed_post(own, impostor, "/v1/terminal/upload", body).status_code for _ in range(5)]
+        assert codes == [401] * 3 + [429] * 2
+        good = signed_post(own, term, "/v1/terminal/upload", body)
+        assert good.status_code == 429 and good.json()["error"] == "too_many_failed_auth"
+        assert 1 <= int(good.headers["Retry-After"]) <= 60 and good.headers[auth.H_RESPONSE_SIGNATURE]
+
+
+def test_the_api_docs_describe_the_upload_body(srv):
+    spec = requests.get(srv.base_url + "/openapi.json", timeout=10).json()
+    body = spec["paths"]["/v1/terminal/upload"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    if "$ref" in schema:  # a declared body's model is in the components
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    assert body["required"] and schema["required"] == ["records"] and schema["additionalProperties"] is False
+    assert schema["properties"]["records"]["maxItems"] == ingest.MAX_BATCH_RECORDS
+    assert "head_seq" in schema["properties"]
 
 
 def test_terminal_without_clock_recovers_in_one_round_trip(srv, world):
