@@ -141,7 +141,7 @@ class Controller(_Dispatcher):
         self._signout_armed_at = float("-inf")
         self._signout_timer = Clock.create_trigger(self._disarm_signout, SIGNOUT_ARM_S)
         self.fbind("screen", self._disarm_signout)  # armed on the card prompt only
-        self._wait_note = Clock.create_trigger(lambda _dt: self.show_text(_wait_text, "info"), WAIT_NOTE_AFTER_S)
+        self._wait_note = Clock.create_trigger(self._show_wait_note, WAIT_NOTE_AFTER_S)
         self._overview_timer = Clock.schedule_interval(lambda _dt: self.refresh_overview(), OVERVIEW_EVERY_S)
         self.fbind("overview", self._update_banner)
         self.fbind("member", self._update_banner)
@@ -183,6 +183,13 @@ class Controller(_Dispatcher):
 
     def show(self, screen: str) -> None:
         self.screen = screen
+
+    def _show_wait_note(self, *_args: object) -> None:
+        """"Een moment..." while a slow call runs, unless the strip already says something: a refusal or a
+        warning shown meanwhile ("tik nog een keer op Afmelden") outranks it, and the note, once the call
+        settled, would have been cleared and taken that message with it."""
+        if not self.message:
+            self.show_text(_wait_text, "info")
 
     def show_error(self, error: BaseException) -> None:
         self.show_text(lambda: tr.error_text(error))

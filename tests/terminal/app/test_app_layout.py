@@ -8,6 +8,7 @@ paid fl 1,00 unseen).
 """
 import pytest
 
+from floreyn.terminal.app import controller
 from floreyn.terminal.app.guard import CONFIRM_READ_S
 from support import kivy_env
 from till_ui import TillUITest
@@ -123,6 +124,16 @@ class LayoutWalk(TillUITest):
         self.assertEqual(self.ctl.screen, "idle")
         self.tap(signout, after_s=1.0)
         self.wait_screen("signin")
+
+    def test_a_slow_calls_wait_note_does_not_hide_a_warning(self):
+        # "Een moment..." of a call still running came due after "tik nog een keer op Afmelden", replaced it and
+        # was then cleared with its call: the warning was gone (this test's sibling failed about half the time).
+        self.sign_in()
+        self.tap(self.screen().ids.signout)
+        self.assertIn("nog een keer op Afmelden", self.banner())
+        self.ctl._wait_note()  # noqa: SLF001 - the note's own trigger, as await_ arms it for a slow call
+        self.pump(controller.WAIT_NOTE_AFTER_S + 0.2)
+        self.assertIn("nog een keer op Afmelden", self.banner())
 
     def test_a_hesitant_double_tap_does_not_confirm_unseen(self):
         self.sign_in()
