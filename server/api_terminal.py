@@ -241,21 +241,27 @@ async def release(request: Request, body: ReleaseRequest, who: Authed) -> JSONRe
 
 @router.get("/cards/{card_id}", summary="A card's alias, balance, budgets and state, for the till's display")
 async def card(request: Request, card_id: Annotated[str, Path(description="The card's id: 32 hex digits")]
-               ) -> JSONResponse:
+               ) -> Response:
     # A till asks at every tap: authentication and the read in one trip to the thread pool (each trip waits
     # for the GIL again, behind whatever uploads hold it; bench/server_balance.py), not one per step.
+    # The failed-authentication limit is asked in that trip too (server/app.py LIMIT_CHECKED_BY_PREFIX).
     body = await request.body()
     ctx: ServerContext = request.app.state.ctx
-    return JSONResponse(await run_in_threadpool(_card_summary, ctx, request.headers, request.method,
-                                                signed_path(request.scope), body, card_id))
+    limit_check: LimitCheck | None = request.scope.get("state", {}).get(LIMIT_CHECK_KEY)
+    return await run_in_threadpool(_card_summary, ctx, request.headers, request.method, signed_path(request.scope),
+                                   body, card_id, limit_check)
 
 
 def _card_summary(ctx: ServerContext, headers: Mapping[str, str], method: str, path: str, body: bytes,
-                  card_id: str) -> dict[str, object]:
+                  card_id: str, limit_check: LimitCheck | None) -> Response:
+    if limit_check is not None:  # first, before the signature is looked at, as the envelope would
+        retry_s = limit_check(ctx.clock())
+        if retry_s is not None:
+            return too_many_failed_auth(retry_s)
     authenticate(ctx, headers, method, path, body)
     # Checked after authentication, as a declared CardHex would be (a dependency runs before the path's
     # validation): a stranger learns nothing about the path before the signature is checked.
     if not CARD_HEX.fullmatch(card_id):
         raise RequestInvalid(detail=f"path.card_id: String should match pattern '{CARD_HEX.pattern}'")
     now = ctx.clock()
-    return ctx.db.read(lambda conn: authz.card_summary(conn, card_id, now))
+    return JSONResponse(ctx.db.read(lambda conn: authz.card_summary(conn, card_id, now)))

@@ -78,8 +78,15 @@ def too_many_failed_auth(retry_s: int) -> JSONResponse:
 # everything (each trip waits for the GIL again and wakes the event loop: api_terminal.upload). The envelope hands
 # them LimitCheck under LIMIT_CHECK_KEY in the request's state; they call it before they look at the signature.
 LIMIT_CHECKED_BY_ROUTE: Final = frozenset({("POST", "/v1/terminal/upload")})
+LIMIT_CHECKED_BY_PREFIX: Final = (("GET", "/v1/terminal/cards/"),)  # the card summary a till asks at every tap
 LIMIT_CHECK_KEY: Final = "floreyn_limit_check"
 LimitCheck = Callable[[int], int | None]  # now_ms -> seconds to wait when the client is over the limit, else None
+
+
+def limit_checked_by_route(method: str, path: str) -> bool:
+    """Whether the route at `path` checks the failed-authentication limit itself (LIMIT_CHECKED_BY_ROUTE)."""
+    return (method, path) in LIMIT_CHECKED_BY_ROUTE or any(
+        method == m and path.startswith(prefix) for m, prefix in LIMIT_CHECKED_BY_PREFIX)
 
 
 def json_too_deep(body: bytes, max_depth: int) -> bool:
@@ -240,7 +247,7 @@ class Envelope:
 
         reply = self._sender(send, nonce, status_seen, before_last_chunk)
         retry_s = None
-        if authed and (scope["method"], path) in LIMIT_CHECKED_BY_ROUTE:
+        if authed and limit_checked_by_route(scope["method"], path):
             # The route asks first thing in its one trip to the thread pool, before it looks at the signature.
             scope.setdefault("state", {})[LIMIT_CHECK_KEY] = functools.partial(self.limiter.retry_after_s, client)
         elif authed:
