@@ -112,9 +112,8 @@ async def upload(request: Request) -> Response:
     # event loop, then solved the dependency). The order of the checks stays the declared route's: see _upload.
     body = await request.body()
     ctx: ServerContext = request.app.state.ctx
-    limit_check: LimitCheck | None = request.scope.get("state", {}).get(LIMIT_CHECK_KEY)
     return await run_in_threadpool(_upload, ctx, request.headers, request.method, signed_path(request.scope), body,
-                                   limit_check)
+                                   _limit_check_of(request))
 
 
 def _upload(ctx: ServerContext, headers: Mapping[str, str], method: str, path: str, body: bytes,
@@ -122,10 +121,8 @@ def _upload(ctx: ServerContext, headers: Mapping[str, str], method: str, path: s
     """The upload, in the order the envelope and a declared body would check it: the failed-authentication limit
     (429), the signature (401, nonce not yet taken), the body (422), the records' base64 (422), then the ingest,
     which takes the nonce first inside its write transaction."""
-    if limit_check is not None:
-        retry_s = limit_check(ctx.clock())
-        if retry_s is not None:
-            return too_many_failed_auth(retry_s)
+    if (over := _over_limit(ctx, limit_check)) is not None:
+        return over
     who = authenticate(ctx, headers, method, path, body, take_nonce=False)
     # After authentication, as a body declared beside the dependency was: a stranger learns nothing about it.
     sent = json_body(UploadRequest, headers, body)
@@ -146,6 +143,18 @@ def _upload(ctx: ServerContext, headers: Mapping[str, str], method: str, path: s
         raise
     logs.upload_line(who.terminal_id, len(raws), started, result=result.to_dict(), reported_head=sent.head_seq)
     return JSONResponse(result.to_dict())
+
+
+def _limit_check_of(request: Request) -> LimitCheck | None:
+    """The failed-authentication check the envelope handed this route (server/app.py limit_checked_by_route)."""
+    check: LimitCheck | None = request.scope.get("state", {}).get(LIMIT_CHECK_KEY)
+    return check
+
+
+def _over_limit(ctx: ServerContext, limit_check: LimitCheck | None) -> Response | None:
+    """The 429 for a client over the failed-authentication limit, asked in the route's one trip; else None."""
+    retry_s = limit_check(ctx.clock()) if limit_check is not None else None
+    return too_many_failed_auth(retry_s) if retry_s is not None else None
 
 
 def json_body(model: type[M], headers: Mapping[str, str], body: bytes) -> M:
@@ -247,17 +256,14 @@ async def card(request: Request, card_id: Annotated[str, Path(description="The c
     # The failed-authentication limit is asked in that trip too (server/app.py LIMIT_CHECKED_BY_PREFIX).
     body = await request.body()
     ctx: ServerContext = request.app.state.ctx
-    limit_check: LimitCheck | None = request.scope.get("state", {}).get(LIMIT_CHECK_KEY)
     return await run_in_threadpool(_card_summary, ctx, request.headers, request.method, signed_path(request.scope),
-                                   body, card_id, limit_check)
+                                   body, card_id, _limit_check_of(request))
 
 
 def _card_summary(ctx: ServerContext, headers: Mapping[str, str], method: str, path: str, body: bytes,
                   card_id: str, limit_check: LimitCheck | None) -> Response:
-    if limit_check is not None:  # first, before the signature is looked at, as the envelope would
-        retry_s = limit_check(ctx.clock())
-        if retry_s is not None:
-            return too_many_failed_auth(retry_s)
+    if (over := _over_limit(ctx, limit_check)) is not None:  # first, before the signature, as the envelope would
+        return over
     authenticate(ctx, headers, method, path, body)
     # Checked after authentication, as a declared CardHex would be (a dependency runs before the path's
     # validation): a stranger learns nothing about the path before the signature is checked.

@@ -191,8 +191,8 @@ class Controller(_Dispatcher):
         if not self.message:
             self.show_text(_wait_text, "info")
 
-    def show_error(self, error: BaseException) -> None:
-        self.show_text(lambda: tr.error_text(error))
+    def show_error(self, error: BaseException, level: str = "error") -> None:
+        self.show_text(lambda: tr.error_text(error), level)
 
     def show_text(self, make: Callable[[], str], level: str = "error") -> None:
         """Show a message made by `make()`; made again in the new language after a switch."""
@@ -324,8 +324,7 @@ class Controller(_Dispatcher):
         """"Hold it still", on the screen that shows: an open card and a typed amount stay as they were."""
         if self.screen == "refused":  # the refusal before was of another read; this one is a new try
             self.back_to_idle()
-        error = event.error
-        self.show_text(lambda: tr.error_text(error), "warn")  # no refusal: the warning's colour
+        self.show_error(event.error, "warn")  # no refusal: the warning's colour
 
     def dismiss_refusal(self) -> None:
         """A tap on the refusal screen: back to the card prompt."""

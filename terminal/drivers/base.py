@@ -17,7 +17,7 @@ import enum
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Final, Iterator
+from typing import Callable, Final, Iterator, TypeGuard
 
 from floreyn.card import Card, CardError
 from floreyn.cardtrail import Trail, TrailArea
@@ -225,6 +225,11 @@ class CardRejected:
 
 
 CardEvent = CardPresented | CardRejected
+
+
+def is_torn(event: CardEvent) -> TypeGuard[CardRejected]:
+    """A read that broke off (TORN_READ_ERRORS): no refusal of any card."""
+    return isinstance(event, CardRejected) and isinstance(event.error, TORN_READ_ERRORS)
 VerifyPayload = Callable[[bytes], Card]  # raises CardError; usually floreyn.card.verify_payload bound to keys
 
 

@@ -43,9 +43,9 @@ from floreyn.terminal.drivers.base import (
     TrailPort,
     ReaderState,
     ReaderStatus,
-    TORN_READ_ERRORS,
     VerifyPayload,
     is_stop_request,
+    is_torn,
     reader_fault_message,
 )
 from floreyn.terminal.drivers.ndef_card import card_payload_from_ndef
@@ -209,7 +209,7 @@ class NfcCardReader(CardReader):
     def _on_connect(self, tag: NfcTag) -> bool:
         uid = bytes(tag.identifier)
         event = self._read_event(tag, uid)
-        torn = isinstance(event, CardRejected) and isinstance(event.error, TORN_READ_ERRORS)
+        torn = is_torn(event)
         if not torn:
             self._arm_guard(uid)
         port = _attach_trail(tag, event)

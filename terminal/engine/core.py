@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Callable
 from dataclasses import replace
+from typing import Callable
 
 from floreyn import card as cards
 from floreyn import cardtrail
@@ -29,14 +29,7 @@ from floreyn.sync import rules
 from floreyn.sync.record import Kind, Tender
 from floreyn.sync.snapshot import OfflineLimits, Snapshot
 from floreyn.terminal.config import Operator, TerminalConfig
-from floreyn.terminal.drivers.base import (
-    TORN_READ_ERRORS,
-    CardEvent,
-    CardPresented,
-    CardRejected,
-    PrintDoc,
-    TrailPort,
-)
+from floreyn.terminal.drivers.base import CardEvent, CardPresented, CardRejected, PrintDoc, TrailPort, is_torn
 from floreyn.terminal.engine import events as ev
 from floreyn.terminal.engine import trail
 from floreyn.terminal.engine.auth import PinGate
@@ -79,6 +72,17 @@ def pot_payouts(ctx: TillContext, kind: Kind, parts: list[Part]) -> list[tuple[s
             campaigns = [replace(c, pot_left_cents=pot.pot_left_cents - cents) if c is pot else c for c in campaigns]
         out.append((pot.name if pot is not None else None, cents))
     return out
+
+
+def _committed_tx(view: StoreView, client_ref: str, fingerprint: str) -> str | None:
+    """The transaction a client reference was committed as (a retry: None if it never was); ClientRefConflict
+    when the reference was used for a different request."""
+    found = view.client_ref(client_ref)
+    if found is None:
+        return None
+    if found[1] != fingerprint:
+        raise ClientRefConflict(ref=client_ref)
+    return found[0]
 
 
 class Engine:
@@ -239,7 +243,7 @@ class Engine:
             raise
         if self._second is not None and self._card is not None:
             return self._second_card(event)
-        if isinstance(event, CardRejected) and isinstance(event.error, TORN_READ_ERRORS):
+        if is_torn(event):
             # Nothing was read, so nothing is refused: the member whose card is open (a quote perhaps
             # typed) keeps it, and a shopkeeper need not start again because a card moved.
             self.emit(ev.CardReadTorn(event.error))
@@ -481,10 +485,7 @@ class Engine:
         info = self._card.info if self._card is not None else None
         assert quote.card_hex is not None
         with self.store.read() as view:  # one read: the retry's lookup (find_by_ref's) and the trail's figure
-            found = view.client_ref(ref[0]) if ref is not None else None
-            if ref is not None and found is not None:
-                if found[1] != ref[1]:
-                    raise ClientRefConflict(ref=ref[0])
+            if ref is not None and _committed_tx(view, *ref) is not None:
                 return None  # a retry of what was committed: the card carries it already
             checks(view)
             # Only offline_state's local_cents, read the same way: the capacity it works out beside it (two
@@ -521,12 +522,10 @@ class Engine:
     def find_by_ref(self, client_ref: str, fingerprint: str) -> TxResult | None:
         """A request carried out before (a resumed script, a retried call): its result, or None."""
         with self.store.read() as view:
-            found = view.client_ref(client_ref)
-            if found is None:
+            tx_id = _committed_tx(view, client_ref, fingerprint)
+            if tx_id is None:
                 return None
-            if found[1] != fingerprint:
-                raise ClientRefConflict(ref=client_ref)
-            records = view.tx(found[0])
+            records = view.tx(tx_id)
         return self._result(records, existed=True)
 
     def _committed(self, records: list[StoredRecord], existed: bool, card_updated: bool | None = None) -> TxResult:

@@ -93,16 +93,12 @@ def offline_capacity(
         count = OfflineCountLimit(count=usage.taps, max_count=limits.max_count)
         return Capacity(0, 0, count, count)
     cum_left = max(0, limits.cumulative_cents - usage.spent_cents)
-    # Only the refusal of the rule that caps is built (each formats its message: a few us, twice a sale).
-    # On a tie the per-payment limit names the cap, as min() over [per-tx, cumulative] did.
-    total: int
-    total_reason: OfflineRefused
-    if limits.per_tx_cents <= cum_left:
-        total, total_reason = limits.per_tx_cents, OfflinePerTxLimit(max_cents=limits.per_tx_cents,
-                                                                     currency=Currency.FL)
-    else:
-        total, total_reason = cum_left, OfflineCumulativeLimit(left_cents=cum_left, max_cents=limits.cumulative_cents,
-                                                               currency=Currency.FL)
+    candidates = [
+        (limits.per_tx_cents, OfflinePerTxLimit(max_cents=limits.per_tx_cents, currency=Currency.FL)),
+        (cum_left, OfflineCumulativeLimit(left_cents=cum_left, max_cents=limits.cumulative_cents,
+                                          currency=Currency.FL)),
+    ]
+    total, total_reason = min(candidates, key=lambda c: c[0])  # on a tie the per-payment limit names the cap
     own_left = max(0, allowance_cents - usage.own_spent_since_snapshot_cents)
     own_reason = (OfflineAllowanceUsed(left_cents=own_left, currency=Currency.FL) if own_left < total
                   else total_reason)
