@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import goals  # bench/goals.py: issue 19's goal rows, one JSON line each
-from common import backend_args, backends, min_med_max, pct_ms, pg_url_of, print_rows, sibling
+from common import backend_args, backends, min_med_max, pct_ms, pg_url_of, print_rows, process_cpu_s, sibling
 
 from floreyn import keys
 from floreyn.server import admin_business
@@ -146,22 +146,16 @@ def measure_round(db: Database, load_url: str, reader: SyncClient, cards: list[s
     return result
 
 
-def _cpu_s(pid: int) -> float:
-    """User plus system CPU seconds of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def server_cpu_ms(pid: int, reader: SyncClient, cards: list[str], reads: int) -> tuple[float, float]:
     """Server CPU per card summary and per GET /v1/health, quiet: what a read costs the server whatever the
     machine's load does to the wall-clock figures (the CPU clock ticks at 10 ms, hence many reads)."""
-    t0 = _cpu_s(pid)
+    t0 = process_cpu_s(pid)
     for i in range(reads):
         reader.card_summary(cards[i % len(cards)])
-    t1 = _cpu_s(pid)
+    t1 = process_cpu_s(pid)
     for _ in range(reads):
         reader.session.get(reader.base_url + "/v1/health", timeout=TILL_TIMEOUT_S)
-    t2 = _cpu_s(pid)
+    t2 = process_cpu_s(pid)
     return (t1 - t0) / reads * 1000, (t2 - t1) / reads * 1000
 
 

@@ -32,10 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import psutil
 import requests
 
-from common import min_med_max, scratch_pg_database, sibling  # bench/ is on sys.path (script)
+from common import min_med_max, process_cpu_s, scratch_pg_database, sibling  # bench/ is on sys.path (script)
 
 from floreyn.server.db import Database
 from floreyn.sync.client import SyncClient
@@ -49,24 +48,6 @@ CARDS = 1_000  # as server_http_ingest: spends spread so thin that no rule is br
 
 http_ingest = sibling("server_http_ingest")  # its Server: floreyn-server as its own process
 si = sibling("server_ingest")  # its dataset: signed records, cards, merchants, enrolment
-
-
-def server_cpu_s(pid: int) -> float:
-    """CPU seconds of the server's process and its children, every thread: to the nanosecond from the scheduler's
-    own count (/proc/PID/task/TID/schedstat) where Linux has it, else the kernel's 10 ms ticks (psutil): a block
-    of 50 uploads is some 25 ticks, too coarse to compare two servers block by block."""
-    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    try:
-        total_ns = 0
-        for p in procs:
-            for task in Path(f"/proc/{p.pid}/task").iterdir():
-                try:
-                    total_ns += int((task / "schedstat").read_text().split()[0])
-                except FileNotFoundError:  # a thread that ended meanwhile: its time is the process's
-                    pass
-        return total_ns / 1e9
-    except OSError:
-        return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
 
 
 @dataclass
@@ -94,9 +75,9 @@ class Subject:
 
     def timed(self, work: Callable[[int], None], n: int, into: list[float]) -> None:
         pid = self.server.proc.pid
-        before = server_cpu_s(pid)
+        before = process_cpu_s(pid)
         work(n)
-        into.append(server_cpu_s(pid) - before)
+        into.append(process_cpu_s(pid) - before)
 
 
 def start(stack: ExitStack, name: str, url: str, src: str | None, uploads: int, per_upload: int,
