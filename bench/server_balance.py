@@ -119,6 +119,8 @@ def read_while(db: Database, reader: SyncClient, cards: list[str], reads: int, s
             floors.measure(wallet)
     finally:
         floors.close()
+    if not http:  # the load ended before the first read: no figure "under load" to give
+        raise RuntimeError("no read was timed while the uploads ran: give the load more records")
     return {"p50": pct_ms(http, 50), "p99": pct_ms(http, 99), "health_p50": pct_ms(floors.http, 50),
             "health_p99": pct_ms(floors.http, 99), "floor_p50": pct_ms(floors.db, 50),
             "floor_p99": pct_ms(floors.db, 99), "reads": float(len(http))}

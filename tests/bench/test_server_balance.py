@@ -43,7 +43,8 @@ def test_reads_under_load_are_timed_while_the_tills_upload(balance_bench, tmp_pa
     reader_key = keys.new_private_key()
     db.write(lambda conn: admin_business.enroll_terminal(conn, "T-reader", merchants[0],
                                                          keys.public_raw(reader_key).hex(), sb.si.NOW))
-    dataset = sb.si.make_records(4, 1_000, cards, merchants, seed=1, prefix="BT")
+    # 16,000 records: some 3 s of uploads on an idle 2-core machine, well past the 1.5 s before reads start
+    dataset = sb.si.make_records(8, 2_000, cards, merchants, seed=1, prefix="BT")
     sb.si.enroll(db, dataset)
     (tmp_path / "server").mkdir()
     server = sb.hi.Server(url, tmp_path / "server", 1)
@@ -55,5 +56,5 @@ def test_reads_under_load_are_timed_while_the_tills_upload(balance_bench, tmp_pa
         server.stop()
     held = db.read(lambda conn: conn.execute(text("SELECT COUNT(*) FROM records")).scalar_one())
     db.dispose()
-    assert held == 4 * 1_000  # every upload of the load arrived
+    assert held == 8 * 2_000  # every upload of the load arrived
     assert 0 < result["reads"] < 1_000_000  # timed while the uploads ran, and stopped when they ended
