@@ -75,15 +75,22 @@ def http_ingest(label: str, workers: int, terminals: int, per_terminal: int, rat
                   over_http=True, includes=includes, key=f"2|workers|{workers}")
 
 
-def balance(label: str, postings: int, results: Sequence[dict[str, float]], load_tills: int) -> None:
-    """Goal 6 from bench/server_balance.py: the card summary's p99 over HTTP while tills upload."""
-    emit_goal(6, f"balance read p99 over HTTP, {label}, {postings:,} postings, {load_tills} tills uploading"
+def balance(label: str, postings: int, results: Sequence[dict[str, float]], load_tills: int, *, split: bool) -> None:
+    """Goal 6 from bench/server_balance.py: the card summary's p99 over HTTP while tills upload, `split`: with
+    the uploads in their own process at a lower priority (docs/operations.md "Uploads in their own process")."""
+    where = ("uploads in their own process (floreyn-uploads.service's Nice=)" if split
+             else "one process for reads and uploads")
+    emit_goal(6, f"balance read p99 over HTTP, {label}, {postings:,} postings, {load_tills} tills uploading, {where}"
                  f"{_reduced(postings, ISSUE_SIZE_POSTINGS)}",
               [r["p99"] for r in results], "ms", at_most(5.0, "<= 5 ms"), floor=[r["floor_p99"] for r in results],
               floor_what="bare primary-key SELECT of the balance, interleaved, same load", over_http=True,
               includes="the real SyncClient's card summary (signed request, signed answer checked) from "
                        "floreyn-server (one worker) on loopback, one read at a time, while another process "
-                       "uploads with the real SyncClient", key=f"6|{label}", size=postings,
+                       "uploads with the real SyncClient"
+                       + (" to a second floreyn-server (one worker) on the same database; that server and the "
+                          "uploading process (tills, which are other machines for a real server) at the unit's "
+                          "Nice=" if split else " to the same server"),
+              key=f"6|{'split' if split else 'one'}|{label}", size=postings,
               note="reads per round: " + "/".join(f"{r['reads']:.0f}" for r in results)
                    + "; GET /v1/health p99 under the same load: " + _mmm([r["health_p99"] for r in results], 1) + " ms")
 

@@ -87,12 +87,16 @@ def _free_port() -> int:
 class Server:
     """`floreyn-server` as its own process, exactly as deployed (minus the proxy)."""
 
-    def __init__(self, db_url: str, data_dir: Path, workers: int, env: dict[str, str] | None = None) -> None:
-        """`env`: the server's environment (default this process's), e.g. a PYTHONPATH with other code."""
+    def __init__(self, db_url: str, data_dir: Path, workers: int, env: dict[str, str] | None = None,
+                 nice: int = 0) -> None:
+        """`env`: the server's environment (default this process's), e.g. a PYTHONPATH with other code; `nice`:
+        the process's CPU priority, as systemd's Nice= sets it."""
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "floreyn.server.cli", "--db", db_url, "--data-dir", str(data_dir),
                "--port", str(self.port), "--log-format", "text", "--workers", str(workers)]
+        if nice:
+            cmd = ["nice", "-n", str(nice), *cmd]
         profile = os.environ.get("FLOREYN_BENCH_PYSPY")  # a path: profile the server (collapsed stacks)
         if profile:
             spy = Path(sys.executable).with_name("py-spy")

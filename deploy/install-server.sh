@@ -13,6 +13,8 @@
 #   /var/lib/floreyn-server data folder: SQLite database, server_key.pem, bootstrap admin_token (0700)
 #   /var/backups/floreyn    nightly backups (floreyn-backup.timer), the newest 30 kept (0700)
 #   systemd                 floreyn-server.service on 127.0.0.1:8470, floreyn-backup.timer,
+#                           floreyn-uploads.service on 127.0.0.1:8471 (installed, not enabled: the
+#                           uploads in their own process, docs/operations.md),
 #                           floreyn-budget-expire.timer (daily budget expiry)
 #                           floreyn-housekeeping.timer (every minute: holds, reinstatements, snapshot entries)
 #   --postgresql            PostgreSQL from apt, role and database `floreyn` (peer authentication over
@@ -91,6 +93,11 @@ server_args() {
 as_floreyn() { runuser -u "$FLOREYN_USER" -- "$@"; }
 
 was_active=0
+uploads_active=0  # floreyn-uploads.service: the uploads' own process, where the admin enabled it
+if ! staging && systemctl is-active --quiet floreyn-uploads.service; then
+    uploads_active=1
+    systemctl stop floreyn-uploads.service
+fi
 if ! staging && systemctl is-active --quiet floreyn-server.service; then
     was_active=1
     log "stopping the server for the update (the tills keep working offline)"
@@ -114,8 +121,8 @@ fi
 
 log "systemd"
 units_before=$CHANGED
-for unit in floreyn-server.service floreyn-backup.service floreyn-backup.timer floreyn-budget-expire.service \
-        floreyn-budget-expire.timer floreyn-housekeeping.service floreyn-housekeeping.timer; do
+for unit in floreyn-server.service floreyn-uploads.service floreyn-backup.service floreyn-backup.timer \
+        floreyn-budget-expire.service floreyn-budget-expire.timer floreyn-housekeeping.service floreyn-housekeeping.timer; do
     put_file "$HERE/server/$unit" "/etc/systemd/system/$unit" 0644
 done
 if [ "$CHANGED" != "$units_before" ]; then live systemctl daemon-reload; fi
@@ -128,6 +135,7 @@ if [ "$DO_ENABLE" = 1 ]; then
 elif [ "$was_active" = 1 ]; then
     live systemctl start floreyn-server.service
 fi
+if [ "$uploads_active" = 1 ]; then live systemctl start floreyn-uploads.service; fi
 
 log ""
 log "Next: a reverse proxy with TLS in front of 127.0.0.1:8470 ($CONF_DIR/Caddyfile.example), then"

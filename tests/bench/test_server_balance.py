@@ -8,6 +8,7 @@ that the uploads reach the server while the reads are timed (SQLite; no timing i
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -58,3 +59,16 @@ def test_reads_under_load_are_timed_while_the_tills_upload(balance_bench, tmp_pa
     db.dispose()
     assert held == 8 * 2_000  # every upload of the load arrived
     assert 0 < result["reads"] < 1_000_000  # timed while the uploads ran, and stopped when they ended
+
+
+def test_the_uploads_process_runs_at_the_priority_the_unit_gives_it(balance_bench, tmp_path):
+    sb = balance_bench
+    nice = sb.uploads_nice()
+    assert nice > 0  # the deployment's point: a card tap goes before an upload
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    Database(url).migrate()
+    server = sb.hi.Server(url, tmp_path, 1, nice=nice)
+    try:  # `nice -n` adds to the caller's niceness; the kernel caps it at 19
+        assert os.getpriority(os.PRIO_PROCESS, server.proc.pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice)
+    finally:
+        server.stop()

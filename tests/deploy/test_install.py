@@ -187,6 +187,20 @@ def test_the_proxy_examples_point_at_the_units_port_and_allow_a_full_upload():
     assert int(port) == DEFAULT_PORT and Limits().max_body_bytes <= 2 * 1000 * 1000
 
 
+def test_the_proxy_examples_can_send_the_uploads_to_their_own_process():
+    """Commented out as shipped (floreyn-uploads.service is not enabled); uncommented, they name the upload
+    route the server really has and the port the uploads unit listens on."""
+    from floreyn.server.api_terminal import router
+
+    upload = "/v1/terminal/upload"
+    assert upload in {route.path for route in router.routes}  # type: ignore[attr-defined]
+    port = re.search(r"--port (\d+)", (DEPLOY / "server/floreyn-uploads.service").read_text()).group(1)
+    caddy = (DEPLOY / "server/Caddyfile").read_text()
+    nginx = (DEPLOY / "server/nginx-floreyn.conf").read_text()
+    assert f"\t#reverse_proxy {upload} 127.0.0.1:{port}\n" in caddy
+    assert f"    #location = {upload} {{\n" in nginx and f"    #    proxy_pass http://127.0.0.1:{port};\n" in nginx
+
+
 def test_logrotate_accepts_the_config(tmp_path):
     logrotate = shutil.which("logrotate") or "/usr/sbin/logrotate"
     assert Path(logrotate).exists(), "logrotate is missing: `make sysdeps` installs it (Makefile APT_PACKAGES)"

@@ -27,7 +27,7 @@ import requests
 from floreyn.server.db import head_revision
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-UNITS = ["floreyn-terminal.service", "floreyn-server.service", "floreyn-backup.service", "floreyn-backup.timer",
+UNITS = ["floreyn-terminal.service", "floreyn-server.service", "floreyn-uploads.service", "floreyn-backup.service", "floreyn-backup.timer",
          "floreyn-budget-expire.service", "floreyn-budget-expire.timer", "floreyn-housekeeping.service",
          "floreyn-housekeeping.timer"]
 
@@ -66,6 +66,21 @@ def test_systemd_analyze_verify_accepts_every_unit_and_catches_a_typo(tmp_path):
     assert "Unknown key" in verify(root, "floreyn-server.service").stderr
     (root / "opt/floreyn/venv/bin/floreyn-terminal").unlink()  # a unit pointing at nothing is refused
     assert verify(root, "floreyn-terminal.service").returncode != 0
+
+
+def test_the_uploads_unit_is_the_servers_on_its_own_port_at_a_lower_priority():
+    """floreyn-uploads.service copies floreyn-server.service line for line but for these: a copy that drifted
+    (a hardening line added to one only) fails here."""
+    server = (DEPLOY / "server/floreyn-server.service").read_text().splitlines()
+    uploads = (DEPLOY / "server/floreyn-uploads.service").read_text().splitlines()
+    differ = {"Description=", "After=", "ExecStart=", "SyslogIdentifier="}
+    body = [line for line in uploads if not line.startswith(("#", "Nice=", "CPUWeight="))]
+    assert [line.split("=")[0] for line in body] == [line.split("=")[0] for line in server if not line.startswith("#")]
+    for mine, theirs in zip(body, (line for line in server if not line.startswith("#")), strict=True):
+        assert mine == theirs or mine.startswith(tuple(differ)), (mine, theirs)
+    assert "--port 8471" in next(line for line in body if line.startswith("ExecStart="))
+    assert "floreyn-server.service" in next(line for line in body if line.startswith("After="))
+    assert "Nice=10" in uploads and "CPUWeight=20" in uploads
 
 
 def exec_start(unit: str, env: dict[str, str]) -> list[str]:
