@@ -70,7 +70,7 @@ def record_entry(rec: TxRecord, card_account: str, payer_account: str, now_ms: i
         fl_legs = ((merchant, -fl), (payer_account, allowed), *park)
     else:
         raise ValueError(f"{rec.kind.name} is not posted by record_entry")
-    postings = cents_legs(fl_legs, Currency.FL) + cents_legs(eur_legs, Currency.EUR)
+    postings = cents_legs(fl_legs, Currency.FL) + (cents_legs(eur_legs, Currency.EUR) if eur_legs else ())
     if not postings:
         return None
     return LedgerTx(
