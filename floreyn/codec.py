@@ -15,7 +15,7 @@ import uuid
 from floreyn.errors import FloreynError
 
 MAX_ID_LEN = 64
-_ID_RE = re.compile(rb"[A-Za-z0-9._:-]+")
+IDENT_RE = re.compile(rb"[A-Za-z0-9._:-]+")
 
 
 class DecodeError(FloreynError):
@@ -31,7 +31,7 @@ def check_ident(value: str, field: str) -> bytes:
         raw = value.encode("ascii")
     except (UnicodeEncodeError, AttributeError):
         raise DecodeError(detail=f"{field} must be ASCII text") from None
-    if len(raw) > MAX_ID_LEN or not _ID_RE.fullmatch(raw):
+    if len(raw) > MAX_ID_LEN or not IDENT_RE.fullmatch(raw):
         raise DecodeError(detail=f"{field} must be 1 to {MAX_ID_LEN} of A-Z a-z 0-9 . _ : -")
     return raw
 
@@ -118,7 +118,7 @@ class Reader:
     def ident(self, field: str) -> str:
         n = self.u8(field)
         raw = self._take(n, field)
-        if n > MAX_ID_LEN or not _ID_RE.fullmatch(raw):
+        if n > MAX_ID_LEN or not IDENT_RE.fullmatch(raw):
             raise DecodeError(detail=f"{field} is not a valid identifier")
         return raw.decode("ascii")
 

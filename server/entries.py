@@ -41,13 +41,14 @@ _RECORD_KINDS = {Kind.SPEND: TxKind.SPEND, Kind.SAVE: TxKind.SAVE, Kind.TOPUP: T
 
 
 def record_entry(rec: TxRecord, card_account: str, payer_account: str, now_ms: int, *, allowed_cents: int | None = None,
-                 suspense: str | None = None) -> LedgerTx | None:
+                 suspense: str | None = None, tx_id: str | None = None) -> LedgerTx | None:
     """The transaction a terminal record posts (spend, save, top-up, refund); None when it moves nothing.
 
     `card_account` is the card holder's wallet (or the card's suspense
     account); `payer_account` is the budget the record names, else the wallet.
     `allowed_cents` (server/rules.py) is how much of the record's fl reaches
-    its beneficiary; the rest goes to `suspense` (the terminal's dispute account).
+    its beneficiary; the rest goes to `suspense` (the terminal's dispute account). `tx_id`: str(rec.record_id)
+    when the caller has made it already (uuid's str() is not cheap).
     """
     # Whole cents until the postings are made: this runs for every record inside ingest's write lock, and
     # the Money objects of the arithmetic (six per record) cost more than the postings themselves.
@@ -69,11 +70,11 @@ def record_entry(rec: TxRecord, card_account: str, payer_account: str, now_ms: i
         fl_legs = ((merchant, -fl), (payer_account, allowed), *park)
     else:
         raise ValueError(f"{rec.kind.name} is not posted by record_entry")
-    postings = cents_legs(fl_legs, Currency.FL) + cents_legs(eur_legs, Currency.EUR)
+    postings = cents_legs(fl_legs, Currency.FL) + (cents_legs(eur_legs, Currency.EUR) if eur_legs else ())
     if not postings:
         return None
     return LedgerTx(
-        tx_id=str(rec.record_id), kind=_RECORD_KINDS[rec.kind], postings=postings, created_ms=now_ms,
+        tx_id=tx_id or str(rec.record_id), kind=_RECORD_KINDS[rec.kind], postings=postings, created_ms=now_ms,
         terminal_id=rec.terminal_id, record_seq=rec.seq, card_id=rec.card_id.hex() if rec.card_id else None,
         merchant_id=rec.merchant_id, memo=f"{excess} parked: rule check" if excess else "",
     )

@@ -360,7 +360,8 @@ def _post_records(conn: Connection, term: Any, accepted: list[SignedRecord], now
         else:
             verdict = rules.check_refund(rec, payer, facts)
         suspense = ledger.dispute_acct(term.terminal_id) if verdict.excess_cents else None
-        tx = entries.record_entry(rec, wallet, payer, now, allowed_cents=verdict.allowed_cents, suspense=suspense)
+        tx = entries.record_entry(rec, wallet, payer, now, allowed_cents=verdict.allowed_cents, suspense=suspense,
+                                  tx_id=rec_id)
         if verdict.violations:
             batch.violations.append((rec, verdict))
         if verdict.excess_cents:

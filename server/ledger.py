@@ -230,13 +230,15 @@ def write_entries(conn: Connection, txs: Sequence[LedgerTx]) -> dict[str, int]:
     if not txs:
         return {}
     bulk.insert_rows(conn, s.transactions, _TX_COLUMNS, [_tx_row(tx) for tx in txs])
-    bulk.insert_rows(conn, s.postings, _POSTING_COLUMNS, [
-        (tx.tx_id, p.account, p.amount.currency.value, p.amount.cents, tx.kind.value, tx.created_ms)
-        for tx in txs for p in tx.postings])
+    # One pass over the postings for their rows and the balance changes: this runs for every posted record.
+    rows: list[tuple[object, ...]] = []
     deltas: dict[str, int] = defaultdict(int)
     for tx in txs:
+        tx_id, kind, created_ms = tx.tx_id, tx.kind.value, tx.created_ms
         for p in tx.postings:
+            rows.append((tx_id, p.account, p.amount.currency.value, p.amount.cents, kind, created_ms))
             deltas[p.account] += p.amount.cents
+    bulk.insert_rows(conn, s.postings, _POSTING_COLUMNS, rows)
     return dict(deltas)
 
 

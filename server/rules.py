@@ -130,21 +130,18 @@ class Terms:
     limits: tuple[OfflineLimits, ...]
     save_rate_bp: int
     topup_allowed: bool
+    # The most generous of `limits`, worked out once: every offline spend of a batch reads all three.
+    per_tap_cents: int = field(init=False)
+    cumulative_cents: int = field(init=False)
+    max_count: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "per_tap_cents", max(lim.per_tx_cents for lim in self.limits))
+        object.__setattr__(self, "cumulative_cents", max(lim.cumulative_cents for lim in self.limits))
+        object.__setattr__(self, "max_count", max(lim.max_count for lim in self.limits))
 
     def topup_fl_cents(self, eur_cents: int) -> int:
         return max(shared.topup_fl_cents(eur_cents, r) for r in self.rates)
-
-    @property
-    def per_tap_cents(self) -> int:
-        return max(lim.per_tx_cents for lim in self.limits)
-
-    @property
-    def cumulative_cents(self) -> int:
-        return max(lim.cumulative_cents for lim in self.limits)
-
-    @property
-    def max_count(self) -> int:
-        return max(lim.max_count for lim in self.limits)
 
 
 def terms_dict(rates: ExchangeRates, limits: OfflineLimits, save_rate_bp: int, topup_allowed: bool

@@ -1,5 +1,6 @@
 """`floreyn-server` as a real process: zero-configuration start, SIGKILL mid-upload, the replay command."""
 
+import gc
 import sqlite3
 import stat
 import subprocess
@@ -9,6 +10,7 @@ import time
 import requests
 from support.server_process import EXE, ServerProcess, admin
 
+from floreyn.server import cli
 from floreyn.server.testing import SimTerminal
 from floreyn.sync.client import SyncClient, SyncError
 
@@ -123,3 +125,17 @@ def test_two_worker_processes_share_one_ledger_and_cli_tokens_work(tmp_path):
         assert len(workers) >= 2
     finally:
         server.stop()
+
+
+def test_the_server_keeps_what_it_made_before_serving_out_of_the_garbage_collectors_view():
+    before = gc.get_threshold()
+    try:
+        kept = [1, 2]  # a container made before serving, alive for good
+        assert id(kept) in {id(o) for o in gc.get_objects()}
+        cli.settle_heap()
+        assert gc.get_freeze_count() > 0
+        assert id(kept) not in {id(o) for o in gc.get_objects()}  # frozen: no collection walks it
+        assert gc.get_threshold()[0] == cli.GC_YOUNG_OBJECTS > before[0]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
