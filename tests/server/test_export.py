@@ -257,3 +257,14 @@ def test_hostile_cells_export_byte_for_byte_as_the_python_formatter_writes_them(
 def test_a_unicode_digit_is_no_plain_number():
     """The plain-number exception is ASCII digits only, so PostgreSQL's regular expression means the same."""
     assert csv_cell("-٣") == "'-٣" and csv_cell("-3,5") == "-3,5" and csv_cell("+3") == "+3"
+
+
+@pytest.mark.parametrize("rows", [
+    [b"a,b\n", b"c,d\n"],  # no LF inside a cell: joined and replaced at once
+    [b'a,"new\nline"\n', b"c,d\n"],  # a LF inside a quoted cell stays a LF
+    [b'a,"cr\r\nlf"\n', b'"lone\rcr",d\n', b"e\n"],
+    [memoryview(b'x,"\n\n"\n'), memoryview(b"y\n")],  # libpq's rows come as memoryviews
+    [b"\n"],
+])
+def test_copy_rows_end_with_crlf_and_keep_the_lfs_inside_cells(rows):
+    assert export._crlf(rows) == b"".join(bytes(row)[:-1] + b"\r\n" for row in rows)
