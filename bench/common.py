@@ -181,3 +181,16 @@ def process_cpu_s(pid: int) -> float:
         return total_ns / 1e9
     except OSError:
         return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
+
+
+def analyze_like_autovacuum(db: Any) -> None:
+    """PostgreSQL statistics after a bench's bulk fill, as autovacuum keeps them on a live database (it
+    analyses a table soon after a big fill). Without them the planner guesses: this machine's PostgreSQL runs
+    with autovacuum off, and an export of a freshly filled million rows sorted them on disk instead of reading
+    them in order. `db`: floreyn.server.db.Database; SQLite is left as the server leaves it."""
+    if db.is_sqlite:
+        return
+    from sqlalchemy import text
+
+    with db.reader.connect() as conn:  # autocommit: ANALYZE outside a transaction
+        conn.execute(text("ANALYZE"))

@@ -35,7 +35,7 @@ from typing import Any
 import requests
 
 import goals  # bench/goals.py: issue 19's goal rows, one JSON line each
-from common import backend_args, backends, min_med_max, pg_url_of, print_rows, sibling
+from common import analyze_like_autovacuum, backend_args, backends, min_med_max, pg_url_of, print_rows, sibling
 
 from floreyn.server import admin_auth
 from floreyn.server import schema as s
@@ -215,6 +215,7 @@ def bench_backend(label: str, url: str, sizes: tuple[int, ...], rounds: int) -> 
         for size in sizes:
             t0 = time.perf_counter()
             have = fill(db, have, size)
+            analyze_like_autovacuum(db)
             print(f"  [{label}] filled to {have:,} postings in {time.perf_counter() - t0:.0f} s", flush=True)
             results.append(measure_size(label, url, db, token, have, rounds))
     finally:

@@ -53,7 +53,7 @@ from typing import Any, Callable
 from sqlalchemy import text
 
 import goals  # bench/goals.py: issue 19's goal rows, one JSON line each
-from common import min_med_max, sibling  # bench/common.py: bench/ is on sys.path as a script and under run_all
+from common import analyze_like_autovacuum, min_med_max, sibling  # bench/common.py: bench/ is on sys.path as a script and under run_all
 
 from floreyn import keys
 from floreyn.server import admin_business, admin_money, housekeeping, ledger, snapshot_cache, state
@@ -120,9 +120,7 @@ def setup(db: Database, n: int, now: int, seed: int = 7) -> tuple[list[str], Any
             conn.execute(s.budgets.insert(), b)
             conn.execute(s.accounts.insert(), a)
         db.write(put)
-    if not db.is_sqlite:  # statistics, as autovacuum keeps them on a live database
-        with db.reader.connect() as conn:  # autocommit: ANALYZE outside a transaction
-            conn.execute(text("ANALYZE"))
+    analyze_like_autovacuum(db)
     return members, key
 
 
