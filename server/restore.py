@@ -180,6 +180,10 @@ def _restore_postgres(path: Path, url: str, manifest: Manifest, replace: bool, n
                 old.drop_all(conn)
                 conn.execute(text("DROP FUNCTION IF EXISTS floreyn_append_only() CASCADE"))
             version, rows, head = _load(conn, db, path, manifest, now_ms)
+        # Statistics for the planner now, not when autovacuum gets round to it (if it is on at all): without
+        # them a freshly loaded ledger was read in the wrong order and sorted on disk (bench/server_export.py).
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
         return None, version, rows, head
     finally:
         db.dispose()
