@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import namedtuple
+from dataclasses import dataclass
 from typing import Any, Final, Iterator, Sequence, TypeVar
 
 from sqlalchemy import Connection, Table
@@ -172,17 +173,64 @@ def insert_or_add(conn: Connection, table: Table, columns: Sequence[str], rows: 
     One executemany, rows taken in the order given (on PostgreSQL each existing row is locked in that
     order). A row adding 0 to an existing one writes nothing (and locks nothing).
     """
-    if not rows:
-        return
+    if rows:
+        _many(conn, insert_or_add_sql(table, columns, add).format(mark=_mark(conn)), rows)
+
+
+def insert_or_add_sql(table: Table, columns: Sequence[str], add: str) -> str:
+    """insert_or_add's statement for one row, `{mark}` standing for each parameter."""
     for name in columns:
         assert name in table.c, (table.name, name)
     assert add in columns, (table.name, add)
-    mark = _mark(conn)
     key = table.primary_key.columns[0].name
-    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-           f" ON CONFLICT ({key}) DO UPDATE SET {add} = {table.name}.{add} + excluded.{add}"
-           f" WHERE excluded.{add} <> 0")
-    _many(conn, sql, rows)
+    return (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(['{mark}'] * len(columns))})"
+            f" ON CONFLICT ({key}) DO UPDATE SET {add} = {table.name}.{add} + excluded.{add}"
+            f" WHERE excluded.{add} <> 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One statement of a pipeline (pipelined): `{mark}` stands for each parameter; `many`: params is a list of
+    rows, one execution each."""
+
+    sql: str
+    params: Sequence[Any] = ()
+    many: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """What one pipelined statement gave: its rows (None: it returns none) and the rows it changed."""
+
+    rows: list[tuple] | None
+    rowcount: int
+
+
+def pipelined(conn: Connection, statements: Sequence[Statement]) -> list[Done]:
+    """PostgreSQL: the statements sent in one round trip (psycopg's pipeline), run in order in the transaction
+    SQLAlchemy began; what each gave, in the same order. Its errors are raised as SQLAlchemy's.
+
+    For the statements an upload runs while it holds the shared rows: each round trip there (and each wait
+    for the GIL behind the other uploads on its way back) made every other upload wait as long."""
+    import psycopg
+
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection), "pipelines are PostgreSQL's"
+    cursors = []
+    try:
+        with driver.pipeline():
+            for st in statements:
+                cursor = driver.cursor()
+                sql = st.sql.format(mark="%s")
+                if st.many:
+                    cursor.executemany(sql, st.params)
+                else:
+                    cursor.execute(sql, st.params)
+                cursors.append(cursor)
+        return [Done(cursor.fetchall() if cursor.description is not None else None, cursor.rowcount)
+                for cursor in cursors]
+    except psycopg.Error as exc:
+        raise _as_sqlalchemys(conn, "; ".join(st.sql for st in statements), (), exc, psycopg.Error) from exc
 
 
 def _copy(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
@@ -214,7 +262,15 @@ def add_to_column(conn: Connection, table: str, column: str, key_column: str,
     """
     if not deltas:
         return
-    mark = _mark(conn)
-    sql = f"UPDATE {table} SET {column} = {column} + {mark} WHERE {key_column} = {mark}"
-    changed = _many(conn, sql, [(d, k) for k, d in deltas])
+    changed = _many(conn, add_to_column_sql(table, column, key_column).format(mark=_mark(conn)),
+                    add_to_column_rows(deltas))
     assert changed in (-1, len(deltas)), (f"a {table} row to update is missing", changed, len(deltas))
+
+
+def add_to_column_sql(table: str, column: str, key_column: str) -> str:
+    """add_to_column's statement for one key, `{mark}` standing for each parameter (add_to_column_rows)."""
+    return f"UPDATE {table} SET {column} = {column} + {{mark}} WHERE {key_column} = {{mark}}"
+
+
+def add_to_column_rows(deltas: Sequence[tuple[str, int]]) -> list[tuple[int, str]]:
+    return [(d, k) for k, d in deltas]

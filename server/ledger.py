@@ -245,8 +245,12 @@ def write_entries(conn: Connection, txs: Sequence[LedgerTx]) -> dict[str, int]:
 def apply_deltas(conn: Connection, deltas: dict[str, int], now_ms: int) -> None:
     """Add each account's change to its balance (accounts made when new), in sorted key order."""
     # One statement for both (an upsert): the ensure-then-update pair was a second pass over the same rows.
-    bulk.insert_or_add(conn, s.accounts, _ACCOUNT_COLUMNS, [_account_row(k, now_ms, deltas[k]) for k in sorted(deltas)],
-                       "balance_cents")
+    bulk.insert_or_add(conn, s.accounts, _ACCOUNT_COLUMNS, delta_rows(deltas, now_ms), "balance_cents")
+
+
+def delta_rows(deltas: dict[str, int], now_ms: int) -> list[tuple[object, ...]]:
+    """apply_deltas' rows (APPLY_DELTAS' parameters), in sorted key order: the lock order."""
+    return [_account_row(k, now_ms, deltas[k]) for k in sorted(deltas)]
 
 
 _TX_COLUMNS = ("tx_id", "kind", "created_ms", "terminal_id", "record_seq", "card_id", "merchant_id", "reverses",
@@ -260,6 +264,9 @@ def _tx_row(tx: LedgerTx) -> tuple[object, ...]:
 
 
 _ACCOUNT_COLUMNS = ("key", "kind", "currency", "owner_id", "balance_cents", "created_ms")
+# apply_deltas' statement for one account ({mark}: each parameter), for a caller that sends it in a pipeline.
+APPLY_DELTAS: Final = bulk.insert_or_add_sql(s.accounts, _ACCOUNT_COLUMNS, "balance_cents")
+BALANCES: Final = "SELECT key, balance_cents FROM accounts WHERE key IN ({values})"  # see balances()
 
 
 def _account_row(key: str, now_ms: int, balance_cents: int = 0) -> tuple[object, ...]:
@@ -281,7 +288,7 @@ def balance(conn: Connection, key: str) -> Money:
 
 def balances(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
     keys = sorted(set(keys))
-    found = dict(bulk.rows_in(conn, "SELECT key, balance_cents FROM accounts WHERE key IN ({values})", (), keys))
+    found = dict(bulk.rows_in(conn, BALANCES, (), keys))
     return {k: found.get(k, 0) for k in keys}
 
 

@@ -36,13 +36,16 @@ def day_start_ms(day: dt.date) -> int:
 
 
 # One statement (every upload that changes a balance runs it): SQLite has RETURNING since 3.35, as nonces.py uses.
-_BUMP_VERSION: Final = (f"UPDATE {s.meta.name} SET value = value + 1 WHERE key = 'data_version' RETURNING value")
+BUMP_VERSION: Final = (f"UPDATE {s.meta.name} SET value = value + 1 WHERE key = 'data_version' RETURNING value")
+# touch_members for a transaction that bumped the version but has not read it yet (a pipeline: ingest).
+TOUCH_MEMBERS_AT_CURRENT: Final = (f"UPDATE cards SET changed_version = (SELECT value FROM {s.meta.name}"
+                                   " WHERE key = 'data_version') WHERE member_id IN ({values})")
 
 
 def bump_version(conn: Connection) -> int:
     """Next data version. Taken after the ledger writes of a transaction, so the counter row
     is locked only briefly; versions then follow commit order (see snapshots)."""
-    return int(bulk.run(conn, _BUMP_VERSION).scalar_one())
+    return int(bulk.run(conn, BUMP_VERSION).scalar_one())
 
 
 def current_version(conn: Connection) -> int:

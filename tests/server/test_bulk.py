@@ -86,3 +86,31 @@ def test_run_answers_as_sqlalchemys_results_did_and_raises_its_errors(database):
     with pytest.raises(IntegrityError):
         database.write(twice)
     assert database.read(lambda conn: bulk.run(conn, read, (other,)).first()) is None
+
+
+def test_a_pipeline_runs_its_statements_in_order_in_the_transaction_and_raises_as_sqlalchemy(database):
+    if database.is_sqlite:
+        pytest.skip("pipelines are PostgreSQL's (ingest sends the shared rows' statements in one)")
+    keys = _accounts(database, 3)
+
+    def run(conn):
+        return bulk.pipelined(conn, [
+            bulk.Statement(ledger.APPLY_DELTAS, ledger.delta_rows({k: 10 for k in keys}, NOW), many=True),
+            bulk.Statement(bulk.add_to_column_sql("accounts", "balance_cents", "key"),
+                           bulk.add_to_column_rows([(keys[0], 5)]), many=True),
+            bulk.Statement("SELECT key, balance_cents FROM accounts WHERE key IN ({mark}, {mark}) ORDER BY key",
+                           keys[:2]),
+        ])
+
+    applied, added, read = database.write(run)
+    assert applied.rows is None and added.rowcount == 1
+    assert read.rows == [(keys[0], 15), (keys[1], 10)]  # each statement saw the ones before it
+
+    def fails(conn):
+        bulk.pipelined(conn, [bulk.Statement("UPDATE accounts SET balance_cents = 0 WHERE key = {mark}", (keys[2],)),
+                              bulk.Statement(ledger.APPLY_DELTAS, ledger.delta_rows({keys[0]: 1}, NOW), many=True),
+                              bulk.Statement("INSERT INTO meta (key, value) VALUES ('data_version', 1)")])
+
+    with pytest.raises(IntegrityError):  # the driver's UniqueViolation, as SQLAlchemy raises it
+        database.write(fails)
+    assert database.read(lambda conn: ledger.balances(conn, keys)) == {keys[0]: 15, keys[1]: 10, keys[2]: 10}

@@ -1,5 +1,6 @@
 """Database.write_grouped: on SQLite writes that queue share one transaction, each in its own savepoint, in
-arrival order; on PostgreSQL each is its own transaction. Either way a failing write undoes only itself."""
+arrival order; on PostgreSQL each is its own transaction, at most UPLOADS_AT_ONCE at once, the others entering
+in arrival order. Either way a failing write undoes only itself."""
 
 import threading
 import time
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from floreyn.server import schema as s
 from floreyn.server import state
-from floreyn.server.db import Database
+from floreyn.server.db import UPLOADS_AT_ONCE, Database
 
 QUEUE_TIMEOUT_S = 30  # bounded wait for the writers to queue behind the first one
 
@@ -99,3 +100,72 @@ def test_a_failing_grouped_write_is_raised_and_undone(database):
         database.write_grouped(fails)
     assert database.write_grouped(lambda conn: (state.put_setting(conn, f"{tag}-kept", 1), "kept")[1]) == "kept"
     assert _stored(database, [f"{tag}-undone", f"{tag}-kept"]) == {f"{tag}-kept"}
+
+
+def _wait_until(condition, what):
+    deadline = time.monotonic() + QUEUE_TIMEOUT_S
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def test_postgres_writes_a_few_uploads_at_once_and_lets_the_others_in_by_arrival(database):
+    """Forty uploads at once all queued on the shared rows' locks and went next at random (db._FairGate)."""
+    if database.is_sqlite:
+        pytest.skip("on SQLite grouped writes share one transaction (the tests above)")
+    tag = uuid.uuid4().hex[:8]
+    extra = 3
+    lock = threading.Lock()
+    inside: list[int] = []  # the writes inside their transaction now
+    entered: list[int] = []  # in the order they got in
+    most = 0
+    release = {i: threading.Event() for i in range(UPLOADS_AT_ONCE + extra)}
+
+    def fn(i, conn):
+        nonlocal most
+        with lock:
+            inside.append(i)
+            entered.append(i)
+            most = max(most, len(inside))
+        assert release[i].wait(QUEUE_TIMEOUT_S)
+        state.put_setting(conn, f"{tag}-{i}", i)
+        with lock:
+            inside.remove(i)
+        return i
+
+    def start(i):
+        t = threading.Thread(target=lambda: database.write_grouped(lambda conn: fn(i, conn)))
+        t.start()
+        return t
+
+    threads = [start(i) for i in range(UPLOADS_AT_ONCE)]
+    _wait_until(lambda: len(entered) == UPLOADS_AT_ONCE, "the first writes did not start")
+    for i in range(UPLOADS_AT_ONCE, UPLOADS_AT_ONCE + extra):  # one at a time, so their arrival order is known
+        threads.append(start(i))
+        _wait_until(lambda queued=i - UPLOADS_AT_ONCE + 1: len(database._uploads._queue) == queued,
+                    "a write did not queue")
+    assert entered == list(range(UPLOADS_AT_ONCE)), "the later ones wait outside"
+    for n, i in enumerate(range(UPLOADS_AT_ONCE, UPLOADS_AT_ONCE + extra)):
+        release[n].set()  # one write ends: the longest waiting one goes in, not any
+        _wait_until(lambda count=i + 1: len(entered) == count, "no waiting write went in")
+        assert entered[-1] == i
+    for event in release.values():
+        event.set()
+    for t in threads:
+        t.join(QUEUE_TIMEOUT_S)
+    assert most == UPLOADS_AT_ONCE and not inside
+    assert len(_stored(database, [f"{tag}-{i}" for i in release])) == len(release)
+
+
+def test_failing_grouped_writes_leave_their_turn_to_the_next(database):
+    """A write that raises gives its place back: more failures than places still let the next write in."""
+    tag = uuid.uuid4().hex[:8]
+    for _ in range(UPLOADS_AT_ONCE + 1):
+        with pytest.raises(ValueError):
+            database.write_grouped(lambda conn: (_ for _ in ()).throw(ValueError("no")))
+    done: list[str] = []
+    t = threading.Thread(target=lambda: done.append(
+        database.write_grouped(lambda conn: (state.put_setting(conn, f"{tag}-next", 1), "next")[1])))
+    t.start()
+    t.join(QUEUE_TIMEOUT_S)
+    assert done == ["next"]
