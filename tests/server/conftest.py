@@ -50,3 +50,13 @@ def database(module_db_url):
     db.migrate()
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def pg_database(pg_url):
+    """A migrated Database on a fresh PostgreSQL database, for what only PostgreSQL does (no SQLite variant to
+    skip); without FLOREYN_TEST_PG_URL the test is skipped by `pg_url`."""
+    db = Database(pg_url)
+    db.migrate()
+    yield db
+    db.dispose()

@@ -88,10 +88,8 @@ def test_run_answers_as_sqlalchemys_results_did_and_raises_its_errors(database):
     assert database.read(lambda conn: bulk.run(conn, read, (other,)).first()) is None
 
 
-def test_a_pipeline_runs_its_statements_in_order_in_the_transaction_and_raises_as_sqlalchemy(database):
-    if database.is_sqlite:
-        pytest.skip("pipelines are PostgreSQL's (ingest sends the shared rows' statements in one)")
-    keys = _accounts(database, 3)
+def test_a_pipeline_runs_its_statements_in_order_in_the_transaction_and_raises_as_sqlalchemy(pg_database):
+    keys = _accounts(pg_database, 3)
 
     def run(conn):
         return bulk.pipelined(conn, [
@@ -102,7 +100,7 @@ def test_a_pipeline_runs_its_statements_in_order_in_the_transaction_and_raises_a
                            keys[:2]),
         ])
 
-    applied, added, read = database.write(run)
+    applied, added, read = pg_database.write(run)
     assert applied.rows is None and added.rowcount == 1
     assert read.rows == [(keys[0], 15), (keys[1], 10)]  # each statement saw the ones before it
 
@@ -112,5 +110,5 @@ def test_a_pipeline_runs_its_statements_in_order_in_the_transaction_and_raises_a
                               bulk.Statement("INSERT INTO meta (key, value) VALUES ('data_version', 1)")])
 
     with pytest.raises(IntegrityError):  # the driver's UniqueViolation, as SQLAlchemy raises it
-        database.write(fails)
-    assert database.read(lambda conn: ledger.balances(conn, keys)) == {keys[0]: 15, keys[1]: 10, keys[2]: 10}
+        pg_database.write(fails)
+    assert pg_database.read(lambda conn: ledger.balances(conn, keys)) == {keys[0]: 15, keys[1]: 10, keys[2]: 10}

@@ -109,10 +109,8 @@ def _wait_until(condition, what):
         time.sleep(0.01)
 
 
-def test_postgres_writes_a_few_uploads_at_once_and_lets_the_others_in_by_arrival(database):
+def test_postgres_writes_a_few_uploads_at_once_and_lets_the_others_in_by_arrival(pg_database):
     """Forty uploads at once all queued on the shared rows' locks and went next at random (db._FairGate)."""
-    if database.is_sqlite:
-        pytest.skip("on SQLite grouped writes share one transaction (the tests above)")
     tag = uuid.uuid4().hex[:8]
     extra = 3
     lock = threading.Lock()
@@ -134,7 +132,7 @@ def test_postgres_writes_a_few_uploads_at_once_and_lets_the_others_in_by_arrival
         return i
 
     def start(i):
-        t = threading.Thread(target=lambda: database.write_grouped(lambda conn: fn(i, conn)))
+        t = threading.Thread(target=lambda: pg_database.write_grouped(lambda conn: fn(i, conn)))
         t.start()
         return t
 
@@ -142,7 +140,7 @@ def test_postgres_writes_a_few_uploads_at_once_and_lets_the_others_in_by_arrival
     _wait_until(lambda: len(entered) == UPLOADS_AT_ONCE, "the first writes did not start")
     for i in range(UPLOADS_AT_ONCE, UPLOADS_AT_ONCE + extra):  # one at a time, so their arrival order is known
         threads.append(start(i))
-        _wait_until(lambda queued=i - UPLOADS_AT_ONCE + 1: len(database._uploads._queue) == queued,
+        _wait_until(lambda queued=i - UPLOADS_AT_ONCE + 1: len(pg_database._uploads._queue) == queued,
                     "a write did not queue")
     assert entered == list(range(UPLOADS_AT_ONCE)), "the later ones wait outside"
     for n, i in enumerate(range(UPLOADS_AT_ONCE, UPLOADS_AT_ONCE + extra)):
@@ -154,7 +152,7 @@ def test_postgres_writes_a_few_uploads_at_once_and_lets_the_others_in_by_arrival
     for t in threads:
         t.join(QUEUE_TIMEOUT_S)
     assert most == UPLOADS_AT_ONCE and not inside
-    assert len(_stored(database, [f"{tag}-{i}" for i in release])) == len(release)
+    assert len(_stored(pg_database, [f"{tag}-{i}" for i in release])) == len(release)
 
 
 def test_failing_grouped_writes_leave_their_turn_to_the_next(database):
