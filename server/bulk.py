@@ -48,10 +48,15 @@ def rows_in(conn: Connection, sql: str, before: Sequence[object], values: Sequen
     mark = _mark(conn)
     found: list[tuple] = []
     for chunk in chunks(values):
-        cursor = _cursor(conn, sql.format(mark=mark, values=", ".join([mark] * len(chunk))), (*before, *chunk))
+        cursor = _cursor(conn, _with_list(sql, mark, len(chunk)), (*before, *chunk))
         if cursor.description is not None:
             found.extend(cursor.fetchall())
     return found
+
+
+def _with_list(sql: str, mark: str, count: int) -> str:
+    """rows_in's `sql` with `{mark}` made `mark` and `{values}` made `count` of them."""
+    return sql.format(mark=mark, values=", ".join([mark] * count))
 
 
 class Rows:
@@ -204,6 +209,12 @@ class Done:
 
     rows: list[tuple] | None
     rowcount: int
+
+
+def statements_in(sql: str, values: Sequence[object]) -> list[Statement]:
+    """rows_in's statements for a pipeline: `sql` (with `{values}`, no parameters before the list) once per
+    IN_LIST_CHUNK of `values`."""
+    return [Statement(_with_list(sql, "{mark}", len(chunk)), chunk) for chunk in chunks(values)]
 
 
 def pipelined(conn: Connection, statements: Sequence[Statement]) -> list[Done]:

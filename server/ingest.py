@@ -566,12 +566,10 @@ def _shared_rows_at_once(conn: Connection, batch: _Batch, offline: list[tuple[st
     if offline:
         statements.append(bulk.Statement(bulk.add_to_column_sql(s.cards.name, "offline_spent_cents", "card_id"),
                                          bulk.add_to_column_rows(offline), many=True))
-    for chunk in bulk.chunks(sorted(batch.touched)):
-        statements.append(bulk.Statement(_in_list(state.TOUCH_MEMBERS_AT_CURRENT, len(chunk)), chunk))
+    statements += bulk.statements_in(state.TOUCH_MEMBERS_AT_CURRENT, sorted(batch.touched))
     payers = sorted(batch.payers)
     reads = len(statements)
-    for chunk in bulk.chunks(payers):
-        statements.append(bulk.Statement(_in_list(ledger.BALANCES, len(chunk)), chunk))
+    statements += bulk.statements_in(ledger.BALANCES, payers)
     done = bulk.pipelined(conn, statements)
     if offline:
         changed = done[bump + 1].rowcount
@@ -580,11 +578,6 @@ def _shared_rows_at_once(conn: Connection, batch: _Batch, offline: list[tuple[st
     assert version is not None and len(version) == 1, "the version counter exists"
     found = dict(row for d in done[reads:] for row in (d.rows or []))
     return int(version[0][0]), {k: int(found.get(k, 0)) for k in payers}
-
-
-def _in_list(sql: str, count: int) -> str:
-    """`sql` with its `{values}` made `count` parameters (`{mark}` each, as bulk.Statement takes them)."""
-    return sql.format(values=", ".join(["{mark}"] * count), mark="{mark}")
 
 
 def _flag_balances(conn: Connection, payers: dict[str, set[str]], now: int, terminal_id: str,
