@@ -201,6 +201,7 @@ def _line(label: str, what: str, res: dict[str, float]) -> str:
 
 
 def bench_backend(label: str, url: str, postings: int, reads: int, rounds: int) -> list[dict[str, Any]]:
+    nice = uploads_nice()
     db = Database(url)
     db.migrate()
     merchants = [f"M-{i:02d}" for i in range(10)]
@@ -229,11 +230,10 @@ def bench_backend(label: str, url: str, postings: int, reads: int, rounds: int) 
             si.enroll(db, dataset)
             loaded.append(measure_round(db, server.base_url, reader, cards, dataset, reads))
             print(_line(label, f"{LOAD_TILLS} tills uploading, round {r + 1}", loaded[-1]), flush=True)
-        split = [split_round(db, url, data_dir / f"uploads-{r}", reader, cards, merchants, reads, uploads_nice(), r)
+        split = [split_round(db, url, data_dir / f"uploads-{r}", reader, cards, merchants, reads, nice, r)
                  for r in range(rounds)]
         for r, res in enumerate(split):
-            print(_line(label, f"uploads in their own process at nice {uploads_nice()}, round {r + 1}", res),
-                  flush=True)
+            print(_line(label, f"uploads in their own process at nice {nice}, round {r + 1}", res), flush=True)
         # The diagnosis: the split without the priority. Fast here but slow above means the reads wait inside the
         # process that ingests (CPU, GIL, thread pool), not for the database.
         same = split_round(db, url, data_dir / "uploads-same", reader, cards, merchants, reads, 0, rounds)
@@ -271,7 +271,7 @@ def bench_backend(label: str, url: str, postings: int, reads: int, rounds: int) 
          "baseline": "/".join(f"{v:.2f}" for v in min_med_max([h for _, h in cpu])),
          "baseline_name": "per GET /v1/health (unsigned, SELECT 1)", "target": "-"})
     rows += [
-        {"name": f"balance read p99 over HTTP, uploads in their own process at nice {uploads_nice()}, {label} "
+        {"name": f"balance read p99 over HTTP, uploads in their own process at nice {nice}, {label} "
                  f"(min/med/max of {rounds} rounds)",
          "value": mmm(split, "p99"), "unit": "ms", "http": True, "baseline": floors(split, "p99"),
          "baseline_name": floor_name, "target": "<= 5 ms"},

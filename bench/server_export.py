@@ -6,25 +6,25 @@
 What the treasurer's desk tool meets: `floreyn-server` as its own process
 (uvicorn, one worker), GET /v1/admin/reports/export.csv for the whole period,
 read to the end over loopback (requests, 1 MB chunks), plain and Dutch
-dialects. Two floors, measured in the same run on the same database,
+dialects. The floors, measured in the same run on the same database,
 interleaved with the exports: "scan", the same joined SELECT through the bare
 driver (sqlite3; psycopg with a server-side cursor planned for the whole
 result), every row fetched and dropped, no formatting, no HTTP; and on
 PostgreSQL "copy", the same joined rows unformatted through COPY ... TO STDOUT
 (CSV), read to the end; on SQLite "csv", the scan with each batch through
 csv.writer as fetched, unformatted, into a sink that drops it (SQLite has no
-COPY: this is the least CSV written in Python costs). Memory: the server process's peak RSS (VmHWM) after
-the exports, in a fresh server per size, so 100k beside 1M shows whether
-memory grows with the export. Wall seconds on this shared 2-core machine
-swing with the other load; the server's CPU seconds beside the floor's are
-the steadier comparison.
+COPY: this is the least CSV written in Python costs). Memory: the server
+process's peak RSS (VmHWM) after the exports, in a fresh server per size, so
+100k beside 1M shows whether memory grows with the export. Wall seconds on
+this shared 2-core machine swing with the other load; the server's CPU
+seconds (every thread, common.process_cpu_s) beside the floor's are the
+steadier comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import os
 import random
 import shutil
 import statistics
@@ -38,7 +38,8 @@ from typing import Any
 import requests
 
 import goals  # bench/goals.py: issue 19's goal rows, one JSON line each
-from common import analyze_like_autovacuum, backend_args, backends, min_med_max, pg_url_of, print_rows, sibling
+from common import (analyze_like_autovacuum, backend_args, backends, min_med_max, pg_url_of, print_rows,
+                    process_cpu_s, sibling)
 
 from floreyn.server import admin_auth
 from floreyn.server import schema as s
@@ -172,13 +173,6 @@ def http_s(base_url: str, token: str, dialect: str) -> tuple[float, int]:
     return time.perf_counter() - t0, size
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (/proc/<pid>/stat): a busy machine stretches wall time
-    far more than the CPU an export needs."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -206,9 +200,9 @@ def measure_size(label: str, url: str, db: Database, token: str, count: int, rou
         floor_wall: dict[str, list[float]] = {name: [] for name in floors}
         floor_cpu: dict[str, list[float]] = {name: [] for name in floors}
         for _ in range(rounds):  # interleaved, so all meet the same load on this shared machine
-            before = cpu_s(server.proc.pid)
+            before = process_cpu_s(server.proc.pid)
             seconds, size = http_s(server.base_url, token, "plain")
-            http_cpu.append(cpu_s(server.proc.pid) - before)
+            http_cpu.append(process_cpu_s(server.proc.pid) - before)
             http.append(seconds)
             for name, floor in floors.items():
                 wall, cpu = floor(db)

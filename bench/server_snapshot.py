@@ -53,7 +53,7 @@ from typing import Any, Callable
 from sqlalchemy import text
 
 import goals  # bench/goals.py: issue 19's goal rows, one JSON line each
-from common import analyze_like_autovacuum, min_med_max, sibling  # bench/common.py: bench/ is on sys.path as a script and under run_all
+from common import analyze_like_autovacuum, min_med_max, sibling  # bench/ is on sys.path as a script and in run_all
 
 from floreyn import keys
 from floreyn.server import admin_business, admin_money, housekeeping, ledger, snapshot_cache, state
