@@ -230,6 +230,8 @@ CardEvent = CardPresented | CardRejected
 def is_torn(event: CardEvent) -> TypeGuard[CardRejected]:
     """A read that broke off (TORN_READ_ERRORS): no refusal of any card."""
     return isinstance(event, CardRejected) and isinstance(event.error, TORN_READ_ERRORS)
+
+
 VerifyPayload = Callable[[bytes], Card]  # raises CardError; usually floreyn.card.verify_payload bound to keys
 
 

@@ -3,7 +3,6 @@ arrival order; on PostgreSQL each is its own transaction, at most UPLOADS_AT_ONC
 in arrival order. Either way a failing write undoes only itself."""
 
 import threading
-import time
 import uuid
 
 import pytest
@@ -12,6 +11,7 @@ from sqlalchemy import select
 from floreyn.server import schema as s
 from floreyn.server import state
 from floreyn.server.db import UPLOADS_AT_ONCE, Database
+from support import wait
 
 QUEUE_TIMEOUT_S = 30  # bounded wait for the writers to queue behind the first one
 
@@ -58,10 +58,8 @@ def test_a_failing_write_undoes_only_its_own_part_of_the_group(sqlite_database):
     others = [threading.Thread(target=writer, args=(n, n == "b")) for n in ("a", "b", "c")]
     for t in others:
         t.start()
-    deadline = time.monotonic() + QUEUE_TIMEOUT_S
-    while len(database._groups._queue) < 3:  # all three wait behind the first write: the next group
-        assert time.monotonic() < deadline, "the writers did not queue"
-        time.sleep(0.01)
+    # all three wait behind the first write: the next group
+    wait.until(lambda: len(database._groups._queue) >= 3, QUEUE_TIMEOUT_S, "the writers queueing")
     release.set()
     for t in [lead, *others]:
         t.join(QUEUE_TIMEOUT_S)
@@ -102,13 +100,6 @@ def test_a_failing_grouped_write_is_raised_and_undone(database):
     assert _stored(database, [f"{tag}-undone", f"{tag}-kept"]) == {f"{tag}-kept"}
 
 
-def _wait_until(condition, what):
-    deadline = time.monotonic() + QUEUE_TIMEOUT_S
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.01)
-
-
 def test_postgres_writes_a_few_uploads_at_once_and_lets_the_others_in_by_arrival(pg_database):
     """Forty uploads at once all queued on the shared rows' locks and went next at random (db._FairGate)."""
     tag = uuid.uuid4().hex[:8]
@@ -137,15 +128,17 @@ def test_postgres_writes_a_few_uploads_at_once_and_lets_the_others_in_by_arrival
         return t
 
     threads = [start(i) for i in range(UPLOADS_AT_ONCE)]
-    _wait_until(lambda: len(entered) == UPLOADS_AT_ONCE, "the first writes did not start")
+    wait.until(lambda: len(entered) == UPLOADS_AT_ONCE, QUEUE_TIMEOUT_S, "the first writes starting")
     for i in range(UPLOADS_AT_ONCE, UPLOADS_AT_ONCE + extra):  # one at a time, so their arrival order is known
         threads.append(start(i))
-        _wait_until(lambda queued=i - UPLOADS_AT_ONCE + 1: len(pg_database._uploads._queue) == queued,
-                    "a write did not queue")
-    assert entered == list(range(UPLOADS_AT_ONCE)), "the later ones wait outside"
+        wait.until(lambda queued=i - UPLOADS_AT_ONCE + 1: len(pg_database._uploads._queue) == queued,
+                   QUEUE_TIMEOUT_S, "a write queueing")
+    # The first ones started together and found places free, so their order among themselves is the scheduler's;
+    # none of the later ones is inside.
+    assert sorted(entered) == list(range(UPLOADS_AT_ONCE)), "the later ones wait outside"
     for n, i in enumerate(range(UPLOADS_AT_ONCE, UPLOADS_AT_ONCE + extra)):
         release[n].set()  # one write ends: the longest waiting one goes in, not any
-        _wait_until(lambda count=i + 1: len(entered) == count, "no waiting write went in")
+        wait.until(lambda count=i + 1: len(entered) == count, QUEUE_TIMEOUT_S, "a waiting write going in")
         assert entered[-1] == i
     for event in release.values():
         event.set()
