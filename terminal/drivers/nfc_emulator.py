@@ -35,16 +35,24 @@ mid-read. Each card runs on its own daemon thread; `stop()` (or leaving the
 from __future__ import annotations
 
 import logging
+import random
 import socket
 import struct
 import threading
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any, Final
 
 log = logging.getLogger(__name__)
 
 LISTEN_TIMEOUT_S: Final = 0.2  # how long one receive waits before checking for stop
+FIRST_CHOSEN_PORT: Final = 1_024  # the card ports free_udp_port picks from: unprivileged ...
+LAST_PORT: Final = 65_535  # ... to the last, minus the ephemeral range
+FIRST_CHOSEN_PORT_COUNT: Final = LAST_PORT - FIRST_CHOSEN_PORT + 1
+PORT_ATTEMPTS: Final = 50
+EPHEMERAL_RANGE_FILE: Final = Path("/proc/sys/net/ipv4/ip_local_port_range")
+DEFAULT_EPHEMERAL_RANGE: Final = (32_768, 60_999)
 _T3_SYSTEM_CODE: Final = b"\x12\xfc"  # NFC Forum NDEF system
 # PMm: IC type 0xFE is no Sony product, so nfcpy treats the tag as a plain Type 3 tag. Bytes 5
 # and 6 set the read/write response times nfcpy waits: 0xBF gives 77 ms for one block, 190 ms
@@ -56,10 +64,35 @@ _T3_NBW: Final = 4  # blocks per write command
 
 
 def free_udp_port() -> int:
-    """A UDP port that was free a moment ago on loopback."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A UDP port on loopback, free a moment ago, that the kernel never hands out by itself.
+
+    A port from bind(port 0) comes from the ephemeral range, where nfcpy's reader side (an unbound
+    socket) also gets its port when it first sends: between this call and the card's bind, a reader in
+    another test process could take it ("udp port ... is taken", seen once under concurrent test runs).
+    A port outside that range is taken only by an explicit bind: another caller of this function, one
+    chance in some 30,000 at a random pick.
+    """
+    low, high = ephemeral_port_range()
+    outside_count = FIRST_CHOSEN_PORT_COUNT - (high - low + 1)
+    for _ in range(PORT_ATTEMPTS):
+        port = FIRST_CHOSEN_PORT + random.randrange(outside_count)
+        port += high - low + 1 if port >= low else 0  # skip over the ephemeral range
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind(("0.0.0.0", port))  # where the emulation binds (nfcpy's udp driver)
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free udp port outside the ephemeral range in {PORT_ATTEMPTS} tries")
+
+
+def ephemeral_port_range() -> tuple[int, int]:
+    """The kernel's ephemeral ports (Linux); the usual default where /proc does not say."""
+    try:
+        low, high = (int(n) for n in EPHEMERAL_RANGE_FILE.read_text().split())
+    except (OSError, ValueError):
+        return DEFAULT_EPHEMERAL_RANGE
+    return (low, high) if FIRST_CHOSEN_PORT <= low <= high <= LAST_PORT else DEFAULT_EPHEMERAL_RANGE
 
 
 class EmulatedCard:
