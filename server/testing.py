@@ -25,11 +25,13 @@ from floreyn.server import housekeeping
 from floreyn.server.app import ServerContext, create_app
 from floreyn.server.cli import open_context
 from floreyn.server.config import TOKEN_FILE, Limits, ServerConfig
+from floreyn.sync import auth
 from floreyn.sync.client import SyncClient
 from floreyn.sync.record import ChainHead, Kind, RecordContent, SignedRecord, Tender
 from floreyn.sync.snapshot import Snapshot
 
 START_TIMEOUT_S = 15.0
+REQUEST_TIMEOUT_S = 30.0  # SimTerminal.send: generous, for a loaded test machine
 
 
 class ServerThread:
@@ -160,6 +162,23 @@ class SimTerminal:
 
     def client(self, srv: ServerThread, **kw: Any) -> SyncClient:
         return SyncClient(srv.base_url, self.terminal_id, self.key, kw.pop("server_key", srv.public_key), **kw)
+
+    def signed_headers(self, method: str, path: str, body: bytes = b"", *, time_ms: int | None = None,
+                       nonce: str | None = None) -> dict[str, str]:
+        """The headers this terminal's SyncClient would sign the request with (sync/auth.py); the wall
+        clock's time unless `time_ms`, a fresh nonce unless `nonce`."""
+        at_ms = int(time.time() * 1000) if time_ms is None else time_ms
+        return auth.sign_request(self.key, method, path, self.terminal_id, body, at_ms, nonce)
+
+    def send(self, srv: ServerThread, method: str, path: str, body: bytes = b"", *, time_ms: int | None = None,
+             nonce: str | None = None, headers: dict[str, str] | None = None) -> requests.Response:
+        """A signed request made by hand, as a till (or, with `headers` over the signed ones, a tampered
+        one) would send it: what tests of the authentication need that SyncClient does not let them do."""
+        signed = self.signed_headers(method, path, body, time_ms=time_ms, nonce=nonce)
+        if body:
+            signed["Content-Type"] = "application/json"
+        return requests.request(method, srv.base_url + path, data=body or None, headers={**signed, **(headers or {})},
+                                timeout=REQUEST_TIMEOUT_S)
 
 
 class MemoryOutbox:

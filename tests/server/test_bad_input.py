@@ -2,14 +2,12 @@
 
 import json
 import random
-import time
 
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from floreyn.sync import auth
 
 
 def check_refusal(resp, status=None):
@@ -24,12 +22,6 @@ def check_refusal(resp, status=None):
 def admin_raw(srv, method, path, data, content_type="application/json"):
     return requests.request(method, srv.base_url + path, data=data, timeout=10, headers={
         "Authorization": f"Bearer {srv.admin_token}", "Content-Type": content_type})
-
-
-def terminal_raw(srv, term, method, path, body: bytes):
-    headers = auth.sign_request(term.key, method, path, term.terminal_id, body, int(time.time() * 1000))
-    headers["Content-Type"] = "application/json"
-    return requests.request(method, srv.base_url + path, data=body, headers=headers, timeout=10)
 
 
 ADMIN_CASES = [
@@ -90,7 +82,7 @@ TERMINAL_CASES = [
 @pytest.mark.parametrize("method,path,data,status", TERMINAL_CASES)
 def test_terminal_bad_requests(srv, world, method, path, data, status):
     term = world.terminal()
-    check_refusal(terminal_raw(srv, term, method, path, data), status)
+    check_refusal(term.send(srv, method, path, data), status)
 
 
 json_values = st.recursive(
@@ -123,7 +115,7 @@ def fuzz_terminal(world):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=st.sampled_from(["/v1/terminal/upload", "/v1/terminal/authorize"]), body=bodies)
 def test_fuzzed_terminal_bodies_never_crash(srv, fuzz_terminal, path, body):
-    resp = terminal_raw(srv, fuzz_terminal, "POST", path, json.dumps(body).encode())
+    resp = fuzz_terminal.send(srv, "POST", path, json.dumps(body).encode())
     if resp.status_code != 200:
         check_refusal(resp)
 

@@ -6,19 +6,12 @@ the limit check, the signature and the read go in one (server/app.py LIMIT_CHECK
 
 from __future__ import annotations
 
-import time
 
 import anyio.to_thread
-import requests
 
 from floreyn.server.config import Limits
 from floreyn.server.testing import ServerThread, World
 from floreyn.sync import auth
-
-
-def signed_get(srv, term, path):  # type: ignore[no-untyped-def]
-    h = auth.sign_request(term.key, "GET", path, term.terminal_id, b"", int(time.time() * 1000))
-    return requests.get(srv.base_url + path, headers=h, timeout=10)
 
 
 def test_a_card_summary_takes_one_trip_to_the_thread_pool(srv, world, monkeypatch):
@@ -44,9 +37,9 @@ def test_card_summaries_from_an_address_over_the_failed_authentication_limit_are
         term, impostor = world.terminal(), world.terminal()
         impostor.terminal_id = term.terminal_id
         path = f"/v1/terminal/cards/{card}"
-        codes = [signed_get(own, impostor, path).status_code for _ in range(5)]
+        codes = [impostor.send(own, "GET", path).status_code for _ in range(5)]
         assert codes == [401] * 3 + [429] * 2
-        good = signed_get(own, term, path)  # a good request from that address waits too, as on every endpoint
+        good = term.send(own, "GET", path)  # a good request from that address waits too, as on every endpoint
         assert good.status_code == 429 and good.json()["error"] == "too_many_failed_auth"
         assert 1 <= int(good.headers["Retry-After"]) <= 60 and good.headers[auth.H_RESPONSE_SIGNATURE]
-        assert signed_get(own, term, "/v1/terminal/cards/not-hex").status_code == 429  # before the path's check
+        assert term.send(own, "GET", "/v1/terminal/cards/not-hex").status_code == 429  # before the path's check

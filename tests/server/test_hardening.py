@@ -12,12 +12,10 @@ import pytest
 import requests
 from support import wait
 
-from floreyn import keys
 from floreyn.server import throttle
 from floreyn.server.config import Limits
 from floreyn.server.db import Database
-from floreyn.server.testing import ServerThread, World
-from floreyn.sync import auth
+from floreyn.server.testing import ServerThread, SimTerminal, World
 
 DEEP = b"[" * 100_000 + b"]" * 100_000  # about 200 kB of nesting, no token
 
@@ -36,9 +34,7 @@ def test_deeply_nested_json_is_refused_before_any_parser(srv, method, path):
 
 
 def forged_get(srv, terminal_id, path):
-    h = auth.sign_request(keys.new_private_key(), "GET", path, terminal_id, b"",
-                          int(time.time() * 1000))
-    return requests.get(srv.base_url + path, headers=h, timeout=10)
+    return SimTerminal(terminal_id, "M-none").send(srv, "GET", path)  # a key the server never enrolled
 
 
 def test_non_ascii_path_on_a_terminal_endpoint_is_a_4xx(srv, world):
@@ -110,8 +106,8 @@ def test_a_till_with_a_wrong_clock_is_no_failed_authentication(tmp_path):
     with ServerThread(f"sqlite:///{tmp_path / 'limits.db'}", tmp_path / "data", limits=Limits(failed_auth_max=2)) as own:
         term = World(own).terminal()
         skewed_ms = int(time.time() * 1000) - 3_600_000
-        answers = [requests.get(own.base_url + "/v1/terminal/snapshot", timeout=10, headers=auth.sign_request(
-            term.key, "GET", "/v1/terminal/snapshot", term.terminal_id, b"", skewed_ms)) for _ in range(4)]
+        answers = [requests.get(own.base_url + "/v1/terminal/snapshot", timeout=10, headers=term.signed_headers(
+            "GET", "/v1/terminal/snapshot", time_ms=skewed_ms)) for _ in range(4)]
         assert [a.status_code for a in answers] == [401] * 4
         assert {a.json()["error"] for a in answers} == {"auth_clock_skew"}
         assert forged_get(own, "T-guess", "/v1/terminal/snapshot").status_code == 401  # real failures still count
@@ -164,7 +160,7 @@ def test_a_till_that_hangs_up_mid_body_is_no_failed_authentication(tmp_path, cap
         caplog.set_level(logging.INFO, logger="floreyn.server.access")
         caplog.clear()
         for sent in range(1, 4):
-            headers = auth.sign_request(term.key, "POST", path, term.terminal_id, body, int(time.time() * 1000))
+            headers = term.signed_headers("POST", path, body)
             head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
             with socket.create_connection(("127.0.0.1", own.port), timeout=10) as sock:
                 sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{head}"

@@ -20,7 +20,6 @@ from floreyn import keys
 from floreyn.server.config import Limits
 from floreyn.server.portal.web import PRE_COOKIE, PREFIX, SIGNIN_WINDOW_S
 from floreyn.server.testing import SimTerminal
-from floreyn.sync import auth
 from floreyn.sync.client import SyncClient
 
 FAILED_AUTH_MAX = Limits().failed_auth_max  # the processes run with the default limits
@@ -61,9 +60,8 @@ def test_a_request_replayed_to_the_other_process_is_refused(pair):
     SyncClient(first.url, terminal_id, term.key, None).upload([])  # pins the key, sets the clock
     term.spend(card, 50)
     body = json.dumps({"records": [base64.b64encode(term.raws[0]).decode("ascii")]}).encode()
-    headers = {**auth.sign_request(term.key, "POST", "/v1/terminal/upload", terminal_id, body,
-                                   requests.get(first.url + "/v1/health", timeout=5).json()["server_time_ms"]),
-               "Content-Type": "application/json"}
+    headers = {**term.signed_headers("POST", "/v1/terminal/upload", body, time_ms=requests.get(
+                   first.url + "/v1/health", timeout=5).json()["server_time_ms"]), "Content-Type": "application/json"}
     taken = requests.post(first.url + "/v1/terminal/upload", data=body, headers=headers, timeout=10)
     assert taken.status_code == 200 and taken.json()["acked_seq"] == 1
     replayed = requests.post(second.url + "/v1/terminal/upload", data=body, headers=headers, timeout=10)

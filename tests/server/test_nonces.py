@@ -18,10 +18,6 @@ from floreyn.sync import auth
 WAIT_S = 20.0
 
 
-def _signed_get(srv, term, path):
-    return auth.sign_request(term.key, "GET", path, term.terminal_id, b"", srv.ctx.clock())
-
-
 def test_a_card_summary_is_answered_while_a_ledger_write_is_open(srv, world):
     _, card = world.member(eur_cents=1_000)
     term = world.terminal()
@@ -56,7 +52,7 @@ def test_a_replayed_request_is_refused_and_an_upload_nonce_stays_in_the_ledger(s
     term = world.terminal()
     term.client(srv).card_summary(card)
     path = f"/v1/terminal/cards/{card}"
-    headers = _signed_get(srv, term, path)
+    headers = term.signed_headers("GET", path, time_ms=srv.ctx.clock())
     first = requests.get(srv.base_url + path, headers=headers, timeout=WAIT_S)
     again = requests.get(srv.base_url + path, headers=headers, timeout=WAIT_S)
     assert first.status_code == 200

@@ -68,7 +68,7 @@ def test_delta_merged_onto_the_old_snapshot_equals_a_fresh_full_one(srv, world):
 
 def snapshot_kind(srv, term, since):
     path = f"/v1/terminal/snapshot?since={since}"
-    headers = auth.sign_request(term.key, "GET", path, term.terminal_id, b"", srv.ctx.clock())
+    headers = term.signed_headers("GET", path, time_ms=srv.ctx.clock())
     resp = requests.get(srv.base_url + path, headers=headers, timeout=10)
     assert resp.status_code == 200
     return resp.headers["X-Floreyn-Snapshot-Kind"], resp.json()
@@ -155,7 +155,7 @@ def test_card_summary(srv, world):
 
 def test_responses_to_terminals_are_bound_to_the_request_nonce(srv, world):
     term = world.terminal()
-    headers = auth.sign_request(term.key, "GET", "/v1/terminal/snapshot", term.terminal_id, b"", srv.ctx.clock())
+    headers = term.signed_headers("GET", "/v1/terminal/snapshot", time_ms=srv.ctx.clock())
     resp = requests.get(srv.base_url + "/v1/terminal/snapshot", headers=headers, timeout=10)
     server_time = int(resp.headers[auth.H_SERVER_TIME])
     sig = resp.headers[auth.H_RESPONSE_SIGNATURE]

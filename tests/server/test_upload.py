@@ -139,23 +139,16 @@ def test_malformed_records_and_oversized_batches_are_refused(srv, world):
     with pytest.raises(ValueError):
         client.upload([b"x"] * 501)  # the client refuses before sending
     body = json.dumps({"records": ["AAAA"] * 501}).encode()
-    resp = signed_post(srv, term, "/v1/terminal/upload", body)
+    resp = term.send(srv, "POST", "/v1/terminal/upload", body)
     assert resp.status_code == 422 and resp.json()["error"] == "request_invalid"
-    resp = signed_post(srv, term, "/v1/terminal/upload", json.dumps({"records": ["not base64!"]}).encode())
+    resp = term.send(srv, "POST", "/v1/terminal/upload", json.dumps({"records": ["not base64!"]}).encode())
     assert resp.status_code == 422
-
-
-def signed_post(srv, term, path, body, *, time_ms=None, nonce=None, headers=None):
-    h = auth.sign_request(term.key, "POST", path, term.terminal_id, body,
-                          int(time.time() * 1000) if time_ms is None else time_ms, nonce)
-    h["Content-Type"] = "application/json"
-    return requests.post(srv.base_url + path, data=body, headers={**h, **(headers or {})}, timeout=10)
 
 
 def test_request_authentication_refusals(srv, world):
     term = world.terminal()
     body = json.dumps({"records": []}).encode()
-    ok = signed_post(srv, term, "/v1/terminal/upload", body)
+    ok = term.send(srv, "POST", "/v1/terminal/upload", body)
     assert ok.status_code == 200 and ok.json()["acked_seq"] == 0
     # The same request again: the nonce was seen.
     replay = requests.post(srv.base_url + "/v1/terminal/upload", data=body, headers=ok.request.headers, timeout=10)
@@ -163,19 +156,19 @@ def test_request_authentication_refusals(srv, world):
     # Signed by another key.
     impostor = world.terminal()
     impostor.terminal_id = term.terminal_id
-    assert signed_post(srv, impostor, "/v1/terminal/upload", body).json()["error"] == "auth_bad_signature"
+    assert impostor.send(srv, "POST", "/v1/terminal/upload", body).json()["error"] == "auth_bad_signature"
     # Body changed after signing.
-    h = auth.sign_request(term.key, "POST", "/v1/terminal/upload", term.terminal_id, body, int(time.time() * 1000))
+    h = term.signed_headers("POST", "/v1/terminal/upload", body)
     changed = requests.post(srv.base_url + "/v1/terminal/upload", data=b'{"records":[""]}', headers=h, timeout=10)
     assert changed.status_code == 401 and changed.json()["error"] == "auth_bad_signature"
     # A clock far off: refused with the server time, so the terminal can correct.
-    stale = signed_post(srv, term, "/v1/terminal/upload", body, time_ms=0)
+    stale = term.send(srv, "POST", "/v1/terminal/upload", body, time_ms=0)
     assert stale.status_code == 401 and stale.json()["error"] == "auth_clock_skew"
     assert abs(int(stale.headers[auth.H_SERVER_TIME]) - time.time() * 1000) < 60_000
     # Unknown terminal, missing headers.
     ghost = world.terminal()
     ghost.terminal_id = "T-never-enrolled"
-    assert signed_post(srv, ghost, "/v1/terminal/upload", body).json()["error"] == "auth_bad_signature"  # as a wrong key
+    assert ghost.send(srv, "POST", "/v1/terminal/upload", body).json()["error"] == "auth_bad_signature"  # as a wrong key
     bare = requests.post(srv.base_url + "/v1/terminal/upload", data=body, timeout=10)
     assert bare.status_code == 401 and bare.json()["error"] == "auth_missing"
 
@@ -187,16 +180,16 @@ def test_a_stranger_learns_nothing_about_an_upload_body(srv, world):
     impostor = world.terminal()
     impostor.terminal_id = term.terminal_id
     for body in (b"garbage", b'{"records": [', b"\xff\xfe"):
-        forged = signed_post(srv, impostor, "/v1/terminal/upload", body)
+        forged = impostor.send(srv, "POST", "/v1/terminal/upload", body)
         assert forged.status_code == 401 and forged.json()["error"] == "auth_bad_signature", body
         bare = requests.post(srv.base_url + "/v1/terminal/upload", data=body, timeout=10,
                              headers={"Content-Type": "application/json"})
         assert bare.status_code == 401 and bare.json()["error"] == "auth_missing", body
-        signed = signed_post(srv, term, "/v1/terminal/upload", body)  # the terminal itself is told
+        signed = term.send(srv, "POST", "/v1/terminal/upload", body)  # the terminal itself is told
         assert signed.status_code == 422 and signed.json()["error"] == "request_invalid", body
-    no_json = signed_post(srv, term, "/v1/terminal/upload", b'{"records": []}', headers={"Content-Type": "text/plain"})
+    no_json = term.send(srv, "POST", "/v1/terminal/upload", b'{"records": []}', headers={"Content-Type": "text/plain"})
     assert no_json.status_code == 422 and no_json.json()["error"] == "request_invalid"  # as FastAPI's strict media type
-    assert signed_post(srv, term, "/v1/terminal/upload", b'{"records": []}').json()["acked_seq"] == 0
+    assert term.send(srv, "POST", "/v1/terminal/upload", b'{"records": []}').json()["acked_seq"] == 0
 
 
 def test_an_upload_takes_one_trip_to_the_thread_pool(srv, world, monkeypatch):
@@ -227,9 +220,9 @@ def test_uploads_from_an_address_over_the_failed_authentication_limit_are_refuse
         term, impostor = world.terminal(), world.terminal()
         impostor.terminal_id = term.terminal_id
         body = json.dumps({"records": []}).encode()
-        codes = [signed_post(own, impostor, "/v1/terminal/upload", body).status_code for _ in range(5)]
+        codes = [impostor.send(own, "POST", "/v1/terminal/upload", body).status_code for _ in range(5)]
         assert codes == [401] * 3 + [429] * 2
-        good = signed_post(own, term, "/v1/terminal/upload", body)
+        good = term.send(own, "POST", "/v1/terminal/upload", body)
         assert good.status_code == 429 and good.json()["error"] == "too_many_failed_auth"
         assert 1 <= int(good.headers["Retry-After"]) <= 60 and good.headers[auth.H_RESPONSE_SIGNATURE]
 
@@ -318,7 +311,7 @@ def test_unknown_card_goes_to_suspense_and_follows_the_card_when_issued(srv, wor
 def test_upload_body_over_the_limit_is_refused_unread(srv, world):
     term = world.terminal()
     body = b'{"records":["' + b"A" * (2 * 1024 * 1024) + b'"]}'
-    resp = signed_post(srv, term, "/v1/terminal/upload", body)
+    resp = term.send(srv, "POST", "/v1/terminal/upload", body)
     assert resp.status_code == 413 and resp.json()["error"] == "request_too_large"
 
 

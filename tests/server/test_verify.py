@@ -2,7 +2,6 @@
 
 import json
 import random
-import time
 import uuid
 
 import pytest
@@ -11,7 +10,6 @@ import requests
 from floreyn import keys
 from floreyn.server import verify
 from floreyn.server.remembered import Remembered
-from floreyn.sync import auth
 from floreyn.sync.record import BadSignature, ChainHead, Kind, RecordContent, SignedRecord, decode
 
 
@@ -83,12 +81,6 @@ def test_a_process_forked_after_the_pool_ran_verifies_with_a_pool_of_its_own():
     assert child.exitcode == 0
 
 
-def signed_post(srv, term, body: bytes, headers=None) -> requests.Response:
-    h = auth.sign_request(term.key, "POST", "/v1/terminal/upload", term.terminal_id, body, int(time.time() * 1000))
-    h["Content-Type"] = "application/json"
-    return requests.post(srv.base_url + "/v1/terminal/upload", data=body, headers=headers or h, timeout=30)
-
-
 def body_of(raws: list[bytes]) -> bytes:
     import base64
 
@@ -108,7 +100,7 @@ def test_a_bad_signature_deep_in_a_batch_refuses_it_whole_and_a_replay_of_it_ale
         term.spend(card, 1 + i)
     raws = list(term.raws)
     raws[bad_index] = raws[bad_index][:-1] + bytes([raws[bad_index][-1] ^ 1])
-    first = signed_post(srv, term, body_of(raws))
+    first = term.send(srv, "POST", "/v1/terminal/upload", body_of(raws))
     assert first.status_code == 422 and first.json()["error"] == "record_bad_signature", first.text
     assert srv.admin("GET", f"/v1/admin/terminals/{term.terminal_id}")["head_seq"] == 0
     assert world.balance(f"merchant:{term.merchant_id}") == 0
@@ -125,7 +117,7 @@ def test_a_replayed_upload_posts_nothing_twice_and_is_refused_as_a_replay(srv, w
     term = world.terminal()
     for _ in range(3):
         term.spend(card, 100)
-    ok = signed_post(srv, term, body_of(term.raws))
+    ok = term.send(srv, "POST", "/v1/terminal/upload", body_of(term.raws))
     assert ok.status_code == 200 and ok.json()["accepted"] == 3
     replay = requests.post(srv.base_url + "/v1/terminal/upload", data=ok.request.body, headers=ok.request.headers,
                            timeout=30)
