@@ -21,7 +21,8 @@ from floreyn import keys
 from floreyn.errors import FloreynError
 from floreyn.server import authz, bulk, ingest, logs, nonces, rules, snapshot_cache
 from floreyn.server import schema as s
-from floreyn.server.app import LIMIT_CHECK_KEY, LimitCheck, ServerContext, too_many_failed_auth
+from floreyn.server.app import (LIMIT_CHECK_KEY, LimitCheck, ServerContext, checks_failed_auth_limit,
+                                too_many_failed_auth)
 from floreyn.server.errors import RequestInvalid, TerminalQuarantined, TerminalRevoked
 from floreyn.server.models import CARD_HEX_PATTERN, AuthorizeRequest, ReleaseRequest, UploadRequest
 from floreyn.sync import auth
@@ -104,6 +105,7 @@ UPLOAD_BODY: Final = {"requestBody": {"required": True, "content": {"application
 
 @router.post("/upload", summary="Upload signed records; answers the highest contiguous sequence number held",
              openapi_extra=UPLOAD_BODY, responses={422: {"description": "Invalid body (request_invalid)"}})
+@checks_failed_auth_limit
 async def upload(request: Request) -> Response:
     # Forty queued uploads must clear within the p99 goal, so each one's fixed cost counts forty times: the limit
     # on failed authentications, the signature, the body and the ingest take ONE trip to the thread pool (each
@@ -146,7 +148,7 @@ def _upload(ctx: ServerContext, headers: Mapping[str, str], method: str, path: s
 
 
 def _limit_check_of(request: Request) -> LimitCheck | None:
-    """The failed-authentication check the envelope handed this route (server/app.py limit_checked_by_route)."""
+    """The failed-authentication check the envelope handed this route (server/app.py checks_failed_auth_limit)."""
     check: LimitCheck | None = request.scope.get("state", {}).get(LIMIT_CHECK_KEY)
     return check
 
@@ -249,11 +251,12 @@ async def release(request: Request, body: ReleaseRequest, who: Authed) -> JSONRe
 
 
 @router.get("/cards/{card_id}", summary="A card's alias, balance, budgets and state, for the till's display")
+@checks_failed_auth_limit
 async def card(request: Request, card_id: Annotated[str, Path(description="The card's id: 32 hex digits")]
                ) -> Response:
     # A till asks at every tap: authentication and the read in one trip to the thread pool (each trip waits
     # for the GIL again, behind whatever uploads hold it; bench/server_balance.py), not one per step.
-    # The failed-authentication limit is asked in that trip too (server/app.py LIMIT_CHECKED_BY_PREFIX).
+    # The failed-authentication limit is asked in that trip too (checks_failed_auth_limit).
     body = await request.body()
     ctx: ServerContext = request.app.state.ctx
     return await run_in_threadpool(_card_summary, ctx, request.headers, request.method, signed_path(request.scope),

@@ -2,7 +2,8 @@
 
 The envelope (an ASGI middleware around everything) does four things:
 - refuses an address over the failed-authentication limit (429: server/throttle.py) before any token or
-  signature is looked at (the upload asks in its own one trip to the thread pool: LIMIT_CHECKED_BY_ROUTE);
+  signature is looked at (the upload and the card summary ask in their own one trip to the thread pool:
+  checks_failed_auth_limit);
 - refuses a body over the size limit before the application reads it (413);
 - stamps every response with the server time (X-Floreyn-Server-Time), which a
   terminal without a real-time clock sets its clock by;
@@ -19,12 +20,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Final
+from typing import Any, Callable, Final, Iterable, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute, APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -74,19 +77,26 @@ def too_many_failed_auth(retry_s: int) -> JSONResponse:
     return error_response(TooManyFailedAuth(retry_after_s=retry_s), headers={"Retry-After": str(retry_s)})
 
 
-# Routes that check the failed-authentication limit themselves, in the one trip to the thread pool they make for
-# everything (each trip waits for the GIL again and wakes the event loop: api_terminal.upload). The envelope hands
-# them LimitCheck under LIMIT_CHECK_KEY in the request's state; they call it before they look at the signature.
-LIMIT_CHECKED_BY_ROUTE: Final = frozenset({("POST", "/v1/terminal/upload")})
-LIMIT_CHECKED_BY_PREFIX: Final = (("GET", "/v1/terminal/cards/"),)  # the card summary a till asks at every tap
 LIMIT_CHECK_KEY: Final = "floreyn_limit_check"
 LimitCheck = Callable[[int], int | None]  # now_ms -> seconds to wait when the client is over the limit, else None
+_CHECKS_OWN_LIMIT: Final = "floreyn_checks_failed_auth_limit"
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+RouteMatch = tuple[frozenset[str], re.Pattern[str]]  # an APIRoute's methods and compiled path
 
 
-def limit_checked_by_route(method: str, path: str) -> bool:
-    """Whether the route at `path` checks the failed-authentication limit itself (LIMIT_CHECKED_BY_ROUTE)."""
-    return (method, path) in LIMIT_CHECKED_BY_ROUTE or any(
-        method == m and path.startswith(prefix) for m, prefix in LIMIT_CHECKED_BY_PREFIX)
+def checks_failed_auth_limit(endpoint: Endpoint) -> Endpoint:
+    """Marks a route that asks the failed-authentication limit itself, in the one trip to the thread pool it makes
+    for everything (each trip waits for the GIL again and wakes the event loop: api_terminal.upload). The envelope
+    hands it LimitCheck under LIMIT_CHECK_KEY in the request's state; it calls it before it looks at the signature."""
+    setattr(endpoint, _CHECKS_OWN_LIMIT, True)
+    return endpoint
+
+
+def routes_checking_own_limit(routers: Iterable[APIRouter]) -> tuple[RouteMatch, ...]:
+    """The routes marked with checks_failed_auth_limit, matched as the router matches them (path parameters too).
+    From the routers themselves: an app keeps each included router whole (FastAPI's _IncludedRouter)."""
+    return tuple((frozenset(route.methods or ()), route.path_regex) for router in routers for route in router.routes
+                 if isinstance(route, APIRoute) and getattr(route.endpoint, _CHECKS_OWN_LIMIT, False))
 
 
 def json_too_deep(body: bytes, max_depth: int) -> bool:
@@ -200,12 +210,11 @@ def create_app(ctx: ServerContext) -> FastAPI:
 
     from floreyn.server import metrics
 
-    app.include_router(api_terminal.router)
-    app.include_router(api_admin.router)
-    app.include_router(api_payments.router)
-    app.include_router(metrics.router)
+    routers = (api_terminal.router, api_admin.router, api_payments.router, metrics.router)
+    for router in routers:
+        app.include_router(router)
     portal.install(app)
-    app.add_middleware(Envelope, ctx=ctx)
+    app.add_middleware(Envelope, ctx=ctx, own_limit_routes=routes_checking_own_limit(routers))
     app.add_middleware(logs.AccessLog)  # outermost: it times everything
     return app
 
@@ -213,10 +222,15 @@ def create_app(ctx: ServerContext) -> FastAPI:
 class Envelope:
     """Pure ASGI middleware (see the module docstring); buffers at most limits.max_body_bytes."""
 
-    def __init__(self, app: Any, ctx: ServerContext) -> None:
+    def __init__(self, app: Any, ctx: ServerContext, own_limit_routes: tuple[RouteMatch, ...] = ()) -> None:
         self.app = app
         self.ctx = ctx
+        self.own_limit_routes = own_limit_routes
         self.limiter = FailedAuthLimiter(ctx.db, ctx.limits.failed_auth_max, ctx.limits.failed_auth_window_s)
+
+    def _checks_own_limit(self, method: str, path: str) -> bool:
+        """Whether the route the router will pick asks the failed-authentication limit itself."""
+        return any(method in methods and regex.match(path) for methods, regex in self.own_limit_routes)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -247,7 +261,7 @@ class Envelope:
 
         reply = self._sender(send, nonce, status_seen, before_last_chunk)
         retry_s = None
-        if authed and limit_checked_by_route(scope["method"], path):
+        if authed and self._checks_own_limit(scope["method"], path):
             # The route asks first thing in its one trip to the thread pool, before it looks at the signature.
             scope.setdefault("state", {})[LIMIT_CHECK_KEY] = functools.partial(self.limiter.retry_after_s, client)
         elif authed:

@@ -1,7 +1,7 @@
 """The card summary a till asks at every tap: one trip to the thread pool, the failed-authentication limit first.
 
 Each trip waits for the GIL again behind whatever uploads hold it (bench/server_balance.py, issue 19 goal 6), so
-the limit check, the signature and the read go in one (server/app.py LIMIT_CHECKED_BY_PREFIX), as the upload's do.
+the limit check, the signature and the read go in one (server/app.py checks_failed_auth_limit), as the upload's do.
 """
 
 from __future__ import annotations
@@ -43,3 +43,6 @@ def test_card_summaries_from_an_address_over_the_failed_authentication_limit_are
         assert good.status_code == 429 and good.json()["error"] == "too_many_failed_auth"
         assert 1 <= int(good.headers["Retry-After"]) <= 60 and good.headers[auth.H_RESPONSE_SIGNATURE]
         assert term.send(own, "GET", "/v1/terminal/cards/not-hex").status_code == 429  # before the path's check
+        # A path under the route's that no route takes is refused by the envelope itself: no route was left
+        # to ask the limit (server/app.py checks_failed_auth_limit matches the routes as the router does).
+        assert term.send(own, "GET", f"/v1/terminal/cards/{card}/more").status_code == 429

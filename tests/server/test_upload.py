@@ -214,7 +214,7 @@ def test_an_upload_takes_one_trip_to_the_thread_pool(srv, world, monkeypatch):
 
 def test_uploads_from_an_address_over_the_failed_authentication_limit_are_refused_first(tmp_path):
     # The upload checks the limit itself, in its one trip to the thread pool, before the signature (server/app.py
-    # LIMIT_CHECKED_BY_ROUTE): forged uploads count, and then even a good one waits, as on every other endpoint.
+    # checks_failed_auth_limit): forged uploads count, and then even a good one waits, as on every other endpoint.
     with ServerThread(f"sqlite:///{tmp_path / 'limits.db'}", tmp_path / "data", limits=Limits(failed_auth_max=3)) as own:
         world = World(own)
         term, impostor = world.terminal(), world.terminal()
