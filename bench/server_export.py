@@ -41,9 +41,10 @@ import goals  # bench/goals.py: issue 19's goal rows, one JSON line each
 from common import (analyze_like_autovacuum, backend_args, backends, min_med_max, pg_url_of, print_rows,
                     process_cpu_s, sibling)
 
-from floreyn.server import admin_auth
+from floreyn.server import admin_auth, export
 from floreyn.server import schema as s
 from floreyn.server.db import Database
+from floreyn.server.reports import period
 
 SIZES = (100_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000)
@@ -54,8 +55,7 @@ SPAN_MS = 365 * 86_400_000
 PERIOD = {"from": "2029-12-31", "to": "2031-01-01"}
 FLOOR_SQL = ("SELECT p.created_ms, p.tx_id, p.kind, p.account, p.currency, p.amount_cents, t.terminal_id, "
              "t.record_seq, t.merchant_id, t.card_id, t.reverses, t.memo FROM postings p "
-             "JOIN transactions t ON t.tx_id = p.tx_id WHERE p.created_ms >= {start} AND p.created_ms < {end} "
-             "ORDER BY p.id")
+             "JOIN transactions t ON t.tx_id = p.tx_id WHERE {where} ORDER BY p.id")
 DOWNLOAD_CHUNK_BYTES = 1 << 20
 FLOOR_BATCH_ROWS = 5_000
 
@@ -89,11 +89,14 @@ def fill(db: Database, have: int, target: int) -> int:
     return have + 2 * n_tx
 
 
-def _floor_sql() -> str:
-    from floreyn.server.reports import period
-
+def _floor_sql(db: Database) -> str:
+    """The floors' query, planned as the export plans its own: on SQLite the period's id range read in id order
+    (server/export.py ID_RANGE_SQL; no sort of the whole period), on PostgreSQL the period."""
     start, end = period(PERIOD["from"], PERIOD["to"])
-    return FLOOR_SQL.format(start=start, end=end)
+    if not db.is_sqlite:
+        return FLOOR_SQL.format(where=f"p.created_ms >= {start} AND p.created_ms < {end}")
+    first, last = db.read(lambda conn: conn.exec_driver_sql(export.ID_RANGE_SQL.format(start=start, end=end)).one())
+    return FLOOR_SQL.format(where=export.IN_ID_RANGE_SQL.format(first=first, last=last, start=start, end=end))
 
 
 def scan_floor_s(db: Database) -> tuple[float, float]:
@@ -109,7 +112,7 @@ def scan_floor_s(db: Database) -> tuple[float, float]:
             driver.autocommit = False  # a named cursor needs a transaction
             raw.cursor().execute("SET LOCAL cursor_tuple_fraction = 1")
             cur = driver.cursor(name="floor")
-        cur.execute(_floor_sql())
+        cur.execute(_floor_sql(db))
         while cur.fetchmany(FLOOR_BATCH_ROWS):
             pass
         cur.close()
@@ -133,7 +136,7 @@ def csv_floor_s(db: Database) -> tuple[float, float]:
     try:
         t0, cpu0 = time.perf_counter(), time.process_time()
         cur = raw.cursor()
-        cur.execute(_floor_sql())
+        cur.execute(_floor_sql(db))
         out = csv.writer(_Discard(), lineterminator="\r\n")
         while batch := cur.fetchmany(FLOOR_BATCH_ROWS):
             out.writerows(batch)
@@ -151,7 +154,7 @@ def copy_floor_s(db: Database) -> tuple[float, float]:
         driver = raw.driver_connection
         assert driver is not None
         cur = driver.cursor()
-        with cur.copy(f"COPY ({_floor_sql()}) TO STDOUT WITH (FORMAT csv)") as copy:
+        with cur.copy(f"COPY ({_floor_sql(db)}) TO STDOUT WITH (FORMAT csv)") as copy:
             for _ in copy:
                 pass
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
