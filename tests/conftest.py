@@ -6,8 +6,11 @@
                Set but unreachable server => the tests FAIL, never skip.
 - free_port, run_dir, artifacts_dir, kivy_window: see each fixture.
 """
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,10 @@ from support import kivy_env  # noqa: E402
 
 # Before any test module can import kivy (this file is loaded first).
 kivy_env.configure_environment()
+# The till keeps python-escpos's profiles under $XDG_CACHE_HOME (terminal/drivers/escpos_cache.py): the tests'
+# copy goes to a folder of their own, removed when pytest exits, never the user's ~/.cache.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="floreyn-test-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 
 from support import db, net  # noqa: E402
 

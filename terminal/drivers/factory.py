@@ -88,6 +88,7 @@ def make_printer(config: Mapping[str, object], *, out_dir: Path | None = None) -
         if folder is not None and not isinstance(folder, (str, Path)):
             raise DeviceConfigError(device="bonprinter", detail=f"out_dir {folder!r} is geen map")
         return VirtualPrinter(columns=columns, out_dir=Path(folder) if folder is not None else None)
+    _capabilities()  # first, from the kept pickle: the printer's renderer imports python-escpos's profiles too
     from floreyn.terminal.drivers.escpos_printer import EscposPrinter
 
     profile = _profile(config)
@@ -190,9 +191,7 @@ def profile_columns(profile: str) -> int | None:
 
     ("default" and "simple" say 42 columns on an unknown width: a guess, not a limit.)
     """
-    from escpos.capabilities import get_profile
-
-    data = get_profile(profile).profile_data
+    data = _capabilities().get_profile(profile).profile_data
     pixels = data.get("media", {}).get("width", {}).get("pixels")
     columns = data.get("fonts", {}).get("0", {}).get("columns")
     if not isinstance(pixels, int) or not isinstance(columns, int):
@@ -202,16 +201,22 @@ def profile_columns(profile: str) -> int | None:
 
 def needs_chinese_mode_off(profile: str) -> bool:
     """Cheap 58 mm printers (these vendors' firmware) start in Chinese character mode: send FS . first."""
-    from escpos.capabilities import get_profile
+    return _capabilities().get_profile(profile).profile_data.get("vendor") in CHINESE_MODE_VENDORS
 
-    return get_profile(profile).profile_data.get("vendor") in CHINESE_MODE_VENDORS
+
+def _capabilities() -> Any:
+    """python-escpos's profiles, read from the pickle kept between starts (drivers/escpos_cache.py)."""
+    from floreyn.terminal.drivers.escpos_cache import use_pickled_capabilities
+
+    use_pickled_capabilities()
+    from escpos import capabilities
+
+    return capabilities
 
 
 def _profile(config: Mapping[str, object]) -> str:
-    from escpos.capabilities import CAPABILITIES
-
     name = config.get("profile", "default")
-    if name not in CAPABILITIES["profiles"]:
+    if name not in _capabilities().CAPABILITIES["profiles"]:
         raise DeviceConfigError(
             device="bonprinter", detail=f"printerprofiel {name!r} onbekend bij python-escpos (bijv. TM-T20II, TM-T88V)"
         )
