@@ -16,7 +16,6 @@ Every refusal is JSON: {"error": code, "message", "message_nl", "params"}.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any, Callable, Final
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -76,11 +76,13 @@ def too_many_failed_auth(retry_s: int) -> JSONResponse:
 
 # Routes that check the failed-authentication limit themselves, in the one trip to the thread pool they make for
 # everything (each trip waits for the GIL again and wakes the event loop: api_terminal.upload). The envelope hands
-# them LimitCheck under LIMIT_CHECK_KEY in the request's state; they call it before they look at the signature.
+# them LimitCheck under LIMIT_CHECK_KEY in the request's state; they call it before they look at the signature, in
+# the read that also takes the terminal's row (api_terminal.authenticate): one transaction, one round trip.
 LIMIT_CHECKED_BY_ROUTE: Final = frozenset({("POST", "/v1/terminal/upload")})
 LIMIT_CHECKED_BY_PREFIX: Final = (("GET", "/v1/terminal/cards/"),)  # the card summary a till asks at every tap
 LIMIT_CHECK_KEY: Final = "floreyn_limit_check"
-LimitCheck = Callable[[int], int | None]  # now_ms -> seconds to wait when the client is over the limit, else None
+# (read connection, now_ms) -> seconds to wait when the client is over the limit, else None
+LimitCheck = Callable[[Connection, int], int | None]
 
 
 def limit_checked_by_route(method: str, path: str) -> bool:
@@ -249,7 +251,9 @@ class Envelope:
         retry_s = None
         if authed and limit_checked_by_route(scope["method"], path):
             # The route asks first thing in its one trip to the thread pool, before it looks at the signature.
-            scope.setdefault("state", {})[LIMIT_CHECK_KEY] = functools.partial(self.limiter.retry_after_s, client)
+            limiter = self.limiter
+            scope.setdefault("state", {})[LIMIT_CHECK_KEY] = (
+                lambda conn, now_ms: limiter.retry_after_s_in(conn, client, now_ms))
         elif authed:
             retry_s = await run_in_threadpool(self.limiter.retry_after_s, client, self.ctx.clock())
         if retry_s is not None:  # refused before the body is read or any token or signature is looked at
