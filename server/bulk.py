@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any, Final, Iterator, Mapping, Sequence, TypeVar
 
 from sqlalchemy import Connection, Table
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 
 T = TypeVar("T")
 
