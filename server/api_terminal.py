@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import update
+from sqlalchemy import Connection, update
 from starlette.concurrency import run_in_threadpool
 
 from floreyn import keys
@@ -63,15 +63,33 @@ _TERMINAL: Final = ("SELECT terminal_id, merchant_id, public_key, status, head_s
                     f" FROM {s.terminals.name} WHERE terminal_id = {{mark}}")
 
 
+class OverLimit(Exception):
+    """The client is over the failed-authentication limit (authenticate's `limit_check`): answer 429."""
+
+    def __init__(self, retry_s: int) -> None:
+        super().__init__(retry_s)
+        self.retry_s = retry_s
+
+    def answer(self) -> Response:
+        return too_many_failed_auth(self.retry_s)
+
+
 def authenticate(ctx: ServerContext, headers: Mapping[str, str], method: str, path: str, body: bytes, *,
-                 take_nonce: bool = True) -> Terminal:
+                 take_nonce: bool = True, limit_check: LimitCheck | None = None) -> Terminal:
     """Who sent this request; typed refusal otherwise (see sync/auth.py for the scheme).
 
     `take_nonce=False`: the caller records the nonce in its own write transaction, before anything
     else it writes, and refuses AuthReplayed when it was taken (the upload: one write per batch).
+    `limit_check`: the failed-authentication limit, asked first, before the headers are looked at, in the
+    read that takes the terminal's row (one transaction, one round trip); OverLimit when the client is over it.
     """
-    creds = auth.parse_headers(headers)
-    term = ctx.db.read(lambda conn: bulk.run(conn, _TERMINAL, (creds.terminal_id,)).first())
+    def read(conn: Connection) -> tuple[auth.AuthHeaders, Any]:
+        if limit_check is not None and (retry_s := limit_check(conn, ctx.clock())) is not None:
+            raise OverLimit(retry_s)
+        creds = auth.parse_headers(headers)
+        return creds, bulk.run(conn, _TERMINAL, (creds.terminal_id,)).first()
+
+    creds, term = ctx.db.read(read)
     # An unknown terminal id is answered exactly as a wrong key (same refusal, same signature work), so
     # terminal ids cannot be enumerated.
     public = keys.public_from_raw(bytes(term.public_key)) if term is not None else _NOBODY
@@ -123,9 +141,10 @@ def _upload(ctx: ServerContext, headers: Mapping[str, str], method: str, path: s
     """The upload, in the order the envelope and a declared body would check it: the failed-authentication limit
     (429), the signature (401, nonce not yet taken), the body (422), the records' base64 (422), then the ingest,
     which takes the nonce first inside its write transaction."""
-    if (over := _over_limit(ctx, limit_check)) is not None:
-        return over
-    who = authenticate(ctx, headers, method, path, body, take_nonce=False)
+    try:
+        who = authenticate(ctx, headers, method, path, body, take_nonce=False, limit_check=limit_check)
+    except OverLimit as over:
+        return over.answer()
     # After authentication, as a body declared beside the dependency was: a stranger learns nothing about it.
     sent = json_body(UploadRequest, headers, body)
     raws = []
@@ -151,12 +170,6 @@ def _limit_check_of(request: Request) -> LimitCheck | None:
     """The failed-authentication check the envelope handed this route (server/app.py checks_failed_auth_limit)."""
     check: LimitCheck | None = request.scope.get("state", {}).get(LIMIT_CHECK_KEY)
     return check
-
-
-def _over_limit(ctx: ServerContext, limit_check: LimitCheck | None) -> Response | None:
-    """The 429 for a client over the failed-authentication limit, asked in the route's one trip; else None."""
-    retry_s = limit_check(ctx.clock()) if limit_check is not None else None
-    return too_many_failed_auth(retry_s) if retry_s is not None else None
 
 
 def json_body(model: type[M], headers: Mapping[str, str], body: bytes) -> M:
@@ -265,9 +278,10 @@ async def card(request: Request, card_id: Annotated[str, Path(description="The c
 
 def _card_summary(ctx: ServerContext, headers: Mapping[str, str], method: str, path: str, body: bytes,
                   card_id: str, limit_check: LimitCheck | None) -> Response:
-    if (over := _over_limit(ctx, limit_check)) is not None:  # first, before the signature, as the envelope would
-        return over
-    authenticate(ctx, headers, method, path, body)
+    try:  # the limit first, before the signature, as the envelope would
+        authenticate(ctx, headers, method, path, body, limit_check=limit_check)
+    except OverLimit as over:
+        return over.answer()
     # Checked after authentication, as a declared CardHex would be (a dependency runs before the path's
     # validation): a stranger learns nothing about the path before the signature is checked.
     if not CARD_HEX.fullmatch(card_id):

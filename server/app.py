@@ -17,7 +17,6 @@ Every refusal is JSON: {"error": code, "message", "message_nl", "params"}.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import re
@@ -28,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute, APIRouter
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -78,7 +78,8 @@ def too_many_failed_auth(retry_s: int) -> JSONResponse:
 
 
 LIMIT_CHECK_KEY: Final = "floreyn_limit_check"
-LimitCheck = Callable[[int], int | None]  # now_ms -> seconds to wait when the client is over the limit, else None
+# (read connection, now_ms) -> seconds to wait when the client is over the limit, else None
+LimitCheck = Callable[[Connection, int], int | None]
 _CHECKS_OWN_LIMIT: Final = "floreyn_checks_failed_auth_limit"
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 RouteMatch = tuple[frozenset[str], re.Pattern[str]]  # an APIRoute's methods and compiled path
@@ -87,7 +88,8 @@ RouteMatch = tuple[frozenset[str], re.Pattern[str]]  # an APIRoute's methods and
 def checks_failed_auth_limit(endpoint: Endpoint) -> Endpoint:
     """Marks a route that asks the failed-authentication limit itself, in the one trip to the thread pool it makes
     for everything (each trip waits for the GIL again and wakes the event loop: api_terminal.upload). The envelope
-    hands it LimitCheck under LIMIT_CHECK_KEY in the request's state; it calls it before it looks at the signature."""
+    hands it LimitCheck under LIMIT_CHECK_KEY in the request's state; it calls it before it looks at the signature,
+    in the read that also takes the terminal's row (api_terminal.authenticate): one transaction, one round trip."""
     setattr(endpoint, _CHECKS_OWN_LIMIT, True)
     return endpoint
 
@@ -263,7 +265,9 @@ class Envelope:
         retry_s = None
         if authed and self._checks_own_limit(scope["method"], path):
             # The route asks first thing in its one trip to the thread pool, before it looks at the signature.
-            scope.setdefault("state", {})[LIMIT_CHECK_KEY] = functools.partial(self.limiter.retry_after_s, client)
+            limiter = self.limiter
+            scope.setdefault("state", {})[LIMIT_CHECK_KEY] = (
+                lambda conn, now_ms: limiter.retry_after_s_in(conn, client, now_ms))
         elif authed:
             retry_s = await run_in_threadpool(self.limiter.retry_after_s, client, self.ctx.clock())
         if retry_s is not None:  # refused before the body is read or any token or signature is looked at

@@ -20,10 +20,12 @@ from __future__ import annotations
 import sqlite3
 from collections import namedtuple
 from dataclasses import dataclass
-from typing import Any, Final, Iterator, Sequence, TypeVar
+from typing import Any, Final, Iterator, Mapping, Sequence, TypeVar
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 T = TypeVar("T")
 
@@ -103,7 +105,11 @@ def run(conn: Connection, sql: str, params: Sequence[object] = ()) -> Rows:
     For the statements every upload runs once (the terminal's row, the terms, the version counter):
     SQLAlchemy's cache-key walk and result processing cost more than the database's own work for them.
     """
-    cursor = _cursor(conn, sql.format(mark=_mark(conn)), tuple(params))
+    return _rows(_cursor(conn, sql.format(mark=_mark(conn)), tuple(params)))
+
+
+def _rows(cursor: Any) -> Rows:
+    """The cursor's rows, each a named tuple of its columns."""
     if cursor.description is None:
         return Rows([])
     names = tuple(d[0] for d in cursor.description)
@@ -113,12 +119,50 @@ def run(conn: Connection, sql: str, params: Sequence[object] = ()) -> Rows:
     return Rows([row_type._make(row) for row in cursor.fetchall()])  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True, slots=True)
+class _Rendered:
+    sql: str
+    defaults: dict[str, Any]  # every bound parameter by name: the statement's literals, None for those to give
+    order: tuple[str, ...] | None  # a positional driver's (sqlite3's) parameters by name, in order; None: by name
+
+
+class Compiled:
+    """A statement SQLAlchemy built, compiled once per dialect and sent straight to the driver, as run() sends one.
+
+    For a statement every request sends that is worth writing in SQLAlchemy's expression language (the card
+    summary: authz.py): executed through SQLAlchemy, even cached, its parameter and result processing cost twice
+    SQLite's own work. Neither is done here: parameters go as given, columns come back as the driver gives them
+    (ints, strings; PostgreSQL's sums are Decimal), by name and by position.
+    """
+
+    __slots__ = ("statement", "_by_dialect")
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._by_dialect: dict[str, _Rendered] = {}
+
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> Rows:
+        rendered = self._by_dialect.get(conn.dialect.name) or self._render(conn)
+        values = {**rendered.defaults, **params}
+        args = values if rendered.order is None else tuple(values[name] for name in rendered.order)
+        return _rows(_cursor(conn, rendered.sql, args))
+
+    def _render(self, conn: Connection) -> _Rendered:
+        compiled = self.statement.compile(dialect=conn.dialect)
+        assert isinstance(compiled, SQLCompiler)  # a SELECT, INSERT, UPDATE or DELETE, not DDL
+        if compiled.post_compile_params:
+            raise ValueError("an expanding IN list is rendered per execution: send it with rows_in")
+        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup is not None else None
+        rendered = _Rendered(compiled.string, dict(compiled.construct_params(_check=False)), order)
+        return self._by_dialect.setdefault(conn.dialect.name, rendered)
+
+
 def _mark(conn: Connection) -> str:
     return "?" if conn.dialect.name == "sqlite" else "%s"
 
 
-def _cursor(conn: Connection, sql: str, params: Sequence[object] | Sequence[Sequence[object]], *,
-            many: bool = False) -> Any:
+def _cursor(conn: Connection, sql: str, params: Sequence[object] | Sequence[Sequence[object]] | Mapping[str, object],
+            *, many: bool = False) -> Any:
     """`sql` on the driver's connection under `conn` (sqlite3 or psycopg), in the transaction SQLAlchemy began;
     the driver's cursor, with its errors raised as SQLAlchemy's."""
     driver = conn.connection.driver_connection
@@ -142,7 +186,7 @@ def _cursor(conn: Connection, sql: str, params: Sequence[object] | Sequence[Sequ
     return cursor
 
 
-def _as_sqlalchemys(conn: Connection, sql: str, params: Sequence[Any], exc: Exception,
+def _as_sqlalchemys(conn: Connection, sql: str, params: Any, exc: Exception,
                     base: type[Exception]) -> BaseException:
     """The driver's error as SQLAlchemy raises it: its class (IntegrityError, OperationalError, ...) and, when the
     connection is gone (a database restart), the connection invalidated, so the write is retried on a new one."""

@@ -53,6 +53,7 @@ DEFAULT_POOL_SIZE: Final = 10
 # 4 and 8 gave an upload p99 of 1.6-2.3 s, all 40 at once 2.9-3.0 s with time-outs (bench/server_http_ingest.py).
 UPLOADS_AT_ONCE: Final = 4
 MIGRATE_LOCK_ID: Final = 0x466C6F72  # pg_advisory_xact_lock: two servers starting at once migrate one at a time
+MIN_APART_POOL: Final = 2  # PostgreSQL connections of the apart write path per process, at least (_pg_apart_engine)
 APART_SUFFIX: Final = "-apart"  # the SQLite file beside the ledger's for small writes that must not queue (nonces)
 
 
@@ -85,6 +86,24 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "FULL") -> E
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         bulk.run(conn, "BEGIN IMMEDIATE" if immediate else "BEGIN")  # straight to sqlite3: every transaction starts so
+
+    return engine
+
+
+def _pg_apart_engine(url: str, pool_size: int) -> Engine:
+    """PostgreSQL's apart write path (Database.write_apart): its own small pool of connections in autocommit with
+    synchronous_commit off, set once per connection. Row locks leave nothing to queue behind here; what it saves is
+    round trips: a nonce taken in the ordinary write path cost four (BEGIN, SET LOCAL synchronous_commit, the
+    INSERT, COMMIT), each waiting for the database's process to be scheduled on a busy machine; here it is one
+    statement, its own transaction, committed without waiting for the WAL flush (server/nonces.py)."""
+    apart = max(MIN_APART_POOL, pool_size // 4)  # each holds its connection for one statement: a few suffice
+    engine = create_engine(url, pool_size=apart, max_overflow=apart, pool_recycle=1800, isolation_level="AUTOCOMMIT")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET synchronous_commit = off")
+        dbapi_conn.commit()  # a session setting, kept for the connection's life
 
     return engine
 
@@ -283,7 +302,7 @@ class Database:
             # the BEGIN and COMMIT round trips (a balance read is one round trip).
             self.reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
             self._gate = contextlib.nullcontext()
-            self.apart, self._apart_gate = self.writer, self._gate  # row locks: nothing to queue behind
+            self.apart, self._apart_gate = _pg_apart_engine(self.url, pool_size), self._gate
         # Reads that compare several statements (replay, reports) need one snapshot of the data; on SQLite a
         # read transaction in WAL mode already is one.
         self.snapshot_reader = (self.reader if self.is_sqlite
@@ -311,10 +330,13 @@ class Database:
             return self.write(fn)
 
     def write_apart(self, fn: Callable[[Connection], T]) -> T:
-        """Run fn in a write transaction that never waits for the ledger's writes (see APART_SUFFIX).
+        """Run fn in a write path that never waits for the ledger's writes, nor for the disk.
 
-        On a SQLite file that is a second database file with its own lock; on PostgreSQL (row locks) and an
-        in-memory SQLite it is the ordinary write path. fn must create what it needs there (nonces.remember_apart).
+        On a SQLite file that is a second database file with its own lock (APART_SUFFIX), one transaction; on an
+        in-memory SQLite the ordinary write path. On PostgreSQL (row locks: nothing to queue behind) connections
+        in autocommit with synchronous_commit off (_pg_apart_engine): each of fn's statements is its own
+        transaction, so fn writes what one statement can write whole. fn must create what it needs there
+        (nonces.remember_apart).
         """
         return self._run(self.apart, fn, self._apart_gate)
 
@@ -341,9 +363,9 @@ class Database:
 
     def dispose(self) -> None:
         self.writer.dispose()
+        self.apart.dispose()  # its own pool on PostgreSQL and on a SQLite file; the writer's otherwise (disposed twice)
         if self.is_sqlite:  # on PostgreSQL the readers are views of the writer's pool
             self.reader.dispose()
-            self.apart.dispose()
 
 
 def _retryable(exc: DBAPIError) -> bool:

@@ -8,9 +8,10 @@ behind every upload queued for the ledger's single write lock (seconds under loa
 The two stores never need to see each other's nonces: the signature covers the method and path, so an
 upload's request can never be replayed as another request or the other way round.
 
-Neither waits for the disk: on SQLite the apart file commits without fsync (Database.write_apart), on
-PostgreSQL `remember_apart` commits with synchronous_commit off, so a balance read does not queue for a
-WAL flush behind the uploads' commits. A crash may then forget the last nonces taken apart: that only
+Neither waits for the disk: on SQLite the apart file commits without fsync, on PostgreSQL the apart
+connections commit with synchronous_commit off (Database.write_apart), so a balance read does not queue
+for a WAL flush behind the uploads' commits. There the nonce's INSERT is one statement in autocommit: one
+round trip, where BEGIN, SET LOCAL, INSERT and COMMIT were four. A crash may then forget the last nonces taken apart: that only
 opens a replay, inside the 5-minute window, of a request that changes nothing (a card summary, a snapshot)
 or is idempotent by its request id (authorize, release), and its answer is signed for the original nonce.
 """
@@ -51,7 +52,5 @@ def remember_apart(db: Database, terminal_id: str, nonce: str, now: int) -> bool
         if not conn.info.get("nonces_ready"):  # once per pooled connection: the apart file starts empty
             s.request_nonces.create(conn, checkfirst=True)
             conn.info["nonces_ready"] = True
-        if conn.dialect.name == "postgresql":  # see the module docstring
-            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
         return remember(conn, terminal_id, nonce, now)
     return db.write_apart(take)

@@ -102,7 +102,11 @@ class FailedAuthLimiter:
 
     def retry_after_s(self, client: str, now_ms: int) -> int | None:
         """Seconds to wait when this client is over the limit now, else None."""
-        w = self.db.read(lambda conn: current(conn, FAILED_AUTH, client))
+        return self.db.read(lambda conn: self.retry_after_s_in(conn, client, now_ms))
+
+    def retry_after_s_in(self, conn: Connection, client: str, now_ms: int) -> int | None:
+        """retry_after_s in the caller's read (a route that reads more in the same trip: api_terminal)."""
+        w = current(conn, FAILED_AUTH, client)
         if w is None or now_ms - w.window_start_ms >= self.window_ms or w.events < self.max_failures:
             return None
         return max(1, -(-(w.window_start_ms + self.window_ms - now_ms) // 1000))

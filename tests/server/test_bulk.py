@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+from sqlalchemy import String, bindparam, literal, or_, select
 from sqlalchemy.exc import IntegrityError, NoResultFound
 
 from floreyn.server import bulk, ledger
@@ -112,3 +113,27 @@ def test_a_pipeline_runs_its_statements_in_order_in_the_transaction_and_raises_a
     with pytest.raises(IntegrityError):  # the driver's UniqueViolation, as SQLAlchemy raises it
         pg_database.write(fails)
     assert pg_database.read(lambda conn: ledger.balances(conn, keys)) == {keys[0]: 15, keys[1]: 10, keys[2]: 10}
+
+
+def test_a_compiled_statement_answers_as_sqlalchemy_does_with_its_literals_and_given_parameters(database):
+    """bulk.Compiled (the card summary's statement): compiled once per dialect, sent straight to the driver, with
+    the statement's own literal values and the parameters given by name, in any order in the SQL."""
+    keys = _accounts(database, 3)
+    database.write(lambda conn: [bulk.run(conn, "UPDATE accounts SET balance_cents = {mark} WHERE key = {mark}",
+                                          (100 * i, k)) for i, k in enumerate(keys)])
+    stmt = (select(s.accounts.c.key, (s.accounts.c.balance_cents + bindparam("extra")).label("plus"),
+                   literal("member:", String).label("prefix"))
+            .where(or_(*(s.accounts.c.key == k for k in keys)), s.accounts.c.balance_cents >= bindparam("least"),
+                   s.accounts.c.kind == "member")
+            .order_by(s.accounts.c.key))
+    compiled = bulk.Compiled(stmt)
+    for least, extra in ((0, 1), (100, 5), (1_000, 0)):
+        given = {"least": least, "extra": extra}
+        ours = database.read(lambda conn, given=given: [tuple(r) for r in compiled.run(conn, given)])
+        theirs = database.read(lambda conn, given=given: [tuple(r) for r in conn.execute(stmt, given)])
+        assert ours == theirs and len(ours) == sum(100 * i >= least for i in range(3))
+    row = database.read(lambda conn: compiled.run(conn, {"least": 200, "extra": 1}).one())
+    assert (row.key, row.plus, row.prefix) == (keys[2], 201, "member:")
+    listed = bulk.Compiled(select(s.accounts.c.key).where(s.accounts.c.key.in_(keys)))  # rendered per call: rows_in
+    with pytest.raises(ValueError, match="rows_in"):
+        database.read(lambda conn: listed.run(conn, {}))

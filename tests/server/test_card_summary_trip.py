@@ -30,6 +30,26 @@ def test_a_card_summary_takes_one_trip_to_the_thread_pool(srv, world, monkeypatc
     assert len(trips) == 1, trips
 
 
+def test_a_card_summary_reads_the_limit_and_the_terminal_together_then_the_card(srv, world, monkeypatch):
+    """Two reads and the nonce: the failed-authentication limit and the terminal's row in one (one transaction,
+    one round trip on PostgreSQL), the card's summary after the signature and the nonce."""
+    _, card = world.member(eur_cents=1_000)
+    client = world.terminal().client(srv)
+    client.card_summary(card)
+    db, calls = srv.ctx.db, []
+
+    def counting(name, real):  # type: ignore[no-untyped-def]
+        def counted(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+            calls.append(name)
+            return real(fn, *args, **kwargs)
+        return counted
+
+    for name in ("read", "write", "write_apart"):
+        monkeypatch.setattr(db, name, counting(name, getattr(db, name)))
+    assert client.card_summary(card)["balance_cents"] == 1_000
+    assert calls == ["read", "write_apart", "read"]
+
+
 def test_card_summaries_from_an_address_over_the_failed_authentication_limit_are_refused_first(tmp_path):
     with ServerThread(f"sqlite:///{tmp_path / 'limits.db'}", tmp_path / "data", limits=Limits(failed_auth_max=3)) as own:
         world = World(own)

@@ -160,3 +160,24 @@ def test_failing_grouped_writes_leave_their_turn_to_the_next(database):
     t.start()
     t.join(QUEUE_TIMEOUT_S)
     assert done == ["next"]
+
+
+def test_postgres_writes_apart_in_autocommit_without_waiting_for_the_wal_flush(pg_database):
+    """Database.write_apart on PostgreSQL (a request's nonce, server/nonces.py): one statement, one round trip,
+    committed without waiting for the disk; the ledger's own writes still wait for it."""
+    def settings(conn):
+        driver = conn.connection.driver_connection
+        return driver.autocommit, conn.exec_driver_sql("SHOW synchronous_commit").scalar_one()
+
+    assert pg_database.write_apart(settings) == (True, "off")
+    assert pg_database.write(settings) == (False, "on")
+    tag = f"apart-{uuid.uuid4().hex[:12]}"
+
+    def two_statements(conn):  # each is its own transaction: the first stays when the second fails
+        conn.exec_driver_sql("INSERT INTO settings (key, value) VALUES (%s, '1')", (tag,))
+        conn.exec_driver_sql("INSERT INTO settings (key, value) VALUES (%s, '2')", (tag,))
+
+    with pytest.raises(Exception, match="duplicate key"):
+        pg_database.write_apart(two_statements)
+    assert pg_database.read(lambda conn: conn.execute(
+        select(s.settings.c.value).where(s.settings.c.key == tag)).scalar_one()) == "1"

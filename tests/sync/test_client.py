@@ -218,3 +218,26 @@ print(before, "requests" in sys.modules, client.server_key is not None)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["SyncAuthFailed", "False", "True", "True"], done.stdout
+
+
+def test_the_session_reads_the_environments_proxy_and_ca_bundle_once_as_requests_would(srv, world, monkeypatch,
+                                                                                         tmp_path, silent_server):
+    """The environment's settings are read when the session is made, not at every call (SyncClient.session):
+    the same proxy, the same exception for no_proxy hosts and the same CA bundle as requests' own look-up."""
+    _, card = world.member(eur_cents=300)
+    term = world.terminal()
+    monkeypatch.setenv("HTTP_PROXY", silent_server.url)  # a proxy that never answers
+    monkeypatch.setenv("NO_PROXY", "direct.invalid")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    proxied = SyncClient(srv.base_url, term.terminal_id, term.key, server_key=None, timeout_s=1.0)
+    assert proxied.session.proxies["http"] == silent_server.url and proxied.session.verify == str(tmp_path / "ca.pem")
+    assert not proxied.session.trust_env  # nothing is looked up again per call
+    with pytest.raises(SyncTimeout):  # sent through the proxy, as requests sends it
+        proxied.card_summary(card)
+    assert silent_server.accepted() >= 1
+    direct = SyncClient("http://direct.invalid:8470", term.terminal_id, term.key, server_key=None)
+    assert direct.session.proxies == {}  # no_proxy
+    monkeypatch.delenv("HTTP_PROXY")  # read once: a session made before keeps what it found, one made now goes direct
+    assert proxied.session.proxies["http"] == silent_server.url
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    assert term.client(srv).card_summary(card)["balance_cents"] == 300
