@@ -43,9 +43,10 @@ log = logging.getLogger("floreyn.server.db")
 MAX_ATTEMPTS: Final = 8
 _RETRY_SQLSTATES: Final = frozenset({"40001", "40P01", "55P03"})
 MIGRATIONS: Final = Path(__file__).parent / "migrations"
-# Connections one server process keeps open to PostgreSQL, and as many again at a peak: a process of
-# `serve --workers N` needs at most 2 x this many, so N x 2 x pool_size stays below max_connections
-# (docs/operations.md). Uploads waiting for their turn hold none (write_grouped), reads hold one briefly.
+# Connections one server process keeps open to PostgreSQL, and as many again at a peak, plus the apart path's
+# (apart_pool_size): `serve --workers N` needs at most N x (2 x pool_size + apart), which must stay below
+# max_connections (docs/operations.md). Uploads waiting for their turn hold none (write_grouped), reads hold one
+# briefly.
 DEFAULT_POOL_SIZE: Final = 10
 # Uploads one process writes at once on PostgreSQL (write_grouped); the others wait their turn in arrival
 # order. Several, so one upload's own rows (records, postings: most of its transaction) are written while
@@ -90,14 +91,21 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "FULL") -> E
     return engine
 
 
+def apart_pool_size(pool_size: int) -> int:
+    """PostgreSQL connections of a process's apart write path (nonces) beside its `pool_size` (never more)."""
+    return max(MIN_APART_POOL, pool_size // 4)
+
+
 def _pg_apart_engine(url: str, pool_size: int) -> Engine:
     """PostgreSQL's apart write path (Database.write_apart): its own small pool of connections in autocommit with
     synchronous_commit off, set once per connection. Row locks leave nothing to queue behind here; what it saves is
     round trips: a nonce taken in the ordinary write path cost four (BEGIN, SET LOCAL synchronous_commit, the
     INSERT, COMMIT), each waiting for the database's process to be scheduled on a busy machine; here it is one
     statement, its own transaction, committed without waiting for the WAL flush (server/nonces.py)."""
-    apart = max(MIN_APART_POOL, pool_size // 4)  # each holds its connection for one statement: a few suffice
-    engine = create_engine(url, pool_size=apart, max_overflow=apart, pool_recycle=1800, isolation_level="AUTOCOMMIT")
+    # Each holds its connection for one statement: a few suffice, and a burst waits for one rather than opening
+    # more (the connections a server needs stay countable: docs/operations.md, "Workers, pool and settings").
+    engine = create_engine(url, pool_size=apart_pool_size(pool_size), max_overflow=0, pool_recycle=1800,
+                           isolation_level="AUTOCOMMIT")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):

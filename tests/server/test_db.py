@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from floreyn.server import schema as s
 from floreyn.server import state
-from floreyn.server.db import UPLOADS_AT_ONCE, Database
+from floreyn.server.db import DEFAULT_POOL_SIZE, UPLOADS_AT_ONCE, Database, apart_pool_size
 from support import wait
 
 QUEUE_TIMEOUT_S = 30  # bounded wait for the writers to queue behind the first one
@@ -181,3 +181,26 @@ def test_postgres_writes_apart_in_autocommit_without_waiting_for_the_wal_flush(p
         pg_database.write_apart(two_statements)
     assert pg_database.read(lambda conn: conn.execute(
         select(s.settings.c.value).where(s.settings.c.key == tag)).scalar_one()) == "1"
+
+
+def test_postgres_apart_path_opens_no_more_connections_than_its_pool(pg_database):
+    """The connections a server needs stay countable (docs/operations.md): a burst of nonces waits for one of the
+    apart pool's connections instead of opening more."""
+    size = apart_pool_size(DEFAULT_POOL_SIZE)
+    held = [pg_database.apart.connect() for _ in range(size)]
+    got_one = threading.Event()
+
+    def take() -> None:
+        with pg_database.apart.connect():
+            got_one.set()
+
+    taker = threading.Thread(target=take, daemon=True)
+    taker.start()
+    try:
+        assert not got_one.wait(0.5)  # every connection is held: it waits
+        held.pop().close()
+        assert got_one.wait(QUEUE_TIMEOUT_S)  # and gets the one given back
+    finally:
+        for conn in held:
+            conn.close()
+        taker.join(QUEUE_TIMEOUT_S)
