@@ -179,7 +179,6 @@ def _session_for(base_url: str) -> requests.Session:
     return session
 
 
-
 class SyncClient:
     def __init__(self, base_url: str, terminal_id: str, key: PrivateKey,
                  server_key: PublicKey | None, session: requests.Session | None = None,
