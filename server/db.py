@@ -27,6 +27,7 @@ import random
 import threading
 import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Final, TypeVar
@@ -66,7 +67,9 @@ def normalise_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
-def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "FULL") -> Engine:
+def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "FULL", checkpoint_apart: bool = False
+                   ) -> Engine:
+    """`checkpoint_apart`: its commits never checkpoint the WAL themselves (_Checkpointer does, off the write lock)."""
     engine = create_engine(url, pool_size=10, max_overflow=20, connect_args={"check_same_thread": False,
                                                                            "timeout": 30})
 
@@ -82,6 +85,8 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "FULL") -> E
         # Record ids, transaction ids and their index entries are random UUIDs: a page cache of 64 MB keeps
         # those B-tree inserts in memory (the 2 MB default made ingest fall to half speed at 100k records).
         cur.execute("PRAGMA cache_size=-65536")
+        if checkpoint_apart:
+            cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -144,6 +149,85 @@ class _WriteGate:
         assert self._fd is not None
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._thread_lock.release()
+
+
+# Writes between two checkpoints (_Checkpointer). A checkpoint after every write (an upload group) fsynced the
+# database file as often as the WAL, and the writer's own fsync waited behind it: no gain measured; after every
+# 8th, about as often as the automatic one came, the write lock was held 22 % shorter per record (median).
+CHECKPOINT_EVERY_WRITES: Final = 8
+
+
+class _Checkpointer:
+    """Copies a SQLite file's WAL into the database file after writes, on a thread of its own (one at a time).
+
+    SQLite's automatic checkpoint runs inside the commit that takes the WAL past 1,000 pages: it read those
+    pages back, wrote them into the database file and fsynced it while the write lock was held, and every
+    upload queued behind it waited. The writer's connections have it off (wal_autocheckpoint=0); every
+    CHECKPOINT_EVERY_WRITES-th write asks for a PASSIVE checkpoint here instead, the kind the automatic one
+    is: it runs beside the next writers (WAL mode lets it), copies what was committed and no reader still
+    needs, and leaves the rest to the next one. Measured with bench/server_http_ingest.py (40 tills x 500,
+    1 worker, 4 pairs interleaved with the code before, quiet machine): the write lock held a median 149 us
+    per record instead of 192, and the tills' records/s rose 19 %.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine  # a reader's: its connections begin no write transaction
+        self._lock = threading.Lock()
+        self._writes = 0  # committed through this Database
+        self._wanted = False  # a checkpoint was asked for since the running one began
+        self._running: Future[None] | None = None
+        self._pid = os.getpid()
+
+    def request(self) -> None:
+        """After a write committed: every CHECKPOINT_EVERY_WRITES-th write starts a checkpoint (or asks the
+        running one to go on)."""
+        with self._lock:
+            self._writes += 1
+            if self._writes % CHECKPOINT_EVERY_WRITES:
+                return
+            self._wanted = True
+            if self._pid != os.getpid():  # a forked child: the parent's checkpoint never ends here
+                self._running, self._pid = None, os.getpid()
+            if self._running is None:
+                self._running = _checkpoints.submit(self._drain)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._wanted:
+                    self._running = None
+                    return
+                self._wanted = False
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        try:
+            raw = self._engine.raw_connection()
+            try:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # type: ignore[union-attr]
+            finally:
+                raw.close()
+        except Exception:  # noqa: BLE001 - nothing is lost: the WAL keeps the pages for the next checkpoint
+            log.warning("WAL checkpoint failed; the next write tries again", exc_info=True)
+
+    def wait(self) -> None:
+        """Until no checkpoint runs (before the engine is disposed)."""
+        with self._lock:
+            running = self._running if self._pid == os.getpid() else None
+        if running is not None:
+            running.result()
+
+
+_checkpoints = ThreadPoolExecutor(max_workers=1, thread_name_prefix="floreyn-checkpoint")
+
+
+def _new_checkpoints_in_child() -> None:
+    """A forked child inherits the executor but not its thread (as server/verify.py's pool)."""
+    global _checkpoints
+    _checkpoints = ThreadPoolExecutor(max_workers=1, thread_name_prefix="floreyn-checkpoint")
+
+
+os.register_at_fork(after_in_child=_new_checkpoints_in_child)
 
 
 MAX_GROUP_WRITES: Final = 8  # writes that share one transaction and one commit at most (write_grouped)
@@ -289,8 +373,10 @@ class Database:
             path = make_url(self.url).database
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.writer = _sqlite_engine(self.url, immediate=True)
+            on_file = bool(path and path != ":memory:")
+            self.writer = _sqlite_engine(self.url, immediate=True, checkpoint_apart=on_file)
             self.reader = _sqlite_engine(self.url, immediate=False)
+            self._checkpointer = _Checkpointer(self.reader) if on_file else None
             self._gate: _WriteGate | contextlib.nullcontext = (
                 _WriteGate(path) if path and path != ":memory:" else contextlib.nullcontext())
             self.apart, self._apart_gate = self.writer, self._gate
@@ -311,6 +397,7 @@ class Database:
             self.reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
             self._gate = contextlib.nullcontext()
             self.apart, self._apart_gate = _pg_apart_engine(self.url, pool_size), self._gate
+            self._checkpointer = None
         # Reads that compare several statements (replay, reports) need one snapshot of the data; on SQLite a
         # read transaction in WAL mode already is one.
         self.snapshot_reader = (self.reader if self.is_sqlite
@@ -356,7 +443,10 @@ class Database:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with gate, engine.begin() as conn:
-                    return fn(conn)
+                    result = fn(conn)
+                if engine is self.writer and self._checkpointer is not None:
+                    self._checkpointer.request()  # committed, the write lock handed on
+                return result
             except DBAPIError as exc:
                 if not _retryable(exc) or attempt == MAX_ATTEMPTS:
                     if _retryable(exc):
@@ -370,6 +460,8 @@ class Database:
         migrate(self)
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.wait()
         self.writer.dispose()
         self.apart.dispose()  # its own pool on PostgreSQL and on a SQLite file; the writer's otherwise (disposed twice)
         if self.is_sqlite:  # on PostgreSQL the readers are views of the writer's pool
