@@ -77,6 +77,8 @@ def free_udp_port() -> int:
     for _ in range(PORT_ATTEMPTS):
         port = FIRST_CHOSEN_PORT + random.randrange(outside_count)
         port += high - low + 1 if port >= low else 0  # skip over the ephemeral range
+        if not _stays_a_number(port):
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             try:
                 sock.bind(("0.0.0.0", port))  # where the emulation binds (nfcpy's udp driver)
@@ -84,6 +86,12 @@ def free_udp_port() -> int:
                 continue
             return port
     raise OSError(f"no free udp port outside the ephemeral range in {PORT_ATTEMPTS} tries")
+
+
+def _stays_a_number(port: int) -> bool:
+    """Whether nfcpy's udp driver keeps this port as a number: it passes the port through getnameinfo, which
+    gives the service's name for a port /etc/services names (4031 became 'suucp', and int() of it failed)."""
+    return socket.getnameinfo(("127.0.0.1", port), socket.NI_NUMERICHOST)[1].isdigit()
 
 
 def ephemeral_port_range() -> tuple[int, int]:
