@@ -27,7 +27,6 @@ import random
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Final, TypeVar
@@ -175,7 +174,7 @@ class _Checkpointer:
         self._lock = threading.Lock()
         self._writes = 0  # committed through this Database
         self._wanted = False  # a checkpoint was asked for since the running one began
-        self._running: Future[None] | None = None
+        self._running: threading.Thread | None = None
         self._pid = os.getpid()
 
     def request(self) -> None:
@@ -186,10 +185,11 @@ class _Checkpointer:
             if self._writes % CHECKPOINT_EVERY_WRITES:
                 return
             self._wanted = True
-            if self._pid != os.getpid():  # a forked child: the parent's checkpoint never ends here
+            if self._pid != os.getpid():  # a forked child: the parent's thread does not run here
                 self._running, self._pid = None, os.getpid()
             if self._running is None:
-                self._running = _checkpoints.submit(self._drain)
+                self._running = threading.Thread(target=self._drain, name="floreyn-checkpoint", daemon=True)
+                self._running.start()
 
     def _drain(self) -> None:
         while True:
@@ -215,19 +215,7 @@ class _Checkpointer:
         with self._lock:
             running = self._running if self._pid == os.getpid() else None
         if running is not None:
-            running.result()
-
-
-_checkpoints = ThreadPoolExecutor(max_workers=1, thread_name_prefix="floreyn-checkpoint")
-
-
-def _new_checkpoints_in_child() -> None:
-    """A forked child inherits the executor but not its thread (as server/verify.py's pool)."""
-    global _checkpoints
-    _checkpoints = ThreadPoolExecutor(max_workers=1, thread_name_prefix="floreyn-checkpoint")
-
-
-os.register_at_fork(after_in_child=_new_checkpoints_in_child)
+            running.join()
 
 
 MAX_GROUP_WRITES: Final = 8  # writes that share one transaction and one commit at most (write_grouped)
@@ -370,17 +358,17 @@ class Database:
         self.url = normalise_url(url)
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         if self.is_sqlite:
-            path = make_url(self.url).database
-            if path and path != ":memory:":
+            path = make_url(self.url).database or ":memory:"  # sqlite:// without a file is in memory too
+            on_file = path != ":memory:"
+            if on_file:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            on_file = bool(path and path != ":memory:")
             self.writer = _sqlite_engine(self.url, immediate=True, checkpoint_apart=on_file)
             self.reader = _sqlite_engine(self.url, immediate=False)
             self._checkpointer = _Checkpointer(self.reader) if on_file else None
             self._gate: _WriteGate | contextlib.nullcontext = (
-                _WriteGate(path) if path and path != ":memory:" else contextlib.nullcontext())
+                _WriteGate(path) if on_file else contextlib.nullcontext())
             self.apart, self._apart_gate = self.writer, self._gate
-            if path and path != ":memory:":
+            if on_file:
                 # Its own file, so its own write lock: a nonce is written in well under a millisecond instead of
                 # waiting behind an upload's ledger transaction. NORMAL (no fsync per commit, WAL): a power cut
                 # may forget the last nonces, which only matters for a replay inside the 5-minute window of
