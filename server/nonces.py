@@ -11,9 +11,10 @@ upload's request can never be replayed as another request or the other way round
 Neither waits for the disk: on SQLite the apart file commits without fsync, on PostgreSQL the apart
 connections commit with synchronous_commit off (Database.write_apart), so a balance read does not queue
 for a WAL flush behind the uploads' commits. There the nonce's INSERT is one statement in autocommit: one
-round trip, where BEGIN, SET LOCAL, INSERT and COMMIT were four. A crash may then forget the last nonces taken apart: that only
-opens a replay, inside the 5-minute window, of a request that changes nothing (a card summary, a snapshot)
-or is idempotent by its request id (authorize, release), and its answer is signed for the original nonce.
+round trip, where BEGIN, SET LOCAL, INSERT and COMMIT were four. A crash may then forget the last nonces
+taken apart: that only opens a replay, inside the 5-minute window, of a request that changes nothing (a
+card summary, a snapshot) or is idempotent by its request id (authorize, release), and its answer is signed
+for the original nonce.
 """
 
 from __future__ import annotations

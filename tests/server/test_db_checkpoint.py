@@ -5,7 +5,7 @@ import os
 from floreyn.server import bulk
 from floreyn.server import schema as s
 from floreyn.server.db import CHECKPOINT_EVERY_WRITES, Database
-from tests.support.wait import until
+from support import wait
 
 ROWS = 2_000
 VALUE = "x" * 1_000  # ~2 MB in all: well past SQLite's 1,000-page automatic checkpoint
@@ -23,7 +23,7 @@ def test_writes_are_checkpointed_apart_from_the_commit(tmp_path):
                                                [(f"cp-{i}", VALUE) for i in range(ROWS)]))
         for i in range(CHECKPOINT_EVERY_WRITES - 1):  # the writes that make the next checkpoint due
             db.write(lambda conn, i=i: bulk.run(conn, "UPDATE settings SET value = {mark} WHERE key = 'cp-0'", (str(i),)))
-        until(lambda: os.path.getsize(path) > before + ROWS * len(VALUE), 10, "the checkpoint into the file")
+        wait.until(lambda: os.path.getsize(path) > before + ROWS * len(VALUE), 10, "the checkpoint into the file")
         # Checked while the server runs: SQLite checkpoints on its last connection's close anyway.
     finally:
         db.dispose()
