@@ -19,13 +19,18 @@ Where the cells are formatted depends on the database (measured with bench/serve
   a quote, CR or LF; empty text goes out as NULL, which COPY leaves unquoted).
   Python per row costs more than all of the database's work.
 - SQLite has neither regular expressions nor time zones, and its expression
-  evaluator was slower than Python at this, so it reads through the bare
-  sqlite3 cursor (no SQLAlchemy row objects) in id order over the period's id
-  range (ID_RANGE_SQL: no sort, so the first rows go out at once), text cells go through
-  floreyn.text.csv_cell (skipped for cells whose first character cannot start
-  a formula, which is what csv_cell would return unchanged), times through
-  _LocalClock, and csv.writer writes the rows.
-The amount ("-12,34") is one SQL expression for both. tests/server/test_export.py
+  evaluator (string building too) was slower than Python at this, so it reads
+  through the bare sqlite3 cursor (no SQLAlchemy row objects) the postings
+  alone, in id order over the period's id range (ID_RANGE_SQL: no sort, so the
+  first rows go out at once). Each batch's transactions are read once, as the
+  next rowid range of their table (_Transactions: no tx_id index lookup per
+  posting), and their cells formatted once by csv.writer. A posting's own
+  cells go out as they are when a check of each column in C (_verbatim) shows
+  csv.writer would not quote them and csv_cell would not change them; a batch
+  where one would goes through floreyn.text.csv_cell and csv.writer. Amounts
+  are formatted in Python (_Amounts, as _amount_sql writes them), times
+  through _LocalClock.
+On PostgreSQL the amount ("-12,34") is SQL (_amount_sql). tests/server/test_export.py
 compares the bytes of both dialects on both databases with the obvious Python
 formatting of hostile cells.
 """
@@ -262,8 +267,7 @@ class _Transactions:
     a random leaf page of the tx_id index, nearly always a read from the OS with the export's small page cache
     (EXPORT_CACHE_KIB): 2 s per million postings. Transactions the range misses (written out of order: a
     restore, or rows of the id range outside the period) are looked up by tx_id, and the next range starts
-    after the furthest transaction used. Memory: one range's rows at most (the batch's transactions and
-    _TX_SLACK_ROWS)."""
+    after the furthest transaction used. Memory: a range's rows at most (a batch's and _TX_SLACK_ROWS)."""
 
     def __init__(self, cur: Any) -> None:
         self._cur = cur
@@ -287,11 +291,15 @@ class _Transactions:
             known.update((row[1], row) for row in self._cur.execute(sqlite_tx_by_id_sql(len(missing)), missing))
         found: list[tuple[Any, ...]] = list(filter(None, map(known.get, tx_ids)))
         if found:
-            furthest = max(map(_ROWID, found))
-            self._next_rowid = max(self._next_rowid or 0, furthest + 1)
-            later = rows[bisect.bisect_right(rows, furthest, key=_ROWID):]  # rows are in rowid order
-            self._ahead = dict(zip(map(_TX_ID, later), later, strict=True))
+            self._keep_ahead([*ahead.values(), *rows], max(map(_ROWID, found)))
         return found
+
+    def _keep_ahead(self, read: list[tuple[Any, ...]], furthest: int) -> None:
+        """Keep the rows `read` (in rowid order) past the furthest transaction used, for the next batches: at most
+        a range's worth, the next range starting after the last kept (a row dropped is read again, or looked up)."""
+        later = read[bisect.bisect_right(read, furthest, key=_ROWID):][:EXPORT_BATCH_ROWS + _TX_SLACK_ROWS]
+        self._ahead = dict(zip(map(_TX_ID, later), later, strict=True))
+        self._next_rowid = later[-1][0] + 1 if later else max(self._next_rowid or 0, furthest + 1)
 
 
 def _no_formula(cells: Sequence[Any]) -> bool:

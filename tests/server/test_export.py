@@ -372,3 +372,21 @@ def test_sqlite_amount_cents_held_as_no_integer_is_formatted_by_the_amount_sql(t
             assert [r[6] for r in rows] == want and [r[7] for r in rows] == ["-1234", "12x"]
     finally:
         db.dispose()
+
+
+def test_sqlite_reads_transactions_written_in_order_as_ranges_not_one_by_one(tmp_path, monkeypatch):
+    """The ledger writes a transaction just before its postings: after the first batch (which finds where the
+    range starts), no batch looks its transactions up by tx_id (a random index page each)."""
+    monkeypatch.setattr(export, "EXPORT_BATCH_ROWS", 100)
+    lookups: list[int] = []
+    by_id = export.sqlite_tx_by_id_sql
+    monkeypatch.setattr(export, "sqlite_tx_by_id_sql", lambda count: lookups.append(count) or by_id(count))
+    db = Database(f"sqlite:///{tmp_path / 'ranges.db'}")
+    db.migrate()
+    try:
+        _fill(db, 2_000)
+        got = b"".join(export.csv_export(db, *PERIOD.values()))
+        assert got == _reference_bytes(db, "plain")
+        assert lookups == [50]  # the first batch's 50 transactions; 39 more batches read ranges
+    finally:
+        db.dispose()
