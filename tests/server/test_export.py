@@ -204,6 +204,10 @@ def test_sqlite_reads_the_period_in_id_order_without_sorting_it(tmp_path):
             ).all())
             steps = " | ".join(str(row[-1]) for row in plan)
             assert "TEMP B-TREE" not in steps and "INTEGER PRIMARY KEY" in steps, steps
+            tx_plan = db.read(lambda conn: conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + export.SQLITE_TX_RANGE_SQL, (1, 100)).all())
+            tx_steps = " | ".join(str(row[-1]) for row in tx_plan)  # the transactions too: a rowid range
+            assert "TEMP B-TREE" not in tx_steps and "INTEGER PRIMARY KEY" in tx_steps, tx_steps
     finally:
         db.dispose()
 
