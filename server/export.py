@@ -19,25 +19,33 @@ Where the cells are formatted depends on the database (measured with bench/serve
   a quote, CR or LF; empty text goes out as NULL, which COPY leaves unquoted).
   Python per row costs more than all of the database's work.
 - SQLite has neither regular expressions nor time zones, and its expression
-  evaluator was slower than Python at this, so it reads through the bare
-  sqlite3 cursor (no SQLAlchemy row objects) in id order over the period's id
-  range (ID_RANGE_SQL: no sort, so the first rows go out at once), text cells go through
-  floreyn.text.csv_cell (skipped for cells whose first character cannot start
-  a formula, which is what csv_cell would return unchanged), times through
-  _LocalClock, and csv.writer writes the rows.
-The amount ("-12,34") is one SQL expression for both. tests/server/test_export.py
+  evaluator (string building too) was slower than Python at this, so it reads
+  through the bare sqlite3 cursor (no SQLAlchemy row objects) the postings
+  alone, in id order over the period's id range (ID_RANGE_SQL: no sort, so the
+  first rows go out at once). Each batch's transactions are read once, as the
+  next rowid range of their table (_Transactions: no tx_id index lookup per
+  posting), and their cells formatted once by csv.writer. A posting's own
+  cells go out as they are when a check of each column in C (_verbatim) shows
+  csv.writer would not quote them and csv_cell would not change them; a batch
+  where one would goes through floreyn.text.csv_cell and csv.writer. Amounts
+  are formatted in Python (_Amounts, as _amount_sql writes them), times
+  through _LocalClock.
+On PostgreSQL the amount ("-12,34") is SQL (_amount_sql). tests/server/test_export.py
 compares the bytes of both dialects on both databases with the obvious Python
 formatting of hostile cells.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import csv
 import datetime as dt
 import io
+import itertools
+import operator
 from dataclasses import dataclass
-from typing import Any, Final, Iterator, Sequence
+from typing import Any, Final, Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection
 
@@ -62,8 +70,12 @@ HEADERS_NL: Final = {
     "memo": "omschrijving",
 }
 _FORMULA_FIRST: Final = frozenset(FORMULA_START)
+_FIRST_CHAR: Final = operator.itemgetter(0)
+_ROWID, _TX_ID = operator.itemgetter(0), operator.itemgetter(1)  # of _Transactions' rows; _TX_ID of postings' too
 _SECONDS_PER_DAY: Final = 86_400
 _EPOCH_DAY: Final = dt.date(1970, 1, 1)
+_HH_MM_: Final = tuple(f"{hours:02d}:{minutes:02d}:" for hours in range(24) for minutes in range(60))
+_SS: Final = tuple(f"{seconds:02d}" for seconds in range(60))  # with _HH_MM_: a time's text without formatting
 _OFFSET_BUCKET_S: Final = 86_400  # a UTC day; a day whose two ends differ in offset is done row by row
 
 
@@ -83,6 +95,8 @@ DIALECTS: Final = {
 
 _COLUMNS_SQL: Final = ("p.created_ms", "p.tx_id", "p.kind", "p.account", "p.currency", "{amount}", "p.amount_cents",
                        "t.terminal_id", "t.record_seq", "t.merchant_id", "t.card_id", "t.reverses", "t.memo")
+_POSTING_COLUMNS: Final = 7  # _COLUMNS_SQL's first seven are the posting's, the rest its transaction's
+_TX_SLACK_ROWS: Final = 500  # transactions a range reads past those its batch lacks (others between them)
 _TEXT_COLUMNS: Final = frozenset(("p.tx_id", "p.kind", "p.account", "p.currency", "t.terminal_id", "t.merchant_id",
                                   "t.card_id", "t.reverses", "t.memo"))
 _FROM_SQL: Final = f" FROM {s.postings.name} p JOIN {s.transactions.name} t ON t.tx_id = p.tx_id WHERE "
@@ -99,11 +113,11 @@ IN_ID_RANGE_SQL: Final = ("p.id BETWEEN {first:d} AND {last:d} AND +p.created_ms
                            " AND +p.created_ms < {end:d}")
 
 
-def _amount_sql(decimal: str) -> str:
+def _amount_sql(decimal: str, cents: str = "p.amount_cents") -> str:
     """Cents as "-12.34" / "-12,34", in SQL that SQLite and PostgreSQL both run (integer / and %, ||)."""
     assert decimal in ".,"  # goes into the SQL text
-    c = "abs(p.amount_cents)"
-    return (f"(CASE WHEN p.amount_cents < 0 THEN '-' ELSE '' END || ({c} / 100) || '{decimal}' "
+    c = f"abs({cents})"
+    return (f"(CASE WHEN {cents} < 0 THEN '-' ELSE '' END || ({c} / 100) || '{decimal}' "
             f"|| CASE WHEN {c} % 100 < 10 THEN '0' ELSE '' END || ({c} % 100))")
 
 
@@ -111,10 +125,23 @@ def _select_sql(columns: list[str], where: str) -> str:
     return "SELECT " + ", ".join(columns) + _FROM_SQL + where + _ORDER_SQL
 
 
-def sqlite_select_sql(form: Dialect, start: int, end: int, first_id: int, last_id: int) -> str:
-    """SQLite's query for the period's rows whose ids lie in [first_id, last_id] (see ID_RANGE_SQL)."""
-    columns = [_amount_sql(form.decimal) if c == "{amount}" else c for c in _COLUMNS_SQL]
-    return _select_sql(columns, IN_ID_RANGE_SQL.format(first=first_id, last=last_id, start=start, end=end))
+def sqlite_select_sql(start: int, end: int, first_id: int, last_id: int) -> str:
+    """SQLite's query for the period's postings whose ids lie in [first_id, last_id] (see ID_RANGE_SQL): their
+    own columns, the amount as amount_cents (_Amounts formats it); the transactions' come from _Transactions."""
+    columns = [c for c in _COLUMNS_SQL[:_POSTING_COLUMNS] if c != "{amount}"]
+    where = IN_ID_RANGE_SQL.format(first=first_id, last=last_id, start=start, end=end)
+    return "SELECT " + ", ".join(columns) + f" FROM {s.postings.name} p WHERE " + where + _ORDER_SQL
+
+
+_TX_COLUMNS_SQL: Final = ", ".join(c.removeprefix("t.") for c in _COLUMNS_SQL[_POSTING_COLUMNS:])
+# The next `limit` transactions from rowid `first` on, and transactions by tx_id; both as (rowid, tx_id, columns).
+SQLITE_TX_RANGE_SQL: Final = (f"SELECT rowid, tx_id, {_TX_COLUMNS_SQL} FROM {s.transactions.name}"
+                              " WHERE rowid >= ? ORDER BY rowid LIMIT ?")
+
+
+def sqlite_tx_by_id_sql(count: int) -> str:
+    return (f"SELECT rowid, tx_id, {_TX_COLUMNS_SQL} FROM {s.transactions.name}"
+            f" WHERE tx_id IN ({', '.join('?' * count)})")
 
 
 def _pg_text_sql(column: str) -> str:
@@ -173,8 +200,7 @@ class _LocalClock:
         local_day, second = divmod(at_s + offset_s, _SECONDS_PER_DAY)
         if local_day != self._day:
             self._day, self._day_text = local_day, (_EPOCH_DAY + dt.timedelta(days=local_day)).isoformat()
-        hours, rest = divmod(second, 3600)
-        self._second, self._texts = at_s, (self._day_text, f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}")
+        self._second, self._texts = at_s, (self._day_text, _HH_MM_[second // 60] + _SS[second % 60])
         return self._texts
 
 
@@ -182,13 +208,173 @@ def _text(value: str | None) -> str | None:
     return value if not value or value[0] not in _FORMULA_FIRST else str(csv_cell(value))
 
 
-def _sqlite_rows(batch: Sequence[tuple[Any, ...]], clock: _LocalClock) -> list[tuple[object, ...]]:
-    """The SQLite query's rows as CSV rows: local date and time, text cells through csv_cell (None stays empty)."""
-    text = _text
-    return [(*clock(created_ms), text(tx_id), text(kind), text(account), text(currency), amount, cents,
-             text(terminal), seq, text(merchant), text(card), text(reverses), text(memo))
-            for (created_ms, tx_id, kind, account, currency, amount, cents, terminal, seq, merchant, card, reverses,
-                 memo) in batch]
+class _Lines:
+    """A csv.writer's file that keeps each row it is given as its own string (CRLF-ended), so rows formatted
+    apart can be joined: csv.writer quotes each cell on its own, and a row's cells are only joined by the
+    delimiter, so a row written in two parts and joined by the delimiter is the row written whole."""
+
+    def __init__(self, delimiter: str) -> None:
+        self.rows: list[str] = []
+        self.write = self.rows.append
+        self.writer = csv.writer(self, delimiter=delimiter, lineterminator="\r\n")
+
+    def format(self, rows: Iterable[Sequence[object]]) -> list[str]:
+        self.rows.clear()
+        self.writer.writerows(rows)
+        return self.rows
+
+
+def _verbatim(columns: Sequence[Sequence[Any]], delimiter: str) -> bool:
+    """True when every cell is text that csv.writer writes as it is (no delimiter, quote, CR or LF in it) and
+    _text leaves alone (no formula character first). Checked a column at a time in C, not cell by cell in
+    Python; a false "no" (a plain number such as "-3", an empty cell) only costs the slower path."""
+    for cells in columns:
+        try:  # a cell that is no str, or is empty, raises: no
+            flat = "".join(cells)
+            if not _FORMULA_FIRST.isdisjoint(map(_FIRST_CHAR, cells)):
+                return False
+        except (TypeError, IndexError):
+            return False
+        if "\n" in flat or "\r" in flat or '"' in flat or delimiter in flat:
+            return False
+    return True
+
+
+class _Amounts(dict[int, str]):
+    """Integer cents -> the amount's text as _amount_sql writes it ("-12.34" / "-12,34"): in Python, each value
+    once, since SQLite's string building cost more than a second per million rows. Kept while they number no more
+    than a batch's rows (EXPORT_BATCH_ROWS), then started afresh: memory stays that of a batch."""
+
+    def __init__(self, decimal: str) -> None:
+        super().__init__()
+        self._decimal = decimal
+
+    def add(self, cents: Iterable[int]) -> None:
+        if len(self) > EXPORT_BATCH_ROWS:
+            self.clear()
+        d = self._decimal
+        for c in set(cents).difference(self):
+            whole, part = divmod(abs(c), 100)
+            self[c] = f"{'-' if c < 0 else ''}{whole}{d}{part:02d}"
+
+
+class _Transactions:
+    """The transactions of batches of postings read in id order, read in rowid order where they lie so.
+
+    The ledger writes a transaction's row just before its postings (server/ledger.py write_entries), so postings
+    in id order meet their transactions in rowid order, and a batch's transactions are the table's next rows:
+    read as one rowid range, page after page. Joined per posting (or looked up by tx_id), each transaction cost
+    a random leaf page of the tx_id index, nearly always a read from the OS with the export's small page cache
+    (EXPORT_CACHE_KIB): 2 s per million postings. Transactions the range misses (written out of order: a
+    restore, or rows of the id range outside the period) are looked up by tx_id, and the next range starts
+    after the furthest transaction used. Memory: a range's rows at most (a batch's and _TX_SLACK_ROWS)."""
+
+    def __init__(self, cur: Any) -> None:
+        self._cur = cur
+        self._next_rowid: int | None = None  # where the next range starts; None until a transaction is found
+        self._ahead: dict[object, tuple[Any, ...]] = {}  # read in the last range, past the furthest used
+
+    def of(self, tx_ids: list[object]) -> list[tuple[Any, ...]]:
+        """The rows (rowid, tx_id, columns) of those of `tx_ids` that exist, in the order of `tx_ids`."""
+        ahead = self._ahead
+        missing = list(itertools.filterfalse(ahead.__contains__, tx_ids))
+        ranged: dict[object, tuple[Any, ...]] = {}
+        rows: list[tuple[Any, ...]] = []
+        if missing and self._next_rowid is not None:
+            rows = self._cur.execute(SQLITE_TX_RANGE_SQL, (self._next_rowid, len(missing) + _TX_SLACK_ROWS)).fetchall()
+            ranged = dict(zip(map(_TX_ID, rows), rows, strict=True))
+            if rows:
+                self._next_rowid = rows[-1][0] + 1
+            missing = list(itertools.filterfalse(ranged.__contains__, missing))
+        known = {**ahead, **ranged}
+        if missing:
+            known.update((row[1], row) for row in self._cur.execute(sqlite_tx_by_id_sql(len(missing)), missing))
+        found: list[tuple[Any, ...]] = list(filter(None, map(known.get, tx_ids)))
+        if found:
+            self._keep_ahead([*ahead.values(), *rows], max(map(_ROWID, found)))
+        return found
+
+    def _keep_ahead(self, read: list[tuple[Any, ...]], furthest: int) -> None:
+        """Keep the rows `read` (in rowid order) past the furthest transaction used, for the next batches: at most
+        a range's worth, the next range starting after the last kept (a row dropped is read again, or looked up)."""
+        later = read[bisect.bisect_right(read, furthest, key=_ROWID):][:EXPORT_BATCH_ROWS + _TX_SLACK_ROWS]
+        self._ahead = dict(zip(map(_TX_ID, later), later, strict=True))
+        self._next_rowid = later[-1][0] + 1 if later else max(self._next_rowid or 0, furthest + 1)
+
+
+def _no_formula(cells: Sequence[Any]) -> bool:
+    """True when _text leaves every cell as it is: no text cell starts with a formula character."""
+    try:  # an int raises: no
+        return _FORMULA_FIRST.isdisjoint(map(_FIRST_CHAR, filter(None, cells)))
+    except TypeError:
+        return False
+
+
+def _guarded(cells: Sequence[Any]) -> Sequence[Any]:
+    """A text column's cells as _text makes them; in C when no cell needs it."""
+    return cells if _no_formula(cells) else list(map(_text, cells))
+
+
+def _tx_tails(transactions: _Transactions, batch: Sequence[tuple[Any, ...]], lines: _Lines) -> dict[object, str]:
+    """tx_id -> the transaction's cells as the end of a CSV row (with the CRLF), for the batch's transactions,
+    each read and formatted once however many postings it has. A posting whose transaction is missing gets none
+    (the JOIN this replaces left such a posting out)."""
+    rows = transactions.of(list(dict.fromkeys(map(_TX_ID, batch))))
+    if not rows:
+        return {}
+    _, tx_ids, terminal, seq, merchant, card, reverses, memo = zip(*rows, strict=True)
+    g = _guarded
+    tails = lines.format(zip(g(terminal), seq, g(merchant), g(card), g(reverses), g(memo), strict=True))
+    return dict(zip(tx_ids, tails, strict=True))
+
+
+class _SqliteBatches:
+    """The SQLite query's batches as CSV text: the posting's cells, then its transaction's (_Transactions)."""
+
+    def __init__(self, cur: Any, form: Dialect) -> None:
+        self._cur, self._form = cur, form
+        self._clock, self._lines, self._transactions = _LocalClock(), _Lines(form.delimiter), _Transactions(cur)
+        self._amounts = _Amounts(form.decimal)
+
+    def text(self, batch: Sequence[tuple[Any, ...]]) -> str:
+        """The batch's rows. The posting's cells go out as they are when _verbatim says _text and csv.writer
+        would leave every one of them so (the amount is digits from integer cents); otherwise through _text
+        and csv.writer, as every transaction's cells do (_tx_tails)."""
+        tails = _tx_tails(self._transactions, batch, self._lines)
+        columns = list(zip(*batch, strict=True))
+        d, amounts = self._form.delimiter, self._amounts
+        if {type(cents) for cents in columns[5]} == {int} and _verbatim(columns[1:5], d):
+            if not tails.keys() >= set(columns[1]):  # a posting without its transaction: left out, as by a JOIN
+                columns = list(zip(*[row for row in batch if row[1] in tails], strict=True)) or [()] * 6
+            created_ms, tx_ids, kinds, accounts, currencies, cents = columns
+            amounts.add(cents)
+            when = self._when(created_ms)
+            return "".join(map(d.join, zip(map(when.__getitem__, created_ms), tx_ids, kinds, accounts, currencies,
+                                           map(amounts.__getitem__, cents), map(str, cents),
+                                           map(tails.__getitem__, tx_ids), strict=True)))
+        clock = self._clock
+        kept = [row for row in batch if row[1] in tails]
+        amounts.add([cents for *_, cents in kept if type(cents) is int])
+        text = _text
+        heads = self._lines.format([
+            (*clock(created_ms), text(tx_id), text(kind), text(account), text(currency),
+             amounts[cents] if type(cents) is int else self._sql_amount(cents), cents)
+            for created_ms, tx_id, kind, account, currency, cents in kept])
+        return "".join([f"{head[:-2]}{d}{tails[row[1]]}" for head, row in zip(heads, kept, strict=True)])
+
+    def _when(self, created_ms: Sequence[int]) -> dict[int, str]:
+        """Each distinct time of the batch -> "date<delimiter>time" (a transaction's postings share theirs)."""
+        texts = dict.fromkeys(created_ms, "")
+        d, clock = self._form.delimiter, self._clock
+        for ms in texts:
+            day, time = clock(ms)
+            texts[ms] = f"{day}{d}{time}"
+        return texts
+
+    def _sql_amount(self, cents: object) -> object:
+        """An amount_cents SQLite holds as no integer (only a write around the ledger could store one): its
+        amount as _amount_sql makes it from the same value, so the file is what the SQL-formatted export wrote."""
+        return self._cur.execute(f"SELECT {_amount_sql(self._form.decimal, ':c')}", {"c": cents}).fetchone()[0]
 
 
 def csv_export(db: Database, from_date: str, to_date: str, dialect: str = "plain") -> Iterator[bytes]:
@@ -218,21 +404,17 @@ def _chunks(conn: Connection, is_sqlite: bool, start: int, end: int, form: Diale
 
 
 def _sqlite_chunks(driver: Any, start: int, end: int, form: Dialect) -> Iterator[bytes]:
-    cur = driver.cursor()
+    cur, tx_cur = driver.cursor(), driver.cursor()
     try:
         first_id, last_id = cur.execute(ID_RANGE_SQL.format(start=start, end=end)).fetchone()
         if first_id is None:
             return  # no posting in the period
-        cur.execute(sqlite_select_sql(form, start, end, first_id, last_id))
-        buf = io.StringIO()
-        writer = csv.writer(buf, delimiter=form.delimiter, lineterminator="\r\n")
-        clock = _LocalClock()
+        cur.execute(sqlite_select_sql(start, end, first_id, last_id))
+        batches = _SqliteBatches(tx_cur, form)
         while batch := cur.fetchmany(EXPORT_BATCH_ROWS):
-            buf.seek(0)
-            buf.truncate()
-            writer.writerows(_sqlite_rows(batch, clock))
-            yield buf.getvalue().encode()
+            yield batches.text(batch).encode()
     finally:
+        tx_cur.close()
         cur.close()
 
 

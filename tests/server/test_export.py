@@ -200,10 +200,14 @@ def test_sqlite_reads_the_period_in_id_order_without_sorting_it(tmp_path):
             if analysed:
                 db.write(lambda conn: conn.exec_driver_sql("ANALYZE"))
             plan = db.read(lambda conn: conn.exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + export.sqlite_select_sql(export.DIALECTS["plain"], start, end, 1, 4_000)
+                "EXPLAIN QUERY PLAN " + export.sqlite_select_sql(start, end, 1, 4_000)
             ).all())
             steps = " | ".join(str(row[-1]) for row in plan)
             assert "TEMP B-TREE" not in steps and "INTEGER PRIMARY KEY" in steps, steps
+            tx_plan = db.read(lambda conn: conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + export.SQLITE_TX_RANGE_SQL, (1, 100)).all())
+            tx_steps = " | ".join(str(row[-1]) for row in tx_plan)  # the transactions too: a rowid range
+            assert "TEMP B-TREE" not in tx_steps and "INTEGER PRIMARY KEY" in tx_steps, tx_steps
     finally:
         db.dispose()
 
@@ -316,3 +320,77 @@ def test_a_unicode_digit_is_no_plain_number():
 ])
 def test_copy_rows_end_with_crlf_and_keep_the_lfs_inside_cells(rows):
     assert export._crlf(rows) == b"".join(bytes(row)[:-1] + b"\r\n" for row in rows)
+
+
+def test_sqlite_rows_equal_the_python_formatter_when_transactions_lie_out_of_order_or_are_missing(tmp_path, monkeypatch):
+    """SQLite reads each batch's transactions as the next rows of their table (they are written just before their
+    postings); transactions written in another order (a restore), far behind, far ahead, or not at all (a JOIN
+    leaves the posting out) must give the same bytes, with batches and read-ahead small enough to cross them."""
+    monkeypatch.setattr(export, "EXPORT_BATCH_ROWS", 7)
+    monkeypatch.setattr(export, "_TX_SLACK_ROWS", 2)
+    db = Database(f"sqlite:///{tmp_path / 'order.db'}")
+    db.migrate()
+    try:
+        rng = random.Random(11)
+        at_ms = state.day_start_ms(dt.date(2033, 5, 1))
+        made = [_transfer(f"t{n:03d}", at_ms + n * 61_000) for n in range(120)]
+        for n, (tx, _) in enumerate(made):
+            tx["memo"] = HOSTILE_TEXT[n % len(HOSTILE_TEXT)]
+        tx_order = list(range(120))
+        tx_order[10:40] = rng.sample(tx_order[10:40], 30)  # shuffled
+        tx_order = tx_order[50:60] + tx_order[:50] + tx_order[60:]  # a block written ahead of its turn
+        orphans = {7, 55, 90}  # postings whose transaction is never written
+
+        def write(conn):
+            conn.execute(s.transactions.insert(), [made[n][0] for n in tx_order if n not in orphans])
+            conn.execute(s.postings.insert(), [p for _, postings in made for p in postings])
+        db.write(write)
+        for dialect in ("plain", "nl"):
+            got = b"".join(export.csv_export(db, *PERIOD.values(), dialect=dialect))
+            assert got == _reference_bytes(db, dialect)
+            text = got.decode().lstrip("\ufeff")
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=export.DIALECTS[dialect].delimiter))
+            assert len(rows) == 1 + 2 * (120 - len(orphans))
+    finally:
+        db.dispose()
+
+
+def test_sqlite_amount_cents_held_as_no_integer_is_formatted_by_the_amount_sql(tmp_path):
+    """Only a write around the ledger could store one; the export writes it as the SQL amount always has."""
+    db = Database(f"sqlite:///{tmp_path / 'odd.db'}")
+    db.migrate()
+    try:
+        tx, postings = _transfer("odd", state.day_start_ms(dt.date(2033, 6, 1)))
+        postings[0]["amount_cents"] = -1234
+        odd = {**postings[1], "amount_cents": "12x"}  # INTEGER affinity keeps text that is no number as text
+        db.write(lambda conn: (conn.execute(s.transactions.insert(), [tx]), conn.execute(s.postings.insert(), [postings[0]]),
+                               conn.exec_driver_sql("INSERT INTO postings (tx_id, account, currency, amount_cents, kind, "
+                                                    "created_ms) VALUES (:tx_id, :account, :currency, :amount_cents, "
+                                                    ":kind, :created_ms)", odd)))
+        for dialect in ("plain", "nl"):
+            form = export.DIALECTS[dialect]
+            want = db.read(lambda conn, form=form: conn.exec_driver_sql(
+                f"SELECT {export._amount_sql(form.decimal)} FROM postings p ORDER BY p.id").scalars().all())
+            text = b"".join(export.csv_export(db, *PERIOD.values(), dialect=dialect)).decode().lstrip("\ufeff")
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=form.delimiter))[1:]
+            assert [r[6] for r in rows] == want and [r[7] for r in rows] == ["-1234", "12x"]
+    finally:
+        db.dispose()
+
+
+def test_sqlite_reads_transactions_written_in_order_as_ranges_not_one_by_one(tmp_path, monkeypatch):
+    """The ledger writes a transaction just before its postings: after the first batch (which finds where the
+    range starts), no batch looks its transactions up by tx_id (a random index page each)."""
+    monkeypatch.setattr(export, "EXPORT_BATCH_ROWS", 100)
+    lookups: list[int] = []
+    by_id = export.sqlite_tx_by_id_sql
+    monkeypatch.setattr(export, "sqlite_tx_by_id_sql", lambda count: lookups.append(count) or by_id(count))
+    db = Database(f"sqlite:///{tmp_path / 'ranges.db'}")
+    db.migrate()
+    try:
+        _fill(db, 2_000)
+        got = b"".join(export.csv_export(db, *PERIOD.values()))
+        assert got == _reference_bytes(db, "plain")
+        assert lookups == [50]  # the first batch's 50 transactions; 39 more batches read ranges
+    finally:
+        db.dispose()
