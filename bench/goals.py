@@ -130,8 +130,8 @@ def snapshot(n: int, label: str, m: dict[str, list[float]], floor_bytes_per_card
     wire = [v / 2**20 for v in m["wire"]]
     emit_goal(3, f"full snapshot on the wire, {tag}", wire, "MiB", at_most(4 * MB_IN_MIB, "<= 4 MB (3.81 MiB)"),
               floor=[n * floor_bytes_per_card / 2**20] * len(wire),
-              floor_what="the cards' and budgets' random ids and the entropy of their random balances (no lossless "
-                         "encoding goes below)",
+              floor_what="the random bytes of the cards' short ids and the budgets' ids, and the entropy of their "
+                         "random balances (no encoding naming cards by short ids goes below)",
               over_http=False, includes="the signed compressed pages' bytes", key=f"3|wire|{label}", size=n)
     emit_goal(3, f"till's Python heap peak during a full fetch, {tag}", m["mem"], "MiB",
               at_most(20 * MB_IN_MIB, "<= 20 MB (19.07 MiB)"), floor=m["mem_floor"],

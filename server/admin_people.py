@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, func, or_, select, update
 
+from floreyn.sync.snapshot import short_id
 from floreyn.server import authz, entries, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import ExistsWithDifferentParams, NotFound, RequestInvalid, StateRefused
@@ -179,6 +180,11 @@ def issue_card(conn: Connection, card_hex: str, member_id: str, now: int, reques
     version = state.bump_version(conn)
     conn.execute(s.cards.insert().values(card_id=card_hex, member_id=member_id, status="active",
                                          changed_version=version, created_ms=now))
+    # A card whose short id the new one shares goes to tills again, now named by its full id
+    # (server/snapshot_cache.py `shared_ids`): a till must never find it by the short id alone.
+    lead = short_id(card_hex)
+    conn.execute(update(s.cards).where(s.cards.c.card_id >= lead, s.cards.c.card_id < lead + "g",
+                                       s.cards.c.card_id != card_hex).values(changed_version=version))
     return {**_card_dict(_card(conn, card_hex)), "claimed_cents": suspense.cents}
 
 

@@ -97,7 +97,7 @@ snapshot_pages = Table(  # full-snapshot pages kept compressed by the housekeepi
     Column("version", BigInteger, nullable=False),  # the data version read before its entries
     Column("valid_until", String(10), nullable=False),  # the first local date one of its entries is wrong
     Column("count", Integer, nullable=False),
-    Column("body", LargeBinary, nullable=False),  # the entries in columns, packed (sync/snapshot_pages.py pack_entries; 0009)
+    Column("body", LargeBinary, nullable=False),  # the entries in columns, packed (sync/snapshot_pages.py pack_entries; 0009, 0010)
 )
 
 merchants = Table(

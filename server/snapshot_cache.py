@@ -22,18 +22,19 @@ import functools
 from dataclasses import dataclass, replace
 from typing import Any, Final, Sequence
 
-from sqlalchemy import Connection, Row, delete, func, select, text
+from sqlalchemy import Connection, Row, bindparam, delete, func, select, text
 
 from floreyn.server import admin_categories, bulk, rules, snapshots, state
 from floreyn.server import schema as s
 from floreyn.server.errors import Conflict, NotFound
 from floreyn.server.rates import rate_in_force
 from floreyn.sync.snapshot import (
-    MAX_DELTA_CARDS, SNAPSHOT_VERSION, CardInfo, Snapshot, SnapshotDelta, snapshot_from_dict,
+    MAX_DELTA_CARDS, SHORT_ID_HEX, SNAPSHOT_VERSION, CardInfo, Snapshot, SnapshotDelta, snapshot_from_dict,
 )
 from floreyn.sync.snapshot_pages import (
     PAGE_CARDS, EntryOrCard, PageHeader, common_dict, decode_card, encode_card, encode_page, pack_entries,
 )
+from floreyn.sync.snapshot_entry import short_keys
 
 REFRESH_CHUNK: Final = 2_000  # cards re-made per round of the housekeeping job
 FOREVER: Final = "9999-12-31"  # an entry no date makes wrong
@@ -125,9 +126,10 @@ class ServedPage:
     entries: list[EntryOrCard]
     overlay: list[EntryOrCard]
     terms: dict[str, Any]  # the terms the page hands the till (server/rules.py)
+    shared: frozenset[str] = frozenset()  # card ids of `entries` and `overlay` sent in full (`shared_ids`)
 
     def wire(self) -> bytes:
-        return encode_page(self.header, self.entries, self.overlay, body=self.body)
+        return encode_page(self.header, self.entries, self.overlay, body=self.body, shared=self.shared)
 
 
 def page(conn: Connection, terminal_id: str, *, fetch: str, since: int | None, after: str, now_ms: int,
@@ -155,10 +157,42 @@ def page(conn: Connection, terminal_id: str, *, fetch: str, since: int | None, a
         overlay = _run(conn, today, now_ms, after=after, upto=kept.upto, since=int(kept.version), cap_cents=cap)
         if len(overlay) <= MAX_OVERLAY_CARDS:
             return ServedPage(replace(header, next=kept.upto, count=int(kept._mapping["count"]), overlay=len(overlay)),
-                              bytes(kept.body), [], [e for _, e, _ in overlay], terms)
+                              bytes(kept.body), [], [e for _, e, _ in overlay], terms,
+                              shared_ids(conn, [c for c, _, _ in overlay]))
     run = _run(conn, today, now_ms, after=after, since=since, limit=limit, cap_cents=cap)
     return ServedPage(replace(header, next=run[-1][0] if len(run) == limit else None, count=len(run)), None,
-                      [e for _, e, _ in run], [], terms)
+                      [e for _, e, _ in run], [], terms,
+                      shared_ids(conn, [c for c, _, _ in run], run_after=after if since is None else None))
+
+
+# A card's short id is shared when another card's id starts with it: the card id index read from the
+# short id up to the next one ("g" follows every hex digit; ids are lowercase hex: server/models.py).
+_SHARED_PROBE: Final = text(
+    "SELECT c.card_id FROM cards c WHERE c.card_id IN :ids AND (SELECT COUNT(*) FROM cards d "
+    "WHERE d.card_id >= substr(c.card_id, 1, :n) AND d.card_id < substr(c.card_id, 1, :n) || 'g') > 1"
+).bindparams(bindparam("ids", expanding=True))
+
+
+def shared_ids(conn: Connection, card_ids: Sequence[str], *, run_after: str | None = None) -> frozenset[str]:
+    """Of `card_ids` (ascending), those whose short id another card of the server has: a page names them by
+    their full id (sync/snapshot_entry.py `short_keys`), so a till never finds one by another's short id.
+
+    `run_after`: `card_ids` are every card after it (a full page's run): only the two cards around the
+    run are read, the rest are neighbours in it. Otherwise (a delta, an overlay: a few cards) each is
+    looked up in the card id index."""
+    if not card_ids:
+        return frozenset()
+    if run_after is None:
+        found: set[str] = set()
+        for chunk in bulk.chunks(list(card_ids)):
+            found.update(conn.execute(_SHARED_PROBE, {"ids": list(chunk), "n": SHORT_ID_HEX}).scalars())
+        return frozenset(found)
+    ids = s.cards.c.card_id
+    before = conn.execute(select(func.max(ids)).where(ids <= run_after)).scalar() if run_after else None
+    beyond = conn.execute(select(func.min(ids)).where(ids > card_ids[-1])).scalar()
+    around = [*([before] if before else []), *card_ids, *([beyond] if beyond else [])]
+    keys = short_keys(around, frozenset())  # the full id where a neighbour has the same short id
+    return frozenset(c for c, key in zip(around, keys, strict=True) if key == c) & frozenset(card_ids)
 
 
 def _run(conn: Connection, today: str, now_ms: int, *, after: str, upto: str | None = None, since: int | None = None,
@@ -250,7 +284,7 @@ def _make_page(conn: Connection, version: int, today: str, now_ms: int, after: s
     run = _run(conn, today, now_ms, after=after, upto=upto)
     return {"after": after, "upto": upto, "version": version, "count": len(run),
             "valid_until": min((u for _, _, u in run), default=FOREVER),
-            "body": pack_entries([e for _, e, _ in run])}
+            "body": pack_entries([e for _, e, _ in run], shared_ids(conn, [c for c, _, _ in run], run_after=after))}
 
 
 def keep_pages(conn: Connection, replace_all: bool, pages: list[dict[str, Any]]) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, Sequence
 
 from floreyn import keys
 from floreyn.errors import FloreynError
@@ -105,6 +105,39 @@ class OfflineLimits:
     unknown_card_allowance_cents: int = 0  # genuine card not in the snapshot
 
 
+# A page names a card by its id's first SHORT_ID_BYTES (issue 19: 8 of a card's 16 random bytes saved, some
+# 0.76 MiB of a 100k-card snapshot). The server sends the full id instead for every card that shares those
+# bytes with another card it knows (`short_keys`); the till finds the tapped card by the key (`pick`).
+# Card ids are 32 hex digits (server/models.py CARD_HEX_PATTERN), so a 16-digit key is never a full id.
+SHORT_ID_BYTES: Final = 8
+SHORT_ID_HEX: Final = 2 * SHORT_ID_BYTES
+FULL_ID_HEX: Final = 32
+
+
+def short_id(card_id: str) -> str:
+    """The key a page names a card by when no other card shares it: the id's first SHORT_ID_BYTES."""
+    return card_id[:SHORT_ID_HEX]
+
+
+def is_short(key: str) -> bool:
+    return len(key) == SHORT_ID_HEX
+
+
+def pick(card_hex: str, found: Sequence[tuple[str, CardInfo]]) -> CardInfo | None:
+    """The tapped card's entry among `found`, the (key, card) pairs whose key starts with its short id.
+
+    A full id matches only itself. A short key matches only when it is the one entry of that short id:
+    the server sends full ids for every card whose short id another card shares, so a short key beside
+    another entry of the same short id is a page the till cannot trust to name one card, and the card
+    counts as not in the snapshot (online or the unknown-card allowance) rather than spend another's."""
+    for key, info in found:
+        if key == card_hex and not is_short(key):
+            return info
+    if len(card_hex) != FULL_ID_HEX or len(found) != 1 or found[0][0] != short_id(card_hex):
+        return None
+    return replace(found[0][1], card_id=card_hex)  # the entry names it by its short id
+
+
 class CardSource(Protocol):
     """Where a snapshot too large to hold in memory keeps its cards (the till's store: snapshot_cards)."""
 
@@ -135,9 +168,10 @@ class Snapshot:
         return d
 
     def card(self, card_hex: str) -> CardInfo | None:
-        for info in self.cards:
-            if info.card_id == card_hex:
-                return info
+        lead = short_id(card_hex)
+        found = [(c.card_id, c) for c in self.cards if c.card_id[:SHORT_ID_HEX] == lead]
+        if found:
+            return pick(card_hex, found)
         return self.card_source.card(card_hex) if self.card_source is not None else None
 
 

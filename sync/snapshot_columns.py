@@ -29,7 +29,8 @@ from typing import Final, Sequence
 
 from floreyn.sync.snapshot import BudgetInfo, CardInfo, SnapshotError
 from floreyn.sync.snapshot_entry import (
-    KINDS, TAGGEDHEX, BudgetParts, EntryOrCard, Reader, decode_card, entry, id_parts, part_bytes, string_bytes, varint,
+    KINDS, TAGGEDHEX, BudgetParts, EntryOrCard, Reader, decode_card, entry, id_parts, part_bytes, short_keys, string_bytes,
+    varint,
 )
 
 MAX_BUDGETS_PER_CARD: Final = 64  # a card shape longer than this is a bad page (members hold a handful)
@@ -153,15 +154,17 @@ def _read_texts(r: Reader, n: int, table: list[str]) -> list[str]:
 Template = tuple[int, tuple[int, ...], int, int, int]  # label, categories, expires on, funder (table), optional flags
 
 
-def pack(entries: Sequence[EntryOrCard]) -> bytes:
+def pack(entries: Sequence[EntryOrCard], shared: frozenset[str] | set[str] = frozenset()) -> bytes:
     """The entries (ascending card id) as columns, uncompressed: the card count, the string table, budget
     templates and card shapes, then the columns. A card may come as the CardInfo its entry is made from
     (`encode_card`): the same bytes, without encoding it only to decode it here (a delta's cards are made
-    in the request; that round trip was some 45 % of a delta's CPU)."""
+    in the request; that round trip was some 45 % of a delta's CPU). Each card is named by its short id
+    unless it is in `shared` or its neighbour here has the same short id (`short_keys`): the till rebuilds
+    its entry with that key."""
     cards = [e if isinstance(e, CardInfo) else decode_card(e) for e in entries]
     table, templates, shapes = _Table(), dict[Template, int](), dict[tuple[int, ...], int]()
     cols = bytearray()
-    _ids(cols, table, [c.card_id for c in cards], ascending=True)
+    _ids(cols, table, short_keys([c.card_id for c in cards], shared), ascending=True)
     _texts(cols, table, [c.alias for c in cards])
     _ints(cols, [int(c.blocked) for c in cards])
     ref = max((c.offline_allowance_cents for c in cards), default=0)  # the cap, when any card reaches it

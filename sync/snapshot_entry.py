@@ -13,7 +13,7 @@ import re
 import uuid
 from typing import Final, Sequence
 
-from floreyn.sync.snapshot import BudgetInfo, CardInfo, SnapshotError
+from floreyn.sync.snapshot import FULL_ID_HEX, SHORT_ID_HEX, BudgetInfo, CardInfo, SnapshotError, short_id
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _HEX = re.compile(r"(?:[0-9a-f]{2})+\Z")
@@ -31,6 +31,33 @@ def varint(out: bytearray, n: int) -> None:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
     out.append(n)
+
+
+def short_keys(card_ids: Sequence[str], shared: frozenset[str] | set[str]) -> list[str]:
+    """Each card's key on the wire: its short id, or its full id when it is in `shared` (ids whose short id
+    another card of the server has too) or when its neighbour in `card_ids` (ascending) has the same short id."""
+    out = []
+    for i, card_id in enumerate(card_ids):
+        lead = short_id(card_id)
+        clash = card_id in shared or len(card_id) != FULL_ID_HEX or (
+            i > 0 and short_id(card_ids[i - 1]) == lead) or (
+            i + 1 < len(card_ids) and short_id(card_ids[i + 1]) == lead)
+        out.append(card_id if clash else lead)
+    return out
+
+
+def superseded(held: Sequence[str], incoming: Sequence[str]) -> list[str]:
+    """The keys a till holds that an incoming delta's keys replace besides their own: a card's full id
+    when it comes by its short id (stored by a till before format 4, or its short id is no longer
+    shared), its short id when it comes by its full id (another card now shares it)."""
+    by_lead: dict[str, list[str]] = {}
+    for key in held:
+        by_lead.setdefault(short_id(key), []).append(key)
+    out = []
+    for key in incoming:
+        lead = short_id(key)
+        out += [k for k in by_lead.get(lead, ()) if k != key and (len(key) == SHORT_ID_HEX or k == lead)]
+    return sorted(set(out))
 
 
 def id_parts(text: str) -> tuple[int, str, bytes]:

@@ -24,6 +24,11 @@ Wire: header JSON, body, overlay, each varint-prefixed (body and overlay zlib-co
 server signs SIG_DOMAIN + those bytes, so the till checks the signature before it decompresses anything
 (and decompresses at most MAX_PAGE_PLAIN_BYTES per part). The header's `format` (PAGE_FORMAT) comes
 first: a till refuses a format it does not know (SnapshotPageFormat) and keeps the snapshot it had.
+
+Since format 4 a page names each card by its short id (the id's first 8 bytes: sync/snapshot.py) unless
+another card of the server shares it, then by its full id (the server's `shared`, server/snapshot_cache.py
+`shared_ids`). The till finds a tapped card, whose full id the card itself brings, by either (`pick`);
+budget ids stay whole: the till's records name the budget that paid.
 """
 
 from __future__ import annotations
@@ -41,12 +46,14 @@ from floreyn.sync.snapshot import (
     SNAPSHOT_VERSION, Campaign, CardInfo, MerchantConfig, OfflineLimits, Snapshot, SnapshotBadSignature,
     SnapshotError, snapshot_from_dict,
 )
-from floreyn.sync.snapshot_entry import EntryOrCard, Reader, decode_card, encode_card, entry_card_id, varint
+from floreyn.sync.snapshot_entry import (
+    EntryOrCard, Reader, decode_card, encode_card, entry_card_id, superseded, varint,
+)
 
 __all__ = ["EntryOrCard", "decode_card", "encode_card", "entry_card_id"]  # the card entry lives in sync/snapshot_entry.py
 
-PAGE_FORMAT: Final = 3  # 3: cards in columns (sync/snapshot_columns.py); 2 had entries one after another
-SIG_DOMAIN: Final = b"floreyn/snapshot-page/v3\x00"
+PAGE_FORMAT: Final = 4  # 4: cards named by short ids (sync/snapshot_entry.py); 3 by full ids; 2 not in columns
+SIG_DOMAIN: Final = b"floreyn/snapshot-page/v3\x00"  # the format is in the signed header: a v3 till refuses v4 by it
 PAGE_CARDS: Final = 10_000  # cards per page: ~0.45 MB compressed with two budgets each; bounds the till's memory
 MAX_PAGE_CARDS: Final = 4 * PAGE_CARDS  # what one page's body or overlay may hold (a kept page grows to 2x before re-cut)
 MAX_PAGE_WIRE_BYTES: Final = 8 * 1024 * 1024  # a page on the wire; PAGE_CARDS keeps it far below
@@ -105,19 +112,21 @@ class Page:
 COMMON_KEYS: Final = ("merchant", "rates", "limits", "campaigns", "issuer_keys", "extra")
 
 
-def pack_entries(entries: Sequence[EntryOrCard], level: int = COMPRESS_LEVEL) -> bytes:
+def pack_entries(entries: Sequence[EntryOrCard], shared: frozenset[str] | set[str] = frozenset(),
+                 level: int = COMPRESS_LEVEL) -> bytes:
     """The entries in columns, compressed: a page's body (the server may keep it made) or overlay. A card
-    given as its CardInfo packs to the very bytes its entry would."""
-    return zlib.compress(snapshot_columns.pack(entries), level)
+    given as its CardInfo packs to the very bytes its entry would. `shared`: card ids whose short id another
+    card of the server has (sent in full: sync/snapshot_entry.py `short_keys`)."""
+    return zlib.compress(snapshot_columns.pack(entries, shared), level)
 
 
 def encode_page(header: PageHeader, entries: Sequence[EntryOrCard], overlay: Sequence[EntryOrCard] = (), *,
-                body: bytes | None = None) -> bytes:
+                body: bytes | None = None, shared: frozenset[str] | set[str] = frozenset()) -> bytes:
     """The page: varint-prefixed header JSON, then the body and the overlay, each varint-prefixed and
     compressed. `body`: the body already packed (kept by the server), else packed from `entries`."""
     head = json.dumps(header.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     out = bytearray()
-    for part in (head, body if body is not None else pack_entries(entries), pack_entries(overlay)):
+    for part in (head, body if body is not None else pack_entries(entries, shared), pack_entries(overlay, shared)):
         varint(out, len(part))
         out += part
     return bytes(out)
@@ -280,6 +289,8 @@ class MemorySink:
     def apply_staged_snapshot(self, fetch: str, snap: Snapshot, *, full: bool) -> Snapshot:
         assert fetch == self.fetch or not self.staged
         cards = {} if full or self.base is None else {c.card_id: c for c in self.base.cards}
+        for key in superseded(list(cards), [c.card_id for c in self.staged]):
+            del cards[key]
         cards.update((c.card_id, c) for c in self.staged)
         merged = tuple(cards[k] for k in sorted(cards))
         self.base = replace(snap, cards=merged, blocklist=tuple(c.card_id for c in merged if c.blocked))

@@ -24,7 +24,8 @@ from floreyn.errors import FloreynError
 from floreyn.keys import PrivateKey, PublicKey
 from floreyn.sync.record import GENESIS_HASH, ChainHead, Kind, SignedRecord, TxRecord
 from floreyn.sync.snapshot import (
-    CardInfo, Snapshot, SnapshotError, canonical_json, snapshot_from_dict, verify_snapshot,
+    SHORT_ID_HEX, CardInfo, Snapshot, SnapshotError, canonical_json, pick, short_id, snapshot_from_dict,
+    verify_snapshot,
 )
 from floreyn.sync.snapshot_pages import decode_card, encode_card
 from floreyn.terminal.clock import Clock, MonoCounter
@@ -35,6 +36,12 @@ from floreyn.terminal.store.rows import RECORD_COLUMNS, Draft, SnapshotReceipt, 
 from floreyn.terminal.store.schema import RECEIPT_COLUMNS, column_list
 from floreyn.terminal.store.view import StoreView
 from floreyn.terminal.store.zreport import z_report
+
+# Applying a fetch's cards named by short or full ids (sync/snapshot_entry.py `superseded`, the same rule):
+_STAGED_SHORT_IDS = "SELECT card_id FROM snapshot_staging WHERE fetch = ? AND length(card_id) = ?"
+_DROP_BY_SHORT_ID = "DELETE FROM snapshot_cards WHERE card_id > ? AND card_id < ?"  # its full-id rows
+_DROP_SHORT_OF_FULL = ("DELETE FROM snapshot_cards WHERE card_id IN (SELECT substr(card_id, 1, ?) FROM "
+                       "snapshot_staging WHERE fetch = ? AND length(card_id) > ?)")
 
 CARDS_IN_TABLE = "cards_in_table"  # in the stored snapshot row: its cards are in snapshot_cards (migration 7)
 MAX_TX_RECORDS = 8  # a split spend is at most a few budgets plus own balance
@@ -350,8 +357,11 @@ class TerminalStore:
                     # a delta onto a snapshot that holds its cards inline (stored before migration 7)
                     db.many("INSERT INTO snapshot_cards (card_id, entry) VALUES (?, ?)",
                             [(c.card_id, encode_card(c)) for c in current.cards])
+                if not full:  # a card now by its short id: its full-id row goes (see sync/snapshot_entry.py superseded)
+                    db.many(_DROP_BY_SHORT_ID, [(k, k + "g") for k, in db.all(_STAGED_SHORT_IDS, (fetch, SHORT_ID_HEX))])
                 db.execute("INSERT OR REPLACE INTO snapshot_cards (card_id, entry) "
                            "SELECT card_id, entry FROM snapshot_staging WHERE fetch = ?", (fetch,))
+                db.execute(_DROP_SHORT_OF_FULL, (SHORT_ID_HEX, fetch, SHORT_ID_HEX))  # a card now by its full id
                 db.execute("DELETE FROM snapshot_staging")
                 receipt = self._write_snapshot_row(view, blob, None)
             applied = replace(header, card_source=self._stored_cards)
@@ -368,8 +378,11 @@ class TerminalStore:
 
     @staticmethod
     def _card_row(db: Tx, card_hex: str) -> CardInfo | None:
-        row = db.first("SELECT entry FROM snapshot_cards WHERE card_id = ?", (card_hex,))
-        return decode_card(bytes(row[0])) if row is not None else None
+        """The entries keyed by the card's full id or by ids starting with its short id ("g" follows every
+        hex digit), and of those the card's own (`pick`: a short id matches only when it is alone)."""
+        lead = short_id(card_hex)
+        rows = db.all("SELECT card_id, entry FROM snapshot_cards WHERE card_id >= ? AND card_id < ?", (lead, lead + "g"))
+        return pick(card_hex, [(str(key), decode_card(bytes(entry))) for key, entry in rows])
 
     def store_signed_snapshot(self, data: bytes, signature: bytes, server_key: PublicKey) -> Snapshot:
         snap = verify_snapshot(data, signature, server_key)

@@ -6,6 +6,7 @@ import uuid
 
 import requests
 
+from floreyn.sync.snapshot import short_id
 from floreyn.money import ExchangeRates, Money
 
 
@@ -100,7 +101,7 @@ def test_card_replacement_moves_balance_and_budgets(srv, world):
     assert replaced["old"]["status"] == "replaced"
     term = world.terminal()
     snap = term.client(srv).snapshot()
-    assert snap.card(old).blocked and old in snap.blocklist
+    assert snap.card(old).blocked and short_id(old) in snap.blocklist  # named by its short id
     assert snap.card(new).offline_allowance_cents == 3_000 and snap.card(new).budgets[0].remaining_cents == 4_000
     term.spend(old, 200)  # sold offline on the old card before the till heard of the block
     term.spend(new, 300, budget_id=f"B-{member}")

@@ -37,7 +37,7 @@ def test_a_member_over_the_cap_is_refused_and_a_second_card_confirms(srv, world)
     assert auth(c1, 1).reason == "budget_member_cap"
     assert auth(c2, 5_000).approved  # the cap is per member
     snap = client.snapshot()
-    info = {b.budget_id: b for c in snap.cards if c.card_id == c1 for b in c.budgets}[bid]
+    info = {b.budget_id: b for b in snap.card(c1).budgets}[bid]
     assert info.member_cap_left_cents == 0 and info.confirm_above_cents == 5_000
 
 
@@ -143,7 +143,7 @@ def test_the_live_summary_and_the_snapshot_carry_the_rules_and_the_balance(srv, 
     client = world.terminal().client(srv)
     [live] = client.card_summary(c1)["budgets"]
     assert (live["member_cap_left_cents"], live["confirm_above_cents"]) == (10_000, 5_000)
-    [card] = [c for c in client.snapshot().cards if c.card_id == c1]
+    card = client.snapshot().card(c1)
     assert card.balance_cents == 1_250  # offline the till names it beside the offline allowance
 
 

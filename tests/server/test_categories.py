@@ -55,11 +55,11 @@ def test_categories_are_data_and_budgets_follow_them(srv, world):
     snap = client.snapshot()
     assert snap.merchant.all_categories() == ("klussen/handig", "duurzaam")
     assert snap.extra["categories"]["klussen/handig"] == "Handig"
-    mine = {b.budget_id for c in snap.cards if c.card_id == card for b in c.budgets}
+    mine = {b.budget_id for b in snap.card(card).budgets}
     # Every budget the card has travels (issue 14), the one that does not pay here too: the till refuses
     # it by its categories, as the server does online (budget_wrong_category), not as unknown.
     assert {klus, grant["budgets"][0]["budget_id"], vak} <= mine
-    vak_info = next(b for c in snap.cards if c.card_id == card for b in c.budgets if b.budget_id == vak)
+    vak_info = next(b for b in snap.card(card).budgets if b.budget_id == vak)
     assert not covers(vak_info.categories, snap.merchant.all_categories())
     assert client.authorize_spend(card, 100, uuid.uuid4().hex, budget_id=klus).approved
     refused = client.authorize_spend(card, 100, uuid.uuid4().hex, budget_id=vak)

@@ -30,7 +30,18 @@ def same(a: Snapshot, b: Snapshot) -> None:
     """Equal as the till uses them: every field but the server time, and every card."""
     assert dataclasses.replace(a, server_time_ms=0, cards=(), blocklist=()) == \
         dataclasses.replace(b, server_time_ms=0, cards=(), blocklist=())
-    assert a.cards == b.cards and a.blocklist == b.blocklist
+    if a.cards == b.cards:  # both paged: named alike
+        assert a.blocklist == b.blocklist
+        return
+    assert named(a, b.cards) == b.cards  # `a` paged, `b` by full ids (JSON)
+    assert len(a.blocklist) == len(b.blocklist) and all(a.card(c).blocked for c in b.blocklist)
+
+
+def named(snap: Snapshot, like) -> tuple:
+    """`snap`'s cards found as a till finds them (by full id: a paged snapshot names most by short ids),
+    in the order of `like`; one of each, and no more cards than `like` has."""
+    assert len(snap.cards) == len(like)
+    return tuple(snap.card(c.card_id) for c in like)
 
 
 def members_with_two_budgets(srv, world, n):
@@ -61,21 +72,21 @@ def test_paged_and_json_snapshots_carry_the_cards_as_made_afresh_before_and_afte
     people = members_with_two_budgets(srv, world, 7)
     client = world.terminal().client(srv)
     first = client.snapshot()
-    assert first.cards == made_now(srv)
+    assert named(first, made_now(srv)) == made_now(srv)
     same(first, client.snapshot_json())  # nothing kept yet: every entry made in the request
     srv.housekeeping()
     kept = srv.ctx.db.read(lambda conn: conn.execute(select(func.count()).select_from(s.snapshot_cards)).scalar())
     cards = srv.ctx.db.read(lambda conn: conn.execute(select(func.count()).select_from(s.cards)).scalar())
     assert kept == cards >= 7
     base = client.snapshot()
-    assert base.cards == made_now(srv)
+    assert named(base, made_now(srv)) == made_now(srv)
     same(base, client.snapshot_json())  # from the kept entries now
     assert len(base.card(people[0][1]).budgets) == 2
     # A change after the last housekeeping run: the request makes that card's entry itself.
     srv.admin("POST", "/v1/admin/desk/topup", {"member_id": people[3][0], "eur_cents": 2_500})
     merged = client.snapshot(base=base)  # by delta, in pages
     assert merged.card(people[3][1]).offline_allowance_cents == min(3_503, base.limits.cumulative_cents)
-    assert merged.cards == made_now(srv)
+    assert named(merged, made_now(srv)) == made_now(srv)
     same(merged, client.snapshot_json())
     served = []
     real = snapshot_cache.page
@@ -288,15 +299,14 @@ def test_a_delta_of_cards_sharing_capped_group_budgets_carries_each_members_cap_
     monkeypatch.undo()
     assert sum(p.header.count for p in served) == 4 and all(p.body is None for p in served)  # made in the request
     ours = {card for _, card in people}  # the server is shared with the tests before: only this test's cards
-    caps = {(c.card_id, b.budget_id): b.member_cap_left_cents for c in merged.cards if c.card_id in ours
-            for b in c.budgets}
+    caps = {(c, b.budget_id): b.member_cap_left_cents for c in ours for b in merged.card(c).budgets}
     assert caps == {(c0, big): 8_500, (c1, big): 7_500, (c2, big): 10_000, (c3, big): 10_000,
                     (c0, small): 6_000, (c1, small): 5_000, (c2, small): 4_800, (c3, small): 5_300,
                     **{(c, free): None for _, c in people}}
     full = client.snapshot()
-    assert merged.cards == full.cards == made_now(srv)
+    assert named(merged, made_now(srv)) == named(full, made_now(srv)) == made_now(srv)
     srv.housekeeping()
-    assert client.snapshot().cards == full.cards  # and kept by the job, the same
+    assert named(client.snapshot(), made_now(srv)) == made_now(srv)  # and kept by the job, the same
 
 
 def test_the_caps_of_a_delta_take_the_same_statements_for_few_cards_as_for_many(srv, world):
@@ -322,3 +332,46 @@ def test_the_caps_of_a_delta_take_the_same_statements_for_few_cards_as_for_many(
     assert n_few == n_many <= 3, (n_few, n_many)
     assert [b.member_cap_left_cents for b in infos[[c.card_id for c in infos].index(few[0][1])].budgets
             if b.budget_id == big] == [9_000]
+
+
+def stored_keys(store: TerminalStore, lead: str) -> list[str]:
+    with store.read() as view:
+        return [k for k, in view.db.all("SELECT card_id FROM snapshot_cards WHERE card_id >= ? AND card_id < ?",
+                                        (lead, lead + "g"))]
+
+
+def test_cards_sharing_a_short_id_reach_tills_in_full_and_no_other_card_finds_them(srv, world, small_pages,
+                                                                                  tmp_path):
+    """A card issued with the first 8 bytes of a card tills already hold by its short id: the next delta
+    names both in full (the old one's version bumped), so does a full fetch from the kept pages (the
+    overlay), and a third card with those bytes finds neither: it never spends their balance."""
+    lead = uuid.uuid4().hex[:16]
+    first, second, stranger = (lead + uuid.uuid4().hex[:16] for _ in range(3))
+    m1, _ = world.member(eur_cents=300)
+    srv.admin("POST", "/v1/admin/cards", {"card_id": first, "member_id": m1})
+    term = world.terminal()
+    store = TerminalStore(tmp_path / "old" / "till.db", term.terminal_id, FakeClock())
+    client = term.client(srv)
+    client.fetch_snapshot(store)
+    assert stored_keys(store, lead) == [lead]  # alone: by its short id
+    srv.housekeeping()  # the kept page names `first` by its short id
+    m2, _ = world.member(eur_cents=500)
+    srv.admin("POST", "/v1/admin/cards", {"card_id": second, "member_id": m2})
+    for till in (store, None):  # a delta onto the till's snapshot; a new till's full fetch
+        till = till or TerminalStore(tmp_path / "new" / "till.db", term.terminal_id, FakeClock())
+        snap = client.fetch_snapshot(till)
+        assert stored_keys(till, lead) == sorted([first, second])
+        assert snap.card(first).offline_allowance_cents == 300 and snap.card(second).offline_allowance_cents == 500
+        assert snap.card(stranger) is None
+        till.close()
+    paged = client.snapshot()  # the same pages into memory (MemorySink)
+    assert paged.card(first).card_id == first and paged.card(stranger) is None
+    assert {c.card_id for c in paged.cards} >= {first, second}
+    alone = world.member()[1]
+
+    def shared(ids, **kw):
+        return srv.ctx.db.read(lambda conn: snapshot_cache.shared_ids(conn, ids, **kw))
+    lo, hi = sorted([first, second])
+    # a page's run ending at `lo` (`hi` on the next page) or starting at `hi`: its outer neighbour tells
+    assert shared([lo]) == shared([lo], run_after="") == {lo} and shared(sorted([alone, hi])) == {hi}
+    assert shared([hi], run_after=lo) == {hi} and shared([alone]) == set()

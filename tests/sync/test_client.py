@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 from support import wait
 
+from floreyn.sync.snapshot import short_id
 from floreyn import keys
 from floreyn.server.testing import MemoryOutbox, ServerThread, World
 from floreyn.sync import auth
@@ -88,7 +89,7 @@ def test_worker_uploads_in_bounded_batches_and_keeps_the_snapshot(srv, world):
     # The next round asks for a delta and merges it onto what the outbox holds.
     srv.admin("POST", f"/v1/admin/cards/{card}/block", {"reason": "kwijt"})
     worker.run_once()
-    assert outbox.snapshot.card(card).blocked and card in outbox.snapshot.blocklist
+    assert outbox.snapshot.card(card).blocked and short_id(card) in outbox.snapshot.blocklist
     assert outbox.snapshot.snapshot_version > state.snapshot_version
 
 

@@ -129,7 +129,8 @@ def test_memory_sink_replaces_on_full_and_merges_a_delta():
     delta = chain(base=full.snapshot_version)
     changed = CardInfo(card_id=f"{2:032x}", alias="nieuw", blocked=True)
     header = PageHeader("delta", "T-1", FETCH, 7, 8, 2_000, "", None, 1, COMMON)
-    wire = encode_page(header, [encode_card(changed)])
+    # cards 1, 2 and 3 share their first 8 bytes (zeros): the server names card 2 in full (shared_ids)
+    wire = encode_page(header, [encode_card(changed)], shared={f"{2:032x}"})
     sink.stage_snapshot_cards(FETCH, delta.check(verify_page(wire, sign_page(wire, KEY), KEY.public_key())),
                               first=True)
     merged = sink.apply_staged_snapshot(FETCH, delta.snapshot(), full=False)

@@ -72,7 +72,7 @@ def test_blocking_my_card_reaches_a_tills_snapshot(srv, world, new_context):
     term = world.terminal()
     client = term.client(srv)
     before = client.snapshot()
-    assert card not in before.blocklist
+    assert not before.card(card).blocked
     page = new_context().new_page()
     sign_in(page, srv, make_user(srv, "member", member))
     page.goto(srv.base_url + "/portal/card")
@@ -80,7 +80,7 @@ def test_blocking_my_card_reaches_a_tills_snapshot(srv, world, new_context):
     page.click("text=Blokkeer deze pas nu")
     assert "Uw pas is geblokkeerd" in page.inner_text("#done")
     check_page(page, "card-blocked")
-    assert card in client.snapshot(base=before).blocklist  # the next sync's delta carries the block
+    assert client.snapshot(base=before).card(card).blocked  # the next sync's delta carries the block
     page.click("text=Nieuwe pas aanvragen")
     assert "aanvraag voor een nieuwe pas" in page.inner_text("#done")
 
