@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 SMAPS = """\
 55d0c0a00000-55d0c1a00000 rw-p 00000000 00:00 0                          [heap]
@@ -29,14 +23,8 @@ Rss:                 132 kB
 
 
 @pytest.fixture
-def memory_map(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    names = ("goals", "app_start", "app_memory_map")
-    for name in names:
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    yield importlib.import_module("app_memory_map")
-    for name in names:
-        sys.modules.pop(name, None)
+def memory_map(import_bench):
+    return import_bench("app_memory_map", "goals", "app_start")
 
 
 def test_rss_is_summed_per_mapping_name(memory_map):

@@ -7,7 +7,6 @@ database, and PostgreSQL would double the run.
 
 from __future__ import annotations
 
-import importlib
 import json
 import operator
 import os
@@ -32,14 +31,10 @@ COLUMNS = ["goal", "over HTTP", "target", "measured (min/med/max)", "floor (same
 
 
 @pytest.fixture
-def bench_modules(monkeypatch):
+def bench_modules(import_bench):
     """bench/run_all.py and bench/common.py imported as the benches import them (bench/ on sys.path)."""
-    monkeypatch.syspath_prepend(str(BENCH))
-    for name in ("run_all", "common", "goals"):
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    yield importlib.import_module("run_all"), importlib.import_module("common")
-    for name in ("run_all", "common", "goals"):
-        sys.modules.pop(name, None)
+    run_all = import_bench("run_all", "common", "goals")
+    return run_all, sys.modules["common"]  # the one run_all imported
 
 
 def cells(line: str) -> list[str]:

@@ -7,10 +7,7 @@ that the uploads reach the server while the reads are timed (SQLite; no timing i
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -20,18 +17,10 @@ from floreyn.server import admin_business
 from floreyn.server.db import Database
 from floreyn.sync.client import SyncClient
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
 
 @pytest.fixture
-def balance_bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    names = ("common", "goals", "server_balance")
-    for name in names:
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    yield importlib.import_module("server_balance")
-    for name in names:
-        sys.modules.pop(name, None)
+def balance_bench(import_bench):
+    return import_bench("server_balance", "common", "goals")
 
 
 def test_reads_under_load_are_timed_while_the_tills_upload(balance_bench, tmp_path):
