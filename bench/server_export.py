@@ -12,8 +12,11 @@ driver (sqlite3; psycopg with a server-side cursor planned for the whole
 result), every row fetched and dropped, no formatting, no HTTP; and on
 PostgreSQL "copy", the same joined rows unformatted through COPY ... TO STDOUT
 (CSV), read to the end; on SQLite "csv", the scan with each batch through
-csv.writer as fetched, unformatted, into a sink that drops it (SQLite has no
-COPY: this is the least CSV written in Python costs). Memory: the server
+csv.writer as fetched, unformatted, into a sink that drops it: what writing
+the joined rows through Python's csv module costs. It is no lower bound for
+the export any more: SQLite's export reads the postings and their
+transactions apart and writes most cells without csv.writer
+(server/export.py), and comes in under it. Memory: the server
 process's peak RSS (VmHWM) after the exports, in a fresh server per size, so
 100k beside 1M shows whether memory grows with the export. Wall seconds on
 this shared 2-core machine swing with the other load; the server's CPU
@@ -130,8 +133,8 @@ class _Discard:
 
 def csv_floor_s(db: Database) -> tuple[float, float]:
     """(wall, CPU seconds), SQLite: the scan, each batch through csv.writer as fetched (the driver's values
-    written as they come: no dates, no euros, no formula guard) into a sink that drops it. What the least
-    CSV written in Python costs; SQLite has no COPY to do it below Python."""
+    written as they come: no dates, no euros, no formula guard) into a sink that drops it. What the joined
+    rows through Python's csv module cost (the export avoids both the join and most of csv.writer)."""
     raw = db.reader.raw_connection()
     try:
         t0, cpu0 = time.perf_counter(), time.process_time()
