@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, func, or_, select, update
 
-from floreyn.sync.snapshot import short_id
+from floreyn.sync.snapshot import short_id_range
 from floreyn.server import authz, entries, ledger, state
 from floreyn.server import schema as s
 from floreyn.server.errors import ExistsWithDifferentParams, NotFound, RequestInvalid, StateRefused
@@ -182,8 +182,8 @@ def issue_card(conn: Connection, card_hex: str, member_id: str, now: int, reques
                                          changed_version=version, created_ms=now))
     # A card whose short id the new one shares goes to tills again, now named by its full id
     # (server/snapshot_cache.py `shared_ids`): a till must never find it by the short id alone.
-    lead = short_id(card_hex)
-    conn.execute(update(s.cards).where(s.cards.c.card_id >= lead, s.cards.c.card_id < lead + "g",
+    low, high = short_id_range(card_hex)
+    conn.execute(update(s.cards).where(s.cards.c.card_id >= low, s.cards.c.card_id < high,
                                        s.cards.c.card_id != card_hex).values(changed_version=version))
     return {**_card_dict(_card(conn, card_hex)), "claimed_cents": suspense.cents}
 

@@ -29,7 +29,7 @@ from floreyn.server import schema as s
 from floreyn.server.errors import Conflict, NotFound
 from floreyn.server.rates import rate_in_force
 from floreyn.sync.snapshot import (
-    MAX_DELTA_CARDS, SHORT_ID_HEX, SNAPSHOT_VERSION, CardInfo, Snapshot, SnapshotDelta, snapshot_from_dict,
+    MAX_DELTA_CARDS, SHORT_ID_END_CHAR, SHORT_ID_HEX, SNAPSHOT_VERSION, CardInfo, Snapshot, SnapshotDelta, snapshot_from_dict,
 )
 from floreyn.sync.snapshot_pages import (
     PAGE_CARDS, EntryOrCard, PageHeader, common_dict, decode_card, encode_card, encode_page, pack_entries,
@@ -165,11 +165,11 @@ def page(conn: Connection, terminal_id: str, *, fetch: str, since: int | None, a
                       shared_ids(conn, [c for c, _, _ in run], run_after=after if since is None else None))
 
 
-# A card's short id is shared when another card's id starts with it: the card id index read from the
-# short id up to the next one ("g" follows every hex digit; ids are lowercase hex: server/models.py).
+# A card's short id is shared when another card's id starts with it: the card id index read over the
+# short id's range (sync/snapshot.py short_id_range, here in SQL: the short id, then it and :end).
 _SHARED_PROBE: Final = text(
     "SELECT c.card_id FROM cards c WHERE c.card_id IN :ids AND (SELECT COUNT(*) FROM cards d "
-    "WHERE d.card_id >= substr(c.card_id, 1, :n) AND d.card_id < substr(c.card_id, 1, :n) || 'g') > 1"
+    "WHERE d.card_id >= substr(c.card_id, 1, :n) AND d.card_id < substr(c.card_id, 1, :n) || :end) > 1"
 ).bindparams(bindparam("ids", expanding=True))
 
 
@@ -185,7 +185,7 @@ def shared_ids(conn: Connection, card_ids: Sequence[str], *, run_after: str | No
     if run_after is None:
         found: set[str] = set()
         for chunk in bulk.chunks(list(card_ids)):
-            found.update(conn.execute(_SHARED_PROBE, {"ids": list(chunk), "n": SHORT_ID_HEX}).scalars())
+            found.update(conn.execute(_SHARED_PROBE, {"ids": list(chunk), "n": SHORT_ID_HEX, "end": SHORT_ID_END_CHAR}).scalars())
         return frozenset(found)
     ids = s.cards.c.card_id
     before = conn.execute(select(func.max(ids)).where(ids <= run_after)).scalar() if run_after else None

@@ -114,9 +114,19 @@ SHORT_ID_HEX: Final = 2 * SHORT_ID_BYTES
 FULL_ID_HEX: Final = 32
 
 
+SHORT_ID_END_CHAR: Final = "g"  # sorts after every lowercase hex digit (card ids: server/models.py)
+
+
 def short_id(card_id: str) -> str:
     """The key a page names a card by when no other card shares it: the id's first SHORT_ID_BYTES."""
     return card_id[:SHORT_ID_HEX]
+
+
+def short_id_range(card_id: str) -> tuple[str, str]:
+    """(low, high): every key or card id that starts with `card_id`'s short id, and no other, sorts in
+    low <= id < high, so an index on the ids finds them as one range."""
+    lead = short_id(card_id)
+    return lead, lead + SHORT_ID_END_CHAR
 
 
 def is_short(key: str) -> bool:
@@ -169,7 +179,7 @@ class Snapshot:
 
     def card(self, card_hex: str) -> CardInfo | None:
         lead = short_id(card_hex)
-        found = [(c.card_id, c) for c in self.cards if c.card_id[:SHORT_ID_HEX] == lead]
+        found = [(c.card_id, c) for c in self.cards if short_id(c.card_id) == lead]
         if found:
             return pick(card_hex, found)
         return self.card_source.card(card_hex) if self.card_source is not None else None

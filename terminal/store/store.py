@@ -24,7 +24,7 @@ from floreyn.errors import FloreynError
 from floreyn.keys import PrivateKey, PublicKey
 from floreyn.sync.record import GENESIS_HASH, ChainHead, Kind, SignedRecord, TxRecord
 from floreyn.sync.snapshot import (
-    SHORT_ID_HEX, CardInfo, Snapshot, SnapshotError, canonical_json, pick, short_id, snapshot_from_dict,
+    SHORT_ID_HEX, CardInfo, Snapshot, SnapshotError, canonical_json, pick, short_id_range, snapshot_from_dict,
     verify_snapshot,
 )
 from floreyn.sync.snapshot_pages import decode_card, encode_card
@@ -358,7 +358,7 @@ class TerminalStore:
                     db.many("INSERT INTO snapshot_cards (card_id, entry) VALUES (?, ?)",
                             [(c.card_id, encode_card(c)) for c in current.cards])
                 if not full:  # a card now by its short id: its full-id row goes (see sync/snapshot_entry.py superseded)
-                    db.many(_DROP_BY_SHORT_ID, [(k, k + "g") for k, in db.all(_STAGED_SHORT_IDS, (fetch, SHORT_ID_HEX))])
+                    db.many(_DROP_BY_SHORT_ID, [short_id_range(k) for k, in db.all(_STAGED_SHORT_IDS, (fetch, SHORT_ID_HEX))])
                 db.execute("INSERT OR REPLACE INTO snapshot_cards (card_id, entry) "
                            "SELECT card_id, entry FROM snapshot_staging WHERE fetch = ?", (fetch,))
                 db.execute(_DROP_SHORT_OF_FULL, (SHORT_ID_HEX, fetch, SHORT_ID_HEX))  # a card now by its full id
@@ -378,10 +378,10 @@ class TerminalStore:
 
     @staticmethod
     def _card_row(db: Tx, card_hex: str) -> CardInfo | None:
-        """The entries keyed by the card's full id or by ids starting with its short id ("g" follows every
-        hex digit), and of those the card's own (`pick`: a short id matches only when it is alone)."""
-        lead = short_id(card_hex)
-        rows = db.all("SELECT card_id, entry FROM snapshot_cards WHERE card_id >= ? AND card_id < ?", (lead, lead + "g"))
+        """The entries keyed by the card's full id or by ids starting with its short id (`short_id_range`),
+        and of those the card's own (`pick`: a short id matches only when it is alone)."""
+        rows = db.all("SELECT card_id, entry FROM snapshot_cards WHERE card_id >= ? AND card_id < ?",
+                      short_id_range(card_hex))
         return pick(card_hex, [(str(key), decode_card(bytes(entry))) for key, entry in rows])
 
     def store_signed_snapshot(self, data: bytes, signature: bytes, server_key: PublicKey) -> Snapshot:

@@ -15,6 +15,8 @@ from floreyn.sync.snapshot import (
     Snapshot,
     SnapshotBadSignature,
     SnapshotError,
+    short_id,
+    short_id_range,
     sign_snapshot,
     verify_snapshot,
 )
@@ -52,3 +54,12 @@ def test_signed_junk_is_a_typed_error() -> None:
     for junk in (b"not json", b"{}", b'{"version": 2}', b'{"version": 1}'):
         with pytest.raises(SnapshotError):
             verify_snapshot(junk, SERVER.sign(b"floreyn/snapshot/v1\x00" + junk), SERVER.public_key())
+
+
+def test_short_id_range_holds_exactly_the_ids_that_start_with_the_short_id() -> None:
+    card = "0123456789abcdef" + "f" * 16
+    low, high = short_id_range(card)
+    inside = [short_id(card), "0123456789abcdef" + "0" * 16, card]
+    outside = ["0123456789abcdee" + "f" * 16, "0123456789abcdf0" + "0" * 16, "0123456789abcdf0"]
+    assert all(low <= i < high for i in inside)
+    assert not any(low <= o < high for o in outside)
