@@ -2,6 +2,7 @@
 import socket
 
 import pytest
+from support import net
 
 from sqlalchemy import create_engine, inspect, text
 
@@ -26,6 +27,21 @@ def test_db_url_backend(db_url):
 def test_free_port_can_be_bound(free_port):
     with socket.socket() as s:
         s.bind(("127.0.0.1", free_port))
+
+
+def test_free_port_is_below_the_ephemeral_range(free_port):
+    # No outgoing connection can be given it between the pick and the server's bind (support/net.py).
+    assert net.LOWEST_TEST_PORT <= free_port < net._ephemeral_low()
+
+
+def test_free_port_skips_a_port_a_server_holds(monkeypatch):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        taken = held.getsockname()[1]
+        picks = iter([taken, taken + 1 if taken + 1 < 32_768 else taken - 1])
+        monkeypatch.setattr(net.random, "randrange", lambda low, high: next(picks))
+        monkeypatch.setattr(net, "_ephemeral_low", lambda: 65_000)
+        assert net.free_port() != taken
 
 
 def test_run_dir_is_empty(run_dir):

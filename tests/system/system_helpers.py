@@ -12,7 +12,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,18 +25,13 @@ import requests
 from floreyn import keys
 from floreyn.terminal import demo_setup
 from floreyn.pins import hash_pin
+from support.net import free_port
 
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
 START_TIMEOUT_S = 120.0  # seconds here; over 30 s on a loaded 2-core machine (CI shares it)
 SCRIPT_TIMEOUT_S = 60.0
 CASHIER_PIN, MANAGER_PIN = "1234", "9999"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ServerProcess:
