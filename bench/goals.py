@@ -92,7 +92,9 @@ def balance(label: str, postings: int, results: Sequence[dict[str, float]], load
                           "Nice=" if split else " to the same server"),
               key=f"6|{'split' if split else 'one'}|{label}", size=postings,
               note="reads per round: " + "/".join(f"{r['reads']:.0f}" for r in results)
-                   + "; GET /v1/health p99 under the same load: " + _mmm([r["health_p99"] for r in results], 1) + " ms")
+                   + "; GET /v1/health p99 under the same load: " + _mmm([r["health_p99"] for r in results], 1) + " ms"
+                   + "; a bare ASGI app's constant answer (uvicorn alone, bench/bare_asgi.py) p99 under the same load: "
+                   + _mmm([r["bare_p99"] for r in results], 1) + " ms")
 
 
 def export(label: str, big: dict[str, Any], small: dict[str, Any]) -> None:

@@ -12,11 +12,14 @@ uploading signed records with the real SyncClient as fast as the server takes
 them. Each round reads at most READS times (under load: while the uploads
 run); p50 and p99 per round, min/median/max of the rounds.
 
-Two floors, timed interleaved with the card summaries (each read is followed
-by one of each), so they meet the same load: GET /v1/health on the same
-server and connection (uvicorn, the middleware, one trip to the thread pool
-and SELECT 1, unsigned: what any answer of this process costs), and the bare
-primary-key SELECT of the same balance through the driver, outside the
+Three floors, timed interleaved with the card summaries (each read is
+followed by one of each), so they meet the same load: GET /v1/health on the
+same server and connection (uvicorn, the middleware, one trip to the thread
+pool and SELECT 1, unsigned: what any answer of this process costs); a GET
+of bench/bare_asgi.py's constant answer from uvicorn run as floreyn-server
+runs it, no framework (what any HTTP answer over loopback costs on this
+machine under the same load: the floor beneath the health check); and the
+bare primary-key SELECT of the same balance through the driver, outside the
 server. Beside them the server's CPU per card summary and per health check on
 the quiet server (/proc; what a read costs the server whatever the machine's
 load does to the wall clock).
@@ -40,11 +43,15 @@ import os
 import random
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+
+import requests
 
 import goals  # bench/goals.py: issue 19's goal rows, one JSON line each
 from common import backend_args, backends, min_med_max, pct_ms, pg_url_of, print_rows, process_cpu_s, sibling
@@ -64,6 +71,7 @@ LOAD_RECORDS = 3_000  # per till and round; the reads stop when the uploads end
 CARDS = 1_000
 TILL_TIMEOUT_S = 3.0
 UPLOADS_UNIT = Path(__file__).resolve().parents[1] / "deploy/server/floreyn-uploads.service"
+BARE_START_TIMEOUT_S = 30.0
 
 
 def uploads_nice() -> int:
@@ -86,27 +94,70 @@ def _load(base_url: str, dataset, started, finished, nice: int) -> None:  # type
     finished.set()
 
 
+class BareAsgi:
+    """bench/bare_asgi.py served by uvicorn with floreyn-server's settings (one worker, uvicorn's default HTTP
+    parser and loop, no access log), at the reads server's priority, in a process of its own."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = hi.free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log = open(data_dir / "bare_asgi.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "bare_asgi:app", "--app-dir", str(Path(__file__).resolve().parent),
+             "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off", "--no-access-log",
+             "--log-level", "warning", "--limit-concurrency", "200", "--timeout-keep-alive", "30"],
+            stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + BARE_START_TIMEOUT_S
+        while not self._answers():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the bare ASGI app did not start: see {data_dir / 'bare_asgi.log'}")
+            time.sleep(0.1)
+
+    def _answers(self) -> bool:
+        try:
+            return requests.get(self.url, timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
 class Floors:
-    """The two floors timed interleaved with the card summaries, under the same load.
+    """The three floors timed interleaved with the card summaries, under the same load.
 
     HTTP: GET /v1/health on the same server and connection: uvicorn, the middleware, one trip to the
-    thread pool and SELECT 1, unsigned (what any answer from this process costs). Database: the bare
+    thread pool and SELECT 1, unsigned (what any answer from this process costs); and GET of the bare ASGI
+    app's constant answer (BareAsgi: what any HTTP answer costs here, no framework). Database: the bare
     primary-key SELECT of the same balance through the driver, outside the server.
     """
 
-    def __init__(self, db: Database, reader: SyncClient) -> None:
+    def __init__(self, db: Database, reader: SyncClient, bare_url: str) -> None:
         self.reader = reader
+        self.bare_url, self.bare_session = bare_url, requests.Session()
         self.raw = db.reader.raw_connection()
         self.cur = self.raw.cursor()
         self.is_sqlite = db.is_sqlite
         self.sql = f"SELECT balance_cents FROM accounts WHERE key = {'?' if db.is_sqlite else '%s'}"
         self.http: list[float] = []
+        self.bare: list[float] = []
         self.db: list[float] = []
 
     def measure(self, wallet: str) -> None:
         t0 = time.perf_counter()
         answer = self.reader.session.get(self.reader.base_url + "/v1/health", timeout=TILL_TIMEOUT_S)
         self.http.append(time.perf_counter() - t0)
+        assert answer.status_code == 200
+        t0 = time.perf_counter()
+        answer = self.bare_session.get(self.bare_url, timeout=TILL_TIMEOUT_S)
+        self.bare.append(time.perf_counter() - t0)
         assert answer.status_code == 200
         t0 = time.perf_counter()
         self.cur.execute(self.sql, (wallet,))
@@ -116,16 +167,26 @@ class Floors:
         self.db.append(time.perf_counter() - t0)
 
     def close(self) -> None:
+        self.bare_session.close()
         self.cur.close()
         self.raw.close()
 
 
-def read_while(db: Database, reader: SyncClient, cards: list[str], reads: int, seed: int,
-               busy: Callable[[], bool]) -> dict[str, float]:
-    """Card summaries over HTTP, each followed by both floors, while `busy()`; p50/p99 of each."""
+@dataclass(frozen=True)
+class ReadSide:
+    """What the reads go to: the database (the bare SELECT), the reads server's client, the bare ASGI app."""
+
+    db: Database
+    reader: SyncClient
+    bare_url: str
+
+
+def read_while(side: ReadSide, cards: list[str], reads: int, seed: int, busy: Callable[[], bool]) -> dict[str, float]:
+    """Card summaries over HTTP, each followed by the floors, while `busy()`; p50/p99 of each."""
     rng = random.Random(seed)
     http: list[float] = []
-    floors = Floors(db, reader)
+    reader = side.reader
+    floors = Floors(side.db, reader, side.bare_url)
     try:
         while len(http) < reads and busy():
             i = rng.randrange(len(cards))
@@ -140,16 +201,17 @@ def read_while(db: Database, reader: SyncClient, cards: list[str], reads: int, s
     if not http:  # the load ended before the first read: no figure "under load" to give
         raise RuntimeError("no read was timed while the uploads ran: give the load more records")
     return {"p50": pct_ms(http, 50), "p99": pct_ms(http, 99), "health_p50": pct_ms(floors.http, 50),
-            "health_p99": pct_ms(floors.http, 99), "floor_p50": pct_ms(floors.db, 50),
+            "health_p99": pct_ms(floors.http, 99), "bare_p50": pct_ms(floors.bare, 50),
+            "bare_p99": pct_ms(floors.bare, 99), "floor_p50": pct_ms(floors.db, 50),
             "floor_p99": pct_ms(floors.db, 99), "reads": float(len(http))}
 
 
-def measure_quiet(db: Database, reader: SyncClient, cards: list[str], reads: int, seed: int) -> dict[str, float]:
+def measure_quiet(side: ReadSide, cards: list[str], reads: int, seed: int) -> dict[str, float]:
     """The same reads with nothing else running on the server: what the load adds."""
-    return read_while(db, reader, cards, reads, seed, lambda: True)
+    return read_while(side, cards, reads, seed, lambda: True)
 
 
-def measure_round(db: Database, load_url: str, reader: SyncClient, cards: list[str], dataset,  # type: ignore[no-untyped-def]
+def measure_round(side: ReadSide, load_url: str, cards: list[str], dataset,  # type: ignore[no-untyped-def]
                   reads: int, nice: int = 0) -> dict[str, float]:
     """Card summaries while LOAD_TILLS tills upload to `load_url` from a process at `nice`."""
     ctx = multiprocessing.get_context("fork")
@@ -159,7 +221,7 @@ def measure_round(db: Database, load_url: str, reader: SyncClient, cards: list[s
     started.wait(60)
     time.sleep(1.5)  # measure_http lets every till make first contact (1 s) before the uploads start
     try:  # every read timed while the uploads run
-        result = read_while(db, reader, cards, reads, len(dataset), lambda: not finished.is_set() and load.is_alive())
+        result = read_while(side, cards, reads, len(dataset), lambda: not finished.is_set() and load.is_alive())
     finally:
         load.join(timeout=900)
     if load.exitcode != 0:  # reads timed beside a dead load would be reported as "under load"
@@ -167,16 +229,16 @@ def measure_round(db: Database, load_url: str, reader: SyncClient, cards: list[s
     return result
 
 
-def split_round(db: Database, url: str, data_dir: Path, reader: SyncClient, cards: list[str],
-                merchants: list[str], reads: int, nice: int, r: int) -> dict[str, float]:
+def split_round(side: ReadSide, url: str, data_dir: Path, cards: list[str], merchants: list[str], reads: int,
+                nice: int, r: int) -> dict[str, float]:
     """One round with the uploads sent to their own server process (and load process) at `nice`."""
     data_dir.mkdir()
     uploads = hi.Server(url, data_dir, 1, nice=nice)
     try:
         dataset = si.make_records(LOAD_TILLS, LOAD_RECORDS, cards, merchants, seed=300 + r + 10 * nice,
                                   prefix=f"S{nice}-{r}")
-        si.enroll(db, dataset)
-        return measure_round(db, uploads.base_url, reader, cards, dataset, reads, nice)
+        si.enroll(side.db, dataset)
+        return measure_round(side, uploads.base_url, cards, dataset, reads, nice)
     finally:
         uploads.stop()
 
@@ -196,7 +258,8 @@ def server_cpu_ms(pid: int, reader: SyncClient, cards: list[str], reads: int) ->
 
 def _line(label: str, what: str, res: dict[str, float]) -> str:
     return (f"  [{label}] {what}: card summary over HTTP p50 {res['p50']:.2f} ms, p99 {res['p99']:.2f} ms; "
-            f"GET /v1/health p50 {res['health_p50']:.2f}, p99 {res['health_p99']:.2f} ms; bare PK SELECT p50 "
+            f"GET /v1/health p50 {res['health_p50']:.2f}, p99 {res['health_p99']:.2f} ms; bare ASGI answer p50 "
+            f"{res['bare_p50']:.2f}, p99 {res['bare_p99']:.2f} ms; bare PK SELECT p50 "
             f"{res['floor_p50']:.3f}, p99 {res['floor_p99']:.3f} ms; {res['reads']:.0f} reads")
 
 
@@ -213,14 +276,15 @@ def bench_backend(label: str, url: str, postings: int, reads: int, rounds: int) 
     db.write(lambda conn: admin_business.enroll_terminal(conn, "T-reader", merchants[0],
                                                          keys.public_raw(reader_key).hex(), si.NOW))
     data_dir = Path(tempfile.mkdtemp(prefix="floreyn-balance-bench-"))
-    server = hi.Server(url, data_dir, 1)
+    server, bare = hi.Server(url, data_dir, 1), BareAsgi(data_dir)
     quiet, loaded = [], []
     try:
         reader = SyncClient(server.base_url, "T-reader", reader_key, server_key=None, timeout_s=TILL_TIMEOUT_S)
+        side = ReadSide(db, reader, bare.url)
         for _ in range(50):  # pins the server key, warms the connection and the server's caches
             reader.card_summary(cards[0])
         for r in range(rounds):
-            quiet.append(measure_quiet(db, reader, cards, reads, seed=100 + r))
+            quiet.append(measure_quiet(side, cards, reads, seed=100 + r))
             print(_line(label, f"quiet, round {r + 1}", quiet[-1]), flush=True)
         cpu = [server_cpu_ms(server.proc.pid, reader, cards, reads) for _ in range(rounds)]
         print(f"  [{label}] server CPU per card summary {'/'.join(f'{c:.2f}' for c, _ in cpu)} ms, per GET "
@@ -228,19 +292,20 @@ def bench_backend(label: str, url: str, postings: int, reads: int, rounds: int) 
         for r in range(rounds):
             dataset = si.make_records(LOAD_TILLS, LOAD_RECORDS, cards, merchants, seed=200 + r, prefix=f"B{r}")
             si.enroll(db, dataset)
-            loaded.append(measure_round(db, server.base_url, reader, cards, dataset, reads))
+            loaded.append(measure_round(side, server.base_url, cards, dataset, reads))
             print(_line(label, f"{LOAD_TILLS} tills uploading, round {r + 1}", loaded[-1]), flush=True)
-        split = [split_round(db, url, data_dir / f"uploads-{r}", reader, cards, merchants, reads, nice, r)
+        split = [split_round(side, url, data_dir / f"uploads-{r}", cards, merchants, reads, nice, r)
                  for r in range(rounds)]
         for r, res in enumerate(split):
             print(_line(label, f"uploads in their own process at nice {nice}, round {r + 1}", res), flush=True)
         # The diagnosis: the split without the priority. Fast here but slow above means the reads wait inside the
         # process that ingests (CPU, GIL, thread pool), not for the database.
-        same = split_round(db, url, data_dir / "uploads-same", reader, cards, merchants, reads, 0, rounds)
+        same = split_round(side, url, data_dir / "uploads-same", cards, merchants, reads, 0, rounds)
         print(_line(label, "uploads in a second process at the same priority", same), flush=True)
         reader.session.close()
     finally:
         server.stop()
+        bare.stop()
         db.dispose()
         shutil.rmtree(data_dir, ignore_errors=True)
     goals.balance(label, count, loaded, LOAD_TILLS, split=False)
@@ -250,9 +315,11 @@ def bench_backend(label: str, url: str, postings: int, reads: int, rounds: int) 
         return "/".join(f"{v:.2f}" for v in min_med_max([r[key] for r in results]))
 
     def floors(results: list[dict[str, float]], pct: str) -> str:
-        return f"{mmm(results, 'health_' + pct)} ms health, {mmm(results, 'floor_' + pct)}"
+        return (f"{mmm(results, 'health_' + pct)} ms health, {mmm(results, 'bare_' + pct)} ms bare ASGI, "
+                f"{mmm(results, 'floor_' + pct)}")
 
-    floor_name = "GET /v1/health over HTTP (unsigned, SELECT 1) and the bare PK SELECT, interleaved"
+    floor_name = ("GET /v1/health over HTTP (unsigned, SELECT 1), a bare ASGI app's constant answer over HTTP "
+                  "(bench/bare_asgi.py) and the bare PK SELECT, interleaved")
     reads_done = "/".join(f"{r['reads']:.0f}" for r in loaded)
     rows = []
     for what, results, target in ((f"under upload load ({LOAD_TILLS} tills uploading)", loaded, "<= 5 ms"),
@@ -278,8 +345,9 @@ def bench_backend(label: str, url: str, postings: int, reads: int, rounds: int) 
         {"name": f"balance read p50 / p99 over HTTP, uploads in a second process at the same priority, {label} "
                  "(one round)",
          "value": f"{same['p50']:.2f} / {same['p99']:.2f}", "unit": "ms", "http": True,
-         "baseline": f"{same['health_p50']:.2f} / {same['health_p99']:.2f} ms health, {same['floor_p50']:.3f} / "
-                     f"{same['floor_p99']:.3f}", "baseline_name": floor_name, "target": "diagnosis"}]
+         "baseline": f"{same['health_p50']:.2f} / {same['health_p99']:.2f} ms health, {same['bare_p50']:.2f} / "
+                     f"{same['bare_p99']:.2f} ms bare ASGI, {same['floor_p50']:.3f} / {same['floor_p99']:.3f}",
+         "baseline_name": floor_name, "target": "diagnosis"}]
     return rows
 
 

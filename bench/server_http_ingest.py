@@ -78,7 +78,7 @@ def _sibling():  # type: ignore[no-untyped-def]
 si = _sibling()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -91,7 +91,7 @@ class Server:
                  nice: int = 0) -> None:
         """`env`: the server's environment (default this process's), e.g. a PYTHONPATH with other code; `nice`:
         the process's CPU priority, as systemd's Nice= sets it."""
-        self.port = _free_port()
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "floreyn.server.cli", "--db", db_url, "--data-dir", str(data_dir),
                "--port", str(self.port), "--log-format", "text", "--workers", str(workers)]
