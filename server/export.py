@@ -383,7 +383,7 @@ def _written(cells: Sequence[Any], lines: _Lines) -> Iterable[str]:
 def _tx_tails(transactions: _Transactions, batch: Sequence[tuple[Any, ...]], lines: _Lines) -> dict[object, str]:
     """tx_id -> the transaction's cells as the end of a CSV row (with the CRLF), for the batch's transactions,
     each read and formatted once however many postings it has, a column at a time (_written: csv.writer over
-    every cell cost 0.2 s per million postings more). A posting whose transaction is missing gets none (the
+    every cell cost 0.1-0.2 s per million postings more). A posting whose transaction is missing gets none (the
     JOIN this replaces left such a posting out)."""
     rows = transactions.of(list(dict.fromkeys(map(_TX_ID, batch))))
     if not rows:
