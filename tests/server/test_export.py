@@ -325,8 +325,10 @@ def test_copy_rows_end_with_crlf_and_keep_the_lfs_inside_cells(rows):
 def test_sqlite_rows_equal_the_python_formatter_when_transactions_lie_out_of_order_or_are_missing(tmp_path, monkeypatch):
     """SQLite reads each batch's transactions as the next rows of their table (they are written just before their
     postings); transactions written in another order (a restore), far behind, far ahead, or not at all (a JOIN
-    leaves the posting out) must give the same bytes, with batches and read-ahead small enough to cross them."""
+    leaves the posting out) must give the same bytes, with batches, fetches (a chunk of three, a transaction's
+    postings split between two) and read-ahead small enough to cross them."""
     monkeypatch.setattr(export, "EXPORT_BATCH_ROWS", 7)
+    monkeypatch.setattr(export, "SQLITE_FETCH_ROWS", 3)
     monkeypatch.setattr(export, "_TX_SLACK_ROWS", 2)
     db = Database(f"sqlite:///{tmp_path / 'order.db'}")
     db.migrate()
