@@ -28,10 +28,17 @@ def flush_each_frame(window: Any = None) -> bool:
     """Under SDL's offscreen driver (tests, the tour, the benchmarks): glFlush after each frame; True if bound.
 
     On a screen the swap hands each frame to the GPU. Offscreen the surface is an EGL pbuffer, whose swap does
-    nothing: Mesa's llvmpipe keeps binning frame after frame into one scene (64 KiB of C heap for each draw call)
-    and draws none of them until something reads the pixels. The till's sign-in and card prompt left 142 such
-    blocks (9 MB) that way, and each later redraw (dimming) added its own, for a till that never drew a pixel.
-    A flush draws each frame as a screen would and frees the frame before it."""
+    nothing: Mesa's llvmpipe keeps binning frame after frame into one scene and draws none of them until something
+    reads the pixels. The till's sign-in and card prompt left 142 blocks of 64 KiB (9 MB) of C heap that way, and
+    each later redraw (dimming) added its own, for a till that never drew a pixel. A flush draws each frame as a
+    screen would.
+
+    What a frame costs there (Mesa 22.3, measured for issue 19 goal 5): one 64 KiB block for each draw whose
+    texture differs from the draw before it, or whose vertices were uploaded in that frame. So a screen's first
+    frame pays for every draw (sign-in 61 blocks, card prompt 23) and a redraw for each change of texture (card
+    prompt 18: its labels and the untextured shapes between them); colours cost nothing. A frame's blocks are
+    freed when llvmpipe next bins into its scene, not at the flush, and a frame begun while the one before is
+    still being drawn takes a second scene: up to two frames' blocks stay allocated between redraws."""
     if os.environ.get("SDL_VIDEODRIVER") != "offscreen":
         return False
     from kivy.graphics.opengl import glFlush

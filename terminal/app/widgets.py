@@ -123,9 +123,14 @@ class Keypad(GridLayout):
         return keys
 
     def _build(self, *_args) -> None:
+        labels = self._labels()
+        if len(self._keys) == len(labels):  # a new mode or language: the same keys, relabelled
+            for button, (key, label) in zip(self._keys, labels, strict=True):
+                button.key, button.text = key, label
+            return
         self.clear_widgets()
         self._keys = []
-        for key, label in self._labels():
+        for key, label in labels:
             button = KeyButton(text=label, bg=theme.KEY, fg=theme.KEY_TEXT)
             button.key = key
             button.bind(on_tap=self._on_button)
