@@ -15,6 +15,7 @@ import json
 import operator
 import os
 import statistics
+import sys
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -27,13 +28,24 @@ import psutil
 HERE = Path(__file__).resolve().parent
 
 
-def sibling(name: str) -> ModuleType:
-    """bench/<name>.py loaded as a module (bench/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}_shared", HERE / f"{name}.py")
+def load_module(module_name: str, path: Path) -> ModuleType:
+    """The file at `path` run as the module `module_name`, entered in sys.modules first as an import does:
+    a dataclass defined in it looks its module up there while the file runs."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
     return module
+
+
+def sibling(name: str) -> ModuleType:
+    """bench/<name>.py loaded as a module (bench/ is not a package)."""
+    return load_module(f"bench_{name}_shared", HERE / f"{name}.py")
 
 
 def backends(pg_url: str | None) -> Iterator[tuple[str, str]]:

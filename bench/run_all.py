@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import importlib.util
 import inspect
 import json
 import os
@@ -115,11 +114,7 @@ def modules(filters: list[str]) -> list[Path]:
 
 
 def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return common.load_module(f"bench_{path.stem}", path)
 
 
 def fmt(value: object) -> str:

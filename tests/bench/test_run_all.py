@@ -140,3 +140,17 @@ def test_tables_go_only_between_markers_on_lines_of_their_own(bench_modules):
     assert run_all.replace_between(prose, begin, end, "| table |\n") is None
     doc = f"{prose}\n{begin}\nold\n{end}\nafter\n"
     assert run_all.replace_between(doc, begin, end, "| table |\n") == f"{prose}\n{begin}\n| table |\n{end}\nafter\n"
+
+
+def test_every_listed_bench_loads_as_run_all_loads_it(bench_modules):
+    # On 2026-12-07 a dataclass in server_balance.py stopped `make bench` at that bench: run_all ran the file
+    # without entering it in sys.modules, where the dataclass decorator looks its module up.
+    run_all, _ = bench_modules
+    before = set(sys.modules)
+    try:
+        for path in run_all.modules([]):
+            assert callable(run_all.load(path).run), path.name
+    finally:
+        for name in set(sys.modules) - before:
+            if name.startswith("bench_"):
+                del sys.modules[name]
