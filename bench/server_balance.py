@@ -43,6 +43,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -107,26 +108,12 @@ class BareAsgi:
              "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off", "--no-access-log",
              "--log-level", "warning", "--limit-concurrency", "200", "--timeout-keep-alive", "30"],
             stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + BARE_START_TIMEOUT_S
-        while not self._answers():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the bare ASGI app did not start: see {data_dir / 'bare_asgi.log'}")
-            time.sleep(0.1)
-
-    def _answers(self) -> bool:
-        try:
-            return requests.get(self.url, timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
+        if not hi.wait_answering(self.proc, self.url, BARE_START_TIMEOUT_S):
+            self.stop()
+            raise RuntimeError(f"the bare ASGI app did not start: see {data_dir / 'bare_asgi.log'}")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        hi.stop_process(self.proc, signal.SIGTERM, hi.STOP_TIMEOUT_S)
         self.log.close()
 
 

@@ -55,6 +55,8 @@ OVER_HTTP = True  # bench/run_all.py: every figure here is measured through the 
 ADAPTIVE = "adaptive"  # --batch: sized as SyncWorker sizes them (sync/batching.py); a number fixes the size
 TILL_TIMEOUT_S = 3.0  # terminal/config.py online_timeout_s
 START_TIMEOUT_S = 60.0
+START_POLL_S = 0.2  # between two asks whether a starting server answers
+STOP_TIMEOUT_S = 20.0
 # Issue 19's goal: >= 20 tills at once for the rate, the p99 at 40; 40 x 500 measures both in one run.
 TERMINALS = 40
 RECORDS_PER_TERMINAL = 500
@@ -106,28 +108,39 @@ class Server:
         # In the data folder: `python -m` puts its folder first on sys.path, and a checkout's floreyn/ there would
         # win over the one `env`'s PYTHONPATH names.
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, env=env, cwd=data_dir)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                if requests.get(self.base_url + "/v1/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"floreyn-server did not start: see {data_dir / 'server.log'}")
-            time.sleep(0.2)
+        if not wait_answering(self.proc, self.base_url + "/v1/health", START_TIMEOUT_S):
+            raise RuntimeError(f"floreyn-server did not start: see {data_dir / 'server.log'}")
         # every worker answers before the clock starts
         for _ in range(4 * workers):
             requests.get(self.base_url + "/v1/health", timeout=5)
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)  # py-spy, when profiling, writes its file on SIGINT
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, signal.SIGINT, STOP_TIMEOUT_S)  # py-spy, when profiling, writes its file on SIGINT
         self.log.close()
+
+
+def wait_answering(proc: subprocess.Popen[bytes], url: str, timeout_s: float) -> bool:
+    """True once GET `url` answers 200; False when `proc` ends or `timeout_s` passes first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(START_POLL_S)
+
+
+def stop_process(proc: subprocess.Popen[bytes], sig: int, timeout_s: float) -> None:
+    """`sig` to `proc`, then SIGKILL when it has not ended within `timeout_s`."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def log_findings(path: Path) -> dict[str, int]:
